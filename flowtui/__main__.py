@@ -1,0 +1,3 @@
+from flowtui.cli.main import main
+
+raise SystemExit(main())

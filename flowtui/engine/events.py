@@ -1,0 +1,88 @@
+"""Typed events the runner publishes on the bus.
+
+The store, the console reporter and the dashboard subscribe to these; the runner never
+prints and never touches the UI.  Times are UNIX timestamps (float seconds, UTC).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+from flowtui.engine.states import RunStatus, StepStatus
+
+
+@dataclass(frozen=True, slots=True)
+class RunStatusChanged:
+    run_id: int
+    workflow: str
+    status: RunStatus
+    at: float
+    message: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class StepStatusChanged:
+    run_id: int
+    step: str
+    status: StepStatus
+    at: float
+    attempt: int = 0
+    exit_code: int | None = None
+    message: str = ""  # why it failed / was skipped, the summary of a success
+
+
+@dataclass(frozen=True, slots=True)
+class StepLog:
+    run_id: int
+    step: str
+    attempt: int
+    stream: str  # "stdout" | "stderr" | "system"
+    line: str
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class StepOutputs:
+    run_id: int
+    step: str
+    outputs: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class ApprovalDecided:
+    run_id: int
+    step: str
+    approved: bool
+    by: str
+    at: float
+    comment: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class StepProcess:
+    """A step's subprocess started; lets a later start find and kill orphans."""
+
+    run_id: int
+    step: str
+    attempt: int
+    pid: int
+    pgid: int
+    started_at: float  # process create time (psutil), to tell a reused pid apart
+
+
+Event = (
+    RunStatusChanged | StepStatusChanged | StepLog | StepOutputs | ApprovalDecided | StepProcess
+)
+
+__all__ = [
+    "ApprovalDecided",
+    "Event",
+    "RunStatusChanged",
+    "StepLog",
+    "StepOutputs",
+    "StepProcess",
+    "StepStatusChanged",
+]
+
+

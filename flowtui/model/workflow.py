@@ -1,0 +1,96 @@
+"""The typed form of a workflow file, after loading and validation.
+
+A loaded `Workflow` is immutable data: the runner reads it, never changes it.  Every
+element keeps the `SourcePos` it came from so that any later error can name file:line.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+STEP_TYPES = ("script", "http", "approval", "condition", "notify", "workflow")
+TRIGGER_KINDS = ("manual", "cron", "webhook", "git", "workflow", "incident")
+WORKFLOW_STATUSES = ("active", "paused", "draft")
+SHELLS = ("bash", "sh", "python", "node")
+
+
+@dataclass(frozen=True, slots=True)
+class SourcePos:
+    file: str
+    line: int  # 1-based
+    column: int  # 1-based
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.column}"
+
+
+@dataclass(frozen=True, slots=True)
+class Trigger:
+    kind: str  # one of TRIGGER_KINDS
+    options: Mapping[str, Any] = field(default_factory=dict)
+    pos: SourcePos | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ParamSpec:
+    name: str
+    default: str | None = None
+    required: bool = False
+    description: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """One node of the DAG.
+
+    `spec` holds the validated, type-specific keys (see docs/workflow-format.md):
+      script:    run (str), shell (str), cwd (str | None)
+      http:      url, method, headers (dict), body (str | None), json (Any | None),
+                 expect_status (int), expect_body (str | None)
+      approval:  approvers (list[str]), message (str)
+      condition: if (str), then (list[str]), else (list[str])
+      notify:    url (str), message (str)
+      workflow:  workflow (str: name or path), params (dict[str, str])
+    """
+
+    name: str
+    type: str
+    pos: SourcePos
+    requires: tuple[str, ...] = ()
+    spec: Mapping[str, Any] = field(default_factory=dict)
+    env: Mapping[str, str] = field(default_factory=dict)
+    when: str | None = None
+    continue_on_failure: bool = False
+    timeout: float | None = None  # seconds
+    retries: int = 0
+    retry_delay: float = 1.0  # seconds before the first retry; doubles after each
+    description: str = ""
+    # matrix expansion: "apply[region=us]" has base "apply" and matrix {"region": "us"}
+    base: str = ""
+    matrix: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def base_name(self) -> str:
+        return self.base or self.name
+
+
+@dataclass(frozen=True, slots=True)
+class Workflow:
+    name: str
+    steps: Mapping[str, Step]  # in file order, matrix copies expanded in place
+    path: Path | None = None
+    pos: SourcePos | None = None
+    description: str = ""
+    status: str = "active"
+    triggers: tuple[Trigger, ...] = (Trigger("manual"),)
+    concurrency: int | None = None  # None: unlimited
+    env: Mapping[str, str] = field(default_factory=dict)
+    params: Mapping[str, ParamSpec] = field(default_factory=dict)
+    fail_fast: bool = False
+    source_hash: str = ""  # sha256 of the file's bytes
+
+    def step(self, name: str) -> Step:
+        return self.steps[name]
