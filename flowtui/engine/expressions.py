@@ -1,0 +1,84 @@
+"""Safe evaluation of `when:` and condition `if:` expressions.
+
+Uses simpleeval (a maintained, AST-walking evaluator) — never Python's `eval`.  Only plain
+data reaches it: params, env, matrix and earlier steps' status and outputs, copied into
+dicts of strings.  Comprehensions are removed (their nested loops are the one construct
+simpleeval cannot bound), dunder attributes are refused by simpleeval itself, and powers
+and string lengths are capped by its limits.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Mapping
+from typing import Any
+
+from simpleeval import EvalWithCompoundTypes, InvalidExpression
+
+MAX_EXPRESSION_LENGTH = 2_000
+
+
+class ExpressionError(Exception):
+    """An expression that cannot be parsed or evaluated; the message says why."""
+
+
+def _to_bool(value: Any) -> bool:
+    if isinstance(value, str):
+        return value.strip().lower() not in ("", "0", "false", "no", "off")
+    return bool(value)
+
+
+_FUNCTIONS = {
+    "int": int,
+    "float": float,
+    "str": str,
+    "len": len,
+    "bool": _to_bool,
+    "lower": lambda s: str(s).lower(),
+    "upper": lambda s: str(s).upper(),
+    "startswith": lambda s, p: str(s).startswith(str(p)),
+    "endswith": lambda s, p: str(s).endswith(str(p)),
+}
+
+
+class _Evaluator(EvalWithCompoundTypes):
+    def __init__(self, names: Mapping[str, Any]) -> None:
+        super().__init__(functions=dict(_FUNCTIONS), names=dict(names))
+        for node in (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp):
+            self.nodes.pop(node, None)
+
+
+def _plain(value: Any, depth: int = 0) -> Any:
+    """Copy `value` keeping only plain data (no objects with behaviour reach the evaluator)."""
+    if depth > 20:
+        raise ExpressionError("context nested too deeply")
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v, depth + 1) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v, depth + 1) for v in value]
+    return str(value)
+
+
+def evaluate(expression: str, context: Mapping[str, Any]) -> Any:
+    """Evaluate `expression` over `context`; raise ExpressionError with a readable reason."""
+    if not isinstance(expression, str):
+        raise ExpressionError("an expression must be a string")
+    if len(expression) > MAX_EXPRESSION_LENGTH:
+        raise ExpressionError(f"expression longer than {MAX_EXPRESSION_LENGTH} characters")
+    evaluator = _Evaluator(_plain(context))
+    try:
+        return evaluator.eval(expression)
+    except InvalidExpression as exc:
+        raise ExpressionError(str(exc)) from None
+    except SyntaxError as exc:
+        raise ExpressionError(f"syntax error: {exc.msg}") from None
+    except (TypeError, ValueError, KeyError, IndexError, ZeroDivisionError) as exc:
+        raise ExpressionError(f"{type(exc).__name__}: {exc}") from None
+    except (RecursionError, MemoryError, OverflowError) as exc:
+        raise ExpressionError(f"expression too complex ({type(exc).__name__})") from None
+
+
+def evaluate_bool(expression: str, context: Mapping[str, Any]) -> bool:
+    return _to_bool(evaluate(expression, context))

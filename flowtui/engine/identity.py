@@ -1,0 +1,63 @@
+"""Who is acting, and whether they may decide an approval.
+
+An approver entry is a user name, `team:NAME` (members of the OS group NAME), or `*`.
+An empty approver list lets anyone decide.
+"""
+
+from __future__ import annotations
+
+import getpass
+import grp
+import os
+import pwd
+from collections.abc import Sequence
+
+TRUST_AS_ENV = "FLOWTUI_TRUST_AS"
+
+
+def current_user() -> str:
+    try:
+        return pwd.getpwuid(os.getuid()).pw_name
+    except KeyError:
+        return getpass.getuser()
+
+
+def resolve_identity(as_user: str | None) -> str:
+    """The acting identity: the OS user, or `as_user` when the environment allows it.
+
+    `--as` exists for wrappers that authenticate people themselves (a chat bot, a web
+    front end); they set FLOWTUI_TRUST_AS=1.  Without it, pretending to be someone else
+    is refused.
+    """
+    me = current_user()
+    if not as_user or as_user == me:
+        return me
+    if os.environ.get(TRUST_AS_ENV) == "1":
+        return as_user
+    raise PermissionError(
+        f"--as {as_user}: acting as another user is not allowed "
+        f"(you are {me}; set {TRUST_AS_ENV}=1 in a wrapper that authenticates users)"
+    )
+
+
+def _group_members(name: str) -> set[str]:
+    try:
+        group = grp.getgrnam(name)
+    except KeyError:
+        return set()
+    members = set(group.gr_mem)
+    for entry in pwd.getpwall():
+        if entry.pw_gid == group.gr_gid:
+            members.add(entry.pw_name)
+    return members
+
+
+def may_approve(user: str, approvers: Sequence[str]) -> bool:
+    if not approvers:
+        return True
+    for entry in approvers:
+        if entry in ("*", user):
+            return True
+        if entry.startswith("team:") and user in _group_members(entry[5:]):
+            return True
+    return False

@@ -1,0 +1,305 @@
+"""Start, stream and stop step subprocesses, always as a whole process group.
+
+Every step process is started in its own session, so its pid is also the id of a process
+group holding everything it spawns; stopping a step signals that group, never one pid.
+Orphans re-parented to an init that does not reap leave zombies behind, so "alive" below
+always means "exists and is not a zombie".
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import time
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+
+import psutil
+
+LineFn = Callable[[str, str], None]  # (stream, line)
+StartFn = Callable[[int, int, float], None]  # (pid, pgid, create time)
+
+MAX_LINE_BYTES = 64 * 1024
+READ_CHUNK = 64 * 1024
+PIPE_LINGER = 0.2  # time readers get after the main process exits before the group is killed
+DRAIN_TIMEOUT = 1.0  # time readers get to reach EOF once the group is gone
+_POLL = 0.05
+_CREATE_TIME_TOLERANCE = 0.5  # psutil derives create time from boot time and clock ticks
+
+
+# -- process groups ------------------------------------------------------------------------
+
+
+def _signal_group(pgid: int, sig: int) -> bool:
+    """Send `sig` to the group; False when the group no longer exists."""
+    try:
+        os.killpg(pgid, sig)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        # macOS answers EPERM for a group made only of zombies; nothing left to signal.
+        return False
+    return True
+
+
+def group_members(pgid: int) -> list[int]:
+    """Pids of the live (non-zombie) processes in group `pgid`."""
+    pids: list[int] = []
+    for proc in psutil.process_iter(["status"]):
+        if proc.info["status"] == psutil.STATUS_ZOMBIE:
+            continue
+        try:
+            if os.getpgid(proc.pid) == pgid:
+                pids.append(proc.pid)
+        except OSError:
+            continue
+    return pids
+
+
+def group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass
+    # killpg also succeeds for a group of zombies, so look closer.
+    return bool(group_members(pgid))
+
+
+async def _wait_group_gone(pgid: int, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while group_alive(pgid):
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            return False
+        await asyncio.sleep(min(_POLL, remaining))
+    return True
+
+
+def _wait_group_gone_sync(pgid: int, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while group_alive(pgid):
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            return False
+        time.sleep(min(_POLL, remaining))
+    return True
+
+
+async def kill_process_group(
+    pgid: int, grace: float, *, first: signal.Signals = signal.SIGTERM
+) -> None:
+    """Send `first` to the group, then SIGKILL whatever is still alive after `grace` s."""
+    await terminate_sequence(pgid, grace, signals=(first,))
+
+
+async def terminate_sequence(
+    pgid: int,
+    grace: float,
+    *,
+    signals: Sequence[signal.Signals] = (signal.SIGINT, signal.SIGTERM),
+) -> None:
+    """Stop a group politely: each of `signals` in turn, then SIGKILL.
+
+    `grace` is shared evenly between the signals (grace/2 each by default), and a signal
+    is only followed by the next one while some member of the group is still alive.
+    A group that is already gone is fine.
+    """
+    step = grace / len(signals) if signals else 0.0
+    for sig in signals:
+        if not _signal_group(pgid, sig):
+            return
+        if await _wait_group_gone(pgid, step):
+            return
+    if _signal_group(pgid, signal.SIGKILL):
+        await _wait_group_gone(pgid, DRAIN_TIMEOUT)
+
+
+# -- processes recorded by an earlier flowtui ---------------------------------------------
+
+
+def process_alive(pid: int, create_time: float) -> bool:
+    """True when `pid` is still the process that was started at `create_time`.
+
+    A pid reused by a newer process does not count, nor does a zombie.
+    """
+    try:
+        proc = psutil.Process(pid)
+        if abs(proc.create_time() - create_time) > _CREATE_TIME_TOLERANCE:
+            return False
+        return proc.status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+    except psutil.AccessDenied:
+        return True
+
+
+def kill_orphan(pid: int, pgid: int, create_time: float, grace: float) -> bool:
+    """Kill the group of a step left running by a crashed flowtui (blocking, up to `grace` s).
+
+    Only acts when `pid` is still the recorded group leader (same create time, same group):
+    a pid or group id reused by an unrelated process is left alone.  Returns True when a
+    group was signalled.
+    """
+    if not process_alive(pid, create_time):
+        return False
+    try:
+        if os.getpgid(pid) != pgid:
+            return False
+    except OSError:
+        return False
+    if not _signal_group(pgid, signal.SIGTERM):
+        return False
+    if not _wait_group_gone_sync(pgid, grace) and _signal_group(pgid, signal.SIGKILL):
+        _wait_group_gone_sync(pgid, DRAIN_TIMEOUT)
+    return True
+
+
+# -- streaming a subprocess -----------------------------------------------------------------
+
+
+def _utf8_boundary(buf: bytearray, pos: int, floor: int) -> int:
+    """Move a cut position back so it does not split a UTF-8 character."""
+    cut = pos
+    while cut > floor and pos - cut < 3 and (buf[cut] & 0xC0) == 0x80:
+        cut -= 1
+    return cut if cut > floor else pos
+
+
+def _split_lines(buf: bytearray) -> list[bytes]:
+    """Remove and return the complete lines of `buf` (longer ones in MAX_LINE_BYTES chunks)."""
+    lines: list[bytes] = []
+    start, size = 0, len(buf)
+    while start < size:
+        nl = buf.find(b"\n", start, start + MAX_LINE_BYTES + 1)
+        if nl != -1:
+            lines.append(bytes(buf[start:nl]))
+            start = nl + 1
+        elif size - start > MAX_LINE_BYTES:
+            cut = _utf8_boundary(buf, start + MAX_LINE_BYTES, start)
+            lines.append(bytes(buf[start:cut]))
+            start = cut
+        else:
+            break
+    del buf[:start]
+    return lines
+
+
+def _decode(line: bytes) -> str:
+    return line.removesuffix(b"\r").decode("utf-8", errors="replace")
+
+
+async def _pump(reader: asyncio.StreamReader, stream: str, on_line: LineFn) -> None:
+    buf = bytearray()
+    try:
+        while chunk := await reader.read(READ_CHUNK):
+            buf += chunk
+            for line in _split_lines(buf):
+                on_line(stream, _decode(line))
+    except asyncio.CancelledError:
+        if buf:
+            on_line(stream, _decode(bytes(buf)))
+        raise
+    if buf:  # a last line without a newline
+        on_line(stream, _decode(bytes(buf)))
+
+
+def _mark_retrieved(task: asyncio.Task[None]) -> None:
+    if not task.cancelled():
+        task.exception()
+
+
+async def _settle_readers(readers: list[asyncio.Task[None]], timeout: float) -> None:
+    """Give readers `timeout` s to reach EOF, then cancel the rest."""
+    pending = [t for t in readers if not t.done()]
+    if pending:
+        _, still = await asyncio.wait(pending, timeout=timeout)
+        for task in still:
+            task.cancel()
+        if still:
+            await asyncio.wait(still)
+
+
+async def _finish_after_exit(pgid: int, readers: list[asyncio.Task[None]], grace: float) -> None:
+    _, pending = await asyncio.wait(readers, timeout=PIPE_LINGER)
+    if pending:
+        # Background children still hold the pipes: they must not keep the step running.
+        await kill_process_group(pgid, grace)
+        await _settle_readers(readers, DRAIN_TIMEOUT)
+    for task in readers:
+        if not task.cancelled() and (exc := task.exception()) is not None:
+            raise exc
+
+
+async def _stop(
+    proc: asyncio.subprocess.Process,
+    pgid: int,
+    readers: list[asyncio.Task[None]],
+    grace: float,
+) -> None:
+    finished = False
+    try:
+        await terminate_sequence(pgid, grace)
+        if proc.returncode is None:  # the leader left its group: stop it directly
+            with contextlib.suppress(ProcessLookupError):
+                proc.kill()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(proc.wait(), DRAIN_TIMEOUT)
+        await _settle_readers(readers, DRAIN_TIMEOUT)
+        finished = True
+    finally:
+        if not finished:  # interrupted again while stopping: do not leave anything behind
+            _signal_group(pgid, signal.SIGKILL)
+            for task in readers:
+                task.cancel()
+
+
+async def run_streaming(
+    argv: Sequence[str],
+    *,
+    env: Mapping[str, str],
+    cwd: str | Path,
+    on_line: LineFn,
+    on_start: StartFn | None = None,
+    kill_grace: float = 5.0,
+) -> int:
+    """Run `argv` in its own process group, handing each output line to `on_line`.
+
+    Returns the exit code (negative: killed by that signal).  Raises FileNotFoundError /
+    PermissionError when the program or `cwd` cannot be used.  On cancellation the whole
+    group is stopped (SIGINT, SIGTERM, SIGKILL over `kill_grace` s), output read so far is
+    delivered, and CancelledError is re-raised.
+    """
+    proc = await asyncio.create_subprocess_exec(
+        *argv,
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env=dict(env),
+        cwd=cwd,
+        start_new_session=True,
+    )
+    pgid = proc.pid  # a new session makes the child its group leader
+    try:
+        create_time = psutil.Process(proc.pid).create_time()
+    except psutil.Error:
+        create_time = time.time()
+    assert proc.stdout is not None and proc.stderr is not None
+    readers = [
+        asyncio.create_task(_pump(proc.stdout, "stdout", on_line)),
+        asyncio.create_task(_pump(proc.stderr, "stderr", on_line)),
+    ]
+    for task in readers:
+        task.add_done_callback(_mark_retrieved)
+    try:
+        if on_start is not None:
+            on_start(proc.pid, pgid, create_time)
+        returncode = await proc.wait()
+        await _finish_after_exit(pgid, readers, kill_grace)
+    except BaseException:
+        await _stop(proc, pgid, readers, kill_grace)
+        raise
+    return returncode

@@ -1,0 +1,34 @@
+"""Problems found in a workflow file, each pointing at file:line:col."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from flowtui.model.workflow import SourcePos
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    pos: SourcePos
+    message: str
+    hint: str = ""
+
+    def __str__(self) -> str:
+        text = f"{self.pos}: error: {self.message}"
+        if self.hint:
+            text += f"\n    hint: {self.hint}"
+        return text
+
+
+class WorkflowError(Exception):
+    """A workflow file could not be loaded; `problems` lists everything found, by line."""
+
+    def __init__(self, problems: Iterable[Problem]) -> None:
+        self.problems: list[Problem] = sorted(
+            problems, key=lambda p: (p.pos.file, p.pos.line, p.pos.column)
+        )
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        return "\n".join(str(p) for p in self.problems)
