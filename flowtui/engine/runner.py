@@ -36,6 +36,7 @@ from flowtui.model.workflow import Step, Workflow
 from flowtui.store.owner import Owner
 from flowtui.store.records import CommandRecord, RunRecord
 from flowtui.store.runstore import NewStep, RunStore
+from flowtui.timefmt import fmt_limit
 
 WorkflowResolver = Callable[[str, Workflow], Workflow]
 MAX_RETRY_DELAY = 300.0
@@ -493,9 +494,9 @@ class _RunExecution:
         if self.cancel_requested is not None or self.fail_fast_cause is not None:
             return True
         for name, step in self.workflow.steps.items():
-            if self.statuses[name] == StepStatus.PENDING and name not in self.tasks:
-                if self._readiness(step) in ("start", "skip"):
-                    return False
+            pending = self.statuses[name] == StepStatus.PENDING and name not in self.tasks
+            if pending and self._readiness(step) in ("start", "skip"):
+                return False
         return True
 
     def _dep_ok(self, dep: str) -> bool:
@@ -602,12 +603,12 @@ class _RunExecution:
             if not self.statuses[name].is_final:
                 self.set_step_status(name, StepStatus.FAILED, message=f"internal error: {exc}")
         finally:
-            if self.statuses[name].is_failure and not step.continue_on_failure:
-                if self.workflow.fail_fast and self.fail_fast_cause is None:
-                    self.fail_fast_cause = name
-                    for other, task in self.tasks.items():
-                        if other != name:
-                            task.cancel()
+            failed = self.statuses[name].is_failure and not step.continue_on_failure
+            if failed and self.workflow.fail_fast and self.fail_fast_cause is None:
+                self.fail_fast_cause = name
+                for other, task in self.tasks.items():
+                    if other != name:
+                        task.cancel()
 
     def _cancel_message(self) -> str:
         if self.cancel_requested is not None:
@@ -633,7 +634,7 @@ class _RunExecution:
             self.set_step_status(
                 step.name,
                 StepStatus.REJECTED,
-                message=f"no decision within {_fmt_seconds(step.timeout or 0)}: rejected",
+                message=f"no decision within {fmt_limit(step.timeout or 0)}: rejected",
             )
             return
         finally:
@@ -722,7 +723,7 @@ class _RunExecution:
                     step.name,
                     StepStatus.TIMED_OUT,
                     attempt=1,
-                    message=f"run {handle.run_id} timed out after {_fmt_seconds(step.timeout)}",
+                    message=f"run {handle.run_id} timed out after {fmt_limit(step.timeout)}",
                 )
                 return
             raise
@@ -767,7 +768,7 @@ class _RunExecution:
                 except TimeoutError:
                     result = StepResult(
                         StepStatus.TIMED_OUT,
-                        message=f"timed out after {_fmt_seconds(step.timeout or 0)}",
+                        message=f"timed out after {fmt_limit(step.timeout or 0)}",
                     )
                     self.log(step.name, attempt, "system", result.message)
             if result.status == StepStatus.SUCCEEDED:
@@ -779,7 +780,7 @@ class _RunExecution:
                     attempt,
                     "system",
                     f"attempt {attempt} of {attempts} failed ({result.message}); "
-                    f"retrying in {_fmt_seconds(delay)}",
+                    f"retrying in {fmt_limit(delay)}",
                 )
                 await asyncio.sleep(delay)
         if result.outputs:
@@ -821,15 +822,3 @@ class _ProcessRecorder:
 
 def _safe(name: str) -> str:
     return "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
-
-
-def _fmt_seconds(seconds: float | None) -> str:
-    if seconds is None:
-        return "-"
-    if seconds < 60:
-        return f"{seconds:g}s"
-    minutes, secs = divmod(int(round(seconds)), 60)
-    if minutes < 60:
-        return f"{minutes}m{secs:02d}s" if secs else f"{minutes}m"
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours}h{minutes:02d}m"

@@ -107,8 +107,9 @@ def decode(data: bytes, file: str) -> str:
 def parse_document(text: str, file: str) -> Document:
     """Parse one YAML document into YMap/YSeq/scalars; raise WorkflowError if unusable."""
     start = SourcePos(file, 1, 1)
-    loader = _Loader(text)
+    loader: _Loader | None = None
     try:
+        loader = _Loader(text)
         loader.get_event()  # stream start
         if loader.check_event(yaml.StreamEndEvent):
             raise WorkflowError([Problem(start, "the file is empty", _EMPTY_HINT)])
@@ -145,7 +146,8 @@ def parse_document(text: str, file: str) -> Document:
     except yaml.YAMLError as exc:
         raise WorkflowError([Problem(start, f"YAML error: {exc}")]) from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
 
     _check_expansion(root, file)
     builder = _Builder(file)

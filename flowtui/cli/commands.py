@@ -1,0 +1,550 @@
+"""The headless commands behind `flowtui COMMAND`.
+
+Each `cmd_*` takes the parsed arguments and returns an exit status; errors a person can fix
+are raised as CliError and printed as one line, never as a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import signal
+import sys
+import time
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from pathlib import Path
+
+from flowtui.cli.console import (
+    COLOURS,
+    ConsoleReporter,
+    Painter,
+    render_summary,
+    step_duration,
+    use_colour,
+)
+from flowtui.engine.identity import current_user, may_approve, resolve_identity
+from flowtui.engine.states import RunStatus, StepStatus
+from flowtui.model.errors import WorkflowError
+from flowtui.model.loader import (
+    discover_workflows,
+    load_workflow,
+    load_workflow_text,
+    resolve_workflow,
+)
+from flowtui.model.workflow import Workflow
+from flowtui.store.records import RunRecord
+from flowtui.store.runstore import RunStore
+from flowtui.timefmt import fmt_clock, fmt_duration
+
+BUNDLED_SAMPLES = Path(__file__).resolve().parent.parent.parent / "sample_workflows"
+
+
+class CliError(Exception):
+    def __init__(self, message: str, code: int = 1) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+# -- shared helpers --------------------------------------------------------------------
+def search_dirs(args: argparse.Namespace) -> list[Path]:
+    given = getattr(args, "dir", None)
+    if given:
+        return [Path(d) for d in given]
+    env = os.environ.get("FLOWTUI_WORKFLOWS")
+    if env:
+        return [Path(d) for d in env.split(os.pathsep) if d]
+    candidates = [Path("workflows"), Path("sample_workflows"), BUNDLED_SAMPLES]
+    return [d for d in candidates if d.is_dir()]
+
+
+def load_or_explain(path: Path) -> Workflow:
+    try:
+        return load_workflow(path)
+    except WorkflowError as exc:
+        raise CliError(f"{path} is not a valid workflow:\n{exc}") from None
+    except OSError as exc:
+        raise CliError(f"cannot read {path}: {exc.strerror or exc}") from None
+
+
+def find_workflow(ref: str, dirs: Sequence[Path]) -> Workflow:
+    try:
+        path = resolve_workflow(ref, dirs)
+    except LookupError as exc:
+        raise CliError(str(exc).strip("'\"")) from None
+    return load_or_explain(path)
+
+
+def parse_params(items: Sequence[str]) -> dict[str, str]:
+    params: dict[str, str] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise CliError(f"--param {item!r}: expected NAME=VALUE")
+        params[key.strip()] = value
+    return params
+
+
+async def open_store(args: argparse.Namespace) -> RunStore:
+    from flowtui.store.owner import Owner
+
+    try:
+        store = await RunStore.open(getattr(args, "db", None))
+    except Exception as exc:
+        raise CliError(f"cannot open the history database: {exc}") from None
+    interrupted = await store.recover_interrupted(me=Owner.current())
+    for run_id in interrupted:
+        print(
+            f"flowtui: run {run_id} was left by a runner that died: marked interrupted "
+            f"(rerun it with: flowtui rerun {run_id})",
+            file=sys.stderr,
+        )
+    return store
+
+
+async def resolve_run(store: RunStore, ref: str) -> RunRecord:
+    if ref == "last":
+        run_id = await store.latest_run_id()
+        if run_id is None:
+            raise CliError("no runs recorded yet")
+    else:
+        try:
+            run_id = int(ref.lstrip("#"))
+        except ValueError:
+            raise CliError(f"{ref!r} is not a run id (a number, or 'last')") from None
+    run = await store.get_run(run_id)
+    if run is None:
+        raise CliError(f"run {run_id} not found in {store.path}")
+    return run
+
+
+def _paint() -> Painter:
+    return Painter(use_colour(sys.stdout))
+
+
+# -- run / rerun -----------------------------------------------------------------------
+def cmd_run(args: argparse.Namespace) -> int:
+    dirs = search_dirs(args)
+    workflow = find_workflow(args.workflow, dirs)
+    params = parse_params(args.param)
+    user = current_user()
+
+    async def start(runner: object) -> object:
+        return await runner.submit(  # type: ignore[attr-defined]
+            workflow, params=params, trigger="manual", triggered_by=user
+        )
+
+    return asyncio.run(_execute(args, dirs, start, [*workflow.steps]))
+
+
+def cmd_rerun(args: argparse.Namespace) -> int:
+    dirs = search_dirs(args)
+    user = current_user()
+
+    async def start(runner: object) -> object:
+        run = await resolve_run(runner.store, args.run)  # type: ignore[attr-defined]
+        return await runner.rerun(  # type: ignore[attr-defined]
+            run.id, from_failed=not args.from_start, triggered_by=user
+        )
+
+    return asyncio.run(_execute(args, dirs, start, []))
+
+
+def _child_resolver(dirs: Sequence[Path]) -> Callable[[str, Workflow], Workflow]:
+    def resolve(ref: str, parent: Workflow) -> Workflow:
+        folders = list(dirs)
+        if parent.path is not None:
+            folders.insert(0, parent.path.parent)
+            beside = parent.path.parent / ref
+            if beside.is_file():
+                return load_or_explain(beside)
+        return find_workflow(ref, folders)
+
+    return resolve
+
+
+async def _execute(
+    args: argparse.Namespace,
+    dirs: Sequence[Path],
+    start: Callable[[object], Awaitable[object]],
+    step_names: list[str],
+) -> int:
+    from flowtui.engine.bus import EventBus
+    from flowtui.engine.runner import RunError, Runner, RunnerOptions
+    from flowtui.store.sink import StoreSink
+
+    store = await open_store(args)
+    bus = EventBus()
+    sink = StoreSink(store, bus)
+    sink.start()
+    reporter = ConsoleReporter(show_logs=not args.quiet)
+    reporter.set_step_names(step_names)
+    bus.add_listener(reporter)
+    options = RunnerOptions(kill_grace=args.kill_grace)
+    if args.parallel:
+        if args.parallel < 1:
+            raise CliError("--parallel must be at least 1")
+        options.parallel = args.parallel
+    runner = Runner(store, bus, options, resolve_workflow=_child_resolver(dirs))
+    await runner.start()
+    loop = asyncio.get_running_loop()
+    try:
+        try:
+            handle = await start(runner)
+        except RunError as exc:
+            raise CliError(str(exc)) from None
+        run_id: int = handle.run_id  # type: ignore[attr-defined]
+        if not step_names:
+            steps = await store.get_steps(run_id)
+            reporter.set_step_names([s.name for s in steps])
+        interrupts = 0
+
+        def on_signal() -> None:
+            nonlocal interrupts
+            interrupts += 1
+            if interrupts == 1:
+                print("\ncancelling run (press Ctrl-C again to stop waiting)", file=sys.stderr)
+                runner.cancel(run_id, by=current_user(), reason="interrupted from the terminal")
+            else:
+                handle.task.cancel()  # type: ignore[attr-defined]
+
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.add_signal_handler(sig, on_signal)
+        try:
+            status = await handle.wait()  # type: ignore[attr-defined]
+        except asyncio.CancelledError:
+            status = RunStatus.CANCELLED
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.remove_signal_handler(sig)
+        await runner.close()
+        await sink.close()
+    try:
+        run = await store.get_run(run_id)
+        steps = await store.get_steps(run_id)
+        approvals = await store.get_approvals(run_id)
+        if run is not None:
+            print()
+            print(render_summary(run, steps, approvals, _paint()))
+        if sink.errors:
+            print(
+                f"flowtui: warning: {len(sink.errors)} history write error(s): {sink.errors[-1]}",
+                file=sys.stderr,
+            )
+    finally:
+        await store.close()
+    return 0 if status == RunStatus.SUCCEEDED else 1
+
+
+# -- validate / list -------------------------------------------------------------------
+def _expand_paths(paths: Sequence[str]) -> Iterator[Path]:
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            yield from discover_workflows(path)
+        else:
+            yield path
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    paint = _paint()
+    bad = 0
+    files = list(_expand_paths(args.paths))
+    if not files:
+        raise CliError("no workflow files found")
+    for path in files:
+        try:
+            workflow = load_workflow(path)
+        except WorkflowError as exc:
+            bad += 1
+            print(paint("✗", "31"), path)
+            print(str(exc))
+            continue
+        except OSError as exc:
+            bad += 1
+            print(paint("✗", "31"), f"{path}: cannot read: {exc.strerror or exc}")
+            continue
+        print(
+            paint("✓", "32"),
+            f"{path}: {workflow.name} ({len(workflow.steps)} steps)",
+        )
+    if len(files) > 1:
+        print(f"{len(files) - bad} valid, {bad} invalid")
+    return 1 if bad else 0
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    folders = [Path(args.folder)] if args.folder else search_dirs(args)[:1]
+    if not folders:
+        raise CliError("no workflow folder: give one, or create ./workflows")
+    return asyncio.run(_list(args, folders[0]))
+
+
+async def _list(args: argparse.Namespace, folder: Path) -> int:
+    paint = _paint()
+    store = await open_store(args)
+    try:
+        rows: list[tuple[str, ...]] = []
+        for path in discover_workflows(folder):
+            try:
+                wf = load_workflow(path)
+            except (WorkflowError, OSError) as exc:
+                first = str(exc).splitlines()[0] if str(exc) else "unreadable"
+                rows.append((path.name, paint("✗ invalid", "31"), "", "", first))
+                continue
+            paused = await store.workflow_paused(wf.name)
+            status = "paused" if paused else wf.status
+            runs = await store.list_runs(wf.name, limit=1)
+            last = "never run"
+            if runs:
+                r = runs[0]
+                dur = fmt_duration(r.duration) if r.duration is not None else ""
+                last = f"{paint(str(r.status), COLOURS.get(r.status, ''))} #{r.id} {dur}"
+            triggers = ",".join(t.kind for t in wf.triggers)
+            rows.append((wf.name, status, triggers, f"{len(wf.steps)} steps", last))
+        _print_table(("WORKFLOW", "STATUS", "TRIGGERS", "STEPS", "LAST RUN"), rows)
+    finally:
+        await store.close()
+    return 0
+
+
+def _visible_len(text: str) -> int:
+    import re
+
+    return len(re.sub(r"\x1b\[[0-9;]*m", "", text))
+
+
+def _print_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
+    widths = [len(h) for h in header]
+    for row in rows:
+        for i, cell in enumerate(row):
+            widths[i] = max(widths[i], _visible_len(cell))
+    for row in [tuple(header), *rows]:
+        cells = [c + " " * (widths[i] - _visible_len(c)) for i, c in enumerate(row)]
+        print("  ".join(cells).rstrip())
+
+
+# -- history / show / logs -------------------------------------------------------------
+def cmd_history(args: argparse.Namespace) -> int:
+    return asyncio.run(_history(args))
+
+
+async def _history(args: argparse.Namespace) -> int:
+    paint = _paint()
+    store = await open_store(args)
+    try:
+        runs = await store.list_runs(args.workflow, limit=args.limit, before_id=args.before)
+        if not runs:
+            print("no runs" + (f" of {args.workflow}" if args.workflow else ""))
+            return 0
+        rows = []
+        for run in runs:
+            approvals = await store.get_approvals(run.id)
+            approved = ", ".join(sorted({a.by for a in approvals if a.approved}))
+            dur = fmt_duration(run.duration) if run.duration is not None else "-"
+            trigger = run.trigger + (f" ({run.triggered_by})" if run.triggered_by else "")
+            if run.parent_run_id:
+                trigger += f" of #{run.parent_run_id}"
+            rows.append(
+                (
+                    f"#{run.id}",
+                    run.workflow,
+                    paint.status(run.status),
+                    fmt_clock(run.started_at or run.created_at),
+                    dur,
+                    trigger,
+                    approved,
+                )
+            )
+        _print_table(
+            ("RUN", "WORKFLOW", "STATUS", "STARTED", "DURATION", "TRIGGER", "APPROVED BY"), rows
+        )
+        if len(runs) == args.limit:
+            print(f"(older: flowtui history {args.workflow or ''} --before {runs[-1].id})")
+    finally:
+        await store.close()
+    return 0
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    return asyncio.run(_show(args))
+
+
+async def _show(args: argparse.Namespace) -> int:
+    paint = _paint()
+    store = await open_store(args)
+    try:
+        run = await resolve_run(store, args.run)
+        steps = await store.get_steps(run.id)
+        approvals = await store.get_approvals(run.id)
+        outputs = await store.get_outputs(run.id)
+        print(render_summary(run, steps, approvals, paint))
+        print(f"Started: {fmt_clock(run.started_at)}   Ended: {fmt_clock(run.ended_at)}")
+        if run.params:
+            print("Params: " + ", ".join(f"{k}={v}" for k, v in run.params.items()))
+        for step in steps:
+            print()
+            dur = step_duration(step)
+            timing = f"  {fmt_duration(dur)}" if dur is not None else ""
+            code = f"  exit {step.exit_code}" if step.exit_code is not None else ""
+            attempts = f"  attempt {step.attempt}" if step.attempt and step.attempt > 1 else ""
+            print(
+                paint(f"── {step.name}", "1") + f"  {paint.status(step.status)}{timing}"
+                f"{code}{attempts}"
+            )
+            for a in approvals:
+                if a.step == step.name:
+                    verb = "approved" if a.approved else "rejected"
+                    note = f": {a.comment}" if a.comment else ""
+                    print(f"   {verb} by {a.by} at {fmt_clock(a.at)}{note}")
+            for key, value in outputs.get(step.name, {}).items():
+                print(f"   {key} = {value}")
+            if args.lines > 0:
+                logs = await store.get_logs(run.id, step.name, limit=1_000_000)
+                for log in logs[-args.lines :]:
+                    bar = paint("│", "31" if log.stream == "stderr" else "2")
+                    print(f"   {bar} {log.line}")
+    finally:
+        await store.close()
+    return 0
+
+
+def cmd_logs(args: argparse.Namespace) -> int:
+    return asyncio.run(_logs(args))
+
+
+async def _logs(args: argparse.Namespace) -> int:
+    paint = _paint()
+    store = await open_store(args)
+    try:
+        run = await resolve_run(store, args.run)
+        if args.step:
+            names = {s.name for s in await store.get_steps(run.id)}
+            if args.step not in names:
+                raise CliError(
+                    f"run {run.id} has no step {args.step!r}; steps: " + ", ".join(sorted(names))
+                )
+        after = 0
+        while True:
+            batch = await store.get_logs(run.id, args.step, after_id=after, limit=5000)
+            for log in batch:
+                prefix = "" if args.step else f"{log.step or '-':<16} "
+                bar = paint("│", "31" if log.stream == "stderr" else "2")
+                print(f"{prefix}{bar} {log.line}")
+                after = log.id
+            if batch:
+                sys.stdout.flush()
+                continue
+            if not args.follow:
+                break
+            current = await store.get_run(run.id)
+            if current is None or current.status.is_final:
+                tail = await store.get_logs(run.id, args.step, after_id=after, limit=1)
+                if not tail:
+                    break
+                continue
+            await asyncio.sleep(0.2)
+    finally:
+        await store.close()
+    return 0
+
+
+# -- approve / reject / cancel ---------------------------------------------------------
+def cmd_approve(args: argparse.Namespace) -> int:
+    return asyncio.run(_decide(args, approve=True))
+
+
+def cmd_reject(args: argparse.Namespace) -> int:
+    return asyncio.run(_decide(args, approve=False))
+
+
+async def _decide(args: argparse.Namespace, *, approve: bool) -> int:
+    verb = "approve" if approve else "reject"
+    try:
+        user = resolve_identity(args.as_user)
+    except PermissionError as exc:
+        raise CliError(str(exc)) from None
+    store = await open_store(args)
+    try:
+        run = await resolve_run(store, args.run)
+        if run.status.is_final:
+            raise CliError(f"run {run.id} has already ended ({run.status})")
+        steps = {s.name: s for s in await store.get_steps(run.id)}
+        held = [s.name for s in steps.values() if s.status == StepStatus.HELD]
+        step = steps.get(args.step)
+        if step is None:
+            hint = f"; held: {', '.join(held)}" if held else ""
+            raise CliError(f"run {run.id} has no step {args.step!r}{hint}")
+        if step.status != StepStatus.HELD:
+            raise CliError(f"step {step.name} of run {run.id} is {step.status}, not held")
+        approvers = _approvers(run, step.name)
+        if not may_approve(user, approvers):
+            raise CliError(
+                f"{user} may not {verb} {step.name}: approvers are {', '.join(approvers)}"
+            )
+        command_id = await store.add_command(
+            run.id, verb, step=step.name, by=user, comment=args.comment
+        )
+        deadline = time.monotonic() + args.wait
+        while time.monotonic() < deadline:
+            if await store.command_taken(command_id):
+                break
+            await asyncio.sleep(0.1)
+        else:
+            raise CliError(
+                f"recorded, but the runner of run {run.id} (pid {run.owner_pid} on "
+                f"{run.owner_host}) has not taken it yet; it will when it next polls"
+            )
+        # the runner publishes the outcome; wait briefly for it to be stored
+        outcome = step.status
+        while time.monotonic() < deadline + 2:
+            current = {s.name: s for s in await store.get_steps(run.id)}[step.name]
+            outcome = current.status
+            if outcome != StepStatus.HELD:
+                break
+            await asyncio.sleep(0.05)
+        if outcome == StepStatus.HELD:
+            raise CliError(f"the runner did not accept the decision on {step.name} (see logs)")
+        done = "approved" if approve else "rejected"
+        print(f"{done} {step.name} of run {run.id} ({run.workflow}) as {user}")
+    finally:
+        await store.close()
+    return 0
+
+
+def _approvers(run: RunRecord, step: str) -> list[str]:
+    source = str(run.definition.get("source") or "")
+    if not source:
+        return []
+    try:
+        workflow = load_workflow_text(source, run.workflow_path or run.workflow)
+    except WorkflowError:
+        return []
+    found = workflow.steps.get(step)
+    return list(found.spec.get("approvers") or []) if found else []
+
+
+def cmd_cancel(args: argparse.Namespace) -> int:
+    return asyncio.run(_cancel(args))
+
+
+async def _cancel(args: argparse.Namespace) -> int:
+    store = await open_store(args)
+    try:
+        run = await resolve_run(store, args.run)
+        if run.status.is_final:
+            raise CliError(f"run {run.id} has already ended ({run.status})")
+        await store.add_command(run.id, "cancel", by=current_user())
+        deadline = time.monotonic() + args.wait
+        while time.monotonic() < deadline:
+            current = await store.get_run(run.id)
+            if current is not None and current.status.is_final:
+                print(f"run {run.id} ({run.workflow}): {current.status}")
+                return 0
+            await asyncio.sleep(0.1)
+        raise CliError(f"asked run {run.id} to cancel; it has not stopped within {args.wait:g}s")
+    finally:
+        await store.close()

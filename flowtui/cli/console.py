@@ -1,0 +1,180 @@
+"""Printing runs for a terminal or a log file: live progress and the final summary.
+
+Plain text with ANSI colour only when stdout is a terminal (and NO_COLOR is unset), so the
+output reads the same in a pipe, over SSH and in CI logs.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from collections.abc import Sequence
+from typing import TextIO
+
+from flowtui.engine.events import (
+    ApprovalDecided,
+    Event,
+    RunStatusChanged,
+    StepLog,
+    StepStatusChanged,
+)
+from flowtui.engine.states import RunStatus, StepStatus
+from flowtui.store.records import ApprovalRecord, RunRecord, StepRecord
+from flowtui.timefmt import fmt_duration
+
+GLYPHS: dict[str, str] = {
+    "pending": "·",
+    "queued": "·",
+    "running": "▶",
+    "held": "⏸",
+    "succeeded": "✓",
+    "reused": "✓",
+    "failed": "✗",
+    "timed_out": "✗",
+    "rejected": "✗",
+    "cancelled": "⊘",
+    "interrupted": "⚡",
+    "skipped": "↷",
+}
+COLOURS: dict[str, str] = {
+    "succeeded": "32",
+    "reused": "36",
+    "running": "34",
+    "held": "33",
+    "queued": "2",
+    "pending": "2",
+    "skipped": "2",
+    "failed": "31",
+    "timed_out": "31",
+    "rejected": "31",
+    "cancelled": "35",
+    "interrupted": "35",
+}
+
+
+def use_colour(stream: TextIO) -> bool:
+    return stream.isatty() and "NO_COLOR" not in os.environ
+
+
+class Painter:
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+
+    def __call__(self, text: str, code: str) -> str:
+        return f"\x1b[{code}m{text}\x1b[0m" if self.enabled and code else text
+
+    def status(self, status: str, label: str | None = None) -> str:
+        text = f"{GLYPHS.get(status, ' ')} {label or status}"
+        return self(text, COLOURS.get(status, ""))
+
+
+def step_label(step: StepRecord, approvals: dict[str, ApprovalRecord]) -> str:
+    """What a person calls the outcome: an approval step 'approved', not 'succeeded'."""
+    if step.type == "approval" and step.status == StepStatus.SUCCEEDED and step.name in approvals:
+        return "approved"
+    if step.status == StepStatus.PENDING:
+        return "not run"
+    return str(step.status)
+
+
+def step_duration(step: StepRecord, now: float | None = None) -> float | None:
+    start = step.held_at if step.type == "approval" and step.held_at else step.started_at
+    if start is None:
+        return None
+    end = step.ended_at or (now if now is not None else time.time())
+    return end - start
+
+
+class ConsoleReporter:
+    """Follows one run (and the runs it starts) on the bus and prints what happens."""
+
+    def __init__(
+        self,
+        out: TextIO | None = None,
+        *,
+        show_logs: bool = True,
+        colour: bool | None = None,
+    ) -> None:
+        self.out = out or sys.stdout
+        self.paint = Painter(use_colour(self.out) if colour is None else colour)
+        self.show_logs = show_logs
+        self._width = 12
+
+    def set_step_names(self, names: Sequence[str]) -> None:
+        if names:
+            self._width = min(max(len(n) for n in names), 28)
+
+    def _line(self, step: str, text: str) -> None:
+        stamp = time.strftime("%H:%M:%S")
+        name = step.ljust(self._width) if step else " " * self._width
+        self.out.write(f"{self.paint(stamp, '2')} {name} {text}\n")
+        self.out.flush()
+
+    def __call__(self, event: Event) -> None:
+        if isinstance(event, StepLog):
+            if self.show_logs or event.stream == "system":
+                bar = self.paint("│", "31" if event.stream == "stderr" else "2")
+                line = event.line if event.stream != "system" else self.paint(event.line, "2")
+                self._line(event.step, f"{bar} {line}")
+        elif isinstance(event, StepStatusChanged):
+            if event.status == StepStatus.PENDING:
+                return
+            extra = f" (attempt {event.attempt})" if event.attempt > 1 else ""
+            msg = f" — {event.message}" if event.message else ""
+            self._line(event.step, self.paint.status(event.status) + extra + msg)
+            if event.status == StepStatus.HELD:
+                hint = (
+                    f"  approve: flowtui approve {event.run_id} {event.step}"
+                    f"   reject: flowtui reject {event.run_id} {event.step}"
+                )
+                self._line(event.step, self.paint(hint, "33"))
+        elif isinstance(event, RunStatusChanged):
+            if event.status in (RunStatus.RUNNING, RunStatus.HELD, RunStatus.QUEUED):
+                label = f"run {event.run_id} of {event.workflow}: {event.status}"
+                self._line("", self.paint(label, "1"))
+        elif isinstance(event, ApprovalDecided):
+            verb = "approved" if event.approved else "rejected"
+            comment = f": {event.comment}" if event.comment else ""
+            self._line(event.step, f"{verb} by {event.by}{comment}")
+
+
+def render_summary(
+    run: RunRecord,
+    steps: Sequence[StepRecord],
+    approvals: Sequence[ApprovalRecord],
+    paint: Painter,
+    *,
+    now: float | None = None,
+) -> str:
+    """The result block `flowtui run` ends with and `flowtui show` starts with."""
+    decided = {a.step: a for a in approvals}
+    width = max([len(s.name) for s in steps] + [4])
+    labels = [step_label(s, decided) for s in steps]
+    label_width = max([len(x) for x in labels] + [9]) + 2
+    status = paint(str(run.status), COLOURS.get(run.status, ""))
+    head = f"Workflow: {run.workflow}    Run: {run.id}    Status: {status}"
+    lines = [head]
+    if run.parent_run_id:
+        lines.append(f"Rerun ({run.rerun_mode}) of run {run.parent_run_id}")
+    number_width = len(str(len(steps)))
+    for index, (step, label) in enumerate(zip(steps, labels, strict=True), start=1):
+        status_text = paint.status(step.status, label)
+        pad = " " * (label_width - len(label))
+        duration = step_duration(step, now)
+        dur = fmt_duration(duration) if duration is not None else "-"
+        summary = step.message
+        if step.status == StepStatus.SKIPPED and not summary:
+            summary = "skipped"
+        tail = f"   → {summary}" if summary else ""
+        lines.append(
+            f"{index:>{number_width + 1}}. {step.name.ljust(width)}  {status_text}{pad}"
+            f"{dur:>7}{tail}"
+        )
+    end = run.ended_at or now or time.time()
+    total = fmt_duration(end - run.started_at) if run.started_at else "-"
+    who = f" ({run.triggered_by})" if run.triggered_by else ""
+    lines.append(f"Total: {total}   Triggered by: {run.trigger}{who}")
+    if run.message and run.status != RunStatus.SUCCEEDED:
+        lines.append(f"Reason: {run.message}")
+    return "\n".join(lines)

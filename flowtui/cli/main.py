@@ -1,0 +1,137 @@
+"""`flowtui` command line: argument parsing and dispatch.
+
+Kept light on imports: the headless commands must start fast, so the engine, the store and
+(later) Textual are imported inside the command that needs them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+EPILOG = """\
+examples:
+  flowtui run sample_workflows/production-deploy.yaml
+  flowtui run multi-region-deploy --param version=1.2.3
+  flowtui validate sample_workflows/
+  flowtui history production-deploy
+  flowtui approve 42 approve --comment "plan looks right"
+  flowtui rerun 42 --from-failed
+"""
+
+
+def _add_db(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--db", metavar="PATH", help="SQLite history file (default: $FLOWTUI_DB or the data dir)"
+    )
+
+
+def _add_dirs(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--dir",
+        action="append",
+        metavar="DIR",
+        help="where to look up workflows by name (repeatable; default: ./workflows, "
+        "./sample_workflows, the bundled samples)",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="flowtui",
+        description="Run and watch DAG workflows from the terminal.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="store_true", help="print the version and exit")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser("run", help="run a workflow and print its progress")
+    p.add_argument("workflow", help="a workflow file, or the name of one")
+    p.add_argument(
+        "--param", "-p", action="append", default=[], metavar="K=V", help="a run parameter"
+    )
+    p.add_argument("--parallel", "-j", type=int, metavar="N", help="steps at once (default: CPUs)")
+    p.add_argument("--quiet", "-q", action="store_true", help="do not print step output")
+    p.add_argument("--kill-grace", type=float, default=5.0, metavar="S", help=argparse.SUPPRESS)
+    _add_db(p)
+    _add_dirs(p)
+
+    p = sub.add_parser("validate", help="check workflow files; exit 1 on any error")
+    p.add_argument("paths", nargs="+", metavar="FILE|DIR")
+
+    p = sub.add_parser("list", help="list workflows with their last run")
+    p.add_argument("folder", nargs="?", help="folder of workflow files")
+    _add_db(p)
+
+    p = sub.add_parser("history", help="runs, newest first")
+    p.add_argument("workflow", nargs="?", help="only this workflow")
+    p.add_argument("--limit", "-n", type=int, default=20)
+    p.add_argument("--before", type=int, metavar="RUN", help="runs older than this id (paging)")
+    _add_db(p)
+
+    p = sub.add_parser("show", help="a run's steps, timings, outputs and log tails")
+    p.add_argument("run", help="run id, or 'last'")
+    p.add_argument("--lines", type=int, default=5, help="log lines per step (default 5)")
+    _add_db(p)
+
+    p = sub.add_parser("logs", help="print a run's logs")
+    p.add_argument("run", help="run id, or 'last'")
+    p.add_argument("step", nargs="?")
+    p.add_argument("--follow", "-f", action="store_true", help="keep printing until the run ends")
+    _add_db(p)
+
+    for verb in ("approve", "reject"):
+        p = sub.add_parser(verb, help=f"{verb} a held approval step")
+        p.add_argument("run", help="run id, or 'last'")
+        p.add_argument("step")
+        p.add_argument("--comment", "-m", default="")
+        p.add_argument("--as", dest="as_user", metavar="USER", help="act as USER (if trusted)")
+        p.add_argument("--wait", type=float, default=5.0, help=argparse.SUPPRESS)
+        _add_db(p)
+
+    p = sub.add_parser("rerun", help="rerun a finished run in this terminal")
+    p.add_argument("run", help="run id, or 'last'")
+    mode = p.add_mutually_exclusive_group()
+    mode.add_argument("--from-failed", action="store_true", help="reuse succeeded steps (default)")
+    mode.add_argument("--from-start", action="store_true", help="run every step again")
+    p.add_argument("--parallel", "-j", type=int, metavar="N")
+    p.add_argument("--quiet", "-q", action="store_true")
+    p.add_argument("--kill-grace", type=float, default=5.0, help=argparse.SUPPRESS)
+    _add_db(p)
+    _add_dirs(p)
+
+    p = sub.add_parser("cancel", help="cancel a queued or running run")
+    p.add_argument("run", help="run id, or 'last'")
+    p.add_argument("--wait", type=float, default=15.0, help="seconds to wait for it to stop")
+    _add_db(p)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.version:
+        from flowtui import __version__
+
+        print(f"flowtui {__version__}")
+        return 0
+    if args.command is None:
+        parser.print_help()
+        return 0
+    from flowtui.cli import commands
+
+    handler = getattr(commands, f"cmd_{args.command}")
+    try:
+        return int(handler(args) or 0)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except commands.CliError as exc:
+        print(f"flowtui: error: {exc}", file=sys.stderr)
+        return exc.code
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

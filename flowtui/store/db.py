@@ -1,0 +1,328 @@
+"""The history database file: location, connection settings, schema migrations, transactions."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import sqlite3
+from collections.abc import AsyncIterator, Iterable
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+import platformdirs
+
+log = logging.getLogger("flowtui.store")
+
+BUSY_TIMEOUT_MS = 10_000
+# Retries after SQLite's own busy timeout gave up; each waits the backoff, then up to 10 s more.
+BUSY_RETRIES = 4
+BUSY_BACKOFF = 0.2
+
+
+class StoreError(Exception):
+    """A problem with the history database that the user can act on."""
+
+
+class SchemaTooNewError(StoreError):
+    pass
+
+
+class StoreBusyError(StoreError):
+    pass
+
+
+# Each migration is a list of statements run in one transaction; never edit a released
+# entry, append a new one.  `PRAGMA user_version` records how many have been applied.
+MIGRATIONS: tuple[tuple[str, ...], ...] = (
+    (
+        """CREATE TABLE workflows (
+            name TEXT PRIMARY KEY,
+            path TEXT,
+            source_hash TEXT NOT NULL DEFAULT '',
+            paused INTEGER NOT NULL DEFAULT 0,
+            first_seen REAL NOT NULL,
+            last_seen REAL NOT NULL
+        )""",
+        """CREATE TABLE runs (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            workflow TEXT NOT NULL,
+            status TEXT NOT NULL,
+            trigger TEXT NOT NULL DEFAULT 'manual',
+            triggered_by TEXT NOT NULL DEFAULT '',
+            params TEXT NOT NULL DEFAULT '{}',
+            git_commit TEXT,
+            parent_run_id INTEGER,
+            rerun_mode TEXT,
+            created_at REAL NOT NULL,
+            started_at REAL,
+            ended_at REAL,
+            message TEXT NOT NULL DEFAULT '',
+            definition TEXT NOT NULL DEFAULT '{}',
+            workflow_path TEXT,
+            owner_host TEXT,
+            owner_pid INTEGER,
+            owner_started REAL,
+            heartbeat_at REAL
+        )""",
+        "CREATE INDEX runs_by_workflow ON runs (workflow, id DESC)",
+        # (status, workflow, id): active runs are few, so FIFO/concurrency checks are a short seek
+        "CREATE INDEX runs_by_status ON runs (status, workflow)",
+        "CREATE INDEX runs_by_parent ON runs (parent_run_id) WHERE parent_run_id IS NOT NULL",
+        """CREATE TABLE steps (
+            run_id INTEGER NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+            name TEXT NOT NULL,
+            position INTEGER NOT NULL,
+            type TEXT NOT NULL,
+            requires TEXT NOT NULL DEFAULT '[]',
+            status TEXT NOT NULL,
+            attempt INTEGER NOT NULL DEFAULT 0,
+            started_at REAL,
+            ended_at REAL,
+            held_at REAL,
+            exit_code INTEGER,
+            message TEXT NOT NULL DEFAULT '',
+            reused_from INTEGER,
+            pid INTEGER,
+            pgid INTEGER,
+            proc_started REAL,
+            PRIMARY KEY (run_id, name)
+        )""",
+        """CREATE TABLE attempts (
+            run_id INTEGER NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+            step TEXT NOT NULL,
+            attempt INTEGER NOT NULL,
+            status TEXT NOT NULL,
+            started_at REAL,
+            ended_at REAL,
+            exit_code INTEGER,
+            message TEXT NOT NULL DEFAULT '',
+            PRIMARY KEY (run_id, step, attempt)
+        )""",
+        """CREATE TABLE logs (
+            id INTEGER PRIMARY KEY,
+            run_id INTEGER NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+            step TEXT NOT NULL,
+            attempt INTEGER NOT NULL DEFAULT 0,
+            stream TEXT NOT NULL,
+            line TEXT NOT NULL,
+            at REAL NOT NULL
+        )""",
+        "CREATE INDEX logs_by_step ON logs (run_id, step, id)",
+        # (run_id) implicitly ends in the rowid, so tailing a whole run needs no sort
+        "CREATE INDEX logs_by_run ON logs (run_id)",
+        """CREATE TABLE outputs (
+            run_id INTEGER NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+            step TEXT NOT NULL,
+            key TEXT NOT NULL,
+            value TEXT NOT NULL,
+            PRIMARY KEY (run_id, step, key)
+        )""",
+        """CREATE TABLE approvals (
+            id INTEGER PRIMARY KEY,
+            run_id INTEGER NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+            step TEXT NOT NULL,
+            approved INTEGER NOT NULL,
+            by_user TEXT NOT NULL DEFAULT '',
+            comment TEXT NOT NULL DEFAULT '',
+            at REAL NOT NULL
+        )""",
+        "CREATE INDEX approvals_by_run ON approvals (run_id)",
+        """CREATE TABLE commands (
+            id INTEGER PRIMARY KEY,
+            run_id INTEGER NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+            kind TEXT NOT NULL,
+            step TEXT,
+            by_user TEXT NOT NULL DEFAULT '',
+            comment TEXT NOT NULL DEFAULT '',
+            created_at REAL NOT NULL,
+            taken_at REAL
+        )""",
+        "CREATE INDEX commands_by_run ON commands (run_id, taken_at)",
+        """CREATE TABLE events (
+            id INTEGER PRIMARY KEY,
+            run_id INTEGER NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+            step TEXT,
+            kind TEXT NOT NULL,
+            status TEXT NOT NULL,
+            attempt INTEGER NOT NULL DEFAULT 0,
+            at REAL NOT NULL,
+            message TEXT NOT NULL DEFAULT ''
+        )""",
+        "CREATE INDEX events_by_run ON events (run_id)",
+    ),
+)
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def default_db_path() -> Path:
+    env = os.environ.get("FLOWTUI_DB")
+    if env:
+        return Path(env).expanduser()
+    return Path(platformdirs.user_data_dir("flowtui")) / "flowtui.db"
+
+
+def _is_busy(exc: BaseException) -> bool:
+    if not isinstance(exc, sqlite3.OperationalError):
+        return False
+    code = getattr(exc, "sqlite_errorcode", None)
+    if code is not None:
+        return code & 0xFF in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
+    text = str(exc).lower()
+    return "locked" in text or "busy" in text
+
+
+def _create_private_file(path: Path) -> None:
+    """Create the database file readable by its owner only (it holds logs and params)."""
+    if not path.parent.exists():
+        path.parent.mkdir(parents=True, mode=0o700, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+    except FileExistsError:
+        return
+    try:
+        os.fchmod(fd, 0o600)
+    finally:
+        os.close(fd)
+
+
+class Database:
+    """One SQLite connection shared by the tasks of a process, serialised by a lock."""
+
+    def __init__(self, path: Path, conn: aiosqlite.Connection) -> None:
+        self.path = path
+        self.conn = conn
+        self.lock = asyncio.Lock()
+
+    @classmethod
+    async def open(cls, path: str | Path | None = None) -> Database:
+        resolved = Path(path).expanduser() if path is not None else default_db_path()
+        _create_private_file(resolved)
+        # isolation_level=None: the sqlite3 module must not open transactions behind our
+        # back; every write transaction is an explicit BEGIN IMMEDIATE below.
+        conn = await aiosqlite.connect(
+            str(resolved), isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000
+        )
+        db = cls(resolved, conn)
+        try:
+            conn.row_factory = sqlite3.Row
+            await conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            mode = await db._retry_busy(db._fetch_value, "PRAGMA journal_mode = WAL")
+            if str(mode).lower() != "wal":
+                log.warning("%s: WAL journal unavailable (got %s)", resolved, mode)
+            await conn.execute("PRAGMA foreign_keys = ON")
+            # FULL: a run's state must survive a power cut.  The fsync this costs is paid once
+            # per transaction, and the StoreSink batches events, so it stays cheap.
+            await conn.execute("PRAGMA synchronous = FULL")
+            await db._migrate()
+        except BaseException:
+            await conn.close()
+            raise
+        return db
+
+    async def close(self) -> None:
+        async with self.lock:
+            await self.conn.close()
+
+    async def _fetch_value(self, sql: str, params: Iterable[Any] = ()) -> Any:
+        async with self.conn.execute(sql, tuple(params)) as cur:
+            row = await cur.fetchone()
+        return None if row is None else row[0]
+
+    async def _retry_busy(self, fn: Any, *args: Any) -> Any:
+        """Call `fn`, retrying with backoff when SQLite stays busy past its own timeout."""
+        for attempt in range(BUSY_RETRIES + 1):
+            try:
+                return await fn(*args)
+            except sqlite3.OperationalError as exc:
+                if not _is_busy(exc):
+                    raise
+                if attempt == BUSY_RETRIES:
+                    raise StoreBusyError(
+                        f"the history database {self.path} stayed locked by another flowtui "
+                        f"process for over {(BUSY_RETRIES + 1) * BUSY_TIMEOUT_MS // 1000} s"
+                    ) from exc
+                log.warning("%s is busy, retrying (%s)", self.path, exc)
+                await asyncio.sleep(BUSY_BACKOFF * 2**attempt)
+        raise AssertionError("unreachable")
+
+    async def _begin_immediate(self) -> None:
+        await self._retry_busy(self.conn.execute, "BEGIN IMMEDIATE")
+
+    async def _rollback(self) -> None:
+        try:
+            await self.conn.execute("ROLLBACK")
+        except sqlite3.OperationalError:
+            pass  # no transaction was open (BEGIN failed, or COMMIT already ran)
+
+    async def _rollback_despite_cancel(self) -> None:
+        """Roll back even if the task is cancelled again meanwhile, then re-raise that."""
+        task = asyncio.ensure_future(self._rollback())
+        cancelled = False
+        while not task.done():
+            try:
+                await asyncio.shield(task)
+            except asyncio.CancelledError:
+                cancelled = True
+            except Exception:
+                log.exception("rollback failed on %s", self.path)
+                break
+        if cancelled:
+            raise asyncio.CancelledError
+
+    @contextlib.asynccontextmanager
+    async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
+        """A write transaction: commits on success; rolls back on any error or cancellation.
+
+        Statements cancelled mid-flight still run on aiosqlite's worker thread, which executes
+        calls in order, so the ROLLBACK queued after them always lands last.
+        """
+        async with self.lock:
+            try:
+                await self._begin_immediate()
+                yield self.conn
+                await self.conn.execute("COMMIT")
+            except BaseException:
+                await self._rollback_despite_cancel()
+                raise
+
+    @contextlib.asynccontextmanager
+    async def reading(self) -> AsyncIterator[aiosqlite.Connection]:
+        """Exclusive use of the connection for reads (no write transaction is open meanwhile)."""
+        async with self.lock:
+            yield self.conn
+
+    async def fetchall(self, sql: str, params: Iterable[Any] = ()) -> list[sqlite3.Row]:
+        async with self.lock:
+            return await self._retry_busy(self._fetchall_unlocked, sql, tuple(params))
+
+    async def fetchone(self, sql: str, params: Iterable[Any] = ()) -> sqlite3.Row | None:
+        rows = await self.fetchall(sql, params)
+        return rows[0] if rows else None
+
+    async def _fetchall_unlocked(self, sql: str, params: tuple[Any, ...]) -> list[sqlite3.Row]:
+        async with self.conn.execute(sql, params) as cur:
+            return list(await cur.fetchall())
+
+    async def _migrate(self) -> None:
+        version = await self._fetch_value("PRAGMA user_version")
+        self._check_version(version)
+        if version == SCHEMA_VERSION:
+            return
+        async with self.transaction() as conn:
+            # another process may have migrated while we waited for the write lock
+            version = await self._fetch_value("PRAGMA user_version")
+            self._check_version(version)
+            for index in range(version, SCHEMA_VERSION):
+                for statement in MIGRATIONS[index]:
+                    await conn.execute(statement)
+            await conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION:d}")
+
+    def _check_version(self, version: int) -> None:
+        if version > SCHEMA_VERSION:
+            raise SchemaTooNewError(
+                f"{self.path} has schema version {version}, but this flowtui only knows up to "
+                f"{SCHEMA_VERSION}; upgrade flowtui or point FLOWTUI_DB at another file"
+            )

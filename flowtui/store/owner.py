@@ -1,0 +1,100 @@
+"""Which process owns a run, whether it is still alive, and killing what it left behind."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import socket
+from dataclasses import dataclass
+
+import psutil
+
+# psutil derives create times from boot time + clock ticks: identical for the same process,
+# whoever asks.  The slack only absorbs float rounding.
+CREATE_TIME_SLACK = 0.01
+
+
+@dataclass(frozen=True, slots=True)
+class Owner:
+    host: str
+    pid: int
+    started: float  # process create time: a reused pid has another one
+
+    @classmethod
+    def current(cls) -> Owner:
+        pid = os.getpid()
+        cached = _current.get(pid)
+        if cached is None:
+            cached = cls(socket.gethostname(), pid, psutil.Process(pid).create_time())
+            _current.clear()  # after fork() the parent's identity is stale
+            _current[pid] = cached
+        return cached
+
+
+_current: dict[int, Owner] = {}
+
+
+def process_matches(pid: int, started: float | None) -> bool:
+    """True when `pid` runs, is not a zombie, and (if known) was created at `started`."""
+    try:
+        proc = psutil.Process(pid)
+        if proc.status() == psutil.STATUS_ZOMBIE:
+            return False
+        if started is None:
+            return True
+        return abs(proc.create_time() - started) <= CREATE_TIME_SLACK
+    except (psutil.NoSuchProcess, psutil.AccessDenied, ProcessLookupError):
+        return False
+
+
+def owner_alive_locally(host: str | None, pid: int | None, started: float | None) -> bool | None:
+    """Liveness of a run's owner on this host; None when it cannot be told from here."""
+    if host is None or pid is None or host != socket.gethostname():
+        return None
+    return process_matches(pid, started)
+
+
+def _group_has_live_members(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # kill(0) also succeeds for zombies waiting to be reaped; those are already dead
+    for proc in psutil.process_iter(["status"]):
+        with contextlib.suppress(psutil.Error, ProcessLookupError):
+            if os.getpgid(proc.pid) == pgid and proc.info["status"] != psutil.STATUS_ZOMBIE:
+                return True
+    return False
+
+
+async def kill_orphan_group(
+    pid: int, pgid: int | None, started: float | None, *, grace: float = 3.0
+) -> bool:
+    """Terminate the process group of a step whose runner died.
+
+    Only when `pid` is alive with the recorded create time: a reused pid belongs to a
+    stranger and is left alone.  SIGTERM first, SIGKILL after `grace` seconds.
+    Returns True when a signal was sent.
+    """
+    if started is None or not process_matches(pid, started):
+        return False
+    group = pgid if pgid is not None else pid
+    if group <= 1 or group == os.getpgid(0):
+        return False  # never signal init or our own group
+    try:
+        os.killpg(group, signal.SIGTERM)
+    except (ProcessLookupError, PermissionError):
+        return False
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + grace
+    while loop.time() < deadline:
+        if not await asyncio.to_thread(_group_has_live_members, group):
+            return True
+        await asyncio.sleep(0.05)
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(group, signal.SIGKILL)
+    return True

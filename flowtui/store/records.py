@@ -1,0 +1,125 @@
+"""Immutable rows returned by the store's read methods."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from flowtui.engine.states import RunStatus, StepStatus
+
+
+@dataclass(frozen=True, slots=True)
+class RunRecord:
+    id: int
+    workflow: str
+    status: RunStatus
+    trigger: str
+    triggered_by: str
+    params: dict[str, str]
+    git_commit: str | None
+    parent_run_id: int | None
+    rerun_mode: str | None
+    created_at: float
+    started_at: float | None
+    ended_at: float | None
+    message: str
+    definition: dict[str, Any]
+    workflow_path: str | None
+    owner_host: str | None
+    owner_pid: int | None
+    owner_started: float | None
+    heartbeat_at: float | None
+
+    @property
+    def duration(self) -> float | None:
+        """Seconds from start to end; for a run still going, the time elapsed so far."""
+        if self.started_at is None:
+            return None
+        end = self.ended_at if self.ended_at is not None else time.time()
+        return max(0.0, end - self.started_at)
+
+
+@dataclass(frozen=True, slots=True)
+class StepRecord:
+    run_id: int
+    name: str
+    position: int
+    type: str
+    requires: list[str]
+    status: StepStatus
+    attempt: int
+    started_at: float | None
+    ended_at: float | None
+    held_at: float | None
+    exit_code: int | None
+    message: str
+    reused_from: int | None
+    pid: int | None
+    pgid: int | None
+    proc_started: float | None
+
+    @property
+    def duration(self) -> float | None:
+        if self.started_at is None:
+            return None
+        end = self.ended_at if self.ended_at is not None else time.time()
+        return max(0.0, end - self.started_at)
+
+
+@dataclass(frozen=True, slots=True)
+class AttemptRecord:
+    run_id: int
+    step: str
+    attempt: int
+    status: StepStatus
+    started_at: float | None
+    ended_at: float | None
+    exit_code: int | None
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class LogRecord:
+    id: int
+    run_id: int
+    step: str
+    attempt: int
+    stream: str
+    line: str
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class ApprovalRecord:
+    run_id: int
+    step: str
+    approved: bool
+    by: str
+    comment: str
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class CommandRecord:
+    id: int
+    run_id: int
+    kind: str  # "approve" | "reject" | "cancel"
+    step: str | None
+    by: str
+    comment: str
+    created_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class EventRecord:
+    """One row of the audit trail of status changes."""
+
+    id: int
+    run_id: int
+    step: str | None
+    kind: str  # "run" | "step"
+    status: str
+    attempt: int
+    at: float
+    message: str = field(default="")
