@@ -10,7 +10,7 @@ import hashlib
 import itertools
 import re
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -108,7 +108,7 @@ def load_workflow_text(
     workflow = checker.workflow(document.value, document.pos, path)
     if checker.problems or workflow is None:
         raise WorkflowError(checker.problems)
-    return _replace_hash(workflow, hashlib.sha256(data).hexdigest())
+    return replace(workflow, source_hash=hashlib.sha256(data).hexdigest())
 
 
 def discover_workflows(folder: Path) -> list[Path]:
@@ -173,12 +173,6 @@ def _too_large(file: str, size: int) -> Problem:
 def _is_temp_name(name: str) -> bool:
     # hidden files also cover editor droppings like `.#x` (emacs locks) and `.x.swp` (vim)
     return name.startswith((".", "#")) or name.endswith("~")
-
-
-def _replace_hash(workflow: Workflow, digest: str) -> Workflow:
-    from dataclasses import replace
-
-    return replace(workflow, source_hash=digest)
 
 
 def _describe(value: Any) -> str:
@@ -252,9 +246,7 @@ class _Checker:
         return _MISSING if value is None else value
 
     def _wrong(self, m: YMap, key: str, expected: str, hint: str = "") -> None:
-        self.error(
-            m.value_pos(key), f"`{key}` must be {expected}, got {_describe(m[key])}", hint
-        )
+        self.error(m.value_pos(key), f"`{key}` must be {expected}, got {_describe(m[key])}", hint)
 
     def get_str(self, m: YMap, key: str, default: Any = None) -> Any:
         value = self._get(m, key)
@@ -304,7 +296,7 @@ class _Checker:
         try:
             seconds = parse_duration(value)
         except ValueError as exc:
-            self.error(m.value_pos(key), f"`{key}`: {exc}", "examples: 500ms, 45s, 10m, 1h30m")
+            self.error(m.value_pos(key), f"`{key}`: {exc}")
             return default
         if positive and seconds <= 0:
             self._wrong(m, key, "a duration above zero")
@@ -565,8 +557,7 @@ class _Checker:
             found = ", ".join(f"`{k}`" for k in present) or "none"
             self.error(
                 item.pos,
-                f"a trigger mapping needs exactly one kind key "
-                f"({', '.join(kinds)}); found {found}",
+                f"a trigger mapping needs exactly one kind key ({', '.join(kinds)}); found {found}",
             )
             return None
         kind = present[0]
@@ -737,8 +728,7 @@ class _Checker:
             self.error(
                 item.pos,
                 f"step `{name}` has no `run:` or `type:`",
-                "add `run: <command>` for a script step, or `type:` "
-                f"({', '.join(STEP_TYPES)})",
+                f"add `run: <command>` for a script step, or `type:` ({', '.join(STEP_TYPES)})",
             )
             return None
         value = item["type"]
@@ -888,8 +878,7 @@ class _Checker:
             if isinstance(code, bool) or not isinstance(code, int) or not 100 <= code <= 599:
                 self.error(
                     pos,
-                    f"`expect_status` must be an HTTP status code (100-599), "
-                    f"got {_describe(code)}",
+                    f"`expect_status` must be an HTTP status code (100-599), got {_describe(code)}",
                 )
                 continue
             codes.append(code)
@@ -924,7 +913,9 @@ class _Checker:
 
         requires: dict[str, list[str]] = {}
         for draft in drafts.values():
-            requires[draft.name] = [n for r in draft.requires for n in resolve(r, draft, "requires")]
+            requires[draft.name] = [
+                n for r in draft.requires for n in resolve(r, draft, "requires")
+            ]
         for draft in drafts.values():
             for key, refs in draft.branches.items():
                 names = []
@@ -954,12 +945,12 @@ class _Checker:
 
         cycle = find_cycle(steps)
         if cycle:
-            first = steps[cycle[0]]
-            shown = " → ".join([*cycle, cycle[0]])
+            ring = [*cycle, cycle[0]]
+            links = ", ".join(f"`{b}` requires `{a}`" for a, b in itertools.pairwise(ring))
             self.error(
-                first.pos,
-                f"cycle: {shown}",
-                "remove one of these `requires` so the steps can run in order",
+                steps[cycle[0]].pos,
+                "cycle: " + " → ".join(ring),
+                f"{links}; remove one of these so the steps can run in order",
             )
         return steps
 

@@ -252,10 +252,9 @@ class Database:
         await self._retry_busy(self.conn.execute, "BEGIN IMMEDIATE")
 
     async def _rollback(self) -> None:
-        try:
+        # raises when no transaction was open (BEGIN failed, or COMMIT already ran)
+        with contextlib.suppress(sqlite3.OperationalError):
             await self.conn.execute("ROLLBACK")
-        except sqlite3.OperationalError:
-            pass  # no transaction was open (BEGIN failed, or COMMIT already ran)
 
     async def _rollback_despite_cancel(self) -> None:
         """Roll back even if the task is cancelled again meanwhile, then re-raise that."""
