@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from flowtui.store import NewStep, RunStore
+from flowtui.store import RunStore
 
 
 @pytest.fixture
@@ -21,10 +21,3 @@ async def store(db_path: Path) -> AsyncIterator[RunStore]:
     finally:
         await s.close()
 
-
-def plan(*names: str) -> list[NewStep]:
-    """A chain a -> b -> c of script steps."""
-    return [
-        NewStep(name=n, type="script", requires=[names[i - 1]] if i else [], position=i)
-        for i, n in enumerate(names)
-    ]

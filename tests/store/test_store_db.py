@@ -11,7 +11,7 @@ from flowtui.engine.events import StepLog
 from flowtui.store import SCHEMA_VERSION, RunStore, SchemaTooNewError, default_db_path
 from flowtui.store.db import MIGRATIONS
 
-from .conftest import plan
+from store_helpers import plan
 
 TABLES = {"workflows", "runs", "steps", "attempts", "logs", "outputs", "approvals", "commands",
           "events"}
