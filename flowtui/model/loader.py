@@ -409,7 +409,11 @@ class _Checker:
 
     def workflow(self, root: Any, pos: SourcePos, path: Path | None) -> Workflow | None:
         if root is None:
-            self.error(pos, "the file is empty", "a workflow needs at least `name:` and `steps:`")
+            self.error(
+                SourcePos(self.file, 1, 1),
+                "the file is empty",
+                "a workflow needs at least `name:` and `steps:`",
+            )
             return None
         if not isinstance(root, YMap):
             self.error(

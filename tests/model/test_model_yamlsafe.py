@@ -113,7 +113,7 @@ def test_other_non_plain_tags_are_refused(tag: str) -> None:
 def test_invalid_utf8_names_the_byte_and_line() -> None:
     data = b"name: demo\nsteps:\n  a: {run: caf\xe9}\n"
     problem = only_problem(data)  # type: ignore[arg-type]
-    assert "invalid UTF-8 at byte offset 26" in problem.message
+    assert "invalid UTF-8 at byte offset 32" in problem.message
     assert (problem.pos.line, problem.pos.column) == (3, 15)
 
 

@@ -20,4 +20,3 @@ async def store(db_path: Path) -> AsyncIterator[RunStore]:
         yield s
     finally:
         await s.close()
-

@@ -1,0 +1,97 @@
+#!/usr/bin/env python3
+"""A stand-in for the deployed service and a chat webhook, for the demo workflows.
+
+GET /health -> 200 {"status": "ok"}; POST /notify prints the posted text; POST /shutdown
+stops the server.  It also stops after IDLE_SECONDS without requests, so a failed run
+never leaves it behind.  Listens on 127.0.0.1:$API_PORT.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+IDLE_SECONDS = 20.0
+MAX_BODY = 64 * 1024
+
+
+class Handler(BaseHTTPRequestHandler):
+    server: ApiServer
+
+    def do_GET(self) -> None:
+        self.server.touch()
+        if self.path == "/health":
+            self.reply(200, {"status": "ok"})
+        else:
+            self.reply(404, {"error": f"no route {self.path}"})
+
+    def do_POST(self) -> None:
+        self.server.touch()
+        length = min(int(self.headers.get("Content-Length") or 0), MAX_BODY)
+        body = self.rfile.read(length)
+        if self.path == "/notify":
+            try:
+                text = json.loads(body).get("text", "")
+            except (ValueError, AttributeError):
+                self.reply(400, {"error": "expected JSON {\"text\": ...}"})
+                return
+            print(f"notification: {text}", flush=True)
+            self.reply(200, {"ok": True})
+        elif self.path == "/shutdown":
+            self.reply(200, {"status": "stopping"})
+            print("shutdown requested", flush=True)
+            threading.Thread(target=self.server.shutdown, daemon=True).start()
+        else:
+            self.reply(404, {"error": f"no route {self.path}"})
+
+    def reply(self, status: int, payload: object) -> None:
+        data = json.dumps(payload).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, format: str, *args: object) -> None:
+        print(f"{self.command} {self.path} -> {args[1] if len(args) > 1 else '?'}", flush=True)
+
+
+class ApiServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, port: int) -> None:
+        super().__init__(("127.0.0.1", port), Handler)
+        self.last_request = time.monotonic()
+
+    def touch(self) -> None:
+        self.last_request = time.monotonic()
+
+
+def watch_idle(server: ApiServer) -> None:
+    while time.monotonic() - server.last_request < IDLE_SECONDS:
+        time.sleep(0.5)
+    print(f"no requests for {IDLE_SECONDS:.0f} s, stopping", flush=True)
+    server.shutdown()
+
+
+def main() -> int:
+    port = int(os.environ.get("API_PORT", "18765"))
+    try:
+        server = ApiServer(port)
+    except OSError as exc:
+        print(f"cannot listen on 127.0.0.1:{port}: {exc.strerror}", file=sys.stderr)
+        return 1
+    print(f"mock API listening on http://127.0.0.1:{port}", flush=True)
+    threading.Thread(target=watch_idle, args=(server,), daemon=True).start()
+    with server:
+        server.serve_forever(poll_interval=0.1)
+    print("mock API stopped", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

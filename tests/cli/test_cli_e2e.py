@@ -1,0 +1,201 @@
+"""The headless CLI as a person uses it: several terminals, one database."""
+
+from __future__ import annotations
+
+import getpass
+import os
+import signal
+import textwrap
+from pathlib import Path
+
+import psutil
+
+from tests.cli.conftest import Cli
+
+
+def write(path: Path, text: str) -> Path:
+    path.write_text(textwrap.dedent(text))
+    return path
+
+
+def test_run_prints_live_progress_and_a_summary(cli: Cli, tmp_path: Path) -> None:
+    wf = write(
+        tmp_path / "deploy.yaml",
+        """
+        name: deploy
+        steps:
+          plan:
+            run: |
+              echo planning
+              echo "summary=3 to add, 1 to change, 0 to destroy" >> "$FLOWTUI_OUTPUT"
+          apply: {requires: [plan], run: echo applied}
+        """,
+    )
+    result = cli("run", str(wf))
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "planning" in out
+    assert "Workflow: deploy    Run: 1    Status: succeeded" in out
+    assert "plan   ✓ succeeded" in out
+    assert "→ 3 to add, 1 to change, 0 to destroy" in out
+    assert "→ applied" in out
+    assert "Triggered by: manual" in out
+
+
+def test_failed_run_exits_1_and_says_why(cli: Cli, tmp_path: Path) -> None:
+    wf = write(
+        tmp_path / "bad.yaml",
+        """
+        name: bad
+        steps:
+          boom: {run: exit 4}
+          after: {requires: [boom], run: echo never}
+        """,
+    )
+    result = cli("run", str(wf), "-q")
+    assert result.returncode == 1
+    assert "Status: failed" in result.stdout
+    assert "exit code 4" in result.stdout
+    assert "not run" in result.stdout
+
+
+def test_validate_reports_file_and_line(cli: Cli, tmp_path: Path) -> None:
+    bad = write(
+        tmp_path / "cyc.yaml",
+        """
+        name: cyc
+        steps:
+          a: {requires: [b], run: "true"}
+          b: {requires: [a], run: "true"}
+          c: {requires: [nope], run: "true"}
+        """,
+    )
+    good = write(tmp_path / "ok.yaml", "name: ok\nsteps:\n  a: {run: 'true'}\n")
+    result = cli("validate", str(bad), str(good))
+    assert result.returncode == 1
+    assert f"{bad}:6:" in result.stdout  # the unknown requires, on its line
+    assert "cycle" in result.stdout
+    assert "ok (1 steps)" in result.stdout
+    assert cli("validate", str(good)).returncode == 0
+
+
+def test_approve_from_a_second_terminal(cli: Cli, tmp_path: Path) -> None:
+    me = getpass.getuser()
+    wf = write(
+        tmp_path / "gate.yaml",
+        f"""
+        name: gate
+        steps:
+          plan: {{run: echo plan}}
+          approve: {{type: approval, requires: [plan], approvers: [{me}]}}
+          apply: {{requires: [approve], run: echo applied}}
+        """,
+    )
+    runner = cli.start("run", str(wf))
+    try:
+        cli.wait_for(lambda: cli.step_status(1, "approve") == "held")
+        refused = cli("approve", "1", "approve", "--as", "mallory")
+        assert refused.returncode == 1 and "not allowed" in refused.stderr
+        wrong_step = cli("approve", "1", "plan")
+        assert wrong_step.returncode == 1 and "not held" in wrong_step.stderr
+        ok = cli("approve", "last", "approve", "--comment", "ship it")
+        assert ok.returncode == 0, ok.stderr
+        assert f"approved approve of run 1 (gate) as {me}" in ok.stdout
+        out, err = runner.communicate(timeout=30)
+    finally:
+        runner.kill()
+    assert runner.returncode == 0, err
+    assert f"approved by {me}: ship it" in out
+    history = cli("history")
+    assert "#1" in history.stdout and "succeeded" in history.stdout and me in history.stdout
+
+
+def test_non_approver_is_refused(cli: Cli, tmp_path: Path) -> None:
+    wf = write(
+        tmp_path / "gate.yaml",
+        """
+        name: gate
+        steps:
+          approve: {type: approval, approvers: [somebody-else]}
+        """,
+    )
+    runner = cli.start("run", str(wf))
+    try:
+        cli.wait_for(lambda: cli.step_status(1, "approve") == "held")
+        result = cli("approve", "1", "approve")
+        assert result.returncode == 1
+        assert "may not approve" in result.stderr
+        assert cli.step_status(1, "approve") == "held"
+        cancel = cli("cancel", "1")
+        assert cancel.returncode == 0, cancel.stderr
+        assert "cancelled" in cancel.stdout
+        runner.communicate(timeout=20)
+    finally:
+        runner.kill()
+    assert runner.returncode == 1
+
+
+def test_killed_runner_leaves_an_interrupted_run_that_reruns_from_failed(
+    cli: Cli, tmp_path: Path
+) -> None:
+    flag = tmp_path / "second-time"
+    wf = write(
+        tmp_path / "long.yaml",
+        f"""
+        name: long
+        steps:
+          one: {{run: echo one}}
+          two: {{requires: [one], run: 'echo started; test -f {flag} || sleep 600'}}
+          three: {{requires: [two], run: echo three}}
+        """,
+    )
+    runner = cli.start("run", str(wf))
+    cli.wait_for(
+        lambda: cli.query("SELECT 1 FROM logs WHERE run_id=1 AND step='two' AND line='started'")
+    )
+    pgid = cli.wait_for(
+        lambda: cli.query("SELECT pgid FROM steps WHERE run_id=1 AND name='two'")[0][0]
+    )
+    runner.send_signal(signal.SIGKILL)
+    runner.wait(timeout=10)
+    assert _group_alive(int(pgid)), "the orphaned step should still run until recovery"
+
+    shown = cli("show", "1")
+    assert shown.returncode == 0, shown.stderr
+    assert "Status: interrupted" in shown.stdout
+    assert "was left by a runner that died" in shown.stderr
+    assert cli.step_status(1, "one") == "succeeded"
+    cli.wait_for(lambda: not _group_alive(int(pgid)), timeout=10)
+    logs = cli("logs", "1", "two")
+    assert "started" in logs.stdout
+
+    flag.touch()
+    rerun = cli("rerun", "1", "-q")
+    assert rerun.returncode == 0, rerun.stdout + rerun.stderr
+    assert "Rerun (from-failed) of run 1" in rerun.stdout
+    assert cli.step_status(2, "one") == "reused"
+    assert cli.step_status(2, "two") == "succeeded"
+    assert cli.step_status(2, "three") == "succeeded"
+
+
+def _group_alive(pgid: int) -> bool:
+    for proc in psutil.process_iter():
+        try:
+            if os.getpgid(proc.pid) == pgid and proc.status() != psutil.STATUS_ZOMBIE:
+                return True
+        except (OSError, psutil.Error):
+            continue
+    return False
+
+
+def test_unknown_workflow_name_lists_known_ones(cli: Cli, tmp_path: Path) -> None:
+    folder = tmp_path / "workflows"
+    folder.mkdir()
+    write(folder / "a.yaml", "name: alpha\nsteps:\n  a: {run: 'true'}\n")
+    result = cli("run", "beta", "--dir", str(folder))
+    assert result.returncode == 1
+    assert "alpha" in result.stderr
+    ok = cli("run", "alpha", "--dir", str(folder), "-q")
+    assert ok.returncode == 0, ok.stderr
+    listed = cli("list", str(folder))
+    assert "alpha" in listed.stdout and "succeeded" in listed.stdout
