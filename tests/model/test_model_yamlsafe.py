@@ -10,7 +10,7 @@ import pytest
 from flowtui.model.errors import WorkflowError
 from flowtui.model.loader import load_workflow, load_workflow_text
 from flowtui.model.yamlsafe import MAX_FILE_BYTES, MAX_NODES, parse_document
-from model_helpers import line_of, only_problem, problems_of, yaml_text
+from tests.model.model_helpers import line_of, only_problem, problems_of, yaml_text
 
 VALID = "name: demo\nsteps:\n  a: {run: echo hi}\n"
 

@@ -1,4 +1,4 @@
-"""Shared helpers for the store tests (imported by module name: tests/store is on sys.path)."""
+"""Shared helpers for the store tests ."""
 
 from __future__ import annotations
 

@@ -6,12 +6,13 @@ import stat
 from pathlib import Path
 
 import pytest
-from store_helpers import plan
 
 from flowtui.engine.events import Event, StepLog, StepStatusChanged
 from flowtui.engine.states import StepStatus
 from flowtui.store import SCHEMA_VERSION, RunStore, SchemaTooNewError, default_db_path
 from flowtui.store.db import MIGRATIONS
+
+from .store_helpers import plan
 
 TABLES = {
     "workflows",
