@@ -34,6 +34,11 @@ class Env:
         path.write_text(textwrap.dedent(text))
         return load_workflow(path)
 
+    async def run(self, workflow: Workflow, **kwargs: object) -> tuple[int, RunStatus]:
+        result = await self.runner.run(workflow, **kwargs)
+        await self.sink.flush()
+        return result
+
     async def statuses(self, run_id: int) -> dict[str, StepStatus]:
         await self.sink.flush()
         return {s.name: s.status for s in await self.store.get_steps(run_id)}
@@ -82,7 +87,7 @@ async def test_fan_out_runs_in_parallel_and_fan_in_waits(env: Env) -> None:
           deploy: {requires: [test_a, test_b], run: echo deployed}
         """
     )
-    run_id, status = await env.runner.run(wf)
+    run_id, status = await env.run(wf)
     assert status == RunStatus.SUCCEEDED
     await env.sink.flush()
     steps = {s.name: s for s in await env.store.get_steps(run_id)}
@@ -107,7 +112,7 @@ async def test_parallel_limit_serialises_steps(env: Env) -> None:
           b: {run: sleep 0.3}
         """
     )
-    run_id, _ = await env.runner.run(wf)
+    run_id, _ = await env.run(wf)
     await env.sink.flush()
     a, b = await env.store.get_steps(run_id)
     assert a.ended_at <= b.started_at or b.ended_at <= a.started_at
@@ -123,7 +128,7 @@ async def test_failure_stops_dependants_but_independent_steps_finish(env: Env) -
           independent: {run: sleep 0.3; echo fine}
         """
     )
-    run_id, status = await env.runner.run(wf)
+    run_id, status = await env.run(wf)
     assert status == RunStatus.FAILED
     await env.sink.flush()
     steps = {s.name: s for s in await env.store.get_steps(run_id)}
@@ -148,7 +153,7 @@ async def test_fail_fast_cancels_running_siblings(env: Env) -> None:
         """
     )
     async with asyncio.timeout(10):
-        run_id, status = await env.runner.run(wf)
+        run_id, status = await env.run(wf)
     assert status == RunStatus.FAILED
     st = await env.statuses(run_id)
     assert st == {
@@ -167,7 +172,7 @@ async def test_continue_on_failure_lets_dependants_run(env: Env) -> None:
           build: {requires: [lint], run: echo ok}
         """
     )
-    run_id, status = await env.runner.run(wf)
+    run_id, status = await env.run(wf)
     assert status == RunStatus.SUCCEEDED
     assert await env.statuses(run_id) == {"lint": StepStatus.FAILED, "build": StepStatus.SUCCEEDED}
 
@@ -230,7 +235,7 @@ async def test_approval_timeout_rejects(env: Env) -> None:
           hold: {type: approval, timeout: 300ms}
         """
     )
-    run_id, status = await env.runner.run(wf)
+    run_id, status = await env.run(wf)
     assert status == RunStatus.FAILED
     await env.sink.flush()
     (step,) = await env.store.get_steps(run_id)
@@ -255,7 +260,7 @@ async def test_condition_skips_the_branch_not_taken_and_joins(env: Env) -> None:
           report: {requires: [deploy, preview], run: echo report}
         """
     )
-    run_id, status = await env.runner.run(wf)
+    run_id, status = await env.run(wf)
     assert status == RunStatus.SUCCEEDED
     assert await env.statuses(run_id) == {
         "is_main": StepStatus.SUCCEEDED,
@@ -264,7 +269,7 @@ async def test_condition_skips_the_branch_not_taken_and_joins(env: Env) -> None:
         "after_preview": StepStatus.SKIPPED,
         "report": StepStatus.SUCCEEDED,
     }
-    run_id, status = await env.runner.run(wf, params={"branch": "feature/x"})
+    run_id, status = await env.run(wf, params={"branch": "feature/x"})
     st = await env.statuses(run_id)
     assert st["deploy"] == StepStatus.SKIPPED and st["preview"] == StepStatus.SUCCEEDED
 
@@ -280,7 +285,7 @@ async def test_when_uses_outputs_of_earlier_steps(env: Env) -> None:
           bad: {requires: [measure], when: "().__class__.__bases__", run: echo never}
         """
     )
-    run_id, status = await env.runner.run(wf)
+    run_id, status = await env.run(wf)
     st = await env.statuses(run_id)
     assert st["big"] == StepStatus.SUCCEEDED
     assert st["small"] == StepStatus.SKIPPED
@@ -304,7 +309,7 @@ async def test_retries_then_success_records_attempts(env: Env) -> None:
               [ "$n" -ge 1 ]
         """
     )
-    run_id, status = await env.runner.run(wf)
+    run_id, status = await env.run(wf)
     assert status == RunStatus.SUCCEEDED
     await env.sink.flush()
     (step,) = await env.store.get_steps(run_id)
@@ -324,7 +329,7 @@ async def test_timeout_kills_the_step(env: Env) -> None:
         """
     )
     async with asyncio.timeout(8):
-        run_id, status = await env.runner.run(wf)
+        run_id, status = await env.run(wf)
     assert status == RunStatus.FAILED
     await env.sink.flush()
     (step,) = await env.store.get_steps(run_id)
@@ -354,7 +359,11 @@ async def test_cancel_kills_process_group_and_marks_cancelled(env: Env) -> None:
     assert env.runner.cancel(handle.run_id, by="carol")
     async with asyncio.timeout(8):
         assert await handle.wait() == RunStatus.CANCELLED
-    survivors = [p for p in psutil.process_iter() if _pgid(p.pid) == step.pgid]
+    survivors = [
+        p
+        for p in psutil.process_iter()
+        if _pgid(p.pid) == step.pgid and p.status() != psutil.STATUS_ZOMBIE
+    ]
     assert survivors == []
     st = await env.statuses(handle.run_id)
     assert st == {"long": StepStatus.CANCELLED, "after": StepStatus.PENDING}
@@ -382,7 +391,7 @@ async def test_matrix_copies_run_with_their_values(env: Env) -> None:
           verify: {requires: [apply], run: echo verified}
         """
     )
-    run_id, status = await env.runner.run(wf)
+    run_id, status = await env.run(wf)
     assert status == RunStatus.SUCCEEDED
     outputs = await env.store.get_outputs(run_id)
     assert outputs["apply[region=us]"] == {"region": "us"}
@@ -402,7 +411,7 @@ async def test_params_reach_scripts_only_as_environment(env: Env) -> None:
     with pytest.raises(RunError, match="missing required param"):
         await env.runner.submit(wf)
     hostile = 'x";touch PWNED;#'
-    run_id, status = await env.runner.run(wf, params={"target": hostile})
+    run_id, status = await env.run(wf, params={"target": hostile})
     assert status == RunStatus.SUCCEEDED
     lines = [e.line for e in await env.store.get_logs(run_id, "show") if e.stream == "stdout"]
     assert lines == [hostile]
@@ -420,7 +429,7 @@ async def test_workspace_is_shared_between_steps(env: Env) -> None:
           consume: {requires: [produce], run: cat "$FLOWTUI_WORKSPACE/artifact.txt"}
         """
     )
-    run_id, status = await env.runner.run(wf)
+    run_id, status = await env.run(wf)
     assert status == RunStatus.SUCCEEDED
     lines = [e.line for e in await env.store.get_logs(run_id, "consume") if e.stream == "stdout"]
     assert lines == ["payload"]
@@ -438,7 +447,7 @@ async def test_rerun_from_failed_reuses_succeeded_steps(env: Env) -> None:
           deploy: {{requires: [test], run: echo deployed}}
         """
     )
-    first, status = await env.runner.run(wf)
+    first, status = await env.run(wf)
     assert status == RunStatus.FAILED
     flag.touch()
     handle = await env.runner.rerun(first, from_failed=True, triggered_by="dave")
@@ -502,7 +511,7 @@ async def test_workflow_step_runs_a_child_run(env: Env) -> None:
           call: {type: workflow, workflow: child.yaml, params: {who: parent}}
         """
     )
-    run_id, status = await env.runner.run(parent)
+    run_id, status = await env.run(parent)
     assert status == RunStatus.SUCCEEDED
     outputs = await env.store.get_outputs(run_id)
     child_id = int(outputs["call"]["run_id"])
@@ -525,7 +534,7 @@ async def test_events_arrive_in_order_on_the_bus(env: Env) -> None:
           b: {requires: [a], run: "true"}
         """
     )
-    await env.runner.run(wf)
+    await env.run(wf)
     assert seen == [
         ("a", StepStatus.RUNNING),
         ("a", StepStatus.SUCCEEDED),
