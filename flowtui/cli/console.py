@@ -13,7 +13,6 @@ from collections.abc import Sequence
 from typing import TextIO
 
 from flowtui.engine.events import (
-    ApprovalDecided,
     Event,
     RunStatusChanged,
     StepLog,
@@ -129,14 +128,12 @@ class ConsoleReporter:
                     f"   reject: flowtui reject {event.run_id} {event.step}"
                 )
                 self._line(event.step, self.paint(hint, "33"))
-        elif isinstance(event, RunStatusChanged):
-            if event.status in (RunStatus.RUNNING, RunStatus.HELD, RunStatus.QUEUED):
-                label = f"run {event.run_id} of {event.workflow}: {event.status}"
-                self._line("", self.paint(label, "1"))
-        elif isinstance(event, ApprovalDecided):
-            verb = "approved" if event.approved else "rejected"
-            comment = f": {event.comment}" if event.comment else ""
-            self._line(event.step, f"{verb} by {event.by}{comment}")
+        elif isinstance(event, RunStatusChanged) and event.status in (
+            RunStatus.RUNNING,
+            RunStatus.HELD,
+        ):
+            label = f"run {event.run_id} of {event.workflow}: {event.status}"
+            self._line("", self.paint(label, "1"))
 
 
 def render_summary(

@@ -70,9 +70,7 @@ class StepProcess:
     started_at: float  # process create time (psutil), to tell a reused pid apart
 
 
-Event = (
-    RunStatusChanged | StepStatusChanged | StepLog | StepOutputs | ApprovalDecided | StepProcess
-)
+Event = RunStatusChanged | StepStatusChanged | StepLog | StepOutputs | ApprovalDecided | StepProcess
 
 __all__ = [
     "ApprovalDecided",
@@ -83,5 +81,3 @@ __all__ = [
     "StepProcess",
     "StepStatusChanged",
 ]
-
-

@@ -128,7 +128,6 @@ def test_wrong_types_in_a_step(line: str, message: str) -> None:
     text = with_steps(f"a:\n  run: x\n  {line}\n")
     problem = only_problem(text)
     assert problem.message.startswith(message), problem.message
-    assert problem.pos.line == 3  # name, steps, a, then the bad key's line... see below
     assert problem.pos.line == line_of(text, line.split(":")[0] + ":")
 
 
@@ -198,7 +197,7 @@ def test_bad_triggers(trigger: str, message: str) -> None:
         ("a: {type: workflow, workflow: b, params: {p: [1]}}", "parameter `p` must be", ""),
         ("a: {run: x, matrix: {r: [a, a]}}", "matrix value 'a' is listed twice", ""),
         ("a: {run: x, matrix: {r: ['a b']}}", "matrix value 'a b' cannot be used", "avoid"),
-        ("a: {run: x, matrix: {r-x: [a]}}", "`r-x` is not a valid matrix name", "letters"),
+        ("a: {run: x, matrix: {r-x: [a]}}", "`r-x` is not a valid matrix name", "use letters"),
         ("a: {run: x, matrix: {r: [[1]]}}", "matrix values must be plain values", ""),
     ],
 )
@@ -266,7 +265,7 @@ def test_missing_type_keys(step: str, message: str) -> None:
     text = with_steps(f"a: {step}\n" if step.startswith("{") else f"a:\n  {step}\n")
     problem = only_problem(text)
     assert problem.message == message
-    assert problem.pos.line == 3
+    assert problem.pos.line == line_of(text, "type:")  # where the step's mapping starts
     assert problem.hint.startswith("add `")
 
 

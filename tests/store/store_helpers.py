@@ -1,4 +1,4 @@
-"""Shared helpers for the store tests ."""
+"""Shared helpers for the store tests."""
 
 from __future__ import annotations
 

@@ -23,14 +23,18 @@ from flowtui.store import RunStore
 
 async def main(path, run_id, step, lines, batch):
     async with await RunStore.open(path) as store:
+        print("ready", flush=True)
+        sys.stdin.readline()  # all writers start together
         i = 0
         while i < lines:
             size = 1 if i % 200 == 0 else batch
             chunk = range(i, min(lines, i + size))
-            await store.apply([StepLog(run_id, step, 1, "stdout", f"{step} {n}", 0.0) for n in chunk])
+            logs = [StepLog(run_id, step, 1, "stdout", f"{step} {n}", 0.0) for n in chunk]
+            await store.apply(logs)
             if i % 100 == 0:
                 await store.take_commands([run_id])
             i += len(chunk)
+            await asyncio.sleep(0.001)  # like the sink between batches: lets others in
 
 asyncio.run(main(sys.argv[1], int(sys.argv[2]), sys.argv[3], int(sys.argv[4]), int(sys.argv[5])))
 """
@@ -55,6 +59,8 @@ async def test_three_processes_write_concurrently(store: RunStore) -> None:
             name,
             str(LINES),
             str(BATCH),
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
             env=_child_env(),
         )
@@ -63,14 +69,28 @@ async def test_three_processes_write_concurrently(store: RunStore) -> None:
 
     async def write_here() -> None:
         for i in range(0, LINES, BATCH):
-            await store.apply(
-                [StepLog(run_id, "me", 1, "stdout", f"me {n}", 0.0) for n in range(i, i + BATCH)]
-            )
-            await store.add_command(run_id, "cancel") if i % 400 == 0 else None
+            chunk = range(i, i + BATCH)
+            await store.apply([StepLog(run_id, "me", 1, "stdout", f"me {n}", 0.0) for n in chunk])
+            if i % 400 == 0:
+                await store.add_command(run_id, "cancel")
+            await asyncio.sleep(0.001)
 
-    async with asyncio.timeout(60):
-        await write_here()
-        results = [await c.communicate() for c in children]
+    try:
+        async with asyncio.timeout(60):
+            for child in children:
+                assert child.stdout is not None
+                assert await child.stdout.readline() == b"ready\n"
+            for child in children:  # everybody starts writing at the same moment
+                assert child.stdin is not None
+                child.stdin.write(b"go\n")
+                await child.stdin.drain()
+            await write_here()
+            results = [await c.communicate() for c in children]
+    finally:
+        for child in children:
+            if child.returncode is None:
+                child.kill()
+                await child.wait()
     for child, (_, err) in zip(children, results, strict=True):
         assert child.returncode == 0, err.decode()
         assert b"locked" not in err
