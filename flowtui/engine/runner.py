@@ -30,6 +30,7 @@ from flowtui.engine.events import (
 from flowtui.engine.executors.base import StepContext, StepResult
 from flowtui.engine.executors.registry import get_executor
 from flowtui.engine.expressions import ExpressionError, evaluate_bool
+from flowtui.engine.gitinfo import head_commit
 from flowtui.engine.identity import may_approve
 from flowtui.engine.states import STEP_FAILED, STEP_OK, RunStatus, StepStatus
 from flowtui.model.workflow import Step, Workflow
@@ -188,6 +189,8 @@ class Runner:
                 for s in workflow.steps.values()
             ],
         }
+        if git_commit is None and workflow.path is not None:
+            git_commit = await head_commit(workflow.path.parent)
         await self.store.upsert_workflow(
             workflow.name, str(workflow.path) if workflow.path else None, workflow.source_hash
         )

@@ -541,3 +541,21 @@ async def test_events_arrive_in_order_on_the_bus(env: Env) -> None:
         ("b", StepStatus.RUNNING),
         ("b", StepStatus.SUCCEEDED),
     ]
+
+
+async def test_run_records_the_git_commit_of_its_workflow(env: Env) -> None:
+    import subprocess
+
+    def git(*args: str) -> str:
+        return subprocess.run(
+            ["git", "-C", str(env.folder), *args], capture_output=True, text=True, check=True
+        ).stdout.strip()
+
+    git("init", "-q")
+    wf_path = env.folder / "wf.yaml"
+    wf_path.write_text("name: g\nsteps:\n  a: {run: 'true'}\n")
+    git("add", ".")
+    git("-c", "user.name=t", "-c", "user.email=t@example.invalid", "commit", "-qm", "wf")
+    run_id, _ = await env.run(load_workflow(wf_path))
+    run = await env.store.get_run(run_id)
+    assert run is not None and run.git_commit == git("rev-parse", "HEAD")
