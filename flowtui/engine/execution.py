@@ -1,0 +1,544 @@
+"""One run in progress: scheduling its steps and carrying out each kind of step.
+
+The `Runner` creates a `RunExecution` per run; this module owns what happens inside it —
+which step may start, skip propagation, approvals, conditions, child workflows and the
+retry/timeout loop around executors.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from flowtui.engine.events import (
+    ApprovalDecided,
+    RunStatusChanged,
+    StepLog,
+    StepOutputs,
+    StepProcess,
+    StepStatusChanged,
+)
+from flowtui.engine.executors.base import StepContext, StepResult
+from flowtui.engine.executors.registry import get_executor
+from flowtui.engine.expressions import ExpressionError, evaluate_bool
+from flowtui.engine.identity import may_approve
+from flowtui.engine.states import STEP_FAILED, STEP_OK, RunStatus, StepStatus
+from flowtui.model.workflow import Step, Workflow
+from flowtui.timefmt import fmt_limit
+
+if TYPE_CHECKING:
+    from flowtui.engine.runner import Runner
+
+MAX_RETRY_DELAY = 300.0
+
+
+class RunError(Exception):
+    """A run cannot be created as asked (bad params, unknown run, ...)."""
+
+
+@dataclass(slots=True)
+class Decision:
+    approved: bool
+    by: str
+    comment: str
+
+
+def _env_name(name: str) -> str:
+    return "".join(c if c.isalnum() else "_" for c in name).upper()
+
+
+class RunExecution:
+    """One run in progress: its step states, tasks, approvals and the scheduling loop."""
+
+    def __init__(
+        self,
+        *,
+        runner: Runner,
+        run_id: int,
+        workflow: Workflow,
+        params: dict[str, str],
+        workspace: Path,
+        reused: dict[str, tuple[StepStatus, dict[str, str], str]],
+    ) -> None:
+        self.runner = runner
+        self.bus = runner.bus
+        self.run_id = run_id
+        self.workflow = workflow
+        self.params = params
+        self.workspace = workspace
+        self.status = RunStatus.QUEUED
+        self.statuses: dict[str, StepStatus] = {n: StepStatus.PENDING for n in workflow.steps}
+        self.messages: dict[str, str] = {}
+        self.outputs: dict[str, dict[str, str]] = {}
+        self.skip_reasons: dict[str, str] = {}
+        for name, (status, outs, note) in reused.items():
+            self.statuses[name] = status
+            self.outputs[name] = outs
+            self.messages[name] = note
+        self.tasks: dict[str, asyncio.Task[None]] = {}
+        self.approvals: dict[str, asyncio.Future[Decision]] = {}
+        self.cancel_requested: tuple[str, str] | None = None
+        self.fail_fast_cause: str | None = None
+        self.task: asyncio.Task[RunStatus] | None = None
+        self._wake = asyncio.Event()
+        # a reused condition step still decides which branch is skipped
+        for name, (_, outs, _note) in reused.items():
+            step = workflow.steps[name]
+            if step.type == "condition" and "result" in outs:
+                self._apply_condition(step, outs["result"] == "true")
+
+    # -- events ----------------------------------------------------------------------
+    def set_run_status(self, status: RunStatus, message: str = "") -> None:
+        if status == self.status and not message:
+            return
+        self.status = status
+        self.bus.publish(
+            RunStatusChanged(self.run_id, self.workflow.name, status, time.time(), message)
+        )
+
+    def set_step_status(
+        self,
+        name: str,
+        status: StepStatus,
+        *,
+        attempt: int = 0,
+        exit_code: int | None = None,
+        message: str = "",
+    ) -> None:
+        self.statuses[name] = status
+        self.messages[name] = message
+        self.bus.publish(
+            StepStatusChanged(self.run_id, name, status, time.time(), attempt, exit_code, message)
+        )
+        self._wake.set()
+
+    def log(self, step: str, attempt: int, stream: str, line: str) -> None:
+        self.bus.publish(StepLog(self.run_id, step, attempt, stream, line, time.time()))
+
+    def system_log(self, line: str, step: str = "") -> None:
+        self.log(step, 0, "system", line)
+
+    # -- control ---------------------------------------------------------------------
+    def request_cancel(self, by: str, reason: str = "") -> None:
+        if self.cancel_requested is not None or self.status.is_final:
+            return
+        self.cancel_requested = (by, reason)
+        who = f" by {by}" if by else ""
+        self.system_log(f"cancel requested{who}" + (f": {reason}" if reason else ""))
+        for task in self.tasks.values():
+            task.cancel()
+        if self.task is not None and self.status == RunStatus.QUEUED:
+            self.task.cancel()
+        self._wake.set()
+
+    def decide(self, step: str, decision: Decision) -> str | None:
+        future = self.approvals.get(step)
+        if future is None or future.done():
+            return f"step {step} is not waiting for approval"
+        approvers = list(self.workflow.steps[step].spec.get("approvers") or [])
+        if not may_approve(decision.by, approvers):
+            return f"{decision.by} is not an approver of {step} ({', '.join(approvers)})"
+        future.set_result(decision)
+        return None
+
+    # -- the run ---------------------------------------------------------------------
+    async def drive(self) -> RunStatus:
+        try:
+            await self._wait_for_start()
+        except asyncio.CancelledError:
+            by, reason = self.cancel_requested or ("", "")
+            self.set_run_status(RunStatus.CANCELLED, reason or f"cancelled while queued {by}")
+            return self.status
+        self.set_run_status(RunStatus.RUNNING)
+        for name, status in self.statuses.items():
+            if status == StepStatus.REUSED:
+                self.set_step_status(name, status, message=self.messages.get(name, ""))
+                if self.outputs.get(name):
+                    self.bus.publish(StepOutputs(self.run_id, name, dict(self.outputs[name])))
+        try:
+            await self._schedule()
+        finally:
+            for task in self.tasks.values():
+                task.cancel()
+            if self.tasks:
+                await asyncio.gather(*self.tasks.values(), return_exceptions=True)
+        status, message = self._final_status()
+        self.set_run_status(status, message)
+        return status
+
+    async def _wait_for_start(self) -> None:
+        concurrency = self.workflow.concurrency
+        announced = False
+        while not await self.runner.store.try_start_run(self.run_id, concurrency):
+            if not announced:
+                self.system_log(
+                    f"queued: {self.workflow.name} allows {concurrency} run(s) at a time"
+                )
+                announced = True
+            await self.runner.wait_for_turn()
+
+    async def _schedule(self) -> None:
+        steps = self.workflow.steps
+        while True:
+            self._wake.clear()
+            if self.cancel_requested is None and self.fail_fast_cause is None:
+                for name, step in steps.items():
+                    if self.statuses[name] != StepStatus.PENDING or name in self.tasks:
+                        continue
+                    verdict = self._readiness(step)
+                    if verdict == "wait" or verdict == "blocked":
+                        continue
+                    if verdict == "skip":
+                        self.set_step_status(
+                            name, StepStatus.SKIPPED, message=self.skip_reasons.get(name, "")
+                        )
+                        continue
+                    self.tasks[name] = asyncio.create_task(
+                        self._run_step(step), name=f"flowtui-{self.run_id}-{name}"
+                    )
+            running = [t for t in self.tasks.values() if not t.done()]
+            self._update_held()
+            if not running:
+                if self._nothing_startable():
+                    return
+                continue
+            waiter = asyncio.create_task(self._wake.wait())
+            await asyncio.wait([*running, waiter], return_when=asyncio.FIRST_COMPLETED)
+            waiter.cancel()
+
+    def _nothing_startable(self) -> bool:
+        if self.cancel_requested is not None or self.fail_fast_cause is not None:
+            return True
+        for name, step in self.workflow.steps.items():
+            pending = self.statuses[name] == StepStatus.PENDING and name not in self.tasks
+            if pending and self._readiness(step) in ("start", "skip"):
+                return False
+        return True
+
+    def _dep_ok(self, dep: str) -> bool:
+        status = self.statuses[dep]
+        if status in STEP_OK:
+            return True
+        return status in STEP_FAILED and self.workflow.steps[dep].continue_on_failure
+
+    def _readiness(self, step: Step) -> str:
+        """start | skip | wait | blocked, from the states of the steps it requires."""
+        if step.name in self.skip_reasons:
+            return "skip"
+        deps = step.requires
+        if any(self.statuses[d] in STEP_FAILED and not self._dep_ok(d) for d in deps):
+            return "blocked"
+        if any(not self.statuses[d].is_final for d in deps):
+            # a dependency that is itself blocked never finishes
+            return "wait"
+        if deps and all(self.statuses[d] == StepStatus.SKIPPED for d in deps):
+            self.skip_reasons[step.name] = "every step it requires was skipped"
+            return "skip"
+        return "start"
+
+    def _update_held(self) -> None:
+        if self.status.is_final:
+            return
+        held = any(s == StepStatus.HELD for s in self.statuses.values())
+        running = any(s == StepStatus.RUNNING for s in self.statuses.values())
+        if held and not running:
+            self.set_run_status(RunStatus.HELD)
+        elif self.status == RunStatus.HELD and running:
+            self.set_run_status(RunStatus.RUNNING)
+
+    def _final_status(self) -> tuple[RunStatus, str]:
+        if self.cancel_requested is not None:
+            by, reason = self.cancel_requested
+            return RunStatus.CANCELLED, reason or (f"cancelled by {by}" if by else "cancelled")
+        failed = [
+            n
+            for n, s in self.statuses.items()
+            if s in STEP_FAILED and not self.workflow.steps[n].continue_on_failure
+        ]
+        if failed:
+            return RunStatus.FAILED, f"{', '.join(failed)} {self.statuses[failed[0]]}"
+        not_reached = [n for n, s in self.statuses.items() if not s.is_final]
+        if not_reached:
+            return RunStatus.FAILED, f"not reached: {', '.join(not_reached)}"
+        return RunStatus.SUCCEEDED, ""
+
+    # -- steps -----------------------------------------------------------------------
+    def _expression_context(self, step: Step) -> dict[str, Any]:
+        return {
+            "params": dict(self.params),
+            "env": {**self.workflow.env, **step.env},
+            "matrix": dict(step.matrix),
+            "workflow": self.workflow.name,
+            "run_id": self.run_id,
+            "steps": {
+                name: {"status": str(status), "outputs": dict(self.outputs.get(name, {}))}
+                for name, status in self.statuses.items()
+            },
+        }
+
+    def _step_env(self, step: Step) -> dict[str, str]:
+        env = {**self.workflow.env, **step.env}
+        for key, value in self.params.items():
+            env[f"PARAM_{_env_name(key)}"] = value
+        for key, value in step.matrix.items():
+            env[f"MATRIX_{_env_name(key)}"] = value
+        env["FLOWTUI_WORKFLOW"] = self.workflow.name
+        env["FLOWTUI_RUN_ID"] = str(self.run_id)
+        env["FLOWTUI_STEP"] = step.name
+        env["FLOWTUI_WORKSPACE"] = str(self.workspace)
+        return env
+
+    async def _run_step(self, step: Step) -> None:
+        name = step.name
+        try:
+            if step.when:
+                try:
+                    go = evaluate_bool(step.when, self._expression_context(step))
+                except ExpressionError as exc:
+                    self.set_step_status(name, StepStatus.FAILED, message=f"when: {exc}")
+                    return
+                if not go:
+                    self.set_step_status(
+                        name, StepStatus.SKIPPED, message=f"when: {step.when} is false"
+                    )
+                    return
+            if step.type == "approval":
+                await self._run_approval(step)
+            elif step.type == "condition":
+                self._run_condition(step)
+            elif step.type == "workflow":
+                await self._run_child_workflow(step)
+            else:
+                await self._run_executor(step)
+        except asyncio.CancelledError:
+            if not self.statuses[name].is_final:
+                self.set_step_status(name, StepStatus.CANCELLED, message=self._cancel_message())
+            # swallow: the scheduler decides what happens next
+        except Exception as exc:  # an executor bug must not take the run down unrecorded
+            self.system_log(f"internal error: {type(exc).__name__}: {exc}", name)
+            if not self.statuses[name].is_final:
+                self.set_step_status(name, StepStatus.FAILED, message=f"internal error: {exc}")
+        finally:
+            failed = self.statuses[name].is_failure and not step.continue_on_failure
+            if failed and self.workflow.fail_fast and self.fail_fast_cause is None:
+                self.fail_fast_cause = name
+                for other, task in self.tasks.items():
+                    if other != name:
+                        task.cancel()
+
+    def _cancel_message(self) -> str:
+        if self.cancel_requested is not None:
+            by = self.cancel_requested[0]
+            return f"cancelled by {by}" if by else "cancelled"
+        if self.fail_fast_cause:
+            return f"cancelled: fail_fast after {self.fail_fast_cause} failed"
+        return "cancelled"
+
+    async def _run_approval(self, step: Step) -> None:
+        future: asyncio.Future[Decision] = asyncio.get_running_loop().create_future()
+        self.approvals[step.name] = future
+        approvers = list(step.spec.get("approvers") or [])
+        who = ", ".join(approvers) if approvers else "anyone"
+        message = str(step.spec.get("message") or "")
+        self.set_step_status(
+            step.name, StepStatus.HELD, message=message or f"waiting for approval by {who}"
+        )
+        self._update_held()
+        try:
+            decision = await asyncio.wait_for(future, timeout=step.timeout)
+        except TimeoutError:
+            self.set_step_status(
+                step.name,
+                StepStatus.REJECTED,
+                message=f"no decision within {fmt_limit(step.timeout or 0)}: rejected",
+            )
+            return
+        finally:
+            self.approvals.pop(step.name, None)
+        self.bus.publish(
+            ApprovalDecided(
+                self.run_id,
+                step.name,
+                decision.approved,
+                decision.by,
+                time.time(),
+                decision.comment,
+            )
+        )
+        comment = f": {decision.comment}" if decision.comment else ""
+        if decision.approved:
+            self.outputs[step.name] = {"approved_by": decision.by, "comment": decision.comment}
+            self.bus.publish(StepOutputs(self.run_id, step.name, dict(self.outputs[step.name])))
+            self.set_step_status(
+                step.name, StepStatus.SUCCEEDED, message=f"approved by {decision.by}{comment}"
+            )
+        else:
+            self.set_step_status(
+                step.name, StepStatus.REJECTED, message=f"rejected by {decision.by}{comment}"
+            )
+
+    def _apply_condition(self, step: Step, result: bool) -> None:
+        not_taken = step.spec.get("else" if result else "then") or []
+        for name in not_taken:
+            self.skip_reasons.setdefault(name, f"condition {step.name} was {str(result).lower()}")
+
+    def _run_condition(self, step: Step) -> None:
+        expression = str(step.spec["if"])
+        try:
+            result = evaluate_bool(expression, self._expression_context(step))
+        except ExpressionError as exc:
+            self.set_step_status(step.name, StepStatus.FAILED, message=f"if: {exc}")
+            return
+        self._apply_condition(step, result)
+        self.outputs[step.name] = {"result": "true" if result else "false"}
+        self.bus.publish(StepOutputs(self.run_id, step.name, dict(self.outputs[step.name])))
+        branch = step.spec.get("then" if result else "else") or []
+        taken = f" → {', '.join(branch)}" if branch else ""
+        self.log(step.name, 1, "system", f"{expression} is {str(result).lower()}{taken}")
+        self.set_step_status(
+            step.name, StepStatus.SUCCEEDED, message=f"{str(result).lower()}{taken}"
+        )
+
+    async def _run_child_workflow(self, step: Step) -> None:
+        runner = self.runner
+        ref = str(step.spec["workflow"])
+        if runner._resolve_workflow is None:
+            self.set_step_status(
+                step.name, StepStatus.FAILED, message="workflow steps need a workflow resolver"
+            )
+            return
+        try:
+            child_wf = runner._resolve_workflow(ref, self.workflow)
+        except Exception as exc:
+            self.set_step_status(step.name, StepStatus.FAILED, message=f"workflow {ref}: {exc}")
+            return
+        self.set_step_status(step.name, StepStatus.RUNNING, attempt=1)
+        params = {k: str(v) for k, v in (step.spec.get("params") or {}).items()}
+        try:
+            handle = await runner.submit(
+                child_wf,
+                params=params,
+                trigger="workflow",
+                triggered_by=f"{self.workflow.name} run {self.run_id}",
+            )
+        except RunError as exc:
+            self.set_step_status(step.name, StepStatus.FAILED, attempt=1, message=str(exc))
+            return
+        self.log(step.name, 1, "system", f"started {child_wf.name} as run {handle.run_id}")
+        try:
+            if step.timeout:
+                status = await asyncio.wait_for(handle.wait(), step.timeout)
+            else:
+                status = await handle.wait()
+        except (asyncio.CancelledError, TimeoutError) as exc:
+            runner.cancel(handle.run_id, reason=f"parent run {self.run_id} stopped")
+            with contextlib.suppress(asyncio.CancelledError):
+                await handle.task
+            if isinstance(exc, TimeoutError):
+                self.set_step_status(
+                    step.name,
+                    StepStatus.TIMED_OUT,
+                    attempt=1,
+                    message=f"run {handle.run_id} timed out after {fmt_limit(step.timeout)}",
+                )
+                return
+            raise
+        self.outputs[step.name] = {"run_id": str(handle.run_id), "status": str(status)}
+        self.bus.publish(StepOutputs(self.run_id, step.name, dict(self.outputs[step.name])))
+        final = StepStatus.SUCCEEDED if status == RunStatus.SUCCEEDED else StepStatus.FAILED
+        self.set_step_status(
+            step.name, final, attempt=1, message=f"{child_wf.name} run {handle.run_id} {status}"
+        )
+
+    async def _run_executor(self, step: Step) -> None:
+        executor = get_executor(step.type)
+        attempts = step.retries + 1
+        env = self._step_env(step)
+        result = StepResult(StepStatus.FAILED, message="not run")
+        for attempt in range(1, attempts + 1):
+            async with self.runner._slots:
+                previous = result
+                step_dir = self.workspace / ".flowtui" / f"{_safe(step.name)}.{attempt}"
+                step_dir.mkdir(parents=True, exist_ok=True)
+                retry_note = f"retry after {previous.message}" if attempt > 1 else ""
+                self.set_step_status(
+                    step.name, StepStatus.RUNNING, attempt=attempt, message=retry_note
+                )
+                self._update_held()
+                ctx = StepContext(
+                    run_id=self.run_id,
+                    workflow=self.workflow,
+                    step=step,
+                    attempt=attempt,
+                    params=self.params,
+                    env={**env, "FLOWTUI_ATTEMPT": str(attempt)},
+                    workspace=self.workspace,
+                    step_dir=step_dir,
+                    log=_StepLogger(self, step.name, attempt),
+                    on_process=_ProcessRecorder(self, step.name, attempt),
+                    outputs=self.outputs,
+                    kill_grace=self.runner.options.kill_grace,
+                )
+                try:
+                    result = await asyncio.wait_for(executor.execute(ctx), timeout=step.timeout)
+                except TimeoutError:
+                    result = StepResult(
+                        StepStatus.TIMED_OUT,
+                        message=f"timed out after {fmt_limit(step.timeout or 0)}",
+                    )
+                    self.log(step.name, attempt, "system", result.message)
+            if result.status == StepStatus.SUCCEEDED:
+                break
+            if attempt < attempts:
+                delay = min(step.retry_delay * (2 ** (attempt - 1)), MAX_RETRY_DELAY)
+                self.log(
+                    step.name,
+                    attempt,
+                    "system",
+                    f"attempt {attempt} of {attempts} failed ({result.message}); "
+                    f"retrying in {fmt_limit(delay)}",
+                )
+                await asyncio.sleep(delay)
+        if result.outputs:
+            self.outputs[step.name] = dict(result.outputs)
+            self.bus.publish(StepOutputs(self.run_id, step.name, dict(result.outputs)))
+        self.set_step_status(
+            step.name,
+            result.status,
+            attempt=attempts if result.status != StepStatus.SUCCEEDED else attempt,
+            exit_code=result.exit_code,
+            message=result.message,
+        )
+
+
+class _StepLogger:
+    __slots__ = ("_attempt", "_execution", "_step")
+
+    def __init__(self, execution: RunExecution, step: str, attempt: int) -> None:
+        self._execution = execution
+        self._step = step
+        self._attempt = attempt
+
+    def __call__(self, stream: str, line: str) -> None:
+        self._execution.log(self._step, self._attempt, stream, line)
+
+
+class _ProcessRecorder:
+    __slots__ = ("_attempt", "_execution", "_step")
+
+    def __init__(self, execution: RunExecution, step: str, attempt: int) -> None:
+        self._execution = execution
+        self._step = step
+        self._attempt = attempt
+
+    def __call__(self, pid: int, pgid: int, started: float) -> None:
+        ex = self._execution
+        ex.bus.publish(StepProcess(ex.run_id, self._step, self._attempt, pid, pgid, started))
+
+
+def _safe(name: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
