@@ -223,6 +223,22 @@ async def _settle_readers(readers: list[asyncio.Task[None]], timeout: float) -> 
             await asyncio.wait(still)
 
 
+async def _wait_exit(proc: asyncio.subprocess.Process) -> int:
+    """Wait for the main process to exit, whether or not its pipes are still open.
+
+    Process.wait() (Python 3.11) also waits for the pipes to close, which a background
+    child can keep open forever; the return code is set as soon as the process is reaped.
+    """
+    waiter = asyncio.ensure_future(proc.wait())
+    try:
+        while proc.returncode is None:
+            await asyncio.wait([waiter], timeout=_POLL)
+    finally:
+        if not waiter.done():
+            waiter.cancel()
+    return proc.returncode
+
+
 async def _finish_after_exit(pgid: int, readers: list[asyncio.Task[None]], grace: float) -> None:
     _, pending = await asyncio.wait(readers, timeout=PIPE_LINGER)
     if pending:
@@ -247,7 +263,7 @@ async def _stop(
             with contextlib.suppress(ProcessLookupError):
                 proc.kill()
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(proc.wait(), DRAIN_TIMEOUT)
+            await asyncio.wait_for(_wait_exit(proc), DRAIN_TIMEOUT)
         await _settle_readers(readers, DRAIN_TIMEOUT)
         finished = True
     finally:
@@ -297,7 +313,7 @@ async def run_streaming(
     try:
         if on_start is not None:
             on_start(proc.pid, pgid, create_time)
-        returncode = await proc.wait()
+        returncode = await _wait_exit(proc)
         await _finish_after_exit(pgid, readers, kill_grace)
     except BaseException:
         await _stop(proc, pgid, readers, kill_grace)

@@ -12,7 +12,7 @@ import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from flowtui.model.durations import parse_duration
 from flowtui.model.errors import Problem, WorkflowError
@@ -70,6 +70,7 @@ TYPE_KEYS: dict[str, tuple[str, ...]] = {
 PARAM_KEYS = ("default", "required", "description")
 
 _MISSING = object()
+_T = TypeVar("_T")
 _ON_MESSAGE = "use `triggers:` (YAML reads `on` as true)"
 
 
@@ -203,7 +204,7 @@ def _suggest(word: str, choices: Iterable[str]) -> str:
     return f"did you mean `{close[0]}`?" if close else ""
 
 
-def _dedupe(items: Iterable[str]) -> list[str]:
+def _dedupe(items: Iterable[_T]) -> list[_T]:
     return list(dict.fromkeys(items))
 
 
@@ -235,6 +236,8 @@ class _Checker:
     def __init__(self, file: str) -> None:
         self.file = file
         self.problems: list[Problem] = []
+        # steps already reported as broken: references to them are not errors again
+        self.broken: set[str] = set()
 
     def error(self, pos: SourcePos, message: str, hint: str = "") -> None:
         self.problems.append(Problem(pos, message, hint))
@@ -253,7 +256,7 @@ class _Checker:
         if value is _MISSING:
             return default
         if not isinstance(value, str):
-            self._wrong(m, key, "a string", "quote the value")
+            self._wrong(m, key, "a string", "quote the value" if _is_scalar(value) else "")
             return default
         return value
 
@@ -681,6 +684,7 @@ class _Checker:
             else:
                 self.error(pos, f"step name `{entry.key_text}` must be a string", hint)
             return None
+        self.broken.add(key)
         if not NAME_RE.fullmatch(key):
             self.error(
                 pos,
@@ -697,6 +701,7 @@ class _Checker:
             )
             return None
 
+        self.broken.discard(key)
         where = f"step `{key}`"
         step_type = self.step_type(item, key)
         if step_type is None:
@@ -886,7 +891,7 @@ class _Checker:
                 )
                 continue
             codes.append(code)
-        return _dedupe_ints(codes) or [200]
+        return _dedupe(codes) or [200]
 
     # --------------------------------------------------------------------- resolving
 
@@ -908,6 +913,8 @@ class _Checker:
                 return drafts[ref.name].copies
             if ref.name in by_name:
                 return [ref.name]
+            if ref.name in self.broken:
+                return []
             self.error(
                 ref.pos,
                 f"step `{owner.name}` {_VERB[key]} unknown step `{ref.name}`",
@@ -976,10 +983,6 @@ def _copy_name(base: str, combo: dict[str, str]) -> str:
 
 def _product(axes: list[tuple[str, list[str]]]) -> list[tuple[str, ...]]:
     return list(itertools.product(*(values for _, values in axes)))
-
-
-def _dedupe_ints(codes: list[int]) -> list[int]:
-    return list(dict.fromkeys(codes))
 
 
 def _known_timezone(name: str) -> bool:

@@ -287,12 +287,6 @@ class Database:
                 await self._rollback_despite_cancel()
                 raise
 
-    @contextlib.asynccontextmanager
-    async def reading(self) -> AsyncIterator[aiosqlite.Connection]:
-        """Exclusive use of the connection for reads (no write transaction is open meanwhile)."""
-        async with self.lock:
-            yield self.conn
-
     async def fetchall(self, sql: str, params: Iterable[Any] = ()) -> list[sqlite3.Row]:
         async with self.lock:
             return await self._retry_busy(self._fetchall_unlocked, sql, tuple(params))

@@ -37,7 +37,7 @@ class Handler(BaseHTTPRequestHandler):
             try:
                 text = json.loads(body).get("text", "")
             except (ValueError, AttributeError):
-                self.reply(400, {"error": "expected JSON {\"text\": ...}"})
+                self.reply(400, {"error": 'expected JSON {"text": ...}'})
                 return
             print(f"notification: {text}", flush=True)
             self.reply(200, {"ok": True})

@@ -326,3 +326,9 @@ def test_all_problems_are_reported_sorted_by_line() -> None:
     assert all(p.pos.file == "multi.yaml" for p in found)
     assert "did you mean `status`?" in str(found[0])
     assert "did you mean `plan`?" in str(found[2])
+
+
+def test_a_broken_step_is_reported_once_not_again_by_its_dependents() -> None:
+    text = with_steps("a:\nb: {run: x, requires: a}\nc: {run: x, requires: [b, a]}\n")
+    problem = only_problem(text)
+    assert problem.message == "step `a` must be a mapping of step keys, got null"

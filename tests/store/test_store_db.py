@@ -9,7 +9,14 @@ import pytest
 
 from flowtui.engine.events import Event, StepLog, StepStatusChanged
 from flowtui.engine.states import StepStatus
-from flowtui.store import SCHEMA_VERSION, RunStore, SchemaTooNewError, default_db_path
+from flowtui.store import (
+    SCHEMA_VERSION,
+    RunStore,
+    SchemaTooNewError,
+    StoreBusyError,
+    default_db_path,
+)
+from flowtui.store import db as db_module
 from flowtui.store.db import MIGRATIONS
 
 from .store_helpers import plan
@@ -170,3 +177,28 @@ async def test_list_runs_by_workflow_uses_index(store: RunStore) -> None:
         )
     )
     assert "logs_by_step" in detail and "TEMP B-TREE" not in detail
+
+
+async def test_lock_held_too_long_gives_clear_error_then_recovers(
+    db_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(db_module, "BUSY_TIMEOUT_MS", 100)
+    monkeypatch.setattr(db_module, "BUSY_RETRIES", 2)
+    monkeypatch.setattr(db_module, "BUSY_BACKOFF", 0.01)
+    store = await RunStore.open(db_path)
+    hog = sqlite3.connect(db_path, isolation_level=None)
+    try:
+        hog.execute("BEGIN IMMEDIATE")  # another process sits on the write lock
+        with pytest.raises(StoreBusyError, match="locked by another flowtui process"):
+            await store.set_paused("wf", True)
+        assert not store.db.conn.in_transaction
+
+        # released while we back off: the retry gets through
+        task = asyncio.create_task(store.set_paused("wf", True))
+        await asyncio.sleep(0.15)
+        hog.execute("ROLLBACK")
+        await asyncio.wait_for(task, 5)
+        assert await store.workflow_paused("wf")
+    finally:
+        hog.close()
+        await store.close()

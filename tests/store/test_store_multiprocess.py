@@ -100,3 +100,45 @@ async def test_three_processes_write_concurrently(store: RunStore) -> None:
         assert lines == [f"{name} {n}" for n in range(LINES)]  # none lost, in order
     row = await store.db.fetchone("SELECT COUNT(*) FROM logs WHERE run_id = ?", (run_id,))
     assert row is not None and row[0] == 3 * LINES
+
+
+OPENER = """
+import asyncio, sys
+from flowtui.store import RunStore
+
+async def main(path):
+    sys.stdin.readline()
+    async with await RunStore.open(path) as store:
+        await store.create_run(workflow="wf", steps=[])
+
+asyncio.run(main(sys.argv[1]))
+"""
+
+
+async def test_processes_racing_to_create_a_fresh_database(tmp_path: Path) -> None:
+    path = tmp_path / "fresh" / "flowtui.db"
+    children = [
+        await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-c",
+            OPENER,
+            str(path),
+            stdin=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            env=_child_env(),
+        )
+        for _ in range(4)
+    ]
+    try:
+        async with asyncio.timeout(60):
+            results = [c.communicate(b"go\n") for c in children]
+            outcomes = await asyncio.gather(*results)
+    finally:
+        for child in children:
+            if child.returncode is None:
+                child.kill()
+                await child.wait()
+    for child, (_, err) in zip(children, outcomes, strict=True):
+        assert child.returncode == 0, err.decode()
+    async with await RunStore.open(path) as store:
+        assert await store.count_runs("wf") == 4

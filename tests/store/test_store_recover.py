@@ -7,7 +7,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 import psutil
@@ -71,6 +71,21 @@ def spawned() -> Iterator[list[int]]:
 
 
 @pytest.fixture
+def sleeper() -> Iterator[Callable[[], subprocess.Popen[bytes]]]:
+    """Start `sleep 600` in its own session; all are killed and reaped at the end."""
+    procs: list[subprocess.Popen[bytes]] = []
+
+    def start() -> subprocess.Popen[bytes]:
+        procs.append(subprocess.Popen(["sleep", "600"], start_new_session=True))
+        return procs[-1]
+
+    yield start
+    for proc in procs:
+        proc.kill()
+        proc.wait()
+
+
+@pytest.fixture
 async def dead_runner(store: RunStore, spawned: list[int]) -> AsyncIterator[tuple[int, int]]:
     """(run id, orphan step pid) of a runner process that was SIGKILLed mid-step."""
     child = await asyncio.create_subprocess_exec(
@@ -92,19 +107,16 @@ async def dead_runner(store: RunStore, spawned: list[int]) -> AsyncIterator[tupl
     yield run_id, orphan
 
 
-def _sleeper() -> subprocess.Popen[bytes]:
-    return subprocess.Popen(["sleep", "600"], start_new_session=True)
-
-
 async def test_dead_runner_is_interrupted_and_orphans_killed(
-    store: RunStore, dead_runner: tuple[int, int], spawned: list[int]
+    store: RunStore,
+    dead_runner: tuple[int, int],
+    sleeper: Callable[[], subprocess.Popen[bytes]],
 ) -> None:
     dead_run, orphan = dead_runner
     assert not _gone(orphan)  # the step outlived its runner
 
     # a recorded pid that now belongs to someone else (other create time) must survive
-    stranger = _sleeper()
-    spawned.append(stranger.pid)
+    stranger = sleeper()
     stranger_run = await store.create_run(
         workflow="wf", steps=plan("x"), owner=Owner(Owner.current().host, 0x7FFFFFF0, 1.0)
     )
@@ -123,8 +135,7 @@ async def test_dead_runner_is_interrupted_and_orphans_killed(
     )
 
     # a live runner with a fresh heartbeat, and an unclaimed queued run: both left alone
-    live = _sleeper()
-    spawned.append(live.pid)
+    live = sleeper()
     live_owner = Owner(Owner.current().host, live.pid, psutil.Process(live.pid).create_time())
     live_run = await store.create_run(workflow="wf", steps=plan("x"), owner=live_owner)
     await store.heartbeat([live_run], live_owner)
@@ -158,7 +169,9 @@ async def test_dead_runner_is_interrupted_and_orphans_killed(
     assert await store.recover_interrupted(stale_after=60) == []  # idempotent
 
 
-async def test_stale_heartbeat_means_dead(store: RunStore, spawned: list[int]) -> None:
+async def test_stale_heartbeat_means_dead(
+    store: RunStore, sleeper: Callable[[], subprocess.Popen[bytes]]
+) -> None:
     elsewhere = Owner("some-other-host.invalid", 4321, 1.0)
     remote = await store.create_run(workflow="wf", steps=plan("x"), owner=elsewhere)
     await store.heartbeat([remote], elsewhere)
@@ -168,8 +181,7 @@ async def test_stale_heartbeat_means_dead(store: RunStore, spawned: list[int]) -
     assert await store.recover_interrupted(stale_after=0.01) == [remote]
 
     # a live local process whose heartbeat stopped (hung) counts as dead too
-    hung = _sleeper()
-    spawned.append(hung.pid)
+    hung = sleeper()
     owner = Owner(Owner.current().host, hung.pid, psutil.Process(hung.pid).create_time())
     run_id = await store.create_run(workflow="wf", steps=plan("x"), owner=owner)
     assert await store.recover_interrupted(stale_after=60) == []
@@ -177,9 +189,10 @@ async def test_stale_heartbeat_means_dead(store: RunStore, spawned: list[int]) -
     assert await store.recover_interrupted(stale_after=0.01) == [run_id]
 
 
-async def test_reused_pid_is_not_alive(store: RunStore, spawned: list[int]) -> None:
-    proc = _sleeper()
-    spawned.append(proc.pid)
+async def test_reused_pid_is_not_alive(
+    store: RunStore, sleeper: Callable[[], subprocess.Popen[bytes]]
+) -> None:
+    proc = sleeper()
     # the pid runs, but it is not the process that claimed the run (other create time)
     impostor = Owner(Owner.current().host, proc.pid, psutil.Process(proc.pid).create_time() - 50)
     run_id = await store.create_run(workflow="wf", steps=plan("x"), owner=impostor)

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 
 import pytest
@@ -26,7 +26,7 @@ class CountingStore(RunStore):
 
 
 @pytest.fixture
-async def counting(db_path: Path) -> CountingStore:
+async def counting(db_path: Path) -> AsyncIterator[CountingStore]:
     store = await CountingStore.open(db_path)
     assert isinstance(store, CountingStore)
     store.batches = []
