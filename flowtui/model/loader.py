@@ -5,6 +5,7 @@ The format is documented in docs/workflow-format.md; keep the two in step.
 
 from __future__ import annotations
 
+import ast
 import difflib
 import hashlib
 import itertools
@@ -259,6 +260,23 @@ class _Checker:
             self._wrong(m, key, "a string", "quote the value" if _is_scalar(value) else "")
             return default
         return value
+
+    def get_expression(self, m: YMap, key: str) -> str | None:
+        expression = self.get_str(m, key, None)
+        if expression is not None:
+            self.check_expression(m, key, expression)
+        return expression
+
+    def check_expression(self, m: YMap, key: str, expression: str) -> None:
+        """Catch a mistyped expression when the file is saved, not when the step runs."""
+        try:
+            ast.parse(expression.strip(), mode="eval")
+        except SyntaxError as exc:
+            self.error(
+                m.value_pos(key),
+                f"`{key}` is not a valid expression: {exc.msg}",
+                "e.g. \"params.branch == 'main'\" or \"steps.plan.status == 'succeeded'\"",
+            )
 
     def require_str(self, m: YMap, key: str, owner: str, example: str) -> str | None:
         if key not in m:
@@ -716,7 +734,7 @@ class _Checker:
             "env": self.get_scalar_map(
                 item, "env", ENV_NAME_RE, "environment variable", "use letters, digits and _"
             ),
-            "when": self.get_str(item, "when", None),
+            "when": self.get_expression(item, "when"),
             "continue_on_failure": self.get_bool(item, "continue_on_failure", False),
             "timeout": self.get_duration(item, "timeout", None, positive=True),
             "retries": self.get_int(item, "retries", 0, 0),
@@ -834,7 +852,10 @@ class _Checker:
                 "then": self.get_refs(item, "then"),
                 "else": self.get_refs(item, "else"),
             }
-            return {"if": self.require_str(item, "if", owner, "params.env == 'prod'")}
+            expression = self.require_str(item, "if", owner, "params.env == 'prod'")
+            if expression is not None:
+                self.check_expression(item, "if", expression)
+            return {"if": expression}
         if step_type == "notify":
             return {
                 "url": self.require_str(item, "url", owner, "https://hooks.example.com/x"),

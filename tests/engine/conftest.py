@@ -140,7 +140,7 @@ def make_ctx(tmp_path: Path, rec: Recorder) -> MakeCtx:
         env: Mapping[str, str] | None = None,
         name: str = "step",
         timeout: float | None = None,
-        workflow_path: Path | None | object = _DEFAULT,
+        workflow_path: Path | object | None = _DEFAULT,
         kill_grace: float = 1.0,
         attempt: int = 1,
     ) -> StepContext:

@@ -122,7 +122,9 @@ async def test_flowtui_variables_and_default_cwd(
     ctx = make_ctx(
         name="build",
         attempt=2,
-        spec={"run": 'pwd\necho "$FLOWTUI_WORKSPACE|$FLOWTUI_RUN_ID|$FLOWTUI_STEP|$FLOWTUI_ATTEMPT"'},
+        spec={
+            "run": 'pwd\necho "$FLOWTUI_WORKSPACE|$FLOWTUI_RUN_ID|$FLOWTUI_STEP|$FLOWTUI_ATTEMPT"'
+        },
         env={"FLOWTUI_STEP": "spoofed"},
     )
     await ScriptExecutor().execute(ctx)

@@ -332,3 +332,24 @@ def test_a_broken_step_is_reported_once_not_again_by_its_dependents() -> None:
     text = with_steps("a:\nb: {run: x, requires: a}\nc: {run: x, requires: [b, a]}\n")
     problem = only_problem(text)
     assert problem.message == "step `a` must be a mapping of step keys, got null"
+
+
+def test_expression_syntax_errors_are_reported_at_load() -> None:
+    import pytest
+
+    from flowtui.model.errors import WorkflowError
+    from flowtui.model.loader import load_workflow_text
+
+    text = (
+        "name: expr\n"
+        "steps:\n"
+        "  a: {run: 'true', when: \"params.x ==\"}\n"
+        "  c:\n"
+        "    type: condition\n"
+        "    if: \"steps.a.status = 'succeeded'\"\n"
+    )
+    with pytest.raises(WorkflowError) as info:
+        load_workflow_text(text, "expr.yaml")
+    lines = [(p.pos.line, p.message) for p in info.value.problems]
+    assert [line for line, _ in lines] == [3, 6]
+    assert all("not a valid expression" in message for _, message in lines)
