@@ -179,6 +179,10 @@ async def _execute(
     sink = StoreSink(store, bus)
     sink.start()
     reporter = ConsoleReporter(show_logs=not args.quiet)
+    if not step_names and getattr(args, "run", None):
+        with contextlib.suppress(CliError):
+            parent = await resolve_run(store, args.run)
+            step_names = [s.name for s in await store.get_steps(parent.id)]
     reporter.set_step_names(step_names)
     bus.add_listener(reporter)
     options = RunnerOptions(kill_grace=args.kill_grace)
