@@ -231,18 +231,19 @@ async def _wait_exit(proc: asyncio.subprocess.Process) -> int:
     """
     waiter = asyncio.ensure_future(proc.wait())
     try:
-        while proc.returncode is None:
+        while (code := proc.returncode) is None:
             await asyncio.wait([waiter], timeout=_POLL)
     finally:
         if not waiter.done():
             waiter.cancel()
-    return proc.returncode
+    return code
 
 
 async def _finish_after_exit(pgid: int, readers: list[asyncio.Task[None]], grace: float) -> None:
     _, pending = await asyncio.wait(readers, timeout=PIPE_LINGER)
-    if pending:
-        # Background children still hold the pipes: they must not keep the step running.
+    if pending or group_alive(pgid):
+        # A step owns its process group: background children (holding the pipes or not)
+        # must neither keep the step running nor outlive it as orphans.
         await kill_process_group(pgid, grace)
         await _settle_readers(readers, DRAIN_TIMEOUT)
     for task in readers:

@@ -113,6 +113,11 @@ def load_workflow_text(
     return replace(workflow, source_hash=hashlib.sha256(data).hexdigest())
 
 
+def is_workflow_file(path: Path) -> bool:
+    """A YAML file that is not an editor's temporary or backup file."""
+    return path.suffix in (".yaml", ".yml") and not _is_temp_name(path.name)
+
+
 def discover_workflows(folder: Path) -> list[Path]:
     """The workflow files directly in `folder` (*.yaml, *.yml), sorted by name."""
     folder = Path(folder)

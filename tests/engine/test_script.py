@@ -262,3 +262,23 @@ def test_registry() -> None:
     }
     with pytest.raises(KeyError, match="approval"):
         get_executor("approval")
+
+
+async def test_background_children_with_redirected_output_do_not_outlive_the_step(
+    make_ctx, rec, tmp_path
+) -> None:
+    import os
+
+    import psutil
+
+    from flowtui.engine.executors.script import ScriptExecutor
+
+    pidfile = tmp_path / "bg.pid"
+    ctx = make_ctx(spec={"run": f"nohup sleep 600 >/dev/null 2>&1 & echo $! > {pidfile}"})
+    result = await ScriptExecutor().execute(ctx)
+    assert result.status == "succeeded"
+    pid = int(pidfile.read_text())
+    gone = not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    if not gone:
+        os.kill(pid, 9)
+    assert gone, "a background child survived its step"
