@@ -527,6 +527,11 @@ class RunStore:
             for r in rows
         ]
 
+    async def last_event_id(self) -> int:
+        """Grows with every status change any process records: a cheap "anything new?"."""
+        rows = await self.db.fetchall("SELECT COALESCE(MAX(id), 0) AS last FROM events", ())
+        return int(rows[0]["last"])
+
     async def get_events(self, run_id: int) -> list[EventRecord]:
         """The audit trail of a run's status changes, oldest first."""
         rows = await self.db.fetchall(

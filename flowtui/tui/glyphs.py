@@ -1,0 +1,52 @@
+"""Status glyphs and their theme colours, shared by every dashboard widget."""
+
+from __future__ import annotations
+
+from typing import Any
+
+GLYPHS: dict[str, str] = {
+    "pending": "·",
+    "queued": "·",
+    "running": "◐",
+    "held": "⏸",
+    "succeeded": "✓",
+    "reused": "✓",
+    "failed": "✗",
+    "timed_out": "✗",
+    "rejected": "✗",
+    "cancelled": "⊘",
+    "skipped": "↷",
+    "interrupted": "⚡",
+}
+SPINNER = "◐◓◑◒"
+
+# which theme colour each status takes
+STATUS_COLOUR: dict[str, str] = {
+    "succeeded": "success",
+    "reused": "success",
+    "failed": "error",
+    "timed_out": "error",
+    "rejected": "error",
+    "held": "warning",
+    "running": "accent",
+    "cancelled": "secondary",
+    "interrupted": "secondary",
+}
+
+
+def glyph(status: str, frame: int = 0) -> str:
+    if status == "running":
+        return SPINNER[frame % len(SPINNER)]
+    return GLYPHS.get(status, "?")
+
+
+def status_style(status: str, theme: Any) -> str:
+    """A rich style for `status` from a Textual Theme (dim when the status is quiet)."""
+    key = STATUS_COLOUR.get(status)
+    if key is None:
+        return "dim"
+    colour = getattr(theme, key, None) if theme is not None else None
+    style = colour or ""
+    if status == "reused":
+        style += " dim"
+    return style.strip()
