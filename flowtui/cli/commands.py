@@ -552,3 +552,27 @@ async def _cancel(args: argparse.Namespace) -> int:
         raise CliError(f"asked run {run.id} to cancel; it has not stopped within {args.wait:g}s")
     finally:
         await store.close()
+
+
+# -- dashboard -------------------------------------------------------------------------
+def dashboard_folder(given: str | None) -> Path:
+    if given:
+        folder = Path(given)
+        if not folder.is_dir():
+            raise CliError(f"{given} is not a folder")
+        return folder
+    for candidate in (Path("workflows"), Path("sample_workflows"), BUNDLED_SAMPLES):
+        if candidate.is_dir():
+            return candidate
+    raise CliError("no workflow folder: give one (flowtui dashboard DIR) or create ./workflows")
+
+
+def cmd_dashboard(args: argparse.Namespace) -> int:
+    folder = dashboard_folder(args.folder)
+    if not sys.stdout.isatty():
+        raise CliError("the dashboard needs a terminal; use the other commands in scripts")
+    from flowtui.tui.app import FlowApp
+
+    app = FlowApp(folder, db_path=args.db, theme=args.theme, parallel=args.parallel, bell=args.bell)
+    app.run()
+    return 0

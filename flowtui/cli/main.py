@@ -47,6 +47,20 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="store_true", help="print the version and exit")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
+    p = sub.add_parser("dashboard", help="open the dashboard (the default command)")
+    p.add_argument(
+        "folder",
+        nargs="?",
+        help="folder of workflow files (default: ./workflows "
+        "if it exists, else the bundled samples)",
+    )
+    p.add_argument("--theme", help="flowtui-dark, flowtui-light, flowtui-high-contrast, ...")
+    p.add_argument("--parallel", "-j", type=int, metavar="N", help="steps at once (default: CPUs)")
+    p.add_argument(
+        "--bell", action="store_true", help="ring the terminal bell on approvals and finished runs"
+    )
+    _add_db(p)
+
     p = sub.add_parser("run", help="run a workflow and print its progress")
     p.add_argument("workflow", help="a workflow file, or the name of one")
     p.add_argument(
@@ -118,8 +132,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"flowtui {__version__}")
         return 0
     if args.command is None:
-        parser.print_help()
-        return 0
+        args = parser.parse_args(["dashboard", *(argv or [])])
     from flowtui.cli import commands
 
     handler = getattr(commands, f"cmd_{args.command}")

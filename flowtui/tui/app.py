@@ -1,0 +1,756 @@
+"""The flowtui dashboard: workflows, a live DAG, timeline, logs, history and approvals.
+
+The App owns the engine pieces (store, bus, sink, runner) and the long-lived workers: the
+bridge that turns engine events into screen refreshes, and the folder watcher that reloads
+workflow files. The store is the source of truth for what is drawn, so runs owned by other
+flowtui processes on the same database show up the same way as this app's own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import re
+import shlex
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from textual import work
+from textual.app import App, ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.widgets import Footer, Header, Input, Static, TabbedContent, TabPane
+
+from flowtui.engine.bus import EventBus
+from flowtui.engine.events import Event, RunStatusChanged, StepStatusChanged
+from flowtui.engine.identity import current_user, may_approve
+from flowtui.engine.runner import RunError, Runner, RunnerOptions
+from flowtui.engine.states import RunStatus, StepStatus
+from flowtui.model.catalog import CatalogEntry, WorkflowCatalog
+from flowtui.model.loader import load_workflow, resolve_workflow
+from flowtui.model.workflow import Workflow
+from flowtui.store.owner import Owner
+from flowtui.store.records import RunRecord, StepRecord
+from flowtui.store.runstore import RunStore
+from flowtui.store.sink import StoreSink
+from flowtui.timefmt import fmt_duration
+from flowtui.tui.glyphs import glyph, status_style
+from flowtui.tui.screens.dialogs import ConfirmScreen, HelpScreen, ParamsScreen, PromptScreen
+from flowtui.tui.themes import DEFAULT_THEME, load_themes
+from flowtui.tui.view import build_detail, build_timeline_rows, dag_nodes
+from flowtui.tui.widgets.dag_view import DagView
+from flowtui.tui.widgets.log_view import LogView
+from flowtui.tui.widgets.run_history import PAGE_SIZE, RunHistory
+from flowtui.tui.widgets.timeline import TimelineView
+from flowtui.tui.widgets.workflow_list import WorkflowList, WorkflowRow
+
+REFRESH_DELAY = 0.08  # gather a burst of engine events into one redraw
+POLL_INTERVAL = 1.0  # how often other processes' changes are looked for
+LOG_TAIL = 5_000
+
+
+@dataclass
+class ViewState:
+    """What the right-hand side shows."""
+
+    path: Path | None = None
+    run_id: int | None = None
+    pinned: bool = False  # a run chosen in history or started here stays until another is
+    step: str | None = None
+    log_after: int = 0
+    log_key: tuple[int | None, str | None] = (None, None)
+
+
+class FlowApp(App[None]):
+    """Keys are listed in the footer, in the command palette and under `?`."""
+
+    TITLE = "flowtui"
+    CSS_PATH = "styles/app.tcss"
+    ENABLE_COMMAND_PALETTE = True
+
+    BINDINGS = [
+        Binding("r", "run", "Run", id="run"),
+        Binding("a", "approve", "Approve", id="approve"),
+        Binding("x", "reject", "Reject", id="reject"),
+        Binding("f", "rerun(True)", "Rerun failed", id="rerun_failed"),
+        Binding("F", "rerun(False)", "Rerun all", id="rerun_start", show=False),
+        Binding("c", "cancel_run", "Cancel", id="cancel"),
+        Binding("p", "toggle_pause", "Pause", id="pause"),
+        Binding("d", "duplicate", "Duplicate", id="duplicate", show=False),
+        Binding("e", "edit", "Edit", id="edit", show=False),
+        Binding("delete", "delete", "Delete", id="delete", show=False),
+        Binding("g", "show_tab('dag')", "DAG", id="dag"),
+        Binding("t", "show_tab('timeline')", "Timeline", id="timeline"),
+        Binding("l", "show_tab('logs')", "Logs", id="logs"),
+        Binding("h", "show_tab('history')", "History", id="history"),
+        Binding("slash", "filter", "Filter", id="filter"),
+        Binding("escape", "clear_filter", "Clear filter", show=False),
+        Binding("question_mark", "help", "Help", id="help"),
+        Binding("q", "quit", "Quit", id="quit"),
+    ]
+
+    HELP_KEYS = [
+        ("r", "run the selected workflow (asks for params if it declares any)"),
+        ("a / x", "approve / reject the focused (or first) held step, with a comment"),
+        ("f / F", "rerun the shown run from the failed step / from the start"),
+        ("c", "cancel the shown run (asks first)"),
+        ("p", "pause / resume the workflow's triggers"),
+        ("d", "duplicate the workflow file"),
+        ("e", "open the workflow file in $EDITOR"),
+        ("Delete", "delete the workflow file (asks first; its history stays)"),
+        ("g / t / l / h", "DAG / timeline / logs / history"),
+        ("arrows, j / k", "move; enter opens or focuses"),
+        ("/", "filter workflows (in the log view: search the log)"),
+        ("tab", "move between the list and the views"),
+        ("ctrl+p", "command palette (themes and every action)"),
+        ("q", "quit"),
+    ]
+
+    def __init__(
+        self,
+        folder: Path,
+        *,
+        db_path: Path | str | None = None,
+        theme: str | None = None,
+        parallel: int | None = None,
+        bell: bool = False,
+        watch: bool = True,
+    ) -> None:
+        super().__init__()
+        self.folder = folder
+        self.db_path = db_path
+        self.initial_theme = theme
+        self.parallel = parallel
+        self.bell_on_events = bell
+        self.watch_enabled = watch
+        self.catalog = WorkflowCatalog(folder)
+        self.view = ViewState()
+        self.store: RunStore | None = None
+        self.bus = EventBus()
+        self.sink: StoreSink | None = None
+        self.runner: Runner | None = None
+        self._refresh_pending = False
+        self._refresh_lock = asyncio.Lock()
+        self._last_event_id = -1
+        self._paused: set[str] = set()
+        self.ready = asyncio.Event()
+
+    # -- layout ----------------------------------------------------------------------
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Static("", id="banner")
+        with Horizontal(id="main"):
+            with Vertical(id="left"):
+                yield Input(placeholder="filter workflows…", id="filter")
+                yield WorkflowList(id="workflows")
+                yield Static("", id="workflow-error")
+            with Vertical(id="right"):
+                yield Static("", id="run-header")
+                with TabbedContent(initial="dag", id="tabs"):
+                    with TabPane("DAG", id="dag"):
+                        yield DagView(id="dag-view")
+                    with TabPane("Timeline", id="timeline"):
+                        yield TimelineView(id="timeline-view")
+                    with TabPane("Logs", id="logs"):
+                        yield LogView(id="log-view")
+                    with TabPane("History", id="history"):
+                        yield RunHistory(id="history-table")
+        yield Footer()
+
+    async def on_mount(self) -> None:
+        themes, problems = load_themes()
+        for theme in themes:
+            self.register_theme(theme)
+        for problem in problems:
+            self.notify(str(problem), title="theme not loaded", severity="warning")
+        names = {t.name for t in themes}
+        wanted = self.initial_theme or DEFAULT_THEME
+        if wanted in names or wanted in self.available_themes:
+            self.theme = wanted
+        elif self.initial_theme:
+            self.notify(f"unknown theme {wanted!r}", severity="warning")
+        self.sub_title = str(self.folder)
+        self.store = await RunStore.open(self.db_path)
+        interrupted = await self.store.recover_interrupted(me=Owner.current())
+        for run_id in interrupted:
+            self.notify(f"run {run_id} was left by a runner that died: interrupted", timeout=8)
+        self.sink = StoreSink(self.store, self.bus)
+        self.sink.start()
+        options = RunnerOptions()
+        if self.parallel:
+            options.parallel = self.parallel
+        self.runner = Runner(self.store, self.bus, options, resolve_workflow=self._resolve_child)
+        await self.runner.start()
+        self.catalog.scan()
+        await self.refresh_list()
+        self.query_one(WorkflowList).focus()
+        self.run_bridge()
+        if self.watch_enabled:
+            self.watch_folder()
+        self.set_interval(POLL_INTERVAL, self.poll_store)
+        self.ready.set()
+
+    async def on_unmount(self) -> None:
+        if self.runner is not None:
+            for run_id in self.runner.active_run_ids:
+                self.runner.cancel(run_id, by=current_user(), reason="dashboard closed")
+            await self.runner.close()
+        if self.sink is not None:
+            await self.sink.close()
+        if self.store is not None:
+            await self.store.close()
+
+    def _resolve_child(self, ref: str, parent: Workflow) -> Workflow:
+        folders = [self.folder]
+        if parent.path is not None:
+            folders.insert(0, parent.path.parent)
+        entry = self.catalog.by_name(ref)
+        if entry is not None and entry.workflow is not None:
+            return entry.workflow
+        return load_workflow(resolve_workflow(ref, folders))
+
+    # -- workers ---------------------------------------------------------------------
+    @work(exclusive=True, group="bridge")
+    async def run_bridge(self) -> None:
+        """Engine events → refreshes and notifications, a burst at a time."""
+        subscription = self.bus.subscribe()
+        try:
+            while True:
+                batch = [await subscription.get()]
+                while True:
+                    try:
+                        batch.append(subscription.get_nowait())
+                    except asyncio.QueueEmpty:
+                        break
+                self._on_engine_events(batch)
+        finally:
+            subscription.close()
+
+    def _on_engine_events(self, events: list[Event]) -> None:
+        for event in events:
+            if isinstance(event, StepStatusChanged) and event.status == StepStatus.HELD:
+                self.notify(
+                    f"{event.step} of run {event.run_id} waits for approval (a / x)",
+                    title="approval needed",
+                    severity="warning",
+                    timeout=8,
+                )
+                if self.bell_on_events:
+                    self.bell()
+            elif isinstance(event, RunStatusChanged) and event.status.is_final:
+                severity = "information" if event.status == RunStatus.SUCCEEDED else "error"
+                self.notify(
+                    f"{event.workflow} run {event.run_id} {event.status}",
+                    severity=severity,
+                )
+                if self.bell_on_events:
+                    self.bell()
+        self.request_refresh(lists=any(isinstance(e, RunStatusChanged) for e in events))
+
+    @work(exclusive=True, group="watch")
+    async def watch_folder(self) -> None:
+        """Reload workflow files the moment they change (watchfiles)."""
+        from watchfiles import awatch
+
+        async for changes in awatch(self.folder, debounce=150, step=50, recursive=False):
+            paths = [Path(p) for _, p in changes]
+            change = self.catalog.refresh(paths)
+            if change:
+                await self.refresh_list()
+                await self.refresh_view()
+
+    async def poll_store(self) -> None:
+        """Notice what other processes did: new runs, status changes, log lines."""
+        if self.store is None:
+            return
+        try:
+            last = await self.store.last_event_id()
+        except Exception as exc:  # a locked or vanished db must not kill the UI
+            self.notify(f"history unavailable: {exc}", severity="error")
+            return
+        if last != self._last_event_id:
+            self._last_event_id = last
+            await self.refresh_list()
+            await self.refresh_view()
+        elif self.view.run_id is not None:
+            await self.refresh_logs()
+
+    def request_refresh(self, *, lists: bool = False) -> None:
+        if lists:
+            self._list_dirty = True
+        if not self._refresh_pending:
+            self._refresh_pending = True
+            self.set_timer(REFRESH_DELAY, self._do_refresh)
+
+    async def _do_refresh(self) -> None:
+        self._refresh_pending = False
+        if self.sink is not None:
+            await self.sink.flush()
+        if getattr(self, "_list_dirty", False):
+            self._list_dirty = False
+            await self.refresh_list()
+        await self.refresh_view()
+
+    # -- drawing ---------------------------------------------------------------------
+    @property
+    def selected_entry(self) -> CatalogEntry | None:
+        path = self.view.path
+        return self.catalog.get(path) if path is not None else None
+
+    async def refresh_list(self) -> None:
+        assert self.store is not None
+        rows: list[WorkflowRow] = []
+        errors: list[str] = []
+        self._paused = set()
+        for entry in self.catalog.entries:
+            wf = entry.workflow
+            if entry.error:
+                errors.append(entry.first_error_line)
+            if wf is None:
+                rows.append(
+                    WorkflowRow(entry.path, entry.name, "invalid", "", 0, error=entry.error or "")
+                )
+                continue
+            paused = await self.store.workflow_paused(wf.name)
+            if paused:
+                self._paused.add(wf.name)
+            runs = await self.store.list_runs(wf.name, limit=10)
+            last = runs[0] if runs else None
+            status = "invalid" if entry.error else ("paused" if paused else wf.status)
+            rows.append(
+                WorkflowRow(
+                    path=entry.path,
+                    name=wf.name,
+                    status=status,
+                    triggers=",".join(t.kind for t in wf.triggers),
+                    steps=len(wf.steps),
+                    last_status=str(last.status) if last else None,
+                    last_run_id=last.id if last else None,
+                    last_duration=fmt_duration(last.duration) if last and last.duration else "",
+                    recent=tuple(str(r.status) for r in runs),
+                    error=entry.error or "",
+                )
+            )
+        self.query_one(WorkflowList).set_rows(rows)
+        banner = self.query_one("#banner", Static)
+        if errors:
+            shown = "\n".join(errors[:4]) + (
+                f"\n… and {len(errors) - 4} more" if len(errors) > 4 else ""
+            )
+            banner.update(
+                f"Some workflow files do not load (last good versions stay usable):\n{shown}"
+            )
+        banner.set_class(bool(errors), "-visible")
+
+    async def refresh_view(self) -> None:
+        async with self._refresh_lock:
+            await self._refresh_view()
+
+    async def _refresh_view(self) -> None:
+        assert self.store is not None
+        entry = self.selected_entry
+        error_box = self.query_one("#workflow-error", Static)
+        error_box.update(entry.error if entry and entry.error else "")
+        workflow = entry.workflow if entry else None
+        if not self.view.pinned:
+            latest = await self.store.latest_run_id(workflow.name) if workflow else None
+            if latest != self.view.run_id:
+                self.view.run_id = latest
+        run = await self.store.get_run(self.view.run_id) if self.view.run_id else None
+        steps = await self.store.get_steps(run.id) if run else []
+        use_run_graph = run is not None and (
+            self.view.pinned or not run.status.is_final or workflow is None
+        )
+        if use_run_graph or workflow is None:
+            nodes = [(s.name, tuple(s.requires)) for s in steps]
+        else:
+            nodes = dag_nodes(workflow)
+        by_name = {s.name: s for s in steps}
+        states = {
+            name: str(by_name[name].status) if name in by_name else "pending" for name, _ in nodes
+        }
+        now = time.time()
+        durations = {
+            s.name: fmt_duration((s.ended_at or now) - s.started_at)
+            for s in steps
+            if s.started_at is not None and s.name in states
+        }
+        dag = self.query_one(DagView)
+        dag.set_graph(nodes)
+        dag.set_states(states, durations)
+        timeline = self.query_one(TimelineView)
+        if run is not None:
+            timeline.set_run(
+                build_timeline_rows(steps),
+                run_started=run.started_at,
+                run_ended=run.ended_at,
+                now=now,
+            )
+        else:
+            timeline.set_run([], run_started=None, run_ended=None, now=now)
+        self._update_header(workflow, entry, run, steps)
+        await self.refresh_logs()
+
+    def _update_header(
+        self,
+        workflow: Workflow | None,
+        entry: CatalogEntry | None,
+        run: RunRecord | None,
+        steps: list[StepRecord],
+    ) -> None:
+        header = self.query_one("#run-header", Static)
+        if entry is None:
+            header.update(
+                "No workflow selected"
+                if self.catalog.entries
+                else f"No workflow files in {self.folder}"
+            )
+            return
+        name = workflow.name if workflow else entry.name
+        theme = self.current_theme
+        parts = [f"[b]{name}[/b]"]
+        if workflow and workflow.description:
+            parts.append(f"[dim]{workflow.description}[/dim]")
+        if run is None:
+            parts.append("never run — press r")
+        else:
+            style = status_style(str(run.status), theme)
+            duration = (
+                run.duration
+                if run.ended_at
+                else (time.time() - run.started_at if run.started_at else None)
+            )
+            parts.append(f"run #{run.id}")
+            parts.append(f"[{style}]{glyph(run.status)} {run.status}[/]")
+            if duration is not None:
+                parts.append(fmt_duration(duration))
+            trigger = run.trigger + (f" ({run.triggered_by})" if run.triggered_by else "")
+            parts.append(f"by {trigger}")
+            if run.parent_run_id:
+                parts.append(f"rerun of #{run.parent_run_id}")
+            held = [s.name for s in steps if s.status == StepStatus.HELD]
+            if held:
+                parts.append(f"[{status_style('held', theme)}]⏸ waiting: {', '.join(held)}[/]")
+            if run.message and run.status.is_final and run.status != RunStatus.SUCCEEDED:
+                parts.append(f"[dim]{run.message}[/dim]")
+        header.update("  ·  ".join(parts))
+
+    async def refresh_logs(self) -> None:
+        assert self.store is not None
+        log_view = self.query_one(LogView)
+        run_id, step = self.view.run_id, self.view.step
+        key = (run_id, step)
+        if run_id is None:
+            if self.view.log_key != key:
+                log_view.show("no run yet", [])
+                log_view.set_detail(None)
+                self.view.log_key = key
+            return
+        if self.view.log_key != key:
+            self.view.log_key = key
+            logs = await self.store.get_logs(run_id, step, limit=10_000_000)
+            logs = logs[-LOG_TAIL:]
+            title = f"run #{run_id} · {step}" if step else f"run #{run_id} · all steps"
+            log_view.show(title, logs)
+            self.view.log_after = logs[-1].id if logs else 0
+        else:
+            new = await self.store.get_logs(run_id, step, after_id=self.view.log_after)
+            if new:
+                log_view.append(new)
+                self.view.log_after = new[-1].id
+        if step is not None:
+            log_view.set_detail(await build_detail(self.store, run_id, step))
+        else:
+            log_view.set_detail(None)
+
+    # -- reacting to widgets -----------------------------------------------------------
+    async def on_workflow_list_highlighted(self, event: WorkflowList.Highlighted) -> None:
+        if event.path == self.view.path:
+            return
+        self.view = ViewState(path=event.path)
+        await self.refresh_view()
+        if self.query_one(TabbedContent).active == "history":
+            await self.load_history(reset=True)
+
+    async def on_dag_view_step_highlighted(self, event: DagView.StepHighlighted) -> None:
+        self.view.step = event.name
+        await self.refresh_logs()
+
+    async def on_dag_view_step_selected(self, event: DagView.StepSelected) -> None:
+        self.view.step = event.name
+        await self.refresh_logs()
+        self.action_show_tab("logs")
+
+    async def on_timeline_view_step_selected(self, event: TimelineView.StepSelected) -> None:
+        self.view.step = event.name
+        await self.refresh_logs()
+        self.action_show_tab("logs")
+
+    async def on_run_history_run_chosen(self, event: RunHistory.RunChosen) -> None:
+        self.view.run_id = event.run_id
+        self.view.pinned = True
+        self.view.step = None
+        await self.refresh_view()
+        self.action_show_tab("dag")
+
+    async def on_run_history_need_more(self, event: RunHistory.NeedMore) -> None:
+        await self.load_history(before_id=event.before_id)
+
+    async def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
+        if event.pane.id == "history":
+            await self.load_history(reset=True)
+
+    async def load_history(self, *, reset: bool = False, before_id: int | None = None) -> None:
+        assert self.store is not None
+        table = self.query_one(RunHistory)
+        entry = self.selected_entry
+        if reset:
+            table.reset()
+        if entry is None or entry.workflow is None:
+            return
+        runs = await self.store.list_runs(entry.workflow.name, limit=PAGE_SIZE, before_id=before_id)
+        approved: dict[int, str] = {}
+        for run in runs:
+            approvals = await self.store.get_approvals(run.id)
+            names = sorted({a.by for a in approvals if a.approved})
+            if names:
+                approved[run.id] = ", ".join(names)
+        table.add_runs(runs, approved)
+
+    async def on_input_changed(self, event: Input.Changed) -> None:
+        if event.input.id == "filter":
+            self.query_one(WorkflowList).set_filter(event.value)
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        if event.input.id == "filter":
+            self.query_one(WorkflowList).focus()
+
+    # -- actions -----------------------------------------------------------------------
+    def action_show_tab(self, tab: str) -> None:
+        self.query_one(TabbedContent).active = tab
+        target = {
+            "dag": DagView,
+            "timeline": TimelineView,
+            "logs": LogView,
+            "history": RunHistory,
+        }[tab]
+        self.query_one(target).focus()
+
+    def action_filter(self) -> None:
+        box = self.query_one("#filter", Input)
+        box.add_class("-visible")
+        box.focus()
+
+    def action_clear_filter(self) -> None:
+        box = self.query_one("#filter", Input)
+        if box.has_class("-visible"):
+            box.value = ""
+            box.remove_class("-visible")
+            self.query_one(WorkflowList).set_filter("")
+            self.query_one(WorkflowList).focus()
+
+    def action_help(self) -> None:
+        self.push_screen(HelpScreen(self.HELP_KEYS))
+
+    async def action_run(self) -> None:
+        entry = self.selected_entry
+        if entry is None or entry.workflow is None:
+            self.notify("select a workflow that loads", severity="warning")
+            return
+        workflow = entry.workflow
+        if workflow.status == "draft":
+            self.notify(
+                f"{workflow.name} is a draft: set `status: active` to run it", severity="warning"
+            )
+            return
+        if workflow.params:
+            fields = {
+                name: (spec.default or "", spec.required, spec.description)
+                for name, spec in workflow.params.items()
+            }
+
+            async def chosen(values: dict[str, str] | None) -> None:
+                if values is not None:
+                    await self._start_run(workflow, values)
+
+            self.push_screen(ParamsScreen(workflow.name, fields), chosen)
+            return
+        await self._start_run(workflow, {})
+
+    async def _start_run(self, workflow: Workflow, params: dict[str, str]) -> None:
+        assert self.runner is not None
+        try:
+            handle = await self.runner.submit(
+                workflow, params=params, trigger="manual", triggered_by=current_user()
+            )
+        except RunError as exc:
+            self.notify(str(exc), title="cannot run", severity="error")
+            return
+        self._pin(handle.run_id)
+        self.notify(f"started {workflow.name} run {handle.run_id}")
+        await self.refresh_view()
+
+    def _pin(self, run_id: int) -> None:
+        self.view.run_id = run_id
+        self.view.pinned = True
+        self.view.step = None
+
+    async def _current_run(self) -> RunRecord | None:
+        if self.store is None or self.view.run_id is None:
+            self.notify("no run shown", severity="warning")
+            return None
+        return await self.store.get_run(self.view.run_id)
+
+    async def action_approve(self) -> None:
+        await self._decide(approve=True)
+
+    async def action_reject(self) -> None:
+        await self._decide(approve=False)
+
+    async def _decide(self, *, approve: bool) -> None:
+        assert self.store is not None
+        run = await self._current_run()
+        if run is None:
+            return
+        steps = await self.store.get_steps(run.id)
+        held = [s for s in steps if s.status == StepStatus.HELD]
+        focused = [s for s in held if s.name == self.view.step]
+        target = (focused or held or [None])[0]
+        if target is None:
+            self.notify(f"nothing in run {run.id} waits for approval", severity="warning")
+            return
+        user = current_user()
+        approvers = self._approvers(run, target.name)
+        verb = "approve" if approve else "reject"
+        if not may_approve(user, approvers):
+            self.notify(
+                f"{user} may not {verb} {target.name} (approvers: {', '.join(approvers)})",
+                severity="error",
+            )
+            return
+
+        async def send(comment: str | None) -> None:
+            if comment is None or self.store is None:
+                return
+            await self.store.add_command(run.id, verb, step=target.name, by=user, comment=comment)
+            self.notify(f"{verb}d {target.name} of run {run.id}")
+
+        title = f"{verb.capitalize()} {target.name} of run #{run.id}? Comment (optional):"
+        self.push_screen(PromptScreen(title, submit_label=verb.capitalize()), send)
+
+    def _approvers(self, run: RunRecord, step: str) -> list[str]:
+        from flowtui.model.errors import WorkflowError
+        from flowtui.model.loader import load_workflow_text
+
+        source = str(run.definition.get("source") or "")
+        if not source:
+            return []
+        try:
+            wf = load_workflow_text(source, run.workflow_path or run.workflow)
+        except WorkflowError:
+            return []
+        found = wf.steps.get(step)
+        return list(found.spec.get("approvers") or []) if found else []
+
+    async def action_rerun(self, from_failed: bool) -> None:
+        assert self.runner is not None
+        run = await self._current_run()
+        if run is None:
+            return
+        if not run.status.is_final:
+            self.notify(f"run {run.id} is still {run.status}", severity="warning")
+            return
+        try:
+            handle = await self.runner.rerun(
+                run.id, from_failed=from_failed, triggered_by=current_user()
+            )
+        except (RunError, OSError) as exc:
+            self.notify(str(exc), title="cannot rerun", severity="error")
+            return
+        mode = "from the failed step" if from_failed else "from the start"
+        self.notify(f"rerunning run {run.id} {mode} as run {handle.run_id}")
+        self._pin(handle.run_id)
+        await self.refresh_view()
+
+    async def action_cancel_run(self) -> None:
+        run = await self._current_run()
+        if run is None:
+            return
+        if run.status.is_final:
+            self.notify(f"run {run.id} has already ended ({run.status})", severity="warning")
+            return
+
+        async def confirmed(yes: bool | None) -> None:
+            if not yes or self.store is None or self.runner is None:
+                return
+            if not self.runner.cancel(run.id, by=current_user()):
+                await self.store.add_command(run.id, "cancel", by=current_user())
+            self.notify(f"cancelling run {run.id}")
+
+        self.push_screen(
+            ConfirmScreen(f"Cancel run #{run.id} of {run.workflow}?", confirm_label="Cancel run"),
+            confirmed,
+        )
+
+    async def action_toggle_pause(self) -> None:
+        assert self.store is not None
+        entry = self.selected_entry
+        if entry is None or entry.workflow is None:
+            return
+        name = entry.workflow.name
+        paused = name in self._paused
+        await self.store.set_paused(name, not paused)
+        self.notify(f"{name} {'resumed' if paused else 'paused: its triggers are ignored'}")
+        await self.refresh_list()
+
+    async def action_duplicate(self) -> None:
+        entry = self.selected_entry
+        if entry is None:
+            return
+        text = entry.path.read_text(encoding="utf-8")
+        stem = entry.path.stem
+        for n in range(1, 100):
+            target = entry.path.with_name(f"{stem}-copy{'' if n == 1 else n}{entry.path.suffix}")
+            if not target.exists():
+                break
+        new_name = f"{entry.name}-copy{'' if n == 1 else n}"
+        text, _ = re.subn(r"(?m)^name:\s*.*$", f"name: {new_name}", text, count=1)
+        target.write_text(text, encoding="utf-8")
+        self.catalog.refresh([target])
+        await self.refresh_list()
+        self.notify(f"duplicated as {target.name}")
+
+    def action_edit(self) -> None:
+        entry = self.selected_entry
+        if entry is None:
+            return
+        editor = os.environ.get("VISUAL") or os.environ.get("EDITOR") or "vi"
+        with self.suspend():
+            subprocess.run([*shlex.split(editor), str(entry.path)], check=False)
+        self.catalog.refresh([entry.path])
+        self.call_later(self.refresh_list)
+        self.call_later(self.refresh_view)
+
+    async def action_delete(self) -> None:
+        entry = self.selected_entry
+        if entry is None:
+            return
+
+        async def confirmed(yes: bool | None) -> None:
+            if not yes:
+                return
+            with contextlib.suppress(FileNotFoundError):
+                entry.path.unlink()
+            self.catalog.refresh([entry.path])
+            self.view = ViewState()
+            await self.refresh_list()
+            await self.refresh_view()
+            self.notify(f"deleted {entry.path.name} (its run history stays)")
+
+        self.push_screen(
+            ConfirmScreen(f"Delete {entry.path}? Its run history stays.", confirm_label="Delete"),
+            confirmed,
+        )
