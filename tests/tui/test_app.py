@@ -1,0 +1,282 @@
+"""The dashboard driven by keys, on real runs of real workflow files (Pilot)."""
+
+from __future__ import annotations
+
+import asyncio
+import getpass
+import sqlite3
+import textwrap
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from flowtui.tui.widgets.dag_view import DagView
+from textual.pilot import Pilot
+from textual.widgets import Static
+
+from flowtui.tui.app import FlowApp
+from flowtui.tui.widgets.workflow_list import WorkflowList
+
+SIZE = (120, 40)
+
+
+def write(folder: Path, name: str, text: str) -> Path:
+    path = folder / name
+    path.write_text(textwrap.dedent(text))
+    return path
+
+
+@pytest.fixture
+def folder(tmp_path: Path) -> Path:
+    wf = tmp_path / "workflows"
+    wf.mkdir()
+    write(
+        wf,
+        "gate.yaml",
+        """
+        name: gate
+        steps:
+          plan: {run: 'echo "summary=2 to add" >> "$FLOWTUI_OUTPUT"'}
+          approve: {type: approval, requires: [plan]}
+          apply: {requires: [approve], run: echo applied}
+        """,
+    )
+    return wf
+
+
+def db_rows(app: FlowApp, sql: str, *params: object) -> list[tuple[object, ...]]:
+    assert app.store is not None
+    with sqlite3.connect(app.store.path, timeout=10) as conn:
+        return conn.execute(sql, params).fetchall()
+
+
+async def until(pilot: Pilot, condition: Callable[[], object], timeout: float = 15) -> None:
+    async with asyncio.timeout(timeout):
+        while not condition():
+            await pilot.pause(0.05)
+
+
+async def select(pilot: Pilot, app: FlowApp, name: str) -> None:
+    table = app.query_one(WorkflowList)
+    for index in range(table.row_count):
+        table.move_cursor(row=index)
+        await pilot.pause()
+        entry = app.selected_entry
+        if entry is not None and entry.name == name:
+            return
+    raise AssertionError(f"{name} not listed")
+
+
+def header(app: FlowApp) -> str:
+    return str(app.query_one("#run-header", Static).render())
+
+
+def run_status(app: FlowApp, run_id: int) -> str | None:
+    rows = db_rows(app, "SELECT status FROM runs WHERE id=?", run_id)
+    return str(rows[0][0]) if rows else None
+
+
+def step_status(app: FlowApp, run_id: int, step: str) -> str | None:
+    rows = db_rows(app, "SELECT status FROM steps WHERE run_id=? AND name=?", run_id, step)
+    return str(rows[0][0]) if rows else None
+
+
+async def test_run_approve_with_comment_and_see_it_finish(folder: Path, tmp_path: Path) -> None:
+    app = FlowApp(folder, db_path=tmp_path / "h.db", watch=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await app.ready.wait()
+        await select(pilot, app, "gate")
+        await pilot.press("r")
+        await until(pilot, lambda: step_status(app, 1, "approve") == "held")
+        await until(pilot, lambda: "waiting: approve" in header(app))
+        await pilot.press("a")
+        await pilot.pause()
+        await pilot.press(*"ship it", "enter")
+        await until(pilot, lambda: run_status(app, 1) == "succeeded")
+        approvals = db_rows(app, "SELECT approved, by_user, comment FROM approvals")
+        assert approvals == [(1, getpass.getuser(), "ship it")]
+        await until(pilot, lambda: "succeeded" in header(app))
+
+
+async def test_reject_fails_the_run(folder: Path, tmp_path: Path) -> None:
+    app = FlowApp(folder, db_path=tmp_path / "h.db", watch=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await app.ready.wait()
+        await select(pilot, app, "gate")
+        await pilot.press("r")
+        await until(pilot, lambda: step_status(app, 1, "approve") == "held")
+        await pilot.press("x")
+        await pilot.pause()
+        await pilot.press("enter")
+        await until(pilot, lambda: run_status(app, 1) == "failed")
+        assert step_status(app, 1, "approve") == "rejected"
+        assert step_status(app, 1, "apply") == "pending"
+
+
+async def test_rerun_from_failed_reuses_succeeded_steps(folder: Path, tmp_path: Path) -> None:
+    flag = tmp_path / "fixed"
+    write(
+        folder,
+        "flaky.yaml",
+        f"""
+        name: flaky
+        steps:
+          build: {{run: echo built}}
+          test: {{requires: [build], run: 'test -f {flag}'}}
+        """,
+    )
+    app = FlowApp(folder, db_path=tmp_path / "h.db", watch=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await app.ready.wait()
+        await select(pilot, app, "flaky")
+        await pilot.press("r")
+        await until(pilot, lambda: run_status(app, 1) == "failed")
+        await until(pilot, lambda: "failed" in header(app))
+        flag.touch()
+        await pilot.press("f")
+        await until(pilot, lambda: run_status(app, 2) == "succeeded")
+        assert step_status(app, 2, "build") == "reused"
+        assert step_status(app, 2, "test") == "succeeded"
+        await until(pilot, lambda: "rerun of #1" in header(app))
+        await pilot.press("F")
+        await until(pilot, lambda: run_status(app, 3) == "succeeded")
+        assert step_status(app, 3, "build") == "succeeded"
+
+
+async def test_cancel_asks_then_stops_the_run(folder: Path, tmp_path: Path) -> None:
+    write(folder, "slow.yaml", "name: slow\nsteps:\n  wait: {run: sleep 600}\n")
+    app = FlowApp(folder, db_path=tmp_path / "h.db", watch=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await app.ready.wait()
+        await select(pilot, app, "slow")
+        await pilot.press("r")
+        await until(pilot, lambda: step_status(app, 1, "wait") == "running")
+        await pilot.press("c")
+        await pilot.pause()
+        await pilot.press("n")  # changed my mind
+        await pilot.pause(0.3)
+        assert run_status(app, 1) == "running"
+        await pilot.press("c")
+        await pilot.pause()
+        await pilot.press("y")
+        await until(pilot, lambda: run_status(app, 1) == "cancelled")
+        assert step_status(app, 1, "wait") == "cancelled"
+
+
+async def test_live_reload_updates_the_dag_and_survives_a_broken_file(
+    folder: Path, tmp_path: Path
+) -> None:
+    path = folder / "gate.yaml"
+    app = FlowApp(folder, db_path=tmp_path / "h.db")
+    async with app.run_test(size=SIZE) as pilot:
+        await app.ready.wait()
+        await select(pilot, app, "gate")
+        dag = app.query_one(DagView)
+        await until(pilot, lambda: set(dag.node_names) == {"plan", "approve", "apply"})
+        await pilot.pause(0.3)  # let the watcher start
+        path.write_text(path.read_text() + "  notify: {requires: [apply], run: echo done}\n")
+        await until(pilot, lambda: "notify" in dag.node_names, timeout=5)
+
+        path.write_text(path.read_text().replace("requires: [apply]", "requires: [aply]"))
+        banner = app.query_one("#banner", Static)
+        await until(pilot, lambda: banner.has_class("-visible"), timeout=5)
+        assert f"{path}:" in str(banner.render())
+        assert "aply" in str(banner.render())
+        assert "notify" in dag.node_names, "the last good version stays"
+        await pilot.press("r")  # still runnable
+        await until(pilot, lambda: step_status(app, 1, "approve") == "held")
+
+        path.write_text(path.read_text().replace("requires: [aply]", "requires: [apply]"))
+        await until(pilot, lambda: not banner.has_class("-visible"), timeout=5)
+
+        write(folder, "new.yaml", "name: brand-new\nsteps:\n  a: {run: 'true'}\n")
+        table = app.query_one(WorkflowList)
+        await until(pilot, lambda: table.row_count == 2, timeout=5)
+        await pilot.press("c")
+        await pilot.pause()
+        await pilot.press("y")
+        await until(pilot, lambda: run_status(app, 1) == "cancelled")
+
+
+async def test_filter_pause_duplicate_delete_history_and_help(folder: Path, tmp_path: Path) -> None:
+    write(folder, "other.yaml", "name: other\nsteps:\n  a: {run: echo hi}\n")
+    app = FlowApp(folder, db_path=tmp_path / "h.db", watch=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await app.ready.wait()
+        table = app.query_one(WorkflowList)
+        assert table.row_count == 2
+        await pilot.press("slash", *"oth")
+        await until(pilot, lambda: table.row_count == 1)
+        await pilot.press("escape")
+        await until(pilot, lambda: table.row_count == 2)
+
+        await select(pilot, app, "other")
+        await pilot.press("p")
+        await until(
+            pilot, lambda: db_rows(app, "SELECT paused FROM workflows WHERE name='other'") == [(1,)]
+        )
+        await pilot.press("p")
+        await until(
+            pilot, lambda: db_rows(app, "SELECT paused FROM workflows WHERE name='other'") == [(0,)]
+        )
+
+        await pilot.press("r")
+        await until(pilot, lambda: run_status(app, 1) == "succeeded")
+        await pilot.press("r")
+        await until(pilot, lambda: run_status(app, 2) == "succeeded")
+        await pilot.press("h")
+        from flowtui.tui.widgets.run_history import RunHistory
+
+        history = app.query_one(RunHistory)
+        await until(pilot, lambda: history.row_count == 2)
+        await pilot.press("down", "enter")  # the older run
+        await until(pilot, lambda: app.view.run_id == 1 and "run #1" in header(app))
+
+        await pilot.press("shift+tab")
+        await select(pilot, app, "other")
+        await pilot.press("d")
+        await until(pilot, lambda: (folder / "other-copy.yaml").exists())
+        assert "name: other-copy" in (folder / "other-copy.yaml").read_text()
+        await until(pilot, lambda: table.row_count == 3)
+
+        await select(pilot, app, "other-copy")
+        await pilot.press("delete")
+        await pilot.pause()
+        await pilot.press("y")
+        await until(pilot, lambda: not (folder / "other-copy.yaml").exists())
+        await until(pilot, lambda: table.row_count == 2)
+
+        await pilot.press("question_mark")
+        await pilot.pause()
+        assert app.screen.__class__.__name__ == "HelpScreen"
+        await pilot.press("escape")
+        await pilot.pause()
+        assert app.screen.__class__.__name__ != "HelpScreen"
+
+
+async def test_a_run_owned_by_another_process_shows_up(folder: Path, tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    db = tmp_path / "h.db"
+    app = FlowApp(folder, db_path=db, watch=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await app.ready.wait()
+        await select(pilot, app, "gate")
+        env = {**os.environ, "FLOWTUI_DB": str(db)}
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "flowtui", "run", str(folder / "gate.yaml"), "-q"],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            await until(pilot, lambda: "waiting: approve" in header(app))
+            await pilot.press("a")
+            await pilot.pause()
+            await pilot.press("enter")
+            await until(pilot, lambda: run_status(app, 1) == "succeeded")
+            assert await asyncio.to_thread(proc.wait, 20) == 0
+        finally:
+            proc.kill()
