@@ -279,7 +279,10 @@ class TimelineView(ScrollView, can_focus=True):
         critical = row.name in self._critical
         name = row.name if len(row.name) <= name_w else row.name[: name_w - 1] + "…"
         text = Text.assemble(
-            (f"{MARKER if critical else ' '} ", self.get_component_rich_style("timeline--critical")),
+            (
+                f"{MARKER if critical else ' '} ",
+                self.get_component_rich_style("timeline--critical"),
+            ),
             (f"{glyph(row.status)} ", colour),
             (f"{name:<{name_w}} ", Style(bold=True) if critical else Style()),
         )
