@@ -22,6 +22,7 @@ from textual import work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.css.query import NoMatches
 from textual.widgets import Footer, Header, Input, Static, TabbedContent, TabPane
 
 from flowtui.engine.bus import EventBus
@@ -264,7 +265,7 @@ class FlowApp(App[None]):
 
     async def poll_store(self) -> None:
         """Notice what other processes did: new runs, status changes, log lines."""
-        if self.store is None:
+        if self.store is None or self._closing_down:
             return
         try:
             last = await self.store.last_event_id()
@@ -285,8 +286,14 @@ class FlowApp(App[None]):
             self._refresh_pending = True
             self.set_timer(REFRESH_DELAY, self._do_refresh)
 
+    @property
+    def _closing_down(self) -> bool:
+        return bool(self._closing or self._closed or not self.is_running)
+
     async def _do_refresh(self) -> None:
         self._refresh_pending = False
+        if self._closing_down:
+            return
         if self.sink is not None:
             await self.sink.flush()
         if getattr(self, "_list_dirty", False):
@@ -301,6 +308,10 @@ class FlowApp(App[None]):
         return self.catalog.get(path) if path is not None else None
 
     async def refresh_list(self) -> None:
+        with contextlib.suppress(NoMatches):  # the app is closing: nothing left to draw
+            await self._refresh_list()
+
+    async def _refresh_list(self) -> None:
         assert self.store is not None
         rows: list[WorkflowRow] = []
         errors: list[str] = []
@@ -347,7 +358,8 @@ class FlowApp(App[None]):
 
     async def refresh_view(self) -> None:
         async with self._refresh_lock:
-            await self._refresh_view()
+            with contextlib.suppress(NoMatches):  # the app is closing: nothing left to draw
+                await self._refresh_view()
 
     async def _refresh_view(self) -> None:
         assert self.store is not None

@@ -232,9 +232,11 @@ def axis_ticks(total: float, width: int, *, min_gap: int = 10) -> list[tuple[int
     if width <= 0:
         return []
     end_label = fmt_duration(max(0.0, total))
-    end_col = max(0, width - len(end_label))
+    end_col = width - len(end_label)
+    if end_col < 0:
+        return []  # not even the total fits
     if total <= 0 or width < min_gap * 2:
-        return [(end_col, end_label)] if end_col == 0 else [(0, "0s"), (end_col, end_label)]
+        return [(0, "0s"), (end_col, end_label)] if end_col > 2 else [(end_col, end_label)]
     max_ticks = max(1, width // min_gap)
     step = next((s for s in _NICE_STEPS if total / s <= max_ticks), None)
     if step is None:

@@ -10,11 +10,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from flowtui.tui.widgets.dag_view import DagView
 from textual.pilot import Pilot
 from textual.widgets import Static
 
 from flowtui.tui.app import FlowApp
+from flowtui.tui.widgets.dag_view import DagView
 from flowtui.tui.widgets.workflow_list import WorkflowList
 
 SIZE = (120, 40)

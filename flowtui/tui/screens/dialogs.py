@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import TypeVar
 
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -10,11 +11,17 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static
 
-DIALOG_CSS = """
-ModalScreen {
+ResultT = TypeVar("ResultT")
+
+
+class Dialog(ModalScreen[ResultT]):
+    """The look every flowtui dialog shares: a bordered box in the middle of the screen."""
+
+    DEFAULT_CSS = """
+Dialog {
     align: center middle;
 }
-ModalScreen > Vertical {
+Dialog > Vertical {
     width: 70;
     max-width: 90%;
     height: auto;
@@ -23,28 +30,27 @@ ModalScreen > Vertical {
     background: $surface;
     padding: 1 2;
 }
-ModalScreen .title {
+Dialog .title {
     text-style: bold;
     margin-bottom: 1;
 }
-ModalScreen .buttons {
+Dialog .buttons {
     height: auto;
     align-horizontal: right;
     margin-top: 1;
 }
-ModalScreen Button {
+Dialog Button {
     margin-left: 2;
 }
-ModalScreen Input {
+Dialog Input {
     margin-bottom: 1;
 }
 """
 
 
-class ConfirmScreen(ModalScreen[bool]):
+class ConfirmScreen(Dialog[bool]):
     """Yes/no. `y`/enter confirms, `n`/escape declines."""
 
-    DEFAULT_CSS = DIALOG_CSS
     BINDINGS = [
         Binding("y", "answer(True)", "Yes"),
         Binding("n,escape", "answer(False)", "No"),
@@ -72,10 +78,9 @@ class ConfirmScreen(ModalScreen[bool]):
         self.dismiss(answer)
 
 
-class PromptScreen(ModalScreen[str | None]):
+class PromptScreen(Dialog[str | None]):
     """One line of text (e.g. an approval comment). enter submits, escape cancels."""
 
-    DEFAULT_CSS = DIALOG_CSS
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
 
     def __init__(self, title: str, *, placeholder: str = "", submit_label: str = "OK") -> None:
@@ -108,10 +113,9 @@ class PromptScreen(ModalScreen[str | None]):
         self.dismiss(None)
 
 
-class ParamsScreen(ModalScreen[dict[str, str] | None]):
+class ParamsScreen(Dialog[dict[str, str] | None]):
     """A form with one input per declared parameter, prefilled with its default."""
 
-    DEFAULT_CSS = DIALOG_CSS
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
 
     def __init__(self, workflow: str, params: Mapping[str, tuple[str, bool, str]]) -> None:
@@ -173,10 +177,9 @@ class ParamsScreen(ModalScreen[dict[str, str] | None]):
         self.dismiss(None)
 
 
-class HelpScreen(ModalScreen[None]):
+class HelpScreen(Dialog[None]):
     """Every key of the dashboard. Any of escape, q or ? closes it."""
 
-    DEFAULT_CSS = DIALOG_CSS
     BINDINGS = [Binding("escape,q,question_mark", "close", "Close")]
 
     def __init__(self, keys: Sequence[tuple[str, str]]) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_left, bisect_right
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -22,7 +22,7 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 from textual.widgets import Input, Static
 
-from flowtui.store.records import ApprovalRecord
+from flowtui.store.records import ApprovalRecord, AttemptRecord, StepRecord
 from flowtui.timefmt import fmt_clock, fmt_duration
 from flowtui.tui.glyphs import STATUS_COLOUR, glyph
 
@@ -65,6 +65,26 @@ class StepDetail:
     message: str = ""
     outputs: Mapping[str, str] = field(default_factory=dict)
     approval: ApprovalRecord | None = None
+
+    @classmethod
+    def from_records(
+        cls,
+        step: StepRecord,
+        outputs: Mapping[str, str],
+        approvals: Sequence[ApprovalRecord],
+        attempts: Sequence[AttemptRecord],
+    ) -> StepDetail:
+        """Build it from what the store returns for one step (the latest approval wins)."""
+        return cls(
+            name=step.name,
+            status=str(step.status),
+            attempts=max(step.attempt, len(attempts)),
+            exit_code=step.exit_code,
+            duration=step.duration,
+            message=step.message,
+            outputs=dict(outputs),
+            approval=max(approvals, key=lambda a: a.at) if approvals else None,
+        )
 
 
 def _clean(line: str) -> str:
@@ -141,7 +161,8 @@ class _LogLines(ScrollView, can_focus=True):
         self.texts: list[str] = []
         self.streams = bytearray()
         self.steps: list[str] = []
-        self.with_step = False
+        self.with_step: bool | None = None
+        self.mixed = False  # lines from more than one step
         self.prefix_width = 0
         self.max_width = 0
         self.needle = ""
@@ -150,11 +171,16 @@ class _LogLines(ScrollView, can_focus=True):
 
     # -- content --------------------------------------------------------------------------
 
-    def reset(self, with_step: bool) -> None:
+    @property
+    def shows_step(self) -> bool:
+        return self.mixed if self.with_step is None else self.with_step
+
+    def reset(self, with_step: bool | None) -> None:
         self.texts = []
         self.streams = bytearray()
         self.steps = []
         self.with_step = with_step
+        self.mixed = False
         self.prefix_width = 0
         self.max_width = 0
         self.current_line = -1
@@ -166,24 +192,31 @@ class _LogLines(ScrollView, can_focus=True):
     def extend(self, lines: Iterable[LogLike]) -> int:
         """Add lines and return how many; renders nothing but what is on screen."""
         start = len(self.texts)
+        was_shown = self.shows_step
         widest = self.max_width
         prefix = self.prefix_width
         texts, streams, steps = self.texts, self.streams, self.steps
+        last_step = steps[-1] if steps else None
         for item in lines:
             text = _clean(item.line)
             texts.append(text)
             streams.append(_STREAMS.get(item.stream, _STDOUT))
-            steps.append(item.step)
             widest = max(widest, _width(text))
-            if self.with_step:
-                prefix = max(prefix, len(item.step) + 1)
+            step = item.step
+            steps.append(step)
+            if step != last_step:  # consecutive lines mostly share a step
+                if last_step is not None:
+                    self.mixed = True
+                last_step = step
+                prefix = max(prefix, len(step) + 1)
         added = len(texts) - start
-        if prefix != self.prefix_width:
+        if prefix != self.prefix_width or was_shown != self.shows_step:
             self.prefix_width = prefix
             self._cache.clear()  # every prefix is padded to the new width
             self.refresh()
         self.max_width = widest
-        self.virtual_size = Size(widest + prefix, len(texts))
+        shown_prefix = prefix if self.shows_step else 0
+        self.virtual_size = Size(widest + shown_prefix, len(texts))
         if start - round(self.scroll_y) < self.scrollable_content_region.height:
             self.refresh_lines(start, added)  # the new lines start on screen
         return added
@@ -245,18 +278,22 @@ class _LogLines(ScrollView, can_focus=True):
             style = base + self.get_component_rich_style("log-view--stderr")
         elif kind == _SYSTEM:
             style = base + self.get_component_rich_style("log-view--system")
-        line = Text(text, style=style, no_wrap=True, end="")
+        line = Text(text, no_wrap=True, end="")
+        line.stylize(style)  # a span: Text.render ignores a Text's own base style
         if self.needle:
             self._highlight(line, text, index)
-        if self.with_step:
+        if self.shows_step:
             prefix = f"{self.steps[index]:<{self.prefix_width}}"
             step_style = base + self.get_component_rich_style("log-view--step")
             line = Text.assemble((prefix, step_style), line, no_wrap=True, end="")
         return Strip(line.render(self.app.console), line.cell_len)
 
     def _highlight(self, line: Text, text: str, index: int) -> None:
-        name = "log-view--current-match" if index == self.current_line else "log-view--match"
-        style = self.get_component_rich_style(name, partial=True)
+        if index == self.current_line:
+            style = self.get_component_rich_style("log-view--current-match")
+        else:
+            # only the (blended) background, so stderr stays red under a match
+            style = Style(bgcolor=self.get_component_rich_style("log-view--match").bgcolor)
         lowered = text.lower()
         size = len(self.needle)
         at = lowered.find(self.needle)
@@ -275,7 +312,6 @@ class LogView(Vertical):
     | :- | :- |
     | / | search (plain text, any case); enter keeps the matches, escape clears them |
     | n / N | next / previous match |
-    | f | follow on / off |
     | end / G | jump to the end and follow |
     | escape | close the search |
     """
@@ -284,7 +320,6 @@ class LogView(Vertical):
         Binding("slash", "search", "Search", show=True),
         Binding("n", "next_match", "Next match", show=True),
         Binding("N", "previous_match", "Previous match", show=True),
-        Binding("f", "toggle_follow", "Follow", show=True),
         Binding("G,end", "follow_end", "End", show=True),
         Binding("escape", "close_search", "Close search", show=False),
     ]
@@ -330,8 +365,12 @@ class LogView(Vertical):
 
     # -- public API -----------------------------------------------------------------------
 
-    def show(self, title: str, lines: Iterable[LogLike], *, with_step: bool = False) -> None:
-        """Replace the content; `with_step` prefixes each line with its step (a whole run)."""
+    def show(self, title: str, lines: Iterable[LogLike], *, with_step: bool | None = None) -> None:
+        """Replace the content.
+
+        Each line is prefixed with its step when `with_step` is true, or, by default, once
+        the lines come from more than one step (the log of a whole run).
+        """
         self.query_one("#log-title", Static).update(title)
         self._lines.reset(with_step)
         self._matches, self._match = [], -1

@@ -14,6 +14,7 @@ from textual.message import Message
 from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
+from textual.timer import Timer
 
 from flowtui.timefmt import fmt_duration
 from flowtui.tui.glyphs import glyph, status_style
@@ -107,6 +108,7 @@ class TimelineView(ScrollView, can_focus=True):
         self._critical: frozenset[str] = frozenset()
         self._bars: list[BarSpec] | None = None
         self._bars_width = -1
+        self._timer: Timer | None = None
 
     # -- data -----------------------------------------------------------------------------
 
@@ -129,8 +131,7 @@ class TimelineView(ScrollView, can_focus=True):
         names = [r.name for r in self._rows]
         self.set_reactive(TimelineView.cursor, names.index(selected) if selected in names else 0)
         self.virtual_size = Size(self.size.width, len(self._rows) + HEADER_LINES)
-        if self.is_mounted:
-            self._set_live()
+        self._set_live()
         self.refresh()
 
     @property
@@ -169,6 +170,8 @@ class TimelineView(ScrollView, can_focus=True):
         self._set_live()
 
     def _set_live(self) -> None:
+        if self._timer is None:
+            return
         if self.is_live:
             self._timer.resume()
         else:
@@ -295,5 +298,7 @@ class TimelineView(ScrollView, can_focus=True):
             text.append(f"{row.status.replace('_', ' '):<{bar_w}}", muted)
             text.append(" " * (_DURATION_WIDTH + 1))
         if index == self.cursor:
-            text.stylize(self.get_component_rich_style("timeline--cursor", partial=True))
+            # only the background: the bars keep their colours on the selected row
+            cursor = self.get_component_rich_style("timeline--cursor")
+            text.stylize(Style(bgcolor=cursor.bgcolor))
         return text
