@@ -15,14 +15,18 @@ import re
 import shlex
 import subprocess
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
+from rich.markup import escape
 from textual import work
-from textual.app import App, ComposeResult
+from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.css.query import NoMatches
+from textual.screen import Screen
 from textual.widgets import Footer, Header, Input, Static, TabbedContent, TabPane
 
 from flowtui.engine.bus import EventBus
@@ -110,6 +114,19 @@ class FlowApp(App[None]):
         ("q", "quit"),
     ]
 
+    HELP_BY_ID = {
+        "run": "Run the selected workflow",
+        "approve": "Approve the held step of the shown run",
+        "reject": "Reject the held step of the shown run",
+        "rerun_failed": "Rerun the shown run from its failed step",
+        "rerun_start": "Rerun the shown run from the start",
+        "cancel": "Cancel the shown run",
+        "pause": "Pause or resume the workflow's triggers",
+        "duplicate": "Duplicate the workflow file",
+        "edit": "Open the workflow file in $EDITOR",
+        "delete": "Delete the workflow file (history stays)",
+    }
+
     def __init__(
         self,
         folder: Path,
@@ -193,6 +210,21 @@ class FlowApp(App[None]):
             self.watch_folder()
         self.set_interval(POLL_INTERVAL, self.poll_store)
         self.ready.set()
+
+    def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        for binding in self.BINDINGS:
+            assert isinstance(binding, Binding)
+            if binding.id is None or binding.action.startswith("clear"):
+                continue
+            yield SystemCommand(
+                f"{binding.description} ({binding.key_display or binding.key})",
+                self.HELP_BY_ID.get(binding.id, binding.description),
+                partial(self.run_action, binding.action),
+            )
+
+    def on_resize(self) -> None:
+        self.screen.set_class(self.size.width < 120, "-narrow")
 
     async def on_unmount(self) -> None:
         if self.runner is not None:
@@ -423,9 +455,7 @@ class FlowApp(App[None]):
             return
         name = workflow.name if workflow else entry.name
         theme = self.current_theme
-        parts = [f"[b]{name}[/b]"]
-        if workflow and workflow.description:
-            parts.append(f"[dim]{workflow.description}[/dim]")
+        parts = [f"[b]{escape(name)}[/b]"]
         if run is None:
             parts.append("never run — press r")
         else:
@@ -435,6 +465,9 @@ class FlowApp(App[None]):
                 if run.ended_at
                 else (time.time() - run.started_at if run.started_at else None)
             )
+            held = [s.name for s in steps if s.status == StepStatus.HELD]
+            if held:
+                parts.append(f"[{status_style('held', theme)}]⏸ waiting: {', '.join(held)}[/]")
             parts.append(f"run #{run.id}")
             parts.append(f"[{style}]{glyph(run.status)} {run.status}[/]")
             if duration is not None:
@@ -443,12 +476,12 @@ class FlowApp(App[None]):
             parts.append(f"by {trigger}")
             if run.parent_run_id:
                 parts.append(f"rerun of #{run.parent_run_id}")
-            held = [s.name for s in steps if s.status == StepStatus.HELD]
-            if held:
-                parts.append(f"[{status_style('held', theme)}]⏸ waiting: {', '.join(held)}[/]")
             if run.message and run.status.is_final and run.status != RunStatus.SUCCEEDED:
-                parts.append(f"[dim]{run.message}[/dim]")
-        header.update("  ·  ".join(parts))
+                parts.append(f"[dim]{escape(run.message)}[/dim]")
+        text = "  ·  ".join(parts)
+        if workflow and workflow.description:
+            text += f"\n[dim]{escape(workflow.description)}[/dim]"
+        header.update(text)
 
     async def refresh_logs(self) -> None:
         assert self.store is not None
