@@ -24,13 +24,12 @@ from flowtui.cli.console import (
     step_duration,
     use_colour,
 )
-from flowtui.engine.identity import current_user, may_approve, resolve_identity
+from flowtui.engine.identity import approvers_of, current_user, may_approve, resolve_identity
 from flowtui.engine.states import RunStatus, StepStatus
 from flowtui.model.errors import WorkflowError
 from flowtui.model.loader import (
     discover_workflows,
     load_workflow,
-    load_workflow_text,
     resolve_workflow,
 )
 from flowtui.model.workflow import Workflow
@@ -484,7 +483,7 @@ async def _decide(args: argparse.Namespace, *, approve: bool) -> int:
             raise CliError(f"run {run.id} has no step {args.step!r}{hint}")
         if step.status != StepStatus.HELD:
             raise CliError(f"step {step.name} of run {run.id} is {step.status}, not held")
-        approvers = _approvers(run, step.name)
+        approvers = approvers_of(run, step.name)
         if not may_approve(user, approvers):
             raise CliError(
                 f"{user} may not {verb} {step.name}: approvers are {', '.join(approvers)}"
@@ -517,18 +516,6 @@ async def _decide(args: argparse.Namespace, *, approve: bool) -> int:
     finally:
         await store.close()
     return 0
-
-
-def _approvers(run: RunRecord, step: str) -> list[str]:
-    source = str(run.definition.get("source") or "")
-    if not source:
-        return []
-    try:
-        workflow = load_workflow_text(source, run.workflow_path or run.workflow)
-    except WorkflowError:
-        return []
-    found = workflow.steps.get(step)
-    return list(found.spec.get("approvers") or []) if found else []
 
 
 def cmd_cancel(args: argparse.Namespace) -> int:

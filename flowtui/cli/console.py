@@ -19,23 +19,10 @@ from flowtui.engine.events import (
     StepStatusChanged,
 )
 from flowtui.engine.states import RunStatus, StepStatus
+from flowtui.glyphs import GLYPHS
 from flowtui.store.records import ApprovalRecord, RunRecord, StepRecord
 from flowtui.timefmt import fmt_duration
 
-GLYPHS: dict[str, str] = {
-    "pending": "·",
-    "queued": "·",
-    "running": "▶",
-    "held": "⏸",
-    "succeeded": "✓",
-    "reused": "✓",
-    "failed": "✗",
-    "timed_out": "✗",
-    "rejected": "✗",
-    "cancelled": "⊘",
-    "interrupted": "⚡",
-    "skipped": "↷",
-}
 COLOURS: dict[str, str] = {
     "succeeded": "32",
     "reused": "36",

@@ -11,6 +11,10 @@ import grp
 import os
 import pwd
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from flowtui.store.records import RunRecord
 
 TRUST_AS_ENV = "FLOWTUI_TRUST_AS"
 
@@ -61,3 +65,19 @@ def may_approve(user: str, approvers: Sequence[str]) -> bool:
         if entry.startswith("team:") and user in _group_members(entry[5:]):
             return True
     return False
+
+
+def approvers_of(run: RunRecord, step: str) -> list[str]:
+    """The `approvers` of `step` as the run's own definition says (not today's file)."""
+    from flowtui.model.errors import WorkflowError
+    from flowtui.model.loader import load_workflow_text
+
+    source = str(run.definition.get("source") or "")
+    if not source:
+        return []
+    try:
+        workflow = load_workflow_text(source, run.workflow_path or run.workflow)
+    except WorkflowError:
+        return []
+    found = workflow.steps.get(step)
+    return list(found.spec.get("approvers") or []) if found else []

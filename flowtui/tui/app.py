@@ -31,7 +31,7 @@ from textual.widgets import Footer, Header, Input, Static, TabbedContent, TabPan
 
 from flowtui.engine.bus import EventBus
 from flowtui.engine.events import Event, RunStatusChanged, StepStatusChanged
-from flowtui.engine.identity import current_user, may_approve
+from flowtui.engine.identity import approvers_of, current_user, may_approve
 from flowtui.engine.runner import RunError, Runner, RunnerOptions
 from flowtui.engine.states import RunStatus, StepStatus
 from flowtui.model.catalog import CatalogEntry, WorkflowCatalog
@@ -668,7 +668,7 @@ class FlowApp(App[None]):
             self.notify(f"nothing in run {run.id} waits for approval", severity="warning")
             return
         user = current_user()
-        approvers = self._approvers(run, target.name)
+        approvers = approvers_of(run, target.name)
         verb = "approve" if approve else "reject"
         if not may_approve(user, approvers):
             self.notify(
@@ -685,20 +685,6 @@ class FlowApp(App[None]):
 
         title = f"{verb.capitalize()} {target.name} of run #{run.id}? Comment (optional):"
         self.push_screen(PromptScreen(title, submit_label=verb.capitalize()), send)
-
-    def _approvers(self, run: RunRecord, step: str) -> list[str]:
-        from flowtui.model.errors import WorkflowError
-        from flowtui.model.loader import load_workflow_text
-
-        source = str(run.definition.get("source") or "")
-        if not source:
-            return []
-        try:
-            wf = load_workflow_text(source, run.workflow_path or run.workflow)
-        except WorkflowError:
-            return []
-        found = wf.steps.get(step)
-        return list(found.spec.get("approvers") or []) if found else []
 
     async def action_rerun(self, from_failed: bool) -> None:
         assert self.runner is not None

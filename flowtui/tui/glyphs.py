@@ -4,20 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-GLYPHS: dict[str, str] = {
-    "pending": "·",
-    "queued": "·",
-    "running": "◐",
-    "held": "⏸",
-    "succeeded": "✓",
-    "reused": "✓",
-    "failed": "✗",
-    "timed_out": "✗",
-    "rejected": "✗",
-    "cancelled": "⊘",
-    "skipped": "↷",
-    "interrupted": "⚡",
-}
+from flowtui.glyphs import GLYPHS
+
 SPINNER = "◐◓◑◒"
 
 # which theme colour each status takes
