@@ -22,7 +22,7 @@ from pathlib import Path
 
 from rich.markup import escape
 from textual import work
-from textual.app import App, ComposeResult, SystemCommand
+from textual.app import App, ComposeResult, SuspendNotSupported, SystemCommand
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.css.query import NoMatches
@@ -759,8 +759,16 @@ class FlowApp(App[None]):
         if entry is None:
             return
         editor = os.environ.get("VISUAL") or os.environ.get("EDITOR") or "vi"
-        with self.suspend():
-            subprocess.run([*shlex.split(editor), str(entry.path)], check=False)
+        command = [*shlex.split(editor), str(entry.path)]
+        try:
+            with self.suspend():
+                subprocess.run(command, check=False)
+        except SuspendNotSupported:
+            # no terminal to hand over (headless, some Windows terminals): run it as is
+            subprocess.run(command, check=False, stdin=subprocess.DEVNULL)
+        except OSError as exc:
+            self.notify(f"cannot start {editor!r}: {exc}", severity="error")
+            return
         self.catalog.refresh([entry.path])
         self.call_later(self.refresh_list)
         self.call_later(self.refresh_view)

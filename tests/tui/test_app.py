@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import getpass
+import json
+import os
 import sqlite3
 import textwrap
 from collections.abc import Callable
@@ -280,3 +282,58 @@ async def test_a_run_owned_by_another_process_shows_up(folder: Path, tmp_path: P
             assert await asyncio.to_thread(proc.wait, 20) == 0
         finally:
             proc.kill()
+
+
+async def test_params_prompt_editor_tabs_and_quit(folder: Path, tmp_path: Path) -> None:
+    import sys
+
+    write(
+        folder,
+        "release.yaml",
+        """
+        name: release
+        params:
+          version: {required: true, description: the version to ship}
+        steps:
+          show: {run: 'echo "shipping $PARAM_VERSION"'}
+        """,
+    )
+    editor = tmp_path / "editor.py"
+    editor.write_text(
+        "import sys\n"
+        "path = sys.argv[1]\n"
+        "text = open(path).read()\n"
+        "open(path, 'w').write(text + '  after: {requires: [show], run: echo after}\\n')\n"
+    )
+    app = FlowApp(folder, db_path=tmp_path / "h.db", watch=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await app.ready.wait()
+        await select(pilot, app, "release")
+        await pilot.press("r")
+        await pilot.pause()
+        assert app.screen.__class__.__name__ == "ParamsScreen"
+        await pilot.press("enter")  # required and empty: refused, the dialog stays
+        await pilot.pause()
+        assert app.screen.__class__.__name__ == "ParamsScreen"
+        await pilot.press(*"2.0.1", "enter")
+        await until(pilot, lambda: run_status(app, 1) == "succeeded")
+        (params,) = db_rows(app, "SELECT params FROM runs WHERE id=1")[0]
+        assert json.loads(str(params)) == {"version": "2.0.1"}
+
+        for key, pane in (("t", "timeline"), ("l", "logs"), ("g", "dag"), ("h", "history")):
+            await pilot.press(key)
+            await pilot.pause()
+            assert app.query_one("#tabs").active == pane  # type: ignore[attr-defined]
+
+        await pilot.press("shift+tab")
+        await select(pilot, app, "release")
+        os.environ["EDITOR"] = f"{sys.executable} {editor}"
+        try:
+            await pilot.press("e")
+            dag = app.query_one(DagView)
+            await until(pilot, lambda: "after" in dag.node_names, timeout=5)
+        finally:
+            del os.environ["EDITOR"]
+        await pilot.press("q")
+        await pilot.pause()
+    assert app.return_code == 0
