@@ -151,14 +151,8 @@ class Runner:
                     message=old[2] if old else "",
                 )
             )
-        source = ""
-        if workflow.path is not None:
-            with contextlib.suppress(OSError):
-                source = workflow.path.read_text(encoding="utf-8")
-        if reuse_from is not None and reuse_from.definition.get("source"):
-            source = str(reuse_from.definition["source"])
         definition: dict[str, Any] = {
-            "source": source,
+            "source": workflow.source,
             "steps": [
                 {"name": s.name, "type": s.type, "requires": list(s.requires)}
                 for s in workflow.steps.values()

@@ -110,7 +110,7 @@ def load_workflow_text(
     workflow = checker.workflow(document.value, document.pos, path)
     if checker.problems or workflow is None:
         raise WorkflowError(checker.problems)
-    return replace(workflow, source_hash=hashlib.sha256(data).hexdigest())
+    return replace(workflow, source_hash=hashlib.sha256(data).hexdigest(), source=source)
 
 
 def is_workflow_file(path: Path) -> bool:

@@ -91,6 +91,9 @@ class Workflow:
     params: Mapping[str, ParamSpec] = field(default_factory=dict)
     fail_fast: bool = False
     source_hash: str = ""  # sha256 of the file's bytes
+    # the exact text this was loaded from: what a run records and a rerun reloads, even
+    # when the file has changed (or broken) since
+    source: str = ""
 
     def step(self, name: str) -> Step:
         return self.steps[name]

@@ -559,3 +559,21 @@ async def test_run_records_the_git_commit_of_its_workflow(env: Env) -> None:
     run_id, _ = await env.run(load_workflow(wf_path))
     run = await env.store.get_run(run_id)
     assert run is not None and run.git_commit == git("rev-parse", "HEAD")
+
+
+async def test_a_run_records_the_text_it_ran_not_the_file_as_it_is_now(env: Env) -> None:
+    wf = env.workflow(
+        """
+        name: frozen
+        steps:
+          a: {run: exit 1}
+        """
+    )
+    assert wf.path is not None
+    wf.path.write_text("name: frozen\nsteps: [broken\n")  # edited (and broken) after loading
+    run_id, status = await env.run(wf)
+    assert status == RunStatus.FAILED
+    run = await env.store.get_run(run_id)
+    assert run is not None and run.definition["source"] == wf.source
+    again = await env.runner.rerun(run_id)  # reloads what ran, not the broken file
+    assert await again.wait() == RunStatus.FAILED

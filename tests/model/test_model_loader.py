@@ -59,6 +59,7 @@ def test_full_example_loads_into_the_expected_objects(tmp_path: Path) -> None:
         path=path.resolve(),
         pos=SourcePos(file, 1, 1),
         source_hash=hashlib.sha256(EXAMPLE.encode()).hexdigest(),
+        source=EXAMPLE,
         steps={
             "plan": Step(
                 "plan",
