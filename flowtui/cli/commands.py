@@ -406,8 +406,8 @@ async def _show(args: argparse.Namespace) -> int:
             for key, value in outputs.get(step.name, {}).items():
                 print(f"   {key} = {value}")
             if args.lines > 0:
-                logs = await store.get_logs(run.id, step.name, limit=1_000_000)
-                for log in logs[-args.lines :]:
+                logs = await store.tail_logs(run.id, step.name, limit=args.lines)
+                for log in logs:
                     bar = paint("│", "31" if log.stream == "stderr" else "2")
                     print(f"   {bar} {log.line}")
     finally:

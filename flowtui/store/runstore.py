@@ -489,18 +489,20 @@ class RunStore:
         else:
             sql = "SELECT * FROM logs WHERE run_id = ? AND step = ? AND id > ? ORDER BY id LIMIT ?"
             params = (run_id, step, after_id, limit)
-        return [
-            LogRecord(
-                id=r["id"],
-                run_id=r["run_id"],
-                step=r["step"],
-                attempt=r["attempt"],
-                stream=r["stream"],
-                line=r["line"],
-                at=r["at"],
-            )
-            for r in await self.db.fetchall(sql, params)
-        ]
+        return [_log_record(r) for r in await self.db.fetchall(sql, params)]
+
+    async def tail_logs(
+        self, run_id: int, step: str | None = None, *, limit: int
+    ) -> list[LogRecord]:
+        """The last `limit` log lines, in the order written (reads only those rows)."""
+        if step is None:
+            sql = "SELECT * FROM logs WHERE run_id = ? ORDER BY id DESC LIMIT ?"
+            params: tuple[Any, ...] = (run_id, limit)
+        else:
+            sql = "SELECT * FROM logs WHERE run_id = ? AND step = ? ORDER BY id DESC LIMIT ?"
+            params = (run_id, step, limit)
+        rows = await self.db.fetchall(sql, params)
+        return [_log_record(r) for r in reversed(rows)]
 
     async def get_outputs(self, run_id: int) -> dict[str, dict[str, str]]:
         rows = await self.db.fetchall(
@@ -553,6 +555,16 @@ class RunStore:
 
 
 # --------------------------------------------------------------------- helpers
+def _log_record(r: sqlite3.Row) -> LogRecord:
+    return LogRecord(
+        id=r["id"],
+        run_id=r["run_id"],
+        step=r["step"],
+        attempt=r["attempt"],
+        stream=r["stream"],
+        line=r["line"],
+        at=r["at"],
+    )
 
 
 async def _all(

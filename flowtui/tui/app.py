@@ -496,8 +496,7 @@ class FlowApp(App[None]):
             return
         if self.view.log_key != key:
             self.view.log_key = key
-            logs = await self.store.get_logs(run_id, step, limit=10_000_000)
-            logs = logs[-LOG_TAIL:]
+            logs = await self.store.tail_logs(run_id, step, limit=LOG_TAIL)
             title = f"run #{run_id} · {step}" if step else f"run #{run_id} · all steps"
             log_view.show(title, logs)
             self.view.log_after = logs[-1].id if logs else 0

@@ -350,3 +350,15 @@ async def test_heartbeat_claims_active_runs_only(store: RunStore) -> None:
     assert a is not None and d is not None
     assert a.owner_pid == me.pid and a.heartbeat_at is not None
     assert d.owner_pid is None and d.heartbeat_at is None
+
+
+async def test_tail_logs_returns_the_last_lines_in_order(store: RunStore) -> None:
+    run_id = await store.create_run(workflow="wf", steps=plan("a", "b"))
+    now = time.time()
+    await store.apply(
+        [StepLog(run_id, "a", 1, "stdout", f"a{i}", now) for i in range(10)]
+        + [StepLog(run_id, "b", 1, "stdout", "b0", now)]
+    )
+    assert [r.line for r in await store.tail_logs(run_id, "a", limit=3)] == ["a7", "a8", "a9"]
+    assert [r.line for r in await store.tail_logs(run_id, limit=2)] == ["a9", "b0"]
+    assert len(await store.tail_logs(run_id, "a", limit=100)) == 10
