@@ -34,10 +34,7 @@ class RunRecord:
     @property
     def duration(self) -> float | None:
         """Seconds from start to end; for a run still going, the time elapsed so far."""
-        if self.started_at is None:
-            return None
-        end = self.ended_at if self.ended_at is not None else time.time()
-        return max(0.0, end - self.started_at)
+        return _elapsed(self.started_at, self.ended_at)
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,10 +58,7 @@ class StepRecord:
 
     @property
     def duration(self) -> float | None:
-        if self.started_at is None:
-            return None
-        end = self.ended_at if self.ended_at is not None else time.time()
-        return max(0.0, end - self.started_at)
+        return _elapsed(self.started_at, self.ended_at)
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,3 +117,10 @@ class EventRecord:
     attempt: int
     at: float
     message: str = field(default="")
+
+
+def _elapsed(started_at: float | None, ended_at: float | None) -> float | None:
+    if started_at is None:
+        return None
+    end = ended_at if ended_at is not None else time.time()
+    return max(0.0, end - started_at)

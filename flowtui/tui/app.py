@@ -151,6 +151,7 @@ class FlowApp(App[None]):
         self.sink: StoreSink | None = None
         self.runner: Runner | None = None
         self._refresh_pending = False
+        self._list_dirty = False
         self._refresh_lock = asyncio.Lock()
         self._last_event_id = -1
         self._paused: set[str] = set()
@@ -328,7 +329,7 @@ class FlowApp(App[None]):
             return
         if self.sink is not None:
             await self.sink.flush()
-        if getattr(self, "_list_dirty", False):
+        if self._list_dirty:
             self._list_dirty = False
             await self.refresh_list()
         await self.refresh_view()
@@ -418,9 +419,9 @@ class FlowApp(App[None]):
         }
         now = time.time()
         durations = {
-            s.name: fmt_duration((s.ended_at or now) - s.started_at)
+            s.name: fmt_duration(s.duration)
             for s in steps
-            if s.started_at is not None and s.name in states
+            if s.duration is not None and s.name in states
         }
         dag = self.query_one(DagView)
         dag.set_graph(nodes)
@@ -460,11 +461,7 @@ class FlowApp(App[None]):
             parts.append("never run — press r")
         else:
             style = status_style(str(run.status), theme)
-            duration = (
-                run.duration
-                if run.ended_at
-                else (time.time() - run.started_at if run.started_at else None)
-            )
+            duration = run.duration  # the time so far while it runs
             held = [s.name for s in steps if s.status == StepStatus.HELD]
             if held:
                 parts.append(f"[{status_style('held', theme)}]⏸ waiting: {', '.join(held)}[/]")
