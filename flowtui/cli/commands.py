@@ -15,6 +15,7 @@ import sys
 import time
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from flowtui.cli.console import (
     COLOURS,
@@ -36,6 +37,9 @@ from flowtui.model.workflow import Workflow
 from flowtui.store.records import RunRecord
 from flowtui.store.runstore import RunStore
 from flowtui.timefmt import fmt_clock, fmt_duration
+
+if TYPE_CHECKING:  # the engine is imported only by the commands that run something
+    from flowtui.engine.runner import RunHandle, Runner
 
 BUNDLED_SAMPLES = Path(__file__).resolve().parent.parent.parent / "sample_workflows"
 
@@ -129,10 +133,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     params = parse_params(args.param)
     user = current_user()
 
-    async def start(runner: object) -> object:
-        return await runner.submit(  # type: ignore[attr-defined]
-            workflow, params=params, trigger="manual", triggered_by=user
-        )
+    async def start(runner: Runner) -> RunHandle:
+        return await runner.submit(workflow, params=params, trigger="manual", triggered_by=user)
 
     return asyncio.run(_execute(args, dirs, start, [*workflow.steps]))
 
@@ -141,11 +143,9 @@ def cmd_rerun(args: argparse.Namespace) -> int:
     dirs = search_dirs(args)
     user = current_user()
 
-    async def start(runner: object) -> object:
-        run = await resolve_run(runner.store, args.run)  # type: ignore[attr-defined]
-        return await runner.rerun(  # type: ignore[attr-defined]
-            run.id, from_failed=not args.from_start, triggered_by=user
-        )
+    async def start(runner: Runner) -> RunHandle:
+        run = await resolve_run(runner.store, args.run)
+        return await runner.rerun(run.id, from_failed=not args.from_start, triggered_by=user)
 
     return asyncio.run(_execute(args, dirs, start, []))
 
@@ -166,7 +166,7 @@ def _child_resolver(dirs: Sequence[Path]) -> Callable[[str, Workflow], Workflow]
 async def _execute(
     args: argparse.Namespace,
     dirs: Sequence[Path],
-    start: Callable[[object], Awaitable[object]],
+    start: Callable[[Runner], Awaitable[RunHandle]],
     step_names: list[str],
 ) -> int:
     from flowtui.engine.bus import EventBus
@@ -197,7 +197,7 @@ async def _execute(
             handle = await start(runner)
         except RunError as exc:
             raise CliError(str(exc)) from None
-        run_id: int = handle.run_id  # type: ignore[attr-defined]
+        run_id = handle.run_id
         if not step_names:
             steps = await store.get_steps(run_id)
             reporter.set_step_names([s.name for s in steps])
@@ -210,13 +210,13 @@ async def _execute(
                 print("\ncancelling run (press Ctrl-C again to stop waiting)", file=sys.stderr)
                 runner.cancel(run_id, by=current_user(), reason="interrupted from the terminal")
             else:
-                handle.task.cancel()  # type: ignore[attr-defined]
+                handle.task.cancel()
 
         for sig in (signal.SIGINT, signal.SIGTERM):
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.add_signal_handler(sig, on_signal)
         try:
-            status = await handle.wait()  # type: ignore[attr-defined]
+            status = await handle.wait()
         except asyncio.CancelledError:
             status = RunStatus.CANCELLED
     finally:
