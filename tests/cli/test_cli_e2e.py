@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import getpass
-import os
 import signal
 import textwrap
 from pathlib import Path
 
-import psutil
-
 from tests.cli.conftest import Cli
+from tests.processes import group_members
 
 
 def write(path: Path, text: str) -> Path:
@@ -158,14 +156,14 @@ def test_killed_runner_leaves_an_interrupted_run_that_reruns_from_failed(
     )
     runner.send_signal(signal.SIGKILL)
     runner.wait(timeout=10)
-    assert _group_alive(int(pgid)), "the orphaned step should still run until recovery"
+    assert group_members(int(pgid)), "the orphaned step should still run until recovery"
 
     shown = cli("show", "1")
     assert shown.returncode == 0, shown.stderr
     assert "Status: interrupted" in shown.stdout
     assert "was left by a runner that died" in shown.stderr
     assert cli.step_status(1, "one") == "succeeded"
-    cli.wait_for(lambda: not _group_alive(int(pgid)), timeout=10)
+    cli.wait_for(lambda: not group_members(int(pgid)), timeout=10)
     logs = cli("logs", "1", "two")
     assert "started" in logs.stdout
 
@@ -176,16 +174,6 @@ def test_killed_runner_leaves_an_interrupted_run_that_reruns_from_failed(
     assert cli.step_status(2, "one") == "reused"
     assert cli.step_status(2, "two") == "succeeded"
     assert cli.step_status(2, "three") == "succeeded"
-
-
-def _group_alive(pgid: int) -> bool:
-    for proc in psutil.process_iter():
-        try:
-            if os.getpgid(proc.pid) == pgid and proc.status() != psutil.STATUS_ZOMBIE:
-                return True
-        except (OSError, psutil.Error):
-            continue
-    return False
 
 
 def test_unknown_workflow_name_lists_known_ones(cli: Cli, tmp_path: Path) -> None:

@@ -22,25 +22,7 @@ from flowtui.engine.process import (
     run_streaming,
     terminate_sequence,
 )
-
-
-def is_running(pid: int) -> bool:
-    """Exists and is not a zombie (orphans may never be reaped in a container)."""
-    try:
-        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
-    except psutil.NoSuchProcess:
-        return False
-
-
-def members(pgid: int) -> list[int]:
-    found = []
-    for proc in psutil.process_iter():
-        try:
-            if os.getpgid(proc.pid) == pgid and is_running(proc.pid):
-                found.append(proc.pid)
-        except OSError:
-            pass
-    return found
+from tests.processes import group_members, is_running
 
 
 async def wait_for(predicate, timeout: float = 5.0) -> None:
@@ -157,8 +139,8 @@ async def test_cancel_kills_the_whole_group(tmp_path: Path) -> None:
             kill_grace=1.0,
         )
     )
-    await wait_for(lambda: bool(started) and len(members(started[0][1])) >= 3)
-    group = members(started[0][1])
+    await wait_for(lambda: bool(started) and len(group_members(started[0][1])) >= 3)
+    group = group_members(started[0][1])
     t0 = time.monotonic()
     task.cancel()
     with pytest.raises(asyncio.CancelledError):

@@ -19,6 +19,7 @@ from flowtui.model.loader import load_workflow
 from flowtui.model.workflow import Workflow
 from flowtui.store.runstore import RunStore
 from flowtui.store.sink import StoreSink
+from tests.processes import group_members
 
 
 @dataclass
@@ -359,25 +360,11 @@ async def test_cancel_kills_process_group_and_marks_cancelled(env: Env) -> None:
     assert env.runner.cancel(handle.run_id, by="carol")
     async with asyncio.timeout(8):
         assert await handle.wait() == RunStatus.CANCELLED
-    survivors = [
-        p
-        for p in psutil.process_iter()
-        if _pgid(p.pid) == step.pgid and p.status() != psutil.STATUS_ZOMBIE
-    ]
-    assert survivors == []
+    assert group_members(step.pgid) == []
     st = await env.statuses(handle.run_id)
     assert st == {"long": StepStatus.CANCELLED, "after": StepStatus.PENDING}
     run = await env.store.get_run(handle.run_id)
     assert run is not None and "carol" in run.message
-
-
-def _pgid(pid: int) -> int | None:
-    import os
-
-    try:
-        return os.getpgid(pid)
-    except OSError:
-        return None
 
 
 async def test_matrix_copies_run_with_their_values(env: Env) -> None:

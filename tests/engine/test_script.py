@@ -14,16 +14,10 @@ import pytest
 from flowtui.engine.executors.registry import get_executor
 from flowtui.engine.executors.script import ScriptExecutor, parse_outputs
 from flowtui.engine.states import StepStatus
+from tests.processes import group_members, is_running
 
 if TYPE_CHECKING:
     from tests.engine.conftest import MakeCtx, Recorder
-
-
-def is_running(pid: int) -> bool:
-    try:
-        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
-    except psutil.NoSuchProcess:
-        return False
 
 
 async def wait_for(predicate, timeout: float = 5.0) -> None:
@@ -204,15 +198,7 @@ async def test_cancel_kills_every_process_of_the_step(make_ctx: MakeCtx, rec: Re
     def group() -> list[int]:
         if not rec.processes:
             return []
-        pgid = rec.processes[0][1]
-        found = []
-        for proc in psutil.process_iter():
-            try:
-                if os.getpgid(proc.pid) == pgid and is_running(proc.pid):
-                    found.append(proc.pid)
-            except OSError:
-                pass
-        return found
+        return group_members(rec.processes[0][1])
 
     await wait_for(lambda: len(group()) >= 3)  # bash, sleep, cat
     pids = group()
