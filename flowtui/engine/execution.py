@@ -185,6 +185,7 @@ class RunExecution:
         steps = self.workflow.steps
         while True:
             self._wake.clear()
+            skipped_any = False
             if self.cancel_requested is None and self.fail_fast_cause is None:
                 for name, step in steps.items():
                     if self.statuses[name] != StepStatus.PENDING or name in self.tasks:
@@ -196,6 +197,7 @@ class RunExecution:
                         self.set_step_status(
                             name, StepStatus.SKIPPED, message=self.skip_reasons.get(name, "")
                         )
+                        skipped_any = True
                         continue
                     self.tasks[name] = asyncio.create_task(
                         self._run_step(step), name=f"flowtui-{self.run_id}-{name}"
@@ -203,21 +205,12 @@ class RunExecution:
             running = [t for t in self.tasks.values() if not t.done()]
             self._update_held()
             if not running:
-                if self._nothing_startable():
-                    return
-                continue
+                if not skipped_any:
+                    return  # nothing runs and nothing changed: no step can start any more
+                continue  # a skip may have decided steps earlier in file order
             waiter = asyncio.create_task(self._wake.wait())
             await asyncio.wait([*running, waiter], return_when=asyncio.FIRST_COMPLETED)
             waiter.cancel()
-
-    def _nothing_startable(self) -> bool:
-        if self.cancel_requested is not None or self.fail_fast_cause is not None:
-            return True
-        for name, step in self.workflow.steps.items():
-            pending = self.statuses[name] == StepStatus.PENDING and name not in self.tasks
-            if pending and self._readiness(step) in ("start", "skip"):
-                return False
-        return True
 
     def _dep_ok(self, dep: str) -> bool:
         status = self.statuses[dep]
