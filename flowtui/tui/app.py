@@ -373,7 +373,13 @@ class FlowApp(App[None]):
                     steps=len(wf.steps),
                     last_status=str(last.status) if last else None,
                     last_run_id=last.id if last else None,
-                    last_duration=fmt_duration(last.duration) if last and last.duration else "",
+                    # a live run's time would freeze here between status changes: the
+                    # list shows its status, the header its running time
+                    last_duration=(
+                        fmt_duration(last.duration)
+                        if last and last.status.is_final and last.duration is not None
+                        else ""
+                    ),
                     recent=tuple(str(r.status) for r in runs),
                     error=entry.error or "",
                 )
