@@ -27,6 +27,7 @@ from flowtui.cli.console import (
 )
 from flowtui.engine.identity import approvers_of, current_user, may_approve, resolve_identity
 from flowtui.engine.states import RunStatus, StepStatus
+from flowtui.model import circleci
 from flowtui.model.errors import WorkflowError
 from flowtui.model.loader import (
     discover_workflows,
@@ -39,6 +40,7 @@ from flowtui.store.runstore import RunStore
 from flowtui.timefmt import fmt_clock, fmt_duration
 
 if TYPE_CHECKING:  # the engine is imported only by the commands that run something
+    from flowtui.engine.logcap import LogLimits
     from flowtui.engine.runner import RunHandle, Runner
 
 BUNDLED_SAMPLES = Path(__file__).resolve().parent.parent.parent / "sample_workflows"
@@ -122,6 +124,23 @@ async def resolve_run(store: RunStore, ref: str) -> RunRecord:
     return run
 
 
+def _log_limits(args: argparse.Namespace) -> LogLimits:
+    from flowtui.engine.logcap import LogLimits, parse_size
+
+    limits = LogLimits.from_env()
+    lines, size = getattr(args, "max_log_lines", None), getattr(args, "max_log_bytes", None)
+    if lines is not None:
+        if lines < 0:
+            raise CliError("--max-log-lines must be 0 (no limit) or more")
+        limits = LogLimits(lines, limits.max_bytes)
+    if size is not None:
+        try:
+            limits = LogLimits(limits.max_lines, parse_size(size))
+        except ValueError as exc:
+            raise CliError(f"--max-log-bytes: {exc}") from None
+    return limits
+
+
 def _paint() -> Painter:
     return Painter(use_colour(sys.stdout))
 
@@ -130,11 +149,23 @@ def _paint() -> Painter:
 def cmd_run(args: argparse.Namespace) -> int:
     dirs = search_dirs(args)
     workflow = find_workflow(args.workflow, dirs)
+    try:  # a CircleCI config holds several workflows: --workflow picks one
+        workflow, notes = circleci.pick(workflow, getattr(args, "select_workflow", None))
+    except (LookupError, WorkflowError) as exc:
+        raise CliError(str(exc).strip("'\"")) from None
+    for note in notes:
+        print(f"flowtui: {note}", file=sys.stderr)
     params = parse_params(args.param)
     user = current_user()
 
     async def start(runner: Runner) -> RunHandle:
-        return await runner.submit(workflow, params=params, trigger="manual", triggered_by=user)
+        return await runner.submit(
+            workflow,
+            params=params,
+            trigger="manual",
+            triggered_by=user,
+            branch=getattr(args, "branch", None),
+        )
 
     return asyncio.run(_execute(args, dirs, start, [*workflow.steps]))
 
@@ -171,11 +202,13 @@ async def _execute(
 ) -> int:
     from flowtui.engine.bus import EventBus
     from flowtui.engine.runner import RunError, Runner, RunnerOptions
+    from flowtui.store.db import StoreError
     from flowtui.store.sink import StoreSink
 
+    limits = _log_limits(args)
     store = await open_store(args)
     bus = EventBus()
-    sink = StoreSink(store, bus)
+    sink = StoreSink(store, bus, limits)
     sink.start()
     reporter = ConsoleReporter(show_logs=not args.quiet)
     if not step_names and getattr(args, "run", None):
@@ -195,7 +228,7 @@ async def _execute(
     try:
         try:
             handle = await start(runner)
-        except RunError as exc:
+        except (RunError, StoreError) as exc:
             raise CliError(str(exc)) from None
         run_id = handle.run_id
         if not step_names:
@@ -225,6 +258,10 @@ async def _execute(
                 loop.remove_signal_handler(sig)
         await runner.close()
         await sink.close()
+        if sys.exc_info()[0] is not None:
+            # no summary follows (e.g. a draft refused): the store's thread must not keep
+            # the process alive
+            await store.close()
     try:
         run = await store.get_run(run_id)
         steps = await store.get_steps(run_id)
@@ -235,6 +272,12 @@ async def _execute(
         if sink.errors:
             print(
                 f"flowtui: warning: {len(sink.errors)} history write error(s): {sink.errors[-1]}",
+                file=sys.stderr,
+            )
+        if sink.lost_logs:
+            print(
+                f"flowtui: error: {sink.lost_logs:,} log lines of run {run_id} were not stored "
+                f"(disk full: could not write log to {store.path})",
                 file=sys.stderr,
             )
     finally:
@@ -258,6 +301,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
     files = list(_expand_paths(args.paths))
     if not files:
         raise CliError("no workflow files found")
+    groups: dict[str, dict[str, int | None]] = {}
     for path in files:
         try:
             workflow = load_workflow(path)
@@ -274,6 +318,19 @@ def cmd_validate(args: argparse.Namespace) -> int:
             paint("✓", "32"),
             f"{path}: {workflow.name} ({len(workflow.steps)} steps)",
         )
+        for line in circleci.describe(workflow):
+            print(line)
+        if workflow.concurrency_group:
+            groups.setdefault(workflow.concurrency_group, {})[workflow.name] = workflow.concurrency
+    for group, limits in sorted(groups.items()):
+        if len(set(limits.values())) > 1:
+            listed = ", ".join(f"{name}: {n or 'none'}" for name, n in sorted(limits.items()))
+            smallest = min((n for n in limits.values() if n is not None), default=1)
+            print(
+                paint("!", "33"),
+                f"concurrency group {group}: its workflows disagree on `concurrency` "
+                f"({listed}); the smallest, {smallest}, applies to the whole group",
+            )
     if len(files) > 1:
         print(f"{len(files) - bad} valid, {bad} invalid")
     return 1 if bad else 0
@@ -287,6 +344,8 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 async def _list(args: argparse.Namespace, folder: Path) -> int:
+    from flowtui.engine.admission import effective_status
+
     paint = _paint()
     store = await open_store(args)
     try:
@@ -298,8 +357,7 @@ async def _list(args: argparse.Namespace, folder: Path) -> int:
                 first = str(exc).splitlines()[0] if str(exc) else "unreadable"
                 rows.append((path.name, paint("✗ invalid", "31"), "", "", first))
                 continue
-            paused = await store.workflow_paused(wf.name)
-            status = "paused" if paused else wf.status
+            status = await effective_status(store, wf)
             runs = await store.list_runs(wf.name, limit=1)
             last = "never run"
             if runs:
@@ -360,11 +418,15 @@ async def _history(args: argparse.Namespace) -> int:
                     dur,
                     trigger,
                     approved,
+                    run.branch or "",
                 )
             )
-        _print_table(
-            ("RUN", "WORKFLOW", "STATUS", "STARTED", "DURATION", "TRIGGER", "APPROVED BY"), rows
-        )
+        header = ("RUN", "WORKFLOW", "STATUS", "STARTED", "DURATION", "TRIGGER", "APPROVED BY")
+        if any(run.branch for run in runs):
+            header = (*header, "BRANCH")
+        else:
+            rows = [row[:-1] for row in rows]
+        _print_table(header, rows)
         if len(runs) == args.limit:
             print(f"(older: flowtui history {args.workflow or ''} --before {runs[-1].id})")
     finally:
@@ -384,8 +446,14 @@ async def _show(args: argparse.Namespace) -> int:
         steps = await store.get_steps(run.id)
         approvals = await store.get_approvals(run.id)
         outputs = await store.get_outputs(run.id)
+        omissions = await store.log_omissions(run.id)
         print(render_summary(run, steps, approvals, paint))
         print(f"Started: {fmt_clock(run.started_at)}   Ended: {fmt_clock(run.ended_at)}")
+        if run.branch or run.concurrency_group:
+            parts = [f"Branch: {run.branch}"] if run.branch else []
+            if run.concurrency_group:
+                parts.append(f"Concurrency group: {run.concurrency_group}")
+            print("   ".join(parts))
         if run.params:
             print("Params: " + ", ".join(f"{k}={v}" for k, v in run.params.items()))
         for step in steps:
@@ -405,6 +473,8 @@ async def _show(args: argparse.Namespace) -> int:
                     print(f"   {verb} by {a.by} at {fmt_clock(a.at)}{note}")
             for key, value in outputs.get(step.name, {}).items():
                 print(f"   {key} = {value}")
+            for marker in omissions.get(step.name, []):
+                print(f"   log: {marker.strip('… ')} (log cap; see --max-log-lines)")
             if args.lines > 0:
                 logs = await store.tail_logs(run.id, step.name, limit=args.lines)
                 for log in logs:
@@ -518,6 +588,39 @@ async def _decide(args: argparse.Namespace, *, approve: bool) -> int:
     return 0
 
 
+def cmd_pause(args: argparse.Namespace) -> int:
+    return asyncio.run(_set_paused(args, paused=True))
+
+
+def cmd_resume(args: argparse.Namespace) -> int:
+    return asyncio.run(_set_paused(args, paused=False))
+
+
+async def _set_paused(args: argparse.Namespace, *, paused: bool) -> int:
+    workflow = find_workflow(args.workflow, search_dirs(args))
+    store = await open_store(args)
+    try:
+        was = await store.workflow_paused(workflow.name)
+        await store.set_paused(workflow.name, paused)
+    finally:
+        await store.close()
+    verb = "paused" if paused else "resumed"
+    already = " (it already was)" if was == paused else ""
+    effect = (
+        "its triggers are ignored; `flowtui run` still works"
+        if paused
+        else "its triggers start runs again"
+    )
+    print(f"{verb} {workflow.name}{already}: {effect}")
+    if workflow.status != "active":
+        print(
+            f"note: {workflow.path or workflow.name} says `status: {workflow.status}`, so its "
+            "triggers stay off until that says `active`",
+            file=sys.stderr,
+        )
+    return 0
+
+
 def cmd_cancel(args: argparse.Namespace) -> int:
     return asyncio.run(_cancel(args))
 
@@ -528,6 +631,9 @@ async def _cancel(args: argparse.Namespace) -> int:
         run = await resolve_run(store, args.run)
         if run.status.is_final:
             raise CliError(f"run {run.id} has already ended ({run.status})")
+        if await store.cancel_orphaned_queued(run.id, current_user()):
+            print(f"run {run.id} ({run.workflow}): cancelled (its runner had died)")
+            return 0
         await store.add_command(run.id, "cancel", by=current_user())
         deadline = time.monotonic() + args.wait
         while time.monotonic() < deadline:

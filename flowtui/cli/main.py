@@ -18,6 +18,7 @@ examples:
   flowtui history production-deploy
   flowtui approve 42 approve --comment "plan looks right"
   flowtui rerun 42 --from-failed
+  flowtui pause nightly-backup
 """
 
 
@@ -34,6 +35,21 @@ def _add_dirs(parser: argparse.ArgumentParser) -> None:
         metavar="DIR",
         help="where to look up workflows by name (repeatable; default: ./workflows, "
         "./sample_workflows, the bundled samples)",
+    )
+
+
+def _add_log_limits(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--max-log-lines",
+        type=int,
+        metavar="N",
+        help="lines of each step's log kept in the history: the first and last N/2 "
+        "(default: $FLOWTUI_MAX_LOG_LINES or 100000; 0: no limit)",
+    )
+    parser.add_argument(
+        "--max-log-bytes",
+        metavar="SIZE",
+        help="the same in bytes, e.g. 32M (default: $FLOWTUI_MAX_LOG_BYTES or 32M; 0: no limit)",
     )
 
 
@@ -68,7 +84,28 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--parallel", "-j", type=int, metavar="N", help="steps at once (default: CPUs)")
     p.add_argument("--quiet", "-q", action="store_true", help="do not print step output")
-    p.add_argument("--kill-grace", type=float, default=5.0, metavar="S", help=argparse.SUPPRESS)
+    p.add_argument(
+        "--branch",
+        "-b",
+        metavar="B",
+        help="the git branch this run is for, checked by `branches:` filters (default: the "
+        "`branch` param, else the branch the workflow file is checked out on)",
+    )
+    p.add_argument(
+        "--workflow",
+        "-w",
+        dest="select_workflow",
+        metavar="NAME",
+        help="which workflow of a CircleCI config to run (needed when it has several)",
+    )
+    p.add_argument(
+        "--kill-grace",
+        type=float,
+        default=5.0,
+        metavar="S",
+        help="seconds a cancelled step gets between SIGINT, SIGTERM and SIGKILL (default 5)",
+    )
+    _add_log_limits(p)
     _add_db(p)
     _add_dirs(p)
 
@@ -113,12 +150,39 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--parallel", "-j", type=int, metavar="N")
     p.add_argument("--quiet", "-q", action="store_true")
     p.add_argument("--kill-grace", type=float, default=5.0, help=argparse.SUPPRESS)
+    _add_log_limits(p)
     _add_db(p)
     _add_dirs(p)
+
+    for verb, what in (("pause", "ignore its triggers"), ("resume", "let triggers start it")):
+        p = sub.add_parser(verb, help=f"{verb} a workflow: {what} (manual runs still allowed)")
+        p.add_argument("workflow", help="a workflow file, or the name of one")
+        _add_db(p)
+        _add_dirs(p)
 
     p = sub.add_parser("cancel", help="cancel a queued or running run")
     p.add_argument("run", help="run id, or 'last'")
     p.add_argument("--wait", type=float, default=15.0, help="seconds to wait for it to stop")
+    _add_db(p)
+
+    p = sub.add_parser(
+        "serve",
+        help="run the folder's triggers (cron, webhook, git, workflow, incident) as a service",
+        description="Run a folder's triggers headless until SIGINT/SIGTERM (docs/triggers.md). "
+        "Webhooks need a secret: $FLOWTUI_WEBHOOK_SECRET or the trigger's `secret_env:`.",
+    )
+    p.add_argument("folder", nargs="?", help="folder of workflow files (default: ./workflows)")
+    p.add_argument("--host", default="127.0.0.1", help="webhook address (default 127.0.0.1)")
+    p.add_argument(
+        "--port", type=int, default=8765, help="webhook port (default 8765; 0: any free port)"
+    )
+    p.add_argument("--no-webhooks", action="store_true", help="do not start the HTTP server")
+    p.add_argument("--parallel", "-j", type=int, metavar="N", help="steps at once (default: CPUs)")
+    _add_db(p)
+
+    p = sub.add_parser("triggers", help="what triggers did lately (fired, ignored, rejected)")
+    p.add_argument("workflow", nargs="?", help="only this workflow")
+    p.add_argument("--limit", "-n", type=int, default=20)
     _add_db(p)
     return parser
 
@@ -135,7 +199,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(["dashboard", *(argv or [])])
     from flowtui.cli import commands
 
-    handler = getattr(commands, f"cmd_{args.command}")
+    handler = getattr(commands, f"cmd_{args.command}", None)
+    if args.command in ("serve", "triggers"):
+        from flowtui.cli import serve
+
+        handler = getattr(serve, f"cmd_{args.command}")
     try:
         return int(handler(args) or 0)
     except KeyboardInterrupt:

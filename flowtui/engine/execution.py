@@ -26,7 +26,9 @@ from flowtui.engine.executors.base import StepContext, StepResult
 from flowtui.engine.executors.registry import get_executor
 from flowtui.engine.expressions import ExpressionError, evaluate_bool
 from flowtui.engine.identity import may_approve
+from flowtui.engine.secrets import LogMasking, Masker, SecretError, resolve_secrets
 from flowtui.engine.states import STEP_FAILED, STEP_OK, RunStatus, StepStatus
+from flowtui.model.branches import branch_matches, describe_mismatch
 from flowtui.model.workflow import Step, Workflow
 from flowtui.timefmt import fmt_limit
 
@@ -63,8 +65,10 @@ class RunExecution:
         params: dict[str, str],
         workspace: Path,
         reused: dict[str, tuple[StepStatus, dict[str, str], str]],
+        branch: str | None = None,
     ) -> None:
         self.runner = runner
+        self.branch = branch
         self.bus = runner.bus
         self.run_id = run_id
         self.workflow = workflow
@@ -75,6 +79,10 @@ class RunExecution:
         self.messages: dict[str, str] = {}
         self.outputs: dict[str, dict[str, str]] = {}
         self.skip_reasons: dict[str, str] = {}
+        # a step filtered out by `branches:` is skipped like a `when:` that is false
+        for step in workflow.steps.values():
+            if not branch_matches(step.branches, branch):
+                self.skip_reasons[step.name] = describe_mismatch(step.branches, branch)
         for name, (status, outs, note) in reused.items():
             self.statuses[name] = status
             self.outputs[name] = outs
@@ -85,6 +93,22 @@ class RunExecution:
         self.fail_fast_cause: str | None = None
         self.task: asyncio.Task[RunStatus] | None = None
         self._wake = asyncio.Event()
+        # secret values: only here and in step environments; masked in all that is published
+        self.secrets: dict[str, str] = {}
+        self._masking = LogMasking(self._publish_log)
+        self.abort_reason: str | None = None  # set when the history store cannot write
+        # Incremental scheduling: a pass looks only at steps whose requires changed
+        # (`_dirty`; None = look at every step), so a run costs O(edges), not O(steps²).
+        self._order = {name: i for i, name in enumerate(workflow.steps)}
+        self._dependents: dict[str, list[str]] = {name: [] for name in workflow.steps}
+        for step in workflow.steps.values():
+            for dep in step.requires:
+                self._dependents[dep].append(step.name)
+        self._handlers = [s.name for s in workflow.steps.values() if s.always or s.on_failure]
+        self._dirty: set[str] | None = None
+        # kept in step with `statuses` by set_step_status, so "any held/running?" is O(1)
+        self._held = {n for n, s in self.statuses.items() if s == StepStatus.HELD}
+        self._active = {n for n, s in self.statuses.items() if s == StepStatus.RUNNING}
         # a reused condition step still decides which branch is skipped
         for name, (_, outs, _note) in reused.items():
             step = workflow.steps[name]
@@ -96,6 +120,7 @@ class RunExecution:
         if status == self.status and not message:
             return
         self.status = status
+        message = self._masking.masker.mask(message)
         self.bus.publish(
             RunStatusChanged(self.run_id, self.workflow.name, status, time.time(), message)
         )
@@ -109,28 +134,59 @@ class RunExecution:
         exit_code: int | None = None,
         message: str = "",
     ) -> None:
+        self._masking.flush(name)  # its held log lines go before its new status
+        message = self._masking.masker.mask(message)
         self.statuses[name] = status
         self.messages[name] = message
+        (self._held.add if status == StepStatus.HELD else self._held.discard)(name)
+        (self._active.add if status == StepStatus.RUNNING else self._active.discard)(name)
+        if self._dirty is not None:
+            self._dirty.update(self._dependents.get(name, ()))
         self.bus.publish(
             StepStatusChanged(self.run_id, name, status, time.time(), attempt, exit_code, message)
         )
         self._wake.set()
 
     def log(self, step: str, attempt: int, stream: str, line: str) -> None:
-        self.bus.publish(StepLog(self.run_id, step, attempt, stream, line, time.time()))
+        self._masking.log(step, attempt, stream, line, time.time())
+
+    def _publish_log(self, step: str, attempt: int, stream: str, line: str, at: float) -> None:
+        self.bus.publish(StepLog(self.run_id, step, attempt, stream, line, at))
+
+    def publish_outputs(self, step: str, outputs: dict[str, str]) -> None:
+        self.bus.publish(StepOutputs(self.run_id, step, self._masking.masker.mask_map(outputs)))
+
+    def abort(self, message: str) -> None:
+        """Fail the running steps with `message` and start no other (the store cannot write)."""
+        if self.status.is_final or self.abort_reason is not None:
+            return
+        self.abort_reason = message
+        self.system_log(message)
+        for task in self.tasks.values():
+            task.cancel()
+        self._wake.set()
 
     def system_log(self, line: str, step: str = "") -> None:
         self.log(step, 0, "system", line)
 
     # -- control ---------------------------------------------------------------------
     def request_cancel(self, by: str, reason: str = "") -> None:
-        if self.cancel_requested is not None or self.status.is_final:
+        """Stop the run's steps; `always`/`on_failure` handlers only on a second request."""
+        if self.status.is_final:
             return
-        self.cancel_requested = (by, reason)
+        again = self.cancel_requested is not None
+        if not again:
+            self.cancel_requested = (by, reason)
         who = f" by {by}" if by else ""
-        self.system_log(f"cancel requested{who}" + (f": {reason}" if reason else ""))
-        for task in self.tasks.values():
-            task.cancel()
+        self.system_log(
+            ("cancel requested again" if again else "cancel requested")
+            + who
+            + (f": {reason}" if reason else "")
+        )
+        for name, task in self.tasks.items():
+            step = self.workflow.steps[name]
+            if again or not (step.always or step.on_failure):
+                task.cancel()
         if self.task is not None and self.status == RunStatus.QUEUED:
             self.task.cancel()
         self._wake.set()
@@ -154,11 +210,18 @@ class RunExecution:
             self.set_run_status(RunStatus.CANCELLED, reason or f"cancelled while queued {by}")
             return self.status
         self.set_run_status(RunStatus.RUNNING)
+        try:
+            self.secrets = resolve_secrets(self.workflow)
+        except SecretError as exc:
+            self.system_log(str(exc))
+            self.set_run_status(RunStatus.FAILED, str(exc))
+            return self.status
+        self._masking.masker = Masker(self.secrets.values())
         for name, status in self.statuses.items():
             if status == StepStatus.REUSED:
                 self.set_step_status(name, status, message=self.messages.get(name, ""))
                 if self.outputs.get(name):
-                    self.bus.publish(StepOutputs(self.run_id, name, dict(self.outputs[name])))
+                    self.publish_outputs(name, dict(self.outputs[name]))
         try:
             await self._schedule()
         finally:
@@ -166,57 +229,113 @@ class RunExecution:
                 task.cancel()
             if self.tasks:
                 await asyncio.gather(*self.tasks.values(), return_exceptions=True)
+        self._masking.flush()
         status, message = self._final_status()
         self.set_run_status(status, message)
         return status
 
     async def _wait_for_start(self) -> None:
         concurrency = self.workflow.concurrency
+        group = self.workflow.concurrency_group
         announced = False
         while not await self.runner.store.try_start_run(self.run_id, concurrency):
             if not announced:
                 self.system_log(
-                    f"queued: {self.workflow.name} allows {concurrency} run(s) at a time"
+                    f"queued: concurrency group {group} allows {concurrency or 1} run(s) at a time"
+                    " (the smallest limit among its workflows wins)"
+                    if group
+                    else f"queued: {self.workflow.name} allows {concurrency} run(s) at a time"
                 )
                 announced = True
             await self.runner.wait_for_turn()
 
     async def _schedule(self) -> None:
         steps = self.workflow.steps
+        settled = False  # True: nothing else can start, so handlers stop waiting
+        live: list[asyncio.Task[None]] = []  # started step tasks not yet done
         while True:
             self._wake.clear()
             skipped_any = False
-            if self.cancel_requested is None and self.fail_fast_cause is None:
-                for name, step in steps.items():
-                    if self.statuses[name] != StepStatus.PENDING or name in self.tasks:
-                        continue
-                    verdict = self._readiness(step)
-                    if verdict == "wait" or verdict == "blocked":
-                        continue
-                    if verdict == "skip":
-                        self.set_step_status(
-                            name, StepStatus.SKIPPED, message=self.skip_reasons.get(name, "")
-                        )
-                        skipped_any = True
-                        continue
-                    self.tasks[name] = asyncio.create_task(
-                        self._run_step(step), name=f"flowtui-{self.run_id}-{name}"
+            stopping = self.cancel_requested is not None or self.fail_fast_cause is not None
+            stopping = stopping or self.abort_reason is not None
+            for name in self._candidates():
+                step = steps[name]
+                if self.statuses[name] != StepStatus.PENDING or name in self.tasks:
+                    continue
+                handler = step.always or step.on_failure
+                if stopping and not handler:
+                    continue
+                verdict = (
+                    self._handler_readiness(step, settled) if handler else self._readiness(step)
+                )
+                if verdict == "wait" or verdict == "blocked":
+                    continue
+                if verdict == "skip":
+                    self.set_step_status(
+                        name, StepStatus.SKIPPED, message=self.skip_reasons.get(name, "")
                     )
-            running = [t for t in self.tasks.values() if not t.done()]
+                    skipped_any = True
+                    continue
+                self.tasks[name] = asyncio.create_task(
+                    self._run_step(step), name=f"flowtui-{self.run_id}-{name}"
+                )
+                live.append(self.tasks[name])
+            running = live = [t for t in live if not t.done()]
             self._update_held()
             if not running:
                 if not skipped_any:
-                    return  # nothing runs and nothing changed: no step can start any more
+                    if settled:
+                        return  # nothing runs and nothing changed: no step can start any more
+                    settled = True  # one more pass: handlers whose requires never ran
+                    self._dirty = None
                 continue  # a skip may have decided steps earlier in file order
+            settled = False
             waiter = asyncio.create_task(self._wake.wait())
             await asyncio.wait([*running, waiter], return_when=asyncio.FIRST_COMPLETED)
             waiter.cancel()
+
+    def _candidates(self) -> list[str]:
+        """Steps this pass must look at, in file order: every step on a full pass, else
+        those whose requires changed, plus handlers and steps given a skip reason."""
+        dirty, self._dirty = self._dirty, set()
+        if dirty is None:
+            return list(self.workflow.steps)
+        dirty.update(self._handlers)
+        dirty.update(n for n in self.skip_reasons if self.statuses[n] == StepStatus.PENDING)
+        return sorted(dirty, key=self._order.__getitem__)
 
     def _dep_ok(self, dep: str) -> bool:
         status = self.statuses[dep]
         if status in STEP_OK:
             return True
         return status in STEP_FAILED and self.workflow.steps[dep].continue_on_failure
+
+    def _handler_readiness(self, step: Step, settled: bool) -> str:
+        """An `always`/`on_failure` step starts once its requires are over, whatever happened.
+
+        A require that can never start any more (`settled`) counts as over.
+        """
+        if step.name in self.skip_reasons:
+            return "skip"
+        for dep in step.requires:
+            status = self.statuses[dep]
+            if status.is_final:
+                continue
+            dep_step = self.workflow.steps[dep]
+            never = status == StepStatus.PENDING and not (dep_step.always or dep_step.on_failure)
+            if not (settled and never and dep not in self.tasks):
+                return "wait"
+        if step.on_failure and not self._any_failed():
+            self.skip_reasons[step.name] = "on_failure: no step failed"
+            return "skip"
+        return "start"
+
+    def _any_failed(self) -> bool:
+        """A step failed in a way that fails the run (continue_on_failure ones do not)."""
+        return any(
+            s in STEP_FAILED and not self.workflow.steps[n].continue_on_failure
+            for n, s in self.statuses.items()
+        )
 
     def _readiness(self, step: Step) -> str:
         """start | skip | wait | blocked, from the states of the steps it requires."""
@@ -236,8 +355,8 @@ class RunExecution:
     def _update_held(self) -> None:
         if self.status.is_final:
             return
-        held = any(s == StepStatus.HELD for s in self.statuses.values())
-        running = any(s == StepStatus.RUNNING for s in self.statuses.values())
+        held = bool(self._held)
+        running = bool(self._active)
         if held and not running:
             self.set_run_status(RunStatus.HELD)
         elif self.status == RunStatus.HELD and running:
@@ -247,6 +366,8 @@ class RunExecution:
         if self.cancel_requested is not None:
             by, reason = self.cancel_requested
             return RunStatus.CANCELLED, reason or (f"cancelled by {by}" if by else "cancelled")
+        if self.abort_reason is not None:
+            return RunStatus.FAILED, self.abort_reason
         failed = [
             n
             for n, s in self.statuses.items()
@@ -279,6 +400,7 @@ class RunExecution:
             env[f"PARAM_{_env_name(key)}"] = value
         for key, value in step.matrix.items():
             env[f"MATRIX_{_env_name(key)}"] = value
+        env.update(self.secrets)
         env["FLOWTUI_WORKFLOW"] = self.workflow.name
         env["FLOWTUI_RUN_ID"] = str(self.run_id)
         env["FLOWTUI_STEP"] = step.name
@@ -308,7 +430,9 @@ class RunExecution:
             else:
                 await self._run_executor(step)
         except asyncio.CancelledError:
-            if not self.statuses[name].is_final:
+            if not self.statuses[name].is_final and self.abort_reason is not None:
+                self.set_step_status(name, StepStatus.FAILED, message=self.abort_reason)
+            elif not self.statuses[name].is_final:
                 self.set_step_status(name, StepStatus.CANCELLED, message=self._cancel_message())
             # swallow: the scheduler decides what happens next
         except Exception as exc:  # an executor bug must not take the run down unrecorded
@@ -320,7 +444,8 @@ class RunExecution:
             if failed and self.workflow.fail_fast and self.fail_fast_cause is None:
                 self.fail_fast_cause = name
                 for other, task in self.tasks.items():
-                    if other != name:
+                    peer = self.workflow.steps[other]
+                    if other != name and not (peer.always or peer.on_failure):
                         task.cancel()
 
     def _cancel_message(self) -> str:
@@ -365,7 +490,7 @@ class RunExecution:
         comment = f": {decision.comment}" if decision.comment else ""
         if decision.approved:
             self.outputs[step.name] = {"approved_by": decision.by, "comment": decision.comment}
-            self.bus.publish(StepOutputs(self.run_id, step.name, dict(self.outputs[step.name])))
+            self.publish_outputs(step.name, dict(self.outputs[step.name]))
             self.set_step_status(
                 step.name, StepStatus.SUCCEEDED, message=f"approved by {decision.by}{comment}"
             )
@@ -388,7 +513,7 @@ class RunExecution:
             return
         self._apply_condition(step, result)
         self.outputs[step.name] = {"result": "true" if result else "false"}
-        self.bus.publish(StepOutputs(self.run_id, step.name, dict(self.outputs[step.name])))
+        self.publish_outputs(step.name, dict(self.outputs[step.name]))
         branch = step.spec.get("then" if result else "else") or []
         taken = f" → {', '.join(branch)}" if branch else ""
         self.log(step.name, 1, "system", f"{expression} is {str(result).lower()}{taken}")
@@ -417,6 +542,7 @@ class RunExecution:
                 params=params,
                 trigger="workflow",
                 triggered_by=f"{self.workflow.name} run {self.run_id}",
+                branch=self.branch,  # a child run is for the same branch as its parent
             )
         except RunError as exc:
             self.set_step_status(step.name, StepStatus.FAILED, attempt=1, message=str(exc))
@@ -441,7 +567,7 @@ class RunExecution:
                 return
             raise
         self.outputs[step.name] = {"run_id": str(handle.run_id), "status": str(status)}
-        self.bus.publish(StepOutputs(self.run_id, step.name, dict(self.outputs[step.name])))
+        self.publish_outputs(step.name, dict(self.outputs[step.name]))
         final = StepStatus.SUCCEEDED if status == RunStatus.SUCCEEDED else StepStatus.FAILED
         self.set_step_status(
             step.name, final, attempt=1, message=f"{child_wf.name} run {handle.run_id} {status}"
@@ -474,7 +600,11 @@ class RunExecution:
                     log=_StepLogger(self, step.name, attempt),
                     on_process=_ProcessRecorder(self, step.name, attempt),
                     outputs=self.outputs,
-                    kill_grace=self.runner.options.kill_grace,
+                    kill_grace=(
+                        step.kill_grace
+                        if step.kill_grace is not None
+                        else self.runner.options.kill_grace
+                    ),
                 )
                 try:
                     result = await asyncio.wait_for(executor.execute(ctx), timeout=step.timeout)
@@ -498,7 +628,7 @@ class RunExecution:
                 await asyncio.sleep(delay)
         if result.outputs:
             self.outputs[step.name] = dict(result.outputs)
-            self.bus.publish(StepOutputs(self.run_id, step.name, dict(result.outputs)))
+            self.publish_outputs(step.name, dict(result.outputs))
         self.set_step_status(
             step.name,
             result.status,

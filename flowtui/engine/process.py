@@ -18,6 +18,8 @@ from pathlib import Path
 
 import psutil
 
+from flowtui.engine.childwatch import prefer_pidfd_watcher
+
 LineFn = Callable[[str, str], None]  # (stream, line)
 StartFn = Callable[[int, int, float], None]  # (pid, pgid, create time)
 
@@ -161,6 +163,7 @@ def kill_orphan(pid: int, pgid: int, create_time: float, grace: float) -> bool:
 # -- streaming a subprocess -----------------------------------------------------------------
 
 
+
 def _utf8_boundary(buf: bytearray, pos: int, floor: int) -> int:
     """Move a cut position back so it does not split a UTF-8 character."""
     cut = pos
@@ -251,15 +254,46 @@ async def _finish_after_exit(pgid: int, readers: list[asyncio.Task[None]], grace
             raise exc
 
 
+def _escaped_descendants(pid: int, pgid: int) -> list[psutil.Process]:
+    """Descendants of `pid` that moved to another process group (e.g. with `setsid`)."""
+    try:
+        children = psutil.Process(pid).children(recursive=True)
+    except psutil.Error:
+        return []
+    escaped = []
+    for child in children:
+        with contextlib.suppress(OSError):
+            if os.getpgid(child.pid) != pgid:
+                escaped.append(child)
+    return escaped
+
+
+def _kill_escaped(escaped: list[psutil.Process], on_line: LineFn | None) -> None:
+    """SIGKILL what left the group; psutil checks each pid still is the same process."""
+    killed = 0
+    for child in escaped:
+        with contextlib.suppress(psutil.Error):
+            if child.is_running() and child.status() != psutil.STATUS_ZOMBIE:
+                child.kill()
+                killed += 1
+    if killed and on_line is not None:
+        noun = "process" if killed == 1 else "processes"
+        on_line("system", f"killed {killed} {noun} that left the step's process group")
+
+
 async def _stop(
     proc: asyncio.subprocess.Process,
     pgid: int,
     readers: list[asyncio.Task[None]],
     grace: float,
+    on_line: LineFn | None = None,
 ) -> None:
     finished = False
+    # found before signalling: once the step's shell is gone they are re-parented away
+    escaped = _escaped_descendants(proc.pid, pgid)
     try:
         await terminate_sequence(pgid, grace)
+        _kill_escaped(escaped, on_line)
         if proc.returncode is None:  # the leader left its group: stop it directly
             with contextlib.suppress(ProcessLookupError):
                 proc.kill()
@@ -290,6 +324,7 @@ async def run_streaming(
     group is stopped (SIGINT, SIGTERM, SIGKILL over `kill_grace` s), output read so far is
     delivered, and CancelledError is re-raised.
     """
+    prefer_pidfd_watcher()
     proc = await asyncio.create_subprocess_exec(
         *argv,
         stdin=asyncio.subprocess.DEVNULL,
@@ -317,6 +352,6 @@ async def run_streaming(
         returncode = await _wait_exit(proc)
         await _finish_after_exit(pgid, readers, kill_grace)
     except BaseException:
-        await _stop(proc, pgid, readers, kill_grace)
+        await _stop(proc, pgid, readers, kill_grace, on_line)
         raise
     return returncode

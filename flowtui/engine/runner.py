@@ -18,17 +18,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from flowtui.engine.admission import draft_refusal
 from flowtui.engine.bus import EventBus
 from flowtui.engine.events import (
     RunStatusChanged,
+    StepLog,
 )
 from flowtui.engine.execution import Decision, RunError, RunExecution
+from flowtui.engine.gitbranch import current_branch
 from flowtui.engine.gitinfo import head_commit
 from flowtui.engine.states import STEP_OK, RunStatus, StepStatus
 from flowtui.model.workflow import Workflow
 from flowtui.store.owner import Owner
 from flowtui.store.records import CommandRecord, RunRecord
-from flowtui.store.runstore import NewStep, RunStore
+from flowtui.store.runstore import STALE_AFTER, HeartbeatThread, NewStep, RunStore
 
 WorkflowResolver = Callable[[str, Workflow], Workflow]
 
@@ -56,6 +59,17 @@ def resolve_params(workflow: Workflow, given: Mapping[str, str]) -> dict[str, st
     if missing:
         raise RunError(f"missing required param(s): {', '.join(missing)} (use --param NAME=VALUE)")
     return params
+
+
+def load_recorded_workflow(run: RunRecord) -> Workflow:
+    """The workflow as a run recorded it (its source text), even if the file changed since."""
+    from flowtui.model.loader import load_workflow_text
+
+    source = str(run.definition.get("source") or "")
+    path = Path(run.workflow_path) if run.workflow_path else None
+    if not source and path is not None:
+        source = path.read_text(encoding="utf-8")
+    return load_workflow_text(source, str(path or run.workflow), path=path)
 
 
 class RunHandle:
@@ -87,14 +101,25 @@ class Runner:
         self._runs: dict[int, RunExecution] = {}
         self._background: list[asyncio.Task[None]] = []
         self._finished = asyncio.Condition()
+        store.add_full_listener(self._store_full)
+        self._heartbeat: HeartbeatThread | None = None
+        self._declined: set[int] = set()  # queued runs adopt_queued's `load` turned down
 
     # -- lifecycle -------------------------------------------------------------------
     async def start(self) -> None:
         if not self._background:
             self._background = [
                 asyncio.create_task(self._poll_commands(), name="flowtui-commands"),
-                asyncio.create_task(self._heartbeat(), name="flowtui-heartbeat"),
             ]
+            loop = asyncio.get_running_loop()
+            self._heartbeat = HeartbeatThread(
+                self.store.path,
+                self.owner,
+                self.options.heartbeat_interval,
+                lambda: tuple(self._runs),
+                lambda lost: loop.call_soon_threadsafe(self._runs_lost, lost),
+            )
+            self._heartbeat.start()
 
     async def close(self) -> None:
         for task in self._background:
@@ -103,6 +128,9 @@ class Runner:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._background = []
+        if self._heartbeat is not None:
+            await asyncio.to_thread(self._heartbeat.stop)
+            self._heartbeat = None
 
     async def __aenter__(self) -> Runner:
         await self.start()
@@ -130,9 +158,21 @@ class Runner:
         reuse_from: RunRecord | None = None,
         rerun_mode: str | None = None,
         git_commit: str | None = None,
+        branch: str | None = None,
     ) -> RunHandle:
-        """Record a new run (queued) and start executing it in the background."""
+        """Record a new run (queued) and start executing it in the background.
+
+        `branch` (for `branches:` filters) defaults to the `branch` param, else the git
+        branch the workflow file is checked out on, else None.  A draft workflow is refused.
+        """
+        refusal = draft_refusal(workflow)
+        if refusal is not None:
+            raise RunError(refusal)
         resolved = resolve_params(workflow, params or {})
+        if branch is None:
+            branch = resolved.get("branch") or None
+        if branch is None and workflow.path is not None:
+            branch = await current_branch(workflow.path.parent)
         reused: dict[str, tuple[StepStatus, dict[str, str], str]] = {}
         if reuse_from is not None and rerun_mode == "from-failed":
             reused = await self._reusable_steps(reuse_from, workflow)
@@ -175,6 +215,9 @@ class Runner:
             rerun_mode=rerun_mode,
             git_commit=git_commit,
             owner=self.owner,
+            branch=branch,
+            concurrency_group=workflow.concurrency_group,
+            concurrency_limit=workflow.concurrency,
         )
         workspace = self.workspace_for(run_id)
         if reuse_from is not None:
@@ -182,19 +225,81 @@ class Runner:
             if parent_ws.is_dir() and rerun_mode == "from-failed":
                 await asyncio.to_thread(shutil.copytree, parent_ws, workspace, dirs_exist_ok=True)
         workspace.mkdir(parents=True, exist_ok=True)
+        return self._start_execution(run_id, workflow, resolved, reused, branch)
+
+    def _start_execution(
+        self,
+        run_id: int,
+        workflow: Workflow,
+        params: dict[str, str],
+        reused: dict[str, tuple[StepStatus, dict[str, str], str]],
+        branch: str | None,
+    ) -> RunHandle:
         execution = RunExecution(
             runner=self,
             run_id=run_id,
             workflow=workflow,
-            params=resolved,
-            workspace=workspace,
+            params=params,
+            workspace=self.workspace_for(run_id),
             reused=reused,
+            branch=branch,
         )
         self._runs[run_id] = execution
         self.bus.publish(RunStatusChanged(run_id, workflow.name, RunStatus.QUEUED, time.time()))
         task = asyncio.create_task(self._drive(execution), name=f"flowtui-run-{run_id}")
         execution.task = task
         return RunHandle(run_id, task)
+
+    async def adopt_queued(
+        self, load: Callable[[RunRecord], Workflow | None] | None = None
+    ) -> list[RunHandle]:
+        """Take over, and drive in FIFO order, the queued runs of runners that died.
+
+        Registers this runner as an adopter first, so from then on `recover_interrupted`
+        (any flowtui command) leaves such queued runs queued instead of interrupting them,
+        also while the service is down or restarting (the registration is not undone on
+        close); it then interrupts the dead runners' running runs itself.  Call it again
+        from time to time to pick up runs orphaned while the service runs.
+
+        `load` rebuilds a run's workflow (default: from the source text the run recorded);
+        None skips that run.  Each claim is atomic, so two services never adopt one run.
+        """
+        await self.store.register_adopter(self.owner)
+        await self.store.recover_interrupted(me=self.owner)
+        handles = []
+        for run in await self.store.orphaned_queued(me=self.owner):
+            try:
+                workflow = (load or load_recorded_workflow)(run)
+            except Exception as exc:  # a definition that no longer loads stays queued
+                workflow = None
+                reason = f"{type(exc).__name__}: {exc}"
+            else:
+                reason = "the loader declined it"
+            if workflow is None:
+                if run.id not in self._declined:  # once, not on every periodic call
+                    self._declined.add(run.id)
+                    line = f"not adopted by pid {self.owner.pid}: {reason}"
+                    await self.store.apply([StepLog(run.id, "", 0, "system", line, time.time())])
+                continue
+            if not await self.store.claim_queued(run, self.owner):
+                continue  # another service took it first
+            reused = await self._recorded_reuse(run.id)
+            self.workspace_for(run.id).mkdir(parents=True, exist_ok=True)
+            handles.append(
+                self._start_execution(run.id, workflow, dict(run.params), reused, run.branch)
+            )
+        return handles
+
+    async def _recorded_reuse(
+        self, run_id: int
+    ) -> dict[str, tuple[StepStatus, dict[str, str], str]]:
+        """Steps a queued rerun already marked reused (their outputs came with them)."""
+        outputs = await self.store.get_outputs(run_id)
+        return {
+            s.name: (s.status, dict(outputs.get(s.name, {})), s.message)
+            for s in await self.store.get_steps(run_id)
+            if s.status == StepStatus.REUSED
+        }
 
     async def run(self, workflow: Workflow, **kwargs: Any) -> tuple[int, RunStatus]:
         handle = await self.submit(workflow, **kwargs)
@@ -203,18 +308,12 @@ class Runner:
     async def rerun(
         self, run_id: int, *, from_failed: bool = True, triggered_by: str = ""
     ) -> RunHandle:
-        from flowtui.model.loader import load_workflow_text
-
         parent = await self.store.get_run(run_id)
         if parent is None:
             raise RunError(f"run {run_id} not found")
         if not parent.status.is_final:
             raise RunError(f"run {run_id} is still {parent.status}; cancel it first")
-        source = str(parent.definition.get("source") or "")
-        path = Path(parent.workflow_path) if parent.workflow_path else None
-        if not source and path is not None:
-            source = path.read_text(encoding="utf-8")
-        workflow = load_workflow_text(source, str(path or parent.workflow), path=path)
+        workflow = load_recorded_workflow(parent)
         mode = "from-failed" if from_failed else "from-start"
         return await self.submit(
             workflow,
@@ -224,6 +323,7 @@ class Runner:
             reuse_from=parent,
             rerun_mode=mode,
             git_commit=parent.git_commit,
+            branch=parent.branch,
         )
 
     async def _reusable_steps(
@@ -248,6 +348,12 @@ class Runner:
             return False
         execution.request_cancel(by, reason)
         return True
+
+    def _store_full(self, error: Exception) -> None:
+        """The history cannot be written: fail what runs rather than run on unrecorded."""
+        message = f"disk full: could not write log to {self.store.path}"
+        for execution in list(self._runs.values()):
+            execution.abort(message)
 
     def decide(self, run_id: int, step: str, decision: Decision) -> str | None:
         """Deliver an approval decision; returns why it was refused, or None."""
@@ -297,9 +403,19 @@ class Runner:
             if refused:
                 execution.system_log(f"{command.kind} by {command.by} ignored: {refused}")
 
-    async def _heartbeat(self) -> None:
-        while True:
-            if self._runs:
-                with contextlib.suppress(Exception):
-                    await self.store.heartbeat(list(self._runs), self.owner)
-            await asyncio.sleep(self.options.heartbeat_interval)
+    def _runs_lost(self, run_ids: list[int]) -> None:
+        """Another process declared these runs interrupted while we were slow: stop them.
+
+        The store keeps them interrupted (it refuses changes to a finished run), so what
+        the steps do after this point must not run on unnoticed.
+        """
+        for run_id in run_ids:
+            execution = self._runs.get(run_id)
+            if execution is None or execution.status.is_final:
+                continue
+            reason = (
+                "another flowtui process marked this run interrupted (its heartbeat was "
+                f"older than the stale limit, {STALE_AFTER:g} s by default); stopping its steps"
+            )
+            execution.system_log(reason)
+            execution.request_cancel("flowtui", reason)

@@ -15,6 +15,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, TypeVar
 
+from flowtui.model import circleci, steptypes
+from flowtui.model.branches import FILTER_KEYS, entry_error
 from flowtui.model.durations import parse_duration
 from flowtui.model.errors import Problem, WorkflowError
 from flowtui.model.workflow import (
@@ -22,6 +24,7 @@ from flowtui.model.workflow import (
     STEP_TYPES,
     WORKFLOW_STATUSES,
     ParamSpec,
+    SecretSpec,
     SourcePos,
     Step,
     Trigger,
@@ -43,10 +46,12 @@ TOP_KEYS = (
     "status",
     "triggers",
     "concurrency",
+    "concurrency_group",
     "env",
     "params",
     "fail_fast",
     "steps",
+    "secrets",
 )
 COMMON_STEP_KEYS = (
     "type",
@@ -59,6 +64,10 @@ COMMON_STEP_KEYS = (
     "retry_delay",
     "description",
     "matrix",
+    "always",
+    "on_failure",
+    "kill_grace",
+    "branches",
 )
 TYPE_KEYS: dict[str, tuple[str, ...]] = {
     "script": ("run", "shell", "cwd"),
@@ -105,6 +114,8 @@ def load_workflow_text(
         raise WorkflowError([_too_large(file, len(data))])
     source = decode(data, file) if isinstance(text, bytes) else text
     document = parse_document(source, file)
+    if circleci.is_circleci_path(file) or circleci.looks_like_circleci(document.value):
+        return circleci.load_workflow_from_config(source, file, path, document=document)
     checker = _Checker(file)
     checker.problems.extend(document.problems)
     workflow = checker.workflow(document.value, document.pos, path)
@@ -128,7 +139,9 @@ def discover_workflows(folder: Path) -> list[Path]:
         for entry in folder.iterdir()
         if entry.suffix in (".yaml", ".yml") and not _is_temp_name(entry.name) and entry.is_file()
     ]
-    return sorted(found, key=lambda p: p.name)
+    # a project folder's CircleCI config is listed too (after the folder's own files)
+    circle = [folder / ".circleci" / n for n in ("config.yml", "config.yaml")]
+    return sorted(found, key=lambda p: p.name) + [p for p in circle if p.is_file()][:1]
 
 
 def resolve_workflow(ref: str, search_dirs: Sequence[Path]) -> Path:
@@ -393,6 +406,42 @@ class _Checker:
             result[name] = entry.raw
         return result
 
+    def get_branches(self, m: YMap, key: str) -> dict[str, tuple[str, ...]] | None:
+        """A branch filter: `{only: [...], ignore: [...]}`, or a name / list meaning `only`."""
+        value = self._get(m, key)
+        if value is _MISSING:
+            return None
+        if isinstance(value, str | YSeq):
+            return {"only": self._branch_entries(m, key), "ignore": ()}
+        if not isinstance(value, YMap):
+            self._wrong(m, key, "a branch name, a list of them, or {only: [...], ignore: [...]}")
+            return None
+        self.check_keys(value, FILTER_KEYS, f"`{key}`")
+        return {k: self._branch_entries(value, k) for k in FILTER_KEYS}
+
+    def _branch_entries(self, m: YMap, key: str) -> tuple[str, ...]:
+        value = self._get(m, key)
+        if value is _MISSING:
+            return ()
+        if isinstance(value, str):
+            items = [(value, m.value_pos(key))]
+        elif isinstance(value, YSeq):
+            items = list(zip(value, value.positions, strict=True))
+        else:
+            self._wrong(m, key, "a branch name or a list of them")
+            return ()
+        entries = []
+        for entry, pos in items:
+            if not isinstance(entry, str):
+                self.error(pos, f"`{key}` must list branch names, got {_describe(entry)}")
+                continue
+            problem = entry_error(entry)
+            if problem is not None:
+                self.error(pos, problem, "write a branch name, or /regex/ for a pattern")
+                continue
+            entries.append(entry)
+        return tuple(entries)
+
     # --------------------------------------------------------------------- key checks
 
     def check_keys(
@@ -476,12 +525,51 @@ class _Checker:
             status=status,
             triggers=triggers,
             concurrency=self.get_int(root, "concurrency", 1, None),
+            concurrency_group=(
+                self.get_name(root, "concurrency_group", "concurrency group")
+                if self._get(root, "concurrency_group") is not _MISSING
+                else None
+            ),
             env=self.get_scalar_map(
                 root, "env", ENV_NAME_RE, "environment variable", "use letters, digits and _"
             ),
             params=self.params(root),
             fail_fast=self.get_bool(root, "fail_fast", False),
+            secrets=self.secrets(root),
         )
+
+    def secrets(self, root: YMap) -> dict[str, SecretSpec]:
+        """`secrets: {NAME: {env: VAR} | {file: path}}`: references only, never values."""
+        value = self._get(root, "secrets")
+        if value is _MISSING:
+            return {}
+        if not isinstance(value, YMap):
+            self._wrong(root, "secrets", "a mapping", "write `secrets: {TOKEN: {env: MY_TOKEN}}`")
+            return {}
+        result: dict[str, SecretSpec] = {}
+        for name, item in value.items():
+            entry = value.entries[name]
+            if not isinstance(name, str) or not ENV_NAME_RE.fullmatch(name):
+                self.error(
+                    entry.key_pos,
+                    f"`{entry.key_text}` is not a valid secret name",
+                    "use letters, digits and _ (steps see it as the environment variable NAME)",
+                )
+                continue
+            kinds = [k for k in ("env", "file") if isinstance(item, YMap) and k in item]
+            if not isinstance(item, YMap) or len(kinds) != 1 or len(item) != 1:
+                self.error(
+                    entry.value_pos,
+                    f"secret `{name}` must be `{{env: VARIABLE}}` or `{{file: path}}`",
+                    "the value itself never goes in the workflow file",
+                )
+                continue
+            ref = item[kinds[0]]
+            if not isinstance(ref, str) or not ref:
+                self._wrong(item, kinds[0], "a non-empty string")
+                continue
+            result[name] = SecretSpec(name, kinds[0], ref, entry.key_pos)
+        return result
 
     def get_name(self, m: YMap, key: str, what: str) -> str | None:
         value = m[key]
@@ -607,19 +695,29 @@ class _Checker:
             self.check_keys(options, (), "a `manual` trigger")
             return Trigger("manual", {}, pos)
         if kind == "git":
-            self.check_keys(options, ("repo", "branch"), "a `git` trigger")
+            self.check_keys(options, ("repo", "branch", "branches"), "a `git` trigger")
             repo = self.require_str(options, "repo", "a `git` trigger", "path/to/repo")
             branch = self.get_str(options, "branch", "main")
-            return Trigger("git", {"repo": repo, "branch": branch}, pos)
+            git = {"repo": repo, "branch": branch}
+            return Trigger("git", self._with_branches(git, options), pos)
         if kind == "workflow":
             return self.workflow_trigger(options, pos)
         for key, entry in options.entries.items():
             if not isinstance(key, str):
                 self.error(entry.key_pos, f"option `{entry.key_text}` must be a string key")
-        return Trigger(kind, to_plain(options), pos)
+        return Trigger(kind, self._with_branches(to_plain(options), options), pos)
+
+    def _with_branches(self, plain: dict[str, Any], options: YMap) -> dict[str, Any]:
+        """Trigger options with a `branches` filter normalised to {"only": [...], ...}."""
+        found = self.get_branches(options, "branches")
+        if found is not None:
+            plain["branches"] = {k: list(v) for k, v in found.items()}
+        else:
+            plain.pop("branches", None)
+        return plain
 
     def cron_trigger(self, item: YMap, pos: SourcePos) -> Trigger | None:
-        self.check_keys(item, ("cron", "timezone", "catchup"), "a `cron` trigger")
+        self.check_keys(item, ("cron", "timezone", "catchup", "branches"), "a `cron` trigger")
         schedule = item["cron"]
         if not isinstance(schedule, str) or len(schedule.split()) not in (5, 6):
             self.error(
@@ -640,14 +738,14 @@ class _Checker:
             "timezone": timezone,
             "catchup": self.get_bool(item, "catchup", False),
         }
-        return Trigger("cron", options, pos)
+        return Trigger("cron", self._with_branches(options, item), pos)
 
     def workflow_trigger(self, options: YMap, pos: SourcePos) -> Trigger | None:
         # `on:` is read by YAML as True; here it is the documented key, so accept it
         if True in options.entries and options.entries[True].key_text.lower() == "on":
             options["on"] = options.pop(True)
             options.entries["on"] = options.entries.pop(True)
-        self.check_keys(options, ("name", "on"), "a `workflow` trigger")
+        self.check_keys(options, ("name", "on", "branches"), "a `workflow` trigger")
         name = self.require_str(options, "name", "a `workflow` trigger", "build")
         on = self.get_str(options, "on", "success")
         if on not in WORKFLOW_TRIGGER_ON:
@@ -658,7 +756,7 @@ class _Checker:
             return None
         if name is None:
             return None
-        return Trigger("workflow", {"name": name, "on": on}, pos)
+        return Trigger("workflow", self._with_branches({"name": name, "on": on}, options), pos)
 
     # ------------------------------------------------------------------------- steps
 
@@ -732,7 +830,7 @@ class _Checker:
             every = {k for keys in TYPE_KEYS.values() for k in keys}
             self.check_keys(item, (*COMMON_STEP_KEYS, *every), where)
         else:
-            own = (*COMMON_STEP_KEYS, *TYPE_KEYS[step_type])
+            own = (*COMMON_STEP_KEYS, *_type_keys(step_type))
             self.check_keys(item, own, where, lambda k: _foreign_hint(k, step_type))
 
         fields = {
@@ -745,6 +843,10 @@ class _Checker:
             "retries": self.get_int(item, "retries", 0, 0),
             "retry_delay": self.get_duration(item, "retry_delay", 1.0),
             "description": self.get_str(item, "description", ""),
+            "always": self.get_bool(item, "always", False),
+            "on_failure": self.get_bool(item, "on_failure", False),
+            "kill_grace": self.get_duration(item, "kill_grace", None),
+            "branches": self.get_branches(item, "branches"),
         }
         draft = _Draft(key, pos, step_type or "script", fields, {})
         draft.requires = self.get_refs(item, "requires")
@@ -764,14 +866,19 @@ class _Checker:
             )
             return None
         value = item["type"]
-        if isinstance(value, str) and value in STEP_TYPES:
+        if isinstance(value, str) and (value in STEP_TYPES or steptypes.get_step_type(value)):
             return value
         shown = repr(value) if isinstance(value, str) else _describe(value)
+        broken = steptypes.plugin_errors().get(value) if isinstance(value, str) else None
+        if broken is not None:
+            self.error(item.value_pos("type"), f"unknown step type {shown}: {broken}")
+            return None
+        every = (*STEP_TYPES, *steptypes.extra_type_names())
         self.error(
             item.value_pos("type"),
             f"unknown step type {shown}",
-            (_suggest(value, STEP_TYPES) if isinstance(value, str) else "")
-            or f"use one of {', '.join(STEP_TYPES)}",
+            (_suggest(value, every) if isinstance(value, str) else "")
+            or f"use one of {', '.join(every)}",
         )
         return None
 
@@ -831,6 +938,9 @@ class _Checker:
 
     def spec(self, step_type: str, item: YMap, where: str, draft: _Draft) -> dict[str, Any]:
         owner = f"{where} (type {step_type})"
+        schema = None if step_type in TYPE_KEYS else steptypes.get_step_type(step_type)
+        if schema is not None:
+            return self.schema_spec(schema, item, owner)
         if step_type == "script":
             shell = self.get_str(item, "shell", "bash")
             if shell not in SHELLS:
@@ -870,6 +980,26 @@ class _Checker:
             "workflow": self.require_str(item, "workflow", owner, "build"),
             "params": self.get_scalar_map(item, "params", ENV_NAME_RE, "parameter"),
         }
+
+    def schema_spec(
+        self, schema: steptypes.StepTypeSchema, item: YMap, owner: str
+    ) -> dict[str, Any]:
+        """Plain data of a non-core step's own keys, checked by its schema."""
+        spec = {k: to_plain(item[k]) for k in schema.keys if item.get(k) is not None}
+        for key in schema.required:
+            if key not in spec:
+                self.error(item.pos, f"{owner} is missing `{key}`", f"add `{key}: ...`")
+        if schema.validate is None:
+            return spec
+        try:
+            found = list(schema.validate(dict(spec)))
+        except Exception as exc:  # a plugin's bug is reported, not raised at the user
+            found = [f"the `{schema.name}` step type's validate() failed: {exc!r}"]
+        for problem in found:
+            key, message, hint = steptypes.split_problem(problem)
+            pos = item.value_pos(key) if key in item.entries else item.pos
+            self.error(pos, message, hint)
+        return spec
 
     def http_spec(self, item: YMap, owner: str) -> dict[str, Any]:
         method = self.get_str(item, "method", "GET").upper()
@@ -995,8 +1125,16 @@ class _Checker:
 _VERB = {"requires": "requires", "then": "names in `then`", "else": "names in `else`"}
 
 
+def _type_keys(step_type: str) -> tuple[str, ...]:
+    if step_type in TYPE_KEYS:
+        return TYPE_KEYS[step_type]
+    schema = steptypes.get_step_type(step_type)
+    return schema.keys if schema is not None else ()
+
+
 def _foreign_hint(key: str, step_type: str) -> str:
     owners = [t for t, keys in TYPE_KEYS.items() if key in keys]
+    owners += [t for t in steptypes.extra_type_names() if key in _type_keys(t)]
     if not owners:
         return ""
     names = " and ".join(f"`{t}`" for t in owners)

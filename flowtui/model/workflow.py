@@ -12,6 +12,8 @@ from pathlib import Path
 from typing import Any
 
 STEP_TYPES = ("script", "http", "approval", "condition", "notify", "workflow")
+# bundled integrations, described in flowtui/model/steptypes.py (plugins add more there)
+INTEGRATION_STEP_TYPES = ("ansible", "terraform", "tofu", "python")
 TRIGGER_KINDS = ("manual", "cron", "webhook", "git", "workflow", "incident")
 WORKFLOW_STATUSES = ("active", "paused", "draft")
 SHELLS = ("bash", "sh", "python", "node")
@@ -43,6 +45,16 @@ class ParamSpec:
 
 
 @dataclass(frozen=True, slots=True)
+class SecretSpec:
+    """Where a secret's value comes from; the value itself is read only at run start."""
+
+    name: str  # the environment variable the steps see
+    source: str  # "env" or "file"
+    ref: str  # the variable's name, or the file's path (relative to the workflow file)
+    pos: SourcePos | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Step:
     """One node of the DAG.
 
@@ -54,6 +66,8 @@ class Step:
       condition: if (str), then (list[str]), else (list[str])
       notify:    url (str), message (str)
       workflow:  workflow (str: name or path), params (dict[str, str])
+      others:    plain data checked by their StepTypeSchema (flowtui/model/steptypes.py):
+                 ansible, terraform, tofu, python and plugin types
     """
 
     name: str
@@ -71,6 +85,13 @@ class Step:
     # matrix expansion: "apply[region=us]" has base "apply" and matrix {"region": "us"}
     base: str = ""
     matrix: Mapping[str, str] = field(default_factory=dict)
+    # handlers: `always` runs once its requires are final whatever their outcome (also after
+    # a cancel); `on_failure` does the same but only when the run has a failed step by then
+    always: bool = False
+    on_failure: bool = False
+    kill_grace: float | None = None  # seconds between SIGINT/SIGTERM/SIGKILL; None: runner's
+    # {"only": (...), "ignore": (...)}: run only for matching branches (flowtui.model.branches)
+    branches: Mapping[str, tuple[str, ...]] | None = None
 
     @property
     def base_name(self) -> str:
@@ -87,6 +108,8 @@ class Workflow:
     status: str = "active"
     triggers: tuple[Trigger, ...] = (Trigger("manual"),)
     concurrency: int | None = None  # None: unlimited
+    # workflows naming the same group share one `concurrency` limit and one FIFO queue
+    concurrency_group: str | None = None
     env: Mapping[str, str] = field(default_factory=dict)
     params: Mapping[str, ParamSpec] = field(default_factory=dict)
     fail_fast: bool = False
@@ -94,6 +117,7 @@ class Workflow:
     # the exact text this was loaded from: what a run records and a rerun reloads, even
     # when the file has changed (or broken) since
     source: str = ""
+    secrets: Mapping[str, SecretSpec] = field(default_factory=dict)
 
     def step(self, name: str) -> Step:
         return self.steps[name]

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import logging
 import os
 import sqlite3
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +33,24 @@ class SchemaTooNewError(StoreError):
 
 class StoreBusyError(StoreError):
     pass
+
+
+class StoreFullError(StoreError):
+    """The disk (or the file size limit) is full: SQLITE_FULL, ENOSPC, EFBIG, EDQUOT."""
+
+
+_FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EFBIG, errno.EDQUOT})
+
+
+def _is_full(exc: BaseException) -> bool:
+    if isinstance(exc, OSError):
+        return exc.errno in _FULL_ERRNOS
+    if not isinstance(exc, sqlite3.Error):
+        return False
+    code = getattr(exc, "sqlite_errorcode", None)
+    if code is not None:
+        return code & 0xFF == sqlite3.SQLITE_FULL
+    return "database or disk is full" in str(exc).lower()
 
 
 # Each migration is a list of statements run in one transaction; never edit a released
@@ -153,6 +172,56 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         )""",
         "CREATE INDEX events_by_run ON events (run_id)",
     ),
+    # branch filters and concurrency groups: the run's branch, its group, and the limit its
+    # workflow declared (a group's limit is the smallest one among its queued/active runs).
+    # adopters: services that take over queued runs of dead runners; while one is registered,
+    # those runs stay queued instead of being marked interrupted.
+    (
+        "ALTER TABLE runs ADD COLUMN branch TEXT",
+        "ALTER TABLE runs ADD COLUMN concurrency_group TEXT",
+        "ALTER TABLE runs ADD COLUMN concurrency_limit INTEGER",
+        "CREATE INDEX runs_by_group ON runs (status, concurrency_group)"
+        " WHERE concurrency_group IS NOT NULL",
+        """CREATE TABLE adopters (
+            host TEXT NOT NULL,
+            pid INTEGER NOT NULL,
+            started REAL NOT NULL,
+            registered_at REAL NOT NULL,
+            PRIMARY KEY (host, pid, started)
+        )""",
+    ),
+    # triggers (flowtui/store/triggerstore.py): a fire's lease row (its primary key is what
+    # keeps two services on one database from firing the same occurrence twice), every
+    # trigger outcome, seen webhook delivery ids, and per-trigger cursors (cron, git, chain).
+    (
+        """CREATE TABLE trigger_fires (
+            workflow TEXT NOT NULL,
+            trigger_key TEXT NOT NULL,
+            occurrence TEXT NOT NULL,
+            claimed_at REAL NOT NULL,
+            PRIMARY KEY (workflow, trigger_key, occurrence)
+        )""",
+        """CREATE TABLE trigger_events (
+            id INTEGER PRIMARY KEY,
+            workflow TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            at REAL NOT NULL,
+            outcome TEXT NOT NULL,
+            detail TEXT NOT NULL DEFAULT '',
+            run_id INTEGER
+        )""",
+        "CREATE INDEX trigger_events_by_workflow ON trigger_events (workflow, id)",
+        """CREATE TABLE webhook_deliveries (
+            delivery_id TEXT PRIMARY KEY,
+            workflow TEXT NOT NULL,
+            at REAL NOT NULL
+        )""",
+        """CREATE TABLE trigger_state (
+            key TEXT PRIMARY KEY,
+            value TEXT NOT NULL,
+            updated_at REAL NOT NULL
+        )""",
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -195,6 +264,8 @@ class Database:
         self.path = path
         self.conn = conn
         self.lock = asyncio.Lock()
+        # told (in the event loop) each time a write fails because the disk is full
+        self.full_listeners: list[Callable[[StoreFullError], None]] = []
 
     @classmethod
     async def open(cls, path: str | Path | None = None) -> Database:
@@ -283,8 +354,14 @@ class Database:
                 await self._begin_immediate()
                 yield self.conn
                 await self.conn.execute("COMMIT")
-            except BaseException:
+            except BaseException as exc:
                 await self._rollback_despite_cancel()
+                if _is_full(exc):
+                    full = StoreFullError(f"disk full: could not write to {self.path}")
+                    for listener in list(self.full_listeners):
+                        with contextlib.suppress(Exception):  # a listener must not hide this
+                            listener(full)
+                    raise full from exc
                 raise
 
     async def fetchall(self, sql: str, params: Iterable[Any] = ()) -> list[sqlite3.Row]:

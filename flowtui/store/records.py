@@ -30,6 +30,8 @@ class RunRecord:
     owner_pid: int | None
     owner_started: float | None
     heartbeat_at: float | None
+    branch: str | None = None  # the git branch the run is for (branch filters)
+    concurrency_group: str | None = None
 
     @property
     def duration(self) -> float | None:

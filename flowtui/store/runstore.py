@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import sqlite3
+import threading
 import time
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -24,7 +26,7 @@ from flowtui.engine.events import (
     StepStatusChanged,
 )
 from flowtui.engine.states import RUN_ACTIVE, RunStatus, StepStatus
-from flowtui.store.db import Database
+from flowtui.store.db import Database, StoreFullError
 from flowtui.store.owner import Owner, kill_orphan_group, owner_alive_locally
 from flowtui.store.records import (
     ApprovalRecord,
@@ -40,6 +42,10 @@ COMMAND_KINDS = frozenset({"approve", "reject", "cancel"})
 _ACTIVE = tuple(sorted(str(s) for s in RUN_ACTIVE))
 _ACTIVE_SQL = ", ".join(f"'{s}'" for s in _ACTIVE)
 ORPHAN_KILL_GRACE = 3.0
+# A runner beats every 2 s (RunnerOptions.heartbeat_interval): 10 missed beats in a row, then
+# a re-read under the write lock, before another process declares it dead.
+STALE_AFTER = 20.0
+log = logging.getLogger("flowtui.store")
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +82,22 @@ class RunStore:
 
     async def close(self) -> None:
         await self.db.close()
+
+    def add_full_listener(self, listener: Callable[[StoreFullError], None]) -> None:
+        """Call `listener` whenever a write fails because the disk is full."""
+        self.db.full_listeners.append(listener)
+
+    async def log_omissions(self, run_id: int) -> dict[str, list[str]]:
+        """Per step, the `… N lines (S) omitted …` markers the log cap wrote."""
+        rows = await self.db.fetchall(
+            "SELECT step, line FROM logs WHERE run_id = ? AND stream = 'system'"
+            " AND line LIKE '… % omitted …' ORDER BY id",
+            (run_id,),
+        )
+        found: dict[str, list[str]] = {}
+        for row in rows:
+            found.setdefault(row["step"], []).append(row["line"])
+        return found
 
     async def __aenter__(self) -> RunStore:
         return self
@@ -133,14 +155,18 @@ class RunStore:
         rerun_mode: str | None = None,
         git_commit: str | None = None,
         owner: Owner | None = None,
+        branch: str | None = None,
+        concurrency_group: str | None = None,
+        concurrency_limit: int | None = None,
     ) -> int:
         now = time.time()
         async with self.db.transaction() as conn:
             cur = await conn.execute(
                 """INSERT INTO runs (workflow, status, trigger, triggered_by, params, git_commit,
                      parent_run_id, rerun_mode, created_at, definition, workflow_path,
-                     owner_host, owner_pid, owner_started, heartbeat_at)
-                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                     owner_host, owner_pid, owner_started, heartbeat_at,
+                     branch, concurrency_group, concurrency_limit)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
                 (
                     workflow,
                     str(RunStatus.QUEUED),
@@ -157,6 +183,9 @@ class RunStore:
                     owner.pid if owner else None,
                     owner.started if owner else None,
                     now if owner else None,
+                    branch,
+                    concurrency_group,
+                    concurrency_limit,
                 ),
             )
             run_id = cur.lastrowid
@@ -192,29 +221,51 @@ class RunStore:
             )
         return run_id
 
-    async def try_start_run(self, run_id: int, concurrency: int | None) -> bool:
+    async def try_start_run(
+        self, run_id: int, concurrency: int | None, *, me: Owner | None = None
+    ) -> bool:
+        """Start a queued run if its turn has come: FIFO within its workflow, or within its
+        concurrency group (whose limit is the smallest any of its waiting or active runs
+        declared).  Older queued runs of a dead runner wait for an adopter and do not block.
+        """
         async with self.db.transaction() as conn:
-            row = await _one(conn, "SELECT workflow, status FROM runs WHERE id = ?", (run_id,))
+            row = await _one(
+                conn,
+                "SELECT workflow, status, concurrency_group FROM runs WHERE id = ?",
+                (run_id,),
+            )
             if row is None:
                 raise KeyError(f"no run {run_id}")
             if row["status"] != RunStatus.QUEUED:
                 return False
-            workflow = row["workflow"]
+            group = row["concurrency_group"]
+            scope, key = ("concurrency_group", group) if group else ("workflow", row["workflow"])
+            if group:
+                limits = await _one(
+                    conn,
+                    f"""SELECT MIN(concurrency_limit) AS n FROM runs
+                        WHERE status IN ({_ACTIVE_SQL}) AND concurrency_group = ?""",
+                    (group,),
+                )
+                group_limit = limits["n"] if limits is not None else None
+                declared = [n for n in (concurrency, group_limit) if n is not None]
+                concurrency = min(declared) if declared else 1
             # with no limit nothing waits, so FIFO order is moot
             if concurrency is not None:
-                older = await _one(
+                older = await _all(
                     conn,
-                    "SELECT 1 FROM runs WHERE status = 'queued' AND workflow = ? AND id < ?"
-                    " LIMIT 1",
-                    (workflow, run_id),
+                    f"""SELECT id, owner_host, owner_pid, owner_started, heartbeat_at, created_at
+                        FROM runs WHERE status = 'queued' AND {scope} = ? AND id < ?""",
+                    (key, run_id),
                 )
-                if older is not None:
+                now, me = time.time(), me or Owner.current()
+                if any(not _owner_dead(r, now, STALE_AFTER, me) for r in older):
                     return False
                 busy = await _one(
                     conn,
                     "SELECT COUNT(*) AS n FROM runs"
-                    " WHERE status IN ('running', 'held') AND workflow = ?",
-                    (workflow,),
+                    f" WHERE status IN ('running', 'held') AND {scope} = ?",
+                    (key,),
                 )
                 assert busy is not None
                 if busy["n"] >= concurrency:
@@ -315,16 +366,21 @@ class RunStore:
             )
 
     async def recover_interrupted(
-        self, *, stale_after: float = 20.0, me: Owner | None = None
+        self, *, stale_after: float = STALE_AFTER, me: Owner | None = None
     ) -> list[int]:
         """Mark runs whose runner died as interrupted and kill their orphaned step processes.
 
         Runs nobody has claimed (no owner) are left alone: there is no one to declare dead.
+        While an adopter is registered (`register_adopter`), a dead runner's *queued* runs
+        are left alone too: the adopter takes them over (`claim_queued`) and runs them.
         """
         me = me or Owner.current()
+        statuses = _ACTIVE_SQL
+        if await self.adopter_registered():
+            statuses = "'running', 'held'"
         rows = await self.db.fetchall(
             f"""SELECT id, owner_host, owner_pid, owner_started, heartbeat_at, created_at
-                FROM runs WHERE status IN ({_ACTIVE_SQL})"""
+                FROM runs WHERE status IN ({statuses})"""
         )
         suspects = [r["id"] for r in rows if _owner_dead(r, time.time(), stale_after, me)]
         if not suspects:
@@ -335,7 +391,7 @@ class RunStore:
                 conn,
                 f"""SELECT id, owner_host, owner_pid, owner_started, heartbeat_at, created_at
                     FROM runs WHERE id IN (SELECT value FROM json_each(?))
-                      AND status IN ({_ACTIVE_SQL})""",
+                      AND status IN ({statuses})""",
                 (_ids_json(suspects),),
             )
             now = time.time()
@@ -358,6 +414,104 @@ class RunStore:
                 )
             )
         return [r["id"] for r in dead]
+
+    # ----------------------------------------------------------------- adoption
+
+    async def register_adopter(self, owner: Owner) -> None:
+        """Record `owner` as a service that adopts queued runs of dead runners.
+
+        The row outlives the service on purpose (killed, stopped or restarting): queued runs
+        then wait for it to come back instead of being marked interrupted.
+        `unregister_adopter` is for a database that will not be served any more.
+        """
+        async with self.db.transaction() as conn:
+            await conn.execute(
+                """INSERT OR REPLACE INTO adopters (host, pid, started, registered_at)
+                   VALUES (?, ?, ?, ?)""",
+                (owner.host, owner.pid, owner.started, time.time()),
+            )
+
+    async def unregister_adopter(self, owner: Owner) -> None:
+        async with self.db.transaction() as conn:
+            await conn.execute(
+                "DELETE FROM adopters WHERE host = ? AND pid = ? AND started = ?",
+                (owner.host, owner.pid, owner.started),
+            )
+
+    async def adopter_registered(self) -> bool:
+        return await self.db.fetchone("SELECT 1 FROM adopters LIMIT 1") is not None
+
+    async def orphaned_queued(
+        self, *, stale_after: float = STALE_AFTER, me: Owner | None = None
+    ) -> list[RunRecord]:
+        """Queued runs whose runner died, oldest first: what an adopter takes over."""
+        me = me or Owner.current()
+        rows = await self.db.fetchall("SELECT * FROM runs WHERE status = 'queued' ORDER BY id")
+        now = time.time()
+        return [_run_record(r) for r in rows if _owner_dead(r, now, stale_after, me)]
+
+    async def claim_queued(self, run: RunRecord, me: Owner) -> bool:
+        """Take over a dead runner's queued run; False when someone else was quicker.
+
+        Atomic: the row changes only while it still names the dead owner, so two adopters
+        never both get it.
+        """
+        async with self.db.transaction() as conn:
+            cur = await conn.execute(
+                """UPDATE runs SET owner_host = ?, owner_pid = ?, owner_started = ?,
+                     heartbeat_at = ?
+                   WHERE id = ? AND status = 'queued' AND owner_host IS ? AND owner_pid IS ?
+                     AND owner_started IS ?""",
+                (
+                    me.host,
+                    me.pid,
+                    me.started,
+                    time.time(),
+                    run.id,
+                    run.owner_host,
+                    run.owner_pid,
+                    run.owner_started,
+                ),
+            )
+            if cur.rowcount != 1:
+                return False
+            await conn.execute(
+                """INSERT INTO logs (run_id, step, attempt, stream, line, at)
+                   VALUES (?, '', 0, 'system', ?, ?)""",
+                (
+                    run.id,
+                    f"adopted by pid {me.pid} on {me.host}: runner process {run.owner_pid}"
+                    " died while this run was queued",
+                    time.time(),
+                ),
+            )
+            return True
+
+    async def cancel_orphaned_queued(self, run_id: int, by: str, me: Owner | None = None) -> bool:
+        """Cancel a queued run whose runner died (no process is left to take a command)."""
+        me = me or Owner.current()
+        row = await self.db.fetchone("SELECT * FROM runs WHERE id = ?", (run_id,))
+        if row is None or row["status"] != "queued":
+            return False
+        if not _owner_dead(row, time.time(), STALE_AFTER, me):
+            return False
+        async with self.db.transaction() as conn:
+            now = time.time()
+            message = f"cancelled by {by} while queued" if by else "cancelled while queued"
+            cur = await conn.execute(
+                """UPDATE runs SET status = 'cancelled', ended_at = ?, message = ?
+                   WHERE id = ? AND status = 'queued' AND owner_pid IS ?
+                     AND owner_started IS ?""",
+                (now, message, run_id, row["owner_pid"], row["owner_started"]),
+            )
+            if cur.rowcount != 1:
+                return False  # adopted or started meanwhile
+            await conn.execute(
+                """INSERT INTO events (run_id, step, kind, status, attempt, at, message)
+                   VALUES (?, NULL, 'run', 'cancelled', 0, ?, ?)""",
+                (run_id, now, message),
+            )
+            return True
 
     # ----------------------------------------------------------------- reads
 
@@ -529,6 +683,19 @@ class RunStore:
             for r in rows
         ]
 
+    async def approvers_by_run(self, run_ids: Collection[int]) -> dict[int, list[str]]:
+        """Who approved something in each of `run_ids` (sorted names), in one query."""
+        rows = await self.db.fetchall(
+            """SELECT DISTINCT run_id, by_user FROM approvals
+               WHERE run_id IN (SELECT value FROM json_each(?)) AND approved
+               ORDER BY run_id, by_user""",
+            (json.dumps(list(run_ids)),),
+        )
+        result: dict[int, list[str]] = {}
+        for r in rows:
+            result.setdefault(int(r["run_id"]), []).append(r["by_user"])
+        return result
+
     async def last_event_id(self) -> int:
         """Grows with every status change any process records: a cheap "anything new?"."""
         rows = await self.db.fetchall("SELECT COALESCE(MAX(id), 0) AS last FROM events", ())
@@ -552,6 +719,77 @@ class RunStore:
             )
             for r in rows
         ]
+
+
+class HeartbeatThread:
+    """Beats for a runner's active runs from its own thread and SQLite connection.
+
+    A thread, not an asyncio task: a runner whose event loop is stuck in a long synchronous
+    call is slow, not dead, and must not have its runs (and step processes) taken away.
+    `on_lost` is called (from this thread) with the ids of runs that are no longer active
+    although the runner still has them: another process declared them interrupted.
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        owner: Owner,
+        interval: float,
+        run_ids: Callable[[], Collection[int]],
+        on_lost: Callable[[list[int]], None],
+    ) -> None:
+        self._path = path
+        self._owner = owner
+        self._interval = interval
+        self._run_ids = run_ids
+        self._on_lost = on_lost
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="flowtui-heartbeat", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=15)
+
+    def _loop(self) -> None:
+        conn = sqlite3.connect(self._path, timeout=10, isolation_level=None)
+        try:
+            while not self._stop.is_set():
+                try:
+                    ids = list(self._run_ids())
+                    lost = self._beat(conn, ids) if ids else []
+                except Exception as exc:  # a locked or full disk is transient: beat again
+                    log.warning("flowtui heartbeat: %s", exc)
+                    lost = []
+                if lost:
+                    self._on_lost(lost)
+                self._stop.wait(self._interval)
+        finally:
+            conn.close()
+
+    def _beat(self, conn: sqlite3.Connection, run_ids: list[int]) -> list[int]:
+        owner, ids = self._owner, _ids_json(run_ids)
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            conn.execute(
+                f"""UPDATE runs SET heartbeat_at = ?, owner_host = ?, owner_pid = ?,
+                      owner_started = ?
+                    WHERE id IN (SELECT value FROM json_each(?)) AND status IN ({_ACTIVE_SQL})""",
+                (time.time(), owner.host, owner.pid, owner.started, ids),
+            )
+            rows = conn.execute(
+                f"""SELECT id FROM runs WHERE id IN (SELECT value FROM json_each(?))
+                      AND status NOT IN ({_ACTIVE_SQL})""",
+                (ids,),
+            ).fetchall()
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        return [int(r[0]) for r in rows]
 
 
 # --------------------------------------------------------------------- helpers
@@ -602,6 +840,8 @@ def _run_record(r: sqlite3.Row) -> RunRecord:
         owner_pid=r["owner_pid"],
         owner_started=r["owner_started"],
         heartbeat_at=r["heartbeat_at"],
+        branch=r["branch"],
+        concurrency_group=r["concurrency_group"],
     )
 
 
@@ -687,8 +927,36 @@ async def _apply_one(conn: aiosqlite.Connection, event: Event) -> None:
         raise TypeError(f"not an engine event: {event!r}")
 
 
+async def _final_status_of(conn: aiosqlite.Connection, run_id: int) -> str | None:
+    """The run's status if it is final (then nothing may change it any more), else None."""
+    row = await _one(conn, "SELECT status FROM runs WHERE id = ?", (run_id,))
+    if row is None or not RunStatus(row["status"]).is_final:
+        return None
+    return str(row["status"])
+
+
+async def _refuse(
+    conn: aiosqlite.Connection, run_id: int, step: str, what: str, final: str
+) -> None:
+    """Record, in the run's log, a change refused because the run is already over.
+
+    This is how a runner that was declared dead but was only slow shows up: its late events
+    never turn an interrupted run back into a running or succeeded one.
+    """
+    line = f"ignored {what}: run {run_id} is already {final}"
+    log.warning("flowtui store: %s", line)
+    await conn.execute(
+        "INSERT INTO logs (run_id, step, attempt, stream, line, at) VALUES (?, ?, 0, ?, ?, ?)",
+        (run_id, step, "system", line, time.time()),
+    )
+
+
 async def _apply_run_status(conn: aiosqlite.Connection, e: RunStatusChanged) -> None:
     final = e.status.is_final
+    if (was := await _final_status_of(conn, e.run_id)) is not None:
+        if was != e.status:
+            await _refuse(conn, e.run_id, "", f"run status {e.status}", was)
+        return
     await _insert_run_event(conn, e.run_id, e.status, e.at, e.message)
     await conn.execute(
         """UPDATE runs SET status = ?,
@@ -711,6 +979,9 @@ async def _apply_run_status(conn: aiosqlite.Connection, e: RunStatusChanged) -> 
 
 
 async def _apply_step_status(conn: aiosqlite.Connection, e: StepStatusChanged) -> None:
+    if (was := await _final_status_of(conn, e.run_id)) is not None:
+        await _refuse(conn, e.run_id, e.step, f"step {e.step} status {e.status}", was)
+        return
     running = e.status == StepStatus.RUNNING
     final = e.status.is_final
     values = (

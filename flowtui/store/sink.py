@@ -5,10 +5,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Sequence
 
 from flowtui.engine.bus import EventBus, Subscription
-from flowtui.engine.events import Event
+from flowtui.engine.events import Event, StepLog
+from flowtui.engine.logcap import LogCap, LogLimits
+from flowtui.store.db import StoreFullError
 from flowtui.store.runstore import RunStore
 
 log = logging.getLogger("flowtui.store")
@@ -17,6 +20,8 @@ MAX_BATCH = 2000
 GATHER_SECONDS = 0.05
 RETRY_DELAYS = (0.1, 0.5, 1.5)
 MAX_KEPT_ERRORS = 100
+FULL_RETRY_SECONDS = 0.5  # while the disk is full, how often state events are tried again
+FULL_GIVE_UP_SECONDS = 5.0  # after close() starts, how long to keep trying
 
 
 class StoreSink:
@@ -27,9 +32,16 @@ class StoreSink:
     described in `errors` (and logged).
     """
 
-    def __init__(self, store: RunStore, bus: EventBus) -> None:
+    def __init__(
+        self, store: RunStore, bus: EventBus, log_limits: LogLimits | None = None
+    ) -> None:
         self.store = store
         self.bus = bus
+        self.log_cap = LogCap(log_limits or LogLimits.from_env())
+        self.lost_logs = 0  # log lines not stored because the disk was full
+        self._closing_since: float | None = None
+        self._full: StoreFullError | None = None  # the disk was full at the last write
+        self._lost: dict[int, int] = {}  # per run: log lines dropped, not yet noted in its log
         self.errors: list[str] = []
         self.dropped = 0
         self._sub: Subscription | None = None
@@ -68,6 +80,8 @@ class StoreSink:
         """Flush, then stop the writer; safe to call twice."""
         if self._sub is None or self._task is None:
             return
+        if self._closing_since is None:
+            self._closing_since = time.monotonic()
         try:
             await self.flush()
         finally:
@@ -93,6 +107,9 @@ class StoreSink:
             try:
                 first = await sub.get()
             except StopAsyncIteration:
+                held = self.log_cap.drain()
+                if held:
+                    await self._write(held)
                 return
             self._received += 1
             batch = [first]
@@ -102,7 +119,7 @@ class StoreSink:
                     await asyncio.wait_for(self._hurry.wait(), GATHER_SECONDS)
                 self._drain(sub, batch)
             self._hurry.clear()
-            await self._write(batch)
+            await self._write(self.log_cap.filter(batch))
             self._done += len(batch)
             async with self._progress:
                 self._progress.notify_all()
@@ -116,10 +133,27 @@ class StoreSink:
             self._received += 1
 
     async def _write(self, batch: Sequence[Event]) -> None:
+        if self._full is not None:  # still full a moment ago: no slow retries per batch
+            full = self._full
+            try:
+                await self.store.apply(batch)
+                self._full = None
+                await self._note_lost_logs(full)
+            except StoreFullError as exc:
+                await self._write_when_full(batch, exc)
+            return
         for delay in (*RETRY_DELAYS, None):
             try:
                 await self.store.apply(batch)
                 return
+            except StoreFullError as exc:
+                if delay is None:
+                    self._full = exc
+                    await self._write_when_full(batch, exc)
+                    return
+                self._record_error(f"writing {len(batch)} events failed: {exc}")
+                await asyncio.sleep(delay)
+                continue
             except Exception as exc:
                 self._record_error(f"writing {len(batch)} events failed: {exc!r}")
                 if delay is None:
@@ -134,6 +168,47 @@ class StoreSink:
                 await self.store.apply([event])
             except Exception as exc:
                 self._drop([event], repr(exc))
+
+    async def _write_when_full(self, batch: Sequence[Event], error: StoreFullError) -> None:
+        """Drop the log lines, keep trying the state changes until space is back.
+
+        The runner fails its steps meanwhile (it listens for the same error), so few events
+        arrive; once close() has waited FULL_GIVE_UP_SECONDS the rest is dropped, reported.
+        """
+        if not self.errors or self.errors[-1] != str(error):
+            self._record_error(str(error))
+        for event in batch:
+            if isinstance(event, StepLog):
+                self._lost[event.run_id] = self._lost.get(event.run_id, 0) + 1
+                self.lost_logs += 1
+        rest = [e for e in batch if not isinstance(e, StepLog)]
+        while rest:
+            try:
+                await self.store.apply(rest)
+                self._full = None
+                await self._note_lost_logs(error)
+                break
+            except StoreFullError:
+                closing = self._closing_since
+                if closing is not None and time.monotonic() - closing > FULL_GIVE_UP_SECONDS:
+                    self._drop(rest, f"{error}: the run's final state is not recorded")
+                    return
+                await asyncio.sleep(FULL_RETRY_SECONDS)
+            except Exception as exc:
+                self._drop(rest, repr(exc))
+                return
+
+    async def _note_lost_logs(self, error: StoreFullError) -> None:
+        """Tell each run's log how many lines it lost, now that something could be written."""
+        notes = [
+            StepLog(run_id, "", 0, "system", f"{n:,} log lines not stored: {error}", time.time())
+            for run_id, n in self._lost.items()
+        ]
+        try:
+            await self.store.apply(notes)
+        except Exception:  # best effort: space may be short again; try after the next write
+            return
+        self._lost.clear()
 
     def _drop(self, events: Sequence[Event], why: str) -> None:
         self.dropped += len(events)

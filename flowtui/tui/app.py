@@ -19,6 +19,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.markup import escape
 from textual import work
@@ -51,6 +52,9 @@ from flowtui.tui.widgets.log_view import LogView
 from flowtui.tui.widgets.run_history import PAGE_SIZE, RunHistory
 from flowtui.tui.widgets.timeline import TimelineView
 from flowtui.tui.widgets.workflow_list import WorkflowList, WorkflowRow
+
+if TYPE_CHECKING:
+    from flowtui.triggers.service import TriggerService
 
 REFRESH_DELAY = 0.08  # gather a burst of engine events into one redraw
 POLL_INTERVAL = 1.0  # how often other processes' changes are looked for
@@ -136,8 +140,15 @@ class FlowApp(App[None]):
         parallel: int | None = None,
         bell: bool = False,
         watch: bool = True,
+        triggers: bool = True,
+        webhook_port: int | None = None,
     ) -> None:
         super().__init__()
+        # cron, git and chain triggers fire while the dashboard is open; webhooks only when
+        # a port is given (a dashboard should not open a port by surprise)
+        self.triggers_enabled = triggers
+        self.webhook_port = webhook_port
+        self.trigger_service: TriggerService | None = None
         self.folder = folder
         self.db_path = db_path
         self.initial_theme = theme
@@ -204,6 +215,8 @@ class FlowApp(App[None]):
         self.runner = Runner(self.store, self.bus, options, resolve_workflow=self._resolve_child)
         await self.runner.start()
         self.catalog.scan()
+        if self.triggers_enabled:
+            await self._start_triggers()
         await self.refresh_list()
         self.query_one(WorkflowList).focus()
         self.run_bridge()
@@ -228,6 +241,8 @@ class FlowApp(App[None]):
         self.screen.set_class(self.size.width < 120, "-narrow")
 
     async def on_unmount(self) -> None:
+        if self.trigger_service is not None:
+            await self.trigger_service.close()
         if self.runner is not None:
             for run_id in self.runner.active_run_ids:
                 self.runner.cancel(run_id, by=current_user(), reason="dashboard closed")
@@ -236,6 +251,25 @@ class FlowApp(App[None]):
             await self.sink.close()
         if self.store is not None:
             await self.store.close()
+
+    async def _start_triggers(self) -> None:
+        from flowtui.triggers.service import TriggerService, WebhookOptions
+
+        assert self.store is not None and self.runner is not None
+        webhook = None if self.webhook_port is None else WebhookOptions(port=self.webhook_port)
+        self.trigger_service = TriggerService(
+            self.store,
+            self.runner,
+            lambda: [e.workflow for e in self.catalog.entries if e.workflow is not None],
+            webhook=webhook,
+            on_outcome=lambda e: self.notify(e.describe(), title="trigger", timeout=6),
+            on_notice=lambda text: self.notify(text, severity="warning", timeout=10),
+        )
+        try:
+            await self.trigger_service.start()
+        except OSError as exc:
+            self.trigger_service = None
+            self.notify(str(exc), title="triggers not started", severity="error", timeout=10)
 
     def _resolve_child(self, ref: str, parent: Workflow) -> Workflow:
         folders = [self.folder]
@@ -559,12 +593,9 @@ class FlowApp(App[None]):
         if entry is None or entry.workflow is None:
             return
         runs = await self.store.list_runs(entry.workflow.name, limit=PAGE_SIZE, before_id=before_id)
-        approved: dict[int, str] = {}
-        for run in runs:
-            approvals = await self.store.get_approvals(run.id)
-            names = sorted({a.by for a in approvals if a.approved})
-            if names:
-                approved[run.id] = ", ".join(names)
+        # one query for the page, not one per row
+        approvers = await self.store.approvers_by_run([run.id for run in runs])
+        approved = {run_id: ", ".join(names) for run_id, names in approvers.items()}
         table.add_runs(runs, approved)
 
     async def on_input_changed(self, event: Input.Changed) -> None:

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
-from typing import Any, ClassVar
-
-import httpx
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from flowtui.engine.executors.base import StepContext, StepResult
 from flowtui.engine.states import StepStatus
 from flowtui.engine.templating import expand, expand_json
+
+if TYPE_CHECKING:  # httpx costs ~0.1 s to import: only steps that use it pay
+    import httpx
 
 DEFAULT_TIMEOUT = 30.0
 MAX_BODY_BYTES = 1024 * 1024  # read at most this much of a response
@@ -21,6 +22,8 @@ EXCERPT_CHARS = 200
 
 def describe_http_error(exc: Exception, url: str, timeout: float) -> str:
     """A one-line reason for a request that got no response."""
+    import httpx
+
     if isinstance(exc, httpx.TimeoutException):
         return f"no response from {url} within {timeout:g} s"
     if isinstance(exc, httpx.ConnectError):
@@ -60,6 +63,8 @@ class HttpExecutor:
     type_name: ClassVar[str] = "http"
 
     async def execute(self, ctx: StepContext) -> StepResult:
+        import httpx
+
         spec = ctx.step.spec
         values: Mapping[str, str] = ctx.env
         method = str(spec.get("method") or "GET").upper()

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-import httpx
-
 from flowtui.engine.executors.base import StepContext, StepResult
 from flowtui.engine.executors.http import DEFAULT_TIMEOUT, describe_http_error, excerpt
 from flowtui.engine.states import StepStatus
@@ -24,6 +22,8 @@ class NotifyExecutor:
     type_name: ClassVar[str] = "notify"
 
     async def execute(self, ctx: StepContext) -> StepResult:
+        import httpx  # imported here: ~0.1 s that only notify steps should pay
+
         values = {
             **ctx.env,
             "workflow": ctx.workflow.name,

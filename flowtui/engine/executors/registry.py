@@ -1,18 +1,24 @@
 """Which executor runs which step type.
 
 The runner handles approval, condition and workflow steps itself; everything else goes
-through `get_executor`.  `EXECUTORS` is a plain dict so that plugins (a future
-`flowtui.steps` entry-point group) can add types with `register`.
+through `get_executor`.  `EXECUTORS` is a plain dict; `register` adds to it, and a type
+found nowhere else is looked up among the plugins of the `flowtui.steps` entry-point
+group (loaded once, by flowtui.model.steptypes; see docs/plugins.md).
 """
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 
+from flowtui.engine.executors.ansible import AnsibleExecutor
 from flowtui.engine.executors.base import StepExecutor
+from flowtui.engine.executors.circleci_job import CircleCIJobExecutor
 from flowtui.engine.executors.http import HttpExecutor
 from flowtui.engine.executors.notify import NotifyExecutor
+from flowtui.engine.executors.python_call import PythonCallExecutor
 from flowtui.engine.executors.script import ScriptExecutor
+from flowtui.engine.executors.terraform import TerraformExecutor, TofuExecutor
 
 ENTRY_POINT_GROUP = "flowtui.steps"
 
@@ -20,6 +26,11 @@ EXECUTORS: dict[str, Callable[[], StepExecutor]] = {
     ScriptExecutor.type_name: ScriptExecutor,
     HttpExecutor.type_name: HttpExecutor,
     NotifyExecutor.type_name: NotifyExecutor,
+    AnsibleExecutor.type_name: AnsibleExecutor,
+    PythonCallExecutor.type_name: PythonCallExecutor,
+    TerraformExecutor.type_name: TerraformExecutor,
+    TofuExecutor.type_name: TofuExecutor,
+    CircleCIJobExecutor.type_name: CircleCIJobExecutor,
 }
 
 
@@ -28,9 +39,19 @@ def register(type_name: str, factory: Callable[[], StepExecutor]) -> None:
 
 
 def get_executor(step_type: str) -> StepExecutor:
-    try:
-        factory = EXECUTORS[step_type]
-    except KeyError:
+    factory = EXECUTORS.get(step_type) or _plugin_factory(step_type)
+    if factory is None:
         known = ", ".join(sorted(EXECUTORS))
-        raise KeyError(f"no executor for step type {step_type!r} (known: {known})") from None
+        raise KeyError(f"no executor for step type {step_type!r} (known: {known})")
     return factory()
+
+
+def _plugin_factory(step_type: str) -> Callable[[], StepExecutor] | None:
+    from flowtui.model.steptypes import get_step_type  # loads plugins on first need
+
+    schema = get_step_type(step_type)
+    if schema is None or schema.plugin is None:
+        return None
+    plugin = schema.plugin
+    # a class makes a fresh executor per step, like the bundled ones; an instance is shared
+    return plugin if inspect.isclass(plugin) else lambda: plugin

@@ -1,0 +1,191 @@
+"""`flowtui serve [DIR]`: run the triggers of a folder of workflows as a headless service.
+
+Loads DIR (reloading files the moment they change, keeping the last good version of a
+broken one), runs a Runner whose command poller lets any other terminal approve or cancel,
+starts a TriggerService (cron, git, chains, and the webhook server), and prints one line per
+trigger outcome and per finished run.
+
+SIGINT/SIGTERM stop it cleanly: no new trigger is accepted, the runs this service started
+are cancelled (their steps' process groups are stopped) and recorded `cancelled`, then it
+exits 0.  Runs are cancelled rather than left behind because nobody would be left to
+finish them; `flowtui rerun RUN --from-failed` continues one later.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import signal
+import sys
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from flowtui.cli.commands import CliError, dashboard_folder, open_store
+from flowtui.engine.events import Event, RunStatusChanged
+from flowtui.engine.identity import current_user
+
+if TYPE_CHECKING:
+    from flowtui.model.catalog import CatalogChange, WorkflowCatalog
+    from flowtui.model.workflow import Workflow
+    from flowtui.store.triggerstore import TriggerEventRecord
+
+STOP_GRACE = 15.0  # seconds to wait for cancelled runs to finish stopping
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    folder = dashboard_folder(args.folder)
+    if args.parallel is not None and args.parallel < 1:
+        raise CliError("--parallel must be at least 1")
+    return asyncio.run(_serve(args, folder))
+
+
+def say(line: str) -> None:
+    stamp = time.strftime("%H:%M:%S")
+    print(f"{stamp} {line}", flush=True)
+
+
+def _warn(line: str) -> None:
+    print(f"flowtui serve: {line}", file=sys.stderr, flush=True)
+
+
+def _report_change(catalog: WorkflowCatalog, change: CatalogChange) -> None:
+    for path in change.added + change.updated:
+        entry = catalog.get(path)
+        if entry is not None and entry.workflow is not None:
+            kinds = ", ".join(t.kind for t in entry.workflow.triggers)
+            say(f"loaded {entry.workflow.name} ({path.name}; triggers: {kinds})")
+    for path in change.removed:
+        say(f"removed {path.name}")
+    for path in change.broken:
+        entry = catalog.get(path)
+        kept = " (keeping the last good version)" if entry and entry.workflow else ""
+        error = entry.first_error_line if entry else str(path)
+        _warn(f"{error}{kept}")
+
+
+def _outcome(event: TriggerEventRecord) -> None:
+    say(event.describe())
+
+
+async def _serve(args: argparse.Namespace, folder: Path) -> int:
+    from flowtui.engine.bus import EventBus
+    from flowtui.engine.runner import Runner, RunnerOptions
+    from flowtui.model.catalog import WorkflowCatalog
+    from flowtui.model.loader import load_workflow, resolve_workflow
+    from flowtui.store.sink import StoreSink
+    from flowtui.triggers.service import TriggerService, WebhookOptions
+
+    catalog = WorkflowCatalog(folder)
+    _report_change(catalog, catalog.scan())
+
+    def workflows() -> list[Workflow]:
+        return [e.workflow for e in catalog.entries if e.workflow is not None]
+
+    def resolve_child(ref: str, parent: Workflow) -> Workflow:
+        entry = catalog.by_name(ref)
+        if entry is not None and entry.workflow is not None:
+            return entry.workflow
+        folders = [folder] if parent.path is None else [parent.path.parent, folder]
+        return load_workflow(resolve_workflow(ref, folders))
+
+    store = await open_store(args)
+    bus = EventBus()
+    sink = StoreSink(store, bus)
+    sink.start()
+    options = RunnerOptions()
+    if args.parallel:
+        options.parallel = args.parallel
+    runner = Runner(store, bus, options, resolve_workflow=resolve_child)
+
+    def on_event(event: Event) -> None:
+        if isinstance(event, RunStatusChanged) and event.status.is_final:
+            note = f": {event.message}" if event.message else ""
+            say(f"{event.workflow}: run {event.run_id} {event.status}{note}")
+
+    bus.add_listener(on_event)
+    webhook = None if args.no_webhooks else WebhookOptions(host=args.host, port=args.port)
+    service = TriggerService(
+        store, runner, workflows, webhook=webhook, on_outcome=_outcome, on_notice=_warn
+    )
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop.set)
+    watcher: asyncio.Task[None] | None = None
+    try:
+        await runner.start()
+        adopt = getattr(runner, "adopt_queued", None)
+        if adopt is not None:  # queued runs of a service that died continue here
+            for handle in await adopt():
+                say(f"adopted queued run {handle.run_id}")
+        try:
+            await service.start()
+        except OSError as exc:
+            raise CliError(f"{exc} (use --port N, or --no-webhooks)") from None
+        where = "webhooks off"
+        if service.webhook_port is not None:
+            where = f"webhooks on http://{args.host}:{service.webhook_port}"
+            if args.host not in ("127.0.0.1", "localhost", "::1"):
+                _warn(f"listening on {args.host}: reachable from other machines")
+        say(f"serving {len(workflows())} workflow(s) from {folder}; {where}; db {store.path}")
+        watcher = asyncio.create_task(_watch(catalog, folder, stop), name="flowtui-serve-watch")
+        await stop.wait()
+        say("stopping")
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.remove_signal_handler(sig)
+        if watcher is not None:
+            watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watcher
+        await service.close()
+        await _cancel_runs(runner)
+        await runner.close()
+        await sink.close()
+        await store.close()
+    return 0
+
+
+async def _cancel_runs(runner: object) -> None:
+    from flowtui.engine.runner import Runner
+
+    assert isinstance(runner, Runner)
+    for run_id in runner.active_run_ids:
+        runner.cancel(run_id, by=current_user(), reason="flowtui serve stopped")
+    deadline = time.monotonic() + STOP_GRACE
+    while runner.active_run_ids and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+
+
+async def _watch(catalog: WorkflowCatalog, folder: Path, stop: asyncio.Event) -> None:
+    """Reload workflow files as they change (the service reads the catalog live)."""
+    from watchfiles import awatch
+
+    async for changes in awatch(folder, debounce=150, step=50, recursive=False, stop_event=stop):
+        _report_change(catalog, catalog.refresh([Path(p) for _, p in changes]))
+
+
+def cmd_triggers(args: argparse.Namespace) -> int:
+    """`flowtui triggers [WORKFLOW]`: what triggers did lately, newest first."""
+    return asyncio.run(_triggers(args))
+
+
+async def _triggers(args: argparse.Namespace) -> int:
+    from flowtui.store.triggerstore import TriggerStore
+    from flowtui.timefmt import fmt_clock
+
+    store = await open_store(args)
+    try:
+        events = await TriggerStore(store.db).list_events(args.workflow, limit=args.limit)
+    finally:
+        await store.close()
+    if not events:
+        print("no trigger activity recorded")
+        return 0
+    for event in events:
+        print(f"{fmt_clock(event.at)}  {event.describe()}")
+    return 0

@@ -1,0 +1,94 @@
+"""What the integration executors (ansible, terraform, python) share: finding a program,
+the step's environment and working folder, and running a command as a step process."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from flowtui.engine.executors.base import StepContext, StepResult
+from flowtui.engine.process import LineFn, run_streaming
+from flowtui.engine.states import StepStatus
+
+MESSAGE_LIMIT = 200
+
+
+def step_environment(ctx: StepContext, extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """os.environ, the step's env and the FLOWTUI_* variables, as a script step sees them."""
+    env: dict[str, str] = {**os.environ, **ctx.env}
+    env.update(
+        FLOWTUI_WORKSPACE=str(ctx.workspace),
+        FLOWTUI_RUN_ID=str(ctx.run_id),
+        FLOWTUI_STEP=ctx.step.name,
+        FLOWTUI_ATTEMPT=str(ctx.attempt),
+    )
+    env.setdefault("PYTHONUNBUFFERED", "1")
+    if extra:
+        env.update(extra)
+    return env
+
+
+def workflow_dir(ctx: StepContext) -> Path:
+    """The workflow file's folder: relative paths in a step are relative to it."""
+    return ctx.workflow.path.parent.resolve() if ctx.workflow.path else ctx.workspace
+
+
+def under_workflow(ctx: StepContext, relative: str | None) -> Path:
+    base = workflow_dir(ctx)
+    return (base / relative).resolve() if relative else base
+
+
+def find_program(name: str, env: Mapping[str, str]) -> str | None:
+    """`name` on the step's PATH, else beside the running interpreter (an unactivated venv)."""
+    found = shutil.which(name, path=env.get("PATH", os.defpath))
+    if found is None and "/" not in name:
+        found = shutil.which(name, path=str(Path(sys.executable).parent))
+    return found
+
+
+def exit_message(code: int) -> str:
+    if code >= 0:
+        return f"exit code {code}"
+    try:
+        return f"killed by {signal.Signals(-code).name}"
+    except ValueError:
+        return f"killed by signal {-code}"
+
+
+async def run_tool(
+    ctx: StepContext,
+    argv: Sequence[str],
+    *,
+    env: Mapping[str, str],
+    cwd: Path,
+    on_line: LineFn | None = None,
+) -> int:
+    """Run one command of the step in its own process group; lines go to the step log
+    unless `on_line` takes them.  Raises OSError when it cannot start."""
+    return await run_streaming(
+        list(argv),
+        env=env,
+        cwd=cwd,
+        on_line=on_line or ctx.log,
+        on_start=ctx.on_process,
+        kill_grace=ctx.kill_grace,
+    )
+
+
+def failed(message: str, exit_code: int | None = None, **outputs: str) -> StepResult:
+    return StepResult(
+        StepStatus.FAILED,
+        exit_code=exit_code,
+        outputs=dict(outputs),
+        message=message[:MESSAGE_LIMIT],
+    )
+
+
+def succeeded(message: str, outputs: dict[str, str], exit_code: int | None = 0) -> StepResult:
+    return StepResult(
+        StepStatus.SUCCEEDED, exit_code=exit_code, outputs=outputs, message=message[:MESSAGE_LIMIT]
+    )

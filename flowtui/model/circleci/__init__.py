@@ -1,0 +1,29 @@
+"""Run CircleCI configs (`.circleci/config.yml`) as flowtui workflows; see docs/circleci.md."""
+
+from flowtui.model.circleci.config import (
+    JOB_STEP_TYPE,
+    MARKER,
+    CircleConfig,
+    Note,
+    is_circleci_path,
+    load_config_text,
+    load_workflow_from_config,
+    looks_like_circleci,
+    split_marker,
+)
+from flowtui.model.circleci.select import config_of, describe, pick
+
+__all__ = [
+    "JOB_STEP_TYPE",
+    "MARKER",
+    "CircleConfig",
+    "Note",
+    "config_of",
+    "describe",
+    "is_circleci_path",
+    "load_config_text",
+    "load_workflow_from_config",
+    "looks_like_circleci",
+    "pick",
+    "split_marker",
+]

@@ -1,0 +1,654 @@
+"""Turn a CircleCI 2.0/2.1 config into flowtui `Workflow`s, one per CircleCI workflow.
+
+Each job entry of a workflow becomes one step: `circleci-job` (run by
+flowtui.engine.executors.circleci_job) or `approval` for `type: approval`.  `requires`,
+branch `filters` and `matrix` map onto flowtui's own `requires`, `Step.branches` and matrix
+copies.  Anything that needs CircleCI's cloud (executors, orbs, caches, contexts) is
+reported as a `Note` instead of failing the load; see docs/circleci.md.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import itertools
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from flowtui.model.branches import entry_error, normalize_filter
+from flowtui.model.circleci.params import bind, declared, render, substitute, truthy
+from flowtui.model.circleci.steps import StepExpander, environment
+from flowtui.model.errors import Problem, WorkflowError
+from flowtui.model.workflow import SourcePos, Step, Workflow
+from flowtui.model.yamlsafe import Document, YMap, YSeq, parse_document, to_plain
+
+JOB_STEP_TYPE = "circleci-job"
+DEFAULT_SHELL = "/bin/bash -eo pipefail"
+DEFAULT_WORKING_DIRECTORY = "~/project"
+# a rerun reloads the text its run recorded; this trailing comment says which workflow it was
+MARKER = "# flowtui: circleci workflow "
+
+ENTRY_KEYS = ("requires", "filters", "type", "name", "context", "matrix", "pre-steps", "post-steps")
+EXECUTOR_KINDS = ("docker", "machine", "macos", "windows")
+JOB_KEYS = (
+    "steps",
+    "parameters",
+    "environment",
+    "working_directory",
+    "shell",
+    "executor",
+    "parallelism",
+    "resource_class",
+    "description",
+    "circleci_ip_ranges",
+    *EXECUTOR_KINDS,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Note:
+    """Something the config asks for that flowtui does not do; the rest still runs."""
+
+    pos: SourcePos
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.pos}: note: {self.message}"
+
+
+@dataclass(frozen=True, slots=True)
+class CircleConfig:
+    workflows: dict[str, Workflow]  # runnable workflows, in file order
+    notes: tuple[Note, ...] = ()
+    disabled: dict[str, str] = field(default_factory=dict)  # name -> why it does not run
+
+    def select(self, name: str | None, *, strict: bool = False) -> Workflow:
+        """The workflow `name`; without a name the only one (or, unless strict, the first)."""
+        if name is not None:
+            if name in self.workflows:
+                return self.workflows[name]
+            why = self.disabled.get(name)
+            if why:
+                raise LookupError(f"CircleCI workflow `{name}` does not run: {why}")
+            raise LookupError(f"no CircleCI workflow `{name}`; {self.listing()}")
+        if len(self.workflows) == 1 or (self.workflows and not strict):
+            return next(iter(self.workflows.values()))
+        if not self.workflows:
+            raise LookupError("the config has no workflow that runs")
+        raise LookupError(
+            f"the config has several workflows; pick one with --workflow NAME: "
+            f"{', '.join(self.workflows)}"
+        )
+
+    def listing(self) -> str:
+        return "workflows: " + (", ".join(self.workflows) or "none")
+
+
+def is_circleci_path(path: str | Path) -> bool:
+    """`.../.circleci/config.yml` (or .yaml)."""
+    p = Path(path)
+    return p.parent.name == ".circleci" and p.name in ("config.yml", "config.yaml")
+
+
+def looks_like_circleci(value: Any) -> bool:
+    """A parsed document with CircleCI's top-level keys and none of flowtui's."""
+    return (
+        isinstance(value, Mapping)
+        and all(k in value for k in ("version", "jobs", "workflows"))
+        and "steps" not in value
+    )
+
+
+def split_marker(text: str) -> tuple[str, str | None]:
+    """(the config text, the workflow named by a trailing MARKER line or None)."""
+    body = text.rstrip("\n")
+    head, _, last = body.rpartition("\n")
+    if last.startswith(MARKER):
+        return head + "\n", last[len(MARKER) :].strip() or None
+    return text, None
+
+
+def load_config_text(
+    text: str,
+    file: str,
+    path: Path | None = None,
+    document: Document | None = None,
+) -> CircleConfig:
+    """Every workflow of the config; raise WorkflowError (file:line) when it cannot run."""
+    text, _ = split_marker(text)
+    if document is None:
+        document = parse_document(text, file)
+    builder = _Builder(file, text, path)
+    builder.problems.extend(document.problems)
+    config = builder.build(document.value, document.pos)
+    if builder.problems or config is None:
+        raise WorkflowError(builder.problems)
+    return config
+
+
+def load_workflow_from_config(
+    text: str,
+    file: str,
+    path: Path | None = None,
+    workflow: str | None = None,
+    document: Document | None = None,
+) -> Workflow:
+    """One workflow: `workflow`, else the one a rerun's MARKER names, else the first."""
+    _, marked = split_marker(text)
+    config = load_config_text(text, file, path, document)
+    try:
+        chosen = config.select(workflow or marked)
+    except LookupError as exc:
+        raise WorkflowError([Problem(SourcePos(file, 1, 1), str(exc))]) from None
+    if workflow is None and marked is None and len(config.workflows) > 1:
+        # a list that shows one entry per file shows the first; say where the others are
+        others = ", ".join(n for n in config.workflows if n != chosen.name)
+        note = f" (the config also has: {others}; run one with `flowtui run FILE --workflow NAME`)"
+        chosen = replace(chosen, description=chosen.description + note)
+    return chosen
+
+
+@dataclass
+class _Instance:
+    """One job entry of a workflow after matrix expansion."""
+
+    name: str
+    job: str
+    pos: SourcePos
+    args: dict[str, Any]
+    requires: list[str]
+    base: str = ""
+    matrix: dict[str, str] = field(default_factory=dict)
+    approval: bool = False
+    branches: dict[str, tuple[str, ...]] | None = None
+    pre: Any = None
+    post: Any = None
+
+
+class _Builder:
+    def __init__(self, file: str, text: str, path: Path | None) -> None:
+        self.file = file
+        self.text = text
+        self.path = path
+        self.problems: list[Problem] = []
+        self.notes: list[Note] = []
+        self.pipeline: dict[str, Any] = {}
+        self.jobs: YMap = YMap(SourcePos(file, 1, 1))
+        self.executors: Mapping[str, Any] = {}
+        self.expander = StepExpander({}, self._error_at(SourcePos(file, 1, 1)), lambda _m: None)
+        self.hosts: dict[str, SourcePos] = {}  # "docker (cimg/base)" -> first place it is used
+        self.seen_notes: set[str] = set()
+        self.workflow_hosts: dict[str, SourcePos] = {}
+
+    # -- reporting -----------------------------------------------------------------
+    def error(self, pos: SourcePos, message: str, hint: str = "") -> None:
+        self.problems.append(Problem(pos, message, hint))
+
+    def _error_at(self, pos: SourcePos, prefix: str = "") -> Callable[[str], None]:
+        return lambda message: self.error(pos, prefix + message)
+
+    def note(self, pos: SourcePos, message: str) -> None:
+        if message not in self.seen_notes:  # a command used by many jobs is named once
+            self.seen_notes.add(message)
+            self.notes.append(Note(pos, message))
+
+    @staticmethod
+    def _key_pos(m: Any, key: Any, default: SourcePos) -> SourcePos:
+        if isinstance(m, YMap) and key in m.entries:
+            return m.key_pos(key)
+        return default
+
+    # -- the whole config ------------------------------------------------------------
+    def build(self, root: Any, pos: SourcePos) -> CircleConfig | None:
+        if not isinstance(root, YMap):
+            self.error(pos, "a CircleCI config must be a mapping (version:, jobs:, workflows:)")
+            return None
+        for key in root:
+            if key == "orbs":
+                orbs = root["orbs"]
+                names = (
+                    ", ".join(str(v) for v in orbs.values()) if isinstance(orbs, Mapping) else ""
+                )
+                self.note(
+                    root.key_pos(key),
+                    f"orbs are not supported ({names}); steps that use their commands are skipped",
+                )
+            elif key == "setup":
+                self.note(root.key_pos(key), "`setup: true` (dynamic config) is not supported")
+        version = render(root.get("version"))
+        if version not in ("2", "2.0", "2.1"):
+            where = root.value_pos("version") if "version" in root else root.pos
+            self.error(
+                where,
+                f"unsupported CircleCI config version {version or '(missing)'!r}",
+                "flowtui reads `version: 2` and `version: 2.1` configs",
+            )
+            return None
+        self._pipeline_parameters(root)
+        jobs = root.get("jobs")
+        if not isinstance(jobs, YMap) or not jobs:
+            self.error(root.pos, "the config has no `jobs:` mapping")
+            return None
+        self.jobs = jobs
+        self.executors = self._mapping(root, "executors")
+        commands = self._mapping(root, "commands")
+        self.expander = StepExpander(commands, lambda _m: None, lambda _m: None)
+
+        workflows: dict[str, Workflow] = {}
+        disabled: dict[str, str] = {}
+        body = root.get("workflows")
+        if body is None and "build" in jobs:
+            # a 2.0 config without workflows runs its `build` job
+            body = {"build": {"jobs": ["build"]}}
+        if not isinstance(body, Mapping) or not body:
+            self.error(root.pos, "the config has no `workflows:`")
+            return None
+        for name, spec in body.items():
+            if name == "version":
+                continue
+            wpos = self._key_pos(body, name, root.pos)
+            built = self._workflow(str(name), spec, wpos, disabled)
+            if built is not None:
+                workflows[str(name)] = built
+        if self.hosts:
+            first = min(self.hosts.values(), key=lambda p: (p.line, p.column))
+            self.notes.append(
+                Note(
+                    first,
+                    "executors are not used, every job runs on this host: " + ", ".join(self.hosts),
+                )
+            )
+        if self.problems:
+            return None
+        notes = tuple(sorted(self.notes, key=lambda n: (n.pos.line, n.pos.column)))
+        return CircleConfig(workflows, notes, disabled)
+
+    def _mapping(self, root: YMap, key: str) -> Mapping[str, Any]:
+        value = root.get(key)
+        if value is None:
+            return {}
+        if not isinstance(value, YMap):
+            self.error(root.value_pos(key), f"`{key}` must be a mapping")
+            return {}
+        return value
+
+    def _pipeline_parameters(self, root: YMap) -> None:
+        pos = self._key_pos(root, "parameters", root.pos)
+        error = self._error_at(pos, "pipeline parameters: ")
+        definitions = declared(to_plain(root.get("parameters")), error)
+        values = bind(definitions, {}, "the pipeline", error)
+        self.pipeline = {f"pipeline.parameters.{k}": v for k, v in values.items()}
+
+    # -- one workflow ------------------------------------------------------------------
+    def _workflow(
+        self, name: str, spec: Any, pos: SourcePos, disabled: dict[str, str]
+    ) -> Workflow | None:
+        if not isinstance(spec, Mapping) or not isinstance(spec.get("jobs"), list):
+            self.error(pos, f"workflow `{name}` needs a `jobs:` list")
+            return None
+        if "triggers" in spec:
+            self.note(
+                self._key_pos(spec, "triggers", pos),
+                f"workflow `{name}`: `triggers` (schedules) are not run by flowtui; "
+                "run it by hand or with a flowtui trigger",
+            )
+        for key in ("when", "unless"):
+            if key in spec:
+                error = self._error_at(self._key_pos(spec, key, pos), f"workflow `{name}`: ")
+                holds = truthy(substitute(to_plain(spec[key]), self.pipeline, error), error)
+                if holds != (key == "when"):
+                    disabled[name] = f"its `{key}` condition is {'true' if holds else 'false'}"
+                    self.note(pos, f"workflow `{name}` does not run: {disabled[name]}")
+                    return None
+        instances: list[_Instance] = []
+        jobs = spec["jobs"]
+        positions = jobs.positions if isinstance(jobs, YSeq) else [pos] * len(jobs)
+        for item, ipos in zip(jobs, positions, strict=True):
+            instances.extend(self._entry(item, ipos))
+        if not instances:
+            return None
+        steps = self._steps(name, instances)
+        if steps is None:
+            return None
+        return Workflow(
+            name=name,
+            steps=steps,
+            path=self.path,
+            pos=pos,
+            description=f"CircleCI workflow `{name}`",
+            source_hash=hashlib.sha256(self.text.encode("utf-8")).hexdigest(),
+            source=self.text.rstrip("\n") + "\n" + MARKER + name + "\n",
+        )
+
+    def _entry(self, item: Any, pos: SourcePos) -> list[_Instance]:
+        if isinstance(item, str):
+            job, entry = item, YMap(pos)
+        elif isinstance(item, Mapping) and len(item) == 1:
+            ((job, entry),) = item.items()
+            entry = entry if entry is not None else YMap(pos)
+            if not isinstance(entry, Mapping):
+                self.error(pos, f"the entry of job `{job}` must be a mapping")
+                return []
+        else:
+            self.error(pos, "a workflow job must be a job name or `name: {requires: ...}`")
+            return []
+        job = str(job)
+        approval = entry.get("type") == "approval"
+        if "type" in entry and not approval:
+            self.error(pos, f"job `{job}`: `type` can only be `approval`")
+        if not approval and job not in self.jobs:
+            close = difflib.get_close_matches(job, [str(j) for j in self.jobs], n=1)
+            hint = f"did you mean `{close[0]}`?" if close else "define it under `jobs:`"
+            self.error(pos, f"workflow job `{job}` is not defined under `jobs:`", hint)
+            return []
+        if "context" in entry:
+            self.note(
+                pos,
+                f"job `{job}`: contexts are not available here "
+                "(their environment variables are not set)",
+            )
+        for key in ("serial-group", "override-with"):
+            if key in entry:
+                self.note(pos, f"job `{job}`: `{key}` is ignored")
+        plain = to_plain(entry)
+        matrix = plain.pop("matrix", None)
+        if matrix is None:
+            return self._instances([(plain, {})], job, pos, approval, base="")
+        return self._matrix(job, plain, matrix, pos, approval)
+
+    def _matrix(
+        self, job: str, plain: dict[str, Any], matrix: Any, pos: SourcePos, approval: bool
+    ) -> list[_Instance]:
+        params = matrix.get("parameters") if isinstance(matrix, Mapping) else None
+        if not isinstance(params, Mapping) or not params:
+            self.error(pos, f"job `{job}`: `matrix` needs `parameters:` with lists of values")
+            return []
+        keys = sorted(str(k) for k in params)  # CircleCI names copies in parameter-name order
+        lists = [v if isinstance(v, list) else [v] for v in (params[k] for k in keys)]
+        excluded = matrix.get("exclude") or []
+        combos: list[tuple[dict[str, Any], dict[str, str]]] = []
+        for values in itertools.product(*lists):
+            chosen = dict(zip(keys, values, strict=True))
+            if any(
+                all(render(chosen.get(k)) == render(v) for k, v in ex.items())
+                for ex in excluded
+                if isinstance(ex, Mapping)
+            ):
+                continue
+            scope = {f"matrix.{k}": v for k, v in chosen.items()}
+            entry = substitute(plain, scope, self._error_at(pos, f"job `{job}`: "))
+            if "name" not in plain:
+                entry["name"] = "-".join([job, *(render(chosen[k]) for k in keys)])
+            entry.update(chosen)  # the matrix values are the job's arguments
+            combos.append((entry, {k: render(v) for k, v in chosen.items()}))
+        base = render(matrix.get("alias")) or render(plain.get("name")) or job
+        return self._instances(combos, job, pos, approval, base=base)
+
+    def _instances(
+        self,
+        entries: list[tuple[dict[str, Any], dict[str, str]]],
+        job: str,
+        pos: SourcePos,
+        approval: bool,
+        base: str,
+    ) -> list[_Instance]:
+        result = []
+        for entry, matrix in entries:
+            entry = substitute(entry, self.pipeline, self._error_at(pos, f"job `{job}`: "))
+            requires = entry.get("requires") or []
+            if isinstance(requires, str):
+                requires = [requires]
+            if not isinstance(requires, list):
+                self.error(pos, f"job `{job}`: `requires` must be a list of job names")
+                requires = []
+            names = []
+            for req in requires:
+                if isinstance(req, Mapping):  # {job: [success, failed]}: status ignored
+                    names.extend(str(k) for k in req)
+                    self.note(
+                        pos,
+                        f"job `{job}`: `requires` statuses are ignored (a job waits for success)",
+                    )
+                else:
+                    names.append(render(req))
+            args = {k: v for k, v in entry.items() if k not in ENTRY_KEYS}
+            result.append(
+                _Instance(
+                    name=render(entry.get("name")) or job,
+                    job=job,
+                    pos=pos,
+                    args=args,
+                    requires=names,
+                    base=base,
+                    matrix=matrix,
+                    approval=approval,
+                    branches=self._filters(entry.get("filters"), job, pos),
+                    pre=entry.get("pre-steps"),
+                    post=entry.get("post-steps"),
+                )
+            )
+        return result
+
+    def _filters(self, filters: Any, job: str, pos: SourcePos) -> dict[str, tuple[str, ...]] | None:
+        if filters is None:
+            return None
+        if not isinstance(filters, Mapping):
+            self.error(pos, f"job `{job}`: `filters` must be a mapping (branches:, tags:)")
+            return None
+        if "tags" in filters:
+            self.note(pos, f"job `{job}`: tag filters are ignored (flowtui runs by branch)")
+        if "branches" not in filters:
+            return None
+        branches = normalize_filter(filters["branches"])
+        if branches is None:
+            self.error(
+                pos,
+                f"job `{job}`: `filters.branches` takes `only:` and/or `ignore:`",
+                "e.g. `branches: {only: [main, /release-.*/]}`",
+            )
+            return None
+        for entry in (*branches["only"], *branches["ignore"]):
+            why = entry_error(entry)
+            if why:
+                self.error(pos, f"job `{job}`: {why}")
+        return branches
+
+    # -- steps of a workflow --------------------------------------------------------------
+    def _steps(self, workflow: str, instances: list[_Instance]) -> dict[str, Step] | None:
+        names: dict[str, _Instance] = {}
+        aliases: dict[str, list[str]] = {}
+        ok = True
+        for inst in instances:
+            if inst.name in names:
+                self.error(
+                    inst.pos,
+                    f"workflow `{workflow}` has two jobs named `{inst.name}` "
+                    f"(first at line {names[inst.name].pos.line})",
+                    "give one of them its own `name:`",
+                )
+                ok = False
+                continue
+            names[inst.name] = inst
+            if inst.base:
+                aliases.setdefault(inst.base, []).append(inst.name)
+        resolved: dict[str, tuple[str, ...]] = {}
+        for inst in names.values():
+            deps: list[str] = []
+            for req in inst.requires:
+                if req in names:
+                    deps.append(req)
+                elif req in aliases:
+                    deps.extend(aliases[req])
+                else:
+                    close = difflib.get_close_matches(req, [*names, *aliases], n=1)
+                    self.error(
+                        inst.pos,
+                        f"job `{inst.name}` requires `{req}`, which is not a job "
+                        f"of workflow `{workflow}`",
+                        f"did you mean `{close[0]}`?" if close else "",
+                    )
+                    ok = False
+            resolved[inst.name] = tuple(dict.fromkeys(deps))
+        cycle = _find_cycle(resolved) if ok else []
+        if cycle:
+            self.error(
+                names[cycle[0]].pos,
+                "cycle: " + " → ".join([*cycle, cycle[0]]),
+                "remove one of these `requires`",
+            )
+            return None
+        steps: dict[str, Step] = {}
+        self.workflow_hosts: dict[str, SourcePos] = {}
+        first_job: dict[str, Any] | None = None
+        for inst in names.values():
+            spec: dict[str, Any]
+            if inst.approval:
+                kind = "approval"
+                spec = {"approvers": [], "message": f"waiting for approval of `{inst.name}`"}
+            else:
+                kind = JOB_STEP_TYPE
+                spec = self._job_spec(inst)
+                if first_job is None and not resolved[inst.name]:
+                    first_job = spec
+            steps[inst.name] = Step(
+                name=inst.name,
+                type=kind,
+                pos=inst.pos,
+                requires=resolved[inst.name],
+                spec=spec,
+                description=f"CircleCI job `{inst.job}`",
+                base=inst.base if inst.matrix else "",
+                matrix=inst.matrix,
+                branches=inst.branches,
+            )
+        if first_job is not None and self.workflow_hosts:
+            # said once per run, in the log of the job that starts first
+            first_job["notes"] = [
+                "executors are not used, every job runs on this host: "
+                + ", ".join(self.workflow_hosts)
+            ]
+        return steps if ok else None
+
+    # -- one job ------------------------------------------------------------------------
+    def _job_spec(self, inst: _Instance) -> dict[str, Any]:
+        job = self.jobs[inst.job]
+        jpos = self.jobs.key_pos(inst.job)
+        if not isinstance(job, Mapping):
+            self.error(jpos, f"job `{inst.job}` must be a mapping with `steps:`")
+            return {}
+        where = f"job `{inst.name}`"
+        plain = to_plain(job)
+        definitions = declared(plain.pop("parameters", None), self._error_at(jpos, f"{where}: "))
+        values = bind(definitions, inst.args, where, self._error_at(inst.pos))
+        scope = {**self.pipeline, **{f"parameters.{k}": v for k, v in values.items()}}
+        body = substitute(plain, scope, self._error_at(jpos, f"{where}: "))
+        for key in body:
+            if key not in JOB_KEYS:
+                self.note(
+                    self._key_pos(job, key, jpos), f"job `{inst.job}`: key `{key}` is ignored"
+                )
+        if isinstance(body.get("parallelism"), int) and body["parallelism"] > 1:
+            self.note(
+                self._key_pos(job, "parallelism", jpos),
+                f"job `{inst.job}`: `parallelism` is ignored (the job runs once)",
+            )
+        executor = self._executor(body, inst.job, jpos)
+        error = self._error_at(jpos)
+        env = {
+            **executor.get("environment", {}),
+            **environment(body.get("environment"), where, error),
+        }
+        expander = StepExpander(
+            self.expander.commands,
+            error,
+            lambda message: self.note(jpos, message),
+        )
+        steps = [
+            *expander.expand(inst.pre, f"{where} pre-steps"),
+            *expander.expand(body.get("steps"), where),
+            *expander.expand(inst.post, f"{where} post-steps"),
+        ]
+        if not steps:
+            self.error(jpos, f"job `{inst.job}` has no steps")
+        return {
+            "job": inst.job,
+            "steps": steps,
+            "working_directory": render(body.get("working_directory"))
+            or executor.get("working_directory")
+            or DEFAULT_WORKING_DIRECTORY,
+            "environment": env,
+            "shell": render(body.get("shell")) or executor.get("shell") or DEFAULT_SHELL,
+        }
+
+    def _executor(self, body: Mapping[str, Any], job: str, pos: SourcePos) -> dict[str, Any]:
+        """What the job's executor contributes here (env, working dir, shell); note the rest."""
+        result: dict[str, Any] = {}
+        spec: Any = body
+        name = body.get("executor")
+        if name is not None:
+            args: dict[str, Any] = {}
+            if isinstance(name, Mapping):
+                args = {k: v for k, v in name.items() if k != "name"}
+                name = name.get("name")
+            definition = self.executors.get(str(name)) if name is not None else None
+            if not isinstance(definition, Mapping):
+                self.error(pos, f"job `{job}`: executor `{name}` is not defined under `executors:`")
+                return result
+            error = self._error_at(pos, f"executor `{name}`: ")
+            plain = to_plain(definition)
+            values = bind(
+                declared(plain.pop("parameters", None), error), args, f"executor `{name}`", error
+            )
+            spec = substitute(
+                plain, {**self.pipeline, **{f"parameters.{k}": v for k, v in values.items()}}, error
+            )
+            result["environment"] = environment(
+                spec.get("environment"), f"executor `{name}`", error
+            )
+            for key in ("working_directory", "shell"):
+                if spec.get(key):
+                    result[key] = render(spec[key])
+        for kind in EXECUTOR_KINDS:
+            if kind not in spec:
+                continue
+            value = spec[kind]
+            label = kind
+            if kind == "docker" and isinstance(value, list) and value:
+                primary = value[0] if isinstance(value[0], Mapping) else {}
+                label = f"docker ({primary.get('image', '?')})"
+                env = environment(primary.get("environment"), f"job `{job}`", self._error_at(pos))
+                result["environment"] = {**env, **result.get("environment", {})}
+            elif isinstance(value, Mapping) and value.get("image"):
+                label = f"{kind} ({value['image']})"
+            self.hosts.setdefault(label, pos)
+            self.workflow_hosts.setdefault(label, pos)
+        return result
+
+
+def _find_cycle(graph: Mapping[str, tuple[str, ...]]) -> list[str]:
+    """One cycle of `graph` (name -> requires) as a list of names, or []."""
+    state: dict[str, int] = {}  # 1: on the current path, 2: done
+    path: list[str] = []
+
+    def visit(node: str) -> list[str]:
+        state[node] = 1
+        path.append(node)
+        for dep in graph.get(node, ()):
+            if state.get(dep) == 1:
+                return path[path.index(dep) :]
+            if dep not in state:
+                found = visit(dep)
+                if found:
+                    return found
+        path.pop()
+        state[node] = 2
+        return []
+
+    for start in graph:
+        if start not in state:
+            found = visit(start)
+            if found:
+                return found
+    return []

@@ -1,0 +1,111 @@
+"""Watching a local repository's branch: read its commit, and wake up when the ref moves.
+
+The ref is re-read with `git rev-parse` (loose refs, packed refs and worktrees are git's
+business, not ours); watchfiles only says *when* to look, on the ref file and
+`packed-refs`, with a slow poll as a safety net for events the OS dropped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+GIT_TIMEOUT = 5.0
+
+
+async def _git(repo: Path, *args: str) -> str | None:
+    """stdout of `git -C repo ARGS`, or None when git fails, is missing or hangs."""
+    try:
+        proc = await asyncio.create_subprocess_exec(
+            "git",
+            "-C",
+            str(repo),
+            *args,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.DEVNULL,
+            stdin=asyncio.subprocess.DEVNULL,
+        )
+    except OSError:
+        return None
+    try:
+        out, _ = await asyncio.wait_for(proc.communicate(), GIT_TIMEOUT)
+    except TimeoutError:
+        with contextlib.suppress(ProcessLookupError):
+            proc.kill()
+        await proc.wait()
+        return None
+    return out.decode("utf-8", errors="replace") if proc.returncode == 0 else None
+
+
+async def branch_commit(repo: Path, branch: str) -> str | None:
+    # `--` is not accepted by rev-parse --verify; the refs/heads/ prefix keeps a branch
+    # named like an option from being read as one
+    out = await _git(repo, "rev-parse", "--verify", "-q", f"refs/heads/{branch}^{{commit}}")
+    return out.strip() or None if out is not None else None
+
+
+@dataclass(frozen=True, slots=True)
+class CommitInfo:
+    commit: str
+    message: str
+    author: str
+
+
+async def commit_info(repo: Path, commit: str) -> CommitInfo:
+    out = await _git(repo, "log", "-1", "--format=%an%x00%B", commit)
+    author, _, message = (out or "").partition("\x00")
+    return CommitInfo(commit, message.strip(), author.strip())
+
+
+async def common_git_dir(repo: Path) -> Path | None:
+    """Where the repository keeps its refs (shared by all its worktrees)."""
+    out = await _git(repo, "rev-parse", "--path-format=absolute", "--git-common-dir")
+    return Path(out.strip()) if out and out.strip() else None
+
+
+def _ref_filter(git_dir: Path, branch: str) -> Callable[[object, str], bool]:
+    wanted = {
+        str(git_dir / "refs" / "heads" / branch),
+        str(git_dir / "packed-refs"),
+    }
+
+    def accept(_change: object, path: str) -> bool:
+        return path in wanted
+
+    return accept
+
+
+async def watch_ref(
+    repo: Path,
+    branch: str,
+    on_change: Callable[[], Awaitable[None]],
+    *,
+    poll: float = 30.0,
+    stop: asyncio.Event | None = None,
+) -> None:
+    """Call `on_change` now, then whenever the branch's ref may have moved, until `stop`."""
+    from watchfiles import awatch
+
+    stop = stop or asyncio.Event()
+    await on_change()
+    while not stop.is_set():
+        git_dir = await common_git_dir(repo)
+        if git_dir is None or not git_dir.is_dir():
+            # not a repository (yet): look again later rather than give up
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), poll)
+            await on_change()
+            continue
+        async for _changes in awatch(
+            git_dir,
+            watch_filter=_ref_filter(git_dir, branch),
+            debounce=100,
+            step=20,
+            stop_event=stop,
+            rust_timeout=int(poll * 1000),
+            yield_on_timeout=True,
+        ):
+            await on_change()

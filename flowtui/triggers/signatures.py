@@ -1,0 +1,49 @@
+"""Webhook authentication: GitHub's HMAC signature, GitLab's token, a bearer token.
+
+Every comparison is constant-time (`hmac.compare_digest`), so a caller learns nothing from
+how long a wrong guess took.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Mapping
+
+SIGNATURE_HEADER = "X-Hub-Signature-256"
+GITLAB_TOKEN_HEADER = "X-Gitlab-Token"
+_PREFIX = "sha256="
+
+
+def sign(secret: str, body: bytes) -> str:
+    """The `X-Hub-Signature-256` value GitHub would send for `body`."""
+    digest = hmac.new(secret.encode("utf-8"), body, hashlib.sha256).hexdigest()
+    return _PREFIX + digest
+
+
+def verify_signature(secret: str, body: bytes, header: str | None) -> bool:
+    """True when `header` is `sha256=<hex>` of the body's HMAC-SHA256 with `secret`."""
+    if not secret or not header or not header.startswith(_PREFIX):
+        return False
+    return hmac.compare_digest(sign(secret, body).encode(), header.strip().encode())
+
+
+def _same(secret: str, given: str | None) -> bool:
+    if not secret or not given:
+        return False
+    return hmac.compare_digest(secret.encode("utf-8"), given.encode("utf-8"))
+
+
+def authenticate(secret: str, body: bytes, headers: Mapping[str, str]) -> str | None:
+    """How the request proved it knows `secret` ("hmac", "gitlab-token", "bearer"), or None.
+
+    `headers` must look names up case-insensitively (aiohttp's CIMultiDict does).
+    """
+    if verify_signature(secret, body, headers.get(SIGNATURE_HEADER)):
+        return "hmac"
+    if _same(secret, headers.get(GITLAB_TOKEN_HEADER)):
+        return "gitlab-token"
+    scheme, _, token = (headers.get("Authorization") or "").partition(" ")
+    if scheme.lower() == "bearer" and _same(secret, token.strip()):
+        return "bearer"
+    return None

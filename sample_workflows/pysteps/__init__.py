@@ -1,0 +1,1 @@
+"""Python callables used by the sample workflows' `type: python` steps."""

@@ -1,0 +1,164 @@
+"""`flowtui serve` as a real process: a signed webhook starts a run that succeeds, a file
+added while it runs is picked up, SIGTERM stops it cleanly."""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import re
+import signal
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from flowtui.triggers.signatures import sign
+
+SECRET = "serve-test-secret"
+FINAL = ("succeeded", "failed", "cancelled", "interrupted")
+
+
+class Lines:
+    """The process's stdout, line by line, readable with a timeout."""
+
+    def __init__(self, proc: subprocess.Popen[str]) -> None:
+        self.seen: list[str] = []
+        self._queue: queue.Queue[str] = queue.Queue()
+        assert proc.stdout is not None
+        stream = proc.stdout
+        threading.Thread(target=lambda: [self._queue.put(x) for x in stream], daemon=True).start()
+
+    def wait_for(self, pattern: str, timeout: float = 15) -> re.Match[str]:
+        for line in self.seen:
+            if found := re.search(pattern, line):
+                return found
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                line = self._queue.get(timeout=0.1)
+            except queue.Empty:
+                continue
+            self.seen.append(line)
+            if found := re.search(pattern, line):
+                return found
+        raise AssertionError(f"no line matching {pattern!r} in:\n{''.join(self.seen)}")
+
+
+def post(port: int, workflow: str, payload: dict[str, str]) -> tuple[int, dict[str, object]]:
+    data = json.dumps(payload).encode()
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/hooks/{workflow}",
+        data=data,
+        headers={"Content-Type": "application/json", "X-Hub-Signature-256": sign(SECRET, data)},
+        method="POST",
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=10) as resp:
+            return resp.status, json.loads(resp.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read())
+
+
+def run_status(db: Path, run_id: object) -> str | None:
+    try:
+        with sqlite3.connect(db, timeout=10) as conn:
+            row = conn.execute("SELECT status FROM runs WHERE id = ?", (run_id,)).fetchone()
+    except sqlite3.OperationalError:
+        return None
+    return str(row[0]) if row else None
+
+
+def wait_status(db: Path, run_id: object, wanted: str, timeout: float = 15) -> None:
+    deadline = time.monotonic() + timeout
+    while (status := run_status(db, run_id)) != wanted:
+        assert status not in FINAL, f"run {run_id} is {status}, not {wanted}"
+        assert time.monotonic() < deadline, f"run {run_id} is still {status}"
+        time.sleep(0.05)
+
+
+HOOK = """\
+name: {name}
+triggers: [webhook]
+params: {{who: nobody}}
+steps:
+  greet: {{run: 'echo "hello $PARAM_WHO" > "$FLOWTUI_WORKSPACE/out.txt"'}}
+"""
+
+
+@pytest.fixture
+def serve(tmp_path: Path) -> tuple[subprocess.Popen[str], Lines, Path, Path]:
+    folder = tmp_path / "workflows"
+    folder.mkdir()
+    (folder / "hello.yaml").write_text(HOOK.format(name="hello"))
+    db = tmp_path / "history.db"
+    env = {"PATH": "/usr/bin:/bin", "FLOWTUI_WEBHOOK_SECRET": SECRET, "NO_COLOR": "1"}
+    env.update({k: v for k, v in os.environ.items() if k in ("PYTHONPATH", "HOME")})
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "flowtui", "serve", str(folder), "--db", str(db), "--port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+    )
+    try:
+        yield proc, Lines(proc), folder, db
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait(timeout=10)
+
+
+def test_serve_runs_a_signed_hook_and_stops_on_sigterm(
+    serve: tuple[subprocess.Popen[str], Lines, Path, Path],
+) -> None:
+    proc, lines, folder, db = serve
+    port = int(lines.wait_for(r"webhooks on http://127\.0\.0\.1:(\d+)").group(1))
+    status, body = post(port, "hello", {"who": "world"})
+    assert status == 202, body
+    wait_status(db, body["run_id"], "succeeded")
+    lines.wait_for(rf"hello: webhook fired run {body['run_id']}")
+    lines.wait_for(rf"hello: run {body['run_id']} succeeded")
+    workspace = db.parent / "workspaces" / str(body["run_id"])
+    assert (workspace / "out.txt").read_text() == "hello world\n"
+
+    status, body = post(port, "hello", {"who": "x", "nope": "y"})
+    assert status == 422 and "nope" in str(body["error"])
+
+    # a file added while serving is picked up without a restart
+    (folder / "later.yaml").write_text(HOOK.format(name="later"))
+    lines.wait_for(r"loaded later")
+    status, body = post(port, "later", {})
+    assert status == 202, body
+    wait_status(db, body["run_id"], "succeeded")
+
+    # a run still going when the service stops is cancelled and recorded so
+    (folder / "slow.yaml").write_text(
+        "name: slow\ntriggers: [webhook]\nsteps:\n  wait: {run: 'sleep 60'}\n"
+    )
+    lines.wait_for(r"loaded slow")
+    status, slow = post(port, "slow", {})
+    assert status == 202, slow
+    wait_status(db, slow["run_id"], "running")
+
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=15) == 0
+    lines.wait_for("stopping")
+    assert run_status(db, slow["run_id"]) == "cancelled"
+
+    shown = subprocess.run(
+        [sys.executable, "-m", "flowtui", "triggers", "--db", str(db)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert shown.returncode == 0, shown.stderr
+    assert "hello: webhook fired run 1" in shown.stdout
+    assert "hello: webhook trigger rejected: unknown param(s) nope" in shown.stdout
