@@ -666,6 +666,14 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
         raise CliError("the dashboard needs a terminal; use the other commands in scripts")
     from flowtui.tui.app import FlowApp
 
-    app = FlowApp(folder, db_path=args.db, theme=args.theme, parallel=args.parallel, bell=args.bell)
+    app = FlowApp(
+        folder,
+        db_path=args.db,
+        theme=args.theme,
+        parallel=args.parallel,
+        bell=args.bell,
+        triggers=getattr(args, "triggers", True),
+        webhook_port=getattr(args, "webhook_port", None),
+    )
     app.run()
     return 0

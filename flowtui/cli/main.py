@@ -75,6 +75,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--bell", action="store_true", help="ring the terminal bell on approvals and finished runs"
     )
+    p.add_argument(
+        "--no-triggers",
+        dest="triggers",
+        action="store_false",
+        help="do not fire cron, git and chained triggers while the dashboard is open",
+    )
+    p.add_argument(
+        "--webhook-port",
+        type=int,
+        metavar="N",
+        help="also serve signed webhooks on 127.0.0.1:N (like `flowtui serve`)",
+    )
     _add_db(p)
 
     p = sub.add_parser("run", help="run a workflow and print its progress")

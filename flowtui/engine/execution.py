@@ -405,6 +405,8 @@ class RunExecution:
         env["FLOWTUI_RUN_ID"] = str(self.run_id)
         env["FLOWTUI_STEP"] = step.name
         env["FLOWTUI_WORKSPACE"] = str(self.workspace)
+        if self.branch:
+            env["FLOWTUI_BRANCH"] = self.branch
         return env
 
     async def _run_step(self, step: Step) -> None:

@@ -56,6 +56,8 @@ QUICK: dict[str, dict[str, str]] = {
         "build": OK,
     },
     "scheduled-backup": {"dump": OK, "upload": OK, "cleanup": OK},
+    "python-report": {"collect": OK, "summarise": OK},
+    "infra-ansible": {"configure": OK, "dry_run": OK},
 }
 
 
