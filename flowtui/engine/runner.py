@@ -145,7 +145,8 @@ class Runner:
 
     def workspace_for(self, run_id: int) -> Path:
         root = self.options.workspace_root or (self.store.path.parent / "workspaces")
-        return root / str(run_id)
+        # absolute: steps run in their own folders, where a relative `--db t.db` means nothing
+        return root.absolute() / str(run_id)
 
     # -- starting runs ---------------------------------------------------------------
     async def submit(

@@ -187,3 +187,19 @@ def test_unknown_workflow_name_lists_known_ones(cli: Cli, tmp_path: Path) -> Non
     assert ok.returncode == 0, ok.stderr
     listed = cli("list", str(folder))
     assert "alpha" in listed.stdout and "succeeded" in listed.stdout
+
+
+def test_a_relative_db_path_still_runs_scripts(cli: Cli, tmp_path: Path) -> None:
+    """`--db t.db` puts workspaces beside it; steps run elsewhere must still find them."""
+    (tmp_path / "wf").mkdir()
+    wf = write(
+        tmp_path / "wf" / "rel.yaml",
+        """
+        name: rel
+        steps:
+          build: {run: echo built in "$FLOWTUI_WORKSPACE"}
+        """,
+    )
+    result = cli("run", str(wf), "--db", "relative.db")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f"built in {tmp_path / 'workspaces'}" in result.stdout
