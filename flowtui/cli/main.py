@@ -7,6 +7,7 @@ Kept light on imports: the headless commands must start fast, so the engine, the
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 
@@ -224,6 +225,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except commands.CliError as exc:
         print(f"flowtui: error: {exc}", file=sys.stderr)
         return exc.code
+    except BrokenPipeError:
+        # `flowtui show 3 | head`: the reader left; stop quietly, as other Unix tools do
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
 
 
 if __name__ == "__main__":

@@ -154,11 +154,7 @@ async def _cancel_runs(runner: object) -> None:
     from flowtui.engine.runner import Runner
 
     assert isinstance(runner, Runner)
-    for run_id in runner.active_run_ids:
-        runner.cancel(run_id, by=current_user(), reason="flowtui serve stopped")
-    deadline = time.monotonic() + STOP_GRACE
-    while runner.active_run_ids and time.monotonic() < deadline:
-        await asyncio.sleep(0.05)
+    await runner.cancel_all(by=current_user(), reason="flowtui serve stopped", timeout=STOP_GRACE)
 
 
 async def _watch(catalog: WorkflowCatalog, folder: Path, stop: asyncio.Event) -> None:

@@ -350,6 +350,22 @@ class Runner:
         execution.request_cancel(by, reason)
         return True
 
+    async def cancel_all(self, by: str = "", reason: str = "", timeout: float = 15.0) -> list[int]:
+        """Cancel every run of this process and wait (up to `timeout`) until each is recorded.
+
+        Used when a dashboard or a service stops: a run cancelled but not awaited would be
+        left `running` in the file and later marked `interrupted` instead of `cancelled`.
+        Returns the ids of the runs still not finished after `timeout`.
+        """
+        tasks = []
+        for execution in list(self._runs.values()):
+            execution.request_cancel(by, reason)
+            if execution.task is not None:
+                tasks.append(execution.task)
+        if tasks:
+            await asyncio.wait(tasks, timeout=timeout)
+        return list(self._runs)
+
     def _store_full(self, error: Exception) -> None:
         """The history cannot be written: fail what runs rather than run on unrecorded."""
         message = f"disk full: could not write log to {self.store.path}"

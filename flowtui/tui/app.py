@@ -244,8 +244,7 @@ class FlowApp(App[None]):
         if self.trigger_service is not None:
             await self.trigger_service.close()
         if self.runner is not None:
-            for run_id in self.runner.active_run_ids:
-                self.runner.cancel(run_id, by=current_user(), reason="dashboard closed")
+            await self.runner.cancel_all(by=current_user(), reason="dashboard closed")
             await self.runner.close()
         if self.sink is not None:
             await self.sink.close()

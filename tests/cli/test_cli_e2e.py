@@ -203,3 +203,16 @@ def test_a_relative_db_path_still_runs_scripts(cli: Cli, tmp_path: Path) -> None
     result = cli("run", str(wf), "--db", "relative.db")
     assert result.returncode == 0, result.stdout + result.stderr
     assert f"built in {tmp_path / 'workspaces'}" in result.stdout
+
+
+def test_a_reader_that_leaves_early_gets_no_traceback(cli: Cli, tmp_path: Path) -> None:
+    """`flowtui logs 1 | head -1` stops quietly when head exits."""
+    wf = write(tmp_path / "chatty.yaml", "name: chatty\nsteps:\n  talk: {run: seq 1 50000}\n")
+    assert cli("run", str(wf), "-q").returncode == 0
+    proc = cli.start("logs", "1")
+    assert proc.stdout is not None and proc.stderr is not None
+    assert proc.stdout.readline()
+    proc.stdout.close()
+    err = proc.stderr.read()
+    assert proc.wait(timeout=30) == 141
+    assert "Traceback" not in err, err

@@ -53,8 +53,10 @@ def _chain(n: int) -> str:
 PWNED = "PWNED"
 HOSTILE_FILES = {
     "python-tag.yaml": (
-        f"name: x\nsteps:\n  a: !!python/object/apply:os.system ['touch {PWNED}']\n",
-        "tag",
+        # where a plain list would load fine: only the tag check stands in the way
+        "name: x\nsteps:\n  b: {run: 'true'}\n"
+        f"  a: {{run: 'true', requires: !!python/object/apply:os.system ['touch {PWNED}']}}\n",
+        "unsupported YAML tag",
     ),
     "laughs.yaml": (
         "a: &a [x, x, x, x, x, x, x, x, x, x]\n"
@@ -66,7 +68,7 @@ HOSTILE_FILES = {
         "aliases",
     ),
     "latin1.yaml": (b"name: caf\xe9\nsteps:\n  a: {run: 'true'}\n", "UTF-8"),
-    "nested.yaml": ("name: n\nsteps: " + "[" * 5000 + "]" * 5000 + "\n", "nested"),
+    "nested.yaml": ("name: n\nsteps: " + "[" * 5000 + "]" * 5000 + "\n", "nested more than"),
 }
 
 

@@ -165,6 +165,25 @@ async def test_cancel_asks_then_stops_the_run(folder: Path, tmp_path: Path) -> N
         assert step_status(app, 1, "wait") == "cancelled"
 
 
+async def test_quitting_cancels_and_records_the_runs_it_started(
+    folder: Path, tmp_path: Path
+) -> None:
+    """A run left behind by a closed dashboard is `cancelled`, not later `interrupted`."""
+    write(folder, "slow.yaml", "name: slow\nsteps:\n  wait: {run: sleep 600}\n")
+    db = tmp_path / "h.db"
+    app = FlowApp(folder, db_path=db, watch=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await app.ready.wait()
+        await select(pilot, app, "slow")
+        await pilot.press("r")
+        await until(pilot, lambda: step_status(app, 1, "wait") == "running")
+    with sqlite3.connect(db) as conn:
+        rows = conn.execute("SELECT status FROM runs WHERE id = 1").fetchall()
+        steps = conn.execute("SELECT status FROM steps WHERE run_id = 1").fetchall()
+    assert rows == [("cancelled",)]
+    assert steps == [("cancelled",)]
+
+
 async def test_live_reload_updates_the_dag_and_survives_a_broken_file(
     folder: Path, tmp_path: Path
 ) -> None:
