@@ -25,8 +25,7 @@ from flowtui.engine.events import (
     StepLog,
 )
 from flowtui.engine.execution import Decision, RunError, RunExecution
-from flowtui.engine.gitbranch import current_branch
-from flowtui.engine.gitinfo import head_commit
+from flowtui.engine.gitinfo import current_branch, head_commit
 from flowtui.engine.states import STEP_OK, RunStatus, StepStatus
 from flowtui.model.workflow import Workflow
 from flowtui.store.owner import Owner

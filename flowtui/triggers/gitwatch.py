@@ -13,31 +13,13 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from flowtui.engine.gitinfo import git_output
+
 GIT_TIMEOUT = 5.0
 
 
 async def _git(repo: Path, *args: str) -> str | None:
-    """stdout of `git -C repo ARGS`, or None when git fails, is missing or hangs."""
-    try:
-        proc = await asyncio.create_subprocess_exec(
-            "git",
-            "-C",
-            str(repo),
-            *args,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.DEVNULL,
-            stdin=asyncio.subprocess.DEVNULL,
-        )
-    except OSError:
-        return None
-    try:
-        out, _ = await asyncio.wait_for(proc.communicate(), GIT_TIMEOUT)
-    except TimeoutError:
-        with contextlib.suppress(ProcessLookupError):
-            proc.kill()
-        await proc.wait()
-        return None
-    return out.decode("utf-8", errors="replace") if proc.returncode == 0 else None
+    return await git_output(repo, *args, timeout=GIT_TIMEOUT)
 
 
 async def branch_commit(repo: Path, branch: str) -> str | None:

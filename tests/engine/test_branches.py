@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from flowtui.engine.bus import EventBus
-from flowtui.engine.gitbranch import current_branch
+from flowtui.engine.gitinfo import current_branch
 from flowtui.engine.runner import Runner, RunnerOptions
 from flowtui.engine.states import RunStatus, StepStatus
 from flowtui.model.branches import branch_matches, describe_mismatch, normalize_filter
