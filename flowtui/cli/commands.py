@@ -25,7 +25,8 @@ from flowtui.cli.console import (
     step_duration,
     use_colour,
 )
-from flowtui.engine.identity import approvers_of, current_user, may_approve, resolve_identity
+from flowtui.engine.decisions import DecisionError, check_decision
+from flowtui.engine.identity import current_user, resolve_identity
 from flowtui.engine.states import RunStatus, StepStatus
 from flowtui.model import circleci
 from flowtui.model.errors import WorkflowError
@@ -149,13 +150,14 @@ def _paint() -> Painter:
 def cmd_run(args: argparse.Namespace) -> int:
     dirs = search_dirs(args)
     workflow = find_workflow(args.workflow, dirs)
+    params = parse_params(args.param)
     try:  # a CircleCI config holds several workflows: --workflow picks one
-        workflow, notes = circleci.pick(workflow, getattr(args, "select_workflow", None))
+        choice = getattr(args, "select_workflow", None)
+        workflow, notes = circleci.pick(workflow, choice, parameters=params)
     except (LookupError, WorkflowError) as exc:
         raise CliError(str(exc).strip("'\"")) from None
     for note in notes:
         print(f"flowtui: {note}", file=sys.stderr)
-    params = parse_params(args.param)
     user = current_user()
 
     async def start(runner: Runner) -> RunHandle:
@@ -331,9 +333,21 @@ def cmd_validate(args: argparse.Namespace) -> int:
                 f"concurrency group {group}: its workflows disagree on `concurrency` "
                 f"({listed}); the smallest, {smallest}, applies to the whole group",
             )
+    _warn_broken_plugins(paint)
     if len(files) > 1:
         print(f"{len(files) - bad} valid, {bad} invalid")
     return 1 if bad else 0
+
+
+def _warn_broken_plugins(paint: Painter) -> None:
+    """Name every step type plugin that does not load, used or not (a warning only).
+
+    A workflow that uses one already failed to load above and counts in the exit code.
+    """
+    from flowtui.model.steptypes import plugin_errors
+
+    for _, error in sorted(plugin_errors().items()):
+        print(paint("!", "33"), f"warning: {error}")
 
 
 def cmd_list(args: argparse.Namespace) -> int:
@@ -543,21 +557,11 @@ async def _decide(args: argparse.Namespace, *, approve: bool) -> int:
     store = await open_store(args)
     try:
         run = await resolve_run(store, args.run)
-        if run.status.is_final:
-            raise CliError(f"run {run.id} has already ended ({run.status})")
-        steps = {s.name: s for s in await store.get_steps(run.id)}
-        held = [s.name for s in steps.values() if s.status == StepStatus.HELD]
-        step = steps.get(args.step)
-        if step is None:
-            hint = f"; held: {', '.join(held)}" if held else ""
-            raise CliError(f"run {run.id} has no step {args.step!r}{hint}")
-        if step.status != StepStatus.HELD:
-            raise CliError(f"step {step.name} of run {run.id} is {step.status}, not held")
-        approvers = approvers_of(run, step.name)
-        if not may_approve(user, approvers):
-            raise CliError(
-                f"{user} may not {verb} {step.name}: approvers are {', '.join(approvers)}"
-            )
+        try:
+            held = await check_decision(store, run.id, args.step, user, approve=approve)
+        except DecisionError as exc:
+            raise CliError(str(exc)) from None
+        run, step = held.run, held.step
         command_id = await store.add_command(
             run.id, verb, step=step.name, by=user, comment=args.comment
         )

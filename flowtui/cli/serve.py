@@ -5,10 +5,16 @@ broken one), runs a Runner whose command poller lets any other terminal approve 
 starts a TriggerService (cron, git, chains, and the webhook server), and prints one line per
 trigger outcome and per finished run.
 
-SIGINT/SIGTERM stop it cleanly: no new trigger is accepted, the runs this service started
-are cancelled (their steps' process groups are stopped) and recorded `cancelled`, then it
-exits 0.  Runs are cancelled rather than left behind because nobody would be left to
-finish them; `flowtui rerun RUN --from-failed` continues one later.
+Every ADOPT_INTERVAL seconds (and at start) it adopts the queued runs of flowtui processes
+that died (`Runner.adopt_queued`), so a service killed mid-queue loses nothing: the next one
+interrupts what was running and runs the queue in order.
+
+SIGINT/SIGTERM stop it cleanly: no new trigger is accepted, its *queued* runs are left
+queued (recorded in their logs) for the next `flowtui serve` on the database to adopt, the
+runs it was running are cancelled (their steps' process groups are stopped) and recorded
+`cancelled`, then it exits 0.  Running runs are cancelled rather than left behind because
+nobody would be left to finish them; `flowtui rerun RUN --from-failed` continues one later.
+A queued run has not started, so waiting for the next service loses nothing.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import os
 import signal
 import sys
 import time
@@ -27,11 +34,15 @@ from flowtui.engine.events import Event, RunStatusChanged
 from flowtui.engine.identity import current_user
 
 if TYPE_CHECKING:
+    from flowtui.engine.runner import Runner
     from flowtui.model.catalog import CatalogChange, WorkflowCatalog
     from flowtui.model.workflow import Workflow
     from flowtui.store.triggerstore import TriggerEventRecord
 
 STOP_GRACE = 15.0  # seconds to wait for cancelled runs to finish stopping
+# how often queued runs of dead runners are looked for; a runner on another host is only
+# known dead 20 s (STALE_AFTER) after its last heartbeat, one on this host at once
+ADOPT_INTERVAL = 3.0
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -115,12 +126,11 @@ async def _serve(args: argparse.Namespace, folder: Path) -> int:
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, stop.set)
     watcher: asyncio.Task[None] | None = None
+    adopter: asyncio.Task[None] | None = None
     try:
         await runner.start()
-        adopt = getattr(runner, "adopt_queued", None)
-        if adopt is not None:  # queued runs of a service that died continue here
-            for handle in await adopt():
-                say(f"adopted queued run {handle.run_id}")
+        await _adopt(runner)  # queued runs of a service that died continue here
+        adopter = asyncio.create_task(_adopt_loop(runner, stop), name="flowtui-serve-adopt")
         try:
             await service.start()
         except OSError as exc:
@@ -143,11 +153,43 @@ async def _serve(args: argparse.Namespace, folder: Path) -> int:
             with contextlib.suppress(asyncio.CancelledError):
                 await watcher
         await service.close()
+        if adopter is not None:
+            stop.set()
+            await adopter  # ends between two passes: a claim is never cut short
+        await _leave_queued(runner)
         await _cancel_runs(runner)
         await runner.close()
         await sink.close()
         await store.close()
     return 0
+
+
+async def _adopt(runner: Runner) -> None:
+    try:
+        handles = await runner.adopt_queued()
+    except Exception as exc:  # a locked or full database: try again at the next pass
+        _warn(f"could not adopt queued runs: {exc}")
+        return
+    for handle in handles:
+        say(f"adopted queued run {handle.run_id}")
+
+
+async def _adopt_loop(runner: Runner, stop: asyncio.Event) -> None:
+    """Adopt orphaned queued runs every ADOPT_INTERVAL seconds until `stop` is set."""
+    while True:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), ADOPT_INTERVAL)
+            return
+        await _adopt(runner)
+
+
+async def _leave_queued(runner: Runner) -> None:
+    """Leave this service's queued runs queued, for the next `flowtui serve` to adopt."""
+    reason = f"flowtui serve (pid {os.getpid()}) stopped; the next flowtui serve adopts it"
+    left = await runner.release_queued(reason, timeout=STOP_GRACE)
+    if left:
+        ids = ", ".join(str(i) for i in left)
+        say(f"left {len(left)} queued run(s) for the next flowtui serve: {ids}")
 
 
 async def _cancel_runs(runner: object) -> None:
@@ -158,11 +200,11 @@ async def _cancel_runs(runner: object) -> None:
 
 
 async def _watch(catalog: WorkflowCatalog, folder: Path, stop: asyncio.Event) -> None:
-    """Reload workflow files as they change (the service reads the catalog live)."""
-    from watchfiles import awatch
+    """Reload workflow files (and `.circleci/config.yml`) as they change (read live)."""
+    from flowtui.model.circleci.watch import watch_catalog
 
-    async for changes in awatch(folder, debounce=150, step=50, recursive=False, stop_event=stop):
-        _report_change(catalog, catalog.refresh([Path(p) for _, p in changes]))
+    async for paths in watch_catalog(folder, stop_event=stop):
+        _report_change(catalog, catalog.refresh(paths))
 
 
 def cmd_triggers(args: argparse.Namespace) -> int:

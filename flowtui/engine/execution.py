@@ -24,8 +24,9 @@ from flowtui.engine.events import (
 )
 from flowtui.engine.executors.base import StepContext, StepResult
 from flowtui.engine.executors.registry import get_executor
-from flowtui.engine.expressions import ExpressionError, evaluate_bool
+from flowtui.engine.expressions import ExpressionError, evaluate_bool, referenced_keys
 from flowtui.engine.identity import may_approve
+from flowtui.engine.process import OUTPUT_THROTTLE
 from flowtui.engine.secrets import LogMasking, Masker, SecretError, resolve_secrets
 from flowtui.engine.states import STEP_FAILED, STEP_OK, RunStatus, StepStatus
 from flowtui.model.branches import branch_matches, describe_mismatch
@@ -97,6 +98,9 @@ class RunExecution:
         self.secrets: dict[str, str] = {}
         self._masking = LogMasking(self._publish_log)
         self.abort_reason: str | None = None  # set when the history store cannot write
+        # set by `release`: a queued run stops waiting and stays queued, for an adopter
+        self.release_reason: str | None = None
+        self.releasable = True  # False for a child run: it ends with its parent's step
         # Incremental scheduling: a pass looks only at steps whose requires changed
         # (`_dirty`; None = look at every step), so a run costs O(edges), not O(steps²).
         self._order = {name: i for i, name in enumerate(workflow.steps)}
@@ -191,6 +195,17 @@ class RunExecution:
             self.task.cancel()
         self._wake.set()
 
+    def release(self, reason: str) -> bool:
+        """Stop waiting for a turn and leave the run queued; False if it cannot be let go.
+
+        The run is not started here any more; it stays queued in the history, where an
+        adopter (`Runner.adopt_queued`, e.g. the next `flowtui serve`) takes it over.
+        """
+        if self.status != RunStatus.QUEUED or not self.releasable or self.cancel_requested:
+            return False
+        self.release_reason = reason
+        return True
+
     def decide(self, step: str, decision: Decision) -> str | None:
         future = self.approvals.get(step)
         if future is None or future.done():
@@ -203,8 +218,12 @@ class RunExecution:
 
     # -- the run ---------------------------------------------------------------------
     async def drive(self) -> RunStatus:
+        # this run's task context: every step's output reader waits for the store writer
+        OUTPUT_THROTTLE.set(self.runner.store.wait_for_writer)
         try:
-            await self._wait_for_start()
+            if not await self._wait_for_start():
+                self.system_log(f"left queued: {self.release_reason}")
+                return self.status
         except asyncio.CancelledError:
             by, reason = self.cancel_requested or ("", "")
             self.set_run_status(RunStatus.CANCELLED, reason or f"cancelled while queued {by}")
@@ -234,11 +253,16 @@ class RunExecution:
         self.set_run_status(status, message)
         return status
 
-    async def _wait_for_start(self) -> None:
+    async def _wait_for_start(self) -> bool:
+        """Wait for the run's turn; False when it was released meanwhile (not started)."""
         concurrency = self.workflow.concurrency
         group = self.workflow.concurrency_group
         announced = False
-        while not await self.runner.store.try_start_run(self.run_id, concurrency):
+        while True:
+            if self.release_reason is not None:
+                return False
+            if await self.runner.store.try_start_run(self.run_id, concurrency):
+                return True
             if not announced:
                 self.system_log(
                     f"queued: concurrency group {group} allows {concurrency or 1} run(s) at a time"
@@ -381,7 +405,11 @@ class RunExecution:
         return RunStatus.SUCCEEDED, ""
 
     # -- steps -----------------------------------------------------------------------
-    def _expression_context(self, step: Step) -> dict[str, Any]:
+    def _expression_context(self, step: Step, expression: str = "") -> dict[str, Any]:
+        # only the steps `expression` names when it can tell: copying (and simpleeval then
+        # walking) every step's state made a long chain of conditions O(steps²)
+        names = referenced_keys(expression, "steps") if expression else None
+        wanted = self.statuses if names is None else [n for n in names if n in self.statuses]
         return {
             "params": dict(self.params),
             "env": {**self.workflow.env, **step.env},
@@ -389,8 +417,11 @@ class RunExecution:
             "workflow": self.workflow.name,
             "run_id": self.run_id,
             "steps": {
-                name: {"status": str(status), "outputs": dict(self.outputs.get(name, {}))}
-                for name, status in self.statuses.items()
+                name: {
+                    "status": str(self.statuses[name]),
+                    "outputs": dict(self.outputs.get(name, {})),
+                }
+                for name in wanted
             },
         }
 
@@ -414,7 +445,7 @@ class RunExecution:
         try:
             if step.when:
                 try:
-                    go = evaluate_bool(step.when, self._expression_context(step))
+                    go = evaluate_bool(step.when, self._expression_context(step, step.when))
                 except ExpressionError as exc:
                     self.set_step_status(name, StepStatus.FAILED, message=f"when: {exc}")
                     return
@@ -509,7 +540,7 @@ class RunExecution:
     def _run_condition(self, step: Step) -> None:
         expression = str(step.spec["if"])
         try:
-            result = evaluate_bool(expression, self._expression_context(step))
+            result = evaluate_bool(expression, self._expression_context(step, expression))
         except ExpressionError as exc:
             self.set_step_status(step.name, StepStatus.FAILED, message=f"if: {exc}")
             return

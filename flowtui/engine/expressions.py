@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ast
 from collections.abc import Mapping
+from functools import lru_cache
 from typing import Any
 
 from simpleeval import EvalWithCompoundTypes, InvalidExpression
@@ -82,3 +83,42 @@ def evaluate(expression: str, context: Mapping[str, Any]) -> Any:
 
 def evaluate_bool(expression: str, context: Mapping[str, Any]) -> bool:
     return _to_bool(evaluate(expression, context))
+
+
+@lru_cache(maxsize=4096)
+def referenced_keys(expression: str, name: str) -> frozenset[str] | None:
+    """The keys of the mapping `name` that `expression` reads, or None when it may read any.
+
+    Only `name.key` and `name['key']` are understood; any other use of `name` (bare, a
+    computed key, a dict method such as `.get`) answers None.  Lets a caller put just those
+    keys in the context: simpleeval walks every value a name holds on each use, so a context
+    with every step of a long workflow made each evaluation cost O(steps).
+    """
+    if not isinstance(expression, str) or len(expression) > MAX_EXPRESSION_LENGTH:
+        return None
+    try:
+        tree = ast.parse(expression.strip(), mode="eval")
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return None  # evaluate() reports it
+    keys: set[str] = set()
+    uses = accesses = 0
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name) and node.id == name:
+            uses += 1
+        elif isinstance(node, ast.Attribute) and _is_name(node.value, name):
+            if hasattr(dict, node.attr):  # a dict method, e.g. steps.get(...)
+                return None
+            keys.add(node.attr)
+            accesses += 1
+        elif isinstance(node, ast.Subscript) and _is_name(node.value, name):
+            key = node.slice
+            if not (isinstance(key, ast.Constant) and isinstance(key.value, str)):
+                return None
+            keys.add(key.value)
+            accesses += 1
+    # a use that is not `name.key` / `name['key']` (len(steps), 'x' in steps) needs them all
+    return frozenset(keys) if uses == accesses else None
+
+
+def _is_name(node: ast.AST, name: str) -> bool:
+    return isinstance(node, ast.Name) and node.id == name

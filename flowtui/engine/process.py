@@ -13,7 +13,8 @@ import contextlib
 import os
 import signal
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from contextvars import ContextVar
 from pathlib import Path
 
 import psutil
@@ -29,6 +30,14 @@ PIPE_LINGER = 0.2  # time readers get after the main process exits before the gr
 DRAIN_TIMEOUT = 1.0  # time readers get to reach EOF once the group is gone
 _POLL = 0.05
 _CREATE_TIME_TOLERANCE = 0.5  # psutil derives create time from boot time and clock ticks
+
+# Awaited by output readers after each chunk while the step's main process runs.  The
+# runner sets it to "until the history writer has room", so a step printing faster than
+# the store writes waits on its full pipe (as with a slow terminal) instead of the backlog
+# filling memory.
+OUTPUT_THROTTLE: ContextVar[Callable[[], Awaitable[None]] | None] = ContextVar(
+    "flowtui_output_throttle", default=None
+)
 
 
 # -- process groups ------------------------------------------------------------------------
@@ -195,19 +204,40 @@ def _decode(line: bytes) -> str:
     return line.removesuffix(b"\r").decode("utf-8", errors="replace")
 
 
-async def _pump(reader: asyncio.StreamReader, stream: str, on_line: LineFn) -> None:
+async def _pump(
+    reader: asyncio.StreamReader,
+    stream: str,
+    on_line: LineFn,
+    proc: asyncio.subprocess.Process | None = None,
+) -> None:
+    throttle = OUTPUT_THROTTLE.get()
     buf = bytearray()
     try:
         while chunk := await reader.read(READ_CHUNK):
             buf += chunk
             for line in _split_lines(buf):
                 on_line(stream, _decode(line))
+            if throttle is not None and (proc is None or proc.returncode is None):
+                await _wait_while_running(throttle(), proc)
     except asyncio.CancelledError:
         if buf:
             on_line(stream, _decode(bytes(buf)))
         raise
     if buf:  # a last line without a newline
         on_line(stream, _decode(bytes(buf)))
+
+
+async def _wait_while_running(
+    room: Awaitable[None], proc: asyncio.subprocess.Process | None
+) -> None:
+    """Await `room`, but only while `proc` runs: after its exit what is left in the pipe is
+    finite and must be read before the readers' drain timeout."""
+    waiter = asyncio.ensure_future(room)
+    try:
+        while not waiter.done() and (proc is None or proc.returncode is None):
+            await asyncio.wait([waiter], timeout=_POLL)
+    finally:
+        waiter.cancel()
 
 
 def _mark_retrieved(task: asyncio.Task[None]) -> None:
@@ -341,8 +371,8 @@ async def run_streaming(
         create_time = time.time()
     assert proc.stdout is not None and proc.stderr is not None
     readers = [
-        asyncio.create_task(_pump(proc.stdout, "stdout", on_line)),
-        asyncio.create_task(_pump(proc.stderr, "stderr", on_line)),
+        asyncio.create_task(_pump(proc.stdout, "stdout", on_line, proc)),
+        asyncio.create_task(_pump(proc.stderr, "stderr", on_line, proc)),
     ]
     for task in readers:
         task.add_done_callback(_mark_retrieved)

@@ -225,7 +225,10 @@ class Runner:
             if parent_ws.is_dir() and rerun_mode == "from-failed":
                 await asyncio.to_thread(shutil.copytree, parent_ws, workspace, dirs_exist_ok=True)
         workspace.mkdir(parents=True, exist_ok=True)
-        return self._start_execution(run_id, workflow, resolved, reused, branch)
+        handle = self._start_execution(run_id, workflow, resolved, reused, branch)
+        # a child run belongs to its parent's `workflow` step: it is never left behind queued
+        self._runs[run_id].releasable = trigger != "workflow"
+        return handle
 
     def _start_execution(
         self,
@@ -364,6 +367,32 @@ class Runner:
         if tasks:
             await asyncio.wait(tasks, timeout=timeout)
         return list(self._runs)
+
+    async def release_queued(self, reason: str, timeout: float = 15.0) -> list[int]:
+        """Let go of this process's queued runs, which stay queued in the history.
+
+        For a service that stops: an adopter (`adopt_queued`, e.g. the next `flowtui serve`
+        on the database) runs them once this process is gone.  A run whose turn came while
+        it was let go starts as usual (cancel it with `cancel_all`).  Returns the ids of the
+        runs left queued.
+        """
+        released = [e for e in list(self._runs.values()) if e.release(reason)]
+        if not released:
+            return []
+        async with self._finished:
+            self._finished.notify_all()  # wake them from wait_for_turn at once
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while loop.time() < deadline and any(
+            e.status == RunStatus.QUEUED and e.task is not None and not e.task.done()
+            for e in released
+        ):
+            await asyncio.sleep(0.02)
+        return [
+            e.run_id
+            for e in released
+            if e.status == RunStatus.QUEUED and e.task is not None and e.task.done()
+        ]
 
     def _store_full(self, error: Exception) -> None:
         """The history cannot be written: fail what runs rather than run on unrecorded."""

@@ -8,7 +8,7 @@ import logging
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -75,6 +75,7 @@ class RunStore:
     def __init__(self, db: Database) -> None:
         self.db = db
         self.path: Path = db.path
+        self._writer_room: Callable[[], Awaitable[None]] | None = None
 
     @classmethod
     async def open(cls, path: str | Path | None = None) -> RunStore:
@@ -86,6 +87,16 @@ class RunStore:
     def add_full_listener(self, listener: Callable[[StoreFullError], None]) -> None:
         """Call `listener` whenever a write fails because the disk is full."""
         self.db.full_listeners.append(listener)
+
+    def set_writer_room(self, wait: Callable[[], Awaitable[None]] | None) -> None:
+        """The store writer (StoreSink) registers how to wait while its backlog is long."""
+        self._writer_room = wait
+
+    async def wait_for_writer(self) -> None:
+        """Return once the store writer has room: step output readers await it per chunk,
+        so a flood of log lines slows the step (its pipe fills) instead of filling memory."""
+        if self._writer_room is not None:
+            await self._writer_room()
 
     async def log_omissions(self, run_id: int) -> dict[str, list[str]]:
         """Per step, the `… N lines (S) omitted …` markers the log cap wrote."""
@@ -952,6 +963,10 @@ async def _refuse(
 
 
 async def _apply_run_status(conn: aiosqlite.Connection, e: RunStatusChanged) -> None:
+    if e.status == RunStatus.QUEUED:
+        # create_run wrote it; applied after try_start_run it would turn `running` back
+        # into `queued` and record both changes twice
+        return
     final = e.status.is_final
     if (was := await _final_status_of(conn, e.run_id)) is not None:
         if was != e.status:

@@ -22,6 +22,10 @@ RETRY_DELAYS = (0.1, 0.5, 1.5)
 MAX_KEPT_ERRORS = 100
 FULL_RETRY_SECONDS = 0.5  # while the disk is full, how often state events are tried again
 FULL_GIVE_UP_SECONDS = 5.0  # after close() starts, how long to keep trying
+# Step output readers wait (wait_for_room) while this many events are not yet written, and
+# go on once half of them are: memory stays bounded however fast steps print.
+MAX_BACKLOG = 20_000
+RESUME_BACKLOG = MAX_BACKLOG // 2
 
 
 class StoreSink:
@@ -51,6 +55,19 @@ class StoreSink:
         self._progress = asyncio.Condition()
         self._hurry = asyncio.Event()  # a flush is waiting: stop gathering
         self._notifier: asyncio.Future[None] | None = None
+        self._room = asyncio.Event()  # set while the backlog is short enough
+        self._room.set()
+
+    @property
+    def backlog(self) -> int:
+        """Events published but not yet taken by the writer."""
+        return self._sub.qsize() if self._sub is not None else 0
+
+    async def wait_for_room(self) -> None:
+        """Return once fewer than MAX_BACKLOG events wait (at once if the writer is gone)."""
+        while self.backlog >= MAX_BACKLOG and not self._task_ended():
+            self._room.clear()
+            await self._room.wait()
 
     def start(self) -> None:
         if self._task is not None:
@@ -58,6 +75,7 @@ class StoreSink:
         self._sub = self.bus.subscribe()
         self._task = asyncio.create_task(self._write_loop(self._sub), name="flowtui-store-sink")
         self._task.add_done_callback(self._writer_stopped)
+        self.store.set_writer_room(self.wait_for_room)
 
     async def flush(self) -> None:
         """Return once every event published before this call is committed (or dropped)."""
@@ -95,6 +113,8 @@ class StoreSink:
     def _writer_stopped(self, task: asyncio.Task[None]) -> None:
         if not task.cancelled() and task.exception() is not None:
             self._record_error(f"store writer crashed: {task.exception()!r}")
+        self.store.set_writer_room(None)
+        self._room.set()
         # wake flush() waiters so they never hang on a writer that is gone
         self._notifier = asyncio.ensure_future(self._notify())
 
@@ -121,6 +141,8 @@ class StoreSink:
             self._hurry.clear()
             await self._write(self.log_cap.filter(batch))
             self._done += len(batch)
+            if self.backlog <= RESUME_BACKLOG:
+                self._room.set()
             async with self._progress:
                 self._progress.notify_all()
 

@@ -31,8 +31,9 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, Input, Static, TabbedContent, TabPane
 
 from flowtui.engine.bus import EventBus
+from flowtui.engine.decisions import DecisionError, NotAnApprover, SeveralHeld, check_decision
 from flowtui.engine.events import Event, RunStatusChanged, StepStatusChanged
-from flowtui.engine.identity import approvers_of, current_user, may_approve
+from flowtui.engine.identity import current_user
 from flowtui.engine.runner import RunError, Runner, RunnerOptions
 from flowtui.engine.states import RunStatus, StepStatus
 from flowtui.model.catalog import CatalogEntry, WorkflowCatalog
@@ -103,7 +104,7 @@ class FlowApp(App[None]):
 
     HELP_KEYS = [
         ("r", "run the selected workflow (asks for params if it declares any)"),
-        ("a / x", "approve / reject the focused (or first) held step, with a comment"),
+        ("a / x", "approve / reject the focused (or only) held step, with a comment"),
         ("f / F", "rerun the shown run from the failed step / from the start"),
         ("c", "cancel the shown run (asks first)"),
         ("p", "pause / resume the workflow's triggers"),
@@ -319,11 +320,10 @@ class FlowApp(App[None]):
 
     @work(exclusive=True, group="watch")
     async def watch_folder(self) -> None:
-        """Reload workflow files the moment they change (watchfiles)."""
-        from watchfiles import awatch
+        """Reload workflow files (and `.circleci/config.yml`) the moment they change."""
+        from flowtui.model.circleci.watch import watch_catalog
 
-        async for changes in awatch(self.folder, debounce=150, step=50, recursive=False):
-            paths = [Path(p) for _, p in changes]
+        async for paths in watch_catalog(self.folder):
             change = self.catalog.refresh(paths)
             if change:
                 await self.refresh_list()
@@ -692,22 +692,24 @@ class FlowApp(App[None]):
         run = await self._current_run()
         if run is None:
             return
-        steps = await self.store.get_steps(run.id)
-        held = [s for s in steps if s.status == StepStatus.HELD]
-        focused = [s for s in held if s.name == self.view.step]
-        target = (focused or held or [None])[0]
-        if target is None:
-            self.notify(f"nothing in run {run.id} waits for approval", severity="warning")
-            return
         user = current_user()
-        approvers = approvers_of(run, target.name)
         verb = "approve" if approve else "reject"
-        if not may_approve(user, approvers):
-            self.notify(
-                f"{user} may not {verb} {target.name} (approvers: {', '.join(approvers)})",
-                severity="error",
-            )
+        # the step focused in the DAG when it is held, else the run's only held step
+        steps = await self.store.get_steps(run.id)
+        held_names = {s.name for s in steps if s.status == StepStatus.HELD}
+        wanted = self.view.step if self.view.step in held_names else None
+        try:
+            held = await check_decision(self.store, run.id, wanted, user, approve=approve)
+        except SeveralHeld as exc:
+            self.notify(f"{exc} in the DAG", severity="warning")
             return
+        except NotAnApprover as exc:
+            self.notify(str(exc), severity="error")
+            return
+        except DecisionError as exc:
+            self.notify(str(exc), severity="warning")
+            return
+        target = held.step
 
         async def send(comment: str | None) -> None:
             if comment is None or self.store is None:

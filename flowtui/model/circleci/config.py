@@ -12,13 +12,21 @@ from __future__ import annotations
 import difflib
 import hashlib
 import itertools
+import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from flowtui.model.branches import entry_error, normalize_filter
-from flowtui.model.circleci.params import bind, declared, render, substitute, truthy
+from flowtui.model.circleci.params import (
+    bind,
+    declared,
+    from_command_line,
+    render,
+    substitute,
+    truthy,
+)
 from flowtui.model.circleci.steps import StepExpander, environment
 from flowtui.model.errors import Problem, WorkflowError
 from flowtui.model.workflow import SourcePos, Step, Workflow
@@ -29,6 +37,8 @@ DEFAULT_SHELL = "/bin/bash -eo pipefail"
 DEFAULT_WORKING_DIRECTORY = "~/project"
 # a rerun reloads the text its run recorded; this trailing comment says which workflow it was
 MARKER = "# flowtui: circleci workflow "
+# ... and this one, above it, the pipeline parameters given on the command line (JSON)
+PARAMS_MARKER = "# flowtui: circleci pipeline parameters "
 
 ENTRY_KEYS = ("requires", "filters", "type", "name", "context", "matrix", "pre-steps", "post-steps")
 EXECUTOR_KINDS = ("docker", "machine", "macos", "windows")
@@ -110,17 +120,37 @@ def split_marker(text: str) -> tuple[str, str | None]:
     return text, None
 
 
+def split_parameters(text: str) -> tuple[str, dict[str, str]]:
+    """(the config text, the pipeline parameters a trailing PARAMS_MARKER line records)."""
+    body = text.rstrip("\n")
+    head, _, last = body.rpartition("\n")
+    if last.startswith(PARAMS_MARKER):
+        try:
+            recorded = json.loads(last[len(PARAMS_MARKER) :])
+        except ValueError:
+            recorded = None
+        if isinstance(recorded, dict):
+            return head + "\n", {str(k): str(v) for k, v in recorded.items()}
+    return text, {}
+
+
 def load_config_text(
     text: str,
     file: str,
     path: Path | None = None,
     document: Document | None = None,
+    parameters: Mapping[str, str] | None = None,
 ) -> CircleConfig:
-    """Every workflow of the config; raise WorkflowError (file:line) when it cannot run."""
+    """Every workflow of the config; raise WorkflowError (file:line) when it cannot run.
+
+    `parameters` set pipeline parameters (`--param`); without them the ones a rerun's
+    text records apply, else the defaults.
+    """
     text, _ = split_marker(text)
+    text, recorded = split_parameters(text)
     if document is None:
         document = parse_document(text, file)
-    builder = _Builder(file, text, path)
+    builder = _Builder(file, text, path, dict(recorded if parameters is None else parameters))
     builder.problems.extend(document.problems)
     config = builder.build(document.value, document.pos)
     if builder.problems or config is None:
@@ -168,10 +198,13 @@ class _Instance:
 
 
 class _Builder:
-    def __init__(self, file: str, text: str, path: Path | None) -> None:
+    def __init__(
+        self, file: str, text: str, path: Path | None, overrides: Mapping[str, str] | None = None
+    ) -> None:
         self.file = file
         self.text = text
         self.path = path
+        self.overrides = dict(overrides or {})
         self.problems: list[Problem] = []
         self.notes: list[Note] = []
         self.pipeline: dict[str, Any] = {}
@@ -193,6 +226,12 @@ class _Builder:
         if message not in self.seen_notes:  # a command used by many jobs is named once
             self.seen_notes.add(message)
             self.notes.append(Note(pos, message))
+
+    def _params_line(self) -> str:
+        """The PARAMS_MARKER line recording `--param` values, so a rerun uses them too."""
+        if not self.overrides:
+            return ""
+        return PARAMS_MARKER + json.dumps(self.overrides, sort_keys=True) + "\n"
 
     @staticmethod
     def _key_pos(m: Any, key: Any, default: SourcePos) -> SourcePos:
@@ -278,7 +317,8 @@ class _Builder:
         pos = self._key_pos(root, "parameters", root.pos)
         error = self._error_at(pos, "pipeline parameters: ")
         definitions = declared(to_plain(root.get("parameters")), error)
-        values = bind(definitions, {}, "the pipeline", error)
+        given = from_command_line(definitions, self.overrides, self._error_at(pos))
+        values = bind(definitions, given, "the pipeline", error)
         self.pipeline = {f"pipeline.parameters.{k}": v for k, v in values.items()}
 
     # -- one workflow ------------------------------------------------------------------
@@ -319,7 +359,7 @@ class _Builder:
             pos=pos,
             description=f"CircleCI workflow `{name}`",
             source_hash=hashlib.sha256(self.text.encode("utf-8")).hexdigest(),
-            source=self.text.rstrip("\n") + "\n" + MARKER + name + "\n",
+            source=self.text.rstrip("\n") + "\n" + self._params_line() + MARKER + name + "\n",
         )
 
     def _entry(self, item: Any, pos: SourcePos) -> list[_Instance]:

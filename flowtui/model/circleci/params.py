@@ -137,6 +137,49 @@ def check_value(name: str, spec: Mapping[str, Any], value: Any, error: ErrorFn) 
     return text
 
 
+_TRUE = ("true", "yes", "on", "1")
+_FALSE = ("false", "no", "off", "0")
+
+
+def from_command_line(
+    definitions: Mapping[str, Mapping[str, Any]], given: Mapping[str, str], error: ErrorFn
+) -> dict[str, Any]:
+    """`--param NAME=VALUE` texts as values of the declared pipeline parameters' types.
+
+    Only declared parameters can be set, and `steps`/`executor` ones cannot be set at
+    all: a command line only ever picks a value, it never adds config.
+    """
+    values: dict[str, Any] = {}
+    for name, text in given.items():
+        spec = definitions.get(name)
+        if spec is None and name == "branch":
+            continue  # flowtui's own `branch` param: the run's branch (as --branch)
+        if spec is None:
+            known = ", ".join(definitions) or "none"
+            error(
+                f"--param {name}: the config declares no pipeline parameter `{name}` "
+                f"(declared: {known})"
+            )
+            continue
+        kind = spec["type"]
+        if kind == "boolean":
+            word = text.strip().lower()
+            if word not in (*_TRUE, *_FALSE):
+                error(f"--param {name}: a boolean, give true or false (got {text!r})")
+                continue
+            values[name] = word in _TRUE
+        elif kind == "integer":
+            try:
+                values[name] = int(text.strip())
+            except ValueError:
+                error(f"--param {name}: an integer, got {text!r}")
+        elif kind in ("steps", "executor"):
+            error(f"--param {name}: a `{kind}` parameter cannot be set from the command line")
+        else:
+            values[name] = text
+    return values
+
+
 def bind(
     definitions: Mapping[str, Mapping[str, Any]],
     arguments: Mapping[str, Any],
