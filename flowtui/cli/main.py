@@ -149,7 +149,9 @@ def build_parser() -> argparse.ArgumentParser:
     for verb in ("approve", "reject"):
         p = sub.add_parser(verb, help=f"{verb} a held approval step")
         p.add_argument("run", help="run id, or 'last'")
-        p.add_argument("step")
+        p.add_argument(
+            "step", nargs="?", help="the held step (may be left out when only one is held)"
+        )
         p.add_argument("--comment", "-m", default="")
         p.add_argument("--as", dest="as_user", metavar="USER", help="act as USER (if trusted)")
         p.add_argument("--wait", type=float, default=5.0, help=argparse.SUPPRESS)

@@ -62,6 +62,22 @@ POLL_INTERVAL = 1.0  # how often other processes' changes are looked for
 LOG_TAIL = 5_000
 
 
+def _set_text(widget: Static, text: str, *, fixed_width: bool = False) -> None:
+    """Update `widget` only when its text changed, laying out only when its size may change.
+
+    Every layout re-arranges the whole screen (tens of ms with a long workflow list), and the
+    header is redrawn on every engine event and poll. A `fixed_width` widget does not wrap
+    (text-wrap: nowrap), so its height is its line count.
+    """
+    old = widget.content
+    if isinstance(old, str) and old == text:
+        return
+    layout = True
+    if fixed_width and isinstance(old, str):
+        layout = old.count("\n") != text.count("\n") or not old or not text
+    widget.update(text, layout=layout)
+
+
 @dataclass
 class ViewState:
     """What the right-hand side shows."""
@@ -423,8 +439,9 @@ class FlowApp(App[None]):
             shown = "\n".join(errors[:4]) + (
                 f"\n… and {len(errors) - 4} more" if len(errors) > 4 else ""
             )
-            banner.update(
-                f"Some workflow files do not load (last good versions stay usable):\n{shown}"
+            _set_text(
+                banner,
+                f"Some workflow files do not load (last good versions stay usable):\n{shown}",
             )
         banner.set_class(bool(errors), "-visible")
 
@@ -437,7 +454,7 @@ class FlowApp(App[None]):
         assert self.store is not None
         entry = self.selected_entry
         error_box = self.query_one("#workflow-error", Static)
-        error_box.update(entry.error if entry and entry.error else "")
+        _set_text(error_box, entry.error if entry and entry.error else "")
         workflow = entry.workflow if entry else None
         if not self.view.pinned:
             latest = await self.store.latest_run_id(workflow.name) if workflow else None
@@ -487,10 +504,12 @@ class FlowApp(App[None]):
     ) -> None:
         header = self.query_one("#run-header", Static)
         if entry is None:
-            header.update(
+            _set_text(
+                header,
                 "No workflow selected"
                 if self.catalog.entries
-                else f"No workflow files in {self.folder}"
+                else f"No workflow files in {self.folder}",
+                fixed_width=True,
             )
             return
         name = workflow.name if workflow else entry.name
@@ -517,10 +536,14 @@ class FlowApp(App[None]):
         text = "  ·  ".join(parts)
         if workflow and workflow.description:
             text += f"\n[dim]{escape(workflow.description)}[/dim]"
-        header.update(text)
+        _set_text(header, text, fixed_width=True)
 
     async def refresh_logs(self) -> None:
         assert self.store is not None
+        if self.query_one(TabbedContent).active != "logs":
+            # a hidden log is not fed (a flood would lay it out for nothing); showing the
+            # tab catches up from `log_after`
+            return
         log_view = self.query_one(LogView)
         run_id, step = self.view.run_id, self.view.step
         key = (run_id, step)
@@ -582,19 +605,24 @@ class FlowApp(App[None]):
     async def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
         if event.pane.id == "history":
             await self.load_history(reset=True)
+        elif event.pane.id == "logs":
+            await self.refresh_logs()
 
     async def load_history(self, *, reset: bool = False, before_id: int | None = None) -> None:
         assert self.store is not None
         table = self.query_one(RunHistory)
         entry = self.selected_entry
-        if reset:
-            table.reset()
         if entry is None or entry.workflow is None:
+            if reset:
+                table.reset()
             return
         runs = await self.store.list_runs(entry.workflow.name, limit=PAGE_SIZE, before_id=before_id)
         # one query for the page, not one per row
         approvers = await self.store.approvers_by_run([run.id for run in runs])
         approved = {run_id: ", ".join(names) for run_id, names in approvers.items()}
+        # clear and fill in one go, after the queries: one layout, not one per await
+        if reset:
+            table.reset()
         table.add_runs(runs, approved)
 
     async def on_input_changed(self, event: Input.Changed) -> None:

@@ -96,7 +96,8 @@ def test_approve_from_a_second_terminal(cli: Cli, tmp_path: Path) -> None:
         assert refused.returncode == 1 and "not allowed" in refused.stderr
         wrong_step = cli("approve", "1", "plan")
         assert wrong_step.returncode == 1 and "not held" in wrong_step.stderr
-        ok = cli("approve", "last", "approve", "--comment", "ship it")
+        # the only held step may be left out
+        ok = cli("approve", "last", "--comment", "ship it")
         assert ok.returncode == 0, ok.stderr
         assert f"approved approve of run 1 (gate) as {me}" in ok.stdout
         out, err = runner.communicate(timeout=30)

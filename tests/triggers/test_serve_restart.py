@@ -103,8 +103,11 @@ class Serve:
         return self.proc.wait(timeout=30)
 
 
+Site = tuple[Path, Path, Path, Callable[[], Serve]]
+
+
 @pytest.fixture
-def site(tmp_path: Path) -> Iterator[tuple[Path, Path, Path, Callable[[], Serve]]]:
+def site(tmp_path: Path) -> Iterator[Site]:
     """(workflows folder, db, gate file, start a serve); every serve is killed at the end."""
     folder = tmp_path / "workflows"
     folder.mkdir()
@@ -210,7 +213,9 @@ def assert_accounted(db: Path, runs: list[int]) -> None:
     assert [r[0] for r in deliveries] == ["delivery-1", "delivery-2", "delivery-3"]
 
 
-def test_a_killed_serve_loses_no_queued_run(site: tuple[Path, Path, Path, Callable[[], Serve]]):
+def test_a_killed_serve_loses_no_queued_run(
+    site: Site,
+) -> None:
     _, db, gate, start = site
     first = start()
     runs, orphan = start_three(first, db)
@@ -241,7 +246,7 @@ def test_a_killed_serve_loses_no_queued_run(site: tuple[Path, Path, Path, Callab
 
 
 def test_sigterm_cancels_the_running_run_and_leaves_the_queue_for_the_next_serve(
-    site: tuple[Path, Path, Path, Callable[[], Serve]],
+    site: Site,
 ) -> None:
     folder, db, gate, start = site
     first = start()
@@ -274,7 +279,7 @@ def test_sigterm_cancels_the_running_run_and_leaves_the_queue_for_the_next_serve
 
 
 def test_a_running_serve_adopts_the_queue_of_one_that_died_beside_it(
-    site: tuple[Path, Path, Path, Callable[[], Serve]],
+    site: Site,
 ) -> None:
     _, db, gate, start = site
     survivor = start()

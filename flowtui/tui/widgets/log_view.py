@@ -20,6 +20,7 @@ from textual.geometry import Size
 from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
+from textual.widget import Widget
 from textual.widgets import Input, Static
 
 from flowtui.store.records import ApprovalRecord, AttemptRecord, StepRecord
@@ -216,10 +217,26 @@ class _LogLines(ScrollView, can_focus=True):
             self.refresh()
         self.max_width = widest
         shown_prefix = prefix if self.shows_step else 0
-        self.virtual_size = Size(widest + shown_prefix, len(texts))
+        self._grow(Size(widest + shown_prefix, len(texts)))
         if start - round(self.scroll_y) < self.scrollable_content_region.height:
             self.refresh_lines(start, added)  # the new lines start on screen
         return added
+
+    def _grow(self, size: Size) -> None:
+        """Take a new virtual size without a layout of the whole screen.
+
+        Setting `virtual_size` asks the screen for a full layout (tens of ms with a big
+        dashboard) on every appended batch; the widget's own region does not change, so only
+        its scrollbars need updating. Showing or hiding a scrollbar still lays out.
+        """
+        if size == self.virtual_size:
+            return
+        if not self.is_mounted or not self.container_size:
+            self.virtual_size = size
+            return
+        self.set_reactive(Widget.virtual_size, size)
+        self._scroll_update(size)
+        self.refresh()
 
     def set_query(self, query: str) -> None:
         self.needle = query.lower()
@@ -352,6 +369,9 @@ class LogView(Vertical):
         self._lines = _LogLines(on_scrolled_up=self._scrolled_up, on_end=self.action_follow_end)
         self._matches: list[int] = []
         self._match = -1
+        self._detail: StepDetail | None = None
+        self._detail_lines: int | None = None  # None: nothing set yet
+        self._status = ""
 
     def compose(self) -> ComposeResult:
         yield Static(id="log-title", markup=False)
@@ -371,7 +391,8 @@ class LogView(Vertical):
         Each line is prefixed with its step when `with_step` is true, or, by default, once
         the lines come from more than one step (the log of a whole run).
         """
-        self.query_one("#log-title", Static).update(title)
+        # the title and status lines are one row high: a repaint, never a layout
+        self.query_one("#log-title", Static).update(title, layout=False)
         self._lines.reset(with_step)
         self._matches, self._match = [], -1
         self.append(lines)
@@ -393,7 +414,13 @@ class LogView(Vertical):
     def set_detail(self, detail: StepDetail | None) -> None:
         header = self.query_one("#log-detail", Static)
         header.set_class(detail is not None, "-shown")
-        header.update(detail_content(detail) if detail is not None else "")
+        if self._detail_lines is not None and detail == self._detail:
+            return  # the store is polled: most calls change nothing
+        content = detail_content(detail) if detail is not None else Content("")
+        lines = content.plain.count("\n")
+        # its height follows its line count: lay out only when that changes
+        header.update(content, layout=lines != self._detail_lines)
+        self._detail, self._detail_lines = detail, lines
 
     @property
     def line_count(self) -> int:
@@ -534,4 +561,7 @@ class LogView(Vertical):
                 parts.append(f"/{self._lines.needle}  {position}{len(self._matches)} matches")
             else:
                 parts.append(f"/{self._lines.needle}  no matches")
-        self.query_one("#log-status", Static).update(" · ".join(parts))
+        status = " · ".join(parts)
+        if status != self._status:
+            self._status = status
+            self.query_one("#log-status", Static).update(status, layout=False)
