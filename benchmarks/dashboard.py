@@ -7,17 +7,25 @@ Generates `--workflows` workflow files and a history database with `--runs` fini
 real FlowApp headless and measures:
 
 - first frame: from entering `run_test` to the app ready and the screen painted;
-- history: pressing `h` on a workflow with ~500 runs until the table is filled;
+- history: pressing `h` on a workflow with ~500 runs until the table is filled and painted;
 - memory: the process's RSS after that (Python + Textual + the app);
 - log flood: a run whose 20 steps together print 5,000 lines/s for --flood-seconds; while it
-  runs, key presses (`down`/`up` in the workflow list) are timed from press to the next
-  painted screen; afterwards every line must be in the store.
+  runs, key presses (`down`/`up` in the workflow list) are timed from the key event to the
+  first painted frame that shows the moved cursor (key → screen) and to the first one whose
+  header shows the newly selected workflow (key → details); afterwards every line must be in
+  the store.
+
+Keys are timed with `timed_key`, not `Pilot.press`/`pause`: those wait until the whole
+process has used under 1 ms of CPU in 20 ms (up to 1 s per call), which never happens while
+20 steps stream output, so they measured their own time-out (≈ 1 s per call) and added at
+least 20 ms per call on a quiet process.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import bisect
 import json
 import random
 import sqlite3
@@ -25,7 +33,9 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import psutil
 
@@ -37,6 +47,60 @@ STEPS = ("checkout", "build", "test", "package", "deploy")
 FLOOD_STEPS = 20
 FLOOD_RATE = 5000  # lines/s over all steps
 BARS = {"first frame": 1.5, "history": 0.1, "memory MB": 200, "key → screen": 0.1}
+KEY_TIMEOUT = 30.0
+
+
+class FrameClock:
+    """Times of the frames the app paints (each compositor update handed to the driver)."""
+
+    def __init__(self, app: Any) -> None:
+        self.frames: list[float] = []
+        original = app._display
+
+        def display(screen: Any, renderable: Any) -> None:
+            original(screen, renderable)
+            if renderable is not None:
+                self.frames.append(time.perf_counter())
+
+        app._display = display
+
+    async def painted_after(self, moment: float) -> float:
+        """The time of the first frame painted after `moment` (waits for it)."""
+        deadline = time.perf_counter() + KEY_TIMEOUT
+        while time.perf_counter() < deadline:
+            index = bisect.bisect_left(self.frames, moment)
+            if index < len(self.frames):
+                return self.frames[index]
+            await asyncio.sleep(0.001)
+        raise TimeoutError("no frame painted")
+
+
+async def until(condition: Callable[[], bool]) -> float:
+    """Wait until `condition()` holds; return when it was first seen true."""
+    deadline = time.perf_counter() + KEY_TIMEOUT
+    while not condition():
+        if time.perf_counter() > deadline:
+            raise TimeoutError("condition not met")
+        await asyncio.sleep(0.001)
+    return time.perf_counter()
+
+
+async def timed_key(
+    app: Any, clock: FrameClock, key: str, *conditions: Callable[[], bool]
+) -> list[float]:
+    """Send `key` as the terminal would; per condition, seconds until a frame painted after
+    it held."""
+    from textual import events
+
+    begin = time.perf_counter()
+    event = events.Key(key, None)
+    event.set_sender(app)
+    app._driver.send_message(event)
+    latencies = []
+    for condition in conditions:
+        seen = await until(condition)
+        latencies.append(await clock.painted_after(seen) - begin)
+    return latencies
 
 
 def write_workflows(folder: Path, count: int) -> list[str]:
@@ -112,6 +176,8 @@ def fill_history(path: Path, names: list[str], runs: int) -> None:
 
 
 async def measure(folder: Path, db: Path, flood_lines: int) -> dict[str, float | str]:
+    from textual.widgets import Static
+
     from flowtui.tui.app import FlowApp
     from flowtui.tui.widgets.run_history import RunHistory
     from flowtui.tui.widgets.workflow_list import WorkflowList
@@ -123,17 +189,14 @@ async def measure(folder: Path, db: Path, flood_lines: int) -> dict[str, float |
         await app.ready.wait()
         await pilot.pause()
         result["first frame"] = time.perf_counter() - start
+        clock = FrameClock(app)
         table = app.query_one(WorkflowList)
         table.move_cursor(row=1)  # a workflow with history (row 0 is the flood workflow)
         await pilot.pause()
         await app.refresh_view()
-        start = time.perf_counter()
-        await pilot.press("h")
         history = app.query_one(RunHistory)
-        while history.row_count == 0:
-            await pilot.pause(0.005)
+        (result["history"],) = await timed_key(app, clock, "h", lambda: history.row_count > 0)
         await pilot.pause()
-        result["history"] = time.perf_counter() - start
         result["history rows"] = float(history.row_count)
         result["memory MB"] = psutil.Process().memory_info().rss / 2**20
 
@@ -142,21 +205,30 @@ async def measure(folder: Path, db: Path, flood_lines: int) -> dict[str, float |
         entry = app.selected_entry
         assert entry is not None and entry.name == "aaflood", entry
         await pilot.press("g")
-        await pilot.press("r")
+        await pilot.pause()
         assert app.runner is not None
         flood_start = time.perf_counter()
-        while not (app.view.pinned and app.view.run_id):  # set when the run is submitted
-            await pilot.pause(0.01)
+        # set when the run is submitted
+        await timed_key(app, clock, "r", lambda: bool(app.view.pinned and app.view.run_id))
         run_id = app.view.run_id
+        header = app.query_one("#run-header", Static)
+        table.focus()  # `g` focused the DAG: the keys are meant for the list
         latencies: list[float] = []
-        key = "down"
+        details: list[float] = []
+        key, row = "down", 1
         while run_id in app.runner.active_run_ids:
-            begin = time.perf_counter()
-            await pilot.press(key)
-            await pilot.pause()  # the screen after the key has been processed and painted
-            latencies.append(time.perf_counter() - begin)
-            key = "up" if key == "down" else "down"
-            await pilot.pause(0.2)
+            name = f"[b]{table.get_row_at(row)[1].plain}[/b]"
+            screen, detail = await timed_key(
+                app,
+                clock,
+                key,
+                lambda row=row: table.cursor_row == row,
+                lambda name=name: str(header.content).startswith(name),
+            )
+            latencies.append(screen)
+            details.append(detail)
+            key, row = ("up", 0) if key == "down" else ("down", 1)
+            await asyncio.sleep(0.2)
         assert app.sink is not None and app.store is not None
         await app.sink.flush()
         row = await app.store.db.fetchone(
@@ -165,6 +237,8 @@ async def measure(folder: Path, db: Path, flood_lines: int) -> dict[str, float |
         stored = int(row["n"]) if row else 0
         result["key → screen"] = max(latencies) if latencies else float("nan")
         result["key → screen median"] = statistics.median(latencies) if latencies else 0.0
+        result["key → details median"] = statistics.median(details) if details else 0.0
+        result["key → details max"] = max(details) if details else float("nan")
         result["keys pressed"] = float(len(latencies))
         result["flood run seconds"] = time.perf_counter() - flood_start
         result["flood lines stored"] = f"{stored:,} of {flood_lines:,}"

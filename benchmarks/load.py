@@ -97,12 +97,6 @@ def flood_workflow(folder: Path, chatty: int, rate: int, seconds: float) -> tupl
 
 
 # -- the runner process -------------------------------------------------------------------
-def backlog(sink: Any) -> int:
-    """Events published but not yet taken by the store writer."""
-    sub = getattr(sink, "_sub", None)
-    return sub.qsize() if sub is not None else 0
-
-
 class Sampler:
     """Samples RSS and the store writer's backlog while work runs."""
 
@@ -122,7 +116,7 @@ class Sampler:
     async def _loop(self) -> None:
         while True:
             self.peak_rss = max(self.peak_rss, self.proc.memory_info().rss)
-            self.peak_backlog = max(self.peak_backlog, backlog(self.sink))
+            self.peak_backlog = max(self.peak_backlog, self.sink.backlog)
             await asyncio.sleep(SAMPLE_SECONDS)
 
     async def stop(self) -> dict[str, float]:
@@ -178,14 +172,17 @@ async def child(mode: str, workflow_path: Path, db: Path, count: int, parallel: 
 def start_child(mode: str, wf: Path, db: Path, count: int, parallel: int) -> subprocess.Popen[str]:
     argv = [sys.executable, __file__, "--child", mode, "--workflow", str(wf), "--db", str(db)]
     argv += ["--count", str(count), "--parallel", str(parallel)]
-    return subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # stderr to a file: a pipe nobody reads until the end could fill and stall the runner
+    with open(db.with_suffix(".stderr"), "w") as err:
+        return subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=err, text=True)
 
 
-def child_result(proc: subprocess.Popen[str]) -> dict[str, Any]:
-    out, err = proc.communicate()
+def child_result(proc: subprocess.Popen[str], db: Path) -> dict[str, Any]:
+    out, _ = proc.communicate()
     for line in out.splitlines():
         if line.startswith("RESULT "):
             return dict(json.loads(line.removeprefix("RESULT ")))
+    err = db.with_suffix(".stderr").read_text()
     raise SystemExit(f"the runner process failed (exit {proc.returncode}):\n{err[-3000:]}")
 
 
@@ -237,7 +234,7 @@ def expected_rows(runs: int, steps: int, lines_per_step: int) -> dict[str, int]:
 def bench_concurrent(folder: Path, runs: int, steps: int, parallel: int) -> list[str]:
     wf = layered_workflow(folder, steps)
     db = folder / "concurrent.db"
-    res = child_result(start_child("concurrent", wf, db, runs, parallel))
+    res = child_result(start_child("concurrent", wf, db, runs, parallel), db)
     got = counts(db, "load")
     want = expected_rows(runs, steps, 1)
     rows = [
@@ -263,7 +260,7 @@ def bench_flood(
     if dashboard:
         idle, keys, res = asyncio.run(press_keys_during(wf, folder, db, view, chatty))
     else:
-        res = child_result(start_child("flood", wf, db, 1, chatty))
+        res = child_result(start_child("flood", wf, db, 1, chatty), db)
     got = counts(db, "flood")
     printed = [json.loads(p.read_text()) for p in sorted(stats.iterdir())]
     first = min(p["start"] for p in printed)
@@ -325,7 +322,7 @@ async def press_keys_during(
         while proc.poll() is None:
             latencies.append(await timed_move(pilot, table, "jk"[len(latencies) % 2]))
             await pilot.pause(0.1)
-    return idle, latencies, await asyncio.to_thread(child_result, proc)
+    return idle, latencies, await asyncio.to_thread(child_result, proc, db)
 
 
 async def timed_move(pilot: Any, table: Any, key: str) -> float:

@@ -19,3 +19,4 @@ for bench in overhead cold_start dag_render dashboard reload store_ingest; do
         *) "$PY" "benchmarks/$bench.py" ;;
     esac
 done
+echo; echo "## load"; "$PY" benchmarks/load.py  # issue #6 item 8: concurrent runs, log flood, dashboard

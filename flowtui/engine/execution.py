@@ -615,7 +615,10 @@ class RunExecution:
             async with self.runner._slots:
                 previous = result
                 step_dir = self.workspace / ".flowtui" / f"{_safe(step.name)}.{attempt}"
-                step_dir.mkdir(parents=True, exist_ok=True)
+                if not getattr(executor, "makes_step_dir", False):
+                    # a folder per step costs more than a short step: executors that can
+                    # do without say so (`makes_step_dir`) and make it only when needed
+                    step_dir.mkdir(parents=True, exist_ok=True)
                 retry_note = f"retry after {previous.message}" if attempt > 1 else ""
                 self.set_step_status(
                     step.name, StepStatus.RUNNING, attempt=attempt, message=retry_note

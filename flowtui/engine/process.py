@@ -148,6 +148,28 @@ def process_alive(pid: int, create_time: float) -> bool:
         return True
 
 
+_CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def process_create_time(pid: int) -> float:
+    """When `pid` started, as psutil's `create_time()` computes it (so the two compare).
+
+    On Linux one read of /proc/<pid>/stat: psutil.Process reads it twice and more per step.
+    """
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            stat = f.read()
+        # field 22 (starttime, clock ticks after boot); the name before it may hold spaces
+        ticks = int(stat[stat.rindex(b")") + 2 :].split()[19])
+        return ticks / _CLOCK_TICKS + psutil.boot_time()
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return psutil.Process(pid).create_time()
+    except psutil.Error:
+        return time.time()
+
+
 def kill_orphan(pid: int, pgid: int, create_time: float, grace: float) -> bool:
     """Kill the group of a step left running by a crashed flowtui (blocking, up to `grace` s).
 
@@ -365,10 +387,7 @@ async def run_streaming(
         start_new_session=True,
     )
     pgid = proc.pid  # a new session makes the child its group leader
-    try:
-        create_time = psutil.Process(proc.pid).create_time()
-    except psutil.Error:
-        create_time = time.time()
+    create_time = process_create_time(proc.pid)
     assert proc.stdout is not None and proc.stderr is not None
     readers = [
         asyncio.create_task(_pump(proc.stdout, "stdout", on_line, proc)),

@@ -10,12 +10,13 @@ import os
 import sqlite3
 from collections.abc import AsyncIterator, Callable, Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import aiosqlite
 import platformdirs
 
 log = logging.getLogger("flowtui.store")
+_T = TypeVar("_T")
 
 BUSY_TIMEOUT_MS = 10_000
 # Retries after SQLite's own busy timeout gave up; each waits the backoff, then up to 10 s more.
@@ -363,6 +364,17 @@ class Database:
                             listener(full)
                     raise full from exc
                 raise
+
+    async def run_in_connection(self, fn: Callable[..., _T], /, *args: Any) -> _T:
+        """Call `fn(sqlite3_connection, *args)` on the connection's own thread; only inside
+        `transaction()`, whose lock, rollback and disk-full handling cover it.
+
+        Each `await conn.execute` is a thread hop plus a loop wake-up; a function running
+        many statements costs one.  aiosqlite has no public call for this, so it uses its
+        queue (`_execute`) and connection (`_conn`), unchanged since aiosqlite 0.17.
+        """
+        conn = self.conn
+        return await conn._execute(fn, conn._conn, *args)  # type: ignore[no-any-return]
 
     async def fetchall(self, sql: str, params: Iterable[Any] = ()) -> list[sqlite3.Row]:
         async with self.lock:

@@ -294,18 +294,9 @@ class RunStore:
         """Write a batch of engine events in one transaction, in order."""
         if not events:
             return
-        async with self.db.transaction() as conn:
-            logs: list[StepLog] = []
-            for event in events:
-                if isinstance(event, StepLog):
-                    logs.append(event)
-                    continue
-                if logs:
-                    await _insert_logs(conn, logs)
-                    logs = []
-                await _apply_one(conn, event)
-            if logs:
-                await _insert_logs(conn, logs)
+        async with self.db.transaction():
+            # the whole batch in one call on the connection's thread, not a hop per statement
+            await self.db.run_in_connection(_apply_batch, events)
 
     # ----------------------------------------------------------------- commands
 
@@ -897,40 +888,61 @@ async def _interrupt(conn: aiosqlite.Connection, run_id: int, owner_pid: int, no
 async def _insert_run_event(
     conn: aiosqlite.Connection, run_id: int, status: RunStatus, at: float, message: str
 ) -> None:
-    # only real changes: the runner re-announces statuses try_start_run already wrote
-    await conn.execute(
-        """INSERT INTO events (run_id, step, kind, status, attempt, at, message)
-           SELECT id, NULL, 'run', ?, 0, ?, ? FROM runs WHERE id = ? AND status != ?""",
-        (str(status), at, message, run_id, str(status)),
-    )
+    await conn.execute(_RUN_EVENT_SQL, _run_event_params(run_id, status, at, message))
 
 
-async def _insert_logs(conn: aiosqlite.Connection, logs: list[StepLog]) -> None:
-    await conn.executemany(
+# only real changes: the runner re-announces statuses try_start_run already wrote
+_RUN_EVENT_SQL = """INSERT INTO events (run_id, step, kind, status, attempt, at, message)
+    SELECT id, NULL, 'run', ?, 0, ?, ? FROM runs WHERE id = ? AND status != ?"""
+
+
+def _run_event_params(
+    run_id: int, status: RunStatus, at: float, message: str
+) -> tuple[str, float, str, int, str]:
+    return (str(status), at, message, run_id, str(status))
+
+
+def _apply_batch(conn: sqlite3.Connection, events: Sequence[Event]) -> None:
+    """Write `events` in order (runs on the connection's thread, inside a transaction)."""
+    logs: list[StepLog] = []
+    for event in events:
+        if isinstance(event, StepLog):
+            logs.append(event)
+            continue
+        if logs:
+            _insert_logs(conn, logs)
+            logs = []
+        _apply_one(conn, event)
+    if logs:
+        _insert_logs(conn, logs)
+
+
+def _insert_logs(conn: sqlite3.Connection, logs: list[StepLog]) -> None:
+    conn.executemany(
         "INSERT INTO logs (run_id, step, attempt, stream, line, at) VALUES (?, ?, ?, ?, ?, ?)",
         [(e.run_id, e.step, e.attempt, e.stream, e.line, e.at) for e in logs],
     )
 
 
-async def _apply_one(conn: aiosqlite.Connection, event: Event) -> None:
+def _apply_one(conn: sqlite3.Connection, event: Event) -> None:
     if isinstance(event, RunStatusChanged):
-        await _apply_run_status(conn, event)
+        _apply_run_status(conn, event)
     elif isinstance(event, StepStatusChanged):
-        await _apply_step_status(conn, event)
+        _apply_step_status(conn, event)
     elif isinstance(event, StepOutputs):
-        await conn.executemany(
+        conn.executemany(
             """INSERT INTO outputs (run_id, step, key, value) VALUES (?, ?, ?, ?)
                ON CONFLICT (run_id, step, key) DO UPDATE SET value = excluded.value""",
             [(event.run_id, event.step, k, v) for k, v in event.outputs.items()],
         )
     elif isinstance(event, ApprovalDecided):
-        await conn.execute(
+        conn.execute(
             """INSERT INTO approvals (run_id, step, approved, by_user, comment, at)
                VALUES (?, ?, ?, ?, ?, ?)""",
             (event.run_id, event.step, int(event.approved), event.by, event.comment, event.at),
         )
     elif isinstance(event, StepProcess):
-        await conn.execute(
+        conn.execute(
             "UPDATE steps SET pid = ?, pgid = ?, proc_started = ? WHERE run_id = ? AND name = ?",
             (event.pid, event.pgid, event.started_at, event.run_id, event.step),
         )
@@ -938,16 +950,16 @@ async def _apply_one(conn: aiosqlite.Connection, event: Event) -> None:
         raise TypeError(f"not an engine event: {event!r}")
 
 
-async def _final_status_of(conn: aiosqlite.Connection, run_id: int) -> str | None:
+def _final_status_of(conn: sqlite3.Connection, run_id: int) -> str | None:
     """The run's status if it is final (then nothing may change it any more), else None."""
-    row = await _one(conn, "SELECT status FROM runs WHERE id = ?", (run_id,))
+    row = conn.execute("SELECT status FROM runs WHERE id = ?", (run_id,)).fetchone()
     if row is None or not RunStatus(row["status"]).is_final:
         return None
     return str(row["status"])
 
 
-async def _refuse(
-    conn: aiosqlite.Connection, run_id: int, step: str, what: str, final: str
+def _refuse(
+    conn: sqlite3.Connection, run_id: int, step: str, what: str, final: str
 ) -> None:
     """Record, in the run's log, a change refused because the run is already over.
 
@@ -956,24 +968,24 @@ async def _refuse(
     """
     line = f"ignored {what}: run {run_id} is already {final}"
     log.warning("flowtui store: %s", line)
-    await conn.execute(
+    conn.execute(
         "INSERT INTO logs (run_id, step, attempt, stream, line, at) VALUES (?, ?, 0, ?, ?, ?)",
         (run_id, step, "system", line, time.time()),
     )
 
 
-async def _apply_run_status(conn: aiosqlite.Connection, e: RunStatusChanged) -> None:
+def _apply_run_status(conn: sqlite3.Connection, e: RunStatusChanged) -> None:
     if e.status == RunStatus.QUEUED:
         # create_run wrote it; applied after try_start_run it would turn `running` back
         # into `queued` and record both changes twice
         return
     final = e.status.is_final
-    if (was := await _final_status_of(conn, e.run_id)) is not None:
+    if (was := _final_status_of(conn, e.run_id)) is not None:
         if was != e.status:
-            await _refuse(conn, e.run_id, "", f"run status {e.status}", was)
+            _refuse(conn, e.run_id, "", f"run status {e.status}", was)
         return
-    await _insert_run_event(conn, e.run_id, e.status, e.at, e.message)
-    await conn.execute(
+    conn.execute(_RUN_EVENT_SQL, _run_event_params(e.run_id, e.status, e.at, e.message))
+    conn.execute(
         """UPDATE runs SET status = ?,
              started_at = CASE WHEN ? THEN COALESCE(started_at, ?) ELSE started_at END,
              ended_at = CASE WHEN ? THEN ? ELSE ended_at END,
@@ -993,9 +1005,9 @@ async def _apply_run_status(conn: aiosqlite.Connection, e: RunStatusChanged) -> 
     )
 
 
-async def _apply_step_status(conn: aiosqlite.Connection, e: StepStatusChanged) -> None:
-    if (was := await _final_status_of(conn, e.run_id)) is not None:
-        await _refuse(conn, e.run_id, e.step, f"step {e.step} status {e.status}", was)
+def _apply_step_status(conn: sqlite3.Connection, e: StepStatusChanged) -> None:
+    if (was := _final_status_of(conn, e.run_id)) is not None:
+        _refuse(conn, e.run_id, e.step, f"step {e.step} status {e.status}", was)
         return
     running = e.status == StepStatus.RUNNING
     final = e.status.is_final
@@ -1012,7 +1024,7 @@ async def _apply_step_status(conn: aiosqlite.Connection, e: StepStatusChanged) -
         e.at,
         running,
     )
-    cur = await conn.execute(
+    cur = conn.execute(
         """UPDATE steps SET status = ?, attempt = MAX(attempt, ?), exit_code = ?, message = ?,
              started_at = CASE WHEN ? THEN COALESCE(started_at, ?) ELSE started_at END,
              held_at = CASE WHEN ? THEN ? ELSE held_at END,
@@ -1022,7 +1034,7 @@ async def _apply_step_status(conn: aiosqlite.Connection, e: StepStatusChanged) -
     )
     if cur.rowcount == 0:
         # a step the plan did not list (e.g. added while running): record it at the end
-        await conn.execute(
+        conn.execute(
             """INSERT INTO steps (run_id, name, position, type, status, attempt, exit_code,
                  message, started_at, held_at, ended_at)
                SELECT ?, ?, COALESCE(MAX(position) + 1, 0), '', ?, ?, ?, ?,
@@ -1031,26 +1043,26 @@ async def _apply_step_status(conn: aiosqlite.Connection, e: StepStatusChanged) -
                FROM steps WHERE run_id = ?""",
             (e.run_id, e.step, *values, e.run_id),
         )
-    await conn.execute(
+    conn.execute(
         """INSERT INTO events (run_id, step, kind, status, attempt, at, message)
            VALUES (?, ?, 'step', ?, ?, ?, ?)""",
         (e.run_id, e.step, str(e.status), e.attempt, e.at, e.message),
     )
     if running:
         # a new attempt starting means any earlier one still open failed (a retry)
-        await conn.execute(
+        conn.execute(
             """UPDATE attempts SET status = 'failed', ended_at = ?,
                  exit_code = COALESCE(?, exit_code)
                WHERE run_id = ? AND step = ? AND ended_at IS NULL AND attempt != ?""",
             (e.at, e.exit_code, e.run_id, e.step, e.attempt),
         )
-        await conn.execute(
+        conn.execute(
             """INSERT OR IGNORE INTO attempts (run_id, step, attempt, status, started_at)
                VALUES (?, ?, ?, 'running', ?)""",
             (e.run_id, e.step, e.attempt, e.at),
         )
     elif final:
-        await conn.execute(
+        conn.execute(
             """UPDATE attempts SET status = ?, ended_at = ?, exit_code = ?, message = ?
                WHERE run_id = ? AND step = ? AND ended_at IS NULL""",
             (str(e.status), e.at, e.exit_code, e.message, e.run_id, e.step),

@@ -59,6 +59,8 @@ if TYPE_CHECKING:
 
 REFRESH_DELAY = 0.08  # gather a burst of engine events into one redraw
 POLL_INTERVAL = 1.0  # how often other processes' changes are looked for
+FULL_LIST_SECONDS = 15.0  # a poll re-reads every workflow's row at most this often
+POLL_RECENT_RUNS = 50  # a poll compares the newest runs with the list to find changed rows
 LOG_TAIL = 5_000
 
 
@@ -180,7 +182,16 @@ class FlowApp(App[None]):
         self.runner: Runner | None = None
         self._refresh_pending = False
         self._list_dirty = False
+        self._dirty_workflows: set[str] = set()
         self._refresh_lock = asyncio.Lock()
+        self._background_lock = asyncio.Lock()  # one store-driven redraw at a time
+        self._view_wanted = False
+        self._polling = False
+        self._list_lock = asyncio.Lock()
+        # per workflow name: (paused, newest runs) as last read, so a refresh reads only the
+        # rows that changed (two queries per workflow, waiting behind log writes in a flood)
+        self._list_cache: dict[str, tuple[bool, list[RunRecord]]] = {}
+        self._full_list_at = 0.0
         self._last_event_id = -1
         self._paused: set[str] = set()
         self.ready = asyncio.Event()
@@ -239,7 +250,7 @@ class FlowApp(App[None]):
         self.run_bridge()
         if self.watch_enabled:
             self.watch_folder()
-        self.set_interval(POLL_INTERVAL, self.poll_store)
+        self.set_interval(POLL_INTERVAL, self._poll_in_background)
         self.ready.set()
 
     def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
@@ -332,7 +343,8 @@ class FlowApp(App[None]):
                 )
                 if self.bell_on_events:
                     self.bell()
-        self.request_refresh(lists=any(isinstance(e, RunStatusChanged) for e in events))
+        changed = {e.workflow for e in events if isinstance(e, RunStatusChanged)}
+        self.request_refresh(lists=bool(changed), workflows=changed)
 
     @work(exclusive=True, group="watch")
     async def watch_folder(self) -> None:
@@ -356,32 +368,69 @@ class FlowApp(App[None]):
             return
         if last != self._last_event_id:
             self._last_event_id = last
-            await self.refresh_list()
+            if time.monotonic() - self._full_list_at > FULL_LIST_SECONDS:
+                await self.refresh_list()
+            else:
+                await self.refresh_list(await self._changed_workflows())
             await self.refresh_view()
         elif self.view.run_id is not None:
             await self.refresh_logs()
 
-    def request_refresh(self, *, lists: bool = False) -> None:
+    async def _changed_workflows(self) -> set[str]:
+        """Workflows whose newest runs differ from what the list shows (one query)."""
+        assert self.store is not None
+        shown = {
+            run.id: run.status for _, runs in self._list_cache.values() for run in runs
+        }
+        recent = await self.store.list_runs(None, limit=POLL_RECENT_RUNS)
+        return {run.workflow for run in recent if shown.get(run.id) != run.status}
+
+    def _poll_in_background(self) -> None:
+        # a worker, not the App's own message queue: keys are handled while the store
+        # answers (its reads wait behind log writes during a flood); one poll at a time
+        if not self._polling and not self._closing_down:
+            self._polling = True
+            self.run_worker(self._poll_once(), group="poll")
+
+    async def _poll_once(self) -> None:
+        try:
+            async with self._background_lock:
+                await self.poll_store()
+        finally:
+            self._polling = False
+
+    def request_refresh(self, *, lists: bool = False, workflows: Iterable[str] = ()) -> None:
+        """Redraw soon, in a worker; a burst of requests becomes one redraw."""
         if lists:
             self._list_dirty = True
+            self._dirty_workflows.update(workflows)
         if not self._refresh_pending:
             self._refresh_pending = True
-            self.set_timer(REFRESH_DELAY, self._do_refresh)
+            self.set_timer(REFRESH_DELAY, self._refresh_in_background)
+
+    def _refresh_in_background(self) -> None:
+        if not self._closing_down:
+            self.run_worker(self._do_refresh(), group="refresh")
 
     @property
     def _closing_down(self) -> bool:
         return bool(self._closing or self._closed or not self.is_running)
 
     async def _do_refresh(self) -> None:
-        self._refresh_pending = False
-        if self._closing_down:
-            return
-        if self.sink is not None:
-            await self.sink.flush()
-        if self._list_dirty:
-            self._list_dirty = False
-            await self.refresh_list()
-        await self.refresh_view()
+        # requests arriving while a redraw runs are gathered into the next one: at most one
+        # runs and one waits, however long the store takes
+        async with self._background_lock:
+            self._refresh_pending = False
+            if self._closing_down:
+                return
+            if self.sink is not None:
+                await self.sink.flush()
+            if self._list_dirty:
+                names = self._dirty_workflows or None
+                self._list_dirty = False
+                self._dirty_workflows = set()
+                await self.refresh_list(names)
+            await self.refresh_view()
 
     # -- drawing ---------------------------------------------------------------------
     @property
@@ -389,12 +438,25 @@ class FlowApp(App[None]):
         path = self.view.path
         return self.catalog.get(path) if path is not None else None
 
-    async def refresh_list(self) -> None:
-        with contextlib.suppress(NoMatches):  # the app is closing: nothing left to draw
-            await self._refresh_list()
+    async def refresh_list(self, workflows: set[str] | None = None) -> None:
+        """Redraw the list, reading the rows of `workflows` again (all when None)."""
+        async with self._list_lock:
+            with contextlib.suppress(NoMatches):  # the app is closing: nothing left to draw
+                await self._refresh_list(workflows)
 
-    async def _refresh_list(self) -> None:
+    async def _workflow_state(self, name: str, reread: bool) -> tuple[bool, list[RunRecord]]:
         assert self.store is not None
+        cached = self._list_cache.get(name)
+        if cached is None or reread:
+            paused = await self.store.workflow_paused(name)
+            cached = (paused, await self.store.list_runs(name, limit=10))
+            self._list_cache[name] = cached
+        return cached
+
+    async def _refresh_list(self, workflows: set[str] | None = None) -> None:
+        assert self.store is not None
+        if workflows is None:
+            self._full_list_at = time.monotonic()
         rows: list[WorkflowRow] = []
         errors: list[str] = []
         self._paused = set()
@@ -407,10 +469,10 @@ class FlowApp(App[None]):
                     WorkflowRow(entry.path, entry.name, "invalid", "", 0, error=entry.error or "")
                 )
                 continue
-            paused = await self.store.workflow_paused(wf.name)
+            reread = workflows is None or wf.name in workflows
+            paused, runs = await self._workflow_state(wf.name, reread)
             if paused:
                 self._paused.add(wf.name)
-            runs = await self.store.list_runs(wf.name, limit=10)
             last = runs[0] if runs else None
             status = "invalid" if entry.error else ("paused" if paused else wf.status)
             rows.append(
@@ -574,9 +636,20 @@ class FlowApp(App[None]):
         if event.path == self.view.path:
             return
         self.view = ViewState(path=event.path)
-        await self.refresh_view()
-        if self.query_one(TabbedContent).active == "history":
-            await self.load_history(reset=True)
+        # the cursor has moved; the right side follows in a worker, so keys keep being
+        # handled while the store answers (it may wait behind a flood's log writes)
+        if not self._view_wanted:
+            self._view_wanted = True
+            self.run_worker(self._show_selected(), group="view")
+
+    async def _show_selected(self) -> None:
+        async with self._refresh_lock:
+            self._view_wanted = False  # a move from now on needs another redraw
+            with contextlib.suppress(NoMatches):
+                await self._refresh_view()
+        with contextlib.suppress(NoMatches):
+            if self.query_one(TabbedContent).active == "history":
+                await self.load_history(reset=True)
 
     async def on_dag_view_step_highlighted(self, event: DagView.StepHighlighted) -> None:
         self.view.step = event.name
@@ -620,6 +693,8 @@ class FlowApp(App[None]):
         # one query for the page, not one per row
         approvers = await self.store.approvers_by_run([run.id for run in runs])
         approved = {run_id: ", ".join(names) for run_id, names in approvers.items()}
+        if self.selected_entry is not entry:
+            return  # another workflow was chosen meanwhile: its own load fills the table
         # clear and fill in one go, after the queries: one layout, not one per await
         if reset:
             table.reset()
@@ -797,7 +872,7 @@ class FlowApp(App[None]):
         paused = name in self._paused
         await self.store.set_paused(name, not paused)
         self.notify(f"{name} {'resumed' if paused else 'paused: its triggers are ignored'}")
-        await self.refresh_list()
+        await self.refresh_list({name})
 
     async def action_duplicate(self) -> None:
         entry = self.selected_entry

@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 import subprocess
+import threading
+import time
+from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
+from flowtui.engine.bus import EventBus
+from flowtui.engine.events import StepLog
 from flowtui.engine.states import RunStatus, StepStatus
 from flowtui.store import NewStep, RunStore
+from flowtui.store.sink import StoreSink
 
 from .conftest import flowtui_argv, spawn
 
@@ -134,3 +143,85 @@ async def test_two_runners_readers_and_a_cancelled_writer(
         assert row is not None and row[0] == total
         check = await store.db.fetchone("PRAGMA integrity_check")
         assert check is not None and check[0] == "ok"
+
+
+async def _cancel_during_commit(
+    store: RunStore, target: Callable[[], asyncio.Task[object] | None]
+) -> threading.Event:
+    """Arm a fault: the next COMMIT on the store's connection is held (on aiosqlite's thread,
+    in SQLite's trace callback) until `target()` has been cancelled from the loop, so the
+    cancel lands while COMMIT is executing.  Returns an event set once it fired."""
+    loop = asyncio.get_running_loop()
+    fired = threading.Event()
+
+    def cancel(delivered: threading.Event) -> None:
+        task = target()
+        assert task is not None
+        task.cancel()
+        loop.call_soon(delivered.set)  # after the task's await has seen the cancel
+
+    def trace(sql: str) -> None:
+        if fired.is_set() or sql.strip().upper() != "COMMIT":
+            return
+        fired.set()
+        delivered = threading.Event()
+        loop.call_soon_threadsafe(cancel, delivered)
+        delivered.wait(timeout=10)
+
+    await store.db.conn.set_trace_callback(trace)
+    return fired
+
+
+async def _log_count(store: RunStore, run_id: int) -> int:
+    row = await store.db.fetchone("SELECT COUNT(*) FROM logs WHERE run_id = ?", (run_id,))
+    assert row is not None
+    return int(row[0])
+
+
+async def test_a_cancel_during_commit_keeps_the_rows_once_and_the_connection_usable(
+    db_path: Path,
+) -> None:
+    async with await RunStore.open(db_path) as store:
+        run_id = await store.create_run(workflow="w", steps=[NewStep("s", "script", [], 0)])
+
+        async def write() -> None:
+            async with store.db.transaction() as conn:
+                await conn.executemany(
+                    "INSERT INTO logs (run_id, step, attempt, stream, line, at)"
+                    " VALUES (?, 's', 1, 'stdout', ?, 0)",
+                    [(run_id, f"line {i}") for i in range(ROWS_PER_TX)],
+                )
+
+        task: asyncio.Task[None] | None = None
+        fired = await _cancel_during_commit(store, lambda: task)
+        task = asyncio.create_task(write())
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        assert fired.is_set()
+        # committed (COMMIT had started), and only once; the caller was told "cancelled"
+        assert await _log_count(store, run_id) == ROWS_PER_TX
+        # no transaction left open: the next write commits and is seen by another connection
+        await store.apply([StepLog(run_id, "s", 1, "stdout", "after", time.time())])
+        async with await RunStore.open(db_path) as other:
+            assert await _log_count(other, run_id) == ROWS_PER_TX + 1
+
+
+async def test_a_store_writer_cancelled_during_commit_never_writes_its_batch_twice(
+    db_path: Path,
+) -> None:
+    """The StoreSink retries failed batches, but never one whose write was cancelled."""
+    async with await RunStore.open(db_path) as store:
+        run_id = await store.create_run(workflow="w", steps=[NewStep("s", "script", [], 0)])
+        bus = EventBus()
+        sink = StoreSink(store, bus)
+        sink.start()
+        writer = next(t for t in asyncio.all_tasks() if t.get_name() == "flowtui-store-sink")
+        fired = await _cancel_during_commit(store, lambda: writer)
+        for i in range(50):
+            bus.publish(StepLog(run_id, "s", 1, "stdout", f"line {i}", time.time()))
+        await asyncio.wait([writer], timeout=10)
+        assert fired.is_set() and writer.cancelled()
+        with contextlib.suppress(RuntimeError):  # it reports the batch as not written
+            await sink.close()
+        assert await _log_count(store, run_id) == 50
+        assert sink.dropped == 0

@@ -7,7 +7,10 @@ a second connection reading like a dashboard meanwhile.
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import textwrap
+import threading
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -15,11 +18,13 @@ import psutil
 import pytest
 
 from flowtui.engine.bus import EventBus
+from flowtui.engine.events import StepLog
+from flowtui.engine.process import DRAIN_TIMEOUT, PIPE_LINGER
 from flowtui.engine.runner import Runner, RunnerOptions
 from flowtui.engine.states import RunStatus
 from flowtui.model.loader import load_workflow
 from flowtui.model.workflow import Workflow
-from flowtui.store import RunStore
+from flowtui.store import NewStep, RunStore
 from flowtui.store.sink import MAX_BACKLOG, StoreSink
 
 RUNS, STEPS = 30, 10
@@ -184,3 +189,80 @@ async def test_concurrent_runs_and_a_log_flood_lose_no_row_in_bounded_memory(
     assert watch.peak_backlog <= MAX_BACKLOG + READER_SLACK, watch.peak_backlog
     growth_mb = (watch.peak_rss - watch.base_rss) / 2**20
     assert growth_mb < MAX_RSS_GROWTH_MB, f"RSS grew {growth_mb:.0f} MB"
+
+
+BURST = """\
+name: burst
+steps:
+  burst:
+    shell: python
+    run: |
+      import pathlib, sys, time
+      pathlib.Path("ready").touch()
+      while not pathlib.Path("go").exists():
+          time.sleep(0.01)
+      sys.stdout.writelines(f"b {n:06d} {'x' * 90}\\n" for n in range(1500))
+      pathlib.Path("printed").touch()
+"""
+
+
+def hold_write_lock(path: Path, locked: threading.Event, release: threading.Event) -> None:
+    """Another process's long write transaction, as `BEGIN IMMEDIATE` on its own connection."""
+    conn = sqlite3.connect(path, timeout=30, isolation_level=None)
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+        locked.set()
+        release.wait(30)
+        conn.execute("ROLLBACK")
+    finally:
+        conn.close()
+
+
+async def test_output_left_in_the_pipe_at_exit_is_stored_while_the_writer_is_behind(
+    load: Load, db_path: Path
+) -> None:
+    """A step that exits while its reader waits for room: what its pipe holds is still read.
+
+    The store writer is stalled by another connection's write lock with a full backlog, so
+    the reader is held back; the 150 kB the step printed sit in its pipe when it exits.
+    Once the step has exited the reader must drain it at once, before the readers' drain
+    timeout, not wait for the writer (which would cost those lines).
+    """
+    wf = load.workflow("burst", BURST)
+    filler_run = await load.store.create_run(
+        workflow="filler", steps=[NewStep("fill", "script", [], 0)]
+    )
+    handle = await load.runner.submit(wf)
+    signals = load.folder  # a script step runs in its workflow file's folder
+    async with asyncio.timeout(15):
+        while not (signals / "ready").exists():
+            await asyncio.sleep(0.01)
+    locked, release = threading.Event(), threading.Event()
+    holder = asyncio.create_task(asyncio.to_thread(hold_write_lock, db_path, locked, release))
+    try:
+        await asyncio.to_thread(locked.wait, 10)
+        now = time.time()
+        for n in range(MAX_BACKLOG + 5000):
+            load.runner.bus.publish(StepLog(filler_run, "fill", 1, "stdout", f"f {n}", now))
+        assert load.sink.backlog >= MAX_BACKLOG
+        (signals / "go").touch()
+        async with asyncio.timeout(15):
+            while not (signals / "printed").exists():
+                await asyncio.sleep(0.01)
+        # the step exits now; keep the writer stalled past the readers' whole drain time
+        await asyncio.sleep(PIPE_LINGER + DRAIN_TIMEOUT + 0.5)
+        assert load.sink.backlog >= MAX_BACKLOG // 2  # still stalled: the reader got no room
+    finally:
+        release.set()
+        await holder
+    async with asyncio.timeout(30):
+        assert await handle.wait() == RunStatus.SUCCEEDED
+        await load.sink.flush()
+    assert load.sink.errors == [] and load.sink.dropped == 0
+    rows = await load.store.db.fetchall(
+        "SELECT line FROM logs WHERE run_id = ? AND step = 'burst' ORDER BY id", (handle.run_id,)
+    )
+    assert [int(r["line"].split()[1]) for r in rows] == list(range(1500))
+    assert await load.count("SELECT COUNT(*) FROM logs WHERE run_id = ?", filler_run) == (
+        MAX_BACKLOG + 5000
+    )

@@ -5,6 +5,9 @@ The runner owns scheduling, timeouts, retries and cancellation: it calls
 An executor therefore must be cancellation-safe: on `asyncio.CancelledError` it stops
 whatever it started (for a subprocess: its whole process group, SIGTERM then SIGKILL
 after `ctx.kill_grace` seconds) *before* re-raising.
+
+The runner creates `ctx.step_dir` before `execute` unless the executor class sets
+`makes_step_dir = True` (it then creates the folder itself when it needs one).
 """
 
 from __future__ import annotations

@@ -23,6 +23,7 @@ SHELLS: dict[str, tuple[tuple[str, ...], str]] = {
 }
 OUTPUT_FILE = "outputs.env"
 MESSAGE_LIMIT = 200
+MAX_ARGV_SCRIPT = 64 * 1024  # bytes of bash/sh text passed with -c; longer goes to a file
 _KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]*")
 
 
@@ -83,14 +84,20 @@ def _workdir(ctx: StepContext) -> Path:
 
 
 class ScriptExecutor:
-    """Writes `spec["run"]` to a file in the step folder and runs it.
+    """Runs `spec["run"]` with its shell.
 
-    bash runs as `bash -eo pipefail FILE` (CircleCI's default: stop at the first failing
-    command, including inside a pipeline); sh as `sh -e FILE`; python with the running
-    interpreter; node as `node FILE`.  The script text is the user's own and nothing is
-    spliced into it: params and matrix values reach it only as environment variables.
-    Outputs are `key=value` lines the script appends to `$FLOWTUI_OUTPUT`.
+    bash runs as `bash -eo pipefail -c TEXT STEP` (CircleCI's default: stop at the first
+    failing command, including inside a pipeline; `$0` is the step name); sh as
+    `sh -e -c TEXT STEP`.  A text too long for one argument, or one argv cannot carry, is
+    written to `script.sh` in the step folder and run from there, as python (the running
+    interpreter) and node scripts always are.  The script text is the user's own and
+    nothing is spliced into it: params and matrix values reach it only as environment
+    variables.  Outputs are `key=value` lines the script appends to `$FLOWTUI_OUTPUT`, a
+    file that exists once the script writes to it.
     """
+
+    # runs a small script without the step folder: no mkdir, no file written per step
+    makes_step_dir: ClassVar[bool] = True
 
     type_name: ClassVar[str] = "script"
 
@@ -100,16 +107,20 @@ class ScriptExecutor:
         if shell not in SHELLS:
             return _failed(f"unknown shell {shell!r} (expected one of {', '.join(SHELLS)})")
         prefix, suffix = SHELLS[shell]
-
-        ctx.step_dir.mkdir(parents=True, exist_ok=True)
-        script = ctx.step_dir / f"script{suffix}"
-        script.write_text(str(spec.get("run") or ""), encoding="utf-8")
-        output_file = ctx.step_dir / OUTPUT_FILE
-        output_file.write_bytes(b"")
+        text = str(spec.get("run") or "")
+        output_file = _output_path(ctx.step_dir)
 
         env = self._environment(ctx, output_file, shell)
-        if shutil.which(prefix[0], path=env.get("PATH", os.defpath)) is None:
+        program = _find_program(prefix[0], env.get("PATH", os.defpath))
+        if program is None:
             return _failed(f"{shell}: {prefix[0]!r} is not installed (not found on PATH)")
+        if suffix == ".sh" and _fits_argv(text):
+            argv = [program, *prefix[1:], "-c", text, ctx.step.name]
+        else:
+            ctx.step_dir.mkdir(parents=True, exist_ok=True)
+            script = ctx.step_dir / f"script{suffix}"
+            script.write_text(text, encoding="utf-8")
+            argv = [program, *prefix[1:], str(script)]
         cwd = _workdir(ctx)
         if not cwd.is_dir():
             return _failed(f"working directory not found: {cwd}")
@@ -124,7 +135,7 @@ class ScriptExecutor:
 
         try:
             code = await run_streaming(
-                [*prefix, str(script)],
+                argv,
                 env=env,
                 cwd=cwd,
                 on_line=on_line,
@@ -168,6 +179,42 @@ class ScriptExecutor:
         for problem in problems:
             ctx.log("system", f"FLOWTUI_OUTPUT {problem} (ignored)")
         return outputs
+
+
+def _output_path(step_dir: Path) -> Path:
+    """`<step folder>.outputs.env` beside the step folder, whose parent (shared by the run's
+    steps) is made once: a step that writes no outputs costs no directory and no file."""
+    step_dir.parent.mkdir(parents=True, exist_ok=True)
+    return step_dir.parent / f"{step_dir.name}.{OUTPUT_FILE}"
+
+
+def _fits_argv(text: str) -> bool:
+    # A leading "-" would be read as a shell option, NUL cannot be in argv, and Linux caps
+    # one argument at 128 KiB (MAX_ARG_STRLEN).
+    return (
+        not text.startswith("-")
+        and "\0" not in text
+        and len(text.encode("utf-8", "surrogateescape")) <= MAX_ARGV_SCRIPT
+    )
+
+
+_programs: dict[tuple[str, str], str] = {}
+
+
+def _find_program(name: str, path: str) -> str | None:
+    """`shutil.which`, remembered while the file stays there: an absolute argv[0] also
+    spares the child an execve attempt per PATH entry."""
+    key = (name, path)
+    found = _programs.get(key)
+    if found is not None and os.access(found, os.X_OK):
+        return found
+    found = shutil.which(name, path=path)
+    if found is None or not os.path.isabs(found):
+        # a relative PATH entry means the step's own cwd: the child resolves it as before
+        _programs.pop(key, None)
+        return None if found is None else name
+    _programs[key] = found
+    return found
 
 
 def _failed(message: str) -> StepResult:

@@ -8,11 +8,13 @@ from pathlib import Path
 
 from rich.text import Text
 from textual.message import Message
+from textual.theme import Theme
 from textual.widgets import DataTable
 
 from flowtui.tui.glyphs import glyph, status_style
 
 SPARK_LENGTH = 10
+COLUMNS = ("dot", "name", "last", "recent")
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +61,8 @@ class WorkflowList(DataTable[Text]):
         super().__init__(id=id, cursor_type="row", zebra_stripes=False)
         self._rows: list[WorkflowRow] = []
         self._filter = ""
+        self._shown: dict[str, WorkflowRow] = {}  # row key → what its cells show, in order
+        self._shown_theme = ""
 
     def on_mount(self) -> None:
         self.add_column("", key="dot", width=1)
@@ -88,10 +92,13 @@ class WorkflowList(DataTable[Text]):
 
     def _redraw(self) -> None:
         keep = self.selected_path
-        self.clear()
         theme = self.app.current_theme
-        for row in self._visible():
-            self.add_row(*self._cells(row, theme), key=str(row.path))
+        visible = self._visible()
+        keys = [str(row.path) for row in visible]
+        if keys == list(self._shown) and theme.name == self._shown_theme:
+            self._update_changed(visible, theme)
+        else:
+            self._rebuild(visible, theme)
         if keep is not None:
             for index, row in enumerate(self._visible()):
                 if row.path == keep:
@@ -99,7 +106,30 @@ class WorkflowList(DataTable[Text]):
                     break
         self.post_message(self.Highlighted(self.selected_path))
 
-    def _cells(self, row: WorkflowRow, theme: object) -> list[Text]:
+    def _rebuild(self, visible: list[WorkflowRow], theme: Theme) -> None:
+        self.clear()
+        for row in visible:
+            self.add_row(*self._cells(row, theme), key=str(row.path))
+        self._shown = {str(row.path): row for row in visible}
+        self._shown_theme = theme.name
+
+    def _update_changed(self, visible: list[WorkflowRow], theme: Theme) -> None:
+        """Same rows in the same order: rewrite only the cells that changed.
+
+        A rebuild re-measures and re-renders all rows and lays out the screen; the list is
+        refreshed on every run status change and poll, and usually one row differs.
+        """
+        for row in visible:
+            key = str(row.path)
+            if self._shown[key] == row:
+                continue
+            old = self._cells(self._shown[key], theme)
+            for column, before, after in zip(COLUMNS, old, self._cells(row, theme), strict=True):
+                if before != after:
+                    self.update_cell(key, column, after, update_width=True)
+            self._shown[key] = row
+
+    def _cells(self, row: WorkflowRow, theme: Theme) -> list[Text]:
         state_colour = {
             "active": status_style("succeeded", theme),
             "paused": status_style("held", theme),
