@@ -269,6 +269,9 @@ class FlowApp(App[None]):
         self.screen.set_class(self.size.width < 120, "-narrow")
 
     async def on_unmount(self) -> None:
+        # store-driven redraws must not read from a store about to close
+        for group in ("refresh", "poll", "view"):
+            self.workers.cancel_group(self, group)
         if self.trigger_service is not None:
             await self.trigger_service.close()
         if self.runner is not None:
