@@ -132,9 +132,12 @@ steps:
     await wait_until(lambda: ready.exists() and watching.exists(), what="work to start")
     engine.runner.cancel(handle.run_id, by="tester")
     await wait_until(cleaning.exists, what="the always handler to start after the cancel")
-    await asyncio.sleep(0.3)
-    steps = await _statuses(engine, handle.run_id)
-    assert steps["work"][0] == StepStatus.CANCELLED
+    # wait until the store shows work cancelled (events are written in batches)
+    async with asyncio.timeout(10):
+        while (steps := await _statuses(engine, handle.run_id))["work"][0] != (
+            StepStatus.CANCELLED
+        ):
+            await asyncio.sleep(0.05)
     # handlers are not cut short by the first cancel
     assert steps["watchdog"][0] == steps["cleanup"][0] == StepStatus.RUNNING
     engine.runner.cancel(handle.run_id, by="tester")  # a second one stops it
