@@ -7,6 +7,7 @@ import textwrap
 from pathlib import Path
 
 from flowtui.tui.app import FlowApp
+from flowtui.tui.screens.dialogs import ParamsScreen
 from tests.triggers.test_chain import BUILD, DEPLOY
 from tests.tui.test_app import SIZE, run_status, select, until
 
@@ -22,7 +23,7 @@ async def test_dashboard_starts_chained_runs_and_no_port_by_default(tmp_path: Pa
         assert app.trigger_service is not None and app.trigger_service.webhook_port is None
         await select(pilot, app, "build")
         await pilot.press("r")
-        await pilot.pause()
+        await until(pilot, lambda: isinstance(app.screen, ParamsScreen))
         await pilot.press("enter")  # accept the default params
         await until(pilot, lambda: run_status(app, 1) == "succeeded")
         await until(pilot, lambda: run_status(app, 2) == "succeeded")
