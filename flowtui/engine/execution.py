@@ -144,7 +144,8 @@ class RunExecution:
         self.messages[name] = message
         (self._held.add if status == StepStatus.HELD else self._held.discard)(name)
         (self._active.add if status == StepStatus.RUNNING else self._active.discard)(name)
-        if self._dirty is not None:
+        if self._dirty is not None and status.is_final:
+            # a require that is not over yet leaves its dependents waiting: no need to look
             self._dirty.update(self._dependents.get(name, ()))
         self.bus.publish(
             StepStatusChanged(self.run_id, name, status, time.time(), attempt, exit_code, message)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import os
 import re
 import shlex
@@ -28,7 +29,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.css.query import NoMatches
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Input, Static, TabbedContent, TabPane
+from textual.widgets import Header, Input, Static, TabbedContent, TabPane
 
 from flowtui.engine.bus import EventBus
 from flowtui.engine.decisions import DecisionError, NotAnApprover, SeveralHeld, check_decision
@@ -49,6 +50,7 @@ from flowtui.tui.screens.dialogs import ConfirmScreen, HelpScreen, ParamsScreen,
 from flowtui.tui.themes import DEFAULT_THEME, load_themes
 from flowtui.tui.view import build_detail, build_timeline_rows, dag_nodes
 from flowtui.tui.widgets.dag_view import DagView
+from flowtui.tui.widgets.footer import KeyFooter
 from flowtui.tui.widgets.log_view import LogView
 from flowtui.tui.widgets.run_history import PAGE_SIZE, RunHistory
 from flowtui.tui.widgets.timeline import TimelineView
@@ -187,6 +189,7 @@ class FlowApp(App[None]):
         self._background_lock = asyncio.Lock()  # one store-driven redraw at a time
         self._view_wanted = False
         self._polling = False
+        self._history_loaded = False  # action_show_tab filled the history table already
         self._list_lock = asyncio.Lock()
         # per workflow name: (paused, newest runs) as last read, so a refresh reads only the
         # rows that changed (two queries per workflow, waiting behind log writes in a flood)
@@ -216,7 +219,7 @@ class FlowApp(App[None]):
                         yield LogView(id="log-view")
                     with TabPane("History", id="history"):
                         yield RunHistory(id="history-table")
-        yield Footer()
+        yield KeyFooter()
 
     async def on_mount(self) -> None:
         themes, problems = load_themes()
@@ -251,6 +254,11 @@ class FlowApp(App[None]):
         if self.watch_enabled:
             self.watch_folder()
         self.set_interval(POLL_INTERVAL, self._poll_in_background)
+        # what is loaded by now (Textual, the catalog, the widgets) lives as long as the app;
+        # left to the collector, each full collection walks all of it: ~0.1 s pauses in the
+        # middle of repaints (a tab switch, a key during a flood). Frozen, it is skipped.
+        gc.collect()
+        gc.freeze()
         self.ready.set()
 
     def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
@@ -639,8 +647,11 @@ class FlowApp(App[None]):
         if event.path == self.view.path:
             return
         self.view = ViewState(path=event.path)
-        # the cursor has moved; the right side follows in a worker, so keys keep being
-        # handled while the store answers (it may wait behind a flood's log writes)
+        self._show_soon()
+
+    def _show_soon(self) -> None:
+        """Redraw the right side in a worker: the App keeps handling keys while the store
+        answers (its reads wait behind a flood's log writes); moves meanwhile are gathered."""
         if not self._view_wanted:
             self._view_wanted = True
             self.run_worker(self._show_selected(), group="view")
@@ -661,26 +672,28 @@ class FlowApp(App[None]):
     async def on_dag_view_step_selected(self, event: DagView.StepSelected) -> None:
         self.view.step = event.name
         await self.refresh_logs()
-        self.action_show_tab("logs")
+        await self.action_show_tab("logs")
 
     async def on_timeline_view_step_selected(self, event: TimelineView.StepSelected) -> None:
         self.view.step = event.name
         await self.refresh_logs()
-        self.action_show_tab("logs")
+        await self.action_show_tab("logs")
 
     async def on_run_history_run_chosen(self, event: RunHistory.RunChosen) -> None:
         self.view.run_id = event.run_id
         self.view.pinned = True
         self.view.step = None
         await self.refresh_view()
-        self.action_show_tab("dag")
+        await self.action_show_tab("dag")
 
     async def on_run_history_need_more(self, event: RunHistory.NeedMore) -> None:
         await self.load_history(before_id=event.before_id)
 
     async def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
         if event.pane.id == "history":
-            await self.load_history(reset=True)
+            if not self._history_loaded:  # a click on the tab: not filled yet
+                await self.load_history(reset=True)
+            self._history_loaded = False
         elif event.pane.id == "logs":
             await self.refresh_logs()
 
@@ -712,8 +725,13 @@ class FlowApp(App[None]):
             self.query_one(WorkflowList).focus()
 
     # -- actions -----------------------------------------------------------------------
-    def action_show_tab(self, tab: str) -> None:
-        self.query_one(TabbedContent).active = tab
+    async def action_show_tab(self, tab: str) -> None:
+        tabs = self.query_one(TabbedContent)
+        if tab == "history" and tabs.active != "history":
+            # fill the table before switching: the switch and the rows are one layout
+            await self.load_history(reset=True)
+            self._history_loaded = True
+        tabs.active = tab
         target = {
             "dag": DagView,
             "timeline": TimelineView,
@@ -774,7 +792,7 @@ class FlowApp(App[None]):
             return
         self._pin(handle.run_id)
         self.notify(f"started {workflow.name} run {handle.run_id}")
-        await self.refresh_view()
+        self._show_soon()  # its first steps are starting: keys stay answered meanwhile
 
     def _pin(self, run_id: int) -> None:
         self.view.run_id = run_id

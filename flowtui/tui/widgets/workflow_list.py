@@ -10,6 +10,7 @@ from rich.text import Text
 from textual.message import Message
 from textual.theme import Theme
 from textual.widgets import DataTable
+from textual.widgets.data_table import ColumnKey
 
 from flowtui.tui.glyphs import glyph, status_style
 
@@ -126,7 +127,9 @@ class WorkflowList(DataTable[Text]):
             old = self._cells(self._shown[key], theme)
             for column, before, after in zip(COLUMNS, old, self._cells(row, theme), strict=True):
                 if before != after:
-                    self.update_cell(key, column, after, update_width=True)
+                    # columns only widen, as they do over clear() + add_row()
+                    wider = after.cell_len > self.columns[ColumnKey(column)].content_width
+                    self.update_cell(key, column, after, update_width=wider)
             self._shown[key] = row
 
     def _cells(self, row: WorkflowRow, theme: Theme) -> list[Text]:
