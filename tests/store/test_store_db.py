@@ -148,7 +148,9 @@ async def test_cancelled_apply_is_all_or_nothing(store: RunStore) -> None:
             assert len(await store.get_logs(run_id)) - before == 200
         except asyncio.CancelledError:
             outcomes.add("cancelled")
-            assert len(await store.get_logs(run_id)) == before
+            # all or nothing; a cancel that lands on COMMIT itself cannot undo it (see
+            # docs/reliability.md, known limits), so "all" is possible here too
+            assert len(await store.get_logs(run_id)) - before in (0, 200)
         assert not store.db.conn.in_transaction
     assert "cancelled" in outcomes
     await store.apply(batch[:1])
