@@ -356,3 +356,43 @@ async def test_params_prompt_editor_tabs_and_quit(folder: Path, tmp_path: Path) 
         await pilot.press("q")
         await pilot.pause()
     assert app.return_code == 0
+
+
+async def test_the_log_catches_up_with_lines_printed_while_its_tab_was_hidden(
+    folder: Path, tmp_path: Path
+) -> None:
+    from flowtui.tui.widgets.log_view import LogView
+
+    go = tmp_path / "go"
+    write(
+        folder,
+        "talk.yaml",
+        f"""
+        name: talk
+        steps:
+          talk:
+            run: |
+              for i in $(seq 1 300); do echo "early $i"; done
+              while [ ! -e {go} ]; do sleep 0.05; done
+              for i in $(seq 1 200); do echo "late $i"; done
+        """,
+    )
+    app = FlowApp(folder, db_path=tmp_path / "h.db", watch=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await app.ready.wait()
+        await select(pilot, app, "talk")
+        await pilot.press("r")
+        await until(
+            pilot,
+            lambda: len(db_rows(app, "SELECT 1 FROM logs WHERE line LIKE 'early %'")) == 300,
+        )
+        await pilot.press("l")  # every early line, printed while the DAG tab was shown
+        view = app.query_one(LogView)
+        await until(pilot, lambda: sum(line.endswith("early 300") for line in view.lines) == 1)
+        go.touch()  # and the later ones, live, in order
+        await until(pilot, lambda: run_status(app, 1) == "succeeded")
+        await until(pilot, lambda: any(line.endswith("late 200") for line in view.lines))
+        texts = [line.split()[-2:] for line in view.lines if "early" in line or "late" in line]
+        assert texts == [["early", str(i)] for i in range(1, 301)] + [
+            ["late", str(i)] for i in range(1, 201)
+        ]
