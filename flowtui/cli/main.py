@@ -202,9 +202,22 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _dashboard_by_default(parser: argparse.ArgumentParser, argv: list[str]) -> list[str]:
+    """`flowtui DIR` and `flowtui --db X` open the dashboard: no command named means it."""
+    if not argv or any(a in ("-h", "--help", "--version") for a in argv):
+        return argv
+    commands: set[str] = set()
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            commands.update(action.choices)
+    return argv if commands & set(argv) else ["dashboard", *argv]
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(
+        _dashboard_by_default(parser, list(sys.argv[1:] if argv is None else argv))
+    )
     if args.version:
         from flowtui import __version__
 

@@ -217,3 +217,11 @@ def test_a_reader_that_leaves_early_gets_no_traceback(cli: Cli, tmp_path: Path) 
     err = proc.stderr.read()
     assert proc.wait(timeout=30) == 141
     assert "Traceback" not in err, err
+
+
+def test_no_command_means_the_dashboard_also_with_options(cli: Cli, tmp_path: Path) -> None:
+    """`flowtui DIR` and `flowtui --db X` open the dashboard (here: no terminal, so it says so)."""
+    for args in (("--db", str(tmp_path / "x.db")), (str(tmp_path),)):
+        result = cli(*args)
+        assert result.returncode == 1, result.stderr
+        assert "the dashboard needs a terminal" in result.stderr
