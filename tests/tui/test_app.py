@@ -16,6 +16,7 @@ from textual.pilot import Pilot
 from textual.widgets import Static
 
 from flowtui.tui.app import FlowApp
+from flowtui.tui.screens.dialogs import ParamsScreen
 from flowtui.tui.widgets.dag_view import DagView
 from flowtui.tui.widgets.workflow_list import WorkflowList
 
@@ -396,3 +397,32 @@ async def test_the_log_catches_up_with_lines_printed_while_its_tab_was_hidden(
         assert texts == [["early", str(i)] for i in range(1, 301)] + [
             ["late", str(i)] for i in range(1, 201)
         ]
+
+
+async def test_history_shows_each_runs_branch(folder: Path, tmp_path: Path) -> None:
+    from flowtui.tui.widgets.run_history import RunHistory
+
+    write(
+        folder,
+        "br.yaml",
+        """
+        name: br
+        params: {branch: {default: feature/x}}
+        steps:
+          only_main: {run: echo main, branches: {only: [main]}}
+          always: {run: echo any}
+        """,
+    )
+    app = FlowApp(folder, db_path=tmp_path / "h.db", watch=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await app.ready.wait()
+        await select(pilot, app, "br")
+        await pilot.press("r")
+        await until(pilot, lambda: isinstance(app.screen, ParamsScreen))
+        await pilot.press("enter")
+        await until(pilot, lambda: run_status(app, 1) == "succeeded")
+        assert step_status(app, 1, "only_main") == "skipped"
+        await pilot.press("h")
+        table = app.query_one(RunHistory)
+        await until(pilot, lambda: table.row_count == 1)
+        assert str(table.get_cell("1", "branch")) == "feature/x"

@@ -53,6 +53,7 @@ class RunHistory(DataTable[Text]):
         self.add_column("Duration", key="duration")
         self.add_column("Trigger", key="trigger")
         self.add_column("Approved by", key="approved")
+        self.add_column("Branch", key="branch")
 
     def reset(self) -> None:
         self.clear()
@@ -77,6 +78,7 @@ class RunHistory(DataTable[Text]):
                 Text(fmt_duration(run.duration) if run.duration is not None else "-"),
                 Text(trigger),
                 Text(approved_by.get(run.id, "")),
+                Text(run.branch or ""),
                 key=str(run.id),
             )
         if len(runs) < PAGE_SIZE:
