@@ -14,12 +14,11 @@ from pathlib import Path
 import psutil
 import pytest
 
-from flowtui.engine.bus import EventBus
-from flowtui.engine.runner import Runner, RunnerOptions
+from flowtui.engine.runner import RunnerOptions
 from flowtui.engine.states import RunStatus, StepStatus
 from flowtui.store.owner import Owner
 from flowtui.store.runstore import NewStep, RunStore
-from flowtui.store.sink import StoreSink
+from tests.harness import engine_harness
 
 WORKFLOW = """
 name: serial
@@ -116,20 +115,13 @@ async def test_a_new_runner_adopts_queued_runs_of_a_killed_one(
 
     # the path changes after queueing: adoption reloads what the run recorded
     path.write_text("this is: [not a workflow")
-    bus = EventBus()
-    sink = StoreSink(store, bus)
-    sink.start()
-    runner = Runner(store, bus, RunnerOptions(poll_interval=0.05, workspace_root=tmp_path / "ws"))
-    await runner.start()
-    try:
-        handles = await runner.adopt_queued()
+    options = RunnerOptions(poll_interval=0.05, workspace_root=tmp_path / "ws")
+    async with engine_harness(tmp_path, options, store=store) as engine:
+        handles = await engine.runner.adopt_queued()
         assert [h.run_id for h in handles] == [first_queued, second_queued]
         results = await asyncio.wait_for(asyncio.gather(*(h.wait() for h in handles)), 30)
         assert results == [RunStatus.SUCCEEDED, RunStatus.SUCCEEDED]
-        assert await runner.adopt_queued() == []  # nothing left
-    finally:
-        await runner.close()
-        await sink.close()
+        assert await engine.runner.adopt_queued() == []  # nothing left
 
     dead = await store.get_run(running)
     assert dead is not None and dead.status == RunStatus.INTERRUPTED
@@ -225,12 +217,9 @@ async def test_a_run_the_loader_declines_stays_queued_for_later(
         owner=_dead_owner(),
         branch="main",
     )
-    bus = EventBus()
-    sink = StoreSink(store, bus)
-    sink.start()
-    runner = Runner(store, bus, RunnerOptions(workspace_root=tmp_path / "ws"))
-    await runner.start()
-    try:
+    options = RunnerOptions(workspace_root=tmp_path / "ws")
+    async with engine_harness(tmp_path, options, store=store) as engine:
+        runner = engine.runner
         assert await runner.adopt_queued(lambda run: None) == []
         assert await runner.adopt_queued(lambda run: None) == []
         run = await store.get_run(run_id)
@@ -240,8 +229,5 @@ async def test_a_run_the_loader_declines_stays_queued_for_later(
 
         (handle,) = await runner.adopt_queued()  # the default loader: the recorded source
         assert await handle.wait() == RunStatus.SUCCEEDED
-    finally:
-        await runner.close()
-        await sink.close()
     run = await store.get_run(run_id)
     assert run is not None and run.branch == "main" and run.status == RunStatus.SUCCEEDED

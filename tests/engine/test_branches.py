@@ -3,22 +3,16 @@
 from __future__ import annotations
 
 import subprocess
-import textwrap
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from flowtui.engine.bus import EventBus
 from flowtui.engine.gitinfo import current_branch
-from flowtui.engine.runner import Runner, RunnerOptions
+from flowtui.engine.runner import RunnerOptions
 from flowtui.engine.states import RunStatus, StepStatus
 from flowtui.model.branches import branch_matches, describe_mismatch, normalize_filter
-from flowtui.model.loader import load_workflow
-from flowtui.model.workflow import Workflow
-from flowtui.store.runstore import RunStore
-from flowtui.store.sink import StoreSink
+from tests.harness import Harness
 
 ONLY_MAIN = {"only": ("main",), "ignore": ()}
 RELEASES = {"only": ("main", "/release-[0-9]+/"), "ignore": ("release-0",)}
@@ -76,23 +70,7 @@ def test_normalize_filter() -> None:
 
 
 # -- the runner ---------------------------------------------------------------------------
-@dataclass
-class Env:
-    store: RunStore
-    sink: StoreSink
-    runner: Runner
-    folder: Path
-
-    def workflow(self, text: str, name: str = "wf.yaml") -> Workflow:
-        path = self.folder / name
-        path.write_text(textwrap.dedent(text))
-        return load_workflow(path)
-
-    async def run(self, workflow: Workflow, **kwargs: object) -> tuple[int, RunStatus]:
-        result = await self.runner.run(workflow, **kwargs)
-        await self.sink.flush()
-        return result
-
+class Env(Harness):
     async def steps(self, run_id: int) -> dict[str, tuple[StepStatus, str]]:
         await self.sink.flush()
         return {s.name: (s.status, s.message) for s in await self.store.get_steps(run_id)}
@@ -100,18 +78,8 @@ class Env:
 
 @pytest.fixture
 async def env(tmp_path: Path) -> AsyncIterator[Env]:
-    store = await RunStore.open(tmp_path / "history.db")
-    bus = EventBus()
-    sink = StoreSink(store, bus)
-    sink.start()
-    folder = tmp_path / "wf"
-    folder.mkdir()
-    runner = Runner(store, bus, RunnerOptions(parallel=4, poll_interval=0.05))
-    await runner.start()
-    yield Env(store, sink, runner, folder)
-    await runner.close()
-    await sink.close()
-    await store.close()
+    async with Env.open(tmp_path, RunnerOptions(parallel=4, poll_interval=0.05)) as env:
+        yield env
 
 
 PIPELINE = """

@@ -5,19 +5,16 @@ from __future__ import annotations
 import asyncio
 import textwrap
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from flowtui.engine.bus import EventBus
 from flowtui.engine.execution import Decision
-from flowtui.engine.runner import RunHandle, Runner, RunnerOptions
+from flowtui.engine.runner import RunHandle, RunnerOptions
 from flowtui.engine.states import RunStatus, StepStatus
 from flowtui.model.loader import load_workflow_text
 from flowtui.model.workflow import Workflow
-from flowtui.store.runstore import RunStore
-from flowtui.store.sink import StoreSink
+from tests.harness import Harness
 
 
 def gated(name: str, *, group: str | None = None, concurrency: int | None = None) -> Workflow:
@@ -39,12 +36,7 @@ def gated(name: str, *, group: str | None = None, concurrency: int | None = None
     )
 
 
-@dataclass
-class Env:
-    store: RunStore
-    sink: StoreSink
-    runner: Runner
-
+class Env(Harness):
     async def status(self, handle: RunHandle) -> RunStatus:
         await self.sink.flush()
         run = await self.store.get_run(handle.run_id)
@@ -72,16 +64,9 @@ class Env:
 
 @pytest.fixture
 async def env(tmp_path: Path) -> AsyncIterator[Env]:
-    store = await RunStore.open(tmp_path / "history.db")
-    bus = EventBus()
-    sink = StoreSink(store, bus)
-    sink.start()
-    runner = Runner(store, bus, RunnerOptions(poll_interval=0.05, workspace_root=tmp_path / "ws"))
-    await runner.start()
-    yield Env(store, sink, runner)
-    await runner.close()
-    await sink.close()
-    await store.close()
+    options = RunnerOptions(poll_interval=0.05, workspace_root=tmp_path / "ws")
+    async with Env.open(tmp_path, options) as env:
+        yield env
 
 
 async def test_a_group_shares_one_limit_in_fifo_order_across_workflows(env: Env) -> None:

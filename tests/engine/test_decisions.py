@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from flowtui.engine.bus import EventBus
 from flowtui.engine.decisions import (
     DecisionError,
     NoHeldStep,
@@ -20,11 +18,10 @@ from flowtui.engine.decisions import (
     check_decision,
 )
 from flowtui.engine.identity import current_user
-from flowtui.engine.runner import Runner, RunnerOptions
+from flowtui.engine.runner import RunnerOptions
 from flowtui.engine.states import RunStatus, StepStatus
 from flowtui.model.loader import load_workflow_text
-from flowtui.store.runstore import RunStore
-from flowtui.store.sink import StoreSink
+from tests.harness import Harness
 
 ME = current_user()
 
@@ -49,12 +46,7 @@ steps:
 """
 
 
-@dataclass
-class Env:
-    store: RunStore
-    sink: StoreSink
-    runner: Runner
-
+class Env(Harness):
     async def start(self, text: str) -> int:
         handle = await self.runner.submit(load_workflow_text(text, file="wf.yaml"))
         return handle.run_id
@@ -71,19 +63,12 @@ class Env:
 
 @pytest.fixture
 async def env(tmp_path: Path) -> AsyncIterator[Env]:
-    store = await RunStore.open(tmp_path / "history.db")
-    bus = EventBus()
-    sink = StoreSink(store, bus)
-    sink.start()
-    runner = Runner(store, bus, RunnerOptions(parallel=4, kill_grace=1.0, poll_interval=0.05))
-    await runner.start()
-    try:
-        yield Env(store, sink, runner)
-    finally:
-        await runner.cancel_all(reason="test over", timeout=10)
-        await runner.close()
-        await sink.close()
-        await store.close()
+    options = RunnerOptions(parallel=4, kill_grace=1.0, poll_interval=0.05)
+    async with Env.open(tmp_path, options) as env:
+        try:
+            yield env
+        finally:
+            await env.runner.cancel_all(reason="test over", timeout=10)
 
 
 async def test_the_named_held_step_is_returned_for_an_approver(env: Env) -> None:

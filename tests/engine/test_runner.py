@@ -3,78 +3,32 @@
 from __future__ import annotations
 
 import asyncio
-import textwrap
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import psutil
 import pytest
 
-from flowtui.engine.bus import EventBus
 from flowtui.engine.events import StepStatusChanged
-from flowtui.engine.runner import Decision, RunError, Runner, RunnerOptions
+from flowtui.engine.runner import Decision, RunError, RunnerOptions
 from flowtui.engine.states import RunStatus, StepStatus
 from flowtui.model.loader import load_workflow
 from flowtui.model.workflow import Workflow
 from flowtui.store.runstore import RunStore
-from flowtui.store.sink import StoreSink
+from tests.harness import Harness as Env
 from tests.processes import group_members
-
-
-@dataclass
-class Env:
-    store: RunStore
-    bus: EventBus
-    sink: StoreSink
-    runner: Runner
-    folder: Path
-
-    def workflow(self, text: str, name: str = "wf.yaml") -> Workflow:
-        path = self.folder / name
-        path.write_text(textwrap.dedent(text))
-        return load_workflow(path)
-
-    async def run(self, workflow: Workflow, **kwargs: object) -> tuple[int, RunStatus]:
-        result = await self.runner.run(workflow, **kwargs)
-        await self.sink.flush()
-        return result
-
-    async def statuses(self, run_id: int) -> dict[str, StepStatus]:
-        await self.sink.flush()
-        return {s.name: s.status for s in await self.store.get_steps(run_id)}
-
-    async def wait_step(
-        self, run_id: int, step: str, status: StepStatus, timeout: float = 10
-    ) -> None:
-        async with asyncio.timeout(timeout):
-            while (await self.statuses(run_id)).get(step) != status:
-                await asyncio.sleep(0.02)
 
 
 @pytest.fixture
 async def env(tmp_path: Path) -> AsyncIterator[Env]:
-    store = await RunStore.open(tmp_path / "history.db")
-    bus = EventBus()
-    sink = StoreSink(store, bus)
-    sink.start()
     folder = tmp_path / "wf"
-    folder.mkdir()
 
     def resolve(ref: str, parent: Workflow) -> Workflow:
         return load_workflow(folder / ref)
 
-    runner = Runner(
-        store,
-        bus,
-        RunnerOptions(parallel=4, kill_grace=1.0, poll_interval=0.05, heartbeat_interval=0.5),
-        resolve_workflow=resolve,
-    )
-    await runner.start()
-    yield Env(store, bus, sink, runner, folder)
-    await runner.close()
-    await sink.close()
-    await store.close()
+    options = RunnerOptions(parallel=4, kill_grace=1.0, poll_interval=0.05, heartbeat_interval=0.5)
+    async with Env.open(tmp_path, options, folder=folder, resolve=resolve) as env:
+        yield env
 
 
 async def test_fan_out_runs_in_parallel_and_fan_in_waits(env: Env) -> None:

@@ -9,13 +9,12 @@ from pathlib import Path
 import pytest
 
 from flowtui.engine.admission import draft_refusal, effective_status, trigger_allowed
-from flowtui.engine.bus import EventBus
-from flowtui.engine.runner import RunError, Runner, RunnerOptions
+from flowtui.engine.runner import RunError, RunnerOptions
 from flowtui.engine.states import RunStatus
 from flowtui.model.loader import load_workflow_text
 from flowtui.model.workflow import Workflow
 from flowtui.store.runstore import RunStore
-from flowtui.store.sink import StoreSink
+from tests.harness import engine_harness
 
 
 def workflow(status: str, name: str = "wf") -> Workflow:
@@ -64,22 +63,15 @@ async def test_runner_refuses_drafts_but_runs_paused_workflows(
     store: RunStore, tmp_path: Path
 ) -> None:
     assert draft_refusal(workflow("active")) is None
-    bus = EventBus()
-    sink = StoreSink(store, bus)
-    sink.start()
-    runner = Runner(store, bus, RunnerOptions(workspace_root=tmp_path / "ws"))
-    await runner.start()
-    try:
+    options = RunnerOptions(workspace_root=tmp_path / "ws")
+    async with engine_harness(tmp_path, options, store=store) as engine:
         with pytest.raises(RunError, match=r"^workflow wf is a draft; set status: active$"):
-            await runner.submit(workflow("draft"))
-        await sink.flush()
+            await engine.runner.submit(workflow("draft"))
+        await engine.sink.flush()
         assert await store.count_runs() == 0  # nothing recorded for a refused run
 
         # paused (in the file or the database) stops triggers, not a person
         await store.set_paused("wf", True)
         for status in ("paused", "active"):
-            _, result = await runner.run(workflow(status), trigger="manual")
+            _, result = await engine.runner.run(workflow(status), trigger="manual")
             assert result == RunStatus.SUCCEEDED
-    finally:
-        await runner.close()
-        await sink.close()

@@ -2,21 +2,17 @@
 
 from __future__ import annotations
 
-import textwrap
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from flowtui.engine.bus import EventBus
-from flowtui.engine.runner import Runner, RunnerOptions
+from flowtui.engine.runner import RunnerOptions
 from flowtui.engine.states import RunStatus
-from flowtui.model.loader import load_workflow
 from flowtui.model.workflow import Workflow
 from flowtui.store.records import StepRecord
-from flowtui.store.runstore import RunStore
-from flowtui.store.sink import StoreSink
+from tests.harness import Harness
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 
@@ -33,21 +29,10 @@ class Finished:
         return "\n".join(line for _, line in self.logs.get(step, []))
 
 
-@dataclass
-class Env:
-    store: RunStore
-    sink: StoreSink
-    runner: Runner
-    folder: Path
-
-    def workflow(self, text: str, name: str = "wf.yaml") -> Workflow:
-        path = self.folder / name
-        path.write_text(textwrap.dedent(text))
-        return load_workflow(path)
-
-    async def run(self, workflow: Workflow, **kwargs: object) -> Finished:
-        run_id, status = await self.runner.run(workflow, **kwargs)
-        await self.sink.flush()
+class Env(Harness):
+    # returns all a test looks at, not Harness.run's (run_id, status)
+    async def run(self, workflow: Workflow, **kwargs: object) -> Finished:  # type: ignore[override]
+        run_id, status = await super().run(workflow, **kwargs)
         steps = {s.name: s for s in await self.store.get_steps(run_id)}
         outputs = await self.store.get_outputs(run_id)
         logs: dict[str, list[tuple[str, str]]] = {}
@@ -58,19 +43,6 @@ class Env:
 
 @pytest.fixture
 async def env(tmp_path: Path) -> AsyncIterator[Env]:
-    store = await RunStore.open(tmp_path / "history.db")
-    bus = EventBus()
-    sink = StoreSink(store, bus)
-    sink.start()
-    folder = tmp_path / "wf"
-    folder.mkdir()
-    runner = Runner(
-        store,
-        bus,
-        RunnerOptions(parallel=4, kill_grace=1.0, poll_interval=0.05, heartbeat_interval=0.5),
-    )
-    await runner.start()
-    yield Env(store, sink, runner, folder)
-    await runner.close()
-    await sink.close()
-    await store.close()
+    options = RunnerOptions(parallel=4, kill_grace=1.0, poll_interval=0.05, heartbeat_interval=0.5)
+    async with Env.open(tmp_path, options) as env:
+        yield env

@@ -16,12 +16,10 @@ import psutil
 import pytest
 
 import flowtui
-from flowtui.engine.bus import EventBus
-from flowtui.engine.runner import Runner, RunnerOptions
+from flowtui.engine.runner import RunnerOptions
 from flowtui.model.loader import load_workflow
 from flowtui.model.workflow import Workflow
-from flowtui.store import RunStore
-from flowtui.store.sink import StoreSink
+from tests.harness import Harness
 
 HERE = Path(__file__).parent
 RUNNER_CHILD = HERE / "runner_child.py"
@@ -96,16 +94,11 @@ def spawn(argv: list[str], reaper: list[int], **kw: object) -> subprocess.Popen[
     return proc
 
 
-class Engine:
+class Engine(Harness):
     """A real runner, bus, store sink and store in this process."""
 
-    def __init__(self, store: RunStore, runner: Runner, sink: StoreSink, folder: Path) -> None:
-        self.store = store
-        self.runner = runner
-        self.sink = sink
-        self.folder = folder
-
     def workflow(self, text: str, name: str = "flow.yaml") -> Workflow:
+        # not dedented: hostile inputs must reach the file exactly as the test wrote them
         path = self.folder / name
         path.write_text(text)
         return load_workflow(path)
@@ -113,18 +106,10 @@ class Engine:
 
 @pytest.fixture
 async def engine(tmp_path: Path, db_path: Path) -> AsyncIterator[Engine]:
-    store = await RunStore.open(db_path)
-    bus = EventBus()
-    sink = StoreSink(store, bus)
-    sink.start()
     options = RunnerOptions(parallel=4, kill_grace=5.0, poll_interval=0.05, heartbeat_interval=0.2)
-    runner = Runner(store, bus, options)
-    await runner.start()
-    try:
-        yield Engine(store, runner, sink, tmp_path)
-    finally:
-        for run_id in runner.active_run_ids:
-            runner.cancel(run_id)
-        await runner.close()
-        await sink.close()
-        await store.close()
+    async with Engine.open(tmp_path, options, db=db_path, folder=tmp_path) as engine:
+        try:
+            yield engine
+        finally:
+            for run_id in engine.runner.active_run_ids:
+                engine.runner.cancel(run_id)
