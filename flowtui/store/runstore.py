@@ -1,12 +1,12 @@
-"""RunStore: the run history API the runner, the CLI and the dashboard use."""
+"""RunStore: the run history API the runner, the CLI and the dashboard use.
+
+The batch writer lives in `apply`, liveness and adoption in `recovery`, the runner's
+heartbeat thread in `heartbeat`; the names other modules import from here are re-exported.
+"""
 
 from __future__ import annotations
 
-import asyncio
 import json
-import logging
-import sqlite3
-import threading
 import time
 from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -14,20 +14,12 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-import aiosqlite
-
-from flowtui.engine.events import (
-    ApprovalDecided,
-    Event,
-    RunStatusChanged,
-    StepLog,
-    StepOutputs,
-    StepProcess,
-    StepStatusChanged,
-)
-from flowtui.engine.states import RUN_ACTIVE, RunStatus, StepStatus
+from flowtui.engine.events import Event
+from flowtui.engine.states import RunStatus, StepStatus
+from flowtui.store.apply import _apply_batch, _insert_run_event
 from flowtui.store.db import Database, StoreFullError
-from flowtui.store.owner import Owner, kill_orphan_group, owner_alive_locally
+from flowtui.store.heartbeat import HeartbeatThread
+from flowtui.store.owner import Owner
 from flowtui.store.records import (
     ApprovalRecord,
     AttemptRecord,
@@ -37,15 +29,34 @@ from flowtui.store.records import (
     RunRecord,
     StepRecord,
 )
+from flowtui.store.recovery import (
+    ORPHAN_KILL_GRACE,
+    STALE_AFTER,
+    RecoveryMixin,
+    _interrupt,
+    _owner_dead,
+)
+from flowtui.store.rows import (
+    _ACTIVE_SQL,
+    _all,
+    _ids_json,
+    _json,
+    _log_record,
+    _one,
+    _run_record,
+)
+
+__all__ = [
+    "COMMAND_KINDS",
+    "ORPHAN_KILL_GRACE",
+    "STALE_AFTER",
+    "HeartbeatThread",
+    "NewStep",
+    "RunStore",
+    "_interrupt",
+]
 
 COMMAND_KINDS = frozenset({"approve", "reject", "cancel"})
-_ACTIVE = tuple(sorted(str(s) for s in RUN_ACTIVE))
-_ACTIVE_SQL = ", ".join(f"'{s}'" for s in _ACTIVE)
-ORPHAN_KILL_GRACE = 3.0
-# A runner beats every 2 s (RunnerOptions.heartbeat_interval): 10 missed beats in a row, then
-# a re-read under the write lock, before another process declares it dead.
-STALE_AFTER = 20.0
-log = logging.getLogger("flowtui.store")
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,16 +73,7 @@ class NewStep:
     message: str = ""
 
 
-def _json(value: Any) -> str:
-    # definitions may carry tuples or Paths; their text form is what a reader wants
-    return json.dumps(value, default=str, separators=(",", ":"))
-
-
-def _ids_json(ids: Collection[int]) -> str:
-    return json.dumps([int(i) for i in ids])
-
-
-class RunStore:
+class RunStore(RecoveryMixin):
     def __init__(self, db: Database) -> None:
         self.db = db
         self.path: Path = db.path
@@ -353,168 +355,6 @@ class RunStore:
         row = await self.db.fetchone("SELECT taken_at FROM commands WHERE id = ?", (command_id,))
         return row is not None and row["taken_at"] is not None
 
-    # ----------------------------------------------------------------- liveness
-
-    async def heartbeat(self, run_ids: Collection[int], owner: Owner) -> None:
-        """Mark `owner` alive for these runs (and claim them); finished runs are untouched."""
-        if not run_ids:
-            return
-        async with self.db.transaction() as conn:
-            await conn.execute(
-                f"""UPDATE runs SET heartbeat_at = ?, owner_host = ?, owner_pid = ?,
-                      owner_started = ?
-                    WHERE id IN (SELECT value FROM json_each(?)) AND status IN ({_ACTIVE_SQL})""",
-                (time.time(), owner.host, owner.pid, owner.started, _ids_json(run_ids)),
-            )
-
-    async def recover_interrupted(
-        self, *, stale_after: float = STALE_AFTER, me: Owner | None = None
-    ) -> list[int]:
-        """Mark runs whose runner died as interrupted and kill their orphaned step processes.
-
-        Runs nobody has claimed (no owner) are left alone: there is no one to declare dead.
-        While an adopter is registered (`register_adopter`), a dead runner's *queued* runs
-        are left alone too: the adopter takes them over (`claim_queued`) and runs them.
-        """
-        me = me or Owner.current()
-        statuses = _ACTIVE_SQL
-        if await self.adopter_registered():
-            statuses = "'running', 'held'"
-        rows = await self.db.fetchall(
-            f"""SELECT id, owner_host, owner_pid, owner_started, heartbeat_at, created_at
-                FROM runs WHERE status IN ({statuses})"""
-        )
-        suspects = [r["id"] for r in rows if _owner_dead(r, time.time(), stale_after, me)]
-        if not suspects:
-            return []
-        async with self.db.transaction() as conn:
-            # re-check under the write lock: a heartbeat may have landed since the first look
-            rows = await _all(
-                conn,
-                f"""SELECT id, owner_host, owner_pid, owner_started, heartbeat_at, created_at
-                    FROM runs WHERE id IN (SELECT value FROM json_each(?))
-                      AND status IN ({statuses})""",
-                (_ids_json(suspects),),
-            )
-            now = time.time()
-            dead = [r for r in rows if _owner_dead(r, now, stale_after, me)]
-            for run in dead:
-                await _interrupt(conn, run["id"], run["owner_pid"], now)
-            orphans = await _all(
-                conn,
-                """SELECT pid, pgid, proc_started FROM steps
-                   WHERE run_id IN (SELECT value FROM json_each(?)) AND pid IS NOT NULL""",
-                (_ids_json([r["id"] for r in dead]),),
-            )
-        if orphans:
-            await asyncio.gather(
-                *(
-                    kill_orphan_group(
-                        o["pid"], o["pgid"], o["proc_started"], grace=ORPHAN_KILL_GRACE
-                    )
-                    for o in orphans
-                )
-            )
-        return [r["id"] for r in dead]
-
-    # ----------------------------------------------------------------- adoption
-
-    async def register_adopter(self, owner: Owner) -> None:
-        """Record `owner` as a service that adopts queued runs of dead runners.
-
-        The row outlives the service on purpose (killed, stopped or restarting): queued runs
-        then wait for it to come back instead of being marked interrupted.
-        `unregister_adopter` is for a database that will not be served any more.
-        """
-        async with self.db.transaction() as conn:
-            await conn.execute(
-                """INSERT OR REPLACE INTO adopters (host, pid, started, registered_at)
-                   VALUES (?, ?, ?, ?)""",
-                (owner.host, owner.pid, owner.started, time.time()),
-            )
-
-    async def unregister_adopter(self, owner: Owner) -> None:
-        async with self.db.transaction() as conn:
-            await conn.execute(
-                "DELETE FROM adopters WHERE host = ? AND pid = ? AND started = ?",
-                (owner.host, owner.pid, owner.started),
-            )
-
-    async def adopter_registered(self) -> bool:
-        return await self.db.fetchone("SELECT 1 FROM adopters LIMIT 1") is not None
-
-    async def orphaned_queued(
-        self, *, stale_after: float = STALE_AFTER, me: Owner | None = None
-    ) -> list[RunRecord]:
-        """Queued runs whose runner died, oldest first: what an adopter takes over."""
-        me = me or Owner.current()
-        rows = await self.db.fetchall("SELECT * FROM runs WHERE status = 'queued' ORDER BY id")
-        now = time.time()
-        return [_run_record(r) for r in rows if _owner_dead(r, now, stale_after, me)]
-
-    async def claim_queued(self, run: RunRecord, me: Owner) -> bool:
-        """Take over a dead runner's queued run; False when someone else was quicker.
-
-        Atomic: the row changes only while it still names the dead owner, so two adopters
-        never both get it.
-        """
-        async with self.db.transaction() as conn:
-            cur = await conn.execute(
-                """UPDATE runs SET owner_host = ?, owner_pid = ?, owner_started = ?,
-                     heartbeat_at = ?
-                   WHERE id = ? AND status = 'queued' AND owner_host IS ? AND owner_pid IS ?
-                     AND owner_started IS ?""",
-                (
-                    me.host,
-                    me.pid,
-                    me.started,
-                    time.time(),
-                    run.id,
-                    run.owner_host,
-                    run.owner_pid,
-                    run.owner_started,
-                ),
-            )
-            if cur.rowcount != 1:
-                return False
-            await conn.execute(
-                """INSERT INTO logs (run_id, step, attempt, stream, line, at)
-                   VALUES (?, '', 0, 'system', ?, ?)""",
-                (
-                    run.id,
-                    f"adopted by pid {me.pid} on {me.host}: runner process {run.owner_pid}"
-                    " died while this run was queued",
-                    time.time(),
-                ),
-            )
-            return True
-
-    async def cancel_orphaned_queued(self, run_id: int, by: str, me: Owner | None = None) -> bool:
-        """Cancel a queued run whose runner died (no process is left to take a command)."""
-        me = me or Owner.current()
-        row = await self.db.fetchone("SELECT * FROM runs WHERE id = ?", (run_id,))
-        if row is None or row["status"] != "queued":
-            return False
-        if not _owner_dead(row, time.time(), STALE_AFTER, me):
-            return False
-        async with self.db.transaction() as conn:
-            now = time.time()
-            message = f"cancelled by {by} while queued" if by else "cancelled while queued"
-            cur = await conn.execute(
-                """UPDATE runs SET status = 'cancelled', ended_at = ?, message = ?
-                   WHERE id = ? AND status = 'queued' AND owner_pid IS ?
-                     AND owner_started IS ?""",
-                (now, message, run_id, row["owner_pid"], row["owner_started"]),
-            )
-            if cur.rowcount != 1:
-                return False  # adopted or started meanwhile
-            await conn.execute(
-                """INSERT INTO events (run_id, step, kind, status, attempt, at, message)
-                   VALUES (?, NULL, 'run', 'cancelled', 0, ?, ?)""",
-                (run_id, now, message),
-            )
-            return True
-
     # ----------------------------------------------------------------- reads
 
     async def get_run(self, run_id: int) -> RunRecord | None:
@@ -721,349 +561,3 @@ class RunStore:
             )
             for r in rows
         ]
-
-
-class HeartbeatThread:
-    """Beats for a runner's active runs from its own thread and SQLite connection.
-
-    A thread, not an asyncio task: a runner whose event loop is stuck in a long synchronous
-    call is slow, not dead, and must not have its runs (and step processes) taken away.
-    `on_lost` is called (from this thread) with the ids of runs that are no longer active
-    although the runner still has them: another process declared them interrupted.
-    """
-
-    def __init__(
-        self,
-        path: Path,
-        owner: Owner,
-        interval: float,
-        run_ids: Callable[[], Collection[int]],
-        on_lost: Callable[[list[int]], None],
-    ) -> None:
-        self._path = path
-        self._owner = owner
-        self._interval = interval
-        self._run_ids = run_ids
-        self._on_lost = on_lost
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, name="flowtui-heartbeat", daemon=True)
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join(timeout=15)
-
-    def _loop(self) -> None:
-        conn = sqlite3.connect(self._path, timeout=10, isolation_level=None)
-        try:
-            while not self._stop.is_set():
-                try:
-                    ids = list(self._run_ids())
-                    lost = self._beat(conn, ids) if ids else []
-                except Exception as exc:  # a locked or full disk is transient: beat again
-                    log.warning("flowtui heartbeat: %s", exc)
-                    lost = []
-                if lost:
-                    self._on_lost(lost)
-                self._stop.wait(self._interval)
-        finally:
-            conn.close()
-
-    def _beat(self, conn: sqlite3.Connection, run_ids: list[int]) -> list[int]:
-        owner, ids = self._owner, _ids_json(run_ids)
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            conn.execute(
-                f"""UPDATE runs SET heartbeat_at = ?, owner_host = ?, owner_pid = ?,
-                      owner_started = ?
-                    WHERE id IN (SELECT value FROM json_each(?)) AND status IN ({_ACTIVE_SQL})""",
-                (time.time(), owner.host, owner.pid, owner.started, ids),
-            )
-            rows = conn.execute(
-                f"""SELECT id FROM runs WHERE id IN (SELECT value FROM json_each(?))
-                      AND status NOT IN ({_ACTIVE_SQL})""",
-                (ids,),
-            ).fetchall()
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        return [int(r[0]) for r in rows]
-
-
-# --------------------------------------------------------------------- helpers
-def _log_record(r: sqlite3.Row) -> LogRecord:
-    return LogRecord(
-        id=r["id"],
-        run_id=r["run_id"],
-        step=r["step"],
-        attempt=r["attempt"],
-        stream=r["stream"],
-        line=r["line"],
-        at=r["at"],
-    )
-
-
-async def _all(
-    conn: aiosqlite.Connection, sql: str, params: Sequence[Any] = ()
-) -> list[sqlite3.Row]:
-    async with conn.execute(sql, tuple(params)) as cur:
-        return list(await cur.fetchall())
-
-
-async def _one(
-    conn: aiosqlite.Connection, sql: str, params: Sequence[Any] = ()
-) -> sqlite3.Row | None:
-    async with conn.execute(sql, tuple(params)) as cur:
-        return await cur.fetchone()
-
-
-def _run_record(r: sqlite3.Row) -> RunRecord:
-    return RunRecord(
-        id=r["id"],
-        workflow=r["workflow"],
-        status=RunStatus(r["status"]),
-        trigger=r["trigger"],
-        triggered_by=r["triggered_by"],
-        params=json.loads(r["params"]),
-        git_commit=r["git_commit"],
-        parent_run_id=r["parent_run_id"],
-        rerun_mode=r["rerun_mode"],
-        created_at=r["created_at"],
-        started_at=r["started_at"],
-        ended_at=r["ended_at"],
-        message=r["message"],
-        definition=json.loads(r["definition"]),
-        workflow_path=r["workflow_path"],
-        owner_host=r["owner_host"],
-        owner_pid=r["owner_pid"],
-        owner_started=r["owner_started"],
-        heartbeat_at=r["heartbeat_at"],
-        branch=r["branch"],
-        concurrency_group=r["concurrency_group"],
-    )
-
-
-def _owner_dead(run: sqlite3.Row, now: float, stale_after: float, me: Owner) -> bool:
-    host, pid, started = run["owner_host"], run["owner_pid"], run["owner_started"]
-    if pid is None:
-        return False
-    if host == me.host and pid == me.pid and started == me.started:
-        return False
-    if owner_alive_locally(host, pid, started) is False:
-        return True
-    last_sign = run["heartbeat_at"] if run["heartbeat_at"] is not None else run["created_at"]
-    return now - last_sign > stale_after
-
-
-async def _interrupt(conn: aiosqlite.Connection, run_id: int, owner_pid: int, now: float) -> None:
-    message = f"runner process {owner_pid} died"
-    await _insert_run_event(conn, run_id, RunStatus.INTERRUPTED, now, message)
-    await conn.execute(
-        "UPDATE runs SET status = 'interrupted', ended_at = ?, message = ? WHERE id = ?",
-        (now, message, run_id),
-    )
-    step_message = "interrupted: runner process died"
-    await conn.execute(
-        """INSERT INTO events (run_id, step, kind, status, attempt, at, message)
-           SELECT run_id, name, 'step', 'cancelled', attempt, ?, ? FROM steps
-           WHERE run_id = ? AND status IN ('running', 'held')""",
-        (now, step_message, run_id),
-    )
-    await conn.execute(
-        """UPDATE steps SET status = 'cancelled', ended_at = ?, message = ?
-           WHERE run_id = ? AND status IN ('running', 'held')""",
-        (now, step_message, run_id),
-    )
-    await conn.execute(
-        """UPDATE attempts SET status = 'cancelled', ended_at = ?, message = ?
-           WHERE run_id = ? AND ended_at IS NULL""",
-        (now, step_message, run_id),
-    )
-
-
-async def _insert_run_event(
-    conn: aiosqlite.Connection, run_id: int, status: RunStatus, at: float, message: str
-) -> None:
-    await conn.execute(_RUN_EVENT_SQL, _run_event_params(run_id, status, at, message))
-
-
-# only real changes: the runner re-announces statuses try_start_run already wrote
-_RUN_EVENT_SQL = """INSERT INTO events (run_id, step, kind, status, attempt, at, message)
-    SELECT id, NULL, 'run', ?, 0, ?, ? FROM runs WHERE id = ? AND status != ?"""
-
-
-def _run_event_params(
-    run_id: int, status: RunStatus, at: float, message: str
-) -> tuple[str, float, str, int, str]:
-    return (str(status), at, message, run_id, str(status))
-
-
-def _apply_batch(conn: sqlite3.Connection, events: Sequence[Event]) -> None:
-    """Write `events` in order (runs on the connection's thread, inside a transaction)."""
-    logs: list[StepLog] = []
-    for event in events:
-        if isinstance(event, StepLog):
-            logs.append(event)
-            continue
-        if logs:
-            _insert_logs(conn, logs)
-            logs = []
-        _apply_one(conn, event)
-    if logs:
-        _insert_logs(conn, logs)
-
-
-def _insert_logs(conn: sqlite3.Connection, logs: list[StepLog]) -> None:
-    conn.executemany(
-        "INSERT INTO logs (run_id, step, attempt, stream, line, at) VALUES (?, ?, ?, ?, ?, ?)",
-        [(e.run_id, e.step, e.attempt, e.stream, e.line, e.at) for e in logs],
-    )
-
-
-def _apply_one(conn: sqlite3.Connection, event: Event) -> None:
-    if isinstance(event, RunStatusChanged):
-        _apply_run_status(conn, event)
-    elif isinstance(event, StepStatusChanged):
-        _apply_step_status(conn, event)
-    elif isinstance(event, StepOutputs):
-        conn.executemany(
-            """INSERT INTO outputs (run_id, step, key, value) VALUES (?, ?, ?, ?)
-               ON CONFLICT (run_id, step, key) DO UPDATE SET value = excluded.value""",
-            [(event.run_id, event.step, k, v) for k, v in event.outputs.items()],
-        )
-    elif isinstance(event, ApprovalDecided):
-        conn.execute(
-            """INSERT INTO approvals (run_id, step, approved, by_user, comment, at)
-               VALUES (?, ?, ?, ?, ?, ?)""",
-            (event.run_id, event.step, int(event.approved), event.by, event.comment, event.at),
-        )
-    elif isinstance(event, StepProcess):
-        conn.execute(
-            "UPDATE steps SET pid = ?, pgid = ?, proc_started = ? WHERE run_id = ? AND name = ?",
-            (event.pid, event.pgid, event.started_at, event.run_id, event.step),
-        )
-    else:
-        raise TypeError(f"not an engine event: {event!r}")
-
-
-def _final_status_of(conn: sqlite3.Connection, run_id: int) -> str | None:
-    """The run's status if it is final (then nothing may change it any more), else None."""
-    row = conn.execute("SELECT status FROM runs WHERE id = ?", (run_id,)).fetchone()
-    if row is None or not RunStatus(row["status"]).is_final:
-        return None
-    return str(row["status"])
-
-
-def _refuse(
-    conn: sqlite3.Connection, run_id: int, step: str, what: str, final: str
-) -> None:
-    """Record, in the run's log, a change refused because the run is already over.
-
-    This is how a runner that was declared dead but was only slow shows up: its late events
-    never turn an interrupted run back into a running or succeeded one.
-    """
-    line = f"ignored {what}: run {run_id} is already {final}"
-    log.warning("flowtui store: %s", line)
-    conn.execute(
-        "INSERT INTO logs (run_id, step, attempt, stream, line, at) VALUES (?, ?, 0, ?, ?, ?)",
-        (run_id, step, "system", line, time.time()),
-    )
-
-
-def _apply_run_status(conn: sqlite3.Connection, e: RunStatusChanged) -> None:
-    if e.status == RunStatus.QUEUED:
-        # create_run wrote it; applied after try_start_run it would turn `running` back
-        # into `queued` and record both changes twice
-        return
-    final = e.status.is_final
-    if (was := _final_status_of(conn, e.run_id)) is not None:
-        if was != e.status:
-            _refuse(conn, e.run_id, "", f"run status {e.status}", was)
-        return
-    conn.execute(_RUN_EVENT_SQL, _run_event_params(e.run_id, e.status, e.at, e.message))
-    conn.execute(
-        """UPDATE runs SET status = ?,
-             started_at = CASE WHEN ? THEN COALESCE(started_at, ?) ELSE started_at END,
-             ended_at = CASE WHEN ? THEN ? ELSE ended_at END,
-             message = CASE WHEN ? OR ? != '' THEN ? ELSE message END
-           WHERE id = ?""",
-        (
-            str(e.status),
-            e.status == RunStatus.RUNNING,
-            e.at,
-            final,
-            e.at,
-            final,
-            e.message,
-            e.message,
-            e.run_id,
-        ),
-    )
-
-
-def _apply_step_status(conn: sqlite3.Connection, e: StepStatusChanged) -> None:
-    if (was := _final_status_of(conn, e.run_id)) is not None:
-        _refuse(conn, e.run_id, e.step, f"step {e.step} status {e.status}", was)
-        return
-    running = e.status == StepStatus.RUNNING
-    final = e.status.is_final
-    values = (
-        str(e.status),
-        e.attempt,
-        e.exit_code,
-        e.message,
-        running,
-        e.at,
-        e.status == StepStatus.HELD,
-        e.at,
-        final,
-        e.at,
-        running,
-    )
-    cur = conn.execute(
-        """UPDATE steps SET status = ?, attempt = MAX(attempt, ?), exit_code = ?, message = ?,
-             started_at = CASE WHEN ? THEN COALESCE(started_at, ?) ELSE started_at END,
-             held_at = CASE WHEN ? THEN ? ELSE held_at END,
-             ended_at = CASE WHEN ? THEN ? WHEN ? THEN NULL ELSE ended_at END
-           WHERE run_id = ? AND name = ?""",
-        (*values, e.run_id, e.step),
-    )
-    if cur.rowcount == 0:
-        # a step the plan did not list (e.g. added while running): record it at the end
-        conn.execute(
-            """INSERT INTO steps (run_id, name, position, type, status, attempt, exit_code,
-                 message, started_at, held_at, ended_at)
-               SELECT ?, ?, COALESCE(MAX(position) + 1, 0), '', ?, ?, ?, ?,
-                 CASE WHEN ? THEN ? END, CASE WHEN ? THEN ? END,
-                 CASE WHEN ? THEN ? WHEN ? THEN NULL END
-               FROM steps WHERE run_id = ?""",
-            (e.run_id, e.step, *values, e.run_id),
-        )
-    conn.execute(
-        """INSERT INTO events (run_id, step, kind, status, attempt, at, message)
-           VALUES (?, ?, 'step', ?, ?, ?, ?)""",
-        (e.run_id, e.step, str(e.status), e.attempt, e.at, e.message),
-    )
-    if running:
-        # a new attempt starting means any earlier one still open failed (a retry)
-        conn.execute(
-            """UPDATE attempts SET status = 'failed', ended_at = ?,
-                 exit_code = COALESCE(?, exit_code)
-               WHERE run_id = ? AND step = ? AND ended_at IS NULL AND attempt != ?""",
-            (e.at, e.exit_code, e.run_id, e.step, e.attempt),
-        )
-        conn.execute(
-            """INSERT OR IGNORE INTO attempts (run_id, step, attempt, status, started_at)
-               VALUES (?, ?, ?, 'running', ?)""",
-            (e.run_id, e.step, e.attempt, e.at),
-        )
-    elif final:
-        conn.execute(
-            """UPDATE attempts SET status = ?, ended_at = ?, exit_code = ?, message = ?
-               WHERE run_id = ? AND step = ? AND ended_at IS NULL""",
-            (str(e.status), e.at, e.exit_code, e.message, e.run_id, e.step),
-        )

@@ -1,0 +1,86 @@
+"""The runner's heartbeat: a thread that keeps its active runs claimed."""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Collection
+from pathlib import Path
+
+from flowtui.store.owner import Owner
+from flowtui.store.rows import _ACTIVE_SQL, _ids_json
+
+log = logging.getLogger("flowtui.store")
+
+
+class HeartbeatThread:
+    """Beats for a runner's active runs from its own thread and SQLite connection.
+
+    A thread, not an asyncio task: a runner whose event loop is stuck in a long synchronous
+    call is slow, not dead, and must not have its runs (and step processes) taken away.
+    `on_lost` is called (from this thread) with the ids of runs that are no longer active
+    although the runner still has them: another process declared them interrupted.
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        owner: Owner,
+        interval: float,
+        run_ids: Callable[[], Collection[int]],
+        on_lost: Callable[[list[int]], None],
+    ) -> None:
+        self._path = path
+        self._owner = owner
+        self._interval = interval
+        self._run_ids = run_ids
+        self._on_lost = on_lost
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="flowtui-heartbeat", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=15)
+
+    def _loop(self) -> None:
+        conn = sqlite3.connect(self._path, timeout=10, isolation_level=None)
+        try:
+            while not self._stop.is_set():
+                try:
+                    ids = list(self._run_ids())
+                    lost = self._beat(conn, ids) if ids else []
+                except Exception as exc:  # a locked or full disk is transient: beat again
+                    log.warning("flowtui heartbeat: %s", exc)
+                    lost = []
+                if lost:
+                    self._on_lost(lost)
+                self._stop.wait(self._interval)
+        finally:
+            conn.close()
+
+    def _beat(self, conn: sqlite3.Connection, run_ids: list[int]) -> list[int]:
+        owner, ids = self._owner, _ids_json(run_ids)
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            conn.execute(
+                f"""UPDATE runs SET heartbeat_at = ?, owner_host = ?, owner_pid = ?,
+                      owner_started = ?
+                    WHERE id IN (SELECT value FROM json_each(?)) AND status IN ({_ACTIVE_SQL})""",
+                (time.time(), owner.host, owner.pid, owner.started, ids),
+            )
+            rows = conn.execute(
+                f"""SELECT id FROM runs WHERE id IN (SELECT value FROM json_each(?))
+                      AND status NOT IN ({_ACTIVE_SQL})""",
+                (ids,),
+            ).fetchall()
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        return [int(r[0]) for r in rows]
