@@ -164,6 +164,13 @@ class StepRules(CheckerBase):
             "kill_grace": self.get_duration(item, "kill_grace", None),
             "branches": self.get_branches(item, "branches"),
         }
+        if fields["always"] and fields["on_failure"]:
+            self.error(
+                item.key_pos("on_failure"),
+                f"{where} sets both `always` and `on_failure`",
+                "keep `always: true` (runs whatever happened) or `on_failure: true` (only after "
+                "a failure), not both",
+            )
         draft = _Draft(key, pos, step_type or "script", fields, {})
         draft.requires = self.get_refs(item, "requires")
         draft.matrix = self.matrix(item)

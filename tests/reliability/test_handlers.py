@@ -163,3 +163,13 @@ def test_loader_reads_handler_keys() -> None:
     assert c.on_failure and not c.always
     with pytest.raises(WorkflowError, match="always"):
         load_workflow_text("name: w\nsteps:\n  a: {run: 'true', always: 'yes please'}\n", "w.yaml")
+
+
+def test_always_and_on_failure_together_are_refused_with_the_line() -> None:
+    with pytest.raises(WorkflowError) as info:
+        load_workflow_text(
+            "name: w\nsteps:\n  a: {run: 'true'}\n"
+            "  b:\n    run: 'true'\n    requires: a\n    always: true\n    on_failure: true\n",
+            "w.yaml",
+        )
+    assert "w.yaml:8:5: error: step `b` sets both `always` and `on_failure`" in str(info.value)

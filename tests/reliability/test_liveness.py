@@ -12,7 +12,7 @@ from pathlib import Path
 
 from flowtui.engine.states import RunStatus
 from flowtui.store import RunStore
-from flowtui.store.runstore import _interrupt
+from flowtui.store.recovery import _interrupt
 from tests.processes import group_members
 
 from .conftest import RUNNER_CHILD, spawn, wait_until
