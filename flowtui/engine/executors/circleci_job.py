@@ -22,11 +22,11 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from flowtui.engine.executors.base import StepContext, StepResult
+from flowtui.engine.executors.toolrun import MESSAGE_LIMIT, LastLine
 from flowtui.engine.process import run_streaming
 from flowtui.engine.states import StepStatus
 
 WORKSPACE_DIR = "circleci"  # inside the run's workspace: CircleCI's workflow workspace
-MESSAGE_LIMIT = 200
 HEADER = "── "
 
 
@@ -200,13 +200,8 @@ class _Job:
         self.home = home
         self.workdir = workdir
         self.failure: StepResult | None = None
-        self.last_line = ""
+        self.on_line = LastLine(ctx)
         self.background: list[asyncio.Task[int]] = []
-
-    def on_line(self, stream: str, line: str) -> None:
-        if stream == "stdout" and line.strip():
-            self.last_line = line
-        self.ctx.log(stream, line)
 
     async def run(self) -> StepResult:
         try:
@@ -217,7 +212,7 @@ class _Job:
         if self.failure is not None:
             return self.failure
         return StepResult(
-            StepStatus.SUCCEEDED, exit_code=0, message=self.last_line.strip()[:MESSAGE_LIMIT]
+            StepStatus.SUCCEEDED, exit_code=0, message=self.on_line.stdout.strip()[:MESSAGE_LIMIT]
         )
 
     async def _step(self, step: Mapping[str, Any]) -> None:
@@ -295,7 +290,9 @@ class _Job:
             reason = f"exit code {code}" if code > 0 else f"killed by signal {-code}"
             self.ctx.log("system", f"{name}: {reason}")
             self._fail(
-                StepResult(StepStatus.FAILED, exit_code=code, message=f"{name}: {reason}"[:200])
+                StepResult(
+                    StepStatus.FAILED, exit_code=code, message=f"{name}: {reason}"[:MESSAGE_LIMIT]
+                )
             )
 
     def _fail(self, result: StepResult) -> None:

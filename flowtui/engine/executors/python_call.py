@@ -15,6 +15,7 @@ from typing import ClassVar
 
 from flowtui.engine.executors.base import StepContext, StepResult
 from flowtui.engine.executors.toolrun import (
+    LastLine,
     exit_message,
     failed,
     run_tool,
@@ -54,17 +55,10 @@ class PythonCallExecutor:
         }
         request_file.write_text(json.dumps(request), encoding="utf-8")
 
-        last_stdout = ""
-
-        def on_line(stream: str, line: str) -> None:
-            nonlocal last_stdout
-            if stream == "stdout" and line.strip():
-                last_stdout = line
-            ctx.log(stream, line)
-
+        lines = LastLine(ctx)
         argv = [sys.executable, "-m", "flowtui.engine.pycall", str(request_file)]
         try:
-            code = await run_tool(ctx, argv, env=step_environment(ctx), cwd=folder, on_line=on_line)
+            code = await run_tool(ctx, argv, env=step_environment(ctx), cwd=folder, on_line=lines)
         except OSError as exc:
             return failed(f"cannot start python: {exc.strerror or exc}")
 
@@ -76,7 +70,7 @@ class PythonCallExecutor:
         if not answer.get("ok"):
             return failed(str(answer.get("error") or "failed"), exit_code=code)
         outputs = {str(k): str(v) for k, v in (answer.get("outputs") or {}).items()}
-        message = outputs.get("summary") or last_stdout.strip() or f"{call} returned"
+        message = outputs.get("summary") or lines.stdout.strip() or f"{call} returned"
         return succeeded(message, outputs, exit_code=code)
 
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import signal
 import sys
 from pathlib import Path
 from typing import ClassVar
 
 from flowtui.engine.executors.base import StepContext, StepResult
+from flowtui.engine.executors.toolrun import MESSAGE_LIMIT, LastLine, exit_message, workflow_dir
 from flowtui.engine.process import run_streaming
 from flowtui.engine.states import StepStatus
 
@@ -22,7 +22,6 @@ SHELLS: dict[str, tuple[tuple[str, ...], str]] = {
     "node": (("node",), ".js"),
 }
 OUTPUT_FILE = "outputs.env"
-MESSAGE_LIMIT = 200
 MAX_ARGV_SCRIPT = 64 * 1024  # bytes of bash/sh text passed with -c; longer goes to a file
 _KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]*")
 
@@ -68,17 +67,8 @@ def parse_outputs(text: str) -> tuple[dict[str, str], list[str]]:
     return outputs, problems
 
 
-def _exit_message(code: int) -> str:
-    if code >= 0:
-        return f"exit code {code}"
-    try:
-        return f"killed by {signal.Signals(-code).name}"
-    except ValueError:
-        return f"killed by signal {-code}"
-
-
 def _workdir(ctx: StepContext) -> Path:
-    base = ctx.workflow.path.parent.resolve() if ctx.workflow.path else ctx.workspace
+    base = workflow_dir(ctx)
     cwd = ctx.step.spec.get("cwd")
     return base / cwd if cwd else base
 
@@ -125,20 +115,13 @@ class ScriptExecutor:
         if not cwd.is_dir():
             return _failed(f"working directory not found: {cwd}")
 
-        last_stdout = ""
-
-        def on_line(stream: str, line: str) -> None:
-            nonlocal last_stdout
-            if stream == "stdout" and line.strip():
-                last_stdout = line
-            ctx.log(stream, line)
-
+        lines = LastLine(ctx)
         try:
             code = await run_streaming(
                 argv,
                 env=env,
                 cwd=cwd,
-                on_line=on_line,
+                on_line=lines,
                 on_start=ctx.on_process,
                 kill_grace=ctx.kill_grace,
             )
@@ -148,9 +131,9 @@ class ScriptExecutor:
         outputs = self._read_outputs(ctx, output_file)
         if code != 0:
             return StepResult(
-                StepStatus.FAILED, exit_code=code, outputs=outputs, message=_exit_message(code)
+                StepStatus.FAILED, exit_code=code, outputs=outputs, message=exit_message(code)
             )
-        message = outputs.get("summary") or last_stdout.strip()
+        message = outputs.get("summary") or lines.stdout.strip()
         return StepResult(
             StepStatus.SUCCEEDED, exit_code=0, outputs=outputs, message=message[:MESSAGE_LIMIT]
         )

@@ -1,5 +1,5 @@
-"""What the integration executors (ansible, terraform, python) share: finding a program,
-the step's environment and working folder, and running a command as a step process."""
+"""What the step executors share: the step's environment and working folder, finding a
+program, running a command as a step process, and describing how it ended."""
 
 from __future__ import annotations
 
@@ -48,6 +48,20 @@ def find_program(name: str, env: Mapping[str, str]) -> str | None:
     if found is None and "/" not in name:
         found = shutil.which(name, path=str(Path(sys.executable).parent))
     return found
+
+
+class LastLine:
+    """A step's line sink: passes every line to the step log and keeps the last non-blank
+    stdout line, the default one-line result of a step."""
+
+    def __init__(self, ctx: StepContext) -> None:
+        self._log = ctx.log
+        self.stdout = ""
+
+    def __call__(self, stream: str, line: str) -> None:
+        if stream == "stdout" and line.strip():
+            self.stdout = line
+        self._log(stream, line)
 
 
 def exit_message(code: int) -> str:
