@@ -29,7 +29,6 @@ READ_CHUNK = 64 * 1024
 PIPE_LINGER = 0.2  # time readers get after the main process exits before the group is killed
 DRAIN_TIMEOUT = 1.0  # time readers get to reach EOF once the group is gone
 _POLL = 0.05
-_CREATE_TIME_TOLERANCE = 0.5  # psutil derives create time from boot time and clock ticks
 
 # Awaited by output readers after each chunk while the step's main process runs.  The
 # runner sets it to "until the history writer has room", so a step printing faster than
@@ -90,16 +89,6 @@ async def _wait_group_gone(pgid: int, timeout: float) -> bool:
     return True
 
 
-def _wait_group_gone_sync(pgid: int, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while group_alive(pgid):
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            return False
-        time.sleep(min(_POLL, remaining))
-    return True
-
-
 async def kill_process_group(
     pgid: int, grace: float, *, first: signal.Signals = signal.SIGTERM
 ) -> None:
@@ -129,61 +118,24 @@ async def terminate_sequence(
         await _wait_group_gone(pgid, DRAIN_TIMEOUT)
 
 
-# -- processes recorded by an earlier flowtui ---------------------------------------------
-
-
-def process_alive(pid: int, create_time: float) -> bool:
-    """True when `pid` is still the process that was started at `create_time`.
-
-    A pid reused by a newer process does not count, nor does a zombie.
-    """
-    try:
-        proc = psutil.Process(pid)
-        if abs(proc.create_time() - create_time) > _CREATE_TIME_TOLERANCE:
-            return False
-        return proc.status() != psutil.STATUS_ZOMBIE
-    except psutil.NoSuchProcess:
-        return False
-    except psutil.AccessDenied:
-        return True
+# -- the start time recorded for a step process (recovery checks it) -----------------------
 
 
 def create_time_now() -> float | None:
     """Now, on the scale of psutil's `create_time()` (boot clock + boot time), or None where
     there is no boot clock.
 
-    Taken just before a spawn it is the child's create time to within the spawn's few ms,
-    far inside the 0.5 s tolerance: reading /proc/<pid>/stat instead blocks the loop until
-    the child's exec is done, on a busy machine ~1 ms per step.
+    Taken just before a spawn it is the child's create time to within a clock tick and the
+    spawn's latency, inside the tolerance the recovery uses for it
+    (`flowtui.store.owner.STEP_START_SLACK`); reading /proc/<pid>/stat instead blocks the
+    loop until the child's exec is done, on a busy machine ~1 ms per step.
     """
     if not hasattr(time, "CLOCK_BOOTTIME"):
         return None
     return time.clock_gettime(time.CLOCK_BOOTTIME) + psutil.boot_time()
 
 
-def kill_orphan(pid: int, pgid: int, create_time: float, grace: float) -> bool:
-    """Kill the group of a step left running by a crashed flowtui (blocking, up to `grace` s).
-
-    Only acts when `pid` is still the recorded group leader (same create time, same group):
-    a pid or group id reused by an unrelated process is left alone.  Returns True when a
-    group was signalled.
-    """
-    if not process_alive(pid, create_time):
-        return False
-    try:
-        if os.getpgid(pid) != pgid:
-            return False
-    except OSError:
-        return False
-    if not _signal_group(pgid, signal.SIGTERM):
-        return False
-    if not _wait_group_gone_sync(pgid, grace) and _signal_group(pgid, signal.SIGKILL):
-        _wait_group_gone_sync(pgid, DRAIN_TIMEOUT)
-    return True
-
-
 # -- streaming a subprocess -----------------------------------------------------------------
-
 
 
 def _utf8_boundary(buf: bytearray, pos: int, floor: int) -> int:

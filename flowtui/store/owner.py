@@ -11,9 +11,16 @@ from dataclasses import dataclass
 
 import psutil
 
+from flowtui.engine.process import group_alive
+
 # psutil derives create times from boot time + clock ticks: identical for the same process,
 # whoever asks.  The slack only absorbs float rounding.
-CREATE_TIME_SLACK = 0.01
+CREATE_TIME_SLACK = 0.01  # a runner's own create time is read from psutil: exact
+# A step's start time is read from the boot clock just before its spawn
+# (flowtui.engine.process.create_time_now): psutil's create time rounds to a clock tick
+# (10 ms) and comes after the spawn's latency, which a busy machine stretches.  A pid is not
+# reused within half a second, so this still tells a stranger from the recorded process.
+STEP_START_SLACK = 0.5
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,15 +43,16 @@ class Owner:
 _current: dict[int, Owner] = {}
 
 
-def process_matches(pid: int, started: float | None) -> bool:
-    """True when `pid` runs, is not a zombie, and (if known) was created at `started`."""
+def process_matches(pid: int, started: float | None, slack: float = CREATE_TIME_SLACK) -> bool:
+    """True when `pid` runs, is not a zombie, and (if known) was created at `started`
+    (within `slack` seconds)."""
     try:
         proc = psutil.Process(pid)
         if proc.status() == psutil.STATUS_ZOMBIE:
             return False
         if started is None:
             return True
-        return abs(proc.create_time() - started) <= CREATE_TIME_SLACK
+        return abs(proc.create_time() - started) <= slack
     except (psutil.NoSuchProcess, psutil.AccessDenied, ProcessLookupError):
         return False
 
@@ -56,21 +64,6 @@ def owner_alive_locally(host: str | None, pid: int | None, started: float | None
     return process_matches(pid, started)
 
 
-def _group_has_live_members(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    # kill(0) also succeeds for zombies waiting to be reaped; those are already dead
-    for proc in psutil.process_iter(["status"]):
-        with contextlib.suppress(psutil.Error, ProcessLookupError):
-            if os.getpgid(proc.pid) == pgid and proc.info["status"] != psutil.STATUS_ZOMBIE:
-                return True
-    return False
-
-
 async def kill_orphan_group(
     pid: int, pgid: int | None, started: float | None, *, grace: float = 3.0
 ) -> bool:
@@ -80,7 +73,7 @@ async def kill_orphan_group(
     stranger and is left alone.  SIGTERM first, SIGKILL after `grace` seconds.
     Returns True when a signal was sent.
     """
-    if started is None or not process_matches(pid, started):
+    if started is None or not process_matches(pid, started, STEP_START_SLACK):
         return False
     group = pgid if pgid is not None else pid
     if group <= 1 or group == os.getpgid(0):
@@ -92,7 +85,7 @@ async def kill_orphan_group(
     loop = asyncio.get_running_loop()
     deadline = loop.time() + grace
     while loop.time() < deadline:
-        if not await asyncio.to_thread(_group_has_live_members, group):
+        if not await asyncio.to_thread(group_alive, group):
             return True
         await asyncio.sleep(0.05)
     with contextlib.suppress(ProcessLookupError, PermissionError):

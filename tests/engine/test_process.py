@@ -11,14 +11,11 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import psutil
 import pytest
 
 from flowtui.engine.process import (
     MAX_LINE_BYTES,
-    kill_orphan,
     kill_process_group,
-    process_alive,
     run_streaming,
     terminate_sequence,
 )
@@ -184,22 +181,3 @@ async def test_terminate_sequence_sends_sigint_then_sigterm(spawned: list, tmp_p
     assert proc.wait(timeout=2) == -signal.SIGTERM
     assert marker.read_text() == "INT"
     assert 0.4 < time.monotonic() - t0 < 1.5
-
-
-def test_process_alive_checks_create_time(spawned: list) -> None:
-    proc = spawn_group(spawned, "import time; time.sleep(600)")
-    created = psutil.Process(proc.pid).create_time()
-    assert process_alive(proc.pid, created)
-    assert not process_alive(proc.pid, created - 100)  # same pid, another process
-    proc.kill()
-    proc.wait(timeout=5)
-    assert not process_alive(proc.pid, created)
-
-
-def test_kill_orphan_only_kills_the_recorded_process(spawned: list) -> None:
-    proc = spawn_group(spawned, "import time; time.sleep(600)")
-    created = psutil.Process(proc.pid).create_time()
-    assert not kill_orphan(proc.pid, proc.pid, created - 100, grace=0.5)
-    assert proc.poll() is None
-    assert kill_orphan(proc.pid, proc.pid, created, grace=0.5)
-    assert proc.wait(timeout=2) == -signal.SIGTERM

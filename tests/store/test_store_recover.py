@@ -14,8 +14,10 @@ import psutil
 import pytest
 
 from flowtui.engine.events import StepProcess, StepStatusChanged
+from flowtui.engine.process import create_time_now
 from flowtui.engine.states import RunStatus, StepStatus
 from flowtui.store import NewStep, Owner, RunStore
+from flowtui.store.owner import kill_orphan_group, process_matches
 
 from .store_helpers import plan
 from .test_store_multiprocess import _child_env
@@ -233,3 +235,39 @@ async def test_recheck_under_lock_spares_a_run_that_finished(
 def test_new_step_defaults() -> None:
     step = NewStep("a", "script", [], 0)
     assert step.status == StepStatus.PENDING and step.outputs == {} and step.reused_from is None
+
+
+def test_process_matches_checks_create_time(
+    sleeper: Callable[[], subprocess.Popen[bytes]],
+) -> None:
+    proc = sleeper()
+    created = psutil.Process(proc.pid).create_time()
+    assert process_matches(proc.pid, created)
+    assert not process_matches(proc.pid, created - 100)  # same pid, another process
+    proc.kill()
+    proc.wait(timeout=5)
+    assert not process_matches(proc.pid, created)
+
+
+async def test_kill_orphan_group_only_kills_the_recorded_process(
+    sleeper: Callable[[], subprocess.Popen[bytes]],
+) -> None:
+    proc = sleeper()
+    created = psutil.Process(proc.pid).create_time()
+    assert not await kill_orphan_group(proc.pid, proc.pid, created - 100, grace=0.5)
+    assert proc.poll() is None
+    assert await kill_orphan_group(proc.pid, proc.pid, created, grace=0.5)
+    assert proc.wait(timeout=2) == -signal.SIGTERM
+
+
+async def test_an_orphan_recorded_with_the_spawn_clock_is_still_killed(
+    sleeper: Callable[[], subprocess.Popen[bytes]],
+) -> None:
+    """The runner records a step's start from the boot clock just before the spawn; on a
+    busy machine the spawn takes a while, and the orphan must still be recognised."""
+    started = create_time_now()
+    assert started is not None
+    time.sleep(0.05)  # a slow spawn
+    proc = sleeper()
+    assert await kill_orphan_group(proc.pid, proc.pid, started, grace=0.5)
+    assert proc.wait(timeout=2) == -signal.SIGTERM
