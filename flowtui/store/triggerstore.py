@@ -141,10 +141,6 @@ class TriggerStore:
             for r in rows
         ]
 
-    async def last_event_id(self) -> int:
-        row = await self.db.fetchone("SELECT COALESCE(MAX(id), 0) AS last FROM events")
-        return int(row["last"]) if row is not None else 0
-
     # ----------------------------------------------------------------- outcomes
     async def record(
         self,

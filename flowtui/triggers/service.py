@@ -99,7 +99,7 @@ class TriggerService:
             return
         if await self.triggers.get_state(CHAIN_CURSOR) is None:
             # a new database or first start: chains follow runs from now on, not old history
-            await self.triggers.init_state(CHAIN_CURSOR, str(await self.triggers.last_event_id()))
+            await self.triggers.init_state(CHAIN_CURSOR, str(await self.store.last_event_id()))
         if self.webhook_options is not None:
             from flowtui.triggers.webhook import WebhookServer
 
