@@ -1,20 +1,24 @@
 """Themes are data: TOML files turned into Textual `Theme` objects.
 
-Bundled themes live in the repository's `themes/` folder (copied into the package's data
-when installed); a user's own go in `<config dir>/flowtui/themes/*.toml` and win on a name
-clash.  A broken theme file is reported, never fatal.
+Bundled themes are package data in `flowtui/themes/`, read through `importlib.resources` so
+they are found the same way from a checkout, an editable install and a wheel; a user's own go
+in `<config dir>/flowtui/themes/*.toml` and win on a name clash.  A broken theme file is
+reported, never fatal, and so is a missing bundled folder (a broken install), rather than
+silently falling back to Textual's default theme.
 """
 
 from __future__ import annotations
 
 import tomllib
 from dataclasses import dataclass
+from importlib.resources import files
+from importlib.resources.abc import Traversable
 from pathlib import Path
 
 import platformdirs
 from textual.theme import Theme
 
-BUNDLED_DIR = Path(__file__).resolve().parent.parent.parent / "themes"
+BUNDLED_DIR: Traversable = files("flowtui") / "themes"
 DEFAULT_THEME = "flowtui-dark"
 _COLOUR_KEYS = (
     "primary",
@@ -33,7 +37,7 @@ _COLOUR_KEYS = (
 
 @dataclass(frozen=True, slots=True)
 class ThemeProblem:
-    path: Path
+    path: Traversable
     message: str
 
     def __str__(self) -> str:
@@ -44,9 +48,9 @@ def user_theme_dir() -> Path:
     return Path(platformdirs.user_config_dir("flowtui")) / "themes"
 
 
-def theme_from_file(path: Path) -> Theme:
+def theme_from_file(path: Traversable) -> Theme:
     data = tomllib.loads(path.read_text(encoding="utf-8"))
-    name = data.get("name") or path.stem
+    name = data.get("name") or path.name.removesuffix(".toml")
     if "primary" not in data:
         raise ValueError("a theme needs at least `primary`")
     unknown = set(data) - {"name", "dark", "variables", *_COLOUR_KEYS}
@@ -57,14 +61,21 @@ def theme_from_file(path: Path) -> Theme:
     return Theme(name=str(name), dark=bool(data.get("dark", True)), variables=variables, **colours)
 
 
-def load_themes(*folders: Path) -> tuple[list[Theme], list[ThemeProblem]]:
-    """Themes from each folder in order (later folders override earlier ones by name)."""
+def load_themes(*folders: Traversable) -> tuple[list[Theme], list[ThemeProblem]]:
+    """Themes from each folder in order (later folders override earlier ones by name).
+
+    Without arguments: the bundled themes, then the user's.  A folder that does not exist is
+    skipped, except the bundled one, whose absence is reported.
+    """
     found: dict[str, Theme] = {}
     problems: list[ThemeProblem] = []
     for folder in folders or (BUNDLED_DIR, user_theme_dir()):
         if not folder.is_dir():
+            if folder is BUNDLED_DIR:
+                problems.append(ThemeProblem(folder, "bundled themes missing: reinstall flowtui"))
             continue
-        for path in sorted(folder.glob("*.toml")):
+        tomls = (p for p in folder.iterdir() if p.name.endswith(".toml") and p.is_file())
+        for path in sorted(tomls, key=lambda p: p.name):
             try:
                 theme = theme_from_file(path)
             except (OSError, ValueError, TypeError, tomllib.TOMLDecodeError) as exc:
