@@ -228,6 +228,8 @@ class _LogLines(ScrollView, can_focus=True):
         Setting `virtual_size` asks the screen for a full layout (tens of ms with a big
         dashboard) on every appended batch; the widget's own region does not change, so only
         its scrollbars need updating. Showing or hiding a scrollbar still lays out.
+        `_scroll_update` is Textual-private (no public call does this without a layout):
+        textual is pinned below 9 and tests/test_private_apis.py guards it.
         """
         if size == self.virtual_size:
             return

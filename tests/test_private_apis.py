@@ -1,0 +1,115 @@
+"""Guards for the private attributes of dependencies that flowtui relies on.
+
+Each dependency is pinned below its next release line in pyproject.toml (aiosqlite <0.23,
+textual <9).  When raising a pin, these tests say whether the private attribute survived; a
+failure names the flowtui file to fix.
+"""
+
+from __future__ import annotations
+
+import inspect
+import sqlite3
+import threading
+
+import aiosqlite
+from textual.app import App, ComposeResult
+from textual.geometry import Size
+from textual.scroll_view import ScrollView
+from textual.widget import Widget
+
+RUN_IN_CONNECTION = "flowtui/store/db.py (Database.run_in_connection)"
+LOG_GROW = "flowtui/tui/widgets/log_view.py (_LogLines._grow)"
+APP_CLOSING = "flowtui/tui/app.py (FlowApp._closing_down)"
+
+
+def changed(what: str, user: str) -> str:
+    return f"{what} changed or disappeared: fix {user}, then the pin in pyproject.toml"
+
+
+# -- aiosqlite: Connection._execute(fn, *args) and Connection._conn ----------------------
+
+
+def test_aiosqlite_execute_queues_a_function() -> None:
+    execute = getattr(aiosqlite.Connection, "_execute", None)
+    what = "aiosqlite.Connection._execute"
+    assert execute is not None, changed(what, RUN_IN_CONNECTION)
+    assert inspect.iscoroutinefunction(execute), changed(what, RUN_IN_CONNECTION)
+    params = list(inspect.signature(execute).parameters.values())
+    assert [p.name for p in params[:2]] == ["self", "fn"], changed(what, RUN_IN_CONNECTION)
+    assert any(p.kind is p.VAR_POSITIONAL for p in params), changed(what, RUN_IN_CONNECTION)
+
+
+async def test_aiosqlite_execute_runs_on_the_connection_thread() -> None:
+    def work(conn: sqlite3.Connection, x: int) -> tuple[int, int]:
+        (value,) = conn.execute("SELECT ? * 2", (x,)).fetchone()
+        return threading.get_ident(), value
+
+    async with aiosqlite.connect(":memory:") as db:
+        raw = getattr(db, "_conn", None)
+        assert isinstance(raw, sqlite3.Connection), changed(
+            "aiosqlite.Connection._conn", RUN_IN_CONNECTION
+        )
+        thread, value = await db._execute(work, raw, 21)
+    assert value == 42, changed("aiosqlite.Connection._execute", RUN_IN_CONNECTION)
+    assert thread != threading.get_ident(), changed(
+        "aiosqlite.Connection._execute (not on the connection's thread)", RUN_IN_CONNECTION
+    )
+
+
+# -- textual: Widget._scroll_update(virtual_size) ----------------------------------------
+
+
+class _Lines(ScrollView):
+    DEFAULT_CSS = "_Lines { height: 10; width: 40; overflow: auto auto; }"
+
+    def grow(self, size: Size) -> None:  # what _LogLines._grow does
+        self.set_reactive(Widget.virtual_size, size)
+        self._scroll_update(size)
+        self.refresh()
+
+
+class _LinesApp(App[None]):
+    def compose(self) -> ComposeResult:
+        yield _Lines()
+
+
+def test_textual_scroll_update_signature() -> None:
+    update = getattr(Widget, "_scroll_update", None)
+    what = "textual.widget.Widget._scroll_update"
+    assert callable(update), changed(what, LOG_GROW)
+    assert list(inspect.signature(update).parameters) == ["self", "virtual_size"], changed(
+        what, LOG_GROW
+    )
+
+
+async def test_textual_scroll_update_updates_the_scrollbars() -> None:
+    async with _LinesApp().run_test(size=(60, 20)) as pilot:
+        lines = pilot.app.query_one(_Lines)
+        await pilot.pause()
+        assert not lines.show_vertical_scrollbar
+        lines.grow(Size(30, 500))
+        await pilot.pause()
+        what = "textual.widget.Widget._scroll_update"
+        assert lines.show_vertical_scrollbar, changed(what, LOG_GROW)
+        assert lines.vertical_scrollbar.window_virtual_size == 500, changed(what, LOG_GROW)
+        assert lines.max_scroll_y == 500 - lines.scrollable_content_region.height
+        lines.scroll_end(animate=False, immediate=True)
+        await pilot.pause()
+        assert lines.scroll_y == lines.max_scroll_y > 0, changed(what, LOG_GROW)
+
+
+# -- textual: App._closing / App._closed -------------------------------------------------
+
+
+async def test_textual_app_closing_flags() -> None:
+    app = App[None]()
+    for name in ("_closing", "_closed"):
+        assert getattr(app, name, None) is False, changed(f"textual App.{name}", APP_CLOSING)
+    async with app.run_test() as pilot:
+        await pilot.pause()
+        assert not app._closing and not app._closed, changed(
+            "textual App._closing/_closed (set while running)", APP_CLOSING
+        )
+    assert app._closing or app._closed, changed(
+        "textual App._closing/_closed (not set after the app closed)", APP_CLOSING
+    )
