@@ -132,8 +132,9 @@ class Sampler:
 
 async def child(mode: str, workflow_path: Path, db: Path, count: int, parallel: int) -> None:
     from flowtui.engine.bus import EventBus
-    from flowtui.engine.runner import Runner, RunnerOptions
+    from flowtui.engine.runner import RunnerOptions
     from flowtui.model.loader import load_workflow
+    from flowtui.runtime import build_runner
     from flowtui.store.runstore import RunStore
     from flowtui.store.sink import StoreSink
 
@@ -142,7 +143,7 @@ async def child(mode: str, workflow_path: Path, db: Path, count: int, parallel: 
     bus = EventBus()
     sink = StoreSink(store, bus)
     sink.start()
-    runner = Runner(store, bus, RunnerOptions(parallel=parallel))
+    runner = build_runner(store, bus, RunnerOptions(parallel=parallel))
     await runner.start()
     sampler = Sampler(sink)
     sampler.start()

@@ -146,8 +146,9 @@ async def bare_asyncio(deps: Deps, parallel: int) -> float:
 
 async def flowtui_engine(folder: Path, deps: Deps, parallel: int) -> dict[str, float]:
     from flowtui.engine.bus import EventBus
-    from flowtui.engine.runner import Runner, RunnerOptions
+    from flowtui.engine.runner import RunnerOptions
     from flowtui.model.loader import load_workflow
+    from flowtui.runtime import build_runner
     from flowtui.store.runstore import RunStore
     from flowtui.store.sink import StoreSink
 
@@ -159,7 +160,7 @@ async def flowtui_engine(folder: Path, deps: Deps, parallel: int) -> dict[str, f
     bus = EventBus()
     sink = StoreSink(store, bus)
     sink.start()
-    runner = Runner(store, bus, RunnerOptions(parallel=parallel))
+    runner = build_runner(store, bus, RunnerOptions(parallel=parallel))
     await runner.start()
     start = time.perf_counter()
     _, status = await runner.run(workflow)

@@ -22,7 +22,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from flowtui.engine.bus import EventBus
 from flowtui.engine.events import StepLog
-from flowtui.store.runstore import NewStep, RunStore
+from flowtui.engine.records import NewStep
+from flowtui.store.runstore import RunStore
 from flowtui.store.sink import StoreSink
 
 

@@ -15,6 +15,7 @@ from flowtui.engine.runner import Runner, RunnerOptions, WorkflowResolver
 from flowtui.engine.states import RunStatus, StepStatus
 from flowtui.model.loader import load_workflow
 from flowtui.model.workflow import Workflow
+from flowtui.runtime import build_runner
 from flowtui.store.runstore import RunStore
 from flowtui.store.sink import StoreSink
 
@@ -62,7 +63,7 @@ class Harness:
             sink = StoreSink(store, bus)
             sink.start()
             stack.push_async_callback(sink.close)
-            runner = Runner(store, bus, options, resolve_workflow=resolve)
+            runner = build_runner(store, bus, options, resolve_workflow=resolve)
             stack.push_async_callback(runner.close)
             await runner.start()
             yield cls(store, bus, sink, runner, folder)

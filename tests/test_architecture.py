@@ -8,7 +8,7 @@ import sys
 CORE_MODULES = [
     "flowtui.model.loader",
     "flowtui.engine.runner",
-    "flowtui.engine.dag",
+    "flowtui.model.graph",
     "flowtui.store.runstore",
     "flowtui.store.sink",
     "flowtui.cli.main",

@@ -12,11 +12,11 @@ import contextlib
 import os
 import signal
 import sys
-import time
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from flowtui import control
 from flowtui.cli.console import (
     COLOURS,
     ConsoleReporter,
@@ -25,8 +25,8 @@ from flowtui.cli.console import (
     step_duration,
     use_colour,
 )
-from flowtui.engine.decisions import DecisionError, check_decision
 from flowtui.engine.identity import current_user, resolve_identity
+from flowtui.engine.records import RunRecord
 from flowtui.engine.states import RunStatus, StepStatus
 from flowtui.model import circleci
 from flowtui.model.errors import WorkflowError
@@ -36,13 +36,13 @@ from flowtui.model.loader import (
     resolve_workflow,
 )
 from flowtui.model.workflow import Workflow
-from flowtui.store.records import RunRecord
 from flowtui.store.runstore import RunStore
 from flowtui.timefmt import fmt_clock, fmt_duration
 
 if TYPE_CHECKING:  # the engine is imported only by the commands that run something
     from flowtui.engine.logcap import LogLimits
     from flowtui.engine.runner import RunHandle, Runner
+    from flowtui.runtime import Runtime, RuntimeOptions
 
 BUNDLED_SAMPLES = Path(__file__).resolve().parent.parent.parent / "sample_workflows"
 
@@ -92,21 +92,39 @@ def parse_params(items: Sequence[str]) -> dict[str, str]:
     return params
 
 
-async def open_store(args: argparse.Namespace) -> RunStore:
-    from flowtui.store.owner import Owner
-
-    try:
-        store = await RunStore.open(getattr(args, "db", None))
-    except Exception as exc:
-        raise CliError(f"cannot open the history database: {exc}") from None
-    interrupted = await store.recover_interrupted(me=Owner.current())
+def _say_interrupted(interrupted: Sequence[int]) -> None:
     for run_id in interrupted:
         print(
             f"flowtui: run {run_id} was left by a runner that died: marked interrupted "
             f"(rerun it with: flowtui rerun {run_id})",
             file=sys.stderr,
         )
+
+
+async def open_store(args: argparse.Namespace) -> RunStore:
+    from flowtui.runtime import open_history
+
+    try:
+        store, interrupted = await open_history(getattr(args, "db", None))
+    except Exception as exc:
+        raise CliError(f"cannot open the history database: {exc}") from None
+    _say_interrupted(interrupted)
     return store
+
+
+async def open_runtime(args: argparse.Namespace, options: RuntimeOptions) -> Runtime:
+    """The engine for a command that runs something (`flowtui.runtime`)."""
+    from flowtui.runtime import Runtime
+
+    if options.parallel is not None and options.parallel < 1:
+        raise CliError("--parallel must be at least 1")
+    options.db = getattr(args, "db", None)
+    try:
+        runtime = await Runtime.open(options)
+    except Exception as exc:
+        raise CliError(f"cannot open the history database: {exc}") from None
+    _say_interrupted(runtime.interrupted)
+    return runtime
 
 
 async def resolve_run(store: RunStore, ref: str) -> RunRecord:
@@ -177,23 +195,12 @@ def cmd_rerun(args: argparse.Namespace) -> int:
     user = current_user()
 
     async def start(runner: Runner) -> RunHandle:
-        run = await resolve_run(runner.store, args.run)
-        return await runner.rerun(run.id, from_failed=not args.from_start, triggered_by=user)
+        from flowtui import control
+
+        run = await resolve_run(runner.ledger, args.run)
+        return await control.rerun(runner, run.id, from_failed=not args.from_start, by=user)
 
     return asyncio.run(_execute(args, dirs, start, []))
-
-
-def _child_resolver(dirs: Sequence[Path]) -> Callable[[str, Workflow], Workflow]:
-    def resolve(ref: str, parent: Workflow) -> Workflow:
-        folders = list(dirs)
-        if parent.path is not None:
-            folders.insert(0, parent.path.parent)
-            beside = parent.path.parent / ref
-            if beside.is_file():
-                return load_or_explain(beside)
-        return find_workflow(ref, folders)
-
-    return resolve
 
 
 async def _execute(
@@ -202,32 +209,27 @@ async def _execute(
     start: Callable[[Runner], Awaitable[RunHandle]],
     step_names: list[str],
 ) -> int:
-    from flowtui.engine.bus import EventBus
-    from flowtui.engine.runner import RunError, Runner, RunnerOptions
+    from flowtui.engine.runner import RunError
+    from flowtui.runtime import RuntimeOptions, child_resolver
     from flowtui.store.db import StoreError
-    from flowtui.store.sink import StoreSink
 
-    limits = _log_limits(args)
-    store = await open_store(args)
-    bus = EventBus()
-    sink = StoreSink(store, bus, limits)
-    sink.start()
+    options = RuntimeOptions(
+        parallel=args.parallel,
+        kill_grace=args.kill_grace,
+        log_limits=_log_limits(args),
+        resolve_workflow=child_resolver(dirs),
+    )
+    runtime = await open_runtime(args, options)
+    store, runner = runtime.store, runtime.runner
     reporter = ConsoleReporter(show_logs=not args.quiet)
-    if not step_names and getattr(args, "run", None):
-        with contextlib.suppress(CliError):
-            parent = await resolve_run(store, args.run)
-            step_names = [s.name for s in await store.get_steps(parent.id)]
-    reporter.set_step_names(step_names)
-    bus.add_listener(reporter)
-    options = RunnerOptions(kill_grace=args.kill_grace)
-    if args.parallel:
-        if args.parallel < 1:
-            raise CliError("--parallel must be at least 1")
-        options.parallel = args.parallel
-    runner = Runner(store, bus, options, resolve_workflow=_child_resolver(dirs))
-    await runner.start()
     loop = asyncio.get_running_loop()
     try:
+        if not step_names and getattr(args, "run", None):
+            with contextlib.suppress(CliError):
+                parent = await resolve_run(store, args.run)
+                step_names = [s.name for s in await store.get_steps(parent.id)]
+        reporter.set_step_names(step_names)
+        runtime.bus.add_listener(reporter)
         try:
             handle = await start(runner)
         except (RunError, StoreError) as exc:
@@ -254,23 +256,24 @@ async def _execute(
             status = await handle.wait()
         except asyncio.CancelledError:
             status = RunStatus.CANCELLED
+    except BaseException:
+        # no summary follows (e.g. a draft refused): the store's thread must not keep the
+        # process alive
+        await runtime.close(by=current_user(), reason="flowtui run stopped")
+        raise
     finally:
         for sig in (signal.SIGINT, signal.SIGTERM):
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.remove_signal_handler(sig)
-        await runner.close()
-        await sink.close()
-        if sys.exc_info()[0] is not None:
-            # no summary follows (e.g. a draft refused): the store's thread must not keep
-            # the process alive
-            await store.close()
     try:
+        await runtime.stop(by=current_user(), reason="flowtui run stopped")
         run = await store.get_run(run_id)
         steps = await store.get_steps(run_id)
         approvals = await store.get_approvals(run_id)
         if run is not None:
             print()
             print(render_summary(run, steps, approvals, _paint()))
+        sink = runtime.sink
         if sink.errors:
             print(
                 f"flowtui: warning: {len(sink.errors)} history write error(s): {sink.errors[-1]}",
@@ -283,7 +286,7 @@ async def _execute(
                 file=sys.stderr,
             )
     finally:
-        await store.close()
+        await runtime.close()
     return 0 if status == RunStatus.SUCCEEDED else 1
 
 
@@ -549,7 +552,6 @@ def cmd_reject(args: argparse.Namespace) -> int:
 
 
 async def _decide(args: argparse.Namespace, *, approve: bool) -> int:
-    verb = "approve" if approve else "reject"
     try:
         user = resolve_identity(args.as_user)
     except PermissionError as exc:
@@ -558,32 +560,18 @@ async def _decide(args: argparse.Namespace, *, approve: bool) -> int:
     try:
         run = await resolve_run(store, args.run)
         try:
-            held = await check_decision(store, run.id, args.step, user, approve=approve)
-        except DecisionError as exc:
+            held = await control.check_decision(store, run.id, args.step, user, approve=approve)
+        except control.ControlError as exc:
             raise CliError(str(exc)) from None
         run, step = held.run, held.step
-        command_id = await store.add_command(
-            run.id, verb, step=step.name, by=user, comment=args.comment
-        )
-        deadline = time.monotonic() + args.wait
-        while time.monotonic() < deadline:
-            if await store.command_taken(command_id):
-                break
-            await asyncio.sleep(0.1)
-        else:
+        command_id = await control.decide(store, held, approve=approve, comment=args.comment)
+        if not await control.wait_taken(store, command_id, args.wait):
             raise CliError(
                 f"recorded, but the runner of run {run.id} (pid {run.owner_pid} on "
                 f"{run.owner_host}) has not taken it yet; it will when it next polls"
             )
         # the runner publishes the outcome; wait briefly for it to be stored
-        outcome = step.status
-        while time.monotonic() < deadline + 2:
-            current = {s.name: s for s in await store.get_steps(run.id)}[step.name]
-            outcome = current.status
-            if outcome != StepStatus.HELD:
-                break
-            await asyncio.sleep(0.05)
-        if outcome == StepStatus.HELD:
+        if await control.wait_decided(store, held, 2.0) == StepStatus.HELD:
             raise CliError(f"the runner did not accept the decision on {step.name} (see logs)")
         done = "approved" if approve else "rejected"
         print(f"{done} {step.name} of run {run.id} ({run.workflow}) as {user}")
@@ -604,8 +592,7 @@ async def _set_paused(args: argparse.Namespace, *, paused: bool) -> int:
     workflow = find_workflow(args.workflow, search_dirs(args))
     store = await open_store(args)
     try:
-        was = await store.workflow_paused(workflow.name)
-        await store.set_paused(workflow.name, paused)
+        was = await control.set_paused(store, workflow.name, paused)
     finally:
         await store.close()
     verb = "paused" if paused else "resumed"
@@ -633,20 +620,20 @@ async def _cancel(args: argparse.Namespace) -> int:
     store = await open_store(args)
     try:
         run = await resolve_run(store, args.run)
-        if run.status.is_final:
-            raise CliError(f"run {run.id} has already ended ({run.status})")
-        if await store.cancel_orphaned_queued(run.id, current_user()):
+        try:
+            outcome = await control.cancel(store, run.id, current_user())
+        except control.ControlError as exc:
+            raise CliError(str(exc)) from None
+        if outcome == control.CancelOutcome.ORPHAN:
             print(f"run {run.id} ({run.workflow}): cancelled (its runner had died)")
             return 0
-        await store.add_command(run.id, "cancel", by=current_user())
-        deadline = time.monotonic() + args.wait
-        while time.monotonic() < deadline:
-            current = await store.get_run(run.id)
-            if current is not None and current.status.is_final:
-                print(f"run {run.id} ({run.workflow}): {current.status}")
-                return 0
-            await asyncio.sleep(0.1)
-        raise CliError(f"asked run {run.id} to cancel; it has not stopped within {args.wait:g}s")
+        final = await control.wait_final(store, run.id, args.wait)
+        if final is None:
+            raise CliError(
+                f"asked run {run.id} to cancel; it has not stopped within {args.wait:g}s"
+            )
+        print(f"run {run.id} ({run.workflow}): {final.status}")
+        return 0
     finally:
         await store.close()
 

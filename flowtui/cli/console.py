@@ -18,9 +18,9 @@ from flowtui.engine.events import (
     StepLog,
     StepStatusChanged,
 )
+from flowtui.engine.records import ApprovalRecord, RunRecord, StepRecord
 from flowtui.engine.states import RunStatus, StepStatus
 from flowtui.glyphs import GLYPHS
-from flowtui.store.records import ApprovalRecord, RunRecord, StepRecord
 from flowtui.timefmt import fmt_duration
 
 COLOURS: dict[str, str] = {

@@ -8,8 +8,8 @@
 
 from __future__ import annotations
 
+from flowtui.engine.ports import PauseFlags
 from flowtui.model.workflow import Workflow
-from flowtui.store.runstore import RunStore
 
 
 def draft_refusal(workflow: Workflow) -> str | None:
@@ -19,17 +19,17 @@ def draft_refusal(workflow: Workflow) -> str | None:
     return None
 
 
-async def trigger_allowed(store: RunStore, workflow: Workflow) -> tuple[bool, str]:
+async def trigger_allowed(flags: PauseFlags, workflow: Workflow) -> tuple[bool, str]:
     """(True, "") when a trigger may start `workflow`; else (False, why not)."""
     if workflow.status != "active":
         return False, f"workflow {workflow.name} has status: {workflow.status}"
-    if await store.workflow_paused(workflow.name):
+    if await flags.workflow_paused(workflow.name):
         return False, f"workflow {workflow.name} is paused (flowtui resume {workflow.name})"
     return True, ""
 
 
-async def effective_status(store: RunStore, workflow: Workflow) -> str:
+async def effective_status(flags: PauseFlags, workflow: Workflow) -> str:
     """What `flowtui list` shows: draft, paused (YAML or database) or active."""
     if workflow.status != "active":
         return workflow.status
-    return "paused" if await store.workflow_paused(workflow.name) else "active"
+    return "paused" if await flags.workflow_paused(workflow.name) else "active"

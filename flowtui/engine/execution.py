@@ -10,10 +10,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from flowtui.engine.bus import EventBus
 from flowtui.engine.events import (
     ApprovalDecided,
     RunStatusChanged,
@@ -26,15 +28,13 @@ from flowtui.engine.executors.base import StepContext, StepResult
 from flowtui.engine.executors.registry import get_executor
 from flowtui.engine.expressions import ExpressionError, evaluate_bool, referenced_keys
 from flowtui.engine.identity import may_approve
+from flowtui.engine.ports import RunLedger
 from flowtui.engine.process import OUTPUT_THROTTLE
 from flowtui.engine.secrets import LogMasking, Masker, SecretError, resolve_secrets
 from flowtui.engine.states import STEP_FAILED, STEP_OK, RunStatus, StepStatus
 from flowtui.model.branches import branch_matches, describe_mismatch
 from flowtui.model.workflow import Step, Workflow
 from flowtui.timefmt import fmt_limit
-
-if TYPE_CHECKING:
-    from flowtui.engine.runner import Runner
 
 MAX_RETRY_DELAY = 300.0
 
@@ -50,6 +50,32 @@ class Decision:
     comment: str
 
 
+WorkflowResolver = Callable[[str, Workflow], Workflow]
+
+
+class RunHandle:
+    def __init__(self, run_id: int, task: asyncio.Task[RunStatus]) -> None:
+        self.run_id = run_id
+        self.task = task
+
+    async def wait(self) -> RunStatus:
+        return await asyncio.shield(self.task)
+
+
+@dataclass(frozen=True, slots=True)
+class RunContext:
+    """What a run needs from the runner that drives it (and nothing else of it)."""
+
+    bus: EventBus
+    ledger: RunLedger
+    slots: asyncio.Semaphore  # steps running at once, across the runner's runs
+    kill_grace: float
+    wait_for_turn: Callable[[], Awaitable[None]]
+    resolve_workflow: WorkflowResolver | None
+    start_child: Callable[..., Awaitable[RunHandle]]
+    cancel_run: Callable[[int, str], bool]  # (run id, reason) of a child run
+
+
 def _env_name(name: str) -> str:
     return "".join(c if c.isalnum() else "_" for c in name).upper()
 
@@ -60,7 +86,7 @@ class RunExecution:
     def __init__(
         self,
         *,
-        runner: Runner,
+        context: RunContext,
         run_id: int,
         workflow: Workflow,
         params: dict[str, str],
@@ -68,9 +94,9 @@ class RunExecution:
         reused: dict[str, tuple[StepStatus, dict[str, str], str]],
         branch: str | None = None,
     ) -> None:
-        self.runner = runner
+        self.context = context
         self.branch = branch
-        self.bus = runner.bus
+        self.bus = context.bus
         self.run_id = run_id
         self.workflow = workflow
         self.params = params
@@ -220,7 +246,7 @@ class RunExecution:
     # -- the run ---------------------------------------------------------------------
     async def drive(self) -> RunStatus:
         # this run's task context: every step's output reader waits for the store writer
-        OUTPUT_THROTTLE.set(self.runner.store.wait_for_writer)
+        OUTPUT_THROTTLE.set(self.context.ledger.wait_for_writer)
         try:
             if not await self._wait_for_start():
                 self.system_log(f"left queued: {self.release_reason}")
@@ -262,7 +288,7 @@ class RunExecution:
         while True:
             if self.release_reason is not None:
                 return False
-            if await self.runner.store.try_start_run(self.run_id, concurrency):
+            if await self.context.ledger.try_start_run(self.run_id, concurrency):
                 return True
             if not announced:
                 self.system_log(
@@ -272,7 +298,7 @@ class RunExecution:
                     else f"queued: {self.workflow.name} allows {concurrency} run(s) at a time"
                 )
                 announced = True
-            await self.runner.wait_for_turn()
+            await self.context.wait_for_turn()
 
     async def _schedule(self) -> None:
         steps = self.workflow.steps
@@ -556,25 +582,24 @@ class RunExecution:
         )
 
     async def _run_child_workflow(self, step: Step) -> None:
-        runner = self.runner
+        context = self.context
         ref = str(step.spec["workflow"])
-        if runner._resolve_workflow is None:
+        if context.resolve_workflow is None:
             self.set_step_status(
                 step.name, StepStatus.FAILED, message="workflow steps need a workflow resolver"
             )
             return
         try:
-            child_wf = runner._resolve_workflow(ref, self.workflow)
+            child_wf = context.resolve_workflow(ref, self.workflow)
         except Exception as exc:
             self.set_step_status(step.name, StepStatus.FAILED, message=f"workflow {ref}: {exc}")
             return
         self.set_step_status(step.name, StepStatus.RUNNING, attempt=1)
         params = {k: str(v) for k, v in (step.spec.get("params") or {}).items()}
         try:
-            handle = await runner.submit(
+            handle = await context.start_child(
                 child_wf,
                 params=params,
-                trigger="workflow",
                 triggered_by=f"{self.workflow.name} run {self.run_id}",
                 branch=self.branch,  # a child run is for the same branch as its parent
             )
@@ -588,7 +613,7 @@ class RunExecution:
             else:
                 status = await handle.wait()
         except (asyncio.CancelledError, TimeoutError) as exc:
-            runner.cancel(handle.run_id, reason=f"parent run {self.run_id} stopped")
+            context.cancel_run(handle.run_id, f"parent run {self.run_id} stopped")
             with contextlib.suppress(asyncio.CancelledError):
                 await handle.task
             if isinstance(exc, TimeoutError):
@@ -613,7 +638,7 @@ class RunExecution:
         env = self._step_env(step)
         result = StepResult(StepStatus.FAILED, message="not run")
         for attempt in range(1, attempts + 1):
-            async with self.runner._slots:
+            async with self.context.slots:
                 previous = result
                 step_dir = self.workspace / ".flowtui" / f"{_safe(step.name)}.{attempt}"
                 if not getattr(executor, "makes_step_dir", False):
@@ -638,9 +663,7 @@ class RunExecution:
                     on_process=_ProcessRecorder(self, step.name, attempt),
                     outputs=self.outputs,
                     kill_grace=(
-                        step.kill_grace
-                        if step.kill_grace is not None
-                        else self.runner.options.kill_grace
+                        step.kill_grace if step.kill_grace is not None else self.context.kill_grace
                     ),
                 )
                 try:

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from flowtui.store.records import RunRecord
+    from flowtui.engine.records import RunRecord
 
 TRUST_AS_ENV = "FLOWTUI_TRUST_AS"
 

@@ -127,7 +127,7 @@ def create_time_now() -> float | None:
 
     Taken just before a spawn it is the child's create time to within a clock tick and the
     spawn's latency, inside the tolerance the recovery uses for it
-    (`flowtui.store.owner.STEP_START_SLACK`); reading /proc/<pid>/stat instead blocks the
+    (`flowtui.engine.owner.STEP_START_SLACK`); reading /proc/<pid>/stat instead blocks the
     loop until the child's exec is done, on a busy machine ~1 ms per step.
     """
     if not hasattr(time, "CLOCK_BOOTTIME"):

@@ -1,9 +1,10 @@
 """The async runner: schedules a workflow's steps as their `requires` allow.
 
-The runner is *given* its store and its bus (doit's pattern).  It writes run state only by
-publishing typed events, which the store's sink persists in order; it talks to the store
-directly only for what needs an answer (a new run id, the FIFO start of a queued run,
-commands such as approvals and cancels sent by other flowtui processes).
+The runner is *given* its ports (doit's pattern): a `RunLedger`, a `Liveness` and the bus
+(`flowtui.engine.ports`).  It writes run state only by publishing typed events, which a
+sink persists in order; it asks the ledger only what needs an answer (a new run id, the
+FIFO start of a queued run, commands such as approvals and cancels sent by other flowtui
+processes).  `flowtui.runtime` builds it with the store's implementations.
 """
 
 from __future__ import annotations
@@ -24,15 +25,22 @@ from flowtui.engine.events import (
     RunStatusChanged,
     StepLog,
 )
-from flowtui.engine.execution import Decision, RunError, RunExecution
+from flowtui.engine.execution import (
+    Decision,
+    RunContext,
+    RunError,
+    RunExecution,
+    RunHandle,
+    WorkflowResolver,
+)
 from flowtui.engine.gitinfo import current_branch, head_commit
+from flowtui.engine.owner import STALE_AFTER, Owner
+from flowtui.engine.ports import Liveness, RunLedger
+from flowtui.engine.records import CommandRecord, NewStep, RunRecord
 from flowtui.engine.states import STEP_OK, RunStatus, StepStatus
 from flowtui.model.workflow import Workflow
-from flowtui.store.owner import Owner
-from flowtui.store.records import CommandRecord, RunRecord
-from flowtui.store.runstore import STALE_AFTER, HeartbeatThread, NewStep, RunStore
 
-WorkflowResolver = Callable[[str, Workflow], Workflow]
+__all__ = ["RunError", "RunHandle", "Runner", "RunnerOptions", "WorkflowResolver"]
 
 
 @dataclass(slots=True)
@@ -41,7 +49,7 @@ class RunnerOptions:
     kill_grace: float = 5.0
     poll_interval: float = 0.25  # how often commands from other processes are read
     heartbeat_interval: float = 2.0
-    workspace_root: Path | None = None  # default: <db folder>/workspaces
+    workspace_root: Path | None = None  # default: the ledger's default_workspace_root
 
 
 def resolve_params(workflow: Workflow, given: Mapping[str, str]) -> dict[str, str]:
@@ -71,38 +79,41 @@ def load_recorded_workflow(run: RunRecord) -> Workflow:
     return load_workflow_text(source, str(path or run.workflow), path=path)
 
 
-class RunHandle:
-    def __init__(self, run_id: int, task: asyncio.Task[RunStatus]) -> None:
-        self.run_id = run_id
-        self.task = task
-
-    async def wait(self) -> RunStatus:
-        return await asyncio.shield(self.task)
-
-
 class Runner:
     """Runs workflows in this process; any number of runs at once, `parallel` steps at a time."""
 
     def __init__(
         self,
-        store: RunStore,
+        ledger: RunLedger,
         bus: EventBus,
         options: RunnerOptions | None = None,
         *,
+        liveness: Liveness | None = None,
         resolve_workflow: WorkflowResolver | None = None,
     ) -> None:
-        self.store = store
+        """`liveness` keeps this runner's runs claimed while it lives; without one, other
+        processes judge its runs by its pid alone (fine for a single short-lived process)."""
+        self.ledger = ledger
         self.bus = bus
         self.options = options or RunnerOptions()
         self.owner = Owner.current()
-        self._resolve_workflow = resolve_workflow
-        self._slots = asyncio.Semaphore(max(1, self.options.parallel))
+        self._liveness = liveness
+        self._beating = False
         self._runs: dict[int, RunExecution] = {}
         self._background: list[asyncio.Task[None]] = []
         self._finished = asyncio.Condition()
-        store.add_full_listener(self._store_full)
-        self._heartbeat: HeartbeatThread | None = None
+        ledger.add_full_listener(self._store_full)
         self._declined: set[int] = set()  # queued runs adopt_queued's `load` turned down
+        self._context = RunContext(
+            bus=bus,
+            ledger=ledger,
+            slots=asyncio.Semaphore(max(1, self.options.parallel)),
+            kill_grace=self.options.kill_grace,
+            wait_for_turn=self.wait_for_turn,
+            resolve_workflow=resolve_workflow,
+            start_child=self._start_child,
+            cancel_run=lambda run_id, reason: self.cancel(run_id, reason=reason),
+        )
 
     # -- lifecycle -------------------------------------------------------------------
     async def start(self) -> None:
@@ -110,15 +121,15 @@ class Runner:
             self._background = [
                 asyncio.create_task(self._poll_commands(), name="flowtui-commands"),
             ]
-            loop = asyncio.get_running_loop()
-            self._heartbeat = HeartbeatThread(
-                self.store.path,
-                self.owner,
-                self.options.heartbeat_interval,
-                lambda: tuple(self._runs),
-                lambda lost: loop.call_soon_threadsafe(self._runs_lost, lost),
-            )
-            self._heartbeat.start()
+            if self._liveness is not None:
+                loop = asyncio.get_running_loop()
+                self._liveness.start(
+                    self.owner,
+                    self.options.heartbeat_interval,
+                    lambda: tuple(self._runs),
+                    lambda lost: loop.call_soon_threadsafe(self._runs_lost, lost),
+                )
+                self._beating = True
 
     async def close(self) -> None:
         for task in self._background:
@@ -127,9 +138,9 @@ class Runner:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._background = []
-        if self._heartbeat is not None:
-            await asyncio.to_thread(self._heartbeat.stop)
-            self._heartbeat = None
+        if self._liveness is not None and self._beating:
+            await asyncio.to_thread(self._liveness.stop)
+            self._beating = False
 
     async def __aenter__(self) -> Runner:
         await self.start()
@@ -143,7 +154,7 @@ class Runner:
         return list(self._runs)
 
     def workspace_for(self, run_id: int) -> Path:
-        root = self.options.workspace_root or (self.store.path.parent / "workspaces")
+        root = self.options.workspace_root or self.ledger.default_workspace_root
         # absolute: steps run in their own folders, where a relative `--db t.db` means nothing
         return root.absolute() / str(run_id)
 
@@ -200,10 +211,10 @@ class Runner:
         }
         if git_commit is None and workflow.path is not None:
             git_commit = await head_commit(workflow.path.parent)
-        await self.store.upsert_workflow(
+        await self.ledger.upsert_workflow(
             workflow.name, str(workflow.path) if workflow.path else None, workflow.source_hash
         )
-        run_id = await self.store.create_run(
+        run_id = await self.ledger.create_run(
             workflow=workflow.name,
             steps=new_steps,
             trigger=trigger,
@@ -239,7 +250,7 @@ class Runner:
         branch: str | None,
     ) -> RunHandle:
         execution = RunExecution(
-            runner=self,
+            context=self._context,
             run_id=run_id,
             workflow=workflow,
             params=params,
@@ -267,10 +278,10 @@ class Runner:
         `load` rebuilds a run's workflow (default: from the source text the run recorded);
         None skips that run.  Each claim is atomic, so two services never adopt one run.
         """
-        await self.store.register_adopter(self.owner)
-        await self.store.recover_interrupted(me=self.owner)
+        await self.ledger.register_adopter(self.owner)
+        await self.ledger.recover_interrupted(me=self.owner)
         handles = []
-        for run in await self.store.orphaned_queued(me=self.owner):
+        for run in await self.ledger.orphaned_queued(me=self.owner):
             try:
                 workflow = (load or load_recorded_workflow)(run)
             except Exception as exc:  # a definition that no longer loads stays queued
@@ -282,9 +293,9 @@ class Runner:
                 if run.id not in self._declined:  # once, not on every periodic call
                     self._declined.add(run.id)
                     line = f"not adopted by pid {self.owner.pid}: {reason}"
-                    await self.store.apply([StepLog(run.id, "", 0, "system", line, time.time())])
+                    await self.ledger.apply([StepLog(run.id, "", 0, "system", line, time.time())])
                 continue
-            if not await self.store.claim_queued(run, self.owner):
+            if not await self.ledger.claim_queued(run, self.owner):
                 continue  # another service took it first
             reused = await self._recorded_reuse(run.id)
             self.workspace_for(run.id).mkdir(parents=True, exist_ok=True)
@@ -293,14 +304,26 @@ class Runner:
             )
         return handles
 
+    async def _start_child(
+        self,
+        workflow: Workflow,
+        *,
+        params: Mapping[str, str],
+        triggered_by: str,
+        branch: str | None,
+    ) -> RunHandle:
+        return await self.submit(
+            workflow, params=params, trigger="workflow", triggered_by=triggered_by, branch=branch
+        )
+
     async def _recorded_reuse(
         self, run_id: int
     ) -> dict[str, tuple[StepStatus, dict[str, str], str]]:
         """Steps a queued rerun already marked reused (their outputs came with them)."""
-        outputs = await self.store.get_outputs(run_id)
+        outputs = await self.ledger.get_outputs(run_id)
         return {
             s.name: (s.status, dict(outputs.get(s.name, {})), s.message)
-            for s in await self.store.get_steps(run_id)
+            for s in await self.ledger.get_steps(run_id)
             if s.status == StepStatus.REUSED
         }
 
@@ -311,7 +334,7 @@ class Runner:
     async def rerun(
         self, run_id: int, *, from_failed: bool = True, triggered_by: str = ""
     ) -> RunHandle:
-        parent = await self.store.get_run(run_id)
+        parent = await self.ledger.get_run(run_id)
         if parent is None:
             raise RunError(f"run {run_id} not found")
         if not parent.status.is_final:
@@ -332,9 +355,9 @@ class Runner:
     async def _reusable_steps(
         self, parent: RunRecord, workflow: Workflow
     ) -> dict[str, tuple[StepStatus, dict[str, str], str]]:
-        outputs = await self.store.get_outputs(parent.id)
+        outputs = await self.ledger.get_outputs(parent.id)
         reusable = {}
-        for record in await self.store.get_steps(parent.id):
+        for record in await self.ledger.get_steps(parent.id):
             if record.name in workflow.steps and record.status in STEP_OK:
                 origin = record.reused_from or parent.id
                 reusable[record.name] = (
@@ -396,7 +419,7 @@ class Runner:
 
     def _store_full(self, error: Exception) -> None:
         """The history cannot be written: fail what runs rather than run on unrecorded."""
-        message = f"disk full: could not write log to {self.store.path}"
+        message = f"disk full: could not write log to {self.ledger.location}"
         for execution in list(self._runs.values()):
             execution.abort(message)
 
@@ -427,7 +450,7 @@ class Runner:
             if not self._runs:
                 continue
             try:
-                commands = await self.store.take_commands(list(self._runs))
+                commands = await self.ledger.take_commands(list(self._runs))
             except Exception as exc:  # keep polling: a locked/full db is transient
                 for execution in list(self._runs.values()):
                     execution.system_log(f"could not read commands: {exc}")

@@ -23,6 +23,7 @@ from flowtui.model.checker import (
     is_scalar,
     suggest,
 )
+from flowtui.model.graph import find_cycle
 from flowtui.model.workflow import SHELLS, STEP_TYPES, SourcePos, Step
 from flowtui.model.yamlsafe import YMap, YSeq, to_plain
 
@@ -430,8 +431,6 @@ class StepRules(CheckerBase):
                     matrix=combo or {},
                     **draft.fields,
                 )
-
-        from flowtui.engine.dag import find_cycle
 
         cycle = find_cycle(steps)
         if cycle:

@@ -1,4 +1,5 @@
-"""The SQLite run history: schema, the RunStore API, and the sink that feeds it from the bus."""
+"""The SQLite run history: schema and migrations, the RunStore (which implements the
+engine's ports), the trigger log, and the sink that feeds it from the bus."""
 
 from flowtui.store.db import (
     SCHEMA_VERSION,
@@ -7,32 +8,13 @@ from flowtui.store.db import (
     StoreError,
     default_db_path,
 )
-from flowtui.store.owner import Owner
-from flowtui.store.records import (
-    ApprovalRecord,
-    AttemptRecord,
-    CommandRecord,
-    EventRecord,
-    LogRecord,
-    RunRecord,
-    StepRecord,
-)
-from flowtui.store.runstore import NewStep, RunStore
+from flowtui.store.runstore import RunStore
 from flowtui.store.sink import StoreSink
 
 __all__ = [
     "SCHEMA_VERSION",
-    "ApprovalRecord",
-    "AttemptRecord",
-    "CommandRecord",
-    "EventRecord",
-    "LogRecord",
-    "NewStep",
-    "Owner",
-    "RunRecord",
     "RunStore",
     "SchemaTooNewError",
-    "StepRecord",
     "StoreBusyError",
     "StoreError",
     "StoreSink",

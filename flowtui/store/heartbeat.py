@@ -9,14 +9,15 @@ import time
 from collections.abc import Callable, Collection
 from pathlib import Path
 
-from flowtui.store.owner import Owner
+from flowtui.engine.owner import Owner
 from flowtui.store.rows import _ACTIVE_SQL, _ids_json
 
 log = logging.getLogger("flowtui.store")
 
 
 class HeartbeatThread:
-    """Beats for a runner's active runs from its own thread and SQLite connection.
+    """Beats for a runner's active runs from its own thread and SQLite connection
+    (the SQLite `Liveness` port: a runner is given one and starts it).
 
     A thread, not an asyncio task: a runner whose event loop is stuck in a long synchronous
     call is slow, not dead, and must not have its runs (and step processes) taken away.
@@ -24,23 +25,24 @@ class HeartbeatThread:
     although the runner still has them: another process declared them interrupted.
     """
 
-    def __init__(
+    def __init__(self, path: Path) -> None:
+        self._path = path
+        self._owner: Owner | None = None
+        self._interval = 2.0
+        self._run_ids: Callable[[], Collection[int]] = tuple
+        self._on_lost: Callable[[list[int]], None] = lambda lost: None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="flowtui-heartbeat", daemon=True)
+
+    def start(
         self,
-        path: Path,
         owner: Owner,
         interval: float,
         run_ids: Callable[[], Collection[int]],
         on_lost: Callable[[list[int]], None],
     ) -> None:
-        self._path = path
-        self._owner = owner
-        self._interval = interval
-        self._run_ids = run_ids
-        self._on_lost = on_lost
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, name="flowtui-heartbeat", daemon=True)
-
-    def start(self) -> None:
+        self._owner, self._interval = owner, interval
+        self._run_ids, self._on_lost = run_ids, on_lost
         self._thread.start()
 
     def stop(self) -> None:
@@ -66,6 +68,7 @@ class HeartbeatThread:
 
     def _beat(self, conn: sqlite3.Connection, run_ids: list[int]) -> list[int]:
         owner, ids = self._owner, _ids_json(run_ids)
+        assert owner is not None
         conn.execute("BEGIN IMMEDIATE")
         try:
             conn.execute(

@@ -7,19 +7,14 @@ import sqlite3
 import time
 from collections.abc import Collection
 
-import aiosqlite
-
+from flowtui.engine.owner import STALE_AFTER, Owner, kill_orphan_group, owner_alive_locally
+from flowtui.engine.records import RunRecord
 from flowtui.engine.states import RunStatus
-from flowtui.store.apply import _insert_run_event
 from flowtui.store.db import Database
-from flowtui.store.owner import Owner, kill_orphan_group, owner_alive_locally
-from flowtui.store.records import RunRecord
 from flowtui.store.rows import _ACTIVE_SQL, _all, _ids_json, _run_record
+from flowtui.store.transitions import interrupt_run, move_run
 
 ORPHAN_KILL_GRACE = 3.0
-# A runner beats every 2 s (RunnerOptions.heartbeat_interval): 10 missed beats in a row, then
-# a re-read under the write lock, before another process declares it dead.
-STALE_AFTER = 20.0
 
 
 def _owner_dead(run: sqlite3.Row, now: float, stale_after: float, me: Owner) -> bool:
@@ -32,32 +27,6 @@ def _owner_dead(run: sqlite3.Row, now: float, stale_after: float, me: Owner) -> 
         return True
     last_sign = run["heartbeat_at"] if run["heartbeat_at"] is not None else run["created_at"]
     return now - last_sign > stale_after
-
-
-async def _interrupt(conn: aiosqlite.Connection, run_id: int, owner_pid: int, now: float) -> None:
-    message = f"runner process {owner_pid} died"
-    await _insert_run_event(conn, run_id, RunStatus.INTERRUPTED, now, message)
-    await conn.execute(
-        "UPDATE runs SET status = 'interrupted', ended_at = ?, message = ? WHERE id = ?",
-        (now, message, run_id),
-    )
-    step_message = "interrupted: runner process died"
-    await conn.execute(
-        """INSERT INTO events (run_id, step, kind, status, attempt, at, message)
-           SELECT run_id, name, 'step', 'cancelled', attempt, ?, ? FROM steps
-           WHERE run_id = ? AND status IN ('running', 'held')""",
-        (now, step_message, run_id),
-    )
-    await conn.execute(
-        """UPDATE steps SET status = 'cancelled', ended_at = ?, message = ?
-           WHERE run_id = ? AND status IN ('running', 'held')""",
-        (now, step_message, run_id),
-    )
-    await conn.execute(
-        """UPDATE attempts SET status = 'cancelled', ended_at = ?, message = ?
-           WHERE run_id = ? AND ended_at IS NULL""",
-        (now, step_message, run_id),
-    )
 
 
 class RecoveryMixin:
@@ -111,7 +80,7 @@ class RecoveryMixin:
             now = time.time()
             dead = [r for r in rows if _owner_dead(r, now, stale_after, me)]
             for run in dead:
-                await _interrupt(conn, run["id"], run["owner_pid"], now)
+                await self.db.run_in_connection(interrupt_run, run["id"], run["owner_pid"], now)
             orphans = await _all(
                 conn,
                 """SELECT pid, pgid, proc_started FROM steps
@@ -210,19 +179,19 @@ class RecoveryMixin:
         if not _owner_dead(row, time.time(), STALE_AFTER, me):
             return False
         async with self.db.transaction() as conn:
-            now = time.time()
+            # re-read under the write lock: adopted or started meanwhile, it is not orphaned
+            current = await _all(
+                conn,
+                "SELECT status, owner_pid, owner_started FROM runs WHERE id = ?",
+                (run_id,),
+            )
+            if not current or tuple(current[0]) != (
+                "queued",
+                row["owner_pid"],
+                row["owner_started"],
+            ):
+                return False
             message = f"cancelled by {by} while queued" if by else "cancelled while queued"
-            cur = await conn.execute(
-                """UPDATE runs SET status = 'cancelled', ended_at = ?, message = ?
-                   WHERE id = ? AND status = 'queued' AND owner_pid IS ?
-                     AND owner_started IS ?""",
-                (now, message, run_id, row["owner_pid"], row["owner_started"]),
+            return await self.db.run_in_connection(
+                move_run, run_id, RunStatus.CANCELLED, time.time(), message
             )
-            if cur.rowcount != 1:
-                return False  # adopted or started meanwhile
-            await conn.execute(
-                """INSERT INTO events (run_id, step, kind, status, attempt, at, message)
-                   VALUES (?, NULL, 'run', 'cancelled', 0, ?, ?)""",
-                (run_id, now, message),
-            )
-            return True

@@ -9,8 +9,8 @@ from typing import Any
 
 import aiosqlite
 
+from flowtui.engine.records import LogRecord, RunRecord
 from flowtui.engine.states import RUN_ACTIVE, RunStatus
-from flowtui.store.records import LogRecord, RunRecord
 
 _ACTIVE = tuple(sorted(str(s) for s in RUN_ACTIVE))
 _ACTIVE_SQL = ", ".join(f"'{s}'" for s in _ACTIVE)

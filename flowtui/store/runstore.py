@@ -1,7 +1,9 @@
-"""RunStore: the run history API the runner, the CLI and the dashboard use.
+"""RunStore: the SQLite run history the runner (through its ports), the CLI and the
+dashboard use.
 
-The batch writer lives in `apply`, liveness and adoption in `recovery`, the runner's
-heartbeat thread in `heartbeat`; the names other modules import from here are re-exported.
+It implements the engine's `RunLedger`, `Liveness` (via `liveness()`) and `PauseFlags`
+ports. The batch writer lives in `apply`, status writes in `transitions`, liveness and
+adoption in `recovery`, the runner's heartbeat thread in `heartbeat`.
 """
 
 from __future__ import annotations
@@ -9,33 +11,27 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
 from flowtui.engine.events import Event
-from flowtui.engine.states import RunStatus, StepStatus
-from flowtui.store.apply import _apply_batch, _insert_run_event
-from flowtui.store.db import Database, StoreFullError
-from flowtui.store.heartbeat import HeartbeatThread
-from flowtui.store.owner import Owner
-from flowtui.store.records import (
+from flowtui.engine.owner import STALE_AFTER, Owner
+from flowtui.engine.records import (
     ApprovalRecord,
     AttemptRecord,
     CommandRecord,
     EventRecord,
     LogRecord,
+    NewStep,
     RunRecord,
     StepRecord,
 )
-from flowtui.store.recovery import (
-    ORPHAN_KILL_GRACE,
-    STALE_AFTER,
-    RecoveryMixin,
-    _interrupt,
-    _owner_dead,
-)
+from flowtui.engine.states import RunStatus, StepStatus
+from flowtui.store.apply import _apply_batch
+from flowtui.store.db import Database
+from flowtui.store.heartbeat import HeartbeatThread
+from flowtui.store.recovery import RecoveryMixin, _owner_dead
 from flowtui.store.rows import (
     _ACTIVE_SQL,
     _all,
@@ -45,32 +41,9 @@ from flowtui.store.rows import (
     _one,
     _run_record,
 )
-
-__all__ = [
-    "COMMAND_KINDS",
-    "ORPHAN_KILL_GRACE",
-    "STALE_AFTER",
-    "HeartbeatThread",
-    "NewStep",
-    "RunStore",
-    "_interrupt",
-]
+from flowtui.store.transitions import move_run
 
 COMMAND_KINDS = frozenset({"approve", "reject", "cancel"})
-
-
-@dataclass(frozen=True, slots=True)
-class NewStep:
-    name: str
-    type: str
-    requires: list[str]
-    position: int
-    status: StepStatus = StepStatus.PENDING
-    reused_from: int | None = None
-    outputs: dict[str, str] = field(default_factory=dict)
-    started_at: float | None = None
-    ended_at: float | None = None
-    message: str = ""
 
 
 class RunStore(RecoveryMixin):
@@ -86,7 +59,19 @@ class RunStore(RecoveryMixin):
     async def close(self) -> None:
         await self.db.close()
 
-    def add_full_listener(self, listener: Callable[[StoreFullError], None]) -> None:
+    @property
+    def location(self) -> str:
+        return str(self.path)
+
+    @property
+    def default_workspace_root(self) -> Path:
+        return self.path.parent / "workspaces"
+
+    def liveness(self) -> HeartbeatThread:
+        """A heartbeat for one runner (the engine's `Liveness` port), on its own connection."""
+        return HeartbeatThread(self.path)
+
+    def add_full_listener(self, listener: Callable[[Exception], None]) -> None:
         """Call `listener` whenever a write fails because the disk is full."""
         self.db.full_listeners.append(listener)
 
@@ -283,14 +268,9 @@ class RunStore(RecoveryMixin):
                 assert busy is not None
                 if busy["n"] >= concurrency:
                     return False
-            now = time.time()
-            await _insert_run_event(conn, run_id, RunStatus.RUNNING, now, "")
-            await conn.execute(
-                "UPDATE runs SET status = 'running', started_at = COALESCE(started_at, ?)"
-                " WHERE id = ?",
-                (now, run_id),
+            return await self.db.run_in_connection(
+                move_run, run_id, RunStatus.RUNNING, time.time(), ""
             )
-            return True
 
     async def apply(self, events: Sequence[Event]) -> None:
         """Write a batch of engine events in one transaction, in order."""

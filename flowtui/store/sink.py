@@ -36,9 +36,7 @@ class StoreSink:
     described in `errors` (and logged).
     """
 
-    def __init__(
-        self, store: RunStore, bus: EventBus, log_limits: LogLimits | None = None
-    ) -> None:
+    def __init__(self, store: RunStore, bus: EventBus, log_limits: LogLimits | None = None) -> None:
         self.store = store
         self.bus = bus
         self.log_cap = LogCap(log_limits or LogLimits.from_env())

@@ -16,43 +16,28 @@ import contextlib
 import logging
 import os
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
 from flowtui.engine.admission import trigger_allowed
 from flowtui.engine.events import Event, RunStatusChanged
-from flowtui.engine.execution import RunError
-from flowtui.engine.runner import Runner
+from flowtui.engine.runner import RunError, Runner
 from flowtui.model.branches import branch_matches, describe_mismatch
 from flowtui.model.workflow import Trigger, Workflow
 from flowtui.store.runstore import RunStore
 from flowtui.store.triggerstore import TriggerEventRecord, TriggerStore
 from flowtui.triggers import chain, cron, gitwatch
+from flowtui.triggers.hooks import WebhookOptions, secret_env_of
 from flowtui.triggers.payloads import RunRequest, clean
 
 log = logging.getLogger("flowtui.triggers")
 
-DEFAULT_SECRET_ENV = "FLOWTUI_WEBHOOK_SECRET"
-DEFAULT_PORT = 8765
-DEFAULT_MAX_BODY = 1024 * 1024
 CHAIN_CURSOR = "chain:cursor"
 HTTP_KINDS = ("webhook", "incident")
 
 
-@dataclass(frozen=True, slots=True)
-class WebhookOptions:
-    host: str = "127.0.0.1"
-    port: int = DEFAULT_PORT  # 0: any free port (see TriggerService.webhook_port)
-    max_body: int = DEFAULT_MAX_BODY
-
-
 def cron_key(trigger: Trigger) -> str:
     return f"cron:{trigger.options.get('schedule')}:{trigger.options.get('timezone') or 'UTC'}"
-
-
-def secret_env_of(trigger: Trigger) -> str:
-    return str(trigger.options.get("secret_env") or DEFAULT_SECRET_ENV)
 
 
 class TriggerService:

@@ -13,16 +13,14 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from aiohttp import web
 
 from flowtui.model.workflow import Trigger, Workflow
 from flowtui.triggers import payloads, signatures
+from flowtui.triggers.hooks import HookTarget, WebhookOptions, secret_env_of
 from flowtui.triggers.payloads import PayloadError, RunRequest
-
-if TYPE_CHECKING:
-    from flowtui.triggers.service import TriggerService, WebhookOptions
 
 log = logging.getLogger("flowtui.triggers")
 
@@ -35,7 +33,7 @@ def _json(code: int, **body: Any) -> web.Response:
 
 
 class WebhookServer:
-    def __init__(self, service: TriggerService, options: WebhookOptions) -> None:
+    def __init__(self, service: HookTarget, options: WebhookOptions) -> None:
         self.service = service
         self.options = options
         # aiohttp's own cap stays above ours, so our 413 (with a clear body) answers first
@@ -85,10 +83,10 @@ class WebhookServer:
         if workflow is None or not triggers:
             return _json(404, error=f"no workflow {name!r} with a {kind} trigger")
         env = self.service.env
-        secrets = [(t, env.get(_secret_env(t)) or "") for t in triggers]
+        secrets = [(t, env.get(secret_env_of(t)) or "") for t in triggers]
         secrets = [(t, s) for t, s in secrets if s]
         if not secrets:
-            names = ", ".join(sorted({_secret_env(t) for t in triggers}))
+            names = ", ".join(sorted({secret_env_of(t) for t in triggers}))
             await self.service.record(name, kind, "rejected", f"no secret configured ({names})")
             return _json(
                 403,
@@ -180,12 +178,6 @@ class WebhookServer:
         if event.outcome == "rejected":
             return {"code": 422, "error": event.detail}
         return {"code": 200, "status": event.outcome, "reason": event.detail}
-
-
-def _secret_env(trigger: Trigger) -> str:
-    from flowtui.triggers.service import secret_env_of
-
-    return secret_env_of(trigger)
 
 
 async def _read_limited(request: web.Request, limit: int) -> bytes | None:

@@ -16,12 +16,13 @@ track's `│` (junctions are always ┬ ┴ ├ ┤ ┼ or a corner).
 from __future__ import annotations
 
 import functools
-import heapq
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
 from rich.cells import cell_len
+
+from flowtui.model.graph import layer_of
 
 Direction = Literal["left", "right", "up", "down"]
 Segments = list[tuple[str, str]]
@@ -140,9 +141,9 @@ def compute_layers(nodes: Sequence[NodeSpec]) -> dict[str, int]:
     index = {name: i for i, name in enumerate(names)}
     if len(index) != len(names):
         raise ValueError("duplicate step names")
-    preds = [_known_requires(reqs, index, name) for name, reqs in key]
-    layer = _longest_path_layers(names, preds)
-    return {name: layer[i] for i, name in enumerate(names)}
+    for name, reqs in key:
+        _known_requires(reqs, index, name)  # a step requiring itself: named as such
+    return layer_of(dict(key))
 
 
 def compute_compact(nodes: Sequence[NodeSpec]) -> list[CompactRow]:
@@ -315,31 +316,6 @@ def _known_requires(reqs: Sequence[str], index: Mapping[str, int], name: str) ->
     return out
 
 
-def _longest_path_layers(names: Sequence[str], preds: Sequence[Sequence[int]]) -> list[int]:
-    n = len(names)
-    succs: list[list[int]] = [[] for _ in range(n)]
-    indeg = [len(p) for p in preds]
-    for v, ps in enumerate(preds):
-        for u in ps:
-            succs[u].append(v)
-    layer = [0] * n
-    ready = [v for v in range(n) if indeg[v] == 0]
-    heapq.heapify(ready)
-    seen = 0
-    while ready:
-        u = heapq.heappop(ready)
-        seen += 1
-        for v in succs[u]:
-            layer[v] = max(layer[v], layer[u] + 1)
-            indeg[v] -= 1
-            if indeg[v] == 0:
-                heapq.heappush(ready, v)
-    if seen != n:
-        stuck = [names[v] for v in range(n) if indeg[v] > 0]
-        raise ValueError(f"the steps form a cycle among: {', '.join(stuck)}")
-    return layer
-
-
 def _isotonic(values: Sequence[float]) -> list[float]:
     """The non-decreasing sequence closest to `values` (pool adjacent violators)."""
     blocks: list[list[float]] = []  # [sum, count]
@@ -377,7 +353,8 @@ class _Builder:
         self.step_preds = [_known_requires(reqs, index, name) for name, reqs in key]
 
     def build(self) -> DagLayout:
-        self.step_layer = _longest_path_layers(self.names, self.step_preds)
+        layers = layer_of(dict(self.key))
+        self.step_layer = [layers[name] for name in self.names]
         self._add_waypoints()
         self._order()
         self._make_buses()

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from flowtui.engine.records import StepRecord
 from flowtui.model.workflow import Workflow
-from flowtui.store.records import StepRecord
 from flowtui.store.runstore import RunStore
 from flowtui.tui.timeline_scale import TimelineRow
 from flowtui.tui.widgets.log_view import StepDetail

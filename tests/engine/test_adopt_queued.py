@@ -14,10 +14,11 @@ from pathlib import Path
 import psutil
 import pytest
 
+from flowtui.engine.owner import Owner
+from flowtui.engine.records import NewStep
 from flowtui.engine.runner import RunnerOptions
 from flowtui.engine.states import RunStatus, StepStatus
-from flowtui.store.owner import Owner
-from flowtui.store.runstore import NewStep, RunStore
+from flowtui.store.runstore import RunStore
 from tests.harness import engine_harness
 
 WORKFLOW = """
@@ -34,7 +35,8 @@ RUNNER = """
 import asyncio, sys
 from pathlib import Path
 from flowtui.engine.bus import EventBus
-from flowtui.engine.runner import Runner, RunnerOptions
+from flowtui.engine.runner import RunnerOptions
+from flowtui.runtime import build_runner
 from flowtui.model.loader import load_workflow
 from flowtui.store.runstore import RunStore
 from flowtui.store.sink import StoreSink
@@ -44,7 +46,7 @@ async def main(db, path):
     bus = EventBus()
     sink = StoreSink(store, bus)
     sink.start()
-    runner = Runner(store, bus, RunnerOptions(poll_interval=0.05, heartbeat_interval=0.2))
+    runner = build_runner(store, bus, RunnerOptions(poll_interval=0.05, heartbeat_interval=0.2))
     await runner.start()
     wf = load_workflow(path)
     ids = [(await runner.submit(wf, params={"nap": nap})).run_id for nap in ("600", "0", "0")]

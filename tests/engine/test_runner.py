@@ -57,8 +57,12 @@ async def test_fan_out_runs_in_parallel_and_fan_in_waits(env: Env) -> None:
     assert [entry.line for entry in logs if entry.stream == "stdout"] == ["deployed"]
 
 
-async def test_parallel_limit_serialises_steps(env: Env) -> None:
-    env.runner._slots = asyncio.Semaphore(1)
+async def test_parallel_limit_serialises_steps(tmp_path: Path) -> None:
+    async with Env.open(tmp_path, RunnerOptions(parallel=1, poll_interval=0.05)) as env:
+        await _serial_steps(env)
+
+
+async def _serial_steps(env: Env) -> None:
     wf = env.workflow(
         """
         name: serial

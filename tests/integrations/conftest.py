@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from flowtui.engine.records import StepRecord
 from flowtui.engine.runner import RunnerOptions
 from flowtui.engine.states import RunStatus
 from flowtui.model.workflow import Workflow
-from flowtui.store.records import StepRecord
 from tests.harness import Harness
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"

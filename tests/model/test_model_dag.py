@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from flowtui.engine.dag import build_graph, downstream, find_cycle, layers
+from flowtui.model.graph import build_graph, downstream, find_cycle, layers
 from flowtui.model.loader import load_workflow_text
 from flowtui.model.workflow import SourcePos, Step
 from tests.model.model_helpers import with_steps
@@ -103,6 +103,6 @@ def test_long_chain_has_no_recursion_limit() -> None:
 
 
 def test_importing_dag_does_not_import_networkx() -> None:
-    code = "import sys, flowtui.engine.dag; print('networkx' in sys.modules)"
+    code = "import sys, flowtui.model.graph; print('networkx' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"

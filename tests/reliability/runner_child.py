@@ -16,8 +16,9 @@ import time
 
 from flowtui.engine.bus import EventBus
 from flowtui.engine.events import Event, StepProcess
-from flowtui.engine.runner import Runner, RunnerOptions
+from flowtui.engine.runner import RunnerOptions
 from flowtui.model.loader import load_workflow
+from flowtui.runtime import build_runner
 from flowtui.store import RunStore
 from flowtui.store.sink import StoreSink
 
@@ -35,7 +36,7 @@ async def main(db: str, flow: str, block: float) -> None:
 
     bus.add_listener(on_event)
     options = RunnerOptions(heartbeat_interval=0.1, kill_grace=1.0, poll_interval=0.05)
-    runner = Runner(store, bus, options)
+    runner = build_runner(store, bus, options)
     await runner.start()
     handle = await runner.submit(load_workflow(flow))
     await running.wait()

@@ -15,8 +15,9 @@ import pytest
 
 from flowtui.engine.bus import EventBus
 from flowtui.engine.events import StepLog
+from flowtui.engine.records import NewStep
 from flowtui.engine.states import RunStatus, StepStatus
-from flowtui.store import NewStep, RunStore
+from flowtui.store import RunStore
 from flowtui.store.sink import StoreSink
 
 from .conftest import flowtui_argv, spawn

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from flowtui.engine.states import RunStatus
 from flowtui.store import RunStore
-from flowtui.store.recovery import _interrupt
+from flowtui.store.transitions import interrupt_run
 from tests.processes import group_members
 
 from .conftest import RUNNER_CHILD, spawn, wait_until
@@ -100,8 +100,8 @@ async def test_runner_stops_a_run_taken_away_from_it(
         (step,) = await store.get_steps(run_id)
         assert step.pgid is not None
         # as a recovering process on another host would: it can mark, not kill
-        async with store.db.transaction() as conn:
-            await _interrupt(conn, run_id, child.pid, time.time())
+        async with store.db.transaction():
+            await store.db.run_in_connection(interrupt_run, run_id, child.pid, time.time())
         out = _finish(child)  # the step waits for `go` forever: only the runner can stop it
         assert "final cancelled" in out
         pgid = step.pgid

@@ -20,11 +20,13 @@ import pytest
 from flowtui.engine.bus import EventBus
 from flowtui.engine.events import StepLog
 from flowtui.engine.process import DRAIN_TIMEOUT, PIPE_LINGER
+from flowtui.engine.records import NewStep
 from flowtui.engine.runner import Runner, RunnerOptions
 from flowtui.engine.states import RunStatus
 from flowtui.model.loader import load_workflow
 from flowtui.model.workflow import Workflow
-from flowtui.store import NewStep, RunStore
+from flowtui.runtime import build_runner
+from flowtui.store import RunStore
 from flowtui.store.sink import MAX_BACKLOG, StoreSink
 
 RUNS, STEPS = 30, 10
@@ -59,7 +61,7 @@ async def load(tmp_path: Path, db_path: Path) -> AsyncIterator[Load]:
     bus = EventBus()
     sink = StoreSink(store, bus)
     sink.start()
-    runner = Runner(store, bus, RunnerOptions(parallel=8, poll_interval=0.05))
+    runner = build_runner(store, bus, RunnerOptions(parallel=8, poll_interval=0.05))
     await runner.start()
     try:
         yield Load(tmp_path, store, sink, runner)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flowtui.store import NewStep
+from flowtui.engine.records import NewStep
 
 
 def plan(*names: str) -> list[NewStep]:

@@ -14,10 +14,11 @@ import psutil
 import pytest
 
 from flowtui.engine.events import StepProcess, StepStatusChanged
+from flowtui.engine.owner import Owner, kill_orphan_group, process_matches
 from flowtui.engine.process import create_time_now
+from flowtui.engine.records import NewStep
 from flowtui.engine.states import RunStatus, StepStatus
-from flowtui.store import NewStep, Owner, RunStore
-from flowtui.store.owner import kill_orphan_group, process_matches
+from flowtui.store import RunStore
 
 from .store_helpers import plan
 from .test_store_multiprocess import _child_env
@@ -28,7 +29,9 @@ import asyncio, os, subprocess, sys
 import psutil
 from flowtui.engine.events import StepProcess, StepStatusChanged
 from flowtui.engine.states import StepStatus
-from flowtui.store import NewStep, Owner, RunStore
+from flowtui.engine.owner import Owner
+from flowtui.engine.records import NewStep
+from flowtui.store import RunStore
 
 async def main(path):
     async with await RunStore.open(path) as store:
@@ -160,7 +163,8 @@ async def test_dead_runner_is_interrupted_and_orphans_killed(
     (attempt,) = await store.get_attempts(dead_run)
     assert attempt.status == StepStatus.CANCELLED and attempt.ended_at is not None
     audit = [(e.step, e.status) for e in await store.get_events(dead_run)]
-    assert audit[-2:] == [(None, "interrupted"), ("job", "cancelled")]
+    # the steps end before the run: once a run is over, none of its steps may move
+    assert audit[-2:] == [("job", "cancelled"), (None, "interrupted")]
 
     await _wait_gone(orphan)
     assert stranger.poll() is None and not _gone(stranger.pid)  # not ours to kill
@@ -220,11 +224,20 @@ async def test_recheck_under_lock_spares_a_run_that_finished(
 
         finisher = asyncio.create_task(finish_it())
         await held.wait()
+        loop = asyncio.get_running_loop()
+        locking = asyncio.Event()
+
+        def trace(sql: str) -> None:  # on the connection's thread, as each statement starts
+            if sql.strip().upper() == "BEGIN IMMEDIATE":
+                loop.call_soon_threadsafe(locking.set)
+
+        await store.db.conn.set_trace_callback(trace)
         recovery = asyncio.create_task(store.recover_interrupted(stale_after=60))
-        await asyncio.sleep(0.1)  # recovery has made its first look and waits for the lock
+        await asyncio.wait_for(locking.wait(), 10)  # its first look is made; it waits for the lock
         release.set()
         await finisher
         assert await recovery == []
+        await store.db.conn.set_trace_callback(None)
     finally:
         await other.close()
     run = await store.get_run(dead_run)

@@ -14,8 +14,10 @@ from flowtui.engine.events import (
     StepProcess,
     StepStatusChanged,
 )
+from flowtui.engine.owner import Owner
+from flowtui.engine.records import NewStep
 from flowtui.engine.states import RunStatus, StepStatus
-from flowtui.store import NewStep, Owner, RunStore
+from flowtui.store import RunStore
 
 from .store_helpers import plan
 

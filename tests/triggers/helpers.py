@@ -12,10 +12,11 @@ from pathlib import Path
 from typing import Any
 
 from flowtui.engine.bus import EventBus
+from flowtui.engine.records import RunRecord
 from flowtui.engine.runner import Runner, RunnerOptions
 from flowtui.model.loader import load_workflow
 from flowtui.model.workflow import Workflow
-from flowtui.store.records import RunRecord
+from flowtui.runtime import build_runner
 from flowtui.store.runstore import RunStore
 from flowtui.store.sink import StoreSink
 from flowtui.triggers.service import TriggerService
@@ -65,7 +66,7 @@ class Env:
         bus = EventBus()
         sink = StoreSink(store, bus)
         sink.start()
-        runner = Runner(store, bus, RunnerOptions(parallel=4, kill_grace=1.0))
+        runner = build_runner(store, bus, RunnerOptions(parallel=4, kill_grace=1.0))
         await runner.start()
         node = Node(store, bus, sink, runner)
         self.nodes.append(node)

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from flowtui.engine.bus import EventBus
-from flowtui.engine.runner import Runner, RunnerOptions
+from flowtui.engine.runner import RunnerOptions
+from flowtui.runtime import build_runner
 from flowtui.store.runstore import RunStore
 from flowtui.store.sink import StoreSink
 from tests.triggers.helpers import Env, runs_of, wait_final, wait_until
@@ -76,7 +77,7 @@ async def test_runs_finished_before_the_first_start_do_not_fire(env: Env) -> Non
     bus = EventBus()
     sink = StoreSink(store, bus)
     sink.start()
-    async with Runner(store, bus, RunnerOptions()) as runner:
+    async with build_runner(store, bus, RunnerOptions()) as runner:
         await runner.run(build)
     await sink.close()
     await store.close()

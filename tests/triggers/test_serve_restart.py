@@ -28,7 +28,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from flowtui.cli.serve import ADOPT_INTERVAL
+from flowtui.runtime import ADOPT_INTERVAL
 from flowtui.triggers.signatures import sign
 
 SECRET = "restart-test-secret"

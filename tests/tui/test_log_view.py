@@ -9,8 +9,8 @@ from textual import events
 from textual.app import App, ComposeResult
 from textual.widgets import Input, Static
 
+from flowtui.engine.records import ApprovalRecord, AttemptRecord, LogRecord, StepRecord
 from flowtui.engine.states import StepStatus
-from flowtui.store.records import ApprovalRecord, AttemptRecord, LogRecord, StepRecord
 from flowtui.tui.widgets.log_view import LogLine, LogView, StepDetail
 
 SIZE = (120, 40)

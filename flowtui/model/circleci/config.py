@@ -29,6 +29,7 @@ from flowtui.model.circleci.params import (
 )
 from flowtui.model.circleci.steps import StepExpander, environment
 from flowtui.model.errors import Problem, WorkflowError
+from flowtui.model.graph import find_cycle
 from flowtui.model.workflow import SourcePos, Step, Workflow
 from flowtui.model.yamlsafe import Document, YMap, YSeq, parse_document, to_plain
 
@@ -531,7 +532,7 @@ class _Builder:
                     )
                     ok = False
             resolved[inst.name] = tuple(dict.fromkeys(deps))
-        cycle = _find_cycle(resolved) if ok else []
+        cycle = (find_cycle(resolved) or []) if ok else []
         if cycle:
             self.error(
                 names[cycle[0]].pos,
@@ -665,30 +666,3 @@ class _Builder:
             self.hosts.setdefault(label, pos)
             self.workflow_hosts.setdefault(label, pos)
         return result
-
-
-def _find_cycle(graph: Mapping[str, tuple[str, ...]]) -> list[str]:
-    """One cycle of `graph` (name -> requires) as a list of names, or []."""
-    state: dict[str, int] = {}  # 1: on the current path, 2: done
-    path: list[str] = []
-
-    def visit(node: str) -> list[str]:
-        state[node] = 1
-        path.append(node)
-        for dep in graph.get(node, ()):
-            if state.get(dep) == 1:
-                return path[path.index(dep) :]
-            if dep not in state:
-                found = visit(dep)
-                if found:
-                    return found
-        path.pop()
-        state[node] = 2
-        return []
-
-    for start in graph:
-        if start not in state:
-            found = visit(start)
-            if found:
-                return found
-    return []

@@ -23,7 +23,7 @@ from textual.strip import Strip
 from textual.widget import Widget
 from textual.widgets import Input, Static
 
-from flowtui.store.records import ApprovalRecord, AttemptRecord, StepRecord
+from flowtui.engine.records import ApprovalRecord, AttemptRecord, StepRecord
 from flowtui.timefmt import fmt_clock, fmt_duration
 from flowtui.tui.glyphs import STATUS_COLOUR, glyph
 

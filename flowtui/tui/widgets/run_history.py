@@ -8,7 +8,7 @@ from rich.text import Text
 from textual.message import Message
 from textual.widgets import DataTable
 
-from flowtui.store.records import RunRecord
+from flowtui.engine.records import RunRecord
 from flowtui.timefmt import fmt_clock, fmt_duration
 from flowtui.tui.glyphs import glyph, status_style
 

@@ -1,4 +1,8 @@
-"""Immutable rows returned by the store's read methods."""
+"""The history's records: what the engine asks a ledger to create and what reads return.
+
+They belong to the engine (its ports speak them); every store backend builds them from
+its own rows.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,22 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from flowtui.engine.states import RunStatus, StepStatus
+
+
+@dataclass(frozen=True, slots=True)
+class NewStep:
+    """A step row of a run being created (`RunLedger.create_run`)."""
+
+    name: str
+    type: str
+    requires: list[str]
+    position: int
+    status: StepStatus = StepStatus.PENDING
+    reused_from: int | None = None
+    outputs: dict[str, str] = field(default_factory=dict)
+    started_at: float | None = None
+    ended_at: float | None = None
+    message: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,6 +21,9 @@ CREATE_TIME_SLACK = 0.01  # a runner's own create time is read from psutil: exac
 # (10 ms) and comes after the spawn's latency, which a busy machine stretches.  A pid is not
 # reused within half a second, so this still tells a stranger from the recorded process.
 STEP_START_SLACK = 0.5
+# A runner beats every 2 s (RunnerOptions.heartbeat_interval): 10 missed beats in a row, then
+# a re-read under the write lock, before another process declares it dead.
+STALE_AFTER = 20.0
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from flowtui.engine.decisions import (
+from flowtui.control import (
     DecisionError,
     NoHeldStep,
     NoSuchRun,

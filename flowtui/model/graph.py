@@ -1,15 +1,15 @@
 """The step graph: edge u → v when step v requires step u.
 
-networkx is imported inside the functions that need it: it costs ~85 ms at import, and the
-CLI's cold start matters.  `find_cycle` and `downstream` are plain Python for that reason
-(the loader calls `find_cycle` on every load).  Nothing here recurses over steps, so a
-chain thousands of steps deep is fine.
+networkx does the graph work (layers, what depends on a step, longest chains); it is
+imported inside the functions that need it, because it costs ~85 ms at import and the
+CLI's cold start matters.  `find_cycle` is plain Python for that reason: the loader (and
+the CircleCI importer) call it on every load.  Nothing here recurses over steps, so a chain
+thousands of steps deep is fine.
 """
 
 from __future__ import annotations
 
-from collections import deque
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING
 
 from flowtui.model.workflow import Step
@@ -33,12 +33,17 @@ def build_graph(steps: Mapping[str, Step]) -> networkx.DiGraph:
     return graph
 
 
-def find_cycle(steps: Mapping[str, Step]) -> list[str] | None:
+def find_cycle(graph: Mapping[str, Step] | Mapping[str, Iterable[str]]) -> list[str] | None:
     """The steps of one cycle in run order (each must run before the next), or None.
 
-    The list starts at the cycle's step that comes first in the file, so the answer is
-    stable; steps outside `steps` are ignored.
+    `graph` maps a name to its step, or straight to what it requires.  The list starts at
+    the cycle's step that comes first in the file, so the answer is stable; requirements
+    outside `graph` are ignored.
     """
+    steps = {
+        name: tuple(value.requires if isinstance(value, Step) else value)
+        for name, value in graph.items()
+    }
     order = {name: i for i, name in enumerate(steps)}
     state: dict[str, int] = {}  # 1: on the current path, 2: finished
     for start in steps:
@@ -46,7 +51,7 @@ def find_cycle(steps: Mapping[str, Step]) -> list[str] | None:
             continue
         # path[i] requires path[i + 1]; iters[i] walks path[i]'s requirements
         path = [start]
-        iters = [iter(steps[start].requires)]
+        iters = [iter(steps[start])]
         state[start] = 1
         while path:
             nxt = next(iters[-1], None)
@@ -65,7 +70,7 @@ def find_cycle(steps: Mapping[str, Step]) -> list[str] | None:
             if seen is None:
                 state[nxt] = 1
                 path.append(nxt)
-                iters.append(iter(steps[nxt].requires))
+                iters.append(iter(steps[nxt]))
     return None
 
 
@@ -95,19 +100,37 @@ def downstream(steps: Mapping[str, Step], name: str) -> set[str]:
 
     `name` may also be a matrix step's base name, meaning all of its copies.
     """
+    import networkx
+
     starts = [name] if name in steps else [n for n, s in steps.items() if s.base == name]
     if not starts:
         raise KeyError(f"no step named `{name}`")
-    dependents: dict[str, list[str]] = {n: [] for n in steps}
-    for step_name, step in steps.items():
-        for required in step.requires:
-            if required in dependents:
-                dependents[required].append(step_name)
+    graph = build_graph(steps)
     found: set[str] = set()
-    queue = deque(starts)
-    while queue:
-        for child in dependents[queue.popleft()]:
-            if child not in found:
-                found.add(child)
-                queue.append(child)
+    for start in starts:
+        found |= networkx.descendants(graph, start)
     return found - set(starts)
+
+
+def layer_of(requires: Mapping[str, Iterable[str]]) -> dict[str, int]:
+    """Each name's layer: the length of the longest chain of requirements leading to it.
+
+    Requirements outside `requires` are ignored.  Raises ValueError naming a cycle.
+    """
+    import networkx
+
+    graph = networkx.DiGraph()
+    graph.add_nodes_from(requires)
+    graph.add_edges_from(
+        (dep, name) for name, deps in requires.items() for dep in deps if dep in requires
+    )
+    try:
+        return {
+            node: depth
+            for depth, generation in enumerate(networkx.topological_generations(graph))
+            for node in generation
+        }
+    except networkx.NetworkXUnfeasible:
+        cycle = find_cycle(requires) or []
+        shown = " → ".join([*cycle, *cycle[:1]])
+        raise ValueError(f"the steps form a cycle: {shown}") from None

@@ -1,0 +1,206 @@
+"""The one control surface: cancel, approve/reject, rerun, pause/resume.
+
+`flowtui cancel/approve/reject/rerun/pause/resume` and the dashboard's `c`, `a`/`x`,
+`f`/`F` and `p` all call these, so a person gets the same behaviour and the same words from
+either.  Decisions and cancels of runs owned by other processes travel as commands through
+the history, which the owning runner polls; what needs no runner (a queued run whose runner
+died) is done here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import TYPE_CHECKING
+
+from flowtui.engine.identity import approvers_of, may_approve
+from flowtui.engine.records import RunRecord, StepRecord
+from flowtui.engine.states import StepStatus
+from flowtui.store.runstore import RunStore
+
+if TYPE_CHECKING:
+    from flowtui.engine.runner import RunHandle, Runner
+
+POLL = 0.05  # how often the history is read while waiting for a runner to act
+
+
+class ControlError(Exception):
+    """Why an action cannot be done; the message is meant for the person acting."""
+
+
+class DecisionError(ControlError):
+    """Why a decision cannot be made."""
+
+
+class NoSuchRun(DecisionError):
+    pass
+
+
+class RunNotActive(DecisionError):
+    pass
+
+
+class NoHeldStep(DecisionError):
+    """The named step does not exist or is not held, or nothing in the run is held."""
+
+
+class SeveralHeld(DecisionError):
+    def __init__(self, message: str, held: list[str]) -> None:
+        super().__init__(message)
+        self.held = held
+
+
+class NotAnApprover(DecisionError):
+    def __init__(self, message: str, user: str, approvers: list[str]) -> None:
+        super().__init__(message)
+        self.user = user
+        self.approvers = approvers
+
+
+@dataclass(frozen=True, slots=True)
+class HeldStep:
+    """A held approval step that `user` may decide."""
+
+    run: RunRecord
+    step: StepRecord
+    user: str
+    approvers: list[str]  # as the run's own definition says; empty: anyone
+
+    @property
+    def name(self) -> str:
+        return self.step.name
+
+
+async def check_decision(
+    store: RunStore, run_id: int, step: str | None, user: str, *, approve: bool = True
+) -> HeldStep:
+    """The held step `step` of run `run_id` (or its only held step) if `user` may decide it.
+
+    Raises a DecisionError subclass naming what is wrong: no such run, run not active, no
+    such step / not held / nothing held, several held (naming them), or user not allowed
+    (naming the approvers).  `approve` only picks the verb of the messages.
+    """
+    verb = "approve" if approve else "reject"
+    run = await store.get_run(run_id)
+    if run is None:
+        raise NoSuchRun(f"run {run_id} not found in {store.path}")
+    if run.status.is_final:
+        raise RunNotActive(f"run {run.id} has already ended ({run.status})")
+    steps = await store.get_steps(run.id)
+    held = [s for s in steps if s.status == StepStatus.HELD]
+    held_names = [s.name for s in held]
+    if step is None:
+        if not held:
+            raise NoHeldStep(f"nothing in run {run.id} ({run.workflow}) waits for approval")
+        if len(held) > 1:
+            raise SeveralHeld(
+                f"run {run.id} has several steps waiting for approval: "
+                f"{', '.join(held_names)}; pick the one to {verb}",
+                held_names,
+            )
+        target = held[0]
+    else:
+        found = [s for s in steps if s.name == step]
+        if not found:
+            hint = f"; held: {', '.join(held_names)}" if held else ""
+            raise NoHeldStep(f"run {run.id} has no step {step!r}{hint}")
+        target = found[0]
+        if target.status != StepStatus.HELD:
+            hint = f" (held: {', '.join(held_names)})" if held else ""
+            raise NoHeldStep(
+                f"step {target.name} of run {run.id} is {target.status}, not held{hint}"
+            )
+    approvers = approvers_of(run, target.name)
+    if not may_approve(user, approvers):
+        raise NotAnApprover(
+            f"{user} may not {verb} {target.name} (approvers: {', '.join(approvers)})",
+            user,
+            approvers,
+        )
+    return HeldStep(run, target, user, approvers)
+
+
+async def decide(store: RunStore, held: HeldStep, *, approve: bool, comment: str = "") -> int:
+    """Send the decision on `held` to the runner that owns its run; the command's id.
+
+    The runner checks the approver list again when it takes the command (a decision
+    written straight into the history by someone else is refused there too).
+    """
+    verb = "approve" if approve else "reject"
+    return await store.add_command(held.run.id, verb, step=held.name, by=held.user, comment=comment)
+
+
+async def wait_taken(store: RunStore, command_id: int, timeout: float) -> bool:
+    """True once the owning runner took the command, False after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while not await store.command_taken(command_id):
+        if time.monotonic() >= deadline:
+            return False
+        await asyncio.sleep(POLL)
+    return True
+
+
+async def wait_decided(store: RunStore, held: HeldStep, timeout: float) -> StepStatus:
+    """The held step's status once it is no longer held (or still `held` after `timeout`)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        status = {s.name: s.status for s in await store.get_steps(held.run.id)}.get(
+            held.name, StepStatus.HELD
+        )
+        if status != StepStatus.HELD or time.monotonic() >= deadline:
+            return status
+        await asyncio.sleep(POLL)
+
+
+class CancelOutcome(StrEnum):
+    HERE = "cancelling"  # a run of this process: its steps are being stopped
+    ORPHAN = "cancelled"  # queued, its runner had died: cancelled in the history at once
+    ASKED = "asked"  # a command went to the owning runner, which polls for it
+
+
+async def cancel(
+    store: RunStore, run_id: int, by: str, *, runner: Runner | None = None
+) -> CancelOutcome:
+    """Cancel a queued or running run, whoever owns it.
+
+    Raises NoSuchRun or RunNotActive.  A queued run whose runner died has nobody to take a
+    command: it is cancelled in the history directly.
+    """
+    run = await store.get_run(run_id)
+    if run is None:
+        raise NoSuchRun(f"run {run_id} not found in {store.path}")
+    if run.status.is_final:
+        raise RunNotActive(f"run {run.id} has already ended ({run.status})")
+    if runner is not None and runner.cancel(run.id, by=by):
+        return CancelOutcome.HERE
+    if await store.cancel_orphaned_queued(run.id, by):
+        return CancelOutcome.ORPHAN
+    await store.add_command(run.id, "cancel", by=by)
+    return CancelOutcome.ASKED
+
+
+async def wait_final(store: RunStore, run_id: int, timeout: float) -> RunRecord | None:
+    """The run once it has ended, or None if it has not within `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        run = await store.get_run(run_id)
+        if run is not None and run.status.is_final:
+            return run
+        if time.monotonic() >= deadline:
+            return None
+        await asyncio.sleep(POLL)
+
+
+async def rerun(runner: Runner, run_id: int, *, from_failed: bool, by: str) -> RunHandle:
+    """A new run linked to `run_id`: from its failed steps (reusing the rest) or from the
+    start.  Raises RunError (unknown, still active, definition gone)."""
+    return await runner.rerun(run_id, from_failed=from_failed, triggered_by=by)
+
+
+async def set_paused(store: RunStore, workflow: str, paused: bool) -> bool:
+    """Pause or resume `workflow`'s triggers; returns whether it was paused before."""
+    was = await store.workflow_paused(workflow)
+    await store.set_paused(workflow, paused)
+    return was

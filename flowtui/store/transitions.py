@@ -1,0 +1,174 @@
+"""Every write of a run or step status, in one place, checked against the allowed moves.
+
+`move_run` and `move_step` are the only code that changes `runs.status` or `steps.status`
+after a run is created: the event writer (`apply`), the FIFO start (`try_start_run`), the
+interruption of a dead runner's runs and the cancel of an orphaned queued run all call
+them.  Each checks `flowtui.engine.states` (`can_run_move` / `can_step_move`); a move the
+table does not allow is refused, logged, and noted in the run's own log, so a late event of
+a runner declared dead never turns an interrupted run back into a running or succeeded one.
+
+They run on the SQLite connection's thread inside the caller's transaction
+(`Database.run_in_connection`), one call per batch rather than a thread hop per statement.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import time
+
+from flowtui.engine.states import RunStatus, StepStatus, can_run_move, can_step_move
+
+log = logging.getLogger("flowtui.store")
+
+
+def refuse(conn: sqlite3.Connection, run_id: int, step: str, line: str) -> None:
+    """Record a refused change in the logger and in the run's log (as a system line)."""
+    log.warning("flowtui store: %s", line)
+    conn.execute(
+        "INSERT INTO logs (run_id, step, attempt, stream, line, at) VALUES (?, ?, 0, ?, ?, ?)",
+        (run_id, step, "system", line, time.time()),
+    )
+
+
+def run_status_of(conn: sqlite3.Connection, run_id: int) -> RunStatus | None:
+    row = conn.execute("SELECT status FROM runs WHERE id = ?", (run_id,)).fetchone()
+    return None if row is None else RunStatus(row[0])
+
+
+def move_run(
+    conn: sqlite3.Connection, run_id: int, new: RunStatus, at: float, message: str = ""
+) -> bool:
+    """Move run `run_id` to `new`; True if it moved.
+
+    Announcing the status a run already has is no move (the runner re-announces `running`
+    after `try_start_run` wrote it): only a non-empty `message` is kept.  A move out of a
+    final status, or any other the table forbids, is refused and recorded.
+    """
+    old = run_status_of(conn, run_id)
+    if old is None:
+        log.warning("flowtui store: run status %s for unknown run %s ignored", new, run_id)
+        return False
+    if old == new:
+        if message and not old.is_final:
+            conn.execute("UPDATE runs SET message = ? WHERE id = ?", (message, run_id))
+        return False
+    if not can_run_move(old, new):
+        why = f"run {run_id} is already {old}" if old.is_final else f"run {run_id} is {old}"
+        refuse(conn, run_id, "", f"ignored run status {new}: {why}")
+        return False
+    final = new.is_final
+    conn.execute(
+        """INSERT INTO events (run_id, step, kind, status, attempt, at, message)
+           VALUES (?, NULL, 'run', ?, 0, ?, ?)""",
+        (run_id, str(new), at, message),
+    )
+    conn.execute(
+        """UPDATE runs SET status = ?,
+             started_at = CASE WHEN ? THEN COALESCE(started_at, ?) ELSE started_at END,
+             ended_at = CASE WHEN ? THEN ? ELSE ended_at END,
+             message = CASE WHEN ? OR ? != '' THEN ? ELSE message END
+           WHERE id = ?""",
+        (str(new), new == RunStatus.RUNNING, at, final, at, final, message, message, run_id),
+    )
+    return True
+
+
+def move_step(
+    conn: sqlite3.Connection,
+    run_id: int,
+    step: str,
+    new: StepStatus,
+    at: float,
+    *,
+    attempt: int = 0,
+    exit_code: int | None = None,
+    message: str = "",
+) -> bool:
+    """Move step `step` of run `run_id` to `new` (with its attempt row); True if it moved.
+
+    Refused, and recorded, when the run is already over or the table forbids the move.
+    A step the run's plan did not list is added at the end, as if it had been pending.
+    """
+    run = run_status_of(conn, run_id)
+    if run is not None and run.is_final:
+        line = f"ignored step {step} status {new}: run {run_id} is already {run}"
+        refuse(conn, run_id, step, line)
+        return False
+    row = conn.execute(
+        "SELECT status FROM steps WHERE run_id = ? AND name = ?", (run_id, step)
+    ).fetchone()
+    old = StepStatus(row[0]) if row is not None else StepStatus.PENDING
+    if not can_step_move(old, new):
+        refuse(conn, run_id, step, f"ignored step {step} status {new}: it is already {old}")
+        return False
+    running = new == StepStatus.RUNNING
+    final = new.is_final
+    held = new == StepStatus.HELD
+    values = (str(new), attempt, exit_code, message, running, at, held, at, final, at, running)
+    if row is not None:
+        conn.execute(
+            """UPDATE steps SET status = ?, attempt = MAX(attempt, ?), exit_code = ?,
+                 message = ?,
+                 started_at = CASE WHEN ? THEN COALESCE(started_at, ?) ELSE started_at END,
+                 held_at = CASE WHEN ? THEN ? ELSE held_at END,
+                 ended_at = CASE WHEN ? THEN ? WHEN ? THEN NULL ELSE ended_at END
+               WHERE run_id = ? AND name = ?""",
+            (*values, run_id, step),
+        )
+    else:
+        conn.execute(
+            """INSERT INTO steps (run_id, name, position, type, status, attempt, exit_code,
+                 message, started_at, held_at, ended_at)
+               SELECT ?, ?, COALESCE(MAX(position) + 1, 0), '', ?, ?, ?, ?,
+                 CASE WHEN ? THEN ? END, CASE WHEN ? THEN ? END,
+                 CASE WHEN ? THEN ? WHEN ? THEN NULL END
+               FROM steps WHERE run_id = ?""",
+            (run_id, step, *values, run_id),
+        )
+    conn.execute(
+        """INSERT INTO events (run_id, step, kind, status, attempt, at, message)
+           VALUES (?, ?, 'step', ?, ?, ?, ?)""",
+        (run_id, step, str(new), attempt, at, message),
+    )
+    if running:
+        # a new attempt starting means any earlier one still open failed (a retry)
+        conn.execute(
+            """UPDATE attempts SET status = 'failed', ended_at = ?,
+                 exit_code = COALESCE(?, exit_code)
+               WHERE run_id = ? AND step = ? AND ended_at IS NULL AND attempt != ?""",
+            (at, exit_code, run_id, step, attempt),
+        )
+        conn.execute(
+            """INSERT OR IGNORE INTO attempts (run_id, step, attempt, status, started_at)
+               VALUES (?, ?, ?, 'running', ?)""",
+            (run_id, step, attempt, at),
+        )
+    elif final:
+        conn.execute(
+            """UPDATE attempts SET status = ?, ended_at = ?, exit_code = ?, message = ?
+               WHERE run_id = ? AND step = ? AND ended_at IS NULL""",
+            (str(new), at, exit_code, message, run_id, step),
+        )
+    return True
+
+
+def interrupt_run(conn: sqlite3.Connection, run_id: int, owner_pid: int, at: float) -> None:
+    """The runner of `run_id` died: its running and held steps are cancelled, it is
+    interrupted (steps first: a step cannot move once its run is over)."""
+    step_message = "interrupted: runner process died"
+    rows = conn.execute(
+        "SELECT name, attempt FROM steps WHERE run_id = ? AND status IN ('running', 'held')",
+        (run_id,),
+    ).fetchall()
+    for name, attempt in rows:
+        move_step(
+            conn, run_id, name, StepStatus.CANCELLED, at, attempt=attempt, message=step_message
+        )
+    # attempts a step left open (e.g. a retry between two attempts) end with the run
+    conn.execute(
+        """UPDATE attempts SET status = 'cancelled', ended_at = ?, message = ?
+           WHERE run_id = ? AND ended_at IS NULL""",
+        (at, step_message, run_id),
+    )
+    move_run(conn, run_id, RunStatus.INTERRUPTED, at, f"runner process {owner_pid} died")

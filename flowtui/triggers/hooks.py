@@ -1,0 +1,53 @@
+"""What the webhook server needs: its options, the secret a trigger names, and the small
+interface of the service it hands requests to (`TriggerService` implements `HookTarget`).
+
+Kept apart from `service` and `webhook` so that neither imports the other: the service
+starts the server, the server calls back through `HookTarget`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Protocol
+
+from flowtui.model.workflow import Trigger, Workflow
+from flowtui.store.triggerstore import TriggerEventRecord, TriggerStore
+from flowtui.triggers.payloads import RunRequest
+
+DEFAULT_SECRET_ENV = "FLOWTUI_WEBHOOK_SECRET"
+DEFAULT_PORT = 8765
+DEFAULT_MAX_BODY = 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookOptions:
+    host: str = "127.0.0.1"
+    port: int = DEFAULT_PORT  # 0: any free port (see TriggerService.webhook_port)
+    max_body: int = DEFAULT_MAX_BODY
+
+
+def secret_env_of(trigger: Trigger) -> str:
+    return str(trigger.options.get("secret_env") or DEFAULT_SECRET_ENV)
+
+
+class HookTarget(Protocol):
+    """The service a webhook request is handed to."""
+
+    env: Mapping[str, str]
+    triggers: TriggerStore
+
+    def workflow(self, name: str) -> Workflow | None: ...
+
+    async def record(
+        self,
+        workflow: str,
+        kind: str,
+        outcome: str,
+        detail: str = "",
+        run_id: int | None = None,
+    ) -> TriggerEventRecord: ...
+
+    async def fire(
+        self, workflow: Workflow, trigger: Trigger, request: RunRequest
+    ) -> TriggerEventRecord: ...

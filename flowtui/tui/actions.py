@@ -1,0 +1,207 @@
+"""The dashboard's run actions — run, approve/reject, rerun, cancel, pause — thin over the
+control surface (`flowtui.control`), which the CLI calls too.
+
+Each action is `reported`: a store that fails under it (locked, vanished, full) becomes an
+error toast, never a closed dashboard.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Awaitable, Callable
+from typing import Concatenate, ParamSpec, TypeVar
+
+from flowtui import control
+from flowtui.engine.identity import current_user
+from flowtui.engine.records import RunRecord
+from flowtui.engine.runner import RunError, Runner
+from flowtui.engine.states import StepStatus
+from flowtui.model.workflow import Workflow
+from flowtui.tui.refresh import RefreshMixin
+from flowtui.tui.screens.dialogs import ConfirmScreen, ParamsScreen, PromptScreen
+
+P = ParamSpec("P")
+S = TypeVar("S", bound="RefreshMixin")
+
+
+def reported(
+    action: Callable[Concatenate[S, P], Awaitable[None]],
+) -> Callable[Concatenate[S, P], Awaitable[None]]:
+    """Turn an exception of `action` into an error toast (the dashboard keeps going)."""
+
+    @functools.wraps(action)
+    async def guarded(self: S, *args: P.args, **kwargs: P.kwargs) -> None:
+        try:
+            await action(self, *args, **kwargs)
+        except Exception as exc:
+            name = action.__name__.removeprefix("action_").replace("_", " ").strip()
+            self.notify(f"{type(exc).__name__}: {exc}", title=f"{name} failed", severity="error")
+
+    return guarded
+
+
+class ActionsMixin(RefreshMixin):
+    """`r`, `a`/`x`, `f`/`F`, `c` and `p`."""
+
+    @property
+    def local_runner(self) -> Runner:
+        assert self.runtime is not None, "the dashboard's engine is not started yet"
+        return self.runtime.runner
+
+    @reported
+    async def action_run(self) -> None:
+        entry = self.selected_entry
+        if entry is None or entry.workflow is None:
+            self.notify("select a workflow that loads", severity="warning")
+            return
+        workflow = entry.workflow
+        if workflow.status == "draft":
+            self.notify(
+                f"{workflow.name} is a draft: set `status: active` to run it", severity="warning"
+            )
+            return
+        if workflow.params:
+            fields = {
+                name: (spec.default or "", spec.required, spec.description)
+                for name, spec in workflow.params.items()
+            }
+
+            @reported
+            async def chosen(self: ActionsMixin, values: dict[str, str] | None) -> None:
+                if values is not None:
+                    await self._start_run(workflow, values)
+
+            self.push_screen(ParamsScreen(workflow.name, fields), functools.partial(chosen, self))
+            return
+        await self._start_run(workflow, {})
+
+    async def _start_run(self, workflow: Workflow, params: dict[str, str]) -> None:
+        try:
+            handle = await self.local_runner.submit(
+                workflow, params=params, trigger="manual", triggered_by=current_user()
+            )
+        except RunError as exc:
+            self.notify(str(exc), title="cannot run", severity="error")
+            return
+        self._pin(handle.run_id)
+        self.notify(f"started {workflow.name} run {handle.run_id}")
+        self._show_soon()  # its first steps are starting: keys stay answered meanwhile
+
+    def _pin(self, run_id: int) -> None:
+        self.view.run_id = run_id
+        self.view.pinned = True
+        self.view.step = None
+
+    async def _current_run(self) -> RunRecord | None:
+        if self.runtime is None or self.view.run_id is None:
+            self.notify("no run shown", severity="warning")
+            return None
+        return await self.history.get_run(self.view.run_id)
+
+    @reported
+    async def action_approve(self) -> None:
+        await self._decide(approve=True)
+
+    @reported
+    async def action_reject(self) -> None:
+        await self._decide(approve=False)
+
+    async def _decide(self, *, approve: bool) -> None:
+        run = await self._current_run()
+        if run is None:
+            return
+        store = self.history
+        user = current_user()
+        verb = "approve" if approve else "reject"
+        # the step focused in the DAG when it is held, else the run's only held step
+        steps = await store.get_steps(run.id)
+        held_names = {s.name for s in steps if s.status == StepStatus.HELD}
+        wanted = self.view.step if self.view.step in held_names else None
+        try:
+            held = await control.check_decision(store, run.id, wanted, user, approve=approve)
+        except control.SeveralHeld as exc:
+            self.notify(f"{exc} in the DAG", severity="warning")
+            return
+        except control.NotAnApprover as exc:
+            self.notify(str(exc), severity="error")
+            return
+        except control.DecisionError as exc:
+            self.notify(str(exc), severity="warning")
+            return
+
+        @reported
+        async def send(self: ActionsMixin, comment: str | None) -> None:
+            if comment is None:
+                return
+            await control.decide(self.history, held, approve=approve, comment=comment)
+            self.notify(f"{verb}d {held.name} of run {run.id}")
+
+        title = f"{verb.capitalize()} {held.name} of run #{run.id}? Comment (optional):"
+        self.push_screen(
+            PromptScreen(title, submit_label=verb.capitalize()), functools.partial(send, self)
+        )
+
+    @reported
+    async def action_rerun(self, from_failed: bool) -> None:
+        run = await self._current_run()
+        if run is None:
+            return
+        if not run.status.is_final:
+            self.notify(f"run {run.id} is still {run.status}", severity="warning")
+            return
+        try:
+            handle = await control.rerun(
+                self.local_runner, run.id, from_failed=from_failed, by=current_user()
+            )
+        except (RunError, OSError) as exc:
+            self.notify(str(exc), title="cannot rerun", severity="error")
+            return
+        mode = "from the failed step" if from_failed else "from the start"
+        self.notify(f"rerunning run {run.id} {mode} as run {handle.run_id}")
+        self._pin(handle.run_id)
+        await self.refresh_view()
+
+    @reported
+    async def action_cancel_run(self) -> None:
+        run = await self._current_run()
+        if run is None:
+            return
+        if run.status.is_final:
+            self.notify(f"run {run.id} has already ended ({run.status})", severity="warning")
+            return
+
+        @reported
+        async def confirmed(self: ActionsMixin, yes: bool | None) -> None:
+            if not yes:
+                return
+            try:
+                outcome = await control.cancel(
+                    self.history, run.id, current_user(), runner=self.local_runner
+                )
+            except control.ControlError as exc:
+                self.notify(str(exc), severity="warning")
+                return
+            if outcome == control.CancelOutcome.ORPHAN:
+                self.notify(f"run {run.id} cancelled (its runner had died)")
+                self.request_refresh(workflows={run.workflow})
+            else:
+                self.notify(f"cancelling run {run.id}")
+
+        self.push_screen(
+            ConfirmScreen(f"Cancel run #{run.id} of {run.workflow}?", confirm_label="Cancel run"),
+            functools.partial(confirmed, self),
+        )
+
+    @reported
+    async def action_toggle_pause(self) -> None:
+        entry = self.selected_entry
+        if entry is None or entry.workflow is None:
+            return
+        name = entry.workflow.name
+        paused = name in self._paused
+        await control.set_paused(self.history, name, not paused)
+        self.notify(f"{name} {'resumed' if paused else 'paused: its triggers are ignored'}")
+        await self.refresh_list({name})
+
+
+__all__ = ["ActionsMixin", "reported"]

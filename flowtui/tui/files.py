@@ -1,0 +1,84 @@
+"""The dashboard's workflow file actions: duplicate, edit in $EDITOR, delete.
+
+A file changed here is reloaded into the catalog at once (the folder watcher would see it
+too, a moment later); a deleted workflow's run history stays.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import os
+import re
+import shlex
+import subprocess
+
+from textual.app import SuspendNotSupported
+
+from flowtui.tui.actions import reported
+from flowtui.tui.refresh import RefreshMixin, ViewState
+from flowtui.tui.screens.dialogs import ConfirmScreen
+
+
+class FileActionsMixin(RefreshMixin):
+    """`d`, `e` and `Delete`."""
+
+    @reported
+    async def action_duplicate(self) -> None:
+        entry = self.selected_entry
+        if entry is None:
+            return
+        text = entry.path.read_text(encoding="utf-8")
+        stem = entry.path.stem
+        for n in range(1, 100):
+            target = entry.path.with_name(f"{stem}-copy{'' if n == 1 else n}{entry.path.suffix}")
+            if not target.exists():
+                break
+        new_name = f"{entry.name}-copy{'' if n == 1 else n}"
+        text, _ = re.subn(r"(?m)^name:\s*.*$", f"name: {new_name}", text, count=1)
+        target.write_text(text, encoding="utf-8")
+        self.catalog.refresh([target])
+        await self.refresh_list()
+        self.notify(f"duplicated as {target.name}")
+
+    def action_edit(self) -> None:
+        entry = self.selected_entry
+        if entry is None:
+            return
+        editor = os.environ.get("VISUAL") or os.environ.get("EDITOR") or "vi"
+        command = [*shlex.split(editor), str(entry.path)]
+        try:
+            with self.suspend():
+                subprocess.run(command, check=False)
+        except SuspendNotSupported:
+            # no terminal to hand over (headless, some Windows terminals): run it as is
+            subprocess.run(command, check=False, stdin=subprocess.DEVNULL)
+        except OSError as exc:
+            self.notify(f"cannot start {editor!r}: {exc}", severity="error")
+            return
+        self.catalog.refresh([entry.path])
+        self.call_later(self.refresh_list)
+        self.call_later(self.refresh_view)
+
+    @reported
+    async def action_delete(self) -> None:
+        entry = self.selected_entry
+        if entry is None:
+            return
+
+        @reported
+        async def confirmed(self: FileActionsMixin, yes: bool | None) -> None:
+            if not yes:
+                return
+            with contextlib.suppress(FileNotFoundError):
+                entry.path.unlink()
+            self.catalog.refresh([entry.path])
+            self.view = ViewState()
+            await self.refresh_list()
+            await self.refresh_view()
+            self.notify(f"deleted {entry.path.name} (its run history stays)")
+
+        self.push_screen(
+            ConfirmScreen(f"Delete {entry.path}? Its run history stays.", confirm_label="Delete"),
+            functools.partial(confirmed, self),
+        )

@@ -1,0 +1,474 @@
+"""What the right-hand side and the list show, and redrawing them from the history.
+
+The history is the source of truth for what is drawn, so runs of other flowtui processes
+show up exactly as this dashboard's own.  Redraws run in workers: the App keeps handling
+keys while the store answers (its reads wait behind a flood's log writes), and requests
+that arrive meanwhile are gathered into the next redraw.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from rich.markup import escape
+from textual.app import App
+from textual.css.query import NoMatches
+from textual.widgets import Input, Static, TabbedContent
+
+from flowtui.engine.records import RunRecord, StepRecord
+from flowtui.engine.states import RunStatus, StepStatus
+from flowtui.model.catalog import CatalogEntry, WorkflowCatalog
+from flowtui.model.workflow import Workflow
+from flowtui.store.runstore import RunStore
+from flowtui.timefmt import fmt_duration
+from flowtui.tui.glyphs import glyph, status_style
+from flowtui.tui.view import build_detail, build_timeline_rows, dag_nodes
+from flowtui.tui.widgets.dag_view import DagView
+from flowtui.tui.widgets.log_view import LogView
+from flowtui.tui.widgets.run_history import PAGE_SIZE, RunHistory
+from flowtui.tui.widgets.timeline import TimelineView
+from flowtui.tui.widgets.workflow_list import WorkflowList, WorkflowRow
+
+if TYPE_CHECKING:
+    from flowtui.runtime import Runtime
+
+REFRESH_DELAY = 0.08  # gather a burst of engine events into one redraw
+FULL_LIST_SECONDS = 15.0  # a poll re-reads every workflow's row at most this often
+POLL_RECENT_RUNS = 50  # a poll compares the newest runs with the list to find changed rows
+LOG_TAIL = 5_000
+
+LOG_TAIL = 5_000
+
+
+def _set_text(widget: Static, text: str, *, fixed_width: bool = False) -> None:
+    """Update `widget` only when its text changed, laying out only when its size may change.
+
+    Every layout re-arranges the whole screen (tens of ms with a long workflow list), and the
+    header is redrawn on every engine event and poll. A `fixed_width` widget does not wrap
+    (text-wrap: nowrap), so its height is its line count.
+    """
+    old = widget.content
+    if isinstance(old, str) and old == text:
+        return
+    layout = True
+    if fixed_width and isinstance(old, str):
+        layout = old.count("\n") != text.count("\n") or not old or not text
+    widget.update(text, layout=layout)
+
+
+@dataclass
+class ViewState:
+    """What the right-hand side shows."""
+
+    path: Path | None = None
+    run_id: int | None = None
+    pinned: bool = False  # a run chosen in history or started here stays until another is
+    step: str | None = None
+    log_after: int = 0
+    log_key: tuple[int | None, str | None] = (None, None)
+
+
+class RefreshMixin(App[None]):
+    """The FlowApp's drawing: workflow list, run header, DAG, timeline, logs, history."""
+
+    runtime: Runtime | None
+    catalog: WorkflowCatalog
+    folder: Path
+
+    def init_refresh(self) -> None:
+        self.view = ViewState()
+        self._refresh_pending = False
+        self._logs_pending = False
+        self._find_changed = False
+        self._dirty_workflows: set[str] = set()
+        self._refresh_lock = asyncio.Lock()
+        self._background_lock = asyncio.Lock()  # one store-driven redraw at a time
+        self._view_wanted = False
+        self._history_loaded = False  # action_show_tab filled the history table already
+        self._list_lock = asyncio.Lock()
+        # per workflow name: (paused, newest runs) as last read, so a refresh reads only the
+        # rows that changed (two queries per workflow, waiting behind log writes in a flood)
+        self._list_cache: dict[str, tuple[bool, list[RunRecord]]] = {}
+        self._full_list_at = 0.0
+        self._paused: set[str] = set()
+
+    @property
+    def history(self) -> RunStore:
+        assert self.runtime is not None, "the dashboard's history is not open yet"
+        return self.runtime.store
+
+    async def _changed_workflows(self) -> set[str]:
+        """Workflows whose newest runs differ from what the list shows (one query)."""
+        store = self.history
+        shown = {run.id: run.status for _, runs in self._list_cache.values() for run in runs}
+        recent = await store.list_runs(None, limit=POLL_RECENT_RUNS)
+        return {run.workflow for run in recent if shown.get(run.id) != run.status}
+
+    def request_refresh(self, *, workflows: Iterable[str] | None = ()) -> None:
+        """Redraw soon, in a worker; a burst of requests becomes one redraw.
+
+        `workflows`: the list rows to read again (empty: none; None: find out which).
+        """
+        if workflows is None:
+            self._find_changed = True
+        else:
+            self._dirty_workflows.update(workflows)
+        if not self._refresh_pending:
+            self._refresh_pending = True
+            self.set_timer(REFRESH_DELAY, self._refresh_in_background)
+
+    def _refresh_in_background(self) -> None:
+        if not self._closing_down:
+            self.run_worker(self._do_refresh(), group="refresh", exit_on_error=False)
+
+    def request_logs(self) -> None:
+        """Read the shown log's new lines, in a worker (one at a time)."""
+        if self.view.run_id is not None and not self._logs_pending and not self._closing_down:
+            self._logs_pending = True
+            self.run_worker(self._do_logs(), group="refresh", exit_on_error=False)
+
+    async def _do_logs(self) -> None:
+        try:
+            async with self._background_lock:
+                await self.refresh_logs()
+        finally:
+            self._logs_pending = False
+
+    @property
+    def _closing_down(self) -> bool:
+        return bool(self._closing or self._closed or not self.is_running)
+
+    async def _do_refresh(self) -> None:
+        # requests arriving while a redraw runs are gathered into the next one: at most one
+        # runs and one waits, however long the store takes
+        async with self._background_lock:
+            self._refresh_pending = False
+            if self._closing_down or self.runtime is None:
+                return
+            await self.runtime.sink.flush()
+            names: set[str] | None = self._dirty_workflows
+            self._dirty_workflows = set()
+            if self._find_changed:
+                self._find_changed = False
+                if time.monotonic() - self._full_list_at > FULL_LIST_SECONDS:
+                    names = None  # every row, now and then: older runs may have changed
+                else:
+                    names |= await self._changed_workflows()
+            if names is None or names:
+                await self.refresh_list(names)
+            await self.refresh_view()
+
+    # -- drawing ---------------------------------------------------------------------
+    @property
+    def selected_entry(self) -> CatalogEntry | None:
+        path = self.view.path
+        return self.catalog.get(path) if path is not None else None
+
+    async def refresh_list(self, workflows: set[str] | None = None) -> None:
+        """Redraw the list, reading the rows of `workflows` again (all when None)."""
+        async with self._list_lock:
+            with contextlib.suppress(NoMatches):  # the app is closing: nothing left to draw
+                await self._refresh_list(workflows)
+
+    async def _workflow_state(self, name: str, reread: bool) -> tuple[bool, list[RunRecord]]:
+        store = self.history
+        cached = self._list_cache.get(name)
+        if cached is None or reread:
+            paused = await store.workflow_paused(name)
+            cached = (paused, await store.list_runs(name, limit=10))
+            self._list_cache[name] = cached
+        return cached
+
+    async def _refresh_list(self, workflows: set[str] | None = None) -> None:
+        if workflows is None:
+            self._full_list_at = time.monotonic()
+        rows: list[WorkflowRow] = []
+        errors: list[str] = []
+        self._paused = set()
+        for entry in self.catalog.entries:
+            wf = entry.workflow
+            if entry.error:
+                errors.append(entry.first_error_line)
+            if wf is None:
+                rows.append(
+                    WorkflowRow(entry.path, entry.name, "invalid", "", 0, error=entry.error or "")
+                )
+                continue
+            reread = workflows is None or wf.name in workflows
+            paused, runs = await self._workflow_state(wf.name, reread)
+            if paused:
+                self._paused.add(wf.name)
+            last = runs[0] if runs else None
+            status = "invalid" if entry.error else ("paused" if paused else wf.status)
+            rows.append(
+                WorkflowRow(
+                    path=entry.path,
+                    name=wf.name,
+                    status=status,
+                    triggers=",".join(t.kind for t in wf.triggers),
+                    steps=len(wf.steps),
+                    last_status=str(last.status) if last else None,
+                    last_run_id=last.id if last else None,
+                    # a live run's time would freeze here between status changes: the
+                    # list shows its status, the header its running time
+                    last_duration=(
+                        fmt_duration(last.duration)
+                        if last and last.status.is_final and last.duration is not None
+                        else ""
+                    ),
+                    recent=tuple(str(r.status) for r in runs),
+                    error=entry.error or "",
+                )
+            )
+        self.query_one(WorkflowList).set_rows(rows)
+        banner = self.query_one("#banner", Static)
+        if errors:
+            shown = "\n".join(errors[:4]) + (
+                f"\n… and {len(errors) - 4} more" if len(errors) > 4 else ""
+            )
+            _set_text(
+                banner,
+                f"Some workflow files do not load (last good versions stay usable):\n{shown}",
+            )
+        banner.set_class(bool(errors), "-visible")
+
+    async def refresh_view(self) -> None:
+        async with self._refresh_lock:
+            with contextlib.suppress(NoMatches):  # the app is closing: nothing left to draw
+                await self._refresh_view()
+
+    async def _refresh_view(self) -> None:
+        store = self.history
+        entry = self.selected_entry
+        error_box = self.query_one("#workflow-error", Static)
+        _set_text(error_box, entry.error if entry and entry.error else "")
+        workflow = entry.workflow if entry else None
+        if not self.view.pinned:
+            latest = await store.latest_run_id(workflow.name) if workflow else None
+            if latest != self.view.run_id:
+                self.view.run_id = latest
+        run = await store.get_run(self.view.run_id) if self.view.run_id else None
+        steps = await store.get_steps(run.id) if run else []
+        use_run_graph = run is not None and (
+            self.view.pinned or not run.status.is_final or workflow is None
+        )
+        if use_run_graph or workflow is None:
+            nodes = [(s.name, tuple(s.requires)) for s in steps]
+        else:
+            nodes = dag_nodes(workflow)
+        by_name = {s.name: s for s in steps}
+        states = {
+            name: str(by_name[name].status) if name in by_name else "pending" for name, _ in nodes
+        }
+        now = time.time()
+        durations = {
+            s.name: fmt_duration(s.duration)
+            for s in steps
+            if s.duration is not None and s.name in states
+        }
+        dag = self.query_one(DagView)
+        dag.set_graph(nodes)
+        dag.set_states(states, durations)
+        timeline = self.query_one(TimelineView)
+        if run is not None:
+            timeline.set_run(
+                build_timeline_rows(steps),
+                run_started=run.started_at,
+                run_ended=run.ended_at,
+                now=now,
+            )
+        else:
+            timeline.set_run([], run_started=None, run_ended=None, now=now)
+        self._update_header(workflow, entry, run, steps)
+        await self.refresh_logs()
+
+    def _update_header(
+        self,
+        workflow: Workflow | None,
+        entry: CatalogEntry | None,
+        run: RunRecord | None,
+        steps: list[StepRecord],
+    ) -> None:
+        header = self.query_one("#run-header", Static)
+        if entry is None:
+            _set_text(
+                header,
+                "No workflow selected"
+                if self.catalog.entries
+                else f"No workflow files in {self.folder}",
+                fixed_width=True,
+            )
+            return
+        name = workflow.name if workflow else entry.name
+        theme = self.current_theme
+        parts = [f"[b]{escape(name)}[/b]"]
+        if run is None:
+            parts.append("never run — press r")
+        else:
+            style = status_style(str(run.status), theme)
+            duration = run.duration  # the time so far while it runs
+            held = [s.name for s in steps if s.status == StepStatus.HELD]
+            if held:
+                parts.append(f"[{status_style('held', theme)}]⏸ waiting: {', '.join(held)}[/]")
+            parts.append(f"run #{run.id}")
+            parts.append(f"[{style}]{glyph(run.status)} {run.status}[/]")
+            if duration is not None:
+                parts.append(fmt_duration(duration))
+            trigger = run.trigger + (f" ({run.triggered_by})" if run.triggered_by else "")
+            parts.append(f"by {trigger}")
+            if run.parent_run_id:
+                parts.append(f"rerun of #{run.parent_run_id}")
+            if run.message and run.status.is_final and run.status != RunStatus.SUCCEEDED:
+                parts.append(f"[dim]{escape(run.message)}[/dim]")
+        text = "  ·  ".join(parts)
+        if workflow and workflow.description:
+            text += f"\n[dim]{escape(workflow.description)}[/dim]"
+        _set_text(header, text, fixed_width=True)
+
+    async def refresh_logs(self) -> None:
+        store = self.history
+        if self.query_one(TabbedContent).active != "logs":
+            # a hidden log is not fed (a flood would lay it out for nothing); showing the
+            # tab catches up from `log_after`
+            return
+        log_view = self.query_one(LogView)
+        run_id, step = self.view.run_id, self.view.step
+        key = (run_id, step)
+        if run_id is None:
+            if self.view.log_key != key:
+                log_view.show("no run yet", [])
+                log_view.set_detail(None)
+                self.view.log_key = key
+            return
+        if self.view.log_key != key:
+            self.view.log_key = key
+            logs = await store.tail_logs(run_id, step, limit=LOG_TAIL)
+            title = f"run #{run_id} · {step}" if step else f"run #{run_id} · all steps"
+            log_view.show(title, logs)
+            self.view.log_after = logs[-1].id if logs else 0
+        else:
+            new = await store.get_logs(run_id, step, after_id=self.view.log_after)
+            if new:
+                log_view.append(new)
+                self.view.log_after = new[-1].id
+        if step is not None:
+            log_view.set_detail(await build_detail(self.store, run_id, step))
+        else:
+            log_view.set_detail(None)
+
+    # -- reacting to widgets -----------------------------------------------------------
+    async def on_workflow_list_highlighted(self, event: WorkflowList.Highlighted) -> None:
+        if event.path == self.view.path:
+            return
+        self.view = ViewState(path=event.path)
+        self._show_soon()
+
+    def _show_soon(self) -> None:
+        """Redraw the right side in a worker: the App keeps handling keys while the store
+        answers (its reads wait behind a flood's log writes); moves meanwhile are gathered."""
+        if not self._view_wanted:
+            self._view_wanted = True
+            self.run_worker(self._show_selected(), group="view", exit_on_error=False)
+
+    async def _show_selected(self) -> None:
+        async with self._refresh_lock:
+            self._view_wanted = False  # a move from now on needs another redraw
+            with contextlib.suppress(NoMatches):
+                await self._refresh_view()
+        with contextlib.suppress(NoMatches):
+            if self.query_one(TabbedContent).active == "history":
+                await self.load_history(reset=True)
+
+    async def on_dag_view_step_highlighted(self, event: DagView.StepHighlighted) -> None:
+        self.view.step = event.name
+        await self.refresh_logs()
+
+    async def on_dag_view_step_selected(self, event: DagView.StepSelected) -> None:
+        self.view.step = event.name
+        await self.refresh_logs()
+        await self.action_show_tab("logs")
+
+    async def on_timeline_view_step_selected(self, event: TimelineView.StepSelected) -> None:
+        self.view.step = event.name
+        await self.refresh_logs()
+        await self.action_show_tab("logs")
+
+    async def on_run_history_run_chosen(self, event: RunHistory.RunChosen) -> None:
+        self.view.run_id = event.run_id
+        self.view.pinned = True
+        self.view.step = None
+        await self.refresh_view()
+        await self.action_show_tab("dag")
+
+    async def on_run_history_need_more(self, event: RunHistory.NeedMore) -> None:
+        await self.load_history(before_id=event.before_id)
+
+    async def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
+        if event.pane.id == "history":
+            if not self._history_loaded:  # a click on the tab: not filled yet
+                await self.load_history(reset=True)
+            self._history_loaded = False
+        elif event.pane.id == "logs":
+            await self.refresh_logs()
+
+    async def load_history(self, *, reset: bool = False, before_id: int | None = None) -> None:
+        store = self.history
+        table = self.query_one(RunHistory)
+        entry = self.selected_entry
+        if entry is None or entry.workflow is None:
+            if reset:
+                table.reset()
+            return
+        runs = await store.list_runs(entry.workflow.name, limit=PAGE_SIZE, before_id=before_id)
+        # one query for the page, not one per row
+        approvers = await store.approvers_by_run([run.id for run in runs])
+        approved = {run_id: ", ".join(names) for run_id, names in approvers.items()}
+        if self.selected_entry is not entry:
+            return  # another workflow was chosen meanwhile: its own load fills the table
+        # clear and fill in one go, after the queries: one layout, not one per await
+        if reset:
+            table.reset()
+        table.add_runs(runs, approved)
+
+    async def on_input_changed(self, event: Input.Changed) -> None:
+        if event.input.id == "filter":
+            self.query_one(WorkflowList).set_filter(event.value)
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        if event.input.id == "filter":
+            self.query_one(WorkflowList).focus()
+
+    # -- navigation ------------------------------------------------------------------
+    async def action_show_tab(self, tab: str) -> None:
+        tabs = self.query_one(TabbedContent)
+        if tab == "history" and tabs.active != "history":
+            # fill the table before switching: the switch and the rows are one layout
+            await self.load_history(reset=True)
+            self._history_loaded = True
+        tabs.active = tab
+        target = {
+            "dag": DagView,
+            "timeline": TimelineView,
+            "logs": LogView,
+            "history": RunHistory,
+        }[tab]
+        self.query_one(target).focus()
+
+    def action_filter(self) -> None:
+        box = self.query_one("#filter", Input)
+        box.add_class("-visible")
+        box.focus()
+
+    def action_clear_filter(self) -> None:
+        box = self.query_one("#filter", Input)
+        if box.has_class("-visible"):
+            box.value = ""
+            box.remove_class("-visible")
+            self.query_one(WorkflowList).set_filter("")
+            self.query_one(WorkflowList).focus()
