@@ -1,32 +1,82 @@
-"""The engine must stay usable without the UI: importing it must not load Textual."""
+"""The layers hold at run time: the core never loads Textual, the engine never loads a
+store backend, and the CLI starts without its heavy dependencies.
+
+import-linter (`lint-imports`, contracts in pyproject.toml) checks the import graph; these
+tests import every core module for real, one fresh interpreter per layer, so a lazy import
+inside a function body that runs at import time is caught too (harlequin's hygiene test).
+"""
 
 from __future__ import annotations
 
+import pkgutil
 import subprocess
 import sys
 
-CORE_MODULES = [
-    "flowtui.model.loader",
-    "flowtui.engine.runner",
-    "flowtui.model.graph",
-    "flowtui.store.runstore",
-    "flowtui.store.sink",
-    "flowtui.cli.main",
-    "flowtui.cli.commands",
-]
+import pytest
+
+import flowtui
+
+# ansible's callback plugin is loaded by ansible-playbook, never by flowtui
+NOT_IMPORTABLE_ALONE = {"flowtui.engine.executors.ansible_plugins.flowtui_events"}
 
 
-def test_core_modules_do_not_import_textual() -> None:
+def modules_of(*packages: str) -> list[str]:
+    found = []
+    for info in pkgutil.walk_packages(flowtui.__path__, "flowtui."):
+        if info.name.startswith(packages) and info.name not in NOT_IMPORTABLE_ALONE:
+            found.append(info.name)
+    return sorted(found)
+
+
+def first_importer(modules: list[str], forbidden: tuple[str, ...]) -> tuple[str, str] | None:
+    """Import `modules` in order in a fresh interpreter; (module, forbidden module it
+    loaded) for the first that loads one, else None."""
     code = (
-        "import sys\n"
-        + "".join(f"import {m}\n" for m in CORE_MODULES)
-        + "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('textual',))\n"
-        + "print(','.join(bad))\n"
+        "import importlib, sys\n"
+        f"forbidden = {forbidden!r}\n"
+        f"for name in {modules!r}:\n"
+        "    importlib.import_module(name)\n"
+        "    bad = sorted(m for m in sys.modules if m.split('.')[0] in forbidden\n"
+        "                 or any(m == f or m.startswith(f + '.') for f in forbidden))\n"
+        "    if bad:\n"
+        "        print(name, bad[0])\n"
+        "        break\n"
     )
     out = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
-    ).stdout.strip()
-    assert out == "", f"core modules imported: {out}"
+    ).stdout.split()
+    return (out[0], out[1]) if out else None
+
+
+CORE = ("flowtui.model", "flowtui.engine", "flowtui.store", "flowtui.triggers")
+
+
+def test_there_are_core_modules() -> None:
+    assert len(modules_of(*CORE)) > 40
+    assert "flowtui.engine.runner" in modules_of("flowtui.engine")
+
+
+@pytest.mark.parametrize(
+    ("packages", "forbidden"),
+    [
+        (("flowtui.model",), ("flowtui.engine", "flowtui.store", "textual")),
+        (("flowtui.engine",), ("flowtui.store", "aiosqlite", "textual")),
+        (("flowtui.store",), ("flowtui.triggers", "flowtui.runtime", "textual")),
+        (
+            ("flowtui.triggers", "flowtui.runtime", "flowtui.control"),
+            ("flowtui.tui", "flowtui.cli", "textual"),
+        ),
+    ],
+)
+def test_every_core_module_imports_only_what_its_layer_may(
+    packages: tuple[str, ...], forbidden: tuple[str, ...]
+) -> None:
+    culprit = first_importer(modules_of(*packages), forbidden)
+    assert culprit is None, f"{culprit[0]} loads {culprit[1]}" if culprit else ""
+
+
+def test_the_check_sees_a_forbidden_import() -> None:
+    assert first_importer(["flowtui.tui.app"], ("textual",)) == ("flowtui.tui.app", "textual")
 
 
 def test_cli_start_does_not_import_heavy_modules() -> None:

@@ -1,13 +1,16 @@
-"""check_decision on real runs: a real Runner holding real approval steps in a SQLite file."""
+"""The control surface on real runs: a real Runner holding real steps in a SQLite file."""
 
 from __future__ import annotations
 
 import asyncio
+import os
+import socket
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
+from flowtui import control
 from flowtui.control import (
     DecisionError,
     NoHeldStep,
@@ -18,9 +21,12 @@ from flowtui.control import (
     check_decision,
 )
 from flowtui.engine.identity import current_user
+from flowtui.engine.owner import Owner
+from flowtui.engine.records import NewStep
 from flowtui.engine.runner import RunnerOptions
 from flowtui.engine.states import RunStatus, StepStatus
 from flowtui.model.loader import load_workflow_text
+from flowtui.store.runstore import RunStore
 from tests.harness import Harness
 
 ME = current_user()
@@ -163,3 +169,69 @@ async def test_unknown_and_finished_runs_are_refused(env: Env) -> None:
 def test_every_refusal_is_a_decision_error() -> None:
     for kind in (NoSuchRun, RunNotActive, NoHeldStep, SeveralHeld, NotAnApprover):
         assert issubclass(kind, DecisionError)
+
+
+# -- cancel: a queued run whose runner died ------------------------------------------------
+def _dead_owner() -> Owner:
+    # on this host, with a pid above any pid_max and a start time no process has
+    return Owner(socket.gethostname(), 2**23 + os.getpid(), 1.0)
+
+
+async def orphaned_queued_run(store: RunStore, workflow: str) -> int:
+    """A queued run of a runner that died, while a (stopped) service is registered to
+    adopt such runs: nobody is left to take a cancel command."""
+    dead = _dead_owner()
+    await store.register_adopter(dead)
+    steps = [NewStep("greet", "script", [], 0)]
+    return await store.create_run(workflow=workflow, steps=steps, owner=dead)
+
+
+async def test_cancel_of_an_orphaned_queued_run_is_done_in_the_history(tmp_path: Path) -> None:
+    async with await RunStore.open(tmp_path / "h.db") as store:
+        run_id = await orphaned_queued_run(store, "hello")
+        assert await control.cancel(store, run_id, "alice") == control.CancelOutcome.ORPHAN
+        run = await store.get_run(run_id)
+        assert run is not None and run.status == RunStatus.CANCELLED
+        assert run.message == "cancelled by alice while queued"
+        assert [e.status for e in await store.get_events(run_id)] == ["queued", "cancelled"]
+        with pytest.raises(RunNotActive, match="has already ended"):
+            await control.cancel(store, run_id, "alice")
+        with pytest.raises(NoSuchRun):
+            await control.cancel(store, run_id + 1, "alice")
+
+
+async def test_cancel_of_a_live_runners_run_is_a_command(env: Env) -> None:
+    run_id = await env.start(BUSY)
+    await env.wait(run_id, {"work": StepStatus.RUNNING})
+    # as another process would: the run is not this caller's
+    assert await control.cancel(env.store, run_id, "alice") == control.CancelOutcome.ASKED
+    final = await control.wait_final(env.store, run_id, 10)
+    assert final is not None and final.status == RunStatus.CANCELLED
+
+
+async def test_the_dashboard_cancels_an_orphaned_queued_run(tmp_path: Path) -> None:
+    from flowtui.tui.app import FlowApp
+    from flowtui.tui.screens.dialogs import ConfirmScreen
+
+    folder = tmp_path / "workflows"
+    folder.mkdir()
+    (folder / "hello.yaml").write_text("name: hello\nsteps:\n  greet: {run: echo hi}\n")
+    db = tmp_path / "h.db"
+    async with await RunStore.open(db) as store:
+        run_id = await orphaned_queued_run(store, "hello")
+    app = FlowApp(folder, db_path=db, watch=False, triggers=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await app.ready.wait()
+        async with asyncio.timeout(10):
+            while app.view.run_id != run_id:
+                await pilot.pause(0.05)
+        await pilot.press("c")
+        async with asyncio.timeout(10):
+            while not isinstance(app.screen, ConfirmScreen):
+                await pilot.pause(0.05)
+        await pilot.press("y")
+        assert app.store is not None
+        async with asyncio.timeout(10):
+            while (run := await app.store.get_run(run_id)) is None or not run.status.is_final:
+                await pilot.pause(0.05)
+        assert run.status == RunStatus.CANCELLED

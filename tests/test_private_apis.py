@@ -19,7 +19,7 @@ from textual.widget import Widget
 
 RUN_IN_CONNECTION = "flowtui/store/db.py (Database.run_in_connection)"
 LOG_GROW = "flowtui/tui/widgets/log_view.py (_LogLines._grow)"
-APP_CLOSING = "flowtui/tui/app.py (FlowApp._closing_down)"
+APP_CLOSING = "flowtui/tui/refresh.py (RefreshMixin._closing_down)"
 
 
 def changed(what: str, user: str) -> str:

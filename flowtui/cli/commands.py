@@ -41,7 +41,7 @@ from flowtui.timefmt import fmt_clock, fmt_duration
 
 if TYPE_CHECKING:  # the engine is imported only by the commands that run something
     from flowtui.engine.logcap import LogLimits
-    from flowtui.engine.runner import RunHandle, Runner
+    from flowtui.engine.runner import RunHandle
     from flowtui.runtime import Runtime, RuntimeOptions
 
 BUNDLED_SAMPLES = Path(__file__).resolve().parent.parent.parent / "sample_workflows"
@@ -178,8 +178,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"flowtui: {note}", file=sys.stderr)
     user = current_user()
 
-    async def start(runner: Runner) -> RunHandle:
-        return await runner.submit(
+    async def start(runtime: Runtime) -> RunHandle:
+        return await runtime.runner.submit(
             workflow,
             params=params,
             trigger="manual",
@@ -194,11 +194,9 @@ def cmd_rerun(args: argparse.Namespace) -> int:
     dirs = search_dirs(args)
     user = current_user()
 
-    async def start(runner: Runner) -> RunHandle:
-        from flowtui import control
-
-        run = await resolve_run(runner.ledger, args.run)
-        return await control.rerun(runner, run.id, from_failed=not args.from_start, by=user)
+    async def start(runtime: Runtime) -> RunHandle:
+        run = await resolve_run(runtime.store, args.run)
+        return await control.rerun(runtime.runner, run.id, from_failed=not args.from_start, by=user)
 
     return asyncio.run(_execute(args, dirs, start, []))
 
@@ -206,7 +204,7 @@ def cmd_rerun(args: argparse.Namespace) -> int:
 async def _execute(
     args: argparse.Namespace,
     dirs: Sequence[Path],
-    start: Callable[[Runner], Awaitable[RunHandle]],
+    start: Callable[[Runtime], Awaitable[RunHandle]],
     step_names: list[str],
 ) -> int:
     from flowtui.engine.runner import RunError
@@ -231,7 +229,7 @@ async def _execute(
         reporter.set_step_names(step_names)
         runtime.bus.add_listener(reporter)
         try:
-            handle = await start(runner)
+            handle = await start(runtime)
         except (RunError, StoreError) as exc:
             raise CliError(str(exc)) from None
         run_id = handle.run_id
@@ -418,7 +416,7 @@ async def _history(args: argparse.Namespace) -> int:
         if not runs:
             print("no runs" + (f" of {args.workflow}" if args.workflow else ""))
             return 0
-        rows = []
+        rows: list[tuple[str, ...]] = []
         for run in runs:
             approvals = await store.get_approvals(run.id)
             approved = ", ".join(sorted({a.by for a in approvals if a.approved}))
@@ -438,11 +436,18 @@ async def _history(args: argparse.Namespace) -> int:
                     run.branch or "",
                 )
             )
-        header = ("RUN", "WORKFLOW", "STATUS", "STARTED", "DURATION", "TRIGGER", "APPROVED BY")
-        if any(run.branch for run in runs):
-            header = (*header, "BRANCH")
-        else:
-            rows = [row[:-1] for row in rows]
+        header: tuple[str, ...] = (
+            "RUN",
+            "WORKFLOW",
+            "STATUS",
+            "STARTED",
+            "DURATION",
+            "TRIGGER",
+            "APPROVED BY",
+            "BRANCH",
+        )
+        if not any(run.branch for run in runs):
+            header, rows = header[:-1], [row[:-1] for row in rows]
         _print_table(header, rows)
         if len(runs) == args.limit:
             print(f"(older: flowtui history {args.workflow or ''} --before {runs[-1].id})")

@@ -232,6 +232,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         from flowtui.cli import serve
 
         handler = getattr(serve, f"cmd_{args.command}")
+    if handler is None:
+        parser.error(f"unknown command {args.command}")
     try:
         return int(handler(args) or 0)
     except KeyboardInterrupt:

@@ -37,7 +37,10 @@ class LoopPidfdWatcher(asyncio.AbstractChildWatcher):
     def attach_loop(self, loop: asyncio.AbstractEventLoop | None) -> None:
         pass
 
-    def add_child_handler(self, pid: int, callback: Callable[..., Any], *args: Any) -> None:
+    # typeshed types the callback with a TypeVarTuple; any callable of (pid, code, *args) works
+    def add_child_handler(  # type: ignore[override]
+        self, pid: int, callback: Callable[..., Any], *args: Any
+    ) -> None:
         loop = asyncio.get_running_loop()
         pidfd = os.pidfd_open(pid)
         loop.add_reader(pidfd, self._do_wait, loop, pid, pidfd, callback, args)

@@ -276,9 +276,9 @@ class RunExecution:
             if self.tasks:
                 await asyncio.gather(*self.tasks.values(), return_exceptions=True)
         self._masking.flush()
-        status, message = self._final_status()
-        self.set_run_status(status, message)
-        return status
+        final, message = self._final_status()
+        self.set_run_status(final, message)
+        return final
 
     async def _wait_for_start(self) -> bool:
         """Wait for the run's turn; False when it was released meanwhile (not started)."""

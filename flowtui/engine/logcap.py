@@ -14,6 +14,7 @@ import re
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from functools import partial
 
 from flowtui.engine.events import Event, RunStatusChanged, StepLog, StepStatusChanged
 from flowtui.engine.states import StepStatus
@@ -72,6 +73,15 @@ class LogLimits:
 _Key = tuple[int, str, int]  # run id, step, attempt
 
 
+def _of_step(step: tuple[int, str], before: int | None, key: _Key) -> bool:
+    """`key` is an attempt of `step` (one before attempt `before`, when given)."""
+    return key[:2] == step and (before is None or key[2] < before)
+
+
+def _of_run(run_id: int, key: _Key) -> bool:
+    return key[0] == run_id
+
+
 @dataclass(slots=True)
 class _StepLogState:
     head_lines: int = 0
@@ -104,15 +114,13 @@ class LogCap:
                 self._add(event, out)
                 continue
             if isinstance(event, StepStatusChanged):
+                step = (event.run_id, event.step)
                 if event.status.is_final:
-                    self._flush(out, lambda k, e=event: k[:2] == (e.run_id, e.step))
+                    self._flush(out, partial(_of_step, step, None))
                 elif event.status == StepStatus.RUNNING:  # a new attempt: the last one is over
-                    self._flush(
-                        out,
-                        lambda k, e=event: k[:2] == (e.run_id, e.step) and k[2] < e.attempt,
-                    )
+                    self._flush(out, partial(_of_step, step, event.attempt))
             elif isinstance(event, RunStatusChanged) and event.status.is_final:
-                self._flush(out, lambda k, e=event: k[0] == e.run_id)
+                self._flush(out, partial(_of_run, event.run_id))
             out.append(event)
         return out
 

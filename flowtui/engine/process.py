@@ -13,7 +13,7 @@ import contextlib
 import os
 import signal
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from contextvars import ContextVar
 from pathlib import Path
 
@@ -238,7 +238,7 @@ async def _wait_exit(proc: asyncio.subprocess.Process) -> int:
 
 
 async def _finish_after_exit(pgid: int, readers: list[asyncio.Task[None]], grace: float) -> None:
-    pending = [t for t in readers if not t.done()]
+    pending: Collection[asyncio.Task[None]] = [t for t in readers if not t.done()]
     if pending:  # asyncio.wait costs a loop turn even when every reader is done
         _, pending = await asyncio.wait(pending, timeout=PIPE_LINGER)
     if pending or group_alive(pgid):

@@ -127,7 +127,7 @@ class Runner:
                     self.owner,
                     self.options.heartbeat_interval,
                     lambda: tuple(self._runs),
-                    lambda lost: loop.call_soon_threadsafe(self._runs_lost, lost),
+                    lambda lost: self._from_thread(loop, lost),
                 )
                 self._beating = True
 
@@ -470,6 +470,9 @@ class Runner:
             )
             if refused:
                 execution.system_log(f"{command.kind} by {command.by} ignored: {refused}")
+
+    def _from_thread(self, loop: asyncio.AbstractEventLoop, lost: list[int]) -> None:
+        loop.call_soon_threadsafe(self._runs_lost, lost)
 
     def _runs_lost(self, run_ids: list[int]) -> None:
         """Another process declared these runs interrupted while we were slow: stop them.

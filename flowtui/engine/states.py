@@ -1,4 +1,7 @@
-"""Run and step statuses, and which transitions between them are allowed."""
+"""Run and step statuses, and which transitions between them are allowed.
+
+The tables are the rule `flowtui.store.transitions` enforces on every status write.
+"""
 
 from __future__ import annotations
 
@@ -94,6 +97,8 @@ _STEP_TRANSITIONS: dict[StepStatus, frozenset[StepStatus]] = {
     StepStatus.HELD: frozenset(
         {StepStatus.SUCCEEDED, StepStatus.REJECTED, StepStatus.CANCELLED, StepStatus.TIMED_OUT}
     ),
+    # a rerun's reused steps are written reused, then announced again when it starts
+    StepStatus.REUSED: frozenset({StepStatus.REUSED}),
 }
 
 _RUN_TRANSITIONS: dict[RunStatus, frozenset[RunStatus]] = {

@@ -22,7 +22,7 @@ def build_graph(steps: Mapping[str, Step]) -> networkx.DiGraph:
     """A DiGraph with one node per step (attribute `step`), in file order."""
     import networkx
 
-    graph = networkx.DiGraph()
+    graph: networkx.DiGraph[str] = networkx.DiGraph()
     for name, step in steps.items():
         graph.add_node(name, step=step)
     for name, step in steps.items():
@@ -119,7 +119,7 @@ def layer_of(requires: Mapping[str, Iterable[str]]) -> dict[str, int]:
     """
     import networkx
 
-    graph = networkx.DiGraph()
+    graph: networkx.DiGraph[str] = networkx.DiGraph()
     graph.add_nodes_from(requires)
     graph.add_edges_from(
         (dep, name) for name, deps in requires.items() for dep in deps if dep in requires

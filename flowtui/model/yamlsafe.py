@@ -79,7 +79,7 @@ class _Loader(yaml.SafeLoader):
         super().__init__(stream)
         self.node_count = 0
 
-    def compose_node(self, parent: Node | None, index: Any) -> Node:
+    def compose_node(self, parent: Node | None, index: Any) -> Node | None:
         self.node_count += 1
         if self.node_count > MAX_NODES:
             raise _TooManyNodes
@@ -114,6 +114,8 @@ def parse_document(text: str, file: str) -> Document:
         if loader.check_event(yaml.StreamEndEvent):
             raise WorkflowError([Problem(start, "the file is empty", _EMPTY_HINT)])
         root = loader.compose_document()
+        if root is None:  # a document of nothing but `---`
+            raise WorkflowError([Problem(start, "the file is empty", _EMPTY_HINT)])
         if not loader.check_event(yaml.StreamEndEvent):
             event = loader.peek_event()
             raise WorkflowError(
@@ -254,8 +256,10 @@ class _Builder:
                 self._done[key] = self._scalar(node)
             elif isinstance(node, SequenceNode):
                 self._done[key] = self._sequence(node)
-            else:
+            elif isinstance(node, MappingNode):
                 self._done[key] = self._mapping(node)
+            else:  # the composer makes no other kind of node
+                raise TypeError(f"unexpected YAML node {node!r}")
         return self._done[key]
 
     def _unsupported(self, node: Node) -> None:

@@ -371,10 +371,12 @@ class Database:
 
         Each `await conn.execute` is a thread hop plus a loop wake-up; a function running
         many statements costs one.  aiosqlite has no public call for this, so it uses its
-        queue (`_execute`) and connection (`_conn`), unchanged since aiosqlite 0.17.
+        queue (`_execute`) and connection (`_conn`): aiosqlite is pinned below the next
+        minor version and tests/test_private_apis.py fails loudly if either changes.
         """
         conn = self.conn
-        return await conn._execute(fn, conn._conn, *args)  # type: ignore[no-any-return]
+        result: _T = await conn._execute(fn, conn._conn, *args)
+        return result
 
     async def fetchall(self, sql: str, params: Iterable[Any] = ()) -> list[sqlite3.Row]:
         async with self.lock:

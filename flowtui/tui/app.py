@@ -323,8 +323,9 @@ class FlowApp(ActionsMixin, FileActionsMixin):
             self.bell()
 
     def on_run_ended(self, message: bridge.RunEnded) -> None:
-        severity = "information" if message.status == RunStatus.SUCCEEDED else "error"
-        self.notify(f"{message.workflow} run {message.run_id} {message.status}", severity=severity)
+        ok = message.status == RunStatus.SUCCEEDED
+        text = f"{message.workflow} run {message.run_id} {message.status}"
+        self.notify(text, severity="information" if ok else "error")
         if self.bell_on_events:
             self.bell()
 

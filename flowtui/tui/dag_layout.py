@@ -94,7 +94,8 @@ class DagLayout:
     row_boxes: list[tuple[tuple[Box, int], ...]]  # per row: (box, line of the box), by x
     requires: dict[str, tuple[str, ...]]
     dependants: dict[str, tuple[str, ...]]
-    _frames: dict[tuple[str, bool], tuple[str, str, str]] = field(default_factory=dict)
+    # per (step, selected): the box's three lines as (left edge, fill, right edge)
+    _frames: dict[tuple[str, bool], tuple[tuple[str, str, str], ...]] = field(default_factory=dict)
 
     @property
     def names(self) -> list[str]:
@@ -300,9 +301,9 @@ def _frame(layout: DagLayout, box: Box, selected: bool, part: int) -> tuple[str,
         # "│ G name │": the glyph is painted separately, so fill starts after it
         mid = (v, " " + _fit(box.label, inner - 4) + " ", v)
         bottom = (bl, h * inner, br)
-        frames = (top, mid, bottom)  # type: ignore[assignment]
+        frames = (top, mid, bottom)
         layout._frames[key] = frames
-    return frames[part]  # type: ignore[return-value]
+    return frames[part]
 
 
 def _known_requires(reqs: Sequence[str], index: Mapping[str, int], name: str) -> list[int]:

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 from rich.markup import escape
 from textual.app import App
 from textual.css.query import NoMatches
+from textual.widget import Widget
 from textual.widgets import Input, Static, TabbedContent
 
 from flowtui.engine.records import RunRecord, StepRecord
@@ -152,14 +153,14 @@ class RefreshMixin(App[None]):
             if self._closing_down or self.runtime is None:
                 return
             await self.runtime.sink.flush()
-            names: set[str] | None = self._dirty_workflows
-            self._dirty_workflows = set()
+            dirty, self._dirty_workflows = self._dirty_workflows, set()
+            names: set[str] | None = dirty
             if self._find_changed:
                 self._find_changed = False
                 if time.monotonic() - self._full_list_at > FULL_LIST_SECONDS:
                     names = None  # every row, now and then: older runs may have changed
                 else:
-                    names |= await self._changed_workflows()
+                    names = dirty | await self._changed_workflows()
             if names is None or names:
                 await self.refresh_list(names)
             await self.refresh_view()
@@ -358,7 +359,7 @@ class RefreshMixin(App[None]):
                 log_view.append(new)
                 self.view.log_after = new[-1].id
         if step is not None:
-            log_view.set_detail(await build_detail(self.store, run_id, step))
+            log_view.set_detail(await build_detail(store, run_id, step))
         else:
             log_view.set_detail(None)
 
@@ -452,13 +453,13 @@ class RefreshMixin(App[None]):
             await self.load_history(reset=True)
             self._history_loaded = True
         tabs.active = tab
-        target = {
+        targets: dict[str, type[Widget]] = {
             "dag": DagView,
             "timeline": TimelineView,
             "logs": LogView,
             "history": RunHistory,
-        }[tab]
-        self.query_one(target).focus()
+        }
+        self.query_one(targets[tab]).focus()
 
     def action_filter(self) -> None:
         box = self.query_one("#filter", Input)

@@ -58,7 +58,22 @@ def theme_from_file(path: Traversable) -> Theme:
         raise ValueError(f"unknown key(s): {', '.join(sorted(unknown))}")
     colours = {k: str(data[k]) for k in _COLOUR_KEYS if k in data}
     variables = {str(k): str(v) for k, v in dict(data.get("variables", {})).items()}
-    return Theme(name=str(name), dark=bool(data.get("dark", True)), variables=variables, **colours)
+    return Theme(
+        name=str(name),
+        dark=bool(data.get("dark", True)),
+        variables=variables,
+        primary=colours["primary"],
+        secondary=colours.get("secondary"),
+        accent=colours.get("accent"),
+        warning=colours.get("warning"),
+        error=colours.get("error"),
+        success=colours.get("success"),
+        foreground=colours.get("foreground"),
+        background=colours.get("background"),
+        surface=colours.get("surface"),
+        panel=colours.get("panel"),
+        boost=colours.get("boost"),
+    )
 
 
 def load_themes(*folders: Traversable) -> tuple[list[Theme], list[ThemeProblem]]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable
+from typing import cast
 
 from flowtui.engine.executors.ansible import AnsibleExecutor
 from flowtui.engine.executors.base import StepExecutor
@@ -54,4 +55,6 @@ def _plugin_factory(step_type: str) -> Callable[[], StepExecutor] | None:
         return None
     plugin = schema.plugin
     # a class makes a fresh executor per step, like the bundled ones; an instance is shared
-    return plugin if inspect.isclass(plugin) else lambda: plugin
+    if inspect.isclass(plugin):
+        return cast("Callable[[], StepExecutor]", plugin)
+    return lambda: cast("StepExecutor", plugin)

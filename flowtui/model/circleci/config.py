@@ -444,7 +444,7 @@ class _Builder:
             if not isinstance(requires, list):
                 self.error(pos, f"job `{job}`: `requires` must be a list of job names")
                 requires = []
-            names = []
+            names: list[str] = []
             for req in requires:
                 if isinstance(req, Mapping):  # {job: [success, failed]}: status ignored
                     names.extend(str(k) for k in req)
@@ -541,7 +541,7 @@ class _Builder:
             )
             return None
         steps: dict[str, Step] = {}
-        self.workflow_hosts: dict[str, SourcePos] = {}
+        self.workflow_hosts = {}
         first_job: dict[str, Any] | None = None
         for inst in names.values():
             spec: dict[str, Any]

@@ -123,7 +123,7 @@ class DagView(ScrollView, can_focus=True):
         classes: str | None = None,
     ) -> None:
         super().__init__(name=name, id=id, classes=classes)
-        self._animate = animate
+        self._animated = animate
         self._key: tuple[tuple[str, tuple[str, ...]], ...] | None = None
         self._layout: DagLayout | None = None
         self._error: str | None = None
@@ -281,7 +281,7 @@ class DagView(ScrollView, can_focus=True):
         return render_row(layout, row, self._states, self.selected, self._glyph, self._durations)
 
     def _glyph(self, status: str) -> str:
-        return glyph(status, self._frame if self._animate else 0)
+        return glyph(status, self._frame if self._animated else 0)
 
     def _style(self, role: str) -> Style:
         style = self._styles.get(role)
@@ -418,7 +418,7 @@ class DagView(ScrollView, can_focus=True):
         timer = getattr(self, "_spinner", None)
         if timer is None:
             return
-        if self._animate and "running" in self._states.values():
+        if self._animated and "running" in self._states.values():
             timer.resume()
         else:
             timer.pause()
