@@ -15,6 +15,7 @@ import gc
 from collections.abc import Iterable
 from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from textual import work
 from textual.app import ComposeResult, SystemCommand
@@ -42,6 +43,9 @@ from flowtui.tui.widgets.log_view import LogView
 from flowtui.tui.widgets.run_history import RunHistory
 from flowtui.tui.widgets.timeline import TimelineView
 from flowtui.tui.widgets.workflow_list import WorkflowList
+
+if TYPE_CHECKING:
+    from flowtui.triggers.service import TriggerService
 
 # workers that live as long as the app: restarted after an error
 LONG_LIVED = {"bridge": "run_bridge", "poll": "run_poll", "watch": "watch_folder"}
@@ -97,7 +101,7 @@ class FlowApp(ActionsMixin, FileActionsMixin):
             "Delete",
             id="delete",
             show=False,
-            tooltip="Delete the workflow file (asks; its history stays)",
+            tooltip="Delete the file (asks; its history stays)",
         ),
         Binding("g", "show_tab('dag')", "DAG", id="dag", tooltip="Show the DAG"),
         Binding(
@@ -110,7 +114,7 @@ class FlowApp(ActionsMixin, FileActionsMixin):
             "filter",
             "Filter",
             id="filter",
-            tooltip="Filter workflows (in the log view: search the log)",
+            tooltip="Filter workflows (in the logs: search)",
         ),
         Binding("escape", "clear_filter", "Clear filter", show=False),
         Binding("question_mark", "help", "Help", id="help", tooltip="Every key"),
@@ -158,6 +162,10 @@ class FlowApp(ActionsMixin, FileActionsMixin):
     @property
     def sink(self) -> StoreSink | None:
         return self.runtime.sink if self.runtime else None
+
+    @property
+    def trigger_service(self) -> TriggerService | None:
+        return self.runtime.triggers if self.runtime else None
 
     # -- layout ----------------------------------------------------------------------
     def compose(self) -> ComposeResult:
