@@ -7,9 +7,10 @@ the live store); the app must report it and keep drawing once the store answers 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sqlite3
 import textwrap
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -64,6 +65,22 @@ class Broken:
         setattr(self.store, self.name, self.original)
 
 
+@contextlib.asynccontextmanager
+async def dashboard(
+    folder: Path, tmp_path: Path
+) -> AsyncIterator[tuple[FlowApp, Pilot[None], Notes]]:
+    """A started dashboard on `folder` with its notifications captured."""
+    notes = Notes()
+    app = FlowApp(folder, db_path=tmp_path / "h.db", watch=False, triggers=False)
+    async with app.run_test(size=SIZE, message_hook=notes) as pilot:
+        await app.ready.wait()
+        yield app, pilot, notes
+
+
+def shows_success(app: FlowApp) -> bool:
+    return "succeeded" in app.query_one("#run-header").render().plain
+
+
 @pytest.fixture
 def folder(tmp_path: Path) -> Path:
     wf = tmp_path / "workflows"
@@ -83,10 +100,7 @@ def folder(tmp_path: Path) -> Path:
 async def test_a_failing_redraw_is_reported_and_the_next_one_works(
     folder: Path, tmp_path: Path
 ) -> None:
-    notes = Notes()
-    app = FlowApp(folder, db_path=tmp_path / "h.db", watch=False, triggers=False)
-    async with app.run_test(size=SIZE, message_hook=notes) as pilot:
-        await app.ready.wait()
+    async with dashboard(folder, tmp_path) as (app, pilot, notes):
         assert app.store is not None
         broken = Broken(app.store, "list_runs", sqlite3.OperationalError("disk I/O error"))
         app.post_message(HistoryChanged({"hello"}))
@@ -96,15 +110,12 @@ async def test_a_failing_redraw_is_reported_and_the_next_one_works(
 
         broken.fix()  # the store answers again: the next change is drawn
         await pilot.press("r")
-        await until(pilot, lambda: "succeeded" in app.query_one("#run-header").render().plain)
+        await until(pilot, lambda: shows_success(app))
         assert app.is_running
 
 
 async def test_a_failing_action_is_a_toast(folder: Path, tmp_path: Path) -> None:
-    notes = Notes()
-    app = FlowApp(folder, db_path=tmp_path / "h.db", watch=False, triggers=False)
-    async with app.run_test(size=SIZE, message_hook=notes) as pilot:
-        await app.ready.wait()
+    async with dashboard(folder, tmp_path) as (app, pilot, notes):
         assert app.store is not None
         await pilot.press("r")
         await until(pilot, lambda: app.view.run_id is not None)
@@ -118,26 +129,20 @@ async def test_a_failing_action_is_a_toast(folder: Path, tmp_path: Path) -> None
 async def test_an_unreadable_history_is_reported_by_the_poller(
     folder: Path, tmp_path: Path
 ) -> None:
-    notes = Notes()
-    app = FlowApp(folder, db_path=tmp_path / "h.db", watch=False, triggers=False)
-    async with app.run_test(size=SIZE, message_hook=notes) as pilot:
-        await app.ready.wait()
+    async with dashboard(folder, tmp_path) as (app, pilot, notes):
         assert app.store is not None
         broken = Broken(app.store, "last_event_id", sqlite3.OperationalError("no such table"))
         await until(pilot, lambda: any("history unavailable" in m for _, m in notes.seen))
         broken.fix()
         calls = broken.calls
         await pilot.press("r")  # the poller kept going: later changes still arrive
-        await until(pilot, lambda: "succeeded" in app.query_one("#run-header").render().plain)
+        await until(pilot, lambda: shows_success(app))
         assert calls >= 1 and app.is_running
 
 
 async def test_a_crashed_bridge_is_restarted(folder: Path, tmp_path: Path) -> None:
     """A long-lived worker that dies is reported and started again."""
-    notes = Notes()
-    app = FlowApp(folder, db_path=tmp_path / "h.db", watch=False, triggers=False)
-    async with app.run_test(size=SIZE, message_hook=notes) as pilot:
-        await app.ready.wait()
+    async with dashboard(folder, tmp_path) as (app, pilot, notes):
         assert app.bridge is not None
         original = app.bridge.poll_history
         crashes = 0
