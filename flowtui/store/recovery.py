@@ -109,8 +109,10 @@ class RecoveryMixin:
         """
         async with self.db.transaction() as conn:
             await conn.execute(
-                """INSERT OR REPLACE INTO adopters (host, pid, started, registered_at)
-                   VALUES (?, ?, ?, ?)""",
+                """INSERT INTO adopters (host, pid, started, registered_at)
+                   VALUES (?, ?, ?, ?)
+                   ON CONFLICT (host, pid, started)
+                   DO UPDATE SET registered_at = excluded.registered_at""",
                 (owner.host, owner.pid, owner.started, time.time()),
             )
 
@@ -143,8 +145,9 @@ class RecoveryMixin:
             cur = await conn.execute(
                 """UPDATE runs SET owner_host = ?, owner_pid = ?, owner_started = ?,
                      heartbeat_at = ?
-                   WHERE id = ? AND status = 'queued' AND owner_host IS ? AND owner_pid IS ?
-                     AND owner_started IS ?""",
+                   WHERE id = ? AND status = 'queued' AND owner_host IS NOT DISTINCT FROM ?
+                     AND owner_pid IS NOT DISTINCT FROM ?
+                     AND owner_started IS NOT DISTINCT FROM ?""",
                 (
                     me.host,
                     me.pid,

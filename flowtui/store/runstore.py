@@ -159,12 +159,14 @@ class RunStore(RecoveryMixin):
     ) -> int:
         now = time.time()
         async with self.db.transaction() as conn:
-            cur = await conn.execute(
+            row = await _one(
+                conn,
                 """INSERT INTO runs (workflow, status, trigger, triggered_by, params, git_commit,
                      parent_run_id, rerun_mode, created_at, definition, workflow_path,
                      owner_host, owner_pid, owner_started, heartbeat_at,
                      branch, concurrency_group, concurrency_limit)
-                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                   RETURNING id""",
                 (
                     workflow,
                     str(RunStatus.QUEUED),
@@ -186,8 +188,8 @@ class RunStore(RecoveryMixin):
                     concurrency_limit,
                 ),
             )
-            run_id = cur.lastrowid
-            assert run_id is not None
+            assert row is not None
+            run_id = int(row["id"])
             await conn.executemany(
                 """INSERT INTO steps (run_id, name, position, type, requires, status,
                      started_at, ended_at, message, reused_from)
@@ -294,13 +296,14 @@ class RunStore(RecoveryMixin):
         if kind not in COMMAND_KINDS:
             raise ValueError(f"unknown command {kind!r}; expected one of {sorted(COMMAND_KINDS)}")
         async with self.db.transaction() as conn:
-            cur = await conn.execute(
+            row = await _one(
+                conn,
                 """INSERT INTO commands (run_id, kind, step, by_user, comment, created_at)
-                   VALUES (?, ?, ?, ?, ?, ?)""",
+                   VALUES (?, ?, ?, ?, ?, ?) RETURNING id""",
                 (run_id, kind, step, by, comment, time.time()),
             )
-            assert cur.lastrowid is not None
-            return cur.lastrowid
+            assert row is not None
+            return int(row["id"])
 
     async def take_commands(self, run_ids: Collection[int]) -> list[CommandRecord]:
         if not run_ids:
@@ -509,7 +512,7 @@ class RunStore(RecoveryMixin):
         """Who approved something in each of `run_ids` (sorted names), in one query."""
         rows = await self.db.fetchall(
             """SELECT DISTINCT run_id, by_user FROM approvals
-               WHERE run_id IN (SELECT value FROM json_each(?)) AND approved
+               WHERE run_id IN (SELECT value FROM json_each(?)) AND approved <> 0
                ORDER BY run_id, by_user""",
             (json.dumps(list(run_ids)),),
         )

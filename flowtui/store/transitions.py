@@ -108,13 +108,14 @@ def move_step(
     values = (str(new), attempt, exit_code, message, running, at, held, at, final, at, running)
     if row is not None:
         conn.execute(
-            """UPDATE steps SET status = ?, attempt = MAX(attempt, ?), exit_code = ?,
+            """UPDATE steps SET status = ?,
+                 attempt = CASE WHEN attempt > ? THEN attempt ELSE ? END, exit_code = ?,
                  message = ?,
                  started_at = CASE WHEN ? THEN COALESCE(started_at, ?) ELSE started_at END,
                  held_at = CASE WHEN ? THEN ? ELSE held_at END,
                  ended_at = CASE WHEN ? THEN ? WHEN ? THEN NULL ELSE ended_at END
                WHERE run_id = ? AND name = ?""",
-            (*values, run_id, step),
+            (values[0], attempt, *values[1:], run_id, step),
         )
     else:
         conn.execute(
@@ -140,8 +141,8 @@ def move_step(
             (at, exit_code, run_id, step, attempt),
         )
         conn.execute(
-            """INSERT OR IGNORE INTO attempts (run_id, step, attempt, status, started_at)
-               VALUES (?, ?, ?, 'running', ?)""",
+            """INSERT INTO attempts (run_id, step, attempt, status, started_at)
+               VALUES (?, ?, ?, 'running', ?) ON CONFLICT DO NOTHING""",
             (run_id, step, attempt, at),
         )
     elif final:

@@ -55,8 +55,8 @@ class TriggerStore:
         """True for exactly one caller per (workflow, trigger, occurrence), in any process."""
         async with self.db.transaction() as conn:
             cur = await conn.execute(
-                """INSERT OR IGNORE INTO trigger_fires
-                     (workflow, trigger_key, occurrence, claimed_at) VALUES (?, ?, ?, ?)""",
+                """INSERT INTO trigger_fires (workflow, trigger_key, occurrence, claimed_at)
+                   VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING""",
                 (workflow, trigger_key, occurrence, time.time()),
             )
             return cur.rowcount == 1
@@ -66,8 +66,8 @@ class TriggerStore:
         """True the first time a delivery id is seen; False for a replay."""
         async with self.db.transaction() as conn:
             cur = await conn.execute(
-                "INSERT OR IGNORE INTO webhook_deliveries (delivery_id, workflow, at)"
-                " VALUES (?, ?, ?)",
+                "INSERT INTO webhook_deliveries (delivery_id, workflow, at)"
+                " VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
                 (delivery_id, workflow, time.time()),
             )
             return cur.rowcount == 1
@@ -97,7 +97,8 @@ class TriggerStore:
         """Set `key` only if unset; returns the value that is stored (ours or another's)."""
         async with self.db.transaction() as conn:
             await conn.execute(
-                "INSERT OR IGNORE INTO trigger_state (key, value, updated_at) VALUES (?, ?, ?)",
+                "INSERT INTO trigger_state (key, value, updated_at) VALUES (?, ?, ?)"
+                " ON CONFLICT DO NOTHING",
                 (key, value, time.time()),
             )
             async with conn.execute("SELECT value FROM trigger_state WHERE key = ?", (key,)) as cur:
@@ -112,7 +113,7 @@ class TriggerStore:
                 """INSERT INTO trigger_state (key, value, updated_at) VALUES (?, ?, ?)
                    ON CONFLICT (key) DO UPDATE SET value = excluded.value,
                      updated_at = excluded.updated_at
-                   WHERE CAST(value AS INTEGER) < CAST(excluded.value AS INTEGER)""",
+                   WHERE CAST(trigger_state.value AS BIGINT) < CAST(excluded.value AS BIGINT)""",
                 (key, str(value), time.time()),
             )
 
@@ -154,13 +155,14 @@ class TriggerStore:
             raise ValueError(f"unknown trigger outcome {outcome!r}; expected one of {OUTCOMES}")
         at = time.time()
         async with self.db.transaction() as conn:
-            cur = await conn.execute(
+            async with conn.execute(
                 """INSERT INTO trigger_events (workflow, kind, at, outcome, detail, run_id)
-                   VALUES (?, ?, ?, ?, ?, ?)""",
+                   VALUES (?, ?, ?, ?, ?, ?) RETURNING id""",
                 (workflow, kind, at, outcome, detail, run_id),
-            )
-            assert cur.lastrowid is not None
-        return TriggerEventRecord(cur.lastrowid, workflow, kind, at, outcome, detail, run_id)
+            ) as cur:
+                row = await cur.fetchone()
+        assert row is not None
+        return TriggerEventRecord(int(row["id"]), workflow, kind, at, outcome, detail, run_id)
 
     async def list_events(
         self,
