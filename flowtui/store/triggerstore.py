@@ -154,13 +154,15 @@ class TriggerStore:
         if outcome not in OUTCOMES:
             raise ValueError(f"unknown trigger outcome {outcome!r}; expected one of {OUTCOMES}")
         at = time.time()
-        async with self.db.transaction() as conn:
-            async with conn.execute(
+        async with (
+            self.db.transaction() as conn,
+            conn.execute(
                 """INSERT INTO trigger_events (workflow, kind, at, outcome, detail, run_id)
                    VALUES (?, ?, ?, ?, ?, ?) RETURNING id""",
                 (workflow, kind, at, outcome, detail, run_id),
-            ) as cur:
-                row = await cur.fetchone()
+            ) as cur,
+        ):
+            row = await cur.fetchone()
         assert row is not None
         return TriggerEventRecord(int(row["id"]), workflow, kind, at, outcome, detail, run_id)
 
