@@ -85,7 +85,7 @@ async def check_decision(
     verb = "approve" if approve else "reject"
     run = await store.get_run(run_id)
     if run is None:
-        raise NoSuchRun(f"run {run_id} not found in {store.path}")
+        raise NoSuchRun(f"run {run_id} not found in {store.location}")
     if run.status.is_final:
         raise RunNotActive(f"run {run.id} has already ended ({run.status})")
     steps = await store.get_steps(run.id)
@@ -170,7 +170,7 @@ async def cancel(
     """
     run = await store.get_run(run_id)
     if run is None:
-        raise NoSuchRun(f"run {run_id} not found in {store.path}")
+        raise NoSuchRun(f"run {run_id} not found in {store.location}")
     if run.status.is_final:
         raise RunNotActive(f"run {run.id} has already ended ({run.status})")
     if runner is not None and runner.cancel(run.id, by=by):

@@ -139,7 +139,7 @@ async def resolve_run(store: RunStore, ref: str) -> RunRecord:
             raise CliError(f"{ref!r} is not a run id (a number, or 'last')") from None
     run = await store.get_run(run_id)
     if run is None:
-        raise CliError(f"run {run_id} not found in {store.path}")
+        raise CliError(f"run {run_id} not found in {store.location}")
     return run
 
 
@@ -280,7 +280,7 @@ async def _execute(
         if sink.lost_logs:
             print(
                 f"flowtui: error: {sink.lost_logs:,} log lines of run {run_id} were not stored "
-                f"(disk full: could not write log to {store.path})",
+                f"(disk full: could not write log to {store.location})",
                 file=sys.stderr,
             )
     finally:

@@ -120,7 +120,7 @@ async def _serve(args: argparse.Namespace, folder: Path) -> int:
                 _warn(f"listening on {args.host}: reachable from other machines")
         say(
             f"serving {len(workflows())} workflow(s) from {folder}; {where}; "
-            f"db {runtime.store.path}"
+            f"db {runtime.store.location}"
         )
         watcher = asyncio.create_task(_watch(catalog, folder, stop), name="flowtui-serve-watch")
         await stop.wait()

@@ -258,11 +258,38 @@ def _create_private_file(path: Path) -> None:
         os.close(fd)
 
 
+class SqliteSync:
+    """A plain sqlite3 connection for a thread of its own (the runner's heartbeat), with
+    the write-transaction calls the PostgreSQL connection offers too."""
+
+    def __init__(self, path: Path) -> None:
+        self.raw = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
+
+    def execute(self, sql: str, params: Iterable[Any] = ()) -> sqlite3.Cursor:
+        return self.raw.execute(sql, tuple(params))
+
+    def begin_write(self) -> None:
+        self.raw.execute("BEGIN IMMEDIATE")
+
+    def commit(self) -> None:
+        self.raw.execute("COMMIT")
+
+    def rollback(self) -> None:
+        if self.raw.in_transaction:
+            self.raw.execute("ROLLBACK")
+
+    def close(self) -> None:
+        self.raw.close()
+
+
 class Database:
     """One SQLite connection shared by the tasks of a process, serialised by a lock."""
 
+    dialect = "sqlite"
+
     def __init__(self, path: Path, conn: aiosqlite.Connection) -> None:
         self.path = path
+        self.location = str(path)
         self.conn = conn
         self.lock = asyncio.Lock()
         # told (in the event loop) each time a write fails because the disk is full
@@ -297,6 +324,15 @@ class Database:
     async def close(self) -> None:
         async with self.lock:
             await self.conn.close()
+
+    @property
+    def workspace_root(self) -> Path:
+        """Run workspaces live beside the history file."""
+        return self.path.parent / "workspaces"
+
+    def connect_sync(self) -> SqliteSync:
+        """A second connection, for a thread of its own (the runner's heartbeat)."""
+        return SqliteSync(self.path)
 
     async def _fetch_value(self, sql: str, params: Iterable[Any] = ()) -> Any:
         async with self.conn.execute(sql, tuple(params)) as cur:

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import logging
-import sqlite3
 import threading
 import time
 from collections.abc import Callable, Collection
-from pathlib import Path
+from typing import Any, Protocol
 
 from flowtui.engine.owner import Owner
 from flowtui.store.rows import _ACTIVE_SQL, _ids_json
@@ -15,9 +14,19 @@ from flowtui.store.rows import _ACTIVE_SQL, _ids_json
 log = logging.getLogger("flowtui.store")
 
 
+class SyncConnection(Protocol):
+    """A connection of its own thread (`Database.connect_sync`, `PgDatabase.connect_sync`)."""
+
+    def execute(self, sql: str, params: Any = ...) -> Any: ...
+    def begin_write(self) -> None: ...
+    def commit(self) -> None: ...
+    def rollback(self) -> None: ...
+    def close(self) -> None: ...
+
+
 class HeartbeatThread:
-    """Beats for a runner's active runs from its own thread and SQLite connection
-    (the SQLite `Liveness` port: a runner is given one and starts it).
+    """Beats for a runner's active runs from its own thread and connection (the store's
+    `Liveness` port, SQLite or PostgreSQL: a runner is given one and starts it).
 
     A thread, not an asyncio task: a runner whose event loop is stuck in a long synchronous
     call is slow, not dead, and must not have its runs (and step processes) taken away.
@@ -25,8 +34,8 @@ class HeartbeatThread:
     although the runner still has them: another process declared them interrupted.
     """
 
-    def __init__(self, path: Path) -> None:
-        self._path = path
+    def __init__(self, connect: Callable[[], SyncConnection]) -> None:
+        self._connect = connect
         self._owner: Owner | None = None
         self._interval = 2.0
         self._run_ids: Callable[[], Collection[int]] = tuple
@@ -51,7 +60,7 @@ class HeartbeatThread:
             self._thread.join(timeout=15)
 
     def _loop(self) -> None:
-        conn = sqlite3.connect(self._path, timeout=10, isolation_level=None)
+        conn = self._connect()
         try:
             while not self._stop.is_set():
                 try:
@@ -66,10 +75,10 @@ class HeartbeatThread:
         finally:
             conn.close()
 
-    def _beat(self, conn: sqlite3.Connection, run_ids: list[int]) -> list[int]:
+    def _beat(self, conn: SyncConnection, run_ids: list[int]) -> list[int]:
         owner, ids = self._owner, _ids_json(run_ids)
         assert owner is not None
-        conn.execute("BEGIN IMMEDIATE")
+        conn.begin_write()
         try:
             conn.execute(
                 f"""UPDATE runs SET heartbeat_at = ?, owner_host = ?, owner_pid = ?,
@@ -82,8 +91,8 @@ class HeartbeatThread:
                       AND status NOT IN ({_ACTIVE_SQL})""",
                 (ids,),
             ).fetchall()
-            conn.execute("COMMIT")
+            conn.commit()
         except BaseException:
-            conn.execute("ROLLBACK")
+            conn.rollback()
             raise
         return [int(r[0]) for r in rows]

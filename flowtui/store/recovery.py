@@ -3,21 +3,20 @@
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 import time
 from collections.abc import Collection
 
 from flowtui.engine.owner import STALE_AFTER, Owner, kill_orphan_group, owner_alive_locally
 from flowtui.engine.records import RunRecord
 from flowtui.engine.states import RunStatus
-from flowtui.store.db import Database
-from flowtui.store.rows import _ACTIVE_SQL, _all, _ids_json, _run_record
+from flowtui.store.backends import HistoryDb
+from flowtui.store.rows import _ACTIVE_SQL, RowLike, _all, _ids_json, _run_record
 from flowtui.store.transitions import interrupt_run, move_run
 
 ORPHAN_KILL_GRACE = 3.0
 
 
-def _owner_dead(run: sqlite3.Row, now: float, stale_after: float, me: Owner) -> bool:
+def _owner_dead(run: RowLike, now: float, stale_after: float, me: Owner) -> bool:
     host, pid, started = run["owner_host"], run["owner_pid"], run["owner_started"]
     if pid is None:
         return False
@@ -32,7 +31,7 @@ def _owner_dead(run: sqlite3.Row, now: float, stale_after: float, me: Owner) -> 
 class RecoveryMixin:
     """RunStore's heartbeat, recovery and adoption methods."""
 
-    db: Database
+    db: HistoryDb
 
     # ----------------------------------------------------------------- liveness
 
@@ -61,9 +60,11 @@ class RecoveryMixin:
         statuses = _ACTIVE_SQL
         if await self.adopter_registered():
             statuses = "'running', 'held'"
-        rows = await self.db.fetchall(
-            f"""SELECT id, owner_host, owner_pid, owner_started, heartbeat_at, created_at
-                FROM runs WHERE status IN ({statuses})"""
+        rows: list[RowLike] = list(
+            await self.db.fetchall(
+                f"""SELECT id, owner_host, owner_pid, owner_started, heartbeat_at, created_at
+                    FROM runs WHERE status IN ({statuses})"""
+            )
         )
         suspects = [r["id"] for r in rows if _owner_dead(r, time.time(), stale_after, me)]
         if not suspects:
@@ -188,11 +189,12 @@ class RecoveryMixin:
                 "SELECT status, owner_pid, owner_started FROM runs WHERE id = ?",
                 (run_id,),
             )
-            if not current or tuple(current[0]) != (
-                "queued",
-                row["owner_pid"],
-                row["owner_started"],
-            ):
+            now_row = current[0] if current else None
+            if now_row is None or (
+                now_row["status"],
+                now_row["owner_pid"],
+                now_row["owner_started"],
+            ) != ("queued", row["owner_pid"], row["owner_started"]):
                 return False
             message = f"cancelled by {by} while queued" if by else "cancelled while queued"
             return await self.db.run_in_connection(

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Collection, Sequence
-from typing import Any
-
-import aiosqlite
+from typing import Any, Protocol
 
 from flowtui.engine.records import LogRecord, RunRecord
 from flowtui.engine.states import RUN_ACTIVE, RunStatus
+
+
+class RowLike(Protocol):
+    """A result row readable by column name or position: `RowLike`, `pg.Row`."""
+
+    def __getitem__(self, key: Any, /) -> Any: ...
+
 
 _ACTIVE = tuple(sorted(str(s) for s in RUN_ACTIVE))
 _ACTIVE_SQL = ", ".join(f"'{s}'" for s in _ACTIVE)
@@ -25,7 +29,7 @@ def _ids_json(ids: Collection[int]) -> str:
     return json.dumps([int(i) for i in ids])
 
 
-def _log_record(r: sqlite3.Row) -> LogRecord:
+def _log_record(r: RowLike) -> LogRecord:
     return LogRecord(
         id=r["id"],
         run_id=r["run_id"],
@@ -37,21 +41,17 @@ def _log_record(r: sqlite3.Row) -> LogRecord:
     )
 
 
-async def _all(
-    conn: aiosqlite.Connection, sql: str, params: Sequence[Any] = ()
-) -> list[sqlite3.Row]:
+async def _all(conn: Any, sql: str, params: Sequence[Any] = ()) -> list[RowLike]:
     async with conn.execute(sql, tuple(params)) as cur:
         return list(await cur.fetchall())
 
 
-async def _one(
-    conn: aiosqlite.Connection, sql: str, params: Sequence[Any] = ()
-) -> sqlite3.Row | None:
+async def _one(conn: Any, sql: str, params: Sequence[Any] = ()) -> RowLike | None:
     async with conn.execute(sql, tuple(params)) as cur:
         return await cur.fetchone()
 
 
-def _run_record(r: sqlite3.Row) -> RunRecord:
+def _run_record(r: RowLike) -> RunRecord:
     return RunRecord(
         id=r["id"],
         workflow=r["workflow"],

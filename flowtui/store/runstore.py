@@ -29,7 +29,7 @@ from flowtui.engine.records import (
 )
 from flowtui.engine.states import RunStatus, StepStatus
 from flowtui.store.apply import _apply_batch
-from flowtui.store.db import Database
+from flowtui.store.backends import HistoryDb, open_database
 from flowtui.store.heartbeat import HeartbeatThread
 from flowtui.store.recovery import RecoveryMixin, _owner_dead
 from flowtui.store.rows import (
@@ -47,29 +47,35 @@ COMMAND_KINDS = frozenset({"approve", "reject", "cancel"})
 
 
 class RunStore(RecoveryMixin):
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: HistoryDb) -> None:
         self.db = db
-        self.path: Path = db.path
+        self.path: Path | None = db.path  # the SQLite file; None for PostgreSQL
         self._writer_room: Callable[[], Awaitable[None]] | None = None
 
     @classmethod
-    async def open(cls, path: str | Path | None = None) -> RunStore:
-        return cls(await Database.open(path))
+    async def open(cls, target: str | Path | None = None) -> RunStore:
+        """Open the history `target` names: a path or URL (`store.backends`)."""
+        return cls(await open_database(target))
 
     async def close(self) -> None:
         await self.db.close()
 
     @property
+    def dialect(self) -> str:
+        return self.db.dialect
+
+    @property
     def location(self) -> str:
-        return str(self.path)
+        """The file path, or the URL without its password."""
+        return self.db.location
 
     @property
     def default_workspace_root(self) -> Path:
-        return self.path.parent / "workspaces"
+        return self.db.workspace_root
 
     def liveness(self) -> HeartbeatThread:
         """A heartbeat for one runner (the engine's `Liveness` port), on its own connection."""
-        return HeartbeatThread(self.path)
+        return HeartbeatThread(self.db.connect_sync)
 
     def add_full_listener(self, listener: Callable[[Exception], None]) -> None:
         """Call `listener` whenever a write fails because the disk is full."""

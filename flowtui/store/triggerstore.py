@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from flowtui.store.db import Database
+from flowtui.store.backends import HistoryDb
 
 OUTCOMES = ("fired", "ignored", "rejected", "duplicate")
 
@@ -47,7 +47,7 @@ class FinishedRun:
 
 
 class TriggerStore:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: HistoryDb) -> None:
         self.db = db
 
     # ----------------------------------------------------------------- leases

@@ -1,0 +1,55 @@
+"""Which history a `--db` value (or `$FLOWTUI_DB`) names, and opening it.
+
+- a path, or `sqlite:///relative/path` / `sqlite:////absolute/path`: the SQLite history
+  (the embedded default: `flowtui.db` in the user data folder);
+- `postgresql://USER@HOST:PORT/DB` (or `postgres://`): the PostgreSQL history (team mode;
+  psycopg is imported only then);
+- any other `scheme://`: an error naming what is supported, never a file by that name.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+from flowtui.store.db import Database, StoreError, default_db_path
+from flowtui.store.pg import PgDatabase, redact
+
+_URL = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
+PG_SCHEMES = ("postgresql", "postgres")
+
+HistoryDb = Database | PgDatabase
+
+
+def resolve_target(given: str | Path | None) -> str | Path:
+    """The PostgreSQL URL or the SQLite file path that `given` (else $FLOWTUI_DB) names."""
+    raw = given if given is not None else os.environ.get("FLOWTUI_DB")
+    if raw is None or str(raw) == "":
+        return default_db_path()
+    if isinstance(raw, Path):
+        return raw.expanduser()
+    match = _URL.match(raw)
+    if match is None:
+        return Path(raw).expanduser()
+    scheme = match.group(1).lower()
+    if scheme in PG_SCHEMES:
+        return raw
+    if scheme == "sqlite":
+        rest = raw[match.end() :]
+        if not rest.startswith("/") or rest == "/":
+            raise StoreError(
+                f"{raw}: a SQLite URL is sqlite:///relative/path or sqlite:////absolute/path"
+            )
+        return Path(rest[1:]).expanduser()
+    raise StoreError(
+        f"unsupported history URL {redact(raw)!r}: give a file path, sqlite:///PATH or "
+        "postgresql://USER@HOST:PORT/DATABASE"
+    )
+
+
+async def open_database(given: str | Path | None) -> Database | PgDatabase:
+    target = resolve_target(given)
+    if isinstance(target, Path):
+        return await Database.open(target)
+    return await PgDatabase.open(target)
