@@ -1,7 +1,7 @@
 """Which history a `--db` value (or `$FLOWTUI_DB`) names, and opening it.
 
-- a path, or `sqlite:///relative/path` / `sqlite:////absolute/path`: the SQLite history
-  (the embedded default: `flowtui.db` in the user data folder);
+- a path, or `sqlite://PATH` (`sqlite:///abs/flowtui.db`, `sqlite://rel/flowtui.db`): the
+  SQLite history (the embedded default: `flowtui.db` in the user data folder);
 - `postgresql://USER@HOST:PORT/DB` (or `postgres://`): the PostgreSQL history (team mode;
   psycopg is imported only then);
 - any other `scheme://`: an error naming what is supported, never a file by that name.
@@ -37,11 +37,9 @@ def resolve_target(given: str | Path | None) -> str | Path:
         return raw
     if scheme == "sqlite":
         rest = raw[match.end() :]
-        if not rest.startswith("/") or rest == "/":
-            raise StoreError(
-                f"{raw}: a SQLite URL is sqlite:///relative/path or sqlite:////absolute/path"
-            )
-        return Path(rest[1:]).expanduser()
+        if not rest or rest.endswith("/"):
+            raise StoreError(f"{raw}: a SQLite URL names a file: sqlite:///path/to/flowtui.db")
+        return Path(rest).expanduser()
     raise StoreError(
         f"unsupported history URL {redact(raw)!r}: give a file path, sqlite:///PATH or "
         "postgresql://USER@HOST:PORT/DATABASE"

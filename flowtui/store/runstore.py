@@ -123,7 +123,7 @@ class RunStore(RecoveryMixin):
                 """INSERT INTO workflows (name, path, source_hash, first_seen, last_seen)
                    VALUES (?, ?, ?, ?, ?)
                    ON CONFLICT (name) DO UPDATE SET
-                     path = COALESCE(excluded.path, path),
+                     path = COALESCE(excluded.path, workflows.path),
                      source_hash = excluded.source_hash,
                      last_seen = excluded.last_seen""",
                 (name, path, source_hash, now, now),
