@@ -7,14 +7,14 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
 from flowtui.model.catalog import WorkflowCatalog
 from flowtui.model.circleci.watch import as_given, watch_catalog, watched_folders
-from tests.triggers.test_serve import Lines
+from tests.triggers.test_serve import Lines, serve_watching
+from tests.watching import aprobe_until_seen, probe_path, remove_probe
 
 CONFIG = """\
 version: 2.1
@@ -63,9 +63,19 @@ async def test_a_circleci_folder_made_later_is_watched_too(
             while not condition():  # type: ignore[operator]
                 await asyncio.sleep(0.02)
 
+    async def watching(where: Path) -> None:
+        # the watch on `where` is on once a probe written into it is reported; its removal
+        # is reported too before the test goes on (tests/watching.py)
+        probe, written = probe_path(where), len(seen)
+        await aprobe_until_seen(where, lambda: probe in seen[written:])
+        removed = len(seen)
+        remove_probe(where)
+        await until(lambda: probe in seen[removed:])
+        assert catalog.get(probe) is None
+
     task = asyncio.create_task(consume())
     try:
-        await asyncio.sleep(0.3)  # the watch is on
+        await watching(folder)
         (folder / ".circleci").mkdir()
         config = folder / ".circleci" / "config.yml"
         config.write_text(CONFIG)
@@ -74,7 +84,7 @@ async def test_a_circleci_folder_made_later_is_watched_too(
         assert entry is not None and entry.path == config, "one entry, spelled as scanned"
         assert len(catalog.entries) == 1
 
-        await asyncio.sleep(0.2)
+        await watching(folder / ".circleci")  # the watch was started again, with it
         config.write_text(CONFIG.replace("jobs: [build]", "jobs: [bild]"))
         await until(lambda: catalog.get(config) is not None and catalog.get(config).error)
         assert f"{config}:6:" in (catalog.get(config).error or "")
@@ -102,7 +112,7 @@ def test_serve_reloads_the_circleci_config(tmp_path: Path) -> None:
         lines = Lines(proc)
         lines.wait_for(r"serving 1 workflow")
         lines.seen.clear()  # the first `loaded ci` came from the start-up scan
-        time.sleep(0.5)  # the watch starts just after that line
+        serve_watching(lines, folder)  # the watch starts just after that line
         config.write_text(CONFIG.replace("echo build", "echo built"))
         lines.wait_for(r"loaded ci \(config\.yml")
         config.write_text(CONFIG.replace("jobs: [build]", "jobs: [bild]"))

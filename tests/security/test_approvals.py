@@ -110,23 +110,32 @@ def test_every_decision_is_recorded_with_who_and_when(cli: Cli, tmp_path: Path) 
 
 async def test_the_dashboard_refuses_a_user_who_is_not_an_approver(tmp_path: Path) -> None:
     from flowtui.tui.app import FlowApp
-    from tests.tui.test_app import SIZE, select, step_status, until
+    from flowtui.tui.screens.dialogs import PromptScreen
+    from tests.tui.test_app import SIZE, Notes, db_rows, select, step_status, until
 
     folder = tmp_path / "workflows"
     folder.mkdir()
     write(folder / "gate.yaml", GATE.format(who="somebody-else"))
     app = FlowApp(folder, db_path=tmp_path / "dash.db", watch=False)
-    async with app.run_test(size=SIZE) as pilot:
+    notes = Notes()
+
+    def prompted() -> bool:
+        return any(isinstance(screen, PromptScreen) for screen in app.screen_stack)
+
+    async with app.run_test(size=SIZE, message_hook=notes) as pilot:
         await app.ready.wait()
         await select(pilot, app, "gate")
         await pilot.press("r")
         await until(pilot, lambda: step_status(app, 1, "approve") == "held")
         await pilot.press("a")
-        await pilot.pause()
-        notes = [n.message for n in app._notifications]
-        assert any("may not approve approve (approvers: somebody-else)" in n for n in notes)
+        refusal = "may not approve approve (approvers: somebody-else)"
+        await until(pilot, lambda: notes.matching(refusal))
+        await pilot.pause()  # the key's action has ended: it refused instead of asking
+        assert not prompted()
         await pilot.press("enter")  # had a prompt opened, this would send the decision
-        await pilot.pause(0.5)
+        await pilot.pause()
+        assert not prompted()  # so nothing could send one: a decision goes through a prompt
+        assert db_rows(app, "SELECT kind, by_user FROM commands") == []
         assert step_status(app, 1, "approve") == "held"
         assert app.store is not None
         assert await app.store.get_approvals(1) == []

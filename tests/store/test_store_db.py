@@ -1,8 +1,10 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import sqlite3
 import stat
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -181,6 +183,17 @@ async def test_list_runs_by_workflow_uses_index(store: RunStore) -> None:
     assert "logs_by_step" in detail and "TEMP B-TREE" not in detail
 
 
+class _OnRecord(logging.Handler):
+    """Calls `fn` for each warning logged (in the thread that logs it)."""
+
+    def __init__(self, fn: Callable[[], object]) -> None:
+        super().__init__(logging.WARNING)
+        self.fn = fn
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.fn()
+
+
 async def test_lock_held_too_long_gives_clear_error_then_recovers(
     db_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -196,8 +209,15 @@ async def test_lock_held_too_long_gives_clear_error_then_recovers(
         assert not store.db.conn.in_transaction
 
         # released while we back off: the retry gets through
-        task = asyncio.create_task(store.set_paused("wf", True))
-        await asyncio.sleep(0.15)
+        monkeypatch.setattr(db_module, "BUSY_RETRIES", 6)  # about 1 s to release it in
+        backing_off = asyncio.Event()
+        tried = _OnRecord(backing_off.set)  # "... is busy, retrying": a try failed
+        db_module.log.addHandler(tried)
+        try:
+            task = asyncio.create_task(store.set_paused("wf", True))
+            await asyncio.wait_for(backing_off.wait(), 5)
+        finally:
+            db_module.log.removeHandler(tried)
         hog.execute("ROLLBACK")
         await asyncio.wait_for(task, 5)
         assert await store.workflow_paused("wf")

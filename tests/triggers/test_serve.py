@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from flowtui.triggers.signatures import sign
+from tests.watching import PROBE, probe_until_seen, remove_probe
 
 SECRET = "serve-test-secret"
 FINAL = ("succeeded", "failed", "cancelled", "interrupted")
@@ -35,8 +36,9 @@ class Lines:
         stream = proc.stdout
         threading.Thread(target=lambda: [self._queue.put(x) for x in stream], daemon=True).start()
 
-    def wait_for(self, pattern: str, timeout: float = 15) -> re.Match[str]:
-        for line in self.seen:
+    def wait_for(self, pattern: str, timeout: float = 15, since: int = 0) -> re.Match[str]:
+        """The first line matching `pattern`, from line `since` of what was seen on."""
+        for line in self.seen[since:]:
             if found := re.search(pattern, line):
                 return found
         deadline = time.monotonic() + timeout
@@ -49,6 +51,22 @@ class Lines:
             if found := re.search(pattern, line):
                 return found
         raise AssertionError(f"no line matching {pattern!r} in:\n{''.join(self.seen)}")
+
+
+def serve_watching(lines: Lines, folder: Path) -> None:
+    """Return once `flowtui serve`'s watch on `folder` is on (see tests/watching.py)."""
+    start = len(lines.seen)
+
+    def loaded(wait: float) -> bool:
+        try:
+            lines.wait_for(rf"loaded {PROBE} \(", timeout=wait, since=start)
+        except AssertionError:
+            return False
+        return True
+
+    probe_until_seen(folder, loaded)
+    remove_probe(folder)
+    lines.wait_for(rf"removed {PROBE}\.yaml", since=start)
 
 
 def post(port: int, workflow: str, payload: dict[str, str]) -> tuple[int, dict[str, object]]:
@@ -133,6 +151,7 @@ def test_serve_runs_a_signed_hook_and_stops_on_sigterm(
     assert status == 422 and "nope" in str(body["error"])
 
     # a file added while serving is picked up without a restart
+    serve_watching(lines, folder)
     (folder / "later.yaml").write_text(HOOK.format(name="later"))
     lines.wait_for(r"loaded later")
     status, body = post(port, "later", {})

@@ -12,13 +12,16 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from textual.message import Message
+from textual.notifications import Notify
 from textual.pilot import Pilot
 from textual.widgets import Static
 
 from flowtui.tui.app import FlowApp
-from flowtui.tui.screens.dialogs import ParamsScreen
+from flowtui.tui.screens.dialogs import ConfirmScreen, ParamsScreen
 from flowtui.tui.widgets.dag_view import DagView
 from flowtui.tui.widgets.workflow_list import WorkflowList
+from tests.watching import aprobe_until_seen, probe_path, remove_probe
 
 SIZE = (120, 40)
 
@@ -57,6 +60,42 @@ async def until(pilot: Pilot, condition: Callable[[], object], timeout: float = 
     async with asyncio.timeout(timeout):
         while not condition():
             await pilot.pause(0.05)
+
+
+async def watcher_on(pilot: Pilot, app: FlowApp) -> None:
+    """Return once the dashboard's folder watcher is on (see tests/watching.py): a probe
+    workflow written until the list shows it, then deleted and seen gone."""
+    table = app.query_one(WorkflowList)
+    probe = str(probe_path(app.folder))
+
+    def listed() -> bool:
+        return any(key.value == probe for key in table.rows)
+
+    await aprobe_until_seen(app.folder, listed, pilot.pause)
+    remove_probe(app.folder)
+    await until(pilot, lambda: not listed())
+
+
+class Notes:
+    """Every notification the app posts, captured as it is handled (pass as
+    `run_test(message_hook=...)`); unlike the app's own list, none of them expire."""
+
+    def __init__(self) -> None:
+        self.messages: list[str] = []
+
+    def __call__(self, message: Message) -> None:
+        if isinstance(message, Notify):
+            self.messages.append(str(message.notification.message))
+
+    def matching(self, text: str) -> list[str]:
+        return [m for m in self.messages if text in m]
+
+    async def all_in(self, pilot: Pilot, app: FlowApp) -> None:
+        """Return once every notification posted so far is captured: a marker posted now
+        is handled after them (the app handles its messages in order)."""
+        marker = f"-- notes marker {len(self.messages)} --"
+        app.notify(marker)
+        await until(pilot, lambda: marker in self.messages)
 
 
 async def select(pilot: Pilot, app: FlowApp, name: str) -> None:
@@ -149,21 +188,32 @@ async def test_rerun_from_failed_reuses_succeeded_steps(folder: Path, tmp_path: 
 async def test_cancel_asks_then_stops_the_run(folder: Path, tmp_path: Path) -> None:
     write(folder, "slow.yaml", "name: slow\nsteps:\n  wait: {run: sleep 600}\n")
     app = FlowApp(folder, db_path=tmp_path / "h.db", watch=False)
-    async with app.run_test(size=SIZE) as pilot:
+    notes = Notes()
+    async with app.run_test(size=SIZE, message_hook=notes) as pilot:
         await app.ready.wait()
         await select(pilot, app, "slow")
         await pilot.press("r")
         await until(pilot, lambda: step_status(app, 1, "wait") == "running")
         await pilot.press("c")
-        await pilot.pause()
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
         await pilot.press("n")  # changed my mind
-        await pilot.pause(0.3)
+        # the dialog hands its answer to a callback as it closes, and that callback has run
+        # once the screen has handled what was queued (pause); a cancel it made is noted
+        await until(pilot, lambda: not isinstance(app.screen, ConfirmScreen))
+        await pilot.pause()
+        await notes.all_in(pilot, app)
+        assert notes.matching("cancel") == [], notes.messages
         assert run_status(app, 1) == "running"
         await pilot.press("c")
-        await pilot.pause()
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
         await pilot.press("y")
         await until(pilot, lambda: run_status(app, 1) == "cancelled")
         assert step_status(app, 1, "wait") == "cancelled"
+        await until(pilot, lambda: not isinstance(app.screen, ConfirmScreen))
+        await pilot.pause()
+        await notes.all_in(pilot, app)
+        assert notes.matching("cancelling run") == ["cancelling run 1"], notes.messages
+        assert notes.matching("already ended") == [], notes.messages
 
 
 async def test_quitting_cancels_and_records_the_runs_it_started(
@@ -195,7 +245,7 @@ async def test_live_reload_updates_the_dag_and_survives_a_broken_file(
         await select(pilot, app, "gate")
         dag = app.query_one(DagView)
         await until(pilot, lambda: set(dag.node_names) == {"plan", "approve", "apply"})
-        await pilot.pause(0.3)  # let the watcher start
+        await watcher_on(pilot, app)
         path.write_text(path.read_text() + "  notify: {requires: [apply], run: echo done}\n")
         await until(pilot, lambda: "notify" in dag.node_names, timeout=5)
 
@@ -335,6 +385,7 @@ async def test_params_prompt_editor_tabs_and_quit(folder: Path, tmp_path: Path) 
         await pilot.press("enter")  # required and empty: refused, the dialog stays
         await pilot.pause()
         assert app.screen.__class__.__name__ == "ParamsScreen"
+        assert "version is required" in str(app.screen.query_one("#params-error", Static).render())
         await pilot.press(*"2.0.1", "enter")
         await until(pilot, lambda: run_status(app, 1) == "succeeded")
         (params,) = db_rows(app, "SELECT params FROM runs WHERE id=1")[0]

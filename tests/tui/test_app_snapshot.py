@@ -5,8 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from textual.pilot import Pilot
 
 from flowtui.tui.app import FlowApp
+from flowtui.tui.widgets.dag_view import DagView
+from tests.tui.test_app import header, until
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -17,14 +20,20 @@ def app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> FlowApp:
     return FlowApp(Path("workflows"), db_path=tmp_path / "h.db", watch=False)
 
 
-async def _settle(pilot) -> None:  # type: ignore[no-untyped-def]
-    await pilot.app.ready.wait()
-    await pilot.pause(0.2)
+async def _select_deploy(pilot: Pilot[None]) -> None:
+    """Move to the second workflow (deploy) and wait until the right side shows it: it is
+    drawn by a worker, which the screenshot would not wait for."""
+    app = pilot.app
+    assert isinstance(app, FlowApp)
+    await app.ready.wait()
+    await pilot.press("j")
+    dag = app.query_one(DagView)
+    await until(pilot, lambda: "deploy" in header(app) and "notify" in dag.node_names)
 
 
 @pytest.mark.parametrize("size", [(120, 40), (80, 24)])
 def test_dashboard_list_and_dag(snap_compare, app: FlowApp, size: tuple[int, int]) -> None:
-    assert snap_compare(app, terminal_size=size, run_before=_settle, press=["j"])
+    assert snap_compare(app, terminal_size=size, run_before=_select_deploy)
 
 
 def test_themes_are_registered_and_switchable(app: FlowApp) -> None:

@@ -10,7 +10,7 @@ from textual.widgets import Static
 from flowtui.tui.app import FlowApp
 from flowtui.tui.widgets.dag_view import DagView
 from flowtui.tui.widgets.workflow_list import WorkflowList
-from tests.tui.test_app import SIZE, select, until
+from tests.tui.test_app import SIZE, select, until, watcher_on
 
 CONFIG = """\
 version: 2.1
@@ -43,7 +43,7 @@ async def test_editing_the_config_updates_the_dag_and_a_broken_edit_keeps_the_la
         await select(pilot, app, "ci")
         dag = app.query_one(DagView)
         await until(pilot, lambda: set(dag.node_names) == {"build", "test"})
-        await pilot.pause(0.3)  # let the watcher start
+        await watcher_on(pilot, app)
 
         config.write_text(CONFIG + "      - deploy: {requires: [test]}\n")
         await until(pilot, lambda: "deploy" in dag.node_names, timeout=5)
@@ -80,13 +80,14 @@ async def test_a_config_created_after_opening_is_listed(tmp_path: Path) -> None:
         await app.ready.wait()
         table = app.query_one(WorkflowList)
         assert table.row_count == 1
-        await pilot.pause(0.3)  # let the watcher start
+        await watcher_on(pilot, app)
         (folder / ".circleci").mkdir()
         (folder / ".circleci" / "config.yml").write_text(CONFIG)
         await until(pilot, lambda: table.row_count == 2, timeout=5)
         await select(pilot, app, "ci")
-        # and the new folder is watched from now on
-        await pilot.pause(0.3)
+        # and the new folder is watched from now on: the watch was started again with it,
+        # and a probe seen after the restart was seen by the new watch
+        await watcher_on(pilot, app)
         config = folder / ".circleci" / "config.yml"
         config.write_text(CONFIG + "      - deploy: {requires: [test]}\n")
         dag = app.query_one(DagView)

@@ -310,15 +310,44 @@ async def test_a_live_run_redraws_itself_as_time_passes() -> None:
         await pilot.pause()
 
 
+class LiveAndFinishedApp(App[None]):
+    """A live run and a finished one side by side, each view with a clock counting its ticks
+    (a view reads its clock only to tick)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.ticks = {"live": 0, "finished": 0}
+
+    def clock(self, which: str) -> Callable[[], float]:
+        def now() -> float:
+            self.ticks[which] += 1
+            return REGION_NOW + 600
+
+        return now
+
+    def compose(self) -> ComposeResult:
+        yield TimelineView(clock=self.clock("live"), id="live")
+        yield TimelineView(clock=self.clock("finished"), id="finished")
+
+    def on_mount(self) -> None:
+        live, finished = self.query(TimelineView)
+        live.set_run(region_rows(), run_started=T0, run_ended=None, now=REGION_NOW)
+        rows = [row("plan", started_at=0, ended_at=60)]
+        finished.set_run(rows, run_started=T0, run_ended=T0 + 60.0, now=T0 + 60.0)
+
+
 async def test_a_finished_run_does_not_tick() -> None:
-    now = [T0 + 60.0]
-    rows = [row("plan", started_at=0, ended_at=60)]
-    app = TimelineApp(rows, clock=lambda: now[0], run_ended=T0 + 60.0)
+    app = LiveAndFinishedApp()
     async with app.run_test(size=SIZE) as pilot:
-        view = app.query_one(TimelineView)
-        assert not view.is_live
-        now[0] += 600
-        await pilot.pause()
+        live = app.query_one("#live", TimelineView)
+        view = app.query_one("#finished", TimelineView)
+        assert live.is_live and not view.is_live
+        # the live view's timer, started with the finished one's, has fired twice: had the
+        # finished one's timer been running, it would have fired by now too
+        async with asyncio.timeout(10):
+            while app.ticks["live"] < 2:
+                await pilot.pause(0.05)
+        assert app.ticks["finished"] == 0
         assert view.total == pytest.approx(60.0)
         assert line_of(view, "plan").rstrip().endswith("1m00s")
 
