@@ -378,7 +378,7 @@ class RunStore(RecoveryMixin):
             params.append(before_id)
         if statuses is not None:
             values = sorted({str(s) for s in statuses})
-            where.append(f"status IN ({', '.join('?' * len(values))})" if values else "0")
+            where.append(f"status IN ({', '.join('?' * len(values))})" if values else "1 = 0")
             params.extend(values)
         sql = "SELECT * FROM runs"
         if where:

@@ -1,3 +1,6 @@
+"""The store's tests run against every history backend: a SQLite file, and a database on a
+real PostgreSQL server (tests/pgserver.py).  `db_path` stays for the SQLite-only tests."""
+
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
@@ -7,15 +10,26 @@ import pytest
 
 from flowtui.store import RunStore
 
+BACKENDS = ("sqlite", "postgresql")
+
 
 @pytest.fixture
 def db_path(tmp_path: Path) -> Path:
     return tmp_path / "history" / "flowtui.db"
 
 
+@pytest.fixture(params=BACKENDS)
+def target(request: pytest.FixtureRequest, db_path: Path) -> str | Path:
+    """What `--db` would say for a fresh history: a file path or a postgresql:// URL."""
+    if request.param == "sqlite":
+        return db_path
+    url: str = request.getfixturevalue("pg_url")
+    return url
+
+
 @pytest.fixture
-async def store(db_path: Path) -> AsyncIterator[RunStore]:
-    s = await RunStore.open(db_path)
+async def store(target: str | Path) -> AsyncIterator[RunStore]:
+    s = await RunStore.open(target)
     try:
         yield s
     finally:

@@ -1,7 +1,5 @@
 """flowtui.store.pglocal and the tests' PostgreSQL fixtures, against a real server."""
 
-# ruff: noqa: F811  (fixtures imported from tests.pgserver until it is a registered plugin)
-
 from __future__ import annotations
 
 import os
@@ -19,7 +17,7 @@ import pytest
 
 from flowtui.store import pglocal
 from flowtui.store.pglocal import LocalServer, LocalServerError, PostgresNotFoundError
-from tests.pgserver import pg_server, pg_url, pg_url_factory, require_pg_bin  # noqa: F401
+from tests.pgserver import require_pg_bin
 from tests.processes import is_running
 
 root_only = pytest.mark.skipif(os.geteuid() != 0, reason="root only")

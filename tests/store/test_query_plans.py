@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
+
+import pytest
 
 from flowtui.engine.events import ApprovalDecided, StepLog, StepStatusChanged
 from flowtui.engine.states import StepStatus
@@ -21,6 +24,12 @@ BIG = ("runs", "steps", "attempts", "logs", "events", "outputs", "approvals", "c
 # a few rows per run (logs and events can be 100,000s): sorting the rows of the runs an index
 # search found is fine for these; the search itself must still use an index
 PER_RUN_SORT_OK = ("steps", "attempts", "outputs", "approvals", "commands")
+
+
+@pytest.fixture
+def target(db_path: Path) -> Path:
+    """Query plans are SQLite's (EXPLAIN QUERY PLAN): this module runs on SQLite only."""
+    return db_path
 
 
 async def _seed(store: RunStore) -> list[int]:

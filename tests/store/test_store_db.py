@@ -36,6 +36,13 @@ TABLES = {
 }
 
 
+@pytest.fixture
+def target(db_path: Path) -> Path:
+    """This module is about the SQLite file (modes, PRAGMAs, its lock): SQLite only.
+    PostgreSQL's own counterparts are in test_pg_backend.py."""
+    return db_path
+
+
 def test_default_path_honours_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("FLOWTUI_DB", str(tmp_path / "x.db"))
     assert default_db_path() == tmp_path / "x.db"

@@ -47,14 +47,14 @@ def _child_env() -> dict[str, str]:
     return env
 
 
-async def test_three_processes_write_concurrently(store: RunStore) -> None:
+async def test_three_processes_write_concurrently(store: RunStore, target: str | Path) -> None:
     run_id = await store.create_run(workflow="wf", steps=plan("p1", "p2", "me"))
     children = [
         await asyncio.create_subprocess_exec(
             sys.executable,
             "-c",
             WRITER,
-            str(store.path),
+            str(target),
             str(run_id),
             name,
             str(LINES),

@@ -91,13 +91,15 @@ def sleeper() -> Iterator[Callable[[], subprocess.Popen[bytes]]]:
 
 
 @pytest.fixture
-async def dead_runner(store: RunStore, spawned: list[int]) -> AsyncIterator[tuple[int, int]]:
+async def dead_runner(
+    store: RunStore, target: str | Path, spawned: list[int]
+) -> AsyncIterator[tuple[int, int]]:
     """(run id, orphan step pid) of a runner process that was SIGKILLed mid-step."""
     child = await asyncio.create_subprocess_exec(
         sys.executable,
         "-c",
         RUNNER,
-        str(store.path),
+        str(target),
         stdout=asyncio.subprocess.PIPE,
         env=_child_env(),
     )
@@ -206,6 +208,7 @@ async def test_reused_pid_is_not_alive(
     assert await store.recover_interrupted(stale_after=60) == [run_id]
 
 
+@pytest.mark.parametrize("target", ["sqlite"], indirect=True)  # traces SQLite's BEGIN
 async def test_recheck_under_lock_spares_a_run_that_finished(
     store: RunStore, db_path: Path, dead_runner: tuple[int, int]
 ) -> None:

@@ -82,6 +82,7 @@ async def test_flush_with_nothing_pending_is_quick(store: RunStore) -> None:
     await sink.close()
 
 
+@pytest.mark.parametrize("target", ["sqlite"], indirect=True)  # fills SQLite's page budget
 async def test_disk_full_is_retried_then_succeeds(
     store: RunStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:

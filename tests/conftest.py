@@ -1,0 +1,3 @@
+"""Fixtures every test folder may use: a real PostgreSQL server (tests/pgserver.py)."""
+
+pytest_plugins = ["tests.pgserver"]
