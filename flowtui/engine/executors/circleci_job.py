@@ -25,6 +25,7 @@ from flowtui.engine.executors.base import StepContext, StepResult
 from flowtui.engine.executors.toolrun import MESSAGE_LIMIT, LastLine
 from flowtui.engine.process import run_streaming
 from flowtui.engine.states import StepStatus
+from flowtui.engine.stepenv import inherited_environment
 
 WORKSPACE_DIR = "circleci"  # inside the run's workspace: CircleCI's workflow workspace
 HEADER = "── "
@@ -152,7 +153,7 @@ class CircleCIJobExecutor:
             branch = _git(["rev-parse", "--abbrev-ref", "HEAD"], project)
         bash_env = ctx.step_dir / "bash_env"
         bash_env.touch()
-        env: dict[str, str] = {**os.environ, **ctx.env}
+        env: dict[str, str] = {**inherited_environment(), **ctx.env}
         env.update(
             CI="true",
             CIRCLECI="true",

@@ -13,6 +13,7 @@ from flowtui.engine.executors.base import StepContext, StepResult
 from flowtui.engine.executors.toolrun import MESSAGE_LIMIT, LastLine, exit_message, workflow_dir
 from flowtui.engine.process import run_streaming
 from flowtui.engine.states import StepStatus
+from flowtui.engine.stepenv import inherited_environment
 
 # shell -> (command prefix, script file suffix)
 SHELLS: dict[str, tuple[tuple[str, ...], str]] = {
@@ -140,7 +141,7 @@ class ScriptExecutor:
 
     @staticmethod
     def _environment(ctx: StepContext, output_file: Path, shell: str) -> dict[str, str]:
-        env: dict[str, str] = {**os.environ, **ctx.env}
+        env: dict[str, str] = {**inherited_environment(), **ctx.env}
         if shell == "python":
             env.setdefault("PYTHONUNBUFFERED", "1")  # so lines show up as they are printed
         env.update(

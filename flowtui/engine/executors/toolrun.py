@@ -13,13 +13,15 @@ from pathlib import Path
 from flowtui.engine.executors.base import StepContext, StepResult
 from flowtui.engine.process import LineFn, run_streaming
 from flowtui.engine.states import StepStatus
+from flowtui.engine.stepenv import inherited_environment
 
 MESSAGE_LIMIT = 200
 
 
 def step_environment(ctx: StepContext, extra: Mapping[str, str] | None = None) -> dict[str, str]:
-    """os.environ, the step's env and the FLOWTUI_* variables, as a script step sees them."""
-    env: dict[str, str] = {**os.environ, **ctx.env}
+    """The inherited environment (`stepenv`), the step's env and the FLOWTUI_* variables,
+    as a script step sees them."""
+    env: dict[str, str] = {**inherited_environment(), **ctx.env}
     env.update(
         FLOWTUI_WORKSPACE=str(ctx.workspace),
         FLOWTUI_RUN_ID=str(ctx.run_id),

@@ -1,0 +1,48 @@
+"""The environment a step inherits from the process that runs it.
+
+A step sees its runner's (or worker's) environment, minus flowtui's own settings: where the
+history is and how to log in to it (`FLOWTUI_DB`, libpq's `PG*` variables), whether `--as`
+is trusted, the webhook secret.  With them a step could write events for any run or decide
+its own approval gate; without them it can only do its job.  A step that needs a database
+gets it from its workflow's `env:` or `secrets:`.
+"""
+
+from __future__ import annotations
+
+import os
+
+# libpq's connection settings (https://www.postgresql.org/docs/current/libpq-envars.html)
+LIBPQ = frozenset(
+    {
+        "PGHOST",
+        "PGHOSTADDR",
+        "PGPORT",
+        "PGDATABASE",
+        "PGUSER",
+        "PGPASSWORD",
+        "PGPASSFILE",
+        "PGSERVICE",
+        "PGSERVICEFILE",
+        "PGOPTIONS",
+        "PGAPPNAME",
+        "PGSSLMODE",
+        "PGSSLCERT",
+        "PGSSLKEY",
+        "PGSSLROOTCERT",
+        "PGSSLCRL",
+        "PGSSLPASSWORD",
+        "PGREQUIRESSL",
+        "PGKRBSRVNAME",
+        "PGGSSLIB",
+        "PGCONNECT_TIMEOUT",
+        "PGTARGETSESSIONATTRS",
+        "PGCHANNELBINDING",
+    }
+)
+FLOWTUI_PRIVATE = frozenset({"FLOWTUI_DB", "FLOWTUI_TRUST_AS", "FLOWTUI_WEBHOOK_SECRET"})
+NOT_INHERITED = LIBPQ | FLOWTUI_PRIVATE
+
+
+def inherited_environment() -> dict[str, str]:
+    """os.environ without what a step must not have (see the module docstring)."""
+    return {k: v for k, v in os.environ.items() if k not in NOT_INHERITED}
