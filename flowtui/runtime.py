@@ -27,10 +27,12 @@ from flowtui.store.runstore import RunStore
 from flowtui.store.sink import StoreSink
 
 if TYPE_CHECKING:
+    from flowtui.engine.remote import StepDispatcher
     from flowtui.model.catalog import WorkflowCatalog
     from flowtui.store.triggerstore import TriggerEventRecord
     from flowtui.triggers.hooks import WebhookOptions
     from flowtui.triggers.service import TriggerService
+    from flowtui.worker.dispatch import PgDispatcher
 
 STOP_GRACE = 15.0  # seconds to wait for cancelled (or let-go) runs to be recorded
 # how often a service looks for queued runs of dead runners; a runner on another host is
@@ -55,9 +57,29 @@ def build_runner(
     options: RunnerOptions | None = None,
     *,
     resolve_workflow: WorkflowResolver | None = None,
+    dispatcher: StepDispatcher | None = None,
 ) -> Runner:
-    """A Runner given the store as its ledger and a heartbeat as its liveness."""
-    return Runner(store, bus, options, liveness=store.liveness(), resolve_workflow=resolve_workflow)
+    """A Runner given the store as its ledger, a heartbeat as its liveness and, in team
+    mode, the job queue that runs `runs_on` steps on workers."""
+    return Runner(
+        store,
+        bus,
+        options,
+        liveness=store.liveness(),
+        resolve_workflow=resolve_workflow,
+        dispatcher=dispatcher,
+    )
+
+
+def dispatcher_for(store: RunStore) -> PgDispatcher | None:
+    """Team mode's job queue, on a PostgreSQL history (procrastinate is imported only then)."""
+    if store.dialect != "postgresql":
+        return None
+    from flowtui.store.pg import PgDatabase
+    from flowtui.worker.dispatch import PgDispatcher
+
+    assert isinstance(store.db, PgDatabase)
+    return PgDispatcher(store.db.url)
 
 
 def child_resolver(
@@ -117,6 +139,7 @@ class Runtime:
         self.runner = runner
         self.interrupted = interrupted
         self.triggers: TriggerService | None = None
+        self.dispatcher: PgDispatcher | None = None
         self._adopter: asyncio.Task[None] | None = None
         self._stop_adopting = asyncio.Event()
         self._stopped = False
@@ -135,9 +158,18 @@ class Runtime:
         runner_options.kill_grace = options.kill_grace
         if options.parallel:
             runner_options.parallel = options.parallel
-        runner = build_runner(store, bus, runner_options, resolve_workflow=options.resolve_workflow)
+        dispatcher = dispatcher_for(store)
+        runner = build_runner(
+            store,
+            bus,
+            runner_options,
+            resolve_workflow=options.resolve_workflow,
+            dispatcher=dispatcher,
+        )
         await runner.start()
-        return cls(store, bus, sink, runner, interrupted)
+        runtime = cls(store, bus, sink, runner, interrupted)
+        runtime.dispatcher = dispatcher
+        return runtime
 
     async def __aenter__(self) -> Runtime:
         return self
@@ -239,6 +271,8 @@ class Runtime:
         finally:
             await self.runner.close()
             await self.sink.close()
+            if self.dispatcher is not None:
+                await self.dispatcher.close()
         return left
 
     async def close(self, *, by: str = "", reason: str = "") -> None:

@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import os
+import queue
+import re
+import subprocess
+import threading
+import time
 
 import psutil
 
@@ -25,3 +30,30 @@ def group_members(pgid: int) -> list[int]:
         except OSError:
             pass
     return found
+
+
+class Lines:
+    """The process's stdout, line by line, readable with a timeout."""
+
+    def __init__(self, proc: subprocess.Popen[str]) -> None:
+        self.seen: list[str] = []
+        self._queue: queue.Queue[str] = queue.Queue()
+        assert proc.stdout is not None
+        stream = proc.stdout
+        threading.Thread(target=lambda: [self._queue.put(x) for x in stream], daemon=True).start()
+
+    def wait_for(self, pattern: str, timeout: float = 15, since: int = 0) -> re.Match[str]:
+        """The first line matching `pattern`, from line `since` of what was seen on."""
+        for line in self.seen[since:]:
+            if found := re.search(pattern, line):
+                return found
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                line = self._queue.get(timeout=0.1)
+            except queue.Empty:
+                continue
+            self.seen.append(line)
+            if found := re.search(pattern, line):
+                return found
+        raise AssertionError(f"no line matching {pattern!r} in:\n{''.join(self.seen)}")

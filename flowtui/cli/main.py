@@ -25,7 +25,10 @@ examples:
 
 def _add_db(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--db", metavar="PATH", help="SQLite history file (default: $FLOWTUI_DB or the data dir)"
+        "--db",
+        metavar="PATH|URL",
+        help="the history: a SQLite file or a postgresql://USER@HOST:PORT/DB URL "
+        "(default: $FLOWTUI_DB, else flowtui.db in the data dir)",
     )
 
 
@@ -195,6 +198,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--parallel", "-j", type=int, metavar="N", help="steps at once (default: CPUs)")
     _add_db(p)
 
+    p = sub.add_parser(
+        "worker",
+        help="run the `runs_on:` steps of some queues on this machine (team mode)",
+        description="Take jobs of the given queues from a PostgreSQL history and run their "
+        "steps here until SIGINT/SIGTERM (docs/team.md).",
+    )
+    p.add_argument(
+        "--queue", "-Q", action="append", required=True, metavar="QUEUE", help="repeatable"
+    )
+    p.add_argument("--name", help="this worker's name (default: HOST-PID); steps see it")
+    p.add_argument(
+        "--workdir", default="flowtui-work", help="where run workspaces go (default ./flowtui-work)"
+    )
+    p.add_argument("--concurrency", "-c", type=int, default=1, help="steps at once (default 1)")
+    _add_db(p)
+
     p = sub.add_parser("triggers", help="what triggers did lately (fired, ignored, rejected)")
     p.add_argument("workflow", nargs="?", help="only this workflow")
     p.add_argument("--limit", "-n", type=int, default=20)
@@ -232,6 +251,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from flowtui.cli import serve
 
         handler = getattr(serve, f"cmd_{args.command}")
+    elif args.command == "worker":
+        from flowtui.cli.worker import cmd_worker
+
+        handler = cmd_worker
     if handler is None:
         parser.error(f"unknown command {args.command}")
     try:

@@ -70,7 +70,29 @@ class StepProcess:
     started_at: float  # process create time (psutil), to tell a reused pid apart
 
 
-Event = RunStatusChanged | StepStatusChanged | StepLog | StepOutputs | ApprovalDecided | StepProcess
+@dataclass(frozen=True, slots=True)
+class AttemptEnded:
+    """One attempt of a step ran to its end on a worker (team mode): its outcome, for the
+    runner that owns the step to read and decide the step's status (retry, fail, succeed)."""
+
+    run_id: int
+    step: str
+    attempt: int
+    status: StepStatus  # SUCCEEDED or FAILED
+    at: float
+    exit_code: int | None = None
+    message: str = ""
+
+
+Event = (
+    RunStatusChanged
+    | StepStatusChanged
+    | StepLog
+    | StepOutputs
+    | ApprovalDecided
+    | StepProcess
+    | AttemptEnded
+)
 
 __all__ = [
     "ApprovalDecided",

@@ -24,16 +24,18 @@ from flowtui.engine.events import (
     StepProcess,
     StepStatusChanged,
 )
-from flowtui.engine.executors.base import StepContext, StepResult
+from flowtui.engine.executors.base import StepContext, StepExecutor, StepResult
 from flowtui.engine.executors.registry import get_executor
 from flowtui.engine.expressions import ExpressionError, evaluate_bool, referenced_keys
 from flowtui.engine.identity import may_approve
 from flowtui.engine.ports import RunLedger
 from flowtui.engine.process import OUTPUT_THROTTLE
+from flowtui.engine.remote import RemoteExecutor, StepDispatcher, no_dispatcher_message
 from flowtui.engine.secrets import LogMasking, Masker, SecretError, resolve_secrets
 from flowtui.engine.states import STEP_FAILED, STEP_OK, RunStatus, StepStatus
+from flowtui.engine.stepenv import step_variables
 from flowtui.model.branches import branch_matches, describe_mismatch
-from flowtui.model.workflow import Step, Workflow
+from flowtui.model.workflow import RUNNER_ONLY_TYPES, Step, Workflow
 from flowtui.timefmt import fmt_limit
 
 MAX_RETRY_DELAY = 300.0
@@ -74,10 +76,7 @@ class RunContext:
     resolve_workflow: WorkflowResolver | None
     start_child: Callable[..., Awaitable[RunHandle]]
     cancel_run: Callable[[int, str], bool]  # (run id, reason) of a child run
-
-
-def _env_name(name: str) -> str:
-    return "".join(c if c.isalnum() else "_" for c in name).upper()
+    dispatcher: StepDispatcher | None = None  # runs `runs_on` steps on workers (team mode)
 
 
 class RunExecution:
@@ -259,9 +258,13 @@ class RunExecution:
         try:
             self.secrets = resolve_secrets(self.workflow)
         except SecretError as exc:
-            self.system_log(str(exc))
-            self.set_run_status(RunStatus.FAILED, str(exc))
-            return self.status
+            if self._runs_steps_here():
+                self.system_log(str(exc))
+                self.set_run_status(RunStatus.FAILED, str(exc))
+                return self.status
+            # every step runs on a worker, which resolves the secrets from its own
+            # environment: this machine need not have them
+            self.secrets = {}
         self._masking.masker = Masker(self.secrets.values())
         for name, status in self.statuses.items():
             if status == StepStatus.REUSED:
@@ -279,6 +282,13 @@ class RunExecution:
         final, message = self._final_status()
         self.set_run_status(final, message)
         return final
+
+    def _runs_steps_here(self) -> bool:
+        """Whether a step of this run executes in this process (not on a worker)."""
+        return any(
+            s.runs_on is None and s.type not in RUNNER_ONLY_TYPES
+            for s in self.workflow.steps.values()
+        )
 
     async def _wait_for_start(self) -> bool:
         """Wait for the run's turn; False when it was released meanwhile (not started)."""
@@ -453,19 +463,15 @@ class RunExecution:
         }
 
     def _step_env(self, step: Step) -> dict[str, str]:
-        env = {**self.workflow.env, **step.env}
-        for key, value in self.params.items():
-            env[f"PARAM_{_env_name(key)}"] = value
-        for key, value in step.matrix.items():
-            env[f"MATRIX_{_env_name(key)}"] = value
-        env.update(self.secrets)
-        env["FLOWTUI_WORKFLOW"] = self.workflow.name
-        env["FLOWTUI_RUN_ID"] = str(self.run_id)
-        env["FLOWTUI_STEP"] = step.name
-        env["FLOWTUI_WORKSPACE"] = str(self.workspace)
-        if self.branch:
-            env["FLOWTUI_BRANCH"] = self.branch
-        return env
+        return step_variables(
+            self.workflow,
+            step,
+            run_id=self.run_id,
+            params=self.params,
+            secrets=self.secrets,
+            workspace=self.workspace,
+            branch=self.branch,
+        )
 
     async def _run_step(self, step: Step) -> None:
         name = step.name
@@ -633,21 +639,35 @@ class RunExecution:
         )
 
     async def _run_executor(self, step: Step) -> None:
-        executor = get_executor(step.type)
+        executor: StepExecutor
+        if step.runs_on is None:
+            executor = get_executor(step.type)
+        elif self.context.dispatcher is None:
+            message = no_dispatcher_message(step.runs_on)
+            self.set_step_status(step.name, StepStatus.FAILED, message=message)
+            return
+        else:
+            executor = RemoteExecutor(
+                self.context.dispatcher, self.context.ledger, self.workflow.source
+            )
         attempts = step.retries + 1
         env = self._step_env(step)
         result = StepResult(StepStatus.FAILED, message="not run")
         for attempt in range(1, attempts + 1):
-            async with self.context.slots:
+            # a step on a worker takes none of this machine's slots
+            slot = self.context.slots if step.runs_on is None else contextlib.nullcontext()
+            async with slot:
                 previous = result
                 step_dir = self.workspace / ".flowtui" / f"{_safe(step.name)}.{attempt}"
                 if not getattr(executor, "makes_step_dir", False):
                     # a folder per step costs more than a short step: executors that can
                     # do without say so (`makes_step_dir`) and make it only when needed
                     step_dir.mkdir(parents=True, exist_ok=True)
-                retry_note = f"retry after {previous.message}" if attempt > 1 else ""
+                notes = [f"retry after {previous.message}"] if attempt > 1 else []
+                if step.runs_on is not None:
+                    notes.append(f"waiting for a worker on queue {step.runs_on}")
                 self.set_step_status(
-                    step.name, StepStatus.RUNNING, attempt=attempt, message=retry_note
+                    step.name, StepStatus.RUNNING, attempt=attempt, message="; ".join(notes)
                 )
                 self._update_held()
                 ctx = StepContext(

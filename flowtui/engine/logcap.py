@@ -16,7 +16,13 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import partial
 
-from flowtui.engine.events import Event, RunStatusChanged, StepLog, StepStatusChanged
+from flowtui.engine.events import (
+    AttemptEnded,
+    Event,
+    RunStatusChanged,
+    StepLog,
+    StepStatusChanged,
+)
 from flowtui.engine.states import StepStatus
 
 DEFAULT_MAX_LINES = 100_000
@@ -119,6 +125,9 @@ class LogCap:
                     self._flush(out, partial(_of_step, step, None))
                 elif event.status == StepStatus.RUNNING:  # a new attempt: the last one is over
                     self._flush(out, partial(_of_step, step, event.attempt))
+            elif isinstance(event, AttemptEnded):  # on a worker: the runner ends the step
+                step = (event.run_id, event.step)
+                self._flush(out, partial(_of_step, step, event.attempt + 1))
             elif isinstance(event, RunStatusChanged) and event.status.is_final:
                 self._flush(out, partial(_of_run, event.run_id))
             out.append(event)

@@ -19,7 +19,7 @@ from typing import Any, Protocol
 
 from flowtui.engine.events import Event
 from flowtui.engine.owner import Owner
-from flowtui.engine.records import CommandRecord, NewStep, RunRecord, StepRecord
+from flowtui.engine.records import AttemptRecord, CommandRecord, NewStep, RunRecord, StepRecord
 
 
 class RunLedger(Protocol):
@@ -81,6 +81,10 @@ class RunLedger(Protocol):
     async def get_steps(self, run_id: int) -> list[StepRecord]: ...
 
     async def get_outputs(self, run_id: int) -> dict[str, dict[str, str]]: ...
+
+    async def get_attempts(self, run_id: int, step: str | None = None) -> list[AttemptRecord]:
+        """Attempts in order (a remote step's outcome is its attempt row)."""
+        ...
 
     async def take_commands(self, run_ids: Collection[int]) -> list[CommandRecord]:
         """Approvals, rejections and cancels other processes sent to these runs, once."""

@@ -37,6 +37,7 @@ from flowtui.engine.gitinfo import current_branch, head_commit
 from flowtui.engine.owner import STALE_AFTER, Owner
 from flowtui.engine.ports import Liveness, RunLedger
 from flowtui.engine.records import CommandRecord, NewStep, RunRecord
+from flowtui.engine.remote import StepDispatcher, no_dispatcher_message
 from flowtui.engine.states import STEP_OK, RunStatus, StepStatus
 from flowtui.model.workflow import Workflow
 
@@ -90,6 +91,7 @@ class Runner:
         *,
         liveness: Liveness | None = None,
         resolve_workflow: WorkflowResolver | None = None,
+        dispatcher: StepDispatcher | None = None,
     ) -> None:
         """`liveness` keeps this runner's runs claimed while it lives; without one, other
         processes judge its runs by its pid alone (fine for a single short-lived process)."""
@@ -113,6 +115,7 @@ class Runner:
             resolve_workflow=resolve_workflow,
             start_child=self._start_child,
             cancel_run=lambda run_id, reason: self.cancel(run_id, reason=reason),
+            dispatcher=dispatcher,
         )
 
     # -- lifecycle -------------------------------------------------------------------
@@ -179,6 +182,10 @@ class Runner:
         refusal = draft_refusal(workflow)
         if refusal is not None:
             raise RunError(refusal)
+        if self._context.dispatcher is None:
+            queues = sorted({s.runs_on for s in workflow.steps.values() if s.runs_on})
+            if queues:
+                raise RunError(no_dispatcher_message(", ".join(queues)))
         resolved = resolve_params(workflow, params or {})
         if branch is None:
             branch = resolved.get("branch") or None

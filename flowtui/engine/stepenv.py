@@ -10,6 +10,10 @@ gets it from its workflow's `env:` or `secrets:`.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
+from pathlib import Path
+
+from flowtui.model.workflow import Step, Workflow
 
 # libpq's connection settings (https://www.postgresql.org/docs/current/libpq-envars.html)
 LIBPQ = frozenset(
@@ -46,3 +50,35 @@ NOT_INHERITED = LIBPQ | FLOWTUI_PRIVATE
 def inherited_environment() -> dict[str, str]:
     """os.environ without what a step must not have (see the module docstring)."""
     return {k: v for k, v in os.environ.items() if k not in NOT_INHERITED}
+
+
+def env_name(name: str) -> str:
+    """`region` → `REGION`, `build-id` → `BUILD_ID`: a param or matrix key as a variable."""
+    return "".join(c if c.isalnum() else "_" for c in name).upper()
+
+
+def step_variables(
+    workflow: Workflow,
+    step: Step,
+    *,
+    run_id: int,
+    params: Mapping[str, str],
+    secrets: Mapping[str, str],
+    workspace: Path,
+    branch: str | None,
+) -> dict[str, str]:
+    """What a step gets on top of the inherited environment, wherever it runs: workflow
+    and step `env:`, PARAM_*, MATRIX_*, its secrets and the FLOWTUI_* variables."""
+    env = {**workflow.env, **step.env}
+    for key, value in params.items():
+        env[f"PARAM_{env_name(key)}"] = value
+    for key, value in step.matrix.items():
+        env[f"MATRIX_{env_name(key)}"] = value
+    env.update(secrets)
+    env["FLOWTUI_WORKFLOW"] = workflow.name
+    env["FLOWTUI_RUN_ID"] = str(run_id)
+    env["FLOWTUI_STEP"] = step.name
+    env["FLOWTUI_WORKSPACE"] = str(workspace)
+    if branch:
+        env["FLOWTUI_BRANCH"] = branch
+    return env

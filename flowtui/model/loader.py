@@ -23,7 +23,14 @@ from flowtui.model.validate_steps import (
     StepRules,
 )
 from flowtui.model.validate_triggers import WORKFLOW_TRIGGER_ON, TriggerRules
-from flowtui.model.workflow import WORKFLOW_STATUSES, ParamSpec, SecretSpec, SourcePos, Workflow
+from flowtui.model.workflow import (
+    RUNNER_ONLY_TYPES,
+    WORKFLOW_STATUSES,
+    ParamSpec,
+    SecretSpec,
+    SourcePos,
+    Workflow,
+)
 from flowtui.model.yamlsafe import MAX_FILE_BYTES, YMap, decode, parse_document
 
 __all__ = [
@@ -55,6 +62,7 @@ TOP_KEYS = (
     "fail_fast",
     "steps",
     "secrets",
+    "runs_on",
 )
 PARAM_KEYS = ("default", "required", "description")
 
@@ -209,7 +217,20 @@ class _Checker(TriggerRules, StepRules):
 
         triggers = self.triggers(root)
         steps = self.steps(root)
+        runs_on = (
+            self.get_name(root, "runs_on", "queue name")
+            if self._get(root, "runs_on") is not MISSING
+            else None
+        )
+        if runs_on:  # the default of every step that may run on a worker
+            steps = {
+                name: step
+                if step.runs_on or step.type in RUNNER_ONLY_TYPES
+                else replace(step, runs_on=runs_on)
+                for name, step in steps.items()
+            }
         return Workflow(
+            runs_on=runs_on,
             name=name,
             steps=steps,
             path=path,

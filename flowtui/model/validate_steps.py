@@ -24,7 +24,7 @@ from flowtui.model.checker import (
     suggest,
 )
 from flowtui.model.graph import find_cycle
-from flowtui.model.workflow import SHELLS, STEP_TYPES, SourcePos, Step
+from flowtui.model.workflow import RUNNER_ONLY_TYPES, SHELLS, STEP_TYPES, SourcePos, Step
 from flowtui.model.yamlsafe import YMap, YSeq, to_plain
 
 MAX_STEPS = 5000
@@ -47,6 +47,7 @@ COMMON_STEP_KEYS = (
     "on_failure",
     "kill_grace",
     "branches",
+    "runs_on",
 )
 TYPE_KEYS: dict[str, tuple[str, ...]] = {
     "script": ("run", "shell", "cwd"),
@@ -164,7 +165,15 @@ class StepRules(CheckerBase):
             "on_failure": self.get_bool(item, "on_failure", False),
             "kill_grace": self.get_duration(item, "kill_grace", None),
             "branches": self.get_branches(item, "branches"),
+            "runs_on": self.get_name(item, "runs_on", "queue name") if "runs_on" in item else None,
         }
+        if fields["runs_on"] and step_type in RUNNER_ONLY_TYPES:
+            self.error(
+                item.key_pos("runs_on"),
+                f"{where}: {step_type} steps run in the runner, not on a worker queue",
+                "remove `runs_on` from it",
+            )
+            fields["runs_on"] = None
         if fields["always"] and fields["on_failure"]:
             self.error(
                 item.key_pos("on_failure"),

@@ -92,10 +92,17 @@ class Step:
     kill_grace: float | None = None  # seconds between SIGINT/SIGTERM/SIGKILL; None: runner's
     # {"only": (...), "ignore": (...)}: run only for matching branches (flowtui.model.branches)
     branches: Mapping[str, tuple[str, ...]] | None = None
+    # team mode: the worker queue that runs this step (`flowtui worker --queue`); None: the
+    # runner itself.  Approval, condition and workflow steps always run in the runner.
+    runs_on: str | None = None
 
     @property
     def base_name(self) -> str:
         return self.base or self.name
+
+
+# step types that are the runner's own business: they never go to a worker queue
+RUNNER_ONLY_TYPES = frozenset({"approval", "condition", "workflow"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,6 +125,7 @@ class Workflow:
     # when the file has changed (or broken) since
     source: str = ""
     secrets: Mapping[str, SecretSpec] = field(default_factory=dict)
+    runs_on: str | None = None  # the default queue of its steps (see Step.runs_on)
 
     def step(self, name: str) -> Step:
         return self.steps[name]

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 
 from flowtui.engine.events import (
     ApprovalDecided,
+    AttemptEnded,
     Event,
     RunStatusChanged,
     StepLog,
@@ -58,6 +59,21 @@ def _apply_one(conn: sqlite3.Connection, event: Event) -> None:
             """INSERT INTO approvals (run_id, step, approved, by_user, comment, at)
                VALUES (?, ?, ?, ?, ?, ?)""",
             (event.run_id, event.step, int(event.approved), event.by, event.comment, event.at),
+        )
+    elif isinstance(event, AttemptEnded):
+        # the attempt row only: the step's own status is its runner's to write
+        conn.execute(
+            """UPDATE attempts SET status = ?, ended_at = ?, exit_code = ?, message = ?
+               WHERE run_id = ? AND step = ? AND attempt = ? AND ended_at IS NULL""",
+            (
+                str(event.status),
+                event.at,
+                event.exit_code,
+                event.message,
+                event.run_id,
+                event.step,
+                event.attempt,
+            ),
         )
     elif isinstance(event, StepProcess):
         conn.execute(

@@ -5,13 +5,10 @@ from __future__ import annotations
 
 import json
 import os
-import queue
-import re
 import signal
 import sqlite3
 import subprocess
 import sys
-import threading
 import time
 import urllib.error
 import urllib.request
@@ -20,37 +17,11 @@ from pathlib import Path
 import pytest
 
 from flowtui.triggers.signatures import sign
+from tests.processes import Lines
 from tests.watching import PROBE, probe_until_seen, remove_probe
 
 SECRET = "serve-test-secret"
 FINAL = ("succeeded", "failed", "cancelled", "interrupted")
-
-
-class Lines:
-    """The process's stdout, line by line, readable with a timeout."""
-
-    def __init__(self, proc: subprocess.Popen[str]) -> None:
-        self.seen: list[str] = []
-        self._queue: queue.Queue[str] = queue.Queue()
-        assert proc.stdout is not None
-        stream = proc.stdout
-        threading.Thread(target=lambda: [self._queue.put(x) for x in stream], daemon=True).start()
-
-    def wait_for(self, pattern: str, timeout: float = 15, since: int = 0) -> re.Match[str]:
-        """The first line matching `pattern`, from line `since` of what was seen on."""
-        for line in self.seen[since:]:
-            if found := re.search(pattern, line):
-                return found
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            try:
-                line = self._queue.get(timeout=0.1)
-            except queue.Empty:
-                continue
-            self.seen.append(line)
-            if found := re.search(pattern, line):
-                return found
-        raise AssertionError(f"no line matching {pattern!r} in:\n{''.join(self.seen)}")
 
 
 def serve_watching(lines: Lines, folder: Path) -> None:

@@ -1,0 +1,136 @@
+"""Steps that run on a worker (team mode): `runs_on: QUEUE`.
+
+The runner does not run such a step: it hands a `RemoteJob` to its `StepDispatcher` port
+(`flowtui.worker.dispatch` implements it with procrastinate on the PostgreSQL history) and
+waits.  A `flowtui worker` on that queue rebuilds the step from the run's recorded
+workflow, runs it with the same executors and writes its log lines, outputs and the
+attempt's outcome (`AttemptEnded`) into the shared history.  The runner then reads that
+outcome and decides the step's status as for any step: retry, fail, succeed.  Cancelling
+the runner's wait aborts the job; the worker kills the step's process group on its machine.
+
+What crosses the queue is only what is not secret: which run, step and attempt, the
+workflow's source and params.  Secrets are resolved by the worker from its own environment,
+so they never sit in the queue's table.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Protocol
+
+from flowtui.engine.executors.base import StepContext, StepResult
+from flowtui.engine.ports import RunLedger
+from flowtui.engine.states import StepStatus
+
+
+@dataclass(frozen=True, slots=True)
+class RemoteJob:
+    """One attempt of one step, as a worker needs it (JSON-safe, no secret in it)."""
+
+    queue: str
+    run_id: int
+    step: str
+    attempt: int
+    workflow_source: str
+    workflow_file: str  # for messages and relative paths; the file need not exist there
+    params: Mapping[str, str] = field(default_factory=dict)
+    branch: str | None = None
+    kill_grace: float = 5.0
+
+    def to_payload(self) -> dict[str, Any]:
+        return {
+            "queue": self.queue,
+            "run_id": self.run_id,
+            "step": self.step,
+            "attempt": self.attempt,
+            "workflow_source": self.workflow_source,
+            "workflow_file": self.workflow_file,
+            "params": dict(self.params),
+            "branch": self.branch,
+            "kill_grace": self.kill_grace,
+        }
+
+    @classmethod
+    def from_payload(cls, payload: Mapping[str, Any]) -> RemoteJob:
+        return cls(
+            queue=str(payload["queue"]),
+            run_id=int(payload["run_id"]),
+            step=str(payload["step"]),
+            attempt=int(payload["attempt"]),
+            workflow_source=str(payload["workflow_source"]),
+            workflow_file=str(payload["workflow_file"]),
+            params={str(k): str(v) for k, v in dict(payload.get("params") or {}).items()},
+            branch=payload.get("branch"),
+            kill_grace=float(payload.get("kill_grace") or 5.0),
+        )
+
+
+class StepDispatcher(Protocol):
+    """Runs remote jobs (the engine's port for team mode)."""
+
+    async def run(self, job: RemoteJob) -> None:
+        """Queue `job` and return once a worker has finished it.
+
+        Cancelled, it aborts the job (the worker stops the step) before re-raising.
+        Raises RemoteError when the job could not run to its end (its worker was lost).
+        """
+        ...
+
+
+class RemoteError(Exception):
+    """A remote job ended without an outcome: the message says why (e.g. worker lost)."""
+
+
+def no_dispatcher_message(queue: str) -> str:
+    return (
+        f"runs_on: {queue} needs team mode: a PostgreSQL history (--db postgresql://…) and "
+        f"a `flowtui worker --queue {queue}` on it"
+    )
+
+
+class RemoteExecutor:
+    """The executor of a `runs_on` step: queue it, wait, read the outcome from the history."""
+
+    type_name: ClassVar[str] = "remote"
+    makes_step_dir: ClassVar[bool] = True  # its folder is on the worker, not here
+
+    def __init__(self, dispatcher: StepDispatcher, ledger: RunLedger, source: str) -> None:
+        self.dispatcher = dispatcher
+        self.ledger = ledger
+        self.source = source
+
+    async def execute(self, ctx: StepContext) -> StepResult:
+        queue = ctx.step.runs_on
+        assert queue is not None
+        job = RemoteJob(
+            queue=queue,
+            run_id=ctx.run_id,
+            step=ctx.step.name,
+            attempt=ctx.attempt,
+            workflow_source=self.source,
+            workflow_file=str(ctx.workflow.path or ctx.workflow.name),
+            params=dict(ctx.params),
+            branch=ctx.env.get("FLOWTUI_BRANCH"),
+            kill_grace=ctx.kill_grace,
+        )
+        try:
+            await self.dispatcher.run(job)
+        except RemoteError as exc:
+            return StepResult(StepStatus.FAILED, message=str(exc))
+        attempts = await self.ledger.get_attempts(ctx.run_id, ctx.step.name)
+        ended = [a for a in attempts if a.attempt == ctx.attempt and a.ended_at is not None]
+        if not ended or ended[0].status not in (StepStatus.SUCCEEDED, StepStatus.FAILED):
+            return StepResult(
+                StepStatus.FAILED,
+                message=f"the worker on queue {queue} recorded no outcome for attempt "
+                f"{ctx.attempt}",
+            )
+        outcome = ended[0]
+        outputs = (await self.ledger.get_outputs(ctx.run_id)).get(ctx.step.name, {})
+        return StepResult(
+            outcome.status,
+            exit_code=outcome.exit_code,
+            outputs=dict(outputs),
+            message=outcome.message,
+        )

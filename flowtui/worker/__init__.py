@@ -1,0 +1,1 @@
+"""Team mode: steps with `runs_on:` dispatched through procrastinate to `flowtui worker`s."""

@@ -1,0 +1,76 @@
+"""The runner's side of team mode: `PgDispatcher`, the engine's `StepDispatcher` port.
+
+It defers one procrastinate job per attempt of a `runs_on` step, on the step's queue, and
+waits for it to end.  A cancelled wait (the run is cancelled, the step timed out) aborts the
+job: the worker running it stops the step's processes on its machine, and this returns once
+the job has ended (or the kill grace has passed).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+import procrastinate
+from procrastinate.jobs import Status
+
+from flowtui.engine.remote import RemoteError, RemoteJob
+from flowtui.worker.queue import TASK, ensure_schema, make_app
+
+log = logging.getLogger("flowtui.worker")
+
+POLL = 0.05  # how often a job's status is read while it runs
+ENDED = {Status.SUCCEEDED, Status.FAILED, Status.CANCELLED, Status.ABORTED}
+ABORT_SLACK = 5.0  # beyond the step's kill grace, how long an abort may take
+
+
+class PgDispatcher:
+    """Queues remote steps in the history's PostgreSQL database (procrastinate)."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.app: procrastinate.App | None = None
+        self._ready = asyncio.Lock()
+
+    async def _app(self) -> procrastinate.App:
+        async with self._ready:
+            if self.app is None:
+                app = make_app(self.url)
+                await app.open_async()
+                try:
+                    await ensure_schema(app, self.url)
+                except BaseException:
+                    await app.close_async()
+                    raise
+                self.app = app
+            return self.app
+
+    async def close(self) -> None:
+        if self.app is not None:
+            await self.app.close_async()
+            self.app = None
+
+    async def run(self, job: RemoteJob) -> None:
+        app = await self._app()
+        job_id = await app.configure_task(TASK, queue=job.queue).defer_async(**job.to_payload())
+        try:
+            status = await self._wait(app, job_id)
+        except asyncio.CancelledError:
+            await self._abort(app, job_id, job.kill_grace + ABORT_SLACK)
+            raise
+        if status != Status.SUCCEEDED:
+            raise RemoteError(f"job {job_id} on queue {job.queue} ended {status.value}")
+
+    async def _wait(self, app: procrastinate.App, job_id: int) -> Status:
+        while True:
+            status = await app.job_manager.get_job_status_async(job_id)
+            if status in ENDED:
+                return status
+            await asyncio.sleep(POLL)
+
+    async def _abort(self, app: procrastinate.App, job_id: int, patience: float) -> None:
+        """Abort the job (a queued one is just cancelled) and wait for its worker to stop."""
+        with contextlib.suppress(Exception):
+            await asyncio.shield(app.job_manager.cancel_job_by_id_async(job_id, abort=True))
+            await asyncio.shield(asyncio.wait_for(self._wait(app, job_id), patience))

@@ -1,0 +1,224 @@
+"""`flowtui worker`: runs the `runs_on` steps of its queues, on this machine.
+
+For each job it rebuilds the step from the run's recorded workflow, resolves the workflow's
+secrets from *its own* environment, runs the step with the same executors a runner uses in
+a workspace under `--workdir`, and writes the step's log lines, outputs and the attempt's
+outcome into the shared history through its own sink.  The runner that owns the run reads
+the outcome and decides the step's status.  An aborted job (cancel, timeout) kills the
+step's process group here.
+
+SIGINT/SIGTERM stop it: no new job is taken, running steps are stopped, and it exits within
+its grace period whatever the database does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import socket
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from flowtui.engine.bus import EventBus
+from flowtui.engine.events import AttemptEnded, StepLog, StepOutputs, StepStatusChanged
+from flowtui.engine.executors.base import StepContext, StepResult
+from flowtui.engine.executors.registry import get_executor
+from flowtui.engine.process import OUTPUT_THROTTLE
+from flowtui.engine.remote import RemoteJob
+from flowtui.engine.secrets import LogMasking, Masker, SecretError, resolve_secrets
+from flowtui.engine.states import StepStatus
+from flowtui.engine.stepenv import step_variables
+from flowtui.model.errors import WorkflowError
+from flowtui.model.loader import load_workflow_text
+from flowtui.store.runstore import RunStore
+from flowtui.store.sink import StoreSink
+from flowtui.worker.queue import ensure_schema, make_app
+
+log = logging.getLogger("flowtui.worker")
+
+STOP_GRACE = 15.0  # seconds a stopping worker waits for its steps to stop
+
+
+@dataclass
+class WorkerOptions:
+    queues: list[str]
+    name: str = field(default_factory=lambda: f"{socket.gethostname()}-{os.getpid()}")
+    workdir: Path = field(default_factory=lambda: Path.cwd() / "flowtui-work")
+    concurrency: int = 1
+    stop_grace: float = STOP_GRACE
+
+
+class StepRunner:
+    """Carries out jobs: one attempt of one step each (the procrastinate task's body)."""
+
+    def __init__(
+        self, store: RunStore, bus: EventBus, sink: StoreSink, options: WorkerOptions
+    ) -> None:
+        self.store = store
+        self.bus = bus
+        self.sink = sink
+        self.options = options
+        self.say: Callable[[str], None] = lambda line: None
+
+    async def run(self, job: RemoteJob) -> None:
+        OUTPUT_THROTTLE.set(self.store.wait_for_writer)
+        masking = LogMasking(self._publish_log(job))
+        try:
+            result = await self._execute(job, masking)
+        except asyncio.CancelledError:
+            masking.log(
+                job.step,
+                job.attempt,
+                "system",
+                f"aborted on worker {self.options.name}: the step's processes were stopped",
+                time.time(),
+            )
+            masking.flush()
+            with contextlib.suppress(Exception):
+                await asyncio.shield(self.sink.flush())
+            self.say(f"run {job.run_id} {job.step} #{job.attempt}: aborted")
+            raise
+        masking.flush()
+        if result.outputs:
+            outputs = masking.masker.mask_map(result.outputs)
+            self.bus.publish(StepOutputs(job.run_id, job.step, outputs))
+        self.bus.publish(
+            AttemptEnded(
+                job.run_id,
+                job.step,
+                job.attempt,
+                result.status,
+                time.time(),
+                result.exit_code,
+                masking.masker.mask(result.message),
+            )
+        )
+        await self.sink.flush()  # the runner reads the outcome once the job has ended
+        self.say(f"run {job.run_id} {job.step} #{job.attempt}: {result.status}")
+
+    def _publish_log(self, job: RemoteJob) -> Callable[[str, int, str, str, float], None]:
+        def publish(step: str, attempt: int, stream: str, line: str, at: float) -> None:
+            self.bus.publish(StepLog(job.run_id, step, attempt, stream, line, at))
+
+        return publish
+
+    async def _execute(self, job: RemoteJob, masking: LogMasking) -> StepResult:
+        name = self.options.name
+        self.say(f"run {job.run_id} {job.step} #{job.attempt}: starting")
+        try:
+            workflow = load_workflow_text(job.workflow_source, job.workflow_file)
+            step = workflow.steps[job.step]
+            secrets = resolve_secrets(workflow)  # this machine's own
+        except (WorkflowError, KeyError, SecretError) as exc:
+            return StepResult(StepStatus.FAILED, message=f"worker {name}: {exc}")
+        masking.masker = Masker(secrets.values())
+        workspace = (self.options.workdir / "workspaces" / str(job.run_id)).absolute()
+        step_dir = workspace / ".flowtui" / f"{_safe(job.step)}.{job.attempt}"
+        step_dir.mkdir(parents=True, exist_ok=True)
+        env = step_variables(
+            workflow,
+            step,
+            run_id=job.run_id,
+            params=job.params,
+            secrets=secrets,
+            workspace=workspace,
+            branch=job.branch,
+        )
+        env["FLOWTUI_ATTEMPT"] = str(job.attempt)
+        env["FLOWTUI_WORKER"] = name
+        self.bus.publish(
+            StepStatusChanged(
+                job.run_id,
+                job.step,
+                StepStatus.RUNNING,
+                time.time(),
+                job.attempt,
+                message=f"on worker {name}",
+            )
+        )
+        outputs = await self.store.get_outputs(job.run_id)
+        ctx = StepContext(
+            run_id=job.run_id,
+            workflow=workflow,
+            step=step,
+            attempt=job.attempt,
+            params=job.params,
+            env=env,
+            workspace=workspace,
+            step_dir=step_dir,
+            log=lambda stream, line: masking.log(job.step, job.attempt, stream, line, time.time()),
+            outputs=outputs,
+            kill_grace=step.kill_grace if step.kill_grace is not None else job.kill_grace,
+        )
+        return await get_executor(step.type).execute(ctx)
+
+
+def _safe(name: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
+
+
+async def serve(
+    url: str, options: WorkerOptions, say: Callable[[str], None], stop: asyncio.Event
+) -> None:
+    """Run jobs of `options.queues` until `stop` is set."""
+    store = await RunStore.open(url)
+    if store.dialect != "postgresql":
+        await store.close()
+        raise ValueError("a worker needs a PostgreSQL history: --db postgresql://…")
+    bus = EventBus()
+    sink = StoreSink(store, bus)
+    sink.start()
+    runner = StepRunner(store, bus, sink, options)
+    runner.say = say
+
+    async def run_step(context: Any, **payload: Any) -> None:
+        await runner.run(RemoteJob.from_payload(payload))
+
+    app = make_app(url, run_step)
+    try:
+        async with app.open_async():
+            await ensure_schema(app, url)
+            worker = asyncio.create_task(
+                app.run_worker_async(
+                    queues=options.queues,
+                    name=options.name,
+                    concurrency=options.concurrency,
+                    wait=True,
+                    install_signal_handlers=False,
+                    shutdown_graceful_timeout=options.stop_grace,
+                ),
+                name="flowtui-worker",
+            )
+            say(
+                f"worker {options.name} on queue(s) {', '.join(options.queues)}; "
+                f"workdir {options.workdir}; db {store.location}"
+            )
+            stopping = asyncio.create_task(stop.wait())
+            await asyncio.wait([worker, stopping], return_when=asyncio.FIRST_COMPLETED)
+            stopping.cancel()
+            if not worker.done():
+                say("stopping")
+                worker.cancel()
+                # procrastinate stops its jobs (their steps are killed); a database that does
+                # not answer must not keep us here past the grace period
+                await asyncio.wait([worker], timeout=options.stop_grace + 5)
+            elif worker.exception() is not None:
+                raise worker.exception()  # type: ignore[misc]
+    finally:
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(sink.close(), options.stop_grace)
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(store.close(), 5)
+
+
+def install_stop_signals(stop: asyncio.Event) -> None:
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop.set)

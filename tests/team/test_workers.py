@@ -1,0 +1,262 @@
+"""Team mode with real processes: a PostgreSQL server, `flowtui worker`s and `flowtui run`.
+
+Each worker and each runner is its own process on the shared history; the tests wait on
+what they print and on the history, never on time.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.processes import Lines, is_running
+
+FLOWTUI = [sys.executable, "-m", "flowtui"]
+
+
+def _env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("FLOWTUI_", "PG"))}
+    env.update(extra)
+    return env
+
+
+class Team:
+    """Processes of one test on one PostgreSQL database; all killed at the end."""
+
+    def __init__(self, url: str, folder: Path) -> None:
+        self.url = url
+        self.folder = folder
+        self.procs: list[subprocess.Popen[str]] = []
+
+    def start(
+        self, *args: str, env: dict[str, str] | None = None
+    ) -> tuple[subprocess.Popen[str], Lines]:
+        proc = subprocess.Popen(
+            [*FLOWTUI, *args, "--db", self.url],
+            cwd=self.folder,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env=env or _env(),
+            start_new_session=True,
+        )
+        self.procs.append(proc)
+        return proc, Lines(proc)
+
+    def worker(
+        self, name: str, *queues: str, env: dict[str, str] | None = None
+    ) -> tuple[subprocess.Popen[str], Lines]:
+        args = ["worker", "--name", name, "--workdir", str(self.folder / name)]
+        for queue in queues:
+            args += ["--queue", queue]
+        proc, lines = self.start(*args, env=env)
+        lines.wait_for(rf"worker {name} on queue", timeout=30)
+        return proc, lines
+
+    def cli(self, *args: str) -> str:
+        done = subprocess.run(
+            [*FLOWTUI, *args, "--db", self.url],
+            cwd=self.folder,
+            capture_output=True,
+            text=True,
+            env=_env(),
+            timeout=60,
+        )
+        return done.stdout + done.stderr
+
+    def workflow(self, name: str, text: str) -> Path:
+        path = self.folder / f"{name}.yaml"
+        path.write_text(textwrap.dedent(text))
+        return path
+
+    def close(self) -> None:
+        for proc in self.procs:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+
+
+@pytest.fixture
+def team(pg_url: str, tmp_path: Path) -> Iterator[Team]:
+    team = Team(pg_url, tmp_path)
+    try:
+        yield team
+    finally:
+        team.close()
+
+
+def until(condition: Callable[[], object], timeout: float = 20, what: str = "") -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what or condition}")
+        time.sleep(0.05)
+
+
+TWO_QUEUES = """
+name: two-queues
+steps:
+  build:
+    runs_on: east
+    run: |
+      echo "built on $FLOWTUI_WORKER"
+      echo "artifact=app-$FLOWTUI_RUN_ID" >> "$FLOWTUI_OUTPUT"
+  check:
+    requires: [build]
+    when: steps.build.outputs.artifact != ""
+    run: echo "checked here"
+  ship:
+    requires: [check]
+    runs_on: west
+    run: echo "shipped on $FLOWTUI_WORKER"
+"""
+
+
+def test_two_workers_on_two_queues_and_a_local_step(team: Team) -> None:
+    team.worker("w-east", "east")
+    team.worker("w-west", "west")
+    path = team.workflow("two-queues", TWO_QUEUES)
+    proc, lines = team.start("run", str(path))
+    assert proc.wait(timeout=60) == 0, "".join(lines.seen)
+    shown = team.cli("show", "last", "--lines", "5")
+    assert "built on w-east" in shown
+    assert "shipped on w-west" in shown
+    assert "checked here" in shown
+    assert "artifact = app-1" in shown  # outputs written by a worker, read by the runner
+
+
+def test_a_queue_without_a_worker_says_so_until_one_comes(team: Team) -> None:
+    path = team.workflow(
+        "lonely",
+        """
+        name: lonely
+        steps:
+          job: {runs_on: north, run: echo "done on $FLOWTUI_WORKER"}
+        """,
+    )
+    proc, lines = team.start("run", str(path))
+    lines.wait_for(r"job .*waiting for a worker on queue north", timeout=30)
+    until(lambda: "waiting for a worker on queue north" in team.cli("show", "last"))
+    team.worker("w-north", "north")
+    assert proc.wait(timeout=60) == 0, "".join(lines.seen)
+    assert "done on w-north" in team.cli("show", "last")
+
+
+def test_cancel_kills_the_remote_process_group(team: Team) -> None:
+    _, worker_lines = team.worker("w-east", "east")
+    pidfile = team.folder / "pid"
+    path = team.workflow(
+        "slow",
+        f"""
+        name: slow
+        steps:
+          wait:
+            runs_on: east
+            run: |
+              sleep 300 &
+              echo $! > {pidfile}
+              wait
+        """,
+    )
+    proc, _ = team.start("run", str(path))
+    until(lambda: pidfile.exists() and pidfile.read_text().strip(), what="the remote step")
+    child = int(pidfile.read_text())
+    assert is_running(child)
+    out = team.cli("cancel", "last")
+    assert "cancelled" in out, out
+    until(lambda: not is_running(child), what="the remote process to be killed")
+    worker_lines.wait_for(r"wait #1: aborted")
+    assert proc.wait(timeout=30) == 1
+    shown = team.cli("show", "last")
+    assert "cancelled" in shown and "aborted on worker w-east" in shown
+
+
+def test_retries_and_secrets_happen_on_the_worker(team: Team) -> None:
+    # the secret lives only in the worker's environment
+    team.worker("w-east", "east", env=_env(DEPLOY_TOKEN="s3cr3t-t0ken"))
+    marker = team.folder / "tried"
+    path = team.workflow(
+        "flaky",
+        f"""
+        name: flaky
+        secrets:
+          TOKEN: {{env: DEPLOY_TOKEN}}
+        steps:
+          deploy:
+            runs_on: east
+            retries: 1
+            retry_delay: 0.1
+            run: |
+              echo "token is $TOKEN"
+              if [ ! -f {marker} ]; then touch {marker}; echo first try fails; exit 3; fi
+              echo second try works
+        """,
+    )
+    proc, lines = team.start("run", str(path))
+    assert proc.wait(timeout=60) == 0, "".join(lines.seen)
+    shown = team.cli("show", "last", "--lines", "10")
+    assert "token is ***" in shown and "s3cr3t" not in shown
+    assert "second try works" in shown and "attempt 2" in shown
+
+
+def test_runs_on_without_team_mode_is_refused_at_once(tmp_path: Path) -> None:
+    path = tmp_path / "remote.yaml"
+    path.write_text("name: remote\nsteps:\n  job: {runs_on: east, run: echo hi}\n")
+    done = subprocess.run(
+        [*FLOWTUI, "run", str(path), "--db", str(tmp_path / "h.db")],
+        capture_output=True,
+        text=True,
+        env=_env(),
+        timeout=60,
+    )
+    assert done.returncode == 1
+    assert "runs_on: east needs team mode" in done.stderr
+    assert "flowtui worker --queue east" in done.stderr
+
+
+def test_a_worker_needs_a_postgresql_history(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [*FLOWTUI, "worker", "--queue", "east", "--db", str(tmp_path / "h.db")],
+        capture_output=True,
+        text=True,
+        env=_env(),
+        timeout=60,
+    )
+    assert done.returncode == 1
+    assert "a worker needs the team's PostgreSQL history" in done.stderr
+
+
+def test_sigterm_stops_a_worker_and_its_step_within_the_grace(team: Team) -> None:
+    proc, worker_lines = team.worker("w-east", "east")
+    pidfile = team.folder / "pid"
+    path = team.workflow(
+        "long",
+        f"""
+        name: long
+        steps:
+          wait:
+            runs_on: east
+            run: |
+              sleep 300 &
+              echo $! > {pidfile}
+              wait
+        """,
+    )
+    runner, lines = team.start("run", str(path))
+    until(lambda: pidfile.exists() and pidfile.read_text().strip(), what="the remote step")
+    child = int(pidfile.read_text())
+    started = time.monotonic()
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=30) == 0, "".join(worker_lines.seen)
+    assert time.monotonic() - started < 25
+    until(lambda: not is_running(child), what="the step to be stopped")
+    # the runner is told: the step fails (its worker went away) instead of hanging
+    assert runner.wait(timeout=30) == 1, "".join(lines.seen)
