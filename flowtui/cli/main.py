@@ -214,6 +214,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--concurrency", "-c", type=int, default=1, help="steps at once (default 1)")
     _add_db(p)
 
+    p = sub.add_parser("db", help="history databases: a local PostgreSQL to try team mode")
+    dbsub = p.add_subparsers(dest="db_command", metavar="ACTION", required=True)
+    q = dbsub.add_parser(
+        "local",
+        help="run a throw-away PostgreSQL on 127.0.0.1 and print its URL (Ctrl-C stops it)",
+    )
+    q.add_argument("folder", nargs="?", help="keep its data here (default: a temp folder)")
+    q.add_argument("--port", type=int, help="default: any free port")
+
     p = sub.add_parser("triggers", help="what triggers did lately (fired, ignored, rejected)")
     p.add_argument("workflow", nargs="?", help="only this workflow")
     p.add_argument("--limit", "-n", type=int, default=20)
@@ -255,6 +264,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from flowtui.cli.worker import cmd_worker
 
         handler = cmd_worker
+    elif args.command == "db":
+        from flowtui.cli.db import cmd_db
+
+        handler = cmd_db
     if handler is None:
         parser.error(f"unknown command {args.command}")
     try:
