@@ -39,6 +39,10 @@ class RunLedger(Protocol):
         """Call `listener` whenever a write fails because the storage is full."""
         ...
 
+    async def flush_writes(self) -> None:
+        """Return once every event published so far is written (visible to others)."""
+        ...
+
     async def wait_for_writer(self) -> None:
         """Return once the event writer has room (back-pressure for step output readers)."""
         ...

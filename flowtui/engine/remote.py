@@ -79,7 +79,11 @@ class StepDispatcher(Protocol):
 
 
 class RemoteError(Exception):
-    """A remote job ended without an outcome: the message says why (e.g. worker lost)."""
+    """A remote job ended without an outcome: the message says why."""
+
+
+class WorkerLost(RemoteError):
+    """The worker running the job stopped beating (killed, power cut, network gone)."""
 
 
 def no_dispatcher_message(queue: str) -> str:
@@ -114,8 +118,13 @@ class RemoteExecutor:
             branch=ctx.env.get("FLOWTUI_BRANCH"),
             kill_grace=ctx.kill_grace,
         )
+        # the step's "waiting for a worker" must be written before a worker's "on worker"
+        await self.ledger.flush_writes()
         try:
             await self.dispatcher.run(job)
+        except WorkerLost as exc:
+            who = await self._worker_of(ctx)
+            return StepResult(StepStatus.FAILED, message=f"{who} lost: {exc}")
         except RemoteError as exc:
             return StepResult(StepStatus.FAILED, message=str(exc))
         attempts = await self.ledger.get_attempts(ctx.run_id, ctx.step.name)
@@ -134,3 +143,10 @@ class RemoteExecutor:
             outputs=dict(outputs),
             message=outcome.message,
         )
+
+    async def _worker_of(self, ctx: StepContext) -> str:
+        """ "worker NAME" as the step's last status message says ("on worker NAME")."""
+        for record in await self.ledger.get_steps(ctx.run_id):
+            if record.name == ctx.step.name and record.message.startswith("on worker "):
+                return record.message.removeprefix("on ")
+        return f"the worker on queue {ctx.step.runs_on}"

@@ -51,6 +51,7 @@ class RunStore(RecoveryMixin):
         self.db = db
         self.path: Path | None = db.path  # the SQLite file; None for PostgreSQL
         self._writer_room: Callable[[], Awaitable[None]] | None = None
+        self._writer_flush: Callable[[], Awaitable[None]] | None = None
 
     @classmethod
     async def open(cls, target: str | Path | None = None) -> RunStore:
@@ -84,6 +85,16 @@ class RunStore(RecoveryMixin):
     def set_writer_room(self, wait: Callable[[], Awaitable[None]] | None) -> None:
         """The store writer (StoreSink) registers how to wait while its backlog is long."""
         self._writer_room = wait
+
+    def set_writer_flush(self, flush: Callable[[], Awaitable[None]] | None) -> None:
+        """The store writer (StoreSink) registers how to wait until it has written all."""
+        self._writer_flush = flush
+
+    async def flush_writes(self) -> None:
+        """Return once every event published so far is in the history (other processes,
+        e.g. a worker about to take a step, then see it)."""
+        if self._writer_flush is not None:
+            await self._writer_flush()
 
     async def wait_for_writer(self) -> None:
         """Return once the store writer has room: step output readers await it per chunk,

@@ -74,6 +74,7 @@ class StoreSink:
         self._task = asyncio.create_task(self._write_loop(self._sub), name="flowtui-store-sink")
         self._task.add_done_callback(self._writer_stopped)
         self.store.set_writer_room(self.wait_for_room)
+        self.store.set_writer_flush(self.flush)
 
     async def flush(self) -> None:
         """Return once every event published before this call is committed (or dropped)."""
@@ -112,6 +113,7 @@ class StoreSink:
         if not task.cancelled() and task.exception() is not None:
             self._record_error(f"store writer crashed: {task.exception()!r}")
         self.store.set_writer_room(None)
+        self.store.set_writer_flush(None)
         self._room.set()
         # wake flush() waiters so they never hang on a writer that is gone
         self._notifier = asyncio.ensure_future(self._notify())

@@ -15,8 +15,8 @@ import logging
 import procrastinate
 from procrastinate.jobs import Status
 
-from flowtui.engine.remote import RemoteError, RemoteJob
-from flowtui.worker.queue import TASK, ensure_schema, make_app
+from flowtui.engine.remote import RemoteError, RemoteJob, WorkerLost
+from flowtui.worker.queue import TASK, ensure_schema, lost_after, make_app
 
 log = logging.getLogger("flowtui.worker")
 
@@ -63,11 +63,36 @@ class PgDispatcher:
             raise RemoteError(f"job {job_id} on queue {job.queue} ended {status.value}")
 
     async def _wait(self, app: procrastinate.App, job_id: int) -> Status:
+        loop = asyncio.get_running_loop()
+        limit = lost_after()
+        checked = loop.time()
         while True:
             status = await app.job_manager.get_job_status_async(job_id)
             if status in ENDED:
                 return status
+            if status == Status.DOING and loop.time() - checked > limit / 5:
+                checked = loop.time()
+                if await self._worker_lost(app, job_id, limit):
+                    # failed for good: a worker that comes back cannot finish it any more
+                    await app.job_manager.finish_job_by_id_async(
+                        job_id, Status.FAILED, delete_job=False
+                    )
+                    raise WorkerLost(f"no heartbeat for {limit:g} s")
             await asyncio.sleep(POLL)
+
+    async def _worker_lost(self, app: procrastinate.App, job_id: int, limit: float) -> bool:
+        rows = await app.connector.execute_query_all_async(
+            """SELECT job.worker_id,
+                      EXTRACT(EPOCH FROM NOW() - worker.last_heartbeat) AS silent
+                 FROM procrastinate_jobs job
+                 LEFT JOIN procrastinate_workers worker ON worker.id = job.worker_id
+                WHERE job.id = %(job_id)s AND job.status = 'doing'""",
+            job_id=job_id,
+        )
+        if not rows:
+            return False
+        silent = rows[0]["silent"]
+        return rows[0]["worker_id"] is None or silent is None or float(silent) > limit
 
     async def _abort(self, app: procrastinate.App, job_id: int, patience: float) -> None:
         """Abort the job (a queued one is just cancelled) and wait for its worker to stop."""

@@ -9,6 +9,7 @@ database beside flowtui's.
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Awaitable, Callable
 
 import procrastinate
@@ -16,6 +17,18 @@ import procrastinate
 log = logging.getLogger("flowtui.worker")
 
 TASK = "flowtui.run_step"
+LOST_AFTER_ENV = "FLOWTUI_WORKER_LOST_AFTER"
+
+
+def lost_after() -> float:
+    """Seconds without a heartbeat after which a worker counts as lost (default 30)."""
+    try:
+        value = float(os.environ.get(LOST_AFTER_ENV, "30"))
+    except ValueError:
+        value = 30.0
+    return max(1.0, value)
+
+
 SCHEMA_LOCK = 0x666C6F78  # one process installs procrastinate's schema at a time
 
 TaskFn = Callable[..., Awaitable[None]]

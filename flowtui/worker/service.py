@@ -38,7 +38,7 @@ from flowtui.model.errors import WorkflowError
 from flowtui.model.loader import load_workflow_text
 from flowtui.store.runstore import RunStore
 from flowtui.store.sink import StoreSink
-from flowtui.worker.queue import ensure_schema, make_app
+from flowtui.worker.queue import ensure_schema, lost_after, make_app
 
 log = logging.getLogger("flowtui.worker")
 
@@ -142,6 +142,9 @@ class StepRunner:
                 message=f"on worker {name}",
             )
         )
+        # written before the step starts: the history names the worker that has it, even if
+        # this process dies a moment later
+        await self.sink.flush()
         outputs = await self.store.get_outputs(job.run_id)
         ctx = StepContext(
             run_id=job.run_id,
@@ -192,6 +195,9 @@ async def serve(
                     wait=True,
                     install_signal_handlers=False,
                     shutdown_graceful_timeout=options.stop_grace,
+                    # runners count a worker lost after `lost_after()` s without a beat
+                    update_heartbeat_interval=lost_after() / 3,
+                    stalled_worker_timeout=lost_after(),
                 ),
                 name="flowtui-worker",
             )

@@ -260,3 +260,80 @@ def test_sigterm_stops_a_worker_and_its_step_within_the_grace(team: Team) -> Non
     until(lambda: not is_running(child), what="the step to be stopped")
     # the runner is told: the step fails (its worker went away) instead of hanging
     assert runner.wait(timeout=30) == 1, "".join(lines.seen)
+
+
+LOST_AFTER = "3"  # seconds without a heartbeat: a lost worker (30 by default)
+
+
+def test_a_killed_worker_is_lost_and_the_retry_runs_elsewhere(team: Team) -> None:
+    fast = _env(FLOWTUI_WORKER_LOST_AFTER=LOST_AFTER)
+    first, _ = team.worker("w-1", "east", env=fast)
+    pidfile = team.folder / "pid"
+    path = team.workflow(
+        "survivor",
+        f"""
+        name: survivor
+        steps:
+          job:
+            runs_on: east
+            retries: 1
+            retry_delay: 0.1
+            run: |
+              if [ ! -f {pidfile} ]; then
+                sleep 300 &
+                echo $! > {pidfile}
+                wait
+              fi
+              echo "done on $FLOWTUI_WORKER"
+        """,
+    )
+    runner, lines = team.start("run", str(path), env=fast)
+    until(lambda: pidfile.exists() and pidfile.read_text().strip(), what="attempt 1")
+    orphan = int(pidfile.read_text())
+    os.killpg(first.pid, signal.SIGKILL)  # the worker, not its step (its own group)
+    first.wait()
+    team.worker("w-2", "east", env=fast)
+    try:
+        assert runner.wait(timeout=60) == 0, "".join(lines.seen)
+    finally:
+        os.kill(orphan, signal.SIGKILL)  # what the killed worker left behind on "its" host
+    shown = team.cli("show", "last", "--lines", "20")
+    assert "done on w-2" in shown
+    logs = team.cli("logs", "last")
+    assert "attempt 1 of 2 failed (worker w-1 lost: no heartbeat for 3 s)" in logs
+
+
+def test_a_killed_worker_fails_its_step_and_the_run_goes_on(team: Team) -> None:
+    fast = _env(FLOWTUI_WORKER_LOST_AFTER=LOST_AFTER)
+    worker, _ = team.worker("w-east", "east", env=fast)
+    pidfile = team.folder / "pid"
+    path = team.workflow(
+        "doomed",
+        f"""
+        name: doomed
+        steps:
+          job:
+            runs_on: east
+            run: |
+              sleep 300 &
+              echo $! > {pidfile}
+              wait
+          other: {{run: echo "independent step ran"}}
+          after: {{requires: [job], run: echo never}}
+        """,
+    )
+    runner, lines = team.start("run", str(path), env=fast)
+    until(lambda: pidfile.exists() and pidfile.read_text().strip(), what="the remote step")
+    orphan = int(pidfile.read_text())
+    started = time.monotonic()
+    os.killpg(worker.pid, signal.SIGKILL)
+    worker.wait()
+    try:
+        assert runner.wait(timeout=60) == 1, "".join(lines.seen)
+    finally:
+        os.kill(orphan, signal.SIGKILL)
+    assert time.monotonic() - started < 30
+    shown = team.cli("show", "last")
+    assert "worker w-east lost: no heartbeat for 3 s" in shown
+    assert "independent step ran" in shown
+    assert "never" not in shown.replace("not run", "")
