@@ -294,12 +294,20 @@ class RunExecution:
         """Wait for the run's turn; False when it was released meanwhile (not started)."""
         concurrency = self.workflow.concurrency
         group = self.workflow.concurrency_group
-        announced = False
+        announced = unreachable = False
         while True:
             if self.release_reason is not None:
                 return False
-            if await self.context.ledger.try_start_run(self.run_id, concurrency):
-                return True
+            try:
+                if await self.context.ledger.try_start_run(self.run_id, concurrency):
+                    return True
+            except Exception as exc:  # the history is unreachable for a moment: wait, retry
+                if not unreachable:
+                    self.system_log(f"could not start yet: {exc}")
+                unreachable = True
+                await self.context.wait_for_turn()
+                continue
+            unreachable = False
             if not announced:
                 self.system_log(
                     f"queued: concurrency group {group} allows {concurrency or 1} run(s) at a time"

@@ -452,16 +452,23 @@ class Runner:
                 await asyncio.wait_for(self._finished.wait(), timeout=0.5)
 
     async def _poll_commands(self) -> None:
+        failing: str | None = None  # the error of the polls failing now: said once
         while True:
             await asyncio.sleep(self.options.poll_interval)
             if not self._runs:
                 continue
             try:
                 commands = await self.ledger.take_commands(list(self._runs))
-            except Exception as exc:  # keep polling: a locked/full db is transient
-                for execution in list(self._runs.values()):
-                    execution.system_log(f"could not read commands: {exc}")
+            except Exception as exc:  # keep polling: locked, full or unreachable is transient
+                if failing is None:
+                    for execution in list(self._runs.values()):
+                        execution.system_log(f"could not read commands: {exc}")
+                failing = str(exc)
                 continue
+            if failing is not None:
+                failing = None
+                for execution in list(self._runs.values()):
+                    execution.system_log("commands can be read again")
             for command in commands:
                 self._apply_command(command)
 

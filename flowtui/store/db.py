@@ -36,6 +36,11 @@ class StoreBusyError(StoreError):
     pass
 
 
+class StoreUnavailableError(StoreError):
+    """The history's server cannot be reached right now (restarting, network down); the
+    same call may work in a moment.  Writers keep their events and try again."""
+
+
 class StoreFullError(StoreError):
     """The disk (or the file size limit) is full: SQLITE_FULL, ENOSPC, EFBIG, EDQUOT."""
 

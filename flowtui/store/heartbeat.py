@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -60,20 +61,27 @@ class HeartbeatThread:
             self._thread.join(timeout=15)
 
     def _loop(self) -> None:
-        conn = self._connect()
+        conn: SyncConnection | None = None
         try:
             while not self._stop.is_set():
+                lost: list[int] = []
                 try:
                     ids = list(self._run_ids())
-                    lost = self._beat(conn, ids) if ids else []
-                except Exception as exc:  # a locked or full disk is transient: beat again
+                    if ids:
+                        conn = conn or self._connect()
+                        lost = self._beat(conn, ids)
+                except Exception as exc:  # locked, full or unreachable: beat again next time
                     log.warning("flowtui heartbeat: %s", exc)
-                    lost = []
+                    if conn is not None:  # a server restart breaks it: connect anew
+                        with contextlib.suppress(Exception):
+                            conn.close()
+                        conn = None
                 if lost:
                     self._on_lost(lost)
                 self._stop.wait(self._interval)
         finally:
-            conn.close()
+            if conn is not None:
+                conn.close()
 
     def _beat(self, conn: SyncConnection, run_ids: list[int]) -> list[int]:
         owner, ids = self._owner, _ids_json(run_ids)

@@ -27,7 +27,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import platformdirs
 
-from flowtui.store.db import StoreError, StoreFullError
+from flowtui.store.db import StoreError, StoreFullError, StoreUnavailableError
 
 if TYPE_CHECKING:
     import psycopg
@@ -333,7 +333,7 @@ class _AsyncConnection:
 
     async def executemany(self, sql: str, seq: Iterable[Sequence[Any]]) -> None:
         rows = [tuple(p) for p in seq]
-        await self._db.call(self._db.sync.executemany, sql, rows)
+        await self._db.call(lambda: self._db.sync.executemany(sql, rows))
 
 
 class PgDatabase:
@@ -388,13 +388,28 @@ class PgDatabase:
     async def call(self, fn: Callable[..., _T], *args: Any) -> _T:
         loop = asyncio.get_running_loop()
         try:
-            return await loop.run_in_executor(self._executor, fn, *args)
+            return await loop.run_in_executor(self._executor, self._on_live, fn, args)
         except Exception as exc:
             raise self._translate(exc) from exc
+
+    def _on_live(self, fn: Callable[..., _T], args: tuple[Any, ...]) -> _T:
+        """Run `fn` on the connection's thread, on a live connection: one that a server
+        restart or a network cut broke is replaced first (StoreUnavailableError while the
+        server does not answer).  A call in a broken transaction is not retried here: the
+        transaction is lost and its caller starts it again."""
+        if self.sync.raw.closed:
+            try:
+                self.sync = connect(self.url)
+            except StoreError as exc:
+                raise StoreUnavailableError(str(exc)) from None
+            log.warning("flowtui store: reconnected to %s", self.location)
+        return fn(*args)
 
     def _translate(self, exc: Exception) -> Exception:
         import psycopg
 
+        if isinstance(exc, psycopg.OperationalError) and self.sync.raw.closed:
+            return StoreUnavailableError(f"{self.location} is unreachable: {exc}".strip())
         if isinstance(exc, psycopg.errors.DiskFull):
             full = StoreFullError(f"disk full: could not write to {self.location}")
             for listener in list(self.full_listeners):
@@ -406,7 +421,9 @@ class PgDatabase:
     async def close(self) -> None:
         async with self.lock:
             with contextlib.suppress(Exception):
-                await self.call(self.sync.close)
+                await asyncio.get_running_loop().run_in_executor(
+                    self._executor, lambda: self.sync.close()
+                )
         self._executor.shutdown(wait=True)
 
     @contextlib.asynccontextmanager
@@ -414,18 +431,18 @@ class PgDatabase:
         """A write transaction, serialised with every other writer of the database."""
         async with self.lock:
             try:
-                await self.call(self.sync.begin_write)
+                await self.call(lambda: self.sync.begin_write())
                 yield self._conn
-                await self.call(self.sync.commit)
+                await self.call(lambda: self.sync.commit())
             except BaseException:
                 # runs on the connection's thread after anything still queued there
                 with contextlib.suppress(Exception):
-                    await asyncio.shield(self.call(self.sync.rollback))
+                    await asyncio.shield(self.call(lambda: self.sync.rollback()))
                 raise
 
     async def run_in_connection(self, fn: Callable[..., _T], /, *args: Any) -> _T:
         """Call `fn(connection, *args)` on the connection's thread (inside `transaction()`)."""
-        return await self.call(fn, self.sync, *args)
+        return await self.call(lambda: fn(self.sync, *args))
 
     async def fetchall(self, sql: str, params: Iterable[Any] = ()) -> list[Row]:
         def run() -> list[Row]:

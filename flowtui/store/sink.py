@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from flowtui.engine.bus import EventBus, Subscription
 from flowtui.engine.events import Event, StepLog
 from flowtui.engine.logcap import LogCap, LogLimits
-from flowtui.store.db import StoreFullError
+from flowtui.store.db import StoreFullError, StoreUnavailableError
 from flowtui.store.runstore import RunStore
 
 log = logging.getLogger("flowtui.store")
@@ -22,6 +22,11 @@ RETRY_DELAYS = (0.1, 0.5, 1.5)
 MAX_KEPT_ERRORS = 100
 FULL_RETRY_SECONDS = 0.5  # while the disk is full, how often state events are tried again
 FULL_GIVE_UP_SECONDS = 5.0  # after close() starts, how long to keep trying
+# an unreachable history server (restart, network): retried with backoff, never dropped
+# while the process runs; after close() starts, given up after this long
+UNAVAILABLE_FIRST_RETRY = 0.1
+UNAVAILABLE_MAX_RETRY = 2.0
+UNAVAILABLE_GIVE_UP_SECONDS = 30.0
 # Step output readers wait (wait_for_room) while this many events are not yet written, and
 # go on once half of them are: memory stays bounded however fast steps print.
 MAX_BACKLOG = 20_000
@@ -168,6 +173,9 @@ class StoreSink:
             try:
                 await self.store.apply(batch)
                 return
+            except StoreUnavailableError as exc:
+                await self._write_when_unavailable(batch, exc)
+                return
             except StoreFullError as exc:
                 if delay is None:
                     self._full = exc
@@ -190,6 +198,33 @@ class StoreSink:
                 await self.store.apply([event])
             except Exception as exc:
                 self._drop([event], repr(exc))
+
+    async def _write_when_unavailable(
+        self, batch: Sequence[Event], error: StoreUnavailableError
+    ) -> None:
+        """Keep the whole batch and try it again until the server answers: a restart or a
+        network cut loses nothing.  Step output readers wait meanwhile (back-pressure), so
+        memory stays bounded.  Once close() has waited UNAVAILABLE_GIVE_UP_SECONDS, what is
+        still unwritten is dropped, reported."""
+        self._record_error(f"history unreachable, keeping {len(batch)} events: {error}")
+        delay = UNAVAILABLE_FIRST_RETRY
+        while True:
+            closing = self._closing_since
+            if closing is not None and time.monotonic() - closing > UNAVAILABLE_GIVE_UP_SECONDS:
+                self._drop(batch, f"{error}: the history stayed unreachable")
+                return
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, UNAVAILABLE_MAX_RETRY)
+            try:
+                await self.store.apply(batch)
+            except StoreUnavailableError as exc:
+                error = exc
+                continue
+            except Exception:  # it answers again, but not to this: the usual path decides
+                await self._write(batch)
+                return
+            log.warning("flowtui store: history reachable again; %d events written", len(batch))
+            return
 
     async def _write_when_full(self, batch: Sequence[Event], error: StoreFullError) -> None:
         """Drop the log lines, keep trying the state changes until space is back.

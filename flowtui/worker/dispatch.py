@@ -23,6 +23,7 @@ log = logging.getLogger("flowtui.worker")
 POLL = 0.05  # how often a job's status is read while it runs
 ENDED = {Status.SUCCEEDED, Status.FAILED, Status.CANCELLED, Status.ABORTED}
 ABORT_SLACK = 5.0  # beyond the step's kill grace, how long an abort may take
+UNREACHABLE_LIMIT = 120.0  # a job queue unreachable this long fails the step
 
 
 class PgDispatcher:
@@ -66,13 +67,27 @@ class PgDispatcher:
         loop = asyncio.get_running_loop()
         limit = lost_after()
         checked = loop.time()
+        unreachable_since: float | None = None
         while True:
-            status = await app.job_manager.get_job_status_async(job_id)
+            try:
+                status = await app.job_manager.get_job_status_async(job_id)
+            except Exception as exc:  # the database restarts or the network hiccups
+                now = loop.time()
+                unreachable_since = unreachable_since or now
+                if now - unreachable_since > UNREACHABLE_LIMIT:
+                    raise RemoteError(f"the job queue stayed unreachable: {exc}") from None
+                await asyncio.sleep(1.0)
+                continue
+            unreachable_since = None
             if status in ENDED:
                 return status
             if status == Status.DOING and loop.time() - checked > limit / 5:
                 checked = loop.time()
-                if await self._worker_lost(app, job_id, limit):
+                try:
+                    lost = await self._worker_lost(app, job_id, limit)
+                except Exception:  # unreachable for a moment: the status read says more
+                    lost = False
+                if lost:
                     # failed for good: a worker that comes back cannot finish it any more
                     await app.job_manager.finish_job_by_id_async(
                         job_id, Status.FAILED, delete_job=False

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from flowtui.store.pglocal import LocalServer
 from tests.processes import Lines, is_running
 
 FLOWTUI = [sys.executable, "-m", "flowtui"]
@@ -337,3 +338,39 @@ def test_a_killed_worker_fails_its_step_and_the_run_goes_on(team: Team) -> None:
     assert "worker w-east lost: no heartbeat for 3 s" in shown
     assert "independent step ran" in shown
     assert "never" not in shown.replace("not run", "")
+
+
+def test_a_database_restart_mid_run_loses_nothing(team: Team, pg_server: LocalServer) -> None:
+    team.worker("w-east", "east")
+    gate = team.folder / "go"
+    path = team.workflow(
+        "restart",
+        f"""
+        name: restart
+        steps:
+          remote:
+            runs_on: east
+            run: |
+              for i in 1 2 3; do echo "remote before $i"; done
+              while [ ! -f {gate} ]; do sleep 0.05; done
+              for i in 1 2 3; do echo "remote after $i"; done
+          local:
+            run: |
+              for i in 1 2 3; do echo "local before $i"; done
+              while [ ! -f {gate} ]; do sleep 0.05; done
+              for i in 1 2 3; do echo "local after $i"; done
+          last: {{requires: [remote, local], run: echo "last step"}}
+        """,
+    )
+    runner, lines = team.start("run", str(path))
+    until(lambda: "remote before 3" in team.cli("logs", "last"), what="both steps to print")
+    until(lambda: "local before 3" in team.cli("logs", "last"), what="the local step")
+    pg_server.restart()  # every connection of every process is cut
+    gate.touch()  # the steps print while (or just after) the server comes back
+    assert runner.wait(timeout=90) == 0, "".join(lines.seen)
+    logs = team.cli("logs", "last")
+    for side in ("remote", "local"):
+        for when in ("before", "after"):
+            for i in (1, 2, 3):
+                assert f"{side} {when} {i}" in logs, logs
+    assert "last step" in logs
