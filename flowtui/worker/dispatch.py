@@ -16,23 +16,37 @@ import procrastinate
 from procrastinate.jobs import Status
 
 from flowtui.engine.remote import RemoteError, RemoteJob, WorkerLost
-from flowtui.worker.queue import TASK, ensure_schema, lost_after, make_app
+from flowtui.worker.queue import (
+    ATTEMPTS_CHANNEL,
+    TASK,
+    attempt_key,
+    ensure_schema,
+    lost_after,
+    make_app,
+)
 
 log = logging.getLogger("flowtui.worker")
 
-POLL = 0.05  # how often a job's status is read while it runs
+POLL = 0.5  # how often a job's status is read while it runs (workers NOTIFY its end)
 ENDED = {Status.SUCCEEDED, Status.FAILED, Status.CANCELLED, Status.ABORTED}
 ABORT_SLACK = 5.0  # beyond the step's kill grace, how long an abort may take
 UNREACHABLE_LIMIT = 120.0  # a job queue unreachable this long fails the step
 
 
 class PgDispatcher:
-    """Queues remote steps in the history's PostgreSQL database (procrastinate)."""
+    """Queues remote steps in the history's PostgreSQL database (procrastinate).
+
+    A job's end is noticed at once through LISTEN (workers NOTIFY each attempt's outcome
+    as soon as it is in the history) and, as a fallback, by reading its status every POLL
+    seconds (aborts, lost workers, a missed notification).
+    """
 
     def __init__(self, url: str) -> None:
         self.url = url
         self.app: procrastinate.App | None = None
         self._ready = asyncio.Lock()
+        self._waiters: dict[str, asyncio.Future[None]] = {}
+        self._listener: asyncio.Task[None] | None = None
 
     async def _app(self) -> procrastinate.App:
         async with self._ready:
@@ -45,25 +59,62 @@ class PgDispatcher:
                     await app.close_async()
                     raise
                 self.app = app
+                self._listener = asyncio.create_task(self._listen(), name="flowtui-listen")
             return self.app
 
     async def close(self) -> None:
+        if self._listener is not None:
+            self._listener.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._listener
+            self._listener = None
         if self.app is not None:
             await self.app.close_async()
             self.app = None
 
+    async def _listen(self) -> None:
+        """Resolve the waiter of each attempt a worker announces; reconnect when cut."""
+        import psycopg
+
+        delay = 0.5
+        while True:
+            try:
+                async with await psycopg.AsyncConnection.connect(self.url, autocommit=True) as conn:
+                    await conn.execute(f"LISTEN {ATTEMPTS_CHANNEL}")
+                    delay = 0.5
+                    async for note in conn.notifies():
+                        waiter = self._waiters.get(note.payload)
+                        if waiter is not None and not waiter.done():
+                            waiter.set_result(None)
+            except psycopg.Error as exc:
+                log.warning("flowtui dispatch: listening for workers: %s", exc)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+
     async def run(self, job: RemoteJob) -> None:
         app = await self._app()
-        job_id = await app.configure_task(TASK, queue=job.queue).defer_async(**job.to_payload())
+        key = attempt_key(job.run_id, job.step, job.attempt)
+        announced = asyncio.get_running_loop().create_future()
+        self._waiters[key] = announced
         try:
-            status = await self._wait(app, job_id)
-        except asyncio.CancelledError:
-            await self._abort(app, job_id, job.kill_grace + ABORT_SLACK)
-            raise
+            deferrer = app.configure_task(TASK, queue=job.queue)
+            job_id = await deferrer.defer_async(**job.to_payload())
+            try:
+                status = await self._wait(app, job_id, announced)
+            except asyncio.CancelledError:
+                await self._abort(app, job_id, job.kill_grace + ABORT_SLACK)
+                raise
+        finally:
+            self._waiters.pop(key, None)
         if status != Status.SUCCEEDED:
             raise RemoteError(f"job {job_id} on queue {job.queue} ended {status.value}")
 
-    async def _wait(self, app: procrastinate.App, job_id: int) -> Status:
+    async def _wait(
+        self,
+        app: procrastinate.App,
+        job_id: int,
+        announced: asyncio.Future[None] | None = None,
+    ) -> Status:
         loop = asyncio.get_running_loop()
         limit = lost_after()
         checked = loop.time()
@@ -81,6 +132,8 @@ class PgDispatcher:
             unreachable_since = None
             if status in ENDED:
                 return status
+            if announced is not None and announced.done():
+                return Status.SUCCEEDED  # its outcome is in the history; the job ends now
             if status == Status.DOING and loop.time() - checked > limit / 5:
                 checked = loop.time()
                 try:
@@ -93,7 +146,11 @@ class PgDispatcher:
                         job_id, Status.FAILED, delete_job=False
                     )
                     raise WorkerLost(f"no heartbeat for {limit:g} s")
-            await asyncio.sleep(POLL)
+            if announced is None:
+                await asyncio.sleep(POLL)
+            else:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(asyncio.shield(announced), POLL)
 
     async def _worker_lost(self, app: procrastinate.App, job_id: int, limit: float) -> bool:
         rows = await app.connector.execute_query_all_async(

@@ -36,9 +36,16 @@ from flowtui.engine.states import StepStatus
 from flowtui.engine.stepenv import step_variables
 from flowtui.model.errors import WorkflowError
 from flowtui.model.loader import load_workflow_text
+from flowtui.store.pg import PgDatabase
 from flowtui.store.runstore import RunStore
 from flowtui.store.sink import StoreSink
-from flowtui.worker.queue import ensure_schema, lost_after, make_app
+from flowtui.worker.queue import (
+    ATTEMPTS_CHANNEL,
+    attempt_key,
+    ensure_schema,
+    lost_after,
+    make_app,
+)
 
 log = logging.getLogger("flowtui.worker")
 
@@ -65,6 +72,11 @@ class StepRunner:
         self.sink = sink
         self.options = options
         self.say: Callable[[str], None] = lambda line: None
+
+    async def notify(self, key: str) -> None:
+        db = self.store.db
+        assert isinstance(db, PgDatabase)
+        await db.notify(ATTEMPTS_CHANNEL, key)
 
     async def run(self, job: RemoteJob) -> None:
         OUTPUT_THROTTLE.set(self.store.wait_for_writer)
@@ -99,7 +111,9 @@ class StepRunner:
                 masking.masker.mask(result.message),
             )
         )
-        await self.sink.flush()  # the runner reads the outcome once the job has ended
+        await self.sink.flush()  # the runner reads the outcome from the history
+        with contextlib.suppress(Exception):  # a lost wake-up costs its runner one poll
+            await self.notify(attempt_key(job.run_id, job.step, job.attempt))
         self.say(f"run {job.run_id} {job.step} #{job.attempt}: {result.status}")
 
     def _publish_log(self, job: RemoteJob) -> Callable[[str, int, str, str, float], None]:
