@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import os
 import signal
@@ -36,6 +37,7 @@ from flowtui.engine.states import StepStatus
 from flowtui.engine.stepenv import step_variables
 from flowtui.model.errors import WorkflowError
 from flowtui.model.loader import load_workflow_text
+from flowtui.model.workflow import Workflow
 from flowtui.store.pg import PgDatabase
 from flowtui.store.runstore import RunStore
 from flowtui.store.sink import StoreSink
@@ -126,7 +128,7 @@ class StepRunner:
         name = self.options.name
         self.say(f"run {job.run_id} {job.step} #{job.attempt}: starting")
         try:
-            workflow = load_workflow_text(job.workflow_source, job.workflow_file)
+            workflow = _recorded_workflow(job.workflow_source, job.workflow_file)
             step = workflow.steps[job.step]
             secrets = resolve_secrets(workflow)  # this machine's own
         except (WorkflowError, KeyError, SecretError) as exc:
@@ -174,6 +176,13 @@ class StepRunner:
             kill_grace=step.kill_grace if step.kill_grace is not None else job.kill_grace,
         )
         return await get_executor(step.type).execute(ctx)
+
+
+@functools.lru_cache(maxsize=64)
+def _recorded_workflow(source: str, file: str) -> Workflow:
+    """A run's workflow, parsed once per worker however many of its steps come here
+    (workflows are immutable)."""
+    return load_workflow_text(source, file)
 
 
 def _safe(name: str) -> str:

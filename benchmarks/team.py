@@ -1,0 +1,312 @@
+"""Team mode: what a step on a worker costs, how throughput grows with workers, and how soon
+an approval reaches a remote step.
+
+    python benchmarks/team.py [--steps 50] [--fan 24] [--repeat 3]
+
+Everything runs as the user runs it: a real PostgreSQL server (flowtui.store.pglocal) on
+127.0.0.1, real `flowtui worker` and `flowtui run` processes, bytecode cached.  Figures:
+
+- per step: a chain of `--steps` one-line steps, in the runner (SQLite history, then the
+  PostgreSQL one) and on a worker (`runs_on:`), as ms per step of the run itself (from the
+  history's start and end, so process start-up is not in it); beside it the floor of the
+  queue: the same number of no-op procrastinate jobs deferred and awaited one after the
+  other (a bare worker process, status polled every millisecond);
+- throughput: `--fan` parallel steps of 0.2 s on 1, 2 and 3 workers, as steps per second
+  and as a share of the ideal (workers / 0.2 s);
+- approve → start: a run held at an approval, approved by `flowtui approve` from another
+  process; the time from the decision's record to the remote step's "on worker" record.
+
+Targets (issue #12): ≤ 5 ms extra per remote step, approve → start ≤ 0.5 s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import psycopg
+
+from flowtui.store.pglocal import LocalServer
+
+FLOWTUI = [sys.executable, "-m", "flowtui"]
+
+FLOOR_WORKER = """
+import asyncio, sys
+import procrastinate
+app = procrastinate.App(connector=procrastinate.PsycopgConnector(conninfo=sys.argv[1]))
+@app.task(name="noop", queue="floor")
+async def noop() -> None:
+    return None
+async def main():
+    async with app.open_async():
+        print("ready", flush=True)
+        await app.run_worker_async(queues=["floor"], install_signal_handlers=True)
+asyncio.run(main())
+"""
+
+
+def env() -> dict[str, str]:
+    e = {k: v for k, v in os.environ.items() if not k.startswith(("FLOWTUI_", "PG"))}
+    e.pop("PYTHONDONTWRITEBYTECODE", None)  # as users run it: bytecode cached
+    return e
+
+
+@contextmanager
+def processes() -> Iterator[list[subprocess.Popen[str]]]:
+    procs: list[subprocess.Popen[str]] = []
+    try:
+        yield procs
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGTERM)
+        for proc in procs:
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+
+
+def start_worker(
+    procs: list[subprocess.Popen[str]], url: str, folder: Path, name: str, queue: str
+) -> None:
+    proc = subprocess.Popen(
+        [
+            *FLOWTUI,
+            "worker",
+            "-Q",
+            queue,
+            "--name",
+            name,
+            "--workdir",
+            str(folder / name),
+            "--db",
+            url,
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env(),
+        start_new_session=True,
+    )
+    procs.append(proc)
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        if "on queue(s)" in line:
+            return
+    raise RuntimeError(f"worker {name} did not start")
+
+
+def run(db: str, workflow: Path) -> None:
+    done = subprocess.run(
+        [*FLOWTUI, "run", str(workflow), "-q", "--db", db],
+        capture_output=True,
+        text=True,
+        env=env(),
+    )
+    if done.returncode != 0:
+        raise RuntimeError(done.stdout + done.stderr)
+
+
+def last_run_seconds(url: str) -> float:
+    with psycopg.connect(url) as conn:
+        row = conn.execute(
+            "SELECT ended_at - started_at FROM runs ORDER BY id DESC LIMIT 1"
+        ).fetchone()
+    assert row is not None
+    return float(row[0])
+
+
+def sqlite_last_run_seconds(path: Path) -> float:
+    import sqlite3
+
+    with sqlite3.connect(path) as conn:
+        row = conn.execute(
+            "SELECT ended_at - started_at FROM runs ORDER BY id DESC LIMIT 1"
+        ).fetchone()
+    return float(row[0])
+
+
+def chain(folder: Path, name: str, steps: int, queue: str | None) -> Path:
+    lines = [f"name: {name}", "steps:"]
+    for i in range(steps):
+        needs = f", requires: [s{i - 1}]" if i else ""
+        where = f", runs_on: {queue}" if queue else ""
+        lines.append(f"  s{i}: {{run: 'true'{needs}{where}}}")
+    path = folder / f"{name}.yaml"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def fan(folder: Path, name: str, width: int, queue: str) -> Path:
+    lines = [f"name: {name}", "steps:"]
+    for i in range(width):
+        lines.append(f"  s{i}: {{run: sleep 0.2, runs_on: {queue}}}")
+    path = folder / f"{name}.yaml"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+async def floor_ms(url: str, jobs: int) -> float:
+    """Per job: defer a no-op procrastinate job and wait for it, one after the other."""
+    import procrastinate
+    from procrastinate.jobs import Status
+
+    app = procrastinate.App(connector=procrastinate.PsycopgConnector(conninfo=url))
+    async with app.open_async():
+        deferrer = app.configure_task("noop", queue="floor")
+        started = time.perf_counter()
+        for _ in range(jobs):
+            job_id = await deferrer.defer_async()
+            while await app.job_manager.get_job_status_async(job_id) != Status.SUCCEEDED:
+                await asyncio.sleep(0.001)
+        return (time.perf_counter() - started) / jobs * 1000
+
+
+def per_step(args: argparse.Namespace, server: LocalServer, folder: Path) -> None:
+    url = server.create_database("per_step")
+    n = args.steps
+    local = chain(folder, "local", n, None)
+    remote = chain(folder, "remote", n, "bench")
+    best: dict[str, float] = {}
+    with processes() as procs:
+        start_worker(procs, url, folder, "w-bench", "bench")
+        floor_proc = subprocess.Popen(
+            [sys.executable, "-c", FLOOR_WORKER, url],
+            stdout=subprocess.PIPE,
+            text=True,
+            env=env(),
+            start_new_session=True,
+        )
+        procs.append(floor_proc)
+        assert floor_proc.stdout is not None
+        floor_proc.stdout.readline()
+        for _ in range(args.repeat):
+            sqlite_db = folder / "h.db"
+            run(str(sqlite_db), local)
+            best["runner, SQLite"] = min(
+                best.get("runner, SQLite", 1e9), sqlite_last_run_seconds(sqlite_db)
+            )
+            run(url, local)
+            best["runner, PostgreSQL"] = min(
+                best.get("runner, PostgreSQL", 1e9), last_run_seconds(url)
+            )
+            run(url, remote)
+            best["worker (runs_on)"] = min(best.get("worker (runs_on)", 1e9), last_run_seconds(url))
+        floor = min(asyncio.run(floor_ms(url, n)) for _ in range(args.repeat))
+    print(f"\n## per step: a chain of {n} steps, best of {args.repeat} (ms per step)")
+    print(f"{'where the steps run':<28}{'ms/step':>10}")
+    for label, seconds in best.items():
+        print(f"{label:<28}{seconds / n * 1000:>10.1f}")
+    print(f"{'procrastinate no-op job':<28}{floor:>10.1f}   (the queue's own floor)")
+    extra = (best["worker (runs_on)"] - best["runner, PostgreSQL"]) / n * 1000
+    print(
+        f"extra per remote step: {extra:.1f} ms (target ≤ 5 ms) → "
+        f"{'met' if extra <= 5 else 'NOT met'}; ÷ queue floor: {extra / floor:.2f}x"
+    )
+
+
+def throughput(args: argparse.Namespace, server: LocalServer, folder: Path) -> None:
+    print(f"\n## throughput: {args.fan} parallel steps of 0.2 s on 1-3 workers")
+    print(f"{'workers':<10}{'seconds':>10}{'steps/s':>10}{'÷ ideal':>10}")
+    for workers in (1, 2, 3):
+        url = server.create_database(f"fan_{workers}")
+        workflow = fan(folder, f"fan{workers}", args.fan, "wide")
+        with processes() as procs:
+            for i in range(workers):
+                start_worker(procs, url, folder, f"w{workers}-{i}", "wide")
+            run(url, workflow)
+            seconds = last_run_seconds(url)
+        rate = args.fan / seconds
+        ideal = workers / 0.2
+        print(f"{workers:<10}{seconds:>10.2f}{rate:>10.1f}{rate / ideal:>10.2f}")
+
+
+def approve_latency(args: argparse.Namespace, server: LocalServer, folder: Path) -> None:
+    url = server.create_database("approve")
+    workflow = folder / "gate.yaml"
+    workflow.write_text(
+        textwrap.dedent(
+            """
+            name: gate
+            steps:
+              gate: {type: approval}
+              ship: {requires: [gate], runs_on: ship, run: 'true'}
+            """
+        )
+    )
+    latencies = []
+    with processes() as procs:
+        start_worker(procs, url, folder, "w-ship", "ship")
+        for _ in range(max(3, args.repeat)):
+            runner = subprocess.Popen(
+                [*FLOWTUI, "run", str(workflow), "-q", "--db", url],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                env=env(),
+                start_new_session=True,
+            )
+            procs.append(runner)
+            with psycopg.connect(url, autocommit=True) as conn:
+                while True:
+                    row = conn.execute(
+                        "SELECT run_id FROM steps WHERE name = 'gate' AND status = 'held'"
+                    ).fetchone()
+                    if row:
+                        break
+                    time.sleep(0.01)
+                run_id = int(row[0])
+            subprocess.run(
+                [*FLOWTUI, "approve", str(run_id), "--db", url],
+                capture_output=True,
+                env=env(),
+                check=True,
+            )
+            runner.wait(timeout=60)
+            with psycopg.connect(url) as conn:
+                decided = conn.execute(
+                    "SELECT at FROM approvals WHERE run_id = %s", (run_id,)
+                ).fetchone()
+                started = conn.execute(
+                    "SELECT MIN(at) FROM events WHERE run_id = %s AND step = 'ship'"
+                    " AND message LIKE 'on worker %%'",
+                    (run_id,),
+                ).fetchone()
+            assert decided and started and started[0] is not None
+            latencies.append(float(started[0]) - float(decided[0]))
+    median, worst = statistics.median(latencies), max(latencies)
+    print(f"\n## approve → remote step started ({len(latencies)} runs)")
+    print(
+        f"median {median * 1000:.0f} ms, worst {worst * 1000:.0f} ms (target ≤ 500 ms) → "
+        f"{'met' if worst <= 0.5 else 'NOT met'}"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--steps", type=int, default=50)
+    parser.add_argument("--fan", type=int, default=24)
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="flowtui-bench-team-") as tmp:
+        folder = Path(tmp)
+        with LocalServer.start(folder / "pg") as server:
+            print(f"# team mode — PostgreSQL {server.bin_dir}, {os.cpu_count()} cores")
+            per_step(args, server, folder)
+            throughput(args, server, folder)
+            approve_latency(args, server, folder)
+
+
+if __name__ == "__main__":
+    main()
