@@ -19,5 +19,5 @@ for bench in overhead cold_start dag_render dashboard reload store_ingest; do
         *) "$PY" "benchmarks/$bench.py" ;;
     esac
 done
-echo; echo "## load"; "$PY" benchmarks/load.py
-echo; echo "## team"; "$PY" benchmarks/team.py  # needs PostgreSQL's server programs  # issue #6 item 8: concurrent runs, log flood, dashboard
+echo; echo "## load"; "$PY" benchmarks/load.py  # issue #6 item 8: concurrent runs, log flood, dashboard
+echo; echo "## team"; "$PY" benchmarks/team.py  # issue #12: needs PostgreSQL's server programs
