@@ -34,6 +34,13 @@ from flowtui.engine.remote import RemoteExecutor, StepDispatcher, no_dispatcher_
 from flowtui.engine.secrets import LogMasking, Masker, SecretError, resolve_secrets
 from flowtui.engine.states import STEP_FAILED, STEP_OK, RunStatus, StepStatus
 from flowtui.engine.stepenv import step_variables
+from flowtui.engine.workspace import (
+    Snapshot,
+    WorkspaceTooLarge,
+    pack_changes,
+    snapshot,
+    unpack,
+)
 from flowtui.model.branches import branch_matches, describe_mismatch
 from flowtui.model.workflow import RUNNER_ONLY_TYPES, Step, Workflow
 from flowtui.timefmt import fmt_limit
@@ -114,6 +121,7 @@ class RunExecution:
             self.outputs[name] = outs
             self.messages[name] = note
         self.tasks: dict[str, asyncio.Task[None]] = {}
+        self._seen_deltas: set[int] = set()  # workspace deltas unpacked (or made) here
         self.approvals: dict[str, asyncio.Future[Decision]] = {}
         self.cancel_requested: tuple[str, str] | None = None
         self.fail_fast_cause: str | None = None
@@ -282,6 +290,35 @@ class RunExecution:
         final, message = self._final_status()
         self.set_run_status(final, message)
         return final
+
+    @property
+    def _hands_off_workspace(self) -> bool:
+        """Team mode with steps elsewhere: the workspace travels through the history."""
+        return self.context.dispatcher is not None and any(
+            s.runs_on for s in self.workflow.steps.values()
+        )
+
+    async def _take_workspace(self) -> Snapshot:
+        """Unpack what steps on other machines changed, then snapshot the workspace."""
+        for delta_id, data in await self.context.ledger.workspace_deltas(
+            self.run_id, self._seen_deltas
+        ):
+            await asyncio.to_thread(unpack, self.workspace, data)
+            self._seen_deltas.add(delta_id)
+        return await asyncio.to_thread(snapshot, self.workspace)
+
+    async def _give_workspace(
+        self, step: str, attempt: int, before: Snapshot, result: StepResult
+    ) -> StepResult:
+        """Store what the step changed, for the steps that run on other machines."""
+        try:
+            data = await asyncio.to_thread(pack_changes, self.workspace, before)
+        except WorkspaceTooLarge as exc:
+            return StepResult(StepStatus.FAILED, exit_code=result.exit_code, message=str(exc))
+        if data is not None:
+            delta = await self.context.ledger.add_workspace_delta(self.run_id, step, attempt, data)
+            self._seen_deltas.add(delta)
+        return result
 
     def _runs_steps_here(self) -> bool:
         """Whether a step of this run executes in this process (not on a worker)."""
@@ -694,6 +731,8 @@ class RunExecution:
                         step.kill_grace if step.kill_grace is not None else self.context.kill_grace
                     ),
                 )
+                handing = self._hands_off_workspace and step.runs_on is None
+                before = await self._take_workspace() if handing else {}
                 try:
                     result = await asyncio.wait_for(executor.execute(ctx), timeout=step.timeout)
                 except TimeoutError:
@@ -702,6 +741,8 @@ class RunExecution:
                         message=f"timed out after {fmt_limit(step.timeout or 0)}",
                     )
                     self.log(step.name, attempt, "system", result.message)
+                if handing:
+                    result = await self._give_workspace(step.name, attempt, before, result)
             if result.status == StepStatus.SUCCEEDED:
                 break
             if attempt < attempts:

@@ -94,6 +94,16 @@ class RunLedger(Protocol):
         """Approvals, rejections and cancels other processes sent to these runs, once."""
         ...
 
+    async def add_workspace_delta(self, run_id: int, step: str, attempt: int, data: bytes) -> int:
+        """Store what a step changed in the run's workspace (team mode); its id."""
+        ...
+
+    async def workspace_deltas(
+        self, run_id: int, skip: Collection[int] = ()
+    ) -> list[tuple[int, bytes]]:
+        """The run's workspace deltas in order, but the ids in `skip`."""
+        ...
+
     async def register_adopter(self, owner: Owner) -> None: ...
 
     async def recover_interrupted(self, *, me: Owner | None = None) -> list[int]:

@@ -228,6 +228,20 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             updated_at REAL NOT NULL
         )""",
     ),
+    # team mode: what each step changed in its run's workspace, handed to the machines
+    # that run the later steps (flowtui/engine/workspace.py)
+    (
+        """CREATE TABLE workspace_deltas (
+            id INTEGER PRIMARY KEY,
+            run_id INTEGER NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+            step TEXT NOT NULL,
+            attempt INTEGER NOT NULL,
+            size INTEGER NOT NULL,
+            data BLOB NOT NULL,
+            at REAL NOT NULL
+        )""",
+        "CREATE INDEX workspace_deltas_by_run ON workspace_deltas (run_id, id)",
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -299,6 +299,29 @@ class RunStore(RecoveryMixin):
             # the whole batch in one call on the connection's thread, not a hop per statement
             await self.db.run_in_connection(_apply_batch, events)
 
+    # ----------------------------------------------------------------- workspaces
+
+    async def add_workspace_delta(self, run_id: int, step: str, attempt: int, data: bytes) -> int:
+        """Store what `step` changed in the run's workspace (team mode); its id."""
+        async with self.db.transaction() as conn:
+            row = await _one(
+                conn,
+                """INSERT INTO workspace_deltas (run_id, step, attempt, size, data, at)
+                   VALUES (?, ?, ?, ?, ?, ?) RETURNING id""",
+                (run_id, step, attempt, len(data), data, time.time()),
+            )
+        assert row is not None
+        return int(row["id"])
+
+    async def workspace_deltas(
+        self, run_id: int, skip: Collection[int] = ()
+    ) -> list[tuple[int, bytes]]:
+        """The run's workspace deltas in the order written, but the ids in `skip`."""
+        rows = await self.db.fetchall(
+            "SELECT id, data FROM workspace_deltas WHERE run_id = ? ORDER BY id", (run_id,)
+        )
+        return [(int(r["id"]), bytes(r["data"])) for r in rows if int(r["id"]) not in skip]
+
     # ----------------------------------------------------------------- commands
 
     async def add_command(

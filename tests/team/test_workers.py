@@ -374,3 +374,61 @@ def test_a_database_restart_mid_run_loses_nothing(team: Team, pg_server: LocalSe
             for i in (1, 2, 3):
                 assert f"{side} {when} {i}" in logs, logs
     assert "last step" in logs
+
+
+def test_a_workspace_file_is_handed_between_machines(team: Team) -> None:
+    team.worker("w-east", "east")
+    team.worker("w-west", "west")
+    path = team.workflow(
+        "handoff",
+        """
+        name: handoff
+        steps:
+          make:
+            runs_on: east
+            run: |
+              mkdir -p "$FLOWTUI_WORKSPACE/dist"
+              echo "built by $FLOWTUI_WORKER" > "$FLOWTUI_WORKSPACE/dist/app.txt"
+              echo "scratch" > "$FLOWTUI_WORKSPACE/tmp.txt"
+          tidy:
+            requires: [make]
+            run: |
+              cat "$FLOWTUI_WORKSPACE/dist/app.txt"
+              rm "$FLOWTUI_WORKSPACE/tmp.txt"
+              echo "checked here" >> "$FLOWTUI_WORKSPACE/dist/app.txt"
+          ship:
+            requires: [tidy]
+            runs_on: west
+            run: |
+              echo "west sees: $(cat "$FLOWTUI_WORKSPACE/dist/app.txt" | tr '\\n' '|')"
+              test ! -e "$FLOWTUI_WORKSPACE/tmp.txt" && echo "tmp is gone"
+        """,
+    )
+    proc, lines = team.start("run", str(path))
+    assert proc.wait(timeout=60) == 0, "".join(lines.seen)
+    logs = team.cli("logs", "last")
+    assert "built by w-east" in logs  # the local step read the east worker's file
+    assert "west sees: built by w-east|checked here|" in logs
+    assert "tmp is gone" in logs
+    # each machine has a folder of its own: nothing relies on a shared filesystem
+    assert (team.folder / "w-west" / "workspaces" / "1" / "dist" / "app.txt").is_file()
+    assert not (team.folder / "w-west" / "workspaces" / "1" / "tmp.txt").exists()
+
+
+def test_a_workspace_over_the_cap_fails_the_step_clearly(team: Team) -> None:
+    capped = _env(FLOWTUI_WORKSPACE_MAX="64k")
+    team.worker("w-east", "east", env=capped)
+    path = team.workflow(
+        "huge",
+        """
+        name: huge
+        steps:
+          make:
+            runs_on: east
+            run: head -c 1000000 /dev/urandom > "$FLOWTUI_WORKSPACE/blob"
+        """,
+    )
+    proc, lines = team.start("run", str(path), env=capped)
+    assert proc.wait(timeout=60) == 1, "".join(lines.seen)
+    shown = team.cli("show", "last")
+    assert "over the 64.0 kB that can be handed to other machines" in shown, shown
