@@ -21,7 +21,7 @@ import os
 import signal
 import socket
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -126,6 +126,36 @@ class StepRunner:
 
         return publish
 
+    async def _unless_run_ends(
+        self, job: RemoteJob, execution: Coroutine[Any, Any, StepResult]
+    ) -> StepResult:
+        """Run the step, but stop it once its run is over: its runner died and the run was
+        marked interrupted (nobody waits for this step any more, and it must never run
+        beside a retry), or it was cancelled while this worker could not hear the abort."""
+        step = asyncio.ensure_future(execution)
+        try:
+            while True:
+                done, _ = await asyncio.wait([step], timeout=RUN_CHECK_SECONDS)
+                if done:
+                    return step.result()
+                with contextlib.suppress(Exception):  # unreachable: look again later
+                    run = await self.store.get_run(job.run_id)
+                    if run is not None and run.status.is_final:
+                        step.cancel()
+                        with contextlib.suppress(asyncio.CancelledError):
+                            await step
+                        why = f"stopped on worker {self.options.name}: run {job.run_id} is "
+                        why += str(run.status)
+                        self.bus.publish(
+                            StepLog(job.run_id, job.step, job.attempt, "system", why, time.time())
+                        )
+                        return StepResult(StepStatus.FAILED, message=why)
+        finally:
+            if not step.done():
+                step.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await step
+
     async def _execute(self, job: RemoteJob, masking: LogMasking) -> StepResult:
         name = self.options.name
         self.say(f"run {job.run_id} {job.step} #{job.attempt}: starting")
@@ -182,7 +212,7 @@ class StepRunner:
             await asyncio.to_thread(unpack, workspace, delta)
             seen.add(delta_id)
         before = await asyncio.to_thread(snapshot, workspace)
-        result = await get_executor(step.type).execute(ctx)
+        result = await self._unless_run_ends(job, get_executor(step.type).execute(ctx))
         try:
             data = await asyncio.to_thread(pack_changes, workspace, before)
         except WorkspaceTooLarge as exc:
@@ -197,6 +227,9 @@ def _recorded_workflow(source: str, file: str) -> Workflow:
     """A run's workflow, parsed once per worker however many of its steps come here
     (workflows are immutable)."""
     return load_workflow_text(source, file)
+
+
+RUN_CHECK_SECONDS = 2.0  # how often a worker checks that the runs of its steps go on
 
 
 def _safe(name: str) -> str:

@@ -432,3 +432,32 @@ def test_a_workspace_over_the_cap_fails_the_step_clearly(team: Team) -> None:
     assert proc.wait(timeout=60) == 1, "".join(lines.seen)
     shown = team.cli("show", "last")
     assert "over the 64.0 kB that can be handed to other machines" in shown, shown
+
+
+def test_a_dead_runners_remote_step_is_stopped_by_its_worker(team: Team) -> None:
+    _, worker_lines = team.worker("w-east", "east")
+    pidfile = team.folder / "pid"
+    path = team.workflow(
+        "orphan",
+        f"""
+        name: orphan
+        steps:
+          wait:
+            runs_on: east
+            run: |
+              sleep 300 &
+              echo $! > {pidfile}
+              wait
+        """,
+    )
+    runner, _ = team.start("run", str(path))
+    until(lambda: pidfile.exists() and pidfile.read_text().strip(), what="the remote step")
+    child = int(pidfile.read_text())
+    os.killpg(runner.pid, signal.SIGKILL)  # the runner dies; its step goes on over there
+    runner.wait()
+    # the next flowtui command sees the runner is gone and marks the run interrupted ...
+    assert "was left by a runner that died" in team.cli("history")
+    # ... and the worker, seeing its step's run is over, stops the step
+    until(lambda: not is_running(child), what="the worker to stop the orphaned step")
+    worker_lines.wait_for(r"wait #1: failed")
+    assert "stopped on worker w-east: run 1 is interrupted" in team.cli("logs", "last")
