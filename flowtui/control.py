@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
-from flowtui.engine.identity import approvers_of, may_approve
+from flowtui.engine.identity import approvers_of, may_approve, resolve_identity
 from flowtui.engine.records import RunRecord, StepRecord
 from flowtui.engine.states import StepStatus
 from flowtui.store.runstore import RunStore
@@ -113,13 +113,29 @@ async def check_decision(
                 f"step {target.name} of run {run.id} is {target.status}, not held{hint}"
             )
     approvers = approvers_of(run, target.name)
-    if not may_approve(user, approvers):
+    if not may_approve(user, approvers, await store.roles_of(user)):
         raise NotAnApprover(
             f"{user} may not {verb} {target.name} (approvers: {', '.join(approvers)})",
             user,
             approvers,
         )
     return HeldStep(run, target, user, approvers)
+
+
+async def acting_user(store: RunStore, as_user: str | None = None) -> str:
+    """Who is acting: on a PostgreSQL history the database role of this connection (the
+    server's word: it also stamps every command with it); on SQLite the OS user, or
+    `as_user` when FLOWTUI_TRUST_AS allows it.  Raises PermissionError for a refused
+    `as_user`."""
+    role = await store.session_user()
+    if role is None:
+        return resolve_identity(as_user)
+    if as_user and as_user != role:
+        raise PermissionError(
+            f"--as {as_user}: on a PostgreSQL history you act as your database role ({role}); "
+            "connect as the person instead (their own role in the URL or ~/.pgpass)"
+        )
+    return role
 
 
 async def decide(store: RunStore, held: HeldStep, *, approve: bool, comment: str = "") -> int:

@@ -25,7 +25,7 @@ from flowtui.cli.console import (
     step_duration,
     use_colour,
 )
-from flowtui.engine.identity import current_user, resolve_identity
+from flowtui.engine.identity import current_user
 from flowtui.engine.records import RunRecord
 from flowtui.engine.states import RunStatus, StepStatus
 from flowtui.model import circleci
@@ -557,12 +557,12 @@ def cmd_reject(args: argparse.Namespace) -> int:
 
 
 async def _decide(args: argparse.Namespace, *, approve: bool) -> int:
-    try:
-        user = resolve_identity(args.as_user)
-    except PermissionError as exc:
-        raise CliError(str(exc)) from None
     store = await open_store(args)
     try:
+        try:
+            user = await control.acting_user(store, args.as_user)
+        except PermissionError as exc:
+            raise CliError(str(exc)) from None
         run = await resolve_run(store, args.run)
         try:
             held = await control.check_decision(store, run.id, args.step, user, approve=approve)
@@ -626,7 +626,7 @@ async def _cancel(args: argparse.Namespace) -> int:
     try:
         run = await resolve_run(store, args.run)
         try:
-            outcome = await control.cancel(store, run.id, current_user())
+            outcome = await control.cancel(store, run.id, await control.acting_user(store))
         except control.ControlError as exc:
             raise CliError(str(exc)) from None
         if outcome == control.CancelOutcome.ORPHAN:

@@ -214,7 +214,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--concurrency", "-c", type=int, default=1, help="steps at once (default 1)")
     _add_db(p)
 
-    p = sub.add_parser("db", help="history databases: a local PostgreSQL to try team mode")
+    p = sub.add_parser(
+        "db", help="history databases: a local PostgreSQL to try team mode, copying histories"
+    )
     dbsub = p.add_subparsers(dest="db_command", metavar="ACTION", required=True)
     q = dbsub.add_parser(
         "local",
@@ -222,6 +224,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     q.add_argument("folder", nargs="?", help="keep its data here (default: a temp folder)")
     q.add_argument("--port", type=int, help="default: any free port")
+    q = dbsub.add_parser(
+        "copy",
+        help="copy a whole history into a new, empty one (SQLite and PostgreSQL, any direction)",
+        description="Copy every run, step, log line, approval, event and trigger record of SRC "
+        "into DST, ids unchanged. DST must be empty; it is written in one transaction, so a "
+        "failure leaves it as it was. SRC and DST are what --db takes: a file path, "
+        "sqlite:///PATH or postgresql://USER@HOST:PORT/DB.",
+    )
+    q.add_argument("src", metavar="SRC", help="the history to copy from")
+    q.add_argument("dst", metavar="DST", help="the new, empty history to copy into")
 
     p = sub.add_parser("triggers", help="what triggers did lately (fired, ignored, rejected)")
     p.add_argument("workflow", nargs="?", help="only this workflow")

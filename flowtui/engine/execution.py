@@ -57,6 +57,7 @@ class Decision:
     approved: bool
     by: str
     comment: str
+    groups: frozenset[str] | None = None  # the roles of `by`, when the history knows them
 
 
 WorkflowResolver = Callable[[str, Workflow], Workflow]
@@ -245,7 +246,7 @@ class RunExecution:
         if future is None or future.done():
             return f"step {step} is not waiting for approval"
         approvers = list(self.workflow.steps[step].spec.get("approvers") or [])
-        if not may_approve(decision.by, approvers):
+        if not may_approve(decision.by, approvers, decision.groups):
             return f"{decision.by} is not an approver of {step} ({', '.join(approvers)})"
         future.set_result(decision)
         return None

@@ -1,6 +1,7 @@
 """Who is acting, and whether they may decide an approval.
 
-An approver entry is a user name, `team:NAME` (members of the OS group NAME), or `*`.
+An approver entry is a user name, `team:NAME` (members of the OS group NAME; on a
+PostgreSQL history, members of the database role NAME), or `*`.
 An empty approver list lets anyone decide.
 """
 
@@ -10,7 +11,7 @@ import getpass
 import grp
 import os
 import pwd
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -56,14 +57,21 @@ def _group_members(name: str) -> set[str]:
     return members
 
 
-def may_approve(user: str, approvers: Sequence[str]) -> bool:
+def may_approve(user: str, approvers: Sequence[str], groups: Collection[str] | None = None) -> bool:
+    """Whether `user` may decide a step with these `approvers`.
+
+    `team:NAME` means members of NAME: the groups `user` is in when given (a PostgreSQL
+    history gives the database roles it is a member of), else the OS group NAME.
+    """
     if not approvers:
         return True
     for entry in approvers:
         if entry in ("*", user):
             return True
-        if entry.startswith("team:") and user in _group_members(entry[5:]):
-            return True
+        if entry.startswith("team:"):
+            team = entry[5:]
+            if team in groups if groups is not None else user in _group_members(team):
+                return True
     return False
 
 

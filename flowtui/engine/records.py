@@ -125,6 +125,9 @@ class CommandRecord:
     by: str
     comment: str
     created_at: float
+    # the roles `by` is a member of, where the history knows them (PostgreSQL); None: ask
+    # the OS (the SQLite history, where `by` is an OS user)
+    groups: frozenset[str] | None = None
 
 
 @dataclass(frozen=True, slots=True)

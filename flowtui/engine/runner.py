@@ -480,7 +480,8 @@ class Runner:
             execution.request_cancel(command.by, command.comment)
         elif command.kind in ("approve", "reject") and command.step:
             refused = execution.decide(
-                command.step, Decision(command.kind == "approve", command.by, command.comment)
+                command.step,
+                Decision(command.kind == "approve", command.by, command.comment, command.groups),
             )
             if refused:
                 execution.system_log(f"{command.kind} by {command.by} ignored: {refused}")

@@ -209,6 +209,17 @@ PG_MIGRATIONS: tuple[tuple[str, ...], ...] = (
         )""",
         "CREATE INDEX workspace_deltas_by_run ON workspace_deltas (run_id, id)",
     ),
+    # identity is the server's word: whoever writes a command (approve, reject, cancel), it
+    # is recorded as the database role of the session that wrote it
+    (
+        """CREATE FUNCTION flowtui_command_by() RETURNS trigger LANGUAGE plpgsql AS $$
+           BEGIN
+             NEW.by_user := session_user;
+             RETURN NEW;
+           END $$""",
+        """CREATE TRIGGER commands_by_session_user BEFORE INSERT OR UPDATE OF by_user
+           ON commands FOR EACH ROW EXECUTE FUNCTION flowtui_command_by()""",
+    ),
 )
 PG_SCHEMA_VERSION = len(PG_MIGRATIONS)
 
@@ -478,9 +489,10 @@ class PgDatabase:
     def _migrate(self) -> None:
         self.sync.begin_write()  # two processes opening a new database: one migrates
         try:
-            self.sync.raw.execute(
-                "CREATE TABLE IF NOT EXISTS flowtui_schema (version INTEGER NOT NULL)"
-            )
+            present = self.sync.raw.execute("SELECT to_regclass('flowtui_schema')").fetchone()
+            if not (present and present[0]):  # a role that may not create tables gets an
+                # error here only on a database nobody has set up yet
+                self.sync.raw.execute("CREATE TABLE flowtui_schema (version INTEGER NOT NULL)")
             row = self.sync.raw.execute("SELECT MAX(version) FROM flowtui_schema").fetchone()
             version = int(row[0]) if row and row[0] is not None else 0
             if version > PG_SCHEMA_VERSION:

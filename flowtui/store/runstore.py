@@ -345,6 +345,26 @@ class RunStore(RecoveryMixin):
             assert row is not None
             return int(row["id"])
 
+    async def session_user(self) -> str | None:
+        """Who the database says this connection is (PostgreSQL); None for SQLite, where
+        identity is the OS user."""
+        if self.dialect != "postgresql":
+            return None
+        row = await self.db.fetchone("SELECT session_user AS who")
+        return str(row["who"]) if row is not None else None
+
+    async def roles_of(self, user: str) -> frozenset[str] | None:
+        """The database roles `user` is a member of (PostgreSQL: what `team:ROLE` approver
+        entries mean there); None for SQLite (OS groups)."""
+        if self.dialect != "postgresql":
+            return None
+        rows = await self.db.fetchall(
+            """SELECT rolname FROM pg_roles
+               WHERE rolname <> ? AND pg_has_role(?, oid, 'MEMBER')""",
+            (user, user),
+        )
+        return frozenset(str(r["rolname"]) for r in rows)
+
     async def take_commands(self, run_ids: Collection[int]) -> list[CommandRecord]:
         if not run_ids:
             return []
@@ -361,6 +381,9 @@ class RunStore(RecoveryMixin):
                     "UPDATE commands SET taken_at = ? WHERE id IN (SELECT value FROM json_each(?))",
                     (time.time(), _ids_json([r["id"] for r in rows])),
                 )
+        roles: dict[str, frozenset[str] | None] = {}
+        for by in {str(r["by_user"]) for r in rows if r["kind"] != "cancel"}:
+            roles[by] = await self.roles_of(by)
         return [
             CommandRecord(
                 id=r["id"],
@@ -370,6 +393,7 @@ class RunStore(RecoveryMixin):
                 by=r["by_user"],
                 comment=r["comment"],
                 created_at=r["created_at"],
+                groups=roles.get(str(r["by_user"])),
             )
             for r in rows
         ]

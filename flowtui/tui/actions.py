@@ -111,7 +111,7 @@ class ActionsMixin(RefreshMixin):
         if run is None:
             return
         store = self.history
-        user = current_user()
+        user = await control.acting_user(store)
         verb = "approve" if approve else "reject"
         # the step focused in the DAG when it is held, else the run's only held step
         steps = await store.get_steps(run.id)
@@ -175,9 +175,8 @@ class ActionsMixin(RefreshMixin):
             if not yes:
                 return
             try:
-                outcome = await control.cancel(
-                    self.history, run.id, current_user(), runner=self.local_runner
-                )
+                who = await control.acting_user(self.history)
+                outcome = await control.cancel(self.history, run.id, who, runner=self.local_runner)
             except control.ControlError as exc:
                 self.notify(str(exc), severity="warning")
                 return
