@@ -90,6 +90,10 @@ class RunLedger(Protocol):
         """Attempts in order (a remote step's outcome is its attempt row)."""
         ...
 
+    async def wait_for_commands(self, timeout: float) -> None:
+        """Return when a command may have arrived, or after `timeout` seconds."""
+        ...
+
     async def take_commands(self, run_ids: Collection[int]) -> list[CommandRecord]:
         """Approvals, rejections and cancels other processes sent to these runs, once."""
         ...

@@ -454,7 +454,8 @@ class Runner:
     async def _poll_commands(self) -> None:
         failing: str | None = None  # the error of the polls failing now: said once
         while True:
-            await asyncio.sleep(self.options.poll_interval)
+            # woken at once where the history can tell (PostgreSQL), else a poll
+            await self.ledger.wait_for_commands(self.options.poll_interval)
             if not self._runs:
                 continue
             try:

@@ -349,6 +349,10 @@ class Database:
         """Run workspaces live beside the history file."""
         return self.path.parent / "workspaces"
 
+    async def wait_for(self, channel: str, timeout: float) -> None:
+        """SQLite cannot tell other processes anything: callers poll every `timeout` s."""
+        await asyncio.sleep(timeout)
+
     def connect_sync(self) -> SqliteSync:
         """A second connection, for a thread of its own (the runner's heartbeat)."""
         return SqliteSync(self.path)

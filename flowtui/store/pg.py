@@ -360,6 +360,68 @@ class _AsyncConnection:
         await self._db.call(lambda: self._db.sync.executemany(sql, rows))
 
 
+# what other processes are told at once (LISTEN/NOTIFY), so nobody needs to poll fast
+CHANNELS = ("flowtui_commands", "flowtui_events")
+
+
+class _Listener:
+    """One connection LISTENing on CHANNELS for the whole process; counts notifications so
+    a waiter never misses one that lands between its look at the history and its wait."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.counts = dict.fromkeys(CHANNELS, 0)
+        self.changed = asyncio.Condition()
+        self.task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        if self.task is None:
+            self.task = asyncio.create_task(self._run(), name="flowtui-pg-listen")
+
+    async def _bump(self, channels: Iterable[str]) -> None:
+        async with self.changed:
+            for channel in channels:
+                self.counts[channel] += 1
+            self.changed.notify_all()
+
+    async def _run(self) -> None:
+        import psycopg
+
+        delay = 0.5
+        while True:
+            try:
+                async with await psycopg.AsyncConnection.connect(
+                    self.url, autocommit=True, connect_timeout=CONNECT_TIMEOUT
+                ) as conn:
+                    for channel in CHANNELS:
+                        await conn.execute(f"LISTEN {channel}")
+                    delay = 0.5
+                    await self._bump(CHANNELS)  # what happened while not listening: look
+                    async for note in conn.notifies():
+                        if note.channel in self.counts:
+                            await self._bump([note.channel])
+            except psycopg.Error as exc:
+                log.warning("flowtui store: listening on %s: %s", redact(self.url), exc)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+
+    async def wait(self, channel: str, timeout: float) -> None:
+        self.start()
+        seen = self.counts[channel]
+        async with self.changed:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(
+                    self.changed.wait_for(lambda: self.counts[channel] != seen), timeout
+                )
+
+    async def close(self) -> None:
+        if self.task is not None:
+            self.task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.task
+            self.task = None
+
+
 class PgDatabase:
     """A PostgreSQL history database, used by `RunStore` like `store.db.Database`."""
 
@@ -374,6 +436,7 @@ class PgDatabase:
         self.lock = asyncio.Lock()
         self.full_listeners: list[Callable[[StoreFullError], None]] = []
         self._conn = _AsyncConnection(self)
+        self.listener = _Listener(url)
 
     @property
     def workspace_root(self) -> Path:
@@ -442,7 +505,12 @@ class PgDatabase:
             return full
         return exc
 
+    async def wait_for(self, channel: str, timeout: float) -> None:
+        """Return when another process NOTIFYs `channel`, or after `timeout` seconds."""
+        await self.listener.wait(channel, timeout)
+
     async def close(self) -> None:
+        await self.listener.close()
         async with self.lock:
             with contextlib.suppress(Exception):
                 await asyncio.get_running_loop().run_in_executor(

@@ -295,9 +295,11 @@ class RunStore(RecoveryMixin):
         """Write a batch of engine events in one transaction, in order."""
         if not events:
             return
-        async with self.db.transaction():
+        async with self.db.transaction() as conn:
             # the whole batch in one call on the connection's thread, not a hop per statement
             await self.db.run_in_connection(_apply_batch, events)
+            if self.dialect == "postgresql":  # dashboards anywhere redraw at once
+                await conn.execute("SELECT pg_notify('flowtui_events', '')")
 
     # ----------------------------------------------------------------- workspaces
 
@@ -342,6 +344,8 @@ class RunStore(RecoveryMixin):
                    VALUES (?, ?, ?, ?, ?, ?) RETURNING id""",
                 (run_id, kind, step, by, comment, time.time()),
             )
+            if self.dialect == "postgresql":  # its runner, wherever it is, takes it at once
+                await conn.execute("SELECT pg_notify('flowtui_commands', ?)", (str(run_id),))
             assert row is not None
             return int(row["id"])
 
@@ -364,6 +368,15 @@ class RunStore(RecoveryMixin):
             (user, user),
         )
         return frozenset(str(r["rolname"]) for r in rows)
+
+    async def wait_for_commands(self, timeout: float) -> None:
+        """Return when a command may have arrived: at once on PostgreSQL (NOTIFY), after
+        `timeout` on SQLite (a poll)."""
+        await self.db.wait_for("flowtui_commands", timeout)
+
+    async def wait_for_events(self, timeout: float) -> None:
+        """Return when other processes may have written events (as `wait_for_commands`)."""
+        await self.db.wait_for("flowtui_events", timeout)
 
     async def take_commands(self, run_ids: Collection[int]) -> list[CommandRecord]:
         if not run_ids:

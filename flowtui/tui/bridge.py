@@ -114,7 +114,7 @@ class Bridge:
         """What other processes did, every `interval` seconds, until cancelled."""
         last = -1
         while True:
-            await asyncio.sleep(self.interval)
+            await self.store.wait_for_events(self.interval)  # at once on PostgreSQL
             try:
                 now = await self.store.last_event_id()
             except Exception as exc:  # a locked or vanished db must not stop the dashboard
