@@ -23,6 +23,13 @@ from flowtui.engine.executors.base import StepContext, StepResult
 from flowtui.engine.ports import RunLedger
 from flowtui.engine.states import StepStatus
 
+# where the history announces an attempt's recorded outcome (PostgreSQL NOTIFY), and how
+ATTEMPTS_CHANNEL = "flowtui_attempts"
+
+
+def attempt_key(run_id: int, step: str, attempt: int) -> str:
+    return f"{run_id}:{attempt}:{step}"
+
 
 @dataclass(frozen=True, slots=True)
 class RemoteJob:

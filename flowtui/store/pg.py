@@ -547,12 +547,6 @@ class PgDatabase:
         rows = await self.fetchall(sql, params)
         return rows[0] if rows else None
 
-    async def notify(self, channel: str, payload: str) -> None:
-        """Wake the processes LISTENing on `channel` (sent at once: autocommit)."""
-        async with self.lock:
-            await self.call(
-                lambda: self.sync.raw.execute("SELECT pg_notify(%s, %s)", (channel, payload))
-            )
 
     def _migrate(self) -> None:
         self.sync.begin_write()  # two processes opening a new database: one migrates

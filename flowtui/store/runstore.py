@@ -15,7 +15,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from flowtui.engine.events import Event
+from flowtui.engine.events import AttemptEnded, Event
 from flowtui.engine.owner import STALE_AFTER, Owner
 from flowtui.engine.records import (
     ApprovalRecord,
@@ -27,6 +27,7 @@ from flowtui.engine.records import (
     RunRecord,
     StepRecord,
 )
+from flowtui.engine.remote import ATTEMPTS_CHANNEL, attempt_key
 from flowtui.engine.states import RunStatus, StepStatus
 from flowtui.store.apply import _apply_batch
 from flowtui.store.backends import HistoryDb, open_database
@@ -300,6 +301,10 @@ class RunStore(RecoveryMixin):
             await self.db.run_in_connection(_apply_batch, events)
             if self.dialect == "postgresql":  # dashboards anywhere redraw at once
                 await conn.execute("SELECT pg_notify('flowtui_events', '')")
+                for event in events:  # the runner waiting for it goes on at once
+                    if isinstance(event, AttemptEnded):
+                        key = attempt_key(event.run_id, event.step, event.attempt)
+                        await conn.execute("SELECT pg_notify(?, ?)", (ATTEMPTS_CHANNEL, key))
 
     # ----------------------------------------------------------------- workspaces
 

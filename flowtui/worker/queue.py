@@ -14,16 +14,14 @@ from collections.abc import Awaitable, Callable
 
 import procrastinate
 
+from flowtui.engine.remote import ATTEMPTS_CHANNEL, attempt_key
+
+__all__ = ["ATTEMPTS_CHANNEL", "TASK", "attempt_key", "ensure_schema", "lost_after", "make_app"]
+
 log = logging.getLogger("flowtui.worker")
 
 TASK = "flowtui.run_step"
 LOST_AFTER_ENV = "FLOWTUI_WORKER_LOST_AFTER"
-# a worker NOTIFYs it with "RUN:STEP:ATTEMPT" once an attempt's outcome is in the history
-ATTEMPTS_CHANNEL = "flowtui_attempts"
-
-
-def attempt_key(run_id: int, step: str, attempt: int) -> str:
-    return f"{run_id}:{attempt}:{step}"
 
 
 def lost_after() -> float:

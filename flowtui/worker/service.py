@@ -29,7 +29,7 @@ from typing import Any
 from flowtui.engine.bus import EventBus
 from flowtui.engine.events import AttemptEnded, StepLog, StepOutputs, StepStatusChanged
 from flowtui.engine.executors.base import StepContext, StepResult
-from flowtui.engine.executors.registry import get_executor
+from flowtui.engine.executors.registry import EXECUTORS, get_executor
 from flowtui.engine.process import OUTPUT_THROTTLE
 from flowtui.engine.remote import RemoteJob
 from flowtui.engine.secrets import LogMasking, Masker, SecretError, resolve_secrets
@@ -39,12 +39,9 @@ from flowtui.engine.workspace import WorkspaceTooLarge, pack_changes, snapshot, 
 from flowtui.model.errors import WorkflowError
 from flowtui.model.loader import load_workflow_text
 from flowtui.model.workflow import Workflow
-from flowtui.store.pg import PgDatabase
 from flowtui.store.runstore import RunStore
 from flowtui.store.sink import StoreSink
 from flowtui.worker.queue import (
-    ATTEMPTS_CHANNEL,
-    attempt_key,
     ensure_schema,
     lost_after,
     make_app,
@@ -76,11 +73,6 @@ class StepRunner:
         self.options = options
         self.say: Callable[[str], None] = lambda line: None
         self._seen_deltas: dict[int, set[int]] = {}  # per run: workspace deltas applied here
-
-    async def notify(self, key: str) -> None:
-        db = self.store.db
-        assert isinstance(db, PgDatabase)
-        await db.notify(ATTEMPTS_CHANNEL, key)
 
     async def run(self, job: RemoteJob) -> None:
         OUTPUT_THROTTLE.set(self.store.wait_for_writer)
@@ -115,9 +107,8 @@ class StepRunner:
                 masking.masker.mask(result.message),
             )
         )
-        await self.sink.flush()  # the runner reads the outcome from the history
-        with contextlib.suppress(Exception):  # a lost wake-up costs its runner one poll
-            await self.notify(attempt_key(job.run_id, job.step, job.attempt))
+        # in the history (whose commit NOTIFYs the runner) before the job ends
+        await self.sink.flush()
         self.say(f"run {job.run_id} {job.step} #{job.attempt}: {result.status}")
 
     def _publish_log(self, job: RemoteJob) -> Callable[[str, int, str, str, float], None]:
@@ -193,7 +184,8 @@ class StepRunner:
         # written before the step starts: the history names the worker that has it, even if
         # this process dies a moment later
         await self.sink.flush()
-        outputs = await self.store.get_outputs(job.run_id)
+        reads_outputs = step.type in OUTPUT_READERS or step.type not in EXECUTORS  # plugins
+        outputs = await self.store.get_outputs(job.run_id) if reads_outputs else {}
         ctx = StepContext(
             run_id=job.run_id,
             workflow=workflow,
@@ -229,6 +221,8 @@ def _recorded_workflow(source: str, file: str) -> Workflow:
     return load_workflow_text(source, file)
 
 
+# the step types whose executors read earlier steps' outputs (plugins might too)
+OUTPUT_READERS = frozenset({"python", "terraform", "tofu"})
 RUN_CHECK_SECONDS = 2.0  # how often a worker checks that the runs of its steps go on
 
 
