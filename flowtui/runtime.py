@@ -79,7 +79,7 @@ def dispatcher_for(store: RunStore) -> PgDispatcher | None:
     from flowtui.worker.dispatch import PgDispatcher
 
     assert isinstance(store.db, PgDatabase)
-    return PgDispatcher(store.db.url)
+    return PgDispatcher(store.db)
 
 
 def child_resolver(

@@ -360,8 +360,9 @@ class _AsyncConnection:
         await self._db.call(lambda: self._db.sync.executemany(sql, rows))
 
 
-# what other processes are told at once (LISTEN/NOTIFY), so nobody needs to poll fast
-CHANNELS = ("flowtui_commands", "flowtui_events")
+# what other processes are told at once (LISTEN/NOTIFY), so nobody needs to poll fast:
+# commands for runners, event batches for dashboards, recorded attempt outcomes (team mode)
+CHANNELS = ("flowtui_commands", "flowtui_events", "flowtui_attempts")
 
 
 class _Listener:
@@ -373,6 +374,12 @@ class _Listener:
         self.counts = dict.fromkeys(CHANNELS, 0)
         self.changed = asyncio.Condition()
         self.task: asyncio.Task[None] | None = None
+        # told each notification's payload (e.g. the dispatcher: which attempt ended)
+        self.subscribers: dict[str, list[Callable[[str], None]]] = {c: [] for c in CHANNELS}
+
+    def subscribe(self, channel: str, callback: Callable[[str], None]) -> None:
+        self.subscribers[channel].append(callback)
+        self.start()
 
     def start(self) -> None:
         if self.task is None:
@@ -399,6 +406,8 @@ class _Listener:
                     await self._bump(CHANNELS)  # what happened while not listening: look
                     async for note in conn.notifies():
                         if note.channel in self.counts:
+                            for callback in self.subscribers[note.channel]:
+                                callback(note.payload)
                             await self._bump([note.channel])
             except psycopg.Error as exc:
                 log.warning("flowtui store: listening on %s: %s", redact(self.url), exc)
@@ -546,7 +555,6 @@ class PgDatabase:
     async def fetchone(self, sql: str, params: Iterable[Any] = ()) -> Row | None:
         rows = await self.fetchall(sql, params)
         return rows[0] if rows else None
-
 
     def _migrate(self) -> None:
         self.sync.begin_write()  # two processes opening a new database: one migrates

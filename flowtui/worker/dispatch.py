@@ -16,6 +16,7 @@ import procrastinate
 from procrastinate.jobs import Status
 
 from flowtui.engine.remote import RemoteError, RemoteJob, WorkerLost
+from flowtui.store.pg import PgDatabase
 from flowtui.worker.queue import (
     ATTEMPTS_CHANNEL,
     TASK,
@@ -36,17 +37,17 @@ UNREACHABLE_LIMIT = 120.0  # a job queue unreachable this long fails the step
 class PgDispatcher:
     """Queues remote steps in the history's PostgreSQL database (procrastinate).
 
-    A job's end is noticed at once through LISTEN (workers NOTIFY each attempt's outcome
-    as soon as it is in the history) and, as a fallback, by reading its status every POLL
+    A job's end is noticed at once through the history's LISTEN connection (the commit of
+    an attempt's outcome NOTIFYs it) and, as a fallback, by reading its status every POLL
     seconds (aborts, lost workers, a missed notification).
     """
 
-    def __init__(self, url: str) -> None:
-        self.url = url
+    def __init__(self, db: PgDatabase) -> None:
+        self.db = db
+        self.url = db.url
         self.app: procrastinate.App | None = None
         self._ready = asyncio.Lock()
         self._waiters: dict[str, asyncio.Future[None]] = {}
-        self._listener: asyncio.Task[None] | None = None
 
     async def _app(self) -> procrastinate.App:
         async with self._ready:
@@ -59,37 +60,19 @@ class PgDispatcher:
                     await app.close_async()
                     raise
                 self.app = app
-                self._listener = asyncio.create_task(self._listen(), name="flowtui-listen")
+                self.db.listener.subscribe(ATTEMPTS_CHANNEL, self._announced)
             return self.app
 
     async def close(self) -> None:
-        if self._listener is not None:
-            self._listener.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._listener
-            self._listener = None
         if self.app is not None:
             await self.app.close_async()
             self.app = None
 
-    async def _listen(self) -> None:
-        """Resolve the waiter of each attempt a worker announces; reconnect when cut."""
-        import psycopg
-
-        delay = 0.5
-        while True:
-            try:
-                async with await psycopg.AsyncConnection.connect(self.url, autocommit=True) as conn:
-                    await conn.execute(f"LISTEN {ATTEMPTS_CHANNEL}")
-                    delay = 0.5
-                    async for note in conn.notifies():
-                        waiter = self._waiters.get(note.payload)
-                        if waiter is not None and not waiter.done():
-                            waiter.set_result(None)
-            except psycopg.Error as exc:
-                log.warning("flowtui dispatch: listening for workers: %s", exc)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 5.0)
+    def _announced(self, key: str) -> None:
+        """A worker's outcome for attempt `key` is in the history (NOTIFY)."""
+        waiter = self._waiters.get(key)
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
 
     async def run(self, job: RemoteJob) -> None:
         app = await self._app()

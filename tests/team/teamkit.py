@@ -90,3 +90,29 @@ def until(condition: Callable[[], object], timeout: float = 20, what: str = "") 
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what or condition}")
         time.sleep(0.05)
+
+
+def long_step(team: Team, name: str, queue: str) -> tuple[Path, Path]:
+    """A workflow whose one step, on `queue`, starts `sleep 300` and waits for it; its
+    path, and the file the step writes the sleeper's pid to."""
+    pidfile = team.folder / f"{name}.pid"
+    path = team.workflow(
+        name,
+        f"""
+        name: {name}
+        steps:
+          wait:
+            runs_on: {queue}
+            run: |
+              sleep 300 &
+              echo $! > {pidfile}
+              wait
+        """,
+    )
+    return path, pidfile
+
+
+def sleeper(pidfile: Path) -> int:
+    """The pid the long step wrote, once it has."""
+    until(lambda: pidfile.exists() and pidfile.read_text().strip(), what="the remote step")
+    return int(pidfile.read_text())

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from flowtui.store.pglocal import LocalServer
 from tests.processes import is_running
-from tests.team.teamkit import FLOWTUI, Team, _env, until
+from tests.team.teamkit import FLOWTUI, Team, _env, long_step, sleeper, until
 
 TWO_QUEUES = """
 name: two-queues
@@ -67,23 +67,9 @@ def test_a_queue_without_a_worker_says_so_until_one_comes(team: Team) -> None:
 
 def test_cancel_kills_the_remote_process_group(team: Team) -> None:
     _, worker_lines = team.worker("w-east", "east")
-    pidfile = team.folder / "pid"
-    path = team.workflow(
-        "slow",
-        f"""
-        name: slow
-        steps:
-          wait:
-            runs_on: east
-            run: |
-              sleep 300 &
-              echo $! > {pidfile}
-              wait
-        """,
-    )
+    path, pidfile = long_step(team, "slow", "east")
     proc, _ = team.start("run", str(path))
-    until(lambda: pidfile.exists() and pidfile.read_text().strip(), what="the remote step")
-    child = int(pidfile.read_text())
+    child = sleeper(pidfile)
     assert is_running(child)
     out = team.cli("cancel", "last")
     assert "cancelled" in out, out
@@ -151,23 +137,9 @@ def test_a_worker_needs_a_postgresql_history(tmp_path: Path) -> None:
 
 def test_sigterm_stops_a_worker_and_its_step_within_the_grace(team: Team) -> None:
     proc, worker_lines = team.worker("w-east", "east")
-    pidfile = team.folder / "pid"
-    path = team.workflow(
-        "long",
-        f"""
-        name: long
-        steps:
-          wait:
-            runs_on: east
-            run: |
-              sleep 300 &
-              echo $! > {pidfile}
-              wait
-        """,
-    )
+    path, pidfile = long_step(team, "long", "east")
     runner, lines = team.start("run", str(path))
-    until(lambda: pidfile.exists() and pidfile.read_text().strip(), what="the remote step")
-    child = int(pidfile.read_text())
+    child = sleeper(pidfile)
     started = time.monotonic()
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(timeout=30) == 0, "".join(worker_lines.seen)
@@ -203,8 +175,7 @@ def test_a_killed_worker_is_lost_and_the_retry_runs_elsewhere(team: Team) -> Non
         """,
     )
     runner, lines = team.start("run", str(path), env=fast)
-    until(lambda: pidfile.exists() and pidfile.read_text().strip(), what="attempt 1")
-    orphan = int(pidfile.read_text())
+    orphan = sleeper(pidfile)
     os.killpg(first.pid, signal.SIGKILL)  # the worker, not its step (its own group)
     first.wait()
     team.worker("w-2", "east", env=fast)
@@ -238,8 +209,7 @@ def test_a_killed_worker_fails_its_step_and_the_run_goes_on(team: Team) -> None:
         """,
     )
     runner, lines = team.start("run", str(path), env=fast)
-    until(lambda: pidfile.exists() and pidfile.read_text().strip(), what="the remote step")
-    orphan = int(pidfile.read_text())
+    orphan = sleeper(pidfile)
     started = time.monotonic()
     os.killpg(worker.pid, signal.SIGKILL)
     worker.wait()
@@ -350,23 +320,9 @@ def test_a_workspace_over_the_cap_fails_the_step_clearly(team: Team) -> None:
 
 def test_a_dead_runners_remote_step_is_stopped_by_its_worker(team: Team) -> None:
     _, worker_lines = team.worker("w-east", "east")
-    pidfile = team.folder / "pid"
-    path = team.workflow(
-        "orphan",
-        f"""
-        name: orphan
-        steps:
-          wait:
-            runs_on: east
-            run: |
-              sleep 300 &
-              echo $! > {pidfile}
-              wait
-        """,
-    )
+    path, pidfile = long_step(team, "orphan", "east")
     runner, _ = team.start("run", str(path))
-    until(lambda: pidfile.exists() and pidfile.read_text().strip(), what="the remote step")
-    child = int(pidfile.read_text())
+    child = sleeper(pidfile)
     os.killpg(runner.pid, signal.SIGKILL)  # the runner dies; its step goes on over there
     runner.wait()
     # the next flowtui command sees the runner is gone and marks the run interrupted ...
