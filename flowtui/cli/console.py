@@ -14,6 +14,7 @@ from typing import TextIO
 
 from flowtui.engine.events import (
     Event,
+    RemoteLogSeen,
     RunStatusChanged,
     StepLog,
     StepStatusChanged,
@@ -98,7 +99,7 @@ class ConsoleReporter:
         self.out.flush()
 
     def __call__(self, event: Event) -> None:
-        if isinstance(event, StepLog):
+        if isinstance(event, StepLog | RemoteLogSeen):
             if self.show_logs or event.stream == "system":
                 bar = self.paint("│", "31" if event.stream == "stderr" else "2")
                 line = event.line if event.stream != "system" else self.paint(event.line, "2")

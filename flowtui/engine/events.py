@@ -84,6 +84,18 @@ class AttemptEnded:
     message: str = ""
 
 
+@dataclass(frozen=True, slots=True)
+class RemoteLogSeen:
+    """A line a worker wrote into the history, passed on for display (the console of the
+    runner that waits for the step); stores ignore it: the line is stored already."""
+
+    run_id: int
+    step: str
+    attempt: int
+    stream: str
+    line: str
+
+
 Event = (
     RunStatusChanged
     | StepStatusChanged
@@ -92,6 +104,7 @@ Event = (
     | ApprovalDecided
     | StepProcess
     | AttemptEnded
+    | RemoteLogSeen
 )
 
 __all__ = [

@@ -694,7 +694,7 @@ class RunExecution:
             return
         else:
             executor = RemoteExecutor(
-                self.context.dispatcher, self.context.ledger, self.workflow.source
+                self.context.dispatcher, self.context.ledger, self.bus, self.workflow.source
             )
         attempts = step.retries + 1
         env = self._step_env(step)

@@ -19,7 +19,14 @@ from typing import Any, Protocol
 
 from flowtui.engine.events import Event
 from flowtui.engine.owner import Owner
-from flowtui.engine.records import AttemptRecord, CommandRecord, NewStep, RunRecord, StepRecord
+from flowtui.engine.records import (
+    AttemptRecord,
+    CommandRecord,
+    LogRecord,
+    NewStep,
+    RunRecord,
+    StepRecord,
+)
 
 
 class RunLedger(Protocol):
@@ -85,6 +92,12 @@ class RunLedger(Protocol):
     async def get_steps(self, run_id: int) -> list[StepRecord]: ...
 
     async def get_outputs(self, run_id: int) -> dict[str, dict[str, str]]: ...
+
+    async def get_logs(
+        self, run_id: int, step: str | None = None, *, after_id: int = 0, limit: int = 10_000
+    ) -> list[LogRecord]:
+        """Log lines in the order written, after `after_id` (a remote step's, for display)."""
+        ...
 
     async def get_attempts(self, run_id: int, step: str | None = None) -> list[AttemptRecord]:
         """Attempts in order (a remote step's outcome is its attempt row)."""

@@ -15,10 +15,14 @@ so they never sit in the queue's table.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol
 
+from flowtui.engine.bus import EventBus
+from flowtui.engine.events import RemoteLogSeen
 from flowtui.engine.executors.base import StepContext, StepResult
 from flowtui.engine.ports import RunLedger
 from flowtui.engine.states import StepStatus
@@ -93,6 +97,9 @@ class WorkerLost(RemoteError):
     """The worker running the job stopped beating (killed, power cut, network gone)."""
 
 
+ECHO_SECONDS = 0.5  # how often a waiting runner passes a remote step's new lines on
+
+
 def no_dispatcher_message(queue: str) -> str:
     return (
         f"runs_on: {queue} needs team mode: a PostgreSQL history (--db postgresql://…) and "
@@ -106,10 +113,14 @@ class RemoteExecutor:
     type_name: ClassVar[str] = "remote"
     makes_step_dir: ClassVar[bool] = True  # its folder is on the worker, not here
 
-    def __init__(self, dispatcher: StepDispatcher, ledger: RunLedger, source: str) -> None:
+    def __init__(
+        self, dispatcher: StepDispatcher, ledger: RunLedger, bus: EventBus, source: str
+    ) -> None:
         self.dispatcher = dispatcher
         self.ledger = ledger
+        self.bus = bus
         self.source = source
+        self._echoed = 0  # the last log id passed on
 
     async def execute(self, ctx: StepContext) -> StepResult:
         queue = ctx.step.runs_on
@@ -127,6 +138,7 @@ class RemoteExecutor:
         )
         # the step's "waiting for a worker" must be written before a worker's "on worker"
         await self.ledger.flush_writes()
+        echo = asyncio.create_task(self._echo_logs(ctx), name="flowtui-remote-echo")
         try:
             await self.dispatcher.run(job)
         except WorkerLost as exc:
@@ -134,6 +146,11 @@ class RemoteExecutor:
             return StepResult(StepStatus.FAILED, message=f"{who} lost: {exc}")
         except RemoteError as exc:
             return StepResult(StepStatus.FAILED, message=str(exc))
+        finally:
+            echo.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await echo
+        await self._echo_once(ctx)  # the last lines, written just before the outcome
         attempts = await self.ledger.get_attempts(ctx.run_id, ctx.step.name)
         ended = [a for a in attempts if a.attempt == ctx.attempt and a.ended_at is not None]
         if not ended or ended[0].status not in (StepStatus.SUCCEEDED, StepStatus.FAILED):
@@ -157,3 +174,22 @@ class RemoteExecutor:
             if record.name == ctx.step.name and record.message.startswith("on worker "):
                 return record.message.removeprefix("on ")
         return f"the worker on queue {ctx.step.runs_on}"
+
+    async def _echo_logs(self, ctx: StepContext) -> None:
+        """While the step runs elsewhere, pass the lines its worker stores on for display
+        (`RemoteLogSeen`): the runner's console shows them as for a local step."""
+        while True:
+            await asyncio.sleep(ECHO_SECONDS)
+            with contextlib.suppress(Exception):  # display only: try again next time
+                await self._echo_once(ctx)
+
+    async def _echo_once(self, ctx: StepContext) -> None:
+        lines = await self.ledger.get_logs(ctx.run_id, ctx.step.name, after_id=self._echoed)
+        for record in lines:
+            self._echoed = record.id
+            if record.attempt == ctx.attempt:
+                self.bus.publish(
+                    RemoteLogSeen(
+                        ctx.run_id, ctx.step.name, ctx.attempt, record.stream, record.line
+                    )
+                )

@@ -11,6 +11,7 @@ from flowtui.engine.events import (
     ApprovalDecided,
     AttemptEnded,
     Event,
+    RemoteLogSeen,
     RunStatusChanged,
     StepLog,
     StepOutputs,
@@ -75,6 +76,8 @@ def _apply_one(conn: sqlite3.Connection, event: Event) -> None:
                 event.attempt,
             ),
         )
+    elif isinstance(event, RemoteLogSeen):
+        return  # for display: the worker stored the line
     elif isinstance(event, StepProcess):
         conn.execute(
             "UPDATE steps SET pid = ?, pgid = ?, proc_started = ? WHERE run_id = ? AND name = ?",

@@ -40,6 +40,9 @@ def test_two_workers_on_two_queues_and_a_local_step(team: Team) -> None:
     team.worker("w-west", "west")
     path = team.workflow("two-queues", TWO_QUEUES)
     proc, lines = team.start("run", str(path))
+    # the runner's console shows the remote steps' lines as it shows its own
+    lines.wait_for(r"build +│ built on w-east", timeout=60)
+    lines.wait_for(r"ship +│ shipped on w-west", timeout=60)
     assert proc.wait(timeout=60) == 0, "".join(lines.seen)
     shown = team.cli("show", "last", "--lines", "5")
     assert "built on w-east" in shown
