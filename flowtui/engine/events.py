@@ -46,6 +46,7 @@ class StepOutputs:
     run_id: int
     step: str
     outputs: dict[str, str] = field(default_factory=dict)
+    replace: bool = False  # True: the step's earlier outputs go (a new attempt's are all)
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,6 +20,7 @@ from typing import Any, Protocol
 from flowtui.engine.events import Event
 from flowtui.engine.owner import Owner
 from flowtui.engine.records import (
+    ApprovalRecord,
     AttemptRecord,
     CommandRecord,
     LogRecord,
@@ -92,6 +93,8 @@ class RunLedger(Protocol):
     async def get_steps(self, run_id: int) -> list[StepRecord]: ...
 
     async def get_outputs(self, run_id: int) -> dict[str, dict[str, str]]: ...
+
+    async def get_approvals(self, run_id: int) -> list[ApprovalRecord]: ...
 
     async def get_logs(
         self, run_id: int, step: str | None = None, *, after_id: int = 0, limit: int = 10_000

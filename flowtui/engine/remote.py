@@ -146,12 +146,18 @@ class RemoteExecutor:
             return StepResult(StepStatus.FAILED, message=f"{who} lost: {exc}")
         except RemoteError as exc:
             return StepResult(StepStatus.FAILED, message=str(exc))
+        except Exception as exc:  # the queue or the history failed: this attempt fails
+            return StepResult(StepStatus.FAILED, message=f"dispatch failed: {exc}")
         finally:
             echo.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await echo
-        await self._echo_once(ctx)  # the last lines, written just before the outcome
-        attempts = await self.ledger.get_attempts(ctx.run_id, ctx.step.name)
+        try:
+            await self._echo_once(ctx)  # the last lines, written just before the outcome
+            attempts = await self.ledger.get_attempts(ctx.run_id, ctx.step.name)
+            outputs = (await self.ledger.get_outputs(ctx.run_id)).get(ctx.step.name, {})
+        except Exception as exc:
+            return StepResult(StepStatus.FAILED, message=f"reading the outcome failed: {exc}")
         ended = [a for a in attempts if a.attempt == ctx.attempt and a.ended_at is not None]
         if not ended or ended[0].status not in (StepStatus.SUCCEEDED, StepStatus.FAILED):
             return StepResult(
@@ -160,7 +166,6 @@ class RemoteExecutor:
                 f"{ctx.attempt}",
             )
         outcome = ended[0]
-        outputs = (await self.ledger.get_outputs(ctx.run_id)).get(ctx.step.name, {})
         return StepResult(
             outcome.status,
             exit_code=outcome.exit_code,

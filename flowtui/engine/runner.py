@@ -364,9 +364,19 @@ class Runner:
     ) -> dict[str, tuple[StepStatus, dict[str, str], str]]:
         outputs = await self.ledger.get_outputs(parent.id)
         reusable = {}
+        approved: dict[int, set[str]] = {}  # per origin run: the steps a person approved
         for record in await self.ledger.get_steps(parent.id):
             if record.name in workflow.steps and record.status in STEP_OK:
                 origin = record.reused_from or parent.id
+                if workflow.steps[record.name].type == "approval":
+                    # a gate is reused only with its approval on record (a step status alone
+                    # could have been written by something other than a decision)
+                    if origin not in approved:
+                        approved[origin] = {
+                            a.step for a in await self.ledger.get_approvals(origin) if a.approved
+                        }
+                    if record.name not in approved[origin]:
+                        continue
                 reusable[record.name] = (
                     record.status,
                     dict(outputs.get(record.name, {})),

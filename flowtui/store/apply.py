@@ -50,6 +50,10 @@ def _apply_one(conn: sqlite3.Connection, event: Event) -> None:
     elif isinstance(event, StepStatusChanged):
         _apply_step_status(conn, event)
     elif isinstance(event, StepOutputs):
+        if event.replace:
+            conn.execute(
+                "DELETE FROM outputs WHERE run_id = ? AND step = ?", (event.run_id, event.step)
+            )
         conn.executemany(
             """INSERT INTO outputs (run_id, step, key, value) VALUES (?, ?, ?, ?)
                ON CONFLICT (run_id, step, key) DO UPDATE SET value = excluded.value""",

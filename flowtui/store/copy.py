@@ -222,7 +222,11 @@ async def table_names(db: HistoryDb) -> set[str]:
         "SELECT table_name FROM information_schema.tables"
         " WHERE table_schema = current_schema() AND table_name <> 'flowtui_schema'"
     )
-    return {str(r["table_name"]) for r in rows}
+    # procrastinate's tables (team mode's job queue) are not history: jobs are not copied
+    return {str(r["table_name"]) for r in rows if not str(r["table_name"]).startswith(QUEUE)}
+
+
+QUEUE = "procrastinate_"
 
 
 async def tables_to_copy(db: HistoryDb) -> list[Table]:

@@ -236,13 +236,17 @@ def pg_sql(sql: str) -> str:
 def redact(url: str) -> str:
     """`url` without its password, for messages and logs."""
     parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    host = parts.hostname or ""
-    if parts.port is not None:
-        host = f"{host}:{parts.port}"
-    user = f"{parts.username}@" if parts.username else ""
-    return urlunsplit(parts._replace(netloc=f"{user}{host}"))
+    query = "&".join(
+        p for p in parts.query.split("&") if p and not p.lower().startswith("password=")
+    )
+    parts = parts._replace(query=query)
+    if parts.password is not None:
+        host = parts.hostname or ""
+        if parts.port is not None:
+            host = f"{host}:{parts.port}"
+        user = f"{parts.username}@" if parts.username else ""
+        parts = parts._replace(netloc=f"{user}{host}")
+    return urlunsplit(parts)
 
 
 class Row(tuple[Any, ...]):
@@ -303,7 +307,18 @@ def connect(url: str) -> SyncConnection:
 
     try:
         conn = psycopg.connect(
-            url, autocommit=True, row_factory=_row_factory, connect_timeout=CONNECT_TIMEOUT
+            url,
+            autocommit=True,
+            row_factory=_row_factory,
+            connect_timeout=CONNECT_TIMEOUT,
+            # a server that vanishes without a word (a cut network) is noticed in ~30 s,
+            # and a session stuck inside a transaction cannot hold the write lock for long
+            keepalives=1,
+            keepalives_idle=10,
+            keepalives_interval=5,
+            keepalives_count=3,
+            tcp_user_timeout=30_000,
+            options="-c idle_in_transaction_session_timeout=60000",
         )
     except psycopg.Error as exc:
         raise StoreError(f"cannot connect to {redact(url)}: {exc}".strip()) from None

@@ -45,6 +45,10 @@ from flowtui.store.rows import (
 from flowtui.store.transitions import move_run
 
 COMMAND_KINDS = frozenset({"approve", "reject", "cancel"})
+# the roles a user is a member of (none for a role that does not exist, e.g. dropped since)
+ROLES_SQL = """SELECT rolname FROM pg_roles
+    WHERE rolname <> ? AND EXISTS (SELECT 1 FROM pg_roles WHERE rolname = ?)
+      AND pg_has_role(?, oid, 'MEMBER')"""
 
 
 class RunStore(RecoveryMixin):
@@ -325,9 +329,11 @@ class RunStore(RecoveryMixin):
     ) -> list[tuple[int, bytes]]:
         """The run's workspace deltas in the order written, but the ids in `skip`."""
         rows = await self.db.fetchall(
-            "SELECT id, data FROM workspace_deltas WHERE run_id = ? ORDER BY id", (run_id,)
+            """SELECT id, data FROM workspace_deltas WHERE run_id = ?
+                 AND id NOT IN (SELECT value FROM json_each(?)) ORDER BY id""",
+            (run_id, _ids_json(skip)),
         )
-        return [(int(r["id"]), bytes(r["data"])) for r in rows if int(r["id"]) not in skip]
+        return [(int(r["id"]), bytes(r["data"])) for r in rows]
 
     # ----------------------------------------------------------------- commands
 
@@ -367,11 +373,7 @@ class RunStore(RecoveryMixin):
         entries mean there); None for SQLite (OS groups)."""
         if self.dialect != "postgresql":
             return None
-        rows = await self.db.fetchall(
-            """SELECT rolname FROM pg_roles
-               WHERE rolname <> ? AND pg_has_role(?, oid, 'MEMBER')""",
-            (user, user),
-        )
+        rows = await self.db.fetchall(ROLES_SQL, (user, user, user))
         return frozenset(str(r["rolname"]) for r in rows)
 
     async def wait_for_commands(self, timeout: float) -> None:
@@ -394,14 +396,17 @@ class RunStore(RecoveryMixin):
                    ORDER BY id""",
                 (_ids_json(run_ids),),
             )
+            # before they are marked taken: a failure here leaves them for the next take
+            roles: dict[str, frozenset[str] | None] = {}
+            for by in {str(r["by_user"]) for r in rows if r["kind"] != "cancel"}:
+                if self.dialect == "postgresql":
+                    found = await _all(conn, ROLES_SQL, (by, by, by))
+                    roles[by] = frozenset(str(r["rolname"]) for r in found)
             if rows:
                 await conn.execute(
                     "UPDATE commands SET taken_at = ? WHERE id IN (SELECT value FROM json_each(?))",
                     (time.time(), _ids_json([r["id"] for r in rows])),
                 )
-        roles: dict[str, frozenset[str] | None] = {}
-        for by in {str(r["by_user"]) for r in rows if r["kind"] != "cancel"}:
-            roles[by] = await self.roles_of(by)
         return [
             CommandRecord(
                 id=r["id"],

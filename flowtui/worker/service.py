@@ -20,6 +20,7 @@ import logging
 import os
 import signal
 import socket
+import threading
 import time
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
@@ -93,9 +94,9 @@ class StepRunner:
             self.say(f"run {job.run_id} {job.step} #{job.attempt}: aborted")
             raise
         masking.flush()
-        if result.outputs:
-            outputs = masking.masker.mask_map(result.outputs)
-            self.bus.publish(StepOutputs(job.run_id, job.step, outputs))
+        # this attempt's outputs are the step's: an earlier attempt's keys must not linger
+        outputs = masking.masker.mask_map(result.outputs)
+        self.bus.publish(StepOutputs(job.run_id, job.step, outputs, replace=True))
         self.bus.publish(
             AttemptEnded(
                 job.run_id,
@@ -157,6 +158,12 @@ class StepRunner:
         except (WorkflowError, KeyError, SecretError) as exc:
             return StepResult(StepStatus.FAILED, message=f"worker {name}: {exc}")
         masking.masker = Masker(secrets.values())
+        run = await self.store.get_run(job.run_id)
+        if run is None or run.status.is_final:  # e.g. its runner died while it was queued
+            state = run.status if run is not None else "gone"
+            return StepResult(
+                StepStatus.FAILED, message=f"not started: run {job.run_id} is {state}"
+            )
         workspace = (self.options.workdir / "workspaces" / str(job.run_id)).absolute()
         step_dir = workspace / ".flowtui" / f"{_safe(job.step)}.{job.attempt}"
         step_dir.mkdir(parents=True, exist_ok=True)
@@ -251,40 +258,68 @@ async def serve(
     try:
         async with app.open_async():
             await ensure_schema(app, url)
-            worker = asyncio.create_task(
-                app.run_worker_async(
-                    queues=options.queues,
-                    name=options.name,
-                    concurrency=options.concurrency,
-                    wait=True,
-                    install_signal_handlers=False,
-                    shutdown_graceful_timeout=options.stop_grace,
-                    # runners count a worker lost after `lost_after()` s without a beat
-                    update_heartbeat_interval=lost_after() / 3,
-                    stalled_worker_timeout=lost_after(),
-                ),
-                name="flowtui-worker",
-            )
             say(
                 f"worker {options.name} on queue(s) {', '.join(options.queues)}; "
                 f"workdir {options.workdir}; db {store.location}"
             )
-            stopping = asyncio.create_task(stop.wait())
-            await asyncio.wait([worker, stopping], return_when=asyncio.FIRST_COMPLETED)
-            stopping.cancel()
-            if not worker.done():
-                say("stopping")
-                worker.cancel()
-                # procrastinate stops its jobs (their steps are killed); a database that does
-                # not answer must not keep us here past the grace period
-                await asyncio.wait([worker], timeout=options.stop_grace + 5)
-            elif worker.exception() is not None:
-                raise worker.exception()  # type: ignore[misc]
+            await _work_until_stopped(app, options, say, stop)
     finally:
+        # the history may not answer: whatever it does, leave within the grace period
+        _leave_after(options.stop_grace + 5, say)
         with contextlib.suppress(Exception):
             await asyncio.wait_for(sink.close(), options.stop_grace)
         with contextlib.suppress(Exception):
             await asyncio.wait_for(store.close(), 5)
+
+
+async def _work_until_stopped(
+    app: Any, options: WorkerOptions, say: Callable[[str], None], stop: asyncio.Event
+) -> None:
+    """procrastinate's worker, started again when it stops on its own (a long database
+    outage ends it: its heartbeat fails), until `stop` is set."""
+    delay = 1.0
+    while True:
+        worker = asyncio.create_task(
+            app.run_worker_async(
+                queues=options.queues,
+                name=options.name,
+                concurrency=options.concurrency,
+                wait=True,
+                install_signal_handlers=False,
+                shutdown_graceful_timeout=options.stop_grace,
+                # runners count a worker lost after `lost_after()` s without a beat
+                update_heartbeat_interval=lost_after() / 3,
+                stalled_worker_timeout=lost_after(),
+            ),
+            name="flowtui-worker",
+        )
+        stopping = asyncio.create_task(stop.wait())
+        await asyncio.wait([worker, stopping], return_when=asyncio.FIRST_COMPLETED)
+        stopping.cancel()
+        if stop.is_set():
+            if not worker.done():
+                say("stopping")
+                worker.cancel()
+                # procrastinate stops its jobs (their steps are killed)
+                await asyncio.wait([worker], timeout=options.stop_grace + 5)
+            return
+        error = worker.exception() if not worker.cancelled() else None
+        say(f"the job queue stopped ({error or 'no reason given'}); starting again in {delay:g} s")
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), delay)
+        delay = min(delay * 2, 30.0)
+
+
+def _leave_after(seconds: float, say: Callable[[str], None]) -> None:
+    """Exit the process after `seconds` if it is still here (a hung database)."""
+
+    def leave() -> None:
+        say(f"the history did not answer within {seconds:g} s: leaving without it")
+        os._exit(0)
+
+    timer = threading.Timer(seconds, leave)
+    timer.daemon = True
+    timer.start()
 
 
 def install_stop_signals(stop: asyncio.Event) -> None:

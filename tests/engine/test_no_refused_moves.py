@@ -54,3 +54,29 @@ async def test_retries_approval_condition_failure_handlers_and_rerun(tmp_path: P
             assert (await env.statuses(rerun.run_id))["gate"] == StepStatus.REUSED
             assert await _refusals(env, rerun.run_id) == []
             parent = rerun.run_id
+
+
+async def test_a_gate_whose_status_was_forged_is_not_reused_by_a_rerun(tmp_path: Path) -> None:
+    """A rerun reuses an approval only with a decision on record: a step status written
+    straight into the history (by anything but a decision) does not open the gate."""
+    gated = """
+    name: gated
+    steps:
+      gate: {type: approval}
+      after: {requires: [gate], run: echo shipped}
+    """
+    async with Harness.open(tmp_path, RunnerOptions(poll_interval=0.05)) as env:
+        handle = await env.runner.submit(env.workflow(gated))
+        await env.wait_step(handle.run_id, "gate", StepStatus.HELD)
+        env.runner.decide(handle.run_id, "gate", Decision(False, "me", "no"))
+        assert await handle.wait() == RunStatus.FAILED
+        await env.sink.flush()
+        async with env.store.db.transaction() as conn:  # the forgery
+            await conn.execute(
+                "UPDATE steps SET status = 'succeeded' WHERE run_id = ? AND name = 'gate'",
+                (handle.run_id,),
+            )
+        rerun = await env.runner.rerun(handle.run_id, from_failed=True)
+        await env.wait_step(rerun.run_id, "gate", StepStatus.HELD)  # asks again
+        env.runner.cancel(rerun.run_id)
+        await rerun.wait()

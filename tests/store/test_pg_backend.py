@@ -120,3 +120,30 @@ async def test_an_engine_runs_a_workflow_on_postgresql(pg_url: str, tmp_path: Pa
         logs = [r.line for r in await store.get_logs(run_id) if r.stream == "stdout"]
         assert logs == ["one", "two"]
         assert env.runner.workspace_for(run_id).is_dir()
+
+
+def test_passwords_in_the_query_string_never_appear_either() -> None:
+    assert redact("postgresql://bob@db:5432/flowtui?password=s3cret&sslmode=require") == (
+        "postgresql://bob@db:5432/flowtui?sslmode=require"
+    )
+
+
+async def test_a_command_of_an_unknown_role_is_taken_not_lost(pg_url: str) -> None:
+    async with await RunStore.open(pg_url) as store:
+        run_id = await store.create_run(workflow="wf", steps=plan("gate"))
+        async with store.db.transaction() as conn:  # as `db copy` or a dropped role leaves it
+            await conn.execute("ALTER TABLE commands DISABLE TRIGGER USER")
+            for kind, by in (("cancel", "flowtui"), ("approve", "no_such_role")):
+                await conn.execute(
+                    "INSERT INTO commands (run_id, kind, step, by_user, comment, created_at)"
+                    " VALUES (?, ?, 'gate', ?, '', 0)",
+                    (run_id, kind, by),
+                )
+            await conn.execute("ALTER TABLE commands ENABLE TRIGGER USER")
+        taken = await store.take_commands([run_id])
+        assert [(c.kind, c.by) for c in taken] == [
+            ("cancel", "flowtui"),
+            ("approve", "no_such_role"),
+        ]
+        assert taken[1].groups == frozenset()  # a role that does not exist is in no team
+        assert await store.take_commands([run_id]) == []
