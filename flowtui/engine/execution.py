@@ -34,13 +34,7 @@ from flowtui.engine.remote import RemoteExecutor, StepDispatcher, no_dispatcher_
 from flowtui.engine.secrets import LogMasking, Masker, SecretError, resolve_secrets
 from flowtui.engine.states import STEP_FAILED, STEP_OK, RunStatus, StepStatus
 from flowtui.engine.stepenv import step_variables
-from flowtui.engine.workspace import (
-    Snapshot,
-    WorkspaceTooLarge,
-    pack_changes,
-    snapshot,
-    unpack,
-)
+from flowtui.engine.workspace import HandOff, WorkspaceTooLarge
 from flowtui.model.branches import branch_matches, describe_mismatch
 from flowtui.model.workflow import RUNNER_ONLY_TYPES, Step, Workflow
 from flowtui.timefmt import fmt_limit
@@ -122,7 +116,8 @@ class RunExecution:
             self.outputs[name] = outs
             self.messages[name] = note
         self.tasks: dict[str, asyncio.Task[None]] = {}
-        self._seen_deltas: set[int] = set()  # workspace deltas unpacked (or made) here
+        self._hand = HandOff(workspace)  # team mode: the workspace as other machines know it
+        self._hand_lock = asyncio.Lock()
         self.approvals: dict[str, asyncio.Future[Decision]] = {}
         self.cancel_requested: tuple[str, str] | None = None
         self.fail_fast_cause: str | None = None
@@ -299,26 +294,24 @@ class RunExecution:
             s.runs_on for s in self.workflow.steps.values()
         )
 
-    async def _take_workspace(self) -> Snapshot:
-        """Unpack what steps on other machines changed, then snapshot the workspace."""
-        for delta_id, data in await self.context.ledger.workspace_deltas(
-            self.run_id, self._seen_deltas
-        ):
-            await asyncio.to_thread(unpack, self.workspace, data)
-            self._seen_deltas.add(delta_id)
-        return await asyncio.to_thread(snapshot, self.workspace)
+    async def _take_workspace(self) -> None:
+        """Unpack what steps on other machines changed (one hand-off at a time)."""
+        async with self._hand_lock:
+            deltas = await self.context.ledger.workspace_deltas(self.run_id, self._hand.seen)
+            await asyncio.to_thread(self._hand.take, deltas)
 
-    async def _give_workspace(
-        self, step: str, attempt: int, before: Snapshot, result: StepResult
-    ) -> StepResult:
-        """Store what the step changed, for the steps that run on other machines."""
-        try:
-            data = await asyncio.to_thread(pack_changes, self.workspace, before)
-        except WorkspaceTooLarge as exc:
-            return StepResult(StepStatus.FAILED, exit_code=result.exit_code, message=str(exc))
-        if data is not None:
-            delta = await self.context.ledger.add_workspace_delta(self.run_id, step, attempt, data)
-            self._seen_deltas.add(delta)
+    async def _give_workspace(self, step: str, attempt: int, result: StepResult) -> StepResult:
+        """Store what changed here, for the steps that run on other machines."""
+        async with self._hand_lock:
+            try:
+                data = await asyncio.to_thread(self._hand.give)
+            except WorkspaceTooLarge as exc:
+                return StepResult(StepStatus.FAILED, exit_code=result.exit_code, message=str(exc))
+            if data is not None:
+                delta = await self.context.ledger.add_workspace_delta(
+                    self.run_id, step, attempt, data
+                )
+                self._hand.seen.add(delta)
         return result
 
     def _runs_steps_here(self) -> bool:
@@ -733,7 +726,8 @@ class RunExecution:
                     ),
                 )
                 handing = self._hands_off_workspace and step.runs_on is None
-                before = await self._take_workspace() if handing else {}
+                if handing:
+                    await self._take_workspace()
                 try:
                     result = await asyncio.wait_for(executor.execute(ctx), timeout=step.timeout)
                 except TimeoutError:
@@ -743,7 +737,7 @@ class RunExecution:
                     )
                     self.log(step.name, attempt, "system", result.message)
                 if handing:
-                    result = await self._give_workspace(step.name, attempt, before, result)
+                    result = await self._give_workspace(step.name, attempt, result)
             if result.status == StepStatus.SUCCEEDED:
                 break
             if attempt < attempts:

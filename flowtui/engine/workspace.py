@@ -63,9 +63,12 @@ def snapshot(root: Path) -> Snapshot:
     return found
 
 
-def pack_changes(root: Path, before: Snapshot, limit: int | None = None) -> bytes | None:
-    """The files added or changed since `before`, and the ones deleted; None if nothing."""
-    after = snapshot(root)
+def pack_changes(
+    root: Path, before: Snapshot, limit: int | None = None, *, after: Snapshot | None = None
+) -> bytes | None:
+    """The files added or changed since `before`, and the ones deleted; None if nothing.
+    `after`: the snapshot of `root` now, when the caller has taken it."""
+    after = snapshot(root) if after is None else after
     changed = sorted(p for p, stamp in after.items() if before.get(p) != stamp)
     deleted = sorted(set(before) - set(after))
     if not changed and not deleted:
@@ -90,9 +93,9 @@ def pack_changes(root: Path, before: Snapshot, limit: int | None = None) -> byte
     return data
 
 
-def unpack(root: Path, data: bytes) -> None:
+def unpack(root: Path, data: bytes) -> list[str]:
     """Apply a delta to `root`: its files written (safely: nothing outside `root`), its
-    deletions made."""
+    deletions made; the relative paths it touched."""
     root.mkdir(parents=True, exist_ok=True)
     with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as tar:
         members = tar.getmembers()
@@ -108,3 +111,35 @@ def unpack(root: Path, data: bytes) -> None:
         target = (root / rel).resolve()
         if target.is_relative_to(root.resolve()) and target.is_file():
             target.unlink()
+    return [m.name for m in files] + deletions
+
+
+class HandOff:
+    """One machine's side of one run's workspace: what it took in from other machines and
+    what it handed on (`known`: the stamps of the workspace as the others know it), so that
+    each delta holds exactly what changed *here* since — never a file a parallel step here
+    left untouched while another machine rewrote it."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.known: Snapshot = {}
+        self.seen: set[int] = set()  # deltas applied here or made here
+
+    def take(self, deltas: list[tuple[int, bytes]]) -> None:
+        """Apply the deltas of other machines (in order) and note what they wrote."""
+        for delta_id, data in deltas:
+            touched = unpack(self.root, data)
+            now = snapshot(self.root)
+            for rel in touched:
+                if rel in now:
+                    self.known[rel] = now[rel]
+                else:
+                    self.known.pop(rel, None)
+            self.seen.add(delta_id)
+
+    def give(self, limit: int | None = None) -> bytes | None:
+        """What changed here since the others last knew, as a delta (None: nothing)."""
+        after = snapshot(self.root)
+        data = pack_changes(self.root, self.known, limit, after=after)
+        self.known = after
+        return data

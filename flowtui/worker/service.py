@@ -36,7 +36,7 @@ from flowtui.engine.remote import RemoteJob
 from flowtui.engine.secrets import LogMasking, Masker, SecretError, resolve_secrets
 from flowtui.engine.states import StepStatus
 from flowtui.engine.stepenv import step_variables
-from flowtui.engine.workspace import WorkspaceTooLarge, pack_changes, snapshot, unpack
+from flowtui.engine.workspace import HandOff, WorkspaceTooLarge
 from flowtui.model.errors import WorkflowError
 from flowtui.model.loader import load_workflow_text
 from flowtui.model.workflow import Workflow
@@ -73,7 +73,7 @@ class StepRunner:
         self.sink = sink
         self.options = options
         self.say: Callable[[str], None] = lambda line: None
-        self._seen_deltas: dict[int, set[int]] = {}  # per run: workspace deltas applied here
+        self._hand_offs: dict[int, HandOff] = {}  # per run: its workspace here
 
     async def run(self, job: RemoteJob) -> None:
         OUTPUT_THROTTLE.set(self.store.wait_for_writer)
@@ -206,18 +206,18 @@ class StepRunner:
             outputs=outputs,
             kill_grace=step.kill_grace if step.kill_grace is not None else job.kill_grace,
         )
-        seen = self._seen_deltas.setdefault(job.run_id, set())
-        for delta_id, delta in await self.store.workspace_deltas(job.run_id, seen):
-            await asyncio.to_thread(unpack, workspace, delta)
-            seen.add(delta_id)
-        before = await asyncio.to_thread(snapshot, workspace)
+        hand = self._hand_offs.setdefault(job.run_id, HandOff(workspace))
+        deltas = await self.store.workspace_deltas(job.run_id, hand.seen)
+        await asyncio.to_thread(hand.take, deltas)
         result = await self._unless_run_ends(job, get_executor(step.type).execute(ctx))
         try:
-            data = await asyncio.to_thread(pack_changes, workspace, before)
+            data = await asyncio.to_thread(hand.give)
         except WorkspaceTooLarge as exc:
             return StepResult(StepStatus.FAILED, exit_code=result.exit_code, message=str(exc))
         if data is not None:
-            seen.add(await self.store.add_workspace_delta(job.run_id, job.step, job.attempt, data))
+            hand.seen.add(
+                await self.store.add_workspace_delta(job.run_id, job.step, job.attempt, data)
+            )
         return result
 
 

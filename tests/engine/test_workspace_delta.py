@@ -11,6 +11,7 @@ import pytest
 
 from flowtui.engine.workspace import (
     MAX_ENV,
+    HandOff,
     WorkspaceTooLarge,
     pack_changes,
     snapshot,
@@ -69,3 +70,31 @@ def test_a_hostile_archive_cannot_write_outside(tmp_path: Path) -> None:
     with pytest.raises(tarfile.FilterError):
         unpack(root, buffer.getvalue())
     assert not (tmp_path / "escaped.txt").exists()
+
+
+def test_a_parallel_step_here_does_not_undo_a_change_made_elsewhere(tmp_path: Path) -> None:
+    """The runner's `gen` writes version.txt; a worker's `bump` (after gen) rewrites it; the
+    runner's `lint`, running beside gen the whole time, ends last. Its delta must not carry
+    the runner's stale version.txt, or `ship` on a third machine would see gen's version."""
+    runner = HandOff(tmp_path / "runner")
+    worker = HandOff(tmp_path / "worker")
+    shipper = HandOff(tmp_path / "shipper")
+    deltas: list[tuple[int, bytes]] = []
+
+    def give(side: HandOff) -> None:
+        data = side.give()
+        assert data is not None
+        deltas.append((len(deltas) + 1, data))
+        side.seen.add(len(deltas))
+
+    runner.root.mkdir()
+    (runner.root / "version.txt").write_text("gen")  # gen
+    give(runner)
+    worker.take([d for d in deltas if d[0] not in worker.seen])
+    (worker.root / "version.txt").write_text("bump")  # bump, on the worker
+    give(worker)
+    (runner.root / "lint.txt").write_text("lint ok")  # lint, ends last, here
+    give(runner)
+    shipper.take(deltas)
+    assert (shipper.root / "version.txt").read_text() == "bump"
+    assert (shipper.root / "lint.txt").read_text() == "lint ok"
