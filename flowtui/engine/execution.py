@@ -34,7 +34,7 @@ from flowtui.engine.remote import RemoteExecutor, StepDispatcher, no_dispatcher_
 from flowtui.engine.secrets import LogMasking, Masker, SecretError, resolve_secrets
 from flowtui.engine.states import STEP_FAILED, STEP_OK, RunStatus, StepStatus
 from flowtui.engine.stepenv import step_variables
-from flowtui.engine.workspace import HandOff, WorkspaceTooLarge
+from flowtui.engine.workspace import HandOff, WorkspaceTooLarge, attempt_dir
 from flowtui.model.branches import branch_matches, describe_mismatch
 from flowtui.model.workflow import RUNNER_ONLY_TYPES, Step, Workflow
 from flowtui.timefmt import fmt_limit
@@ -116,7 +116,12 @@ class RunExecution:
             self.outputs[name] = outs
             self.messages[name] = note
         self.tasks: dict[str, asyncio.Task[None]] = {}
-        self._hand = HandOff(workspace)  # team mode: the workspace as other machines know it
+        # team mode with steps elsewhere: the workspace travels through the history, and
+        # `_hand` is this machine's side of it
+        self._hands_off_workspace = context.dispatcher is not None and any(
+            s.runs_on for s in workflow.steps.values()
+        )
+        self._hand = HandOff(workspace)
         self._hand_lock = asyncio.Lock()
         self.approvals: dict[str, asyncio.Future[Decision]] = {}
         self.cancel_requested: tuple[str, str] | None = None
@@ -286,13 +291,6 @@ class RunExecution:
         final, message = self._final_status()
         self.set_run_status(final, message)
         return final
-
-    @property
-    def _hands_off_workspace(self) -> bool:
-        """Team mode with steps elsewhere: the workspace travels through the history."""
-        return self.context.dispatcher is not None and any(
-            s.runs_on for s in self.workflow.steps.values()
-        )
 
     async def _take_workspace(self) -> None:
         """Unpack what steps on other machines changed (one hand-off at a time)."""
@@ -697,7 +695,7 @@ class RunExecution:
             slot = self.context.slots if step.runs_on is None else contextlib.nullcontext()
             async with slot:
                 previous = result
-                step_dir = self.workspace / ".flowtui" / f"{_safe(step.name)}.{attempt}"
+                step_dir = attempt_dir(self.workspace, step.name, attempt)
                 if not getattr(executor, "makes_step_dir", False):
                     # a folder per step costs more than a short step: executors that can
                     # do without say so (`makes_step_dir`) and make it only when needed
@@ -785,7 +783,3 @@ class _ProcessRecorder:
     def __call__(self, pid: int, pgid: int, started: float) -> None:
         ex = self._execution
         ex.bus.publish(StepProcess(ex.run_id, self._step, self._attempt, pid, pgid, started))
-
-
-def _safe(name: str) -> str:
-    return "".join(c if c.isalnum() or c in "-_." else "_" for c in name)

@@ -15,16 +15,15 @@ import logging
 import procrastinate
 from procrastinate.jobs import Status
 
-from flowtui.engine.remote import RemoteError, RemoteJob, WorkerLost
-from flowtui.store.pg import PgDatabase
-from flowtui.worker.queue import (
+from flowtui.engine.remote import (
     ATTEMPTS_CHANNEL,
-    TASK,
+    RemoteError,
+    RemoteJob,
+    WorkerLost,
     attempt_key,
-    ensure_schema,
-    lost_after,
-    make_app,
 )
+from flowtui.store.pg import PgDatabase
+from flowtui.worker.queue import TASK, ensure_schema, lost_after, make_app
 
 log = logging.getLogger("flowtui.worker")
 

@@ -14,10 +14,6 @@ from collections.abc import Awaitable, Callable
 
 import procrastinate
 
-from flowtui.engine.remote import ATTEMPTS_CHANNEL, attempt_key
-
-__all__ = ["ATTEMPTS_CHANNEL", "TASK", "attempt_key", "ensure_schema", "lost_after", "make_app"]
-
 log = logging.getLogger("flowtui.worker")
 
 TASK = "flowtui.run_step"

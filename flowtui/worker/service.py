@@ -36,7 +36,7 @@ from flowtui.engine.remote import RemoteJob
 from flowtui.engine.secrets import LogMasking, Masker, SecretError, resolve_secrets
 from flowtui.engine.states import StepStatus
 from flowtui.engine.stepenv import step_variables
-from flowtui.engine.workspace import HandOff, WorkspaceTooLarge
+from flowtui.engine.workspace import HandOff, WorkspaceTooLarge, attempt_dir
 from flowtui.model.errors import WorkflowError
 from flowtui.model.loader import load_workflow_text
 from flowtui.model.workflow import Workflow
@@ -165,7 +165,7 @@ class StepRunner:
                 StepStatus.FAILED, message=f"not started: run {job.run_id} is {state}"
             )
         workspace = (self.options.workdir / "workspaces" / str(job.run_id)).absolute()
-        step_dir = workspace / ".flowtui" / f"{_safe(job.step)}.{job.attempt}"
+        step_dir = attempt_dir(workspace, job.step, job.attempt)
         step_dir.mkdir(parents=True, exist_ok=True)
         env = step_variables(
             workflow,
@@ -231,10 +231,6 @@ def _recorded_workflow(source: str, file: str) -> Workflow:
 # the step types whose executors read earlier steps' outputs (plugins might too)
 OUTPUT_READERS = frozenset({"python", "terraform", "tofu"})
 RUN_CHECK_SECONDS = 2.0  # how often a worker checks that the runs of its steps go on
-
-
-def _safe(name: str) -> str:
-    return "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
 
 
 async def serve(
