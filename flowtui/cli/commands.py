@@ -44,7 +44,8 @@ if TYPE_CHECKING:  # the engine is imported only by the commands that run someth
     from flowtui.engine.runner import RunHandle
     from flowtui.runtime import Runtime, RuntimeOptions
 
-BUNDLED_SAMPLES = Path(__file__).resolve().parent.parent.parent / "sample_workflows"
+# flowtui/samples links to the top-level sample_workflows/ so a wheel carries them too.
+BUNDLED_SAMPLES = Path(__file__).resolve().parent.parent / "samples"
 
 
 class CliError(Exception):
