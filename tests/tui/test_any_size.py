@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from textual.widget import Widget
 
 from flowtui.tui.app import FlowApp
 from flowtui.tui.widgets.dag_view import DagView
-from flowtui.tui.widgets.workflow_list import WorkflowList
-from tests.tui.test_app import folder, until
+from flowtui.tui.widgets.workflow_list import ListFit, WorkflowList, fit_columns
+from tests.tui.test_app import folder, until, write
 
 __all__ = ["folder"]  # the fixture, used by name
 
@@ -41,3 +42,59 @@ async def test_a_resize_lays_out_as_a_fresh_start(folder: Path, tmp_path: Path) 
             await until(pilot, lambda size=size: app.size == size)  # type: ignore[misc]
             await pilot.pause()
             assert widths(app) == fresh[size], size
+
+
+def column_widths(table: WorkflowList) -> dict[str, int]:
+    return {str(key.value): col.get_render_width(table) for key, col in table.columns.items()}
+
+
+def test_columns_fit_by_width() -> None:
+    # wide: every column; narrower: a shorter spark, then none, then the result's glyph only
+    assert fit_columns(45, 17, 9) == ListFit(17, 9, 10)
+    assert fit_columns(38, 17, 9) == ListFit(15, 9, 5)
+    assert fit_columns(31, 17, 9) == ListFit(15, 9, 0)
+    assert fit_columns(22, 17, 9) == ListFit(14, 1, 0)
+    assert fit_columns(10, 17, 9) == ListFit(2, 1, 0)
+    for width in range(8, 60):
+        fit = fit_columns(width, 30, 9)
+        used = 3 + fit.name + 2 + fit.last + 2 + (fit.recent + 2 if fit.recent else 0)
+        assert used <= width or fit.name == 1, width
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 40)])
+async def test_the_list_fits_its_pane(folder: Path, tmp_path: Path, size: tuple[int, int]) -> None:
+    write(folder, "a-workflow-with-a-rather-long-name.yaml", "steps: {a: {run: 'true'}}\n")
+    app = FlowApp(folder, db_path=tmp_path / "h.db", watch=False, triggers=False)
+    async with app.run_test(size=size) as pilot:
+        await app.ready.wait()
+        table = app.query_one(WorkflowList)
+        await until(pilot, lambda: table.row_count == 2)
+        assert table.max_scroll_x == 0  # nothing to scroll to sideways
+        await pilot.press("right", "right")
+        assert table.scroll_x == 0
+        assert "Last" in [str(c.label) for c in table.columns.values()]
+        lines = ["".join(s.text for s in table.render_line(y)) for y in range(1 + table.row_count)]
+        assert all(line.lstrip().startswith("●") for line in lines[1:]), lines
+        assert any("a-workflow-w" in line and "…" in line for line in lines)  # cut, not wrapped
+        assert ("Recent" in lines[0]) == (size[0] >= 120)
+
+
+async def test_columns_narrow_again_when_a_broken_file_is_fixed(
+    folder: Path, tmp_path: Path
+) -> None:
+    app = FlowApp(folder, db_path=tmp_path / "h.db", watch=False, triggers=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await app.ready.wait()
+        table = app.query_one(WorkflowList)
+        await until(pilot, lambda: table.row_count == 1)
+        before = column_widths(table)
+        path = folder / "gate.yaml"
+        good = path.read_text()
+        path.write_text(good + "  broken: {requires: [nothing_of_the_sort_at_all]}\n")
+        app.catalog.refresh([path])
+        await app.refresh_list()
+        await until(pilot, lambda: column_widths(table) != before)
+        path.write_text(good)
+        app.catalog.refresh([path])
+        await app.refresh_list()
+        await until(pilot, lambda: column_widths(table) == before)
