@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import random
 from collections.abc import Callable, Mapping, Sequence
 
 from textual.app import App, ComposeResult
@@ -72,8 +73,10 @@ class DagApp(App[None]):
         durations: Mapping[str, str] | None = None,
         *,
         animate: bool = False,
+        compact: bool | None = None,
     ) -> None:
         super().__init__()
+        self.compact = compact
         self.nodes, self.states, self.durations = nodes, states or {}, durations
         self.animate = animate
         self.seen: list[Message] = []
@@ -84,6 +87,8 @@ class DagApp(App[None]):
     def on_mount(self) -> None:
         view = self.query_one(DagView)
         view.set_graph(self.nodes)
+        if self.compact is not None:
+            view.set_compact(self.compact)
         view.set_states(self.states, self.durations)
         view.focus()
 
@@ -161,15 +166,66 @@ async def test_compact_toggle_and_auto_switch() -> None:
 
         # many steps: compact by itself, unless the user asked for the graph
         many = [(f"s{i}", (f"s{i - 1}",) if i else ()) for i in range(80)]
-        view.set_compact(None)
         view.set_graph(many)
         await pilot.pause()
         assert view.compact
         view.set_compact(False)
-        view.set_graph([*many, ("extra", ("s0",))])
         await pilot.pause()
         assert not view.compact
         assert view.virtual_size.width > 3 * view.size.width
+
+
+def big_graph(
+    layers: int = 10, width: int = 20, seed: int = 3
+) -> list[tuple[str, tuple[str, ...]]]:
+    """`layers` × `width` steps, each needing one or two random steps of the layer before."""
+    rng = random.Random(seed)
+    nodes: list[tuple[str, tuple[str, ...]]] = []
+    for layer in range(layers):
+        for i in range(width):
+            reqs = {f"s{layer - 1}_{rng.randrange(width):02d}" for _ in range(rng.randint(1, 2))}
+            nodes.append((f"s{layer}_{i:02d}", tuple(sorted(reqs)) if layer else ()))
+    return nodes
+
+
+async def test_a_graph_that_does_not_fit_opens_compact() -> None:
+    app = DagApp(big_graph())
+    async with app.run_test(size=SIZE) as pilot:
+        view = app.query_one(DagView)
+        await pilot.pause()
+        assert view.compact  # 200 steps
+        view.set_graph(DEPLOY)
+        await pilot.pause()
+        assert not view.compact  # fits in 120 × 40
+        await pilot.resize_terminal(50, 20)
+        await until(pilot, lambda: view.compact)  # no longer fits
+        await pilot.resize_terminal(*SIZE)
+        await until(pilot, lambda: not view.compact)
+
+
+async def test_the_mode_chosen_is_kept_per_workflow() -> None:
+    big, chain = big_graph(), [(f"c{i}", (f"c{i - 1}",) if i else ()) for i in range(5)]
+    app = DagApp(big)
+    async with app.run_test(size=SIZE) as pilot:
+        view = app.query_one(DagView)
+        await pilot.pause()
+        assert view.compact
+        await pilot.press("m")  # the user wants the graph of this one
+        assert not view.compact
+        view.set_graph(chain)
+        await pilot.pause()
+        assert not view.compact
+        await pilot.press("m")  # and the list of this one
+        assert view.compact
+        view.set_graph(DEPLOY)  # not chosen: by size
+        await pilot.pause()
+        assert not view.compact
+        view.set_graph(big)
+        await pilot.pause()
+        assert not view.compact
+        view.set_graph(chain)
+        await pilot.pause()
+        assert view.compact
 
 
 async def test_the_selection_scrolls_into_view() -> None:
@@ -216,5 +272,5 @@ def test_snapshot_deploy_graph(snap_compare: Callable[..., bool]) -> None:
 
 
 def test_snapshot_thirty_steps(snap_compare: Callable[..., bool]) -> None:
-    app = DagApp(thirty_steps(), THIRTY_STATES)
+    app = DagApp(thirty_steps(), THIRTY_STATES, compact=False)  # the boxes, though not all fit
     assert snap_compare(app, terminal_size=SIZE)

@@ -29,8 +29,6 @@ from flowtui.tui.dag_layout import (
 )
 from flowtui.tui.glyphs import STATUS_COLOUR, glyph
 
-AUTO_COMPACT_STEPS = 60
-AUTO_COMPACT_WIDTH_RATIO = 3
 SPIN_SECONDS = 0.25
 PAN_CELLS = 8
 
@@ -40,8 +38,8 @@ class DagView(ScrollView, can_focus=True):
 
     Steps needing nothing are on the left and each step sits one column right of its last
     requirement.  The graph is laid out once per graph; status changes only repaint the
-    boxes that changed.  Large graphs switch to a compact one-line-per-step list unless
-    the user chose a mode (`m`).
+    boxes that changed.  A graph that does not fit the pane is shown as a compact
+    one-line-per-step list, unless the user chose a mode (`m`) for that workflow.
 
     | Key | Action |
     | :- | :- |
@@ -131,8 +129,8 @@ class DagView(ScrollView, can_focus=True):
         self._states: dict[str, str] = {}
         self._durations: dict[str, str] = {}
         self._frame = 0
-        self._user_compact: bool | None = None
-        self._setting_auto = False
+        # the user's `m` choice per graph (its step names), for the session
+        self._choices: dict[frozenset[str], bool] = {}
         self._styles: dict[str, Style] = {}
         self._compact_lines: list[Segments] | None = None
 
@@ -191,17 +189,21 @@ class DagView(ScrollView, can_focus=True):
             self._repaint(changed)
 
     def set_compact(self, value: bool | None) -> None:
-        """Force compact (True) or graph (False) mode; None goes back to choosing by size."""
-        self._user_compact = value
+        """Force compact (True) or graph (False) mode for the shown graph; None goes back to
+        choosing by size."""
         if value is None:
-            self._auto_compact()
+            self._choices.pop(self._scope, None)
         else:
-            self.compact = value
+            self._choices[self._scope] = value
+        self._auto_compact()
+
+    @property
+    def _scope(self) -> frozenset[str]:
+        """What a mode choice is kept for: the graph's steps (a workflow and its runs)."""
+        return frozenset(name for name, _ in self._key or ())
 
     # -- reactives -----------------------------------------------------------------------
     def watch_compact(self, _old: bool, _new: bool) -> None:
-        if not self._setting_auto:
-            self._user_compact = self.compact
         self._content_changed()
 
     def watch_selected(self, old: str | None, new: str | None) -> None:
@@ -221,7 +223,7 @@ class DagView(ScrollView, can_focus=True):
             self.post_message(self.StepSelected(self.selected))
 
     def action_toggle_compact(self) -> None:
-        self.compact = not self.compact
+        self.set_compact(not self.compact)
 
     def action_pan(self, dx: int, dy: int) -> None:
         self.scroll_relative(dx * PAN_CELLS, dy * PAN_CELLS // 2, animate=False)
@@ -318,20 +320,17 @@ class DagView(ScrollView, can_focus=True):
 
     # -- internals -----------------------------------------------------------------------
     def _auto_compact(self) -> None:
-        if self._user_compact is not None or not self._key or not self.is_mounted:
+        """Compact when the graph does not fit the pane, unless the user chose."""
+        if not self._key:
             return
-        if len(self._key) > AUTO_COMPACT_STEPS:
-            want = True
-        else:
+        want = self._choices.get(self._scope)
+        if want is None:
+            if not self.is_mounted or not self.size:
+                return  # decided once the pane has a size (on_resize)
             layout = self.layout_info
-            width = self.size.width or 1
-            want = layout is not None and layout.width > AUTO_COMPACT_WIDTH_RATIO * width
-        if want != self.compact:
-            self._setting_auto = True
-            try:
-                self.compact = want
-            finally:
-                self._setting_auto = False
+            width, height = self.size
+            want = layout is not None and (layout.width > width or layout.height > height)
+        self.compact = want
 
     def _content_changed(self) -> None:
         self._compact_lines = None
