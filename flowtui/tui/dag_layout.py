@@ -33,7 +33,10 @@ MAX_LABEL = 24
 BOX_HEIGHT = 3
 _DUMMY_HEIGHT = 1
 _GAP = 1  # blank rows around a waypoint in a column; boxes may touch
-_SWEEPS = 6
+_SWEEPS = 16
+_STALE_SWEEPS = 3  # sweeps in a row without fewer crossings end the search
+_TRANSPOSE_MAX = 700  # nodes (steps and waypoints) up to which neighbours are swapped
+_TRANSPOSE_PASSES = 4
 
 # edge canvas cell codes: direction bits, plus one code for an arrowhead
 _UP, _DOWN, _LEFT, _RIGHT, _ARROW = 1, 2, 4, 8, 16
@@ -400,7 +403,9 @@ class _Builder:
         self.succ[u].append(v)
         self.pred[v].append(u)
 
-    # crossing reduction: barycenter sweeps, keeping the best order seen
+    # crossing reduction: sweeps down and up, each placing a rank by the barycenter (then,
+    # alternately, the median) of its neighbours in the rank just placed, then swapping
+    # neighbours while that removes crossings; the best order seen is kept
     def _order(self) -> None:
         pos = [0] * len(self.layer)
         ranks = self.ranks
@@ -413,39 +418,82 @@ class _Builder:
             self._sort_rank(ranks[r], self.pred, pos, initial=True)
         best = [list(r) for r in ranks]
         best_cross = self._crossings(pos)
+        stale = 0
         for sweep in range(_SWEEPS):
-            if best_cross == 0:
+            if best_cross == 0 or stale >= _STALE_SWEEPS:
                 break
+            median = sweep % 4 >= 2
             if sweep % 2 == 0:
                 for r in range(len(ranks) - 2, -1, -1):
-                    self._sort_rank(ranks[r], self.succ, pos)
+                    self._sort_rank(ranks[r], self.succ, pos, median=median)
             else:
                 for r in range(1, len(ranks)):
-                    self._sort_rank(ranks[r], self.pred, pos)
+                    self._sort_rank(ranks[r], self.pred, pos, median=median)
+            self._transpose(pos)
             cross = self._crossings(pos)
             if cross < best_cross:
-                best_cross = cross
+                best_cross, stale = cross, 0
                 best = [list(r) for r in ranks]
+            else:
+                stale += 1
         self.ranks = best
         self.pos = pos
         for rank in best:
             for i, v in enumerate(rank):
                 pos[v] = i
+        self.crossings = best_cross
 
     def _sort_rank(
-        self, rank: list[int], nbrs: list[list[int]], pos: list[int], initial: bool = False
+        self,
+        rank: list[int],
+        nbrs: list[list[int]],
+        pos: list[int],
+        initial: bool = False,
+        median: bool = False,
     ) -> None:
         owner = self.owner
 
         def key(v: int) -> tuple[float, int, int]:
             ns = nbrs[v]
-            bary = sum(pos[u] for u in ns) / len(ns) if ns else float(pos[v])
+            if not ns:
+                at = float(pos[v])  # nothing to follow: stays where it is
+            elif median:
+                ps = sorted(pos[u] for u in ns)
+                mid = len(ps) // 2
+                at = float(ps[mid]) if len(ps) % 2 else (ps[mid - 1] + ps[mid]) / 2
+            else:
+                at = sum(pos[u] for u in ns) / len(ns)
             # ties: file order at first, then the current order (keeps sweeps stable)
-            return (bary, owner[v] if initial else pos[v], v)
+            return (at, owner[v] if initial else pos[v], v)
 
         rank.sort(key=key)
         for i, v in enumerate(rank):
             pos[v] = i
+
+    def _transpose(self, pos: list[int]) -> None:
+        """Swap neighbours in a rank while that lowers the crossings with both sides."""
+        if len(self.layer) > _TRANSPOSE_MAX:
+            return  # quadratic in the degrees: big graphs rely on the sweeps alone
+        for _ in range(_TRANSPOSE_PASSES):
+            improved = False
+            for rank in self.ranks:
+                for i in range(len(rank) - 1):
+                    a, b = rank[i], rank[i + 1]
+                    if self._pair_crossings(b, a, pos) < self._pair_crossings(a, b, pos):
+                        rank[i], rank[i + 1] = b, a
+                        pos[a], pos[b] = i + 1, i
+                        improved = True
+            if not improved:
+                return
+
+    def _pair_crossings(self, upper: int, lower: int, pos: list[int]) -> int:
+        """Crossings between the edges of two neighbours when `upper` is above `lower`."""
+        count = 0
+        for nbrs in (self.pred, self.succ):
+            for x in nbrs[upper]:
+                px = pos[x]
+                count += sum(1 for y in nbrs[lower] if pos[y] < px)
+        return count
 
     def _crossings(self, pos: list[int]) -> int:
         total = 0
