@@ -23,6 +23,7 @@ from typing import Literal
 from rich.cells import cell_len
 
 from flowtui.model.graph import layer_of
+from flowtui.tui.cells import fit_cells
 
 Direction = Literal["left", "right", "up", "down"]
 Segments = list[tuple[str, str]]
@@ -180,7 +181,7 @@ def render_compact(
         duration = (durations or {}).get(row.name, "")
         line: Segments = [(f"{layer:<5}", "layer")]
         line.append((glyph + pad, _role("glyph", status, sel)))
-        line.append((_fit(row.name, name_w) + " ", _role("label", status, sel)))
+        line.append((fit_cells(row.name, name_w) + " ", _role("label", status, sel)))
         line.append((f" {duration:>7}", "duration"))
         if row.requires:
             line.append(("  ← " + ", ".join(row.requires), "edge"))
@@ -284,15 +285,6 @@ def _role(part: str, status: str, selected: bool) -> str:
     return f"{part} {status} selected" if selected else f"{part} {status}"
 
 
-def _fit(text: str, width: int) -> str:
-    """`text` cut with … or padded to exactly `width` cells."""
-    if cell_len(text) > width:
-        while cell_len(text) > width - 1:
-            text = text[:-1]
-        text += "…"
-    return text + " " * (width - cell_len(text))
-
-
 def _frame(layout: DagLayout, box: Box, selected: bool, part: int) -> tuple[str, str, str]:
     """Left edge, filling and right edge of line `part` of a box (fill carries the label)."""
     key = (box.name, selected)
@@ -302,7 +294,7 @@ def _frame(layout: DagLayout, box: Box, selected: bool, part: int) -> tuple[str,
         inner = box.w - 2
         top = (tl, h * inner, tr)
         # "│ G name │": the glyph is painted separately, so fill starts after it
-        mid = (v, " " + _fit(box.label, inner - 4) + " ", v)
+        mid = (v, " " + fit_cells(box.label, inner - 4) + " ", v)
         bottom = (bl, h * inner, br)
         frames = (top, mid, bottom)
         layout._frames[key] = frames
@@ -642,7 +634,7 @@ class _Builder:
         for rank in self.ranks:
             steps = [v for v in rank if v < self.n]
             for v in steps:
-                labels[v] = _fit(self.names[v], MAX_LABEL).rstrip()
+                labels[v] = fit_cells(self.names[v], MAX_LABEL).rstrip()
             longest = max((cell_len(labels[v]) for v in steps), default=1)
             widths.append(self.box_width or max(longest + 6, 8))
         self.labels = labels

@@ -7,7 +7,9 @@ import random
 import time
 
 import pytest
+from rich.cells import cell_len
 
+from flowtui.tui.cells import fit_cells
 from flowtui.tui.dag_layout import (
     MAX_LABEL,
     DagLayout,
@@ -317,3 +319,23 @@ def test_steps_are_ordered_for_few_crossings() -> None:
     assert crossings(layout) <= 430
     # smaller graphs: barycenter sweeps alone gave 314 in all
     assert sum(crossings(compute_layout(layered(6, 12, seed))) for seed in range(5)) <= 280
+
+
+def test_labels_are_cut_by_cells_between_whole_characters() -> None:
+    assert fit_cells("東京東京", 6) == "東京… "  # the wide 東 would straddle the cut
+    assert fit_cells("abc", 5) == "abc  "
+    assert fit_cells("cafe\u0301-au-lait", 5) == "cafe\u0301…"
+    assert fit_cells("ok\u200d\u200dmore", 3) == "ok…"  # no joiner left dangling
+    for width in range(1, 12):
+        for text in ("東京-大阪-🚀", "e\u0301e\u0301e\u0301e\u0301e\u0301e\u0301", "plain_name_x"):
+            assert cell_len(fit_cells(text, width)) == width
+
+
+def test_wide_names_draw_lines_of_the_same_width() -> None:
+    nodes = [
+        ("prepare", []),
+        *((f"deploy[r={c}]", ["prepare"]) for c in ("東京", "🚀x", "cafe\u0301")),
+    ]
+    layout = compute_layout(nodes)
+    for line in render_lines(layout, {}, None, glyph):
+        assert sum(cell_len(text) for text, _ in line) == layout.width
