@@ -235,6 +235,8 @@ def render_row(
         elif part == 2 and durations and (duration := durations.get(box.name)):
             border = _role("border", status, sel)
             text = f" {duration} "
+            if cell_len(text) > box.w - 4:  # a group's long count: cut, the frame stays whole
+                text = " " + fit_cells(duration, max(box.w - 6, 1)) + " "
             room = box.w - 3 - cell_len(text)
             if room >= 1:
                 out.append((left + fill[:room], border))

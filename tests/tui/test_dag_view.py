@@ -274,3 +274,98 @@ def test_snapshot_deploy_graph(snap_compare: Callable[..., bool]) -> None:
 def test_snapshot_thirty_steps(snap_compare: Callable[..., bool]) -> None:
     app = DagApp(thirty_steps(), THIRTY_STATES, compact=False)  # the boxes, though not all fit
     assert snap_compare(app, terminal_size=SIZE)
+
+
+def matrix_graph(copies: int = 20) -> list[tuple[str, tuple[str, ...]]]:
+    builds = [f"build[n={i}]" for i in range(1, copies + 1)]
+    return [("checkout", ()), *((b, ("checkout",)) for b in builds), ("deploy", tuple(builds))]
+
+
+async def test_matrix_copies_are_one_box_until_expanded() -> None:
+    states = {f"build[n={i}]": "succeeded" for i in range(1, 19)}
+    states |= {"checkout": "succeeded", "build[n=19]": "running", "build[n=20]": "running"}
+    app = DagApp(matrix_graph(), states)
+    async with app.run_test(size=SIZE) as pilot:
+        view = app.query_one(DagView)
+        await pilot.pause()
+        assert view.shown_names == ["checkout", "build ×20", "deploy"]
+        assert not view.compact
+        text = "\n".join(screen_lines(view))
+        assert "◐ build ×20" in text and "18✓ 2◐" in text
+        await pilot.press("right")
+        assert view.selected == "build ×20"
+        await pilot.press("enter")  # a group opens into its steps, not into a log
+        await pilot.pause()
+        assert "build[n=7]" in view.shown_names and "build ×20" not in view.shown_names
+        assert view.selected == "build[n=1]"
+        await pilot.press("j", "space")  # a step of an open group: closes it
+        await pilot.pause()
+        assert view.shown_names == ["checkout", "build ×20", "deploy"]
+        assert view.selected == "build ×20"
+        await pilot.press("right", "space")  # not in a group: says so
+        await pilot.pause()
+        assert view.shown_names == ["checkout", "build ×20", "deploy"]
+        got = [(type(m).__name__, m.name) for m in app.seen]  # type: ignore[attr-defined]
+        assert got == [
+            ("StepHighlighted", "build[n=1]"),
+            ("StepHighlighted", "build[n=2]"),
+            ("StepHighlighted", "deploy"),
+        ]
+        assert any("not in a group" in n.message for n in app._notifications)
+
+
+async def test_the_path_to_the_failure_filter() -> None:
+    states = {**DEPLOY_STATES}
+    app = DagApp(DEPLOY, states)
+    async with app.run_test(size=SIZE) as pilot:
+        view = app.query_one(DagView)
+        await pilot.press("exclamation_mark")
+        await pilot.pause()
+        assert view.shown_names == ["plan", "approve", "apply_eu"]
+        lines = "\n".join(screen_lines(view))
+        assert "apply_us" not in lines and "✗ apply_eu" in lines
+        view.set_states({**states, "apply_eu": "succeeded", "verify": "failed"})
+        await pilot.pause()  # another failure: its path
+        assert view.shown_names == ["plan", "approve", "apply_us", "apply_eu", "verify"]
+        await pilot.press("exclamation_mark")  # again: every step
+        assert view.shown_names == [name for name, _ in DEPLOY]
+        view.set_states({"plan": "succeeded"})
+        await pilot.press("exclamation_mark")  # nothing failed: says so, shows all
+        await pilot.pause()
+        assert not view.failure_only
+        assert any("No failed step" in n.message for n in app._notifications)
+
+
+async def test_the_view_follows_running_steps_until_the_user_scrolls() -> None:
+    nodes = big_graph()
+    app = DagApp(nodes, compact=False)
+    async with app.run_test(size=SIZE) as pilot:
+        view = app.query_one(DagView)
+        await pilot.pause()
+        layout = view.layout_info
+        assert layout is not None
+
+        def in_view(name: str) -> bool:
+            box = layout.boxes[name]
+            return (
+                view.scroll_x <= box.x
+                and box.x + box.w <= view.scroll_x + view.size.width
+                and view.scroll_y <= box.y
+                and box.y + box.h <= view.scroll_y + view.size.height
+            )
+
+        far = max(layout.boxes.values(), key=lambda b: (b.x, b.y)).name
+        assert not in_view(far)
+        view.set_states({far: "running"})
+        await pilot.pause()
+        assert in_view(far)
+        await pilot.press("shift+left", "shift+up")  # the user looks elsewhere: left there
+        await pilot.pause()
+        assert not in_view(far)
+        other = max((b for b in layout.boxes.values() if b.layer == 5), key=lambda b: b.y).name
+        view.set_states({far: "succeeded", other: "running"})
+        await pilot.pause()
+        assert not in_view(other) and not in_view(far)
+        await pilot.press("full_stop")  # follow again
+        await pilot.pause()
+        assert in_view(other)
