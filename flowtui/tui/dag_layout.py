@@ -24,6 +24,7 @@ from rich.cells import cell_len
 
 from flowtui.model.graph import layer_of
 from flowtui.tui.cells import fit_cells
+from flowtui.tui.dag_groups import GROUP_MARK
 
 Direction = Literal["left", "right", "up", "down"]
 Segments = list[tuple[str, str]]
@@ -31,6 +32,7 @@ GlyphFor = Callable[[str], str]
 NodeSpec = tuple[str, Sequence[str]]
 
 MAX_LABEL = 24
+GROUP_BOX_WIDTH = 22  # a group's box: `build ×20` over `17✓ 2◐ 1✗`
 BOX_HEIGHT = 3
 _DUMMY_HEIGHT = 1
 _GAP = 1  # blank rows around a waypoint in a column; boxes may touch
@@ -638,7 +640,10 @@ class _Builder:
             for v in steps:
                 labels[v] = fit_cells(self.names[v], MAX_LABEL).rstrip()
             longest = max((cell_len(labels[v]) for v in steps), default=1)
-            widths.append(self.box_width or max(longest + 6, 8))
+            least = 8
+            if any(GROUP_MARK in self.names[v] for v in steps):
+                least = GROUP_BOX_WIDTH  # room for its count by status on the bottom line
+            widths.append(self.box_width or max(longest + 6, least))
         self.labels = labels
         # tracks per channel: (x slot order, bus id, lo, hi); single-row buses need none
         channel_tracks: list[list[int]] = [[] for _ in range(depth)]

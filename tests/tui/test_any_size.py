@@ -5,10 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from textual.app import App, ComposeResult
 from textual.widget import Widget
 
+from flowtui.engine.records import RunRecord
+from flowtui.engine.states import RunStatus
 from flowtui.tui.app import FlowApp
 from flowtui.tui.widgets.dag_view import DagView
+from flowtui.tui.widgets.run_history import RunHistory
 from flowtui.tui.widgets.workflow_list import ListFit, WorkflowList, fit_columns
 from tests.tui.test_app import folder, until, write
 
@@ -98,3 +102,56 @@ async def test_columns_narrow_again_when_a_broken_file_is_fixed(
         app.catalog.refresh([path])
         await app.refresh_list()
         await until(pilot, lambda: column_widths(table) == before)
+
+
+def a_run(run_id: int, status: RunStatus) -> RunRecord:
+    return RunRecord(
+        id=run_id,
+        workflow="deploy",
+        status=status,
+        trigger="webhook",
+        triggered_by="release-bot@example.org",
+        params={},
+        git_commit=None,
+        parent_run_id=run_id - 1 if run_id > 1 else None,
+        rerun_mode=None,
+        created_at=1_700_000_000.0 + run_id,
+        started_at=1_700_000_000.0 + run_id,
+        ended_at=1_700_000_042.0 + run_id,
+        message="",
+        definition={},
+        workflow_path=None,
+        owner_host=None,
+        owner_pid=None,
+        owner_started=None,
+        heartbeat_at=None,
+        branch="feature/a-rather-long-branch-name",
+    )
+
+
+class HistoryApp(App[None]):
+    def compose(self) -> ComposeResult:
+        yield RunHistory()
+
+    def on_mount(self) -> None:
+        runs = [
+            a_run(i, RunStatus.SUCCEEDED if i % 3 else RunStatus.FAILED) for i in range(9, 0, -1)
+        ]
+        self.query_one(RunHistory).add_runs(runs, {4: "alice", 7: "bob"})
+
+
+@pytest.mark.parametrize("width", [48, 80, 200])
+async def test_history_leaves_out_what_does_not_fit(width: int) -> None:
+    app = HistoryApp()
+    async with app.run_test(size=(width, 20)) as pilot:
+        table = app.query_one(RunHistory)
+        await pilot.pause()
+        assert table.max_scroll_x == 0  # never scrolled sideways
+        labels = [str(c.label) for c in table.columns.values()]
+        assert labels[:2] == ["Run", "Status"]
+        assert ("Branch" in labels) == (width >= 200)
+        assert ("Duration" in labels) == (width >= 48)
+        table.move_cursor(row=3)
+        await pilot.resize_terminal(200 if width < 200 else 48, 20)
+        await pilot.pause()
+        assert table.max_scroll_x == 0 and table.selected_run == 6  # the cursor's run kept

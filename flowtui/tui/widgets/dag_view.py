@@ -83,6 +83,7 @@ class DagView(ScrollView, can_focus=True):
             "toggle_group",
             "Expand",
             id="dag.expand",
+            show=False,
             tooltip="Expand or collapse the selected group of steps",
         ),
         Binding(
