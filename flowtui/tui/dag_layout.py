@@ -32,7 +32,7 @@ GlyphFor = Callable[[str], str]
 NodeSpec = tuple[str, Sequence[str]]
 
 MAX_LABEL = 24
-GROUP_BOX_WIDTH = 22  # a group's box: `build ×20` over `17✓ 2◐ 1✗`
+GROUP_BOX_WIDTH = 18  # a group's box: `build ×20` over `17✓ 2◐ 1✗`
 BOX_HEIGHT = 3
 _DUMMY_HEIGHT = 1
 _GAP = 1  # blank rows around a waypoint in a column; boxes may touch

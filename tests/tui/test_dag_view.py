@@ -6,6 +6,7 @@ import asyncio
 import random
 from collections.abc import Callable, Mapping, Sequence
 
+import pytest
 from textual.app import App, ComposeResult
 from textual.message import Message
 from textual.pilot import Pilot
@@ -369,3 +370,13 @@ async def test_the_view_follows_running_steps_until_the_user_scrolls() -> None:
         await pilot.press("full_stop")  # follow again
         await pilot.pause()
         assert in_view(other)
+
+
+@pytest.mark.parametrize("size", [(120, 40), (80, 24)])
+def test_snapshot_big_matrix_run(snap_compare: Callable[..., bool], size: tuple[int, int]) -> None:
+    """A live 20-copy matrix between two steps: one box (or row) counted by status."""
+    states = {f"build[n={i}]": "succeeded" for i in range(1, 18)}
+    states |= {"checkout": "succeeded", "build[n=18]": "failed"}
+    states |= {"build[n=19]": "running", "build[n=20]": "running"}
+    app = DagApp(matrix_graph(), states, {"checkout": "2.1s"})
+    assert snap_compare(app, terminal_size=size)
