@@ -13,7 +13,7 @@ from flowtui.engine.states import RunStatus
 from flowtui.tui.app import FlowApp
 from flowtui.tui.widgets.dag_view import DagView
 from flowtui.tui.widgets.run_history import RunHistory
-from flowtui.tui.widgets.workflow_list import ListFit, WorkflowList, fit_columns
+from flowtui.tui.widgets.workflow_list import ListFit, WorkflowList, WorkflowRow, fit_columns
 from tests.tui.test_app import folder, until, write
 
 __all__ = ["folder"]  # the fixture, used by name
@@ -155,3 +155,16 @@ async def test_history_leaves_out_what_does_not_fit(width: int) -> None:
         await pilot.resize_terminal(200 if width < 200 else 48, 20)
         await pilot.pause()
         assert table.max_scroll_x == 0 and table.selected_run == 6  # the cursor's run kept
+
+
+def test_cell_widths_are_measured_like_the_cells() -> None:
+    from flowtui.tui.widgets.workflow_list import WorkflowList, _last_len, _name_len
+
+    rows = [
+        WorkflowRow(Path("a.yaml"), "déploiement-東京", "paused", "", 1),
+        WorkflowRow(Path("b.yaml"), "b", "active", "", 1, "failed", 3, "1m 2s"),
+        WorkflowRow(Path("c.yaml"), "c", "invalid", "", 1, "running", 4, ""),
+    ]
+    for row in rows:
+        _, name, last, _ = WorkflowList.row_cells(row, None)
+        assert (name.cell_len, last.cell_len) == (_name_len(row), _last_len(row))

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from rich.cells import cell_len
 from rich.text import Text
 from textual.message import Message
 from textual.theme import Theme
@@ -17,6 +18,7 @@ SPARK_LENGTH = 10
 SHORT_SPARK = 5
 COLUMNS = ("dot", "name", "last", "recent")
 NAME_ROOM = 14  # a name column narrower than this (or its longest name) costs other columns
+NEVER_RUN = "never run"
 LABELS = {"dot": "", "name": "Workflow", "last": "Last", "recent": "Recent"}
 
 
@@ -109,10 +111,9 @@ class WorkflowList(DataTable[Text]):
     def _fit_for(self, rows: Sequence[WorkflowRow]) -> ListFit:
         """Column widths that fit the list's width with `rows`, so it never scrolls sideways
         (which would hide the status dots)."""
-        theme = self.app.current_theme
-        cells = [self._cells(row, theme) for row in rows]
-        name_wants = max((c[1].cell_len for c in cells), default=len(LABELS["name"]))
-        last_wants = max((c[2].cell_len for c in cells), default=len(LABELS["last"]))
+        # measured from the strings: the list is redrawn on every status change
+        name_wants = max((_name_len(row) for row in rows), default=len(LABELS["name"]))
+        last_wants = max((_last_len(row) for row in rows), default=len(LABELS["last"]))
         width = self.size.width or 46
         if len(rows) + 1 > self.size.height:  # rows and the header: a vertical scrollbar
             width -= self.styles.scrollbar_size_vertical
@@ -197,7 +198,7 @@ class WorkflowList(DataTable[Text]):
         """The row's cells for the shown columns, cut with … to their widths."""
         fit = self._fit
         assert fit is not None
-        dot, name, last, recent = self._cells(row, theme)
+        dot, name, last, recent = self.row_cells(row, theme)
         name.truncate(fit.name, overflow="ellipsis")
         if fit.last < last.cell_len:
             last = last[:1] if fit.last == 1 else last
@@ -207,7 +208,9 @@ class WorkflowList(DataTable[Text]):
             cells.append(recent[max(len(recent) - fit.recent, 0) :])
         return cells
 
-    def _cells(self, row: WorkflowRow, theme: Theme) -> list[Text]:
+    @staticmethod
+    def row_cells(row: WorkflowRow, theme: Theme | None) -> list[Text]:
+        """The dot, name, last result and spark of `row`, uncut."""
         state_colour = {
             "active": status_style("succeeded", theme),
             "paused": status_style("held", theme),
@@ -222,7 +225,7 @@ class WorkflowList(DataTable[Text]):
             last = Text(glyph(row.last_status) + " ", style=status_style(row.last_status, theme))
             last.append(row.last_duration or row.last_status)
         else:
-            last = Text("never run", style="dim")
+            last = Text(NEVER_RUN, style="dim")
         spark = Text()
         for status in reversed(row.recent[:SPARK_LENGTH]):
             spark.append("▮", style=status_style(status, theme))
@@ -231,3 +234,14 @@ class WorkflowList(DataTable[Text]):
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         event.stop()
         self.post_message(self.Highlighted(self.selected_path))
+
+
+def _name_len(row: WorkflowRow) -> int:
+    """Cells of the name cell of `row` (see `WorkflowList.row_cells`)."""
+    return cell_len(row.name) + (0 if row.status == "active" else 1 + len(row.status))
+
+
+def _last_len(row: WorkflowRow) -> int:
+    if not row.last_status:
+        return len(NEVER_RUN)
+    return cell_len(glyph(row.last_status)) + 1 + cell_len(row.last_duration or row.last_status)
