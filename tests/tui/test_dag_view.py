@@ -323,6 +323,7 @@ async def test_the_path_to_the_failure_filter() -> None:
         await pilot.press("exclamation_mark")
         await pilot.pause()
         assert view.shown_names == ["plan", "approve", "apply_eu"]
+        assert view.selected == "apply_eu"  # the failed step
         lines = "\n".join(screen_lines(view))
         assert "apply_us" not in lines and "✗ apply_eu" in lines
         view.set_states({**states, "apply_eu": "succeeded", "verify": "failed"})

@@ -305,8 +305,11 @@ class DagView(ScrollView, can_focus=True):
         self._repaint({n for n in (old, new) if n})
         self._scroll_to_selected()
 
-    def watch_failure_only(self) -> None:
+    def watch_failure_only(self, on: bool) -> None:
         self._reshape()
+        failed = [n for n in self.shown_names if self._states.get(n) in FAILED]
+        if on and failed and self.selected not in failed:
+            self._highlight(failed[0])  # the path leads here
 
     # -- actions -------------------------------------------------------------------------
     def action_move(self, direction: str) -> None:
