@@ -15,6 +15,7 @@ track's `│` (junctions are always ┬ ┴ ├ ┤ ┼ or a corner).
 
 from __future__ import annotations
 
+import bisect
 import functools
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -39,7 +40,8 @@ _GAP = 1  # blank rows around a waypoint in a column; boxes may touch
 _SWEEPS = 16
 _STALE_SWEEPS = 3  # sweeps in a row without fewer crossings end the search
 _TRANSPOSE_MAX = 700  # nodes (steps and waypoints) up to which neighbours are swapped
-_TRANSPOSE_PASSES = 4
+_TRANSPOSE_PASSES = 8  # at most, on the best order found
+_TRANSPOSE_EACH_MAX = 400  # nodes up to which every sweep also swaps neighbours (one pass)
 
 # edge canvas cell codes: direction bits, plus one code for an arrowhead
 _UP, _DOWN, _LEFT, _RIGHT, _ARROW = 1, 2, 4, 8, 16
@@ -331,6 +333,17 @@ def _isotonic(values: Sequence[float]) -> list[float]:
     return out
 
 
+def _pair_crossings(upper: tuple[list[int], list[int]], lower: tuple[list[int], list[int]]) -> int:
+    """Crossings between the edges of two neighbours in a rank, `upper` above `lower`,
+    given each one's sorted neighbour positions (before, after)."""
+    count = 0
+    for side in (0, 1):
+        below = lower[side]
+        if below:
+            count += sum(bisect.bisect_left(below, p) for p in upper[side])
+    return count
+
+
 def _find(parent: dict[int, int], a: int) -> int:
     """Union-find root of `a`, halving the path on the way."""
     while parent.setdefault(a, a) != a:
@@ -425,7 +438,8 @@ class _Builder:
             else:
                 for r in range(1, len(ranks)):
                     self._sort_rank(ranks[r], self.pred, pos, median=median)
-            self._transpose(pos)
+            if len(self.layer) <= _TRANSPOSE_EACH_MAX:
+                self._transpose(pos, 1)
             cross = self._crossings(pos)
             if cross < best_cross:
                 best_cross, stale = cross, 0
@@ -437,6 +451,9 @@ class _Builder:
         for rank in best:
             for i, v in enumerate(rank):
                 pos[v] = i
+        if best_cross:
+            self._transpose(pos, _TRANSPOSE_PASSES)
+            best_cross = self._crossings(pos)
         self.crossings = best_cross
 
     def _sort_rank(
@@ -466,30 +483,26 @@ class _Builder:
         for i, v in enumerate(rank):
             pos[v] = i
 
-    def _transpose(self, pos: list[int]) -> None:
+    def _transpose(self, pos: list[int], passes: int) -> None:
         """Swap neighbours in a rank while that lowers the crossings with both sides."""
         if len(self.layer) > _TRANSPOSE_MAX:
-            return  # quadratic in the degrees: big graphs rely on the sweeps alone
-        for _ in range(_TRANSPOSE_PASSES):
+            return  # big graphs rely on the sweeps alone
+        for _ in range(passes):
             improved = False
             for rank in self.ranks:
+                # swapping within this rank moves no neighbour: their positions hold
+                sides = {
+                    v: (sorted(pos[u] for u in self.pred[v]), sorted(pos[w] for w in self.succ[v]))
+                    for v in rank
+                }
                 for i in range(len(rank) - 1):
                     a, b = rank[i], rank[i + 1]
-                    if self._pair_crossings(b, a, pos) < self._pair_crossings(a, b, pos):
+                    if _pair_crossings(sides[b], sides[a]) < _pair_crossings(sides[a], sides[b]):
                         rank[i], rank[i + 1] = b, a
                         pos[a], pos[b] = i + 1, i
                         improved = True
             if not improved:
                 return
-
-    def _pair_crossings(self, upper: int, lower: int, pos: list[int]) -> int:
-        """Crossings between the edges of two neighbours when `upper` is above `lower`."""
-        count = 0
-        for nbrs in (self.pred, self.succ):
-            for x in nbrs[upper]:
-                px = pos[x]
-                count += sum(1 for y in nbrs[lower] if pos[y] < px)
-        return count
 
     def _crossings(self, pos: list[int]) -> int:
         total = 0

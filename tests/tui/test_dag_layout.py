@@ -311,12 +311,12 @@ def test_steps_are_ordered_for_few_crossings() -> None:
     nodes = [(f"a{i}", []) for i in range(10)] + [(f"b{i}", [f"a{perm[i]}"]) for i in range(10)]
     assert crossings(compute_layout(nodes)) == 0
     # 200 steps in 10 columns: far fewer crossings than in file order, and fewer than
-    # barycenter sweeps alone found (497; median sweeps and neighbour swaps: 420)
+    # barycenter sweeps alone found (497; with median sweeps and neighbour swaps: 398)
     nodes = layered(10, 20, 3)
     layout = compute_layout(nodes)
     in_file_order = [[n for n, _ in nodes if layout.boxes[n].layer == k] for k in range(10)]
     assert crossings(layout, in_file_order) == 1906
-    assert crossings(layout) <= 430
+    assert crossings(layout) <= 410
     # smaller graphs: barycenter sweeps alone gave 314 in all
     assert sum(crossings(compute_layout(layered(6, 12, seed))) for seed in range(5)) <= 280
 
