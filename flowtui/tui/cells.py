@@ -29,4 +29,3 @@ def fit_cells(text: str, width: int) -> str:
             kept.pop()
         text = "".join(kept) + "…"
     return text + " " * (width - cell_len(text))
-

@@ -143,9 +143,7 @@ def _sibling_groups(graph: Sequence[NodeSpec], min_size: int) -> list[tuple[str,
     for name, reqs in graph:
         sig = (layers[name], frozenset(reqs), frozenset(dependants[name]))
         alike.setdefault(sig, []).append(name)
-    return [
-        (_common_prefix(names), names) for names in alike.values() if len(names) >= min_size
-    ]
+    return [(_common_prefix(names), names) for names in alike.values() if len(names) >= min_size]
 
 
 def _common_prefix(names: Sequence[str]) -> str:
