@@ -65,6 +65,8 @@ class FlowApp(ActionsMixin, FileActionsMixin):
     TITLE = "flowtui"
     CSS_PATH = "styles/app.tcss"
     ENABLE_COMMAND_PALETTE = True
+    # the screen's class follows the size of each Resize event (not the size before it)
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (120, "-wide")]
 
     BINDINGS = [
         Binding("r", "run", "Run", id="run", tooltip="Run the selected workflow (asks for params)"),
@@ -268,9 +270,6 @@ class FlowApp(ActionsMixin, FileActionsMixin):
             for b in self._described_bindings()
         ]
         self.push_screen(HelpScreen([*keys, *NAVIGATION_HELP]))
-
-    def on_resize(self) -> None:
-        self.screen.set_class(self.size.width < 120, "-narrow")
 
     async def on_unmount(self) -> None:
         # store-driven redraws must not read from a store about to close

@@ -15,6 +15,7 @@ track's `│` (junctions are always ┬ ┴ ├ ┤ ┼ or a corner).
 
 from __future__ import annotations
 
+import bisect
 import functools
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -23,6 +24,8 @@ from typing import Literal
 from rich.cells import cell_len
 
 from flowtui.model.graph import layer_of
+from flowtui.tui.cells import fit_cells
+from flowtui.tui.dag_groups import GROUP_MARK
 
 Direction = Literal["left", "right", "up", "down"]
 Segments = list[tuple[str, str]]
@@ -30,10 +33,15 @@ GlyphFor = Callable[[str], str]
 NodeSpec = tuple[str, Sequence[str]]
 
 MAX_LABEL = 24
+GROUP_BOX_WIDTH = 18  # a group's box: `build ×20` over `17✓ 2◐ 1✗`
 BOX_HEIGHT = 3
 _DUMMY_HEIGHT = 1
 _GAP = 1  # blank rows around a waypoint in a column; boxes may touch
-_SWEEPS = 6
+_SWEEPS = 16
+_STALE_SWEEPS = 3  # sweeps in a row without fewer crossings end the search
+_TRANSPOSE_MAX = 700  # nodes (steps and waypoints) up to which neighbours are swapped
+_TRANSPOSE_PASSES = 8  # at most, on the best order found
+_TRANSPOSE_EACH_MAX = 400  # nodes up to which every sweep also swaps neighbours (one pass)
 
 # edge canvas cell codes: direction bits, plus one code for an arrowhead
 _UP, _DOWN, _LEFT, _RIGHT, _ARROW = 1, 2, 4, 8, 16
@@ -177,7 +185,7 @@ def render_compact(
         duration = (durations or {}).get(row.name, "")
         line: Segments = [(f"{layer:<5}", "layer")]
         line.append((glyph + pad, _role("glyph", status, sel)))
-        line.append((_fit(row.name, name_w) + " ", _role("label", status, sel)))
+        line.append((fit_cells(row.name, name_w) + " ", _role("label", status, sel)))
         line.append((f" {duration:>7}", "duration"))
         if row.requires:
             line.append(("  ← " + ", ".join(row.requires), "edge"))
@@ -231,6 +239,8 @@ def render_row(
         elif part == 2 and durations and (duration := durations.get(box.name)):
             border = _role("border", status, sel)
             text = f" {duration} "
+            if cell_len(text) > box.w - 4:  # a group's long count: cut, the frame stays whole
+                text = " " + fit_cells(duration, max(box.w - 6, 1)) + " "
             room = box.w - 3 - cell_len(text)
             if room >= 1:
                 out.append((left + fill[:room], border))
@@ -281,15 +291,6 @@ def _role(part: str, status: str, selected: bool) -> str:
     return f"{part} {status} selected" if selected else f"{part} {status}"
 
 
-def _fit(text: str, width: int) -> str:
-    """`text` cut with … or padded to exactly `width` cells."""
-    if cell_len(text) > width:
-        while cell_len(text) > width - 1:
-            text = text[:-1]
-        text += "…"
-    return text + " " * (width - cell_len(text))
-
-
 def _frame(layout: DagLayout, box: Box, selected: bool, part: int) -> tuple[str, str, str]:
     """Left edge, filling and right edge of line `part` of a box (fill carries the label)."""
     key = (box.name, selected)
@@ -299,7 +300,7 @@ def _frame(layout: DagLayout, box: Box, selected: bool, part: int) -> tuple[str,
         inner = box.w - 2
         top = (tl, h * inner, tr)
         # "│ G name │": the glyph is painted separately, so fill starts after it
-        mid = (v, " " + _fit(box.label, inner - 4) + " ", v)
+        mid = (v, " " + fit_cells(box.label, inner - 4) + " ", v)
         bottom = (bl, h * inner, br)
         frames = (top, mid, bottom)
         layout._frames[key] = frames
@@ -330,6 +331,17 @@ def _isotonic(values: Sequence[float]) -> list[float]:
     for total, n in blocks:
         out.extend([total / n] * int(n))
     return out
+
+
+def _pair_crossings(upper: tuple[list[int], list[int]], lower: tuple[list[int], list[int]]) -> int:
+    """Crossings between the edges of two neighbours in a rank, `upper` above `lower`,
+    given each one's sorted neighbour positions (before, after)."""
+    count = 0
+    for side in (0, 1):
+        below = lower[side]
+        if below:
+            count += sum(bisect.bisect_left(below, p) for p in upper[side])
+    return count
 
 
 def _find(parent: dict[int, int], a: int) -> int:
@@ -400,7 +412,9 @@ class _Builder:
         self.succ[u].append(v)
         self.pred[v].append(u)
 
-    # crossing reduction: barycenter sweeps, keeping the best order seen
+    # crossing reduction: sweeps down and up, each placing a rank by the barycenter (then,
+    # alternately, the median) of its neighbours in the rank just placed, then swapping
+    # neighbours while that removes crossings; the best order seen is kept
     def _order(self) -> None:
         pos = [0] * len(self.layer)
         ranks = self.ranks
@@ -413,39 +427,82 @@ class _Builder:
             self._sort_rank(ranks[r], self.pred, pos, initial=True)
         best = [list(r) for r in ranks]
         best_cross = self._crossings(pos)
+        stale = 0
         for sweep in range(_SWEEPS):
-            if best_cross == 0:
+            if best_cross == 0 or stale >= _STALE_SWEEPS:
                 break
+            median = sweep % 4 >= 2
             if sweep % 2 == 0:
                 for r in range(len(ranks) - 2, -1, -1):
-                    self._sort_rank(ranks[r], self.succ, pos)
+                    self._sort_rank(ranks[r], self.succ, pos, median=median)
             else:
                 for r in range(1, len(ranks)):
-                    self._sort_rank(ranks[r], self.pred, pos)
+                    self._sort_rank(ranks[r], self.pred, pos, median=median)
+            if len(self.layer) <= _TRANSPOSE_EACH_MAX:
+                self._transpose(pos, 1)
             cross = self._crossings(pos)
             if cross < best_cross:
-                best_cross = cross
+                best_cross, stale = cross, 0
                 best = [list(r) for r in ranks]
+            else:
+                stale += 1
         self.ranks = best
         self.pos = pos
         for rank in best:
             for i, v in enumerate(rank):
                 pos[v] = i
+        if best_cross:
+            self._transpose(pos, _TRANSPOSE_PASSES)
+            best_cross = self._crossings(pos)
+        self.crossings = best_cross
 
     def _sort_rank(
-        self, rank: list[int], nbrs: list[list[int]], pos: list[int], initial: bool = False
+        self,
+        rank: list[int],
+        nbrs: list[list[int]],
+        pos: list[int],
+        initial: bool = False,
+        median: bool = False,
     ) -> None:
         owner = self.owner
 
         def key(v: int) -> tuple[float, int, int]:
             ns = nbrs[v]
-            bary = sum(pos[u] for u in ns) / len(ns) if ns else float(pos[v])
+            if not ns:
+                at = float(pos[v])  # nothing to follow: stays where it is
+            elif median:
+                ps = sorted(pos[u] for u in ns)
+                mid = len(ps) // 2
+                at = float(ps[mid]) if len(ps) % 2 else (ps[mid - 1] + ps[mid]) / 2
+            else:
+                at = sum(pos[u] for u in ns) / len(ns)
             # ties: file order at first, then the current order (keeps sweeps stable)
-            return (bary, owner[v] if initial else pos[v], v)
+            return (at, owner[v] if initial else pos[v], v)
 
         rank.sort(key=key)
         for i, v in enumerate(rank):
             pos[v] = i
+
+    def _transpose(self, pos: list[int], passes: int) -> None:
+        """Swap neighbours in a rank while that lowers the crossings with both sides."""
+        if len(self.layer) > _TRANSPOSE_MAX:
+            return  # big graphs rely on the sweeps alone
+        for _ in range(passes):
+            improved = False
+            for rank in self.ranks:
+                # swapping within this rank moves no neighbour: their positions hold
+                sides = {
+                    v: (sorted(pos[u] for u in self.pred[v]), sorted(pos[w] for w in self.succ[v]))
+                    for v in rank
+                }
+                for i in range(len(rank) - 1):
+                    a, b = rank[i], rank[i + 1]
+                    if _pair_crossings(sides[b], sides[a]) < _pair_crossings(sides[a], sides[b]):
+                        rank[i], rank[i + 1] = b, a
+                        pos[a], pos[b] = i + 1, i
+                        improved = True
+            if not improved:
+                return
 
     def _crossings(self, pos: list[int]) -> int:
         total = 0
@@ -594,9 +651,12 @@ class _Builder:
         for rank in self.ranks:
             steps = [v for v in rank if v < self.n]
             for v in steps:
-                labels[v] = _fit(self.names[v], MAX_LABEL).rstrip()
+                labels[v] = fit_cells(self.names[v], MAX_LABEL).rstrip()
             longest = max((cell_len(labels[v]) for v in steps), default=1)
-            widths.append(self.box_width or max(longest + 6, 8))
+            least = 8
+            if any(GROUP_MARK in self.names[v] for v in steps):
+                least = GROUP_BOX_WIDTH  # room for its count by status on the bottom line
+            widths.append(self.box_width or max(longest + 6, least))
         self.labels = labels
         # tracks per channel: (x slot order, bus id, lo, hi); single-row buses need none
         channel_tracks: list[list[int]] = [[] for _ in range(depth)]

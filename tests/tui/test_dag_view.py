@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import random
 from collections.abc import Callable, Mapping, Sequence
 
+import pytest
 from textual.app import App, ComposeResult
 from textual.message import Message
 from textual.pilot import Pilot
@@ -72,8 +74,10 @@ class DagApp(App[None]):
         durations: Mapping[str, str] | None = None,
         *,
         animate: bool = False,
+        compact: bool | None = None,
     ) -> None:
         super().__init__()
+        self.compact = compact
         self.nodes, self.states, self.durations = nodes, states or {}, durations
         self.animate = animate
         self.seen: list[Message] = []
@@ -84,6 +88,8 @@ class DagApp(App[None]):
     def on_mount(self) -> None:
         view = self.query_one(DagView)
         view.set_graph(self.nodes)
+        if self.compact is not None:
+            view.set_compact(self.compact)
         view.set_states(self.states, self.durations)
         view.focus()
 
@@ -161,15 +167,66 @@ async def test_compact_toggle_and_auto_switch() -> None:
 
         # many steps: compact by itself, unless the user asked for the graph
         many = [(f"s{i}", (f"s{i - 1}",) if i else ()) for i in range(80)]
-        view.set_compact(None)
         view.set_graph(many)
         await pilot.pause()
         assert view.compact
         view.set_compact(False)
-        view.set_graph([*many, ("extra", ("s0",))])
         await pilot.pause()
         assert not view.compact
         assert view.virtual_size.width > 3 * view.size.width
+
+
+def big_graph(
+    layers: int = 10, width: int = 20, seed: int = 3
+) -> list[tuple[str, tuple[str, ...]]]:
+    """`layers` × `width` steps, each needing one or two random steps of the layer before."""
+    rng = random.Random(seed)
+    nodes: list[tuple[str, tuple[str, ...]]] = []
+    for layer in range(layers):
+        for i in range(width):
+            reqs = {f"s{layer - 1}_{rng.randrange(width):02d}" for _ in range(rng.randint(1, 2))}
+            nodes.append((f"s{layer}_{i:02d}", tuple(sorted(reqs)) if layer else ()))
+    return nodes
+
+
+async def test_a_graph_that_does_not_fit_opens_compact() -> None:
+    app = DagApp(big_graph())
+    async with app.run_test(size=SIZE) as pilot:
+        view = app.query_one(DagView)
+        await pilot.pause()
+        assert view.compact  # 200 steps
+        view.set_graph(DEPLOY)
+        await pilot.pause()
+        assert not view.compact  # fits in 120 × 40
+        await pilot.resize_terminal(50, 20)
+        await until(pilot, lambda: view.compact)  # no longer fits
+        await pilot.resize_terminal(*SIZE)
+        await until(pilot, lambda: not view.compact)
+
+
+async def test_the_mode_chosen_is_kept_per_workflow() -> None:
+    big, chain = big_graph(), [(f"c{i}", (f"c{i - 1}",) if i else ()) for i in range(5)]
+    app = DagApp(big)
+    async with app.run_test(size=SIZE) as pilot:
+        view = app.query_one(DagView)
+        await pilot.pause()
+        assert view.compact
+        await pilot.press("m")  # the user wants the graph of this one
+        assert not view.compact
+        view.set_graph(chain)
+        await pilot.pause()
+        assert not view.compact
+        await pilot.press("m")  # and the list of this one
+        assert view.compact
+        view.set_graph(DEPLOY)  # not chosen: by size
+        await pilot.pause()
+        assert not view.compact
+        view.set_graph(big)
+        await pilot.pause()
+        assert not view.compact
+        view.set_graph(chain)
+        await pilot.pause()
+        assert view.compact
 
 
 async def test_the_selection_scrolls_into_view() -> None:
@@ -216,5 +273,111 @@ def test_snapshot_deploy_graph(snap_compare: Callable[..., bool]) -> None:
 
 
 def test_snapshot_thirty_steps(snap_compare: Callable[..., bool]) -> None:
-    app = DagApp(thirty_steps(), THIRTY_STATES)
+    app = DagApp(thirty_steps(), THIRTY_STATES, compact=False)  # the boxes, though not all fit
     assert snap_compare(app, terminal_size=SIZE)
+
+
+def matrix_graph(copies: int = 20) -> list[tuple[str, tuple[str, ...]]]:
+    builds = [f"build[n={i}]" for i in range(1, copies + 1)]
+    return [("checkout", ()), *((b, ("checkout",)) for b in builds), ("deploy", tuple(builds))]
+
+
+async def test_matrix_copies_are_one_box_until_expanded() -> None:
+    states = {f"build[n={i}]": "succeeded" for i in range(1, 19)}
+    states |= {"checkout": "succeeded", "build[n=19]": "running", "build[n=20]": "running"}
+    app = DagApp(matrix_graph(), states)
+    async with app.run_test(size=SIZE) as pilot:
+        view = app.query_one(DagView)
+        await pilot.pause()
+        assert view.shown_names == ["checkout", "build ×20", "deploy"]
+        assert not view.compact
+        text = "\n".join(screen_lines(view))
+        assert "◐ build ×20" in text and "18✓ 2◐" in text
+        await pilot.press("right")
+        assert view.selected == "build ×20"
+        await pilot.press("enter")  # a group opens into its steps, not into a log
+        await pilot.pause()
+        assert "build[n=7]" in view.shown_names and "build ×20" not in view.shown_names
+        assert view.selected == "build[n=1]"
+        await pilot.press("j", "space")  # a step of an open group: closes it
+        await pilot.pause()
+        assert view.shown_names == ["checkout", "build ×20", "deploy"]
+        assert view.selected == "build ×20"
+        await pilot.press("right", "space")  # not in a group: says so
+        await pilot.pause()
+        assert view.shown_names == ["checkout", "build ×20", "deploy"]
+        got = [(type(m).__name__, m.name) for m in app.seen]  # type: ignore[attr-defined]
+        assert got == [
+            ("StepHighlighted", "build[n=1]"),
+            ("StepHighlighted", "build[n=2]"),
+            ("StepHighlighted", "deploy"),
+        ]
+        assert any("not in a group" in n.message for n in app._notifications)
+
+
+async def test_the_path_to_the_failure_filter() -> None:
+    states = {**DEPLOY_STATES}
+    app = DagApp(DEPLOY, states)
+    async with app.run_test(size=SIZE) as pilot:
+        view = app.query_one(DagView)
+        await pilot.press("exclamation_mark")
+        await pilot.pause()
+        assert view.shown_names == ["plan", "approve", "apply_eu"]
+        assert view.selected == "apply_eu"  # the failed step
+        lines = "\n".join(screen_lines(view))
+        assert "apply_us" not in lines and "✗ apply_eu" in lines
+        view.set_states({**states, "apply_eu": "succeeded", "verify": "failed"})
+        await pilot.pause()  # another failure: its path
+        assert view.shown_names == ["plan", "approve", "apply_us", "apply_eu", "verify"]
+        await pilot.press("exclamation_mark")  # again: every step
+        assert view.shown_names == [name for name, _ in DEPLOY]
+        view.set_states({"plan": "succeeded"})
+        await pilot.press("exclamation_mark")  # nothing failed: says so, shows all
+        await pilot.pause()
+        assert not view.failure_only
+        assert any("No failed step" in n.message for n in app._notifications)
+
+
+async def test_the_view_follows_running_steps_until_the_user_scrolls() -> None:
+    nodes = big_graph()
+    app = DagApp(nodes, compact=False)
+    async with app.run_test(size=SIZE) as pilot:
+        view = app.query_one(DagView)
+        await pilot.pause()
+        layout = view.layout_info
+        assert layout is not None
+
+        def in_view(name: str) -> bool:
+            box = layout.boxes[name]
+            return (
+                view.scroll_x <= box.x
+                and box.x + box.w <= view.scroll_x + view.size.width
+                and view.scroll_y <= box.y
+                and box.y + box.h <= view.scroll_y + view.size.height
+            )
+
+        far = max(layout.boxes.values(), key=lambda b: (b.x, b.y)).name
+        assert not in_view(far)
+        view.set_states({far: "running"})
+        await pilot.pause()
+        assert in_view(far)
+        await pilot.press("shift+left", "shift+up")  # the user looks elsewhere: left there
+        await pilot.pause()
+        assert not in_view(far)
+        other = max((b for b in layout.boxes.values() if b.layer == 5), key=lambda b: b.y).name
+        view.set_states({far: "succeeded", other: "running"})
+        await pilot.pause()
+        assert not in_view(other) and not in_view(far)
+        await pilot.press("full_stop")  # follow again
+        await pilot.pause()
+        assert in_view(other)
+
+
+@pytest.mark.parametrize("size", [(120, 40), (80, 24)])
+def test_snapshot_big_matrix_run(snap_compare: Callable[..., bool], size: tuple[int, int]) -> None:
+    """A live 20-copy matrix between two steps: one box (or row) counted by status."""
+    states = {f"build[n={i}]": "succeeded" for i in range(1, 18)}
+    states |= {"checkout": "succeeded", "build[n=18]": "failed"}
+    states |= {"build[n=19]": "running", "build[n=20]": "running"}
+    app = DagApp(matrix_graph(), states, {"checkout": "2.1s"})
+    assert snap_compare(app, terminal_size=size)

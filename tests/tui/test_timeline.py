@@ -8,6 +8,7 @@ import re
 from collections.abc import Callable
 
 import pytest
+from rich.cells import cell_len
 from textual.app import App, ComposeResult
 
 from flowtui.timefmt import fmt_duration
@@ -400,3 +401,22 @@ def test_timeline_snapshot(snap_compare: Callable[..., bool]) -> None:
     """Multi-region run, mid-way: plan done, apply_us running, approve_eu held (frozen now)."""
     app = TimelineApp(region_rows(), clock=lambda: REGION_NOW)
     assert snap_compare(app, terminal_size=SIZE, press=["j", "j"])
+
+
+async def test_wide_names_keep_the_bars_aligned() -> None:
+    rows = [
+        row("deploy[region=東京東京東京東京東京東京]", started_at=0, ended_at=10),
+        row("deploy[region=osaka]", started_at=0, ended_at=10),
+        row("🚀launch", started_at=0, ended_at=10),
+    ]
+    app = TimelineApp(rows, clock=lambda: T0 + 10, run_ended=T0 + 10)
+    async with app.run_test(size=(80, 10)) as pilot:
+        await pilot.pause()
+        view = app.query_one(TimelineView)
+        lines = [line_of(view, r.name) for r in rows]
+        starts = set()
+        for line in lines:
+            assert cell_len(line) == view.scrollable_content_region.width
+            starts.add(cell_len(line[: line.index("█")]))
+            assert line.rstrip().endswith("10.0s")
+        assert len(starts) == 1, lines  # the bars start in one column

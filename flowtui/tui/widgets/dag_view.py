@@ -15,6 +15,16 @@ from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
+from flowtui.tui.dag_groups import (
+    FAILED,
+    Key,
+    Shown,
+    failure_path,
+    group_status,
+    is_group,
+    shape,
+    summary,
+)
 from flowtui.tui.dag_layout import (
     CompactRow,
     DagLayout,
@@ -29,8 +39,6 @@ from flowtui.tui.dag_layout import (
 )
 from flowtui.tui.glyphs import STATUS_COLOUR, glyph
 
-AUTO_COMPACT_STEPS = 60
-AUTO_COMPACT_WIDTH_RATIO = 3
 SPIN_SECONDS = 0.25
 PAN_CELLS = 8
 
@@ -40,15 +48,22 @@ class DagView(ScrollView, can_focus=True):
 
     Steps needing nothing are on the left and each step sits one column right of its last
     requirement.  The graph is laid out once per graph; status changes only repaint the
-    boxes that changed.  Large graphs switch to a compact one-line-per-step list unless
-    the user chose a mode (`m`).
+    boxes that changed.  A graph that does not fit the pane is shown as a compact
+    one-line-per-step list, unless the user chose a mode (`m`) for that workflow.
+    Matrix copies and look-alike steps of a wide layer are drawn as one box
+    (`build ×20`, counted by status) until expanded (space); `!` shows only the failed
+    steps and what they depend on.  While steps run, the view scrolls to them unless
+    the user scrolled or moved (`.` follows again).
 
     | Key | Action |
     | :- | :- |
     | up / k, down / j | the previous / next step in the column |
     | left, right | a requirement / a dependant (else the nearest step there) |
     | shift+arrows | pan the view |
-    | enter | open the selected step (`StepSelected`) |
+    | enter | open the selected step (`StepSelected`), or expand a group |
+    | space | expand / collapse the selected group of steps |
+    | ! | only the path to the failure / every step |
+    | . | follow the running steps again |
     | m | toggle compact mode |
     """
 
@@ -62,7 +77,30 @@ class DagView(ScrollView, can_focus=True):
         Binding("shift+up", "pan(0, -1)", "Pan up", show=False),
         Binding("shift+down", "pan(0, 1)", "Pan down", show=False),
         Binding("enter", "open", "Open step"),
-        Binding("m", "toggle_compact", "Compact", id="dag.compact"),
+        Binding("m", "toggle_compact", "Compact", id="dag.compact", tooltip="Graph or list"),
+        Binding(
+            "space",
+            "toggle_group",
+            "Expand",
+            id="dag.expand",
+            show=False,
+            tooltip="Expand or collapse the selected group of steps",
+        ),
+        Binding(
+            "exclamation_mark",
+            "toggle_failure_path",
+            "Failure path",
+            id="dag.failure_path",
+            tooltip="Show only the failed steps and what they depend on (again: every step)",
+        ),
+        Binding(
+            "full_stop",
+            "follow",
+            "Follow",
+            id="dag.follow",
+            show=False,
+            tooltip="Scroll to the running steps again as they change",
+        ),
     ]
 
     COMPONENT_CLASSES = {
@@ -98,7 +136,9 @@ class DagView(ScrollView, can_focus=True):
     compact: reactive[bool] = reactive(False)
     """One line per step instead of the graph."""
     selected: reactive[str | None] = reactive(None)
-    """The highlighted step."""
+    """The highlighted step (or group)."""
+    failure_only: reactive[bool] = reactive(False, init=False)
+    """Only the failed steps and the steps they depend on."""
 
     class StepHighlighted(Message):
         """The user moved the selection to a step."""
@@ -124,22 +164,40 @@ class DagView(ScrollView, can_focus=True):
     ) -> None:
         super().__init__(name=name, id=id, classes=classes)
         self._animated = animate
-        self._key: tuple[tuple[str, tuple[str, ...]], ...] | None = None
+        self._graph: Key | None = None  # the steps as given
+        self._key: Key | None = None  # as drawn: grouped, filtered
+        self._shown = Shown((), {})
+        self._all_groups: Mapping[str, tuple[str, ...]] = {}
+        self._expanded: set[str] = set()
+        self._given_states: dict[str, str] = {}
+        self._given_durations: dict[str, str] = {}
+        self._follow = True
         self._layout: DagLayout | None = None
         self._error: str | None = None
         self._rows: list[CompactRow] = []
         self._states: dict[str, str] = {}
         self._durations: dict[str, str] = {}
         self._frame = 0
-        self._user_compact: bool | None = None
-        self._setting_auto = False
+        # the user's `m` choice per graph (its step names), for the session
+        self._choices: dict[frozenset[str], bool] = {}
         self._styles: dict[str, Style] = {}
         self._compact_lines: list[Segments] | None = None
 
     # -- public API ----------------------------------------------------------------------
     @property
     def node_names(self) -> list[str]:
+        """The graph's steps, as given."""
+        return [name for name, _ in self._graph or ()]
+
+    @property
+    def shown_names(self) -> list[str]:
+        """What is drawn: steps and groups (`build ×20`)."""
         return [name for name, _ in self._key or ()]
+
+    @property
+    def groups(self) -> Mapping[str, tuple[str, ...]]:
+        """The groups drawn, each with its steps."""
+        return self._shown.groups
 
     @property
     def layout_info(self) -> DagLayout | None:
@@ -154,26 +212,59 @@ class DagView(ScrollView, can_focus=True):
     def set_graph(self, nodes: Sequence[tuple[str, Sequence[str]]]) -> None:
         """Show this graph; a no-op when it is the one already shown."""
         key = graph_key(nodes)
-        if key == self._key:
+        if key == self._graph:
             return
-        self._key = key
-        self._layout = None
-        self._error = None
-        try:
-            self._rows = compute_compact(nodes)
-        except ValueError as error:
-            self._rows = []
-            self._error = str(error)
-        if self.selected not in {name for name, _ in key}:
-            self.selected = key[0][0] if key else None
-        self._auto_compact()
-        self._content_changed()
+        self._graph = key
+        self._follow = True
+        self._reshape()
+
+    def _reshape(self) -> None:
+        """Group and filter the given graph into what is drawn; a new layout if it changed."""
+        graph = self._graph or ()
+        only = failure_path(graph, self._given_states) if self.failure_only else []
+        shown = shape(graph, only=only or None)
+        self._all_groups = shown.groups
+        if self._expanded & set(shown.groups):
+            shown = shape(graph, expanded=self._expanded, only=only or None)
+        self._shown = shown
+        key = shown.nodes
+        if key != self._key:
+            self._key = key
+            self._layout = None
+            self._error = None
+            try:
+                self._rows = compute_compact(key)
+            except ValueError as error:
+                self._rows = []
+                self._error = str(error)
+            names = {name for name, _ in key}
+            if self.selected not in names:
+                group = shown.group_of().get(self.selected or "")
+                self.selected = group if group else (key[0][0] if key else None)
+            self._auto_compact()
+            self._content_changed()
+        self._show_states()
 
     def set_states(
         self, states: Mapping[str, str], durations: Mapping[str, str] | None = None
     ) -> None:
         """New statuses (and shown durations): repaints the changed boxes, no new layout."""
-        durations = dict(durations or {})
+        failed = {n for n, s in self._given_states.items() if s in FAILED}
+        self._given_states = dict(states)
+        self._given_durations = dict(durations or {})
+        if self.failure_only and failed != {n for n, s in states.items() if s in FAILED}:
+            self._reshape()  # another failure (or none): another path
+        else:
+            self._show_states()
+
+    def _show_states(self) -> None:
+        """The given statuses on what is drawn: a group gets its members' (and a count)."""
+        states = dict(self._given_states)
+        durations = dict(self._given_durations)
+        for group, members in self._shown.groups.items():
+            statuses = [states.get(m, "pending") for m in members]
+            states[group] = group_status(statuses)
+            durations[group] = summary(statuses, glyph)
         changed = {
             name
             for name in set(states) | set(self._states)
@@ -184,24 +275,29 @@ class DagView(ScrollView, can_focus=True):
             for name in set(durations) | set(self._durations)
             if durations.get(name) != self._durations.get(name)
         }
-        self._states = dict(states)
+        self._states = states
         self._durations = durations
         self._update_spinner()
         if changed:
             self._repaint(changed)
+            self._follow_running()
 
     def set_compact(self, value: bool | None) -> None:
-        """Force compact (True) or graph (False) mode; None goes back to choosing by size."""
-        self._user_compact = value
+        """Force compact (True) or graph (False) mode for the shown graph; None goes back to
+        choosing by size."""
         if value is None:
-            self._auto_compact()
+            self._choices.pop(self._scope, None)
         else:
-            self.compact = value
+            self._choices[self._scope] = value
+        self._auto_compact()
+
+    @property
+    def _scope(self) -> frozenset[str]:
+        """What a mode choice is kept for: the graph's steps (a workflow and its runs)."""
+        return frozenset(name for name, _ in self._graph or ())
 
     # -- reactives -----------------------------------------------------------------------
     def watch_compact(self, _old: bool, _new: bool) -> None:
-        if not self._setting_auto:
-            self._user_compact = self.compact
         self._content_changed()
 
     def watch_selected(self, old: str | None, new: str | None) -> None:
@@ -209,31 +305,81 @@ class DagView(ScrollView, can_focus=True):
         self._repaint({n for n in (old, new) if n})
         self._scroll_to_selected()
 
+    def watch_failure_only(self, on: bool) -> None:
+        self._reshape()
+        failed = [n for n in self.shown_names if self._states.get(n) in FAILED]
+        if on and failed and self.selected not in failed:
+            self._highlight(failed[0])  # the path leads here
+
     # -- actions -------------------------------------------------------------------------
     def action_move(self, direction: str) -> None:
         target = self._neighbour(direction)
         if target is not None and target != self.selected:
-            self.selected = target
-            self.post_message(self.StepHighlighted(target))
+            self._follow = False  # the user looks elsewhere
+            self._highlight(target)
 
     def action_open(self) -> None:
-        if self.selected is not None:
+        if self.selected is None:
+            return
+        if is_group(self.selected):
+            self.action_toggle_group()
+        else:
             self.post_message(self.StepSelected(self.selected))
 
     def action_toggle_compact(self) -> None:
-        self.compact = not self.compact
+        self.set_compact(not self.compact)
+
+    def action_toggle_group(self) -> None:
+        selected = self.selected
+        if selected is not None and selected in self._shown.groups:
+            members = self._shown.groups[selected]
+            self._expanded.add(selected)
+            self._reshape()
+            self._highlight(members[0])
+            return
+        groups = self._all_groups
+        opened = next((g for g in self._expanded if selected in groups.get(g, ())), None)
+        if opened is None:
+            self.notify("The selected step is not in a group (groups look like `name ×N`)")
+            return
+        self._expanded.discard(opened)
+        self._reshape()
+        self._highlight(opened)
+
+    def action_toggle_failure_path(self) -> None:
+        if not self.failure_only and not failure_path(self._graph or (), self._given_states):
+            self.notify("No failed step in this run: nothing to trace back")
+            return
+        self.failure_only = not self.failure_only
+
+    def action_follow(self) -> None:
+        self._follow = True
+        if not self._follow_running():
+            self.notify("No step is running")
 
     def action_pan(self, dx: int, dy: int) -> None:
+        self._follow = False
         self.scroll_relative(dx * PAN_CELLS, dy * PAN_CELLS // 2, animate=False)
+
+    def on_mouse_scroll_down(self) -> None:
+        self._follow = False
+
+    def on_mouse_scroll_up(self) -> None:
+        self._follow = False
 
     def on_click(self, event: events.Click) -> None:
         name = self._step_at(event.x + int(self.scroll_x), event.y + int(self.scroll_y))
         if name is None:
             return
+        self._follow = False
         if name == self.selected:
-            self.post_message(self.StepSelected(name))
+            self.action_open()
         else:
-            self.selected = name
+            self._highlight(name)
+
+    def _highlight(self, name: str) -> None:
+        self.selected = name
+        if not is_group(name):  # a group has no log of its own
             self.post_message(self.StepHighlighted(name))
 
     # -- painting ------------------------------------------------------------------------
@@ -318,20 +464,17 @@ class DagView(ScrollView, can_focus=True):
 
     # -- internals -----------------------------------------------------------------------
     def _auto_compact(self) -> None:
-        if self._user_compact is not None or not self._key or not self.is_mounted:
+        """Compact when the graph does not fit the pane, unless the user chose."""
+        if not self._key:
             return
-        if len(self._key) > AUTO_COMPACT_STEPS:
-            want = True
-        else:
+        want = self._choices.get(self._scope)
+        if want is None:
+            if not self.is_mounted or not self.size:
+                return  # decided once the pane has a size (on_resize)
             layout = self.layout_info
-            width = self.size.width or 1
-            want = layout is not None and layout.width > AUTO_COMPACT_WIDTH_RATIO * width
-        if want != self.compact:
-            self._setting_auto = True
-            try:
-                self.compact = want
-            finally:
-                self._setting_auto = False
+            width, height = self.size
+            want = layout is not None and (layout.width > width or layout.height > height)
+        self.compact = want
 
     def _content_changed(self) -> None:
         self._compact_lines = None
@@ -370,6 +513,30 @@ class DagView(ScrollView, can_focus=True):
             region = Region(box.x - scroll_x, box.y - scroll_y, box.w, box.h).intersection(view)
             if region:
                 self.refresh(region)
+
+    def _follow_running(self) -> bool:
+        """Scroll so that a running step is in view, unless the user scrolled or moved.
+        False when nothing runs."""
+        running = [name for name, status in self._states.items() if status == "running"]
+        if not running or not self.is_mounted:
+            return False
+        if not self._follow:
+            return True
+        view = Region(int(self.scroll_x), int(self.scroll_y), *self.size)
+        regions = [r for r in map(self._region_of, running) if r is not None]
+        if regions and not any(view.contains_region(r) for r in regions):
+            first = min(regions, key=lambda r: (r.x, r.y))
+            self.scroll_to_region(first, animate=False, force=True)
+        return True
+
+    def _region_of(self, name: str) -> Region | None:
+        """Where `name` is drawn, in the view's virtual space."""
+        if self.compact:
+            index = next((i for i, r in enumerate(self._rows) if r.name == name), None)
+            return None if index is None else Region(0, index, 1, 1)
+        layout = self.layout_info
+        box = layout.boxes.get(name) if layout else None
+        return None if box is None else Region(box.x, box.y, box.w, box.h)
 
     def _scroll_to_selected(self) -> None:
         if not self.is_mounted or self.selected is None:

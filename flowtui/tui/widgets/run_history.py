@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 
 from rich.text import Text
@@ -13,10 +14,40 @@ from flowtui.timefmt import fmt_clock, fmt_duration
 from flowtui.tui.glyphs import glyph, status_style
 
 PAGE_SIZE = 100
+# (key, label), left to right
+COLUMNS = (
+    ("id", "Run"),
+    ("status", "Status"),
+    ("started", "Started"),
+    ("duration", "Duration"),
+    ("trigger", "Trigger"),
+    ("approved", "Approved by"),
+    ("branch", "Branch"),
+)
+# what a narrow pane keeps first; the rest is left out rather than scrolled to
+PRIORITY = ("id", "status", "duration", "started", "trigger", "approved", "branch")
+
+
+def fit_history_columns(width: int, wants: dict[str, int], padding: int = 1) -> list[str]:
+    """The columns (by priority) whose content widths in `wants` fit in `width` cells, in
+    display order; the run number and status always, a column wanting 0 cells never."""
+    keep: set[str] = set()
+    used = 0
+    for key in PRIORITY:
+        if not wants.get(key) and key not in ("id", "status"):
+            continue
+        need = wants.get(key, 0) + 2 * padding
+        if key in ("id", "status") or used + need <= width:
+            keep.add(key)
+            used += need
+    return [key for key, _ in COLUMNS if key in keep]
 
 
 class RunHistory(DataTable[Text]):
     """Past runs. enter opens a run into the DAG, timeline and log views.
+
+    Columns that do not fit the pane's width are left out (the branch first), so the
+    table never needs scrolling sideways.
 
     | Key | Action |
     | :- | :- |
@@ -44,45 +75,104 @@ class RunHistory(DataTable[Text]):
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id, cursor_type="row")
         self._ids: list[int] = []
+        self._cells: list[dict[str, Text]] = []  # per run shown: every column's cell
+        self._shown_columns: list[str] = []
+        self._short_start = False  # "11-24 08:45" instead of "2026-11-24 08:45:55"
         self.exhausted = False
 
     def on_mount(self) -> None:
-        self.add_column("Run", key="id")
-        self.add_column("Status", key="status")
-        self.add_column("Started", key="started")
-        self.add_column("Duration", key="duration")
-        self.add_column("Trigger", key="trigger")
-        self.add_column("Approved by", key="approved")
-        self.add_column("Branch", key="branch")
+        self._set_columns(*self._fitting())
+
+    def on_resize(self) -> None:
+        if self._fitting() != (self._shown_columns, self._short_start):
+            self._set_columns(*self._fitting())
 
     def reset(self) -> None:
         self.clear()
         self._ids = []
+        self._cells = []
         self.exhausted = False
 
     def add_runs(self, runs: Sequence[RunRecord], approved_by: dict[int, str]) -> None:
         theme = self.app.current_theme
+        added: list[dict[str, Text]] = []
         for run in runs:
             if run.id in self._ids:
                 continue
             self._ids.append(run.id)
             style = status_style(run.status, theme)
-            status = Text(f"{glyph(run.status)} {run.status}", style=style)
             trigger = run.trigger + (f" ({run.triggered_by})" if run.triggered_by else "")
             if run.parent_run_id:
                 trigger += f" ← #{run.parent_run_id}"
-            self.add_row(
-                Text(f"#{run.id}"),
-                status,
-                Text(fmt_clock(run.started_at or run.created_at)),
-                Text(fmt_duration(run.duration) if run.duration is not None else "-"),
-                Text(trigger),
-                Text(approved_by.get(run.id, "")),
-                Text(run.branch or ""),
-                key=str(run.id),
+            added.append(
+                {
+                    "id": Text(f"#{run.id}"),
+                    "status": Text(f"{glyph(run.status)} {run.status}", style=style),
+                    "started": Text(fmt_clock(run.started_at or run.created_at)),
+                    "started_short": Text(
+                        time.strftime(
+                            "%m-%d %H:%M", time.localtime(run.started_at or run.created_at)
+                        )
+                    ),
+                    "duration": Text(
+                        fmt_duration(run.duration) if run.duration is not None else "-"
+                    ),
+                    "trigger": Text(trigger),
+                    "approved": Text(approved_by.get(run.id, "")),
+                    "branch": Text(run.branch or ""),
+                }
             )
+        self._cells.extend(added)
+        fitting = self._fitting()
+        if fitting != (self._shown_columns, self._short_start):
+            self._set_columns(*fitting)
+        else:
+            self._add_rows(added)
         if len(runs) < PAGE_SIZE:
             self.exhausted = True
+
+    def _fitting(self) -> tuple[list[str], bool]:
+        """The columns that fit, and whether the start times are shortened for them."""
+        wants = {key: 0 for key, _ in COLUMNS} | {"started_short": 0}
+        for cells in self._cells:
+            for key, text in cells.items():
+                wants[key] = max(wants[key], text.cell_len)
+        labels = dict(COLUMNS)
+        for key in wants:  # an empty column (no approvals, no branches) is left out
+            if wants[key] or not self._cells or key in ("id", "status", "started"):
+                wants[key] = max(wants[key], len(labels.get(key, "")))
+        width = self.size.width or 80
+        if len(self._cells) + 1 > self.size.height:  # rows and the header: a scrollbar
+            width -= self.styles.scrollbar_size_vertical
+        keys = fit_history_columns(width, wants, self.cell_padding)
+        wanted = [key for key, _ in COLUMNS if wants[key]]
+        if keys != wanted:
+            wants["started"] = max(wants["started_short"], len(labels["started"]))
+            shorter = fit_history_columns(width, wants, self.cell_padding)
+            if len(shorter) > len(keys):
+                return shorter, True
+        return keys, False
+
+    def _set_columns(self, keys: list[str], short_start: bool) -> None:
+        """Rebuild with these columns, keeping the cursor's run."""
+        keep = self.selected_run
+        self.clear(columns=True)
+        labels = dict(COLUMNS)
+        for key in keys:
+            self.add_column(labels[key], key=key)
+        self._shown_columns = keys
+        self._short_start = short_start
+        self._add_rows(self._cells)
+        if keep is not None and keep in self._ids:
+            self.move_cursor(row=self._ids.index(keep), animate=False)
+
+    def _add_rows(self, rows: Sequence[dict[str, Text]]) -> None:
+        for cells in rows:
+            run_id = cells["id"].plain.lstrip("#")
+            keys = self._shown_columns
+            if self._short_start:
+                keys = ["started_short" if key == "started" else key for key in keys]
+            self.add_row(*(cells[key] for key in keys), key=run_id)
 
     @property
     def selected_run(self) -> int | None:

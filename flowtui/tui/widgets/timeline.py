@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 
+from rich.cells import cell_len
 from rich.style import Style
 from rich.text import Text
 from textual import events
@@ -17,6 +18,7 @@ from textual.strip import Strip
 from textual.timer import Timer
 
 from flowtui.timefmt import fmt_duration
+from flowtui.tui.cells import fit_cells
 from flowtui.tui.glyphs import glyph, status_style
 from flowtui.tui.timeline_scale import (
     HELD,
@@ -223,7 +225,7 @@ class TimelineView(ScrollView, can_focus=True):
 
     def _columns(self, width: int) -> tuple[int, int]:
         """(name width, bar width) for a line `width` cells wide."""
-        longest = max((len(r.name) for r in self._rows), default=_NAME_MIN)
+        longest = max((cell_len(r.name) for r in self._rows), default=_NAME_MIN)
         name_w = max(_NAME_MIN, min(_NAME_MAX, longest))
         bar_w = max(_BAR_MIN, width - (4 + name_w + 2 + _DURATION_WIDTH))
         return name_w, bar_w
@@ -280,14 +282,14 @@ class TimelineView(ScrollView, can_focus=True):
         held = Style.parse(status_style("held", theme) or "none")
         muted = self.get_component_rich_style("timeline--muted")
         critical = row.name in self._critical
-        name = row.name if len(row.name) <= name_w else row.name[: name_w - 1] + "…"
+        name = fit_cells(row.name, name_w)  # by cells: wide names keep the bars aligned
         text = Text.assemble(
             (
                 f"{MARKER if critical else ' '} ",
                 self.get_component_rich_style("timeline--critical"),
             ),
             (f"{glyph(row.status)} ", colour),
-            (f"{name:<{name_w}} ", Style(bold=True) if critical else Style()),
+            (f"{name} ", Style(bold=True) if critical else Style()),
         )
         if bar.has_bar:
             for piece, kind in bar.runs:

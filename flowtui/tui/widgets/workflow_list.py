@@ -6,16 +6,51 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from rich.cells import cell_len
 from rich.text import Text
 from textual.message import Message
 from textual.theme import Theme
 from textual.widgets import DataTable
-from textual.widgets.data_table import ColumnKey
 
 from flowtui.tui.glyphs import glyph, status_style
 
 SPARK_LENGTH = 10
+SHORT_SPARK = 5
 COLUMNS = ("dot", "name", "last", "recent")
+NAME_ROOM = 14  # a name column narrower than this (or its longest name) costs other columns
+NEVER_RUN = "never run"
+LABELS = {"dot": "", "name": "Workflow", "last": "Last", "recent": "Recent"}
+
+
+@dataclass(frozen=True, slots=True)
+class ListFit:
+    """Content widths of the list's columns for a width; 0 leaves a column out."""
+
+    name: int
+    last: int  # 1: the last result's glyph only
+    recent: int
+
+
+def fit_columns(width: int, name_wants: int, last_wants: int, padding: int = 1) -> ListFit:
+    """The widest readable columns within `width` cells (padding on both sides of each).
+
+    The name comes first, then the last result, then the spark of recent runs (ten, then
+    five runs, then none), then the last result shrinks to its glyph.
+    """
+    pad = 2 * padding
+    rest = width - (1 + pad)  # the status dot is always there
+    wanted = min(name_wants, NAME_ROOM)
+    choices = [
+        (last_wants, SPARK_LENGTH),
+        (last_wants, SHORT_SPARK),
+        (last_wants, 0),
+        (1, 0),
+    ]
+    for last, recent in choices:
+        room = rest - (last + pad) - (recent + pad if recent else 0) - pad
+        if room >= wanted or (last, recent) == choices[-1]:
+            return ListFit(max(min(name_wants, room), 1), last, recent)
+    raise AssertionError("unreachable")
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,12 +99,33 @@ class WorkflowList(DataTable[Text]):
         self._filter = ""
         self._shown: dict[str, WorkflowRow] = {}  # row key → what its cells show, in order
         self._shown_theme = ""
+        self._fit: ListFit | None = None
 
     def on_mount(self) -> None:
-        self.add_column("", key="dot", width=1)
-        self.add_column("Workflow", key="name")
-        self.add_column("Last", key="last")
-        self.add_column("Recent", key="recent", width=SPARK_LENGTH)
+        self._set_columns(self._fit_for([]))
+
+    def on_resize(self) -> None:
+        if self._fit is not None and self._fit_for(self._visible()) != self._fit:
+            self._redraw()
+
+    def _fit_for(self, rows: Sequence[WorkflowRow]) -> ListFit:
+        """Column widths that fit the list's width with `rows`, so it never scrolls sideways
+        (which would hide the status dots)."""
+        # measured from the strings: the list is redrawn on every status change
+        name_wants = max((_name_len(row) for row in rows), default=len(LABELS["name"]))
+        last_wants = max((_last_len(row) for row in rows), default=len(LABELS["last"]))
+        width = self.size.width or 46
+        if len(rows) + 1 > self.size.height:  # rows and the header: a vertical scrollbar
+            width -= self.styles.scrollbar_size_vertical
+        return fit_columns(width, max(name_wants, 4), max(last_wants, 4), self.cell_padding)
+
+    def _set_columns(self, fit: ListFit) -> None:
+        self.clear(columns=True)
+        widths = {"dot": 1, "name": fit.name, "last": fit.last, "recent": fit.recent}
+        for column in COLUMNS:
+            if widths[column]:
+                self.add_column(LABELS[column], key=column, width=widths[column])
+        self._fit = fit
 
     @property
     def selected_path(self) -> Path | None:
@@ -96,9 +152,12 @@ class WorkflowList(DataTable[Text]):
         theme = self.app.current_theme
         visible = self._visible()
         keys = [str(row.path) for row in visible]
-        if keys == list(self._shown) and theme.name == self._shown_theme:
+        fit = self._fit_for(visible)
+        if keys == list(self._shown) and theme.name == self._shown_theme and fit == self._fit:
             self._update_changed(visible, theme)
         else:
+            if fit != self._fit:
+                self._set_columns(fit)
             self._rebuild(visible, theme)
         if keep is not None:
             for index, row in enumerate(self._visible()):
@@ -110,7 +169,7 @@ class WorkflowList(DataTable[Text]):
     def _rebuild(self, visible: list[WorkflowRow], theme: Theme) -> None:
         self.clear()
         for row in visible:
-            self.add_row(*self._cells(row, theme), key=str(row.path))
+            self.add_row(*self._fitted(row, theme), key=str(row.path))
         self._shown = {str(row.path): row for row in visible}
         self._shown_theme = theme.name
 
@@ -124,15 +183,34 @@ class WorkflowList(DataTable[Text]):
             key = str(row.path)
             if self._shown[key] == row:
                 continue
-            old = self._cells(self._shown[key], theme)
-            for column, before, after in zip(COLUMNS, old, self._cells(row, theme), strict=True):
+            old = self._fitted(self._shown[key], theme)
+            for column, before, after in zip(
+                self._columns(), old, self._fitted(row, theme), strict=True
+            ):
                 if before != after:
-                    # columns only widen, as they do over clear() + add_row()
-                    wider = after.cell_len > self.columns[ColumnKey(column)].content_width
-                    self.update_cell(key, column, after, update_width=wider)
+                    self.update_cell(key, column, after)
             self._shown[key] = row
 
-    def _cells(self, row: WorkflowRow, theme: Theme) -> list[Text]:
+    def _columns(self) -> list[str]:
+        return [str(key.value) for key in self.columns]
+
+    def _fitted(self, row: WorkflowRow, theme: Theme) -> list[Text]:
+        """The row's cells for the shown columns, cut with … to their widths."""
+        fit = self._fit
+        assert fit is not None
+        dot, name, last, recent = self.row_cells(row, theme)
+        name.truncate(fit.name, overflow="ellipsis")
+        if fit.last < last.cell_len:
+            last = last[:1] if fit.last == 1 else last
+            last.truncate(fit.last, overflow="ellipsis")
+        cells = [dot, name, last]
+        if fit.recent:
+            cells.append(recent[max(len(recent) - fit.recent, 0) :])
+        return cells
+
+    @staticmethod
+    def row_cells(row: WorkflowRow, theme: Theme | None) -> list[Text]:
+        """The dot, name, last result and spark of `row`, uncut."""
         state_colour = {
             "active": status_style("succeeded", theme),
             "paused": status_style("held", theme),
@@ -147,7 +225,7 @@ class WorkflowList(DataTable[Text]):
             last = Text(glyph(row.last_status) + " ", style=status_style(row.last_status, theme))
             last.append(row.last_duration or row.last_status)
         else:
-            last = Text("never run", style="dim")
+            last = Text(NEVER_RUN, style="dim")
         spark = Text()
         for status in reversed(row.recent[:SPARK_LENGTH]):
             spark.append("▮", style=status_style(status, theme))
@@ -156,3 +234,14 @@ class WorkflowList(DataTable[Text]):
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         event.stop()
         self.post_message(self.Highlighted(self.selected_path))
+
+
+def _name_len(row: WorkflowRow) -> int:
+    """Cells of the name cell of `row` (see `WorkflowList.row_cells`)."""
+    return cell_len(row.name) + (0 if row.status == "active" else 1 + len(row.status))
+
+
+def _last_len(row: WorkflowRow) -> int:
+    if not row.last_status:
+        return len(NEVER_RUN)
+    return cell_len(glyph(row.last_status)) + 1 + cell_len(row.last_duration or row.last_status)
