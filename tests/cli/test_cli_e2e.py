@@ -225,3 +225,27 @@ def test_no_command_means_the_dashboard_also_with_options(cli: Cli, tmp_path: Pa
         result = cli(*args)
         assert result.returncode == 1, result.stderr
         assert "the dashboard needs a terminal" in result.stderr
+
+
+def test_a_cancel_from_another_terminal_prints_no_reaping_noise(cli: Cli, tmp_path: Path) -> None:
+    # steps that die at the first SIGINT: their group is gone before the watcher reaps
+    wf = write(
+        tmp_path / "sleepy.yaml",
+        """
+        name: sleepy
+        steps:
+          a: {run: sleep 60}
+          b: {run: sleep 60}
+        """,
+    )
+    runner = cli.start("run", str(wf))
+    try:
+        cli.wait_for(lambda: cli.step_status(1, "a") == "running")
+        cli.wait_for(lambda: cli.step_status(1, "b") == "running")
+        cancelled = cli("cancel", "last")
+        assert cancelled.returncode == 0, cancelled.stderr
+        out, err = runner.communicate(timeout=30)
+    finally:
+        runner.kill()
+    assert "a ⊘ cancelled" in out and "b ⊘ cancelled" in out
+    assert "reaped" not in err and err.strip() == "", err
