@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from flowtui.engine.identity import approvers_of, may_approve, resolve_identity
 from flowtui.engine.records import RunRecord, StepRecord
-from flowtui.engine.states import StepStatus
+from flowtui.engine.states import STEP_RERUNNABLE, StepStatus
 from flowtui.store.runstore import RunStore
 
 if TYPE_CHECKING:
@@ -40,6 +40,10 @@ class NoSuchRun(DecisionError):
 
 class RunNotActive(DecisionError):
     pass
+
+
+class NothingToRerun(ControlError):
+    """A rerun from the failed steps of a run where no step failed or was left unrun."""
 
 
 class NoHeldStep(DecisionError):
@@ -211,8 +215,24 @@ async def wait_final(store: RunStore, run_id: int, timeout: float) -> RunRecord 
 
 async def rerun(runner: Runner, run_id: int, *, from_failed: bool, by: str) -> RunHandle:
     """A new run linked to `run_id`: from its failed steps (reusing the rest) or from the
-    start.  Raises RunError (unknown, still active, definition gone)."""
+    start.  Raises RunError (unknown, still active, definition gone) or NothingToRerun."""
+    if from_failed:
+        await _check_something_failed(runner, run_id)
     return await runner.rerun(run_id, from_failed=from_failed, triggered_by=by)
+
+
+async def _check_something_failed(runner: Runner, run_id: int) -> None:
+    """Refuse a rerun from failed that would only reuse every step (a run of nothing)."""
+    run = await runner.ledger.get_run(run_id)
+    if run is None or not run.status.is_final:
+        return  # the runner says what is wrong with it
+    steps = await runner.ledger.get_steps(run_id)
+    if steps and not any(s.status in STEP_RERUNNABLE for s in steps):
+        raise NothingToRerun(
+            f"nothing to rerun: no step of run {run.id} ({run.workflow}, {run.status}) "
+            "failed or was left unrun; rerun it from the start instead (F, or "
+            "flowtui rerun --from-start)"
+        )
 
 
 async def set_paused(store: RunStore, workflow: str, paused: bool) -> bool:

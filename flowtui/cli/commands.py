@@ -196,7 +196,12 @@ def cmd_rerun(args: argparse.Namespace) -> int:
 
     async def start(runtime: Runtime) -> RunHandle:
         run = await resolve_run(runtime.store, args.run)
-        return await control.rerun(runtime.runner, run.id, from_failed=not args.from_start, by=user)
+        try:
+            return await control.rerun(
+                runtime.runner, run.id, from_failed=not args.from_start, by=user
+            )
+        except control.NothingToRerun as exc:
+            raise CliError(str(exc)) from None
 
     return asyncio.run(_execute(args, dirs, start, []))
 

@@ -153,6 +153,9 @@ class ActionsMixin(RefreshMixin):
             handle = await control.rerun(
                 self.local_runner, run.id, from_failed=from_failed, by=current_user()
             )
+        except control.NothingToRerun as exc:
+            self.notify(str(exc), severity="warning")
+            return
         except (RunError, OSError) as exc:
             self.notify(str(exc), title="cannot rerun", severity="error")
             return

@@ -249,3 +249,15 @@ def test_a_cancel_from_another_terminal_prints_no_reaping_noise(cli: Cli, tmp_pa
         runner.kill()
     assert "a ⊘ cancelled" in out and "b ⊘ cancelled" in out
     assert "reaped" not in err and err.strip() == "", err
+
+
+def test_rerun_from_failed_of_a_succeeded_run_is_refused(cli: Cli, tmp_path: Path) -> None:
+    wf = write(tmp_path / "ok.yaml", "name: ok\nsteps:\n  a: {run: echo a}\n")
+    assert cli("run", str(wf), "-q").returncode == 0
+    refused = cli("rerun", "last", "--from-failed")
+    assert refused.returncode != 0
+    assert "nothing to rerun: no step of run 1 (ok, succeeded) failed" in refused.stderr
+    assert "Traceback" not in refused.stderr
+    assert cli.query("SELECT count(*) FROM runs") == [(1,)]
+    again = cli("rerun", "last", "--from-start", "-q")
+    assert again.returncode == 0, again.stderr
