@@ -22,7 +22,9 @@ from flowtui.cli.console import (
     ConsoleReporter,
     Painter,
     render_summary,
+    shown,
     step_duration,
+    step_label,
     use_colour,
 )
 from flowtui.engine.identity import current_user
@@ -238,6 +240,8 @@ async def _execute(
         except (RunError, StoreError) as exc:
             raise CliError(str(exc)) from None
         run_id = handle.run_id
+        if (started := await store.get_run(run_id)) is not None:
+            reporter.allowed_failures = started.allowed_failures
         if not step_names:
             steps = await store.get_steps(run_id)
             reporter.set_step_names([s.name for s in steps])
@@ -475,6 +479,7 @@ async def _show(args: argparse.Namespace) -> int:
         outputs = await store.get_outputs(run.id)
         omissions = await store.log_omissions(run.id)
         print(render_summary(run, steps, approvals, paint))
+        decided = {a.step: a for a in approvals}
         print(f"Started: {fmt_clock(run.started_at)}   Ended: {fmt_clock(run.ended_at)}")
         if run.branch or run.concurrency_group:
             parts = [f"Branch: {run.branch}"] if run.branch else []
@@ -489,10 +494,11 @@ async def _show(args: argparse.Namespace) -> int:
             timing = f"  {fmt_duration(dur)}" if dur is not None else ""
             code = f"  exit {step.exit_code}" if step.exit_code is not None else ""
             attempts = f"  attempt {step.attempt}" if step.attempt and step.attempt > 1 else ""
-            print(
-                paint(f"── {step.name}", "1") + f"  {paint.status(step.status)}{timing}"
-                f"{code}{attempts}"
-            )
+            label = step_label(step, decided, run)
+            if label.endswith("attempts)"):
+                attempts = ""  # said by the label already
+            status = paint.status(shown(step, run), label)
+            print(paint(f"── {step.name}", "1") + f"  {status}{timing}{code}{attempts}")
             for a in approvals:
                 if a.step == step.name:
                     verb = "approved" if a.approved else "rejected"

@@ -232,6 +232,9 @@ def render_row(
             border = _role("border", status, sel)
             text = f" {duration} "
             room = box.w - 3 - cell_len(text)
+            if room < 1:  # a narrow box keeps the time, without the note ("1.2s ×2")
+                text = f" {duration.split(' ')[0]} "
+                room = box.w - 3 - cell_len(text)
             if room >= 1:
                 out.append((left + fill[:room], border))
                 out.append((text, _role("duration", status, sel)))

@@ -3,10 +3,41 @@ other processes' runs announced, nothing rerun for nothing (Pilot, real runs).""
 
 from __future__ import annotations
 
+import asyncio
+import os
+import re
+import subprocess
+import sys
 from pathlib import Path
 
 from flowtui.tui.app import FlowApp
-from tests.tui.test_app import SIZE, Notes, db_rows, run_status, select, until, write
+from flowtui.tui.widgets.dag_view import DagView
+from flowtui.tui.widgets.failure_panel import FailurePanel
+from flowtui.tui.widgets.timeline import TimelineView
+from tests.tui.test_app import (
+    SIZE,
+    Notes,
+    db_rows,
+    header,
+    run_status,
+    select,
+    step_status,
+    until,
+    write,
+)
+from tests.tui.test_dag_view import screen_lines
+
+GATE = """
+name: gate
+steps:
+  plan: {run: 'echo "summary=2 to add, 1 to change" >> "$FLOWTUI_OUTPUT"'}
+  approve:
+    type: approval
+    requires: [plan]
+    message: Check the plan first
+    timeout: 1h
+  apply: {requires: [approve], run: echo applied}
+"""
 
 
 async def test_rerun_from_failed_of_a_run_with_nothing_failed_says_so(tmp_path: Path) -> None:
@@ -29,3 +60,120 @@ async def test_rerun_from_failed_of_a_run_with_nothing_failed_says_so(tmp_path: 
         assert db_rows(app, "SELECT count(*) FROM runs") == [(1,)]
         await pilot.press("F")  # from the start is still there
         await until(pilot, lambda: run_status(app, 2) == "succeeded")
+
+
+def dag_text(app: FlowApp) -> str:
+    return "\n".join(screen_lines(app.query_one(DagView)))
+
+
+def held_seconds(app: FlowApp) -> float:
+    """The run's time in the header of a held run (`⏸ held  ·  12.3s`)."""
+    found = re.search(r"held\s+·\s+(\d+\.\d)s", header(app))
+    return float(found.group(1)) if found else -1.0
+
+
+async def test_a_held_run_keeps_its_clock_and_its_box_shows_the_hold(tmp_path: Path) -> None:
+    folder = tmp_path / "workflows"
+    folder.mkdir()
+    write(folder, "gate.yaml", GATE)
+    app = FlowApp(folder, db_path=tmp_path / "h.db", watch=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await app.ready.wait()
+        await select(pilot, app, "gate")
+        await pilot.press("r")
+        await until(pilot, lambda: held_seconds(app) >= 0)
+        first = held_seconds(app)
+        # nothing is recorded while it waits: only the clock can move the header on
+        await until(pilot, lambda: held_seconds(app) >= first + 1.0, timeout=10)
+        assert re.search(r"approve\s.*\n.*\d\.\ds", dag_text(app)), dag_text(app)
+
+
+FAILING = """
+name: failing
+steps:
+  build: {run: echo built}
+  flaky_tests: {run: 'test "$FLOWTUI_ATTEMPT" = 2', retries: 1, retry_delay: 0s}
+  lint: {run: exit 3, continue_on_failure: true}
+  slow: {run: sleep 5, timeout: 0.2s}
+  test: {requires: [build], run: 'echo running tests; echo "AssertionError: 2 != 3" >&2; exit 1'}
+  deploy: {requires: [test, slow], run: echo never}
+"""
+
+
+async def test_a_failure_selects_its_step_and_says_what_to_do(tmp_path: Path) -> None:
+    folder = tmp_path / "workflows"
+    folder.mkdir()
+    write(folder, "failing.yaml", FAILING)
+    app = FlowApp(folder, db_path=tmp_path / "h.db", watch=False)
+    notes = Notes()
+    async with app.run_test(size=SIZE, message_hook=notes) as pilot:
+        await app.ready.wait()
+        await select(pilot, app, "failing")
+        await pilot.press("r")
+        await until(pilot, lambda: run_status(app, 1) == "failed")
+        panel = app.query_one(FailurePanel)
+        await until(pilot, lambda: panel.failure is not None)
+        assert panel.display
+        text = str(panel.render())
+        assert "slow timed_out" in text or "test failed" in text, text
+        # the first to fail is the one to look at (the timeout ends first here)
+        failure = panel.failure
+        assert failure is not None
+        assert app.query_one(DagView).selected == failure.step == app.view.step
+        assert "f rerun from failed" in text and "l its log" in text and "e edit" in text
+        await until(pilot, lambda: notes.matching("failing run 1 failed: "))
+        assert notes.matching("failing run 1 failed: slow timed out, test failed")
+        # every step looks like what happened to it
+        drawn = dag_text(app)
+        assert "○ deploy" in drawn  # never ran: not "·" as a pending step
+        assert "⧗ slow" in drawn  # a timeout
+        assert "✗ lint" in drawn and "✗ test" in drawn
+        assert re.search(r"×2", drawn), drawn  # the retried success
+        states = {row.name: row.status for row in app.query_one(TimelineView).rows}
+        assert states["deploy"] == "not_run"
+        assert states["lint"] == "failed_allowed"
+        assert states["slow"] == "timed_out"
+        # the test step's panel shows its stderr lines
+        await until(pilot, lambda: step_status(app, 1, "test") == "failed")
+        failure_test = await app._read_failure(
+            *(await app.history.get_run(1), await app.history.get_steps(1)),  # type: ignore[arg-type]
+            {"test": "failed"},
+        )
+        assert failure_test is not None and failure_test.lines == ("AssertionError: 2 != 3",)
+
+
+async def test_other_processes_runs_are_announced(tmp_path: Path) -> None:
+    """`flowtui run` and `flowtui approve` elsewhere on the dashboard's db: toasts here."""
+    folder = tmp_path / "workflows"
+    folder.mkdir()
+    write(folder, "gate.yaml", GATE)
+    db = tmp_path / "h.db"
+    app = FlowApp(folder, db_path=db, watch=False)
+    notes = Notes()
+    env = {**os.environ, "FLOWTUI_DB": str(db), "NO_COLOR": "1"}
+    async with app.run_test(size=SIZE, message_hook=notes) as pilot:
+        await app.ready.wait()
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "flowtui", "run", str(folder / "gate.yaml"), "-q"],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            await until(pilot, lambda: notes.matching("approve of run 1 waits for approval"))
+            approve = await asyncio.to_thread(
+                subprocess.run,
+                [sys.executable, "-m", "flowtui", "approve", "1"],
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=30,
+            )
+            assert approve.returncode == 0, approve.stderr
+            await until(pilot, lambda: notes.matching("gate run 1 succeeded"))
+            assert await asyncio.to_thread(proc.wait, 20) == 0
+        finally:
+            proc.kill()
+        await notes.all_in(pilot, app)
+        assert len(notes.matching("waits for approval")) == 1, notes.messages
