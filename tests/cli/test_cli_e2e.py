@@ -261,3 +261,27 @@ def test_rerun_from_failed_of_a_succeeded_run_is_refused(cli: Cli, tmp_path: Pat
     assert cli.query("SELECT count(*) FROM runs") == [(1,)]
     again = cli("rerun", "last", "--from-start", "-q")
     assert again.returncode == 0, again.stderr
+
+
+def test_each_outcome_has_one_look_in_run_and_show(cli: Cli, tmp_path: Path) -> None:
+    wf = write(
+        tmp_path / "mixed.yaml",
+        """
+        name: mixed
+        steps:
+          flaky: {run: 'test "$FLOWTUI_ATTEMPT" = 2', retries: 1, retry_delay: 0s}
+          lint: {run: exit 3, continue_on_failure: true}
+          slow: {run: sleep 5, timeout: 0.2s}
+          after_slow: {requires: [slow], run: echo never}
+        """,
+    )
+    ran = cli("run", str(wf), "-q")
+    assert ran.returncode == 1
+    shown = cli("show", "last")
+    for out in (ran.stdout, shown.stdout):
+        assert "✓ succeeded (2 attempts)" in out
+        assert "✗ failed (allowed)" in out
+        assert "⧗ timed_out" in out
+        assert "○ not run" in out
+        assert "pending" not in out
+    assert "Reason: slow timed out" in ran.stdout  # the allowed failure is not the reason
