@@ -126,6 +126,64 @@ async def check_decision(
     return HeldStep(run, target, user, approvers)
 
 
+@dataclass(frozen=True, slots=True)
+class Gate:
+    """What a person deciding a held step gets to see: what it asks, who started the run
+    and when, how long it has waited and may wait, and the results of the steps it gates."""
+
+    message: str  # the step's `message:`
+    started_by: str  # "manual (ann)", "cron", "rerun (bob)"
+    started_at: float | None
+    held_at: float | None
+    timeout: float | None  # seconds it may wait in all; None: forever
+    upstream: list[StepRecord]  # the steps it depends on (also indirectly), in file order
+
+    def held_for(self, now: float) -> float | None:
+        return None if self.held_at is None else max(0.0, now - self.held_at)
+
+    def time_left(self, now: float) -> float | None:
+        if self.timeout is None or self.held_at is None:
+            return None
+        return max(0.0, self.held_at + self.timeout - now)
+
+
+async def describe_gate(store: RunStore, held: HeldStep) -> Gate:
+    """The context of `held` (read from the run's own definition, not today's file)."""
+    from flowtui.model.errors import WorkflowError
+    from flowtui.model.loader import load_workflow_text
+
+    run, step = held.run, held.step
+    message, timeout = "", None
+    source = str(run.definition.get("source") or "")
+    if source:
+        try:
+            workflow = load_workflow_text(source, run.workflow_path or run.workflow)
+        except WorkflowError:
+            workflow = None
+        spec = workflow.steps.get(step.name) if workflow else None
+        if spec is not None:
+            message = str(spec.spec.get("message") or "")
+            timeout = spec.timeout
+    steps = await store.get_steps(run.id)
+    requires = {s.name: s.requires for s in steps}
+    needed: set[str] = set()
+    todo = list(step.requires)
+    while todo:
+        name = todo.pop()
+        if name not in needed:
+            needed.add(name)
+            todo.extend(requires.get(name, []))
+    by = run.trigger + (f" ({run.triggered_by})" if run.triggered_by else "")
+    return Gate(
+        message=message or step.message,
+        started_by=by,
+        started_at=run.started_at or run.created_at,
+        held_at=step.held_at,
+        timeout=timeout,
+        upstream=[s for s in steps if s.name in needed],
+    )
+
+
 async def acting_user(store: RunStore, as_user: str | None = None) -> str:
     """Who is acting: on a PostgreSQL history the database role of this connection (the
     server's word: it also stamps every command with it); on SQLite the OS user, or

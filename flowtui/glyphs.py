@@ -3,7 +3,7 @@
 Besides the statuses the history records, two are only shown (`shown_status`):
 - `not_run`: a step that a finished run never reached. The history keeps it `pending`
   (a rerun from failed picks it up), but it will never run, so it is not "pending".
-- `failed_allowed`: a failure the workflow allows (`continue_on_failure`): the run goes on.
+- `allowed_failure`: a failure the workflow allows (`continue_on_failure`): the run goes on.
 A timeout has its own glyph (it is not any failure), and a success after retries says how
 many attempts it took (`attempts_note`).
 """
@@ -11,7 +11,7 @@ many attempts it took (`attempts_note`).
 from __future__ import annotations
 
 NOT_RUN = "not_run"
-FAILED_ALLOWED = "failed_allowed"
+ALLOWED_FAILURE = "allowed_failure"
 
 GLYPHS: dict[str, str] = {
     "pending": "·",
@@ -21,7 +21,7 @@ GLYPHS: dict[str, str] = {
     "succeeded": "✓",
     "reused": "✓",
     "failed": "✗",
-    FAILED_ALLOWED: "✗",
+    ALLOWED_FAILURE: "✗",
     "timed_out": "⧗",
     "rejected": "✗",
     "cancelled": "⊘",
@@ -33,7 +33,7 @@ GLYPHS: dict[str, str] = {
 # the word for a status where it is not the status itself
 LABELS: dict[str, str] = {
     NOT_RUN: "not run",
-    FAILED_ALLOWED: "failed (allowed)",
+    ALLOWED_FAILURE: "allowed failure",
 }
 
 # failures `continue_on_failure` lets the run go on after
@@ -46,12 +46,12 @@ def shown_status(status: str, *, run_final: bool, allowed: bool = False) -> str:
     if status == "pending" and run_final:
         return NOT_RUN
     if allowed and status in _ALLOWABLE:
-        return FAILED_ALLOWED
+        return ALLOWED_FAILURE
     return status
 
 
 def status_label(status: str) -> str:
-    """The word for a (shown) status: `not run`, `failed (allowed)`, else the status."""
+    """The word for a (shown) status: `not run`, `allowed failure`, else the status."""
     return LABELS.get(status, status)
 
 

@@ -34,7 +34,7 @@ COLOURS: dict[str, str] = {
     "skipped": "2",
     "not_run": "2",
     "failed": "31",
-    "failed_allowed": "33",
+    "allowed_failure": "33",
     "timed_out": "31",
     "rejected": "31",
     "cancelled": "35",
@@ -59,7 +59,7 @@ class Painter:
 
 
 def shown(step: StepRecord, run: RunRecord) -> str:
-    """The step's status as shown (`flowtui.glyphs.shown_status`): not_run, failed_allowed…"""
+    """The step's status as shown (`flowtui.glyphs.shown_status`): not_run, allowed_failure…"""
     return shown_status(
         str(step.status),
         run_final=run.status.is_final,

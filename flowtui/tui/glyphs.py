@@ -13,7 +13,7 @@ STATUS_COLOUR: dict[str, str] = {
     "succeeded": "success",
     "reused": "success",
     "failed": "error",
-    "failed_allowed": "warning",  # the run goes on
+    "allowed_failure": "warning",  # the run goes on
     "timed_out": "error",
     "rejected": "error",
     "held": "warning",

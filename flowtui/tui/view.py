@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 
 from flowtui.engine.records import RunRecord, StepRecord
 from flowtui.engine.states import StepStatus
@@ -19,7 +20,7 @@ def dag_nodes(workflow: Workflow) -> list[tuple[str, tuple[str, ...]]]:
 
 
 def shown_states(run: RunRecord, steps: Sequence[StepRecord]) -> dict[str, str]:
-    """Each step's status as shown (`not_run`, `failed_allowed`, see flowtui.glyphs)."""
+    """Each step's status as shown (`not_run`, `allowed_failure`, see flowtui.glyphs)."""
     final, allowed = run.status.is_final, run.allowed_failures
     return {
         s.name: shown_status(str(s.status), run_final=final, allowed=s.name in allowed)
@@ -68,4 +69,14 @@ async def build_detail(store: RunStore, run_id: int, step: str) -> StepDetail | 
     outputs = (await store.get_outputs(run_id)).get(step, {})
     approvals = [a for a in await store.get_approvals(run_id) if a.step == step]
     attempts = await store.get_attempts(run_id, step)
-    return StepDetail.from_records(record, outputs, approvals, attempts)
+    detail = StepDetail.from_records(record, outputs, approvals, attempts)
+    run = await store.get_run(run_id)
+    if run is not None:
+        status = shown_states(run, [record])[step]
+        detail = replace(detail, status=status, duration=record.elapsed())
+    if record.type == "approval" and approvals:
+        # the decision is said once, by its record: not again as the step's message
+        # ("approved by ann: ok") and its outputs (approved_by, comment)
+        rest = {k: v for k, v in outputs.items() if k not in ("approved_by", "comment")}
+        detail = replace(detail, message="", outputs=rest)
+    return detail

@@ -280,7 +280,7 @@ def test_each_outcome_has_one_look_in_run_and_show(cli: Cli, tmp_path: Path) -> 
     shown = cli("show", "last")
     for out in (ran.stdout, shown.stdout):
         assert "✓ succeeded (2 attempts)" in out
-        assert "✗ failed (allowed)" in out
+        assert "✗ allowed failure" in out
         assert "⧗ timed_out" in out
         assert "○ not run" in out
         assert "pending" not in out

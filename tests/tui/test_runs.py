@@ -4,13 +4,18 @@ other processes' runs announced, nothing rerun for nothing (Pilot, real runs).""
 from __future__ import annotations
 
 import asyncio
+import getpass
 import os
 import re
 import subprocess
 import sys
 from pathlib import Path
 
+from textual.widgets import Label, Static
+
 from flowtui.tui.app import FlowApp
+from flowtui.tui.screens.approval import ApprovalScreen
+from flowtui.tui.view import build_detail
 from flowtui.tui.widgets.dag_view import DagView
 from flowtui.tui.widgets.failure_panel import FailurePanel
 from flowtui.tui.widgets.timeline import TimelineView
@@ -131,7 +136,7 @@ async def test_a_failure_selects_its_step_and_says_what_to_do(tmp_path: Path) ->
         assert re.search(r"×2", drawn), drawn  # the retried success
         states = {row.name: row.status for row in app.query_one(TimelineView).rows}
         assert states["deploy"] == "not_run"
-        assert states["lint"] == "failed_allowed"
+        assert states["lint"] == "allowed_failure"
         assert states["slow"] == "timed_out"
         # the test step's panel shows its stderr lines
         await until(pilot, lambda: step_status(app, 1, "test") == "failed")
@@ -177,3 +182,40 @@ async def test_other_processes_runs_are_announced(tmp_path: Path) -> None:
             proc.kill()
         await notes.all_in(pilot, app)
         assert len(notes.matching("waits for approval")) == 1, notes.messages
+
+
+def texts(screen: ApprovalScreen) -> str:
+    return "\n".join(str(w.render()) for w in screen.query(Static))
+
+
+async def test_the_approval_dialog_shows_the_gate_in_context(tmp_path: Path) -> None:
+    folder = tmp_path / "workflows"
+    folder.mkdir()
+    write(folder, "gate.yaml", GATE)
+    app = FlowApp(folder, db_path=tmp_path / "h.db", watch=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await app.ready.wait()
+        await select(pilot, app, "gate")
+        await pilot.press("r")
+        await until(pilot, lambda: step_status(app, 1, "approve") == "held")
+        await pilot.press("a")
+        await until(pilot, lambda: isinstance(app.screen, ApprovalScreen))
+        screen = app.screen
+        assert isinstance(screen, ApprovalScreen)
+        text = texts(screen)
+        assert "Approve approve of gate run #1?" in str(screen.query_one(Label).render())
+        assert "Check the plan first" in text  # its message:
+        assert f"started by manual ({getpass.getuser()}) at " in text
+        assert "approvers: anyone" in text
+        assert re.search(r"✓ plan\s+2 to add, 1 to change", text), text  # what it gates
+        assert re.search(r"held for \d+\.\ds · rejected by itself in (59m\d\ds|1h00m)", text), text
+        clock = str(screen.query_one("#gate-clock", Static).render())
+        await until(pilot, lambda: str(screen.query_one("#gate-clock").render()) != clock)
+        await pilot.press(*"ship it", "enter")
+        await until(pilot, lambda: run_status(app, 1) == "succeeded")
+        # the log's header says the decision once: by its approval record
+        detail = await build_detail(app.history, 1, "approve")
+        assert detail is not None and detail.approval is not None
+        assert detail.approval.comment == "ship it"
+        assert detail.message == "" and "approved_by" not in detail.outputs
+        assert detail.duration is not None  # how long it was held
