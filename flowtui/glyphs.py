@@ -33,6 +33,7 @@ GLYPHS: dict[str, str] = {
 # the word for a status where it is not the status itself
 LABELS: dict[str, str] = {
     NOT_RUN: "not run",
+    "timed_out": "timed out",
     ALLOWED_FAILURE: "allowed failure",
 }
 

@@ -281,7 +281,7 @@ def test_each_outcome_has_one_look_in_run_and_show(cli: Cli, tmp_path: Path) -> 
     for out in (ran.stdout, shown.stdout):
         assert "✓ succeeded (2 attempts)" in out
         assert "✗ allowed failure" in out
-        assert "⧗ timed_out" in out
+        assert "⧗ timed out" in out
         assert "○ not run" in out
         assert "pending" not in out
     assert "Reason: slow timed out" in ran.stdout  # the allowed failure is not the reason

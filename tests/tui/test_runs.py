@@ -120,7 +120,7 @@ async def test_a_failure_selects_its_step_and_says_what_to_do(tmp_path: Path) ->
         await until(pilot, lambda: panel.failure is not None)
         assert panel.display
         text = str(panel.render())
-        assert "slow timed_out" in text or "test failed" in text, text
+        assert "slow timed out" in text or "test failed" in text, text
         # the first to fail is the one to look at (the timeout ends first here)
         failure = panel.failure
         assert failure is not None

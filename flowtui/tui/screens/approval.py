@@ -29,11 +29,13 @@ class ApprovalScreen(Dialog[str | None]):
 
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
 
+    # compact inputs and buttons, and the results in a scroll of at most a quarter of the
+    # screen: the whole dialog fits an 80x24 terminal
     DEFAULT_CSS = """
     ApprovalScreen > Vertical { width: 90; }
-    ApprovalScreen #gate-message { margin-bottom: 1; text-style: bold; }
+    ApprovalScreen #gate-message { text-style: bold; }
     ApprovalScreen #gate-clock { color: $warning; }
-    ApprovalScreen #gate-upstream { height: auto; max-height: 12; margin: 1 0; }
+    ApprovalScreen #gate-upstream { height: auto; max-height: 25vh; margin-top: 1; }
     ApprovalScreen .muted { color: $text-muted; }
     """
 
@@ -76,13 +78,14 @@ class ApprovalScreen(Dialog[str | None]):
             with VerticalScroll(id="gate-upstream"):
                 yield Static(self._upstream_content(), id="gate-results")
             yield Label("Comment (optional):")
-            yield Input(id="prompt")
+            yield Input(id="prompt", compact=True)
             with Horizontal(classes="buttons"):
-                yield Button("Cancel", id="cancel")
+                yield Button("Cancel", id="cancel", compact=True)
                 yield Button(
                     self.verb.capitalize(),
                     id="ok",
                     variant="primary" if self.verb == "approve" else "error",
+                    compact=True,
                 )
 
     def on_mount(self) -> None:

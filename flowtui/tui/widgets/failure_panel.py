@@ -75,7 +75,8 @@ class FailurePanel(Static):
 
 
 def last_error_lines(lines: Sequence[tuple[str, str]]) -> tuple[str, ...]:
-    """The last stderr lines of (stream, line) pairs, else the last lines of any stream."""
+    """The last stderr lines of (stream, line) pairs, else its last output lines (flowtui's
+    own `system` lines repeat what the panel says already)."""
     errors = [line for stream, line in lines if stream == "stderr"]
-    chosen = errors or [line for _, line in lines]
+    chosen = errors or [line for stream, line in lines if stream != "system"]
     return tuple(chosen[-TAIL_LINES:])
