@@ -19,6 +19,7 @@ from textual.message_pump import MessagePump
 
 from flowtui.engine.bus import EventBus
 from flowtui.engine.events import Event, RunStatusChanged, StepStatusChanged
+from flowtui.engine.owner import Owner
 from flowtui.engine.states import RunStatus, StepStatus
 from flowtui.store.runstore import RunStore
 
@@ -145,14 +146,18 @@ class Bridge:
         except Exception as exc:
             self.target.post_message(HistoryUnavailable(exc))
             return
+        me = Owner.current()
         for event in events:
-            if event.run_id in self.own_runs:
+            held = event.kind == "step" and event.status == StepStatus.HELD and event.step
+            ended = event.kind == "run" and RunStatus(event.status).is_final
+            if not (held or ended) or event.run_id in self.own_runs:
                 continue
-            if event.kind == "step" and event.status == StepStatus.HELD and event.step:
+            run = await self.store.get_run(event.run_id)
+            if run is None or (run.owner_host, run.owner_pid) == (me.host, me.pid):
+                continue  # gone, or this process's: its bus announces it
+            if held and event.step:
                 self.target.post_message(StepHeld(event.run_id, event.step))
-            elif event.kind == "run" and RunStatus(event.status).is_final:
-                run = await self.store.get_run(event.run_id)
-                workflow = run.workflow if run else "?"
+            elif ended:
                 self.target.post_message(
-                    RunEnded(workflow, event.run_id, RunStatus(event.status), event.message)
+                    RunEnded(run.workflow, event.run_id, RunStatus(event.status), event.message)
                 )

@@ -127,7 +127,10 @@ async def test_a_failure_selects_its_step_and_says_what_to_do(tmp_path: Path) ->
         assert app.query_one(DagView).selected == failure.step == app.view.step
         assert "f rerun from failed" in text and "l its log" in text and "e edit" in text
         await until(pilot, lambda: notes.matching("failing run 1 failed: "))
+        await notes.all_in(pilot, app)
+        # named once: from this process's bus, not again from the history
         assert notes.matching("failing run 1 failed: slow timed out, test failed")
+        assert len(notes.matching("failing run 1")) == 1, notes.messages
         # every step looks like what happened to it
         drawn = dag_text(app)
         assert "○ deploy" in drawn  # never ran: not "·" as a pending step
