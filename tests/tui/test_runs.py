@@ -130,7 +130,7 @@ async def test_a_failure_selects_its_step_and_says_what_to_do(tmp_path: Path) ->
         await notes.all_in(pilot, app)
         # named once: from this process's bus, not again from the history
         assert notes.matching("failing run 1 failed: slow timed out, test failed")
-        assert len(notes.matching("failing run 1")) == 1, notes.messages
+        assert len(notes.matching("failing run 1 failed")) == 1, notes.messages
         # every step looks like what happened to it
         drawn = dag_text(app)
         assert "○ deploy" in drawn  # never ran: not "·" as a pending step
