@@ -59,8 +59,11 @@ class FailurePanel(Static):
     def _content(failure: Failure) -> Content:
         """User text (messages, log lines) is never parsed as markup."""
         glyph = GLYPHS.get(failure.status, "✗")
+        label = status_label(failure.status)
+        if failure.message.startswith(label):  # "timed out after 5s" says it already
+            label = ""
         parts: list[str | tuple[str, str]] = [
-            (f"{glyph} {failure.step} {status_label(failure.status)}", "$error bold")
+            (f"{glyph} {failure.step} {label}".rstrip(), "$error bold")
         ]
         if failure.message:
             parts += [(" — ", "dim"), failure.message]
