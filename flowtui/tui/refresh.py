@@ -331,9 +331,14 @@ class RefreshMixin(App[None]):
             self._failures[run.id] = await self._read_failure(run, steps, shown)
         failure = self._failures[run.id]
         panel.show(failure)
-        if failure is not None and self._failure_selected != run.id:
+        dag = self.query_one(DagView)
+        if (
+            failure is not None
+            and self._failure_selected != run.id
+            and failure.step in dag.node_names  # not a step the file has dropped since
+        ):
             self._failure_selected = run.id
-            self.query_one(DagView).selected = failure.step
+            dag.selected = failure.step
             self.view.step = failure.step
 
     async def _read_failure(
