@@ -214,3 +214,23 @@ async def test_the_approval_dialog_shows_the_gate_in_context(tmp_path: Path) -> 
         assert detail.approval.comment == "ship it"
         assert detail.message == "" and "approved_by" not in detail.outputs
         assert detail.duration is not None  # how long it was held
+
+
+async def test_the_approval_dialog_fits_a_small_terminal(tmp_path: Path) -> None:
+    folder = tmp_path / "workflows"
+    folder.mkdir()
+    write(folder, "gate.yaml", GATE)
+    app = FlowApp(folder, db_path=tmp_path / "h.db", watch=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await app.ready.wait()
+        await select(pilot, app, "gate")
+        await pilot.press("r")
+        await until(pilot, lambda: step_status(app, 1, "approve") == "held")
+        await pilot.press("a")
+        await until(pilot, lambda: isinstance(app.screen, ApprovalScreen))
+        await pilot.pause()
+        # inside the box's borders and padding: nothing cut off at the bottom
+        box = app.screen.query_one("Vertical").content_region
+        for widget in ("#prompt", "#ok", "#cancel", "#gate-results"):
+            region = app.screen.query_one(widget).region
+            assert box.contains_region(region), (widget, region, box)
