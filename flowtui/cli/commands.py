@@ -30,6 +30,7 @@ from flowtui.cli.console import (
 from flowtui.engine.identity import current_user
 from flowtui.engine.records import RunRecord
 from flowtui.engine.states import RunStatus, StepStatus
+from flowtui.glyphs import attempts_note
 from flowtui.model import circleci
 from flowtui.model.errors import WorkflowError
 from flowtui.model.loader import (
@@ -493,11 +494,11 @@ async def _show(args: argparse.Namespace) -> int:
             dur = step_duration(step)
             timing = f"  {fmt_duration(dur)}" if dur is not None else ""
             code = f"  exit {step.exit_code}" if step.exit_code is not None else ""
-            attempts = f"  attempt {step.attempt}" if step.attempt and step.attempt > 1 else ""
-            label = step_label(step, decided, run)
-            if label.endswith("attempts)"):
-                attempts = ""  # said by the label already
-            status = paint.status(shown(step, run), label)
+            status_now = shown(step, run)
+            # a retried success says its attempts in its label ("succeeded (2 attempts)")
+            retried = step.attempt > 1 and not attempts_note(status_now, step.attempt)
+            attempts = f"  attempt {step.attempt}" if retried else ""
+            status = paint.status(status_now, step_label(step, decided, run))
             print(paint(f"── {step.name}", "1") + f"  {status}{timing}{code}{attempts}")
             for a in approvals:
                 if a.step == step.name:
