@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from flowtui.engine.identity import approvers_of, may_approve, resolve_identity
 from flowtui.engine.records import RunRecord, StepRecord
-from flowtui.engine.states import StepStatus
+from flowtui.engine.states import STEP_RERUNNABLE, StepStatus
 from flowtui.store.runstore import RunStore
 
 if TYPE_CHECKING:
@@ -40,6 +40,10 @@ class NoSuchRun(DecisionError):
 
 class RunNotActive(DecisionError):
     pass
+
+
+class NothingToRerun(ControlError):
+    """A rerun from the failed steps of a run where no step failed or was left unrun."""
 
 
 class NoHeldStep(DecisionError):
@@ -120,6 +124,64 @@ async def check_decision(
             approvers,
         )
     return HeldStep(run, target, user, approvers)
+
+
+@dataclass(frozen=True, slots=True)
+class Gate:
+    """What a person deciding a held step gets to see: what it asks, who started the run
+    and when, how long it has waited and may wait, and the results of the steps it gates."""
+
+    message: str  # the step's `message:`
+    started_by: str  # "manual (ann)", "cron", "rerun (bob)"
+    started_at: float | None
+    held_at: float | None
+    timeout: float | None  # seconds it may wait in all; None: forever
+    upstream: list[StepRecord]  # the steps it depends on (also indirectly), in file order
+
+    def held_for(self, now: float) -> float | None:
+        return None if self.held_at is None else max(0.0, now - self.held_at)
+
+    def time_left(self, now: float) -> float | None:
+        if self.timeout is None or self.held_at is None:
+            return None
+        return max(0.0, self.held_at + self.timeout - now)
+
+
+async def describe_gate(store: RunStore, held: HeldStep) -> Gate:
+    """The context of `held` (read from the run's own definition, not today's file)."""
+    from flowtui.model.errors import WorkflowError
+    from flowtui.model.loader import load_workflow_text
+
+    run, step = held.run, held.step
+    message, timeout = "", None
+    source = str(run.definition.get("source") or "")
+    if source:
+        try:
+            workflow = load_workflow_text(source, run.workflow_path or run.workflow)
+        except WorkflowError:
+            workflow = None
+        spec = workflow.steps.get(step.name) if workflow else None
+        if spec is not None:
+            message = str(spec.spec.get("message") or "")
+            timeout = spec.timeout
+    steps = await store.get_steps(run.id)
+    requires = {s.name: s.requires for s in steps}
+    needed: set[str] = set()
+    todo = list(step.requires)
+    while todo:
+        name = todo.pop()
+        if name not in needed:
+            needed.add(name)
+            todo.extend(requires.get(name, []))
+    by = run.trigger + (f" ({run.triggered_by})" if run.triggered_by else "")
+    return Gate(
+        message=message or step.message,
+        started_by=by,
+        started_at=run.started_at or run.created_at,
+        held_at=step.held_at,
+        timeout=timeout,
+        upstream=[s for s in steps if s.name in needed],
+    )
 
 
 async def acting_user(store: RunStore, as_user: str | None = None) -> str:
@@ -211,8 +273,24 @@ async def wait_final(store: RunStore, run_id: int, timeout: float) -> RunRecord 
 
 async def rerun(runner: Runner, run_id: int, *, from_failed: bool, by: str) -> RunHandle:
     """A new run linked to `run_id`: from its failed steps (reusing the rest) or from the
-    start.  Raises RunError (unknown, still active, definition gone)."""
+    start.  Raises RunError (unknown, still active, definition gone) or NothingToRerun."""
+    if from_failed:
+        await _check_something_failed(runner, run_id)
     return await runner.rerun(run_id, from_failed=from_failed, triggered_by=by)
+
+
+async def _check_something_failed(runner: Runner, run_id: int) -> None:
+    """Refuse a rerun from failed that would only reuse every step (a run of nothing)."""
+    run = await runner.ledger.get_run(run_id)
+    if run is None or not run.status.is_final:
+        return  # the runner says what is wrong with it
+    steps = await runner.ledger.get_steps(run_id)
+    if steps and not any(s.status in STEP_RERUNNABLE for s in steps):
+        raise NothingToRerun(
+            f"nothing to rerun: no step of run {run.id} ({run.workflow}, {run.status}) "
+            "failed or was left unrun; rerun it from the start instead (F, or "
+            "flowtui rerun --from-start)"
+        )
 
 
 async def set_paused(store: RunStore, workflow: str, paused: bool) -> bool:

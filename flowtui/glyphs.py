@@ -1,6 +1,17 @@
-"""The one glyph per status that the CLI and the dashboard both show."""
+"""The one look per status that the CLI and the dashboard both show: a glyph and a word.
+
+Besides the statuses the history records, two are only shown (`shown_status`):
+- `not_run`: a step that a finished run never reached. The history keeps it `pending`
+  (a rerun from failed picks it up), but it will never run, so it is not "pending".
+- `allowed_failure`: a failure the workflow allows (`continue_on_failure`): the run goes on.
+A timeout has its own glyph (it is not any failure), and a success after retries says how
+many attempts it took (`attempts_note`).
+"""
 
 from __future__ import annotations
+
+NOT_RUN = "not_run"
+ALLOWED_FAILURE = "allowed_failure"
 
 GLYPHS: dict[str, str] = {
     "pending": "·",
@@ -10,9 +21,41 @@ GLYPHS: dict[str, str] = {
     "succeeded": "✓",
     "reused": "✓",
     "failed": "✗",
-    "timed_out": "✗",
+    ALLOWED_FAILURE: "✗",
+    "timed_out": "⧗",
     "rejected": "✗",
     "cancelled": "⊘",
     "skipped": "↷",
+    NOT_RUN: "○",
     "interrupted": "⚡",
 }
+
+# the word for a status where it is not the status itself
+LABELS: dict[str, str] = {
+    NOT_RUN: "not run",
+    "timed_out": "timed out",
+    ALLOWED_FAILURE: "allowed failure",
+}
+
+# failures `continue_on_failure` lets the run go on after
+_ALLOWABLE = frozenset({"failed", "timed_out"})
+
+
+def shown_status(status: str, *, run_final: bool, allowed: bool = False) -> str:
+    """What a step's recorded `status` is shown as, once its run is final (`run_final`) and
+    when its workflow allows it to fail (`allowed`)."""
+    if status == "pending" and run_final:
+        return NOT_RUN
+    if allowed and status in _ALLOWABLE:
+        return ALLOWED_FAILURE
+    return status
+
+
+def status_label(status: str) -> str:
+    """The word for a (shown) status: `not run`, `allowed failure`, else the status."""
+    return LABELS.get(status, status)
+
+
+def attempts_note(status: str, attempt: int) -> str:
+    """`2 attempts` for a success that needed retries, else nothing."""
+    return f"{attempt} attempts" if status == "succeeded" and attempt > 1 else ""

@@ -22,12 +22,15 @@ from flowtui.cli.console import (
     ConsoleReporter,
     Painter,
     render_summary,
+    shown,
     step_duration,
+    step_label,
     use_colour,
 )
 from flowtui.engine.identity import current_user
 from flowtui.engine.records import RunRecord
 from flowtui.engine.states import RunStatus, StepStatus
+from flowtui.glyphs import attempts_note
 from flowtui.model import circleci
 from flowtui.model.errors import WorkflowError
 from flowtui.model.loader import (
@@ -197,7 +200,12 @@ def cmd_rerun(args: argparse.Namespace) -> int:
 
     async def start(runtime: Runtime) -> RunHandle:
         run = await resolve_run(runtime.store, args.run)
-        return await control.rerun(runtime.runner, run.id, from_failed=not args.from_start, by=user)
+        try:
+            return await control.rerun(
+                runtime.runner, run.id, from_failed=not args.from_start, by=user
+            )
+        except control.NothingToRerun as exc:
+            raise CliError(str(exc)) from None
 
     return asyncio.run(_execute(args, dirs, start, []))
 
@@ -234,6 +242,8 @@ async def _execute(
         except (RunError, StoreError) as exc:
             raise CliError(str(exc)) from None
         run_id = handle.run_id
+        if (started := await store.get_run(run_id)) is not None:
+            reporter.allowed_failures = started.allowed_failures
         if not step_names:
             steps = await store.get_steps(run_id)
             reporter.set_step_names([s.name for s in steps])
@@ -471,6 +481,7 @@ async def _show(args: argparse.Namespace) -> int:
         outputs = await store.get_outputs(run.id)
         omissions = await store.log_omissions(run.id)
         print(render_summary(run, steps, approvals, paint))
+        decided = {a.step: a for a in approvals}
         print(f"Started: {fmt_clock(run.started_at)}   Ended: {fmt_clock(run.ended_at)}")
         if run.branch or run.concurrency_group:
             parts = [f"Branch: {run.branch}"] if run.branch else []
@@ -484,11 +495,12 @@ async def _show(args: argparse.Namespace) -> int:
             dur = step_duration(step)
             timing = f"  {fmt_duration(dur)}" if dur is not None else ""
             code = f"  exit {step.exit_code}" if step.exit_code is not None else ""
-            attempts = f"  attempt {step.attempt}" if step.attempt and step.attempt > 1 else ""
-            print(
-                paint(f"── {step.name}", "1") + f"  {paint.status(step.status)}{timing}"
-                f"{code}{attempts}"
-            )
+            status_now = shown(step, run)
+            # a retried success says its attempts in its label ("succeeded (2 attempts)")
+            retried = step.attempt > 1 and not attempts_note(status_now, step.attempt)
+            attempts = f"  attempt {step.attempt}" if retried else ""
+            status = paint.status(status_now, step_label(step, decided, run))
+            print(paint(f"── {step.name}", "1") + f"  {status}{timing}{code}{attempts}")
             for a in approvals:
                 if a.step == step.name:
                     verb = "approved" if a.approved else "rejected"

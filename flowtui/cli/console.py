@@ -21,7 +21,7 @@ from flowtui.engine.events import (
 )
 from flowtui.engine.records import ApprovalRecord, RunRecord, StepRecord
 from flowtui.engine.states import RunStatus, StepStatus
-from flowtui.glyphs import GLYPHS
+from flowtui.glyphs import GLYPHS, attempts_note, shown_status, status_label
 from flowtui.timefmt import fmt_duration
 
 COLOURS: dict[str, str] = {
@@ -32,7 +32,9 @@ COLOURS: dict[str, str] = {
     "queued": "2",
     "pending": "2",
     "skipped": "2",
+    "not_run": "2",
     "failed": "31",
+    "allowed_failure": "33",
     "timed_out": "31",
     "rejected": "31",
     "cancelled": "35",
@@ -52,25 +54,31 @@ class Painter:
         return f"\x1b[{code}m{text}\x1b[0m" if self.enabled and code else text
 
     def status(self, status: str, label: str | None = None) -> str:
-        text = f"{GLYPHS.get(status, ' ')} {label or status}"
+        text = f"{GLYPHS.get(status, ' ')} {label or status_label(status)}"
         return self(text, COLOURS.get(status, ""))
 
 
-def step_label(step: StepRecord, approvals: dict[str, ApprovalRecord]) -> str:
-    """What a person calls the outcome: an approval step 'approved', not 'succeeded'."""
+def shown(step: StepRecord, run: RunRecord) -> str:
+    """The step's status as shown (`flowtui.glyphs.shown_status`): not_run, allowed_failure…"""
+    return shown_status(
+        str(step.status),
+        run_final=run.status.is_final,
+        allowed=step.name in run.allowed_failures,
+    )
+
+
+def step_label(step: StepRecord, approvals: dict[str, ApprovalRecord], run: RunRecord) -> str:
+    """What a person calls the outcome: an approval step 'approved', not 'succeeded'; a step
+    a finished run never reached 'not run'; a retried success with its attempts."""
     if step.type == "approval" and step.status == StepStatus.SUCCEEDED and step.name in approvals:
         return "approved"
-    if step.status == StepStatus.PENDING:
-        return "not run"
-    return str(step.status)
+    status = shown(step, run)
+    note = attempts_note(status, step.attempt)
+    return f"{status_label(status)} ({note})" if note else status_label(status)
 
 
 def step_duration(step: StepRecord, now: float | None = None) -> float | None:
-    start = step.held_at if step.type == "approval" and step.held_at else step.started_at
-    if start is None:
-        return None
-    end = step.ended_at or (now if now is not None else time.time())
-    return end - start
+    return step.elapsed(now)
 
 
 class ConsoleReporter:
@@ -87,6 +95,7 @@ class ConsoleReporter:
         self.paint = Painter(use_colour(self.out) if colour is None else colour)
         self.show_logs = show_logs
         self._width = 12
+        self.allowed_failures: frozenset[str] = frozenset()  # continue_on_failure steps
 
     def set_step_names(self, names: Sequence[str]) -> None:
         if names:
@@ -109,7 +118,10 @@ class ConsoleReporter:
                 return
             extra = f" (attempt {event.attempt})" if event.attempt > 1 else ""
             msg = f" — {event.message}" if event.message else ""
-            self._line(event.step, self.paint.status(event.status) + extra + msg)
+            status = shown_status(
+                event.status, run_final=False, allowed=event.step in self.allowed_failures
+            )
+            self._line(event.step, self.paint.status(status) + extra + msg)
             if event.status == StepStatus.HELD:
                 hint = (
                     f"  approve: flowtui approve {event.run_id} {event.step}"
@@ -135,7 +147,7 @@ def render_summary(
     """The result block `flowtui run` ends with and `flowtui show` starts with."""
     decided = {a.step: a for a in approvals}
     width = max([len(s.name) for s in steps] + [4])
-    labels = [step_label(s, decided) for s in steps]
+    labels = [step_label(s, decided, run) for s in steps]
     label_width = max([len(x) for x in labels] + [9]) + 2
     status = paint(str(run.status), COLOURS.get(run.status, ""))
     head = f"Workflow: {run.workflow}    Run: {run.id}    Status: {status}"
@@ -144,7 +156,7 @@ def render_summary(
         lines.append(f"Rerun ({run.rerun_mode}) of run {run.parent_run_id}")
     number_width = len(str(len(steps)))
     for index, (step, label) in enumerate(zip(steps, labels, strict=True), start=1):
-        status_text = paint.status(step.status, label)
+        status_text = paint.status(shown(step, run), label)
         pad = " " * (label_width - len(label))
         duration = step_duration(step, now)
         dur = fmt_duration(duration) if duration is not None else "-"

@@ -472,7 +472,10 @@ class RunExecution:
             if s in STEP_FAILED and not self.workflow.steps[n].continue_on_failure
         ]
         if failed:
-            return RunStatus.FAILED, f"{', '.join(failed)} {self.statuses[failed[0]]}"
+            # each with its own outcome: "slow timed out, test failed"
+            return RunStatus.FAILED, ", ".join(
+                f"{n} {str(self.statuses[n]).replace('_', ' ')}" for n in failed
+            )
         not_reached = [n for n, s in self.statuses.items() if not s.is_final]
         if not_reached:
             return RunStatus.FAILED, f"not reached: {', '.join(not_reached)}"

@@ -278,6 +278,14 @@ def _kill_escaped(escaped: list[psutil.Process], on_line: LineFn | None) -> None
         on_line("system", f"killed {killed} {noun} that left the step's process group")
 
 
+def _alive(pid: int) -> bool:
+    """Exists and is not a zombie (a zombie waits for the child watcher to reap it)."""
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False
+
+
 async def _stop(
     proc: asyncio.subprocess.Process,
     pgid: int,
@@ -291,9 +299,12 @@ async def _stop(
     try:
         await terminate_sequence(pgid, grace)
         _kill_escaped(escaped, on_line)
-        if proc.returncode is None:  # the leader left its group: stop it directly
+        if proc.returncode is None and _alive(proc.pid):
+            # the leader left its group: stop it directly. Not with proc.kill(): Popen polls
+            # (reaps) first, and the loop's child watcher then finds the child already
+            # reaped and warns. Unreaped, the pid cannot have been reused.
             with contextlib.suppress(ProcessLookupError):
-                proc.kill()
+                os.kill(proc.pid, signal.SIGKILL)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(_wait_exit(proc), DRAIN_TIMEOUT)
         await _settle_readers(readers, DRAIN_TIMEOUT)

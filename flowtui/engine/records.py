@@ -58,6 +58,16 @@ class RunRecord:
         """Seconds from start to end; for a run still going, the time elapsed so far."""
         return _elapsed(self.started_at, self.ended_at)
 
+    @property
+    def allowed_failures(self) -> frozenset[str]:
+        """Steps whose failure the run's workflow allows (`continue_on_failure`)."""
+        steps = self.definition.get("steps") or []
+        return frozenset(
+            str(step.get("name"))
+            for step in steps
+            if isinstance(step, dict) and step.get("continue_on_failure")
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class StepRecord:
@@ -81,6 +91,15 @@ class StepRecord:
     @property
     def duration(self) -> float | None:
         return _elapsed(self.started_at, self.ended_at)
+
+    def elapsed(self, now: float | None = None) -> float | None:
+        """Its time so far or in all: an approval step's from when it was held (waiting
+        for a person is its work), others' from their start."""
+        start = self.held_at if self.type == "approval" and self.held_at else self.started_at
+        if start is None:
+            return None
+        end = self.ended_at if self.ended_at is not None else (now or time.time())
+        return max(0.0, end - start)
 
 
 @dataclass(frozen=True, slots=True)

@@ -212,7 +212,13 @@ class Runner:
         definition: dict[str, Any] = {
             "source": workflow.source,
             "steps": [
-                {"name": s.name, "type": s.type, "requires": list(s.requires)}
+                {
+                    "name": s.name,
+                    "type": s.type,
+                    "requires": list(s.requires),
+                    # the dashboard and `show` tell an allowed failure from a fatal one
+                    **({"continue_on_failure": True} if s.continue_on_failure else {}),
+                }
                 for s in workflow.steps.values()
             ],
         }

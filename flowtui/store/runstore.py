@@ -618,16 +618,28 @@ class RunStore(RecoveryMixin):
         rows = await self.db.fetchall(
             "SELECT * FROM events WHERE run_id = ? ORDER BY id", (run_id,)
         )
-        return [
-            EventRecord(
-                id=r["id"],
-                run_id=r["run_id"],
-                step=r["step"],
-                kind=r["kind"],
-                status=r["status"],
-                attempt=r["attempt"],
-                at=r["at"],
-                message=r["message"],
-            )
-            for r in rows
-        ]
+        return _event_records(rows)
+
+    async def events_after(self, after_id: int, limit: int = 500) -> list[EventRecord]:
+        """Status changes of any run recorded after event `after_id`, oldest first (what a
+        dashboard announces of other processes' runs)."""
+        rows = await self.db.fetchall(
+            "SELECT * FROM events WHERE id > ? ORDER BY id LIMIT ?", (after_id, limit)
+        )
+        return _event_records(rows)
+
+
+def _event_records(rows: Sequence[Any]) -> list[EventRecord]:
+    return [
+        EventRecord(
+            id=r["id"],
+            run_id=r["run_id"],
+            step=r["step"],
+            kind=r["kind"],
+            status=r["status"],
+            attempt=r["attempt"],
+            at=r["at"],
+            message=r["message"],
+        )
+        for r in rows
+    ]

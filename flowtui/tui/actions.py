@@ -18,7 +18,8 @@ from flowtui.engine.runner import RunError, Runner
 from flowtui.engine.states import StepStatus
 from flowtui.model.workflow import Workflow
 from flowtui.tui.refresh import RefreshMixin
-from flowtui.tui.screens.dialogs import ConfirmScreen, ParamsScreen, PromptScreen
+from flowtui.tui.screens.approval import ApprovalScreen
+from flowtui.tui.screens.dialogs import ConfirmScreen, ParamsScreen
 
 P = ParamSpec("P")
 S = TypeVar("S", bound="RefreshMixin")
@@ -136,10 +137,16 @@ class ActionsMixin(RefreshMixin):
             await control.decide(self.history, held, approve=approve, comment=comment)
             self.notify(f"{verb}d {held.name} of run {run.id}")
 
-        title = f"{verb.capitalize()} {held.name} of run #{run.id}? Comment (optional):"
-        self.push_screen(
-            PromptScreen(title, submit_label=verb.capitalize()), functools.partial(send, self)
+        gate = await control.describe_gate(store, held)
+        screen = ApprovalScreen(
+            verb=verb,
+            step=held.name,
+            run_id=run.id,
+            workflow=run.workflow,
+            gate=gate,
+            approvers=held.approvers,
         )
+        self.push_screen(screen, functools.partial(send, self))
 
     @reported
     async def action_rerun(self, from_failed: bool) -> None:
@@ -153,6 +160,9 @@ class ActionsMixin(RefreshMixin):
             handle = await control.rerun(
                 self.local_runner, run.id, from_failed=from_failed, by=current_user()
             )
+        except control.NothingToRerun as exc:
+            self.notify(str(exc), severity="warning")
+            return
         except (RunError, OSError) as exc:
             self.notify(str(exc), title="cannot rerun", severity="error")
             return

@@ -38,6 +38,7 @@ from flowtui.tui.files import FileActionsMixin
 from flowtui.tui.screens.dialogs import HelpScreen
 from flowtui.tui.themes import DEFAULT_THEME, load_themes
 from flowtui.tui.widgets.dag_view import DagView
+from flowtui.tui.widgets.failure_panel import FailurePanel
 from flowtui.tui.widgets.footer import KeyFooter
 from flowtui.tui.widgets.log_view import LogView
 from flowtui.tui.widgets.run_history import RunHistory
@@ -183,6 +184,7 @@ class FlowApp(ActionsMixin, FileActionsMixin):
                 with TabbedContent(initial="dag", id="tabs"):
                     with TabPane("DAG", id="dag"):
                         yield DagView(id="dag-view")
+                        yield FailurePanel(id="failure")
                     with TabPane("Timeline", id="timeline"):
                         yield TimelineView(id="timeline-view")
                     with TabPane("Logs", id="logs"):
@@ -210,6 +212,7 @@ class FlowApp(ActionsMixin, FileActionsMixin):
         self.query_one(WorkflowList).focus()
         self.run_bridge()
         self.run_poll()
+        self.start_clock()
         if self.watch_enabled:
             self.watch_folder()
         # what is loaded by now (Textual, the catalog, the widgets) lives as long as the app;
@@ -332,6 +335,8 @@ class FlowApp(ActionsMixin, FileActionsMixin):
     def on_run_ended(self, message: bridge.RunEnded) -> None:
         ok = message.status == RunStatus.SUCCEEDED
         text = f"{message.workflow} run {message.run_id} {message.status}"
+        if message.message and not ok:  # which step: "test failed", "cancelled by ann"
+            text += f": {message.message}"
         self.notify(text, severity="information" if ok else "error")
         if self.bell_on_events:
             self.bell()

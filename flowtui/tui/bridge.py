@@ -3,20 +3,23 @@
 Two loops, each run by the App as a worker: `follow_bus` turns this process's engine events
 into notices (a step waits for approval, a run ended) and `HistoryChanged`; `poll_history`
 notices what other processes wrote to the shared history (`HistoryChanged` with no names,
-or `LogsMayHaveGrown`).  Floods are coalesced in the App's queue: a pending `HistoryChanged`
+or `LogsMayHaveGrown`) and announces their held steps and ended runs the same way, read
+from the history's status changes (runs seen on this process's bus are announced once,
+from there).  Floods are coalesced in the App's queue: a pending `HistoryChanged`
 absorbs the one before it (`can_replace`), so a burst costs one redraw.
 """
 
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from textual.message import Message
 from textual.message_pump import MessagePump
 
 from flowtui.engine.bus import EventBus
 from flowtui.engine.events import Event, RunStatusChanged, StepStatusChanged
+from flowtui.engine.owner import Owner
 from flowtui.engine.states import RunStatus, StepStatus
 from flowtui.store.runstore import RunStore
 
@@ -24,7 +27,7 @@ POLL_INTERVAL = 1.0  # how often other processes' changes are looked for
 
 
 class StepHeld(Message):
-    """A step of a run of this process waits for approval."""
+    """A step of a run waits for approval."""
 
     def __init__(self, run_id: int, step: str) -> None:
         super().__init__()
@@ -33,13 +36,14 @@ class StepHeld(Message):
 
 
 class RunEnded(Message):
-    """A run of this process reached a final status."""
+    """A run reached a final status; `message` says why it did not succeed (which step)."""
 
-    def __init__(self, workflow: str, run_id: int, status: RunStatus) -> None:
+    def __init__(self, workflow: str, run_id: int, status: RunStatus, message: str = "") -> None:
         super().__init__()
         self.workflow = workflow
         self.run_id = run_id
         self.status = status
+        self.message = message
 
 
 class HistoryChanged(Message):
@@ -82,6 +86,8 @@ class Bridge:
     bus: EventBus
     store: RunStore
     interval: float = POLL_INTERVAL
+    # runs this process's bus told about: announced from there, not again from the history
+    own_runs: set[int] = field(default_factory=set)
 
     async def follow_bus(self) -> None:
         """This process's engine events, a burst at a time, until cancelled."""
@@ -102,17 +108,22 @@ class Bridge:
         post = self.target.post_message
         changed: set[str] = set()
         for event in events:
+            if isinstance(event, StepStatusChanged | RunStatusChanged):
+                self.own_runs.add(event.run_id)
             if isinstance(event, StepStatusChanged) and event.status == StepStatus.HELD:
                 post(StepHeld(event.run_id, event.step))
             elif isinstance(event, RunStatusChanged):
                 changed.add(event.workflow)
                 if event.status.is_final:
-                    post(RunEnded(event.workflow, event.run_id, event.status))
+                    post(RunEnded(event.workflow, event.run_id, event.status, event.message))
         post(HistoryChanged(changed))
 
     async def poll_history(self) -> None:
         """What other processes did, every `interval` seconds, until cancelled."""
-        last = -1
+        try:  # what was there before the dashboard opened is not announced
+            last = await self.store.last_event_id()
+        except Exception:
+            last = -1  # the first poll that reads it only redraws
         while True:
             await self.store.wait_for_events(self.interval)  # at once on PostgreSQL
             try:
@@ -121,7 +132,32 @@ class Bridge:
                 self.target.post_message(HistoryUnavailable(exc))
                 continue
             if now != last:
+                if last >= 0:  # not what was there before the dashboard opened
+                    await self._announce_others(last)
                 last = now
                 self.target.post_message(HistoryChanged(None))
             else:
                 self.target.post_message(LogsMayHaveGrown())
+
+    async def _announce_others(self, after: int) -> None:
+        """Held steps and ended runs of other processes, recorded after event `after`."""
+        try:
+            events = await self.store.events_after(after)
+        except Exception as exc:
+            self.target.post_message(HistoryUnavailable(exc))
+            return
+        me = Owner.current()
+        for event in events:
+            held = event.kind == "step" and event.status == StepStatus.HELD and event.step
+            ended = event.kind == "run" and RunStatus(event.status).is_final
+            if not (held or ended) or event.run_id in self.own_runs:
+                continue
+            run = await self.store.get_run(event.run_id)
+            if run is None or (run.owner_host, run.owner_pid) == (me.host, me.pid):
+                continue  # gone, or this process's: its bus announces it
+            if held and event.step:
+                self.target.post_message(StepHeld(event.run_id, event.step))
+            elif ended:
+                self.target.post_message(
+                    RunEnded(run.workflow, event.run_id, RunStatus(event.status), event.message)
+                )

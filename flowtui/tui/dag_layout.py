@@ -242,6 +242,9 @@ def render_row(
             if cell_len(text) > box.w - 4:  # a group's long count: cut, the frame stays whole
                 text = " " + fit_cells(duration, max(box.w - 6, 1)) + " "
             room = box.w - 3 - cell_len(text)
+            if room < 1:  # a narrow box keeps the time, without the note ("1.2s ×2")
+                text = f" {duration.split(' ')[0]} "
+                room = box.w - 3 - cell_len(text)
             if room >= 1:
                 out.append((left + fill[:room], border))
                 out.append((text, _role("duration", status, sel)))

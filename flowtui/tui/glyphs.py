@@ -13,6 +13,7 @@ STATUS_COLOUR: dict[str, str] = {
     "succeeded": "success",
     "reused": "success",
     "failed": "error",
+    "allowed_failure": "warning",  # the run goes on
     "timed_out": "error",
     "rejected": "error",
     "held": "warning",

@@ -29,8 +29,15 @@ from flowtui.model.workflow import Workflow
 from flowtui.store.runstore import RunStore
 from flowtui.timefmt import fmt_duration
 from flowtui.tui.glyphs import glyph, status_style
-from flowtui.tui.view import build_detail, build_timeline_rows, dag_nodes
+from flowtui.tui.view import (
+    build_detail,
+    build_timeline_rows,
+    dag_nodes,
+    shown_states,
+    step_durations,
+)
 from flowtui.tui.widgets.dag_view import DagView
+from flowtui.tui.widgets.failure_panel import Failure, FailurePanel, last_error_lines
 from flowtui.tui.widgets.log_view import LogView
 from flowtui.tui.widgets.run_history import PAGE_SIZE, RunHistory
 from flowtui.tui.widgets.timeline import TimelineView
@@ -43,8 +50,8 @@ REFRESH_DELAY = 0.08  # gather a burst of engine events into one redraw
 FULL_LIST_SECONDS = 15.0  # a poll re-reads every workflow's row at most this often
 POLL_RECENT_RUNS = 50  # a poll compares the newest runs with the list to find changed rows
 LOG_TAIL = 5_000
-
-LOG_TAIL = 5_000
+CLOCK_SECONDS = 1.0  # how often a live run's header and box times move on
+FAILURE_LOG_LINES = 200  # read from the end of a failed step's log for its error lines
 
 
 def _set_text(widget: Static, text: str, *, fixed_width: bool = False) -> None:
@@ -98,6 +105,30 @@ class RefreshMixin(App[None]):
         self._list_cache: dict[str, tuple[bool, list[RunRecord]]] = {}
         self._full_list_at = 0.0
         self._paused: set[str] = set()
+        # what the header and the DAG show, for the clock to move on between redraws
+        self._shown: tuple[
+            Workflow | None, CatalogEntry | None, RunRecord, list[StepRecord], dict[str, str]
+        ]
+        self._shown_run: RunRecord | None = None
+        self._failures: dict[int, Failure | None] = {}  # per failed run, read once
+        self._failure_selected: int | None = None  # the run whose failed step was selected
+
+    def start_clock(self) -> None:
+        """Move a live run's times on every second, also while nothing changes (a run held
+        for approval records nothing until someone decides)."""
+        self.set_interval(CLOCK_SECONDS, self._tick_clock)
+
+    def _tick_clock(self) -> None:
+        run = self._shown_run
+        if run is None or run.status.is_final or self._closing_down:
+            return
+        workflow, entry, _, steps, states = self._shown
+        with contextlib.suppress(NoMatches):
+            self._update_header(workflow, entry, run, steps)
+            durations = step_durations(steps, time.time())
+            self.query_one(DagView).set_states(
+                states, {k: v for k, v in durations.items() if k in states}
+            )
 
     @property
     def history(self) -> RunStore:
@@ -263,23 +294,18 @@ class RefreshMixin(App[None]):
             nodes = [(s.name, tuple(s.requires)) for s in steps]
         else:
             nodes = dag_nodes(workflow)
-        by_name = {s.name: s for s in steps}
-        states = {
-            name: str(by_name[name].status) if name in by_name else "pending" for name, _ in nodes
-        }
+        shown = shown_states(run, steps) if run is not None else {}
+        states = {name: shown.get(name, "pending") for name, _ in nodes}
         now = time.time()
-        durations = {
-            s.name: fmt_duration(s.duration)
-            for s in steps
-            if s.duration is not None and s.name in states
-        }
+        durations = {k: v for k, v in step_durations(steps, now).items() if k in states}
         dag = self.query_one(DagView)
         dag.set_graph(nodes)
         dag.set_states(states, durations)
+        await self._show_failure(run, steps, shown)
         timeline = self.query_one(TimelineView)
         if run is not None:
             timeline.set_run(
-                build_timeline_rows(steps),
+                build_timeline_rows(steps, shown),
                 run_started=run.started_at,
                 run_ended=run.ended_at,
                 now=now,
@@ -287,7 +313,55 @@ class RefreshMixin(App[None]):
         else:
             timeline.set_run([], run_started=None, run_ended=None, now=now)
         self._update_header(workflow, entry, run, steps)
+        self._shown_run = run
+        if run is not None:
+            self._shown = (workflow, entry, run, steps, states)
         await self.refresh_logs()
+
+    async def _show_failure(
+        self, run: RunRecord | None, steps: list[StepRecord], shown: dict[str, str]
+    ) -> None:
+        """Under the DAG of a failed run: its failed step, error lines and next keys; the
+        failed step is selected once, when the failed run is first shown."""
+        panel = self.query_one(FailurePanel)
+        if run is None or run.status != RunStatus.FAILED:
+            panel.show(None)
+            return
+        if run.id not in self._failures:
+            self._failures[run.id] = await self._read_failure(run, steps, shown)
+        failure = self._failures[run.id]
+        panel.show(failure)
+        dag = self.query_one(DagView)
+        if (
+            failure is not None
+            and self._failure_selected != run.id
+            and failure.step in dag.node_names  # not a step the file has dropped since
+        ):
+            self._failure_selected = run.id
+            dag.selected = failure.step
+            self.view.step = failure.step
+
+    async def _read_failure(
+        self, run: RunRecord, steps: list[StepRecord], shown: dict[str, str]
+    ) -> Failure | None:
+        # the first to fail is the one to look at; a cancel after it (fail_fast) is not
+        fatal = {"failed", "timed_out", "rejected"}
+        failed = sorted(
+            (s for s in steps if shown.get(s.name) in fatal),
+            key=lambda s: s.ended_at or 0.0,
+        )
+        if not failed:
+            return None
+        first = failed[0]
+        logs = await self.history.tail_logs(run.id, first.name, limit=FAILURE_LOG_LINES)
+        return Failure(
+            run_id=run.id,
+            step=first.name,
+            status=shown[first.name],
+            message=first.message,
+            lines=last_error_lines([(log.stream, log.line) for log in logs]),
+            also=tuple(s.name for s in failed[1:]),
+        )
 
     def _update_header(
         self,

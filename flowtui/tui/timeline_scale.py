@@ -20,7 +20,7 @@ FULL = {RUN: "█", HELD: "░"}
 EIGHTHS = " ▏▎▍▌▋▊▉█"
 
 # Steps that never ran in this run: they get their status text instead of a bar.
-NO_BAR = frozenset({"pending", "queued", "reused", "skipped"})
+NO_BAR = frozenset({"pending", "queued", "reused", "skipped", "not_run"})
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,9 +1,13 @@
 #!/usr/bin/env python3
 """A stand-in for the deployed service and a chat webhook, for the demo workflows.
 
-GET /health -> 200 {"status": "ok"}; POST /notify prints the posted text; POST /shutdown
-stops the server.  It also stops after IDLE_SECONDS without requests, so a failed run
-never leaves it behind.  Listens on 127.0.0.1:$API_PORT.
+GET /health -> 200 {"status": "ok"}; POST /notify records the posted text; POST /shutdown
+answers with the texts received and stops the server.  It also stops after IDLE_SECONDS
+without requests, so a failed run never leaves it behind.  Listens on 127.0.0.1:$API_PORT.
+
+With `--background` it returns once it listens and serves from a detached process (its
+output goes to mock_api.log in $FLOWTUI_WORKSPACE): the step that starts it ends at once
+and holds none of the runner's parallel slots, so the workflow runs with `--parallel 1`.
 """
 
 from __future__ import annotations
@@ -40,9 +44,10 @@ class Handler(BaseHTTPRequestHandler):
                 self.reply(400, {"error": 'expected JSON {"text": ...}'})
                 return
             print(f"notification: {text}", flush=True)
+            self.server.notifications.append(str(text))
             self.reply(200, {"ok": True})
         elif self.path == "/shutdown":
-            self.reply(200, {"status": "stopping"})
+            self.reply(200, {"status": "stopping", "notifications": self.server.notifications})
             print("shutdown requested", flush=True)
             threading.Thread(target=self.server.shutdown, daemon=True).start()
         else:
@@ -66,6 +71,7 @@ class ApiServer(ThreadingHTTPServer):
     def __init__(self, port: int) -> None:
         super().__init__(("127.0.0.1", port), Handler)
         self.last_request = time.monotonic()
+        self.notifications: list[str] = []
 
     def touch(self) -> None:
         self.last_request = time.monotonic()
@@ -78,6 +84,22 @@ def watch_idle(server: ApiServer) -> None:
     server.shutdown()
 
 
+def detach(log_path: str) -> bool:
+    """Fork a server process in its own session; True in that process, False in the caller
+    (which then leaves: the server is listening already, the socket was bound before)."""
+    if os.fork() > 0:
+        return False
+    os.setsid()  # out of the step's process group: the step's end does not stop it
+    log = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    null = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(null, 0)
+    os.dup2(log, 1)  # the step's pipes are let go, so the step ends now
+    os.dup2(log, 2)
+    os.close(log)
+    os.close(null)
+    return True
+
+
 def main() -> int:
     port = int(os.environ.get("API_PORT", "18765"))
     try:
@@ -86,6 +108,11 @@ def main() -> int:
         print(f"cannot listen on 127.0.0.1:{port}: {exc.strerror}", file=sys.stderr)
         return 1
     print(f"mock API listening on http://127.0.0.1:{port}", flush=True)
+    if "--background" in sys.argv[1:]:
+        log_path = os.path.join(os.environ.get("FLOWTUI_WORKSPACE", "."), "mock_api.log")
+        print(f"serving in the background; its log: {log_path}", flush=True)
+        if not detach(log_path):
+            return 0
     threading.Thread(target=watch_idle, args=(server,), daemon=True).start()
     with server:
         server.serve_forever(poll_interval=0.1)

@@ -225,3 +225,63 @@ def test_no_command_means_the_dashboard_also_with_options(cli: Cli, tmp_path: Pa
         result = cli(*args)
         assert result.returncode == 1, result.stderr
         assert "the dashboard needs a terminal" in result.stderr
+
+
+def test_a_cancel_from_another_terminal_prints_no_reaping_noise(cli: Cli, tmp_path: Path) -> None:
+    # steps that die at the first SIGINT: their group is gone before the watcher reaps
+    wf = write(
+        tmp_path / "sleepy.yaml",
+        """
+        name: sleepy
+        steps:
+          a: {run: sleep 60}
+          b: {run: sleep 60}
+        """,
+    )
+    runner = cli.start("run", str(wf))
+    try:
+        cli.wait_for(lambda: cli.step_status(1, "a") == "running")
+        cli.wait_for(lambda: cli.step_status(1, "b") == "running")
+        cancelled = cli("cancel", "last")
+        assert cancelled.returncode == 0, cancelled.stderr
+        out, err = runner.communicate(timeout=30)
+    finally:
+        runner.kill()
+    assert "a ⊘ cancelled" in out and "b ⊘ cancelled" in out
+    assert "reaped" not in err and err.strip() == "", err
+
+
+def test_rerun_from_failed_of_a_succeeded_run_is_refused(cli: Cli, tmp_path: Path) -> None:
+    wf = write(tmp_path / "ok.yaml", "name: ok\nsteps:\n  a: {run: echo a}\n")
+    assert cli("run", str(wf), "-q").returncode == 0
+    refused = cli("rerun", "last", "--from-failed")
+    assert refused.returncode != 0
+    assert "nothing to rerun: no step of run 1 (ok, succeeded) failed" in refused.stderr
+    assert "Traceback" not in refused.stderr
+    assert cli.query("SELECT count(*) FROM runs") == [(1,)]
+    again = cli("rerun", "last", "--from-start", "-q")
+    assert again.returncode == 0, again.stderr
+
+
+def test_each_outcome_has_one_look_in_run_and_show(cli: Cli, tmp_path: Path) -> None:
+    wf = write(
+        tmp_path / "mixed.yaml",
+        """
+        name: mixed
+        steps:
+          flaky: {run: 'test "$FLOWTUI_ATTEMPT" = 2', retries: 1, retry_delay: 0s}
+          lint: {run: exit 3, continue_on_failure: true}
+          slow: {run: sleep 5, timeout: 0.2s}
+          after_slow: {requires: [slow], run: echo never}
+        """,
+    )
+    ran = cli("run", str(wf), "-q")
+    assert ran.returncode == 1
+    shown = cli("show", "last")
+    for out in (ran.stdout, shown.stdout):
+        assert "✓ succeeded (2 attempts)" in out
+        assert "✗ allowed failure" in out
+        assert "⧗ timed out" in out
+        assert "○ not run" in out
+        assert "pending" not in out
+    assert "Reason: slow timed out" in ran.stdout  # the allowed failure is not the reason

@@ -140,7 +140,7 @@ def test_production_deploy_wiring() -> None:
     steps = workflow.steps
     assert steps["approve"].type == "approval"
     assert steps["approve"].spec["approvers"] == []
-    assert set(steps["verify"].requires) == {"apply_us", "apply_eu"}
+    assert set(steps["verify"].requires) == {"apply_us", "apply_eu", "api"}
     assert steps["verify"].type == "http" and steps["verify"].retries == 3
     assert steps["api"].requires == ("approve",)
     assert steps["shutdown_api"].requires == ("notify",)
@@ -227,13 +227,18 @@ def wait_until(predicate: Callable[[], bool], timeout: float) -> None:
 
 
 @pytest.mark.timeout(RUN_TIMEOUT + 10)
-def test_production_deploy_runs_once_approved(tmp_path: Path) -> None:
+@pytest.mark.parametrize("parallel", ["4", "1"])
+def test_production_deploy_runs_once_approved(tmp_path: Path, parallel: str) -> None:
+    """At any parallelism: the mock API serves in the background, holding no slot."""
     port = int(load_workflow(sample("production-deploy")).env["API_PORT"])
     if not port_is_free(port):
         pytest.skip(f"port {port} is in use (is a production-deploy demo running?)")
     db = tmp_path / "x.db"
     run = subprocess.Popen(
-        [sys.executable, "-m", "flowtui", "run", str(sample("production-deploy")), "--db", str(db)],
+        [
+            *(sys.executable, "-m", "flowtui", "run", str(sample("production-deploy"))),
+            *("--db", str(db), "--parallel", parallel),
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -262,5 +267,6 @@ def test_production_deploy_runs_once_approved(tmp_path: Path) -> None:
     assert last_run(db) == (run_id, "succeeded")
     states = step_states(db, run_id)
     assert all(state == OK for state, _ in states.values()), states
-    # the notify step really reached the mock API, which printed what it got
-    assert "notification: production-deploy 1.4.2 is live in us and eu" in output
+    # the notify step really reached the mock API, whose shutdown answer lists what it got
+    assert '"notifications": ["production-deploy 1.4.2 is live in us and eu' in output
+    wait_until(lambda: port_is_free(port), timeout=5)  # and the background server is gone

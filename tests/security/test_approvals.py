@@ -110,7 +110,7 @@ def test_every_decision_is_recorded_with_who_and_when(cli: Cli, tmp_path: Path) 
 
 async def test_the_dashboard_refuses_a_user_who_is_not_an_approver(tmp_path: Path) -> None:
     from flowtui.tui.app import FlowApp
-    from flowtui.tui.screens.dialogs import PromptScreen
+    from flowtui.tui.screens.approval import ApprovalScreen
     from tests.tui.test_app import SIZE, Notes, db_rows, select, step_status, until
 
     folder = tmp_path / "workflows"
@@ -120,7 +120,7 @@ async def test_the_dashboard_refuses_a_user_who_is_not_an_approver(tmp_path: Pat
     notes = Notes()
 
     def prompted() -> bool:
-        return any(isinstance(screen, PromptScreen) for screen in app.screen_stack)
+        return any(isinstance(screen, ApprovalScreen) for screen in app.screen_stack)
 
     async with app.run_test(size=SIZE, message_hook=notes) as pilot:
         await app.ready.wait()

@@ -364,3 +364,29 @@ async def test_tail_logs_returns_the_last_lines_in_order(store: RunStore) -> Non
     assert [r.line for r in await store.tail_logs(run_id, "a", limit=3)] == ["a7", "a8", "a9"]
     assert [r.line for r in await store.tail_logs(run_id, limit=2)] == ["a9", "b0"]
     assert len(await store.tail_logs(run_id, "a", limit=100)) == 10
+
+
+async def test_events_after_gives_any_runs_status_changes_in_order(store: RunStore) -> None:
+    """What a dashboard announces of other processes' runs (held steps, ended runs)."""
+    first = await store.create_run(workflow="wf", steps=plan("plan", "approve"))
+    start = await store.last_event_id()
+    second = await store.create_run(workflow="other", steps=plan("x"))
+    await store.apply(
+        [
+            RunStatusChanged(first, "wf", R.RUNNING, 1.0),
+            StepStatusChanged(first, "approve", S.HELD, 2.0, message="look first"),
+            RunStatusChanged(second, "other", R.RUNNING, 3.0),
+            RunStatusChanged(second, "other", R.FAILED, 4.0, message="x failed"),
+        ]
+    )
+    events = await store.events_after(start)
+    seen = [(e.run_id, e.kind, e.step, e.status, e.message) for e in events]
+    assert seen[-4:] == [
+        (first, "run", None, "running", ""),
+        (first, "step", "approve", "held", "look first"),
+        (second, "run", None, "running", ""),
+        (second, "run", None, "failed", "x failed"),
+    ]
+    assert all(e.id > start for e in events)
+    assert [e.id for e in await store.events_after(start, limit=2)] == [e.id for e in events[:2]]
+    assert await store.events_after(events[-1].id) == []

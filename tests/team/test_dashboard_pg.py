@@ -7,7 +7,7 @@ import asyncio
 from collections.abc import Callable
 
 from flowtui.tui.app import FlowApp
-from flowtui.tui.screens.dialogs import PromptScreen
+from flowtui.tui.screens.approval import ApprovalScreen
 from flowtui.tui.widgets.workflow_list import WorkflowList
 from tests.team.teamkit import Team
 
@@ -45,7 +45,7 @@ async def test_a_run_of_another_process_is_shown_and_approved(team: Team) -> Non
         table.move_cursor(row=0)
         await until(lambda: "waiting: gate" in header(), "the held run in the header")
         await pilot.press("a")
-        await until(lambda: isinstance(app.screen, PromptScreen), "the comment prompt")
+        await until(lambda: isinstance(app.screen, ApprovalScreen), "the comment prompt")
         await pilot.press(*"from the dashboard", "enter")
         await asyncio.to_thread(runner.wait, 60)
         assert runner.returncode == 0, "".join(lines.seen)

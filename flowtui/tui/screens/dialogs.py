@@ -1,4 +1,4 @@
-"""Modal dialogs: confirm, a one-line prompt, run parameters, and the key help."""
+"""Modal dialogs: confirm, run parameters, and the key help (approvals: `approval`)."""
 
 from __future__ import annotations
 
@@ -76,41 +76,6 @@ class ConfirmScreen(Dialog[bool]):
 
     def action_answer(self, answer: bool) -> None:
         self.dismiss(answer)
-
-
-class PromptScreen(Dialog[str | None]):
-    """One line of text (e.g. an approval comment). enter submits, escape cancels."""
-
-    BINDINGS = [Binding("escape", "cancel", "Cancel")]
-
-    def __init__(self, title: str, *, placeholder: str = "", submit_label: str = "OK") -> None:
-        super().__init__()
-        self.title_text = title
-        self.placeholder = placeholder
-        self.submit_label = submit_label
-
-    def compose(self) -> ComposeResult:
-        with Vertical():
-            yield Label(self.title_text, classes="title")
-            yield Input(placeholder=self.placeholder, id="prompt")
-            with Horizontal(classes="buttons"):
-                yield Button("Cancel", id="cancel")
-                yield Button(self.submit_label, id="ok", variant="primary")
-
-    def on_mount(self) -> None:
-        self.query_one(Input).focus()
-
-    def on_input_submitted(self, event: Input.Submitted) -> None:
-        self.dismiss(event.value)
-
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        if event.button.id == "ok":
-            self.dismiss(self.query_one(Input).value)
-        else:
-            self.dismiss(None)
-
-    def action_cancel(self) -> None:
-        self.dismiss(None)
 
 
 class ParamsScreen(Dialog[dict[str, str] | None]):
