@@ -12,11 +12,12 @@ import contextlib
 import os
 import signal
 import sys
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from flowtui import control
+from flowtui.cli.circleci_args import loader_parameters, orbs_dir, run_ref
 from flowtui.cli.console import (
     COLOURS,
     ConsoleReporter,
@@ -171,8 +172,16 @@ def cmd_run(args: argparse.Namespace) -> int:
     params = parse_params(args.param)
     try:  # a CircleCI config holds several workflows: --workflow picks one
         choice = getattr(args, "select_workflow", None)
-        workflow, notes = circleci.pick(workflow, choice, parameters=params)
-    except (LookupError, WorkflowError) as exc:
+        given = loader_parameters(params, args)
+        if circleci.split_marker(workflow.source)[1] and not run_ref(args) and workflow.path:
+            # `when: << pipeline.git.branch >>` is decided now: for the branch the run gets
+            from flowtui.engine.gitinfo import current_branch
+
+            branch = asyncio.run(current_branch(workflow.path.parent))
+            if branch:
+                given.setdefault("pipeline.git.branch", branch)
+        workflow, notes = circleci.pick(workflow, choice, given, orbs_dir(args))
+    except (LookupError, ValueError, WorkflowError) as exc:
         raise CliError(str(exc).strip("'\"")) from None
     for note in notes:
         print(f"flowtui: {note}", file=sys.stderr)
@@ -184,7 +193,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             params=params,
             trigger="manual",
             triggered_by=user,
-            branch=getattr(args, "branch", None),
+            branch=run_ref(args),
         )
 
     return asyncio.run(_execute(args, dirs, start, [*workflow.steps]))
@@ -288,69 +297,7 @@ async def _execute(
     return 0 if status == RunStatus.SUCCEEDED else 1
 
 
-# -- validate / list -------------------------------------------------------------------
-def _expand_paths(paths: Sequence[str]) -> Iterator[Path]:
-    for raw in paths:
-        path = Path(raw)
-        if path.is_dir():
-            yield from discover_workflows(path)
-        else:
-            yield path
-
-
-def cmd_validate(args: argparse.Namespace) -> int:
-    paint = _paint()
-    bad = 0
-    files = list(_expand_paths(args.paths))
-    if not files:
-        raise CliError("no workflow files found")
-    groups: dict[str, dict[str, int | None]] = {}
-    for path in files:
-        try:
-            workflow = load_workflow(path)
-        except WorkflowError as exc:
-            bad += 1
-            print(paint("✗", "31"), path)
-            print(str(exc))
-            continue
-        except OSError as exc:
-            bad += 1
-            print(paint("✗", "31"), f"{path}: cannot read: {exc.strerror or exc}")
-            continue
-        print(
-            paint("✓", "32"),
-            f"{path}: {workflow.name} ({len(workflow.steps)} steps)",
-        )
-        for line in circleci.describe(workflow):
-            print(line)
-        if workflow.concurrency_group:
-            groups.setdefault(workflow.concurrency_group, {})[workflow.name] = workflow.concurrency
-    for group, limits in sorted(groups.items()):
-        if len(set(limits.values())) > 1:
-            listed = ", ".join(f"{name}: {n or 'none'}" for name, n in sorted(limits.items()))
-            smallest = min((n for n in limits.values() if n is not None), default=1)
-            print(
-                paint("!", "33"),
-                f"concurrency group {group}: its workflows disagree on `concurrency` "
-                f"({listed}); the smallest, {smallest}, applies to the whole group",
-            )
-    _warn_broken_plugins(paint)
-    if len(files) > 1:
-        print(f"{len(files) - bad} valid, {bad} invalid")
-    return 1 if bad else 0
-
-
-def _warn_broken_plugins(paint: Painter) -> None:
-    """Name every step type plugin that does not load, used or not (a warning only).
-
-    A workflow that uses one already failed to load above and counts in the exit code.
-    """
-    from flowtui.model.steptypes import plugin_errors
-
-    for _, error in sorted(plugin_errors().items()):
-        print(paint("!", "33"), f"warning: {error}")
-
-
+# -- list ------------------------------------------------------------------------------
 def cmd_list(args: argparse.Namespace) -> int:
     folders = [Path(args.folder)] if args.folder else search_dirs(args)[:1]
     if not folders:
