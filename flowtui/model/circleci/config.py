@@ -41,6 +41,7 @@ from flowtui.model.yamlsafe import Document, YMap, YSeq, parse_document, to_plai
 
 JOB_STEP_TYPE = "circleci-job"
 ORB_JOB_STEP_TYPE = "orb-job"  # a job of an orb that is not available: skipped at run time
+STEP_TYPES = (JOB_STEP_TYPE, ORB_JOB_STEP_TYPE)
 DEFAULT_SHELL = "/bin/bash -eo pipefail"
 DEFAULT_WORKING_DIRECTORY = "~/project"
 # a rerun reloads the text its run recorded; this trailing comment says which workflow it was
@@ -470,10 +471,10 @@ class _Builder:
                 k.rpartition("/")[2] for k in self.library.jobs if k.startswith(orb.alias + "/")
             ]
             close = difflib.get_close_matches(job.rpartition("/")[2], names, n=1)
-            where = orb.where or "inline"
+            where = f"{orb.ref}, read from {orb.where}" if orb.where else orb.ref
             self.error(
                 pos,
-                f"orb `{orb.alias}` ({orb.ref}, {where}) has no job `{job.rpartition('/')[2]}`",
+                f"orb `{orb.alias}` ({where}) has no job `{job.rpartition('/')[2]}`",
                 f"did you mean `{orb.alias}/{close[0]}`?" if close else "",
             )
             return
@@ -676,6 +677,8 @@ class _Builder:
             else:
                 kind = JOB_STEP_TYPE
                 spec = self._job_spec(inst)
+                if inst.orb is not None:
+                    spec["orb"] = inst.orb.name
                 if first_job is None and not resolved[inst.name]:
                     first_job = spec
             steps[inst.name] = Step(
