@@ -481,7 +481,10 @@ LOGIC_CONFIG = """\
         when: {not: {equal: [main, << pipeline.git.branch >>]}}
         jobs: [a]
       nightly:
-        when: {and: [<< pipeline.parameters.nightly >>, {equal: [scheduled_pipeline, << pipeline.trigger_source >>]}]}
+        when:
+          and:
+            - << pipeline.parameters.nightly >>
+            - {equal: [scheduled_pipeline, << pipeline.trigger_source >>]}
         jobs: [a]
       deploy:
         when:
