@@ -211,12 +211,12 @@ def _entries(only: Sequence[str], ignore: Sequence[str]) -> dict[str, list[str]]
 
 def _step_view(step: Step) -> dict[str, Any]:
     branches = tags = None
-    skipped = None
+    unavailable = None
     spec = step.spec
     if isinstance(step.branches, JobFilter):
         branches = _entries(step.branches.only, step.branches.ignore)
         tags = _entries(step.branches.tags_only, step.branches.tags_ignore)
-        skipped = step.branches.unavailable or None
+        unavailable = step.branches.unavailable or None
     elif step.branches:
         branches = _entries(step.branches.get("only", ()), step.branches.get("ignore", ()))
     return {
@@ -230,5 +230,5 @@ def _step_view(step: Step) -> dict[str, Any]:
         "job": spec.get("job") if step.type in circleci.STEP_TYPES else None,
         "matrix": dict(step.matrix) or None,
         "no_op": bool(spec.get("no_op")) if step.type == circleci.JOB_STEP_TYPE else None,
-        "skipped": skipped,
+        "unavailable": unavailable,
     }

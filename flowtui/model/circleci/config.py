@@ -291,7 +291,8 @@ class _Builder:
         self.library = build_library(root, folder, self._library_error, self.problems)
         for orb in self.library.orbs.values():
             if not orb.available:
-                self.note(orb.pos, orb.missing(self.library.orbs_dir) + "; its jobs are skipped")
+                why = orb.missing(self.library.orbs_dir, how=True)
+                self.note(orb.pos, why + "; its jobs are skipped")
         setup = root.get("setup") is True
         if "jobs" not in root and not self.library.orbs:
             self.error(root.pos, "the config has no `jobs:` mapping")
@@ -329,7 +330,13 @@ class _Builder:
             self.note(root.key_pos("setup"), continuation_note(to_plain(root)))
         if self.problems:
             return None
-        notes = tuple(sorted(self.notes, key=lambda n: (n.pos.line, n.pos.column)))
+        # the config's own notes first, then those in saved orb sources
+        notes = tuple(
+            sorted(
+                self.notes,
+                key=lambda n: (n.pos.file != self.file, n.pos.file, n.pos.line, n.pos.column),
+            )
+        )
         return CircleConfig(workflows, notes, disabled)
 
     def _pipeline_parameters(self, root: YMap) -> None:
@@ -672,7 +679,7 @@ class _Builder:
             elif inst.orb is not None and not inst.orb.available:
                 kind = ORB_JOB_STEP_TYPE
                 spec = {"job": inst.job, "orb": inst.orb.name, "orb_ref": inst.orb.ref}
-                why = inst.orb.missing(self.library.orbs_dir)
+                why = inst.orb.missing(self.library.orbs_dir, how=True)
                 branches = replace(branches, unavailable=why)
             else:
                 kind = JOB_STEP_TYPE
@@ -754,7 +761,8 @@ class _Builder:
         )
         steps = [  # pre- and post-steps are the workflow's, named as in the config
             *expander.expand(inst.pre, f"{where} pre-steps", context=""),
-            *expander.expand(body.get("steps"), where),
+            # named by the job, not the copy: matrix copies share their notes
+            *expander.expand(body.get("steps"), f"job `{inst.job}`"),
             *expander.expand(inst.post, f"{where} post-steps", context=""),
         ]
         if not steps:
@@ -787,8 +795,7 @@ class _Builder:
             if key is None and orb is not None and not orb.available:
                 self.note(
                     pos,
-                    f"job `{job}`: executor `{name}` is not used "
-                    f"({orb.missing(self.library.orbs_dir)})",
+                    f"job `{job}`: executor `{name}` is not used ({orb.missing()})",
                 )
                 return result
             if not isinstance(definition, Mapping):

@@ -41,10 +41,10 @@ class Orb:
         match = _REF.fullmatch(self.ref)
         return f"{match['ns']}/{match['name']}" if match else self.alias
 
-    def missing(self, orbs_dir: Path | None) -> str:
-        """Why its jobs do not run here, and how to make them run."""
+    def missing(self, orbs_dir: Path | None = None, *, how: bool = False) -> str:
+        """Why its jobs do not run here; with `how`, also how to make them run."""
         match = _REF.fullmatch(self.ref)
-        if match is None:
+        if match is None or not how:
             return f"orb `{self.alias}` ({self.ref}) is not available here"
         saved = f"{orbs_dir}/{self.name}.yml" if orbs_dir else f".circleci/orbs/{self.name}.yml"
         return (

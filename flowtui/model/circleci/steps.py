@@ -218,14 +218,15 @@ class StepExpander:
         # a command's body sees the pipeline's parameters and values, like a job's steps
         scope = {**self.pipeline, **{f"parameters.{k}": v for k, v in values.items()}}
         steps = substitute(body.get("steps"), scope, lambda m: self.error(f"{inner}: {m}"))
-        return self.expand(steps, f"{where} → {inner}", depth + 1, definition.context)
+        # a note about a command's own step is said once, not once per job using it
+        return self.expand(steps, inner, depth + 1, definition.context)
 
     def _unsupported(self, kind: str, where: str, context: str) -> dict[str, Any]:
         orb = self.library.orb_of(kind, context)
         if kind in CLOUD_STEPS:
             reason = f"`{kind}` is not supported by flowtui ({CLOUD_STEPS[kind]})"
         elif orb is not None and not orb.available:
-            reason = f"orb command `{kind}` is not run: {orb.missing(self.library.orbs_dir)}"
+            reason = f"orb command `{kind}` is not run: {orb.missing()}"
         elif orb is not None:
             reason = f"orb `{orb.alias}` ({orb.ref}) has no command `{kind.rpartition('/')[2]}`"
         elif "/" in kind:
