@@ -168,21 +168,8 @@ def _paint() -> Painter:
 # -- run / rerun -----------------------------------------------------------------------
 def cmd_run(args: argparse.Namespace) -> int:
     dirs = search_dirs(args)
-    workflow = find_workflow(args.workflow, dirs)
     params = parse_params(args.param)
-    try:  # a CircleCI config holds several workflows: --workflow picks one
-        choice = getattr(args, "select_workflow", None)
-        given = loader_parameters(params, args)
-        if circleci.split_marker(workflow.source)[1] and not run_ref(args) and workflow.path:
-            # `when: << pipeline.git.branch >>` is decided now: for the branch the run gets
-            from flowtui.engine.gitinfo import current_branch
-
-            branch = asyncio.run(current_branch(workflow.path.parent))
-            if branch:
-                given.setdefault("pipeline.git.branch", branch)
-        workflow, notes = circleci.pick(workflow, choice, given, orbs_dir(args))
-    except (LookupError, ValueError, WorkflowError) as exc:
-        raise CliError(str(exc).strip("'\"")) from None
+    workflow, notes = _workflow_to_run(args, dirs, params)
     for note in notes:
         print(f"flowtui: {note}", file=sys.stderr)
     user = current_user()
@@ -197,6 +184,46 @@ def cmd_run(args: argparse.Namespace) -> int:
         )
 
     return asyncio.run(_execute(args, dirs, start, [*workflow.steps]))
+
+
+def _workflow_to_run(
+    args: argparse.Namespace, dirs: Sequence[Path], params: dict[str, str]
+) -> tuple[Workflow, tuple[circleci.Note, ...]]:
+    """The workflow `flowtui run` starts: the file's, or the CircleCI workflow chosen.
+
+    A CircleCI config is loaded with the run's pipeline parameters, branch or tag and
+    orbs: its `when:` may offer a workflow only with them, none with the defaults.
+    """
+    try:
+        path = resolve_workflow(args.workflow, dirs)
+    except LookupError as exc:
+        raise CliError(str(exc).strip("'\"")) from None
+    choice = getattr(args, "select_workflow", None)
+    try:
+        workflow: Workflow | None = load_workflow(path)
+    except WorkflowError as exc:
+        if not circleci.is_circleci_path(path):
+            raise CliError(f"{path} is not a valid workflow:\n{exc}") from None
+        workflow = None  # perhaps only with the defaults; loaded again below
+    except OSError as exc:
+        raise CliError(f"cannot read {path}: {exc.strerror or exc}") from None
+    try:
+        if workflow is not None and not circleci.split_marker(workflow.source)[1]:
+            return circleci.pick(workflow, choice)  # a flowtui file
+        given = loader_parameters(params, args)
+        if not run_ref(args):
+            # `when: << pipeline.git.branch >>` is decided now: for the branch the run gets
+            from flowtui.engine.gitinfo import current_branch
+
+            branch = asyncio.run(current_branch(path.resolve().parent))
+            if branch:
+                given.setdefault("pipeline.git.branch", branch)
+        config = circleci.load_config_file(path, given, orbs_dir(args))
+        return config.select(choice, strict=True), config.notes
+    except (LookupError, ValueError) as exc:
+        raise CliError(str(exc).strip("'\"")) from None
+    except WorkflowError as exc:
+        raise CliError(f"{path} is not a valid workflow:\n{exc}") from None
 
 
 def cmd_rerun(args: argparse.Namespace) -> int:

@@ -54,9 +54,14 @@ def _expand_paths(paths: Sequence[str]) -> Iterator[Path]:
 
 def check(path: Path, parameters: Mapping[str, str], orbs_dir: Path | None) -> Checked:
     result = Checked(path)
+    workflow: Workflow | None = None
+    config: circleci.CircleConfig | None = None
     try:
-        workflow = load_workflow(path)
-        config = circleci.config_of(workflow, parameters or None, orbs_dir)
+        if circleci.is_circleci_path(path):  # valid too when no workflow runs by default
+            config = circleci.load_config_file(path, parameters or None, orbs_dir)
+        else:
+            workflow = load_workflow(path)
+            config = circleci.config_of(workflow, parameters or None, orbs_dir)
     except WorkflowError as exc:
         result.problems = list(exc.problems)
         return result
@@ -64,7 +69,7 @@ def check(path: Path, parameters: Mapping[str, str], orbs_dir: Path | None) -> C
         result.unreadable = f"cannot read: {exc.strerror or exc}"
         return result
     if config is None:
-        result.workflows = [workflow]
+        result.workflows = [workflow] if workflow is not None else []
     else:
         result.workflows = list(config.workflows.values())
         result.notes, result.skipped = config.notes, dict(config.disabled)

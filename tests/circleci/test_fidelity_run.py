@@ -34,6 +34,7 @@ def test_an_orb_job_is_skipped_naming_the_orb_and_the_rest_runs(cli: Cli) -> Non
         "after-unit": "skipped",  # its only requirement did not run
         "publish": "skipped",  # tags only
         "announce": "succeeded",  # requires build (ran) and publish (filtered out)
+        "release-notes": "skipped",  # its only requirement, publish, was filtered out
     }
     assert "unit          ↷ skipped — orb `node` (circleci/node@5.1.0) is not available" in (
         result.stdout
@@ -48,7 +49,7 @@ def test_a_run_for_a_tag_runs_only_the_jobs_whose_tag_filter_lets_it_through(cli
     result = cli("run", str(config_path("orbs-run")), "--tag", "v1.0", "-q")
     assert result.returncode == 0, result.stdout + result.stderr
     ran = {name for name, status in summary(result.stdout).items() if status == "succeeded"}
-    assert ran == {"publish"}
+    assert ran == {"publish", "release-notes"}
     assert "ran publish on no branch v1.0" in result.stdout  # CIRCLE_TAG, no CIRCLE_BRANCH
     assert "tag v1.0: the job has no `tags` filter" in result.stdout
 
@@ -80,3 +81,25 @@ def test_orbs_dir_points_at_saved_orb_sources_elsewhere(cli: Cli, tmp_path: Path
     rerun = cli("rerun", "last", "--from-start", "-q")
     assert rerun.returncode == 0, rerun.stdout + rerun.stderr
     assert summary(rerun.stdout)["unit"] == "succeeded"  # the rerun used the same orbs dir
+
+
+def test_a_workflow_offered_only_with_a_parameter_runs_with_it(cli: Cli, tmp_path: Path) -> None:
+    config = tmp_path / ".circleci" / "config.yml"
+    config.parent.mkdir()
+    config.write_text(
+        "version: 2.1\n"
+        "parameters: {go: {type: boolean, default: false}}\n"
+        "jobs:\n  a: {steps: [{run: echo went}]}\n"
+        "workflows:\n  only-when-go:\n    when: << pipeline.parameters.go >>\n"
+        "    jobs: [a]\n"
+    )
+    refused = cli("run", str(config))
+    assert refused.returncode != 0 and "Traceback" not in refused.stderr
+    assert "the config has no workflow that runs" in refused.stderr
+    went = cli("run", str(config), "-p", "go=true")
+    assert went.returncode == 0, went.stdout + went.stderr
+    assert "went" in went.stdout and "Status: succeeded" in went.stdout
+    checked = cli("validate", str(config))
+    assert checked.returncode == 0, checked.stdout
+    assert "no workflow runs" in checked.stdout
+    assert "workflow `only-when-go` does not run: its `when` condition is false" in checked.stdout

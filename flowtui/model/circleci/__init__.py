@@ -13,7 +13,7 @@ from flowtui.model.circleci.config import (
     looks_like_circleci,
     split_marker,
 )
-from flowtui.model.circleci.select import config_of, pick
+from flowtui.model.circleci.select import config_of, load_config_file, pick
 
 __all__ = [
     "JOB_STEP_TYPE",
@@ -24,6 +24,7 @@ __all__ = [
     "Note",
     "config_of",
     "is_circleci_path",
+    "load_config_file",
     "load_config_text",
     "load_workflow_from_config",
     "looks_like_circleci",

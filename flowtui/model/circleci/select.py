@@ -1,4 +1,4 @@
-"""What the command line needs from a loaded CircleCI workflow: choosing one, describing it."""
+"""What the command line needs from a CircleCI config: loading it whole, choosing a workflow."""
 
 from __future__ import annotations
 
@@ -6,7 +6,9 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from flowtui.model.circleci.config import CircleConfig, Note, load_config_text, split_marker
-from flowtui.model.workflow import Workflow
+from flowtui.model.errors import Problem, WorkflowError
+from flowtui.model.workflow import SourcePos, Workflow
+from flowtui.model.yamlsafe import MAX_FILE_BYTES, decode
 
 
 def config_of(
@@ -24,6 +26,29 @@ def config_of(
         return None
     file = str(workflow.path) if workflow.path else workflow.name
     return load_config_text(text, file, workflow.path, parameters=parameters, orbs_dir=orbs_dir)
+
+
+def load_config_file(
+    path: Path,
+    parameters: Mapping[str, str] | None = None,
+    orbs_dir: Path | None = None,
+) -> CircleConfig:
+    """Every workflow of the CircleCI config at `path`, even when none runs by default.
+
+    Raises WorkflowError (file:line) for a config that cannot be read or does not load.
+    """
+    file = str(path)
+    try:
+        with path.open("rb") as fh:
+            data = fh.read(MAX_FILE_BYTES + 1)
+    except OSError as exc:
+        problem = Problem(SourcePos(file, 1, 1), f"cannot read the file: {exc.strerror or exc}")
+        raise WorkflowError([problem]) from None
+    if len(data) > MAX_FILE_BYTES:
+        raise WorkflowError([Problem(SourcePos(file, 1, 1), "the file is too large")])
+    return load_config_text(
+        decode(data, file), file, path.resolve(), parameters=parameters, orbs_dir=orbs_dir
+    )
 
 
 def pick(
