@@ -571,7 +571,10 @@ class _Builder:
         if filters is None:
             return JobFilter()
         if not isinstance(filters, Mapping):
-            self.error(pos, f"job `{job}`: `filters` must be a mapping (branches:, tags:)")
+            hint = ""
+            if isinstance(filters, str):
+                hint = "expression filters are not supported by flowtui; use `branches:`/`tags:`"
+            self.error(pos, f"job `{job}`: `filters` must be a mapping (branches:, tags:)", hint)
             return JobFilter()
         for key in filters:
             if key not in ("branches", "tags"):
