@@ -143,7 +143,8 @@ def normalize_filter(value: object) -> dict[str, tuple[str, ...]] | None:
 class JobFilter(Mapping[str, tuple[str, ...]]):
     """A CircleCI job's `filters:` (branches and tags), applied as CircleCI applies them.
 
-    For a branch, `only`/`ignore` decide as in a plain filter (and `tags` play no part).
+    For a branch, `only`/`ignore` decide as in a plain filter (and `tags` play no part);
+    an unknown branch is one that only a pattern such as `/.*/` matches.
     For a tag, only `tags` decide, and a job without `tags: only/ignore` does not run
     at all (CircleCI runs no job for a tag unless told to).  `unavailable` says why the
     job cannot run here whatever the ref (an orb job whose orb is not available): such a
@@ -179,6 +180,15 @@ class JobFilter(Mapping[str, tuple[str, ...]]):
         if self.unavailable:
             return self.unavailable
         tag = tag_of(ref)
+        if ref is None:
+            # every CircleCI pipeline has a branch or a tag; an unknown one is taken as a
+            # branch no name matches, though a pattern matching any name (`/.*/`) does
+            only = not self.only or any(entry_matches(e, "") for e in self.only)
+            hits = [e for e in self.ignore if entry_matches(e, "")]
+            if only and not hits:
+                return ""
+            which = f"ignore: {_listed(hits)}" if only else f"only: {_listed(self.only)}"
+            return f"no branch known (use --branch or --tag) and {which}"
         if tag is None:
             return describe_mismatch({"only": self.only, "ignore": self.ignore}, ref)
         if not self.has_tags:

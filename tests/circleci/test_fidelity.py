@@ -428,6 +428,11 @@ def test_tag_filters_follow_circleci() -> None:
     # runs for every branch, which is why configs add `branches: {ignore: /.*/}`)
     assert branch_matches(none, "main") and branch_matches(tags_only, "main")
     assert not branch_matches(tags_only_no_branches, "main")
+    # a run whose branch is not known (no git, no --branch): a branch no name matches
+    assert branch_matches(none, None) and branch_matches(JobFilter(ignore=("main",)), None)
+    assert not branch_matches(tags_only_no_branches, None)
+    assert "no branch known" in describe_mismatch(JobFilter(only=("main",)), None)
+    assert branch_matches(JobFilter(only=("/.*/",)), None)
     # a plain flowtui filter sees a tag run as a run without a branch
     assert not branch_matches({"only": ("main",)}, v1)
     assert branch_matches({"ignore": ("main",)}, v1)
