@@ -522,3 +522,42 @@ def test_workflow_conditions_offer_only_the_workflows_that_hold(tmp_path: Path) 
     ]
     with pytest.raises(LookupError, match="`on-main` does not run: its `when` condition"):
         load(path).select("on-main")
+
+
+# -- bad input stays a file:line error ---------------------------------------------------------
+BAD = [  # (lines added to the config, the workflow's jobs, the error after `config.yml:`)
+    ("orbs: 5\n", "[a]", "2:7: error: `orbs` must map names to orb references or orb bodies"),
+    ("orbs: {x: 12}\n", "[a]", "2:8: error: orb `x`: expected `namespace/name@version`"),
+    ("orbs: {x: {jobs: [1]}}\n", "[a]", "2:18: error: `jobs` must be a mapping"),
+    (
+        "orbs: {t: {commands: {c: {steps: [c]}}, jobs: {j: {steps: [c]}}}}\n",
+        "[t/j]",
+        "2:48: error: command `t/c`: commands nest more than 20 deep",
+    ),
+    ("", "[{a: {serial-group: {x: 1}}}]", "3:24: error: job `a`: `serial-group` must be a name"),
+]
+
+
+@pytest.mark.parametrize(("extra", "jobs", "expected"), BAD)
+def test_bad_orbs_and_entries_are_errors_at_their_line(
+    tmp_path: Path, extra: str, jobs: str, expected: str
+) -> None:
+    path = write(
+        tmp_path,
+        f"version: 2.1\n{extra}jobs: {{a: {{steps: [{{run: echo}}]}}}}\n"
+        f"workflows: {{w: {{jobs: {jobs}}}}}\n",
+    )
+    with pytest.raises(WorkflowError) as err:
+        load(path)
+    assert f"{path}:{expected}" in str(err.value)
+
+
+def test_a_saved_orb_name_cannot_leave_the_orbs_dir(tmp_path: Path) -> None:
+    secret = tmp_path / ".circleci" / "x.yml"  # what `../x@1` would reach
+    path = write(
+        tmp_path,
+        "version: 2.1\norbs: {evil: ../x@1}\nworkflows: {w: {jobs: [evil/j]}}\n",
+    )
+    secret.write_text("jobs: {j: {steps: [{run: echo leaked}]}}\n")
+    step = load(path).select("w").steps["evil/j"]
+    assert step.type == ORB_JOB_STEP_TYPE

@@ -549,6 +549,9 @@ class _Builder:
                     names.append(render(req))
             args = {k: v for k, v in entry.items() if k not in ENTRY_KEYS}
             group = args.pop("serial-group", None)
+            if isinstance(group, Mapping | list):
+                self.error(pos, f"job `{job}`: `serial-group` must be a name")
+                group = None
             result.append(
                 _Instance(
                     name=render(entry.get("name")) or job,
