@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 import textwrap
 from pathlib import Path
 
@@ -522,6 +523,15 @@ def test_workflow_conditions_offer_only_the_workflows_that_hold(tmp_path: Path) 
     ]
     with pytest.raises(LookupError, match="`on-main` does not run: its `when` condition"):
         load(path).select("on-main")
+
+
+def test_without_a_ref_conditions_use_the_branch_checked_out(tmp_path: Path) -> None:
+    path = write(tmp_path, LOGIC_CONFIG)
+    assert list(load(path).workflows) == ["not-main", "always"]  # not a git checkout
+    subprocess.run(["git", "init", "-q", "-b", "main", str(tmp_path)], check=True)
+    assert list(load(path).workflows) == ["on-main", "always"]
+    subprocess.run(["git", "-C", str(tmp_path), "checkout", "-q", "-b", "feature"], check=True)
+    assert list(load(path).workflows) == ["not-main", "always"]
 
 
 # -- bad input stays a file:line error ---------------------------------------------------------

@@ -127,7 +127,7 @@ def test_json_for_flowtui_files_broken_files_and_several_files(cli: Cli, tmp_pat
 
 
 def test_text_validate_of_the_realworld_config(cli: Cli) -> None:
-    result = cli("validate", str(config_path("realworld")))
+    result = cli("validate", str(config_path("realworld")), "--branch", "feature/x")
     assert result.returncode == 0, result.stdout + result.stderr
     assert "CircleCI workflows: build-test-deploy (11 jobs), docs (2 jobs)" in result.stdout
     assert "note: workflow `nightly` does not run: its `when` condition is false" in result.stdout

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from flowtui.model.branches import JobFilter, entry_error, normalize_filter
+from flowtui.model.circleci.checkout import checkout_branch
 from flowtui.model.circleci.orbs import Definition, Library, Orb, build_library, orbs_folder
 from flowtui.model.circleci.params import (
     PIPELINE_ENV,
@@ -363,8 +364,10 @@ class _Builder:
                 continue
             self.pipeline[name] = value
         # a condition is decided when the file is loaded: a value known only when a job
-        # runs (the branch, unless the run names it) is empty there
+        # runs is empty there, but for the branch: the run's, else the checkout's
         self.conditions = {**{k: "" for k in PIPELINE_ENV}, **self.pipeline}
+        if "pipeline.git.branch" not in self.pipeline and "pipeline.git.tag" not in self.pipeline:
+            self.conditions["pipeline.git.branch"] = checkout_branch(project) or ""
 
     # -- one workflow ------------------------------------------------------------------
     def _workflow(
