@@ -30,6 +30,7 @@ from flowtui.engine.identity import current_user
 from flowtui.engine.records import RunRecord
 from flowtui.engine.states import RunStatus, StepStatus
 from flowtui.model import circleci
+from flowtui.model.circleci.checkout import checkout_branch
 from flowtui.model.errors import WorkflowError
 from flowtui.model.loader import (
     discover_workflows,
@@ -211,13 +212,9 @@ def _workflow_to_run(
         if workflow is not None and not circleci.split_marker(workflow.source)[1]:
             return circleci.pick(workflow, choice)  # a flowtui file
         given = loader_parameters(params, args)
-        if not run_ref(args):
-            # `when: << pipeline.git.branch >>` is decided now: for the branch the run gets
-            from flowtui.engine.gitinfo import current_branch
-
-            branch = asyncio.run(current_branch(path.resolve().parent))
-            if branch:
-                given.setdefault("pipeline.git.branch", branch)
+        branch = None if run_ref(args) else checkout_branch(path.resolve().parent)
+        if branch:  # the branch the run gets: recorded, so a rerun decides `when:` alike
+            given.setdefault("pipeline.git.branch", branch)
         config = circleci.load_config_file(path, given, orbs_dir(args))
         return config.select(choice, strict=True), config.notes
     except (LookupError, ValueError) as exc:
