@@ -11,6 +11,7 @@ import pytest
 from flowtui.model.branches import JobFilter, branch_matches, describe_mismatch, tag_ref
 from flowtui.model.circleci import ORB_JOB_STEP_TYPE, CircleConfig, load_config_text
 from flowtui.model.errors import WorkflowError
+from flowtui.model.loader import load_workflow
 from flowtui.model.yamlsafe import parse_document, to_plain
 
 
@@ -274,6 +275,16 @@ def test_a_setup_config_loads_and_says_what_the_continuation_needs(tmp_path: Pat
     assert "a setup config (`setup: true`)" in said
     assert "continue with .circleci/continue_config.yml" in said
     assert "setting pipeline parameters run-api, run-web" in said
+
+
+def test_a_continuation_config_of_orb_jobs_only_is_read_as_circleci(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "version: 2.1\norbs: {node: circleci/node@5.1.0}\nworkflows: {w: {jobs: [node/test]}}\n",
+        name="continue_config.yml",
+    )
+    workflow = load_workflow(path)
+    assert workflow.steps["node/test"].type == ORB_JOB_STEP_TYPE
 
 
 def test_a_setup_config_with_its_own_job_runs_it(tmp_path: Path) -> None:

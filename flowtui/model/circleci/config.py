@@ -115,10 +115,14 @@ def is_circleci_path(path: str | Path) -> bool:
 
 
 def looks_like_circleci(value: Any) -> bool:
-    """A parsed document with CircleCI's top-level keys and none of flowtui's."""
+    """A parsed document with CircleCI's top-level keys and none of flowtui's.
+
+    `jobs` may be missing when `orbs` provide them (a setup or continuation config).
+    """
     return (
         isinstance(value, Mapping)
-        and all(k in value for k in ("version", "jobs", "workflows"))
+        and all(k in value for k in ("version", "workflows"))
+        and ("jobs" in value or "orbs" in value)
         and "steps" not in value
     )
 
