@@ -268,9 +268,6 @@ class _Builder:
             lines += PARAMS_MARKER + json.dumps(self.overrides, sort_keys=True) + "\n"
         return lines
 
-    def _library_error(self, pos: SourcePos, message: str) -> None:
-        self.error(pos, message)
-
     @staticmethod
     def _key_pos(m: Any, key: Any, default: SourcePos) -> SourcePos:
         if isinstance(m, YMap) and key in m.entries:
@@ -293,7 +290,7 @@ class _Builder:
             return None
         self._pipeline_parameters(root)
         folder = orbs_folder(self.path if self.path else Path(self.file), self.orbs_dir)
-        self.library = build_library(root, folder, self._library_error, self.problems)
+        self.library = build_library(root, folder, self.error, self.problems)
         for orb in self.library.orbs.values():
             if not orb.available:
                 why = orb.missing(self.library.orbs_dir, how=True)
@@ -302,10 +299,8 @@ class _Builder:
         if "jobs" not in root and not self.library.orbs:
             self.error(root.pos, "the config has no `jobs:` mapping")
             return None
-        for key in ("jobs", "commands", "executors"):
-            # an anchor-only `references:`-style block is fine; these must be mappings
-            if key in root and not isinstance(root[key], Mapping):
-                return None  # build_library has reported it
+        if root.get("jobs") is not None and not isinstance(root["jobs"], Mapping):
+            return None  # reported by build_library; every workflow job would be unknown
 
         workflows: dict[str, Workflow] = {}
         disabled: dict[str, str] = {}
