@@ -103,3 +103,33 @@ def test_a_workflow_offered_only_with_a_parameter_runs_with_it(cli: Cli, tmp_pat
     assert checked.returncode == 0, checked.stdout
     assert "no workflow runs" in checked.stdout
     assert "workflow `only-when-go` does not run: its `when` condition is false" in checked.stdout
+
+
+def test_runs_of_a_serial_group_wait_for_each_other(cli: Cli, tmp_path: Path) -> None:
+    release = tmp_path / "release"
+    config = tmp_path / ".circleci" / "config.yml"
+    config.parent.mkdir()
+    config.write_text(
+        "version: 2.1\n"
+        "jobs:\n  deploy:\n    steps:\n"
+        f"      - run: while [ ! -e {release} ]; do sleep 0.05; done\n"
+        "workflows:\n  w:\n    jobs:\n"
+        "      - deploy: {serial-group: << pipeline.project.slug >>/deploy}\n"
+    )
+    first = cli.start("run", str(config), "-b", "main", "-q")
+    second = None
+    try:
+        cli.wait_for(lambda: cli.step_status(1, "deploy") == "running")
+        second = cli.start("run", str(config), "-b", "main", "-q")
+        cli.wait_for(lambda: cli.query("SELECT status FROM runs WHERE id=2"))
+        queued = cli.query("SELECT status FROM runs WHERE id=2")[0][0]
+        assert queued == "queued"  # the first run holds the group
+        release.touch()
+        _, err1 = first.communicate(timeout=30)
+        out2, err2 = second.communicate(timeout=30)
+    finally:
+        for proc in (first, second):
+            if proc is not None and proc.poll() is None:
+                proc.kill()
+    assert first.returncode == 0 and second.returncode == 0, err1 + err2
+    assert f"concurrency group circleci-serial:local/{tmp_path.name}/deploy" in out2 + err2
