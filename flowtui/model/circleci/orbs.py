@@ -10,7 +10,7 @@ jobs become `orb-job` steps that are skipped, its commands skipped steps.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -129,15 +129,14 @@ def build_library(
 
 
 def _add_definitions(
-    library: Library, source: Mapping[str, Any], prefix: str, orb: Orb | None, error: ErrorFn
+    library: Library, source: YMap, prefix: str, orb: Orb | None, error: ErrorFn
 ) -> None:
     for kind in KINDS:
         block = source.get(kind)
         if block is None:
             continue
         if not isinstance(block, YMap):
-            where = source.value_pos(kind) if isinstance(source, YMap) else SourcePos("?", 1, 1)
-            error(where, f"`{kind}` must be a mapping")
+            error(source.value_pos(kind), f"`{kind}` must be a mapping")
             continue
         table = library.table(kind)
         for name, body in block.items():
