@@ -12,11 +12,12 @@ import contextlib
 import os
 import signal
 import sys
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from flowtui import control
+from flowtui.cli.circleci_args import loader_parameters, orbs_dir, run_ref
 from flowtui.cli.console import (
     COLOURS,
     ConsoleReporter,
@@ -32,6 +33,7 @@ from flowtui.engine.records import RunRecord
 from flowtui.engine.states import RunStatus, StepStatus
 from flowtui.glyphs import attempts_note
 from flowtui.model import circleci
+from flowtui.model.circleci.checkout import checkout_branch
 from flowtui.model.errors import WorkflowError
 from flowtui.model.loader import (
     discover_workflows,
@@ -171,13 +173,8 @@ def _paint() -> Painter:
 # -- run / rerun -----------------------------------------------------------------------
 def cmd_run(args: argparse.Namespace) -> int:
     dirs = search_dirs(args)
-    workflow = find_workflow(args.workflow, dirs)
     params = parse_params(args.param)
-    try:  # a CircleCI config holds several workflows: --workflow picks one
-        choice = getattr(args, "select_workflow", None)
-        workflow, notes = circleci.pick(workflow, choice, parameters=params)
-    except (LookupError, WorkflowError) as exc:
-        raise CliError(str(exc).strip("'\"")) from None
+    workflow, notes = _workflow_to_run(args, dirs, params)
     for note in notes:
         print(f"flowtui: {note}", file=sys.stderr)
     user = current_user()
@@ -188,10 +185,46 @@ def cmd_run(args: argparse.Namespace) -> int:
             params=params,
             trigger="manual",
             triggered_by=user,
-            branch=getattr(args, "branch", None),
+            branch=run_ref(args),
         )
 
     return asyncio.run(_execute(args, dirs, start, [*workflow.steps]))
+
+
+def _workflow_to_run(
+    args: argparse.Namespace, dirs: Sequence[Path], params: dict[str, str]
+) -> tuple[Workflow, tuple[circleci.Note, ...]]:
+    """The workflow `flowtui run` starts: the file's, or the CircleCI workflow chosen.
+
+    A CircleCI config is loaded with the run's pipeline parameters, branch or tag and
+    orbs: its `when:` may offer a workflow only with them, none with the defaults.
+    """
+    try:
+        path = resolve_workflow(args.workflow, dirs)
+    except LookupError as exc:
+        raise CliError(str(exc).strip("'\"")) from None
+    choice = getattr(args, "select_workflow", None)
+    try:
+        workflow: Workflow | None = load_workflow(path)
+    except WorkflowError as exc:
+        if not circleci.is_circleci_path(path):
+            raise CliError(f"{path} is not a valid workflow:\n{exc}") from None
+        workflow = None  # perhaps only with the defaults; loaded again below
+    except OSError as exc:
+        raise CliError(f"cannot read {path}: {exc.strerror or exc}") from None
+    try:
+        if workflow is not None and not circleci.split_marker(workflow.source)[1]:
+            return circleci.pick(workflow, choice)  # a flowtui file
+        given = loader_parameters(params, args)
+        branch = None if run_ref(args) else checkout_branch(path.resolve().parent)
+        if branch:  # the branch the run gets: recorded, so a rerun decides `when:` alike
+            given.setdefault("pipeline.git.branch", branch)
+        config = circleci.load_config_file(path, given, orbs_dir(args))
+        return config.select(choice, strict=True), config.notes
+    except (LookupError, ValueError) as exc:
+        raise CliError(str(exc).strip("'\"")) from None
+    except WorkflowError as exc:
+        raise CliError(f"{path} is not a valid workflow:\n{exc}") from None
 
 
 def cmd_rerun(args: argparse.Namespace) -> int:
@@ -299,69 +332,7 @@ async def _execute(
     return 0 if status == RunStatus.SUCCEEDED else 1
 
 
-# -- validate / list -------------------------------------------------------------------
-def _expand_paths(paths: Sequence[str]) -> Iterator[Path]:
-    for raw in paths:
-        path = Path(raw)
-        if path.is_dir():
-            yield from discover_workflows(path)
-        else:
-            yield path
-
-
-def cmd_validate(args: argparse.Namespace) -> int:
-    paint = _paint()
-    bad = 0
-    files = list(_expand_paths(args.paths))
-    if not files:
-        raise CliError("no workflow files found")
-    groups: dict[str, dict[str, int | None]] = {}
-    for path in files:
-        try:
-            workflow = load_workflow(path)
-        except WorkflowError as exc:
-            bad += 1
-            print(paint("✗", "31"), path)
-            print(str(exc))
-            continue
-        except OSError as exc:
-            bad += 1
-            print(paint("✗", "31"), f"{path}: cannot read: {exc.strerror or exc}")
-            continue
-        print(
-            paint("✓", "32"),
-            f"{path}: {workflow.name} ({len(workflow.steps)} steps)",
-        )
-        for line in circleci.describe(workflow):
-            print(line)
-        if workflow.concurrency_group:
-            groups.setdefault(workflow.concurrency_group, {})[workflow.name] = workflow.concurrency
-    for group, limits in sorted(groups.items()):
-        if len(set(limits.values())) > 1:
-            listed = ", ".join(f"{name}: {n or 'none'}" for name, n in sorted(limits.items()))
-            smallest = min((n for n in limits.values() if n is not None), default=1)
-            print(
-                paint("!", "33"),
-                f"concurrency group {group}: its workflows disagree on `concurrency` "
-                f"({listed}); the smallest, {smallest}, applies to the whole group",
-            )
-    _warn_broken_plugins(paint)
-    if len(files) > 1:
-        print(f"{len(files) - bad} valid, {bad} invalid")
-    return 1 if bad else 0
-
-
-def _warn_broken_plugins(paint: Painter) -> None:
-    """Name every step type plugin that does not load, used or not (a warning only).
-
-    A workflow that uses one already failed to load above and counts in the exit code.
-    """
-    from flowtui.model.steptypes import plugin_errors
-
-    for _, error in sorted(plugin_errors().items()):
-        print(paint("!", "33"), f"warning: {error}")
-
-
+# -- list ------------------------------------------------------------------------------
 def cmd_list(args: argparse.Namespace) -> int:
     folders = [Path(args.folder)] if args.folder else search_dirs(args)[:1]
     if not folders:

@@ -42,6 +42,15 @@ def _add_dirs(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_orbs_dir(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--orbs-dir",
+        metavar="DIR",
+        help="saved CircleCI orb sources, DIR/NAMESPACE/NAME.yml (default: .circleci/orbs "
+        "next to the config)",
+    )
+
+
 def _add_log_limits(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--max-log-lines",
@@ -108,6 +117,13 @@ def build_parser() -> argparse.ArgumentParser:
         "`branch` param, else the branch the workflow file is checked out on)",
     )
     p.add_argument(
+        "--tag",
+        metavar="T",
+        help="the run is for git tag T (no branch): CircleCI jobs run only if their "
+        "`filters: tags:` let T through",
+    )
+    _add_orbs_dir(p)
+    p.add_argument(
         "--workflow",
         "-w",
         dest="select_workflow",
@@ -127,6 +143,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("validate", help="check workflow files; exit 1 on any error")
     p.add_argument("paths", nargs="+", metavar="FILE|DIR")
+    p.add_argument(
+        "--json", action="store_true", help="print the graphs and problems as JSON (docs/json.md)"
+    )
+    p.add_argument("--branch", "-b", metavar="B", help="decide CircleCI `when:` for branch B")
+    p.add_argument("--tag", metavar="T", help="decide CircleCI `when:` for git tag T")
+    p.add_argument(
+        "--param", "-p", action="append", default=[], metavar="K=V", help="a pipeline parameter"
+    )
+    _add_orbs_dir(p)
 
     p = sub.add_parser("list", help="list workflows with their last run")
     p.add_argument("folder", nargs="?", help="folder of workflow files")
@@ -276,6 +301,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from flowtui.cli.worker import cmd_worker
 
         handler = cmd_worker
+    elif args.command == "validate":
+        from flowtui.cli.validate import cmd_validate
+
+        handler = cmd_validate
     elif args.command == "db":
         from flowtui.cli.db import cmd_db
 

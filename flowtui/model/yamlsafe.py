@@ -83,6 +83,12 @@ class _Loader(yaml.SafeLoader):
         self.node_count += 1
         if self.node_count > MAX_NODES:
             raise _TooManyNodes
+        if not self.check_event(yaml.AliasEvent):
+            # YAML lets an anchor be defined again: later aliases refer to the newest
+            # definition (PyYAML refuses it; nodes composed before keep the old one)
+            anchor = self.peek_event().anchor
+            if anchor is not None:
+                self.anchors.pop(anchor, None)
         return super().compose_node(parent, index)
 
 

@@ -67,7 +67,7 @@ def test_validate_lists_workflows_and_unsupported_features(cli: Cli) -> None:
     assert result.returncode == 0, result.stdout
     out = result.stdout
     assert "CircleCI workflows: features (5 jobs), second (1 jobs)" in out
-    assert "note: orbs are not supported (circleci/node@5.1.0)" in out
+    assert "note: orb `node` (circleci/node@5.1.0) is not available here" in out
     assert "`save_cache` is not supported" in out
     assert out.count("every job runs on this host") == 1
 

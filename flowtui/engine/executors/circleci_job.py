@@ -26,6 +26,7 @@ from flowtui.engine.executors.toolrun import MESSAGE_LIMIT, LastLine
 from flowtui.engine.process import run_streaming
 from flowtui.engine.states import StepStatus
 from flowtui.engine.stepenv import inherited_environment
+from flowtui.model.branches import tag_of
 
 WORKSPACE_DIR = "circleci"  # inside the run's workspace: CircleCI's workflow workspace
 HEADER = "── "
@@ -149,7 +150,10 @@ class CircleCIJobExecutor:
         project = project_dir(ctx)
         sha = _git(["rev-parse", "HEAD"], project) if project else None
         branch = _run_branch(ctx)
-        if branch is None and project is not None:
+        tag = tag_of(branch)  # a run for a tag (`--tag`) has a tag and no branch, as on CircleCI
+        if tag is not None:
+            branch = None
+        elif branch is None and project is not None:
             branch = _git(["rev-parse", "--abbrev-ref", "HEAD"], project)
         bash_env = ctx.step_dir / "bash_env"
         bash_env.touch()
@@ -174,6 +178,8 @@ class CircleCIJobExecutor:
             FLOWTUI_STEP=ctx.step.name,
             FLOWTUI_ATTEMPT=str(ctx.attempt),
         )
+        if tag is not None:
+            env["CIRCLE_TAG"] = tag
         env.update(ctx.step.spec.get("environment") or {})
         return env
 

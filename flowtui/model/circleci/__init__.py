@@ -3,6 +3,8 @@
 from flowtui.model.circleci.config import (
     JOB_STEP_TYPE,
     MARKER,
+    ORB_JOB_STEP_TYPE,
+    STEP_TYPES,
     CircleConfig,
     Note,
     is_circleci_path,
@@ -11,16 +13,18 @@ from flowtui.model.circleci.config import (
     looks_like_circleci,
     split_marker,
 )
-from flowtui.model.circleci.select import config_of, describe, pick
+from flowtui.model.circleci.select import config_of, load_config_file, pick
 
 __all__ = [
     "JOB_STEP_TYPE",
     "MARKER",
+    "ORB_JOB_STEP_TYPE",
+    "STEP_TYPES",
     "CircleConfig",
     "Note",
     "config_of",
-    "describe",
     "is_circleci_path",
+    "load_config_file",
     "load_config_text",
     "load_workflow_from_config",
     "looks_like_circleci",

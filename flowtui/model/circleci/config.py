@@ -1,10 +1,11 @@
 """Turn a CircleCI 2.0/2.1 config into flowtui `Workflow`s, one per CircleCI workflow.
 
 Each job entry of a workflow becomes one step: `circleci-job` (run by
-flowtui.engine.executors.circleci_job) or `approval` for `type: approval`.  `requires`,
-branch `filters` and `matrix` map onto flowtui's own `requires`, `Step.branches` and matrix
-copies.  Anything that needs CircleCI's cloud (executors, orbs, caches, contexts) is
-reported as a `Note` instead of failing the load; see docs/circleci.md.
+flowtui.engine.executors.circleci_job), `approval` for `type: approval`, or `orb-job` for
+a job of an orb whose source is not available here (skipped when the run reaches it).
+`requires`, `filters` and `matrix` map onto flowtui's own `requires`, `Step.branches` (a
+`JobFilter`) and matrix copies.  Anything that needs CircleCI's cloud (executors, caches,
+contexts) is reported as a `Note` instead of failing the load; see docs/circleci.md.
 """
 
 from __future__ import annotations
@@ -18,15 +19,21 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from flowtui.model.branches import entry_error, normalize_filter
+from flowtui.model.branches import JobFilter, entry_error, normalize_filter
+from flowtui.model.circleci.checkout import checkout_branch
+from flowtui.model.circleci.orbs import Definition, Library, Orb, build_library, orbs_folder
 from flowtui.model.circleci.params import (
+    PIPELINE_ENV,
+    SETTABLE_PIPELINE_VALUES,
     bind,
     declared,
     from_command_line,
+    local_pipeline_values,
     render,
     substitute,
     truthy,
 )
+from flowtui.model.circleci.setup import continuation_note
 from flowtui.model.circleci.steps import StepExpander, environment
 from flowtui.model.errors import Problem, WorkflowError
 from flowtui.model.graph import find_cycle
@@ -34,12 +41,16 @@ from flowtui.model.workflow import SourcePos, Step, Workflow
 from flowtui.model.yamlsafe import Document, YMap, YSeq, parse_document, to_plain
 
 JOB_STEP_TYPE = "circleci-job"
+ORB_JOB_STEP_TYPE = "orb-job"  # a job of an orb that is not available: skipped at run time
+STEP_TYPES = (JOB_STEP_TYPE, ORB_JOB_STEP_TYPE)
 DEFAULT_SHELL = "/bin/bash -eo pipefail"
 DEFAULT_WORKING_DIRECTORY = "~/project"
 # a rerun reloads the text its run recorded; this trailing comment says which workflow it was
 MARKER = "# flowtui: circleci workflow "
 # ... and this one, above it, the pipeline parameters given on the command line (JSON)
 PARAMS_MARKER = "# flowtui: circleci pipeline parameters "
+# ... and this one, above that, the `--orbs-dir` the run used
+ORBS_DIR_MARKER = "# flowtui: circleci orbs dir "
 
 ENTRY_KEYS = ("requires", "filters", "type", "name", "context", "matrix", "pre-steps", "post-steps")
 EXECUTOR_KINDS = ("docker", "machine", "macos", "windows")
@@ -104,10 +115,14 @@ def is_circleci_path(path: str | Path) -> bool:
 
 
 def looks_like_circleci(value: Any) -> bool:
-    """A parsed document with CircleCI's top-level keys and none of flowtui's."""
+    """A parsed document with CircleCI's top-level keys and none of flowtui's.
+
+    `jobs` may be missing when `orbs` provide them (a setup or continuation config).
+    """
     return (
         isinstance(value, Mapping)
-        and all(k in value for k in ("version", "jobs", "workflows"))
+        and all(k in value for k in ("version", "workflows"))
+        and ("jobs" in value or "orbs" in value)
         and "steps" not in value
     )
 
@@ -118,6 +133,14 @@ def split_marker(text: str) -> tuple[str, str | None]:
     head, _, last = body.rpartition("\n")
     if last.startswith(MARKER):
         return head + "\n", last[len(MARKER) :].strip() or None
+    return text, None
+
+
+def _split_last_line(text: str, marker: str) -> tuple[str, str | None]:
+    body = text.rstrip("\n")
+    head, _, last = body.rpartition("\n")
+    if last.startswith(marker):
+        return head + "\n", last[len(marker) :].strip()
     return text, None
 
 
@@ -141,17 +164,23 @@ def load_config_text(
     path: Path | None = None,
     document: Document | None = None,
     parameters: Mapping[str, str] | None = None,
+    orbs_dir: Path | None = None,
 ) -> CircleConfig:
     """Every workflow of the config; raise WorkflowError (file:line) when it cannot run.
 
     `parameters` set pipeline parameters (`--param`); without them the ones a rerun's
-    text records apply, else the defaults.
+    text records apply, else the defaults.  `orbs_dir` holds saved orb sources
+    (`--orbs-dir`); without it the one a rerun's text records, else `.circleci/orbs`.
     """
     text, _ = split_marker(text)
     text, recorded = split_parameters(text)
+    text, recorded_orbs = _split_last_line(text, ORBS_DIR_MARKER)
+    if orbs_dir is None and recorded_orbs:
+        orbs_dir = Path(recorded_orbs)
     if document is None:
         document = parse_document(text, file)
     builder = _Builder(file, text, path, dict(recorded if parameters is None else parameters))
+    builder.orbs_dir = orbs_dir
     builder.problems.extend(document.problems)
     config = builder.build(document.value, document.pos)
     if builder.problems or config is None:
@@ -193,9 +222,11 @@ class _Instance:
     base: str = ""
     matrix: dict[str, str] = field(default_factory=dict)
     approval: bool = False
-    branches: dict[str, tuple[str, ...]] | None = None
+    branches: JobFilter = field(default_factory=JobFilter)
     pre: Any = None
     post: Any = None
+    orb: Orb | None = None  # the orb the job comes from
+    serial_group: str = ""
 
 
 class _Builder:
@@ -209,9 +240,9 @@ class _Builder:
         self.problems: list[Problem] = []
         self.notes: list[Note] = []
         self.pipeline: dict[str, Any] = {}
-        self.jobs: YMap = YMap(SourcePos(file, 1, 1))
-        self.executors: Mapping[str, Any] = {}
-        self.expander = StepExpander({}, self._error_at(SourcePos(file, 1, 1)), lambda _m: None)
+        self.conditions: dict[str, Any] = {}  # the pipeline scope of `when`/`unless`
+        self.orbs_dir: Path | None = None
+        self.library = Library()
         self.hosts: dict[str, SourcePos] = {}  # "docker (cimg/base)" -> first place it is used
         self.seen_notes: set[str] = set()
         self.workflow_hosts: dict[str, SourcePos] = {}
@@ -229,10 +260,13 @@ class _Builder:
             self.notes.append(Note(pos, message))
 
     def _params_line(self) -> str:
-        """The PARAMS_MARKER line recording `--param` values, so a rerun uses them too."""
-        if not self.overrides:
-            return ""
-        return PARAMS_MARKER + json.dumps(self.overrides, sort_keys=True) + "\n"
+        """Lines recording `--orbs-dir` and `--param` values, so a rerun uses them too."""
+        lines = ""
+        if self.orbs_dir is not None:
+            lines += ORBS_DIR_MARKER + str(self.orbs_dir.resolve()) + "\n"
+        if self.overrides:
+            lines += PARAMS_MARKER + json.dumps(self.overrides, sort_keys=True) + "\n"
+        return lines
 
     @staticmethod
     def _key_pos(m: Any, key: Any, default: SourcePos) -> SourcePos:
@@ -245,18 +279,6 @@ class _Builder:
         if not isinstance(root, YMap):
             self.error(pos, "a CircleCI config must be a mapping (version:, jobs:, workflows:)")
             return None
-        for key in root:
-            if key == "orbs":
-                orbs = root["orbs"]
-                names = (
-                    ", ".join(str(v) for v in orbs.values()) if isinstance(orbs, Mapping) else ""
-                )
-                self.note(
-                    root.key_pos(key),
-                    f"orbs are not supported ({names}); steps that use their commands are skipped",
-                )
-            elif key == "setup":
-                self.note(root.key_pos(key), "`setup: true` (dynamic config) is not supported")
         version = render(root.get("version"))
         if version not in ("2", "2.0", "2.1"):
             where = root.value_pos("version") if "version" in root else root.pos
@@ -267,19 +289,23 @@ class _Builder:
             )
             return None
         self._pipeline_parameters(root)
-        jobs = root.get("jobs")
-        if not isinstance(jobs, YMap) or not jobs:
+        folder = orbs_folder(self.path if self.path else Path(self.file), self.orbs_dir)
+        self.library = build_library(root, folder, self.error, self.problems)
+        for orb in self.library.orbs.values():
+            if not orb.available:
+                why = orb.missing(self.library.orbs_dir, how=True)
+                self.note(orb.pos, why + "; its jobs are skipped")
+        setup = root.get("setup") is True
+        if "jobs" not in root and not self.library.orbs:
             self.error(root.pos, "the config has no `jobs:` mapping")
             return None
-        self.jobs = jobs
-        self.executors = self._mapping(root, "executors")
-        commands = self._mapping(root, "commands")
-        self.expander = StepExpander(commands, lambda _m: None, lambda _m: None)
+        if root.get("jobs") is not None and not isinstance(root["jobs"], Mapping):
+            return None  # reported by build_library; every workflow job would be unknown
 
         workflows: dict[str, Workflow] = {}
         disabled: dict[str, str] = {}
         body = root.get("workflows")
-        if body is None and "build" in jobs:
+        if body is None and "build" in self.library.jobs:
             # a 2.0 config without workflows runs its `build` job
             body = {"build": {"jobs": ["build"]}}
         if not isinstance(body, Mapping) or not body:
@@ -300,19 +326,18 @@ class _Builder:
                     "executors are not used, every job runs on this host: " + ", ".join(self.hosts),
                 )
             )
+        if setup:
+            self.note(root.key_pos("setup"), continuation_note(to_plain(root)))
         if self.problems:
             return None
-        notes = tuple(sorted(self.notes, key=lambda n: (n.pos.line, n.pos.column)))
+        # the config's own notes first, then those in saved orb sources
+        notes = tuple(
+            sorted(
+                self.notes,
+                key=lambda n: (n.pos.file != self.file, n.pos.file, n.pos.line, n.pos.column),
+            )
+        )
         return CircleConfig(workflows, notes, disabled)
-
-    def _mapping(self, root: YMap, key: str) -> Mapping[str, Any]:
-        value = root.get(key)
-        if value is None:
-            return {}
-        if not isinstance(value, YMap):
-            self.error(root.value_pos(key), f"`{key}` must be a mapping")
-            return {}
-        return value
 
     def _pipeline_parameters(self, root: YMap) -> None:
         pos = self._key_pos(root, "parameters", root.pos)
@@ -320,7 +345,28 @@ class _Builder:
         definitions = declared(to_plain(root.get("parameters")), error)
         given = from_command_line(definitions, self.overrides, self._error_at(pos))
         values = bind(definitions, given, "the pipeline", error)
-        self.pipeline = {f"pipeline.parameters.{k}": v for k, v in values.items()}
+        project = self.path.parent if self.path else Path(self.file).resolve().parent
+        if project.name == ".circleci":
+            project = project.parent
+        self.pipeline = {
+            **local_pipeline_values(project.name),
+            **{f"pipeline.parameters.{k}": v for k, v in values.items()},
+        }
+        for name, value in self.overrides.items():
+            if not name.startswith("pipeline."):
+                continue
+            if name not in SETTABLE_PIPELINE_VALUES:
+                self._error_at(pos)(
+                    f"--param {name}: not a pipeline value flowtui knows "
+                    f"({', '.join(SETTABLE_PIPELINE_VALUES)})"
+                )
+                continue
+            self.pipeline[name] = value
+        # a condition is decided when the file is loaded: a value known only when a job
+        # runs is empty there, but for the branch: the run's, else the checkout's
+        self.conditions = {**{k: "" for k in PIPELINE_ENV}, **self.pipeline}
+        if "pipeline.git.branch" not in self.pipeline and "pipeline.git.tag" not in self.pipeline:
+            self.conditions["pipeline.git.branch"] = checkout_branch(project) or ""
 
     # -- one workflow ------------------------------------------------------------------
     def _workflow(
@@ -338,7 +384,7 @@ class _Builder:
         for key in ("when", "unless"):
             if key in spec:
                 error = self._error_at(self._key_pos(spec, key, pos), f"workflow `{name}`: ")
-                holds = truthy(substitute(to_plain(spec[key]), self.pipeline, error), error)
+                holds = truthy(substitute(to_plain(spec[key]), self.conditions, error), error)
                 if holds != (key == "when"):
                     disabled[name] = f"its `{key}` condition is {'true' if holds else 'false'}"
                     self.note(pos, f"workflow `{name}` does not run: {disabled[name]}")
@@ -353,15 +399,36 @@ class _Builder:
         steps = self._steps(name, instances)
         if steps is None:
             return None
+        group = self._serial_group(name, instances)
         return Workflow(
             name=name,
             steps=steps,
             path=self.path,
             pos=pos,
+            concurrency=1 if group else None,
+            concurrency_group=group,
             description=f"CircleCI workflow `{name}`",
             source_hash=hashlib.sha256(self.text.encode("utf-8")).hexdigest(),
             source=self.text.rstrip("\n") + "\n" + self._params_line() + MARKER + name + "\n",
         )
+
+    def _serial_group(self, workflow: str, instances: list[_Instance]) -> str | None:
+        """The concurrency group standing in for the workflow's jobs' `serial-group`s.
+
+        flowtui queues whole runs, not single jobs: a run of a workflow with a serial
+        group waits until no other run of that group is going (one at a time).
+        """
+        groups = sorted({i.serial_group for i in instances if i.serial_group})
+        if not groups:
+            return None
+        if len(groups) > 1:
+            first = next(i for i in instances if i.serial_group)
+            self.note(
+                first.pos,
+                f"workflow `{workflow}` has several serial groups ({', '.join(groups)}): "
+                "its runs queue on all of them as one group",
+            )
+        return "circleci-serial:" + "+".join(groups)
 
     def _entry(self, item: Any, pos: SourcePos) -> list[_Instance]:
         if isinstance(item, str):
@@ -379,25 +446,53 @@ class _Builder:
         approval = entry.get("type") == "approval"
         if "type" in entry and not approval:
             self.error(pos, f"job `{job}`: `type` can only be `approval`")
-        if not approval and job not in self.jobs:
-            close = difflib.get_close_matches(job, [str(j) for j in self.jobs], n=1)
-            hint = f"did you mean `{close[0]}`?" if close else "define it under `jobs:`"
-            self.error(pos, f"workflow job `{job}` is not defined under `jobs:`", hint)
-            return []
+        orb: Orb | None = None
+        if not approval:
+            key = self.library.resolve("jobs", job)
+            if key is not None:
+                job, orb = key, self.library.jobs[key].orb
+            else:
+                orb = self.library.orb_of(job)
+                if orb is None or orb.available:
+                    self._unknown_job(job, orb, pos)
+                    return []
         if "context" in entry:
             self.note(
                 pos,
                 f"job `{job}`: contexts are not available here "
                 "(their environment variables are not set)",
             )
-        for key in ("serial-group", "override-with"):
-            if key in entry:
-                self.note(pos, f"job `{job}`: `{key}` is ignored")
+        if "override-with" in entry:
+            self.note(pos, f"job `{job}`: `override-with` is ignored")
         plain = to_plain(entry)
         matrix = plain.pop("matrix", None)
         if matrix is None:
-            return self._instances([(plain, {})], job, pos, approval, base="")
-        return self._matrix(job, plain, matrix, pos, approval)
+            found = self._instances([(plain, {})], job, pos, approval, base="")
+        else:
+            found = self._matrix(job, plain, matrix, pos, approval)
+        for inst in found:
+            inst.orb = orb
+        return found
+
+    def _unknown_job(self, job: str, orb: Orb | None, pos: SourcePos) -> None:
+        if orb is not None:
+            names = [
+                k.rpartition("/")[2] for k in self.library.jobs if k.startswith(orb.alias + "/")
+            ]
+            close = difflib.get_close_matches(job.rpartition("/")[2], names, n=1)
+            where = f"{orb.ref}, read from {orb.where}" if orb.where else orb.ref
+            self.error(
+                pos,
+                f"orb `{orb.alias}` ({where}) has no job `{job.rpartition('/')[2]}`",
+                f"did you mean `{orb.alias}/{close[0]}`?" if close else "",
+            )
+            return
+        own = [k for k in self.library.jobs if "/" not in k]
+        close = difflib.get_close_matches(job, own, n=1)
+        hint = f"did you mean `{close[0]}`?" if close else "define it under `jobs:`"
+        if "/" in job:
+            hint = f"import the orb `{job.rpartition('/')[0]}` under `orbs:`"
+        self.error(pos, f"workflow job `{job}` is not defined under `jobs:`", hint)
 
     def _matrix(
         self, job: str, plain: dict[str, Any], matrix: Any, pos: SourcePos, approval: bool
@@ -455,6 +550,10 @@ class _Builder:
                 else:
                     names.append(render(req))
             args = {k: v for k, v in entry.items() if k not in ENTRY_KEYS}
+            group = args.pop("serial-group", None)
+            if isinstance(group, Mapping | list):
+                self.error(pos, f"job `{job}`: `serial-group` must be a name")
+                group = None
             result.append(
                 _Instance(
                     name=render(entry.get("name")) or job,
@@ -468,49 +567,85 @@ class _Builder:
                     branches=self._filters(entry.get("filters"), job, pos),
                     pre=entry.get("pre-steps"),
                     post=entry.get("post-steps"),
+                    serial_group=render(group),
                 )
             )
         return result
 
-    def _filters(self, filters: Any, job: str, pos: SourcePos) -> dict[str, tuple[str, ...]] | None:
+    def _filters(self, filters: Any, job: str, pos: SourcePos) -> JobFilter:
         if filters is None:
-            return None
+            return JobFilter()
         if not isinstance(filters, Mapping):
-            self.error(pos, f"job `{job}`: `filters` must be a mapping (branches:, tags:)")
-            return None
-        if "tags" in filters:
-            self.note(pos, f"job `{job}`: tag filters are ignored (flowtui runs by branch)")
-        if "branches" not in filters:
-            return None
-        branches = normalize_filter(filters["branches"])
-        if branches is None:
-            self.error(
-                pos,
-                f"job `{job}`: `filters.branches` takes `only:` and/or `ignore:`",
-                "e.g. `branches: {only: [main, /release-.*/]}`",
-            )
-            return None
-        for entry in (*branches["only"], *branches["ignore"]):
-            why = entry_error(entry)
-            if why:
-                self.error(pos, f"job `{job}`: {why}")
-        return branches
+            hint = ""
+            if isinstance(filters, str):
+                hint = "expression filters are not supported by flowtui; use `branches:`/`tags:`"
+            self.error(pos, f"job `{job}`: `filters` must be a mapping (branches:, tags:)", hint)
+            return JobFilter()
+        for key in filters:
+            if key not in ("branches", "tags"):
+                self.error(
+                    pos, f"job `{job}`: `filters` takes `branches:` and `tags:`, not `{key}`"
+                )
+        parts: dict[str, tuple[str, ...]] = {}
+        for key in ("branches", "tags"):
+            if key not in filters:
+                continue
+            entries = normalize_filter(filters[key]) if filters[key] is not None else None
+            if entries is None:
+                self.error(
+                    pos,
+                    f"job `{job}`: `filters.{key}` takes `only:` and/or `ignore:`",
+                    f"e.g. `{key}: {{only: [main, /release-.*/]}}`",
+                )
+                continue
+            for entry in (*entries["only"], *entries["ignore"]):
+                why = entry_error(entry)
+                if why:
+                    self.error(pos, f"job `{job}`: {why}")
+            prefix = "" if key == "branches" else "tags_"
+            parts[prefix + "only"] = entries["only"]
+            parts[prefix + "ignore"] = entries["ignore"]
+        return JobFilter(
+            only=parts.get("only", ()),
+            ignore=parts.get("ignore", ()),
+            tags_only=parts.get("tags_only", ()),
+            tags_ignore=parts.get("tags_ignore", ()),
+        )
 
     # -- steps of a workflow --------------------------------------------------------------
+    def _number_duplicates(self, workflow: str, instances: list[_Instance]) -> dict[str, list[str]]:
+        """Name a job listed several times under one name `name-1`, `name-2`, ... as
+        CircleCI does; return {the shared name: the numbered names} for `requires`."""
+        counts: dict[str, int] = {}
+        for inst in instances:
+            counts[inst.name] = counts.get(inst.name, 0) + 1
+        taken = set(counts)
+        renamed: dict[str, list[str]] = {}
+        for inst in instances:
+            if counts[inst.name] < 2:
+                continue
+            shared = inst.name
+            number = len(renamed.get(shared, [])) + 1
+            while f"{shared}-{number}" in taken:
+                number += 1
+            inst.name = f"{shared}-{number}"
+            taken.add(inst.name)
+            renamed.setdefault(shared, []).append(inst.name)
+        for shared, numbered in renamed.items():
+            first = next(i for i in instances if i.name == numbered[0])
+            self.note(
+                first.pos,
+                f"workflow `{workflow}` lists `{shared}` {len(numbered)} times: they run as "
+                f"{', '.join(numbered)} (CircleCI numbers them the same way); "
+                f"`requires: [{shared}]` waits for all of them",
+            )
+        return renamed
+
     def _steps(self, workflow: str, instances: list[_Instance]) -> dict[str, Step] | None:
         names: dict[str, _Instance] = {}
-        aliases: dict[str, list[str]] = {}
+        aliases = self._number_duplicates(workflow, instances)
         ok = True
         for inst in instances:
-            if inst.name in names:
-                self.error(
-                    inst.pos,
-                    f"workflow `{workflow}` has two jobs named `{inst.name}` "
-                    f"(first at line {names[inst.name].pos.line})",
-                    "give one of them its own `name:`",
-                )
-                ok = False
-                continue
             names[inst.name] = inst
             if inst.base:
                 aliases.setdefault(inst.base, []).append(inst.name)
@@ -545,12 +680,20 @@ class _Builder:
         first_job: dict[str, Any] | None = None
         for inst in names.values():
             spec: dict[str, Any]
+            branches = inst.branches
             if inst.approval:
                 kind = "approval"
                 spec = {"approvers": [], "message": f"waiting for approval of `{inst.name}`"}
+            elif inst.orb is not None and not inst.orb.available:
+                kind = ORB_JOB_STEP_TYPE
+                spec = {"job": inst.job, "orb": inst.orb.name, "orb_ref": inst.orb.ref}
+                why = inst.orb.missing(self.library.orbs_dir, how=True)
+                branches = replace(branches, unavailable=why)
             else:
                 kind = JOB_STEP_TYPE
                 spec = self._job_spec(inst)
+                if inst.orb is not None:
+                    spec["orb"] = inst.orb.name
                 if first_job is None and not resolved[inst.name]:
                     first_job = spec
             steps[inst.name] = Step(
@@ -559,10 +702,11 @@ class _Builder:
                 pos=inst.pos,
                 requires=resolved[inst.name],
                 spec=spec,
-                description=f"CircleCI job `{inst.job}`",
+                description=f"CircleCI job `{inst.job}`"
+                + (f" from orb {inst.orb.ref}" if inst.orb is not None else ""),
                 base=inst.base if inst.matrix else "",
                 matrix=inst.matrix,
-                branches=inst.branches,
+                branches=branches,
             )
         if first_job is not None and self.workflow_hosts:
             # said once per run, in the log of the job that starts first
@@ -574,13 +718,28 @@ class _Builder:
 
     # -- one job ------------------------------------------------------------------------
     def _job_spec(self, inst: _Instance) -> dict[str, Any]:
-        job = self.jobs[inst.job]
-        jpos = self.jobs.key_pos(inst.job)
+        definition: Definition = self.library.jobs[inst.job]
+        job = definition.body
+        jpos = definition.pos
         if not isinstance(job, Mapping):
             self.error(jpos, f"job `{inst.job}` must be a mapping with `steps:`")
             return {}
         where = f"job `{inst.name}`"
         plain = to_plain(job)
+        job_type = render(plain.pop("type", None)) or "build"
+        if job_type not in ("build", "no-op"):
+            self.error(
+                self._key_pos(job, "type", jpos),
+                f"job `{inst.job}`: `type` must be build or no-op, got {job_type!r}",
+            )
+        if job_type == "no-op":
+            # a job that does nothing, to shape the graph: it succeeds at once
+            for key in plain:
+                if key not in ("description", "parameters"):
+                    self.note(
+                        self._key_pos(job, key, jpos), f"no-op job `{inst.job}`: `{key}` is ignored"
+                    )
+            return {"job": inst.job, "no_op": True, "steps": [], "environment": {}}
         definitions = declared(plain.pop("parameters", None), self._error_at(jpos, f"{where}: "))
         values = bind(definitions, inst.args, where, self._error_at(inst.pos))
         scope = {**self.pipeline, **{f"parameters.{k}": v for k, v in values.items()}}
@@ -595,21 +754,24 @@ class _Builder:
                 self._key_pos(job, "parallelism", jpos),
                 f"job `{inst.job}`: `parallelism` is ignored (the job runs once)",
             )
-        executor = self._executor(body, inst.job, jpos)
+        executor = self._executor(body, inst.job, jpos, definition.context)
         error = self._error_at(jpos)
         env = {
             **executor.get("environment", {}),
             **environment(body.get("environment"), where, error),
         }
         expander = StepExpander(
-            self.expander.commands,
+            self.library,
             error,
             lambda message: self.note(jpos, message),
+            pipeline=self.pipeline,
+            context=definition.context,
         )
-        steps = [
-            *expander.expand(inst.pre, f"{where} pre-steps"),
-            *expander.expand(body.get("steps"), where),
-            *expander.expand(inst.post, f"{where} post-steps"),
+        steps = [  # pre- and post-steps are the workflow's, named as in the config
+            *expander.expand(inst.pre, f"{where} pre-steps", context=""),
+            # named by the job, not the copy: matrix copies share their notes
+            *expander.expand(body.get("steps"), f"job `{inst.job}`"),
+            *expander.expand(inst.post, f"{where} post-steps", context=""),
         ]
         if not steps:
             self.error(jpos, f"job `{inst.job}` has no steps")
@@ -623,7 +785,9 @@ class _Builder:
             "shell": render(body.get("shell")) or executor.get("shell") or DEFAULT_SHELL,
         }
 
-    def _executor(self, body: Mapping[str, Any], job: str, pos: SourcePos) -> dict[str, Any]:
+    def _executor(
+        self, body: Mapping[str, Any], job: str, pos: SourcePos, context: str = ""
+    ) -> dict[str, Any]:
         """What the job's executor contributes here (env, working dir, shell); note the rest."""
         result: dict[str, Any] = {}
         spec: Any = body
@@ -633,7 +797,15 @@ class _Builder:
             if isinstance(name, Mapping):
                 args = {k: v for k, v in name.items() if k != "name"}
                 name = name.get("name")
-            definition = self.executors.get(str(name)) if name is not None else None
+            key = self.library.resolve("executors", str(name), context) if name else None
+            definition = self.library.executors[key].body if key is not None else None
+            orb = self.library.orb_of(str(name), context) if name else None
+            if key is None and orb is not None and not orb.available:
+                self.note(
+                    pos,
+                    f"job `{job}`: executor `{name}` is not used ({orb.missing()})",
+                )
+                return result
             if not isinstance(definition, Mapping):
                 self.error(pos, f"job `{job}`: executor `{name}` is not defined under `executors:`")
                 return result

@@ -20,10 +20,41 @@ _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 # pipeline values known only when the job runs: they become shell variable references
 PIPELINE_ENV = {
     "pipeline.git.branch": "${CIRCLE_BRANCH}",
+    "pipeline.git.tag": "${CIRCLE_TAG}",
     "pipeline.git.revision": "${CIRCLE_SHA1}",
     "pipeline.number": "${CIRCLE_BUILD_NUM}",
     "pipeline.id": "${CIRCLE_WORKFLOW_ID}",
 }
+# the `-p pipeline.NAME=VALUE` a run may set: the values above, and those with a local
+# meaning (local_pipeline_values)
+SETTABLE_PIPELINE_VALUES = (
+    *PIPELINE_ENV,
+    "pipeline.project.slug",
+    "pipeline.project.git_url",
+    "pipeline.project.type",
+    "pipeline.trigger_source",
+    "pipeline.schedule.name",
+    "pipeline.schedule.id",
+    "pipeline.git.base_revision",
+)
+
+
+def local_pipeline_values(project: str) -> dict[str, str]:
+    """What pipeline values that only CircleCI's cloud knows mean on this machine.
+
+    `project` is the project folder's name.  A run started here is like one started by
+    hand through CircleCI's API: not scheduled, no previous build to compare with.
+    """
+    return {
+        "pipeline.project.slug": f"local/{project}",
+        "pipeline.project.git_url": "",
+        "pipeline.project.type": "local",
+        "pipeline.trigger_source": "api",
+        "pipeline.schedule.name": "",
+        "pipeline.schedule.id": "",
+        "pipeline.git.base_revision": "",
+    }
+
 
 ErrorFn = Callable[[str], None]
 
@@ -152,8 +183,8 @@ def from_command_line(
     values: dict[str, Any] = {}
     for name, text in given.items():
         spec = definitions.get(name)
-        if spec is None and name == "branch":
-            continue  # flowtui's own `branch` param: the run's branch (as --branch)
+        if spec is None and (name == "branch" or name.startswith("pipeline.")):
+            continue  # flowtui's own `branch` param (as --branch); pipeline values
         if spec is None:
             known = ", ".join(definitions) or "none"
             error(

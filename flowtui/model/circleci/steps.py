@@ -11,6 +11,7 @@ import difflib
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from flowtui.model.circleci.orbs import Library
 from flowtui.model.circleci.params import bind, declared, render, substitute, truthy
 
 # CircleCI's own step kinds that need its cloud (or a Docker daemon) to mean anything
@@ -71,14 +72,31 @@ def environment(value: Any, what: str, error: ErrorFn) -> dict[str, str]:
 
 
 class StepExpander:
-    """Expands one job's steps; `commands` are the config's reusable 2.1 commands."""
+    """Expands one job's steps with the reusable 2.1 commands of the config and its orbs.
 
-    def __init__(self, commands: Mapping[str, Any], error: ErrorFn, note: NoteFn) -> None:
-        self.commands = commands
+    `pipeline` holds the pipeline parameters and values, which a command's body may use
+    like a job's; `context` is the orb the job comes from ("" for the config's own), in
+    which its steps' command names resolve.
+    """
+
+    def __init__(
+        self,
+        library: Library,
+        error: ErrorFn,
+        note: NoteFn,
+        pipeline: Mapping[str, Any] | None = None,
+        context: str = "",
+    ) -> None:
+        self.library = library
         self.error = error
         self.note = note
+        self.pipeline = dict(pipeline or {})
+        self.context = context
 
-    def expand(self, steps: Any, where: str, depth: int = 0) -> list[dict[str, Any]]:
+    def expand(
+        self, steps: Any, where: str, depth: int = 0, context: str | None = None
+    ) -> list[dict[str, Any]]:
+        context = self.context if context is None else context
         if steps is None:
             return []
         if not isinstance(steps, list):
@@ -87,7 +105,7 @@ class StepExpander:
         result: list[dict[str, Any]] = []
         for item in steps:
             if isinstance(item, list):  # a `steps` parameter spliced in place
-                result.extend(self.expand(item, where, depth))
+                result.extend(self.expand(item, where, depth, context))
                 continue
             if isinstance(item, str):
                 kind, args = item, None
@@ -97,10 +115,12 @@ class StepExpander:
             else:
                 self.error(f"{where}: a step must be a name or a mapping with one key")
                 continue
-            result.extend(self._one(kind, args, where, depth))
+            result.extend(self._one(kind, args, where, depth, context))
         return result
 
-    def _one(self, kind: str, args: Any, where: str, depth: int) -> list[dict[str, Any]]:
+    def _one(
+        self, kind: str, args: Any, where: str, depth: int, context: str
+    ) -> list[dict[str, Any]]:
         if kind in ("run", "deploy"):  # `deploy` is CircleCI's deprecated alias of `run`
             step = self._run(args, where)
             return [step] if step else []
@@ -116,10 +136,11 @@ class StepExpander:
                 return []
             return [{"kind": "attach_workspace", "name": "Attaching Workspace", "at": at}]
         if kind in ("when", "unless"):
-            return self._conditional(kind, args, where, depth)
-        if kind in self.commands:
-            return self._command(kind, args, where, depth)
-        return [self._unsupported(kind, where)]
+            return self._conditional(kind, args, where, depth, context)
+        key = self.library.resolve("commands", kind, context)
+        if key is not None:
+            return self._command(key, args, where, depth)
+        return [self._unsupported(kind, where, context)]
 
     def _run(self, args: Any, where: str) -> dict[str, Any] | None:
         if isinstance(args, str):
@@ -169,20 +190,23 @@ class StepExpander:
             }
         ]
 
-    def _conditional(self, kind: str, args: Any, where: str, depth: int) -> list[dict[str, Any]]:
+    def _conditional(
+        self, kind: str, args: Any, where: str, depth: int, context: str
+    ) -> list[dict[str, Any]]:
         if not isinstance(args, Mapping) or "condition" not in args or "steps" not in args:
             self.error(f"{where}: `{kind}` needs `condition:` and `steps:`")
             return []
         holds = truthy(args["condition"], self.error)
         if holds == (kind == "when"):
-            return self.expand(args["steps"], where, depth)
+            return self.expand(args["steps"], where, depth, context)
         return []
 
     def _command(self, name: str, args: Any, where: str, depth: int) -> list[dict[str, Any]]:
         if depth >= MAX_COMMAND_DEPTH:
             self.error(f"{where}: commands nest more than {MAX_COMMAND_DEPTH} deep (a loop?)")
             return []
-        body = self.commands[name]
+        definition = self.library.commands[name]
+        body = definition.body
         if not isinstance(body, Mapping):
             self.error(f"command `{name}` must be a mapping with `steps:`")
             return []
@@ -191,17 +215,24 @@ class StepExpander:
             args = None
         inner = f"command `{name}`"
         values = bind(declared(body.get("parameters"), self.error), args or {}, inner, self.error)
-        scope = {f"parameters.{k}": v for k, v in values.items()}
+        # a command's body sees the pipeline's parameters and values, like a job's steps
+        scope = {**self.pipeline, **{f"parameters.{k}": v for k, v in values.items()}}
         steps = substitute(body.get("steps"), scope, lambda m: self.error(f"{inner}: {m}"))
-        return self.expand(steps, f"{where} → {inner}", depth + 1)
+        # a note about a command's own step is said once, not once per job using it
+        return self.expand(steps, inner, depth + 1, definition.context)
 
-    def _unsupported(self, kind: str, where: str) -> dict[str, Any]:
+    def _unsupported(self, kind: str, where: str, context: str) -> dict[str, Any]:
+        orb = self.library.orb_of(kind, context)
         if kind in CLOUD_STEPS:
             reason = f"`{kind}` is not supported by flowtui ({CLOUD_STEPS[kind]})"
+        elif orb is not None and not orb.available:
+            reason = f"orb command `{kind}` is not run: {orb.missing()}"
+        elif orb is not None:
+            reason = f"orb `{orb.alias}` ({orb.ref}) has no command `{kind.rpartition('/')[2]}`"
         elif "/" in kind:
-            reason = f"orb command `{kind}` is not supported (flowtui does not load orbs)"
+            reason = f"orb command `{kind}`: no orb `{kind.rpartition('/')[0]}` is imported"
         else:
-            known = [*BUILTIN, *CLOUD_STEPS, *self.commands]
+            known = [*BUILTIN, *CLOUD_STEPS, *self.library.commands]
             reason = f"unknown step `{kind}`{_did_you_mean(kind, known)}"
         self.note(f"{where}: {reason}; it is skipped")
         return {"kind": "unsupported", "name": kind, "reason": reason}
