@@ -22,6 +22,8 @@ from textual.app import ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
+from textual.theme import Theme
+from textual.widget import Widget
 from textual.widgets import Header, Input, Static, TabbedContent, TabPane
 from textual.worker import Worker, WorkerState
 
@@ -32,11 +34,14 @@ from flowtui.model.catalog import WorkflowCatalog
 from flowtui.runtime import Runtime, RuntimeOptions, child_resolver
 from flowtui.store.runstore import RunStore
 from flowtui.store.sink import StoreSink
-from flowtui.tui import bridge
-from flowtui.tui.actions import ActionsMixin
+from flowtui.tui import bridge, commands
+from flowtui.tui.command_mode import CommandModeMixin
+from flowtui.tui.config import UserConfig, remember_theme
 from flowtui.tui.files import FileActionsMixin
+from flowtui.tui.keys import binding_ids, describe, help_sections
 from flowtui.tui.screens.dialogs import HelpScreen
 from flowtui.tui.themes import DEFAULT_THEME, load_themes
+from flowtui.tui.widgets.command_line import CommandLine
 from flowtui.tui.widgets.dag_view import DagView
 from flowtui.tui.widgets.footer import KeyFooter
 from flowtui.tui.widgets.log_view import LogView
@@ -50,17 +55,23 @@ if TYPE_CHECKING:
 # workers that live as long as the app: restarted after an error
 LONG_LIVED = {"bridge": "run_bridge", "poll": "run_poll", "watch": "watch_folder"}
 
-# keys that are not bindings of the App (the widgets' own), for the help screen
-NAVIGATION_HELP = [
-    ("arrows, j / k", "move; enter opens or focuses"),
-    ("tab", "move between the list and the views"),
-    ("ctrl+p", "command palette (themes and every action)"),
+# each panel's own keys, for the help screen (read from the widgets' BINDINGS)
+PANELS: list[tuple[str, type[Widget]]] = [
+    ("Workflow list", WorkflowList),
+    ("DAG", DagView),
+    ("Timeline", TimelineView),
+    ("Logs", LogView),
+    ("History", RunHistory),
 ]
 
 
-class FlowApp(ActionsMixin, FileActionsMixin):
+class FlowApp(CommandModeMixin, FileActionsMixin):
     """Keys are listed in the footer, in the command palette and under `?`, all made from
-    BINDINGS (a binding's tooltip is its long description)."""
+    BINDINGS (a binding's tooltip is its long description; `keys` turns them into words).
+
+    Focus: the panel that has the keys (the list, or the view of the shown tab) is marked
+    (styles/app.tcss, `:focus-within`); tab / shift+tab move the keys between them.
+    """
 
     TITLE = "flowtui"
     CSS_PATH = "styles/app.tcss"
@@ -116,9 +127,23 @@ class FlowApp(ActionsMixin, FileActionsMixin):
             id="filter",
             tooltip="Filter workflows (in the logs: search)",
         ),
-        Binding("escape", "clear_filter", "Clear filter", show=False),
-        Binding("question_mark", "help", "Help", id="help", tooltip="Every key"),
-        Binding("q", "quit", "Quit", id="quit", tooltip="Quit (cancels this dashboard's runs)"),
+        Binding(
+            "colon",
+            "command_line",
+            "Command",
+            id="command",
+            tooltip="Command line: :run NAME, :approve RUN [STEP], :rerun RUN, :theme NAME…",
+        ),
+        Binding(
+            "escape",
+            "clear_filter",
+            "Back",
+            id="back",
+            show=False,
+            tooltip="Close the filter (the selection stays), the log search or the command line",
+        ),
+        Binding("question_mark", "help", "Help", id="help", tooltip="Every key and command"),
+        Binding("q", "quit", "Quit", id="quit", tooltip="Quit (asks first when runs are going)"),
     ]
 
     def __init__(
@@ -132,15 +157,19 @@ class FlowApp(ActionsMixin, FileActionsMixin):
         watch: bool = True,
         triggers: bool = True,
         webhook_port: int | None = None,
+        config: UserConfig | None = None,
     ) -> None:
         super().__init__()
+        # the user's config file (theme, keymap); None: defaults, and nothing written back
+        self.config = config or UserConfig()
+        self.keymap = dict(self.config.keymap)
         # cron, git and chain triggers fire while the dashboard is open; webhooks only when
         # a port is given (a dashboard should not open a port by surprise)
         self.triggers_enabled = triggers
         self.webhook_port = webhook_port
         self.folder = folder
         self.db_path = db_path
-        self.initial_theme = theme
+        self.initial_theme = theme or self.config.theme
         self.parallel = parallel
         self.bell_on_events = bell
         self.watch_enabled = watch
@@ -187,10 +216,15 @@ class FlowApp(ActionsMixin, FileActionsMixin):
                         yield LogView(id="log-view")
                     with TabPane("History", id="history"):
                         yield RunHistory(id="history-table")
+        yield CommandLine(self.command_candidates, id="command-line")
         yield KeyFooter()
 
     async def on_mount(self) -> None:
         self._apply_themes()
+        self._apply_config()
+        # tab moves between the list and the shown view: the tab strip is not a stop
+        # (g, t, l, h switch tabs)
+        self.query_one("#tabs Tabs").can_focus = False
         self.sub_title = str(self.folder)
         options = RuntimeOptions(
             db=self.db_path,
@@ -230,6 +264,36 @@ class FlowApp(ActionsMixin, FileActionsMixin):
         elif self.initial_theme:
             self.notify(f"unknown theme {wanted!r}", severity="warning")
 
+    def _apply_config(self) -> None:
+        for problem in self.config.problems:
+            self.notify(problem, title="config not fully read", severity="error", timeout=15)
+        known = binding_ids(self.BINDINGS, *(widget.BINDINGS for _, widget in PANELS))
+        unknown = sorted(set(self.keymap) - known)
+        for binding_id in unknown:
+            del self.keymap[binding_id]
+        if unknown:
+            where = self.config.path or "the keymap"
+            self.notify(
+                f"{where}: [keymap] unknown binding id(s) {', '.join(unknown)} "
+                f"(known: {', '.join(sorted(known))})",
+                title="config not fully read",
+                severity="error",
+                timeout=15,
+            )
+        if self.keymap:
+            self.set_keymap(self.keymap)
+        # from now on a theme chosen here (palette, :theme) is remembered
+        self.theme_changed_signal.subscribe(self, self._remember_theme)
+
+    def _remember_theme(self, theme: Theme) -> None:
+        path = self.config.path
+        if path is None:
+            return
+        try:
+            remember_theme(path, theme.name)
+        except (OSError, ValueError) as exc:
+            self.notify(f"{path}: {exc}", title="theme not remembered", severity="warning")
+
     async def _start_triggers(self) -> None:
         from flowtui.triggers.hooks import WebhookOptions
 
@@ -246,28 +310,18 @@ class FlowApp(ActionsMixin, FileActionsMixin):
             self.notify(str(exc), title="triggers not started", severity="error", timeout=10)
 
     def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
-        yield from super().get_system_commands(screen)
-        for binding in self._described_bindings():
-            yield SystemCommand(
-                f"{binding.description} ({binding.key_display or binding.key})",
-                binding.tooltip or binding.description,
-                partial(self.run_action, binding.action),
-            )
-
-    def _described_bindings(self) -> list[Binding]:
-        found = []
-        for binding in self.BINDINGS:
-            assert isinstance(binding, Binding)
-            if binding.id is not None and not binding.action.startswith("clear"):
-                found.append(binding)
-        return found
+        for command in super().get_system_commands(screen):
+            if command.title != "Quit":  # ours (below) asks first when runs are going
+                yield command
+        for key in describe(self.BINDINGS, self.keymap):
+            if key.action == "clear_filter":  # escape: nothing to do from the palette
+                continue
+            yield SystemCommand(key.text, f"key: {key.keys}", partial(self.run_action, key.action))
 
     def action_help(self) -> None:
-        keys = [
-            (self.get_key_display(b), b.tooltip or b.description)
-            for b in self._described_bindings()
-        ]
-        self.push_screen(HelpScreen([*keys, *NAVIGATION_HELP]))
+        panels = [(title, widget.BINDINGS) for title, widget in PANELS]
+        sections = help_sections(self.BINDINGS, panels, self.keymap, commands.help_rows())
+        self.push_screen(HelpScreen(sections))
 
     def on_resize(self) -> None:
         self.screen.set_class(self.size.width < 120, "-narrow")

@@ -72,7 +72,9 @@ class ViewState:
     pinned: bool = False  # a run chosen in history or started here stays until another is
     step: str | None = None
     log_after: int = 0
-    log_key: tuple[int | None, str | None] = (None, None)
+    # what the log pane shows; None: not known, so the next redraw of the logs sets it (a
+    # new selection without runs must clear the previous workflow's log, not keep it)
+    log_key: tuple[int | None, str | None] | None = None
 
 
 class RefreshMixin(App[None]):
@@ -462,6 +464,10 @@ class RefreshMixin(App[None]):
         self.query_one(targets[tab]).focus()
 
     def action_filter(self) -> None:
+        """`/` searches what is in front of you: the log on the Logs tab, else the list."""
+        if self.query_one(TabbedContent).active == "logs":
+            self.query_one(LogView).action_search()
+            return
         box = self.query_one("#filter", Input)
         box.add_class("-visible")
         box.focus()
