@@ -65,6 +65,16 @@ PANELS: list[tuple[str, type[Widget]]] = [
 ]
 
 
+class DashboardScreen(Screen[None]):
+    """The dashboard's screen: tab / shift+tab move the keys between its two panels (the
+    list and the shown view), not through every focusable thing inside them."""
+
+    BINDINGS = [
+        Binding("tab", "app.focus_panel", "Next panel", show=False),
+        Binding("shift+tab", "app.focus_panel", "Previous panel", show=False),
+    ]
+
+
 class FlowApp(CommandModeMixin, FileActionsMixin):
     """Keys are listed in the footer, in the command palette and under `?`, all made from
     BINDINGS (a binding's tooltip is its long description; `keys` turns them into words).
@@ -222,9 +232,6 @@ class FlowApp(CommandModeMixin, FileActionsMixin):
     async def on_mount(self) -> None:
         self._apply_themes()
         self._apply_config()
-        # tab moves between the list and the shown view: the tab strip is not a stop
-        # (g, t, l, h switch tabs)
-        self.query_one("#tabs Tabs").can_focus = False
         self.sub_title = str(self.folder)
         options = RuntimeOptions(
             db=self.db_path,
@@ -263,6 +270,9 @@ class FlowApp(CommandModeMixin, FileActionsMixin):
             self.theme = wanted
         elif self.initial_theme:
             self.notify(f"unknown theme {wanted!r}", severity="warning")
+
+    def get_default_screen(self) -> Screen[None]:
+        return DashboardScreen(id="_default")
 
     def _apply_config(self) -> None:
         for problem in self.config.problems:

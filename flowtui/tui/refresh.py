@@ -77,6 +77,15 @@ class ViewState:
     log_key: tuple[int | None, str | None] | None = None
 
 
+# the view of each tab: it gets the keys when its tab is shown
+TAB_VIEWS: dict[str, type[Widget]] = {
+    "dag": DagView,
+    "timeline": TimelineView,
+    "logs": LogView,
+    "history": RunHistory,
+}
+
+
 class RefreshMixin(App[None]):
     """The FlowApp's drawing: workflow list, run header, DAG, timeline, logs, history."""
 
@@ -455,13 +464,15 @@ class RefreshMixin(App[None]):
             await self.load_history(reset=True)
             self._history_loaded = True
         tabs.active = tab
-        targets: dict[str, type[Widget]] = {
-            "dag": DagView,
-            "timeline": TimelineView,
-            "logs": LogView,
-            "history": RunHistory,
-        }
-        self.query_one(targets[tab]).focus()
+        self.query_one(TAB_VIEWS[tab]).focus()
+
+    def action_focus_panel(self) -> None:
+        """tab / shift+tab: the keys go to the other panel (the list, or the shown view)."""
+        focused = self.focused
+        if focused is not None and self.query_one("#left") in focused.ancestors_with_self:
+            self.query_one(TAB_VIEWS[self.query_one(TabbedContent).active or "dag"]).focus()
+        else:
+            self.query_one(WorkflowList).focus()
 
     def action_filter(self) -> None:
         """`/` searches what is in front of you: the log on the Logs tab, else the list."""

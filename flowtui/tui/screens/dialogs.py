@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TypeVar
 
-from rich.markup import escape
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
@@ -203,14 +203,17 @@ class HelpScreen(Dialog[None]):
 
     def compose(self) -> ComposeResult:
         width = max((len(k) for _, rows in self.sections for k, _ in rows), default=0)
-        parts = []
+        text = Text()
         for title, rows in self.sections:
-            lines = "\n".join(f"{escape(k.ljust(width))}  {escape(d)}" for k, d in rows)
-            parts.append(f"[b]{escape(title)}[/b]\n{lines}")
+            if text:
+                text.append("\n\n")
+            text.append(title, style="bold")
+            for key, description in rows:
+                text.append(f"\n{key.ljust(width)}  {description}")
         with Vertical():
             yield Label("flowtui keys", classes="title")
             with VerticalScroll():
-                yield Static("\n\n".join(parts))
+                yield Static(text)
 
     def action_scroll(self, direction: str) -> None:
         scroll = self.query_one(VerticalScroll)
