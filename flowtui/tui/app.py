@@ -292,13 +292,16 @@ class FlowApp(CommandModeMixin, FileActionsMixin):
             )
         if self.keymap:
             self.set_keymap(self.keymap)
-        # from now on a theme chosen here (palette, :theme) is remembered
+        # from now on a theme chosen here (palette, :theme) is remembered; the signal of
+        # the theme set while starting comes later, and is not a choice
+        self._theme_on_file = self.theme
         self.theme_changed_signal.subscribe(self, self._remember_theme)
 
     def _remember_theme(self, theme: Theme) -> None:
         path = self.config.path
-        if path is None:
+        if path is None or theme.name == self._theme_on_file:
             return
+        self._theme_on_file = theme.name
         try:
             remember_theme(path, theme.name)
         except (OSError, ValueError) as exc:
