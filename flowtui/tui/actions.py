@@ -246,9 +246,9 @@ class ActionsMixin(RefreshMixin):
 
         self.push_screen(
             ConfirmScreen(
-                f"Quit and cancel {'this run' if len(going) == 1 else 'these runs'} "
-                f"of this dashboard: {', '.join(names)}?",
-                confirm_label="Quit, cancel runs",
+                f"Quit? That cancels the {'run' if len(going) == 1 else 'runs'} this "
+                f"dashboard started: {', '.join(names)}.",
+                confirm_label="Quit and cancel",
                 decline_label="Stay",
             ),
             confirmed,

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 from flowtui.engine.states import StepStatus
 from flowtui.tui.actions import ActionsMixin, reported
-from flowtui.tui.commands import CommandError, parse
+from flowtui.tui.commands import CommandError, parse, unknown
 from flowtui.tui.widgets.command_line import CommandLine
 
 RUN_CANDIDATES = 20  # run ids offered for completion: the newest
@@ -34,8 +34,8 @@ class CommandModeMixin(ActionsMixin):
         if name == "run":
             entry = next((e for e in self.catalog.entries if e.name == args[0]), None)
             if entry is None:
-                known = ", ".join(sorted(e.name for e in self.catalog.entries))
-                self.notify(f"no workflow {args[0]!r} (known: {known})", severity="error")
+                names = [e.name for e in self.catalog.entries]
+                self.notify(unknown("workflow", args[0], names), severity="error")
                 return
             await self.run_entry(entry)
         elif name in ("approve", "reject"):
@@ -47,8 +47,8 @@ class CommandModeMixin(ActionsMixin):
             await self.action_cancel_run(command.run_id)
         elif name == "theme":
             if args[0] not in self.available_themes:
-                known = ", ".join(sorted(self.available_themes))
-                self.notify(f"no theme {args[0]!r} (known: {known})", severity="error")
+                themes = sorted(self.available_themes)
+                self.notify(unknown("theme", args[0], themes), severity="error")
                 return
             self.theme = args[0]
         elif name == "q":

@@ -7,6 +7,7 @@ dashboard's own action (`tui.actions`, over `flowtui.control`); this module only
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -66,6 +67,16 @@ def parse(text: str) -> Command:
     return Command(name, args)
 
 
+def unknown(kind: str, word: str, known: Sequence[str]) -> str:
+    """`no workflow 'appr'; did you mean approval-hold? (tab completes)`, or the known
+    names when nothing is close."""
+    close = [k for k in known if k.startswith(word)] or difflib.get_close_matches(word, known)
+    if close:
+        return f"no {kind} {word!r}; did you mean {' or '.join(close[:3])}? (tab completes)"
+    shown = ", ".join(sorted(known)[:8]) + (", …" if len(known) > 8 else "")
+    return f"no {kind} {word!r} (known: {shown})"
+
+
 def completion(text: str, candidates: Sequence[str]) -> str | None:
     """`text` completed with the first of `candidates` that extends its last word."""
     head, _, last = text.rpartition(" ")
@@ -86,4 +97,13 @@ def wants(text: str) -> tuple[str, int] | None:
     return (name, len(words) - 2)
 
 
-__all__ = ["COMMANDS", "Command", "CommandError", "completion", "help_rows", "parse", "wants"]
+__all__ = [
+    "COMMANDS",
+    "Command",
+    "CommandError",
+    "completion",
+    "help_rows",
+    "parse",
+    "unknown",
+    "wants",
+]

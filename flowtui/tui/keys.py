@@ -99,6 +99,13 @@ def help_sections(
     for title, bindings in panels:
         sections.append((title, [(k.keys, k.text) for k in describe(bindings, keymap)]))
     sections.append(("Commands (after :)", list(commands)))
+    ids = [
+        (b.id, keys_label(keymap.get(b.id, b.key)))
+        for bindings in [app_bindings, *(bindings for _, bindings in panels)]
+        for b in map(as_binding, bindings)
+        if b.id is not None
+    ]
+    sections.append(("Binding ids for [keymap] in config.toml", ids))
     return sections
 
 

@@ -99,8 +99,11 @@ async def test_commands_act_like_their_keys(folder: Path, tmp_path: Path) -> Non
         await type_command(pilot, app, "run nope")
         await type_command(pilot, app, "launch")
         await notes.all_in(pilot, app)
+        await type_command(pilot, app, "run oth")
+        await notes.all_in(pilot, app)
         assert notes.matching("no theme 'nope' (known:"), notes.messages
         assert notes.matching("no workflow 'nope' (known: gate, other, slow)"), notes.messages
+        assert notes.matching("no workflow 'oth'; did you mean other?"), notes.messages
         assert notes.matching("unknown command :launch — known: run, approve"), notes.messages
 
         await type_command(pilot, app, "q")

@@ -202,9 +202,9 @@ class HelpScreen(Dialog[None]):
         self.sections = [(title, list(rows)) for title, rows in sections]
 
     def compose(self) -> ComposeResult:
-        width = max((len(k) for _, rows in self.sections for k, _ in rows), default=0)
         text = Text()
         for title, rows in self.sections:
+            width = max((len(k) for k, _ in rows), default=0)
             if text:
                 text.append("\n\n")
             text.append(title, style="bold")

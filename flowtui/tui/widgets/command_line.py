@@ -46,8 +46,8 @@ class CommandLine(Input):
     """
 
     BINDINGS = [
-        Binding("tab", "complete", "Complete", show=False),
-        Binding("escape", "close", "Close", show=False),
+        Binding("tab", "complete", "Complete"),
+        Binding("escape", "close", "Close"),
     ]
 
     DEFAULT_CSS = """
