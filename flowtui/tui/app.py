@@ -329,7 +329,10 @@ class FlowApp(CommandModeMixin, FileActionsMixin):
         for key in describe(self.BINDINGS, self.keymap):
             if key.action == "clear_filter":  # escape: nothing to do from the palette
                 continue
-            yield SystemCommand(key.text, f"key: {key.keys}", partial(self.run_action, key.action))
+            # the short name to find it by; under it the key and the long description
+            more = f" · {key.text}" if key.text != key.title else ""
+            help_text = f"key {key.keys}{more}"
+            yield SystemCommand(key.title, help_text, partial(self.run_action, key.action))
 
     def action_help(self) -> None:
         panels = [(title, widget.BINDINGS) for title, widget in PANELS]

@@ -4,15 +4,22 @@ from __future__ import annotations
 
 from textual.app import ComposeResult
 from textual.binding import Binding
+from textual.keys import key_to_character
 from textual.screen import Screen
 from textual.widgets import Footer
 from textual.widgets._footer import FooterKey
 
-from flowtui.tui.keys import footer_rank
+from flowtui.tui.keys import footer_rank, key_label
 
 # a compact FooterKey is "key description" and one column of margin
 GAP = 1
 PALETTE_RESERVE = 13  # "▏^p palette" docked on the right
+
+
+def _character(key: str) -> str | None:
+    """The character a key types (`key_to_character` misses some: `slash`)."""
+    label = key_label(key)
+    return key_to_character(key) or (label if len(label) == 1 else None)
 
 
 class KeyFooter(Footer):
@@ -34,9 +41,12 @@ class KeyFooter(Footer):
         """The shown bindings in the focus chain's order, one per action."""
         seen: set[str] = set()
         found = []
-        for _, binding, enabled, tooltip in screen.active_bindings.values():
+        focused = screen.focused
+        for key, (_, binding, enabled, tooltip) in screen.active_bindings.items():
             if not binding.show or binding.action in seen:
                 continue
+            if focused is not None and focused.check_consume_key(key, _character(key)):
+                continue  # typed into the focused input (`/` in the command line), not a key
             seen.add(binding.action)
             found.append((binding, enabled, tooltip))
         return found
