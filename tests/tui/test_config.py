@@ -8,10 +8,12 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from textual.widgets._footer import FooterKey
 
 from flowtui.tui.app import FlowApp
 from flowtui.tui.config import config_path, load_config, remember_theme
 from flowtui.tui.screens.dialogs import HelpScreen, PromptScreen
+from flowtui.tui.widgets.footer import KeyFooter
 from tests.tui.test_app import Notes, select, step_status, until, write
 
 
@@ -135,6 +137,9 @@ async def test_the_keymap_moves_a_binding_and_help_shows_it(
         await app.ready.wait()
         await notes.all_in(pilot, app)
         assert notes.matching("unknown binding id(s) not_a_binding"), notes.messages
+        # the footer shows the moved key in its place, not at the end
+        shown = [key.key for key in app.query_one(KeyFooter).query(FooterKey)]
+        assert shown.index("r") < shown.index("A") < shown.index("x"), shown
         await select(pilot, app, "gate")
         await pilot.press("r")
         await until(pilot, lambda: step_status(app, 1, "approve") == "held")

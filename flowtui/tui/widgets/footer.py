@@ -9,7 +9,7 @@ from textual.screen import Screen
 from textual.widgets import Footer
 from textual.widgets._footer import FooterKey
 
-from flowtui.tui.keys import footer_rank, key_label
+from flowtui.tui.keys import as_binding, footer_rank, key_label
 
 # a compact FooterKey is "key description" and one column of margin
 GAP = 1
@@ -62,7 +62,11 @@ class KeyFooter(Footer):
             if width <= room:
                 chosen.add(index)
                 room -= width
-        return [c for i, c in enumerate(candidates) if i in chosen]
+        # the panel's own keys first, then the app's in the order it declares them (a
+        # keymap does not move a key to the end)
+        declared = {as_binding(b).action: i for i, b in enumerate(self.app.BINDINGS)}
+        kept = [c for i, c in enumerate(candidates) if i in chosen]
+        return sorted(kept, key=lambda c: declared.get(c[0].action, -1))
 
     def compose(self) -> ComposeResult:
         if not self._bindings_ready:
