@@ -130,12 +130,16 @@ class FlowApp(CommandModeMixin, FileActionsMixin):
         ),
         Binding("l", "show_tab('logs')", "Logs", id="logs", tooltip="Show the logs"),
         Binding("h", "show_tab('history')", "History", id="history", tooltip="Show the history"),
+        # `/`, `:` and the enter that ends them are priority bindings: they act as the key
+        # arrives, so keys typed right behind them (`/gat⏎r`) land where they are meant, not
+        # where the focus was; `check_action` lets them through to a focused input
         Binding(
             "slash",
             "filter",
             "Filter",
             id="filter",
             tooltip="Filter workflows (in the logs: search)",
+            priority=True,
         ),
         Binding(
             "colon",
@@ -143,7 +147,9 @@ class FlowApp(CommandModeMixin, FileActionsMixin):
             "Command",
             id="command",
             tooltip="Command line: :run NAME, :approve RUN [STEP], :rerun RUN, :theme NAME…",
+            priority=True,
         ),
+        Binding("enter", "end_line", "Done", show=False, priority=True),
         Binding(
             "escape",
             "clear_filter",
@@ -333,6 +339,22 @@ class FlowApp(CommandModeMixin, FileActionsMixin):
             more = f" · {key.text}" if key.text != key.title else ""
             help_text = f"key {key.keys}{more}"
             yield SystemCommand(key.title, help_text, partial(self.run_action, key.action))
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        focused = self.focused
+        if action in ("filter", "command_line"):
+            return not isinstance(focused, Input)  # typed into the filter, a search, a line
+        if action == "end_line":
+            return isinstance(focused, CommandLine) or focused is self.query_one("#filter")
+        return True
+
+    async def action_end_line(self) -> None:
+        """enter in the filter or the command line, handled as it arrives (see BINDINGS)."""
+        focused = self.focused
+        if isinstance(focused, CommandLine):
+            focused.end()
+        else:  # the filter: it applies as it is typed; the keys go back to the list
+            self.set_focus(self.query_one(WorkflowList))
 
     def action_help(self) -> None:
         panels = [(title, widget.BINDINGS) for title, widget in PANELS]

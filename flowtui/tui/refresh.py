@@ -452,10 +452,6 @@ class RefreshMixin(App[None]):
         if event.input.id == "filter":
             self.query_one(WorkflowList).set_filter(event.value)
 
-    def on_input_submitted(self, event: Input.Submitted) -> None:
-        if event.input.id == "filter":
-            self.query_one(WorkflowList).focus()
-
     # -- navigation ------------------------------------------------------------------
     async def action_show_tab(self, tab: str) -> None:
         tabs = self.query_one(TabbedContent)
@@ -481,7 +477,8 @@ class RefreshMixin(App[None]):
             return
         box = self.query_one("#filter", Input)
         box.add_class("-visible")
-        box.focus()
+        box.styles.display = "block"
+        self.set_focus(box)  # at once: the keys typed right after `/` are the filter's
 
     def action_clear_filter(self) -> None:
         box = self.query_one("#filter", Input)

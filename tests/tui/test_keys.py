@@ -257,3 +257,34 @@ async def test_delete_asks_whole_keeps_focus_harmless_and_selects_the_next_file(
         await pilot.pause()
         entry = app.selected_entry
         assert entry is not None and entry.name == "slow", entry
+
+
+def burst(app: FlowApp, keys: str) -> None:
+    """Keys as a fast typist or a paste sends them: all queued before the first is handled
+    (`pilot.press` waits after each key and would hide a key landing in the wrong place)."""
+    from textual import events
+
+    names = {"/": "slash", ":": "colon", "\r": "enter", " ": "space"}
+    for char in keys:
+        key = names.get(char, char)
+        app.post_message(events.Key(key, None if char == "\r" else char))
+
+
+async def test_keys_typed_ahead_of_a_slash_and_enter_land_where_meant(
+    folder: Path, tmp_path: Path
+) -> None:
+    """`/gat⏎r` typed at once: `gat` filters the list, `r` runs gate (before: `r` was typed
+    into the filter and `a` after it too — a held run that `a` did not approve, silently)."""
+    app = FlowApp(folder, db_path=tmp_path / "h.db", watch=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await app.ready.wait()
+        burst(app, "/gat\rr")
+        await until(pilot, lambda: step_status(app, 1, "approve") == "held")
+        assert app.query_one("#filter", Input).value == "gat"
+        burst(app, "a")
+        await until(pilot, lambda: isinstance(app.screen, PromptScreen))
+        await pilot.press("escape")
+        await until(pilot, lambda: not isinstance(app.screen, PromptScreen))
+        burst(app, ":run other\rj")
+        await until(pilot, lambda: run_status(app, 2) == "succeeded")
+        assert isinstance(app.focused, WorkflowList)

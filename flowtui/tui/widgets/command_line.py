@@ -81,21 +81,38 @@ class CommandLine(Input):
         self._return_to = self.app.focused
         self.value = ""
         self.add_class("-open")
-        self.focus()
+        self.app.set_focus(self)  # at once: the keys typed right after `:` are the command
 
     def action_complete(self) -> None:
         self.action_cursor_right()  # at the end of the line: takes the suggestion
 
     def action_close(self) -> None:
-        self.remove_class("-open")
-        self.value = ""
-        back = self._return_to
-        if back is not None and back.is_attached and back is not self:
-            back.focus()
+        self._give_back()
+        self._hide()
 
-    def on_input_submitted(self, event: Input.Submitted) -> None:
-        event.stop()
-        text = event.value.strip()
-        self.action_close()
+    async def action_submit(self) -> None:
+        self.end()
+
+    def end(self) -> None:
+        """Enter: the keys go back at once to the panel that had them (what is typed behind
+        the enter, `:run x⏎j`, is that panel's); the command runs once the keys typed before
+        the enter, still queued here, are in the line."""
+        self._give_back()
+        self.call_later(self._enter)
+
+    def _enter(self) -> None:
+        text = self.value.strip()
+        self._hide()
         if text:
             self.post_message(self.Entered(text))
+
+    def _give_back(self) -> None:
+        back = self._return_to
+        if back is not None and back.is_attached and back is not self:
+            self.app.set_focus(back)
+        elif self.has_focus:
+            self.screen.set_focus(None)
+
+    def _hide(self) -> None:
+        self.remove_class("-open")
+        self.value = ""
