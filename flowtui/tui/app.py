@@ -342,6 +342,10 @@ class FlowApp(CommandModeMixin, FileActionsMixin):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         focused = self.focused
+        if action in ("filter", "command_line", "end_line") and not isinstance(
+            self.screen, DashboardScreen
+        ):
+            return False  # a dialog is open: the key is the dialog's
         if action in ("filter", "command_line"):
             return not isinstance(focused, Input)  # typed into the filter, a search, a line
         if action == "end_line":

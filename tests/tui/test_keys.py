@@ -11,6 +11,7 @@ from textual.widgets._footer import FooterKey
 
 from flowtui.tui.app import FlowApp
 from flowtui.tui.screens.dialogs import ConfirmScreen, HelpScreen, PromptScreen
+from flowtui.tui.widgets.command_line import CommandLine
 from flowtui.tui.widgets.footer import KeyFooter
 from flowtui.tui.widgets.workflow_list import WorkflowList
 from tests.tui.test_app import Notes, header, run_status, select, step_status, until, write
@@ -240,7 +241,10 @@ async def test_delete_asks_whole_keeps_focus_harmless_and_selects_the_next_file(
         await select(pilot, app, "other")
         await pilot.press("delete")
         await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await pilot.press("slash", "colon")  # the dialog's, not the dashboard's
         await pilot.pause()
+        assert not app.query_one("#filter", Input).has_class("-visible")
+        assert not app.query_one(CommandLine).has_class("-open")
         focused = app.screen.focused
         assert isinstance(focused, Button) and focused.id == "no"
         # the whole question is on screen at 80x24, its end included
