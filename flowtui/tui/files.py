@@ -28,6 +28,7 @@ class FileActionsMixin(RefreshMixin):
     async def action_duplicate(self) -> None:
         entry = self.selected_entry
         if entry is None:
+            self.notify("select a workflow file to duplicate", severity="warning")
             return
         text = entry.path.read_text(encoding="utf-8")
         stem = entry.path.stem
@@ -45,6 +46,7 @@ class FileActionsMixin(RefreshMixin):
     def action_edit(self) -> None:
         entry = self.selected_entry
         if entry is None:
+            self.notify("select a workflow file to edit", severity="warning")
             return
         editor = os.environ.get("VISUAL") or os.environ.get("EDITOR") or "vi"
         command = [*shlex.split(editor), str(entry.path)]

@@ -292,3 +292,23 @@ async def test_keys_typed_ahead_of_a_slash_and_enter_land_where_meant(
         burst(app, ":run other\rj")
         await until(pilot, lambda: run_status(app, 2) == "succeeded")
         assert isinstance(app.focused, WorkflowList)
+
+
+async def test_file_keys_without_a_file_say_why(tmp_path: Path) -> None:
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    app = FlowApp(empty, db_path=tmp_path / "h.db", watch=False)
+    notes = Notes()
+    async with app.run_test(size=(80, 24), message_hook=notes) as pilot:
+        await app.ready.wait()
+        await pilot.press("d", "e", "delete", "p", "r", "a", "c")
+        await notes.all_in(pilot, app)
+        for text in (
+            "select a workflow file to duplicate",
+            "select a workflow file to edit",
+            "select a workflow file to delete",
+            "select a workflow that loads to pause it",
+            "select a workflow that loads",
+            "no run shown",
+        ):
+            assert notes.matching(text), (text, notes.messages)
