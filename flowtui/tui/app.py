@@ -149,7 +149,14 @@ class FlowApp(CommandModeMixin, FileActionsMixin):
             tooltip="Command line: :run NAME, :approve RUN [STEP], :rerun RUN, :theme NAME…",
             priority=True,
         ),
-        Binding("enter", "end_line", "Done", show=False, priority=True),
+        Binding(
+            "enter",
+            "end_line",
+            "Done",
+            show=False,
+            priority=True,
+            tooltip="In the filter: back to the list; in the command line: run it",
+        ),
         Binding(
             "escape",
             "clear_filter",
@@ -333,7 +340,7 @@ class FlowApp(CommandModeMixin, FileActionsMixin):
             if command.title != "Quit":  # ours (below) asks first when runs are going
                 yield command
         for key in describe(self.BINDINGS, self.keymap):
-            if key.action == "clear_filter":  # escape: nothing to do from the palette
+            if key.action in ("clear_filter", "end_line"):  # esc, enter: nothing to do here
                 continue
             # the short name to find it by; under it the key and the long description
             more = f" · {key.text}" if key.text != key.title else ""
