@@ -113,3 +113,18 @@ async def test_textual_app_closing_flags() -> None:
     assert app._closing or app._closed, changed(
         "textual App._closing/_closed (not set after the app closed)", APP_CLOSING
     )
+
+
+# -- textual: textual.widgets._footer.FooterKey and Footer._bindings_ready ----------------
+
+KEY_FOOTER = "flowtui/tui/widgets/footer.py (KeyFooter.compose)"
+
+
+def test_textual_footer_key_and_bindings_ready() -> None:
+    from textual.widgets import Footer
+    from textual.widgets._footer import FooterKey
+
+    params = list(inspect.signature(FooterKey.__init__).parameters)
+    expected = ["self", "key", "key_display", "description", "action", "disabled", "tooltip"]
+    assert params[: len(expected)] == expected, changed("textual FooterKey(...)", KEY_FOOTER)
+    assert hasattr(Footer, "_bindings_ready"), changed("textual Footer._bindings_ready", KEY_FOOTER)

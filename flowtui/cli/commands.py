@@ -641,7 +641,15 @@ def dashboard_folder(given: str | None) -> Path:
 
 
 def cmd_dashboard(args: argparse.Namespace) -> int:
-    folder = dashboard_folder(args.folder)
+    from flowtui.tui.config import load_config
+
+    # the config file's folder and theme apply when none is given here; what it gets wrong
+    # is shown in the dashboard, which starts with the defaults for it
+    config = load_config()
+    given = args.folder or (str(config.folder) if config.folder else None)
+    if not args.folder and config.folder and not config.folder.is_dir():
+        raise CliError(f"{config.folder} (folder in {config.path}) is not a folder")
+    folder = dashboard_folder(given)
     if not sys.stdout.isatty():
         raise CliError("the dashboard needs a terminal; use the other commands in scripts")
     from flowtui.tui.app import FlowApp
@@ -650,6 +658,7 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
         folder,
         db_path=args.db,
         theme=args.theme,
+        config=config,
         parallel=args.parallel,
         bell=args.bell,
         triggers=getattr(args, "triggers", True),

@@ -16,6 +16,7 @@ from flowtui.engine.identity import current_user
 from flowtui.engine.records import RunRecord
 from flowtui.engine.runner import RunError, Runner
 from flowtui.engine.states import StepStatus
+from flowtui.model.catalog import CatalogEntry
 from flowtui.model.workflow import Workflow
 from flowtui.tui.refresh import RefreshMixin
 from flowtui.tui.screens.approval import ApprovalScreen
@@ -51,7 +52,9 @@ class ActionsMixin(RefreshMixin):
 
     @reported
     async def action_run(self) -> None:
-        entry = self.selected_entry
+        await self.run_entry(self.selected_entry)
+
+    async def run_entry(self, entry: CatalogEntry | None) -> None:
         if entry is None or entry.workflow is None:
             self.notify("select a workflow that loads", severity="warning")
             return
@@ -93,9 +96,17 @@ class ActionsMixin(RefreshMixin):
         self.view.pinned = True
         self.view.step = None
 
-    async def _current_run(self) -> RunRecord | None:
+    async def _current_run(self, run_id: int | None = None) -> RunRecord | None:
+        """Run `run_id` (`:` commands), else the shown run; None (and says why) if none."""
+        if run_id is not None:
+            run = await self.history.get_run(run_id)
+            if run is None:
+                self.notify(f"no run #{run_id} in the history", severity="warning")
+            return run
         if self.runtime is None or self.view.run_id is None:
-            self.notify("no run shown", severity="warning")
+            self.notify(
+                "no run shown: select a workflow that has run, or press r", severity="warning"
+            )
             return None
         return await self.history.get_run(self.view.run_id)
 
@@ -107,8 +118,10 @@ class ActionsMixin(RefreshMixin):
     async def action_reject(self) -> None:
         await self._decide(approve=False)
 
-    async def _decide(self, *, approve: bool) -> None:
-        run = await self._current_run()
+    async def _decide(
+        self, *, approve: bool, run_id: int | None = None, step: str | None = None
+    ) -> None:
+        run = await self._current_run(run_id)
         if run is None:
             return
         store = self.history
@@ -117,7 +130,15 @@ class ActionsMixin(RefreshMixin):
         # the step focused in the DAG when it is held, else the run's only held step
         steps = await store.get_steps(run.id)
         held_names = {s.name for s in steps if s.status == StepStatus.HELD}
-        wanted = self.view.step if self.view.step in held_names else None
+        wanted = (
+            step
+            if step is not None
+            else (
+                self.view.step
+                if self.view.step in held_names and run.id == self.view.run_id
+                else None
+            )
+        )
         try:
             held = await control.check_decision(store, run.id, wanted, user, approve=approve)
         except control.SeveralHeld as exc:
@@ -149,8 +170,8 @@ class ActionsMixin(RefreshMixin):
         self.push_screen(screen, functools.partial(send, self))
 
     @reported
-    async def action_rerun(self, from_failed: bool) -> None:
-        run = await self._current_run()
+    async def action_rerun(self, from_failed: bool, run_id: int | None = None) -> None:
+        run = await self._current_run(run_id)
         if run is None:
             return
         if not run.status.is_final:
@@ -172,8 +193,8 @@ class ActionsMixin(RefreshMixin):
         await self.refresh_view()
 
     @reported
-    async def action_cancel_run(self) -> None:
-        run = await self._current_run()
+    async def action_cancel_run(self, run_id: int | None = None) -> None:
+        run = await self._current_run(run_id)
         if run is None:
             return
         if run.status.is_final:
@@ -197,7 +218,11 @@ class ActionsMixin(RefreshMixin):
                 self.notify(f"cancelling run {run.id}")
 
         self.push_screen(
-            ConfirmScreen(f"Cancel run #{run.id} of {run.workflow}?", confirm_label="Cancel run"),
+            ConfirmScreen(
+                f"Cancel run #{run.id} of {run.workflow}?",
+                confirm_label="Cancel run",
+                decline_label="Keep it running",
+            ),
             functools.partial(confirmed, self),
         )
 
@@ -205,12 +230,39 @@ class ActionsMixin(RefreshMixin):
     async def action_toggle_pause(self) -> None:
         entry = self.selected_entry
         if entry is None or entry.workflow is None:
+            self.notify("select a workflow that loads to pause it", severity="warning")
             return
         name = entry.workflow.name
         paused = name in self._paused
         await control.set_paused(self.history, name, not paused)
         self.notify(f"{name} {'resumed' if paused else 'paused: its triggers are ignored'}")
         await self.refresh_list({name})
+
+    async def action_quit(self) -> None:
+        """Quit; with runs of this dashboard going, ask first and name them (quitting
+        cancels them, as `c` would)."""
+        going = self.local_runner.active_run_ids if self.runtime is not None else []
+        if not going:
+            self.exit()
+            return
+        names = []
+        for run_id in going:
+            run = await self.history.get_run(run_id)
+            names.append(f"#{run_id} {run.workflow}" if run else f"#{run_id}")
+
+        def confirmed(yes: bool | None) -> None:
+            if yes:
+                self.exit()
+
+        self.push_screen(
+            ConfirmScreen(
+                f"Quit? That cancels the {'run' if len(going) == 1 else 'runs'} this "
+                f"dashboard started: {', '.join(names)}.",
+                confirm_label="Quit and cancel",
+                decline_label="Stay",
+            ),
+            confirmed,
+        )
 
 
 __all__ = ["ActionsMixin", "reported"]

@@ -22,6 +22,8 @@ from textual.app import ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
+from textual.theme import Theme
+from textual.widget import Widget
 from textual.widgets import Header, Input, Static, TabbedContent, TabPane
 from textual.worker import Worker, WorkerState
 
@@ -32,11 +34,14 @@ from flowtui.model.catalog import WorkflowCatalog
 from flowtui.runtime import Runtime, RuntimeOptions, child_resolver
 from flowtui.store.runstore import RunStore
 from flowtui.store.sink import StoreSink
-from flowtui.tui import bridge
-from flowtui.tui.actions import ActionsMixin
+from flowtui.tui import bridge, commands
+from flowtui.tui.command_mode import CommandModeMixin
+from flowtui.tui.config import UserConfig, remember_theme
 from flowtui.tui.files import FileActionsMixin
+from flowtui.tui.keys import binding_ids, describe, help_sections
 from flowtui.tui.screens.dialogs import HelpScreen
 from flowtui.tui.themes import DEFAULT_THEME, load_themes
+from flowtui.tui.widgets.command_line import CommandLine
 from flowtui.tui.widgets.dag_view import DagView
 from flowtui.tui.widgets.failure_panel import FailurePanel
 from flowtui.tui.widgets.footer import KeyFooter
@@ -51,17 +56,33 @@ if TYPE_CHECKING:
 # workers that live as long as the app: restarted after an error
 LONG_LIVED = {"bridge": "run_bridge", "poll": "run_poll", "watch": "watch_folder"}
 
-# keys that are not bindings of the App (the widgets' own), for the help screen
-NAVIGATION_HELP = [
-    ("arrows, j / k", "move; enter opens or focuses"),
-    ("tab", "move between the list and the views"),
-    ("ctrl+p", "command palette (themes and every action)"),
+# each panel's own keys, for the help screen (read from the widgets' BINDINGS)
+PANELS: list[tuple[str, type[Widget]]] = [
+    ("Workflow list", WorkflowList),
+    ("DAG", DagView),
+    ("Timeline", TimelineView),
+    ("Logs", LogView),
+    ("History", RunHistory),
 ]
 
 
-class FlowApp(ActionsMixin, FileActionsMixin):
+class DashboardScreen(Screen[None]):
+    """The dashboard's screen: tab / shift+tab move the keys between its two panels (the
+    list and the shown view), not through every focusable thing inside them."""
+
+    BINDINGS = [
+        Binding("tab", "app.focus_panel", "Next panel", show=False),
+        Binding("shift+tab", "app.focus_panel", "Previous panel", show=False),
+    ]
+
+
+class FlowApp(CommandModeMixin, FileActionsMixin):
     """Keys are listed in the footer, in the command palette and under `?`, all made from
-    BINDINGS (a binding's tooltip is its long description)."""
+    BINDINGS (a binding's tooltip is its long description; `keys` turns them into words).
+
+    Focus: the panel that has the keys (the list, or the view of the shown tab) is marked
+    (styles/app.tcss, `:focus-within`); tab / shift+tab move the keys between them.
+    """
 
     TITLE = "flowtui"
     CSS_PATH = "styles/app.tcss"
@@ -112,16 +133,43 @@ class FlowApp(ActionsMixin, FileActionsMixin):
         ),
         Binding("l", "show_tab('logs')", "Logs", id="logs", tooltip="Show the logs"),
         Binding("h", "show_tab('history')", "History", id="history", tooltip="Show the history"),
+        # `/`, `:` and the enter that ends them are priority bindings: they act as the key
+        # arrives, so keys typed right behind them (`/gat⏎r`) land where they are meant, not
+        # where the focus was; `check_action` lets them through to a focused input
         Binding(
             "slash",
             "filter",
             "Filter",
             id="filter",
             tooltip="Filter workflows (in the logs: search)",
+            priority=True,
         ),
-        Binding("escape", "clear_filter", "Clear filter", show=False),
-        Binding("question_mark", "help", "Help", id="help", tooltip="Every key"),
-        Binding("q", "quit", "Quit", id="quit", tooltip="Quit (cancels this dashboard's runs)"),
+        Binding(
+            "colon",
+            "command_line",
+            "Command",
+            id="command",
+            tooltip="Command line: :run NAME, :approve RUN [STEP], :rerun RUN, :theme NAME…",
+            priority=True,
+        ),
+        Binding(
+            "enter",
+            "end_line",
+            "Done",
+            show=False,
+            priority=True,
+            tooltip="In the filter: back to the list; in the command line: run it",
+        ),
+        Binding(
+            "escape",
+            "clear_filter",
+            "Back",
+            id="back",
+            show=False,
+            tooltip="Close the filter (the selection stays), the log search or the command line",
+        ),
+        Binding("question_mark", "help", "Help", id="help", tooltip="Every key and command"),
+        Binding("q", "quit", "Quit", id="quit", tooltip="Quit (asks first when runs are going)"),
     ]
 
     def __init__(
@@ -135,15 +183,19 @@ class FlowApp(ActionsMixin, FileActionsMixin):
         watch: bool = True,
         triggers: bool = True,
         webhook_port: int | None = None,
+        config: UserConfig | None = None,
     ) -> None:
         super().__init__()
+        # the user's config file (theme, keymap); None: defaults, and nothing written back
+        self.config = config or UserConfig()
+        self.keymap = dict(self.config.keymap)
         # cron, git and chain triggers fire while the dashboard is open; webhooks only when
         # a port is given (a dashboard should not open a port by surprise)
         self.triggers_enabled = triggers
         self.webhook_port = webhook_port
         self.folder = folder
         self.db_path = db_path
-        self.initial_theme = theme
+        self.initial_theme = theme or self.config.theme
         self.parallel = parallel
         self.bell_on_events = bell
         self.watch_enabled = watch
@@ -191,10 +243,12 @@ class FlowApp(ActionsMixin, FileActionsMixin):
                         yield LogView(id="log-view")
                     with TabPane("History", id="history"):
                         yield RunHistory(id="history-table")
+        yield CommandLine(self.command_candidates, id="command-line")
         yield KeyFooter()
 
     async def on_mount(self) -> None:
         self._apply_themes()
+        self._apply_config()
         self.sub_title = str(self.folder)
         options = RuntimeOptions(
             db=self.db_path,
@@ -235,6 +289,42 @@ class FlowApp(ActionsMixin, FileActionsMixin):
         elif self.initial_theme:
             self.notify(f"unknown theme {wanted!r}", severity="warning")
 
+    def get_default_screen(self) -> Screen[None]:
+        return DashboardScreen(id="_default")
+
+    def _apply_config(self) -> None:
+        for problem in self.config.problems:
+            self.notify(problem, title="config not fully read", severity="error", timeout=15)
+        known = binding_ids(self.BINDINGS, *(widget.BINDINGS for _, widget in PANELS))
+        unknown = sorted(set(self.keymap) - known)
+        for binding_id in unknown:
+            del self.keymap[binding_id]
+        if unknown:
+            where = self.config.path or "the keymap"
+            self.notify(
+                f"{where}: [keymap] unknown binding id(s) {', '.join(unknown)} "
+                f"(known: {', '.join(sorted(known))})",
+                title="config not fully read",
+                severity="error",
+                timeout=15,
+            )
+        if self.keymap:
+            self.set_keymap(self.keymap)
+        # from now on a theme chosen here (palette, :theme) is remembered; the signal of
+        # the theme set while starting comes later, and is not a choice
+        self._theme_on_file = self.theme
+        self.theme_changed_signal.subscribe(self, self._remember_theme)
+
+    def _remember_theme(self, theme: Theme) -> None:
+        path = self.config.path
+        if path is None or theme.name == self._theme_on_file:
+            return
+        self._theme_on_file = theme.name
+        try:
+            remember_theme(path, theme.name)
+        except (OSError, ValueError) as exc:
+            self.notify(f"{path}: {exc}", title="theme not remembered", severity="warning")
+
     async def _start_triggers(self) -> None:
         from flowtui.triggers.hooks import WebhookOptions
 
@@ -251,28 +341,41 @@ class FlowApp(ActionsMixin, FileActionsMixin):
             self.notify(str(exc), title="triggers not started", severity="error", timeout=10)
 
     def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
-        yield from super().get_system_commands(screen)
-        for binding in self._described_bindings():
-            yield SystemCommand(
-                f"{binding.description} ({binding.key_display or binding.key})",
-                binding.tooltip or binding.description,
-                partial(self.run_action, binding.action),
-            )
+        for command in super().get_system_commands(screen):
+            if command.title != "Quit":  # ours (below) asks first when runs are going
+                yield command
+        for key in describe(self.BINDINGS, self.keymap):
+            if key.action in ("clear_filter", "end_line"):  # esc, enter: nothing to do here
+                continue
+            # the short name to find it by; under it the key and the long description
+            more = f" · {key.text}" if key.text != key.title else ""
+            help_text = f"key {key.keys}{more}"
+            yield SystemCommand(key.title, help_text, partial(self.run_action, key.action))
 
-    def _described_bindings(self) -> list[Binding]:
-        found = []
-        for binding in self.BINDINGS:
-            assert isinstance(binding, Binding)
-            if binding.id is not None and not binding.action.startswith("clear"):
-                found.append(binding)
-        return found
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        focused = self.focused
+        if action in ("filter", "command_line", "end_line") and not isinstance(
+            self.screen, DashboardScreen
+        ):
+            return False  # a dialog is open: the key is the dialog's
+        if action in ("filter", "command_line"):
+            return not isinstance(focused, Input)  # typed into the filter, a search, a line
+        if action == "end_line":
+            return isinstance(focused, CommandLine) or focused is self.query_one("#filter")
+        return True
+
+    async def action_end_line(self) -> None:
+        """enter in the filter or the command line, handled as it arrives (see BINDINGS)."""
+        focused = self.focused
+        if isinstance(focused, CommandLine):
+            focused.end()
+        else:  # the filter: it applies as it is typed; the keys go back to the list
+            self.set_focus(self.query_one(WorkflowList))
 
     def action_help(self) -> None:
-        keys = [
-            (self.get_key_display(b), b.tooltip or b.description)
-            for b in self._described_bindings()
-        ]
-        self.push_screen(HelpScreen([*keys, *NAVIGATION_HELP]))
+        panels = [(title, widget.BINDINGS) for title, widget in PANELS]
+        sections = help_sections(self.BINDINGS, panels, self.keymap, commands.help_rows())
+        self.push_screen(HelpScreen(sections))
 
     async def on_unmount(self) -> None:
         # store-driven redraws must not read from a store about to close

@@ -18,6 +18,7 @@ from textual.app import SuspendNotSupported
 from flowtui.tui.actions import reported
 from flowtui.tui.refresh import RefreshMixin, ViewState
 from flowtui.tui.screens.dialogs import ConfirmScreen
+from flowtui.tui.widgets.workflow_list import WorkflowList
 
 
 class FileActionsMixin(RefreshMixin):
@@ -27,6 +28,7 @@ class FileActionsMixin(RefreshMixin):
     async def action_duplicate(self) -> None:
         entry = self.selected_entry
         if entry is None:
+            self.notify("select a workflow file to duplicate", severity="warning")
             return
         text = entry.path.read_text(encoding="utf-8")
         stem = entry.path.stem
@@ -44,6 +46,7 @@ class FileActionsMixin(RefreshMixin):
     def action_edit(self) -> None:
         entry = self.selected_entry
         if entry is None:
+            self.notify("select a workflow file to edit", severity="warning")
             return
         editor = os.environ.get("VISUAL") or os.environ.get("EDITOR") or "vi"
         command = [*shlex.split(editor), str(entry.path)]
@@ -64,7 +67,10 @@ class FileActionsMixin(RefreshMixin):
     async def action_delete(self) -> None:
         entry = self.selected_entry
         if entry is None:
+            self.notify("select a workflow file to delete", severity="warning")
             return
+        table = self.query_one(WorkflowList)
+        row = table.cursor_row
 
         @reported
         async def confirmed(self: FileActionsMixin, yes: bool | None) -> None:
@@ -75,10 +81,17 @@ class FileActionsMixin(RefreshMixin):
             self.catalog.refresh([entry.path])
             self.view = ViewState()
             await self.refresh_list()
+            # the selection stays where it was: on the next file (the last when it was last)
+            if table.row_count:
+                table.move_cursor(row=min(row, table.row_count - 1), animate=False)
             await self.refresh_view()
             self.notify(f"deleted {entry.path.name} (its run history stays)")
 
         self.push_screen(
-            ConfirmScreen(f"Delete {entry.path}? Its run history stays.", confirm_label="Delete"),
+            ConfirmScreen(
+                f"Delete {entry.path}? Its run history stays.",
+                confirm_label="Delete",
+                decline_label="Keep",
+            ),
             functools.partial(confirmed, self),
         )

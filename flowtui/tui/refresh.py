@@ -79,7 +79,18 @@ class ViewState:
     pinned: bool = False  # a run chosen in history or started here stays until another is
     step: str | None = None
     log_after: int = 0
-    log_key: tuple[int | None, str | None] = (None, None)
+    # what the log pane shows; None: not known, so the next redraw of the logs sets it (a
+    # new selection without runs must clear the previous workflow's log, not keep it)
+    log_key: tuple[int | None, str | None] | None = None
+
+
+# the view of each tab: it gets the keys when its tab is shown
+TAB_VIEWS: dict[str, type[Widget]] = {
+    "dag": DagView,
+    "timeline": TimelineView,
+    "logs": LogView,
+    "history": RunHistory,
+}
 
 
 class RefreshMixin(App[None]):
@@ -515,10 +526,6 @@ class RefreshMixin(App[None]):
         if event.input.id == "filter":
             self.query_one(WorkflowList).set_filter(event.value)
 
-    def on_input_submitted(self, event: Input.Submitted) -> None:
-        if event.input.id == "filter":
-            self.query_one(WorkflowList).focus()
-
     # -- navigation ------------------------------------------------------------------
     async def action_show_tab(self, tab: str) -> None:
         tabs = self.query_one(TabbedContent)
@@ -527,18 +534,25 @@ class RefreshMixin(App[None]):
             await self.load_history(reset=True)
             self._history_loaded = True
         tabs.active = tab
-        targets: dict[str, type[Widget]] = {
-            "dag": DagView,
-            "timeline": TimelineView,
-            "logs": LogView,
-            "history": RunHistory,
-        }
-        self.query_one(targets[tab]).focus()
+        self.query_one(TAB_VIEWS[tab]).focus()
+
+    def action_focus_panel(self) -> None:
+        """tab / shift+tab: the keys go to the other panel (the list, or the shown view)."""
+        focused = self.focused
+        if focused is not None and self.query_one("#left") in focused.ancestors_with_self:
+            self.query_one(TAB_VIEWS[self.query_one(TabbedContent).active or "dag"]).focus()
+        else:
+            self.query_one(WorkflowList).focus()
 
     def action_filter(self) -> None:
+        """`/` searches what is in front of you: the log on the Logs tab, else the list."""
+        if self.query_one(TabbedContent).active == "logs":
+            self.query_one(LogView).action_search()
+            return
         box = self.query_one("#filter", Input)
         box.add_class("-visible")
-        box.focus()
+        box.styles.display = "block"
+        self.set_focus(box)  # at once: the keys typed right after `/` are the filter's
 
     def action_clear_filter(self) -> None:
         box = self.query_one("#filter", Input)

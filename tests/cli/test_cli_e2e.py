@@ -285,3 +285,17 @@ def test_each_outcome_has_one_look_in_run_and_show(cli: Cli, tmp_path: Path) -> 
         assert "○ not run" in out
         assert "pending" not in out
     assert "Reason: slow timed out" in ran.stdout  # the allowed failure is not the reason
+
+
+def test_the_dashboard_takes_its_folder_from_the_config_file(cli: Cli, tmp_path: Path) -> None:
+    """No DIR given: the config file's `folder` is the one opened (a wrong one is named)."""
+    config = tmp_path / "xdg" / "flowtui" / "config.toml"
+    config.parent.mkdir(parents=True)
+    config.write_text(f'folder = "{tmp_path / "missing"}"\n')
+    cli.env["XDG_CONFIG_HOME"] = str(tmp_path / "xdg")
+    result = cli("dashboard")
+    assert result.returncode == 1
+    assert f"{tmp_path / 'missing'} (folder in {config}) is not a folder" in result.stderr
+    config.write_text(f'folder = "{tmp_path}"\n')
+    result = cli("dashboard")
+    assert "the dashboard needs a terminal" in result.stderr, result.stderr

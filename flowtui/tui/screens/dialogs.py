@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TypeVar
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
@@ -31,6 +32,7 @@ Dialog > Vertical {
     padding: 1 2;
 }
 Dialog .title {
+    width: 1fr;  /* wraps: a long question (a file's path) is never cut */
     text-style: bold;
     margin-bottom: 1;
 }
@@ -49,27 +51,31 @@ Dialog Input {
 
 
 class ConfirmScreen(Dialog[bool]):
-    """Yes/no. `y`/enter confirms, `n`/escape declines."""
+    """Yes/no. `y` confirms, `n`/escape declines; enter presses the focused button, and the
+    focus starts on the harmless one (an enter typed ahead never deletes or cancels)."""
 
     BINDINGS = [
         Binding("y", "answer(True)", "Yes"),
         Binding("n,escape", "answer(False)", "No"),
     ]
 
-    def __init__(self, question: str, *, confirm_label: str = "Yes") -> None:
+    def __init__(
+        self, question: str, *, confirm_label: str = "Yes", decline_label: str = "No"
+    ) -> None:
         super().__init__()
         self.question = question
         self.confirm_label = confirm_label
+        self.decline_label = decline_label
 
     def compose(self) -> ComposeResult:
         with Vertical():
             yield Label(self.question, classes="title")
             with Horizontal(classes="buttons"):
-                yield Button("No", id="no")
-                yield Button(self.confirm_label, id="yes", variant="error")
+                yield Button(f"{self.decline_label} (n)", id="no")
+                yield Button(f"{self.confirm_label} (y)", id="yes", variant="error")
 
     def on_mount(self) -> None:
-        self.query_one("#yes", Button).focus()
+        self.query_one("#no", Button).focus()
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         self.dismiss(event.button.id == "yes")
@@ -143,21 +149,40 @@ class ParamsScreen(Dialog[dict[str, str] | None]):
 
 
 class HelpScreen(Dialog[None]):
-    """Every key of the dashboard. Any of escape, q or ? closes it."""
+    """Every key of the dashboard, by section (made from the bindings: `tui.keys`). Any of
+    escape, q or ? closes it; arrows, j / k and page keys scroll it."""
 
-    BINDINGS = [Binding("escape,q,question_mark", "close", "Close")]
+    BINDINGS = [
+        Binding("escape,q,question_mark", "close", "Close"),
+        Binding("j", "scroll('down')", "Down", show=False),
+        Binding("k", "scroll('up')", "Up", show=False),
+    ]
+    DEFAULT_CSS = """
+    HelpScreen > Vertical { width: 90; }
+    HelpScreen VerticalScroll { height: auto; max-height: 1fr; }
+    """
 
-    def __init__(self, keys: Sequence[tuple[str, str]]) -> None:
+    def __init__(self, sections: Sequence[tuple[str, Sequence[tuple[str, str]]]]) -> None:
         super().__init__()
-        self.keys = list(keys)
+        self.sections = [(title, list(rows)) for title, rows in sections]
 
     def compose(self) -> ComposeResult:
+        text = Text()
+        for title, rows in self.sections:
+            width = max((len(k) for k, _ in rows), default=0)
+            if text:
+                text.append("\n\n")
+            text.append(title, style="bold")
+            for key, description in rows:
+                text.append(f"\n{key.ljust(width)}  {description}")
         with Vertical():
             yield Label("flowtui keys", classes="title")
             with VerticalScroll():
-                width = max(len(k) for k, _ in self.keys)
-                text = "\n".join(f"{k.ljust(width)}  {d}" for k, d in self.keys)
                 yield Static(text)
+
+    def action_scroll(self, direction: str) -> None:
+        scroll = self.query_one(VerticalScroll)
+        scroll.scroll_relative(y=1 if direction == "down" else -1, animate=False)
 
     def action_close(self) -> None:
         self.dismiss(None)

@@ -1,0 +1,153 @@
+"""The user's config file, `$XDG_CONFIG_HOME/flowtui/config.toml` (`~/.config/...`):
+
+    theme = "flowtui-light"    # the dashboard's theme; remembered when changed there
+    folder = "~/flows"         # the dashboard's folder when none is given
+    [keymap]                   # binding id = keys, e.g. approve = "A" (ids: see `?`)
+    approve = "A"
+
+A file that does not parse or holds a wrong value is reported with its `file:line`, and the
+dashboard starts with the defaults for what is wrong; nothing in it is ever lost: the theme
+is written back by editing its one line, atomically, the rest of the file kept as it was.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import tempfile
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+FILE_MODE = 0o600
+_TOML_AT = re.compile(r"\(at line (\d+), column (\d+)\)$")
+_TABLE = re.compile(r"^\s*\[")
+_THEME_LINE = re.compile(r"^\s*theme\s*=")
+
+
+def config_path() -> Path:
+    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return Path(base) / "flowtui" / "config.toml"
+
+
+@dataclass(frozen=True, slots=True)
+class UserConfig:
+    """What the file says; `problems` are `file:line: what` for what was left out."""
+
+    path: Path | None = None  # None: nothing is written back (tests, no home)
+    theme: str | None = None
+    folder: Path | None = None
+    keymap: dict[str, str] = field(default_factory=dict)
+    problems: tuple[str, ...] = ()
+
+
+def _line_of(text: str, key: str, table: str | None = None) -> int:
+    """The 1-based line where `key` is set (in `[table]` when given); 1 when not found."""
+    current: str | None = None
+    for number, line in enumerate(text.splitlines(), 1):
+        stripped = line.strip()
+        if stripped.startswith("["):
+            current = stripped.strip("[] ")
+            continue
+        if current == table and re.match(rf"^\s*\"?{re.escape(key)}\"?\s*=", line):
+            return number
+    return 1
+
+
+def load_config(path: Path | None = None) -> UserConfig:
+    """The config at `path` (default: `config_path()`); defaults when it does not exist."""
+    path = path or config_path()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return UserConfig(path=path)
+    except (OSError, UnicodeDecodeError) as exc:
+        return UserConfig(path=path, problems=(f"{path}: cannot read: {exc}",))
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        message = str(exc)
+        at = _TOML_AT.search(message)
+        where = f"{path}:{at.group(1)}:{at.group(2)}" if at else str(path)
+        reason = _TOML_AT.sub("", message).strip()
+        return UserConfig(
+            path=path, problems=(f"{where}: {reason} (the defaults are used until it is fixed)",)
+        )
+    problems: list[str] = []
+
+    def wrong(key: str, what: str, table: str | None = None) -> None:
+        problems.append(f"{path}:{_line_of(text, key, table)}: {key}: {what}")
+
+    theme = data.get("theme")
+    if theme is not None and not isinstance(theme, str):
+        wrong("theme", "should be a theme's name in quotes")
+        theme = None
+    folder = data.get("folder")
+    if folder is not None and not isinstance(folder, str):
+        wrong("folder", "should be a folder path in quotes")
+        folder = None
+    keymap: dict[str, str] = {}
+    raw_keymap = data.get("keymap", {})
+    if not isinstance(raw_keymap, dict):
+        wrong("keymap", 'should be a table: [keymap] then lines of binding_id = "keys"')
+        raw_keymap = {}
+    for binding_id, keys in raw_keymap.items():
+        if isinstance(keys, str) and keys.strip():
+            keymap[binding_id] = keys
+        else:
+            wrong(binding_id, 'should be keys in quotes, e.g. "A" or "ctrl+a,A"', "keymap")
+    for key in sorted(set(data) - {"theme", "folder", "keymap"}):
+        wrong(key, "unknown setting (known: theme, folder, [keymap])")
+    return UserConfig(
+        path=path,
+        theme=theme,
+        folder=Path(folder).expanduser() if folder else None,
+        keymap=keymap,
+        problems=tuple(problems),
+    )
+
+
+def with_theme(text: str, theme: str) -> str:
+    """`text` with its top-level `theme` set to `theme`: that one line replaced, or a line
+    added before the first table; comments and every other line kept."""
+    line = f"theme = {json.dumps(theme)}"  # a JSON string is a valid TOML basic string
+    lines = text.splitlines()
+    first_table = next((i for i, s in enumerate(lines) if _TABLE.match(s)), len(lines))
+    for index in range(first_table):
+        if _THEME_LINE.match(lines[index]):
+            lines[index] = line
+            break
+    else:
+        lines.insert(first_table, line)
+    return "\n".join(lines) + "\n"
+
+
+def remember_theme(path: Path, theme: str) -> None:
+    """Write `theme` into the config at `path` (created if missing, mode 0600), atomically:
+    a reader sees the old file or the new one, never half of one.
+
+    Raises ValueError when the file does not parse (it is left alone: fix it first) and
+    OSError when it cannot be written.
+    """
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        text = ""
+    tomllib.loads(text)  # a broken file is not edited: the error says where it is broken
+    new = with_theme(text, theme)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=".config-", suffix=".toml")
+    try:
+        os.fchmod(fd, FILE_MODE)
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            out.write(new)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+__all__ = ["FILE_MODE", "UserConfig", "config_path", "load_config", "remember_theme", "with_theme"]
