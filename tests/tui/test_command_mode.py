@@ -12,7 +12,8 @@ from textual.widgets import Input
 from flowtui.tui.app import FlowApp
 from flowtui.tui.commands import CommandError, parse
 from flowtui.tui.config import load_config
-from flowtui.tui.screens.dialogs import ConfirmScreen, PromptScreen
+from flowtui.tui.screens.approval import ApprovalScreen
+from flowtui.tui.screens.dialogs import ConfirmScreen
 from flowtui.tui.widgets.command_line import CommandLine
 from tests.tui.test_app import Notes, run_status, step_status, until, write
 
@@ -73,11 +74,11 @@ async def test_commands_act_like_their_keys(folder: Path, tmp_path: Path) -> Non
         await notes.all_in(pilot, app)
         assert notes.matching("several steps waiting for approval: check, verify"), notes.messages
         await type_command(pilot, app, "approve 1 check")
-        await until(pilot, lambda: isinstance(app.screen, PromptScreen))
+        await until(pilot, lambda: isinstance(app.screen, ApprovalScreen))
         await pilot.press("enter")
         await until(pilot, lambda: step_status(app, 1, "check") == "succeeded")
         await type_command(pilot, app, "reject #1 verify")
-        await until(pilot, lambda: isinstance(app.screen, PromptScreen))
+        await until(pilot, lambda: isinstance(app.screen, ApprovalScreen))
         await pilot.press("enter")
         await until(pilot, lambda: run_status(app, 1) == "failed")
 

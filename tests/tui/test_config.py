@@ -12,7 +12,8 @@ from textual.widgets._footer import FooterKey
 
 from flowtui.tui.app import FlowApp
 from flowtui.tui.config import config_path, load_config, remember_theme
-from flowtui.tui.screens.dialogs import HelpScreen, PromptScreen
+from flowtui.tui.screens.approval import ApprovalScreen
+from flowtui.tui.screens.dialogs import HelpScreen
 from flowtui.tui.widgets.footer import KeyFooter
 from tests.tui.test_app import Notes, select, step_status, until, write
 
@@ -145,11 +146,11 @@ async def test_the_keymap_moves_a_binding_and_help_shows_it(
         await until(pilot, lambda: step_status(app, 1, "approve") == "held")
         await pilot.press("a")  # moved away: no longer approves
         await pilot.pause()
-        assert not isinstance(app.screen, PromptScreen)
+        assert not isinstance(app.screen, ApprovalScreen)
         await pilot.press("A")
-        await until(pilot, lambda: isinstance(app.screen, PromptScreen))
+        await until(pilot, lambda: isinstance(app.screen, ApprovalScreen))
         await pilot.press("escape")
-        await until(pilot, lambda: not isinstance(app.screen, PromptScreen))
+        await until(pilot, lambda: not isinstance(app.screen, ApprovalScreen))
         await pilot.press("question_mark")
         await until(pilot, lambda: isinstance(app.screen, HelpScreen))
         text = str(app.screen.query_one("VerticalScroll Static").render())

@@ -10,7 +10,8 @@ from textual.widgets import Button, Input, Static, Tab
 from textual.widgets._footer import FooterKey
 
 from flowtui.tui.app import FlowApp
-from flowtui.tui.screens.dialogs import ConfirmScreen, HelpScreen, PromptScreen
+from flowtui.tui.screens.approval import ApprovalScreen
+from flowtui.tui.screens.dialogs import ConfirmScreen, HelpScreen
 from flowtui.tui.widgets.command_line import CommandLine
 from flowtui.tui.widgets.footer import KeyFooter
 from flowtui.tui.widgets.workflow_list import WorkflowList
@@ -174,7 +175,7 @@ async def test_approve_after_filter_and_run(folder: Path, tmp_path: Path) -> Non
         await pilot.press("slash", *"gat", "enter", "r")
         await until(pilot, lambda: step_status(app, 1, "approve") == "held")
         await pilot.press("a")
-        await until(pilot, lambda: isinstance(app.screen, PromptScreen))
+        await until(pilot, lambda: isinstance(app.screen, ApprovalScreen))
         await pilot.press("enter")
         await until(pilot, lambda: run_status(app, 1) == "succeeded")
         # nothing held any more: `a` says so instead of doing nothing
@@ -286,9 +287,9 @@ async def test_keys_typed_ahead_of_a_slash_and_enter_land_where_meant(
         await until(pilot, lambda: step_status(app, 1, "approve") == "held")
         assert app.query_one("#filter", Input).value == "gat"
         burst(app, "a")
-        await until(pilot, lambda: isinstance(app.screen, PromptScreen))
+        await until(pilot, lambda: isinstance(app.screen, ApprovalScreen))
         await pilot.press("escape")
-        await until(pilot, lambda: not isinstance(app.screen, PromptScreen))
+        await until(pilot, lambda: not isinstance(app.screen, ApprovalScreen))
         burst(app, ":run other\rj")
         await until(pilot, lambda: run_status(app, 2) == "succeeded")
         assert isinstance(app.focused, WorkflowList)
