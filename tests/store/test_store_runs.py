@@ -364,3 +364,24 @@ async def test_tail_logs_returns_the_last_lines_in_order(store: RunStore) -> Non
     assert [r.line for r in await store.tail_logs(run_id, "a", limit=3)] == ["a7", "a8", "a9"]
     assert [r.line for r in await store.tail_logs(run_id, limit=2)] == ["a9", "b0"]
     assert len(await store.tail_logs(run_id, "a", limit=100)) == 10
+
+
+async def test_pages_of_older_log_lines_reach_the_first_line(store: RunStore) -> None:
+    """The dashboard shows a tail and pages back by line id: every line once, in order."""
+    run_id = await store.create_run(workflow="wf", steps=plan("a", "b"))
+    now = time.time()
+    await store.apply(
+        [StepLog(run_id, "a" if i % 3 else "b", 1, "stdout", f"l{i}", now) for i in range(1_000)]
+    )
+    assert await store.count_logs(run_id) == 1_000
+    assert await store.count_logs(run_id, "b") == 334
+    page = await store.tail_logs(run_id, "a", limit=100)
+    seen = [r.line for r in page]
+    while page:
+        older = await store.count_logs(run_id, "a", before_id=page[0].id)
+        page = await store.tail_logs(run_id, "a", limit=100, before_id=page[0].id)
+        assert len(page) == min(100, older)
+        seen[:0] = [r.line for r in page]
+    assert seen == [f"l{i}" for i in range(1_000) if i % 3]
+    first = await store.get_logs(run_id, "a", limit=1)
+    assert await store.count_logs(run_id, "a", before_id=first[0].id) == 0
