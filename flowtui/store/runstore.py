@@ -580,7 +580,8 @@ class RunStore(RecoveryMixin):
     def _logs_where(
         run_id: int, step: str | None, before_id: int | None
     ) -> tuple[str, tuple[Any, ...]]:
-        sql, params = "WHERE run_id = ?", [run_id]
+        sql = "WHERE run_id = ?"
+        params: list[Any] = [run_id]
         if step is not None:
             sql += " AND step = ?"
             params.append(step)
