@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 
 from rich.color import Color
@@ -300,3 +301,73 @@ def snapshot_app() -> LogApp:
 def test_log_view_snapshot(snap_compare: Callable[..., bool]) -> None:
     """A step's log: stdout, stderr in the error colour, system lines dim italic; a search."""
     assert snap_compare(snapshot_app(), terminal_size=SIZE, press=["slash", *"creat", "enter", "n"])
+
+
+# -- wrap and times --------------------------------------------------------------------
+
+LONG = "deploy plan: " + " ".join(f"word{i:02d}" for i in range(40)) + " then: flowtui-end"
+
+
+async def test_w_wraps_long_lines_and_unwrapped_lines_scroll_sideways() -> None:
+    lines = [LogLine("first", "stdout", "s"), LogLine(LONG, "stdout", "s"), LogLine("last")]
+    app = LogApp(lines)
+    async with app.run_test(size=(80, 24)) as pilot:
+        view = app.query_one(LogView)
+        await pilot.pause()
+        assert "flowtui-end" not in screen_text(app)  # cut at the edge
+        await pilot.press("right", "right", "right")
+        assert view.body.scroll_x > 0  # sideways scrolling moves the text
+        await pilot.press("w")
+        await pilot.pause()
+        assert view.wrap and view.body.scroll_x == 0
+        rows = screen_text(app).splitlines()[2:]
+        lead, width = view.body.lead, view.body.scrollable_content_region.width
+        body = [row[lead:width] for row in rows[:5]]  # one line over five rows
+        assert "".join(body).rstrip() == LONG
+        assert rows[5][lead:].startswith("last")
+        assert view.visible_range == range(0, 3)
+        view.append([LogLine(LONG, "stdout", "s")] * 30)  # rows, not lines, fill the view
+        await pilot.pause()
+        assert view.follow and view.line_count - 1 in view.visible_range
+        assert screen_text(app).count("flowtui-end") < 20
+        await pilot.press("w")
+        await pilot.pause()
+        assert not view.wrap and view.line_count - 1 in view.visible_range
+
+
+async def test_wrapped_lines_keep_search_jumps_in_view() -> None:
+    lines = [LogLine(LONG, "stdout", "s") for _ in range(200)]
+    lines[150] = LogLine("the NEEDLE", "stdout", "s")
+    app = LogApp(lines)
+    async with app.run_test(size=(80, 24)) as pilot:
+        view = app.query_one(LogView)
+        await pilot.press("w", "slash", *"needle", "enter")
+        await pilot.pause()
+        assert view.current_match == 150 and 150 in view.visible_range
+        assert "the NEEDLE" in screen_text(app)
+
+
+async def test_t_shows_each_lines_time() -> None:
+    at = 1_700_000_000.25
+    clock = time.strftime("%H:%M:%S", time.localtime(at)) + ".250"
+    app = LogApp([LogLine("hello", "stdout", "s", at), LogLine("no time", "stdout", "s")])
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert clock not in screen_text(app)
+        await pilot.press("t")
+        await pilot.pause()
+        assert app.query_one(LogView).timestamps
+        assert f"{clock} hello" in screen_text(app)
+        await pilot.press("t")
+        await pilot.pause()
+        assert clock not in screen_text(app)
+
+
+async def test_time_and_wrap_keys_are_in_the_footer_with_ids() -> None:
+    app = LogApp(list(numbered(0, 5)))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        shown = {b.binding.id: b.binding for b in app.active_bindings.values()}
+        for binding_id, key in (("log.timestamps", "t"), ("log.wrap", "w")):
+            assert shown[binding_id].key == key and shown[binding_id].show
+            assert shown[binding_id].tooltip
