@@ -107,12 +107,15 @@ class RunStore(RecoveryMixin):
         if self._writer_room is not None:
             await self._writer_room()
 
-    async def log_omissions(self, run_id: int) -> dict[str, list[str]]:
-        """Per step, the `… N lines (S) omitted …` markers the log cap wrote."""
+    async def log_omissions(
+        self, run_id: int, *, through_id: int | None = None
+    ) -> dict[str, list[str]]:
+        """Per step, the `… N lines (S) omitted …` markers the log cap wrote (up to line
+        `through_id` when given: the markers among lines already read)."""
         rows = await self.db.fetchall(
             "SELECT step, line FROM logs WHERE run_id = ? AND stream = 'system'"
-            " AND line LIKE '… % omitted …' ORDER BY id",
-            (run_id,),
+            " AND line LIKE '… % omitted …' AND id <= ? ORDER BY id",
+            (run_id, 2**62 if through_id is None else through_id),
         )
         found: dict[str, list[str]] = {}
         for row in rows:

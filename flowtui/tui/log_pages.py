@@ -3,7 +3,7 @@ around a window, by line id."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from flowtui.engine.records import LogRecord
@@ -28,13 +28,3 @@ class StoreLogPages:
 
     async def count_before(self, before_id: int) -> int:
         return await self.store.count_logs(self.run_id, self.step, before_id=before_id)
-
-
-def dropped_lines(markers: Iterable[str]) -> int:
-    """How many lines the log cap left out, from its `… 1,234 lines (5 MB) omitted …` lines."""
-    total = 0
-    for marker in markers:
-        words = marker.split()
-        if len(words) > 1 and words[1].replace(",", "").isdigit():
-            total += int(words[1].replace(",", ""))
-    return total

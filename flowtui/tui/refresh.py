@@ -29,10 +29,10 @@ from flowtui.model.workflow import Workflow
 from flowtui.store.runstore import RunStore
 from flowtui.timefmt import fmt_duration
 from flowtui.tui.glyphs import glyph, status_style
-from flowtui.tui.log_pages import LOG_TAIL, StoreLogPages, dropped_lines
+from flowtui.tui.log_pages import LOG_TAIL, StoreLogPages
 from flowtui.tui.view import build_detail, build_timeline_rows, dag_nodes
 from flowtui.tui.widgets.dag_view import DagView
-from flowtui.tui.widgets.log_view import LogView
+from flowtui.tui.widgets.log_view import LogView, dropped_lines
 from flowtui.tui.widgets.run_history import PAGE_SIZE, RunHistory
 from flowtui.tui.widgets.timeline import TimelineView
 from flowtui.tui.widgets.workflow_list import WorkflowList, WorkflowRow
@@ -349,7 +349,7 @@ class RefreshMixin(App[None]):
             # lines after the tail's last id, and a load for a step left meanwhile is dropped
             logs = await store.tail_logs(run_id, step, limit=LOG_TAIL)
             older = await store.count_logs(run_id, step, before_id=logs[0].id) if logs else 0
-            marks = await store.log_omissions(run_id)
+            marks = await store.log_omissions(run_id, through_id=logs[-1].id if logs else 0)
             if (self.view.run_id, self.view.step) != key:
                 return
             self.view.log_key = key

@@ -385,3 +385,17 @@ async def test_pages_of_older_log_lines_reach_the_first_line(store: RunStore) ->
     assert seen == [f"l{i}" for i in range(1_000) if i % 3]
     first = await store.get_logs(run_id, "a", limit=1)
     assert await store.count_logs(run_id, "a", before_id=first[0].id) == 0
+
+
+async def test_log_omissions_up_to_a_line(store: RunStore) -> None:
+    """The dashboard counts the cap's markers among the lines it read, and the later ones as
+    they arrive: none counted twice."""
+    run_id = await store.create_run(workflow="wf", steps=plan("a"))
+    now = time.time()
+    marker = "… 1,000 lines (1.0 kB) omitted …"
+    await store.apply([StepLog(run_id, "a", 1, "stdout", "x", now)])
+    [first] = await store.get_logs(run_id)
+    await store.apply([StepLog(run_id, "a", 1, "system", marker, now)])
+    assert await store.log_omissions(run_id, through_id=first.id) == {}
+    assert await store.log_omissions(run_id) == {"a": [marker]}
+    assert await store.log_omissions(run_id, through_id=first.id + 1) == {"a": [marker]}

@@ -21,9 +21,9 @@ from flowtui.engine.events import StepLog
 from flowtui.engine.logcap import omitted_line
 from flowtui.store import RunStore
 from flowtui.tui.app import FlowApp
-from flowtui.tui.log_pages import LOG_TAIL, StoreLogPages, dropped_lines
+from flowtui.tui.log_pages import LOG_TAIL, StoreLogPages
 from flowtui.tui.widgets import log_view
-from flowtui.tui.widgets.log_view import LogView
+from flowtui.tui.widgets.log_view import LogLine, LogView, dropped_lines
 from flowtui.tui.widgets.workflow_list import WorkflowList
 from tests.store.store_helpers import plan
 
@@ -88,21 +88,20 @@ async def test_a_20k_line_log_scrolls_back_to_its_first_line(tmp_path: Path) -> 
             view = app.query_one(LogView)
             await until(pilot, lambda: view.line_count == LOG_TAIL)
             assert numbers(view)[0] == 15_000 and view.follow
-            assert "15,000 older not loaded" in status(app)
+            assert "lines 15,001–20,000 of 20,000 · older lines not loaded" in status(app)
             # scrolling up near the top reads the page before, and keeps the same lines in view
             await pilot.press("pageup")
             assert not view.follow
             view.body.scroll_to(y=600, animate=False, immediate=True)
             await until(pilot, lambda: view.line_count == 2 * LOG_TAIL)
             assert view.lines[view.visible_range.start] == "line 15600"  # still on top
-            assert "10,000 older not loaded" in status(app) and in_order(view)
+            assert "lines 10,001–20,000 of 20,000" in status(app) and in_order(view)
             await pilot.press("home")  # the first stored line, without reading all before it
             await until(pilot, lambda: view.lines[:1] == ["line 0"])
             await app.workers.wait_for_complete()
             assert view.visible_range.start == 0 and not view.follow
             assert view.line_count == log_view.PAGE_LINES and not view.at_newest
-            assert "older not loaded" not in status(app)
-            assert "newer not loaded" in status(app)
+            assert "lines 1–5,000 of 5,000+ · newer lines not loaded" in status(app)
             await pilot.press("end")  # back to the newest lines, following
             await until(pilot, lambda: view.lines[-1:] == ["line 19999"] and view.at_newest)
             assert view.follow and numbers(view) == list(range(15_000, 20_000))
@@ -212,3 +211,27 @@ async def test_opening_the_log_while_lines_pour_in_shows_each_line_once(tmp_path
         assert shown == list(range(shown[0], total + 1))
         assert in_order(view)
         assert shown[0] > 1 and view.older_count == shown[0] - 1
+
+
+async def test_the_log_says_how_many_lines_the_cap_dropped(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FLOWTUI_MAX_LOG_LINES", "100")
+    folder = tmp_path / "workflows"
+    folder.mkdir()
+    (folder / "loud.yaml").write_text(
+        "name: loud\nsteps:\n  loud: {run: 'for i in $(seq 1 500); do echo \"x $i\"; done'}\n"
+    )
+    app = FlowApp(folder, db_path=tmp_path / "h.db", watch=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await app.ready.wait()
+        app.query_one(WorkflowList).focus()
+        await pilot.press("r")
+        view = app.query_one(LogView)
+        await pilot.press("l")
+        await until(pilot, lambda: "log cap dropped 400" in status(app))
+        assert view.lines[-1] == "x 500"
+        # a marker that arrives live, after the log was opened, counts too (once)
+        marker = omitted_line(7, 70)
+        view.append([LogLine(marker, "system", "loud", id=view.last_id + 1)] * 2)
+        assert "log cap dropped 407" in status(app)

@@ -34,6 +34,7 @@ from textual.widget import Widget
 from textual.widgets import Input, Static
 from textual.worker import Worker, WorkerState
 
+from flowtui.engine.logcap import OMITTED_RE
 from flowtui.engine.records import ApprovalRecord, AttemptRecord, StepRecord
 from flowtui.timefmt import fmt_clock, fmt_duration
 from flowtui.tui.glyphs import STATUS_COLOUR, glyph
@@ -48,6 +49,12 @@ PAGE_LINES = 5_000  # lines read from the store at a time
 MAX_LINES = 50_000  # lines held at once: memory stays bounded however long the log
 PAGE_MARGIN = 1_000  # rows from an edge of the window at which the next page is read
 _TIME_WIDTH = 13  # "12:34:56.789 "
+_READING = {
+    "older": "reading older lines…",
+    "newer": "reading newer lines…",
+    "first": "reading the first lines…",
+    "last": "reading the newest lines…",
+}
 
 
 class LogLike(Protocol):
@@ -168,6 +175,15 @@ def detail_content(detail: StepDetail) -> Content:
     return Content.assemble(*parts)
 
 
+def dropped_lines(markers: Iterable[str]) -> int:
+    """How many lines the log cap left out, from its `… 1,234 lines (5 MB) omitted …` lines."""
+    total = 0
+    for marker in markers:
+        if OMITTED_RE.match(marker):
+            total += int(marker.split()[1].replace(",", ""))
+    return total
+
+
 def _clock(at: float) -> str:
     if not at:
         return ""
@@ -189,7 +205,8 @@ class _Batch:
 
     @classmethod
     def of(cls, lines: Iterable[LogLike], after: int, before: int) -> _Batch:
-        """The lines with ids between `after` and `before` (exclusive; id 0 always taken)."""
+        """The lines with ids between `after` and `before`, each after the one before it
+        (id 0, a line not from the store, is always taken)."""
         batch = cls()
         texts, streams, steps, ats, ids, widths = (
             batch.texts, batch.streams, batch.steps, batch.ats, batch.ids, batch.widths
@@ -197,8 +214,10 @@ class _Batch:
         last_step: str | None = None
         for item in lines:
             line_id = item.id
-            if line_id and not after < line_id < before:
-                continue  # already held: a page and the live stream may overlap
+            if line_id:
+                if not after < line_id < before:
+                    continue  # already held (a page and the live stream may overlap)
+                after = line_id  # ids only grow: a line never shows twice or out of order
             text = _clean(item.line)
             texts.append(text)
             streams.append(_STREAMS.get(item.stream, _STDOUT))
@@ -689,11 +708,11 @@ class LogView(Vertical):
         self._pages = pages
         self._older = older if pages is not None else 0
         self._newer = False
-        self._dropped = dropped
         self._loading = self._problem = ""
         self._lines.reset(with_step)
         self._matches, self._match = [], -1
         self.append(lines)
+        self._dropped = dropped  # the markers among `lines` too
         self.follow = True
 
     def append(self, lines: Iterable[LogLike]) -> None:
@@ -708,6 +727,13 @@ class LogView(Vertical):
         if not self._lines.extend(lines):
             return
         self._add_matches(start)
+        # a cap's marker written after the log was opened (the count given to `show` has
+        # the ones before; a line id is appended once)
+        data = self._lines.data
+        system = (
+            data.texts[i] for i in range(start, len(data.texts)) if data.streams[i] == _SYSTEM
+        )
+        self._dropped += dropped_lines(system)
         self._keep_bounded(front=True)
         if self.follow:
             self._lines.scroll_end(animate=False, immediate=True)
@@ -901,8 +927,12 @@ class LogView(Vertical):
 
     def _replace(self, page: Sequence[LogLike], *, first: bool, older: int) -> None:
         """A window at the start (`first`) or at the end of the stored log."""
-        self._lines.reset(self._lines.with_step)
-        self._lines.extend(page)
+        body = self._lines
+        mixed, prefix_width = body.mixed, body.prefix_width
+        body.reset(body.with_step)
+        # still the same log: its step prefixes stay as they were
+        body.mixed, body.prefix_width = mixed, prefix_width
+        body.extend(page)
         self._older = 0 if first else older
         self._newer = first and len(page) == PAGE_LINES
         self._reset_matches()
@@ -1031,16 +1061,13 @@ class LogView(Vertical):
             return
         parts = ["● following" if self.follow else "⏸ paused — G to follow"]
         count = self.line_count
-        parts.append(f"{count:,} line{'s' if count != 1 else ''}")
-        if self._loading:
-            parts.append(f"reading {'the ' if self._loading in ('first', 'last') else ''}"
-                         f"{self._loading} lines…")  # fmt: skip
-        elif self._older:
-            parts.append(f"{self._older:,} older not loaded — ↑ or home")
-        if self._newer and self._loading != "newer":
-            parts.append("newer not loaded — ↓ or G")
-        if self._dropped:
-            parts.append(f"log cap dropped {self._dropped:,}")
+        if self._older or self._newer:
+            # a window of a longer log: where it is, most telling part first (it is cut
+            # at the pane's edge on a small terminal)
+            first, last = self._older + 1, self._older + count
+            parts.append(f"lines {first:,}–{last:,} of {last:,}{'+' if self._newer else ''}")
+        else:
+            parts.append(f"{count:,} line{'s' if count != 1 else ''}")
         if self._problem:
             parts.append(self._problem)
         if self._lines.needle:
@@ -1049,6 +1076,15 @@ class LogView(Vertical):
                 parts.append(f"/{self._lines.needle}  {position}{len(self._matches)} matches")
             else:
                 parts.append(f"/{self._lines.needle}  no matches")
+        if self._dropped:
+            parts.append(f"log cap dropped {self._dropped:,}")
+        if self._loading:
+            parts.append(_READING[self._loading])
+        else:
+            if self._older:
+                parts.append("older lines not loaded: ↑ or home")
+            if self._newer:
+                parts.append("newer lines not loaded: ↓ or G")
         status = " · ".join(parts)
         if status != self._status:
             self._status = status
