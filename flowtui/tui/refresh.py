@@ -32,7 +32,8 @@ from flowtui.tui.glyphs import glyph, status_style
 from flowtui.tui.log_pages import LOG_TAIL, StoreLogPages
 from flowtui.tui.view import build_detail, build_timeline_rows, dag_nodes
 from flowtui.tui.widgets.dag_view import DagView
-from flowtui.tui.widgets.log_view import LogView, dropped_lines
+from flowtui.tui.widgets.log_lines import dropped_lines
+from flowtui.tui.widgets.log_view import LogView
 from flowtui.tui.widgets.run_history import PAGE_SIZE, RunHistory
 from flowtui.tui.widgets.timeline import TimelineView
 from flowtui.tui.widgets.workflow_list import WorkflowList, WorkflowRow

@@ -23,7 +23,8 @@ from flowtui.store import RunStore
 from flowtui.tui.app import FlowApp
 from flowtui.tui.log_pages import LOG_TAIL, StoreLogPages
 from flowtui.tui.widgets import log_view
-from flowtui.tui.widgets.log_view import LogLine, LogView, dropped_lines
+from flowtui.tui.widgets.log_lines import LogLine, dropped_lines
+from flowtui.tui.widgets.log_view import LogView
 from flowtui.tui.widgets.workflow_list import WorkflowList
 from tests.store.store_helpers import plan
 

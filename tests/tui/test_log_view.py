@@ -12,7 +12,8 @@ from textual.widgets import Input, Static
 
 from flowtui.engine.records import ApprovalRecord, AttemptRecord, LogRecord, StepRecord
 from flowtui.engine.states import StepStatus
-from flowtui.tui.widgets.log_view import LogLine, LogView, StepDetail
+from flowtui.tui.widgets.log_lines import LogLine
+from flowtui.tui.widgets.log_view import LogView, StepDetail
 
 SIZE = (120, 40)
 
