@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 
+import pytest
 from rich.color import Color
 from textual import events
 from textual.app import App, ComposeResult
@@ -372,3 +373,15 @@ async def test_time_and_wrap_keys_are_in_the_footer_with_ids() -> None:
         for binding_id, key in (("log.timestamps", "t"), ("log.wrap", "w")):
             assert shown[binding_id].key == key and shown[binding_id].show
             assert shown[binding_id].tooltip
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 40)], ids=["80x24", "120x40"])
+def test_wrapped_log_snapshot(snap_compare: Callable[..., bool], size: tuple[int, int]) -> None:
+    """`w`: a long line wraps under its step prefix instead of being cut at the edge."""
+    lines = [
+        LogLine("Planning 3 changes", "stdout", "plan"),
+        LogLine(LONG, "stdout", "plan"),
+        LogLine("Error: " + LONG, "stderr", "apply_eu"),
+        LogLine("exit status 1", "system", "apply_eu"),
+    ]
+    assert snap_compare(LogApp(lines), terminal_size=size, press=["w"])
