@@ -385,3 +385,20 @@ def test_wrapped_log_snapshot(snap_compare: Callable[..., bool], size: tuple[int
         LogLine("exit status 1", "system", "apply_eu"),
     ]
     assert snap_compare(LogApp(lines), terminal_size=size, press=["w"])
+
+
+async def test_wrapped_lines_follow_a_terminal_resize() -> None:
+    app = LogApp([LogLine(LONG, "stdout", "s") for _ in range(100)])
+    async with app.run_test(size=SIZE) as pilot:
+        view = app.query_one(LogView)
+        await pilot.press("w")
+        await pilot.pause()
+        wide_rows = view.body.virtual_size.height
+        await pilot.resize_terminal(80, 24)
+        await pilot.pause()
+        await pilot.pause()
+        body = view.body
+        assert body.virtual_size.width == body.scrollable_content_region.width
+        assert body.virtual_size.height > wide_rows  # narrower: more rows per line
+        assert view.follow and 99 in view.visible_range
+        assert screen_text(app).splitlines()[-2].rstrip().endswith("flowtui-end")

@@ -15,7 +15,6 @@ from typing import Protocol
 from rich.cells import cell_len
 from rich.style import Style
 from rich.text import Text
-from textual import events
 from textual.cache import LRUCache
 from textual.geometry import Size
 from textual.scroll_view import ScrollView
@@ -349,10 +348,6 @@ class LogLines(ScrollView, can_focus=True):
         self._relayout()
         self.keep_in_view(self.row_of(top), x=0)
         self.refresh()
-
-    def on_resize(self, event: events.Resize) -> None:
-        if self.wrap:
-            self.call_after_refresh(self.relayout_keeping)
 
     def _grow(self, size: Size) -> None:
         """Take a new virtual size without a layout of the whole screen.

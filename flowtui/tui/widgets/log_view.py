@@ -369,7 +369,9 @@ class LogView(Vertical):
             self._lines.scroll_home(animate=False, immediate=True)
 
     def on_resize(self) -> None:
-        if self.follow:
+        if self.wrap:  # as many rows per line as the new width takes
+            self._lines.call_after_refresh(self._relayout)
+        elif self.follow:
             self._lines.call_after_refresh(self._lines.scroll_end, animate=False, immediate=True)
 
     # -- wrap and times -------------------------------------------------------------------
