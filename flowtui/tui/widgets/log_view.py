@@ -484,6 +484,9 @@ class LogView(Vertical):
         over = self.line_count - MAX_LINES
         if over <= 0:
             return False
+        # a little more than needed: a flood at the limit trims (and lays out) now and then,
+        # not on every batch
+        over = min(self.line_count, over + MAX_LINES // 50)
         if front:
             self._lines.trim(front=over)
             self._older += over
