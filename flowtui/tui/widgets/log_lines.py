@@ -10,7 +10,7 @@ from bisect import bisect_right
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from itertools import accumulate
-from typing import Protocol
+from typing import Any, Protocol
 
 from rich.cells import cell_len
 from rich.style import Style
@@ -30,6 +30,7 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 _STDOUT, _STDERR, _SYSTEM = 0, 1, 2
 _STREAMS = {"stdout": _STDOUT, "stderr": _STDERR, "system": _SYSTEM}
 _TIME_WIDTH = 13  # "12:34:56.789 "
+_NO_ID = 2**62  # above any line id: no upper bound
 
 
 class LogLike(Protocol):
@@ -126,6 +127,23 @@ class _Batch:
                 last_step = step
                 batch.step_width = max(batch.step_width, len(step) + 1)
         return batch
+
+    def join(self, other: _Batch, *, front: bool) -> None:
+        """Add `other`'s lines after these (or before them)."""
+        for mine, theirs in zip(self._columns(), other._columns(), strict=True):
+            if front:
+                mine[:0] = theirs
+            else:
+                mine += theirs
+
+    def drop(self, *, front: int, back: int) -> None:
+        end = len(self.texts) - back
+        for column in self._columns():
+            del column[end:]
+            del column[:front]
+
+    def _columns(self) -> tuple[Any, ...]:
+        return (self.texts, self.streams, self.steps, self.ats, self.ids, self.widths)
 
 
 class LogLines(ScrollView, can_focus=True):
@@ -236,9 +254,9 @@ class LogLines(ScrollView, can_focus=True):
         """
         data = self.data
         if front:
-            batch = _Batch.of(lines, 0, self.first_id or 2**62)
+            batch = _Batch.of(lines, 0, self.first_id or _NO_ID)
         else:
-            batch = _Batch.of(lines, self.last_id, 2**62)
+            batch = _Batch.of(lines, self.last_id, _NO_ID)
         added = len(batch.texts)
         if not added:
             return 0
@@ -253,23 +271,11 @@ class LogLines(ScrollView, can_focus=True):
         self.max_width = max(self.max_width, max(batch.widths))
         top_row = round(self.scroll_y)
         start = len(data.texts)
+        data.join(batch, front=front)
         if front:
-            data.texts[:0] = batch.texts
-            data.streams[:0] = batch.streams
-            data.steps[:0] = batch.steps
-            data.ats[:0] = batch.ats
-            data.ids[:0] = batch.ids
-            data.widths[:0] = batch.widths
             if self.current_line >= 0:
                 self.current_line += added
-            self._cache.clear()
-        else:
-            data.texts += batch.texts
-            data.streams += batch.streams
-            data.steps += batch.steps
-            data.ats += batch.ats
-            data.ids += batch.ids
-            data.widths += batch.widths
+            self._cache.clear()  # cached by line number
         if self.lead != old_lead or was_shown != self.shows_step:
             self._cache.clear()  # every prefix is padded to the new width
             self.refresh()
@@ -289,10 +295,7 @@ class LogLines(ScrollView, can_focus=True):
         data = self.data
         top_row = round(self.scroll_y)
         removed_rows = self.row_of(front) if front else 0
-        end = len(data.texts) - back
-        for column in (data.texts, data.streams, data.steps, data.ats, data.ids, data.widths):
-            del column[end:]
-            del column[:front]
+        data.drop(front=front, back=back)
         if self.current_line >= 0:
             self.current_line -= front
             if not 0 <= self.current_line < len(data.texts):
