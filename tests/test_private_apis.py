@@ -18,7 +18,7 @@ from textual.scroll_view import ScrollView
 from textual.widget import Widget
 
 RUN_IN_CONNECTION = "flowtui/store/db.py (Database.run_in_connection)"
-LOG_GROW = "flowtui/tui/widgets/log_view.py (_LogLines._grow)"
+LOG_GROW = "flowtui/tui/widgets/log_lines.py (LogLines._grow)"
 APP_CLOSING = "flowtui/tui/refresh.py (RefreshMixin._closing_down)"
 
 
@@ -62,7 +62,7 @@ async def test_aiosqlite_execute_runs_on_the_connection_thread() -> None:
 class _Lines(ScrollView):
     DEFAULT_CSS = "_Lines { height: 10; width: 40; overflow: auto auto; }"
 
-    def grow(self, size: Size) -> None:  # what _LogLines._grow does
+    def grow(self, size: Size) -> None:  # what LogLines._grow does
         self.set_reactive(Widget.virtual_size, size)
         self._scroll_update(size)
         self.refresh()

@@ -107,12 +107,15 @@ class RunStore(RecoveryMixin):
         if self._writer_room is not None:
             await self._writer_room()
 
-    async def log_omissions(self, run_id: int) -> dict[str, list[str]]:
-        """Per step, the `… N lines (S) omitted …` markers the log cap wrote."""
+    async def log_omissions(
+        self, run_id: int, *, through_id: int | None = None
+    ) -> dict[str, list[str]]:
+        """Per step, the `… N lines (S) omitted …` markers the log cap wrote (up to line
+        `through_id` when given: the markers among lines already read)."""
         rows = await self.db.fetchall(
             "SELECT step, line FROM logs WHERE run_id = ? AND stream = 'system'"
-            " AND line LIKE '… % omitted …' ORDER BY id",
-            (run_id,),
+            " AND line LIKE '… % omitted …' AND id <= ? ORDER BY id",
+            (run_id, 2**62 if through_id is None else through_id),
         )
         found: dict[str, list[str]] = {}
         for row in rows:
@@ -558,17 +561,37 @@ class RunStore(RecoveryMixin):
         return [_log_record(r) for r in await self.db.fetchall(sql, params)]
 
     async def tail_logs(
-        self, run_id: int, step: str | None = None, *, limit: int
+        self, run_id: int, step: str | None = None, *, limit: int, before_id: int | None = None
     ) -> list[LogRecord]:
-        """The last `limit` log lines, in the order written (reads only those rows)."""
-        if step is None:
-            sql = "SELECT * FROM logs WHERE run_id = ? ORDER BY id DESC LIMIT ?"
-            params: tuple[Any, ...] = (run_id, limit)
-        else:
-            sql = "SELECT * FROM logs WHERE run_id = ? AND step = ? ORDER BY id DESC LIMIT ?"
-            params = (run_id, step, limit)
-        rows = await self.db.fetchall(sql, params)
+        """The last `limit` log lines (of those older than line `before_id`, to page back
+        through a long log), in the order written; reads only those rows."""
+        sql, params = self._logs_where(run_id, step, before_id)
+        rows = await self.db.fetchall(
+            f"SELECT * FROM logs {sql} ORDER BY id DESC LIMIT ?", (*params, limit)
+        )
         return [_log_record(r) for r in reversed(rows)]
+
+    async def count_logs(
+        self, run_id: int, step: str | None = None, *, before_id: int | None = None
+    ) -> int:
+        """How many log lines there are (older than line `before_id` when given)."""
+        sql, params = self._logs_where(run_id, step, before_id)
+        rows = await self.db.fetchall(f"SELECT COUNT(*) AS n FROM logs {sql}", params)
+        return int(rows[0]["n"])
+
+    @staticmethod
+    def _logs_where(
+        run_id: int, step: str | None, before_id: int | None
+    ) -> tuple[str, tuple[Any, ...]]:
+        sql = "WHERE run_id = ?"
+        params: list[Any] = [run_id]
+        if step is not None:
+            sql += " AND step = ?"
+            params.append(step)
+        if before_id is not None:
+            sql += " AND id < ?"
+            params.append(before_id)
+        return sql, tuple(params)
 
     async def get_outputs(self, run_id: int) -> dict[str, dict[str, str]]:
         rows = await self.db.fetchall(

@@ -29,6 +29,7 @@ from flowtui.model.workflow import Workflow
 from flowtui.store.runstore import RunStore
 from flowtui.timefmt import fmt_duration
 from flowtui.tui.glyphs import glyph, status_style
+from flowtui.tui.log_pages import LOG_TAIL, StoreLogPages
 from flowtui.tui.view import (
     build_detail,
     build_timeline_rows,
@@ -38,6 +39,7 @@ from flowtui.tui.view import (
 )
 from flowtui.tui.widgets.dag_view import DagView
 from flowtui.tui.widgets.failure_panel import Failure, FailurePanel, last_error_lines
+from flowtui.tui.widgets.log_lines import dropped_lines
 from flowtui.tui.widgets.log_view import LogView
 from flowtui.tui.widgets.run_history import PAGE_SIZE, RunHistory
 from flowtui.tui.widgets.timeline import TimelineView
@@ -49,7 +51,6 @@ if TYPE_CHECKING:
 REFRESH_DELAY = 0.08  # gather a burst of engine events into one redraw
 FULL_LIST_SECONDS = 15.0  # a poll re-reads every workflow's row at most this often
 POLL_RECENT_RUNS = 50  # a poll compares the newest runs with the list to find changed rows
-LOG_TAIL = 5_000
 CLOCK_SECONDS = 1.0  # how often a live run's header and box times move on
 FAILURE_LOG_LINES = 200  # read from the end of a failed step's log for its error lines
 
@@ -78,7 +79,6 @@ class ViewState:
     run_id: int | None = None
     pinned: bool = False  # a run chosen in history or started here stays until another is
     step: str | None = None
-    log_after: int = 0
     # what the log pane shows; None: not known, so the next redraw of the logs sets it (a
     # new selection without runs must clear the previous workflow's log, not keep it)
     log_key: tuple[int | None, str | None] | None = None
@@ -421,7 +421,7 @@ class RefreshMixin(App[None]):
         store = self.history
         if self.query_one(TabbedContent).active != "logs":
             # a hidden log is not fed (a flood would lay it out for nothing); showing the
-            # tab catches up from `log_after`
+            # tab catches up from the view's last line id
             return
         log_view = self.query_one(LogView)
         run_id, step = self.view.run_id, self.view.step
@@ -433,16 +433,23 @@ class RefreshMixin(App[None]):
                 self.view.log_key = key
             return
         if self.view.log_key != key:
-            self.view.log_key = key
+            # the view's line ids are the only cursor: a poll racing this load appends only
+            # lines after the tail's last id, and a load for a step left meanwhile is dropped
             logs = await store.tail_logs(run_id, step, limit=LOG_TAIL)
+            older = await store.count_logs(run_id, step, before_id=logs[0].id) if logs else 0
+            marks = await store.log_omissions(run_id, through_id=logs[-1].id if logs else 0)
+            if (self.view.run_id, self.view.step) != key:
+                return
+            self.view.log_key = key
             title = f"run #{run_id} · {step}" if step else f"run #{run_id} · all steps"
-            log_view.show(title, logs)
-            self.view.log_after = logs[-1].id if logs else 0
-        else:
-            new = await store.get_logs(run_id, step, after_id=self.view.log_after)
-            if new:
-                log_view.append(new)
-                self.view.log_after = new[-1].id
+            dropped = dropped_lines(m for s, ms in marks.items() if step in (None, s) for m in ms)
+            pages = StoreLogPages(store, run_id, step)
+            log_view.show(title, logs, pages=pages, older=older, dropped=dropped)
+        elif log_view.at_newest:
+            new = await store.get_logs(run_id, step, after_id=log_view.last_id)
+            if self.view.log_key != key:
+                return
+            log_view.append(new)
         if step is not None:
             log_view.set_detail(await build_detail(store, run_id, step))
         else:

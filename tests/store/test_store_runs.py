@@ -390,3 +390,38 @@ async def test_events_after_gives_any_runs_status_changes_in_order(store: RunSto
     assert all(e.id > start for e in events)
     assert [e.id for e in await store.events_after(start, limit=2)] == [e.id for e in events[:2]]
     assert await store.events_after(events[-1].id) == []
+
+
+async def test_pages_of_older_log_lines_reach_the_first_line(store: RunStore) -> None:
+    """The dashboard shows a tail and pages back by line id: every line once, in order."""
+    run_id = await store.create_run(workflow="wf", steps=plan("a", "b"))
+    now = time.time()
+    await store.apply(
+        [StepLog(run_id, "a" if i % 3 else "b", 1, "stdout", f"l{i}", now) for i in range(1_000)]
+    )
+    assert await store.count_logs(run_id) == 1_000
+    assert await store.count_logs(run_id, "b") == 334
+    page = await store.tail_logs(run_id, "a", limit=100)
+    seen = [r.line for r in page]
+    while page:
+        older = await store.count_logs(run_id, "a", before_id=page[0].id)
+        page = await store.tail_logs(run_id, "a", limit=100, before_id=page[0].id)
+        assert len(page) == min(100, older)
+        seen[:0] = [r.line for r in page]
+    assert seen == [f"l{i}" for i in range(1_000) if i % 3]
+    first = await store.get_logs(run_id, "a", limit=1)
+    assert await store.count_logs(run_id, "a", before_id=first[0].id) == 0
+
+
+async def test_log_omissions_up_to_a_line(store: RunStore) -> None:
+    """The dashboard counts the cap's markers among the lines it read, and the later ones as
+    they arrive: none counted twice."""
+    run_id = await store.create_run(workflow="wf", steps=plan("a"))
+    now = time.time()
+    marker = "… 1,000 lines (1.0 kB) omitted …"
+    await store.apply([StepLog(run_id, "a", 1, "stdout", "x", now)])
+    [first] = await store.get_logs(run_id)
+    await store.apply([StepLog(run_id, "a", 1, "system", marker, now)])
+    assert await store.log_omissions(run_id, through_id=first.id) == {}
+    assert await store.log_omissions(run_id) == {"a": [marker]}
+    assert await store.log_omissions(run_id, through_id=first.id + 1) == {"a": [marker]}

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 
+import pytest
 from rich.color import Color
 from textual import events
 from textual.app import App, ComposeResult
@@ -11,7 +13,8 @@ from textual.widgets import Input, Static
 
 from flowtui.engine.records import ApprovalRecord, AttemptRecord, LogRecord, StepRecord
 from flowtui.engine.states import StepStatus
-from flowtui.tui.widgets.log_view import LogLine, LogView, StepDetail
+from flowtui.tui.widgets.log_lines import LogLine
+from flowtui.tui.widgets.log_view import LogView, StepDetail
 
 SIZE = (120, 40)
 
@@ -101,7 +104,7 @@ async def test_mouse_wheel_up_pauses_follow() -> None:
 
 
 async def test_appending_a_batch_renders_only_the_visible_lines() -> None:
-    app = LogApp(list(numbered(0, 100_000)))
+    app = LogApp(list(numbered(0, 40_000)))
     async with app.run_test(size=SIZE) as pilot:
         view = app.query_one(LogView)
         await pilot.pause()
@@ -113,12 +116,12 @@ async def test_appending_a_batch_renders_only_the_visible_lines() -> None:
             return original(index, base)  # type: ignore[arg-type]
 
         view.body._build_strip = counting  # type: ignore[method-assign]
-        view.append(numbered(100_000, 5_000))
+        view.append(numbered(40_000, 5_000))
         await pilot.pause()
-        assert view.line_count == 105_000
+        assert view.line_count == 45_000
         height = view.body.scrollable_content_region.height
         assert 0 < len(built) <= height
-        assert min(built) >= 105_000 - height
+        assert min(built) >= 45_000 - height
 
 
 async def test_search_highlights_and_jumps_between_matches() -> None:
@@ -300,3 +303,102 @@ def snapshot_app() -> LogApp:
 def test_log_view_snapshot(snap_compare: Callable[..., bool]) -> None:
     """A step's log: stdout, stderr in the error colour, system lines dim italic; a search."""
     assert snap_compare(snapshot_app(), terminal_size=SIZE, press=["slash", *"creat", "enter", "n"])
+
+
+# -- wrap and times --------------------------------------------------------------------
+
+LONG = "deploy plan: " + " ".join(f"word{i:02d}" for i in range(40)) + " then: flowtui-end"
+
+
+async def test_w_wraps_long_lines_and_unwrapped_lines_scroll_sideways() -> None:
+    lines = [LogLine("first", "stdout", "s"), LogLine(LONG, "stdout", "s"), LogLine("last")]
+    app = LogApp(lines)
+    async with app.run_test(size=(80, 24)) as pilot:
+        view = app.query_one(LogView)
+        await pilot.pause()
+        assert "flowtui-end" not in screen_text(app)  # cut at the edge
+        await pilot.press("right", "right", "right")
+        assert view.body.scroll_x > 0  # sideways scrolling moves the text
+        await pilot.press("w")
+        await pilot.pause()
+        assert view.wrap and view.body.scroll_x == 0
+        rows = screen_text(app).splitlines()[2:]
+        lead, width = view.body.lead, view.body.scrollable_content_region.width
+        body = [row[lead:width] for row in rows[:5]]  # one line over five rows
+        assert "".join(body).rstrip() == LONG
+        assert rows[5][lead:].startswith("last")
+        assert view.visible_range == range(0, 3)
+        view.append([LogLine(LONG, "stdout", "s")] * 30)  # rows, not lines, fill the view
+        await pilot.pause()
+        assert view.follow and view.line_count - 1 in view.visible_range
+        assert screen_text(app).count("flowtui-end") < 20
+        await pilot.press("w")
+        await pilot.pause()
+        assert not view.wrap and view.line_count - 1 in view.visible_range
+
+
+async def test_wrapped_lines_keep_search_jumps_in_view() -> None:
+    lines = [LogLine(LONG, "stdout", "s") for _ in range(200)]
+    lines[150] = LogLine("the NEEDLE", "stdout", "s")
+    app = LogApp(lines)
+    async with app.run_test(size=(80, 24)) as pilot:
+        view = app.query_one(LogView)
+        await pilot.press("w", "slash", *"needle", "enter")
+        await pilot.pause()
+        assert view.current_match == 150 and 150 in view.visible_range
+        assert "the NEEDLE" in screen_text(app)
+
+
+async def test_t_shows_each_lines_time() -> None:
+    at = 1_700_000_000.25
+    clock = time.strftime("%H:%M:%S", time.localtime(at)) + ".250"
+    app = LogApp([LogLine("hello", "stdout", "s", at), LogLine("no time", "stdout", "s")])
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert clock not in screen_text(app)
+        await pilot.press("t")
+        await pilot.pause()
+        assert app.query_one(LogView).timestamps
+        assert f"{clock} hello" in screen_text(app)
+        await pilot.press("t")
+        await pilot.pause()
+        assert clock not in screen_text(app)
+
+
+async def test_time_and_wrap_keys_are_in_the_footer_with_ids() -> None:
+    app = LogApp(list(numbered(0, 5)))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        shown = {b.binding.id: b.binding for b in app.active_bindings.values()}
+        for binding_id, key in (("log.timestamps", "t"), ("log.wrap", "w")):
+            assert shown[binding_id].key == key and shown[binding_id].show
+            assert shown[binding_id].tooltip
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 40)], ids=["80x24", "120x40"])
+def test_wrapped_log_snapshot(snap_compare: Callable[..., bool], size: tuple[int, int]) -> None:
+    """`w`: a long line wraps under its step prefix instead of being cut at the edge."""
+    lines = [
+        LogLine("Planning 3 changes", "stdout", "plan"),
+        LogLine(LONG, "stdout", "plan"),
+        LogLine("Error: " + LONG, "stderr", "apply_eu"),
+        LogLine("exit status 1", "system", "apply_eu"),
+    ]
+    assert snap_compare(LogApp(lines), terminal_size=size, press=["w"])
+
+
+async def test_wrapped_lines_follow_a_terminal_resize() -> None:
+    app = LogApp([LogLine(LONG, "stdout", "s") for _ in range(100)])
+    async with app.run_test(size=SIZE) as pilot:
+        view = app.query_one(LogView)
+        await pilot.press("w")
+        await pilot.pause()
+        wide_rows = view.body.virtual_size.height
+        await pilot.resize_terminal(80, 24)
+        await pilot.pause()
+        await pilot.pause()
+        body = view.body
+        assert body.virtual_size.width == body.scrollable_content_region.width
+        assert body.virtual_size.height > wide_rows  # narrower: more rows per line
+        assert view.follow and 99 in view.visible_range
+        assert screen_text(app).splitlines()[-2].rstrip().endswith("flowtui-end")

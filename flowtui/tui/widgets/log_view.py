@@ -1,57 +1,57 @@
-"""The step detail and log viewer: a live, searchable log of one step or a whole run."""
+"""The step detail and log viewer: a live, searchable log of one step or a whole run.
+
+The view holds a window of at most `MAX_LINES` lines of the stored log.  Line ids are its
+cursors: lines older than the window are paged in (`LogPages`) when the view nears its top
+or jumps to the first line, newer ones when it nears the bottom of a window that does not
+reach the newest line, and a live stream only ever adds ids after the last one held.
+"""
 
 from __future__ import annotations
 
-import re
 from bisect import bisect_left, bisect_right
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from rich.cells import cell_len
-from rich.style import Style
-from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.cache import LRUCache
 from textual.containers import Vertical
 from textual.content import Content
-from textual.geometry import Size
 from textual.reactive import reactive
 from textual.scroll_view import ScrollView
-from textual.strip import Strip
-from textual.widget import Widget
 from textual.widgets import Input, Static
+from textual.worker import Worker, WorkerState
 
 from flowtui.engine.records import ApprovalRecord, AttemptRecord, StepRecord
 from flowtui.timefmt import fmt_clock, fmt_duration
 from flowtui.tui.glyphs import STATUS_COLOUR, glyph
+from flowtui.tui.widgets.log_lines import LogLike, LogLines
 
-# a pathological line (a minified bundle, a progress bar without newlines) is cut here
-MAX_LINE_CHARS = 10_000
-_ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b[@-_]")
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
-_STDOUT, _STDERR, _SYSTEM = 0, 1, 2
-_STREAMS = {"stdout": _STDOUT, "stderr": _STDERR, "system": _SYSTEM}
-
-
-class LogLike(Protocol):
-    """What a log line needs: `LogLine` below or the store's `LogRecord` both fit."""
-
-    @property
-    def stream(self) -> str: ...
-    @property
-    def line(self) -> str: ...
-    @property
-    def step(self) -> str: ...
+PAGE_LINES = 5_000  # lines read from the store at a time
+MAX_LINES = 50_000  # lines held at once: memory stays bounded however long the log
+PAGE_MARGIN = 1_000  # rows from an edge of the window at which the next page is read
+_READING = {
+    "older": "reading older lines…",
+    "newer": "reading newer lines…",
+    "first": "reading the first lines…",
+    "last": "reading the newest lines…",
+}
 
 
-@dataclass(frozen=True, slots=True)
-class LogLine:
-    line: str
-    stream: str = "stdout"  # "stdout" | "stderr" | "system"
-    step: str = ""
-    at: float = 0.0
+class LogPages(Protocol):
+    """Where the lines around the window come from (the store, for the run or step shown)."""
+
+    async def before(self, before_id: int | None, limit: int) -> Sequence[LogLike]:
+        """The last `limit` lines older than line `before_id` (None: the newest lines)."""
+        ...
+
+    async def after(self, after_id: int, limit: int) -> Sequence[LogLike]:
+        """The first `limit` lines newer than line `after_id` (0: from the first line)."""
+        ...
+
+    async def count_before(self, before_id: int) -> int:
+        """How many lines are older than line `before_id`."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,19 +88,6 @@ class StepDetail:
         )
 
 
-def _clean(line: str) -> str:
-    line = line.rstrip("\r\n")
-    if len(line) > MAX_LINE_CHARS:
-        line = line[:MAX_LINE_CHARS] + "…"
-    if "\x1b" in line:
-        line = _ANSI.sub("", line)
-    return _CONTROL.sub("�", line.expandtabs())
-
-
-def _width(text: str) -> int:
-    return len(text) if text.isascii() else cell_len(text)
-
-
 def detail_content(detail: StepDetail) -> Content:
     """The header lines for `detail`; user-provided text is never parsed as markup."""
     colour = STATUS_COLOUR.get(detail.status)
@@ -132,216 +119,50 @@ def detail_content(detail: StepDetail) -> Content:
     return Content.assemble(*parts)
 
 
-class _LogLines(ScrollView, can_focus=True):
-    """The scrolling body: one `render_line` per visible row, strips cached by line number."""
-
-    COMPONENT_CLASSES = {
-        "log-view--stderr",
-        "log-view--system",
-        "log-view--step",
-        "log-view--match",
-        "log-view--current-match",
-    }
-
-    DEFAULT_CSS = """
-    _LogLines {
-        background: $surface;
-        overflow: auto auto;
-        & > .log-view--stderr { color: $error; }
-        & > .log-view--system { color: $text-muted; text-style: italic; }
-        & > .log-view--step { color: $text-primary; }
-        & > .log-view--match { background: $warning 35%; }
-        & > .log-view--current-match { background: $warning; color: $surface; text-style: bold; }
-    }
-    """
-
-    def __init__(self, on_scrolled_up: Callable[[], None], on_end: Callable[[], None]) -> None:
-        super().__init__()
-        self._on_scrolled_up = on_scrolled_up
-        self._on_end = on_end
-        self.texts: list[str] = []
-        self.streams = bytearray()
-        self.steps: list[str] = []
-        self.with_step: bool | None = None
-        self.mixed = False  # lines from more than one step
-        self.prefix_width = 0
-        self.max_width = 0
-        self.needle = ""
-        self.current_line = -1
-        self._cache: LRUCache[int, Strip] = LRUCache(1024)
-
-    # -- content --------------------------------------------------------------------------
-
-    @property
-    def shows_step(self) -> bool:
-        return self.mixed if self.with_step is None else self.with_step
-
-    def reset(self, with_step: bool | None) -> None:
-        self.texts = []
-        self.streams = bytearray()
-        self.steps = []
-        self.with_step = with_step
-        self.mixed = False
-        self.prefix_width = 0
-        self.max_width = 0
-        self.current_line = -1
-        self._cache.clear()
-        self.virtual_size = Size(0, 0)
-        self.scroll_to(0, 0, animate=False, immediate=True)
-        self.refresh()
-
-    def extend(self, lines: Iterable[LogLike]) -> int:
-        """Add lines and return how many; renders nothing but what is on screen."""
-        start = len(self.texts)
-        was_shown = self.shows_step
-        widest = self.max_width
-        prefix = self.prefix_width
-        texts, streams, steps = self.texts, self.streams, self.steps
-        last_step = steps[-1] if steps else None
-        for item in lines:
-            text = _clean(item.line)
-            texts.append(text)
-            streams.append(_STREAMS.get(item.stream, _STDOUT))
-            widest = max(widest, _width(text))
-            step = item.step
-            steps.append(step)
-            if step != last_step:  # consecutive lines mostly share a step
-                if last_step is not None:
-                    self.mixed = True
-                last_step = step
-                prefix = max(prefix, len(step) + 1)
-        added = len(texts) - start
-        if prefix != self.prefix_width or was_shown != self.shows_step:
-            self.prefix_width = prefix
-            self._cache.clear()  # every prefix is padded to the new width
-            self.refresh()
-        self.max_width = widest
-        shown_prefix = prefix if self.shows_step else 0
-        self._grow(Size(widest + shown_prefix, len(texts)))
-        if start - round(self.scroll_y) < self.scrollable_content_region.height:
-            self.refresh_lines(start, added)  # the new lines start on screen
-        return added
-
-    def _grow(self, size: Size) -> None:
-        """Take a new virtual size without a layout of the whole screen.
-
-        Setting `virtual_size` asks the screen for a full layout (tens of ms with a big
-        dashboard) on every appended batch; the widget's own region does not change, so only
-        its scrollbars need updating. Showing or hiding a scrollbar still lays out.
-        `_scroll_update` is Textual-private (no public call does this without a layout):
-        textual is pinned below 9 and tests/test_private_apis.py guards it.
-        """
-        if size == self.virtual_size:
-            return
-        if not self.is_mounted or not self.container_size:
-            self.virtual_size = size
-            return
-        self.set_reactive(Widget.virtual_size, size)
-        self._scroll_update(size)
-        self.refresh()
-
-    def set_query(self, query: str) -> None:
-        self.needle = query.lower()
-        self._cache.clear()
-        self.refresh()
-
-    def set_current(self, line: int) -> None:
-        for y in (self.current_line, line):
-            self._cache.discard(y)
-        self.current_line = line
-        self.refresh()
-
-    # -- scrolling ------------------------------------------------------------------------
-
-    def watch_scroll_y(self, old_value: float, new_value: float) -> None:
-        super().watch_scroll_y(old_value, new_value)
-        # clamping after the content shrinks lands exactly on the end: only a move that
-        # leaves the end is the user scrolling away
-        if new_value < old_value and round(new_value) < self.max_scroll_y:
-            self._on_scrolled_up()
-
-    def action_scroll_end(self) -> None:
-        self._on_end()
-
-    def show_line(self, line: int) -> None:
-        """Scroll so `line` is in the upper third of the view."""
-        height = max(1, self.scrollable_content_region.height)
-        top = round(self.scroll_y)
-        if not top <= line < top + height:
-            self.scroll_to(y=max(0, line - height // 3), animate=False, immediate=True)
-
-    # -- rendering ------------------------------------------------------------------------
-
-    def notify_style_update(self) -> None:
-        super().notify_style_update()
-        self._cache.clear()
-
-    def render_line(self, y: int) -> Strip:
-        scroll_x, scroll_y = self.scroll_offset
-        index = scroll_y + y
-        width = self.scrollable_content_region.width
-        base = self.rich_style
-        if index >= len(self.texts):
-            return Strip.blank(width, base)
-        strip = self._cache.get(index)
-        if strip is None:
-            strip = self._build_strip(index, base)
-            self._cache[index] = strip
-        return strip.crop_extend(scroll_x, scroll_x + width, base)
-
-    def _build_strip(self, index: int, base: Style) -> Strip:
-        text = self.texts[index]
-        kind = self.streams[index]
-        style = base
-        if kind == _STDERR:
-            style = base + self.get_component_rich_style("log-view--stderr")
-        elif kind == _SYSTEM:
-            style = base + self.get_component_rich_style("log-view--system")
-        line = Text(text, no_wrap=True, end="")
-        line.stylize(style)  # a span: Text.render ignores a Text's own base style
-        if self.needle:
-            self._highlight(line, text, index)
-        if self.shows_step:
-            prefix = f"{self.steps[index]:<{self.prefix_width}}"
-            step_style = base + self.get_component_rich_style("log-view--step")
-            line = Text.assemble((prefix, step_style), line, no_wrap=True, end="")
-        return Strip(line.render(self.app.console), line.cell_len)
-
-    def _highlight(self, line: Text, text: str, index: int) -> None:
-        if index == self.current_line:
-            style = self.get_component_rich_style("log-view--current-match")
-        else:
-            # only the (blended) background, so stderr stays red under a match
-            style = Style(bgcolor=self.get_component_rich_style("log-view--match").bgcolor)
-        lowered = text.lower()
-        size = len(self.needle)
-        at = lowered.find(self.needle)
-        while at != -1:
-            line.stylize(style, at, at + size)
-            at = lowered.find(self.needle, at + size)
-
-
 class LogView(Vertical):
     """The log of one step (or of a whole run, each line prefixed by its step), with the
     step's detail above it.
 
-    Follows new lines while `follow` is on; scrolling up pauses it.
+    Follows new lines while `follow` is on; scrolling up pauses it.  Holds a window of the
+    stored log: older lines are read as the view nears its top, and `home` jumps to the
+    first stored line.
 
     | Key | Action |
     | :- | :- |
     | / | search (plain text, any case); enter keeps the matches, escape clears them |
     | n / N | next / previous match |
     | end / G | jump to the end and follow |
+    | home | jump to the first line of the stored log |
+    | t | show or hide each line's time |
+    | w | wrap long lines, or scroll sideways with ← / → |
     | escape | close the search |
     """
 
     BINDINGS = [
-        Binding("slash", "search", "Search", show=True),
-        Binding("n", "next_match", "Next match", show=True),
-        Binding("N", "previous_match", "Previous match", show=True),
-        Binding("G,end", "follow_end", "End", show=True),
-        Binding("escape", "close_search", "Close search", show=False),
-    ]
+        Binding("slash", "search", "Search", id="log.search", tooltip="Search this log"),
+        Binding("n", "next_match", "Next match", id="log.next_match", tooltip="Next match"),
+        Binding(
+            "N", "previous_match", "Previous match", id="log.previous_match",
+            tooltip="Previous match",
+        ),
+        Binding(
+            "G,end", "follow_end", "End", id="log.end",
+            tooltip="Jump to the newest line and follow new ones",
+        ),
+        Binding(
+            "home", "first_line", "First line", show=False, id="log.first_line",
+            tooltip="Jump to the first line of the stored log",
+        ),
+        Binding(
+            "t", "toggle_timestamps", "Times", id="log.timestamps",
+            tooltip="Show or hide the time of each line",
+        ),
+        Binding(
+            "w", "toggle_wrap", "Wrap", id="log.wrap",
+            tooltip="Wrap long lines, or cut them and scroll sideways with ← / →",
+        ),
+        Binding("escape", "close_search", "Close search", show=False, id="log.close_search"),
+    ]  # fmt: skip
 
     DEFAULT_CSS = """
     LogView {
@@ -363,17 +184,33 @@ class LogView(Vertical):
 
     follow: reactive[bool] = reactive(True)
     """Keep the newest line in view as lines arrive."""
+    wrap: reactive[bool] = reactive(False)
+    """Wrap long lines (else they are cut at the edge and scroll sideways)."""
+    timestamps: reactive[bool] = reactive(False)
+    """Show the time each line was written."""
 
     def __init__(
         self, *, name: str | None = None, id: str | None = None, classes: str | None = None
     ) -> None:
         super().__init__(name=name, id=id, classes=classes)
-        self._lines = _LogLines(on_scrolled_up=self._scrolled_up, on_end=self.action_follow_end)
+        self._lines = LogLines(
+            on_scrolled_up=self._scrolled_up,
+            on_end=self.action_follow_end,
+            on_home=self.action_first_line,
+            on_moved=self._moved,
+        )
         self._matches: list[int] = []
         self._match = -1
         self._detail: StepDetail | None = None
         self._detail_lines: int | None = None  # None: nothing set yet
         self._status = ""
+        self._pages: LogPages | None = None
+        self._older = 0  # stored lines before the window
+        self._newer = False  # the window does not reach the newest stored line
+        self._dropped = 0  # lines the log cap left out of the store
+        self._loading = ""  # "older" / "newer" / "first" / "last" while a page is read
+        self._problem = ""
+        self._generation = 0  # a page read for an older `show` is dropped
 
     def compose(self) -> ComposeResult:
         yield Static(id="log-title", markup=False)
@@ -387,31 +224,70 @@ class LogView(Vertical):
 
     # -- public API -----------------------------------------------------------------------
 
-    def show(self, title: str, lines: Iterable[LogLike], *, with_step: bool | None = None) -> None:
-        """Replace the content.
+    def show(
+        self,
+        title: str,
+        lines: Iterable[LogLike],
+        *,
+        with_step: bool | None = None,
+        pages: LogPages | None = None,
+        older: int = 0,
+        dropped: int = 0,
+    ) -> None:
+        """Replace the content with `lines`, the newest lines of a log.
 
         Each line is prefixed with its step when `with_step` is true, or, by default, once
-        the lines come from more than one step (the log of a whole run).
+        the lines come from more than one step (the log of a whole run).  `older` stored
+        lines come before them, read from `pages` when wanted; `dropped` lines were left
+        out of the store by its cap.
         """
         # the title and status lines are one row high: a repaint, never a layout
         self.query_one("#log-title", Static).update(title, layout=False)
+        self._generation += 1
+        self._pages = pages
+        self._older = older if pages is not None else 0
+        self._newer = False
+        self._loading = self._problem = ""
         self._lines.reset(with_step)
         self._matches, self._match = [], -1
         self.append(lines)
+        self._dropped = dropped  # the markers among `lines` too
         self.follow = True
 
     def append(self, lines: Iterable[LogLike]) -> None:
-        """Add lines as they arrive."""
+        """Add lines as they arrive: those after the last line held, in order.
+
+        Ignored while the window does not reach the newest line (`at_newest` is false):
+        paging down reads them then.
+        """
+        if self._newer:
+            return
         start = self.line_count
         if not self._lines.extend(lines):
             return
-        if self._lines.needle:
-            q = self._lines.needle
-            texts = self._lines.texts
-            self._matches += [i for i in range(start, len(texts)) if q in texts[i].lower()]
+        self._add_matches(start)
+        # a cap's marker written after the log was opened (the count given to `show` has
+        # the ones before; a line id is appended once)
+        self._dropped += self._lines.dropped_from(start)
+        self._keep_bounded(front=True)
         if self.follow:
             self._lines.scroll_end(animate=False, immediate=True)
         self._update_status()
+
+    @property
+    def last_id(self) -> int:
+        """The id of the newest line held: a live stream reads the lines after it."""
+        return self._lines.last_id
+
+    @property
+    def at_newest(self) -> bool:
+        """Whether the window reaches the newest stored line (so live lines belong after it)."""
+        return not self._newer
+
+    @property
+    def older_count(self) -> int:
+        """Stored lines before the first line held."""
+        return self._older
 
     def set_detail(self, detail: StepDetail | None) -> None:
         header = self.query_one("#log-detail", Static)
@@ -434,6 +310,11 @@ class LogView(Vertical):
         return self._lines.texts
 
     @property
+    def line_ids(self) -> Sequence[int]:
+        """The store id of each line held (0 for lines not from the store; read only)."""
+        return self._lines.data.ids
+
+    @property
     def body(self) -> ScrollView:
         """The scrolling part, e.g. to focus it."""
         return self._lines
@@ -450,8 +331,13 @@ class LogView(Vertical):
 
     @property
     def visible_range(self) -> range:
-        top = round(self._lines.scroll_y)
-        return range(top, min(self.line_count, top + self._lines.scrollable_content_region.height))
+        """The line numbers (partly) on screen."""
+        body = self._lines
+        top = round(body.scroll_y)
+        if top >= body.row_total:
+            return range(self.line_count, self.line_count)
+        bottom = min(body.row_total, top + body.scrollable_content_region.height) - 1
+        return range(body.line_at(top), min(self.line_count, body.line_at(bottom) + 1))
 
     # -- follow ---------------------------------------------------------------------------
 
@@ -468,12 +354,155 @@ class LogView(Vertical):
         self.follow = not self.follow
 
     def action_follow_end(self) -> None:
+        if self._newer and self._pages is not None:
+            self._read("last")  # the newest lines are not held: read them, then follow
+            return
         self.follow = True
         self._lines.scroll_end(animate=False, immediate=True)
 
+    def action_first_line(self) -> None:
+        """Jump to the first line of the stored log (read from the store if not held)."""
+        self.follow = False
+        if self._older and self._pages is not None:
+            self._read("first")
+        else:
+            self._lines.scroll_home(animate=False, immediate=True)
+
     def on_resize(self) -> None:
-        if self.follow:
+        if self.wrap:  # as many rows per line as the new width takes
+            self._lines.call_after_refresh(self._relayout)
+        elif self.follow:
             self._lines.call_after_refresh(self._lines.scroll_end, animate=False, immediate=True)
+
+    # -- wrap and times -------------------------------------------------------------------
+
+    def action_toggle_wrap(self) -> None:
+        self.wrap = not self.wrap
+
+    def action_toggle_timestamps(self) -> None:
+        self.timestamps = not self.timestamps
+
+    def watch_wrap(self, wrap: bool) -> None:
+        body = self._lines
+        body.set_class(wrap, "-wrap")
+        body.wrap = wrap
+        # after the class's styles apply: the wrap width leaves room for the scrollbar
+        body.call_after_refresh(self._relayout)
+
+    def watch_timestamps(self, timestamps: bool) -> None:
+        self._lines.show_times = timestamps
+        self._relayout()
+
+    def _relayout(self) -> None:
+        self._lines.relayout_keeping()
+        if self.follow:
+            self._lines.scroll_end(animate=False, immediate=True)
+        self._update_status()
+
+    # -- paging ---------------------------------------------------------------------------
+
+    def _moved(self) -> None:
+        """Read the next page before the view reaches an edge of the window."""
+        if self._pages is None or self._loading or not self.line_count:
+            return
+        body = self._lines
+        top = round(body.scroll_y)
+        if self._older and top < PAGE_MARGIN:
+            self._read("older")
+        elif self._newer and body.row_total - top - body.size.height < PAGE_MARGIN:
+            self._read("newer")
+
+    def _read(self, what: str) -> None:
+        self._loading, self._problem = what, ""
+        self._update_status()
+        self.run_worker(
+            self._read_page(what, self._generation),
+            group="log-pages",
+            exclusive=True,
+            exit_on_error=False,
+        )
+
+    async def _read_page(self, what: str, generation: int) -> None:
+        pages = self._pages
+        assert pages is not None
+        body = self._lines
+        older: int | None = None
+        if what == "older":
+            page = await pages.before(body.first_id, PAGE_LINES)
+        elif what == "newer":
+            page = await pages.after(body.last_id, PAGE_LINES)
+        elif what == "first":
+            page = await pages.after(0, PAGE_LINES)
+        else:
+            page = await pages.before(None, PAGE_LINES)
+            older = await pages.count_before(page[0].id) if page else 0
+        if generation != self._generation:
+            return  # another log is shown now
+        self._loading = ""
+        if what == "older":
+            self._add_older(page)
+        elif what == "newer":
+            self._add_newer(page)
+        else:
+            self._replace(page, first=what == "first", older=older or 0)
+        self._update_status()
+        self._moved()  # still near an edge (a short page, a tall screen): read on
+
+    def _add_older(self, page: Sequence[LogLike]) -> None:
+        added = self._lines.extend(page, front=True)
+        self._older = max(0, self._older - added) if len(page) == PAGE_LINES else 0
+        self._reset_matches()
+        if self._keep_bounded(front=False):
+            self.follow = False
+
+    def _add_newer(self, page: Sequence[LogLike]) -> None:
+        start = self.line_count
+        self._lines.extend(page)
+        self._newer = len(page) == PAGE_LINES  # a short page reached the newest line
+        self._add_matches(start)
+        self._keep_bounded(front=True)
+
+    def _replace(self, page: Sequence[LogLike], *, first: bool, older: int) -> None:
+        """A window at the start (`first`) or at the end of the stored log."""
+        body = self._lines
+        mixed, prefix_width = body.mixed, body.prefix_width
+        body.reset(body.with_step)
+        # still the same log: its step prefixes stay as they were
+        body.mixed, body.prefix_width = mixed, prefix_width
+        body.extend(page)
+        self._older = 0 if first else older
+        self._newer = first and len(page) == PAGE_LINES
+        self._reset_matches()
+        if first:
+            self.follow = False
+            self._lines.scroll_home(animate=False, immediate=True)
+        else:
+            self.follow = True
+
+    def _keep_bounded(self, *, front: bool) -> bool:
+        """Forget lines over `MAX_LINES`, at the `front` or at the end; True if any."""
+        over = self.line_count - MAX_LINES
+        if over <= 0:
+            return False
+        # a little more than needed: a flood at the limit trims (and lays out) now and then,
+        # not on every batch
+        over = min(self.line_count, over + MAX_LINES // 50)
+        if front:
+            self._lines.trim(front=over)
+            self._older += over
+        else:
+            self._lines.trim(back=over)
+            self._newer = True
+        self._reset_matches()
+        return True
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.worker.group != "log-pages" or event.state != WorkerState.ERROR:
+            return
+        event.stop()
+        self._loading = ""
+        self._problem = f"could not read the log: {event.worker.error}"
+        self._update_status()
 
     # -- search ---------------------------------------------------------------------------
 
@@ -489,6 +518,7 @@ class LogView(Vertical):
         return self.query_one("#log-search", Input)
 
     def action_search(self) -> None:
+        """Open the search box (the app's `/` calls this while the log is shown)."""
         search = self._search_input
         search.add_class("-shown")
         search.focus()
@@ -504,7 +534,7 @@ class LogView(Vertical):
         event.stop()
         self._set_query(event.value)
         if self._matches:
-            self._jump(self._next_index(round(self._lines.scroll_y), forward=True))
+            self._jump(self._next_index(self.visible_range.start, forward=True))
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
@@ -513,13 +543,28 @@ class LogView(Vertical):
 
     def _set_query(self, query: str) -> None:
         self._lines.set_query(query)
-        q = self._lines.needle
-        texts = self._lines.texts
-        self._matches = [i for i, text in enumerate(texts) if q in text.lower()] if q else []
+        self._matches = self._find(0)
         self._match = -1
         self._lines.set_current(-1)
         self.refresh_bindings()
         self._update_status()
+
+    def _find(self, start: int) -> list[int]:
+        q = self._lines.needle
+        texts = self._lines.texts
+        return [i for i in range(start, len(texts)) if q in texts[i].lower()] if q else []
+
+    def _add_matches(self, start: int) -> None:
+        if self._lines.needle:
+            self._matches += self._find(start)
+
+    def _reset_matches(self) -> None:
+        """Find the matches again after lines were added in front or forgotten."""
+        if not self._lines.needle:
+            return
+        self._matches = self._find(0)
+        current = self._lines.current_line
+        self._match = self._matches.index(current) if current in self._matches else -1
 
     def _next_index(self, line: int, *, forward: bool) -> int:
         """The match index after (or before) `line`, wrapping around."""
@@ -540,13 +585,13 @@ class LogView(Vertical):
     def action_next_match(self) -> None:
         if self._matches:
             current = self.current_match
-            start = current + 1 if current is not None else round(self._lines.scroll_y)
+            start = current + 1 if current is not None else self.visible_range.start
             self._jump(self._next_index(start, forward=True))
 
     def action_previous_match(self) -> None:
         if self._matches:
             current = self.current_match
-            start = current - 1 if current is not None else round(self._lines.scroll_y)
+            start = current - 1 if current is not None else self.visible_range.start
             self._jump(self._next_index(start, forward=False))
 
     # -- status ---------------------------------------------------------------------------
@@ -556,13 +601,30 @@ class LogView(Vertical):
             return
         parts = ["● following" if self.follow else "⏸ paused — G to follow"]
         count = self.line_count
-        parts.append(f"{count:,} line{'s' if count != 1 else ''}")
+        if self._older or self._newer:
+            # a window of a longer log: where it is, most telling part first (it is cut
+            # at the pane's edge on a small terminal)
+            first, last = self._older + 1, self._older + count
+            parts.append(f"lines {first:,}–{last:,} of {last:,}{'+' if self._newer else ''}")
+        else:
+            parts.append(f"{count:,} line{'s' if count != 1 else ''}")
+        if self._problem:
+            parts.append(self._problem)
         if self._lines.needle:
             if self._matches:
                 position = f"{self._match + 1}/" if self._match >= 0 else ""
                 parts.append(f"/{self._lines.needle}  {position}{len(self._matches)} matches")
             else:
                 parts.append(f"/{self._lines.needle}  no matches")
+        if self._dropped:
+            parts.append(f"log cap dropped {self._dropped:,}")
+        if self._loading:
+            parts.append(_READING[self._loading])
+        else:
+            if self._older:
+                parts.append("older lines not loaded: ↑ or home")
+            if self._newer:
+                parts.append("newer lines not loaded: ↓ or G")
         status = " · ".join(parts)
         if status != self._status:
             self._status = status
