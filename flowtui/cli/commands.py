@@ -177,6 +177,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     workflow, notes = _workflow_to_run(args, dirs, params)
     for note in notes:
         print(f"flowtui: {note}", file=sys.stderr)
+    if getattr(args, "dry_run", False):
+        from flowtui.cli.plan import dry_run
+
+        return dry_run(args, workflow, params)
     user = current_user()
 
     async def start(runtime: Runtime) -> RunHandle:
@@ -228,6 +232,10 @@ def _workflow_to_run(
 
 
 def cmd_rerun(args: argparse.Namespace) -> int:
+    if args.dry_run:
+        from flowtui.cli.plan import dry_rerun
+
+        return dry_rerun(args)
     dirs = search_dirs(args)
     user = current_user()
 
@@ -235,7 +243,11 @@ def cmd_rerun(args: argparse.Namespace) -> int:
         run = await resolve_run(runtime.store, args.run)
         try:
             return await control.rerun(
-                runtime.runner, run.id, from_failed=not args.from_start, by=user
+                runtime.runner,
+                run.id,
+                from_failed=not args.from_start,
+                from_step=args.from_step,
+                by=user,
             )
         except control.NothingToRerun as exc:
             raise CliError(str(exc)) from None

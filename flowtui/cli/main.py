@@ -19,6 +19,7 @@ examples:
   flowtui history production-deploy
   flowtui approve 42 approve --comment "plan looks right"
   flowtui rerun 42 --from-failed
+  flowtui rerun 42 --from deploy --dry-run
   flowtui pause nightly-backup
 """
 
@@ -110,6 +111,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--parallel", "-j", type=int, metavar="N", help="steps at once (default: CPUs)")
     p.add_argument("--quiet", "-q", action="store_true", help="do not print step output")
     p.add_argument(
+        "--dry-run", action="store_true", help="print what would run or be skipped; start nothing"
+    )
+    p.add_argument(
         "--branch",
         "-b",
         metavar="B",
@@ -190,6 +194,15 @@ def build_parser() -> argparse.ArgumentParser:
     mode = p.add_mutually_exclusive_group()
     mode.add_argument("--from-failed", action="store_true", help="reuse succeeded steps (default)")
     mode.add_argument("--from-start", action="store_true", help="run every step again")
+    mode.add_argument(
+        "--from",
+        dest="from_step",
+        metavar="STEP",
+        help="run STEP and every step depending on it again; reuse the others",
+    )
+    p.add_argument(
+        "--dry-run", action="store_true", help="print what would run or be reused; start nothing"
+    )
     p.add_argument("--parallel", "-j", type=int, metavar="N")
     p.add_argument("--quiet", "-q", action="store_true")
     p.add_argument("--kill-grace", type=float, default=5.0, help=argparse.SUPPRESS)
