@@ -177,10 +177,6 @@ def cmd_run(args: argparse.Namespace) -> int:
     workflow, notes = _workflow_to_run(args, dirs, params)
     for note in notes:
         print(f"flowtui: {note}", file=sys.stderr)
-    if getattr(args, "dry_run", False):
-        from flowtui.cli.plan import dry_run
-
-        return dry_run(args, workflow, params)
     user = current_user()
 
     async def start(runtime: Runtime) -> RunHandle:
@@ -232,10 +228,6 @@ def _workflow_to_run(
 
 
 def cmd_rerun(args: argparse.Namespace) -> int:
-    if args.dry_run:
-        from flowtui.cli.plan import dry_rerun
-
-        return dry_rerun(args)
     dirs = search_dirs(args)
     user = current_user()
 

@@ -210,6 +210,17 @@ def build_parser() -> argparse.ArgumentParser:
     _add_db(p)
     _add_dirs(p)
 
+    p = sub.add_parser(
+        "shell", help="open $SHELL in a step's folder with its environment (to debug it)"
+    )
+    p.add_argument("run", help="run id, or 'last'")
+    p.add_argument("step", help="the step (a matrix copy by its full name)")
+    p.add_argument("-c", dest="command_text", metavar="COMMAND", help="run COMMAND there instead")
+    p.add_argument(
+        "--with-secrets", action="store_true", help="give the step's secrets too (never logged)"
+    )
+    _add_db(p)
+
     for verb, what in (("pause", "ignore its triggers"), ("resume", "let triggers start it")):
         p = sub.add_parser(verb, help=f"{verb} a workflow: {what} (manual runs still allowed)")
         p.add_argument("workflow", help="a workflow file, or the name of one")
@@ -318,6 +329,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         from flowtui.cli.validate import cmd_validate
 
         handler = cmd_validate
+    elif args.command in ("run", "rerun") and args.dry_run:
+        from flowtui.cli import plan
+
+        handler = getattr(plan, f"cmd_{args.command}_dry")
+    elif args.command == "shell":
+        from flowtui.cli.shell import cmd_shell
+
+        handler = cmd_shell
     elif args.command == "db":
         from flowtui.cli.db import cmd_db
 

@@ -15,7 +15,6 @@ from collections.abc import Sequence
 from flowtui.cli.circleci_args import run_ref
 from flowtui.cli.console import Painter, use_colour
 from flowtui.engine.plan import Action, PlannedStep
-from flowtui.model.workflow import Workflow
 
 # the same colours as the statuses the steps would end with
 _LOOK = {Action.RUN: ("run", "1;34"), Action.REUSE: ("reuse", "36"), Action.SKIP: ("skip", "2")}
@@ -39,12 +38,16 @@ def render_plan(title: str, plan: Sequence[PlannedStep], paint: Painter) -> str:
     return "\n".join(lines)
 
 
-def dry_run(args: argparse.Namespace, workflow: Workflow, params: dict[str, str]) -> int:
-    """The plan of `flowtui run` with these arguments."""
-    from flowtui.cli.commands import CliError
+def cmd_run_dry(args: argparse.Namespace) -> int:
+    """`flowtui run --dry-run`: the plan of `flowtui run` with these arguments."""
+    from flowtui.cli.commands import CliError, _workflow_to_run, parse_params, search_dirs
     from flowtui.engine.plan import plan_run
     from flowtui.engine.runner import RunError, resolve_params, run_branch
 
+    params = parse_params(args.param)
+    workflow, notes = _workflow_to_run(args, search_dirs(args), params)
+    for note in notes:
+        print(f"flowtui: {note}", file=sys.stderr)
     try:
         resolved = resolve_params(workflow, params)
     except RunError as exc:
@@ -55,8 +58,8 @@ def dry_run(args: argparse.Namespace, workflow: Workflow, params: dict[str, str]
     return 0
 
 
-def dry_rerun(args: argparse.Namespace) -> int:
-    """The plan of `flowtui rerun` with these arguments."""
+def cmd_rerun_dry(args: argparse.Namespace) -> int:
+    """`flowtui rerun --dry-run`: the plan of `flowtui rerun` with these arguments."""
     return asyncio.run(_dry_rerun(args))
 
 
