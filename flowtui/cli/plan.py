@@ -41,6 +41,7 @@ def render_plan(title: str, plan: Sequence[PlannedStep], paint: Painter) -> str:
 def cmd_run_dry(args: argparse.Namespace) -> int:
     """`flowtui run --dry-run`: the plan of `flowtui run` with these arguments."""
     from flowtui.cli.commands import CliError, _workflow_to_run, parse_params, search_dirs
+    from flowtui.engine.admission import draft_refusal
     from flowtui.engine.plan import plan_run
     from flowtui.engine.runner import RunError, resolve_params, run_branch
 
@@ -48,6 +49,9 @@ def cmd_run_dry(args: argparse.Namespace) -> int:
     workflow, notes = _workflow_to_run(args, search_dirs(args), params)
     for note in notes:
         print(f"flowtui: {note}", file=sys.stderr)
+    refusal = draft_refusal(workflow)
+    if refusal is not None:
+        raise CliError(refusal)
     try:
         resolved = resolve_params(workflow, params)
     except RunError as exc:

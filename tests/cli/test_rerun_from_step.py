@@ -145,6 +145,10 @@ def test_run_dry_run_names_a_condition_not_yet_known_and_refuses_bad_params(
     bad = cli("run", str(path), "--dry-run", "-p", "nope=1")
     assert bad.returncode == 1
     assert "unknown param(s) nope" in bad.stderr
+    path.write_text(path.read_text().replace("name: cond\n", "name: cond\nstatus: draft\n"))
+    draft = cli("run", str(path), "--dry-run")
+    assert draft.returncode == 1
+    assert "cond is a draft" in draft.stderr
 
 
 def test_a_rerun_reuses_a_decided_condition_and_skips_its_other_branch(
