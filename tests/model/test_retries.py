@@ -8,6 +8,9 @@ from flowtui.model.loader import load_workflow_text
 from tests.model.model_helpers import line_of, only_problem, with_steps
 
 
+CODES = "`on_exit_codes`"
+
+
 def _step(block: str):  # type: ignore[no-untyped-def]
     return load_workflow_text(with_steps(block), file="wf.yaml").steps["a"]
 
@@ -45,9 +48,9 @@ def test_a_single_exit_code_and_backoff_one() -> None:
         ("retries: {limit: 1, backoff: fast}", "backoff", "`backoff` must be a number >= 1"),
         ("retries: {limit: 1, delay: soon}", "delay", "`delay`: invalid duration 'soon'"),
         ("retries: {limit: 1, max_delay: -1s}", "max_delay", "`max_delay`: invalid duration"),
-        ("retries: {limit: 1, on_exit_codes: [0]}", "on_exit_codes", "`on_exit_codes` must list exit codes"),
-        ("retries: {limit: 1, on_exit_codes: [x]}", "on_exit_codes", "`on_exit_codes` must list exit codes"),
-        ("retries: {limit: 1, on_exit_codes: []}", "on_exit_codes", "`on_exit_codes` must be a list of exit"),
+        ("retries: {limit: 1, on_exit_codes: [0]}", "on_exit_codes", f"{CODES} must list exit"),
+        ("retries: {limit: 1, on_exit_codes: [x]}", "on_exit_codes", f"{CODES} must list exit"),
+        ("retries: {limit: 1, on_exit_codes: []}", "on_exit_codes", f"{CODES} must be a list"),
         ("retries: {limit: 1, tries: 3}", "tries", "unknown key `tries` in `retries` of step"),
     ],
 )
