@@ -7,7 +7,6 @@ import pytest
 from flowtui.model.loader import load_workflow_text
 from tests.model.model_helpers import line_of, only_problem, with_steps
 
-
 CODES = "`on_exit_codes`"
 
 
