@@ -5,12 +5,13 @@ from __future__ import annotations
 import pytest
 
 from flowtui.model.loader import load_workflow_text
+from flowtui.model.workflow import Step
 from tests.model.model_helpers import line_of, only_problem, with_steps
 
 CODES = "`on_exit_codes`"
 
 
-def _step(block: str):  # type: ignore[no-untyped-def]
+def _step(block: str) -> Step:
     return load_workflow_text(with_steps(block), file="wf.yaml").steps["a"]
 
 
