@@ -16,6 +16,8 @@ from enum import StrEnum
 from typing import TYPE_CHECKING
 
 from flowtui.engine.identity import approvers_of, may_approve, resolve_identity
+from flowtui.engine.plan import PlannedStep
+from flowtui.engine.ports import RunLedger
 from flowtui.engine.records import RunRecord, StepRecord
 from flowtui.engine.states import STEP_RERUNNABLE, StepStatus
 from flowtui.store.runstore import RunStore
@@ -271,20 +273,37 @@ async def wait_final(store: RunStore, run_id: int, timeout: float) -> RunRecord 
         await asyncio.sleep(POLL)
 
 
-async def rerun(runner: Runner, run_id: int, *, from_failed: bool, by: str) -> RunHandle:
-    """A new run linked to `run_id`: from its failed steps (reusing the rest) or from the
-    start.  Raises RunError (unknown, still active, definition gone) or NothingToRerun."""
-    if from_failed:
-        await _check_something_failed(runner, run_id)
-    return await runner.rerun(run_id, from_failed=from_failed, triggered_by=by)
+async def rerun(
+    runner: Runner, run_id: int, *, from_failed: bool, by: str, from_step: str | None = None
+) -> RunHandle:
+    """A new run linked to `run_id`: from `from_step` (it and what depends on it run, the
+    rest is reused), from its failed steps (reusing the rest) or from the start.  Raises
+    RunError (unknown, still active, definition gone, no such step) or NothingToRerun."""
+    if from_failed and from_step is None:
+        await _check_something_failed(runner.ledger, run_id)
+    return await runner.rerun(run_id, from_failed=from_failed, from_step=from_step, triggered_by=by)
 
 
-async def _check_something_failed(runner: Runner, run_id: int) -> None:
+async def preview_rerun(
+    store: RunStore, run_id: int, *, from_failed: bool, from_step: str | None = None
+) -> tuple[RunRecord, list[PlannedStep]]:
+    """What `rerun` would do, step by step, starting nothing (the plan it follows)."""
+    from flowtui.engine.runner import plan_for_rerun
+
+    if from_failed and from_step is None:
+        await _check_something_failed(store, run_id)
+    run, _workflow, plan = await plan_for_rerun(
+        store, run_id, from_failed=from_failed, from_step=from_step
+    )
+    return run, plan
+
+
+async def _check_something_failed(ledger: RunLedger, run_id: int) -> None:
     """Refuse a rerun from failed that would only reuse every step (a run of nothing)."""
-    run = await runner.ledger.get_run(run_id)
+    run = await ledger.get_run(run_id)
     if run is None or not run.status.is_final:
         return  # the runner says what is wrong with it
-    steps = await runner.ledger.get_steps(run_id)
+    steps = await ledger.get_steps(run_id)
     if steps and not any(s.status in STEP_RERUNNABLE for s in steps):
         raise NothingToRerun(
             f"nothing to rerun: no step of run {run.id} ({run.workflow}, {run.status}) "

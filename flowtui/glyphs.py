@@ -28,6 +28,7 @@ GLYPHS: dict[str, str] = {
     "skipped": "↷",
     NOT_RUN: "○",
     "interrupted": "⚡",
+    "planned": "↻",  # only in a rerun's preview: will run again
 }
 
 # the word for a status where it is not the status itself

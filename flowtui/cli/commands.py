@@ -235,7 +235,11 @@ def cmd_rerun(args: argparse.Namespace) -> int:
         run = await resolve_run(runtime.store, args.run)
         try:
             return await control.rerun(
-                runtime.runner, run.id, from_failed=not args.from_start, by=user
+                runtime.runner,
+                run.id,
+                from_failed=not args.from_start,
+                from_step=args.from_step,
+                by=user,
             )
         except control.NothingToRerun as exc:
             raise CliError(str(exc)) from None

@@ -19,6 +19,7 @@ examples:
   flowtui history production-deploy
   flowtui approve 42 approve --comment "plan looks right"
   flowtui rerun 42 --from-failed
+  flowtui rerun 42 --from deploy --dry-run
   flowtui pause nightly-backup
 """
 
@@ -110,6 +111,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--parallel", "-j", type=int, metavar="N", help="steps at once (default: CPUs)")
     p.add_argument("--quiet", "-q", action="store_true", help="do not print step output")
     p.add_argument(
+        "--dry-run", action="store_true", help="print what would run or be skipped; start nothing"
+    )
+    p.add_argument(
         "--branch",
         "-b",
         metavar="B",
@@ -190,12 +194,32 @@ def build_parser() -> argparse.ArgumentParser:
     mode = p.add_mutually_exclusive_group()
     mode.add_argument("--from-failed", action="store_true", help="reuse succeeded steps (default)")
     mode.add_argument("--from-start", action="store_true", help="run every step again")
+    mode.add_argument(
+        "--from",
+        dest="from_step",
+        metavar="STEP",
+        help="run STEP and every step depending on it again; reuse the others",
+    )
+    p.add_argument(
+        "--dry-run", action="store_true", help="print what would run or be reused; start nothing"
+    )
     p.add_argument("--parallel", "-j", type=int, metavar="N")
     p.add_argument("--quiet", "-q", action="store_true")
     p.add_argument("--kill-grace", type=float, default=5.0, help=argparse.SUPPRESS)
     _add_log_limits(p)
     _add_db(p)
     _add_dirs(p)
+
+    p = sub.add_parser(
+        "shell", help="open $SHELL in a step's folder with its environment (to debug it)"
+    )
+    p.add_argument("run", help="run id, or 'last'")
+    p.add_argument("step", help="the step (a matrix copy by its full name)")
+    p.add_argument("-c", dest="command_text", metavar="COMMAND", help="run COMMAND there instead")
+    p.add_argument(
+        "--with-secrets", action="store_true", help="give the step's secrets too (never logged)"
+    )
+    _add_db(p)
 
     for verb, what in (("pause", "ignore its triggers"), ("resume", "let triggers start it")):
         p = sub.add_parser(verb, help=f"{verb} a workflow: {what} (manual runs still allowed)")
@@ -305,6 +329,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         from flowtui.cli.validate import cmd_validate
 
         handler = cmd_validate
+    elif args.command in ("run", "rerun") and args.dry_run:
+        from flowtui.cli import plan
+
+        handler = getattr(plan, f"cmd_{args.command}_dry")
+    elif args.command == "shell":
+        from flowtui.cli.shell import cmd_shell
+
+        handler = cmd_shell
     elif args.command == "db":
         from flowtui.cli.db import cmd_db
 

@@ -39,8 +39,6 @@ from flowtui.model.branches import branch_matches, describe_mismatch
 from flowtui.model.workflow import RUNNER_ONLY_TYPES, Step, Workflow
 from flowtui.timefmt import fmt_limit
 
-MAX_RETRY_DELAY = 300.0
-
 
 class RunError(Exception):
     """A run cannot be created as asked (bad params, unknown run, ...)."""
@@ -741,8 +739,19 @@ class RunExecution:
                     result = await self._give_workspace(step.name, attempt, result)
             if result.status == StepStatus.SUCCEEDED:
                 break
+            if attempt < attempts and not step.retries_exit(result.exit_code):
+                codes = ", ".join(map(str, step.retry_on_exit_codes))
+                got = f"exit {result.exit_code}" if result.exit_code is not None else "no exit code"
+                self.log(
+                    step.name,
+                    attempt,
+                    "system",
+                    f"attempt {attempt} failed with {got}: not retried (on_exit_codes: {codes})",
+                )
+                attempts = attempt
+                break
             if attempt < attempts:
-                delay = min(step.retry_delay * (2 ** (attempt - 1)), MAX_RETRY_DELAY)
+                delay = step.retry_delay_after(attempt)
                 self.log(
                     step.name,
                     attempt,

@@ -14,7 +14,7 @@ import contextlib
 import os
 import shutil
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,10 +35,11 @@ from flowtui.engine.execution import (
 )
 from flowtui.engine.gitinfo import current_branch, head_commit
 from flowtui.engine.owner import STALE_AFTER, Owner
+from flowtui.engine.plan import Action, PlannedStep, RerunMode, plan_rerun, read_previous
 from flowtui.engine.ports import Liveness, RunLedger
 from flowtui.engine.records import CommandRecord, NewStep, RunRecord
 from flowtui.engine.remote import StepDispatcher, no_dispatcher_message
-from flowtui.engine.states import STEP_OK, RunStatus, StepStatus
+from flowtui.engine.states import RunStatus, StepStatus
 from flowtui.model.workflow import Workflow
 
 __all__ = ["RunError", "RunHandle", "Runner", "RunnerOptions", "WorkflowResolver"]
@@ -69,6 +70,24 @@ def resolve_params(workflow: Workflow, given: Mapping[str, str]) -> dict[str, st
     return params
 
 
+async def run_branch(
+    workflow: Workflow, params: Mapping[str, str], given: str | None
+) -> str | None:
+    """The branch a run is for (checked by `branches:` filters): `given`, else the `branch`
+    param, else the git branch the workflow file is checked out on, else None."""
+    if given is None:
+        given = params.get("branch") or None
+    if given is None and workflow.path is not None:
+        given = await current_branch(workflow.path.parent)
+    return given
+
+
+def _mode(from_failed: bool, from_step: str | None) -> RerunMode:
+    if from_step is not None:
+        return RerunMode.FROM_STEP
+    return RerunMode.FROM_FAILED if from_failed else RerunMode.FROM_START
+
+
 def load_recorded_workflow(run: RunRecord) -> Workflow:
     """The workflow as a run recorded it (its source text), even if the file changed since."""
     from flowtui.model.loader import load_workflow_text
@@ -78,6 +97,36 @@ def load_recorded_workflow(run: RunRecord) -> Workflow:
     if not source and path is not None:
         source = path.read_text(encoding="utf-8")
     return load_workflow_text(source, str(path or run.workflow), path=path)
+
+
+async def plan_for_rerun(
+    ledger: RunLedger, run_id: int, *, from_failed: bool = True, from_step: str | None = None
+) -> tuple[RunRecord, Workflow, list[PlannedStep]]:
+    """The finished run, its recorded workflow and what a rerun of it would do: the plan
+    `Runner.rerun` follows and `--dry-run` and the dashboard show.
+
+    Raises RunError for an unknown or active run, a definition that no longer loads or an
+    unknown `from_step`.
+    """
+    from flowtui.model.errors import WorkflowError
+
+    parent = await ledger.get_run(run_id)
+    if parent is None:
+        raise RunError(f"run {run_id} not found")
+    if not parent.status.is_final:
+        raise RunError(f"run {run_id} is still {parent.status}; cancel it first")
+    try:
+        workflow = load_recorded_workflow(parent)
+    except (WorkflowError, OSError) as exc:
+        raise RunError(f"run {run_id}'s workflow no longer loads: {exc}") from None
+    previous = await read_previous(ledger, parent.id)
+    try:
+        plan = plan_rerun(
+            workflow, previous, _mode(from_failed, from_step), from_step, parent.branch
+        )
+    except KeyError as exc:
+        raise RunError(str(exc).strip("'\"")) from None
+    return parent, workflow, plan
 
 
 class Runner:
@@ -171,6 +220,7 @@ class Runner:
         triggered_by: str = "",
         reuse_from: RunRecord | None = None,
         rerun_mode: str | None = None,
+        reuse: Collection[str] = (),
         git_commit: str | None = None,
         branch: str | None = None,
     ) -> RunHandle:
@@ -187,13 +237,10 @@ class Runner:
             if queues:
                 raise RunError(no_dispatcher_message(", ".join(queues)))
         resolved = resolve_params(workflow, params or {})
-        if branch is None:
-            branch = resolved.get("branch") or None
-        if branch is None and workflow.path is not None:
-            branch = await current_branch(workflow.path.parent)
+        branch = await run_branch(workflow, resolved, branch)
         reused: dict[str, tuple[StepStatus, dict[str, str], str]] = {}
-        if reuse_from is not None and rerun_mode == "from-failed":
-            reused = await self._reusable_steps(reuse_from, workflow)
+        if reuse_from is not None and reuse:
+            reused = await self._reused_steps(reuse_from, reuse)
         new_steps = []
         for position, step in enumerate(workflow.steps.values()):
             old = reused.get(step.name)
@@ -246,7 +293,7 @@ class Runner:
         workspace = self.workspace_for(run_id)
         if reuse_from is not None:
             parent_ws = self.workspace_for(reuse_from.id)
-            if parent_ws.is_dir() and rerun_mode == "from-failed":
+            if parent_ws.is_dir() and reused:
                 await asyncio.to_thread(shutil.copytree, parent_ws, workspace, dirs_exist_ok=True)
         workspace.mkdir(parents=True, exist_ok=True)
         handle = self._start_execution(run_id, workflow, resolved, reused, branch)
@@ -345,50 +392,45 @@ class Runner:
         return handle.run_id, await handle.wait()
 
     async def rerun(
-        self, run_id: int, *, from_failed: bool = True, triggered_by: str = ""
+        self,
+        run_id: int,
+        *,
+        from_failed: bool = True,
+        from_step: str | None = None,
+        triggered_by: str = "",
     ) -> RunHandle:
-        parent = await self.ledger.get_run(run_id)
-        if parent is None:
-            raise RunError(f"run {run_id} not found")
-        if not parent.status.is_final:
-            raise RunError(f"run {run_id} is still {parent.status}; cancel it first")
-        workflow = load_recorded_workflow(parent)
-        mode = "from-failed" if from_failed else "from-start"
+        """A new run of `run_id`'s recorded workflow, reusing what `plan_rerun` says:
+        from `from_step` (it and its dependants run), from the failed steps, or all."""
+        parent, workflow, plan = await plan_for_rerun(
+            self.ledger, run_id, from_failed=from_failed, from_step=from_step
+        )
+        mode = _mode(from_failed, from_step)
         return await self.submit(
             workflow,
             params=parent.params,
             trigger="rerun",
             triggered_by=triggered_by,
             reuse_from=parent,
-            rerun_mode=mode,
+            rerun_mode=str(mode) if from_step is None else f"from {from_step}",
+            reuse=[p.name for p in plan if p.action == Action.REUSE],
             git_commit=parent.git_commit,
             branch=parent.branch,
         )
 
-    async def _reusable_steps(
-        self, parent: RunRecord, workflow: Workflow
+    async def _reused_steps(
+        self, parent: RunRecord, names: Collection[str]
     ) -> dict[str, tuple[StepStatus, dict[str, str], str]]:
+        """The steps of `parent` a plan reuses, with their statuses and outputs."""
         outputs = await self.ledger.get_outputs(parent.id)
-        reusable = {}
-        approved: dict[int, set[str]] = {}  # per origin run: the steps a person approved
-        for record in await self.ledger.get_steps(parent.id):
-            if record.name in workflow.steps and record.status in STEP_OK:
-                origin = record.reused_from or parent.id
-                if workflow.steps[record.name].type == "approval":
-                    # a gate is reused only with its approval on record (a step status alone
-                    # could have been written by something other than a decision)
-                    if origin not in approved:
-                        approved[origin] = {
-                            a.step for a in await self.ledger.get_approvals(origin) if a.approved
-                        }
-                    if record.name not in approved[origin]:
-                        continue
-                reusable[record.name] = (
-                    record.status,
-                    dict(outputs.get(record.name, {})),
-                    f"reused from run {origin}",
-                )
-        return reusable
+        return {
+            record.name: (
+                record.status,
+                dict(outputs.get(record.name, {})),
+                f"reused from run {record.reused_from or parent.id}",
+            )
+            for record in await self.ledger.get_steps(parent.id)
+            if record.name in names
+        }
 
     # -- control ---------------------------------------------------------------------
     def cancel(self, run_id: int, by: str = "", reason: str = "") -> bool:

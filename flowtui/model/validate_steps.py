@@ -49,6 +49,8 @@ COMMON_STEP_KEYS = (
     "branches",
     "runs_on",
 )
+RETRY_KEYS = ("limit", "delay", "backoff", "max_delay", "on_exit_codes")
+_CODES_HINT = "exit codes are whole numbers from 1 to 255, e.g. `on_exit_codes: [75, 143]`"
 TYPE_KEYS: dict[str, tuple[str, ...]] = {
     "script": ("run", "shell", "cwd"),
     "http": ("url", "method", "headers", "body", "json", "expect_status", "expect_body"),
@@ -158,7 +160,6 @@ class StepRules(CheckerBase):
             "when": self.get_expression(item, "when"),
             "continue_on_failure": self.get_bool(item, "continue_on_failure", False),
             "timeout": self.get_duration(item, "timeout", None, positive=True),
-            "retries": self.get_int(item, "retries", 0, 0),
             "retry_delay": self.get_duration(item, "retry_delay", 1.0),
             "description": self.get_str(item, "description", ""),
             "always": self.get_bool(item, "always", False),
@@ -167,6 +168,7 @@ class StepRules(CheckerBase):
             "branches": self.get_branches(item, "branches"),
             "runs_on": self.get_name(item, "runs_on", "queue name") if "runs_on" in item else None,
         }
+        fields.update(self.retries(item, where))
         if fields["runs_on"] and step_type in RUNNER_ONLY_TYPES:
             self.error(
                 item.key_pos("runs_on"),
@@ -187,6 +189,61 @@ class StepRules(CheckerBase):
         if step_type is not None:
             draft.spec = self.spec(step_type, item, where, draft)
         return draft
+
+    def retries(self, item: YMap, where: str) -> dict[str, Any]:
+        """`retries: N`, or a mapping `{limit, delay, backoff, max_delay, on_exit_codes}`,
+        as the Step fields they set."""
+        value = self._get(item, "retries")
+        if not isinstance(value, YMap):
+            return {"retries": self.get_int(item, "retries", 0, 0)} if value is not MISSING else {}
+        self.check_keys(value, RETRY_KEYS, f"`retries` of {where}")
+        fields: dict[str, Any] = {}
+        if "limit" in value:
+            fields["retries"] = self.get_int(value, "limit", 0, 0)
+        else:
+            self.error(
+                value.pos, f"`retries` of {where} has no `limit`", "add `limit: N` (retries)"
+            )
+        if "delay" in value:
+            if "retry_delay" in item:
+                self.error(
+                    item.key_pos("retry_delay"),
+                    f"{where} gives both `retry_delay` and `retries: {{delay}}`",
+                    "keep one of them",
+                )
+            fields["retry_delay"] = self.get_duration(value, "delay", 1.0)
+        if "max_delay" in value:
+            fields["retry_max_delay"] = self.get_duration(value, "max_delay", 300.0)
+        backoff = self._get(value, "backoff")
+        if backoff is not MISSING:
+            if isinstance(backoff, bool) or not isinstance(backoff, int | float) or backoff < 1:
+                self._wrong(value, "backoff", "a number >= 1 (1: the same delay each time)")
+            else:
+                fields["retry_backoff"] = float(backoff)
+        codes = self._get(value, "on_exit_codes")
+        if codes is not MISSING:
+            fields["retry_on_exit_codes"] = self.exit_codes(value, codes)
+        return fields
+
+    def exit_codes(self, value: YMap, codes: Any) -> tuple[int, ...]:
+        items = codes if isinstance(codes, YSeq) else None
+        if items is None and isinstance(codes, int) and not isinstance(codes, bool):
+            return (codes,) if 1 <= codes <= 255 else self._bad_codes(value)
+        if items is None or not items:
+            return self._bad_codes(value)
+        found: list[int] = []
+        for code, pos in zip(items, items.positions, strict=True):
+            if isinstance(code, bool) or not isinstance(code, int) or not 1 <= code <= 255:
+                self.error(
+                    pos, f"`on_exit_codes` must list exit codes, got {describe(code)}", _CODES_HINT
+                )
+                return ()
+            found.append(code)
+        return tuple(found)
+
+    def _bad_codes(self, value: YMap) -> tuple[int, ...]:
+        self._wrong(value, "on_exit_codes", "a list of exit codes", _CODES_HINT)
+        return ()
 
     def step_type(self, item: YMap, name: str) -> str | None:
         if "type" not in item:

@@ -79,8 +79,11 @@ class Step:
     when: str | None = None
     continue_on_failure: bool = False
     timeout: float | None = None  # seconds
-    retries: int = 0
-    retry_delay: float = 1.0  # seconds before the first retry; doubles after each
+    retries: int = 0  # `retries: N`, or `limit` of the `retries:` mapping
+    retry_delay: float = 1.0  # seconds before the first retry
+    retry_backoff: float = 2.0  # each later delay is the one before times this
+    retry_max_delay: float = 300.0  # no delay is longer
+    retry_on_exit_codes: tuple[int, ...] = ()  # retry only failures with these codes; (): any
     description: str = ""
     # matrix expansion: "apply[region=us]" has base "apply" and matrix {"region": "us"}
     base: str = ""
@@ -99,6 +102,16 @@ class Step:
     @property
     def base_name(self) -> str:
         return self.base or self.name
+
+    def retry_delay_after(self, attempt: int) -> float:
+        """Seconds to wait after failed attempt `attempt` (1-based) before the next."""
+        delay = self.retry_delay * self.retry_backoff ** (attempt - 1)
+        return min(delay, self.retry_max_delay)
+
+    def retries_exit(self, exit_code: int | None) -> bool:
+        """Whether a failure with `exit_code` may be retried (`on_exit_codes`); a failure
+        with no exit code (a timeout, a refused request) only when no codes are listed."""
+        return not self.retry_on_exit_codes or exit_code in self.retry_on_exit_codes
 
 
 # step types that are the runner's own business: they never go to a worker queue

@@ -16,11 +16,14 @@ from flowtui.engine.identity import current_user
 from flowtui.engine.records import RunRecord
 from flowtui.engine.runner import RunError, Runner
 from flowtui.engine.states import StepStatus
+from flowtui.engine.stepshell import ShellError, prepare_shell
 from flowtui.model.catalog import CatalogEntry
 from flowtui.model.workflow import Workflow
 from flowtui.tui.refresh import RefreshMixin
 from flowtui.tui.screens.approval import ApprovalScreen
 from flowtui.tui.screens.dialogs import ConfirmScreen, ParamsScreen
+from flowtui.tui.screens.rerun_preview import RerunPreviewScreen
+from flowtui.tui.shell import run_shell
 
 P = ParamSpec("P")
 S = TypeVar("S", bound="RefreshMixin")
@@ -43,7 +46,7 @@ def reported(
 
 
 class ActionsMixin(RefreshMixin):
-    """`r`, `a`/`x`, `f`/`F`, `c` and `p`."""
+    """`r`, `a`/`x`, `f`/`F`, `R`, `c` and `p`."""
 
     @property
     def local_runner(self) -> Runner:
@@ -191,6 +194,65 @@ class ActionsMixin(RefreshMixin):
         self.notify(f"rerunning run {run.id} {mode} as run {handle.run_id}")
         self._pin(handle.run_id)
         await self.refresh_view()
+
+    @reported
+    async def action_rerun_step(self) -> None:
+        """Preview a rerun from the selected step on the graph; rerun when confirmed."""
+        run = await self._current_run()
+        if run is None:
+            return
+        step = self.view.step
+        if step is None or run.id != self.view.run_id:
+            self.notify("select a step in the DAG (g) to rerun from it", severity="warning")
+            return
+        try:
+            run, plan = await control.preview_rerun(
+                self.history, run.id, from_failed=False, from_step=step
+            )
+        except RunError as exc:
+            self.notify(str(exc), title="cannot rerun", severity="warning")
+            return
+        graph = [(s.name, s.requires) for s in await self.history.get_steps(run.id)]
+
+        @reported
+        async def confirmed(self: ActionsMixin, yes: bool | None) -> None:
+            if not yes:
+                return
+            try:
+                handle = await control.rerun(
+                    self.local_runner, run.id, from_failed=False, from_step=step, by=current_user()
+                )
+            except (RunError, OSError) as exc:
+                self.notify(str(exc), title="cannot rerun", severity="error")
+                return
+            self.notify(f"rerunning run {run.id} from {step} as run {handle.run_id}")
+            self._pin(handle.run_id)
+            await self.refresh_view()
+
+        screen = RerunPreviewScreen(
+            run_id=run.id, workflow=run.workflow, step=step, graph=graph, plan=plan
+        )
+        self.push_screen(screen, functools.partial(confirmed, self))
+
+    @reported
+    async def action_step_shell(self) -> None:
+        """$SHELL in the selected step's folder with its environment (`flowtui shell`); the
+        dashboard steps aside meanwhile."""
+        run = await self._current_run()
+        if run is None:
+            return
+        step = self.view.step
+        if step is None or run.id != self.view.run_id:
+            self.notify("select a step in the DAG (g) to open a shell there", severity="warning")
+            return
+        try:
+            shell = await prepare_shell(self.history, run.id, step)
+        except ShellError as exc:
+            self.notify(str(exc), title="no shell", severity="warning")
+            return
+        code = run_shell(self, shell)
+        if code is not None:
+            self.notify(f"back from the shell at {step} (exit {code})")
 
     @reported
     async def action_cancel_run(self, run_id: int | None = None) -> None:

@@ -113,6 +113,22 @@ class FlowApp(CommandModeMixin, FileActionsMixin):
             show=False,
             tooltip="Rerun the shown run from the start",
         ),
+        Binding(
+            "R",
+            "rerun_step",
+            "Rerun from here",
+            id="rerun_step",
+            show=False,
+            tooltip="Rerun the shown run from the selected step (shows what reruns first)",
+        ),
+        Binding(
+            "s",
+            "step_shell",
+            "Shell",
+            id="shell",
+            show=False,
+            tooltip="Open $SHELL in the selected step's folder with its environment",
+        ),
         Binding("c", "cancel_run", "Cancel", id="cancel", tooltip="Cancel the shown run (asks)"),
         Binding("p", "toggle_pause", "Pause", id="pause", tooltip="Pause or resume the triggers"),
         Binding(

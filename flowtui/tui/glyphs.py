@@ -18,6 +18,7 @@ STATUS_COLOUR: dict[str, str] = {
     "rejected": "error",
     "held": "warning",
     "running": "accent",
+    "planned": "accent",  # a rerun's preview: what runs again stands out
     "cancelled": "secondary",
     "interrupted": "secondary",
 }

@@ -128,6 +128,7 @@ async def test_a_failure_selects_its_step_and_says_what_to_do(tmp_path: Path) ->
         assert "│ AssertionError: 2 != 3" in text and "running tests" not in text, text
         assert app.query_one(DagView).selected == "test" == app.view.step
         assert "f rerun from failed" in text and "l its log" in text and "e edit" in text
+        assert "s a shell there" in text
         await until(pilot, lambda: notes.matching("failing run 1 failed: "))
         await notes.all_in(pilot, app)
         # named once: from this process's bus, not again from the history

@@ -72,7 +72,8 @@ class FailurePanel(Static):
         for line in failure.lines[-TAIL_LINES:]:
             parts += [("\n│ ", "$error"), line]
         parts.append("\n")
-        for key, does in (("f", "rerun from failed"), ("l", "its log"), ("e", "edit the file")):
+        keys = ("f", "rerun from failed"), ("l", "its log"), ("s", "a shell there")
+        for key, does in (*keys, ("e", "edit the file")):
             parts += [(key, "bold"), (f" {does}   ", "dim")]
         return Content.assemble(*parts)
 
