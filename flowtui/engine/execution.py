@@ -29,6 +29,7 @@ from flowtui.engine.executors.registry import get_executor
 from flowtui.engine.expressions import ExpressionError, evaluate_bool, referenced_keys
 from flowtui.engine.identity import may_approve
 from flowtui.engine.ports import RunLedger
+from flowtui.engine.private import make_private_dir
 from flowtui.engine.process import OUTPUT_THROTTLE
 from flowtui.engine.remote import RemoteExecutor, StepDispatcher, no_dispatcher_message
 from flowtui.engine.secrets import LogMasking, Masker, SecretError, resolve_secrets
@@ -699,7 +700,7 @@ class RunExecution:
                 if not getattr(executor, "makes_step_dir", False):
                     # a folder per step costs more than a short step: executors that can
                     # do without say so (`makes_step_dir`) and make it only when needed
-                    step_dir.mkdir(parents=True, exist_ok=True)
+                    make_private_dir(step_dir)
                 notes = [f"retry after {previous.message}"] if attempt > 1 else []
                 if step.runs_on is not None:
                     notes.append(f"waiting for a worker on queue {step.runs_on}")

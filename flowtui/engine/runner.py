@@ -36,6 +36,7 @@ from flowtui.engine.execution import (
 from flowtui.engine.gitinfo import current_branch, head_commit
 from flowtui.engine.owner import STALE_AFTER, Owner
 from flowtui.engine.ports import Liveness, RunLedger
+from flowtui.engine.private import make_private_dir
 from flowtui.engine.records import CommandRecord, NewStep, RunRecord
 from flowtui.engine.remote import StepDispatcher, no_dispatcher_message
 from flowtui.engine.states import STEP_OK, RunStatus, StepStatus
@@ -242,7 +243,7 @@ class Runner:
             parent_ws = self.workspace_for(reuse_from.id)
             if parent_ws.is_dir() and rerun_mode == "from-failed":
                 await asyncio.to_thread(shutil.copytree, parent_ws, workspace, dirs_exist_ok=True)
-        workspace.mkdir(parents=True, exist_ok=True)
+        make_private_dir(workspace)
         handle = self._start_execution(run_id, workflow, resolved, reused, branch)
         # a child run belongs to its parent's `workflow` step: it is never left behind queued
         self._runs[run_id].releasable = trigger != "workflow"
@@ -305,7 +306,7 @@ class Runner:
             if not await self.ledger.claim_queued(run, self.owner):
                 continue  # another service took it first
             reused = await self._recorded_reuse(run.id)
-            self.workspace_for(run.id).mkdir(parents=True, exist_ok=True)
+            make_private_dir(self.workspace_for(run.id))
             handles.append(
                 self._start_execution(run.id, workflow, dict(run.params), reused, run.branch)
             )
