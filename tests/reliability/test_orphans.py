@@ -48,12 +48,13 @@ async def test_recovery_kills_the_members_left_when_the_leader_died(
         run_id = await store.latest_run_id()
         assert run_id is not None
         step = await wait_for_pid(store, run_id)
-    assert step.pgid is not None
+    assert step.pgid is not None and step.pid is not None
     reaper.append(step.pgid)
     runner.send_signal(signal.SIGKILL)
     runner.wait(timeout=10)
     # the shell's next `echo tick` hits a pipe nobody reads: SIGPIPE ends it
-    await wait_until(lambda: not is_running(step.pid), timeout=10, what="the shell to die")
+    leader = step.pid
+    await wait_until(lambda: not is_running(leader), timeout=10, what="the shell to die")
     assert is_running(child) and group_members(step.pgid) == [child]
 
     history = subprocess.run(
