@@ -40,9 +40,14 @@ STOP_GRACE = 15.0  # seconds to wait for cancelled (or let-go) runs to be record
 ADOPT_INTERVAL = 3.0
 
 
-async def open_history(db: str | Path | None) -> tuple[RunStore, list[int]]:
-    """Open the history and mark the runs of runners that died interrupted (their ids)."""
-    store = await RunStore.open(db)
+async def open_history(
+    db: str | Path | None, *, read_only: bool = False
+) -> tuple[RunStore, list[int]]:
+    """Open the history and mark the runs of runners that died interrupted (their ids).
+    `read_only`: on a full disk, open it for reading and recover nothing (`store.read_only`)."""
+    store = await RunStore.open(db, read_only=read_only)
+    if store.read_only:
+        return store, []
     try:
         interrupted = await store.recover_interrupted(me=Owner.current())
     except BaseException:

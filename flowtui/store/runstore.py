@@ -59,9 +59,14 @@ class RunStore(RecoveryMixin):
         self._writer_flush: Callable[[], Awaitable[None]] | None = None
 
     @classmethod
-    async def open(cls, target: str | Path | None = None) -> RunStore:
-        """Open the history `target` names: a path or URL (`store.backends`)."""
-        return cls(await open_database(target))
+    async def open(cls, target: str | Path | None = None, *, read_only: bool = False) -> RunStore:
+        """Open the history `target` names: a path or URL (`store.backends`).  `read_only`:
+        on a full disk, open it for reading instead of failing (`read_only` is then True)."""
+        return cls(await open_database(target, read_only=read_only))
+
+    @property
+    def read_only(self) -> bool:
+        return bool(getattr(self.db, "read_only", False))
 
     async def close(self) -> None:
         await self.db.close()
