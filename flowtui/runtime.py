@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -66,6 +67,11 @@ def build_runner(
 ) -> Runner:
     """A Runner given the store as its ledger, a heartbeat as its liveness and, in team
     mode, the job queue that runs `runs_on` steps on workers."""
+    options = options or RunnerOptions()
+    if not options.private_paths:
+        own_root = (options.workspace_root.absolute(),) if options.workspace_root else ()
+        private = store.private_paths + own_root
+        options = dataclasses.replace(options, private_paths=private)
     return Runner(
         store,
         bus,

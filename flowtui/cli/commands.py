@@ -103,6 +103,18 @@ def _say_interrupted(interrupted: Sequence[int]) -> None:
         )
 
 
+def _cannot_open(exc: Exception) -> str:
+    step = os.environ.get("FLOWTUI_STEP")
+    if step is None:
+        return f"cannot open the history database: {exc}"
+    # a step is kept away from the history (flowtui/engine/sandbox.py)
+    return (
+        f"cannot open the history database from inside the step {step!r} ({exc}): steps "
+        "cannot reach the history, so they cannot approve, cancel or run workflows through "
+        "it; start another workflow with a `type: workflow` step instead"
+    )
+
+
 async def open_store(args: argparse.Namespace, *, read_only: bool = False) -> RunStore:
     """`read_only`: a command that only reads still works when the disk is full."""
     from flowtui.runtime import open_history
@@ -112,7 +124,7 @@ async def open_store(args: argparse.Namespace, *, read_only: bool = False) -> Ru
     except StoreFullError as exc:
         raise CliError(str(exc)) from None
     except Exception as exc:
-        raise CliError(f"cannot open the history database: {exc}") from None
+        raise CliError(_cannot_open(exc)) from None
     if store.read_only:
         print(
             f"flowtui: disk full: {store.location} is read only until there is space again",
@@ -134,7 +146,7 @@ async def open_runtime(args: argparse.Namespace, options: RuntimeOptions) -> Run
     except StoreFullError as exc:
         raise CliError(str(exc)) from None
     except Exception as exc:
-        raise CliError(f"cannot open the history database: {exc}") from None
+        raise CliError(_cannot_open(exc)) from None
     _say_interrupted(runtime.interrupted)
     return runtime
 

@@ -32,6 +32,7 @@ from flowtui.engine.ports import RunLedger
 from flowtui.engine.private import make_private_dir
 from flowtui.engine.process import OUTPUT_THROTTLE
 from flowtui.engine.remote import RemoteExecutor, StepDispatcher, no_dispatcher_message
+from flowtui.engine.sandbox import STEP_SANDBOX, StepSandbox
 from flowtui.engine.secrets import LogMasking, Masker, SecretError, resolve_secrets
 from flowtui.engine.states import STEP_FAILED, STEP_OK, RunStatus, StepStatus
 from flowtui.engine.stepenv import step_variables
@@ -80,6 +81,7 @@ class RunContext:
     start_child: Callable[..., Awaitable[RunHandle]]
     cancel_run: Callable[[int, str], bool]  # (run id, reason) of a child run
     dispatcher: StepDispatcher | None = None  # runs `runs_on` steps on workers (team mode)
+    private_paths: tuple[Path, ...] = ()  # what step processes must not reach (sandbox)
 
 
 class RunExecution:
@@ -256,6 +258,8 @@ class RunExecution:
     async def drive(self) -> RunStatus:
         # this run's task context: every step's output reader waits for the store writer
         OUTPUT_THROTTLE.set(self.context.ledger.wait_for_writer)
+        # and every step process is kept away from the history (but this run's workspace)
+        STEP_SANDBOX.set(StepSandbox(self.context.private_paths, self.workspace))
         try:
             if not await self._wait_for_start():
                 self.system_log(f"left queued: {self.release_reason}")

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from flowtui.engine import sandbox
 from flowtui.engine.admission import draft_refusal
 from flowtui.engine.bus import EventBus
 from flowtui.engine.events import (
@@ -52,6 +53,8 @@ class RunnerOptions:
     poll_interval: float = 0.25  # how often commands from other processes are read
     heartbeat_interval: float = 2.0
     workspace_root: Path | None = None  # default: the ledger's default_workspace_root
+    # the history's files and workspaces: steps cannot reach them (but their run's own)
+    private_paths: tuple[Path, ...] = ()
 
 
 def resolve_params(workflow: Workflow, given: Mapping[str, str]) -> dict[str, str]:
@@ -103,6 +106,7 @@ class Runner:
         self._liveness = liveness
         self._beating = False
         self._runs: dict[int, RunExecution] = {}
+        self._sandbox_told = False  # the no-Landlock warning was given
         self._background: list[asyncio.Task[None]] = []
         self._finished = asyncio.Condition()
         ledger.add_full_listener(self._store_full)
@@ -117,6 +121,7 @@ class Runner:
             start_child=self._start_child,
             cancel_run=lambda run_id, reason: self.cancel(run_id, reason=reason),
             dispatcher=dispatcher,
+            private_paths=self.options.private_paths,
         )
 
     # -- lifecycle -------------------------------------------------------------------
@@ -268,6 +273,10 @@ class Runner:
         )
         self._runs[run_id] = execution
         self.bus.publish(RunStatusChanged(run_id, workflow.name, RunStatus.QUEUED, time.time()))
+        if not self._sandbox_told and self.options.private_paths:
+            self._sandbox_told = True  # once per runner: the kernel does not change
+            if (note := sandbox.warning()) is not None:
+                execution.system_log(note)
         task = asyncio.create_task(self._drive(execution), name=f"flowtui-run-{run_id}")
         execution.task = task
         return RunHandle(run_id, task)
@@ -487,6 +496,13 @@ class Runner:
     def _apply_command(self, command: CommandRecord) -> None:
         execution = self._runs.get(command.run_id)
         if execution is None:
+            return
+        if not command.authentic:
+            execution.system_log(
+                f"refused a {command.kind} command in the name of {command.by or '?'}: it "
+                "carries no valid seal, so flowtui approve/reject/cancel or the dashboard did "
+                "not make it (see docs/reliability.md, threat model)"
+            )
             return
         if command.kind == "cancel":
             execution.request_cancel(command.by, command.comment)

@@ -243,6 +243,8 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         )""",
         "CREATE INDEX workspace_deltas_by_run ON workspace_deltas (run_id, id)",
     ),
+    # a decision's seal (flowtui/store/seal.py): a command row a step could not forge
+    ("ALTER TABLE commands ADD COLUMN seal TEXT NOT NULL DEFAULT ''",),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -294,6 +296,8 @@ def _create_private_file(path: Path) -> None:
     try:
         fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
     except FileExistsError:
+        # one that cannot be opened (a step's sandbox) fails here, before SQLite's thread
+        os.close(os.open(path, os.O_RDONLY))
         return
     try:
         os.fchmod(fd, 0o600)
