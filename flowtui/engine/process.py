@@ -324,6 +324,8 @@ async def run_streaming(
     """
     prefer_pidfd_watcher()
     sandbox = STEP_SANDBOX.get()
+    if sandbox is not None and (note := sandbox.note_for(cwd)) is not None:
+        on_line("system", note)
     with sandbox.spawn_hook() if sandbox else contextlib.nullcontext() as restrict:
         started = create_time_now()
         proc = await asyncio.create_subprocess_exec(

@@ -212,6 +212,21 @@ class StepSandbox:
             out["TMPDIR"] = str(private)
         return out
 
+    def note_for(self, cwd: str | Path) -> str | None:
+        """What to tell a step whose working folder holds a hidden path (it cannot create
+        files directly there), or None."""
+        if not self.hidden or abi_version() == 0:
+            return None
+        folder = os.path.realpath(cwd)
+        inside = [h for h in self.hidden if _is_within(os.path.realpath(h), folder)]
+        if not inside:
+            return None
+        return (
+            f"note: this step cannot create files directly in its working folder {folder}: "
+            f"it holds flowtui's history ({inside[0]}), which steps cannot reach; keep the "
+            "history in a folder of its own (--db) or set the step's cwd:"
+        )
+
     @contextlib.contextmanager
     def spawn_hook(self) -> Iterator[Callable[[], None] | None]:
         """The child-side hook for one spawn (None: nothing to hide, or no Landlock)."""

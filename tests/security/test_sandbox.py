@@ -202,3 +202,16 @@ def test_without_landlock_the_runner_warns(monkeypatch: pytest.MonkeyPatch) -> N
     monkeypatch.setattr(sandbox, "abi_version", lambda: 0)
     note = sandbox.warning()
     assert note is not None and "no Landlock" in note and "steps run unrestricted" in note
+
+
+def test_a_step_working_beside_the_history_is_told_why_it_cannot_create_files(
+    cli: Cli, tmp_path: Path
+) -> None:
+    db, _ = _data(cli, tmp_path)
+    db.parent.mkdir()
+    wf = write(db.parent / "here.yaml", "name: here\nsteps:\n  s: {run: echo x > made}\n")
+    done = cli("run", str(wf))
+    assert done.returncode == 1
+    assert "note: this step cannot create files directly in its working folder" in done.stdout
+    assert "keep the history in a folder of its own" in done.stdout
+    assert not (db.parent / "made").exists()
