@@ -14,8 +14,8 @@ entries *directly* in a folder that holds a hidden path (the history's own folde
 parents; everything below their other entries works).  Keep the history in a folder of its
 own — the default, `~/.local/share/flowtui/` — and this goes unnoticed.
 
-Where the kernel has no Landlock, steps run unrestricted and `available()` says why, once,
-in the runner's log (`warning()`).
+Where the kernel has no Landlock, steps run unrestricted and the runner says so once, in
+its first run's log (`warning()`).
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import ctypes.util
+import functools
 import os
 import platform
 import stat
@@ -73,6 +74,7 @@ def _libc() -> ctypes.CDLL | None:
 _LIBC = _libc()
 
 
+@functools.cache
 def abi_version() -> int:
     """The kernel's Landlock ABI version; 0 where there is none (or it is disabled)."""
     if _LIBC is None:
