@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,9 +41,14 @@ STOP_GRACE = 15.0  # seconds to wait for cancelled (or let-go) runs to be record
 ADOPT_INTERVAL = 3.0
 
 
-async def open_history(db: str | Path | None) -> tuple[RunStore, list[int]]:
-    """Open the history and mark the runs of runners that died interrupted (their ids)."""
-    store = await RunStore.open(db)
+async def open_history(
+    db: str | Path | None, *, read_only: bool = False
+) -> tuple[RunStore, list[int]]:
+    """Open the history and mark the runs of runners that died interrupted (their ids).
+    `read_only`: on a full disk, open it for reading and recover nothing (`store.read_only`)."""
+    store = await RunStore.open(db, read_only=read_only)
+    if store.read_only:
+        return store, []
     try:
         interrupted = await store.recover_interrupted(me=Owner.current())
     except BaseException:
@@ -61,6 +67,11 @@ def build_runner(
 ) -> Runner:
     """A Runner given the store as its ledger, a heartbeat as its liveness and, in team
     mode, the job queue that runs `runs_on` steps on workers."""
+    options = options or RunnerOptions()
+    if not options.private_paths:
+        own_root = (options.workspace_root.absolute(),) if options.workspace_root else ()
+        private = store.private_paths + own_root
+        options = dataclasses.replace(options, private_paths=private)
     return Runner(
         store,
         bus,

@@ -41,6 +41,7 @@ from flowtui.model.loader import (
     resolve_workflow,
 )
 from flowtui.model.workflow import Workflow
+from flowtui.store.db import StoreFullError
 from flowtui.store.runstore import RunStore
 from flowtui.timefmt import fmt_clock, fmt_duration
 
@@ -107,13 +108,33 @@ def _say_interrupted(interrupted: Sequence[int]) -> None:
         )
 
 
-async def open_store(args: argparse.Namespace) -> RunStore:
+def _cannot_open(exc: Exception) -> str:
+    step = os.environ.get("FLOWTUI_STEP")
+    if step is None:
+        return f"cannot open the history database: {exc}"
+    # a step is kept away from the history (flowtui/engine/sandbox.py)
+    return (
+        f"cannot open the history database from inside the step {step!r} ({exc}): steps "
+        "cannot reach the history, so they cannot approve, cancel or run workflows through "
+        "it; start another workflow with a `type: workflow` step instead"
+    )
+
+
+async def open_store(args: argparse.Namespace, *, read_only: bool = False) -> RunStore:
+    """`read_only`: a command that only reads still works when the disk is full."""
     from flowtui.runtime import open_history
 
     try:
-        store, interrupted = await open_history(getattr(args, "db", None))
+        store, interrupted = await open_history(getattr(args, "db", None), read_only=read_only)
+    except StoreFullError as exc:
+        raise CliError(str(exc)) from None
     except Exception as exc:
-        raise CliError(f"cannot open the history database: {exc}") from None
+        raise CliError(_cannot_open(exc)) from None
+    if store.read_only:
+        print(
+            f"flowtui: disk full: {store.location} is read only until there is space again",
+            file=sys.stderr,
+        )
     _say_interrupted(interrupted)
     return store
 
@@ -127,8 +148,10 @@ async def open_runtime(args: argparse.Namespace, options: RuntimeOptions) -> Run
     options.db = getattr(args, "db", None)
     try:
         runtime = await Runtime.open(options)
+    except StoreFullError as exc:
+        raise CliError(str(exc)) from None
     except Exception as exc:
-        raise CliError(f"cannot open the history database: {exc}") from None
+        raise CliError(_cannot_open(exc)) from None
     _say_interrupted(runtime.interrupted)
     return runtime
 
@@ -348,7 +371,7 @@ async def _list(args: argparse.Namespace, folder: Path) -> int:
     from flowtui.engine.admission import effective_status
 
     paint = _paint()
-    store = await open_store(args)
+    store = await open_store(args, read_only=True)
     try:
         rows: list[tuple[str, ...]] = []
         for path in discover_workflows(folder):
@@ -396,7 +419,7 @@ def cmd_history(args: argparse.Namespace) -> int:
 
 async def _history(args: argparse.Namespace) -> int:
     paint = _paint()
-    store = await open_store(args)
+    store = await open_store(args, read_only=True)
     try:
         runs = await store.list_runs(args.workflow, limit=args.limit, before_id=args.before)
         if not runs:
@@ -448,7 +471,7 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 async def _show(args: argparse.Namespace) -> int:
     paint = _paint()
-    store = await open_store(args)
+    store = await open_store(args, read_only=True)
     try:
         run = await resolve_run(store, args.run)
         steps = await store.get_steps(run.id)
@@ -501,7 +524,7 @@ def cmd_logs(args: argparse.Namespace) -> int:
 
 async def _logs(args: argparse.Namespace) -> int:
     paint = _paint()
-    store = await open_store(args)
+    store = await open_store(args, read_only=True)
     try:
         run = await resolve_run(store, args.run)
         if args.step:

@@ -11,6 +11,8 @@ import os
 import sys
 from collections.abc import Sequence
 
+from flowtui.cli.visible import visible_stdout
+
 EPILOG = """\
 examples:
   flowtui run sample_workflows/production-deploy.yaml
@@ -22,6 +24,19 @@ examples:
   flowtui rerun 42 --from deploy --dry-run
   flowtui pause nightly-backup
 """
+
+
+# their output carries text from steps: control characters in it are shown, not obeyed
+VISIBLE_COMMANDS = frozenset({"run", "rerun", "logs", "show", "history", "list"})
+
+
+def _add_raw(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--raw",
+        action="store_true",
+        help="print step output byte for byte (escape sequences included); by default "
+        "control characters are shown as symbols (␛, ␍)",
+    )
 
 
 def _add_db(parser: argparse.ArgumentParser) -> None:
@@ -142,6 +157,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="seconds a cancelled step gets between SIGINT, SIGTERM and SIGKILL (default 5)",
     )
     _add_log_limits(p)
+    _add_raw(p)
     _add_db(p)
     _add_dirs(p)
 
@@ -170,12 +186,14 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("show", help="a run's steps, timings, outputs and log tails")
     p.add_argument("run", help="run id, or 'last'")
     p.add_argument("--lines", type=int, default=5, help="log lines per step (default 5)")
+    _add_raw(p)
     _add_db(p)
 
     p = sub.add_parser("logs", help="print a run's logs")
     p.add_argument("run", help="run id, or 'last'")
     p.add_argument("step", nargs="?")
     p.add_argument("--follow", "-f", action="store_true", help="keep printing until the run ends")
+    _add_raw(p)
     _add_db(p)
 
     for verb in ("approve", "reject"):
@@ -205,6 +223,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--parallel", "-j", type=int, metavar="N")
     p.add_argument("--quiet", "-q", action="store_true")
+    _add_raw(p)
     p.add_argument("--kill-grace", type=float, default=5.0, help=argparse.SUPPRESS)
     _add_log_limits(p)
     _add_db(p)
@@ -344,7 +363,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if handler is None:
         parser.error(f"unknown command {args.command}")
     try:
-        return int(handler(args) or 0)
+        shown = args.command in VISIBLE_COMMANDS and not getattr(args, "raw", False)
+        with visible_stdout(shown):
+            return int(handler(args) or 0)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130

@@ -97,6 +97,21 @@ class RemoteLogSeen:
     line: str
 
 
+@dataclass(frozen=True, slots=True)
+class LogTrimmed:
+    """For the store only (made by the log cap, never on the bus): the row after the first
+    `head` log rows of a step attempt is the `… N lines omitted …` marker (the oldest kept
+    tail row becomes it), and the `drop` oldest rows after it go."""
+
+    run_id: int
+    step: str
+    attempt: int
+    head: int
+    drop: int
+    omitted_lines: int
+    omitted_bytes: int
+
+
 Event = (
     RunStatusChanged
     | StepStatusChanged
@@ -106,11 +121,13 @@ Event = (
     | StepProcess
     | AttemptEnded
     | RemoteLogSeen
+    | LogTrimmed
 )
 
 __all__ = [
     "ApprovalDecided",
     "Event",
+    "LogTrimmed",
     "RunStatusChanged",
     "StepLog",
     "StepOutputs",

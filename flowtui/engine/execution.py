@@ -29,8 +29,10 @@ from flowtui.engine.executors.registry import get_executor
 from flowtui.engine.expressions import ExpressionError, evaluate_bool, referenced_keys
 from flowtui.engine.identity import may_approve
 from flowtui.engine.ports import RunLedger
+from flowtui.engine.private import make_private_dir
 from flowtui.engine.process import OUTPUT_THROTTLE
 from flowtui.engine.remote import RemoteExecutor, StepDispatcher, no_dispatcher_message
+from flowtui.engine.sandbox import STEP_SANDBOX, StepSandbox
 from flowtui.engine.secrets import LogMasking, Masker, SecretError, resolve_secrets
 from flowtui.engine.states import STEP_FAILED, STEP_OK, RunStatus, StepStatus
 from flowtui.engine.stepenv import step_variables
@@ -77,6 +79,7 @@ class RunContext:
     start_child: Callable[..., Awaitable[RunHandle]]
     cancel_run: Callable[[int, str], bool]  # (run id, reason) of a child run
     dispatcher: StepDispatcher | None = None  # runs `runs_on` steps on workers (team mode)
+    private_paths: tuple[Path, ...] = ()  # what step processes must not reach (sandbox)
 
 
 class RunExecution:
@@ -253,6 +256,8 @@ class RunExecution:
     async def drive(self) -> RunStatus:
         # this run's task context: every step's output reader waits for the store writer
         OUTPUT_THROTTLE.set(self.context.ledger.wait_for_writer)
+        # and every step process is kept away from the history (but this run's workspace)
+        STEP_SANDBOX.set(StepSandbox(self.context.private_paths, self.workspace))
         try:
             if not await self._wait_for_start():
                 self.system_log(f"left queued: {self.release_reason}")
@@ -700,7 +705,7 @@ class RunExecution:
                 if not getattr(executor, "makes_step_dir", False):
                     # a folder per step costs more than a short step: executors that can
                     # do without say so (`makes_step_dir`) and make it only when needed
-                    step_dir.mkdir(parents=True, exist_ok=True)
+                    make_private_dir(step_dir)
                 notes = [f"retry after {previous.message}"] if attempt > 1 else []
                 if step.runs_on is not None:
                     notes.append(f"waiting for a worker on queue {step.runs_on}")

@@ -1,10 +1,13 @@
 """A per-step cap on stored log lines: the head and the tail are kept, the middle is counted.
 
 A step that prints gigabytes must not fill the history database.  Of each step attempt's
-log the first half of the allowance is written as it arrives; after that the newest lines
-wait in a bounded ring buffer, and when the step ends one marker line
-`… 123,456 lines (45.0 MB) omitted …` is written, followed by the ring's lines.  Memory per
-step is bounded by half the byte allowance.
+log the first half of the allowance is written as it arrives; so is every later line (a
+crash must not lose the tail), while a ring of their sizes tracks which of them are still
+the newest half.  Lines that fall out of the ring are deleted from the history a batch at
+a time (`LogTrimmed`): the oldest of them becomes one marker line
+`… 123,456 lines (45.0 MB) omitted …` between head and tail, the rest go.  Memory per step
+is the ring of sizes; the database holds the head, the marker and the tail, plus at most
+`TRIM_SLACK` of the tail's allowance not yet trimmed.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from functools import partial
 from flowtui.engine.events import (
     AttemptEnded,
     Event,
+    LogTrimmed,
     RunStatusChanged,
     StepLog,
     StepStatusChanged,
@@ -29,6 +33,9 @@ DEFAULT_MAX_LINES = 100_000
 DEFAULT_MAX_BYTES = 32 * 1024 * 1024
 LINES_ENV = "FLOWTUI_MAX_LOG_LINES"
 BYTES_ENV = "FLOWTUI_MAX_LOG_BYTES"
+# lines fallen out of the tail are deleted once they are this share of the tail's allowance:
+# a delete per batch would cost more than it saves
+TRIM_SLACK = 0.05
 OMITTED_RE = re.compile(r"^… [\d,]+ lines \([^)]*\) omitted …$")
 _UNITS = {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3}
 
@@ -93,14 +100,16 @@ class _StepLogState:
     head_lines: int = 0
     head_bytes: int = 0
     head_full: bool = False
-    tail: deque[tuple[StepLog, int]] = field(default_factory=deque)
+    tail: deque[int] = field(default_factory=deque)  # sizes of the stored tail lines
     tail_bytes: int = 0
     omitted_lines: int = 0
     omitted_bytes: int = 0
+    untrimmed: int = 0  # lines out of the ring, still in the database
+    untrimmed_bytes: int = 0
 
 
 class LogCap:
-    """Filters a stream of engine events, holding back what exceeds each step's allowance."""
+    """Filters a stream of engine events, trimming what exceeds each step's allowance."""
 
     def __init__(self, limits: LogLimits) -> None:
         self.limits = limits
@@ -108,16 +117,19 @@ class LogCap:
         half_bytes = limits.max_bytes // 2 if limits.max_bytes > 0 else 0
         self._half_lines = max(1, half_lines) if limits.max_lines > 0 else None
         self._half_bytes = max(1, half_bytes) if limits.max_bytes > 0 else None
+        self._slack_lines = max(1, int(half_lines * TRIM_SLACK))
+        self._slack_bytes = max(1, int(half_bytes * TRIM_SLACK))
         self._steps: dict[_Key, _StepLogState] = {}
 
     def filter(self, events: Iterable[Event]) -> list[Event]:
-        """The events to write now, in order; capped log lines wait for their step's end."""
+        """The events to write now, in order, with the trims of the tails that grew."""
         if self.limits.unlimited:
             return list(events)
         out: list[Event] = []
+        touched: set[_Key] = set()
         for event in events:
             if isinstance(event, StepLog):
-                self._add(event, out)
+                self._add(event, out, touched)
                 continue
             if isinstance(event, StepStatusChanged):
                 step = (event.run_id, event.step)
@@ -131,55 +143,65 @@ class LogCap:
             elif isinstance(event, RunStatusChanged) and event.status.is_final:
                 self._flush(out, partial(_of_run, event.run_id))
             out.append(event)
+        for key in touched:
+            state = self._steps.get(key)
+            if state is not None and (
+                state.untrimmed >= self._slack_lines or state.untrimmed_bytes >= self._slack_bytes
+            ):
+                out.append(self._trim(key, state))
         return out
 
     def drain(self) -> list[Event]:
-        """Everything still held back (the writer is stopping)."""
+        """The trims still due (the writer is stopping)."""
         out: list[Event] = []
         self._flush(out, lambda _k: True)
         return out
 
-    def _add(self, event: StepLog, out: list[Event]) -> None:
+    def _add(self, event: StepLog, out: list[Event], touched: set[_Key]) -> None:
         key = (event.run_id, event.step, event.attempt)
         state = self._steps.get(key)
         if state is None:
             state = self._steps[key] = _StepLogState()
         size = len(event.line.encode("utf-8", "replace")) + 1
+        out.append(event)
         if not state.head_full:
             lines_ok = self._half_lines is None or state.head_lines < self._half_lines
             bytes_ok = self._half_bytes is None or state.head_bytes + size <= self._half_bytes
             if lines_ok and bytes_ok:
                 state.head_lines += 1
                 state.head_bytes += size
-                out.append(event)
                 return
             state.head_full = True
-        state.tail.append((event, size))
+        state.tail.append(size)
         state.tail_bytes += size
         while state.tail and (
             (self._half_lines is not None and len(state.tail) > self._half_lines)
             or (self._half_bytes is not None and state.tail_bytes > self._half_bytes)
         ):
-            _, dropped = state.tail.popleft()
+            dropped = state.tail.popleft()
             state.tail_bytes -= dropped
             state.omitted_lines += 1
             state.omitted_bytes += dropped
+            state.untrimmed += 1
+            state.untrimmed_bytes += dropped
+            touched.add(key)
+
+    @staticmethod
+    def _trim(key: _Key, state: _StepLogState) -> LogTrimmed:
+        run_id, step, attempt = key
+        drop, state.untrimmed, state.untrimmed_bytes = state.untrimmed, 0, 0
+        return LogTrimmed(
+            run_id,
+            step,
+            attempt,
+            state.head_lines,
+            drop,
+            state.omitted_lines,
+            state.omitted_bytes,
+        )
 
     def _flush(self, out: list[Event], which: Callable[[_Key], bool]) -> None:
-        keys = [k for k in self._steps if which(k)]
-        for key in keys:
+        for key in [k for k in self._steps if which(k)]:
             state = self._steps.pop(key)
-            if state.omitted_lines:
-                first = state.tail[0][0] if state.tail else None
-                run_id, step, attempt = key
-                out.append(
-                    StepLog(
-                        run_id,
-                        step,
-                        attempt,
-                        "system",
-                        omitted_line(state.omitted_lines, state.omitted_bytes),
-                        first.at if first is not None else 0.0,
-                    )
-                )
-            out.extend(event for event, _ in state.tail)
+            if state.untrimmed:
+                out.append(self._trim(key, state))

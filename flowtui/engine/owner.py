@@ -7,6 +7,7 @@ import contextlib
 import os
 import signal
 import socket
+import time
 from dataclasses import dataclass
 
 import psutil
@@ -72,15 +73,22 @@ async def kill_orphan_group(
 ) -> bool:
     """Terminate the process group of a step whose runner died.
 
-    Only when `pid` is alive with the recorded create time: a reused pid belongs to a
-    stranger and is left alone.  SIGTERM first, SIGKILL after `grace` seconds.
-    Returns True when a signal was sent.
+    When `pid` is alive with the recorded create time, its whole group is signalled.  When
+    it is gone (the step's shell died, e.g. of SIGPIPE once the runner's pipe closed), the
+    members left in its group are killed one by one — a group id is not reused while any
+    member lives, and each is checked to be ours (same user, started after the step).  A
+    reused pid belongs to a stranger and is left alone.  SIGTERM first, SIGKILL after
+    `grace` seconds.  Returns True when a signal was sent.
     """
-    if started is None or not process_matches(pid, started, STEP_START_SLACK):
+    if started is None:
         return False
     group = pgid if pgid is not None else pid
     if group <= 1 or group == os.getpgid(0):
         return False  # never signal init or our own group
+    if not process_matches(pid, started, STEP_START_SLACK):
+        if pid != group and process_matches(group, None):
+            return False  # the group's leader is alive but is not the recorded step
+        return await asyncio.to_thread(_kill_left_members, group, started, grace)
     try:
         os.killpg(group, signal.SIGTERM)
     except (ProcessLookupError, PermissionError):
@@ -94,3 +102,38 @@ async def kill_orphan_group(
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(group, signal.SIGKILL)
     return True
+
+
+def _kill_left_members(group: int, started: float, grace: float) -> bool:
+    """SIGTERM, then SIGKILL after `grace` s, the processes of `group` that are ours."""
+    if process_matches(group, None):
+        return False  # a live leader that is not the step: the id was reused
+    uid = os.getuid()
+    members: list[psutil.Process] = []
+    for proc in psutil.process_iter(["status", "create_time", "uids"]):
+        with contextlib.suppress(OSError, psutil.Error):
+            if (
+                proc.info["status"] != psutil.STATUS_ZOMBIE
+                and os.getpgid(proc.pid) == group
+                and proc.info["uids"].real == uid
+                and proc.info["create_time"] >= started - STEP_START_SLACK
+            ):
+                members.append(proc)
+    for proc in members:
+        with contextlib.suppress(psutil.Error):
+            proc.terminate()  # psutil checks the pid is still the same process
+    deadline = time.monotonic() + grace
+    while (alive := [p for p in members if _running(p)]) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    for proc in alive:
+        with contextlib.suppress(psutil.Error):
+            proc.kill()
+    return bool(members)
+
+
+def _running(proc: psutil.Process) -> bool:
+    """Still there and not a zombie (an orphan's zombie may never be reaped in a container)."""
+    try:
+        return proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False

@@ -20,6 +20,7 @@ from pathlib import Path
 import psutil
 
 from flowtui.engine.childwatch import prefer_pidfd_watcher
+from flowtui.engine.sandbox import STEP_SANDBOX
 
 LineFn = Callable[[str, str], None]  # (stream, line)
 StartFn = Callable[[int, int, float], None]  # (pid, pgid, create time)
@@ -333,16 +334,21 @@ async def run_streaming(
     delivered, and CancelledError is re-raised.
     """
     prefer_pidfd_watcher()
-    started = create_time_now()
-    proc = await asyncio.create_subprocess_exec(
-        *argv,
-        stdin=asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-        env=dict(env),
-        cwd=cwd,
-        start_new_session=True,
-    )
+    sandbox = STEP_SANDBOX.get()
+    if sandbox is not None and (note := sandbox.note_for(cwd)) is not None:
+        on_line("system", note)
+    with sandbox.spawn_hook() if sandbox else contextlib.nullcontext() as restrict:
+        started = create_time_now()
+        proc = await asyncio.create_subprocess_exec(
+            *argv,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            env=sandbox.environment(env) if sandbox else dict(env),
+            cwd=cwd,
+            start_new_session=True,
+            preexec_fn=restrict,  # the step's sandbox (flowtui.engine.sandbox), if any
+        )
     pgid = proc.pid  # a new session makes the child its group leader
     assert proc.stdout is not None and proc.stderr is not None
     readers = [

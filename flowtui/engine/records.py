@@ -147,6 +147,9 @@ class CommandRecord:
     # the roles `by` is a member of, where the history knows them (PostgreSQL); None: ask
     # the OS (the SQLite history, where `by` is an OS user)
     groups: frozenset[str] | None = None
+    # False: the row's seal does not match (SQLite; flowtui/store/seal.py): not made by
+    # flowtui approve/reject/cancel or the dashboard, so the runner refuses it
+    authentic: bool = True
 
 
 @dataclass(frozen=True, slots=True)

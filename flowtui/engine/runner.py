@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from flowtui.engine import sandbox
 from flowtui.engine.admission import draft_refusal
 from flowtui.engine.bus import EventBus
 from flowtui.engine.events import (
@@ -37,6 +38,7 @@ from flowtui.engine.gitinfo import current_branch, head_commit
 from flowtui.engine.owner import STALE_AFTER, Owner
 from flowtui.engine.plan import Action, PlannedStep, RerunMode, plan_rerun, read_previous
 from flowtui.engine.ports import Liveness, RunLedger
+from flowtui.engine.private import make_private_dir
 from flowtui.engine.records import CommandRecord, NewStep, RunRecord
 from flowtui.engine.remote import StepDispatcher, no_dispatcher_message
 from flowtui.engine.states import RunStatus, StepStatus
@@ -52,6 +54,8 @@ class RunnerOptions:
     poll_interval: float = 0.25  # how often commands from other processes are read
     heartbeat_interval: float = 2.0
     workspace_root: Path | None = None  # default: the ledger's default_workspace_root
+    # the history's files and workspaces: steps cannot reach them (but their run's own)
+    private_paths: tuple[Path, ...] = ()
 
 
 def resolve_params(workflow: Workflow, given: Mapping[str, str]) -> dict[str, str]:
@@ -151,6 +155,7 @@ class Runner:
         self._liveness = liveness
         self._beating = False
         self._runs: dict[int, RunExecution] = {}
+        self._sandbox_told = False  # the no-Landlock warning was given
         self._background: list[asyncio.Task[None]] = []
         self._finished = asyncio.Condition()
         ledger.add_full_listener(self._store_full)
@@ -165,6 +170,7 @@ class Runner:
             start_child=self._start_child,
             cancel_run=lambda run_id, reason: self.cancel(run_id, reason=reason),
             dispatcher=dispatcher,
+            private_paths=self.options.private_paths,
         )
 
     # -- lifecycle -------------------------------------------------------------------
@@ -295,7 +301,7 @@ class Runner:
             parent_ws = self.workspace_for(reuse_from.id)
             if parent_ws.is_dir() and reused:
                 await asyncio.to_thread(shutil.copytree, parent_ws, workspace, dirs_exist_ok=True)
-        workspace.mkdir(parents=True, exist_ok=True)
+        make_private_dir(workspace)
         handle = self._start_execution(run_id, workflow, resolved, reused, branch)
         # a child run belongs to its parent's `workflow` step: it is never left behind queued
         self._runs[run_id].releasable = trigger != "workflow"
@@ -320,6 +326,10 @@ class Runner:
         )
         self._runs[run_id] = execution
         self.bus.publish(RunStatusChanged(run_id, workflow.name, RunStatus.QUEUED, time.time()))
+        if not self._sandbox_told and self.options.private_paths:
+            self._sandbox_told = True  # once per runner: the kernel does not change
+            if (note := sandbox.warning()) is not None:
+                execution.system_log(note)
         task = asyncio.create_task(self._drive(execution), name=f"flowtui-run-{run_id}")
         execution.task = task
         return RunHandle(run_id, task)
@@ -358,7 +368,7 @@ class Runner:
             if not await self.ledger.claim_queued(run, self.owner):
                 continue  # another service took it first
             reused = await self._recorded_reuse(run.id)
-            self.workspace_for(run.id).mkdir(parents=True, exist_ok=True)
+            make_private_dir(self.workspace_for(run.id))
             handles.append(
                 self._start_execution(run.id, workflow, dict(run.params), reused, run.branch)
             )
@@ -534,6 +544,13 @@ class Runner:
     def _apply_command(self, command: CommandRecord) -> None:
         execution = self._runs.get(command.run_id)
         if execution is None:
+            return
+        if not command.authentic:
+            execution.system_log(
+                f"refused a {command.kind} command in the name of {command.by or '?'}: it "
+                "carries no valid seal, so flowtui approve/reject/cancel or the dashboard did "
+                "not make it (see docs/reliability.md, threat model)"
+            )
             return
         if command.kind == "cancel":
             execution.request_cancel(command.by, command.comment)

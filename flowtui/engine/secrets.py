@@ -100,13 +100,48 @@ def _b64_forms(raw: bytes) -> set[str]:
     return forms
 
 
+# control characters (C0, DEL, C1, Unicode line breaks): a value they split is masked by
+# its pieces too, and in the forms printers give it without them or with them made visible
+_CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
+
+
+def _caret(text: str) -> str:
+    """`cat -v`'s rendering of control characters (^M, ^[, ^?, M-^[)."""
+    out: list[str] = []
+    for char in text:
+        code = ord(char)
+        if code < 0x20 and char not in "\n\t":
+            out.append("^" + chr(code + 64))
+        elif code == 0x7F:
+            out.append("^?")
+        elif 0x80 <= code < 0xA0:
+            out.append("M-^" + chr(code - 128 + 64))
+        else:
+            out.append(char)
+    return "".join(out)
+
+
+def _control_forms(value: str) -> set[str]:
+    pieces = _CONTROLS.split(value)
+    if len(pieces) < 2:
+        return set()
+    forms = {piece.strip() for piece in pieces}
+    forms.add("".join(pieces))  # a printer or a `tr -d` dropped them
+    forms.add("".join(value.splitlines()))  # lines joined again by the line masker
+    forms.add(_caret(value))
+    forms.add(repr(value)[1:-1])  # Python's escapes: \r, \x1b, \t
+    forms.add(value.encode("unicode_escape").decode("ascii"))
+    return forms
+
+
 def secret_forms(value: str) -> set[str]:
     """Every text `value` may be printed as, each at least MIN_MASKED characters long."""
     forms = {value}
     lines = value.splitlines()
     if len(lines) > 1:
         forms.update(line.strip() for line in lines)
-    for text in [value, *lines]:
+    forms.update(_control_forms(value))
+    for text in [value, *lines, *_CONTROLS.split(value)]:
         forms.update(_b64_forms(text.encode("utf-8")))
     forms.update(
         (

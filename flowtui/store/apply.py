@@ -11,6 +11,7 @@ from flowtui.engine.events import (
     ApprovalDecided,
     AttemptEnded,
     Event,
+    LogTrimmed,
     RemoteLogSeen,
     RunStatusChanged,
     StepLog,
@@ -18,6 +19,7 @@ from flowtui.engine.events import (
     StepProcess,
     StepStatusChanged,
 )
+from flowtui.engine.logcap import OMITTED_RE, omitted_line
 from flowtui.engine.states import RunStatus
 from flowtui.store.transitions import move_run, move_step
 
@@ -80,6 +82,8 @@ def _apply_one(conn: sqlite3.Connection, event: Event) -> None:
                 event.attempt,
             ),
         )
+    elif isinstance(event, LogTrimmed):
+        _trim_logs(conn, event)
     elif isinstance(event, RemoteLogSeen):
         return  # for display: the worker stored the line
     elif isinstance(event, StepProcess):
@@ -89,6 +93,33 @@ def _apply_one(conn: sqlite3.Connection, event: Event) -> None:
         )
     else:
         raise TypeError(f"not an engine event: {event!r}")
+
+
+def _trim_logs(conn: sqlite3.Connection, e: LogTrimmed) -> None:
+    """The row after the head becomes the omitted-lines marker (the first time it is the
+    oldest tail line, which is one of those omitted); the `drop` rows after it go."""
+    key = (e.run_id, e.step, e.attempt)
+    where = "run_id = ? AND step = ? AND attempt = ?"
+    row = conn.execute(
+        f"SELECT id, stream, line FROM logs WHERE {where} ORDER BY id LIMIT 1 OFFSET ?",
+        (*key, e.head),
+    ).fetchone()
+    if row is None:
+        return
+    marker, stream, line = row[0], row[1], row[2]
+    drop = e.drop
+    if not (stream == "system" and OMITTED_RE.match(line)):
+        drop -= 1  # that line turns into the marker
+    conn.execute(
+        "UPDATE logs SET stream = 'system', line = ? WHERE id = ?",
+        (omitted_line(e.omitted_lines, e.omitted_bytes), marker),
+    )
+    if drop > 0:
+        conn.execute(
+            f"""DELETE FROM logs WHERE id IN (
+                   SELECT id FROM logs WHERE {where} AND id > ? ORDER BY id LIMIT ?)""",
+            (*key, marker, drop),
+        )
 
 
 def _apply_run_status(conn: sqlite3.Connection, e: RunStatusChanged) -> None:

@@ -46,8 +46,11 @@ def resolve_target(given: str | Path | None) -> str | Path:
     )
 
 
-async def open_database(given: str | Path | None) -> Database | PgDatabase:
+async def open_database(
+    given: str | Path | None, *, read_only: bool = False
+) -> Database | PgDatabase:
+    """`read_only`: a SQLite history on a full disk is opened for reading (Database.open)."""
     target = resolve_target(given)
     if isinstance(target, Path):
-        return await Database.open(target)
+        return await Database.open(target, read_only=read_only)
     return await PgDatabase.open(target)

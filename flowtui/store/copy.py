@@ -157,7 +157,7 @@ TABLES: tuple[Table, ...] = (
     ),
     Table(
         "commands",
-        ("id", "run_id", "kind", "step", "by_user", "comment", "created_at", "taken_at"),
+        ("id", "run_id", "kind", "step", "by_user", "comment", "created_at", "taken_at", "seal"),
         ("id",),
         identity=True,
     ),

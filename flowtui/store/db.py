@@ -46,6 +46,7 @@ class StoreFullError(StoreError):
 
 
 _FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EFBIG, errno.EDQUOT})
+FULL_BELOW = 256 * 1024  # free bytes under which a disk I/O error at open means "disk full"
 
 
 def _is_full(exc: BaseException) -> bool:
@@ -242,6 +243,8 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         )""",
         "CREATE INDEX workspace_deltas_by_run ON workspace_deltas (run_id, id)",
     ),
+    # a decision's seal (flowtui/store/seal.py): a command row a step could not forge
+    ("ALTER TABLE commands ADD COLUMN seal TEXT NOT NULL DEFAULT ''",),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -251,6 +254,29 @@ def default_db_path() -> Path:
     if env:
         return Path(env).expanduser()
     return Path(platformdirs.user_data_dir("flowtui")) / "flowtui.db"
+
+
+def _no_space(path: Path, exc: BaseException) -> bool:
+    """A failure to open `path` because its disk is full: SQLITE_FULL/ENOSPC, or the
+    "disk I/O error" SQLite gives when it cannot create or grow its -wal/-shm files."""
+    if _is_full(exc):
+        return True
+    code = getattr(exc, "sqlite_errorcode", None)
+    io_error = code is not None and code & 0xFF == sqlite3.SQLITE_IOERR
+    if not io_error and "disk i/o error" not in str(exc).lower():
+        return False
+    try:
+        stats = os.statvfs(path.parent)
+    except OSError:
+        return False
+    return stats.f_bavail * stats.f_frsize < FULL_BELOW
+
+
+def _has_history(path: Path) -> bool:
+    try:
+        return path.stat().st_size > 0
+    except OSError:
+        return False
 
 
 def _is_busy(exc: BaseException) -> bool:
@@ -270,6 +296,8 @@ def _create_private_file(path: Path) -> None:
     try:
         fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
     except FileExistsError:
+        # one that cannot be opened (a step's sandbox) fails here, before SQLite's thread
+        os.close(os.open(path, os.O_RDONLY))
         return
     try:
         os.fchmod(fd, 0o600)
@@ -314,9 +342,47 @@ class Database:
         # told (in the event loop) each time a write fails because the disk is full
         self.full_listeners: list[Callable[[StoreFullError], None]] = []
 
+    read_only = False  # opened by `open_read_only`: writes fail
+
     @classmethod
-    async def open(cls, path: str | Path | None = None) -> Database:
+    async def open(cls, path: str | Path | None = None, *, read_only: bool = False) -> Database:
+        """Open (create, migrate) the history file.  On a full disk: StoreFullError saying
+        so, or with `read_only`, the history opened for reading (see `open_read_only`)."""
         resolved = Path(path).expanduser() if path is not None else default_db_path()
+        try:
+            return await cls._open_writable(resolved)
+        except (sqlite3.Error, OSError) as exc:
+            if not _no_space(resolved, exc):
+                raise
+            if not read_only or not _has_history(resolved):
+                raise StoreFullError(
+                    f"disk full: cannot write to the history database {resolved} "
+                    f"(no space left on the disk that holds {resolved.parent})"
+                ) from None
+        return await cls.open_read_only(resolved)
+
+    @classmethod
+    async def open_read_only(cls, path: Path) -> Database:
+        """The history for reading only, when it cannot be written (a full disk): SQLite
+        needs to create the -wal/-shm files otherwise.  Without a -wal file nobody writes,
+        so the file is read as immutable (also when a failed open left it empty); with
+        content in it, its -shm is there too."""
+        wal = Path(f"{path}-wal")
+        pending = wal.exists() and wal.stat().st_size > 0
+        query = "mode=ro" if pending else "mode=ro&immutable=1"
+        conn = await aiosqlite.connect(
+            f"{path.absolute().as_uri()}?{query}",
+            uri=True,
+            isolation_level=None,
+            timeout=BUSY_TIMEOUT_MS / 1000,
+        )
+        conn.row_factory = sqlite3.Row
+        db = cls(path, conn)
+        db.read_only = True
+        return db
+
+    @classmethod
+    async def _open_writable(cls, resolved: Path) -> Database:
         _create_private_file(resolved)
         # isolation_level=None: the sqlite3 module must not open transactions behind our
         # back; every write transaction is an explicit BEGIN IMMEDIATE below.

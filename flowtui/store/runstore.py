@@ -8,6 +8,7 @@ adoption in `recovery`, the runner's heartbeat thread in `heartbeat`.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
@@ -29,6 +30,7 @@ from flowtui.engine.records import (
 )
 from flowtui.engine.remote import ATTEMPTS_CHANNEL, attempt_key
 from flowtui.engine.states import RunStatus, StepStatus
+from flowtui.store import seal
 from flowtui.store.apply import _apply_batch
 from flowtui.store.backends import HistoryDb, open_database
 from flowtui.store.heartbeat import HeartbeatThread
@@ -57,11 +59,17 @@ class RunStore(RecoveryMixin):
         self.path: Path | None = db.path  # the SQLite file; None for PostgreSQL
         self._writer_room: Callable[[], Awaitable[None]] | None = None
         self._writer_flush: Callable[[], Awaitable[None]] | None = None
+        self._key: bytes | None = None  # the decision key, once read (seal.py)
 
     @classmethod
-    async def open(cls, target: str | Path | None = None) -> RunStore:
-        """Open the history `target` names: a path or URL (`store.backends`)."""
-        return cls(await open_database(target))
+    async def open(cls, target: str | Path | None = None, *, read_only: bool = False) -> RunStore:
+        """Open the history `target` names: a path or URL (`store.backends`).  `read_only`:
+        on a full disk, open it for reading instead of failing (`read_only` is then True)."""
+        return cls(await open_database(target, read_only=read_only))
+
+    @property
+    def read_only(self) -> bool:
+        return bool(getattr(self.db, "read_only", False))
 
     async def close(self) -> None:
         await self.db.close()
@@ -351,12 +359,15 @@ class RunStore(RecoveryMixin):
     ) -> int:
         if kind not in COMMAND_KINDS:
             raise ValueError(f"unknown command {kind!r}; expected one of {sorted(COMMAND_KINDS)}")
+        created = time.time()
+        key = await self._decision_key(create=True)
+        sealed = seal.seal(key, run_id, kind, step, by, comment, created) if key else ""
         async with self.db.transaction() as conn:
             row = await _one(
                 conn,
-                """INSERT INTO commands (run_id, kind, step, by_user, comment, created_at)
-                   VALUES (?, ?, ?, ?, ?, ?) RETURNING id""",
-                (run_id, kind, step, by, comment, time.time()),
+                """INSERT INTO commands (run_id, kind, step, by_user, comment, created_at, seal)
+                   VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id""",
+                (run_id, kind, step, by, comment, created, sealed),
             )
             if self.dialect == "postgresql":  # its runner, wherever it is, takes it at once
                 await conn.execute("SELECT pg_notify('flowtui_commands', ?)", (str(run_id),))
@@ -394,7 +405,8 @@ class RunStore(RecoveryMixin):
         async with self.db.transaction() as conn:
             rows = await _all(
                 conn,
-                """SELECT id, run_id, kind, step, by_user, comment, created_at FROM commands
+                """SELECT id, run_id, kind, step, by_user, comment, created_at, seal
+                   FROM commands
                    WHERE run_id IN (SELECT value FROM json_each(?)) AND taken_at IS NULL
                    ORDER BY id""",
                 (_ids_json(run_ids),),
@@ -410,6 +422,7 @@ class RunStore(RecoveryMixin):
                     "UPDATE commands SET taken_at = ? WHERE id IN (SELECT value FROM json_each(?))",
                     (time.time(), _ids_json([r["id"] for r in rows])),
                 )
+        key = await self._decision_key(create=False) if rows else None
         return [
             CommandRecord(
                 id=r["id"],
@@ -420,9 +433,42 @@ class RunStore(RecoveryMixin):
                 comment=r["comment"],
                 created_at=r["created_at"],
                 groups=roles.get(str(r["by_user"])),
+                authentic=self.dialect == "postgresql"
+                or seal.verify(
+                    key,
+                    str(r["seal"]),
+                    int(r["run_id"]),
+                    str(r["kind"]),
+                    r["step"],
+                    str(r["by_user"]),
+                    str(r["comment"]),
+                    float(r["created_at"]),
+                ),
             )
             for r in rows
         ]
+
+    async def _decision_key(self, *, create: bool) -> bytes | None:
+        """The SQLite history's key for sealing decisions (None on PostgreSQL)."""
+        if self.dialect != "sqlite":
+            return None
+        if self._key is None:
+            assert self.path is not None
+            path = self.path
+            self._key = await asyncio.to_thread(seal.load_key, path, create=create)
+        return self._key
+
+    @property
+    def private_paths(self) -> tuple[Path, ...]:
+        """What steps must not reach: the history's files, its decision key and the run
+        workspaces (flowtui/engine/sandbox.py)."""
+        paths = [self.db.workspace_root.absolute()]
+        if self.dialect == "sqlite":
+            assert self.path is not None
+            db = self.path.absolute()
+            paths += [Path(f"{db}{end}") for end in ("", "-wal", "-shm", "-journal")]
+            paths.append(seal.key_path(db))
+        return tuple(paths)
 
     async def command_taken(self, command_id: int) -> bool:
         row = await self.db.fetchone("SELECT taken_at FROM commands WHERE id = ?", (command_id,))

@@ -17,6 +17,7 @@ from typing import Any
 from flowtui.store.backends import HistoryDb
 
 OUTCOMES = ("fired", "ignored", "rejected", "duplicate")
+REJECTED_KEPT = 100  # refused deliveries kept per workflow (the newest)
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,7 +165,21 @@ class TriggerStore:
         ):
             row = await cur.fetchone()
         assert row is not None
+        if outcome == "rejected":
+            await self._prune_rejected(workflow)
         return TriggerEventRecord(int(row["id"]), workflow, kind, at, outcome, detail, run_id)
+
+    async def _prune_rejected(self, workflow: str) -> None:
+        """Keep the newest REJECTED_KEPT refusals of a workflow: anyone who can reach the
+        server can send bad deliveries, and each must not add a row for good."""
+        async with self.db.transaction() as conn:
+            await conn.execute(
+                """DELETE FROM trigger_events
+                   WHERE workflow = ? AND outcome = 'rejected' AND id <= (
+                       SELECT id FROM trigger_events WHERE workflow = ? AND outcome = 'rejected'
+                       ORDER BY id DESC LIMIT 1 OFFSET ?)""",
+                (workflow, workflow, REJECTED_KEPT),
+            )
 
     async def list_events(
         self,

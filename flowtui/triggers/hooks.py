@@ -25,6 +25,11 @@ class WebhookOptions:
     host: str = "127.0.0.1"
     port: int = DEFAULT_PORT  # 0: any free port (see TriggerService.webhook_port)
     max_body: int = DEFAULT_MAX_BODY
+    # a client must send its headers within `header_timeout` s and its body within
+    # `body_timeout` s; past `max_connections` open connections new ones are closed at once
+    header_timeout: float = 10.0
+    body_timeout: float = 30.0
+    max_connections: int = 64
 
 
 def secret_env_of(trigger: Trigger) -> str:

@@ -25,13 +25,19 @@ def verify_signature(secret: str, body: bytes, header: str | None) -> bool:
     """True when `header` is `sha256=<hex>` of the body's HMAC-SHA256 with `secret`."""
     if not secret or not header or not header.startswith(_PREFIX):
         return False
-    return hmac.compare_digest(sign(secret, body).encode(), header.strip().encode())
+    return hmac.compare_digest(sign(secret, body).encode(), _raw(header.strip()))
 
 
 def _same(secret: str, given: str | None) -> bool:
     if not secret or not given:
         return False
-    return hmac.compare_digest(secret.encode("utf-8"), given.encode("utf-8"))
+    return hmac.compare_digest(secret.encode("utf-8"), _raw(given))
+
+
+def _raw(header: str) -> bytes:
+    """A header value as the bytes that were sent: aiohttp decodes them with
+    surrogateescape, so bytes that are not UTF-8 must not make `.encode()` raise (a 500)."""
+    return header.encode("utf-8", "surrogateescape")
 
 
 def authenticate(secret: str, body: bytes, headers: Mapping[str, str]) -> str | None:

@@ -10,11 +10,13 @@ JSON (400) → the trigger's own checks in `TriggerService.fire` (200 ignored, 4
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections.abc import Mapping
 from typing import Any
 
+import aiohttp
 from aiohttp import web
 
 from flowtui.model.workflow import Trigger, Workflow
@@ -42,14 +44,33 @@ class WebhookServer:
         self.app.router.add_post("/alerts/{workflow}", self._alert)
         self.app.router.add_get("/healthz", self._health)
         self._runner: web.AppRunner | None = None
+        self._server: asyncio.Server | None = None
 
     async def start(self) -> int:
         """Listen; returns the port (useful with port 0)."""
-        self._runner = web.AppRunner(self.app, access_log=None, handle_signals=False)
+        # aiohttp's keep-alive timer also runs from the start of a connection and closes one
+        # still waiting for its request: that is the header timeout (slow clients)
+        self._runner = web.AppRunner(
+            self.app,
+            access_log=None,
+            handle_signals=False,
+            keepalive_timeout=self.options.header_timeout,
+        )
         await self._runner.setup()
-        site = web.TCPSite(self._runner, self.options.host, self.options.port)
+        handlers = self._runner.server
+        assert handlers is not None
+        limit = self.options.max_connections
+
+        def connection() -> asyncio.BaseProtocol:
+            if len(handlers.connections) >= limit:
+                return _Refused()
+            return handlers()
+
+        loop = asyncio.get_running_loop()
         try:
-            await site.start()
+            self._server = await loop.create_server(
+                connection, self.options.host, self.options.port, reuse_address=True
+            )
         except OSError as exc:
             await self._runner.cleanup()
             self._runner = None
@@ -57,11 +78,13 @@ class WebhookServer:
                 f"cannot listen for webhooks on {self.options.host}:{self.options.port}: "
                 f"{exc.strerror or exc}"
             ) from exc
-        server = site._server
-        sockets = getattr(server, "sockets", None) or []
+        sockets: list[Any] = list(self._server.sockets or [])
         return int(sockets[0].getsockname()[1]) if sockets else self.options.port
 
     async def close(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            self._server = None
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
@@ -96,7 +119,16 @@ class WebhookServer:
         limit = self.options.max_body
         if request.content_length is not None and request.content_length > limit:
             return _json(413, error=f"body over the {limit}-byte limit")
-        body = await _read_limited(request, limit)
+        try:
+            async with asyncio.timeout(self.options.body_timeout):
+                body = await _read_limited(request, limit)
+        except TimeoutError:
+            log.info("webhook %s: body not received within %gs", name, self.options.body_timeout)
+            return _json(408, error=f"body not received within {self.options.body_timeout:g} s")
+        except (ConnectionError, aiohttp.ClientPayloadError) as exc:
+            # the client hung up mid-body: one line, not a traceback per connection
+            log.info("webhook %s: the client left while sending its body (%s)", name, exc)
+            return _json(400, error="incomplete body")
         if body is None:
             return _json(413, error=f"body over the {limit}-byte limit")
         trigger = next(
@@ -178,6 +210,13 @@ class WebhookServer:
         if event.outcome == "rejected":
             return {"code": 422, "error": event.detail}
         return {"code": 200, "status": event.outcome, "reason": event.detail}
+
+
+class _Refused(asyncio.Protocol):
+    """A connection over the cap: closed as soon as it is made."""
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        transport.close()
 
 
 async def _read_limited(request: web.Request, limit: int) -> bytes | None:

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import sqlite3
 import textwrap
 import tracemalloc
 from pathlib import Path
 
 import pytest
 
-from flowtui.engine.events import StepLog, StepStatusChanged
-from flowtui.engine.logcap import LogCap, LogLimits, omitted_line, parse_size
+from flowtui.engine.events import Event, LogTrimmed, StepLog, StepStatusChanged
+from flowtui.engine.logcap import TRIM_SLACK, LogCap, LogLimits, omitted_line, parse_size
 from flowtui.engine.states import StepStatus
+from flowtui.store.apply import _apply_batch
 from tests.cli.conftest import Cli
 
 
@@ -82,33 +84,54 @@ def test_the_environment_sets_the_default_cap(cli: Cli, tmp_path: Path) -> None:
     assert cli.query("SELECT COUNT(*) FROM logs WHERE step='talk'") == [(11,)]
 
 
-def test_the_tail_buffer_is_bounded_whatever_the_step_prints() -> None:
+def _stored(events: list[Event], db: sqlite3.Connection | None = None) -> list[str]:
+    """The log lines a history holds after the store applied `events` (its own code)."""
+    db = db or sqlite3.connect(":memory:")
+    db.execute(
+        "CREATE TABLE IF NOT EXISTS logs (id INTEGER PRIMARY KEY, run_id INTEGER, step TEXT,"
+        " attempt INTEGER, stream TEXT, line TEXT, at REAL)"
+    )
+    _apply_batch(db, [e for e in events if isinstance(e, StepLog | LogTrimmed)])
+    return [str(r[0]) for r in db.execute("SELECT line FROM logs ORDER BY id")]
+
+
+def test_memory_stays_bounded_and_the_history_holds_head_marker_and_tail() -> None:
     cap = LogCap(LogLimits(max_lines=1000, max_bytes=1024 * 1024))
-    tracemalloc.start()
-    try:
-        kept = 0
-        for i in range(40_000):  # about 4 MB of log, 40 times the cap
-            line = StepLog(1, "s", 1, "stdout", f"{i:08d} " + "y" * 90, 0.0)
-            kept += len(cap.filter([line]))
-        _, peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
-    assert kept == 500
+    db = sqlite3.connect(":memory:")
+    peak = 0
+    for chunk in range(40):  # about 4 MB of log, 40 times the cap, in batches of 1,000
+        tracemalloc.start()  # the cap's memory (and the batch's), not the history's
+        try:
+            batch = [
+                StepLog(1, "s", 1, "stdout", f"{i:08d} " + "y" * 90, 0.0)
+                for i in range(chunk * 1000, (chunk + 1) * 1000)
+            ]
+            out = cap.filter(batch)
+            del batch
+            peak = max(peak, tracemalloc.get_traced_memory()[1])
+        finally:
+            tracemalloc.stop()
+        now = _stored(out, db)
+        if chunk == 20:
+            # at any moment (a crash) the history holds the head, a marker and the newest
+            # lines, within the cap plus the trim slack
+            assert now[500].startswith("… ") and now[-1].startswith("00020999 ")
+            assert len(now) <= 1001 + int(500 * TRIM_SLACK)
     assert peak < 1024 * 1024, f"peak {peak / 1e6:.1f} MB"
     end = cap.filter([StepStatusChanged(1, "s", StepStatus.SUCCEEDED, 0.0, 1)])
-    lines = [e.line for e in end if isinstance(e, StepLog)]
-    assert lines[0] == omitted_line(39_000, 39_000 * 100)
-    assert lines[-1].startswith("00039999 ") and len(lines) == 501
+    lines = _stored(end, db)
+    assert lines[500] == omitted_line(39_000, 39_000 * 100)
+    assert lines[-1].startswith("00039999 ") and len(lines) == 1001
+    assert lines[501].startswith("00039500 ")
 
 
 def test_each_attempt_is_capped_on_its_own() -> None:
     cap = LogCap(LogLimits(max_lines=4, max_bytes=0))
-    events = [StepLog(1, "s", 1, "stdout", f"a{i}", 0.0) for i in range(10)]
+    events: list[Event] = [StepLog(1, "s", 1, "stdout", f"a{i}", 0.0) for i in range(10)]
     events.append(StepStatusChanged(1, "s", StepStatus.RUNNING, 0.0, 2))
     events += [StepLog(1, "s", 2, "stdout", f"b{i}", 0.0) for i in range(3)]
-    out = [e.line if isinstance(e, StepLog) else "status" for e in cap.filter(events)]
-    assert out == ["a0", "a1", "… 6 lines (18 B) omitted …", "a8", "a9", "status", "b0", "b1"]
-    assert [e.line for e in cap.drain() if isinstance(e, StepLog)] == ["b2"]
+    stored = _stored(cap.filter(events))
+    assert stored == ["a0", "a1", "… 6 lines (18 B) omitted …", "a8", "a9", "b0", "b1", "b2"]
 
 
 def test_sizes() -> None:

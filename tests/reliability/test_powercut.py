@@ -56,7 +56,7 @@ async def test_copies_taken_mid_write_are_consistent(
     flow.write_text(BUSY)
     snapshots = tmp_path / "snapshots"
     snapshots.mkdir()
-    db_path.parent.mkdir(parents=True)
+    db_path.parent.mkdir(parents=True, exist_ok=True)
     copies: list[Path] = []
 
     async def run_all() -> None:

@@ -23,6 +23,7 @@ from flowtui.engine.executors.toolrun import (
     succeeded,
     workflow_dir,
 )
+from flowtui.engine.private import make_private_dir, write_private
 
 REQUEST_FILE = "pycall.json"
 RESULT_FILE = "pycall-result.json"
@@ -34,7 +35,7 @@ class PythonCallExecutor:
     async def execute(self, ctx: StepContext) -> StepResult:
         spec = ctx.step.spec
         call = str(spec.get("call") or "")
-        ctx.step_dir.mkdir(parents=True, exist_ok=True)
+        make_private_dir(ctx.step_dir)
         request_file = ctx.step_dir / REQUEST_FILE
         result_file = ctx.step_dir / RESULT_FILE
         result_file.unlink(missing_ok=True)
@@ -53,18 +54,25 @@ class PythonCallExecutor:
             "outputs": {name: dict(values) for name, values in ctx.outputs.items()},
             "result_file": str(result_file),
         }
-        request_file.write_text(json.dumps(request), encoding="utf-8")
+        write_private(request_file, json.dumps(request))
 
         lines = LastLine(ctx)
         argv = [sys.executable, "-m", "flowtui.engine.pycall", str(request_file)]
         try:
             code = await run_tool(ctx, argv, env=step_environment(ctx), cwd=folder, on_line=lines)
         except OSError as exc:
+            request_file.unlink(missing_ok=True)
             return failed(f"cannot start python: {exc.strerror or exc}")
 
         try:
             answer = json.loads(result_file.read_text(encoding="utf-8"))
         except (OSError, ValueError):
+            answer = None
+        finally:
+            # the request holds the step's environment (its secrets), the answer its outputs
+            request_file.unlink(missing_ok=True)
+            result_file.unlink(missing_ok=True)
+        if answer is None:
             # no answer: the interpreter died before finishing (os._exit, a signal, a crash)
             return failed(f"{call} did not finish ({exit_message(code)})", exit_code=code)
         if not answer.get("ok"):

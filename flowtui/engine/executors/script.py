@@ -11,6 +11,7 @@ from typing import ClassVar
 
 from flowtui.engine.executors.base import StepContext, StepResult
 from flowtui.engine.executors.toolrun import MESSAGE_LIMIT, LastLine, exit_message, workflow_dir
+from flowtui.engine.private import make_private_dir, write_private
 from flowtui.engine.process import run_streaming
 from flowtui.engine.states import StepStatus
 from flowtui.engine.stepenv import inherited_environment
@@ -108,9 +109,9 @@ class ScriptExecutor:
         if suffix == ".sh" and _fits_argv(text):
             argv = [program, *prefix[1:], "-c", text, ctx.step.name]
         else:
-            ctx.step_dir.mkdir(parents=True, exist_ok=True)
+            make_private_dir(ctx.step_dir)
             script = ctx.step_dir / f"script{suffix}"
-            script.write_text(text, encoding="utf-8")
+            write_private(script, text)
             argv = [program, *prefix[1:], str(script)]
         cwd = _workdir(ctx)
         if not cwd.is_dir():
@@ -159,6 +160,8 @@ class ScriptExecutor:
             text = output_file.read_bytes().decode("utf-8", errors="replace")
         except OSError:
             return {}  # the script removed it: no outputs
+        # its values are in the history now (masked); a secret must not stay here in clear
+        output_file.unlink(missing_ok=True)
         outputs, problems = parse_outputs(text)
         for problem in problems:
             ctx.log("system", f"FLOWTUI_OUTPUT {problem} (ignored)")
@@ -168,7 +171,7 @@ class ScriptExecutor:
 def _output_path(step_dir: Path) -> Path:
     """`<step folder>.outputs.env` beside the step folder, whose parent (shared by the run's
     steps) is made once: a step that writes no outputs costs no directory and no file."""
-    step_dir.parent.mkdir(parents=True, exist_ok=True)
+    make_private_dir(step_dir.parent)
     return step_dir.parent / f"{step_dir.name}.{OUTPUT_FILE}"
 
 

@@ -1,0 +1,72 @@
+"""Step output made safe for a terminal: control characters shown, not obeyed.
+
+What a step prints (and names built from matrix values) reaches `flowtui run`, `logs` and
+`show`.  Written raw, an OSC sequence retitles the terminal, `ESC c` resets it, a carriage
+return overwrites what was printed before, and U+202E reverses the text that follows.
+`visible` shows each such character as a symbol instead (ESC as ␛, CR as ␍, BEL as ␇, a
+direction mark as <U+202E>), like the dashboard does; colour sequences (SGR, `ESC[…m`)
+change nothing but colours and pass through.  `--raw` keeps the bytes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import sys
+from collections.abc import Iterator
+from typing import TextIO
+
+_SGR = re.compile(r"\x1b\[[0-9;]*m")
+# C0 but tab and newline, DEL, C1, and the marks that change the direction of text
+_UNSAFE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def _symbol(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    if code < 0x20:
+        return chr(0x2400 + code)  # Unicode's control pictures: ␛ ␍ ␇ …
+    if code == 0x7F:
+        return "\u2421"  # ␡
+    return f"<U+{code:04X}>"
+
+
+def visible(text: str) -> str:
+    """`text` with every control character but tab, newline and colours made visible."""
+    if not _UNSAFE.search(text):
+        return text
+    out: list[str] = []
+    position = 0
+    for colour in _SGR.finditer(text):
+        out.append(_UNSAFE.sub(_symbol, text[position : colour.start()]))
+        out.append(colour.group())
+        position = colour.end()
+    out.append(_UNSAFE.sub(_symbol, text[position:]))
+    return "".join(out)
+
+
+class VisibleWriter:
+    """A text stream that writes `visible(text)` to the stream it wraps."""
+
+    def __init__(self, inner: TextIO) -> None:
+        self._inner = inner
+
+    def write(self, text: str) -> int:
+        self._inner.write(visible(text))
+        return len(text)
+
+    def __getattr__(self, name: str) -> object:  # flush, isatty, fileno, encoding, …
+        return getattr(self._inner, name)
+
+
+@contextlib.contextmanager
+def visible_stdout(enabled: bool = True) -> Iterator[None]:
+    """While inside, everything printed to stdout goes through `visible`."""
+    if not enabled:
+        yield
+        return
+    saved = sys.stdout
+    sys.stdout = VisibleWriter(saved)
+    try:
+        yield
+    finally:
+        sys.stdout = saved

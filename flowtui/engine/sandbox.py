@@ -1,0 +1,251 @@
+"""Keeping step processes away from the history (Linux Landlock).
+
+A step runs as the same OS user as its runner, so without more it could open the history
+file and write anything there — an approval in someone else's name, a status, a log line.
+Before a step's process executes its program, it restricts itself with Landlock (kernel
+5.13+, no privileges needed): the history file, its -wal/-shm/-journal files, the key that
+seals decisions and the folder of run workspaces cannot be opened, read, written, removed
+or renamed — except the step's own run workspace.
+
+Landlock is an allow-list of file hierarchies, so "everything but these paths" is built as:
+each folder on the way from `/` to a hidden path may be listed (only), and every other
+entry in those folders is allowed in full.  What this costs a step: it cannot create new
+entries *directly* in a folder that holds a hidden path (the history's own folder and its
+parents; everything below their other entries works).  Keep the history in a folder of its
+own — the default, `~/.local/share/flowtui/` — and this goes unnoticed.
+
+Where the kernel has no Landlock, steps run unrestricted and the runner says so once, in
+its first run's log (`warning()`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import ctypes.util
+import functools
+import os
+import platform
+import stat
+import tempfile
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextvars import ContextVar
+from pathlib import Path
+
+from flowtui.engine.private import make_private_dir
+from flowtui.engine.workspace import SCRATCH
+
+_SYS_CREATE_RULESET = 444  # the same number on every architecture (asm-generic)
+_SYS_ADD_RULE = 445
+_SYS_RESTRICT_SELF = 446
+_CREATE_RULESET_VERSION = 1
+_RULE_PATH_BENEATH = 1
+_PR_SET_NO_NEW_PRIVS = 38
+
+EXECUTE = 1 << 0
+WRITE_FILE = 1 << 1
+READ_FILE = 1 << 2
+READ_DIR = 1 << 3
+REFER = 1 << 13  # ABI 2
+TRUNCATE = 1 << 14  # ABI 3
+IOCTL_DEV = 1 << 15  # ABI 5
+_ABI1 = (1 << 13) - 1  # execute … make_sym
+_FILE_RIGHTS = EXECUTE | WRITE_FILE | READ_FILE | TRUNCATE | IOCTL_DEV
+
+
+class _RulesetAttr(ctypes.Structure):
+    _fields_ = [("handled_access_fs", ctypes.c_uint64)]
+
+
+class _PathBeneathAttr(ctypes.Structure):
+    _pack_ = 1
+    _fields_ = [("allowed_access", ctypes.c_uint64), ("parent_fd", ctypes.c_int32)]
+
+
+def _libc() -> ctypes.CDLL | None:
+    if platform.system() != "Linux":
+        return None
+    try:
+        return ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
+    except OSError:
+        return None
+
+
+_LIBC = _libc()
+
+
+@functools.cache
+def abi_version() -> int:
+    """The kernel's Landlock ABI version; 0 where there is none (or it is disabled)."""
+    if _LIBC is None:
+        return 0
+    _LIBC.syscall.restype = ctypes.c_long
+    version = _LIBC.syscall(_SYS_CREATE_RULESET, None, ctypes.c_size_t(0), _CREATE_RULESET_VERSION)
+    return max(0, int(version))
+
+
+def handled_rights(abi: int) -> int:
+    rights = _ABI1
+    if abi >= 2:
+        rights |= REFER
+    if abi >= 3:
+        rights |= TRUNCATE
+    if abi >= 5:
+        rights |= IOCTL_DEV
+    return rights
+
+
+def warning() -> str | None:
+    """What to tell the user when steps cannot be kept away from the history here."""
+    if abi_version() > 0:
+        return None
+    return (
+        "warning: this kernel offers no Landlock (Linux 5.13+ with it enabled), so steps "
+        "run unrestricted: a step could read or change the history database and its "
+        "decision key"
+    )
+
+
+def _syscall_error(what: str) -> OSError:
+    err = ctypes.get_errno()
+    return OSError(err, f"landlock {what}: {os.strerror(err)}")
+
+
+class _Ruleset:
+    def __init__(self, abi: int) -> None:
+        assert _LIBC is not None
+        self.handled = handled_rights(abi)
+        attr = _RulesetAttr(self.handled)
+        fd = _LIBC.syscall(
+            _SYS_CREATE_RULESET, ctypes.byref(attr), ctypes.c_size_t(ctypes.sizeof(attr)), 0
+        )
+        if fd < 0:
+            raise _syscall_error("create_ruleset")
+        self.fd = int(fd)
+
+    def allow(self, path: str, rights: int, *, is_dir: bool) -> None:
+        rights &= self.handled if is_dir else self.handled & _FILE_RIGHTS
+        assert _LIBC is not None
+        try:
+            target = os.open(path, os.O_PATH | os.O_CLOEXEC | os.O_NOFOLLOW)
+        except OSError:
+            return  # gone meanwhile, or not ours to see: not allowed, which is safe
+        try:
+            rule = _PathBeneathAttr(rights, target)
+            done = _LIBC.syscall(_SYS_ADD_RULE, self.fd, _RULE_PATH_BENEATH, ctypes.byref(rule), 0)
+            if done < 0:
+                raise _syscall_error(f"add_rule {path}")
+        finally:
+            os.close(target)
+
+    def close(self) -> None:
+        os.close(self.fd)
+
+
+def build_ruleset(hidden: Iterable[Path], allowed: Iterable[Path], abi: int) -> _Ruleset:
+    """A ruleset that allows everything but the `hidden` paths (and what is below them),
+    except the `allowed` paths below those."""
+    secret = {os.path.realpath(p) for p in hidden}
+    ancestors: set[str] = set()
+    for path in secret:
+        parent = os.path.dirname(path)
+        while parent not in ancestors:
+            ancestors.add(parent)
+            if parent == "/":
+                break
+            parent = os.path.dirname(parent)
+    ruleset = _Ruleset(abi)
+    try:
+        for folder in sorted(ancestors):
+            ruleset.allow(folder, READ_DIR, is_dir=True)  # listing it, nothing beneath
+            with contextlib.suppress(OSError), os.scandir(folder) as entries:
+                for entry in entries:
+                    if entry.path in ancestors or entry.path in secret:
+                        continue
+                    if entry.is_symlink():
+                        continue  # its target is allowed or not on its own
+                    is_dir = entry.is_dir(follow_symlinks=False)
+                    ruleset.allow(entry.path, ruleset.handled, is_dir=is_dir)
+        for extra in allowed:
+            real = os.path.realpath(extra)
+            with contextlib.suppress(OSError):
+                is_dir = stat.S_ISDIR(os.stat(real).st_mode)
+                ruleset.allow(real, ruleset.handled, is_dir=is_dir)
+    except BaseException:
+        ruleset.close()
+        raise
+    return ruleset
+
+
+def restrictor(ruleset_fd: int) -> Callable[[], None]:
+    """What the child runs between fork and exec: no new privileges, then the ruleset.
+    Only two system calls through functions resolved here, in the parent."""
+    assert _LIBC is not None
+    prctl = _LIBC.prctl
+    syscall = _LIBC.syscall
+
+    def restrict() -> None:
+        if prctl(_PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
+            raise OSError(ctypes.get_errno(), "prctl(PR_SET_NO_NEW_PRIVS) failed")
+        if syscall(_SYS_RESTRICT_SELF, ruleset_fd, 0) != 0:
+            raise OSError(ctypes.get_errno(), "landlock_restrict_self failed")
+
+    return restrict
+
+
+class StepSandbox:
+    """What one run's step processes are kept away from (the history's private paths but
+    the run's own workspace)."""
+
+    def __init__(self, hidden: Iterable[Path], workspace: Path) -> None:
+        self.hidden = tuple(hidden)
+        self.workspace = workspace
+
+    def environment(self, env: Mapping[str, str]) -> dict[str, str]:
+        """`env`, with a TMPDIR the step may write to when its temp folder holds a hidden
+        path (then new files cannot be made directly in it): `.flowtui/tmp` in the run's
+        workspace."""
+        out = dict(env)
+        if not self.hidden or abi_version() == 0:
+            return out
+        temp = os.path.realpath(out.get("TMPDIR") or tempfile.gettempdir())
+        if any(_is_within(os.path.realpath(h), temp) for h in self.hidden):
+            private = make_private_dir(self.workspace / SCRATCH / "tmp")
+            out["TMPDIR"] = str(private)
+        return out
+
+    def note_for(self, cwd: str | Path) -> str | None:
+        """What to tell a step whose working folder holds a hidden path (it cannot create
+        files directly there), or None."""
+        if not self.hidden or abi_version() == 0:
+            return None
+        folder = os.path.realpath(cwd)
+        inside = [h for h in self.hidden if _is_within(os.path.realpath(h), folder)]
+        if not inside:
+            return None
+        return (
+            f"note: this step cannot create files directly in its working folder {folder}: "
+            f"it holds flowtui's history ({inside[0]}), which steps cannot reach; keep the "
+            "history in a folder of its own (--db) or set the step's cwd:"
+        )
+
+    @contextlib.contextmanager
+    def spawn_hook(self) -> Iterator[Callable[[], None] | None]:
+        """The child-side hook for one spawn (None: nothing to hide, or no Landlock)."""
+        abi = abi_version()
+        if not self.hidden or abi == 0:
+            yield None
+            return
+        ruleset = build_ruleset(self.hidden, [self.workspace], abi)
+        try:
+            yield restrictor(ruleset.fd)
+        finally:
+            ruleset.close()
+
+
+def _is_within(path: str, folder: str) -> bool:
+    return path == folder or path.startswith(folder.rstrip("/") + "/")
+
+
+# Set by the run around each step's executor: the processes it spawns are restricted.
+STEP_SANDBOX: ContextVar[StepSandbox | None] = ContextVar("flowtui_step_sandbox", default=None)
