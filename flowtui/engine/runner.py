@@ -14,7 +14,7 @@ import contextlib
 import os
 import shutil
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -38,6 +38,7 @@ from flowtui.engine.owner import STALE_AFTER, Owner
 from flowtui.engine.ports import Liveness, RunLedger
 from flowtui.engine.records import CommandRecord, NewStep, RunRecord
 from flowtui.engine.remote import StepDispatcher, no_dispatcher_message
+from flowtui.engine.selection import left_out_step
 from flowtui.engine.states import STEP_OK, RunStatus, StepStatus
 from flowtui.model.workflow import Workflow
 
@@ -173,12 +174,15 @@ class Runner:
         rerun_mode: str | None = None,
         git_commit: str | None = None,
         branch: str | None = None,
+        left_out: Mapping[str, str] | None = None,
     ) -> RunHandle:
         """Record a new run (queued) and start executing it in the background.
 
         `branch` (for `branches:` filters) defaults to the `branch` param, else the git
         branch the workflow file is checked out on, else None.  A draft workflow is refused.
+        `left_out` names steps not to run, each with the option that left it out (`--skip`).
         """
+        left_out = dict(left_out or {})
         refusal = draft_refusal(workflow)
         if refusal is not None:
             raise RunError(refusal)
@@ -197,6 +201,9 @@ class Runner:
         new_steps = []
         for position, step in enumerate(workflow.steps.values()):
             old = reused.get(step.name)
+            if step.name in left_out:
+                new_steps.append(left_out_step(step, position, left_out[step.name]))
+                continue
             new_steps.append(
                 NewStep(
                     name=step.name,
@@ -242,6 +249,7 @@ class Runner:
             branch=branch,
             concurrency_group=workflow.concurrency_group,
             concurrency_limit=workflow.concurrency,
+            left_out=left_out,
         )
         workspace = self.workspace_for(run_id)
         if reuse_from is not None:
@@ -249,7 +257,7 @@ class Runner:
             if parent_ws.is_dir() and rerun_mode == "from-failed":
                 await asyncio.to_thread(shutil.copytree, parent_ws, workspace, dirs_exist_ok=True)
         workspace.mkdir(parents=True, exist_ok=True)
-        handle = self._start_execution(run_id, workflow, resolved, reused, branch)
+        handle = self._start_execution(run_id, workflow, resolved, reused, branch, left_out)
         # a child run belongs to its parent's `workflow` step: it is never left behind queued
         self._runs[run_id].releasable = trigger != "workflow"
         return handle
@@ -261,8 +269,10 @@ class Runner:
         params: dict[str, str],
         reused: dict[str, tuple[StepStatus, dict[str, str], str]],
         branch: str | None,
+        left_out: Collection[str] = (),
     ) -> RunHandle:
         execution = RunExecution(
+            left_out=left_out,
             context=self._context,
             run_id=run_id,
             workflow=workflow,
@@ -313,7 +323,9 @@ class Runner:
             reused = await self._recorded_reuse(run.id)
             self.workspace_for(run.id).mkdir(parents=True, exist_ok=True)
             handles.append(
-                self._start_execution(run.id, workflow, dict(run.params), reused, run.branch)
+                self._start_execution(
+                    run.id, workflow, dict(run.params), reused, run.branch, run.left_out
+                )
             )
         return handles
 

@@ -220,6 +220,8 @@ PG_MIGRATIONS: tuple[tuple[str, ...], ...] = (
         """CREATE TRIGGER commands_by_session_user BEFORE INSERT OR UPDATE OF by_user
            ON commands FOR EACH ROW EXECUTE FUNCTION flowtui_command_by()""",
     ),
+    # `flowtui run --only/--skip` (SQLite's version 5)
+    ("ALTER TABLE runs ADD COLUMN left_out TEXT NOT NULL DEFAULT '{}'",),
 )
 PG_SCHEMA_VERSION = len(PG_MIGRATIONS)
 

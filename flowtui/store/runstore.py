@@ -31,6 +31,7 @@ from flowtui.engine.remote import ATTEMPTS_CHANNEL, attempt_key
 from flowtui.engine.states import RunStatus, StepStatus
 from flowtui.store.apply import _apply_batch
 from flowtui.store.backends import HistoryDb, open_database
+from flowtui.store.filters import LogFilter, RunFilter
 from flowtui.store.heartbeat import HeartbeatThread
 from flowtui.store.recovery import RecoveryMixin, _owner_dead
 from flowtui.store.rows import (
@@ -178,6 +179,7 @@ class RunStore(RecoveryMixin):
         branch: str | None = None,
         concurrency_group: str | None = None,
         concurrency_limit: int | None = None,
+        left_out: Mapping[str, str] = {},
     ) -> int:
         now = time.time()
         async with self.db.transaction() as conn:
@@ -186,8 +188,8 @@ class RunStore(RecoveryMixin):
                 """INSERT INTO runs (workflow, status, trigger, triggered_by, params, git_commit,
                      parent_run_id, rerun_mode, created_at, definition, workflow_path,
                      owner_host, owner_pid, owner_started, heartbeat_at,
-                     branch, concurrency_group, concurrency_limit)
-                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                     branch, concurrency_group, concurrency_limit, left_out)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                    RETURNING id""",
                 (
                     workflow,
@@ -208,6 +210,7 @@ class RunStore(RecoveryMixin):
                     branch,
                     concurrency_group,
                     concurrency_limit,
+                    _json(dict(left_out)),
                 ),
             )
             assert row is not None
@@ -447,10 +450,10 @@ class RunStore(RecoveryMixin):
         limit: int = 50,
         before_id: int | None = None,
         statuses: Collection[RunStatus] | None = None,
+        filters: RunFilter | None = None,
     ) -> tuple[str, list[Any]]:
         """The SQL `list_runs` runs (exposed so tests can check its query plan)."""
-        where: list[str] = []
-        params: list[Any] = []
+        where, params = filters.sql() if filters is not None else ([], [])
         if workflow is not None:
             where.append("workflow = ?")
             params.append(workflow)
@@ -475,10 +478,11 @@ class RunStore(RecoveryMixin):
         limit: int = 50,
         before_id: int | None = None,
         statuses: Collection[RunStatus] | None = None,
+        filters: RunFilter | None = None,
     ) -> list[RunRecord]:
         """Newest first; page with `before_id` = the last id of the previous page."""
         sql, params = self.list_runs_query(
-            workflow, limit=limit, before_id=before_id, statuses=statuses
+            workflow, limit=limit, before_id=before_id, statuses=statuses, filters=filters
         )
         return [_run_record(r) for r in await self.db.fetchall(sql, params)]
 
@@ -547,28 +551,45 @@ class RunStore(RecoveryMixin):
         *,
         after_id: int = 0,
         limit: int = 10_000,
+        filters: LogFilter | None = None,
     ) -> list[LogRecord]:
         """Log lines in the order written; tail by passing the last id seen as `after_id`."""
-        if step is None:
-            sql = "SELECT * FROM logs WHERE run_id = ? AND id > ? ORDER BY id LIMIT ?"
-            params: tuple[Any, ...] = (run_id, after_id, limit)
-        else:
-            sql = "SELECT * FROM logs WHERE run_id = ? AND step = ? AND id > ? ORDER BY id LIMIT ?"
-            params = (run_id, step, after_id, limit)
-        return [_log_record(r) for r in await self.db.fetchall(sql, params)]
+        where, params = self._log_where(run_id, step, filters)
+        sql = f"SELECT * FROM logs WHERE {where} AND id > ? ORDER BY id LIMIT ?"
+        rows = await self.db.fetchall(sql, [*params, after_id, limit])
+        return [_log_record(r) for r in rows]
 
     async def tail_logs(
-        self, run_id: int, step: str | None = None, *, limit: int
+        self,
+        run_id: int,
+        step: str | None = None,
+        *,
+        limit: int,
+        filters: LogFilter | None = None,
     ) -> list[LogRecord]:
         """The last `limit` log lines, in the order written (reads only those rows)."""
-        if step is None:
-            sql = "SELECT * FROM logs WHERE run_id = ? ORDER BY id DESC LIMIT ?"
-            params: tuple[Any, ...] = (run_id, limit)
-        else:
-            sql = "SELECT * FROM logs WHERE run_id = ? AND step = ? ORDER BY id DESC LIMIT ?"
-            params = (run_id, step, limit)
-        rows = await self.db.fetchall(sql, params)
+        where, params = self._log_where(run_id, step, filters)
+        sql = f"SELECT * FROM logs WHERE {where} ORDER BY id DESC LIMIT ?"
+        rows = await self.db.fetchall(sql, [*params, limit])
         return [_log_record(r) for r in reversed(rows)]
+
+    def _log_where(
+        self, run_id: int, step: str | None, filters: LogFilter | None
+    ) -> tuple[str, list[Any]]:
+        where: list[str] = ["run_id = ?"]
+        params: list[Any] = [run_id]
+        if step is not None:
+            where.append("step = ?")
+            params.append(step)
+        if filters is not None:
+            if filters.since is not None:
+                where.append("at >= ?")
+                params.append(filters.since)
+            if filters.pattern is not None:
+                # SQLite: the `regexp` function the store registers (Python `re`); PostgreSQL: POSIX
+                where.append("line ~ ?" if self.dialect == "postgresql" else "line REGEXP ?")
+                params.append(filters.pattern)
+        return " AND ".join(where), params
 
     async def get_outputs(self, run_id: int) -> dict[str, dict[str, str]]:
         rows = await self.db.fetchall(
