@@ -94,7 +94,7 @@ def add_new_commands(
 
     # hidden: what the completion scripts call for dynamic words (no help= keeps it unlisted)
     p = sub.add_parser("__complete")
-    p.add_argument("kind", choices=("workflows", "runs", "held", "steps"))
+    p.add_argument("kind", choices=("workflows", "runs", "held-runs", "held", "steps"))
     p.add_argument("run", nargs="?")
     add_db(p)
     add_dirs(p)
