@@ -42,6 +42,9 @@ def left_out_steps(
     only_names, skip_names = _names(only), _names(skip)
     _check(workflow, "--only", only_names)
     _check(workflow, "--skip", skip_names)
+    both = sorted(set(only_names) & set(skip_names))
+    if both:
+        raise ValueError(f"{', '.join(both)}: given to both --only and --skip")
     left: dict[str, str] = {}
     if only_names:
         keep: set[str] = set()
