@@ -65,7 +65,7 @@ def render_footer(snap: Snapshot) -> RenderableType:
         return Text("starting…", style="dim")
     now = time.time()
     done = sum(1 for s in steps if s.status.is_final)
-    elapsed = now - run.started_at if run.started_at else 0.0
+    elapsed = (run.ended_at or now) - run.started_at if run.started_at else 0.0
     line = Table.grid(padding=(0, 1))
     line.add_row(
         ProgressBar(total=max(len(steps), 1), completed=done, width=30),
