@@ -131,3 +131,19 @@ def test_ctrl_c_under_the_footer_cancels_then_stops_waiting(cli: Cli, tmp_path: 
 
 def cli_user(cli: Cli) -> str:
     return str(cli.query("SELECT triggered_by FROM runs WHERE id = 2")[0][0])
+
+
+def test_attach_shows_the_footer_and_ctrl_c_detaches(cli: Cli, tmp_path: Path) -> None:
+    cli.env["XDG_DATA_HOME"] = str(tmp_path / "data")
+    wf = tmp_path / "gated.yaml"
+    wf.write_text(textwrap.dedent(GATED))
+    assert cli("run", str(wf), "--detach").stdout == "1\n"
+    term = Terminal(cli, "attach", "1")
+    term.wait_for(r"plan\s+│ planned")
+    term.wait_for(r"1/3 steps · \d+(\.\d)?s elapsed · no ETA yet")
+    term.wait_for(r"⏸ gate waits: flowtui approve 1 gate")
+    term.proc.send_signal(signal.SIGINT)
+    term.wait_for(r"detached from run 1; it goes on")
+    assert term.finish() == 130
+    assert cli.step_status(1, "gate") == "held"
+    assert cli("cancel", "1").returncode == 0
