@@ -79,7 +79,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="store_true", help="print the version and exit")
     # `flowtui --db h.db run x`: its own dest, since a command's --db default would hide it
-    parser.add_argument("--db", dest="global_db", metavar="PATH|URL", help="the history (as below)")
+    parser.add_argument(
+        "--db", dest="global_db", metavar="PATH|URL", help="the history, for any command"
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     p = sub.add_parser("dashboard", help="open the dashboard (the default command)")
@@ -289,7 +291,7 @@ def _dashboard_by_default(parser: argparse.ArgumentParser, argv: list[str]) -> l
             commands.update(action.choices)
     if commands & set(argv):
         return argv
-    words = [a for i, a in enumerate(argv) if not a.startswith("-") and argv[i - 1] != "--db"]
+    words = [a for i, a in enumerate(argv) if a[:1] != "-" and argv[max(i - 1, 0)] != "--db"]
     if words and not os.path.exists(words[0]) and (near := closest(words[0], commands)):
         parser.error(f"unknown command {words[0]!r}; did you mean {near!r}?")
     return ["dashboard", *argv]

@@ -112,6 +112,8 @@ async def live_footer(store: RunStore, run_id: int | None = None) -> AsyncIterat
         console=Console(file=sys.stdout),
         refresh_per_second=4,
         transient=True,
+        # `run x 2>errors.log`: its errors stay in the file, not above the footer
+        redirect_stderr=sys.stderr.isatty(),
     )
     with live:
         if run_id is not None:
