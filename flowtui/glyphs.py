@@ -46,9 +46,13 @@ LABELS: dict[str, str] = {
 _ALLOWABLE = frozenset({"failed", "timed_out"})
 
 
-def shown_status(status: str, *, run_final: bool, allowed: bool = False) -> str:
-    """What a step's recorded `status` is shown as, once its run is final (`run_final`) and
-    when its workflow allows it to fail (`allowed`)."""
+def shown_status(
+    status: str, *, run_final: bool, allowed: bool = False, left_out: bool = False
+) -> str:
+    """What a step's recorded `status` is shown as, once its run is final (`run_final`),
+    when its workflow allows it to fail (`allowed`) and when `--only/--skip` left it out."""
+    if left_out and status == "skipped":
+        return LEFT_OUT
     if status == "pending" and run_final:
         return NOT_RUN
     if allowed and status in _ALLOWABLE:

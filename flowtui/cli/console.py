@@ -21,7 +21,7 @@ from flowtui.engine.events import (
 )
 from flowtui.engine.records import ApprovalRecord, RunRecord, StepRecord
 from flowtui.engine.states import RunStatus, StepStatus
-from flowtui.glyphs import GLYPHS, LEFT_OUT, attempts_note, shown_status, status_label
+from flowtui.glyphs import GLYPHS, attempts_note, shown_status, status_label
 from flowtui.timefmt import fmt_duration
 
 COLOURS: dict[str, str] = {
@@ -61,12 +61,11 @@ class Painter:
 
 def shown(step: StepRecord, run: RunRecord) -> str:
     """The step's status as shown (`flowtui.glyphs.shown_status`): not_run, allowed_failure…"""
-    if step.name in run.left_out and step.status == StepStatus.SKIPPED:
-        return LEFT_OUT
     return shown_status(
         str(step.status),
         run_final=run.status.is_final,
         allowed=step.name in run.allowed_failures,
+        left_out=step.name in run.left_out,
     )
 
 
