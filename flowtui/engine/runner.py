@@ -375,6 +375,7 @@ class Runner:
             rerun_mode=mode,
             git_commit=parent.git_commit,
             branch=parent.branch,
+            left_out=parent.left_out,  # the same part of the workflow (`run --only/--skip`)
         )
 
     async def _reusable_steps(

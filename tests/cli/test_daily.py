@@ -158,6 +158,12 @@ def test_only_and_skip_are_recorded_and_shown(cli: Cli, tmp_path: Path) -> None:
     assert "lint, build (--skip)" in history and "lint, deploy (--only)" in history
     assert "Left out: lint, build (--skip)" in cli("show", "2").stdout
 
+    # a rerun runs the same part of the workflow
+    rerun = cli("rerun", "2", "--from-start")
+    assert rerun.returncode == 0, rerun.stderr
+    assert "building" not in rerun.stdout and "deployed" in rerun.stdout
+    assert "Left out: lint, build (--skip)" in cli("show", "3").stdout
+
     typo = cli("run", str(wf), "--only", "tset")
     assert typo.returncode == 1
     assert "--only tset: pipeline has no step 'tset'; did you mean 'test'?" in typo.stderr
