@@ -44,7 +44,13 @@ def add_history_filters(parser: argparse.ArgumentParser) -> None:
         help="only runs with this status: succeeded, failed, running, held, queued, "
         "cancelled, interrupted (repeatable)",
     )
-    parser.add_argument("--workflow", "-w", dest="workflow_opt", metavar="NAME", help="the same")
+    parser.add_argument(
+        "--workflow",
+        "-w",
+        dest="workflow_opt",
+        metavar="NAME",
+        help="only this workflow (as WORKFLOW)",
+    )
     parser.add_argument("--branch", "-b", metavar="B", help="only runs for this git branch")
     parser.add_argument(
         "--trigger", metavar="T", help="only runs started this way: manual, cron, webhook, rerun…"
