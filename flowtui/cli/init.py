@@ -62,6 +62,8 @@ def cmd_init(args: argparse.Namespace) -> int:
         raise CliError(f"{root} is a file, not a folder")
     folder = root / "workflows"
     target = folder / EXAMPLE_NAME
+    if folder.exists() and not folder.is_dir():
+        raise CliError(f"{folder} is a file; flowtui looks for workflows in a folder of that name")
     try:
         folder.mkdir(parents=True, exist_ok=True)
         with target.open("x", encoding="utf-8") as out:  # "x": never overwrite

@@ -245,6 +245,11 @@ def test_init_writes_an_example_that_runs_and_never_overwrites(cli: Cli, tmp_pat
     assert again.returncode == 0 and "already exists: left as it is" in again.stdout
     assert example.read_text().endswith("# mine\n")
 
+    (tmp_path / "odd").mkdir()
+    (tmp_path / "odd" / "workflows").write_text("")
+    odd = cli("init", "odd")
+    assert odd.returncode == 1 and "odd/workflows is a file" in odd.stderr
+
     cli.cwd = tmp_path / "proj"
     run = cli.start("run", "hello-deploy", "-q")
     lines = Lines(run)
