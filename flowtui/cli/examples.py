@@ -40,6 +40,11 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
     "serve": ("flowtui serve workflows/", "flowtui serve --port 9000 --no-webhooks"),
     "worker": ("flowtui worker -Q linux", "flowtui worker -Q gpu -c 2 --name gpu-box"),
     "db": ("flowtui db local", "flowtui db copy flowtui.db postgresql://flowtui@db:5432/flowtui"),
+    "db local": ("flowtui db local", "flowtui db local ./pgdata --port 5544"),
+    "db copy": (
+        "flowtui db copy flowtui.db postgresql://flowtui@db:5432/flowtui",
+        "flowtui db copy postgresql://flowtui@db:5432/flowtui backup.db",
+    ),
     "triggers": ("flowtui triggers", "flowtui triggers nightly-backup -n 50"),
     "completion": (
         "source <(flowtui completion bash)",
@@ -55,13 +60,19 @@ def epilog(command: str) -> str | None:
     return "examples:\n" + "\n".join(f"  {line}" for line in lines) if lines else None
 
 
-def attach_examples(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Give each command's parser its examples (kept as written, line by line)."""
+def attach_examples(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser], prefix: str = ""
+) -> None:
+    """Give each command's parser its examples (kept as written, line by line), also to
+    the actions of a command that has some (`db local`)."""
     for name, parser in sub.choices.items():
-        text = epilog(name)
+        text = epilog(prefix + name)
         if text is not None:
             parser.epilog = text
             parser.formatter_class = argparse.RawDescriptionHelpFormatter
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                attach_examples(action, f"{prefix}{name} ")
 
 
 def closest(word: str, commands: Iterable[str]) -> str | None:

@@ -3,6 +3,7 @@ on one history (filters, part of a workflow, detach/attach, init, help, completi
 
 from __future__ import annotations
 
+import argparse
 import os
 import re
 import shutil
@@ -34,16 +35,21 @@ def write(path: Path, text: str) -> Path:
     return path
 
 
-def commands() -> list[str]:
-    parser = build_parser()
-    sub = next(a for a in parser._actions if a.dest == "command")
-    return [name for name in sub.choices if not name.startswith("_")]  # type: ignore[attr-defined]
+def commands(parser: argparse.ArgumentParser | None = None) -> list[str]:
+    """Every command line `--help` is asked of: `run`, `db local`, …"""
+    found: list[str] = []
+    for action in (parser or build_parser())._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                if not name.startswith("_"):
+                    found += [name, *(f"{name} {n}" for n in commands(sub))]
+    return found
 
 
 # -- help and mistakes -------------------------------------------------------------------
 @pytest.mark.parametrize("command", commands())
 def test_every_command_help_ends_with_examples(cli: Cli, command: str) -> None:
-    result = cli(command, "--help")
+    result = cli(*command.split(), "--help")
     assert result.returncode == 0, result.stderr
     tail = result.stdout.rstrip().split("\nexamples:\n")
     assert len(tail) == 2, f"`flowtui {command} --help` has no examples:\n{result.stdout}"
