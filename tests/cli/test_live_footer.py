@@ -22,7 +22,7 @@ from tests.cli.conftest import Cli
 GATED = """
 name: gated
 steps:
-  plan: {run: "echo planning; sleep 1.5; echo planned"}
+  plan: {run: "echo planning; sleep 2.5; echo planned"}
   gate: {type: approval, requires: [plan]}
   apply: {requires: [gate], run: echo applied}
 """
