@@ -29,6 +29,11 @@ steps:
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 
 
+def _own_terminal() -> None:
+    os.setsid()
+    fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+
+
 class Terminal:
     """A process on a pseudo-terminal of 120x30; `screen` is all it wrote, ANSI removed."""
 
@@ -42,7 +47,9 @@ class Terminal:
             stderr=slave,
             env={**cli.env, "TERM": "xterm-256color"},
             cwd=cli.cwd,
-            start_new_session=True,
+            # a session of its own with this terminal as its controlling one: closing the
+            # terminal hangs up (SIGHUP) what runs in that session, as a closed ssh does
+            preexec_fn=_own_terminal,
         )
         os.close(slave)
         self.master = master
@@ -147,3 +154,16 @@ def test_attach_shows_the_footer_and_ctrl_c_detaches(cli: Cli, tmp_path: Path) -
     assert term.finish() == 130
     assert cli.step_status(1, "gate") == "held"
     assert cli("cancel", "1").returncode == 0
+
+
+def test_a_detached_run_survives_its_terminal(cli: Cli, tmp_path: Path) -> None:
+    cli.env["XDG_DATA_HOME"] = str(tmp_path / "data")
+    wf = tmp_path / "gated.yaml"
+    wf.write_text(textwrap.dedent(GATED))
+    term = Terminal(cli, "run", str(wf), "--detach")
+    term.wait_for(r"flowtui attach 1")
+    assert term.finish() == 0
+    cli.wait_for(lambda: cli.step_status(1, "gate") == "held")
+    # the terminal is gone (closed by `finish`); the run still takes its approval
+    assert cli("approve", "1").returncode == 0
+    cli.wait_for(lambda: cli.query("SELECT status FROM runs WHERE id = 1") == [("succeeded",)])
