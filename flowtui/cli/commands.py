@@ -14,7 +14,7 @@ import signal
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from flowtui import control
 from flowtui.cli.circleci_args import loader_parameters, orbs_dir, run_ref
@@ -28,8 +28,11 @@ from flowtui.cli.console import (
     step_label,
     use_colour,
 )
+from flowtui.cli.detach import DetachError, announce_run_id, is_detached_child, start_detached
+from flowtui.cli.filters import FilterError, filter_words, left_out_note, log_filter, run_filter
 from flowtui.engine.identity import current_user
-from flowtui.engine.records import RunRecord
+from flowtui.engine.records import LogRecord, RunRecord, StepRecord
+from flowtui.engine.selection import left_out_steps
 from flowtui.engine.states import RunStatus, StepStatus
 from flowtui.glyphs import attempts_note
 from flowtui.model import circleci
@@ -46,12 +49,16 @@ from flowtui.store.runstore import RunStore
 from flowtui.timefmt import fmt_clock, fmt_duration
 
 if TYPE_CHECKING:  # the engine is imported only by the commands that run something
+    from flowtui.cli.progress import Footer
     from flowtui.engine.logcap import LogLimits
     from flowtui.engine.runner import RunHandle
     from flowtui.runtime import Runtime, RuntimeOptions
 
 # flowtui/samples links to the top-level sample_workflows/ so a wheel carries them too.
 BUNDLED_SAMPLES = Path(__file__).resolve().parent.parent / "samples"
+
+
+_F = TypeVar("_F")
 
 
 class CliError(Exception):
@@ -193,6 +200,13 @@ def _paint() -> Painter:
     return Painter(use_colour(sys.stdout))
 
 
+def _checked(parse: Callable[[argparse.Namespace], _F], args: argparse.Namespace) -> _F:
+    try:
+        return parse(args)
+    except FilterError as exc:
+        raise CliError(str(exc)) from None
+
+
 # -- run / rerun -----------------------------------------------------------------------
 def cmd_run(args: argparse.Namespace) -> int:
     dirs = search_dirs(args)
@@ -200,6 +214,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     workflow, notes = _workflow_to_run(args, dirs, params)
     for note in notes:
         print(f"flowtui: {note}", file=sys.stderr)
+    try:
+        left_out = left_out_steps(workflow, args.only, args.skip)
+    except ValueError as exc:
+        raise CliError(str(exc)) from None
+    if args.detach and not is_detached_child():
+        return _detach()
     user = current_user()
 
     async def start(runtime: Runtime) -> RunHandle:
@@ -209,9 +229,24 @@ def cmd_run(args: argparse.Namespace) -> int:
             trigger="manual",
             triggered_by=user,
             branch=run_ref(args),
+            left_out=left_out,
         )
 
     return asyncio.run(_execute(args, dirs, start, [*workflow.steps]))
+
+
+def _detach() -> int:
+    try:
+        run_id, pid, log = start_detached(sys.argv[1:])
+    except (DetachError, OSError) as exc:
+        raise CliError(f"the background run did not start:\n{exc}") from None
+    print(run_id)
+    print(
+        f"run {run_id} goes on in the background (pid {pid}; output in {log})\n"
+        f"  follow it: flowtui attach {run_id}   logs: flowtui logs {run_id} -f",
+        file=sys.stderr,
+    )
+    return 0
 
 
 def _workflow_to_run(
@@ -290,6 +325,7 @@ async def _execute(
     store, runner = runtime.store, runtime.runner
     reporter = ConsoleReporter(show_logs=not args.quiet)
     loop = asyncio.get_running_loop()
+    footer = contextlib.AsyncExitStack()  # the live progress footer, on a terminal
     try:
         if not step_names and getattr(args, "run", None):
             with contextlib.suppress(CliError):
@@ -297,11 +333,16 @@ async def _execute(
                 step_names = [s.name for s in await store.get_steps(parent.id)]
         reporter.set_step_names(step_names)
         runtime.bus.add_listener(reporter)
+        live = await _live_footer(footer, store, args)
+        reporter.out = sys.stdout  # under a live footer, rich's stand-in that prints above it
         try:
             handle = await start(runtime)
         except (RunError, StoreError) as exc:
             raise CliError(str(exc)) from None
         run_id = handle.run_id
+        if live is not None:
+            live.follow(run_id)
+        announce_run_id(run_id)  # to `run --detach`, which started this process
         if (started := await store.get_run(run_id)) is not None:
             reporter.allowed_failures = started.allowed_failures
         if not step_names:
@@ -331,6 +372,7 @@ async def _execute(
         await runtime.close(by=current_user(), reason="flowtui run stopped")
         raise
     finally:
+        await footer.aclose()
         for sig in (signal.SIGINT, signal.SIGTERM):
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.remove_signal_handler(sig)
@@ -357,6 +399,16 @@ async def _execute(
     finally:
         await runtime.close()
     return 0 if status == RunStatus.SUCCEEDED else 1
+
+
+async def _live_footer(
+    stack: contextlib.AsyncExitStack, store: RunStore, args: argparse.Namespace
+) -> Footer | None:
+    from flowtui.cli import progress  # rich's Live only where a terminal shows it
+
+    if not progress.wants_live(args.quiet):
+        return None
+    return await stack.enter_async_context(progress.live_footer(store))
 
 
 # -- list ------------------------------------------------------------------------------
@@ -419,11 +471,12 @@ def cmd_history(args: argparse.Namespace) -> int:
 
 async def _history(args: argparse.Namespace) -> int:
     paint = _paint()
+    filters = _checked(run_filter, args)
     store = await open_store(args, read_only=True)
     try:
-        runs = await store.list_runs(args.workflow, limit=args.limit, before_id=args.before)
+        runs = await store.list_runs(limit=args.limit, before_id=args.before, filters=filters)
         if not runs:
-            print("no runs" + (f" of {args.workflow}" if args.workflow else ""))
+            print("no runs" + (f" of {filters.workflow}" if filters.workflow else ""))
             return 0
         rows: list[tuple[str, ...]] = []
         for run in runs:
@@ -443,6 +496,7 @@ async def _history(args: argparse.Namespace) -> int:
                     trigger,
                     approved,
                     run.branch or "",
+                    left_out_note(run),
                 )
             )
         header: tuple[str, ...] = (
@@ -454,12 +508,14 @@ async def _history(args: argparse.Namespace) -> int:
             "TRIGGER",
             "APPROVED BY",
             "BRANCH",
+            "LEFT OUT",
         )
-        if not any(run.branch for run in runs):
-            header, rows = header[:-1], [row[:-1] for row in rows]
+        optional = ("BRANCH", "LEFT OUT")  # shown when a run on the page has one
+        keep = [i for i, h in enumerate(header) if h not in optional or any(r[i] for r in rows)]
+        header, rows = tuple(header[i] for i in keep), [tuple(r[i] for i in keep) for r in rows]
         _print_table(header, rows)
         if len(runs) == args.limit:
-            print(f"(older: flowtui history {args.workflow or ''} --before {runs[-1].id})")
+            print(f"(older: flowtui history {filter_words(args)}--before {runs[-1].id})")
     finally:
         await store.close()
     return 0
@@ -479,6 +535,10 @@ async def _show(args: argparse.Namespace) -> int:
         outputs = await store.get_outputs(run.id)
         omissions = await store.log_omissions(run.id)
         print(render_summary(run, steps, approvals, paint))
+        if run.left_out:
+            print(f"Left out: {left_out_note(run)}")
+        if args.step:
+            steps = [_step_named(steps, args.step, run.id)]
         decided = {a.step: a for a in approvals}
         print(f"Started: {fmt_clock(run.started_at)}   Ended: {fmt_clock(run.ended_at)}")
         if run.branch or run.concurrency_group:
@@ -518,24 +578,36 @@ async def _show(args: argparse.Namespace) -> int:
     return 0
 
 
+def _step_named(steps: Sequence[StepRecord], name: str, run_id: int) -> StepRecord:
+    for step in steps:
+        if step.name == name:
+            return step
+    names = ", ".join(sorted(s.name for s in steps))
+    raise CliError(f"run {run_id} has no step {name!r}; steps: {names}")
+
+
 def cmd_logs(args: argparse.Namespace) -> int:
     return asyncio.run(_logs(args))
 
 
 async def _logs(args: argparse.Namespace) -> int:
     paint = _paint()
+    filters = _checked(log_filter, args)
     store = await open_store(args, read_only=True)
     try:
         run = await resolve_run(store, args.run)
         if args.step:
-            names = {s.name for s in await store.get_steps(run.id)}
-            if args.step not in names:
-                raise CliError(
-                    f"run {run.id} has no step {args.step!r}; steps: " + ", ".join(sorted(names))
-                )
+            _step_named(await store.get_steps(run.id), args.step, run.id)
         after = 0
+        first: list[LogRecord] = []
+        if args.tail is not None:  # the last N lines, then (with -f) what follows them
+            first = await store.tail_logs(run.id, args.step, limit=args.tail, filters=filters)
+            after = first[-1].id if first else 0  # none match yet: any later one is new
         while True:
-            batch = await store.get_logs(run.id, args.step, after_id=after, limit=5000)
+            batch = first or await store.get_logs(
+                run.id, args.step, after_id=after, limit=5000, filters=filters
+            )
+            first = []
             for log in batch:
                 prefix = "" if args.step else f"{log.step or '-':<16} "
                 bar = paint("│", "31" if log.stream == "stderr" else "2")
@@ -548,7 +620,9 @@ async def _logs(args: argparse.Namespace) -> int:
                 break
             current = await store.get_run(run.id)
             if current is None or current.status.is_final:
-                tail = await store.get_logs(run.id, args.step, after_id=after, limit=1)
+                tail = await store.get_logs(
+                    run.id, args.step, after_id=after, limit=1, filters=filters
+                )
                 if not tail:
                     break
                 continue

@@ -33,6 +33,7 @@ COLOURS: dict[str, str] = {
     "pending": "2",
     "skipped": "2",
     "not_run": "2",
+    "left_out": "2",
     "failed": "31",
     "allowed_failure": "33",
     "timed_out": "31",
@@ -64,6 +65,7 @@ def shown(step: StepRecord, run: RunRecord) -> str:
         str(step.status),
         run_final=run.status.is_final,
         allowed=step.name in run.allowed_failures,
+        left_out=step.name in run.left_out,
     )
 
 
@@ -96,18 +98,20 @@ class ConsoleReporter:
         self.show_logs = show_logs
         self._width = 12
         self.allowed_failures: frozenset[str] = frozenset()  # continue_on_failure steps
+        self._at: float | None = None
 
     def set_step_names(self, names: Sequence[str]) -> None:
         if names:
             self._width = min(max(len(n) for n in names), 28)
 
     def _line(self, step: str, text: str) -> None:
-        stamp = time.strftime("%H:%M:%S")
+        stamp = time.strftime("%H:%M:%S", time.localtime(self._at))
         name = step.ljust(self._width) if step else " " * self._width
         self.out.write(f"{self.paint(stamp, '2')} {name} {text}\n")
         self.out.flush()
 
     def __call__(self, event: Event) -> None:
+        self._at = getattr(event, "at", None)  # `attach` replays events recorded earlier
         if isinstance(event, StepLog | RemoteLogSeen):
             if self.show_logs or event.stream == "system":
                 bar = self.paint("│", "31" if event.stream == "stderr" else "2")

@@ -7,10 +7,13 @@ Kept light on imports: the headless commands must start fast, so the engine, the
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import sys
 from collections.abc import Sequence
 
+from flowtui.cli import options
+from flowtui.cli.examples import attach_examples, closest
 from flowtui.cli.visible import visible_stdout
 
 EPILOG = """\
@@ -90,6 +93,10 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="store_true", help="print the version and exit")
+    # `flowtui --db h.db run x`: its own dest, since a command's --db default would hide it
+    parser.add_argument(
+        "--db", dest="global_db", metavar="PATH|URL", help="the history, for any command"
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     p = sub.add_parser("dashboard", help="open the dashboard (the default command)")
@@ -158,6 +165,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_log_limits(p)
     _add_raw(p)
+    options.add_run_part(p)
     _add_db(p)
     _add_dirs(p)
 
@@ -181,12 +189,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("workflow", nargs="?", help="only this workflow")
     p.add_argument("--limit", "-n", type=int, default=20)
     p.add_argument("--before", type=int, metavar="RUN", help="runs older than this id (paging)")
+    options.add_history_filters(p)
     _add_db(p)
 
     p = sub.add_parser("show", help="a run's steps, timings, outputs and log tails")
     p.add_argument("run", help="run id, or 'last'")
     p.add_argument("--lines", type=int, default=5, help="log lines per step (default 5)")
     _add_raw(p)
+    p.add_argument("--step", "-s", metavar="STEP", help="only this step")
     _add_db(p)
 
     p = sub.add_parser("logs", help="print a run's logs")
@@ -194,6 +204,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("step", nargs="?")
     p.add_argument("--follow", "-f", action="store_true", help="keep printing until the run ends")
     _add_raw(p)
+    options.add_log_filters(p)
     _add_db(p)
 
     for verb in ("approve", "reject"):
@@ -307,6 +318,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("workflow", nargs="?", help="only this workflow")
     p.add_argument("--limit", "-n", type=int, default=20)
     _add_db(p)
+    options.add_new_commands(sub, _add_db, _add_dirs)
+    attach_examples(sub)
     return parser
 
 
@@ -318,7 +331,12 @@ def _dashboard_by_default(parser: argparse.ArgumentParser, argv: list[str]) -> l
     for action in parser._actions:
         if isinstance(action, argparse._SubParsersAction):
             commands.update(action.choices)
-    return argv if commands & set(argv) else ["dashboard", *argv]
+    if commands & set(argv):
+        return argv
+    words = [a for i, a in enumerate(argv) if a[:1] != "-" and argv[max(i - 1, 0)] != "--db"]
+    if words and not os.path.exists(words[0]) and (near := closest(words[0], commands)):
+        parser.error(f"unknown command {words[0]!r}; did you mean {near!r}?")
+    return ["dashboard", *argv]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -333,6 +351,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     if args.command is None:
         args = parser.parse_args(["dashboard", *(argv or [])])
+    if args.global_db and not getattr(args, "db", None):
+        args.db = args.global_db
     from flowtui.cli import commands
 
     handler = getattr(commands, f"cmd_{args.command}", None)
@@ -360,6 +380,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         from flowtui.cli.db import cmd_db
 
         handler = cmd_db
+    elif args.command in options.MODULES:  # attach, completion, init, __complete
+        module = importlib.import_module(options.MODULES[args.command])
+        handler = getattr(module, f"cmd_{args.command.strip('_')}")
     if handler is None:
         parser.error(f"unknown command {args.command}")
     try:

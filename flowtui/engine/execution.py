@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -95,6 +95,7 @@ class RunExecution:
         workspace: Path,
         reused: dict[str, tuple[StepStatus, dict[str, str], str]],
         branch: str | None = None,
+        left_out: Collection[str] = (),
     ) -> None:
         self.context = context
         self.branch = branch
@@ -116,6 +117,10 @@ class RunExecution:
             self.statuses[name] = status
             self.outputs[name] = outs
             self.messages[name] = note
+        # `run --only/--skip`: recorded skipped; unlike a skip, the steps after them still run
+        self.left_out = frozenset(left_out)
+        for name in self.left_out:
+            self.statuses[name] = StepStatus.SKIPPED
         self.tasks: dict[str, asyncio.Task[None]] = {}
         # team mode with steps elsewhere: the workspace travels through the history, and
         # `_hand` is this machine's side of it
@@ -448,7 +453,9 @@ class RunExecution:
         if any(not self.statuses[d].is_final for d in deps):
             # a dependency that is itself blocked never finishes
             return "wait"
-        if deps and all(self.statuses[d] == StepStatus.SKIPPED for d in deps):
+        if deps and all(
+            self.statuses[d] == StepStatus.SKIPPED and d not in self.left_out for d in deps
+        ):
             self.skip_reasons[step.name] = "every step it requires was skipped"
             return "skip"
         return "start"

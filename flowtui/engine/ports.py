@@ -74,6 +74,7 @@ class RunLedger(Protocol):
         branch: str | None = None,
         concurrency_group: str | None = None,
         concurrency_limit: int | None = None,
+        left_out: Mapping[str, str] = ...,
     ) -> int:
         """Record a new queued run with its steps; returns its id."""
         ...

@@ -52,6 +52,8 @@ class RunRecord:
     heartbeat_at: float | None
     branch: str | None = None  # the git branch the run is for (branch filters)
     concurrency_group: str | None = None
+    # steps `flowtui run --only/--skip` left out: {step: "--only" | "--skip"}
+    left_out: dict[str, str] = field(default_factory=dict)
 
     @property
     def duration(self) -> float | None:

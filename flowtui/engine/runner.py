@@ -41,6 +41,7 @@ from flowtui.engine.ports import Liveness, RunLedger
 from flowtui.engine.private import make_private_dir
 from flowtui.engine.records import CommandRecord, NewStep, RunRecord
 from flowtui.engine.remote import StepDispatcher, no_dispatcher_message
+from flowtui.engine.selection import left_out_step
 from flowtui.engine.states import RunStatus, StepStatus
 from flowtui.model.workflow import Workflow
 
@@ -229,12 +230,15 @@ class Runner:
         reuse: Collection[str] = (),
         git_commit: str | None = None,
         branch: str | None = None,
+        left_out: Mapping[str, str] | None = None,
     ) -> RunHandle:
         """Record a new run (queued) and start executing it in the background.
 
         `branch` (for `branches:` filters) defaults to the `branch` param, else the git
         branch the workflow file is checked out on, else None.  A draft workflow is refused.
+        `left_out` names steps not to run, each with the option that left it out (`--skip`).
         """
+        left_out = dict(left_out or {})
         refusal = draft_refusal(workflow)
         if refusal is not None:
             raise RunError(refusal)
@@ -250,6 +254,9 @@ class Runner:
         new_steps = []
         for position, step in enumerate(workflow.steps.values()):
             old = reused.get(step.name)
+            if step.name in left_out:
+                new_steps.append(left_out_step(step, position, left_out[step.name]))
+                continue
             new_steps.append(
                 NewStep(
                     name=step.name,
@@ -295,6 +302,7 @@ class Runner:
             branch=branch,
             concurrency_group=workflow.concurrency_group,
             concurrency_limit=workflow.concurrency,
+            left_out=left_out,
         )
         workspace = self.workspace_for(run_id)
         if reuse_from is not None:
@@ -302,7 +310,7 @@ class Runner:
             if parent_ws.is_dir() and reused:
                 await asyncio.to_thread(shutil.copytree, parent_ws, workspace, dirs_exist_ok=True)
         make_private_dir(workspace)
-        handle = self._start_execution(run_id, workflow, resolved, reused, branch)
+        handle = self._start_execution(run_id, workflow, resolved, reused, branch, left_out)
         # a child run belongs to its parent's `workflow` step: it is never left behind queued
         self._runs[run_id].releasable = trigger != "workflow"
         return handle
@@ -314,8 +322,10 @@ class Runner:
         params: dict[str, str],
         reused: dict[str, tuple[StepStatus, dict[str, str], str]],
         branch: str | None,
+        left_out: Collection[str] = (),
     ) -> RunHandle:
         execution = RunExecution(
+            left_out=left_out,
             context=self._context,
             run_id=run_id,
             workflow=workflow,
@@ -370,7 +380,9 @@ class Runner:
             reused = await self._recorded_reuse(run.id)
             make_private_dir(self.workspace_for(run.id))
             handles.append(
-                self._start_execution(run.id, workflow, dict(run.params), reused, run.branch)
+                self._start_execution(
+                    run.id, workflow, dict(run.params), reused, run.branch, run.left_out
+                )
             )
         return handles
 
@@ -425,6 +437,7 @@ class Runner:
             reuse=[p.name for p in plan if p.action == Action.REUSE],
             git_commit=parent.git_commit,
             branch=parent.branch,
+            left_out=parent.left_out,  # the same part of the workflow (`run --only/--skip`)
         )
 
     async def _reused_steps(

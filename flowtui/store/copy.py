@@ -102,6 +102,7 @@ TABLES: tuple[Table, ...] = (
             "branch",
             "concurrency_group",
             "concurrency_limit",
+            "left_out",
         ),
         ("id",),
         identity=True,

@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
+import functools
 import logging
 import os
+import re
 import sqlite3
 from collections.abc import AsyncIterator, Callable, Iterable
 from pathlib import Path
@@ -245,8 +247,19 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     ),
     # a decision's seal (flowtui/store/seal.py): a command row a step could not forge
     ("ALTER TABLE commands ADD COLUMN seal TEXT NOT NULL DEFAULT ''",),
+    # `flowtui run --only/--skip`: the steps the run left out, {step: "--skip" | "--only"}
+    ("ALTER TABLE runs ADD COLUMN left_out TEXT NOT NULL DEFAULT '{}'",),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def _regexp(pattern: str, text: str | None) -> bool:
+    return text is not None and _compiled(pattern).search(text) is not None
+
+
+@functools.lru_cache(maxsize=32)
+def _compiled(pattern: str) -> re.Pattern[str]:
+    return re.compile(pattern)
 
 
 def default_db_path() -> Path:
@@ -392,6 +405,8 @@ class Database:
         db = cls(resolved, conn)
         try:
             conn.row_factory = sqlite3.Row
+            # `line REGEXP ?` (`flowtui logs --grep`); PostgreSQL has `~` built in
+            await conn.create_function("regexp", 2, _regexp, deterministic=True)
             await conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
             mode = await db._retry_busy(db._fetch_value, "PRAGMA journal_mode = WAL")
             if str(mode).lower() != "wal":

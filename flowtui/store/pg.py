@@ -222,6 +222,8 @@ PG_MIGRATIONS: tuple[tuple[str, ...], ...] = (
     ),
     # the same columns as SQLite's (db copy); PostgreSQL rows are not sealed (seal.py)
     ("ALTER TABLE commands ADD COLUMN seal TEXT NOT NULL DEFAULT ''",),
+    # `flowtui run --only/--skip` (SQLite's version 6)
+    ("ALTER TABLE runs ADD COLUMN left_out TEXT NOT NULL DEFAULT '{}'",),
 )
 PG_SCHEMA_VERSION = len(PG_MIGRATIONS)
 

@@ -74,4 +74,5 @@ def _run_record(r: RowLike) -> RunRecord:
         heartbeat_at=r["heartbeat_at"],
         branch=r["branch"],
         concurrency_group=r["concurrency_group"],
+        left_out=json.loads(r["left_out"]),
     )

@@ -33,6 +33,7 @@ from flowtui.engine.states import RunStatus, StepStatus
 from flowtui.store import seal
 from flowtui.store.apply import _apply_batch
 from flowtui.store.backends import HistoryDb, open_database
+from flowtui.store.filters import LogFilter, RunFilter
 from flowtui.store.heartbeat import HeartbeatThread
 from flowtui.store.recovery import RecoveryMixin, _owner_dead
 from flowtui.store.rows import (
@@ -189,6 +190,7 @@ class RunStore(RecoveryMixin):
         branch: str | None = None,
         concurrency_group: str | None = None,
         concurrency_limit: int | None = None,
+        left_out: Mapping[str, str] = {},
     ) -> int:
         now = time.time()
         async with self.db.transaction() as conn:
@@ -197,8 +199,8 @@ class RunStore(RecoveryMixin):
                 """INSERT INTO runs (workflow, status, trigger, triggered_by, params, git_commit,
                      parent_run_id, rerun_mode, created_at, definition, workflow_path,
                      owner_host, owner_pid, owner_started, heartbeat_at,
-                     branch, concurrency_group, concurrency_limit)
-                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                     branch, concurrency_group, concurrency_limit, left_out)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                    RETURNING id""",
                 (
                     workflow,
@@ -219,6 +221,7 @@ class RunStore(RecoveryMixin):
                     branch,
                     concurrency_group,
                     concurrency_limit,
+                    _json(dict(left_out)),
                 ),
             )
             assert row is not None
@@ -496,10 +499,10 @@ class RunStore(RecoveryMixin):
         limit: int = 50,
         before_id: int | None = None,
         statuses: Collection[RunStatus] | None = None,
+        filters: RunFilter | None = None,
     ) -> tuple[str, list[Any]]:
         """The SQL `list_runs` runs (exposed so tests can check its query plan)."""
-        where: list[str] = []
-        params: list[Any] = []
+        where, params = filters.sql() if filters is not None else ([], [])
         if workflow is not None:
             where.append("workflow = ?")
             params.append(workflow)
@@ -524,10 +527,11 @@ class RunStore(RecoveryMixin):
         limit: int = 50,
         before_id: int | None = None,
         statuses: Collection[RunStatus] | None = None,
+        filters: RunFilter | None = None,
     ) -> list[RunRecord]:
         """Newest first; page with `before_id` = the last id of the previous page."""
         sql, params = self.list_runs_query(
-            workflow, limit=limit, before_id=before_id, statuses=statuses
+            workflow, limit=limit, before_id=before_id, statuses=statuses, filters=filters
         )
         return [_run_record(r) for r in await self.db.fetchall(sql, params)]
 
@@ -596,48 +600,62 @@ class RunStore(RecoveryMixin):
         *,
         after_id: int = 0,
         limit: int = 10_000,
+        filters: LogFilter | None = None,
     ) -> list[LogRecord]:
         """Log lines in the order written; tail by passing the last id seen as `after_id`."""
-        if step is None:
-            sql = "SELECT * FROM logs WHERE run_id = ? AND id > ? ORDER BY id LIMIT ?"
-            params: tuple[Any, ...] = (run_id, after_id, limit)
-        else:
-            sql = "SELECT * FROM logs WHERE run_id = ? AND step = ? AND id > ? ORDER BY id LIMIT ?"
-            params = (run_id, step, after_id, limit)
-        return [_log_record(r) for r in await self.db.fetchall(sql, params)]
+        where, params = self._log_where(run_id, step, filters)
+        sql = f"SELECT * FROM logs WHERE {where} AND id > ? ORDER BY id LIMIT ?"
+        rows = await self.db.fetchall(sql, [*params, after_id, limit])
+        return [_log_record(r) for r in rows]
 
     async def tail_logs(
-        self, run_id: int, step: str | None = None, *, limit: int, before_id: int | None = None
+        self,
+        run_id: int,
+        step: str | None = None,
+        *,
+        limit: int,
+        before_id: int | None = None,
+        filters: LogFilter | None = None,
     ) -> list[LogRecord]:
         """The last `limit` log lines (of those older than line `before_id`, to page back
         through a long log), in the order written; reads only those rows."""
-        sql, params = self._logs_where(run_id, step, before_id)
-        rows = await self.db.fetchall(
-            f"SELECT * FROM logs {sql} ORDER BY id DESC LIMIT ?", (*params, limit)
-        )
+        where, params = self._log_where(run_id, step, filters, before_id)
+        sql = f"SELECT * FROM logs WHERE {where} ORDER BY id DESC LIMIT ?"
+        rows = await self.db.fetchall(sql, [*params, limit])
         return [_log_record(r) for r in reversed(rows)]
 
     async def count_logs(
         self, run_id: int, step: str | None = None, *, before_id: int | None = None
     ) -> int:
         """How many log lines there are (older than line `before_id` when given)."""
-        sql, params = self._logs_where(run_id, step, before_id)
-        rows = await self.db.fetchall(f"SELECT COUNT(*) AS n FROM logs {sql}", params)
+        where, params = self._log_where(run_id, step, None, before_id)
+        rows = await self.db.fetchall(f"SELECT COUNT(*) AS n FROM logs WHERE {where}", params)
         return int(rows[0]["n"])
 
-    @staticmethod
-    def _logs_where(
-        run_id: int, step: str | None, before_id: int | None
-    ) -> tuple[str, tuple[Any, ...]]:
-        sql = "WHERE run_id = ?"
+    def _log_where(
+        self,
+        run_id: int,
+        step: str | None,
+        filters: LogFilter | None,
+        before_id: int | None = None,
+    ) -> tuple[str, list[Any]]:
+        where: list[str] = ["run_id = ?"]
         params: list[Any] = [run_id]
         if step is not None:
-            sql += " AND step = ?"
+            where.append("step = ?")
             params.append(step)
         if before_id is not None:
-            sql += " AND id < ?"
+            where.append("id < ?")
             params.append(before_id)
-        return sql, tuple(params)
+        if filters is not None:
+            if filters.since is not None:
+                where.append("at >= ?")
+                params.append(filters.since)
+            if filters.pattern is not None:
+                # SQLite: the `regexp` function the store registers (Python `re`); PostgreSQL: POSIX
+                where.append("line ~ ?" if self.dialect == "postgresql" else "line REGEXP ?")
+                params.append(filters.pattern)
+        return " AND ".join(where), params
 
     async def get_outputs(self, run_id: int) -> dict[str, dict[str, str]]:
         rows = await self.db.fetchall(

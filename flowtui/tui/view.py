@@ -21,9 +21,11 @@ def dag_nodes(workflow: Workflow) -> list[tuple[str, tuple[str, ...]]]:
 
 def shown_states(run: RunRecord, steps: Sequence[StepRecord]) -> dict[str, str]:
     """Each step's status as shown (`not_run`, `allowed_failure`, see flowtui.glyphs)."""
-    final, allowed = run.status.is_final, run.allowed_failures
+    final, allowed, left = run.status.is_final, run.allowed_failures, run.left_out
     return {
-        s.name: shown_status(str(s.status), run_final=final, allowed=s.name in allowed)
+        s.name: shown_status(
+            str(s.status), run_final=final, allowed=s.name in allowed, left_out=s.name in left
+        )
         for s in steps
     }
 

@@ -1,0 +1,115 @@
+"""Arguments of the daily-use features: filters, part of a workflow, detach, new commands.
+
+Kept apart from `main.build_parser` so each feature's options are read in one place.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+
+WHEN = "a duration back from now (30m, 2h, 7d) or a date (2026-01-31, 2026-01-31T14:00)"
+
+
+def add_run_part(parser: argparse.ArgumentParser) -> None:
+    """`run --only/--skip/--detach`."""
+    parser.add_argument(
+        "--only",
+        action="append",
+        default=[],
+        metavar="STEP[,STEP]",
+        help="run only these steps and the steps they require (repeatable)",
+    )
+    parser.add_argument(
+        "--skip",
+        action="append",
+        default=[],
+        metavar="STEP[,STEP]",
+        help="leave these steps out; steps that require them still run (repeatable)",
+    )
+    parser.add_argument(
+        "--detach",
+        "-d",
+        action="store_true",
+        help="run in the background (survives the terminal), print the run id and return; "
+        "follow it with `flowtui attach RUN`",
+    )
+
+
+def add_history_filters(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--status",
+        action="append",
+        metavar="S[,S]",
+        help="only runs with this status: succeeded, failed, running, held, queued, "
+        "cancelled, interrupted (repeatable)",
+    )
+    parser.add_argument(
+        "--workflow",
+        "-w",
+        dest="workflow_opt",
+        metavar="NAME",
+        help="only this workflow (as WORKFLOW)",
+    )
+    parser.add_argument("--branch", "-b", metavar="B", help="only runs for this git branch")
+    parser.add_argument(
+        "--trigger", metavar="T", help="only runs started this way: manual, cron, webhook, rerun…"
+    )
+    parser.add_argument("--since", metavar="WHEN", help=f"only runs created since WHEN: {WHEN}")
+    parser.add_argument("--until", metavar="WHEN", help="only runs created before WHEN")
+
+
+def add_log_filters(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--tail", "-n", type=int, metavar="N", help="only the last N lines")
+    parser.add_argument("--since", metavar="WHEN", help=f"only lines written since WHEN: {WHEN}")
+    parser.add_argument(
+        "--grep",
+        "-g",
+        metavar="PATTERN",
+        help="only lines matching PATTERN (a regular expression; case-sensitive)",
+    )
+
+
+def add_new_commands(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser],
+    add_db: Callable[[argparse.ArgumentParser], None],
+    add_dirs: Callable[[argparse.ArgumentParser], None],
+) -> None:
+    p = sub.add_parser(
+        "attach", help="follow a run's live progress (Ctrl-C detaches, the run goes on)"
+    )
+    p.add_argument("run", help="run id, or 'last'")
+    p.add_argument("--quiet", "-q", action="store_true", help="do not print step output")
+    add_db(p)
+
+    p = sub.add_parser(
+        "completion",
+        help="print a shell completion script",
+        description="Print a script that completes flowtui's commands, options, workflow "
+        "names, run ids and held steps. Load it from your shell's start-up file.",
+    )
+    p.add_argument("shell", choices=("bash", "zsh", "fish"))
+
+    p = sub.add_parser(
+        "init",
+        help="start a project: write workflows/ with a commented example",
+        description="Write DIR/workflows/ with one small commented example (plan → approve → "
+        "apply, run locally). Never overwrites a file.",
+    )
+    p.add_argument("dir", nargs="?", default=".", help="the project folder (default: here)")
+
+    # hidden: what the completion scripts call for dynamic words (no help= keeps it unlisted)
+    p = sub.add_parser("__complete")
+    p.add_argument("kind", choices=("workflows", "runs", "held-runs", "held", "steps"))
+    p.add_argument("run", nargs="?")
+    add_db(p)
+    add_dirs(p)
+
+
+# the module each new command lives in (imported only when it runs)
+MODULES: dict[str, str] = {
+    "attach": "flowtui.cli.attach",
+    "completion": "flowtui.cli.completion",
+    "__complete": "flowtui.cli.completion",
+    "init": "flowtui.cli.init",
+}
