@@ -14,7 +14,7 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
     "dashboard": ("flowtui", "flowtui dashboard workflows/ --theme flowtui-light"),
     "run": (
         "flowtui run workflows/deploy.yaml -p version=1.2.3",
-        "flowtui run deploy --only apply        # apply and the steps it requires",
+        "flowtui run deploy --only apply --dry-run   # apply and what it requires: the plan",
         "flowtui run deploy --detach && flowtui attach last",
     ),
     "attach": ("flowtui attach last", "flowtui attach 42   # Ctrl-C detaches; the run goes on"),
@@ -33,7 +33,15 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
     ),
     "approve": ("flowtui approve last", "flowtui approve 42 approve -m 'plan looks right'"),
     "reject": ("flowtui reject last", "flowtui reject 42 approve -m 'wrong region'"),
-    "rerun": ("flowtui rerun last", "flowtui rerun 42 --from-start"),
+    "rerun": (
+        "flowtui rerun last",
+        "flowtui rerun 42 --from deploy --dry-run   # the plan: what runs again, what is reused",
+        "flowtui rerun 42 --from-start",
+    ),
+    "shell": (
+        "flowtui shell last deploy                # $SHELL where deploy ran, with its environment",
+        "flowtui shell 42 test -c 'env | grep ^STEPS_'",
+    ),
     "pause": ("flowtui pause nightly-backup", "flowtui pause workflows/backup.yaml"),
     "resume": ("flowtui resume nightly-backup", "flowtui resume workflows/backup.yaml"),
     "cancel": ("flowtui cancel last", "flowtui cancel 42 --wait 30"),
