@@ -25,6 +25,7 @@ from flowtui.engine.bus import EventBus
 from flowtui.engine.events import RemoteLogSeen
 from flowtui.engine.executors.base import StepContext, StepResult
 from flowtui.engine.ports import RunLedger
+from flowtui.engine.records import LogRecord
 from flowtui.engine.states import StepStatus
 
 # where the history announces an attempt's recorded outcome (PostgreSQL NOTIFY), and how
@@ -136,7 +137,6 @@ class RemoteExecutor:
             branch=ctx.env.get("FLOWTUI_BRANCH"),
             kill_grace=ctx.kill_grace,
         )
-        # the step's "waiting for a worker" must be written before a worker's "on worker"
         await self.ledger.flush_writes()
         echo = asyncio.create_task(self._echo_logs(ctx), name="flowtui-remote-echo")
         try:
@@ -153,23 +153,28 @@ class RemoteExecutor:
             with contextlib.suppress(asyncio.CancelledError):
                 await echo
         try:
-            await self._echo_once(ctx)  # the last lines, written just before the outcome
-            attempts = await self.ledger.get_attempts(ctx.run_id, ctx.step.name)
-            outputs = (await self.ledger.get_outputs(ctx.run_id)).get(ctx.step.name, {})
+            # the attempt, its outputs and the last lines (written just before the outcome)
+            seen = await self.ledger.remote_outcome(
+                ctx.run_id, ctx.step.name, ctx.attempt, after_log_id=self._echoed
+            )
         except Exception as exc:
             return StepResult(StepStatus.FAILED, message=f"reading the outcome failed: {exc}")
-        ended = [a for a in attempts if a.attempt == ctx.attempt and a.ended_at is not None]
-        if not ended or ended[0].status not in (StepStatus.SUCCEEDED, StepStatus.FAILED):
+        self._echo(ctx, seen.logs)
+        outcome = seen.attempt
+        if (
+            outcome is None
+            or outcome.ended_at is None
+            or outcome.status not in (StepStatus.SUCCEEDED, StepStatus.FAILED)
+        ):
             return StepResult(
                 StepStatus.FAILED,
                 message=f"the worker on queue {queue} recorded no outcome for attempt "
                 f"{ctx.attempt}",
             )
-        outcome = ended[0]
         return StepResult(
             outcome.status,
             exit_code=outcome.exit_code,
-            outputs=dict(outputs),
+            outputs=dict(seen.outputs),
             message=outcome.message,
         )
 
@@ -189,7 +194,11 @@ class RemoteExecutor:
                 await self._echo_once(ctx)
 
     async def _echo_once(self, ctx: StepContext) -> None:
-        lines = await self.ledger.get_logs(ctx.run_id, ctx.step.name, after_id=self._echoed)
+        self._echo(
+            ctx, await self.ledger.get_logs(ctx.run_id, ctx.step.name, after_id=self._echoed)
+        )
+
+    def _echo(self, ctx: StepContext, lines: list[LogRecord]) -> None:
         for record in lines:
             self._echoed = record.id
             if record.attempt == ctx.attempt:

@@ -24,6 +24,7 @@ from flowtui.engine.records import (
     EventRecord,
     LogRecord,
     NewStep,
+    RemoteOutcome,
     RunRecord,
     StepRecord,
 )
@@ -42,7 +43,7 @@ from flowtui.store.rows import (
     _one,
     _run_record,
 )
-from flowtui.store.transitions import move_run
+from flowtui.store.transitions import move_run, move_step, run_status_of
 
 COMMAND_KINDS = frozenset({"approve", "reject", "cancel"})
 # the roles a user is a member of (none for a role that does not exist, e.g. dropped since)
@@ -297,18 +298,34 @@ class RunStore(RecoveryMixin):
             )
 
     async def apply(self, events: Sequence[Event]) -> None:
-        """Write a batch of engine events in one transaction, in order."""
+        """Write a batch of engine events in one transaction, in order (the whole batch in
+        one call on the connection's thread, not a hop per statement)."""
         if not events:
             return
-        async with self.db.transaction() as conn:
-            # the whole batch in one call on the connection's thread, not a hop per statement
-            await self.db.run_in_connection(_apply_batch, events)
-            if self.dialect == "postgresql":  # dashboards anywhere redraw at once
-                await conn.execute("SELECT pg_notify('flowtui_events', '')")
-                for event in events:  # the runner waiting for it goes on at once
-                    if isinstance(event, AttemptEnded):
-                        key = attempt_key(event.run_id, event.step, event.attempt)
-                        await conn.execute("SELECT pg_notify(?, ?)", (ATTEMPTS_CHANNEL, key))
+        await self.db.write(_apply_and_announce, events, self.dialect == "postgresql")
+
+    async def begin_remote_attempt(
+        self,
+        run_id: int,
+        step: str,
+        attempt: int,
+        message: str,
+        *,
+        skip_deltas: Collection[int],
+        with_outputs: bool,
+    ) -> tuple[RunStatus | None, list[tuple[int, bytes]], dict[str, dict[str, str]]]:
+        """A worker takes an attempt (team mode), in one transaction: unless the run is
+        over, the step is marked running with `message` ("on worker NAME"); then the run's
+        status, its workspace deltas but `skip_deltas` and (if asked) its outputs."""
+        return await self.db.write(
+            _begin_remote_attempt, run_id, step, attempt, message, skip_deltas, with_outputs
+        )
+
+    async def remote_outcome(
+        self, run_id: int, step: str, attempt: int, *, after_log_id: int = 0
+    ) -> RemoteOutcome:
+        """What a worker recorded for `attempt` of `step`, in one read (team mode)."""
+        return await self.db.read(_remote_outcome, run_id, step, attempt, after_log_id)
 
     # ----------------------------------------------------------------- workspaces
 
@@ -631,3 +648,80 @@ class RunStore(RecoveryMixin):
             )
             for r in rows
         ]
+
+
+def _apply_and_announce(conn: Any, events: Sequence[Event], announce: bool) -> None:
+    _apply_batch(conn, events)
+    if not announce:
+        return
+    # PostgreSQL: dashboards anywhere redraw at once, and the runner waiting for an
+    # attempt's outcome goes on at once (one statement, sent at commit)
+    notes: list[str] = ["flowtui_events", ""]
+    for event in events:
+        if isinstance(event, AttemptEnded):
+            notes += [ATTEMPTS_CHANNEL, attempt_key(event.run_id, event.step, event.attempt)]
+    calls = ", ".join("pg_notify(?, ?)" for _ in range(len(notes) // 2))
+    conn.execute(f"SELECT {calls}", notes)
+
+
+def _begin_remote_attempt(
+    conn: Any,
+    run_id: int,
+    step: str,
+    attempt: int,
+    message: str,
+    skip_deltas: Collection[int],
+    with_outputs: bool,
+) -> tuple[RunStatus | None, list[tuple[int, bytes]], dict[str, dict[str, str]]]:
+    status = run_status_of(conn, run_id)
+    if status is None or status.is_final:
+        return status, [], {}
+    move_step(conn, run_id, step, StepStatus.RUNNING, time.time(), attempt=attempt, message=message)
+    rows = conn.execute(
+        """SELECT id, data FROM workspace_deltas WHERE run_id = ?
+             AND id NOT IN (SELECT value FROM json_each(?)) ORDER BY id""",
+        (run_id, _ids_json(skip_deltas)),
+    ).fetchall()
+    deltas = [(int(r[0]), bytes(r[1])) for r in rows]
+    outputs: dict[str, dict[str, str]] = {}
+    if with_outputs:
+        for name, key, value in conn.execute(
+            "SELECT step, key, value FROM outputs WHERE run_id = ? ORDER BY step, key", (run_id,)
+        ).fetchall():
+            outputs.setdefault(name, {})[key] = value
+    return status, deltas, outputs
+
+
+def _remote_outcome(
+    conn: Any, run_id: int, step: str, attempt: int, after_log_id: int
+) -> RemoteOutcome:
+    row = conn.execute(
+        "SELECT * FROM attempts WHERE run_id = ? AND step = ? AND attempt = ?",
+        (run_id, step, attempt),
+    ).fetchone()
+    record = None
+    if row is not None:
+        record = AttemptRecord(
+            run_id=row["run_id"],
+            step=row["step"],
+            attempt=row["attempt"],
+            status=StepStatus(row["status"]),
+            started_at=row["started_at"],
+            ended_at=row["ended_at"],
+            exit_code=row["exit_code"],
+            message=row["message"],
+        )
+    outputs = {
+        str(r[0]): str(r[1])
+        for r in conn.execute(
+            "SELECT key, value FROM outputs WHERE run_id = ? AND step = ?", (run_id, step)
+        ).fetchall()
+    }
+    logs = [
+        _log_record(r)
+        for r in conn.execute(
+            "SELECT * FROM logs WHERE run_id = ? AND step = ? AND id > ? ORDER BY id",
+            (run_id, step, after_log_id),
+        ).fetchall()
+    ]
+    return RemoteOutcome(record, outputs, logs)

@@ -101,7 +101,14 @@ class PgDispatcher:
         limit = lost_after()
         checked = loop.time()
         unreachable_since: float | None = None
+        if announced is not None:  # the usual end: the worker's NOTIFY, before any read
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(announced), POLL)
         while True:
+            if announced is not None and announced.done():
+                # its outcome is in the history: no need to read the job's status (it ends
+                # a moment later, when the worker's task returns)
+                return Status.SUCCEEDED
             try:
                 status = await app.job_manager.get_job_status_async(job_id)
             except Exception as exc:  # the database restarts or the network hiccups
@@ -114,8 +121,6 @@ class PgDispatcher:
             unreachable_since = None
             if status in ENDED:
                 return status
-            if announced is not None and announced.done():
-                return Status.SUCCEEDED  # its outcome is in the history; the job ends now
             if status == Status.DOING and loop.time() - checked > limit / 5:
                 checked = loop.time()
                 try:

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from flowtui.engine.bus import EventBus
-from flowtui.engine.events import AttemptEnded, StepLog, StepOutputs, StepStatusChanged
+from flowtui.engine.events import AttemptEnded, StepLog, StepOutputs
 from flowtui.engine.executors.base import StepContext, StepResult
 from flowtui.engine.executors.registry import EXECUTORS, get_executor
 from flowtui.engine.process import OUTPUT_THROTTLE
@@ -158,13 +158,24 @@ class StepRunner:
         except (WorkflowError, KeyError, SecretError) as exc:
             return StepResult(StepStatus.FAILED, message=f"worker {name}: {exc}")
         masking.masker = Masker(secrets.values())
-        run = await self.store.get_run(job.run_id)
-        if run is None or run.status.is_final:  # e.g. its runner died while it was queued
-            state = run.status if run is not None else "gone"
-            return StepResult(
-                StepStatus.FAILED, message=f"not started: run {job.run_id} is {state}"
-            )
         workspace = (self.options.workdir / "workspaces" / str(job.run_id)).absolute()
+        hand = self._hand_offs.setdefault(job.run_id, HandOff(workspace))
+        reads_outputs = step.type in OUTPUT_READERS or step.type not in EXECUTORS  # plugins
+        # one transaction: the step is "on worker NAME" before it starts (the history names
+        # the worker that has it, even if this process dies a moment later), unless its run
+        # is over (e.g. its runner died while it was queued); what it needs to start
+        state, deltas, outputs = await self.store.begin_remote_attempt(
+            job.run_id,
+            job.step,
+            job.attempt,
+            f"on worker {name}",
+            skip_deltas=hand.seen,
+            with_outputs=reads_outputs,
+        )
+        if state is None or state.is_final:
+            return StepResult(
+                StepStatus.FAILED, message=f"not started: run {job.run_id} is {state or 'gone'}"
+            )
         step_dir = attempt_dir(workspace, job.step, job.attempt)
         step_dir.mkdir(parents=True, exist_ok=True)
         env = step_variables(
@@ -178,21 +189,6 @@ class StepRunner:
         )
         env["FLOWTUI_ATTEMPT"] = str(job.attempt)
         env["FLOWTUI_WORKER"] = name
-        self.bus.publish(
-            StepStatusChanged(
-                job.run_id,
-                job.step,
-                StepStatus.RUNNING,
-                time.time(),
-                job.attempt,
-                message=f"on worker {name}",
-            )
-        )
-        # written before the step starts: the history names the worker that has it, even if
-        # this process dies a moment later
-        await self.sink.flush()
-        reads_outputs = step.type in OUTPUT_READERS or step.type not in EXECUTORS  # plugins
-        outputs = await self.store.get_outputs(job.run_id) if reads_outputs else {}
         ctx = StepContext(
             run_id=job.run_id,
             workflow=workflow,
@@ -206,9 +202,8 @@ class StepRunner:
             outputs=outputs,
             kill_grace=step.kill_grace if step.kill_grace is not None else job.kill_grace,
         )
-        hand = self._hand_offs.setdefault(job.run_id, HandOff(workspace))
-        deltas = await self.store.workspace_deltas(job.run_id, hand.seen)
-        await asyncio.to_thread(hand.take, deltas)
+        if deltas:
+            await asyncio.to_thread(hand.take, deltas)
         result = await self._unless_run_ends(job, get_executor(step.type).execute(ctx))
         try:
             data = await asyncio.to_thread(hand.give)

@@ -334,3 +334,37 @@ def test_a_dead_runners_remote_step_is_stopped_by_its_worker(team: Team) -> None
     until(lambda: not is_running(child), what="the worker to stop the orphaned step")
     worker_lines.wait_for(r"wait #1: failed")
     assert "stopped on worker w-east: run 1 is interrupted" in team.cli("logs", "last")
+
+
+RUNS = 4
+
+
+def test_a_chain_of_remote_steps_never_waits_for_a_poll(team: Team) -> None:
+    # each step's job is deferred just as the worker finishes the one before: procrastinate
+    # alone forgets a job announced while it fetches (and waits 5 s for its next poll)
+    team.worker("w-east", "east")
+    steps = ["name: chain", "steps:"]
+    for i in range(40):
+        needs = f", requires: [s{i - 1}]" if i else ""
+        steps.append(f"  s{i}: {{runs_on: east, run: 'true'{needs}}}")
+    path = team.workflow("chain", "\n".join(steps) + "\n")
+    for _ in range(RUNS):
+        proc, lines = team.start("run", str(path), "-q")
+        assert proc.wait(timeout=120) == 0, "".join(lines.seen)
+    waits = waits_for_a_worker(team.url)
+    assert len(waits) == 40 * RUNS
+    assert max(waits) < 1.0, sorted(waits)[-5:]
+
+
+def waits_for_a_worker(url: str) -> list[float]:
+    """Per remote step: seconds from the runner's `waiting for a worker` to `on worker`."""
+    import psycopg
+
+    with psycopg.connect(url) as conn:
+        rows = conn.execute(
+            """SELECT w.run_id, w.step, MIN(o.at) - MIN(w.at)
+                 FROM events w JOIN events o ON o.run_id = w.run_id AND o.step = w.step
+                WHERE w.message LIKE 'waiting for a worker%%' AND o.message LIKE 'on worker%%'
+                GROUP BY w.run_id, w.step"""
+        ).fetchall()
+    return [float(r[2]) for r in rows]
