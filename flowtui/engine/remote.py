@@ -25,7 +25,7 @@ from flowtui.engine.bus import EventBus
 from flowtui.engine.events import RemoteLogSeen
 from flowtui.engine.executors.base import StepContext, StepResult
 from flowtui.engine.ports import RunLedger
-from flowtui.engine.records import LogRecord
+from flowtui.engine.records import LogRecord, RemoteOutcome
 from flowtui.engine.states import StepStatus
 
 # where the history announces an attempt's recorded outcome (PostgreSQL NOTIFY), and how
@@ -142,6 +142,11 @@ class RemoteExecutor:
         try:
             await self.dispatcher.run(job)
         except WorkerLost as exc:
+            # unless its outcome landed just before the job was failed (then it stands)
+            with contextlib.suppress(Exception):
+                seen = await self.ledger.remote_outcome(ctx.run_id, ctx.step.name, ctx.attempt)
+                if seen.attempt is not None and seen.attempt.ended_at is not None:
+                    return self._result(seen)
             who = await self._worker_of(ctx)
             return StepResult(StepStatus.FAILED, message=f"{who} lost: {exc}")
         except RemoteError as exc:
@@ -160,17 +165,20 @@ class RemoteExecutor:
         except Exception as exc:
             return StepResult(StepStatus.FAILED, message=f"reading the outcome failed: {exc}")
         self._echo(ctx, seen.logs)
-        outcome = seen.attempt
-        if (
-            outcome is None
-            or outcome.ended_at is None
-            or outcome.status not in (StepStatus.SUCCEEDED, StepStatus.FAILED)
-        ):
+        if seen.attempt is None or seen.attempt.ended_at is None:
             return StepResult(
                 StepStatus.FAILED,
                 message=f"the worker on queue {queue} recorded no outcome for attempt "
                 f"{ctx.attempt}",
             )
+        return self._result(seen)
+
+    @staticmethod
+    def _result(seen: RemoteOutcome) -> StepResult:
+        outcome = seen.attempt
+        assert outcome is not None
+        if outcome.status not in (StepStatus.SUCCEEDED, StepStatus.FAILED):
+            return StepResult(StepStatus.FAILED, message=f"attempt ended {outcome.status}")
         return StepResult(
             outcome.status,
             exit_code=outcome.exit_code,

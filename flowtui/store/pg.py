@@ -220,6 +220,16 @@ PG_MIGRATIONS: tuple[tuple[str, ...], ...] = (
         """CREATE TRIGGER commands_by_session_user BEFORE INSERT OR UPDATE OF by_user
            ON commands FOR EACH ROW EXECUTE FUNCTION flowtui_command_by()""",
     ),
+    # team mode: what each worker announces of itself (how long it may stay silent before
+    # runners count it lost); queue state, not history (`db copy` leaves it out)
+    (
+        """CREATE TABLE flowtui_workers (
+            worker_id BIGINT PRIMARY KEY,
+            name TEXT NOT NULL,
+            lost_after DOUBLE PRECISION NOT NULL,
+            at DOUBLE PRECISION NOT NULL
+        )""",
+    ),
 )
 PG_SCHEMA_VERSION = len(PG_MIGRATIONS)
 

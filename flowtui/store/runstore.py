@@ -306,20 +306,45 @@ class RunStore(RecoveryMixin):
 
     async def begin_remote_attempt(
         self,
+        job_id: int,
+        worker: tuple[str, float],
         run_id: int,
         step: str,
         attempt: int,
-        message: str,
         *,
         skip_deltas: Collection[int],
         with_outputs: bool,
     ) -> tuple[RunStatus | None, list[tuple[int, bytes]], dict[str, dict[str, str]]]:
-        """A worker takes an attempt (team mode), in one transaction: unless the run is
-        over, the step is marked running with `message` ("on worker NAME"); then the run's
-        status, its workspace deltas but `skip_deltas` and (if asked) its outputs."""
+        """Worker (name, lost_after) takes job `job_id`, an attempt (team mode), in one
+        transaction: it says after how long without a heartbeat it counts as lost (runners
+        use the worker's word, not their own); unless the run is over, the step is marked
+        running "on worker NAME"; then the run's status, its workspace deltas but
+        `skip_deltas` and (if asked) its outputs."""
         return await self.db.write(
-            _begin_remote_attempt, run_id, step, attempt, message, skip_deltas, with_outputs
+            _begin_remote_attempt, job_id, worker, run_id, step, attempt, skip_deltas, with_outputs
         )
+
+    async def end_remote_attempt(
+        self, job_id: int, events: Sequence[Event], delta: tuple[str, int, bytes] | None
+    ) -> int | None:
+        """A worker's outcome for a job (its outputs, its `AttemptEnded`, its workspace
+        delta as (step, attempt, data)), written only while the job is still its own
+        (`doing`: not failed by a runner that counted its worker lost), in one transaction.
+        The delta's id; None when the job was no longer its own (nothing written)."""
+        return await self.db.write(_end_remote_attempt, job_id, events, delta)
+
+    async def job_standing(self, run_id: int, job_id: int) -> tuple[RunStatus | None, str | None]:
+        """A worker's look at one of its jobs: the run's status and the job's (`doing` while
+        it is still the worker's; `failed` once a runner counted the worker lost)."""
+        row = await self.db.fetchone(
+            """SELECT (SELECT status FROM runs WHERE id = ?) AS run,
+                      (SELECT status FROM procrastinate_jobs WHERE id = ?) AS job""",
+            (run_id, job_id),
+        )
+        if row is None:
+            return None, None
+        run = RunStatus(row["run"]) if row["run"] is not None else None
+        return run, (str(row["job"]) if row["job"] is not None else None)
 
     async def remote_outcome(
         self, run_id: int, step: str, attempt: int, *, after_log_id: int = 0
@@ -666,17 +691,30 @@ def _apply_and_announce(conn: Any, events: Sequence[Event], announce: bool) -> N
 
 def _begin_remote_attempt(
     conn: Any,
+    job_id: int,
+    worker: tuple[str, float],
     run_id: int,
     step: str,
     attempt: int,
-    message: str,
     skip_deltas: Collection[int],
     with_outputs: bool,
 ) -> tuple[RunStatus | None, list[tuple[int, bytes]], dict[str, dict[str, str]]]:
+    name, lost_after = worker
+    now = time.time()
+    # keyed by procrastinate's worker id (a worker's id changes when its queue restarts)
+    conn.execute(
+        """INSERT INTO flowtui_workers (worker_id, name, lost_after, at)
+           SELECT worker_id, ?, ?, ? FROM procrastinate_jobs
+            WHERE id = ? AND worker_id IS NOT NULL
+           ON CONFLICT (worker_id) DO UPDATE SET lost_after = excluded.lost_after""",
+        (name, lost_after, now, job_id),
+    )
     status = run_status_of(conn, run_id)
     if status is None or status.is_final:
         return status, [], {}
-    move_step(conn, run_id, step, StepStatus.RUNNING, time.time(), attempt=attempt, message=message)
+    move_step(
+        conn, run_id, step, StepStatus.RUNNING, now, attempt=attempt, message=f"on worker {name}"
+    )
     rows = conn.execute(
         """SELECT id, data FROM workspace_deltas WHERE run_id = ?
              AND id NOT IN (SELECT value FROM json_each(?)) ORDER BY id""",
@@ -725,3 +763,25 @@ def _remote_outcome(
         ).fetchall()
     ]
     return RemoteOutcome(record, outputs, logs)
+
+
+def _end_remote_attempt(
+    conn: Any, job_id: int, events: Sequence[Event], delta: tuple[str, int, bytes] | None
+) -> int | None:
+    # the row lock orders this against a runner failing the job (its worker counted lost)
+    row = conn.execute(
+        "SELECT status FROM procrastinate_jobs WHERE id = ? FOR UPDATE", (job_id,)
+    ).fetchone()
+    if row is None or row[0] != "doing":
+        return None
+    delta_id = 0
+    if delta is not None:
+        step, attempt, data = delta
+        found = conn.execute(
+            """INSERT INTO workspace_deltas (run_id, step, attempt, size, data, at)
+               VALUES (?, ?, ?, ?, ?, ?) RETURNING id""",
+            (events[-1].run_id, step, attempt, len(data), data, time.time()),
+        ).fetchone()
+        delta_id = int(found[0])
+    _apply_and_announce(conn, events, True)
+    return delta_id

@@ -21,13 +21,20 @@ TASK = "flowtui.run_step"
 LOST_AFTER_ENV = "FLOWTUI_WORKER_LOST_AFTER"
 
 
+MAX_LOST_AFTER = 3600.0
+
+
 def lost_after() -> float:
-    """Seconds without a heartbeat after which a worker counts as lost (default 30)."""
+    """Seconds without a heartbeat after which this worker counts as lost (default 30).
+
+    A worker announces it (`flowtui_workers`) and beats at a third of it; runners use the
+    announced value of the worker running each job, so it needs setting on workers only
+    (a runner's own value serves for a worker that announced none)."""
     try:
         value = float(os.environ.get(LOST_AFTER_ENV, "30"))
     except ValueError:
         value = 30.0
-    return max(1.0, value)
+    return min(MAX_LOST_AFTER, max(1.0, value))
 
 
 SCHEMA_LOCK = 0x666C6F78  # one process installs procrastinate's schema at a time

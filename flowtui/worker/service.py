@@ -42,11 +42,7 @@ from flowtui.model.loader import load_workflow_text
 from flowtui.model.workflow import Workflow
 from flowtui.store.runstore import RunStore
 from flowtui.store.sink import StoreSink
-from flowtui.worker.queue import (
-    ensure_schema,
-    lost_after,
-    make_app,
-)
+from flowtui.worker.queue import MAX_LOST_AFTER, ensure_schema, lost_after, make_app
 
 log = logging.getLogger("flowtui.worker")
 
@@ -74,12 +70,13 @@ class StepRunner:
         self.options = options
         self.say: Callable[[str], None] = lambda line: None
         self._hand_offs: dict[int, HandOff] = {}  # per run: its workspace here
+        self.lost_after = lost_after()  # what this worker announces (runners use it)
 
-    async def run(self, job: RemoteJob) -> None:
+    async def run(self, job: RemoteJob, job_id: int) -> None:
         OUTPUT_THROTTLE.set(self.store.wait_for_writer)
         masking = LogMasking(self._publish_log(job))
         try:
-            result = await self._execute(job, masking)
+            result, delta = await self._execute(job, job_id, masking)
         except asyncio.CancelledError:
             masking.log(
                 job.step,
@@ -94,22 +91,34 @@ class StepRunner:
             self.say(f"run {job.run_id} {job.step} #{job.attempt}: aborted")
             raise
         masking.flush()
+        await self.sink.flush()  # the step's lines first
         # this attempt's outputs are the step's: an earlier attempt's keys must not linger
         outputs = masking.masker.mask_map(result.outputs)
-        self.bus.publish(StepOutputs(job.run_id, job.step, outputs, replace=True))
-        self.bus.publish(
-            AttemptEnded(
-                job.run_id,
-                job.step,
-                job.attempt,
-                result.status,
-                time.time(),
-                result.exit_code,
-                masking.masker.mask(result.message),
-            )
+        ended = AttemptEnded(
+            job.run_id,
+            job.step,
+            job.attempt,
+            result.status,
+            time.time(),
+            result.exit_code,
+            masking.masker.mask(result.message),
         )
-        # in the history (whose commit NOTIFYs the runner) before the job ends
-        await self.sink.flush()
+        # in the history (whose commit NOTIFYs the runner) before the job ends, and only
+        # while the job is still this worker's: once a runner counted it lost, nothing of
+        # this attempt may land (its retry may be running elsewhere)
+        delta_id = await self.store.end_remote_attempt(
+            job_id,
+            [StepOutputs(job.run_id, job.step, outputs, replace=True), ended],
+            (job.step, job.attempt, delta) if delta is not None else None,
+        )
+        if delta_id is None:
+            self.say(
+                f"run {job.run_id} {job.step} #{job.attempt}: {result.status}, not recorded: "
+                "its job was failed meanwhile (this worker was counted lost)"
+            )
+            return
+        if delta is not None:
+            self._hand_offs[job.run_id].seen.add(delta_id)
         self.say(f"run {job.run_id} {job.step} #{job.attempt}: {result.status}")
 
     def _publish_log(self, job: RemoteJob) -> Callable[[str, int, str, str, float], None]:
@@ -119,36 +128,54 @@ class StepRunner:
         return publish
 
     async def _unless_run_ends(
-        self, job: RemoteJob, execution: Coroutine[Any, Any, StepResult]
+        self, job: RemoteJob, job_id: int, execution: Coroutine[Any, Any, StepResult]
     ) -> StepResult:
-        """Run the step, but stop it once its run is over: its runner died and the run was
-        marked interrupted (nobody waits for this step any more, and it must never run
-        beside a retry), or it was cancelled while this worker could not hear the abort."""
+        """Run the step, but stop it once it is nobody's any more: its run is over (its
+        runner died and the run was marked interrupted, or it was cancelled while this
+        worker could not hear the abort), its job was failed (a runner counted this worker
+        lost: a retry may run elsewhere), or the history stayed unreachable for as long as
+        runners wait before counting this worker lost."""
         step = asyncio.ensure_future(execution)
+        heard = time.monotonic()
         try:
             while True:
                 done, _ = await asyncio.wait([step], timeout=RUN_CHECK_SECONDS)
                 if done:
                     return step.result()
-                with contextlib.suppress(Exception):  # unreachable: look again later
-                    run = await self.store.get_run(job.run_id)
-                    if run is not None and run.status.is_final:
-                        step.cancel()
-                        with contextlib.suppress(asyncio.CancelledError):
-                            await step
-                        why = f"stopped on worker {self.options.name}: run {job.run_id} is "
-                        why += str(run.status)
-                        self.bus.publish(
-                            StepLog(job.run_id, job.step, job.attempt, "system", why, time.time())
+                why = ""
+                try:
+                    run, state = await self.store.job_standing(job.run_id, job_id)
+                    heard = time.monotonic()
+                    if state != "doing":
+                        why = f"its job was {state or 'removed'} (this worker was counted lost)"
+                    elif run is None or run.is_final:
+                        why = f"run {job.run_id} is {run or 'gone'}"
+                except Exception:  # unreachable: look again later, up to the limit
+                    silent = time.monotonic() - heard
+                    if silent > self.lost_after:
+                        why = (
+                            f"the history was unreachable for {silent:.0f} s (runners count "
+                            "this worker lost)"
                         )
-                        return StepResult(StepStatus.FAILED, message=why)
+                if why:
+                    step.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await step
+                    why = f"stopped on worker {self.options.name}: {why}"
+                    self.bus.publish(
+                        StepLog(job.run_id, job.step, job.attempt, "system", why, time.time())
+                    )
+                    self.say(f"run {job.run_id} {job.step} #{job.attempt}: {why}")
+                    return StepResult(StepStatus.FAILED, message=why)
         finally:
             if not step.done():
                 step.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await step
 
-    async def _execute(self, job: RemoteJob, masking: LogMasking) -> StepResult:
+    async def _execute(
+        self, job: RemoteJob, job_id: int, masking: LogMasking
+    ) -> tuple[StepResult, bytes | None]:
         name = self.options.name
         self.say(f"run {job.run_id} {job.step} #{job.attempt}: starting")
         try:
@@ -156,7 +183,7 @@ class StepRunner:
             step = workflow.steps[job.step]
             secrets = resolve_secrets(workflow)  # this machine's own
         except (WorkflowError, KeyError, SecretError) as exc:
-            return StepResult(StepStatus.FAILED, message=f"worker {name}: {exc}")
+            return StepResult(StepStatus.FAILED, message=f"worker {name}: {exc}"), None
         masking.masker = Masker(secrets.values())
         workspace = (self.options.workdir / "workspaces" / str(job.run_id)).absolute()
         hand = self._hand_offs.setdefault(job.run_id, HandOff(workspace))
@@ -165,17 +192,17 @@ class StepRunner:
         # the worker that has it, even if this process dies a moment later), unless its run
         # is over (e.g. its runner died while it was queued); what it needs to start
         state, deltas, outputs = await self.store.begin_remote_attempt(
+            job_id,
+            (name, self.lost_after),
             job.run_id,
             job.step,
             job.attempt,
-            f"on worker {name}",
             skip_deltas=hand.seen,
             with_outputs=reads_outputs,
         )
         if state is None or state.is_final:
-            return StepResult(
-                StepStatus.FAILED, message=f"not started: run {job.run_id} is {state or 'gone'}"
-            )
+            why = f"not started: run {job.run_id} is {state or 'gone'}"
+            return StepResult(StepStatus.FAILED, message=why), None
         step_dir = attempt_dir(workspace, job.step, job.attempt)
         step_dir.mkdir(parents=True, exist_ok=True)
         env = step_variables(
@@ -204,16 +231,12 @@ class StepRunner:
         )
         if deltas:
             await asyncio.to_thread(hand.take, deltas)
-        result = await self._unless_run_ends(job, get_executor(step.type).execute(ctx))
+        result = await self._unless_run_ends(job, job_id, get_executor(step.type).execute(ctx))
         try:
-            data = await asyncio.to_thread(hand.give)
+            delta = await asyncio.to_thread(hand.give)
         except WorkspaceTooLarge as exc:
-            return StepResult(StepStatus.FAILED, exit_code=result.exit_code, message=str(exc))
-        if data is not None:
-            hand.seen.add(
-                await self.store.add_workspace_delta(job.run_id, job.step, job.attempt, data)
-            )
-        return result
+            return StepResult(StepStatus.FAILED, exit_code=result.exit_code, message=str(exc)), None
+        return result, delta
 
 
 @functools.lru_cache(maxsize=64)
@@ -226,6 +249,7 @@ def _recorded_workflow(source: str, file: str) -> Workflow:
 # the step types whose executors read earlier steps' outputs (plugins might too)
 OUTPUT_READERS = frozenset({"python", "terraform", "tofu"})
 RUN_CHECK_SECONDS = 2.0  # how often a worker checks that the runs of its steps go on
+PRUNE_AFTER = 2 * MAX_LOST_AFTER  # silent this long, a worker's procrastinate row goes
 
 
 async def serve(
@@ -243,7 +267,7 @@ async def serve(
     runner.say = say
 
     async def run_step(context: Any, **payload: Any) -> None:
-        await runner.run(RemoteJob.from_payload(payload))
+        await runner.run(RemoteJob.from_payload(payload), int(context.job.id))
 
     app = make_app(url, run_step)
     try:
@@ -253,7 +277,7 @@ async def serve(
                 f"worker {options.name} on queue(s) {', '.join(options.queues)}; "
                 f"workdir {options.workdir}; db {store.location}"
             )
-            await _work_until_stopped(app, options, say, stop)
+            await _work_until_stopped(app, options, runner.lost_after, say, stop)
     finally:
         # the history may not answer: whatever it does, leave within the grace period
         _leave_after(options.stop_grace + 5, say)
@@ -264,7 +288,11 @@ async def serve(
 
 
 async def _work_until_stopped(
-    app: Any, options: WorkerOptions, say: Callable[[str], None], stop: asyncio.Event
+    app: Any,
+    options: WorkerOptions,
+    lost_after: float,
+    say: Callable[[str], None],
+    stop: asyncio.Event,
 ) -> None:
     """procrastinate's worker, started again when it stops on its own (a long database
     outage ends it: its heartbeat fails), until `stop` is set."""
@@ -278,9 +306,11 @@ async def _work_until_stopped(
                 wait=True,
                 install_signal_handlers=False,
                 shutdown_graceful_timeout=options.stop_grace,
-                # runners count a worker lost after `lost_after()` s without a beat
-                update_heartbeat_interval=lost_after() / 3,
-                stalled_worker_timeout=lost_after(),
+                # runners count this worker lost after `lost_after` s without a beat (the
+                # value it announced); it removes only workers silent for far longer, so
+                # that a worker with a longer limit is never pruned while it lives
+                update_heartbeat_interval=lost_after / 3,
+                stalled_worker_timeout=PRUNE_AFTER,
             ),
             name="flowtui-worker",
         )

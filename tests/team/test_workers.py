@@ -368,3 +368,42 @@ def waits_for_a_worker(url: str) -> list[float]:
                 GROUP BY w.run_id, w.step"""
         ).fetchall()
     return [float(r[2]) for r in rows]
+
+
+def test_runners_use_the_lost_limit_each_worker_announces(team: Team) -> None:
+    # the worker beats every 10 s (its limit: 30 s); a runner set to 1 s must not count it
+    # lost between two beats: the worker's own limit applies to its jobs
+    team.worker("w-east", "east")
+    path = team.workflow(
+        "patient",
+        """
+        name: patient
+        steps:
+          job: {runs_on: east, run: "sleep 4; echo done on $FLOWTUI_WORKER"}
+        """,
+    )
+    runner, lines = team.start("run", str(path), env=_env(FLOWTUI_WORKER_LOST_AFTER="1"))
+    assert runner.wait(timeout=60) == 0, "".join(lines.seen)
+    assert "done on w-east" in team.cli("logs", "last")
+
+
+def test_a_worker_back_from_a_partition_stops_the_step_it_lost(team: Team) -> None:
+    fast = _env(FLOWTUI_WORKER_LOST_AFTER=LOST_AFTER)
+    worker, worker_lines = team.worker("w-east", "east", env=fast)
+    path, pidfile = long_step(team, "partitioned", "east")
+    runner, lines = team.start("run", str(path))  # the runner's own limit: 30 s
+    child = sleeper(pidfile)
+    os.kill(worker.pid, signal.SIGSTOP)  # silent, as if cut off; its step goes on
+    try:
+        # counted lost after the 3 s it announced, not the runner's 30 s
+        assert runner.wait(timeout=25) == 1, "".join(lines.seen)
+        assert is_running(child)
+    finally:
+        os.kill(worker.pid, signal.SIGCONT)  # back: the job was failed meanwhile
+    until(lambda: not is_running(child), what="the worker to stop the step it lost")
+    worker_lines.wait_for(r"stopped on worker w-east: its job was failed")
+    shown = team.cli("show", "last")
+    assert "worker w-east lost: no heartbeat for 3 s" in shown, shown
+    logs = team.cli("logs", "last")
+    assert "stopped on worker w-east: its job was failed" in logs, logs
+    assert "not recorded" not in shown
