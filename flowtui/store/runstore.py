@@ -46,10 +46,16 @@ from flowtui.store.rows import (
 from flowtui.store.transitions import move_run, move_step, run_status_of
 
 COMMAND_KINDS = frozenset({"approve", "reject", "cancel"})
-# the roles a user is a member of (none for a role that does not exist, e.g. dropped since)
-ROLES_SQL = """SELECT rolname FROM pg_roles
-    WHERE rolname <> ? AND EXISTS (SELECT 1 FROM pg_roles WHERE rolname = ?)
-      AND pg_has_role(?, oid, 'MEMBER')"""
+# the roles a user is a member of, directly or through other roles, as granted
+# (pg_auth_members): not pg_has_role, which a superuser passes for every role, so a
+# superuser is in no team it was not made a member of (none for an unknown role)
+ROLES_SQL = """WITH RECURSIVE member_of (oid) AS (
+        SELECT m.roleid FROM pg_auth_members m JOIN pg_roles u ON u.oid = m.member
+         WHERE u.rolname = ?
+        UNION
+        SELECT m.roleid FROM pg_auth_members m JOIN member_of ON m.member = member_of.oid
+    )
+    SELECT rolname FROM pg_roles WHERE oid IN (SELECT oid FROM member_of)"""
 
 
 class RunStore(RecoveryMixin):
@@ -415,7 +421,7 @@ class RunStore(RecoveryMixin):
         entries mean there); None for SQLite (OS groups)."""
         if self.dialect != "postgresql":
             return None
-        rows = await self.db.fetchall(ROLES_SQL, (user, user, user))
+        rows = await self.db.fetchall(ROLES_SQL, (user,))
         return frozenset(str(r["rolname"]) for r in rows)
 
     async def wait_for_commands(self, timeout: float) -> None:
@@ -442,7 +448,7 @@ class RunStore(RecoveryMixin):
             roles: dict[str, frozenset[str] | None] = {}
             for by in {str(r["by_user"]) for r in rows if r["kind"] != "cancel"}:
                 if self.dialect == "postgresql":
-                    found = await _all(conn, ROLES_SQL, (by, by, by))
+                    found = await _all(conn, ROLES_SQL, (by,))
                     roles[by] = frozenset(str(r["rolname"]) for r in found)
             if rows:
                 await conn.execute(
