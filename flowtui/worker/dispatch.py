@@ -81,7 +81,16 @@ class PgDispatcher:
         self._waiters[key] = announced
         try:
             deferrer = app.configure_task(TASK, queue=job.queue)
-            job_id = await deferrer.defer_async(**job.to_payload())
+            # a cancel that lands while the job is being queued must not leave it queued:
+            # the defer finishes, then the job is aborted like any other
+            deferring = asyncio.ensure_future(deferrer.defer_async(**job.to_payload()))
+            try:
+                job_id = await asyncio.shield(deferring)
+            except asyncio.CancelledError:
+                with contextlib.suppress(Exception):
+                    job_id = await asyncio.wait_for(deferring, UNREACHABLE_LIMIT)
+                    await self._abort(app, job_id, job.kill_grace + ABORT_SLACK)
+                raise
             try:
                 status = await self._wait(app, job_id, announced)
             except asyncio.CancelledError:

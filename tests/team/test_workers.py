@@ -407,3 +407,33 @@ def test_a_worker_back_from_a_partition_stops_the_step_it_lost(team: Team) -> No
     logs = team.cli("logs", "last")
     assert "stopped on worker w-east: its job was failed" in logs, logs
     assert "not recorded" not in shown
+
+
+def test_a_cancel_while_the_job_is_queued_leaves_no_job(team: Team) -> None:
+    import psycopg
+
+    team.worker("w-other", "other")  # installs the job queue; takes nothing of `east`
+    path = team.workflow("blocked", "name: blocked\nsteps:\n  job: {runs_on: east, run: 'true'}\n")
+    with psycopg.connect(team.url) as blocker:  # queueing a job waits behind this lock
+        blocker.execute("LOCK TABLE procrastinate_jobs IN EXCLUSIVE MODE")
+        runner, lines = team.start("run", str(path))
+        until(
+            lambda: "waiting for a worker on queue east" in team.cli("show", "last"),
+            what="the runner to queue the job",
+        )
+        cancel, _ = team.start("cancel", "last")  # waits for the run to stop
+        until(lambda: command_taken(team.url), what="the runner to take the cancel")
+        blocker.rollback()  # the job lands now, after the cancel
+    assert runner.wait(timeout=60) == 1, "".join(lines.seen)
+    assert cancel.wait(timeout=30) == 0
+    with psycopg.connect(team.url) as conn:
+        jobs = conn.execute("SELECT status FROM procrastinate_jobs").fetchall()
+    assert [status for (status,) in jobs] == ["cancelled"]
+
+
+def command_taken(url: str) -> bool:
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        row = conn.execute("SELECT taken_at FROM commands").fetchone()
+    return row is not None and row[0] is not None
