@@ -248,6 +248,15 @@ class RunStore(RecoveryMixin):
                    VALUES (?, NULL, 'run', ?, 0, ?, '')""",
                 (run_id, str(RunStatus.QUEUED), now),
             )
+            if parent_run_id is not None and rerun_mode == "from-failed":
+                # a rerun starts from its parent's workspace on every machine, as its
+                # runner copies the parent's folder: the parent's deltas become its own
+                await conn.execute(
+                    """INSERT INTO workspace_deltas (run_id, step, attempt, size, data, at)
+                       SELECT ?, step, attempt, size, data, at FROM workspace_deltas
+                        WHERE run_id = ? ORDER BY id""",
+                    (run_id, parent_run_id),
+                )
         return run_id
 
     async def try_start_run(

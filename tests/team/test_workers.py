@@ -437,3 +437,32 @@ def command_taken(url: str) -> bool:
     with psycopg.connect(url, autocommit=True) as conn:
         row = conn.execute("SELECT taken_at FROM commands").fetchone()
     return row is not None and row[0] is not None
+
+
+def test_a_rerun_carries_its_parents_workspace_to_workers(team: Team) -> None:
+    team.worker("w-east", "east")
+    team.worker("w-west", "west")
+    fixed = team.folder / "fixed"
+    path = team.workflow(
+        "rerun",
+        f"""
+        name: rerun
+        steps:
+          make:
+            runs_on: east
+            run: echo "made in run $FLOWTUI_RUN_ID" > "$FLOWTUI_WORKSPACE/app.txt"
+          ship:
+            requires: [make]
+            runs_on: west
+            run: |
+              echo "west sees: $(cat "$FLOWTUI_WORKSPACE/app.txt")"
+              test -f {fixed}
+        """,
+    )
+    proc, lines = team.start("run", str(path))
+    assert proc.wait(timeout=60) == 1, "".join(lines.seen)
+    fixed.touch()
+    proc, lines = team.start("rerun", "last")  # `make` is reused: it does not run again
+    assert proc.wait(timeout=60) == 0, "".join(lines.seen)
+    logs = team.cli("logs", "2")
+    assert "west sees: made in run 1" in logs, logs
