@@ -43,6 +43,7 @@ from flowtui.model.workflow import Workflow
 from flowtui.store.runstore import RunStore
 from flowtui.store.sink import StoreSink
 from flowtui.worker.queue import MAX_LOST_AFTER, ensure_schema, lost_after, make_app
+from flowtui.worker.reaper import Reaper
 
 log = logging.getLogger("flowtui.worker")
 
@@ -71,6 +72,7 @@ class StepRunner:
         self.say: Callable[[str], None] = lambda line: None
         self._hand_offs: dict[int, HandOff] = {}  # per run: its workspace here
         self.lost_after = lost_after()  # what this worker announces (runners use it)
+        self.reaper: Reaper | None = None  # stops step processes this process leaves behind
 
     async def run(self, job: RemoteJob, job_id: int) -> None:
         OUTPUT_THROTTLE.set(self.store.wait_for_writer)
@@ -205,6 +207,7 @@ class StepRunner:
             return StepResult(StepStatus.FAILED, message=why), None
         step_dir = attempt_dir(workspace, job.step, job.attempt)
         step_dir.mkdir(parents=True, exist_ok=True)
+        groups: list[int] = []  # the step's process groups
         env = step_variables(
             workflow,
             step,
@@ -226,17 +229,28 @@ class StepRunner:
             workspace=workspace,
             step_dir=step_dir,
             log=lambda stream, line: masking.log(job.step, job.attempt, stream, line, time.time()),
+            on_process=lambda _pid, pgid, _at: self._watch(groups, pgid),
             outputs=outputs,
             kill_grace=step.kill_grace if step.kill_grace is not None else job.kill_grace,
         )
         if deltas:
             await asyncio.to_thread(hand.take, deltas)
-        result = await self._unless_run_ends(job, job_id, get_executor(step.type).execute(ctx))
+        try:
+            result = await self._unless_run_ends(job, job_id, get_executor(step.type).execute(ctx))
+        finally:
+            for pgid in groups:  # stopped by now: nothing for the reaper to do
+                if self.reaper is not None:
+                    self.reaper.release(pgid)
         try:
             delta = await asyncio.to_thread(hand.give)
         except WorkspaceTooLarge as exc:
             return StepResult(StepStatus.FAILED, exit_code=result.exit_code, message=str(exc)), None
         return result, delta
+
+    def _watch(self, groups: list[int], pgid: int) -> None:
+        groups.append(pgid)
+        if self.reaper is not None:
+            self.reaper.watch(pgid)
 
 
 @functools.lru_cache(maxsize=64)
@@ -249,6 +263,7 @@ def _recorded_workflow(source: str, file: str) -> Workflow:
 # the step types whose executors read earlier steps' outputs (plugins might too)
 OUTPUT_READERS = frozenset({"python", "terraform", "tofu"})
 RUN_CHECK_SECONDS = 2.0  # how often a worker checks that the runs of its steps go on
+REAP_GRACE = 5.0  # a dead worker's step processes: SIGTERM, then SIGKILL this much later
 PRUNE_AFTER = 2 * MAX_LOST_AFTER  # silent this long, a worker's procrastinate row goes
 
 
@@ -265,6 +280,7 @@ async def serve(
     sink.start()
     runner = StepRunner(store, bus, sink, options)
     runner.say = say
+    runner.reaper = Reaper(REAP_GRACE)
 
     async def run_step(context: Any, **payload: Any) -> None:
         await runner.run(RemoteJob.from_payload(payload), int(context.job.id))
@@ -285,6 +301,7 @@ async def serve(
             await asyncio.wait_for(sink.close(), options.stop_grace)
         with contextlib.suppress(Exception):
             await asyncio.wait_for(store.close(), 5)
+        await asyncio.to_thread(runner.reaper.close)
 
 
 async def _work_until_stopped(
