@@ -361,6 +361,17 @@ class RunStore(RecoveryMixin):
         run = RunStatus(row["run"]) if row["run"] is not None else None
         return run, (str(row["job"]) if row["job"] is not None else None)
 
+    async def finished_runs(self, run_ids: Collection[int]) -> set[int]:
+        """Which of `run_ids` are over (or gone)."""
+        if not run_ids:
+            return set()
+        rows = await self.db.fetchall(
+            "SELECT id, status FROM runs WHERE id IN (SELECT value FROM json_each(?))",
+            (_ids_json(run_ids),),
+        )
+        going = {int(r["id"]) for r in rows if not RunStatus(r["status"]).is_final}
+        return set(run_ids) - going
+
     async def remote_outcome(
         self, run_id: int, step: str, attempt: int, *, after_log_id: int = 0
     ) -> RemoteOutcome:

@@ -18,6 +18,7 @@ import contextlib
 import functools
 import logging
 import os
+import shutil
 import signal
 import socket
 import threading
@@ -73,8 +74,20 @@ class StepRunner:
         self._hand_offs: dict[int, HandOff] = {}  # per run: its workspace here
         self.lost_after = lost_after()  # what this worker announces (runners use it)
         self.reaper: Reaper | None = None  # stops step processes this process leaves behind
+        self._busy_runs: dict[int, int] = {}  # run → its jobs running here
+        self._tidying: asyncio.Task[None] | None = None
+        self._tidied = -TIDY_SECONDS
 
     async def run(self, job: RemoteJob, job_id: int) -> None:
+        self._busy_runs[job.run_id] = self._busy_runs.get(job.run_id, 0) + 1
+        try:
+            await self._run(job, job_id)
+        finally:
+            self._busy_runs[job.run_id] -= 1
+            if not self._busy_runs[job.run_id]:
+                del self._busy_runs[job.run_id]
+
+    async def _run(self, job: RemoteJob, job_id: int) -> None:
         OUTPUT_THROTTLE.set(self.store.wait_for_writer)
         masking = LogMasking(self._publish_log(job))
         try:
@@ -122,6 +135,31 @@ class StepRunner:
         if delta is not None:
             self._hand_offs[job.run_id].seen.add(delta_id)
         self.say(f"run {job.run_id} {job.step} #{job.attempt}: {result.status}")
+        self.tidy_soon()
+
+    def tidy_soon(self) -> None:
+        """Remove the workspace folders of finished runs, off the job's path (at most one
+        pass at a time, and one every TIDY_SECONDS)."""
+        now = time.monotonic()
+        if self._tidying is not None and not self._tidying.done():
+            return
+        if now - self._tidied < TIDY_SECONDS:
+            return
+        self._tidied = now
+        self._tidying = asyncio.create_task(self._tidy(), name="flowtui-worker-tidy")
+
+    async def _tidy(self) -> None:
+        """A run's folder here serves only its steps: once the run is over it goes (its
+        workspace is in the history for a rerun, which starts a folder of its own)."""
+        root = self.options.workdir / "workspaces"
+        with contextlib.suppress(Exception):  # best effort: the next pass tries again
+            found = {int(p.name) for p in root.iterdir() if p.is_dir() and p.name.isdigit()}
+            busy = set(self._busy_runs)
+            for run_id in await self.store.finished_runs(found - busy):
+                if run_id in self._busy_runs:  # a job of it came meanwhile
+                    continue
+                self._hand_offs.pop(run_id, None)
+                await asyncio.to_thread(shutil.rmtree, root / str(run_id), True)
 
     def _publish_log(self, job: RemoteJob) -> Callable[[str, int, str, str, float], None]:
         def publish(step: str, attempt: int, stream: str, line: str, at: float) -> None:
@@ -263,6 +301,7 @@ def _recorded_workflow(source: str, file: str) -> Workflow:
 # the step types whose executors read earlier steps' outputs (plugins might too)
 OUTPUT_READERS = frozenset({"python", "terraform", "tofu"})
 RUN_CHECK_SECONDS = 2.0  # how often a worker checks that the runs of its steps go on
+TIDY_SECONDS = 10.0  # at most one pass over a worker's folders in this time
 REAP_GRACE = 5.0  # a dead worker's step processes: SIGTERM, then SIGKILL this much later
 PRUNE_AFTER = 2 * MAX_LOST_AFTER  # silent this long, a worker's procrastinate row goes
 
@@ -293,6 +332,7 @@ async def serve(
                 f"worker {options.name} on queue(s) {', '.join(options.queues)}; "
                 f"workdir {options.workdir}; db {store.location}"
             )
+            runner.tidy_soon()  # what an earlier worker of this folder left
             await _work_until_stopped(app, options, runner.lost_after, say, stop)
     finally:
         # the history may not answer: whatever it does, leave within the grace period
