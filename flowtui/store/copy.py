@@ -227,7 +227,7 @@ async def table_names(db: HistoryDb) -> set[str]:
     return {str(r["table_name"]) for r in rows if not str(r["table_name"]).startswith(QUEUE)}
 
 
-QUEUE = ("procrastinate_", "flowtui_workers")
+QUEUE = ("procrastinate_", "flowtui_workers", "flowtui_batches")
 
 
 async def tables_to_copy(db: HistoryDb) -> list[Table]:

@@ -230,6 +230,14 @@ PG_MIGRATIONS: tuple[tuple[str, ...], ...] = (
             at DOUBLE PRECISION NOT NULL
         )""",
     ),
+    # the event batches written lately, by the id their writer gave them: a batch retried
+    # because its COMMIT's reply was lost is not written twice (not history either)
+    (
+        """CREATE TABLE flowtui_batches (
+            id TEXT PRIMARY KEY,
+            at DOUBLE PRECISION NOT NULL
+        )""",
+    ),
 )
 PG_SCHEMA_VERSION = len(PG_MIGRATIONS)
 

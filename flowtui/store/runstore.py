@@ -9,6 +9,7 @@ adoption in `recovery`, the runner's heartbeat thread in `heartbeat`.
 from __future__ import annotations
 
 import json
+import random
 import time
 from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from pathlib import Path
@@ -312,12 +313,21 @@ class RunStore(RecoveryMixin):
                 move_run, run_id, RunStatus.RUNNING, time.time(), ""
             )
 
-    async def apply(self, events: Sequence[Event]) -> None:
+    async def apply(
+        self, events: Sequence[Event], *, batch: str | None = None, again: bool = False
+    ) -> None:
         """Write a batch of engine events in one transaction, in order (the whole batch in
-        one call on the connection's thread, not a hop per statement)."""
+        one call on the connection's thread, not a hop per statement).
+
+        `batch`: an id for it; written `again` (a retry), a batch already written is not
+        written twice (PostgreSQL: a COMMIT whose reply was lost did commit).
+        """
         if not events:
             return
-        await self.db.write(_apply_and_announce, events, self.dialect == "postgresql")
+        if self.dialect == "postgresql":
+            await self.db.write(_apply_and_announce, events, True, batch, again)
+        else:
+            await self.db.write(_apply_and_announce, events, False, None, False)
 
     async def begin_remote_attempt(
         self,
@@ -701,18 +711,39 @@ class RunStore(RecoveryMixin):
         ]
 
 
-def _apply_and_announce(conn: Any, events: Sequence[Event], announce: bool) -> None:
+BATCHES_KEPT = 3600.0  # seconds a written batch's id is remembered (retries end sooner)
+
+
+def _apply_and_announce(
+    conn: Any,
+    events: Sequence[Event],
+    announce: bool,
+    batch: str | None = None,
+    again: bool = False,
+) -> None:
+    seen = "SELECT 1 FROM flowtui_batches WHERE id = ?"
+    if batch is not None and again and conn.execute(seen, (batch,)).fetchone():
+        return  # its COMMIT went through; only the reply was lost
     _apply_batch(conn, events)
     if not announce:
         return
     # PostgreSQL: dashboards anywhere redraw at once, and the runner waiting for an
-    # attempt's outcome goes on at once (one statement, sent at commit)
-    notes: list[str] = ["flowtui_events", ""]
+    # attempt's outcome goes on at once; the batch's id is noted: one statement
+    notes: list[Any] = ["flowtui_events", ""]
     for event in events:
         if isinstance(event, AttemptEnded):
             notes += [ATTEMPTS_CHANNEL, attempt_key(event.run_id, event.step, event.attempt)]
     calls = ", ".join("pg_notify(?, ?)" for _ in range(len(notes) // 2))
-    conn.execute(f"SELECT {calls}", notes)
+    if batch is None:
+        conn.execute(f"SELECT {calls}", notes)
+        return
+    now = time.time()
+    conn.execute(
+        f"WITH noted AS (INSERT INTO flowtui_batches (id, at) VALUES (?, ?)) SELECT {calls}",
+        [batch, now, *notes],
+    )
+    if random.random() < 0.01:  # now and then, forget old ids
+        conn.execute("DELETE FROM flowtui_batches WHERE at < ?", (now - BATCHES_KEPT,))
 
 
 def _begin_remote_attempt(

@@ -123,9 +123,10 @@ def test_a_command_written_in_someone_elses_name_is_stamped_with_the_writer(
 
 WORKER_GRANTS = """
 GRANT SELECT ON ALL TABLES IN SCHEMA public TO {role};
-GRANT INSERT ON logs, events, attempts, outputs, steps, workspace_deltas, flowtui_workers TO {role};
+GRANT INSERT ON logs, events, attempts, outputs, steps, workspace_deltas, flowtui_workers,
+  flowtui_batches TO {role};
 GRANT UPDATE ON steps, attempts, outputs, flowtui_workers TO {role};
-GRANT DELETE ON outputs TO {role};
+GRANT DELETE ON outputs, flowtui_batches TO {role};
 GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO {role};
 GRANT ALL ON procrastinate_jobs, procrastinate_events, procrastinate_periodic_defers,
   procrastinate_workers TO {role};
