@@ -137,7 +137,9 @@ class RemoteExecutor:
             branch=ctx.env.get("FLOWTUI_BRANCH"),
             kill_grace=ctx.kill_grace,
         )
-        await self.ledger.flush_writes()
+        # the job is queued without waiting for the step's "waiting for a worker" to be
+        # written: once a worker's "on worker" for this attempt is in the history, the
+        # history keeps it (store.transitions)
         echo = asyncio.create_task(self._echo_logs(ctx), name="flowtui-remote-echo")
         try:
             await self.dispatcher.run(job)

@@ -497,3 +497,15 @@ def deltas_of(url: str) -> dict[int, int]:
             "SELECT run_id, COUNT(*) FROM workspace_deltas GROUP BY run_id"
         ).fetchall()
     return {int(r[0]): int(r[1]) for r in rows}
+
+
+def test_a_workers_on_worker_outlasts_the_runners_late_waiting(team: Team) -> None:
+    # the runner queues the job without waiting for its "waiting for a worker" to be
+    # written, so that record may land after the worker's "on worker": the worker's stays
+    team.worker("w-east", "east")
+    path, pidfile = long_step(team, "late", "east")
+    team.start("run", str(path))
+    sleeper(pidfile)
+    until(lambda: len(waits_for_a_worker(team.url)) == 1, what="the runner's record")
+    assert "on worker w-east" in team.cli("show", "last")
+    assert "cancelled" in team.cli("cancel", "last")
