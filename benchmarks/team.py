@@ -174,12 +174,53 @@ async def floor_ms(url: str, jobs: int) -> float:
         return (time.perf_counter() - started) / jobs * 1000
 
 
+def stretches(url: str) -> dict[str, float]:
+    """Medians (ms) over the last run's remote steps of where each step's time goes, from
+    the history's own timestamps: the runner's `running` (waiting for a worker) → the
+    worker's `on worker` → the attempt's end → the runner's final status."""
+    with psycopg.connect(url) as conn:
+        run_id = conn.execute("SELECT MAX(id) FROM runs").fetchone()[0]  # type: ignore[index]
+        rows = conn.execute(
+            "SELECT step, status, message, at FROM events WHERE run_id = %s AND step IS NOT NULL"
+            " ORDER BY id",
+            (run_id,),
+        ).fetchall()
+        ended = dict(
+            conn.execute(
+                "SELECT step, ended_at FROM attempts WHERE run_id = %s", (run_id,)
+            ).fetchall()
+        )
+    marks: dict[str, dict[str, float]] = {}
+    for step, status, message, at in rows:
+        mark = marks.setdefault(step, {})
+        if status == "running" and str(message).startswith("on worker"):
+            mark["on"] = at
+        elif status == "running":
+            mark.setdefault("waiting", at)
+        elif status == "succeeded":
+            mark["final"] = at
+    spans: dict[str, list[float]] = {
+        "waiting → on worker": [],
+        "on worker → ended": [],
+        "ended → final": [],
+        "waiting → final": [],
+    }
+    for step, mark in marks.items():
+        if {"waiting", "on", "final"} <= set(mark) and ended.get(step):
+            spans["waiting → on worker"].append(mark["on"] - mark["waiting"])
+            spans["on worker → ended"].append(ended[step] - mark["on"])
+            spans["ended → final"].append(mark["final"] - ended[step])
+            spans["waiting → final"].append(mark["final"] - mark["waiting"])
+    return {k: statistics.median(v) * 1000 for k, v in spans.items() if v}
+
+
 def per_step(args: argparse.Namespace, server: LocalServer, folder: Path) -> None:
     url = server.create_database("per_step")
     n = args.steps
     local = chain(folder, "local", n, None)
     remote = chain(folder, "remote", n, "bench")
     best: dict[str, float] = {}
+    spans: dict[str, list[float]] = {}
     with processes() as procs:
         start_worker(procs, url, folder, "w-bench", "bench")
         floor_proc = subprocess.Popen(
@@ -204,6 +245,8 @@ def per_step(args: argparse.Namespace, server: LocalServer, folder: Path) -> Non
             )
             run(url, remote)
             best["worker (runs_on)"] = min(best.get("worker (runs_on)", 1e9), last_run_seconds(url))
+            for stretch, ms in stretches(url).items():
+                spans.setdefault(stretch, []).append(ms)
         floor = min(asyncio.run(floor_ms(url, n)) for _ in range(args.repeat))
     print(f"\n## per step: a chain of {n} steps, best of {args.repeat} (ms per step)")
     print(f"{'where the steps run':<28}{'ms/step':>10}")
@@ -215,6 +258,9 @@ def per_step(args: argparse.Namespace, server: LocalServer, folder: Path) -> Non
         f"extra per remote step: {extra:.1f} ms (target ≤ 5 ms) → "
         f"{'met' if extra <= 5 else 'NOT met'}; ÷ queue floor: {extra / floor:.2f}x"
     )
+    print("where a remote step's time goes (median per step; each repeat):")
+    for stretch, values in spans.items():
+        print(f"  {stretch:<24}" + "".join(f"{v:>8.1f}" for v in values) + " ms")
 
 
 def throughput(args: argparse.Namespace, server: LocalServer, folder: Path) -> None:
@@ -298,14 +344,18 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=50)
     parser.add_argument("--fan", type=int, default=24)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument(
+        "--only", choices=["per-step", "throughput", "approve"], help="one part only"
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="flowtui-bench-team-") as tmp:
         folder = Path(tmp)
         with LocalServer.start(folder / "pg") as server:
             print(f"# team mode — PostgreSQL {server.bin_dir}, {os.cpu_count()} cores")
-            per_step(args, server, folder)
-            throughput(args, server, folder)
-            approve_latency(args, server, folder)
+            parts = {"per-step": per_step, "throughput": throughput, "approve": approve_latency}
+            for name, part in parts.items():
+                if args.only in (None, name):
+                    part(args, server, folder)
 
 
 if __name__ == "__main__":

@@ -25,6 +25,7 @@ from flowtui.engine.records import (
     CommandRecord,
     LogRecord,
     NewStep,
+    RemoteOutcome,
     RunRecord,
     StepRecord,
 )
@@ -105,6 +106,12 @@ class RunLedger(Protocol):
 
     async def get_attempts(self, run_id: int, step: str | None = None) -> list[AttemptRecord]:
         """Attempts in order (a remote step's outcome is its attempt row)."""
+        ...
+
+    async def remote_outcome(
+        self, run_id: int, step: str, attempt: int, *, after_log_id: int = 0
+    ) -> RemoteOutcome:
+        """A remote step's attempt, outputs and new log lines, in one read."""
         ...
 
     async def wait_for_commands(self, timeout: float) -> None:

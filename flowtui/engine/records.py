@@ -117,6 +117,16 @@ class AttemptRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class RemoteOutcome:
+    """What a worker recorded for one attempt of a remote step, read in one go: the attempt
+    row (None if it has none), the step's outputs and its log lines after a given id."""
+
+    attempt: AttemptRecord | None
+    outputs: dict[str, str]
+    logs: list[LogRecord]
+
+
+@dataclass(frozen=True, slots=True)
 class LogRecord:
     id: int
     run_id: int

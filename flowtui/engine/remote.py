@@ -25,6 +25,7 @@ from flowtui.engine.bus import EventBus
 from flowtui.engine.events import RemoteLogSeen
 from flowtui.engine.executors.base import StepContext, StepResult
 from flowtui.engine.ports import RunLedger
+from flowtui.engine.records import LogRecord, RemoteOutcome
 from flowtui.engine.states import StepStatus
 
 # where the history announces an attempt's recorded outcome (PostgreSQL NOTIFY), and how
@@ -136,12 +137,18 @@ class RemoteExecutor:
             branch=ctx.env.get("FLOWTUI_BRANCH"),
             kill_grace=ctx.kill_grace,
         )
-        # the step's "waiting for a worker" must be written before a worker's "on worker"
-        await self.ledger.flush_writes()
+        # the job is queued without waiting for the step's "waiting for a worker" to be
+        # written: once a worker's "on worker" for this attempt is in the history, the
+        # history keeps it (store.transitions)
         echo = asyncio.create_task(self._echo_logs(ctx), name="flowtui-remote-echo")
         try:
             await self.dispatcher.run(job)
         except WorkerLost as exc:
+            # unless its outcome landed just before the job was failed (then it stands)
+            with contextlib.suppress(Exception):
+                seen = await self.ledger.remote_outcome(ctx.run_id, ctx.step.name, ctx.attempt)
+                if seen.attempt is not None and seen.attempt.ended_at is not None:
+                    return self._result(seen)
             who = await self._worker_of(ctx)
             return StepResult(StepStatus.FAILED, message=f"{who} lost: {exc}")
         except RemoteError as exc:
@@ -153,23 +160,31 @@ class RemoteExecutor:
             with contextlib.suppress(asyncio.CancelledError):
                 await echo
         try:
-            await self._echo_once(ctx)  # the last lines, written just before the outcome
-            attempts = await self.ledger.get_attempts(ctx.run_id, ctx.step.name)
-            outputs = (await self.ledger.get_outputs(ctx.run_id)).get(ctx.step.name, {})
+            # the attempt, its outputs and the last lines (written just before the outcome)
+            seen = await self.ledger.remote_outcome(
+                ctx.run_id, ctx.step.name, ctx.attempt, after_log_id=self._echoed
+            )
         except Exception as exc:
             return StepResult(StepStatus.FAILED, message=f"reading the outcome failed: {exc}")
-        ended = [a for a in attempts if a.attempt == ctx.attempt and a.ended_at is not None]
-        if not ended or ended[0].status not in (StepStatus.SUCCEEDED, StepStatus.FAILED):
+        self._echo(ctx, seen.logs)
+        if seen.attempt is None or seen.attempt.ended_at is None:
             return StepResult(
                 StepStatus.FAILED,
                 message=f"the worker on queue {queue} recorded no outcome for attempt "
                 f"{ctx.attempt}",
             )
-        outcome = ended[0]
+        return self._result(seen)
+
+    @staticmethod
+    def _result(seen: RemoteOutcome) -> StepResult:
+        outcome = seen.attempt
+        assert outcome is not None
+        if outcome.status not in (StepStatus.SUCCEEDED, StepStatus.FAILED):
+            return StepResult(StepStatus.FAILED, message=f"attempt ended {outcome.status}")
         return StepResult(
             outcome.status,
             exit_code=outcome.exit_code,
-            outputs=dict(outputs),
+            outputs=dict(seen.outputs),
             message=outcome.message,
         )
 
@@ -189,7 +204,11 @@ class RemoteExecutor:
                 await self._echo_once(ctx)
 
     async def _echo_once(self, ctx: StepContext) -> None:
-        lines = await self.ledger.get_logs(ctx.run_id, ctx.step.name, after_id=self._echoed)
+        self._echo(
+            ctx, await self.ledger.get_logs(ctx.run_id, ctx.step.name, after_id=self._echoed)
+        )
+
+    def _echo(self, ctx: StepContext, lines: list[LogRecord]) -> None:
         for record in lines:
             self._echoed = record.id
             if record.attempt == ctx.attempt:

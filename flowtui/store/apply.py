@@ -127,7 +127,12 @@ def _apply_run_status(conn: sqlite3.Connection, e: RunStatusChanged) -> None:
         # create_run wrote it; applied after try_start_run it would turn `running` back
         # into `queued` and record both changes twice
         return
-    move_run(conn, e.run_id, e.status, e.at, e.message)
+    moved = move_run(conn, e.run_id, e.status, e.at, e.message)
+    if moved and e.status == RunStatus.SUCCEEDED:
+        # its workspace deltas (team mode) served its steps; a rerun from failed steps is
+        # the only later reader, and a succeeded run has none to rerun: a failed,
+        # cancelled or interrupted run keeps them for that
+        conn.execute("DELETE FROM workspace_deltas WHERE run_id = ?", (e.run_id,))
 
 
 def _apply_step_status(conn: sqlite3.Connection, e: StepStatusChanged) -> None:

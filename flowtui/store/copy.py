@@ -223,11 +223,12 @@ async def table_names(db: HistoryDb) -> set[str]:
         "SELECT table_name FROM information_schema.tables"
         " WHERE table_schema = current_schema() AND table_name <> 'flowtui_schema'"
     )
-    # procrastinate's tables (team mode's job queue) are not history: jobs are not copied
+    # procrastinate's tables (team mode's job queue) and the workers' announcements are
+    # not history: jobs and workers are not copied
     return {str(r["table_name"]) for r in rows if not str(r["table_name"]).startswith(QUEUE)}
 
 
-QUEUE = "procrastinate_"
+QUEUE = ("procrastinate_", "flowtui_workers", "flowtui_batches")
 
 
 async def tables_to_copy(db: HistoryDb) -> list[Table]:

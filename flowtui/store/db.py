@@ -518,6 +518,18 @@ class Database:
         result: _T = await conn._execute(fn, conn._conn, *args)
         return result
 
+    async def write(self, fn: Callable[..., _T], /, *args: Any) -> _T:
+        """`fn(sqlite3_connection, *args)` in a write transaction of its own."""
+        async with self.transaction():
+            return await self.run_in_connection(fn, *args)
+
+    async def read(self, fn: Callable[..., _T], /, *args: Any) -> _T:
+        """`fn(sqlite3_connection, *args)` for several reads in one hop to the thread."""
+        async with self.lock:
+            conn = self.conn
+            result: _T = await self._retry_busy(conn._execute, fn, conn._conn, *args)
+            return result
+
     async def fetchall(self, sql: str, params: Iterable[Any] = ()) -> list[sqlite3.Row]:
         async with self.lock:
             return await self._retry_busy(self._fetchall_unlocked, sql, tuple(params))

@@ -224,6 +224,24 @@ PG_MIGRATIONS: tuple[tuple[str, ...], ...] = (
     ("ALTER TABLE commands ADD COLUMN seal TEXT NOT NULL DEFAULT ''",),
     # `flowtui run --only/--skip` (SQLite's version 6)
     ("ALTER TABLE runs ADD COLUMN left_out TEXT NOT NULL DEFAULT '{}'",),
+    # team mode: what each worker announces of itself (how long it may stay silent before
+    # runners count it lost); queue state, not history (`db copy` leaves it out)
+    (
+        """CREATE TABLE flowtui_workers (
+            worker_id BIGINT PRIMARY KEY,
+            name TEXT NOT NULL,
+            lost_after DOUBLE PRECISION NOT NULL,
+            at DOUBLE PRECISION NOT NULL
+        )""",
+    ),
+    # the event batches written lately, by the id their writer gave them: a batch retried
+    # because its COMMIT's reply was lost is not written twice (not history either)
+    (
+        """CREATE TABLE flowtui_batches (
+            id TEXT PRIMARY KEY,
+            at DOUBLE PRECISION NOT NULL
+        )""",
+    ),
 )
 PG_SCHEMA_VERSION = len(PG_MIGRATIONS)
 
@@ -292,8 +310,8 @@ class SyncConnection:
             cur.executemany(pg_sql(sql), [tuple(p) for p in seq])
 
     def begin_write(self) -> None:
-        self.raw.execute("BEGIN")
-        self.raw.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
+        # one round trip: both statements in one simple query (no parameters)
+        self.raw.execute(f"BEGIN; SELECT pg_advisory_xact_lock({WRITE_LOCK:d})")
 
     def commit(self) -> None:
         self.raw.execute("COMMIT")
@@ -559,6 +577,29 @@ class PgDatabase:
                 with contextlib.suppress(Exception):
                     await asyncio.shield(self.call(lambda: self.sync.rollback()))
                 raise
+
+    async def write(self, fn: Callable[..., _T], /, *args: Any) -> _T:
+        """`fn(connection, *args)` in a write transaction of its own, in one hop to the
+        connection's thread (begin, `fn`, commit): what `transaction()` does in four."""
+
+        def run() -> _T:
+            self.sync.begin_write()
+            try:
+                result = fn(self.sync, *args)
+                self.sync.commit()
+            except BaseException:
+                with contextlib.suppress(Exception):
+                    self.sync.rollback()
+                raise
+            return result
+
+        async with self.lock:
+            return await self.call(run)
+
+    async def read(self, fn: Callable[..., _T], /, *args: Any) -> _T:
+        """`fn(connection, *args)` for several reads in one hop to the connection's thread."""
+        async with self.lock:
+            return await self.call(lambda: fn(self.sync, *args))
 
     async def run_in_connection(self, fn: Callable[..., _T], /, *args: Any) -> _T:
         """Call `fn(connection, *args)` on the connection's thread (inside `transaction()`)."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import random
 import time
 from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from pathlib import Path
@@ -25,6 +26,7 @@ from flowtui.engine.records import (
     EventRecord,
     LogRecord,
     NewStep,
+    RemoteOutcome,
     RunRecord,
     StepRecord,
 )
@@ -45,13 +47,19 @@ from flowtui.store.rows import (
     _one,
     _run_record,
 )
-from flowtui.store.transitions import move_run
+from flowtui.store.transitions import move_run, move_step, run_status_of
 
 COMMAND_KINDS = frozenset({"approve", "reject", "cancel"})
-# the roles a user is a member of (none for a role that does not exist, e.g. dropped since)
-ROLES_SQL = """SELECT rolname FROM pg_roles
-    WHERE rolname <> ? AND EXISTS (SELECT 1 FROM pg_roles WHERE rolname = ?)
-      AND pg_has_role(?, oid, 'MEMBER')"""
+# the roles a user is a member of, directly or through other roles, as granted
+# (pg_auth_members): not pg_has_role, which a superuser passes for every role, so a
+# superuser is in no team it was not made a member of (none for an unknown role)
+ROLES_SQL = """WITH RECURSIVE member_of (oid) AS (
+        SELECT m.roleid FROM pg_auth_members m JOIN pg_roles u ON u.oid = m.member
+         WHERE u.rolname = ?
+        UNION
+        SELECT m.roleid FROM pg_auth_members m JOIN member_of ON m.member = member_of.oid
+    )
+    SELECT rolname FROM pg_roles WHERE oid IN (SELECT oid FROM member_of)"""
 
 
 class RunStore(RecoveryMixin):
@@ -255,6 +263,15 @@ class RunStore(RecoveryMixin):
                    VALUES (?, NULL, 'run', ?, 0, ?, '')""",
                 (run_id, str(RunStatus.QUEUED), now),
             )
+            if parent_run_id is not None and rerun_mode == "from-failed":
+                # a rerun starts from its parent's workspace on every machine, as its
+                # runner copies the parent's folder: the parent's deltas become its own
+                await conn.execute(
+                    """INSERT INTO workspace_deltas (run_id, step, attempt, size, data, at)
+                       SELECT ?, step, attempt, size, data, at FROM workspace_deltas
+                        WHERE run_id = ? ORDER BY id""",
+                    (run_id, parent_run_id),
+                )
         return run_id
 
     async def try_start_run(
@@ -310,19 +327,80 @@ class RunStore(RecoveryMixin):
                 move_run, run_id, RunStatus.RUNNING, time.time(), ""
             )
 
-    async def apply(self, events: Sequence[Event]) -> None:
-        """Write a batch of engine events in one transaction, in order."""
+    async def apply(
+        self, events: Sequence[Event], *, batch: str | None = None, again: bool = False
+    ) -> None:
+        """Write a batch of engine events in one transaction, in order (the whole batch in
+        one call on the connection's thread, not a hop per statement).
+
+        `batch`: an id for it; written `again` (a retry), a batch already written is not
+        written twice (PostgreSQL: a COMMIT whose reply was lost did commit).
+        """
         if not events:
             return
-        async with self.db.transaction() as conn:
-            # the whole batch in one call on the connection's thread, not a hop per statement
-            await self.db.run_in_connection(_apply_batch, events)
-            if self.dialect == "postgresql":  # dashboards anywhere redraw at once
-                await conn.execute("SELECT pg_notify('flowtui_events', '')")
-                for event in events:  # the runner waiting for it goes on at once
-                    if isinstance(event, AttemptEnded):
-                        key = attempt_key(event.run_id, event.step, event.attempt)
-                        await conn.execute("SELECT pg_notify(?, ?)", (ATTEMPTS_CHANNEL, key))
+        if self.dialect == "postgresql":
+            await self.db.write(_apply_and_announce, events, True, batch, again)
+        else:
+            await self.db.write(_apply_and_announce, events, False, None, False)
+
+    async def begin_remote_attempt(
+        self,
+        job_id: int,
+        worker: tuple[str, float],
+        run_id: int,
+        step: str,
+        attempt: int,
+        *,
+        skip_deltas: Collection[int],
+        with_outputs: bool,
+    ) -> tuple[RunStatus | None, list[tuple[int, bytes]], dict[str, dict[str, str]]]:
+        """Worker (name, lost_after) takes job `job_id`, an attempt (team mode), in one
+        transaction: it says after how long without a heartbeat it counts as lost (runners
+        use the worker's word, not their own); unless the run is over, the step is marked
+        running "on worker NAME"; then the run's status, its workspace deltas but
+        `skip_deltas` and (if asked) its outputs."""
+        return await self.db.write(
+            _begin_remote_attempt, job_id, worker, run_id, step, attempt, skip_deltas, with_outputs
+        )
+
+    async def end_remote_attempt(
+        self, job_id: int, events: Sequence[Event], delta: tuple[str, int, bytes] | None
+    ) -> int | None:
+        """A worker's outcome for a job (its outputs, its `AttemptEnded`, its workspace
+        delta as (step, attempt, data)), written only while the job is still its own
+        (`doing`: not failed by a runner that counted its worker lost), in one transaction.
+        The delta's id; None when the job was no longer its own (nothing written)."""
+        return await self.db.write(_end_remote_attempt, job_id, events, delta)
+
+    async def job_standing(self, run_id: int, job_id: int) -> tuple[RunStatus | None, str | None]:
+        """A worker's look at one of its jobs: the run's status and the job's (`doing` while
+        it is still the worker's; `failed` once a runner counted the worker lost)."""
+        row = await self.db.fetchone(
+            """SELECT (SELECT status FROM runs WHERE id = ?) AS run,
+                      (SELECT status FROM procrastinate_jobs WHERE id = ?) AS job""",
+            (run_id, job_id),
+        )
+        if row is None:
+            return None, None
+        run = RunStatus(row["run"]) if row["run"] is not None else None
+        return run, (str(row["job"]) if row["job"] is not None else None)
+
+    async def finished_runs(self, run_ids: Collection[int]) -> set[int]:
+        """Which of `run_ids` are over (or gone)."""
+        if not run_ids:
+            return set()
+        rows = await self.db.fetchall(
+            "SELECT id, status FROM runs WHERE id IN (SELECT value FROM json_each(?))",
+            (_ids_json(run_ids),),
+        )
+        going = {int(r["id"]) for r in rows if not RunStatus(r["status"]).is_final}
+        return set(run_ids) - going
+
+    async def remote_outcome(
+        self, run_id: int, step: str, attempt: int, *, after_log_id: int = 0
+    ) -> RemoteOutcome:
+        """What a worker recorded for `attempt` of `step`, in one read (team mode)."""
+        return await self.db.read(_remote_outcome, run_id, step, attempt, after_log_id)
 
     # ----------------------------------------------------------------- workspaces
 
@@ -390,7 +468,7 @@ class RunStore(RecoveryMixin):
         entries mean there); None for SQLite (OS groups)."""
         if self.dialect != "postgresql":
             return None
-        rows = await self.db.fetchall(ROLES_SQL, (user, user, user))
+        rows = await self.db.fetchall(ROLES_SQL, (user,))
         return frozenset(str(r["rolname"]) for r in rows)
 
     async def wait_for_commands(self, timeout: float) -> None:
@@ -418,7 +496,7 @@ class RunStore(RecoveryMixin):
             roles: dict[str, frozenset[str] | None] = {}
             for by in {str(r["by_user"]) for r in rows if r["kind"] != "cancel"}:
                 if self.dialect == "postgresql":
-                    found = await _all(conn, ROLES_SQL, (by, by, by))
+                    found = await _all(conn, ROLES_SQL, (by,))
                     roles[by] = frozenset(str(r["rolname"]) for r in found)
             if rows:
                 await conn.execute(
@@ -730,3 +808,136 @@ def _event_records(rows: Sequence[Any]) -> list[EventRecord]:
         )
         for r in rows
     ]
+
+
+BATCHES_KEPT = 3600.0  # seconds a written batch's id is remembered (retries end sooner)
+
+
+def _apply_and_announce(
+    conn: Any,
+    events: Sequence[Event],
+    announce: bool,
+    batch: str | None = None,
+    again: bool = False,
+) -> None:
+    seen = "SELECT 1 FROM flowtui_batches WHERE id = ?"
+    if batch is not None and again and conn.execute(seen, (batch,)).fetchone():
+        return  # its COMMIT went through; only the reply was lost
+    _apply_batch(conn, events)
+    if not announce:
+        return
+    # PostgreSQL: dashboards anywhere redraw at once, and the runner waiting for an
+    # attempt's outcome goes on at once; the batch's id is noted: one statement
+    notes: list[Any] = ["flowtui_events", ""]
+    for event in events:
+        if isinstance(event, AttemptEnded):
+            notes += [ATTEMPTS_CHANNEL, attempt_key(event.run_id, event.step, event.attempt)]
+    calls = ", ".join("pg_notify(?, ?)" for _ in range(len(notes) // 2))
+    if batch is None:
+        conn.execute(f"SELECT {calls}", notes)
+        return
+    now = time.time()
+    conn.execute(
+        f"WITH noted AS (INSERT INTO flowtui_batches (id, at) VALUES (?, ?)) SELECT {calls}",
+        [batch, now, *notes],
+    )
+    if random.random() < 0.01:  # now and then, forget old ids
+        conn.execute("DELETE FROM flowtui_batches WHERE at < ?", (now - BATCHES_KEPT,))
+
+
+def _begin_remote_attempt(
+    conn: Any,
+    job_id: int,
+    worker: tuple[str, float],
+    run_id: int,
+    step: str,
+    attempt: int,
+    skip_deltas: Collection[int],
+    with_outputs: bool,
+) -> tuple[RunStatus | None, list[tuple[int, bytes]], dict[str, dict[str, str]]]:
+    name, lost_after = worker
+    now = time.time()
+    # keyed by procrastinate's worker id (a worker's id changes when its queue restarts)
+    conn.execute(
+        """INSERT INTO flowtui_workers (worker_id, name, lost_after, at)
+           SELECT worker_id, ?, ?, ? FROM procrastinate_jobs
+            WHERE id = ? AND worker_id IS NOT NULL
+           ON CONFLICT (worker_id) DO UPDATE SET lost_after = excluded.lost_after""",
+        (name, lost_after, now, job_id),
+    )
+    status = run_status_of(conn, run_id)
+    if status is None or status.is_final:
+        return status, [], {}
+    move_step(
+        conn, run_id, step, StepStatus.RUNNING, now, attempt=attempt, message=f"on worker {name}"
+    )
+    rows = conn.execute(
+        """SELECT id, data FROM workspace_deltas WHERE run_id = ?
+             AND id NOT IN (SELECT value FROM json_each(?)) ORDER BY id""",
+        (run_id, _ids_json(skip_deltas)),
+    ).fetchall()
+    deltas = [(int(r[0]), bytes(r[1])) for r in rows]
+    outputs: dict[str, dict[str, str]] = {}
+    if with_outputs:
+        for name, key, value in conn.execute(
+            "SELECT step, key, value FROM outputs WHERE run_id = ? ORDER BY step, key", (run_id,)
+        ).fetchall():
+            outputs.setdefault(name, {})[key] = value
+    return status, deltas, outputs
+
+
+def _remote_outcome(
+    conn: Any, run_id: int, step: str, attempt: int, after_log_id: int
+) -> RemoteOutcome:
+    row = conn.execute(
+        "SELECT * FROM attempts WHERE run_id = ? AND step = ? AND attempt = ?",
+        (run_id, step, attempt),
+    ).fetchone()
+    record = None
+    if row is not None:
+        record = AttemptRecord(
+            run_id=row["run_id"],
+            step=row["step"],
+            attempt=row["attempt"],
+            status=StepStatus(row["status"]),
+            started_at=row["started_at"],
+            ended_at=row["ended_at"],
+            exit_code=row["exit_code"],
+            message=row["message"],
+        )
+    outputs = {
+        str(r[0]): str(r[1])
+        for r in conn.execute(
+            "SELECT key, value FROM outputs WHERE run_id = ? AND step = ?", (run_id, step)
+        ).fetchall()
+    }
+    logs = [
+        _log_record(r)
+        for r in conn.execute(
+            "SELECT * FROM logs WHERE run_id = ? AND step = ? AND id > ? ORDER BY id",
+            (run_id, step, after_log_id),
+        ).fetchall()
+    ]
+    return RemoteOutcome(record, outputs, logs)
+
+
+def _end_remote_attempt(
+    conn: Any, job_id: int, events: Sequence[Event], delta: tuple[str, int, bytes] | None
+) -> int | None:
+    # the row lock orders this against a runner failing the job (its worker counted lost)
+    row = conn.execute(
+        "SELECT status FROM procrastinate_jobs WHERE id = ? FOR UPDATE", (job_id,)
+    ).fetchone()
+    if row is None or row[0] != "doing":
+        return None
+    delta_id = 0
+    if delta is not None:
+        step, attempt, data = delta
+        found = conn.execute(
+            """INSERT INTO workspace_deltas (run_id, step, attempt, size, data, at)
+               VALUES (?, ?, ?, ?, ?, ?) RETURNING id""",
+            (events[-1].run_id, step, attempt, len(data), data, time.time()),
+        ).fetchone()
+        delta_id = int(found[0])
+    _apply_and_announce(conn, events, True)
+    return delta_id

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 import time
+import uuid
 from collections.abc import Sequence
 
 from flowtui.engine.bus import EventBus, Subscription
@@ -169,12 +170,14 @@ class StoreSink:
             except StoreFullError as exc:
                 await self._write_when_full(batch, exc)
             return
+        batch_id = uuid.uuid4().hex  # a retry of a batch that did commit writes nothing
+        again = False
         for delay in (*RETRY_DELAYS, None):
             try:
-                await self.store.apply(batch)
+                await self.store.apply(batch, batch=batch_id, again=again)
                 return
             except StoreUnavailableError as exc:
-                await self._write_when_unavailable(batch, exc)
+                await self._write_when_unavailable(batch, exc, batch_id)
                 return
             except StoreFullError as exc:
                 if delay is None:
@@ -189,6 +192,8 @@ class StoreSink:
                 if delay is None:
                     break
                 await asyncio.sleep(delay)
+            finally:
+                again = True
         if len(batch) == 1:
             self._drop(batch, "after retries")
             return
@@ -200,7 +205,7 @@ class StoreSink:
                 self._drop([event], repr(exc))
 
     async def _write_when_unavailable(
-        self, batch: Sequence[Event], error: StoreUnavailableError
+        self, batch: Sequence[Event], error: StoreUnavailableError, batch_id: str
     ) -> None:
         """Keep the whole batch and try it again until the server answers: a restart or a
         network cut loses nothing.  Step output readers wait meanwhile (back-pressure), so
@@ -216,7 +221,7 @@ class StoreSink:
             await asyncio.sleep(delay)
             delay = min(delay * 2, UNAVAILABLE_MAX_RETRY)
             try:
-                await self.store.apply(batch)
+                await self.store.apply(batch, batch=batch_id, again=True)
             except StoreUnavailableError as exc:
                 error = exc
                 continue

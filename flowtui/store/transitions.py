@@ -21,6 +21,10 @@ from flowtui.engine.states import RunStatus, StepStatus, can_run_move, can_step_
 
 log = logging.getLogger("flowtui.store")
 
+# a remote step's messages (team mode): the runner's while queued, the worker's once taken
+WAITING = "waiting for a worker"
+ON_WORKER = "on worker "
+
 
 def refuse(conn: sqlite3.Connection, run_id: int, step: str, line: str) -> None:
     """Record a refused change in the logger and in the run's log (as a system line)."""
@@ -96,9 +100,26 @@ def move_step(
         refuse(conn, run_id, step, line)
         return False
     row = conn.execute(
-        "SELECT status FROM steps WHERE run_id = ? AND name = ?", (run_id, step)
+        "SELECT status, attempt, message FROM steps WHERE run_id = ? AND name = ?",
+        (run_id, step),
     ).fetchone()
     old = StepStatus(row[0]) if row is not None else StepStatus.PENDING
+    if (
+        row is not None
+        and old == new == StepStatus.RUNNING
+        and row[1] == attempt
+        and str(row[2]).startswith(ON_WORKER)
+        and WAITING in message
+    ):
+        # team mode: the runner queues a remote step's job without waiting for its own
+        # "waiting for a worker" to be written; a worker that took the job first has the
+        # last word on this attempt (the event is kept, with its own time)
+        conn.execute(
+            """INSERT INTO events (run_id, step, kind, status, attempt, at, message)
+               VALUES (?, ?, 'step', ?, ?, ?, ?)""",
+            (run_id, step, str(new), attempt, at, message),
+        )
+        return False
     if not can_step_move(old, new):
         refuse(conn, run_id, step, f"ignored step {step} status {new}: it is already {old}")
         return False

@@ -29,6 +29,7 @@ log = logging.getLogger("flowtui.worker")
 
 POLL = 0.5  # how often a job's status is read while it runs (workers NOTIFY its end)
 ENDED = {Status.SUCCEEDED, Status.FAILED, Status.CANCELLED, Status.ABORTED}
+LOST_CHECK = 5.0  # at most this long between two looks at a running job's worker
 ABORT_SLACK = 5.0  # beyond the step's kill grace, how long an abort may take
 UNREACHABLE_LIMIT = 120.0  # a job queue unreachable this long fails the step
 
@@ -80,7 +81,16 @@ class PgDispatcher:
         self._waiters[key] = announced
         try:
             deferrer = app.configure_task(TASK, queue=job.queue)
-            job_id = await deferrer.defer_async(**job.to_payload())
+            # a cancel that lands while the job is being queued must not leave it queued:
+            # the defer finishes, then the job is aborted like any other
+            deferring = asyncio.ensure_future(deferrer.defer_async(**job.to_payload()))
+            try:
+                job_id = await asyncio.shield(deferring)
+            except asyncio.CancelledError:
+                with contextlib.suppress(Exception):
+                    job_id = await asyncio.wait_for(deferring, UNREACHABLE_LIMIT)
+                    await self._abort(app, job_id, job.kill_grace + ABORT_SLACK)
+                raise
             try:
                 status = await self._wait(app, job_id, announced)
             except asyncio.CancelledError:
@@ -98,10 +108,17 @@ class PgDispatcher:
         announced: asyncio.Future[None] | None = None,
     ) -> Status:
         loop = asyncio.get_running_loop()
-        limit = lost_after()
+        limit = lost_after()  # until the job's worker is known: then the one it announced
         checked = loop.time()
         unreachable_since: float | None = None
+        if announced is not None:  # the usual end: the worker's NOTIFY, before any read
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(announced), POLL)
         while True:
+            if announced is not None and announced.done():
+                # its outcome is in the history: no need to read the job's status (it ends
+                # a moment later, when the worker's task returns)
+                return Status.SUCCEEDED
             try:
                 status = await app.job_manager.get_job_status_async(job_id)
             except Exception as exc:  # the database restarts or the network hiccups
@@ -114,16 +131,15 @@ class PgDispatcher:
             unreachable_since = None
             if status in ENDED:
                 return status
-            if announced is not None and announced.done():
-                return Status.SUCCEEDED  # its outcome is in the history; the job ends now
-            if status == Status.DOING and loop.time() - checked > limit / 5:
+            if status == Status.DOING and loop.time() - checked > min(limit / 5, LOST_CHECK):
                 checked = loop.time()
                 try:
-                    lost = await self._worker_lost(app, job_id, limit)
+                    silent, limit = await self._silence(app, job_id, limit)
                 except Exception:  # unreachable for a moment: the status read says more
-                    lost = False
-                if lost:
-                    # failed for good: a worker that comes back cannot finish it any more
+                    silent = None
+                if silent is not None and silent > limit:
+                    # failed for good: the worker, if it comes back, stops the step and
+                    # records nothing of it (it writes only while the job is `doing`)
                     await app.job_manager.finish_job_by_id_async(
                         job_id, Status.FAILED, delete_job=False
                     )
@@ -134,19 +150,30 @@ class PgDispatcher:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(asyncio.shield(announced), POLL)
 
-    async def _worker_lost(self, app: procrastinate.App, job_id: int, limit: float) -> bool:
+    async def _silence(
+        self, app: procrastinate.App, job_id: int, default: float
+    ) -> tuple[float | None, float]:
+        """How long the worker running `job_id` has been silent (None: the job is not
+        running), and after how long it counts as lost: the limit it announced itself, or
+        `default` for a worker that announced none.  A worker whose row is gone (pruned
+        long after its last beat) has been silent for ever."""
         rows = await app.connector.execute_query_all_async(
             """SELECT job.worker_id,
-                      EXTRACT(EPOCH FROM NOW() - worker.last_heartbeat) AS silent
+                      EXTRACT(EPOCH FROM NOW() - worker.last_heartbeat) AS silent,
+                      announced.lost_after
                  FROM procrastinate_jobs job
                  LEFT JOIN procrastinate_workers worker ON worker.id = job.worker_id
+                 LEFT JOIN flowtui_workers announced ON announced.worker_id = job.worker_id
                 WHERE job.id = %(job_id)s AND job.status = 'doing'""",
             job_id=job_id,
         )
         if not rows:
-            return False
-        silent = rows[0]["silent"]
-        return rows[0]["worker_id"] is None or silent is None or float(silent) > limit
+            return None, default
+        row = rows[0]
+        limit = float(row["lost_after"]) if row["lost_after"] is not None else default
+        if row["worker_id"] is None or row["silent"] is None:
+            return float("inf"), limit
+        return float(row["silent"]), limit
 
     async def _abort(self, app: procrastinate.App, job_id: int, patience: float) -> None:
         """Abort the job (a queued one is just cancelled) and wait for its worker to stop."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 import procrastinate
 
@@ -20,13 +21,20 @@ TASK = "flowtui.run_step"
 LOST_AFTER_ENV = "FLOWTUI_WORKER_LOST_AFTER"
 
 
+MAX_LOST_AFTER = 3600.0
+
+
 def lost_after() -> float:
-    """Seconds without a heartbeat after which a worker counts as lost (default 30)."""
+    """Seconds without a heartbeat after which this worker counts as lost (default 30).
+
+    A worker announces it (`flowtui_workers`) and beats at a third of it; runners use the
+    announced value of the worker running each job, so it needs setting on workers only
+    (a runner's own value serves for a worker that announced none)."""
     try:
         value = float(os.environ.get(LOST_AFTER_ENV, "30"))
     except ValueError:
         value = 30.0
-    return max(1.0, value)
+    return min(MAX_LOST_AFTER, max(1.0, value))
 
 
 SCHEMA_LOCK = 0x666C6F78  # one process installs procrastinate's schema at a time
@@ -39,7 +47,41 @@ def make_app(url: str, run_step: TaskFn | None = None) -> procrastinate.App:
     app = procrastinate.App(connector=procrastinate.PsycopgConnector(conninfo=url))
     if run_step is not None:
         app.task(name=TASK, pass_context=True)(run_step)
+        keep_wakeups(app)
     return app
+
+
+def keep_wakeups(app: procrastinate.App) -> None:
+    """Make a worker of `app` never sleep on a job it was told about.
+
+    procrastinate 3.10's worker clears its "new job" flag after every fetch: a job whose
+    NOTIFY is handled while a fetch that did not see it is under way (a runner deferring
+    the next step just as the worker finishes the last one) waits for the next poll, 5 s
+    later.  Wrapped here, through the job manager's public methods: a fetch that found
+    nothing is done again if a job was announced meanwhile.
+    """
+    manager = app.job_manager
+    fetch, listen = manager.fetch_job, manager.listen_for_jobs
+    announced = 0
+
+    async def listen_for_jobs(*, on_notification: Any, **kwargs: Any) -> None:
+        async def counted(**note: Any) -> None:
+            nonlocal announced
+            if note.get("notification", {}).get("type") == "job_inserted":
+                announced += 1
+            await on_notification(**note)
+
+        await listen(on_notification=counted, **kwargs)
+
+    async def fetch_job(*args: Any, **kwargs: Any) -> Any:
+        while True:
+            before = announced
+            job = await fetch(*args, **kwargs)
+            if job is not None or announced == before:
+                return job
+
+    manager.listen_for_jobs = listen_for_jobs  # type: ignore[method-assign]
+    manager.fetch_job = fetch_job  # type: ignore[method-assign]
 
 
 async def ensure_schema(app: procrastinate.App, url: str) -> None:

@@ -18,6 +18,7 @@ import contextlib
 import functools
 import logging
 import os
+import shutil
 import signal
 import socket
 import threading
@@ -28,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from flowtui.engine.bus import EventBus
-from flowtui.engine.events import AttemptEnded, StepLog, StepOutputs, StepStatusChanged
+from flowtui.engine.events import AttemptEnded, StepLog, StepOutputs
 from flowtui.engine.executors.base import StepContext, StepResult
 from flowtui.engine.executors.registry import EXECUTORS, get_executor
 from flowtui.engine.process import OUTPUT_THROTTLE
@@ -42,11 +43,8 @@ from flowtui.model.loader import load_workflow_text
 from flowtui.model.workflow import Workflow
 from flowtui.store.runstore import RunStore
 from flowtui.store.sink import StoreSink
-from flowtui.worker.queue import (
-    ensure_schema,
-    lost_after,
-    make_app,
-)
+from flowtui.worker.queue import MAX_LOST_AFTER, ensure_schema, lost_after, make_app
+from flowtui.worker.reaper import Reaper
 
 log = logging.getLogger("flowtui.worker")
 
@@ -74,12 +72,26 @@ class StepRunner:
         self.options = options
         self.say: Callable[[str], None] = lambda line: None
         self._hand_offs: dict[int, HandOff] = {}  # per run: its workspace here
+        self.lost_after = lost_after()  # what this worker announces (runners use it)
+        self.reaper: Reaper | None = None  # stops step processes this process leaves behind
+        self._busy_runs: dict[int, int] = {}  # run → its jobs running here
+        self._tidying: asyncio.Task[None] | None = None
+        self._tidied = -TIDY_SECONDS
 
-    async def run(self, job: RemoteJob) -> None:
+    async def run(self, job: RemoteJob, job_id: int) -> None:
+        self._busy_runs[job.run_id] = self._busy_runs.get(job.run_id, 0) + 1
+        try:
+            await self._run(job, job_id)
+        finally:
+            self._busy_runs[job.run_id] -= 1
+            if not self._busy_runs[job.run_id]:
+                del self._busy_runs[job.run_id]
+
+    async def _run(self, job: RemoteJob, job_id: int) -> None:
         OUTPUT_THROTTLE.set(self.store.wait_for_writer)
         masking = LogMasking(self._publish_log(job))
         try:
-            result = await self._execute(job, masking)
+            result, delta = await self._execute(job, job_id, masking)
         except asyncio.CancelledError:
             masking.log(
                 job.step,
@@ -94,23 +106,60 @@ class StepRunner:
             self.say(f"run {job.run_id} {job.step} #{job.attempt}: aborted")
             raise
         masking.flush()
+        await self.sink.flush()  # the step's lines first
         # this attempt's outputs are the step's: an earlier attempt's keys must not linger
         outputs = masking.masker.mask_map(result.outputs)
-        self.bus.publish(StepOutputs(job.run_id, job.step, outputs, replace=True))
-        self.bus.publish(
-            AttemptEnded(
-                job.run_id,
-                job.step,
-                job.attempt,
-                result.status,
-                time.time(),
-                result.exit_code,
-                masking.masker.mask(result.message),
-            )
+        ended = AttemptEnded(
+            job.run_id,
+            job.step,
+            job.attempt,
+            result.status,
+            time.time(),
+            result.exit_code,
+            masking.masker.mask(result.message),
         )
-        # in the history (whose commit NOTIFYs the runner) before the job ends
-        await self.sink.flush()
+        # in the history (whose commit NOTIFYs the runner) before the job ends, and only
+        # while the job is still this worker's: once a runner counted it lost, nothing of
+        # this attempt may land (its retry may be running elsewhere)
+        delta_id = await self.store.end_remote_attempt(
+            job_id,
+            [StepOutputs(job.run_id, job.step, outputs, replace=True), ended],
+            (job.step, job.attempt, delta) if delta is not None else None,
+        )
+        if delta_id is None:
+            self.say(
+                f"run {job.run_id} {job.step} #{job.attempt}: {result.status}, not recorded: "
+                "its job was failed meanwhile (this worker was counted lost)"
+            )
+            return
+        if delta is not None:
+            self._hand_offs[job.run_id].seen.add(delta_id)
         self.say(f"run {job.run_id} {job.step} #{job.attempt}: {result.status}")
+        self.tidy_soon()
+
+    def tidy_soon(self) -> None:
+        """Remove the workspace folders of finished runs, off the job's path (at most one
+        pass at a time, and one every TIDY_SECONDS)."""
+        now = time.monotonic()
+        if self._tidying is not None and not self._tidying.done():
+            return
+        if now - self._tidied < TIDY_SECONDS:
+            return
+        self._tidied = now
+        self._tidying = asyncio.create_task(self._tidy(), name="flowtui-worker-tidy")
+
+    async def _tidy(self) -> None:
+        """A run's folder here serves only its steps: once the run is over it goes (its
+        workspace is in the history for a rerun, which starts a folder of its own)."""
+        root = self.options.workdir / "workspaces"
+        with contextlib.suppress(Exception):  # best effort: the next pass tries again
+            found = {int(p.name) for p in root.iterdir() if p.is_dir() and p.name.isdigit()}
+            busy = set(self._busy_runs)
+            for run_id in await self.store.finished_runs(found - busy):
+                if run_id in self._busy_runs:  # a job of it came meanwhile
+                    continue
+                self._hand_offs.pop(run_id, None)
+                await asyncio.to_thread(shutil.rmtree, root / str(run_id), True)
 
     def _publish_log(self, job: RemoteJob) -> Callable[[str, int, str, str, float], None]:
         def publish(step: str, attempt: int, stream: str, line: str, at: float) -> None:
@@ -119,36 +168,54 @@ class StepRunner:
         return publish
 
     async def _unless_run_ends(
-        self, job: RemoteJob, execution: Coroutine[Any, Any, StepResult]
+        self, job: RemoteJob, job_id: int, execution: Coroutine[Any, Any, StepResult]
     ) -> StepResult:
-        """Run the step, but stop it once its run is over: its runner died and the run was
-        marked interrupted (nobody waits for this step any more, and it must never run
-        beside a retry), or it was cancelled while this worker could not hear the abort."""
+        """Run the step, but stop it once it is nobody's any more: its run is over (its
+        runner died and the run was marked interrupted, or it was cancelled while this
+        worker could not hear the abort), its job was failed (a runner counted this worker
+        lost: a retry may run elsewhere), or the history stayed unreachable for as long as
+        runners wait before counting this worker lost."""
         step = asyncio.ensure_future(execution)
+        heard = time.monotonic()
         try:
             while True:
                 done, _ = await asyncio.wait([step], timeout=RUN_CHECK_SECONDS)
                 if done:
                     return step.result()
-                with contextlib.suppress(Exception):  # unreachable: look again later
-                    run = await self.store.get_run(job.run_id)
-                    if run is not None and run.status.is_final:
-                        step.cancel()
-                        with contextlib.suppress(asyncio.CancelledError):
-                            await step
-                        why = f"stopped on worker {self.options.name}: run {job.run_id} is "
-                        why += str(run.status)
-                        self.bus.publish(
-                            StepLog(job.run_id, job.step, job.attempt, "system", why, time.time())
+                why = ""
+                try:
+                    run, state = await self.store.job_standing(job.run_id, job_id)
+                    heard = time.monotonic()
+                    if state != "doing":
+                        why = f"its job was {state or 'removed'} (this worker was counted lost)"
+                    elif run is None or run.is_final:
+                        why = f"run {job.run_id} is {run or 'gone'}"
+                except Exception:  # unreachable: look again later, up to the limit
+                    silent = time.monotonic() - heard
+                    if silent > self.lost_after:
+                        why = (
+                            f"the history was unreachable for {silent:.0f} s (runners count "
+                            "this worker lost)"
                         )
-                        return StepResult(StepStatus.FAILED, message=why)
+                if why:
+                    step.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await step
+                    why = f"stopped on worker {self.options.name}: {why}"
+                    self.bus.publish(
+                        StepLog(job.run_id, job.step, job.attempt, "system", why, time.time())
+                    )
+                    self.say(f"run {job.run_id} {job.step} #{job.attempt}: {why}")
+                    return StepResult(StepStatus.FAILED, message=why)
         finally:
             if not step.done():
                 step.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await step
 
-    async def _execute(self, job: RemoteJob, masking: LogMasking) -> StepResult:
+    async def _execute(
+        self, job: RemoteJob, job_id: int, masking: LogMasking
+    ) -> tuple[StepResult, bytes | None]:
         name = self.options.name
         self.say(f"run {job.run_id} {job.step} #{job.attempt}: starting")
         try:
@@ -156,17 +223,29 @@ class StepRunner:
             step = workflow.steps[job.step]
             secrets = resolve_secrets(workflow)  # this machine's own
         except (WorkflowError, KeyError, SecretError) as exc:
-            return StepResult(StepStatus.FAILED, message=f"worker {name}: {exc}")
+            return StepResult(StepStatus.FAILED, message=f"worker {name}: {exc}"), None
         masking.masker = Masker(secrets.values())
-        run = await self.store.get_run(job.run_id)
-        if run is None or run.status.is_final:  # e.g. its runner died while it was queued
-            state = run.status if run is not None else "gone"
-            return StepResult(
-                StepStatus.FAILED, message=f"not started: run {job.run_id} is {state}"
-            )
         workspace = (self.options.workdir / "workspaces" / str(job.run_id)).absolute()
+        hand = self._hand_offs.setdefault(job.run_id, HandOff(workspace))
+        reads_outputs = step.type in OUTPUT_READERS or step.type not in EXECUTORS  # plugins
+        # one transaction: the step is "on worker NAME" before it starts (the history names
+        # the worker that has it, even if this process dies a moment later), unless its run
+        # is over (e.g. its runner died while it was queued); what it needs to start
+        state, deltas, outputs = await self.store.begin_remote_attempt(
+            job_id,
+            (name, self.lost_after),
+            job.run_id,
+            job.step,
+            job.attempt,
+            skip_deltas=hand.seen,
+            with_outputs=reads_outputs,
+        )
+        if state is None or state.is_final:
+            why = f"not started: run {job.run_id} is {state or 'gone'}"
+            return StepResult(StepStatus.FAILED, message=why), None
         step_dir = attempt_dir(workspace, job.step, job.attempt)
         step_dir.mkdir(parents=True, exist_ok=True)
+        groups: list[int] = []  # the step's process groups
         env = step_variables(
             workflow,
             step,
@@ -178,21 +257,6 @@ class StepRunner:
         )
         env["FLOWTUI_ATTEMPT"] = str(job.attempt)
         env["FLOWTUI_WORKER"] = name
-        self.bus.publish(
-            StepStatusChanged(
-                job.run_id,
-                job.step,
-                StepStatus.RUNNING,
-                time.time(),
-                job.attempt,
-                message=f"on worker {name}",
-            )
-        )
-        # written before the step starts: the history names the worker that has it, even if
-        # this process dies a moment later
-        await self.sink.flush()
-        reads_outputs = step.type in OUTPUT_READERS or step.type not in EXECUTORS  # plugins
-        outputs = await self.store.get_outputs(job.run_id) if reads_outputs else {}
         ctx = StepContext(
             run_id=job.run_id,
             workflow=workflow,
@@ -203,22 +267,28 @@ class StepRunner:
             workspace=workspace,
             step_dir=step_dir,
             log=lambda stream, line: masking.log(job.step, job.attempt, stream, line, time.time()),
+            on_process=lambda _pid, pgid, _at: self._watch(groups, pgid),
             outputs=outputs,
             kill_grace=step.kill_grace if step.kill_grace is not None else job.kill_grace,
         )
-        hand = self._hand_offs.setdefault(job.run_id, HandOff(workspace))
-        deltas = await self.store.workspace_deltas(job.run_id, hand.seen)
-        await asyncio.to_thread(hand.take, deltas)
-        result = await self._unless_run_ends(job, get_executor(step.type).execute(ctx))
+        if deltas:
+            await asyncio.to_thread(hand.take, deltas)
         try:
-            data = await asyncio.to_thread(hand.give)
+            result = await self._unless_run_ends(job, job_id, get_executor(step.type).execute(ctx))
+        finally:
+            for pgid in groups:  # stopped by now: nothing for the reaper to do
+                if self.reaper is not None:
+                    self.reaper.release(pgid)
+        try:
+            delta = await asyncio.to_thread(hand.give)
         except WorkspaceTooLarge as exc:
-            return StepResult(StepStatus.FAILED, exit_code=result.exit_code, message=str(exc))
-        if data is not None:
-            hand.seen.add(
-                await self.store.add_workspace_delta(job.run_id, job.step, job.attempt, data)
-            )
-        return result
+            return StepResult(StepStatus.FAILED, exit_code=result.exit_code, message=str(exc)), None
+        return result, delta
+
+    def _watch(self, groups: list[int], pgid: int) -> None:
+        groups.append(pgid)
+        if self.reaper is not None:
+            self.reaper.watch(pgid)
 
 
 @functools.lru_cache(maxsize=64)
@@ -231,6 +301,9 @@ def _recorded_workflow(source: str, file: str) -> Workflow:
 # the step types whose executors read earlier steps' outputs (plugins might too)
 OUTPUT_READERS = frozenset({"python", "terraform", "tofu"})
 RUN_CHECK_SECONDS = 2.0  # how often a worker checks that the runs of its steps go on
+TIDY_SECONDS = 10.0  # at most one pass over a worker's folders in this time
+REAP_GRACE = 5.0  # a dead worker's step processes: SIGTERM, then SIGKILL this much later
+PRUNE_AFTER = 2 * MAX_LOST_AFTER  # silent this long, a worker's procrastinate row goes
 
 
 async def serve(
@@ -246,9 +319,10 @@ async def serve(
     sink.start()
     runner = StepRunner(store, bus, sink, options)
     runner.say = say
+    runner.reaper = Reaper(REAP_GRACE)
 
     async def run_step(context: Any, **payload: Any) -> None:
-        await runner.run(RemoteJob.from_payload(payload))
+        await runner.run(RemoteJob.from_payload(payload), int(context.job.id))
 
     app = make_app(url, run_step)
     try:
@@ -258,7 +332,8 @@ async def serve(
                 f"worker {options.name} on queue(s) {', '.join(options.queues)}; "
                 f"workdir {options.workdir}; db {store.location}"
             )
-            await _work_until_stopped(app, options, say, stop)
+            runner.tidy_soon()  # what an earlier worker of this folder left
+            await _work_until_stopped(app, options, runner.lost_after, say, stop)
     finally:
         # the history may not answer: whatever it does, leave within the grace period
         _leave_after(options.stop_grace + 5, say)
@@ -266,10 +341,15 @@ async def serve(
             await asyncio.wait_for(sink.close(), options.stop_grace)
         with contextlib.suppress(Exception):
             await asyncio.wait_for(store.close(), 5)
+        await asyncio.to_thread(runner.reaper.close)
 
 
 async def _work_until_stopped(
-    app: Any, options: WorkerOptions, say: Callable[[str], None], stop: asyncio.Event
+    app: Any,
+    options: WorkerOptions,
+    lost_after: float,
+    say: Callable[[str], None],
+    stop: asyncio.Event,
 ) -> None:
     """procrastinate's worker, started again when it stops on its own (a long database
     outage ends it: its heartbeat fails), until `stop` is set."""
@@ -283,9 +363,11 @@ async def _work_until_stopped(
                 wait=True,
                 install_signal_handlers=False,
                 shutdown_graceful_timeout=options.stop_grace,
-                # runners count a worker lost after `lost_after()` s without a beat
-                update_heartbeat_interval=lost_after() / 3,
-                stalled_worker_timeout=lost_after(),
+                # runners count this worker lost after `lost_after` s without a beat (the
+                # value it announced); it removes only workers silent for far longer, so
+                # that a worker with a longer limit is never pruned while it lives
+                update_heartbeat_interval=lost_after / 3,
+                stalled_worker_timeout=PRUNE_AFTER,
             ),
             name="flowtui-worker",
         )

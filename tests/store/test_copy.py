@@ -53,7 +53,8 @@ async def table_names(store: RunStore) -> set[str]:
         return {r["name"] for r in rows}
     rows = await store.db.fetchall(
         "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()"
-        " AND table_name <> 'flowtui_schema'"
+        # the schema version, workers and batch ids are not history
+        " AND table_name NOT IN ('flowtui_schema', 'flowtui_workers', 'flowtui_batches')"
     )
     return {r["table_name"] for r in rows}
 

@@ -20,9 +20,11 @@ class CountingStore(RunStore):
 
     batches: list[int]
 
-    async def apply(self, events: Sequence[Event]) -> None:
+    async def apply(
+        self, events: Sequence[Event], *, batch: str | None = None, again: bool = False
+    ) -> None:
         self.batches.append(len(events))
-        await super().apply(events)
+        await super().apply(events, batch=batch, again=again)
 
 
 @pytest.fixture

@@ -129,3 +129,23 @@ async def test_the_fifo_start_and_an_orphan_cancel_go_through_the_table(
     assert await store.try_start_run(queued, None)
     events = [(e.kind, e.status) for e in await store.get_events(queued)]
     assert events == [("run", "queued"), ("run", "running")]
+
+
+async def test_a_runners_late_waiting_does_not_replace_a_workers_on_worker(
+    store: RunStore,
+) -> None:
+    run_id = await _run_in(store, R.RUNNING)
+    now = time.time()
+    # the worker's record of attempt 1 lands first, the runner's (written while the job
+    # was queued) after it: the step stays "on worker", both events are kept
+    await store.apply([StepStatusChanged(run_id, "a", S.RUNNING, now, 1, message="on worker w")])
+    waiting = "waiting for a worker on queue q"
+    await store.apply([StepStatusChanged(run_id, "a", S.RUNNING, now - 0.01, 1, message=waiting)])
+    (step,) = await store.get_steps(run_id)
+    assert (step.status, step.message) == (S.RUNNING, "on worker w")
+    messages = [e.message for e in await store.get_events(run_id) if e.step == "a"]
+    assert messages == ["on worker w", waiting]
+    # a later attempt's wait is the runner's to record
+    await store.apply([StepStatusChanged(run_id, "a", S.RUNNING, now, 2, message=waiting)])
+    (step,) = await store.get_steps(run_id)
+    assert step.message == waiting

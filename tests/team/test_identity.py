@@ -123,8 +123,10 @@ def test_a_command_written_in_someone_elses_name_is_stamped_with_the_writer(
 
 WORKER_GRANTS = """
 GRANT SELECT ON ALL TABLES IN SCHEMA public TO {role};
-GRANT INSERT ON logs, events, attempts, outputs, steps, workspace_deltas TO {role};
-GRANT UPDATE ON steps, attempts, outputs TO {role};
+GRANT INSERT ON logs, events, attempts, outputs, steps, workspace_deltas, flowtui_workers,
+  flowtui_batches TO {role};
+GRANT UPDATE ON steps, attempts, outputs, flowtui_workers TO {role};
+GRANT DELETE ON outputs, flowtui_batches TO {role};
 GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO {role};
 GRANT ALL ON procrastinate_jobs, procrastinate_events, procrastinate_periodic_defers,
   procrastinate_workers TO {role};
@@ -154,7 +156,7 @@ def test_a_worker_role_runs_steps_but_cannot_decide(team: Team, roles: Roles) ->
                 admin.execute(statement)
     proc, lines = team.start_as(worker_url, "worker", "-Q", "q", "--name", "w-limited")
     lines.wait_for("worker w-limited on queue", timeout=30)
-    assert runner.wait(timeout=60) == 0
+    assert runner.wait(timeout=60) == 0, team.cli("show", "last")
     with psycopg.connect(worker_url, autocommit=True) as conn:
         for table, columns, values in (
             ("commands", "run_id, kind, step, created_at", "1, 'approve', 's', 0"),
@@ -174,3 +176,20 @@ def test_sqlite_keeps_os_users(tmp_path: Path) -> None:
         timeout=60,
     )
     assert done.returncode == 1 and "FLOWTUI_TRUST_AS" in done.stderr
+
+
+def test_team_membership_is_granted_membership_not_superuser_power(
+    team: Team, roles: Roles
+) -> None:
+    roles.create("platform", login=False)
+    roles.create("devs", login=False, member_of=("platform",))
+    start_gated(team, roles)
+    # the test server's superuser passes pg_has_role for every role, but is in no team
+    refused = cli(team.url, team.folder, "approve", "last")
+    assert refused.returncode == 1
+    assert "may not approve gate" in refused.stderr, refused.stderr
+    # membership through another role counts
+    carol = roles.person("carol", team.url, member_of=("devs",))
+    done = cli(carol, team.folder, "approve", "last")
+    assert done.returncode == 0, done.stderr
+    until(lambda: "shipped" in team.cli("logs", "last"), what="the run to go on")

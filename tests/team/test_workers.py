@@ -181,11 +181,10 @@ def test_a_killed_worker_is_lost_and_the_retry_runs_elsewhere(team: Team) -> Non
     orphan = sleeper(pidfile)
     os.killpg(first.pid, signal.SIGKILL)  # the worker, not its step (its own group)
     first.wait()
+    # its reaper stops what it left behind, so the retry cannot overlap with it
+    until(lambda: not is_running(orphan), what="the dead worker's step to be stopped")
     team.worker("w-2", "east", env=fast)
-    try:
-        assert runner.wait(timeout=60) == 0, "".join(lines.seen)
-    finally:
-        os.kill(orphan, signal.SIGKILL)  # what the killed worker left behind on "its" host
+    assert runner.wait(timeout=60) == 0, "".join(lines.seen)
     shown = team.cli("show", "last", "--lines", "20")
     assert "done on w-2" in shown
     logs = team.cli("logs", "last")
@@ -216,10 +215,8 @@ def test_a_killed_worker_fails_its_step_and_the_run_goes_on(team: Team) -> None:
     started = time.monotonic()
     os.killpg(worker.pid, signal.SIGKILL)
     worker.wait()
-    try:
-        assert runner.wait(timeout=60) == 1, "".join(lines.seen)
-    finally:
-        os.kill(orphan, signal.SIGKILL)
+    until(lambda: not is_running(orphan), what="the dead worker's step to be stopped")
+    assert runner.wait(timeout=60) == 1, "".join(lines.seen)
     assert time.monotonic() - started < 30
     shown = team.cli("show", "last")
     assert "worker w-east lost: no heartbeat for 3 s" in shown
@@ -288,6 +285,7 @@ def test_a_workspace_file_is_handed_between_machines(team: Team) -> None:
             runs_on: west
             run: |
               echo "west sees: $(cat "$FLOWTUI_WORKSPACE/dist/app.txt" | tr '\\n' '|')"
+              echo "west folder: $FLOWTUI_WORKSPACE"
               test ! -e "$FLOWTUI_WORKSPACE/tmp.txt" && echo "tmp is gone"
         """,
     )
@@ -298,8 +296,7 @@ def test_a_workspace_file_is_handed_between_machines(team: Team) -> None:
     assert "west sees: built by w-east|checked here|" in logs
     assert "tmp is gone" in logs
     # each machine has a folder of its own: nothing relies on a shared filesystem
-    assert (team.folder / "w-west" / "workspaces" / "1" / "dist" / "app.txt").is_file()
-    assert not (team.folder / "w-west" / "workspaces" / "1" / "tmp.txt").exists()
+    assert f"west folder: {team.folder / 'w-west' / 'workspaces' / '1'}" in logs
 
 
 def test_a_workspace_over_the_cap_fails_the_step_clearly(team: Team) -> None:
@@ -334,3 +331,181 @@ def test_a_dead_runners_remote_step_is_stopped_by_its_worker(team: Team) -> None
     until(lambda: not is_running(child), what="the worker to stop the orphaned step")
     worker_lines.wait_for(r"wait #1: failed")
     assert "stopped on worker w-east: run 1 is interrupted" in team.cli("logs", "last")
+
+
+RUNS = 4
+
+
+def test_a_chain_of_remote_steps_never_waits_for_a_poll(team: Team) -> None:
+    # each step's job is deferred just as the worker finishes the one before: procrastinate
+    # alone forgets a job announced while it fetches (and waits 5 s for its next poll)
+    team.worker("w-east", "east")
+    steps = ["name: chain", "steps:"]
+    for i in range(40):
+        needs = f", requires: [s{i - 1}]" if i else ""
+        steps.append(f"  s{i}: {{runs_on: east, run: 'true'{needs}}}")
+    path = team.workflow("chain", "\n".join(steps) + "\n")
+    for _ in range(RUNS):
+        proc, lines = team.start("run", str(path), "-q")
+        assert proc.wait(timeout=120) == 0, "".join(lines.seen)
+    waits = waits_for_a_worker(team.url)
+    assert len(waits) == 40 * RUNS
+    assert max(waits) < 1.0, sorted(waits)[-5:]
+
+
+def waits_for_a_worker(url: str) -> list[float]:
+    """Per remote step: seconds from the runner's `waiting for a worker` to `on worker`."""
+    import psycopg
+
+    with psycopg.connect(url) as conn:
+        rows = conn.execute(
+            """SELECT w.run_id, w.step, MIN(o.at) - MIN(w.at)
+                 FROM events w JOIN events o ON o.run_id = w.run_id AND o.step = w.step
+                WHERE w.message LIKE 'waiting for a worker%%' AND o.message LIKE 'on worker%%'
+                GROUP BY w.run_id, w.step"""
+        ).fetchall()
+    return [float(r[2]) for r in rows]
+
+
+def test_runners_use_the_lost_limit_each_worker_announces(team: Team) -> None:
+    # the worker beats every 10 s (its limit: 30 s); a runner set to 1 s must not count it
+    # lost between two beats: the worker's own limit applies to its jobs
+    team.worker("w-east", "east")
+    path = team.workflow(
+        "patient",
+        """
+        name: patient
+        steps:
+          job: {runs_on: east, run: "sleep 4; echo done on $FLOWTUI_WORKER"}
+        """,
+    )
+    runner, lines = team.start("run", str(path), env=_env(FLOWTUI_WORKER_LOST_AFTER="1"))
+    assert runner.wait(timeout=60) == 0, "".join(lines.seen)
+    assert "done on w-east" in team.cli("logs", "last")
+
+
+def test_a_worker_back_from_a_partition_stops_the_step_it_lost(team: Team) -> None:
+    fast = _env(FLOWTUI_WORKER_LOST_AFTER=LOST_AFTER)
+    worker, worker_lines = team.worker("w-east", "east", env=fast)
+    path, pidfile = long_step(team, "partitioned", "east")
+    runner, lines = team.start("run", str(path))  # the runner's own limit: 30 s
+    child = sleeper(pidfile)
+    os.kill(worker.pid, signal.SIGSTOP)  # silent, as if cut off; its step goes on
+    try:
+        # counted lost after the 3 s it announced, not the runner's 30 s
+        assert runner.wait(timeout=25) == 1, "".join(lines.seen)
+        assert is_running(child)
+    finally:
+        os.kill(worker.pid, signal.SIGCONT)  # back: the job was failed meanwhile
+    until(lambda: not is_running(child), what="the worker to stop the step it lost")
+    worker_lines.wait_for(r"stopped on worker w-east: its job was failed")
+    shown = team.cli("show", "last")
+    assert "worker w-east lost: no heartbeat for 3 s" in shown, shown
+    logs = team.cli("logs", "last")
+    assert "stopped on worker w-east: its job was failed" in logs, logs
+    assert "not recorded" not in shown
+
+
+def test_a_cancel_while_the_job_is_queued_leaves_no_job(team: Team) -> None:
+    import psycopg
+
+    team.worker("w-other", "other")  # installs the job queue; takes nothing of `east`
+    path = team.workflow("blocked", "name: blocked\nsteps:\n  job: {runs_on: east, run: 'true'}\n")
+    with psycopg.connect(team.url) as blocker:  # queueing a job waits behind this lock
+        blocker.execute("LOCK TABLE procrastinate_jobs IN EXCLUSIVE MODE")
+        runner, lines = team.start("run", str(path))
+        until(
+            lambda: "waiting for a worker on queue east" in team.cli("show", "last"),
+            what="the runner to queue the job",
+        )
+        cancel, _ = team.start("cancel", "last")  # waits for the run to stop
+        until(lambda: command_taken(team.url), what="the runner to take the cancel")
+        blocker.rollback()  # the job lands now, after the cancel
+    assert runner.wait(timeout=60) == 1, "".join(lines.seen)
+    assert cancel.wait(timeout=30) == 0
+    with psycopg.connect(team.url) as conn:
+        jobs = conn.execute("SELECT status FROM procrastinate_jobs").fetchall()
+    assert [status for (status,) in jobs] == ["cancelled"]
+
+
+def command_taken(url: str) -> bool:
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        row = conn.execute("SELECT taken_at FROM commands").fetchone()
+    return row is not None and row[0] is not None
+
+
+def test_a_rerun_carries_its_parents_workspace_to_workers(team: Team) -> None:
+    team.worker("w-east", "east")
+    team.worker("w-west", "west")
+    fixed = team.folder / "fixed"
+    path = team.workflow(
+        "rerun",
+        f"""
+        name: rerun
+        steps:
+          make:
+            runs_on: east
+            run: echo "made in run $FLOWTUI_RUN_ID" > "$FLOWTUI_WORKSPACE/app.txt"
+          ship:
+            requires: [make]
+            runs_on: west
+            run: |
+              echo "west sees: $(cat "$FLOWTUI_WORKSPACE/app.txt")"
+              test -f {fixed}
+        """,
+    )
+    proc, lines = team.start("run", str(path))
+    assert proc.wait(timeout=60) == 1, "".join(lines.seen)
+    fixed.touch()
+    proc, lines = team.start("rerun", "last")  # `make` is reused: it does not run again
+    assert proc.wait(timeout=60) == 0, "".join(lines.seen)
+    logs = team.cli("logs", "2")
+    assert "west sees: made in run 1" in logs, logs
+
+
+def test_finished_runs_leave_no_workspace_behind(team: Team) -> None:
+    worker, _ = team.worker("w-east", "east")
+    ok = team.workflow(
+        "ok", "name: ok\nsteps:\n  make: {runs_on: east, run: echo 1 > $FLOWTUI_WORKSPACE/f}\n"
+    )
+    bad = team.workflow(
+        "bad",
+        "name: bad\nsteps:\n"
+        "  make: {runs_on: east, run: 'echo 1 > $FLOWTUI_WORKSPACE/f; exit 1'}\n",
+    )
+    for path, code in ((ok, 0), (bad, 1)):
+        proc, lines = team.start("run", str(path))
+        assert proc.wait(timeout=60) == code, "".join(lines.seen)
+    # a succeeded run's deltas go; a failed one keeps them for a rerun from its failures
+    assert deltas_of(team.url) == {2: 1}
+    folders = team.folder / "w-east" / "workspaces"
+    assert sorted(p.name for p in folders.iterdir()) == ["1", "2"]
+    worker.send_signal(signal.SIGTERM)
+    assert worker.wait(timeout=30) == 0
+    # a worker on that folder removes what serves no run any more
+    team.worker("w-east", "east")
+    until(lambda: not any(folders.iterdir()), what="the finished runs' folders to go")
+
+
+def deltas_of(url: str) -> dict[int, int]:
+    import psycopg
+
+    with psycopg.connect(url) as conn:
+        rows = conn.execute(
+            "SELECT run_id, COUNT(*) FROM workspace_deltas GROUP BY run_id"
+        ).fetchall()
+    return {int(r[0]): int(r[1]) for r in rows}
+
+
+def test_a_workers_on_worker_outlasts_the_runners_late_waiting(team: Team) -> None:
+    # the runner queues the job without waiting for its "waiting for a worker" to be
+    # written, so that record may land after the worker's "on worker": the worker's stays
+    team.worker("w-east", "east")
+    path, pidfile = long_step(team, "late", "east")
+    team.start("run", str(path))
+    sleeper(pidfile)
+    until(lambda: len(waits_for_a_worker(team.url)) == 1, what="the runner's record")
+    assert "on worker w-east" in team.cli("show", "last")
+    assert "cancelled" in team.cli("cancel", "last")
