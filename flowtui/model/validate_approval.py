@@ -19,13 +19,19 @@ INPUT_KEYS = ("type", "required", "default", "description", "options")
 
 
 def approval_spec(checker: CheckerBase, item: YMap, owner: str) -> dict[str, Any]:
-    return {
+    """The spec; the newer keys only when written, so a plain gate's spec stays as it was
+    (`flowtui.model.approval.gate_rules` gives their defaults)."""
+    spec: dict[str, Any] = {
         "approvers": checker.get_str_list(item, "approvers"),
         "message": checker.get_str(item, "message", ""),
-        "inputs": _inputs(checker, item, owner),
-        "required_approvals": checker.get_int(item, "required_approvals", 1, 1),
-        "allow_self_approval": checker.get_bool(item, "allow_self_approval", True),
     }
+    if "inputs" in item:
+        spec["inputs"] = _inputs(checker, item, owner)
+    if "required_approvals" in item:
+        spec["required_approvals"] = checker.get_int(item, "required_approvals", 1, 1)
+    if "allow_self_approval" in item:
+        spec["allow_self_approval"] = checker.get_bool(item, "allow_self_approval", True)
+    return spec
 
 
 def _inputs(checker: CheckerBase, item: YMap, owner: str) -> tuple[ApprovalInput, ...]:
