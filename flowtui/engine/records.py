@@ -133,6 +133,7 @@ class ApprovalRecord:
     by: str
     comment: str
     at: float
+    inputs: dict[str, str] = field(default_factory=dict)  # the answers it carried (inputs:)
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,6 +148,7 @@ class CommandRecord:
     # the roles `by` is a member of, where the history knows them (PostgreSQL); None: ask
     # the OS (the SQLite history, where `by` is an OS user)
     groups: frozenset[str] | None = None
+    inputs: dict[str, str] = field(default_factory=dict)  # an approve's `--input` values
 
 
 @dataclass(frozen=True, slots=True)

@@ -130,3 +130,62 @@ def parse_assignments(items: Sequence[str]) -> dict[str, str]:
             raise ValueError(f"--input {item!r}: expected NAME=VALUE")
         given[name.strip()] = value
     return given
+
+
+class ApprovalRefused(ValueError):
+    """An approval that cannot count; the message says why, for the person acting."""
+
+
+@dataclass(frozen=True, slots=True)
+class Vote:
+    """One approval already given to the gate while it is held."""
+
+    by: str
+    inputs: Mapping[str, str]  # what that person gave (the first approver gives them)
+
+
+def judge_approval(
+    rules: GateRules,
+    step: str,
+    *,
+    user: str,
+    started_by: str,
+    votes: Sequence[Vote],
+    given: Mapping[str, str],
+) -> dict[str, str]:
+    """The answers `user`'s approval of `step` carries, or ApprovalRefused.
+
+    The first approval gives the inputs (checked by `check_answers`); with
+    `required_approvals` above one, the later approvals confirm them and may repeat them
+    but not change them, and each must come from a person who has not approved yet.
+    """
+    if not rules.allow_self_approval and started_by and user == started_by:
+        raise ApprovalRefused(
+            f"{user} started this run and {step} does not allow self-approval "
+            "(allow_self_approval: false); another approver must decide"
+        )
+    if any(v.by == user for v in votes):
+        need = rules.required_approvals
+        raise ApprovalRefused(
+            f"{user} has already approved {step} ({len(votes)} of {need} approvals); "
+            "another person must approve it"
+        )
+    if not votes:
+        try:
+            return check_answers(rules.inputs, given)
+        except InputsRefused as exc:
+            raise ApprovalRefused(f"not approving {step}: {exc}") from None
+    first = votes[0]
+    answers = check_answers(rules.inputs, first.inputs)
+    try:
+        mine = check_answers(rules.inputs, given) if given else answers
+    except InputsRefused as exc:
+        raise ApprovalRefused(f"not approving {step}: {exc}") from None
+    changed = sorted(k for k in given if mine.get(k) != answers.get(k))
+    if changed:
+        shown = ", ".join(f"{k}={answers.get(k, '')}" for k in changed)
+        raise ApprovalRefused(
+            f"not approving {step}: {first.by} gave its inputs with the first approval "
+            f"({shown}); approve them as they are, or reject"
+        )
+    return answers

@@ -242,6 +242,12 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         )""",
         "CREATE INDEX workspace_deltas_by_run ON workspace_deltas (run_id, id)",
     ),
+    # approvals that carry decisions: the `--input NAME=VALUE` of an approve command and
+    # the answers an approval recorded, each a JSON object (NULL: none)
+    (
+        "ALTER TABLE commands ADD COLUMN inputs TEXT",
+        "ALTER TABLE approvals ADD COLUMN inputs TEXT",
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

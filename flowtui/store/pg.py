@@ -220,6 +220,12 @@ PG_MIGRATIONS: tuple[tuple[str, ...], ...] = (
         """CREATE TRIGGER commands_by_session_user BEFORE INSERT OR UPDATE OF by_user
            ON commands FOR EACH ROW EXECUTE FUNCTION flowtui_command_by()""",
     ),
+    # approval inputs (SQLite's version 5): an approve command's `--input` values and the
+    # answers an approval recorded, each a JSON object (NULL: none)
+    (
+        "ALTER TABLE commands ADD COLUMN inputs TEXT",
+        "ALTER TABLE approvals ADD COLUMN inputs TEXT",
+    ),
 )
 PG_SCHEMA_VERSION = len(PG_MIGRATIONS)
 

@@ -345,15 +345,17 @@ class RunStore(RecoveryMixin):
         step: str | None = None,
         by: str = "",
         comment: str = "",
+        inputs: Mapping[str, str] | None = None,
     ) -> int:
         if kind not in COMMAND_KINDS:
             raise ValueError(f"unknown command {kind!r}; expected one of {sorted(COMMAND_KINDS)}")
+        given = json.dumps(dict(inputs)) if inputs else None
         async with self.db.transaction() as conn:
             row = await _one(
                 conn,
-                """INSERT INTO commands (run_id, kind, step, by_user, comment, created_at)
-                   VALUES (?, ?, ?, ?, ?, ?) RETURNING id""",
-                (run_id, kind, step, by, comment, time.time()),
+                """INSERT INTO commands (run_id, kind, step, by_user, comment, created_at, inputs)
+                   VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id""",
+                (run_id, kind, step, by, comment, time.time(), given),
             )
             if self.dialect == "postgresql":  # its runner, wherever it is, takes it at once
                 await conn.execute("SELECT pg_notify('flowtui_commands', ?)", (str(run_id),))
@@ -391,7 +393,8 @@ class RunStore(RecoveryMixin):
         async with self.db.transaction() as conn:
             rows = await _all(
                 conn,
-                """SELECT id, run_id, kind, step, by_user, comment, created_at FROM commands
+                """SELECT id, run_id, kind, step, by_user, comment, created_at, inputs
+                   FROM commands
                    WHERE run_id IN (SELECT value FROM json_each(?)) AND taken_at IS NULL
                    ORDER BY id""",
                 (_ids_json(run_ids),),
@@ -417,6 +420,7 @@ class RunStore(RecoveryMixin):
                 comment=r["comment"],
                 created_at=r["created_at"],
                 groups=roles.get(str(r["by_user"])),
+                inputs=_json_map(r["inputs"]),
             )
             for r in rows
         ]
@@ -591,6 +595,7 @@ class RunStore(RecoveryMixin):
                 by=r["by_user"],
                 comment=r["comment"],
                 at=r["at"],
+                inputs=_json_map(r["inputs"]),
             )
             for r in rows
         ]
@@ -643,3 +648,12 @@ def _event_records(rows: Sequence[Any]) -> list[EventRecord]:
         )
         for r in rows
     ]
+
+
+def _json_map(text: str | None) -> dict[str, str]:
+    """A JSON object column (approval inputs) as text values; NULL or damage: none."""
+    try:
+        value = json.loads(text) if text else {}
+    except ValueError:
+        return {}
+    return {str(k): str(v) for k, v in value.items()} if isinstance(value, dict) else {}

@@ -167,6 +167,8 @@ class StepRunner:
         workspace = (self.options.workdir / "workspaces" / str(job.run_id)).absolute()
         step_dir = attempt_dir(workspace, job.step, job.attempt)
         step_dir.mkdir(parents=True, exist_ok=True)
+        # every step sees its dependencies' outputs as STEPS_* variables
+        outputs = await self.store.get_outputs(job.run_id)
         env = step_variables(
             workflow,
             step,
@@ -175,6 +177,7 @@ class StepRunner:
             secrets=secrets,
             workspace=workspace,
             branch=job.branch,
+            outputs=outputs,
         )
         env["FLOWTUI_ATTEMPT"] = str(job.attempt)
         env["FLOWTUI_WORKER"] = name
@@ -192,7 +195,8 @@ class StepRunner:
         # this process dies a moment later
         await self.sink.flush()
         reads_outputs = step.type in OUTPUT_READERS or step.type not in EXECUTORS  # plugins
-        outputs = await self.store.get_outputs(job.run_id) if reads_outputs else {}
+        if not reads_outputs:
+            outputs = {}
         ctx = StepContext(
             run_id=job.run_id,
             workflow=workflow,
