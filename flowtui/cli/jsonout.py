@@ -118,7 +118,7 @@ def inbox_view(item: InboxItem, now: float) -> dict[str, Any]:
         "workflow": held.run.workflow,
         "step": held.name,
         "message": gate.message,
-        "started_by": gate.started_by,
+        "started_by": gate.starter or None,
         "held_at": gate.held_at,
         "held_for": gate.held_for(now),
         "timeout": gate.timeout,
