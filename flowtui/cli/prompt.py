@@ -100,6 +100,7 @@ class InlineApprover:
         self.out.flush()
 
     async def _offer(self, run_id: int, step: str) -> None:
+        await self.store.flush_writes()  # the hold is in the history before we read it
         # may this user decide it at all? (a reject checks only the approver list)
         held = await control.check_decision(self.store, run_id, step, self.user, approve=False)
         gate = await control.describe_gate(self.store, held)
