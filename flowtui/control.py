@@ -29,6 +29,7 @@ from flowtui.model.approval import (
 )
 from flowtui.model.workflow import Step
 from flowtui.store.runstore import RunStore
+from flowtui.timefmt import fmt_duration
 
 if TYPE_CHECKING:
     from flowtui.engine.runner import RunHandle, Runner
@@ -133,7 +134,8 @@ async def check_decision(
     such step / not held / nothing held, several held (naming them), user not allowed
     (naming the approvers), or an approval the gate cannot count (ApprovalNotTaken: its
     `inputs` refused, self-approval, a second approval by one person).  `approve` picks
-    the verb of the messages; `inputs` are checked only for an approval.
+    the verb of the messages; `inputs` are checked only for an approval, and not at all
+    when None (a dialog that asks for them next).
     """
     verb = "approve" if approve else "reject"
     run = await store.get_run(run_id)
@@ -172,7 +174,7 @@ async def check_decision(
             user,
             approvers,
         )
-    given = dict(inputs or {})
+    given = None if inputs is None else dict(inputs)
     if approve:
         spec = recorded_step(run, target.name)
         try:
@@ -186,7 +188,7 @@ async def check_decision(
             )
         except ApprovalRefused as exc:
             raise ApprovalNotTaken(str(exc)) from None
-    return HeldStep(run, target, user, approvers, given)
+    return HeldStep(run, target, user, approvers, given or {})
 
 
 @dataclass(frozen=True, slots=True)
@@ -272,6 +274,24 @@ class InboxItem:
         if not gate.rules.allow_self_approval and gate.starter:
             text += f"; not {gate.starter} (started it)"
         return text
+
+    def row(self, now: float) -> tuple[str, ...]:
+        """Its line in the inbox (INBOX_COLUMNS), the same in the CLI and the dashboard."""
+        gate, held = self.gate, self.held
+        held_for = gate.held_for(now)
+        left = gate.time_left(now)
+        return (
+            f"#{held.run.id}",
+            held.run.workflow,
+            held.name,
+            gate.message,
+            fmt_duration(held_for) if held_for is not None else "-",
+            fmt_duration(left) if left is not None else "no timeout",
+            self.who_may_approve() + ("" if self.may_decide else f" (not {held.user})"),
+        )
+
+
+INBOX_COLUMNS = ("run", "workflow", "step", "message", "held for", "time left", "who may approve")
 
 
 async def inbox(store: RunStore, user: str, *, limit: int = 500) -> list[InboxItem]:

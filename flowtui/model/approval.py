@@ -151,13 +151,14 @@ def judge_approval(
     user: str,
     started_by: str,
     votes: Sequence[Vote],
-    given: Mapping[str, str],
+    given: Mapping[str, str] | None,
 ) -> dict[str, str]:
     """The answers `user`'s approval of `step` carries, or ApprovalRefused.
 
     The first approval gives the inputs (checked by `check_answers`); with
     `required_approvals` above one, the later approvals confirm them and may repeat them
     but not change them, and each must come from a person who has not approved yet.
+    `given` None: only whether `user` may approve at all (before asking for the inputs).
     """
     if not rules.allow_self_approval and started_by and user == started_by:
         raise ApprovalRefused(
@@ -170,6 +171,8 @@ def judge_approval(
             f"{user} has already approved {step} ({len(votes)} of {need} approvals); "
             "another person must approve it"
         )
+    if given is None:
+        return {}
     if not votes:
         try:
             return check_answers(rules.inputs, given)
