@@ -260,7 +260,7 @@ class InboxItem:
 
     held: HeldStep  # its `user` is who asked
     gate: Gate
-    may_decide: bool  # whether `held.user` is one of its approvers
+    may_decide: bool  # whether `held.user` may approve it now (approver, not barred)
 
     def who_may_approve(self) -> str:
         """`ann, team:ops` or `anyone`, with what the gate still needs and who may not."""
@@ -275,6 +275,12 @@ class InboxItem:
             text += f"; not {gate.starter} (started it)"
         return text
 
+    def _who_with_user(self) -> str:
+        """`who_may_approve`, naming the asking user when they may not (and it does not)."""
+        text = self.who_may_approve()
+        user = self.held.user
+        return text if self.may_decide or user in text else f"{text} (not {user})"
+
     def row(self, now: float) -> tuple[str, ...]:
         """Its line in the inbox (INBOX_COLUMNS), the same in the CLI and the dashboard."""
         gate, held = self.gate, self.held
@@ -287,7 +293,7 @@ class InboxItem:
             gate.message,
             fmt_duration(held_for) if held_for is not None else "-",
             fmt_duration(left) if left is not None else "no timeout",
-            self.who_may_approve() + ("" if self.may_decide else f" (not {held.user})"),
+            self._who_with_user(),
         )
 
 
@@ -306,7 +312,11 @@ async def inbox(store: RunStore, user: str, *, limit: int = 500) -> list[InboxIt
             approvers = approvers_of(run, step.name)
             held = HeldStep(run, step, user, approvers)
             gate = await describe_gate(store, held)
-            items.append(InboxItem(held, gate, may_approve(user, approvers, roles)))
+            barred = user in gate.approved_by or (
+                not gate.rules.allow_self_approval and user == gate.starter
+            )
+            may = may_approve(user, approvers, roles) and not barred
+            items.append(InboxItem(held, gate, may))
     return items
 
 

@@ -147,3 +147,29 @@ def test_inbox_lists_held_steps_of_every_workflow(cli: Cli, tmp_path: Path) -> N
     for proc in (first, second):
         proc.terminate()
         proc.communicate(timeout=30)
+
+
+def test_the_runner_refuses_a_decision_written_around_the_checks(cli: Cli, tmp_path: Path) -> None:
+    """A command put straight into the history (not through `flowtui approve`) is judged
+    again by the runner: without the required input it is ignored and the step stays held."""
+    import asyncio
+
+    from flowtui.store import RunStore
+
+    (tmp_path / "ship.yaml").write_text(SHIP)
+    run = cli.start("run", "ship.yaml")
+    _held(cli, "approve")
+
+    async def send(inputs: dict[str, str]) -> None:
+        store = await RunStore.open(cli.db)
+        try:
+            await store.add_command(1, "approve", step="approve", by="eve", inputs=inputs)
+        finally:
+            await store.close()
+
+    asyncio.run(send({"target": "moon"}))
+    ignored = "approve by eve ignored: not approving approve: missing required input version"
+    cli.wait_for(lambda: cli.query("SELECT 1 FROM logs WHERE line LIKE ?", ignored + "%"))
+    assert cli.step_status(1, "approve") == "held"
+    asyncio.run(send({"version": "3"}))
+    assert "version=3 target=staging" in _finish(run)
