@@ -101,12 +101,14 @@ class InlineApprover:
 
     async def _offer(self, run_id: int, step: str) -> None:
         await self.store.flush_writes()  # the hold is in the history before we read it
-        # may this user decide it at all? (a reject checks only the approver list)
-        held = await control.check_decision(self.store, run_id, step, self.user, approve=False)
-        gate = await control.describe_gate(self.store, held)
-        if not gate.rules.allow_self_approval and gate.starter == self.user:
-            self._say(f"{step}: you started this run; another approver must approve it")
+        # may this user approve it at all (an approver, not its starter when self-approval
+        # is off, not one who approved it already)? Its inputs are asked next.
+        try:
+            held = await control.check_decision(self.store, run_id, step, self.user)
+        except control.ApprovalNotTaken as exc:
+            self._say(f"{exc}; approve elsewhere: flowtui approve {run_id} {step}")
             return
+        gate = await control.describe_gate(self.store, held)
         while True:
             answer = await self._ask(
                 f"approve {step} now as {self.user}? [y]es, [r]eject, Enter: leave it held > "

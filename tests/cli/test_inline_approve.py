@@ -104,3 +104,19 @@ def test_enter_leaves_the_step_held_for_someone_else(cli: Cli, tmp_path: Path) -
     finally:
         code = term.close()
     assert code == 0
+
+
+def test_no_offer_to_the_person_who_may_not_approve(cli: Cli, tmp_path: Path) -> None:
+    (tmp_path / "gate.yaml").write_text(
+        "name: gate\nsteps:\n  gate: {type: approval, allow_self_approval: false}\n"
+    )
+    cli.env["FLOWTUI_TRUST_AS"] = "1"
+    term = Terminal(cli, "run", "gate.yaml")
+    try:
+        term.expect("does not allow self-approval (allow_self_approval: false)")
+        term.expect("approve elsewhere: flowtui approve 1 gate")
+        assert cli("approve", "1", "--as", "ann").returncode == 0
+        term.expect("Status: succeeded")
+    finally:
+        code = term.close()
+    assert code == 0
