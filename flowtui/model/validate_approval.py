@@ -28,7 +28,17 @@ def approval_spec(checker: CheckerBase, item: YMap, owner: str) -> dict[str, Any
     if "inputs" in item:
         spec["inputs"] = _inputs(checker, item, owner)
     if "required_approvals" in item:
-        spec["required_approvals"] = checker.get_int(item, "required_approvals", 1, 1)
+        need = checker.get_int(item, "required_approvals", 1, 1)
+        people = spec["approvers"]
+        # named people only (no `team:` group, no `*`): fewer of them could never pass it
+        if people and all(p != "*" and not p.startswith("team:") for p in people):
+            if len(set(people)) < need:
+                checker.error(
+                    item.value_pos("required_approvals"),
+                    f"{owner} needs {need} approvals but names only {len(set(people))} approver(s)",
+                    "list more approvers (or a `team:`), or lower `required_approvals`",
+                )
+        spec["required_approvals"] = need
     if "allow_self_approval" in item:
         spec["allow_self_approval"] = checker.get_bool(item, "allow_self_approval", True)
     return spec

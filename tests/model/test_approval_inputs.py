@@ -90,3 +90,16 @@ def test_reserved_and_invalid_names_and_counts() -> None:
     problem = only_problem(text)
     assert problem.message == "`required_approvals` must be an integer >= 1, got integer 0"
     assert problem.pos.line == line_of(text, "required_approvals")
+
+
+def test_more_approvals_than_named_approvers_cannot_pass() -> None:
+    text = with_steps("ok:\n  type: approval\n  approvers: [ann]\n  required_approvals: 2\n")
+    problem = only_problem(text)
+    assert problem.message == (
+        "step `ok` (type approval) needs 2 approvals but names only 1 approver(s)"
+    )
+    assert problem.pos.line == line_of(text, "required_approvals")
+    # a group may hold any number of people
+    load_workflow_text(
+        with_steps("ok:\n  type: approval\n  approvers: [team:ops]\n  required_approvals: 3\n")
+    )
