@@ -29,15 +29,15 @@ def approval_spec(checker: CheckerBase, item: YMap, owner: str) -> dict[str, Any
         spec["inputs"] = _inputs(checker, item, owner)
     if "required_approvals" in item:
         need = checker.get_int(item, "required_approvals", 1, 1)
-        people = spec["approvers"]
+        people = set(spec["approvers"])
         # named people only (no `team:` group, no `*`): fewer of them could never pass it
-        if people and all(p != "*" and not p.startswith("team:") for p in people):
-            if len(set(people)) < need:
-                checker.error(
-                    item.value_pos("required_approvals"),
-                    f"{owner} needs {need} approvals but names only {len(set(people))} approver(s)",
-                    "list more approvers (or a `team:`), or lower `required_approvals`",
-                )
+        named = all(p != "*" and not p.startswith("team:") for p in people)
+        if people and named and len(people) < need:
+            checker.error(
+                item.value_pos("required_approvals"),
+                f"{owner} needs {need} approvals but names only {len(people)} approver(s)",
+                "list more approvers (or a `team:`), or lower `required_approvals`",
+            )
         spec["required_approvals"] = need
     if "allow_self_approval" in item:
         spec["allow_self_approval"] = checker.get_bool(item, "allow_self_approval", True)
