@@ -11,16 +11,27 @@ from __future__ import annotations
 
 import asyncio
 import time
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
 from flowtui.engine.identity import approvers_of, may_approve, resolve_identity
 from flowtui.engine.plan import PlannedStep
 from flowtui.engine.ports import RunLedger
-from flowtui.engine.records import RunRecord, StepRecord
-from flowtui.engine.states import STEP_RERUNNABLE, StepStatus
+from flowtui.engine.records import ApprovalRecord, RunRecord, StepRecord
+from flowtui.engine.states import STEP_RERUNNABLE, RunStatus, StepStatus
+from flowtui.model.approval import (
+    ApprovalInput,
+    ApprovalRefused,
+    GateRules,
+    Vote,
+    gate_rules,
+    judge_approval,
+)
+from flowtui.model.workflow import Step
 from flowtui.store.runstore import RunStore
+from flowtui.timefmt import fmt_duration
 
 if TYPE_CHECKING:
     from flowtui.engine.runner import RunHandle, Runner
@@ -65,6 +76,11 @@ class NotAnApprover(DecisionError):
         self.approvers = approvers
 
 
+class ApprovalNotTaken(DecisionError):
+    """An approval the gate cannot count: an input missing or ill-typed, the run's starter
+    where self-approval is off, or someone approving twice.  The step stays held."""
+
+
 @dataclass(frozen=True, slots=True)
 class HeldStep:
     """A held approval step that `user` may decide."""
@@ -73,20 +89,55 @@ class HeldStep:
     step: StepRecord
     user: str
     approvers: list[str]  # as the run's own definition says; empty: anyone
+    inputs: dict[str, str] = field(default_factory=dict)  # what `user` gives (approve)
 
     @property
     def name(self) -> str:
         return self.step.name
 
 
+def recorded_step(run: RunRecord, name: str) -> Step | None:
+    """Step `name` as the run's own definition says (not today's file)."""
+    from flowtui.model.errors import WorkflowError
+    from flowtui.model.loader import load_workflow_text
+
+    source = str(run.definition.get("source") or "")
+    if not source:
+        return None
+    try:
+        workflow = load_workflow_text(source, run.workflow_path or run.workflow)
+    except WorkflowError:
+        return None
+    return workflow.steps.get(name)
+
+
+def votes_of(step: StepRecord, approvals: list[ApprovalRecord]) -> list[Vote]:
+    """The approvals `step` got while it is held now (one of `required_approvals`)."""
+    since = step.held_at or 0.0
+    return [
+        Vote(a.by, a.inputs)
+        for a in approvals
+        if a.step == step.name and a.approved and a.at >= since
+    ]
+
+
 async def check_decision(
-    store: RunStore, run_id: int, step: str | None, user: str, *, approve: bool = True
+    store: RunStore,
+    run_id: int,
+    step: str | None,
+    user: str,
+    *,
+    approve: bool = True,
+    inputs: Mapping[str, str] | None = None,
 ) -> HeldStep:
     """The held step `step` of run `run_id` (or its only held step) if `user` may decide it.
 
     Raises a DecisionError subclass naming what is wrong: no such run, run not active, no
-    such step / not held / nothing held, several held (naming them), or user not allowed
-    (naming the approvers).  `approve` only picks the verb of the messages.
+    such step / not held / nothing held, several held (naming them), user not allowed
+    (naming the approvers), or an approval the gate cannot count (ApprovalNotTaken: its
+    `inputs` refused, self-approval, a second approval by one person).  `approve` picks
+    the verb of the messages; `inputs` are checked only for an approval, and not at all
+    when None (a dialog that asks for them next).
     """
     verb = "approve" if approve else "reject"
     run = await store.get_run(run_id)
@@ -125,7 +176,21 @@ async def check_decision(
             user,
             approvers,
         )
-    return HeldStep(run, target, user, approvers)
+    given = None if inputs is None else dict(inputs)
+    if approve:
+        spec = recorded_step(run, target.name)
+        try:
+            judge_approval(
+                gate_rules(spec.spec if spec else {}),
+                target.name,
+                user=user,
+                started_by=run.triggered_by,
+                votes=votes_of(target, await store.get_approvals(run.id)),
+                given=given,
+            )
+        except ApprovalRefused as exc:
+            raise ApprovalNotTaken(str(exc)) from None
+    return HeldStep(run, target, user, approvers, given or {})
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,6 +204,14 @@ class Gate:
     held_at: float | None
     timeout: float | None  # seconds it may wait in all; None: forever
     upstream: list[StepRecord]  # the steps it depends on (also indirectly), in file order
+    rules: GateRules = field(default_factory=GateRules)  # inputs, approvals it needs
+    approved_by: list[str] = field(default_factory=list)  # approvals so far (of several)
+    given: dict[str, str] = field(default_factory=dict)  # inputs the first approver gave
+    starter: str = ""  # who started the run (may not approve when self-approval is off)
+
+    @property
+    def inputs(self) -> tuple[ApprovalInput, ...]:
+        return self.rules.inputs
 
     def held_for(self, now: float) -> float | None:
         return None if self.held_at is None else max(0.0, now - self.held_at)
@@ -151,21 +224,14 @@ class Gate:
 
 async def describe_gate(store: RunStore, held: HeldStep) -> Gate:
     """The context of `held` (read from the run's own definition, not today's file)."""
-    from flowtui.model.errors import WorkflowError
-    from flowtui.model.loader import load_workflow_text
-
     run, step = held.run, held.step
-    message, timeout = "", None
-    source = str(run.definition.get("source") or "")
-    if source:
-        try:
-            workflow = load_workflow_text(source, run.workflow_path or run.workflow)
-        except WorkflowError:
-            workflow = None
-        spec = workflow.steps.get(step.name) if workflow else None
-        if spec is not None:
-            message = str(spec.spec.get("message") or "")
-            timeout = spec.timeout
+    message, timeout, rules = "", None, GateRules()
+    spec = recorded_step(run, step.name)
+    if spec is not None:
+        message = str(spec.spec.get("message") or "")
+        timeout = spec.timeout
+        rules = gate_rules(spec.spec)
+    votes = votes_of(step, await store.get_approvals(run.id))
     steps = await store.get_steps(run.id)
     requires = {s.name: s.requires for s in steps}
     needed: set[str] = set()
@@ -183,7 +249,77 @@ async def describe_gate(store: RunStore, held: HeldStep) -> Gate:
         held_at=step.held_at,
         timeout=timeout,
         upstream=[s for s in steps if s.name in needed],
+        rules=rules,
+        approved_by=[v.by for v in votes],
+        given=dict(votes[0].inputs) if votes else {},
+        starter=run.triggered_by,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class InboxItem:
+    """One held step waiting for a person, as `flowtui inbox` and the dashboard list it."""
+
+    held: HeldStep  # its `user` is who asked
+    gate: Gate
+    may_decide: bool  # whether `held.user` may approve it now (approver, not barred)
+
+    def who_may_approve(self) -> str:
+        """`ann, team:ops` or `anyone`, with what the gate still needs and who may not."""
+        gate = self.gate
+        text = ", ".join(self.held.approvers) if self.held.approvers else "anyone"
+        need = gate.rules.required_approvals
+        if need > 1:
+            text += f"; {len(gate.approved_by)} of {need} approvals"
+            if gate.approved_by:
+                text += f" (by {', '.join(gate.approved_by)})"
+        if not gate.rules.allow_self_approval and gate.starter:
+            text += f"; not {gate.starter} (started it)"
+        return text
+
+    def _who_with_user(self) -> str:
+        """`who_may_approve`, naming the asking user when they may not (and it does not)."""
+        text = self.who_may_approve()
+        user = self.held.user
+        return text if self.may_decide or user in text else f"{text} (not {user})"
+
+    def row(self, now: float) -> tuple[str, ...]:
+        """Its line in the inbox (INBOX_COLUMNS), the same in the CLI and the dashboard."""
+        gate, held = self.gate, self.held
+        held_for = gate.held_for(now)
+        left = gate.time_left(now)
+        return (
+            f"#{held.run.id}",
+            held.run.workflow,
+            held.name,
+            gate.message,
+            fmt_duration(held_for) if held_for is not None else "-",
+            fmt_duration(left) if left is not None else "no timeout",
+            self._who_with_user(),
+        )
+
+
+INBOX_COLUMNS = ("run", "workflow", "step", "message", "held for", "time left", "who may approve")
+
+
+async def inbox(store: RunStore, user: str, *, limit: int = 500) -> list[InboxItem]:
+    """Every held step of the active runs (of every workflow), oldest run first."""
+    runs = await store.list_runs(statuses={RunStatus.RUNNING, RunStatus.HELD}, limit=limit)
+    roles = await store.roles_of(user)
+    items: list[InboxItem] = []
+    for run in reversed(runs):
+        for step in await store.get_steps(run.id):
+            if step.status != StepStatus.HELD:
+                continue
+            approvers = approvers_of(run, step.name)
+            held = HeldStep(run, step, user, approvers)
+            gate = await describe_gate(store, held)
+            barred = user in gate.approved_by or (
+                not gate.rules.allow_self_approval and user == gate.starter
+            )
+            may = may_approve(user, approvers, roles) and not barred
+            items.append(InboxItem(held, gate, may))
+    return items
 
 
 async def acting_user(store: RunStore, as_user: str | None = None) -> str:
@@ -209,7 +345,14 @@ async def decide(store: RunStore, held: HeldStep, *, approve: bool, comment: str
     written straight into the history by someone else is refused there too).
     """
     verb = "approve" if approve else "reject"
-    return await store.add_command(held.run.id, verb, step=held.name, by=held.user, comment=comment)
+    return await store.add_command(
+        held.run.id,
+        verb,
+        step=held.name,
+        by=held.user,
+        comment=comment,
+        inputs=held.inputs if approve else None,
+    )
 
 
 async def wait_taken(store: RunStore, command_id: int, timeout: float) -> bool:
@@ -223,7 +366,9 @@ async def wait_taken(store: RunStore, command_id: int, timeout: float) -> bool:
 
 
 async def wait_decided(store: RunStore, held: HeldStep, timeout: float) -> StepStatus:
-    """The held step's status once it is no longer held (or still `held` after `timeout`)."""
+    """The held step's status once it is no longer held, or once `held.user`'s approval
+    counted as one of several (`held`, with `approvals_so_far` saying so); still `held`
+    after `timeout` when the runner refused it (its log says why)."""
     deadline = time.monotonic() + timeout
     while True:
         status = {s.name: s.status for s in await store.get_steps(held.run.id)}.get(
@@ -231,7 +376,14 @@ async def wait_decided(store: RunStore, held: HeldStep, timeout: float) -> StepS
         )
         if status != StepStatus.HELD or time.monotonic() >= deadline:
             return status
+        if held.user in await approvals_so_far(store, held):
+            return status
         await asyncio.sleep(POLL)
+
+
+async def approvals_so_far(store: RunStore, held: HeldStep) -> list[str]:
+    """Who has approved `held` while it is held now (one of several)."""
+    return [v.by for v in votes_of(held.step, await store.get_approvals(held.run.id))]
 
 
 class CancelOutcome(StrEnum):

@@ -22,6 +22,7 @@ from flowtui.cli.console import (
     COLOURS,
     ConsoleReporter,
     Painter,
+    gate_rules_lines,
     render_summary,
     shown,
     step_duration,
@@ -30,12 +31,15 @@ from flowtui.cli.console import (
 )
 from flowtui.cli.detach import DetachError, announce_run_id, is_detached_child, start_detached
 from flowtui.cli.filters import FilterError, filter_words, left_out_note, log_filter, run_filter
+from flowtui.cli.jsonout import JsonReporter
+from flowtui.cli.prompt import InlineApprover, can_prompt
 from flowtui.engine.identity import current_user
 from flowtui.engine.records import LogRecord, RunRecord, StepRecord
 from flowtui.engine.selection import left_out_steps
 from flowtui.engine.states import RunStatus, StepStatus
 from flowtui.glyphs import attempts_note
 from flowtui.model import circleci
+from flowtui.model.approval import parse_assignments
 from flowtui.model.circleci.checkout import checkout_branch
 from flowtui.model.errors import WorkflowError
 from flowtui.model.loader import (
@@ -323,7 +327,14 @@ async def _execute(
     )
     runtime = await open_runtime(args, options)
     store, runner = runtime.store, runtime.runner
-    reporter = ConsoleReporter(show_logs=not args.quiet)
+    as_json = bool(getattr(args, "json", False))
+    reporter: ConsoleReporter | JsonReporter = (
+        JsonReporter(show_logs=not args.quiet)
+        if as_json
+        else ConsoleReporter(show_logs=not args.quiet)
+    )
+    # a person at the terminal may approve a hold right there (not in --json: for scripts)
+    inline = None if as_json or not can_prompt() else InlineApprover(store, current_user())
     loop = asyncio.get_running_loop()
     footer = contextlib.AsyncExitStack()  # the live progress footer, on a terminal
     try:
@@ -335,6 +346,11 @@ async def _execute(
         runtime.bus.add_listener(reporter)
         live = await _live_footer(footer, store, args)
         reporter.out = sys.stdout  # under a live footer, rich's stand-in that prints above it
+        if inline is not None:
+            if live is not None:
+                inline.around = live.paused
+            runtime.bus.add_listener(inline)
+            inline.start()
         try:
             handle = await start(runtime)
         except (RunError, StoreError) as exc:
@@ -342,6 +358,8 @@ async def _execute(
         run_id = handle.run_id
         if live is not None:
             live.follow(run_id)
+        if inline is not None:
+            inline.follow(run_id)
         announce_run_id(run_id)  # to `run --detach`, which started this process
         if (started := await store.get_run(run_id)) is not None:
             reporter.allowed_failures = started.allowed_failures
@@ -376,12 +394,16 @@ async def _execute(
         for sig in (signal.SIGINT, signal.SIGTERM):
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.remove_signal_handler(sig)
+        if inline is not None:
+            await inline.stop()
     try:
         await runtime.stop(by=current_user(), reason="flowtui run stopped")
         run = await store.get_run(run_id)
         steps = await store.get_steps(run_id)
         approvals = await store.get_approvals(run_id)
-        if run is not None:
+        if run is not None and isinstance(reporter, JsonReporter):
+            await reporter.summary(store, run_id)
+        elif run is not None:
             print()
             print(render_summary(run, steps, approvals, _paint()))
         sink = runtime.sink
@@ -406,7 +428,7 @@ async def _live_footer(
 ) -> Footer | None:
     from flowtui.cli import progress  # rich's Live only where a terminal shows it
 
-    if not progress.wants_live(args.quiet):
+    if not progress.wants_live(args.quiet) or getattr(args, "json", False):
         return None
     return await stack.enter_async_context(progress.live_footer(store))
 
@@ -559,11 +581,15 @@ async def _show(args: argparse.Namespace) -> int:
             attempts = f"  attempt {step.attempt}" if retried else ""
             status = paint.status(status_now, step_label(step, decided, run))
             print(paint(f"── {step.name}", "1") + f"  {status}{timing}{code}{attempts}")
+            if step.type == "approval":
+                print(*gate_rules_lines(run, step.name), sep="\n", end="")
             for a in approvals:
                 if a.step == step.name:
                     verb = "approved" if a.approved else "rejected"
                     note = f": {a.comment}" if a.comment else ""
-                    print(f"   {verb} by {a.by} at {fmt_clock(a.at)}{note}")
+                    given = ", ".join(f"{k}={v}" for k, v in a.inputs.items())
+                    given = f"  ({given})" if given else ""
+                    print(f"   {verb} by {a.by} at {fmt_clock(a.at)}{note}{given}")
             for key, value in outputs.get(step.name, {}).items():
                 print(f"   {key} = {value}")
             for marker in omissions.get(step.name, []):
@@ -650,8 +676,11 @@ async def _decide(args: argparse.Namespace, *, approve: bool) -> int:
             raise CliError(str(exc)) from None
         run = await resolve_run(store, args.run)
         try:
-            held = await control.check_decision(store, run.id, args.step, user, approve=approve)
-        except control.ControlError as exc:
+            given = parse_assignments(getattr(args, "input", []))
+            held = await control.check_decision(
+                store, run.id, args.step, user, approve=approve, inputs=given
+            )
+        except (ValueError, control.ControlError) as exc:
             raise CliError(str(exc)) from None
         run, step = held.run, held.step
         command_id = await control.decide(store, held, approve=approve, comment=args.comment)
@@ -662,7 +691,15 @@ async def _decide(args: argparse.Namespace, *, approve: bool) -> int:
             )
         # the runner publishes the outcome; wait briefly for it to be stored
         if await control.wait_decided(store, held, 2.0) == StepStatus.HELD:
-            raise CliError(f"the runner did not accept the decision on {step.name} (see logs)")
+            so_far = await control.approvals_so_far(store, held)
+            if user not in so_far:
+                raise CliError(f"the runner did not accept the decision on {step.name} (see logs)")
+            need = (await control.describe_gate(store, held)).rules.required_approvals
+            print(
+                f"approved {step.name} of run {run.id} as {user}: {len(so_far)} of {need} "
+                "approvals; it waits for the others"
+            )
+            return 0
         done = "approved" if approve else "rejected"
         print(f"{done} {step.name} of run {run.id} ({run.workflow}) as {user}")
     finally:

@@ -22,6 +22,7 @@ from flowtui.engine.events import (
 from flowtui.engine.records import ApprovalRecord, RunRecord, StepRecord
 from flowtui.engine.states import RunStatus, StepStatus
 from flowtui.glyphs import GLYPHS, attempts_note, shown_status, status_label
+from flowtui.model.approval import gate_rules
 from flowtui.timefmt import fmt_duration
 
 COLOURS: dict[str, str] = {
@@ -179,3 +180,19 @@ def render_summary(
     if run.message and run.status != RunStatus.SUCCEEDED:
         lines.append(f"Reason: {run.message}")
     return "\n".join(lines)
+
+
+def gate_rules_lines(run: RunRecord, step: str) -> list[str]:
+    """`   needs 2 approvals; self-approval not allowed` for `show`, when the gate has
+    rules beyond one approval by anyone (as the run's own definition says)."""
+    from flowtui.control import recorded_step  # it loads the recorded workflow
+
+    spec = recorded_step(run, step)
+    rules = gate_rules(spec.spec if spec else {})
+    parts = []
+    if rules.required_approvals > 1:
+        parts.append(f"needs {rules.required_approvals} approvals")
+    if not rules.allow_self_approval:
+        who = f" ({run.triggered_by} started it)" if run.triggered_by else ""
+        parts.append(f"self-approval not allowed{who}")
+    return [f"   {'; '.join(parts)}\n"] if parts else []

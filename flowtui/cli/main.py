@@ -23,6 +23,9 @@ examples:
   flowtui validate sample_workflows/
   flowtui history production-deploy
   flowtui approve 42 approve --comment "plan looks right"
+  flowtui approve 42 --input version=1.4.2
+  flowtui inbox
+  flowtui history --json | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["status"])'
   flowtui rerun 42 --from-failed
   flowtui rerun 42 --from deploy --dry-run
   flowtui pause nightly-backup
@@ -83,6 +86,14 @@ def _add_log_limits(parser: argparse.ArgumentParser) -> None:
         metavar="SIZE",
         help="the same in bytes, e.g. 32M (default: $FLOWTUI_MAX_LOG_BYTES or 32M; 0: no limit)",
     )
+
+
+# the read commands whose `--json` form lives in flowtui/cli/jsonread.py (docs/json.md)
+JSON_READERS = ("history", "show", "list", "triggers", "inbox")
+
+
+def _add_json(parser: argparse.ArgumentParser, what: str) -> None:
+    parser.add_argument("--json", action="store_true", help=f"print {what} (docs/json.md)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -166,6 +177,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_log_limits(p)
     _add_raw(p)
     options.add_run_part(p)
+    _add_json(p, "JSON Lines events as they happen, the run's summary last")
     _add_db(p)
     _add_dirs(p)
 
@@ -183,6 +195,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("list", help="list workflows with their last run")
     p.add_argument("folder", nargs="?", help="folder of workflow files")
+    _add_json(p, "the workflows as a JSON array")
     _add_db(p)
 
     p = sub.add_parser("history", help="runs, newest first")
@@ -190,6 +203,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", "-n", type=int, default=20)
     p.add_argument("--before", type=int, metavar="RUN", help="runs older than this id (paging)")
     options.add_history_filters(p)
+    _add_json(p, "the runs as a JSON array")
     _add_db(p)
 
     p = sub.add_parser("show", help="a run's steps, timings, outputs and log tails")
@@ -197,6 +211,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lines", type=int, default=5, help="log lines per step (default 5)")
     _add_raw(p)
     p.add_argument("--step", "-s", metavar="STEP", help="only this step")
+    _add_json(p, "the run and its steps as JSON")
     _add_db(p)
 
     p = sub.add_parser("logs", help="print a run's logs")
@@ -214,6 +229,15 @@ def build_parser() -> argparse.ArgumentParser:
             "step", nargs="?", help="the held step (may be left out when only one is held)"
         )
         p.add_argument("--comment", "-m", default="")
+        if verb == "approve":
+            p.add_argument(
+                "--input",
+                "-i",
+                action="append",
+                default=[],
+                metavar="NAME=VALUE",
+                help="an answer to one of the step's `inputs:` (repeatable)",
+            )
         p.add_argument("--as", dest="as_user", metavar="USER", help="act as USER (if trusted)")
         p.add_argument("--wait", type=float, default=5.0, help=argparse.SUPPRESS)
         _add_db(p)
@@ -317,6 +341,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("triggers", help="what triggers did lately (fired, ignored, rejected)")
     p.add_argument("workflow", nargs="?", help="only this workflow")
     p.add_argument("--limit", "-n", type=int, default=20)
+    _add_json(p, "the trigger events as a JSON array")
+    _add_db(p)
+
+    p = sub.add_parser("inbox", help="every step waiting for approval, in every active run")
+    _add_json(p, "the held steps as a JSON array")
     _add_db(p)
     options.add_new_commands(sub, _add_db, _add_dirs)
     attach_examples(sub)
@@ -383,6 +412,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     elif args.command in options.MODULES:  # attach, completion, init, __complete
         module = importlib.import_module(options.MODULES[args.command])
         handler = getattr(module, f"cmd_{args.command.strip('_')}")
+    if args.command in JSON_READERS and args.json:
+        from flowtui.cli import jsonread
+
+        handler = getattr(jsonread, f"cmd_{args.command}")
+    elif args.command == "inbox":
+        from flowtui.cli.inbox import cmd_inbox
+
+        handler = cmd_inbox
     if handler is None:
         parser.error(f"unknown command {args.command}")
     try:

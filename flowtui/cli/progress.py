@@ -17,7 +17,7 @@ import contextlib
 import statistics
 import sys
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass
 
 from rich.console import Console, Group, RenderableType
@@ -116,6 +116,7 @@ async def live_footer(store: RunStore, run_id: int | None = None) -> AsyncIterat
         redirect_stderr=sys.stderr.isatty(),
     )
     with live:
+        footer.live = live
         if run_id is not None:
             footer.follow(run_id)
         try:
@@ -130,6 +131,7 @@ class Footer:
     def __init__(self, store: RunStore) -> None:
         self.store = store
         self.snap = Snapshot()
+        self.live: Live | None = None
         self._task: asyncio.Task[None] | None = None
 
     def follow(self, run_id: int) -> None:
@@ -143,6 +145,20 @@ class Footer:
             self.snap.run = await self.store.get_run(run_id)
             self.snap.steps = await self.store.get_steps(run_id)
             await asyncio.sleep(REFRESH)
+
+    @contextlib.contextmanager
+    def paused(self) -> Iterator[None]:
+        """Take the footer off the screen while a question waits for its answer (the inline
+        approval): what the person types is not redrawn over."""
+        live = self.live
+        if live is None:
+            yield
+            return
+        live.stop()
+        try:
+            yield
+        finally:
+            live.start()
 
     async def stop(self) -> None:
         if self._task is not None:

@@ -57,6 +57,7 @@ class ApprovalDecided:
     by: str
     at: float
     comment: str = ""
+    inputs: dict[str, str] = field(default_factory=dict)  # an approval's answers (inputs:)
 
 
 @dataclass(frozen=True, slots=True)

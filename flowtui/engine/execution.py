@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Awaitable, Callable, Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +37,7 @@ from flowtui.engine.secrets import LogMasking, Masker, SecretError, resolve_secr
 from flowtui.engine.states import STEP_FAILED, STEP_OK, RunStatus, StepStatus
 from flowtui.engine.stepenv import step_variables
 from flowtui.engine.workspace import HandOff, WorkspaceTooLarge, attempt_dir
+from flowtui.model.approval import ApprovalRefused, Vote, gate_rules, judge_approval
 from flowtui.model.branches import branch_matches, describe_mismatch
 from flowtui.model.workflow import RUNNER_ONLY_TYPES, Step, Workflow
 from flowtui.timefmt import fmt_limit
@@ -52,6 +53,7 @@ class Decision:
     by: str
     comment: str
     groups: frozenset[str] | None = None  # the roles of `by`, when the history knows them
+    inputs: dict[str, str] = field(default_factory=dict)  # `--input NAME=VALUE` of an approve
 
 
 WorkflowResolver = Callable[[str, Workflow], Workflow]
@@ -130,6 +132,8 @@ class RunExecution:
         self._hand = HandOff(workspace)
         self._hand_lock = asyncio.Lock()
         self.approvals: dict[str, asyncio.Future[Decision]] = {}
+        self.votes: dict[str, list[Vote]] = {}  # approvals so far of each held gate
+        self.started_by = ""  # who started the run (`allow_self_approval: false`)
         self.cancel_requested: tuple[str, str] | None = None
         self.fail_fast_cause: str | None = None
         self.task: asyncio.Task[RunStatus] | None = None
@@ -251,9 +255,22 @@ class RunExecution:
         future = self.approvals.get(step)
         if future is None or future.done():
             return f"step {step} is not waiting for approval"
-        approvers = list(self.workflow.steps[step].spec.get("approvers") or [])
+        spec = self.workflow.steps[step].spec
+        approvers = list(spec.get("approvers") or [])
         if not may_approve(decision.by, approvers, decision.groups):
             return f"{decision.by} is not an approver of {step} ({', '.join(approvers)})"
+        if decision.approved:
+            try:
+                decision.inputs = judge_approval(
+                    gate_rules(spec),
+                    step,
+                    user=decision.by,
+                    started_by=self.started_by,
+                    votes=self.votes.get(step, []),
+                    given=decision.inputs,
+                )
+            except ApprovalRefused as exc:
+                return str(exc)
         future.set_result(decision)
         return None
 
@@ -521,6 +538,7 @@ class RunExecution:
             secrets=self.secrets,
             workspace=self.workspace,
             branch=self.branch,
+            outputs=self.outputs,
         )
 
     async def _run_step(self, step: Step) -> None:
@@ -573,8 +591,10 @@ class RunExecution:
         return "cancelled"
 
     async def _run_approval(self, step: Step) -> None:
-        future: asyncio.Future[Decision] = asyncio.get_running_loop().create_future()
-        self.approvals[step.name] = future
+        rules = gate_rules(step.spec)
+        if not rules.allow_self_approval:
+            run = await self.context.ledger.get_run(self.run_id)
+            self.started_by = run.triggered_by if run is not None else ""
         approvers = list(step.spec.get("approvers") or [])
         who = ", ".join(approvers) if approvers else "anyone"
         message = str(step.spec.get("message") or "")
@@ -582,38 +602,59 @@ class RunExecution:
             step.name, StepStatus.HELD, message=message or f"waiting for approval by {who}"
         )
         self._update_held()
-        try:
-            decision = await asyncio.wait_for(future, timeout=step.timeout)
-        except TimeoutError:
+        loop = asyncio.get_running_loop()
+        deadline = None if step.timeout is None else loop.time() + step.timeout
+        votes = self.votes.setdefault(step.name, [])
+        while True:
+            future: asyncio.Future[Decision] = loop.create_future()
+            self.approvals[step.name] = future
+            left = None if deadline is None else max(0.0, deadline - loop.time())
+            try:
+                decision = await asyncio.wait_for(future, timeout=left)
+            except TimeoutError:
+                self.set_step_status(
+                    step.name,
+                    StepStatus.REJECTED,
+                    message=f"no decision within {fmt_limit(step.timeout or 0)}: rejected",
+                )
+                return
+            finally:
+                self.approvals.pop(step.name, None)
+            self.bus.publish(
+                ApprovalDecided(
+                    self.run_id,
+                    step.name,
+                    decision.approved,
+                    decision.by,
+                    time.time(),
+                    decision.comment,
+                    dict(decision.inputs) if decision.approved else {},
+                )
+            )
+            comment = f": {decision.comment}" if decision.comment else ""
+            if not decision.approved:
+                self.set_step_status(
+                    step.name, StepStatus.REJECTED, message=f"rejected by {decision.by}{comment}"
+                )
+                return
+            votes.append(Vote(decision.by, dict(decision.inputs)))
+            if len(votes) >= rules.required_approvals:
+                break
+            # one of several: the gate stays held, saying who approved and what is missing
             self.set_step_status(
                 step.name,
-                StepStatus.REJECTED,
-                message=f"no decision within {fmt_limit(step.timeout or 0)}: rejected",
+                StepStatus.HELD,
+                message=f"approved by {', '.join(v.by for v in votes)} "
+                f"({len(votes)} of {rules.required_approvals}); waiting for approval by {who}",
             )
-            return
-        finally:
-            self.approvals.pop(step.name, None)
-        self.bus.publish(
-            ApprovalDecided(
-                self.run_id,
-                step.name,
-                decision.approved,
-                decision.by,
-                time.time(),
-                decision.comment,
-            )
-        )
-        comment = f": {decision.comment}" if decision.comment else ""
-        if decision.approved:
-            self.outputs[step.name] = {"approved_by": decision.by, "comment": decision.comment}
-            self.publish_outputs(step.name, dict(self.outputs[step.name]))
-            self.set_step_status(
-                step.name, StepStatus.SUCCEEDED, message=f"approved by {decision.by}{comment}"
-            )
-        else:
-            self.set_step_status(
-                step.name, StepStatus.REJECTED, message=f"rejected by {decision.by}{comment}"
-            )
+        by = ", ".join(v.by for v in votes)
+        self.outputs[step.name] = {
+            "approved_by": by,
+            "comment": decision.comment,
+            **votes[0].inputs,
+        }
+        self.publish_outputs(step.name, dict(self.outputs[step.name]))
+        self.set_step_status(step.name, StepStatus.SUCCEEDED, message=f"approved by {by}{comment}")
 
     def _apply_condition(self, step: Step, result: bool) -> None:
         not_taken = step.spec.get("else" if result else "then") or []

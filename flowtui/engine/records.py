@@ -145,6 +145,7 @@ class ApprovalRecord:
     by: str
     comment: str
     at: float
+    inputs: dict[str, str] = field(default_factory=dict)  # the answers it carried (inputs:)
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,6 +163,7 @@ class CommandRecord:
     # False: the row's seal does not match (SQLite; flowtui/store/seal.py): not made by
     # flowtui approve/reject/cancel or the dashboard, so the runner refuses it
     authentic: bool = True
+    inputs: dict[str, str] = field(default_factory=dict)  # an approve's `--input` values
 
 
 @dataclass(frozen=True, slots=True)

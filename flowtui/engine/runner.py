@@ -570,7 +570,13 @@ class Runner:
         elif command.kind in ("approve", "reject") and command.step:
             refused = execution.decide(
                 command.step,
-                Decision(command.kind == "approve", command.by, command.comment, command.groups),
+                Decision(
+                    command.kind == "approve",
+                    command.by,
+                    command.comment,
+                    command.groups,
+                    dict(command.inputs),
+                ),
             )
             if refused:
                 execution.system_log(f"{command.kind} by {command.by} ignored: {refused}")

@@ -95,7 +95,13 @@ _STEP_TRANSITIONS: dict[StepStatus, frozenset[StepStatus]] = {
         }
     ),
     StepStatus.HELD: frozenset(
-        {StepStatus.SUCCEEDED, StepStatus.REJECTED, StepStatus.CANCELLED, StepStatus.TIMED_OUT}
+        {
+            StepStatus.HELD,  # still held: one of its `required_approvals` came in
+            StepStatus.SUCCEEDED,
+            StepStatus.REJECTED,
+            StepStatus.CANCELLED,
+            StepStatus.TIMED_OUT,
+        }
     ),
     # a rerun's reused steps are written reused, then announced again when it starts
     StepStatus.REUSED: frozenset({StepStatus.REUSED}),

@@ -57,6 +57,31 @@ def env_name(name: str) -> str:
     return "".join(c if c.isalnum() else "_" for c in name).upper()
 
 
+def upstream_steps(workflow: Workflow, step: Step) -> list[str]:
+    """The steps `step` depends on, directly or not, in file order."""
+    needed: set[str] = set()
+    todo = list(step.requires)
+    while todo:
+        name = todo.pop()
+        if name not in needed and name in workflow.steps:
+            needed.add(name)
+            todo.extend(workflow.steps[name].requires)
+    return [name for name in workflow.steps if name in needed]
+
+
+def output_variables(
+    workflow: Workflow, step: Step, outputs: Mapping[str, Mapping[str, str]]
+) -> dict[str, str]:
+    """STEPS_<STEP>_<KEY> for each output of the steps `step` depends on (directly or
+    not).  Values travel in the environment, never into script text, so an output such as
+    `$(rm -rf ~)` stays text."""
+    env: dict[str, str] = {}
+    for name in upstream_steps(workflow, step):
+        for key, value in (outputs.get(name) or {}).items():
+            env[f"STEPS_{env_name(name)}_{env_name(key)}"] = value
+    return env
+
+
 def step_variables(
     workflow: Workflow,
     step: Step,
@@ -66,10 +91,13 @@ def step_variables(
     secrets: Mapping[str, str],
     workspace: Path,
     branch: str | None,
+    outputs: Mapping[str, Mapping[str, str]] | None = None,
 ) -> dict[str, str]:
-    """What a step gets on top of the inherited environment, wherever it runs: workflow
-    and step `env:`, PARAM_*, MATRIX_*, its secrets and the FLOWTUI_* variables."""
-    env = {**workflow.env, **step.env}
+    """What a step gets on top of the inherited environment, wherever it runs: the
+    outputs of the steps it depends on (STEPS_*), workflow and step `env:`, PARAM_*,
+    MATRIX_*, its secrets and the FLOWTUI_* variables."""
+    env = output_variables(workflow, step, outputs or {})
+    env.update({**workflow.env, **step.env})
     for key, value in params.items():
         env[f"PARAM_{env_name(key)}"] = value
     for key, value in step.matrix.items():

@@ -24,6 +24,7 @@ from flowtui.model.checker import (
     suggest,
 )
 from flowtui.model.graph import find_cycle
+from flowtui.model.validate_approval import APPROVAL_KEYS, approval_spec
 from flowtui.model.workflow import RUNNER_ONLY_TYPES, SHELLS, STEP_TYPES, SourcePos, Step
 from flowtui.model.yamlsafe import YMap, YSeq, to_plain
 
@@ -54,7 +55,7 @@ _CODES_HINT = "exit codes are whole numbers from 1 to 255, e.g. `on_exit_codes: 
 TYPE_KEYS: dict[str, tuple[str, ...]] = {
     "script": ("run", "shell", "cwd"),
     "http": ("url", "method", "headers", "body", "json", "expect_status", "expect_body"),
-    "approval": ("approvers", "message"),
+    "approval": APPROVAL_KEYS,
     "condition": ("if", "then", "else"),
     "notify": ("url", "message"),
     "workflow": ("workflow", "params"),
@@ -348,10 +349,7 @@ class StepRules(CheckerBase):
         if step_type == "http":
             return self.http_spec(item, owner)
         if step_type == "approval":
-            return {
-                "approvers": self.get_str_list(item, "approvers"),
-                "message": self.get_str(item, "message", ""),
-            }
+            return approval_spec(self, item, owner)
         if step_type == "condition":
             draft.branches = {
                 "then": self.get_refs(item, "then"),

@@ -62,7 +62,8 @@ class Step:
       script:    run (str), shell (str), cwd (str | None)
       http:      url, method, headers (dict), body (str | None), json (Any | None),
                  expect_status (int), expect_body (str | None)
-      approval:  approvers (list[str]), message (str)
+      approval:  approvers (list[str]), message (str), inputs (tuple[ApprovalInput]),
+                 required_approvals (int), allow_self_approval (bool) (flowtui.model.approval)
       condition: if (str), then (list[str]), else (list[str])
       notify:    url (str), message (str)
       workflow:  workflow (str: name or path), params (dict[str, str])

@@ -4,6 +4,7 @@ Status changes go through `transitions` (the one place that writes a status)."""
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Sequence
 
@@ -63,9 +64,17 @@ def _apply_one(conn: sqlite3.Connection, event: Event) -> None:
         )
     elif isinstance(event, ApprovalDecided):
         conn.execute(
-            """INSERT INTO approvals (run_id, step, approved, by_user, comment, at)
-               VALUES (?, ?, ?, ?, ?, ?)""",
-            (event.run_id, event.step, int(event.approved), event.by, event.comment, event.at),
+            """INSERT INTO approvals (run_id, step, approved, by_user, comment, at, inputs)
+               VALUES (?, ?, ?, ?, ?, ?, ?)""",
+            (
+                event.run_id,
+                event.step,
+                int(event.approved),
+                event.by,
+                event.comment,
+                event.at,
+                json.dumps(event.inputs) if event.inputs else None,
+            ),
         )
     elif isinstance(event, AttemptEnded):
         # the attempt row only: the step's own status is its runner's to write

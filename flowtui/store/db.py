@@ -249,6 +249,12 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     ("ALTER TABLE commands ADD COLUMN seal TEXT NOT NULL DEFAULT ''",),
     # `flowtui run --only/--skip`: the steps the run left out, {step: "--skip" | "--only"}
     ("ALTER TABLE runs ADD COLUMN left_out TEXT NOT NULL DEFAULT '{}'",),
+    # approvals that carry decisions: the `--input NAME=VALUE` of an approve command and
+    # the answers an approval recorded, each a JSON object (NULL: none)
+    (
+        "ALTER TABLE commands ADD COLUMN inputs TEXT",
+        "ALTER TABLE approvals ADD COLUMN inputs TEXT",
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -242,6 +242,12 @@ PG_MIGRATIONS: tuple[tuple[str, ...], ...] = (
             at DOUBLE PRECISION NOT NULL
         )""",
     ),
+    # approval inputs (SQLite's version 7): an approve command's `--input` values and the
+    # answers an approval recorded, each a JSON object (NULL: none)
+    (
+        "ALTER TABLE commands ADD COLUMN inputs TEXT",
+        "ALTER TABLE approvals ADD COLUMN inputs TEXT",
+    ),
 )
 PG_SCHEMA_VERSION = len(PG_MIGRATIONS)
 

@@ -437,18 +437,23 @@ class RunStore(RecoveryMixin):
         step: str | None = None,
         by: str = "",
         comment: str = "",
+        inputs: Mapping[str, str] | None = None,
     ) -> int:
         if kind not in COMMAND_KINDS:
             raise ValueError(f"unknown command {kind!r}; expected one of {sorted(COMMAND_KINDS)}")
         created = time.time()
+        given = json.dumps(dict(inputs)) if inputs else None
         key = await self._decision_key(create=True)
-        sealed = seal.seal(key, run_id, kind, step, by, comment, created) if key else ""
+        sealed = (
+            seal.seal(key, run_id, kind, step, by, comment, created, inputs=given) if key else ""
+        )
         async with self.db.transaction() as conn:
             row = await _one(
                 conn,
-                """INSERT INTO commands (run_id, kind, step, by_user, comment, created_at, seal)
-                   VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id""",
-                (run_id, kind, step, by, comment, created, sealed),
+                """INSERT INTO commands
+                   (run_id, kind, step, by_user, comment, created_at, seal, inputs)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id""",
+                (run_id, kind, step, by, comment, created, sealed, given),
             )
             if self.dialect == "postgresql":  # its runner, wherever it is, takes it at once
                 await conn.execute("SELECT pg_notify('flowtui_commands', ?)", (str(run_id),))
@@ -486,7 +491,7 @@ class RunStore(RecoveryMixin):
         async with self.db.transaction() as conn:
             rows = await _all(
                 conn,
-                """SELECT id, run_id, kind, step, by_user, comment, created_at, seal
+                """SELECT id, run_id, kind, step, by_user, comment, created_at, seal, inputs
                    FROM commands
                    WHERE run_id IN (SELECT value FROM json_each(?)) AND taken_at IS NULL
                    ORDER BY id""",
@@ -524,7 +529,9 @@ class RunStore(RecoveryMixin):
                     str(r["by_user"]),
                     str(r["comment"]),
                     float(r["created_at"]),
+                    inputs=r["inputs"],
                 ),
+                inputs=_json_map(r["inputs"]),
             )
             for r in rows
         ]
@@ -756,6 +763,7 @@ class RunStore(RecoveryMixin):
                 by=r["by_user"],
                 comment=r["comment"],
                 at=r["at"],
+                inputs=_json_map(r["inputs"]),
             )
             for r in rows
         ]
@@ -941,3 +949,12 @@ def _end_remote_attempt(
         delta_id = int(found[0])
     _apply_and_announce(conn, events, True)
     return delta_id
+
+
+def _json_map(text: str | None) -> dict[str, str]:
+    """A JSON object column (approval inputs) as text values; NULL or damage: none."""
+    try:
+        value = json.loads(text) if text else {}
+    except ValueError:
+        return {}
+    return {str(k): str(v) for k, v in value.items()} if isinstance(value, dict) else {}

@@ -2,8 +2,8 @@
 
 `flowtui approve`, `reject`, `cancel` and the dashboard write a command row; the runner
 that owns the run acts on it.  Each row carries an HMAC-SHA256 over what it says (run,
-kind, step, who, comment, when) with a key kept beside the history file (`<db>.key`,
-0600).  Steps cannot read that key (the sandbox hides it with the history), so a row
+kind, step, who, comment, when, approval inputs) with a key kept beside the history file
+(`<db>.key`, 0600).  Steps cannot read that key (the sandbox hides it with the history), so a row
 written by anything else — a step that reached the database some other way, a hand-made
 INSERT — has no valid seal, and the runner refuses it and says so in the run's log.
 
@@ -68,8 +68,13 @@ def seal(
     by: str,
     comment: str,
     created_at: float,
+    *,
+    inputs: str | None = None,
 ) -> str:
-    message = "\0".join((str(run_id), kind, step or "", by, comment, repr(float(created_at))))
+    fields = [str(run_id), kind, step or "", by, comment, repr(float(created_at))]
+    if inputs:  # an approve's `--input` values (JSON) are part of what it says
+        fields.append(inputs)
+    message = "\0".join(fields)
     return hmac.new(key, message.encode("utf-8", "surrogatepass"), hashlib.sha256).hexdigest()
 
 
@@ -82,9 +87,11 @@ def verify(
     by: str,
     comment: str,
     created_at: float,
+    *,
+    inputs: str | None = None,
 ) -> bool:
     """True when `given` is the seal of these fields under `key`."""
     if key is None or not given:
         return False
-    expected = seal(key, run_id, kind, step, by, comment, created_at)
+    expected = seal(key, run_id, kind, step, by, comment, created_at, inputs=inputs)
     return hmac.compare_digest(expected, given)

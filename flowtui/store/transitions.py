@@ -125,7 +125,7 @@ def move_step(
         return False
     running = new == StepStatus.RUNNING
     final = new.is_final
-    held = new == StepStatus.HELD
+    held = new == StepStatus.HELD and old != StepStatus.HELD  # held since it was first held
     values = (str(new), attempt, exit_code, message, running, at, held, at, final, at, running)
     if row is not None:
         conn.execute(

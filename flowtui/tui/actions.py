@@ -20,8 +20,9 @@ from flowtui.engine.stepshell import ShellError, prepare_shell
 from flowtui.model.catalog import CatalogEntry
 from flowtui.model.workflow import Workflow
 from flowtui.tui.refresh import RefreshMixin
-from flowtui.tui.screens.approval import ApprovalScreen
+from flowtui.tui.screens.approval import ApprovalScreen, Verdict
 from flowtui.tui.screens.dialogs import ConfirmScreen, ParamsScreen
+from flowtui.tui.screens.inbox import InboxScreen
 from flowtui.tui.screens.rerun_preview import RerunPreviewScreen
 from flowtui.tui.shell import run_shell
 
@@ -46,7 +47,7 @@ def reported(
 
 
 class ActionsMixin(RefreshMixin):
-    """`r`, `a`/`x`, `f`/`F`, `R`, `c` and `p`."""
+    """`r`, `a`/`x`, `i` (the inbox), `f`/`F`, `R`, `c` and `p`."""
 
     @property
     def local_runner(self) -> Runner:
@@ -143,6 +144,7 @@ class ActionsMixin(RefreshMixin):
             )
         )
         try:
+            # the inputs are asked next, in the dialog: here only who may decide
             held = await control.check_decision(store, run.id, wanted, user, approve=approve)
         except control.SeveralHeld as exc:
             self.notify(f"{exc} in the DAG", severity="warning")
@@ -155,10 +157,19 @@ class ActionsMixin(RefreshMixin):
             return
 
         @reported
-        async def send(self: ActionsMixin, comment: str | None) -> None:
-            if comment is None:
+        async def send(self: ActionsMixin, verdict: Verdict | None) -> None:
+            if verdict is None:
                 return
-            await control.decide(self.history, held, approve=approve, comment=comment)
+            decision = held
+            if approve:  # the answers, checked again as `flowtui approve --input` would be
+                try:
+                    decision = await control.check_decision(
+                        self.history, run.id, held.name, user, inputs=verdict.inputs
+                    )
+                except control.DecisionError as exc:
+                    self.notify(str(exc), title="not approved", severity="error")
+                    return
+            await control.decide(self.history, decision, approve=approve, comment=verdict.comment)
             self.notify(f"{verb}d {held.name} of run {run.id}")
 
         gate = await control.describe_gate(store, held)
@@ -171,6 +182,22 @@ class ActionsMixin(RefreshMixin):
             approvers=held.approvers,
         )
         self.push_screen(screen, functools.partial(send, self))
+
+    @reported
+    async def action_inbox(self) -> None:
+        store = self.history
+        items = await control.inbox(store, await control.acting_user(store))
+        if not items:
+            self.notify("nothing waits for approval in any run")
+            return
+
+        @reported
+        async def chosen(self: ActionsMixin, choice: tuple[bool, int, str] | None) -> None:
+            if choice is not None:
+                approve, run_id, step = choice
+                await self._decide(approve=approve, run_id=run_id, step=step)
+
+        self.push_screen(InboxScreen(items), functools.partial(chosen, self))
 
     @reported
     async def action_rerun(self, from_failed: bool, run_id: int | None = None) -> None:

@@ -99,6 +99,13 @@ class FlowApp(CommandModeMixin, FileActionsMixin):
             "x", "reject", "Reject", id="reject", tooltip="Reject the focused or only held step"
         ),
         Binding(
+            "i",
+            "inbox",
+            "Inbox",
+            id="inbox",
+            tooltip="Every step waiting for approval, in every run (approve/reject from it)",
+        ),
+        Binding(
             "f",
             "rerun(True)",
             "Rerun failed",

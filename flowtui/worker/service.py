@@ -31,7 +31,7 @@ from typing import Any
 from flowtui.engine.bus import EventBus
 from flowtui.engine.events import AttemptEnded, StepLog, StepOutputs
 from flowtui.engine.executors.base import StepContext, StepResult
-from flowtui.engine.executors.registry import EXECUTORS, get_executor
+from flowtui.engine.executors.registry import get_executor
 from flowtui.engine.process import OUTPUT_THROTTLE
 from flowtui.engine.remote import RemoteJob
 from flowtui.engine.secrets import LogMasking, Masker, SecretError, resolve_secrets
@@ -227,7 +227,6 @@ class StepRunner:
         masking.masker = Masker(secrets.values())
         workspace = (self.options.workdir / "workspaces" / str(job.run_id)).absolute()
         hand = self._hand_offs.setdefault(job.run_id, HandOff(workspace))
-        reads_outputs = step.type in OUTPUT_READERS or step.type not in EXECUTORS  # plugins
         # one transaction: the step is "on worker NAME" before it starts (the history names
         # the worker that has it, even if this process dies a moment later), unless its run
         # is over (e.g. its runner died while it was queued); what it needs to start
@@ -238,7 +237,7 @@ class StepRunner:
             job.step,
             job.attempt,
             skip_deltas=hand.seen,
-            with_outputs=reads_outputs,
+            with_outputs=True,  # every step sees its dependencies' outputs (STEPS_*)
         )
         if state is None or state.is_final:
             why = f"not started: run {job.run_id} is {state or 'gone'}"
@@ -254,6 +253,7 @@ class StepRunner:
             secrets=secrets,
             workspace=workspace,
             branch=job.branch,
+            outputs=outputs,
         )
         env["FLOWTUI_ATTEMPT"] = str(job.attempt)
         env["FLOWTUI_WORKER"] = name
@@ -298,8 +298,6 @@ def _recorded_workflow(source: str, file: str) -> Workflow:
     return load_workflow_text(source, file)
 
 
-# the step types whose executors read earlier steps' outputs (plugins might too)
-OUTPUT_READERS = frozenset({"python", "terraform", "tofu"})
 RUN_CHECK_SECONDS = 2.0  # how often a worker checks that the runs of its steps go on
 TIDY_SECONDS = 10.0  # at most one pass over a worker's folders in this time
 REAP_GRACE = 5.0  # a dead worker's step processes: SIGTERM, then SIGKILL this much later

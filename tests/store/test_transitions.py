@@ -31,7 +31,7 @@ RUN_MOVES: dict[RunStatus, set[RunStatus]] = {
 STEP_MOVES: dict[StepStatus, set[StepStatus]] = {
     S.PENDING: {S.RUNNING, S.HELD, S.SKIPPED, S.CANCELLED, S.REUSED, S.SUCCEEDED, S.FAILED},
     S.RUNNING: {S.RUNNING, S.SUCCEEDED, S.FAILED, S.TIMED_OUT, S.CANCELLED},
-    S.HELD: {S.SUCCEEDED, S.REJECTED, S.CANCELLED, S.TIMED_OUT},
+    S.HELD: {S.HELD, S.SUCCEEDED, S.REJECTED, S.CANCELLED, S.TIMED_OUT},  # HELD: 1 of N approvals
     S.REUSED: {S.REUSED},  # announced again when the rerun starts
     S.SUCCEEDED: set(),
     S.FAILED: set(),

@@ -31,7 +31,7 @@ steps:
   ship:
     requires: [check]
     runs_on: west
-    run: echo "shipped on $FLOWTUI_WORKER"
+    run: echo "shipped $STEPS_BUILD_ARTIFACT on $FLOWTUI_WORKER"
 """
 
 
@@ -42,11 +42,12 @@ def test_two_workers_on_two_queues_and_a_local_step(team: Team) -> None:
     proc, lines = team.start("run", str(path))
     # the runner's console shows the remote steps' lines as it shows its own
     lines.wait_for(r"build +│ built on w-east", timeout=60)
-    lines.wait_for(r"ship +│ shipped on w-west", timeout=60)
+    # an output of a step it depends on (not directly), in its environment on the worker
+    lines.wait_for(r"ship +│ shipped app-1 on w-west", timeout=60)
     assert proc.wait(timeout=60) == 0, "".join(lines.seen)
     shown = team.cli("show", "last", "--lines", "5")
     assert "built on w-east" in shown
-    assert "shipped on w-west" in shown
+    assert "shipped app-1 on w-west" in shown
     assert "checked here" in shown
     assert "artifact = app-1" in shown  # outputs written by a worker, read by the runner
 

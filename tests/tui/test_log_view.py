@@ -263,7 +263,8 @@ async def test_the_detail_header_shows_the_step_record() -> None:
         for part in ("✗ failed", "apply_eu", "attempt 2", "exit 3", "12.0s", "exit status 3"):
             assert part in text
         assert "region = eu-west-1" in text
-        assert "approved by alice" in text and "bob" not in text
+        # the audit trail: every decision, oldest first (a gate may need several)
+        assert text.index("rejected by bob") < text.index("approved by alice")
         assert "ship it [b]now[/b]" in text  # a comment is text, never markup
         app.query_one(LogView).set_detail(None)
         await pilot.pause()

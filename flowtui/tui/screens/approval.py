@@ -1,42 +1,60 @@
-"""The approve/reject dialog: the decision in context, with an optional comment.
+"""The approve/reject dialog: the decision in context, with its inputs and a comment.
 
 It shows what the gate asks (its `message:`), who started the run and when, how long the
-step has been held and how long it may still wait (both live), and the one-line results of
-the steps it depends on — the plan it gates.  Enter sends the comment, escape cancels.
+step has been held and how long it may still wait (both live), how many approvals it needs
+and who gave them, and the one-line results of the steps it depends on — the plan it
+gates.  An approval asks the gate's `inputs:` (a field per input: text, a number, a choice,
+a checkbox); answers that do not fit are said in the dialog, which stays open.  Enter sends,
+escape cancels.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.content import Content
-from textual.widgets import Button, Input, Label, Static
+from textual.widgets import Button, Checkbox, Input, Label, Select, Static
 
 from flowtui.control import Gate
 from flowtui.glyphs import GLYPHS, status_label
+from flowtui.model.approval import ApprovalInput, InputsRefused, check_answers
 from flowtui.timefmt import fmt_clock, fmt_duration
 from flowtui.tui.screens.dialogs import Dialog
 
 MAX_UPSTREAM = 12  # result lines shown; the rest are counted
 
 
-class ApprovalScreen(Dialog[str | None]):
-    """Approve or reject one held step; dismisses with the comment, or None when cancelled."""
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """What the dialog was given: the comment, and the inputs' answers (an approval)."""
+
+    comment: str
+    inputs: dict[str, str] = field(default_factory=dict)
+
+
+class ApprovalScreen(Dialog[Verdict | None]):
+    """Approve or reject one held step; dismisses with the Verdict, or None when cancelled."""
 
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
 
     # compact inputs and buttons, and the results in a scroll of at most a quarter of the
-    # screen: the whole dialog fits an 80x24 terminal
+    # screen: the whole dialog fits an 80x24 terminal; with inputs it may not, so it scrolls
+    # (the focused field is scrolled into view)
     DEFAULT_CSS = """
-    ApprovalScreen > Vertical { width: 90; }
+    ApprovalScreen > Vertical { width: 90; overflow-y: auto; }
     ApprovalScreen #gate-message { text-style: bold; }
     ApprovalScreen #gate-clock { color: $warning; }
     ApprovalScreen #gate-upstream { height: auto; max-height: 25vh; margin-top: 1; }
     ApprovalScreen .muted { color: $text-muted; }
+    ApprovalScreen #gate-inputs { height: auto; max-height: 30vh; margin-top: 1; }
+    ApprovalScreen #gate-inputs Input, ApprovalScreen #gate-inputs Select { margin-bottom: 0; }
+    ApprovalScreen #gate-error { color: $text-error; }
+    ApprovalScreen #gate-error.-empty { display: none; }
     """
 
     def __init__(
@@ -74,9 +92,19 @@ class ApprovalScreen(Dialog[str | None]):
             )
             yield Static(self._clock_text(), id="gate-clock")
             who = ", ".join(self.approvers) if self.approvers else "anyone"
-            yield Static(Content(f"approvers: {who}"), classes="muted")
+            yield Static(Content(f"approvers: {who}{self._rules_text()}"), classes="muted")
             with VerticalScroll(id="gate-upstream"):
                 yield Static(self._upstream_content(), id="gate-results")
+            if self.asks_inputs:
+                with VerticalScroll(id="gate-inputs"):
+                    for spec in gate.inputs:
+                        yield Label(Content(self._field_label(spec)))
+                        yield self._field(spec)
+            elif self.verb == "approve" and gate.given:
+                given = ", ".join(f"{k}={v}" for k, v in gate.given.items())
+                first = gate.approved_by[0] if gate.approved_by else "?"
+                yield Static(Content(f"inputs given by {first}: {given}"), id="gate-given")
+            yield Static("", id="gate-error", classes="-empty")
             yield Label("Comment (optional):")
             yield Input(id="prompt", compact=True)
             with Horizontal(classes="buttons"):
@@ -88,8 +116,70 @@ class ApprovalScreen(Dialog[str | None]):
                     compact=True,
                 )
 
+    @property
+    def asks_inputs(self) -> bool:
+        """Whether this decision gives the inputs: the first approval of a gate with some."""
+        return self.verb == "approve" and bool(self.gate.inputs) and not self.gate.approved_by
+
+    def _rules_text(self) -> str:
+        rules, gate = self.gate.rules, self.gate
+        text = ""
+        if rules.required_approvals > 1:
+            so_far = f": {', '.join(gate.approved_by)}" if gate.approved_by else ""
+            text += f" · {len(gate.approved_by)} of {rules.required_approvals} approvals{so_far}"
+        if not rules.allow_self_approval:
+            text += f" · not {gate.starter or 'who started it'} (self-approval off)"
+        return text
+
+    @staticmethod
+    def _field_label(spec: ApprovalInput) -> str:
+        about = f" — {spec.description}" if spec.description else ""
+        return f"{spec.describe()}{about}"
+
+    @staticmethod
+    def _field(spec: ApprovalInput) -> Input | Select[str] | Checkbox:
+        wid = f"input-{spec.name}"
+        if spec.type == "boolean":
+            return Checkbox(spec.name, value=spec.default == "true", id=wid, compact=True)
+        if spec.type == "choice":
+            options = [(o, o) for o in spec.options]
+            if spec.default is not None:
+                return Select(options, value=spec.default, allow_blank=False, id=wid, compact=True)
+            return Select(options, id=wid, compact=True)
+        if spec.type == "number":
+            return Input(spec.default or "", type="number", id=wid, compact=True, placeholder="0")
+        hint = "required" if spec.required and spec.default is None else "optional"
+        return Input(spec.default or "", id=wid, compact=True, placeholder=hint)
+
+    def answers(self) -> dict[str, str]:
+        """What the fields say, by input name (an empty text or no choice: not given)."""
+        given: dict[str, str] = {}
+        for spec in self.gate.inputs:
+            widget = self.query_one(f"#input-{spec.name}")
+            if isinstance(widget, Checkbox):
+                given[spec.name] = "true" if widget.value else "false"
+            elif isinstance(widget, Select):
+                if isinstance(widget.value, str):
+                    given[spec.name] = widget.value
+            elif isinstance(widget, Input) and widget.value != "":
+                given[spec.name] = widget.value
+        return given
+
+    def _send(self) -> None:
+        given = self.answers() if self.asks_inputs else {}
+        if self.asks_inputs:
+            try:
+                check_answers(self.gate.inputs, given)
+            except InputsRefused as exc:
+                error = self.query_one("#gate-error", Static)
+                error.update(Content(f"not yet: {exc}"))
+                error.set_class(False, "-empty")
+                return  # the dialog stays open, the step held
+        self.dismiss(Verdict(self.query_one("#prompt", Input).value, given))
+
     def on_mount(self) -> None:
-        self.query_one(Input).focus()
+        first = self.query("#gate-inputs Input, #gate-inputs Select, #gate-inputs Checkbox")
+        (first.first() if first else self.query_one("#prompt", Input)).focus()
         self.set_interval(1.0, self._tick)
 
     def _tick(self) -> None:
@@ -122,11 +212,12 @@ class ApprovalScreen(Dialog[str | None]):
         return Content.assemble(*parts)
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
-        self.dismiss(event.value)
+        event.stop()
+        self._send()
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         if event.button.id == "ok":
-            self.dismiss(self.query_one(Input).value)
+            self._send()
         else:
             self.dismiss(None)
 

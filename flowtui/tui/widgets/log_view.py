@@ -66,6 +66,8 @@ class StepDetail:
     message: str = ""
     outputs: Mapping[str, str] = field(default_factory=dict)
     approval: ApprovalRecord | None = None
+    # every decision on it, oldest first: a gate needing several approvals has one a person
+    approvals: tuple[ApprovalRecord, ...] = ()
 
     @classmethod
     def from_records(
@@ -85,6 +87,7 @@ class StepDetail:
             message=step.message,
             outputs=dict(outputs),
             approval=max(approvals, key=lambda a: a.at) if approvals else None,
+            approvals=tuple(sorted(approvals, key=lambda a: a.at)),
         )
 
 
@@ -110,12 +113,15 @@ def detail_content(detail: StepDetail) -> Content:
         parts += ["\n", ("outputs ", "dim")]
         for i, (key, value) in enumerate(detail.outputs.items()):
             parts += [(", " if i else "", "dim"), (key, "bold"), (" = ", "dim"), str(value)]
-    if detail.approval is not None:
-        a = detail.approval
+    trail = detail.approvals or ((detail.approval,) if detail.approval is not None else ())
+    for a in trail:  # the audit trail: who decided, when, with what inputs
         verdict = ("approved", "$success") if a.approved else ("rejected", "$error")
         parts += ["\n", verdict, " by ", (a.by or "?", "bold"), (f" at {fmt_clock(a.at)}", "dim")]
         if a.comment:
             parts += [(" — ", "dim"), (a.comment, "italic")]
+        if a.inputs:
+            given = ", ".join(f"{k}={v}" for k, v in a.inputs.items())
+            parts += [(" · inputs ", "dim"), given]
     return Content.assemble(*parts)
 
 

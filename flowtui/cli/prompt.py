@@ -1,0 +1,148 @@
+"""`flowtui run` in a terminal: offer to approve a held step right there.
+
+A bus listener notes each new hold of the run; one task asks about them in turn, reading
+the terminal's lines without blocking the event loop (`add_reader` on stdin, which a
+terminal delivers line by line), so the run's other steps and its output go on while the
+question waits.  The decision goes through the control surface as `flowtui approve` does,
+so the same checks (approvers, inputs, self-approval) apply and the same words come back.
+Enter alone leaves the step held for someone else (`flowtui approve`, the dashboard).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import sys
+from collections.abc import Callable
+from typing import TextIO
+
+from flowtui import control
+from flowtui.engine.events import Event, StepStatusChanged
+from flowtui.engine.states import StepStatus
+from flowtui.model.approval import ApprovalInput
+from flowtui.store.runstore import RunStore
+
+
+def can_prompt() -> bool:
+    return sys.stdin.isatty() and sys.stdout.isatty()
+
+
+class InlineApprover:
+    """Asks on the terminal whether to approve each hold of run `run_id`, as `user`."""
+
+    def __init__(self, store: RunStore, user: str, out: TextIO | None = None) -> None:
+        self.store = store
+        self.user = user
+        self.out = out or sys.stdout
+        self.run_id: int | None = None  # set once the run exists
+        self._holds: asyncio.Queue[tuple[int, str]] = asyncio.Queue()
+        self._lines: asyncio.Queue[str] = asyncio.Queue()
+        self._asked: set[tuple[int, str]] = set()
+        self._pending = ""
+        self._task: asyncio.Task[None] | None = None
+        self._fd = sys.stdin.fileno()
+        # what wraps each question (`flowtui run` takes its live footer off the screen)
+        self.around: Callable[[], contextlib.AbstractContextManager[None]] = contextlib.nullcontext
+
+    def follow(self, run_id: int) -> None:
+        self.run_id = run_id
+
+    def start(self) -> None:
+        loop = asyncio.get_running_loop()
+        loop.add_reader(self._fd, self._readable)
+        self._task = loop.create_task(self._ask_in_turn(), name="flowtui-inline-approve")
+
+    async def stop(self) -> None:
+        with contextlib.suppress(ValueError, OSError):
+            asyncio.get_running_loop().remove_reader(self._fd)
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    def __call__(self, event: Event) -> None:
+        if (
+            isinstance(event, StepStatusChanged)
+            and event.status == StepStatus.HELD
+            and event.run_id == self.run_id
+            and (event.run_id, event.step) not in self._asked
+        ):
+            self._asked.add((event.run_id, event.step))
+            self._holds.put_nowait((event.run_id, event.step))
+
+    def _readable(self) -> None:
+        try:
+            data = os.read(self._fd, 4096)
+        except OSError:
+            data = b""
+        if not data:  # end of input: nobody will answer
+            asyncio.get_running_loop().remove_reader(self._fd)
+            self._lines.put_nowait("")
+            return
+        self._pending += data.decode(errors="replace")
+        while "\n" in self._pending:
+            line, self._pending = self._pending.split("\n", 1)
+            self._lines.put_nowait(line.rstrip("\r"))
+
+    async def _ask(self, question: str) -> str:
+        self.out.write(question)
+        self.out.flush()
+        return (await self._lines.get()).strip()
+
+    async def _ask_in_turn(self) -> None:
+        while True:
+            run_id, step = await self._holds.get()
+            with self.around():
+                try:
+                    await self._offer(run_id, step)
+                except control.ControlError as exc:
+                    self._say(f"not decided: {exc}")
+
+    def _say(self, text: str) -> None:
+        self.out.write(f"{text}\n")
+        self.out.flush()
+
+    async def _offer(self, run_id: int, step: str) -> None:
+        await self.store.flush_writes()  # the hold is in the history before we read it
+        # may this user approve it at all (an approver, not its starter when self-approval
+        # is off, not one who approved it already)? Its inputs are asked next.
+        try:
+            held = await control.check_decision(self.store, run_id, step, self.user)
+        except control.ApprovalNotTaken as exc:
+            self._say(f"{exc}; approve elsewhere: flowtui approve {run_id} {step}")
+            return
+        gate = await control.describe_gate(self.store, held)
+        while True:
+            answer = await self._ask(
+                f"approve {step} now as {self.user}? [y]es, [r]eject, Enter: leave it held > "
+            )
+            if answer.lower() not in ("y", "yes"):
+                break
+            given = {} if gate.approved_by else await self._inputs(gate.inputs)
+            try:
+                approval = await control.check_decision(
+                    self.store, run_id, step, self.user, approve=True, inputs=given
+                )
+            except control.ApprovalNotTaken as exc:
+                self._say(f"not approved: {exc}")
+                continue  # the step stays held: ask again
+            await control.decide(self.store, approval, approve=True)
+            self._say(f"approving {step} as {self.user}")
+            return
+        if answer.lower() in ("r", "reject"):
+            comment = await self._ask("reason (optional) > ")
+            await control.decide(self.store, held, approve=False, comment=comment)
+            self._say(f"rejecting {step} as {self.user}")
+        else:
+            self._say(f"{step} stays held: flowtui approve {run_id} {step}")
+
+    async def _inputs(self, fields: tuple[ApprovalInput, ...]) -> dict[str, str]:
+        given: dict[str, str] = {}
+        for field in fields:
+            hint = f" [{field.default}]" if field.default is not None else ""
+            about = f" — {field.description}" if field.description else ""
+            value = await self._ask(f"  {field.describe()}{about}{hint} > ")
+            if value:
+                given[field.name] = value
+        return given

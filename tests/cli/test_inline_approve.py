@@ -1,0 +1,122 @@
+"""`flowtui run` attached to a terminal offers to approve at the hold: a real process on
+a pseudo-terminal, answered as a person would type."""
+
+from __future__ import annotations
+
+import os
+import pty
+import select
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from tests.cli.conftest import Cli
+from tests.cli.test_approval_inputs import SHIP
+
+
+class Terminal:
+    """A process on a pty: what it printed so far, and typing into it."""
+
+    def __init__(self, cli: Cli, *args: str) -> None:
+        master, slave = pty.openpty()
+        self.master = master
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "flowtui", *args],
+            stdin=slave,
+            stdout=slave,
+            stderr=slave,
+            env={**cli.env, "TERM": "dumb"},
+            cwd=cli.cwd,
+            close_fds=True,
+        )
+        os.close(slave)
+        self.text = ""
+
+    def expect(self, needle: str, timeout: float = 30) -> None:
+        """Read until `needle` has been printed after what was expected before."""
+        deadline = time.monotonic() + timeout
+        while needle not in self.text:
+            left = deadline - time.monotonic()
+            assert left > 0, f"{needle!r} not printed; got:\n{self.text}"
+            ready, _, _ = select.select([self.master], [], [], left)
+            if ready:
+                try:
+                    chunk = os.read(self.master, 4096)
+                except OSError:  # the process ended and closed the terminal
+                    chunk = b""
+                assert chunk, f"{needle!r} not printed before the end; got:\n{self.text}"
+                self.text += chunk.decode(errors="replace")
+        self.text = self.text.split(needle, 1)[1]
+
+    def type(self, line: str) -> None:
+        os.write(self.master, line.encode() + b"\n")
+
+    def close(self) -> int:
+        """Its exit status; a process still going after a failed expectation is killed."""
+        try:
+            code = self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            code = self.proc.wait()
+        os.close(self.master)
+        return code
+
+
+def test_run_in_a_terminal_approves_at_the_hold(cli: Cli, tmp_path: Path) -> None:
+    (tmp_path / "ship.yaml").write_text(SHIP)
+    term = Terminal(cli, "run", "ship.yaml")
+    try:
+        term.expect("approve approve now as")
+        term.type("y")
+        term.expect("version (string, required) — the version to ship >")
+        term.type("")  # a required input left out: refused, and asked again
+        term.expect("target (one of staging, production) [staging] >")
+        term.type("")
+        term.expect("dry (boolean) [false] >")
+        term.type("")
+        term.expect("not approved: not approving approve: missing required input version")
+        assert cli.step_status(1, "approve") == "held"
+        term.expect("approve approve now as")
+        term.type("yes")
+        term.expect("version (string, required)")
+        term.type("1.4.2")
+        term.expect("target")
+        term.type("production")
+        term.expect("dry")
+        term.type("")
+        term.expect("version=1.4.2 target=production dry=false")
+        term.expect("Status: succeeded")
+    finally:
+        code = term.close()
+    assert code == 0
+
+
+def test_enter_leaves_the_step_held_for_someone_else(cli: Cli, tmp_path: Path) -> None:
+    (tmp_path / "ship.yaml").write_text(SHIP)
+    term = Terminal(cli, "run", "ship.yaml")
+    try:
+        term.expect("approve approve now as")
+        term.type("")
+        term.expect("approve stays held: flowtui approve 1 approve")
+        assert cli("approve", "1", "--input", "version=2").returncode == 0
+        term.expect("Status: succeeded")
+    finally:
+        code = term.close()
+    assert code == 0
+
+
+def test_no_offer_to_the_person_who_may_not_approve(cli: Cli, tmp_path: Path) -> None:
+    (tmp_path / "gate.yaml").write_text(
+        "name: gate\nsteps:\n  gate: {type: approval, allow_self_approval: false}\n"
+    )
+    cli.env["FLOWTUI_TRUST_AS"] = "1"
+    term = Terminal(cli, "run", "gate.yaml")
+    try:
+        term.expect("does not allow self-approval (allow_self_approval: false)")
+        term.expect("approve elsewhere: flowtui approve 1 gate")
+        assert cli("approve", "1", "--as", "ann").returncode == 0
+        term.expect("Status: succeeded")
+    finally:
+        code = term.close()
+    assert code == 0
