@@ -53,6 +53,7 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
         "flowtui db copy flowtui.db postgresql://flowtui@db:5432/flowtui",
         "flowtui db copy postgresql://flowtui@db:5432/flowtui backup.db",
     ),
+    "inbox": ("flowtui inbox", "flowtui inbox --json | jq '.[].step'"),
     "triggers": ("flowtui triggers", "flowtui triggers nightly-backup -n 50"),
     "completion": (
         "source <(flowtui completion bash)",

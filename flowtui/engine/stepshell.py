@@ -11,15 +11,14 @@ user's rights, outside any step sandbox.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from flowtui.engine.ports import RunLedger
 from flowtui.engine.records import RunRecord
 from flowtui.engine.secrets import SecretError, resolve_secrets
-from flowtui.engine.stepenv import env_name, inherited_environment, step_variables
-from flowtui.engine.workspace import SCRATCH
+from flowtui.engine.stepenv import inherited_environment, step_variables
+from flowtui.engine.workspace import SCRATCH, file_safe
 from flowtui.model.errors import WorkflowError
 from flowtui.model.workflow import Step, Workflow
 
@@ -47,26 +46,6 @@ class StepShell:
             f"flowtui shell: run {self.run.id} ({self.run.workflow}), step {self.step.name}, "
             f"in {self.cwd}{secrets}; exit to return"
         )
-
-
-def upstream_outputs(
-    workflow: Workflow, step: Step, outputs: Mapping[str, Mapping[str, str]]
-) -> dict[str, str]:
-    """`STEPS_<STEP>_<KEY>` for the outputs of every step `step` depends on (also
-    indirectly): what it could see."""
-    seen: set[str] = set()
-    todo = list(step.requires)
-    while todo:
-        name = todo.pop()
-        if name not in seen and name in workflow.steps:
-            seen.add(name)
-            todo.extend(workflow.steps[name].requires)
-    return {
-        f"STEPS_{env_name(name)}_{env_name(key)}": value
-        for name in workflow.steps
-        if name in seen
-        for key, value in outputs.get(name, {}).items()
-    }
 
 
 async def prepare_shell(
@@ -99,7 +78,6 @@ async def prepare_shell(
     attempt = {s.name: s.attempt for s in await ledger.get_steps(run.id)}.get(step.name, 0)
     env = {
         **inherited_environment(),
-        **upstream_outputs(workflow, step, await ledger.get_outputs(run.id)),
         **step_variables(
             workflow,
             step,
@@ -108,10 +86,11 @@ async def prepare_shell(
             secrets=secrets,
             workspace=workspace,
             branch=run.branch,
+            outputs=await ledger.get_outputs(run.id),  # STEPS_*: what the step could see
         ),
         "FLOWTUI_ATTEMPT": str(max(attempt, 1)),
         # what the shell writes here is the user's experiment, not the step's outputs
-        "FLOWTUI_OUTPUT": str(workspace / SCRATCH / f"{_safe(step.name)}.shell.outputs.env"),
+        "FLOWTUI_OUTPUT": str(workspace / SCRATCH / f"{file_safe(step.name)}.shell.outputs.env"),
     }
     (workspace / SCRATCH).mkdir(parents=True, exist_ok=True)
     cwd = _working_folder(workflow, step, workspace)
@@ -126,7 +105,3 @@ def _working_folder(workflow: Workflow, step: Step, workspace: Path) -> Path:
     base = workflow.path.parent.resolve() if workflow.path else workspace
     cwd = step.spec.get("cwd") if step.type == "script" else None
     return base / str(cwd) if cwd else base
-
-
-def _safe(name: str) -> str:
-    return "".join(c if c.isalnum() or c in "-_." else "_" for c in name)

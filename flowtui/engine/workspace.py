@@ -29,10 +29,14 @@ DELETED = ".flowtui-deleted.json"  # inside an archive: the paths the step remov
 Snapshot = dict[str, tuple[int, int]]  # relative path → (mtime_ns, size)
 
 
+def file_safe(name: str) -> str:
+    """A step name as one file name (matrix copies have brackets, `=` and spaces)."""
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
+
+
 def attempt_dir(workspace: Path, step: str, attempt: int) -> Path:
     """The private scratch folder of one attempt of a step (never handed on)."""
-    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in step)
-    return workspace / SCRATCH / f"{safe}.{attempt}"
+    return workspace / SCRATCH / f"{file_safe(step)}.{attempt}"
 
 
 class WorkspaceTooLarge(Exception):

@@ -6,8 +6,8 @@ import json
 from collections.abc import Collection, Sequence
 from typing import Any, Protocol
 
-from flowtui.engine.records import LogRecord, RunRecord
-from flowtui.engine.states import RUN_ACTIVE, RunStatus
+from flowtui.engine.records import AttemptRecord, LogRecord, RunRecord
+from flowtui.engine.states import RUN_ACTIVE, RunStatus, StepStatus
 
 
 class RowLike(Protocol):
@@ -27,6 +27,19 @@ def _json(value: Any) -> str:
 
 def _ids_json(ids: Collection[int]) -> str:
     return json.dumps([int(i) for i in ids])
+
+
+def _attempt_record(r: RowLike) -> AttemptRecord:
+    return AttemptRecord(
+        run_id=r["run_id"],
+        step=r["step"],
+        attempt=r["attempt"],
+        status=StepStatus(r["status"]),
+        started_at=r["started_at"],
+        ended_at=r["ended_at"],
+        exit_code=r["exit_code"],
+        message=r["message"],
+    )
 
 
 def _log_record(r: RowLike) -> LogRecord:

@@ -41,6 +41,7 @@ from flowtui.store.recovery import RecoveryMixin, _owner_dead
 from flowtui.store.rows import (
     _ACTIVE_SQL,
     _all,
+    _attempt_record,
     _ids_json,
     _json,
     _log_record,
@@ -664,19 +665,7 @@ class RunStore(RecoveryMixin):
             sql += " AND a.step = ?"
             params.append(step)
         sql += " ORDER BY s.position, a.step, a.attempt"
-        return [
-            AttemptRecord(
-                run_id=r["run_id"],
-                step=r["step"],
-                attempt=r["attempt"],
-                status=StepStatus(r["status"]),
-                started_at=r["started_at"],
-                ended_at=r["ended_at"],
-                exit_code=r["exit_code"],
-                message=r["message"],
-            )
-            for r in await self.db.fetchall(sql, params)
-        ]
+        return [_attempt_record(r) for r in await self.db.fetchall(sql, params)]
 
     async def get_logs(
         self,
@@ -901,18 +890,7 @@ def _remote_outcome(
         "SELECT * FROM attempts WHERE run_id = ? AND step = ? AND attempt = ?",
         (run_id, step, attempt),
     ).fetchone()
-    record = None
-    if row is not None:
-        record = AttemptRecord(
-            run_id=row["run_id"],
-            step=row["step"],
-            attempt=row["attempt"],
-            status=StepStatus(row["status"]),
-            started_at=row["started_at"],
-            ended_at=row["ended_at"],
-            exit_code=row["exit_code"],
-            message=row["message"],
-        )
+    record = None if row is None else _attempt_record(row)
     outputs = {
         str(r[0]): str(r[1])
         for r in conn.execute(

@@ -28,6 +28,7 @@ from flowtui.engine.executors.toolrun import (
     succeeded,
     under_workflow,
 )
+from flowtui.engine.workspace import file_safe
 
 VARS_FILE = "flowtui.tfvars.json"  # must end in .tfvars.json for Terraform to read JSON
 PLAN_FOLDER = "terraform"
@@ -124,10 +125,6 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _safe(name: str) -> str:
-    return "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
-
-
 def _output_text(value: Any) -> str:
     return value if isinstance(value, str) else json.dumps(value)
 
@@ -172,7 +169,7 @@ class TerraformExecutor:
         return await self._apply(run, argv)
 
     async def _plan(self, ctx: StepContext, run: _Commands, var_args: list[str]) -> StepResult:
-        plan_path = ctx.workspace / PLAN_FOLDER / f"{_safe(ctx.step.name)}.tfplan"
+        plan_path = ctx.workspace / PLAN_FOLDER / f"{file_safe(ctx.step.name)}.tfplan"
         plan_path.parent.mkdir(parents=True, exist_ok=True)
         plan_path.unlink(missing_ok=True)
         argv = ["plan", "-json", "-input=false", "-detailed-exitcode", f"-out={plan_path}"]
