@@ -51,6 +51,7 @@ async def open_history(
         return store, []
     try:
         interrupted = await store.recover_interrupted(me=Owner.current())
+        await store.ensure_decision_key()
     except BaseException:
         await store.close()
         raise

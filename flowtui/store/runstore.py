@@ -9,6 +9,7 @@ adoption in `recovery`, the runner's heartbeat thread in `heartbeat`.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
 from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
@@ -457,6 +458,14 @@ class RunStore(RecoveryMixin):
             path = self.path
             self._key = await asyncio.to_thread(seal.load_key, path, create=create)
         return self._key
+
+    async def ensure_decision_key(self) -> None:
+        """Make the SQLite history's decision key now, before any step runs: a step under
+        bwrap may create files beside a history kept among other files, and must not be
+        the one that makes the key (flowtui/engine/mountns.py covers it once it exists).
+        A damaged key is reported where it is used (approve, reject, cancel), not here."""
+        with contextlib.suppress(ValueError):
+            await self._decision_key(create=True)
 
     @property
     def private_paths(self) -> tuple[Path, ...]:
