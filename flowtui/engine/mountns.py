@@ -27,7 +27,10 @@ from pathlib import Path
 
 BWRAP_ENV = "FLOWTUI_BWRAP"  # the bwrap program to use; empty: do not use bwrap
 
-_BASE = ("--dev-bind", "/", "/", "--cap-drop", "ALL", "--die-with-parent")
+# no --die-with-parent: a step outlives a runner killed outright, as it does without
+# bwrap (orphan recovery then stops its group); and bwrap, which dies of the first SIGINT
+# of a cancel, must not take the step with it before its traps have run
+_BASE = ("--dev-bind", "/", "/", "--cap-drop", "ALL")
 _PROBE_TIMEOUT = 10.0
 
 
@@ -71,9 +74,7 @@ def covers(hidden: Iterable[Path], workspace: Path, cwd: Path) -> list[str]:
     # a missing path is covered when it is the companion of a present file (the history's
     # -journal beside it): else a step could create it, e.g. a -journal that SQLite would
     # roll back into the history.  bwrap leaves an empty file there, which SQLite ignores.
-    files = [
-        p for p in real if p not in folders and any(p.startswith(f) for f in present)
-    ]
+    files = [p for p in real if p not in folders and any(p.startswith(f) for f in present)]
     # a folder holding nothing but hidden entries (the data folder) is covered whole, so
     # nothing can be planted in it either (a hot -journal, a key of the step's own)
     for parent in sorted({os.path.dirname(p) for p in real}):
@@ -96,9 +97,7 @@ def covers(hidden: Iterable[Path], workspace: Path, cwd: Path) -> list[str]:
     return options
 
 
-def command(
-    argv: Sequence[str], hidden: Iterable[Path], workspace: Path, cwd: Path
-) -> list[str]:
+def command(argv: Sequence[str], hidden: Iterable[Path], workspace: Path, cwd: Path) -> list[str]:
     """`argv` run under bwrap with the history's paths covered."""
     tool = bwrap_path()
     assert tool is not None

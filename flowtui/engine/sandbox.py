@@ -20,6 +20,7 @@ Where neither works, steps run unrestricted and the runner says so once, in its 
 run's log (`warning()`).  A step (or workflow) with `sandbox: false` runs unrestricted on
 purpose: no_new_privs, which both ways set, forbids sudo.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -28,8 +29,8 @@ import ctypes.util
 import errno
 import functools
 import os
-import shutil
 import platform
+import shutil
 import stat
 import tempfile
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -255,7 +256,6 @@ class StepSandbox:
             yield restrictor(ruleset.fd)
         finally:
             ruleset.close()
-
 
     def command(self, argv: Sequence[str], cwd: str | Path, env: Mapping[str, str]) -> list[str]:
         """`argv`, run under bwrap when that is the way here.  A program that cannot be

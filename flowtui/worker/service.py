@@ -33,6 +33,7 @@ from flowtui.engine.executors.base import StepContext, StepResult
 from flowtui.engine.executors.registry import EXECUTORS, get_executor
 from flowtui.engine.process import OUTPUT_THROTTLE
 from flowtui.engine.remote import RemoteJob
+from flowtui.engine.sandbox import STEP_SANDBOX, StepSandbox, warning
 from flowtui.engine.secrets import LogMasking, Masker, SecretError, resolve_secrets
 from flowtui.engine.states import StepStatus
 from flowtui.engine.stepenv import step_variables
@@ -209,7 +210,18 @@ class StepRunner:
         hand = self._hand_offs.setdefault(job.run_id, HandOff(workspace))
         deltas = await self.store.workspace_deltas(job.run_id, hand.seen)
         await asyncio.to_thread(hand.take, deltas)
-        result = await self._unless_run_ends(job, get_executor(step.type).execute(ctx))
+        # the step's processes are kept away from this worker's other runs' workspaces
+        # (the workdir; its own run's workspace stays), as a runner's are from its history
+        if step.sandbox is False:
+            masking.log(
+                job.step, job.attempt, "system", "not sandboxed: sandbox: false", time.time()
+            )
+        hidden = () if step.sandbox is False else (self.options.workdir.absolute(),)
+        token = STEP_SANDBOX.set(StepSandbox(hidden, workspace))
+        try:
+            result = await self._unless_run_ends(job, get_executor(step.type).execute(ctx))
+        finally:
+            STEP_SANDBOX.reset(token)
         try:
             data = await asyncio.to_thread(hand.give)
         except WorkspaceTooLarge as exc:
@@ -258,6 +270,8 @@ async def serve(
                 f"worker {options.name} on queue(s) {', '.join(options.queues)}; "
                 f"workdir {options.workdir}; db {store.location}"
             )
+            if (note := warning()) is not None:
+                say(note)
             await _work_until_stopped(app, options, say, stop)
     finally:
         # the history may not answer: whatever it does, leave within the grace period
