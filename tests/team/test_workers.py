@@ -334,3 +334,29 @@ def test_a_dead_runners_remote_step_is_stopped_by_its_worker(team: Team) -> None
     until(lambda: not is_running(child), what="the worker to stop the orphaned step")
     worker_lines.wait_for(r"wait #1: failed")
     assert "stopped on worker w-east: run 1 is interrupted" in team.cli("logs", "last")
+
+
+def test_a_worker_step_cannot_read_another_runs_workspace(team: Team) -> None:
+    # the worker's --workdir holds every run's workspace on that machine: a step sees its own
+    workdir = team.folder / "w-east"
+    team.worker("w-east", "east")
+    path = team.workflow(
+        "peek",
+        f"""
+        name: peek
+        steps:
+          peek:
+            runs_on: east
+            run: |
+              echo "run $FLOWTUI_RUN_ID" > "$FLOWTUI_WORKSPACE/mine.txt"
+              cat "$FLOWTUI_WORKSPACE/mine.txt"
+              other={workdir}/workspaces/1/mine.txt
+              if cat "$other"; then echo other seen; else echo other hidden; fi
+        """,
+    )
+    for _ in range(2):
+        proc, lines = team.start("run", str(path))
+        assert proc.wait(timeout=60) == 0, "".join(lines.seen)
+    logs = team.cli("logs", "2")
+    assert "run 2" in logs and "other hidden" in logs and "other seen" not in logs
+    assert (workdir / "workspaces" / "1" / "mine.txt").read_text() == "run 1\n"
