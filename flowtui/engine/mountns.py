@@ -73,7 +73,8 @@ def covers(hidden: Iterable[Path], workspace: Path, cwd: Path) -> list[str]:
     present = [p for p in real if p not in folders and os.path.lexists(p)]
     # a missing path is covered when it is the companion of a present file (the history's
     # -journal beside it): else a step could create it, e.g. a -journal that SQLite would
-    # roll back into the history.  bwrap leaves an empty file there, which SQLite ignores.
+    # roll back into the history.  It needs a file to be covered: an empty one (0600, as
+    # SQLite would make it), which SQLite ignores.
     files = [p for p in real if p not in folders and any(p.startswith(f) for f in present)]
     # a folder holding nothing but hidden entries (the data folder) is covered whole, so
     # nothing can be planted in it either (a hot -journal, a key of the step's own)
@@ -82,6 +83,9 @@ def covers(hidden: Iterable[Path], workspace: Path, cwd: Path) -> list[str]:
         if parent != "/" and not _within(here, parent) and _holds_only(parent, names):
             folders = {f for f in folders if not _within(f, parent)} | {parent}
             files = [f for f in files if not _within(f, parent)]
+    for path in files:
+        if not os.path.lexists(path):
+            _placeholder(path)
     options: list[str] = []
     for folder in sorted(folders):
         options += ["--tmpfs", folder]
@@ -102,6 +106,11 @@ def command(argv: Sequence[str], hidden: Iterable[Path], workspace: Path, cwd: P
     tool = bwrap_path()
     assert tool is not None
     return [tool, *_BASE, *covers(hidden, workspace, cwd), "--", *argv]
+
+
+def _placeholder(path: str) -> None:
+    with contextlib.suppress(OSError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600))
 
 
 def _within(path: str, folder: str) -> bool:

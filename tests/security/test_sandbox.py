@@ -411,3 +411,37 @@ def test_a_bad_sandbox_value_is_refused_at_file_line() -> None:
     with pytest.raises(WorkflowError) as caught:
         load_workflow_text("name: t\nsandbox: no way\nsteps:\n  a: {run: x}\n", file="w.yaml")
     assert "w.yaml:2:10: error: " in str(caught.value)
+
+
+BESIDE = """\
+name: here
+steps:
+  s:
+    run: |
+      echo x > made
+      for f in history.db history.db-wal history.db-shm history.db.key; do
+        if [ -s "$f" ]; then echo "$f seen"; fi
+        if echo x >> "$f"; then echo "$f written"; fi
+        if rm -f "$f"; then echo "$f removed"; fi
+      done
+      if echo planted > history.db-journal; then echo "journal planted"; fi
+      echo done
+"""
+
+
+@needs_bwrap
+def test_under_bwrap_a_history_among_other_files_is_covered_file_by_file(
+    cli: Cli, tmp_path: Path
+) -> None:
+    # the history's folder also holds the workflow: it stays open to the step, but the
+    # history's own files (and a missing -journal) are /dev/null to it
+    db, _ = _data(cli, tmp_path)
+    db.parent.mkdir()
+    done = cli("run", str(write(db.parent / "here.yaml", BESIDE)))
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert (db.parent / "made").read_text() == "x\n"
+    out = "SELECT line FROM logs WHERE step = 's' AND stream = 'stdout'"
+    assert [str(r[0]) for r in cli.query(out)] == ["done"]
+    assert db.exists() and db.with_name("history.db.key").stat().st_size > 0
+    journal = db.with_name("history.db-journal")
+    assert journal.stat().st_size == 0 and journal.stat().st_mode & 0o777 == 0o600
