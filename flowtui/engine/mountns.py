@@ -75,7 +75,7 @@ def covers(hidden: Iterable[Path], workspace: Path, cwd: Path) -> list[str]:
     # -journal beside it): else a step could create it, e.g. a -journal that SQLite would
     # roll back into the history.  It needs a file to be covered: an empty one (0600, as
     # SQLite would make it), which SQLite ignores.
-    files = [p for p in real if p not in folders and any(p.startswith(f) for f in present)]
+    files = [p for p in real if p not in folders and any(_companion(p, f) for f in present)]
     # a folder holding nothing but hidden entries (the data folder) is covered whole, so
     # nothing can be planted in it either (a hot -journal, a key of the step's own)
     for parent in sorted({os.path.dirname(p) for p in real}):
@@ -89,9 +89,8 @@ def covers(hidden: Iterable[Path], workspace: Path, cwd: Path) -> list[str]:
     options: list[str] = []
     for folder in sorted(folders):
         options += ["--tmpfs", folder]
-    for folder in sorted(folders):
-        if _within(own, folder) and own != folder:
-            options += ["--bind", own, own]
+    if any(_within(own, folder) and own != folder for folder in folders):
+        options += ["--bind", own, own]
     for folder in sorted(folders):
         # read-only once the workspace is bound in: what a step writes there would be
         # lost, and an empty folder it cannot write says "not here" plainly
@@ -111,6 +110,11 @@ def command(argv: Sequence[str], hidden: Iterable[Path], workspace: Path, cwd: P
 def _placeholder(path: str) -> None:
     with contextlib.suppress(OSError):
         os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600))
+
+
+def _companion(path: str, of: str) -> bool:
+    """`path` is `of`'s -journal, -wal, .key…"""
+    return path == of or path.startswith((f"{of}-", f"{of}."))
 
 
 def _within(path: str, folder: str) -> bool:

@@ -445,3 +445,18 @@ def test_under_bwrap_a_history_among_other_files_is_covered_file_by_file(
     assert db.exists() and db.with_name("history.db.key").stat().st_size > 0
     journal = db.with_name("history.db-journal")
     assert journal.stat().st_size == 0 and journal.stat().st_mode & 0o777 == 0o600
+
+
+def test_covers_make_placeholders_only_for_the_historys_own_companions(tmp_path: Path) -> None:
+    (tmp_path / "h").write_text("history")
+    (tmp_path / "other.txt").write_text("not flowtui's")
+    hidden = [tmp_path / n for n in ("h", "h-wal", "h-journal", "h.key", "hworkspaces")]
+    options = mountns.covers(hidden, tmp_path / "hworkspaces" / "1", tmp_path)
+    covered = [options[i + 2] for i, o in enumerate(options) if o == "--ro-bind"]
+    assert covered == [str(tmp_path / n) for n in ("h", "h-journal", "h-wal", "h.key")]
+    assert (tmp_path / "h-journal").stat().st_size == 0
+    assert not (tmp_path / "hworkspaces").exists()  # a folder to be, not a companion
+    # once the folder holds only the history's files, it is covered whole
+    (tmp_path / "other.txt").unlink()
+    whole = mountns.covers(hidden, tmp_path.parent / "elsewhere", Path("/"))
+    assert whole == ["--tmpfs", str(tmp_path), "--remount-ro", str(tmp_path)]
