@@ -80,7 +80,8 @@ def covers(hidden: Iterable[Path], workspace: Path, cwd: Path) -> list[str]:
     # nothing can be planted in it either (a hot -journal, a key of the step's own)
     for parent in sorted({os.path.dirname(p) for p in real}):
         names = {os.path.basename(p) for p in real if os.path.dirname(p) == parent}
-        if parent != "/" and not _within(here, parent) and _holds_only(parent, names):
+        cwd_lost = _within(here, parent) and not _within(here, own)
+        if parent != "/" and not cwd_lost and _holds_only(parent, names):
             folders = {f for f in folders if not _within(f, parent)} | {parent}
             files = [f for f in files if not _within(f, parent)]
     for path in files:

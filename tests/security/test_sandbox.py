@@ -460,3 +460,11 @@ def test_covers_make_placeholders_only_for_the_historys_own_companions(tmp_path:
     (tmp_path / "other.txt").unlink()
     whole = mountns.covers(hidden, tmp_path.parent / "elsewhere", Path("/"))
     assert whole == ["--tmpfs", str(tmp_path), "--remount-ro", str(tmp_path)]
+    # also for a step working in its own workspace there (bound back in)
+    own = tmp_path / "hworkspaces" / "1"
+    own.mkdir(parents=True)
+    inside = mountns.covers(hidden, own, own)
+    assert inside == ["--tmpfs", str(tmp_path), "--bind", str(own), str(own), *whole[2:]]
+    # but not for one working elsewhere in it: that folder would vanish under it
+    elsewhere = mountns.covers(hidden, own, tmp_path)
+    assert str(tmp_path) not in elsewhere and elsewhere[-3:-1] == ["--ro-bind", "/dev/null"]
