@@ -11,7 +11,7 @@ PEER_ARGS=()
 PY="${PYTHON:-python}"
 
 echo "# flowtui benchmarks — $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, load: $(cut -d' ' -f1-3 /proc/loadavg)"
-for bench in overhead cold_start dag_render dashboard reload store_ingest; do
+for bench in overhead cold_start dag_render dashboard reload store_ingest sandbox_cost; do
     echo
     echo "## $bench"
     case "$bench" in

@@ -69,6 +69,7 @@ def build_runner(
     mode, the job queue that runs `runs_on` steps on workers."""
     options = options or RunnerOptions()
     if not options.private_paths:
+        store.make_decision_key()  # before any step could
         own_root = (options.workspace_root.absolute(),) if options.workspace_root else ()
         private = store.private_paths + own_root
         options = dataclasses.replace(options, private_paths=private)

@@ -50,10 +50,10 @@ class Harness:
         """Start an engine; on exit close runner, sink and store in reverse order.
 
         `store` given: use it and leave it open (the caller owns it); else open `db`
-        (default: history.db in a folder beside tmp_path, not in it — steps cannot create
-        files directly in the folders on the path to the history, flowtui/engine/sandbox.py,
-        and tests' steps write into tmp_path).  `folder` defaults to tmp_path/wf.
-        `resolve` loads the workflows that steps call.
+        (default: history.db in a folder beside tmp_path, not in it — under Landlock steps
+        cannot create files directly in the folders on the path to the history,
+        flowtui/engine/sandbox.py, and tests' steps write into tmp_path).  `folder`
+        defaults to tmp_path/wf.  `resolve` loads the workflows that steps call.
         """
         folder = folder or tmp_path / "wf"
         folder.mkdir(parents=True, exist_ok=True)

@@ -741,6 +741,10 @@ class RunExecution:
             executor = RemoteExecutor(
                 self.context.dispatcher, self.context.ledger, self.bus, self.workflow.source
             )
+        if step.runs_on is None and step.sandbox is False and self.context.private_paths:
+            # this task's context only: the run's other steps stay sandboxed
+            STEP_SANDBOX.set(None)
+            self.system_log("not sandboxed: sandbox: false", step.name)
         attempts = step.retries + 1
         env = self._step_env(step)
         result = StepResult(StepStatus.FAILED, message="not run")

@@ -337,14 +337,16 @@ async def run_streaming(
     sandbox = STEP_SANDBOX.get()
     if sandbox is not None and (note := sandbox.note_for(cwd)) is not None:
         on_line("system", note)
+    env = sandbox.environment(env) if sandbox else dict(env)
+    command = sandbox.command(argv, cwd, env) if sandbox else list(argv)
     with sandbox.spawn_hook() if sandbox else contextlib.nullcontext() as restrict:
         started = create_time_now()
         proc = await asyncio.create_subprocess_exec(
-            *argv,
+            *command,
             stdin=asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
-            env=sandbox.environment(env) if sandbox else dict(env),
+            env=env,
             cwd=cwd,
             start_new_session=True,
             preexec_fn=restrict,  # the step's sandbox (flowtui.engine.sandbox), if any

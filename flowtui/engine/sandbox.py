@@ -1,21 +1,24 @@
-"""Keeping step processes away from the history (Linux Landlock).
+"""Keeping step processes away from the history.
 
 A step runs as the same OS user as its runner, so without more it could open the history
 file and write anything there — an approval in someone else's name, a status, a log line.
-Before a step's process executes its program, it restricts itself with Landlock (kernel
-5.13+, no privileges needed): the history file, its -wal/-shm/-journal files, the key that
-seals decisions and the folder of run workspaces cannot be opened, read, written, removed
-or renamed — except the step's own run workspace.
+So each step's process is kept away from the history file, its -wal/-shm/-journal files,
+the key that seals decisions and the folder of run workspaces (but its own run's), by the
+first of these that works here:
 
-Landlock is an allow-list of file hierarchies, so "everything but these paths" is built as:
-each folder on the way from `/` to a hidden path may be listed (only), and every other
-entry in those folders is allowed in full.  What this costs a step: it cannot create new
-entries *directly* in a folder that holds a hidden path (the history's own folder and its
-parents; everything below their other entries works).  Keep the history in a folder of its
-own — the default, `~/.local/share/flowtui/` — and this goes unnoticed.
+- a mount namespace made by bubblewrap (flowtui/engine/mountns.py): exactly those paths
+  are covered, every other path stays as it was;
+- Linux Landlock (kernel 5.13+, no privileges needed), below.  Landlock is an allow-list
+  of file hierarchies, so "everything but these paths" is built as: each folder on the way
+  from `/` to a hidden path may be listed (only), and every other entry in those folders
+  is allowed in full.  What this costs a step: it cannot create new entries *directly* in
+  a folder on the way to a hidden path (`$HOME`, `~/.local`, … for the default data
+  folder) — a tool that makes a dot-folder in `$HOME` on first use fails.  Install
+  bubblewrap to lift this.
 
-Where the kernel has no Landlock, steps run unrestricted and the runner says so once, in
-its first run's log (`warning()`).
+Where neither works, steps run unrestricted and the runner says so once, in its first
+run's log (`warning()`).  A step (or workflow) with `sandbox: false` runs unrestricted on
+purpose: no_new_privs, which both ways set, forbids sudo.
 """
 
 from __future__ import annotations
@@ -23,15 +26,18 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import ctypes.util
+import errno
 import functools
 import os
 import platform
+import shutil
 import stat
 import tempfile
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextvars import ContextVar
 from pathlib import Path
 
+from flowtui.engine import mountns
 from flowtui.engine.private import make_private_dir
 from flowtui.engine.workspace import SCRATCH
 
@@ -95,14 +101,23 @@ def handled_rights(abi: int) -> int:
     return rights
 
 
+def mechanism() -> str:
+    """How steps are kept away from the history here: "bwrap", "landlock" or "none"."""
+    if mountns.usable():
+        return "bwrap"
+    if abi_version() > 0:
+        return "landlock"
+    return "none"
+
+
 def warning() -> str | None:
     """What to tell the user when steps cannot be kept away from the history here."""
-    if abi_version() > 0:
+    if mechanism() != "none":
         return None
     return (
-        "warning: this kernel offers no Landlock (Linux 5.13+ with it enabled), so steps "
-        "run unrestricted: a step could read or change the history database and its "
-        "decision key"
+        "warning: steps run unrestricted: bubblewrap (bwrap) is not installed or may not "
+        "make namespaces here, and this kernel offers no Landlock (Linux 5.13+ with it "
+        "enabled), so a step could read or change the history database and its decision key"
     )
 
 
@@ -206,7 +221,7 @@ class StepSandbox:
         path (then new files cannot be made directly in it): `.flowtui/tmp` in the run's
         workspace."""
         out = dict(env)
-        if not self.hidden or abi_version() == 0:
+        if not self.hidden or mechanism() != "landlock":
             return out
         temp = os.path.realpath(out.get("TMPDIR") or tempfile.gettempdir())
         if any(_is_within(os.path.realpath(h), temp) for h in self.hidden):
@@ -217,7 +232,7 @@ class StepSandbox:
     def note_for(self, cwd: str | Path) -> str | None:
         """What to tell a step whose working folder holds a hidden path (it cannot create
         files directly there), or None."""
-        if not self.hidden or abi_version() == 0:
+        if not self.hidden or mechanism() != "landlock":
             return None
         folder = os.path.realpath(cwd)
         inside = [h for h in self.hidden if _is_within(os.path.realpath(h), folder)]
@@ -231,9 +246,9 @@ class StepSandbox:
 
     @contextlib.contextmanager
     def spawn_hook(self) -> Iterator[Callable[[], None] | None]:
-        """The child-side hook for one spawn (None: nothing to hide, or no Landlock)."""
+        """The child-side hook for one spawn (None: nothing to hide, or not Landlock)."""
         abi = abi_version()
-        if not self.hidden or abi == 0:
+        if not self.hidden or mechanism() != "landlock":
             yield None
             return
         ruleset = build_ruleset(self.hidden, [self.workspace], abi)
@@ -241,6 +256,25 @@ class StepSandbox:
             yield restrictor(ruleset.fd)
         finally:
             ruleset.close()
+
+    def command(self, argv: Sequence[str], cwd: str | Path, env: Mapping[str, str]) -> list[str]:
+        """`argv`, run under bwrap when that is the way here.  A program that cannot be
+        found still raises FileNotFoundError here, in the runner, as without bwrap."""
+        if not self.hidden or mechanism() != "bwrap":
+            return list(argv)
+        _check_program(argv[0], Path(cwd), env)
+        return mountns.command(argv, self.hidden, self.workspace, Path(cwd))
+
+
+def _check_program(program: str, cwd: Path, env: Mapping[str, str]) -> None:
+    if "/" in program:
+        path = cwd / program
+        if not path.exists():
+            raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), program)
+        if not os.access(path, os.X_OK) or path.is_dir():
+            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), program)
+    elif shutil.which(program, path=env.get("PATH", os.defpath)) is None:
+        raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), program)
 
 
 def _is_within(path: str, folder: str) -> bool:

@@ -63,6 +63,7 @@ TOP_KEYS = (
     "steps",
     "secrets",
     "runs_on",
+    "sandbox",
 )
 PARAM_KEYS = ("default", "required", "description")
 
@@ -229,8 +230,14 @@ class _Checker(TriggerRules, StepRules):
                 else replace(step, runs_on=runs_on)
                 for name, step in steps.items()
             }
+        sandbox = self.get_bool(root, "sandbox", True)
+        steps = {
+            name: step if step.sandbox is not None else replace(step, sandbox=sandbox)
+            for name, step in steps.items()
+        }
         return Workflow(
             runs_on=runs_on,
+            sandbox=sandbox,
             name=name,
             steps=steps,
             path=path,

@@ -49,6 +49,7 @@ COMMON_STEP_KEYS = (
     "kill_grace",
     "branches",
     "runs_on",
+    "sandbox",
 )
 RETRY_KEYS = ("limit", "delay", "backoff", "max_delay", "on_exit_codes")
 _CODES_HINT = "exit codes are whole numbers from 1 to 255, e.g. `on_exit_codes: [75, 143]`"
@@ -168,6 +169,7 @@ class StepRules(CheckerBase):
             "kill_grace": self.get_duration(item, "kill_grace", None),
             "branches": self.get_branches(item, "branches"),
             "runs_on": self.get_name(item, "runs_on", "queue name") if "runs_on" in item else None,
+            "sandbox": self.get_bool(item, "sandbox", True) if "sandbox" in item else None,
         }
         fields.update(self.retries(item, where))
         if fields["runs_on"] and step_type in RUNNER_ONLY_TYPES:

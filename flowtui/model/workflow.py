@@ -99,6 +99,9 @@ class Step:
     # team mode: the worker queue that runs this step (`flowtui worker --queue`); None: the
     # runner itself.  Approval, condition and workflow steps always run in the runner.
     runs_on: str | None = None
+    # `sandbox: false`: its processes may reach the history (and use sudo, which the
+    # sandbox's no_new_privs forbids); None: the workflow's `sandbox:`
+    sandbox: bool | None = None
 
     @property
     def base_name(self) -> str:
@@ -140,6 +143,7 @@ class Workflow:
     source: str = ""
     secrets: Mapping[str, SecretSpec] = field(default_factory=dict)
     runs_on: str | None = None  # the default queue of its steps (see Step.runs_on)
+    sandbox: bool = True  # the default of its steps (see Step.sandbox)
 
     def step(self, name: str) -> Step:
         return self.steps[name]

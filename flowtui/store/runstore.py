@@ -9,6 +9,7 @@ adoption in `recovery`, the runner's heartbeat thread in `heartbeat`.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import random
 import time
@@ -546,6 +547,18 @@ class RunStore(RecoveryMixin):
             path = self.path
             self._key = await asyncio.to_thread(seal.load_key, path, create=create)
         return self._key
+
+    def make_decision_key(self) -> None:
+        """Make the SQLite history's decision key now, before any step runs: a step under
+        bwrap may create files beside a history kept among other files, and must not be
+        the one that makes the key (flowtui/engine/mountns.py covers it once it exists).
+        A damaged key is reported where it is used (approve, reject, cancel), not here.
+        Blocking, but once per runner and a few bytes."""
+        if self.dialect != "sqlite" or self._key is not None:
+            return
+        assert self.path is not None
+        with contextlib.suppress(ValueError):
+            self._key = seal.load_key(self.path, create=True)
 
     @property
     def private_paths(self) -> tuple[Path, ...]:

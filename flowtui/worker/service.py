@@ -34,6 +34,7 @@ from flowtui.engine.executors.base import StepContext, StepResult
 from flowtui.engine.executors.registry import get_executor
 from flowtui.engine.process import OUTPUT_THROTTLE
 from flowtui.engine.remote import RemoteJob
+from flowtui.engine.sandbox import STEP_SANDBOX, StepSandbox, warning
 from flowtui.engine.secrets import LogMasking, Masker, SecretError, resolve_secrets
 from flowtui.engine.states import StepStatus
 from flowtui.engine.stepenv import step_variables
@@ -273,9 +274,18 @@ class StepRunner:
         )
         if deltas:
             await asyncio.to_thread(hand.take, deltas)
+        # the step's processes are kept away from this worker's other runs' workspaces
+        # (the workdir; its own run's workspace stays), as a runner's are from its history
+        if step.sandbox is False:
+            masking.log(
+                job.step, job.attempt, "system", "not sandboxed: sandbox: false", time.time()
+            )
+        hidden = () if step.sandbox is False else (self.options.workdir.absolute(),)
+        token = STEP_SANDBOX.set(StepSandbox(hidden, workspace))
         try:
             result = await self._unless_run_ends(job, job_id, get_executor(step.type).execute(ctx))
         finally:
+            STEP_SANDBOX.reset(token)
             for pgid in groups:  # stopped by now: nothing for the reaper to do
                 if self.reaper is not None:
                     self.reaper.release(pgid)
@@ -330,6 +340,8 @@ async def serve(
                 f"worker {options.name} on queue(s) {', '.join(options.queues)}; "
                 f"workdir {options.workdir}; db {store.location}"
             )
+            if (note := warning()) is not None:
+                say(note)
             runner.tidy_soon()  # what an earlier worker of this folder left
             await _work_until_stopped(app, options, runner.lost_after, say, stop)
     finally:

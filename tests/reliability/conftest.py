@@ -65,9 +65,9 @@ async def wait_until(
 
 @pytest.fixture
 def db_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Beside tmp_path, not in it: steps cannot create files directly in the folders on the
-    path to the history (flowtui/engine/sandbox.py), and these tests' steps write marks
-    into tmp_path."""
+    """Beside tmp_path, not in it: under Landlock steps cannot create files directly in the
+    folders on the path to the history (flowtui/engine/sandbox.py), and these tests' steps
+    write marks into tmp_path."""
     return tmp_path_factory.mktemp("history") / "flowtui.db"
 
 

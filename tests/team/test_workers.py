@@ -510,3 +510,29 @@ def test_a_workers_on_worker_outlasts_the_runners_late_waiting(team: Team) -> No
     until(lambda: len(waits_for_a_worker(team.url)) == 1, what="the runner's record")
     assert "on worker w-east" in team.cli("show", "last")
     assert "cancelled" in team.cli("cancel", "last")
+
+
+def test_a_worker_step_cannot_read_another_runs_workspace(team: Team) -> None:
+    # the worker's --workdir holds every run's workspace on that machine: a step sees its own
+    workdir = team.folder / "w-east"
+    team.worker("w-east", "east")
+    path = team.workflow(
+        "peek",
+        f"""
+        name: peek
+        steps:
+          peek:
+            runs_on: east
+            run: |
+              echo "run $FLOWTUI_RUN_ID" > "$FLOWTUI_WORKSPACE/mine.txt"
+              cat "$FLOWTUI_WORKSPACE/mine.txt"
+              other={workdir}/workspaces/1/mine.txt
+              if cat "$other"; then echo other seen; else echo other hidden; fi
+        """,
+    )
+    for _ in range(2):
+        proc, lines = team.start("run", str(path))
+        assert proc.wait(timeout=60) == 0, "".join(lines.seen)
+    logs = team.cli("logs", "2")
+    assert "run 2" in logs and "other hidden" in logs and "other seen" not in logs
+    assert (workdir / "workspaces" / "1" / "mine.txt").read_text() == "run 1\n"

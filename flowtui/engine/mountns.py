@@ -1,0 +1,128 @@
+"""Keeping step processes away from the history with a mount namespace (bubblewrap).
+
+A step's command runs under `bwrap`: the step sees the machine's whole file tree as it is
+(`--dev-bind / /`), except that the history's private paths are covered — a folder that
+holds nothing but flowtui's files (the data folder, by default `~/.local/share/flowtui`)
+and every folder of run workspaces by an empty read-only tmpfs, with the run's own workspace bound
+back in; each of the history's files kept among other files by `/dev/null`.  Every other
+path stays as it was, so a step can create new folders in `$HOME` as usual.
+
+The pid namespace and the session are shared (no `--unshare-pid`), so the step stays in
+the process group the runner made for it: cancel, timeouts and orphan recovery reach it.
+bwrap sets no_new_privs and the step runs with no capabilities (`--cap-drop ALL`, which
+matters when the runner is root): it cannot unmount the covers, and in a user namespace of
+its own it sees them locked.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import os
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+BWRAP_ENV = "FLOWTUI_BWRAP"  # the bwrap program to use; empty: do not use bwrap
+
+# no --die-with-parent: a step outlives a runner killed outright, as it does without
+# bwrap (orphan recovery then stops its group); and bwrap, which dies of the first SIGINT
+# of a cancel, must not take the step with it before its traps have run
+_BASE = ("--dev-bind", "/", "/", "--cap-drop", "ALL")
+_PROBE_TIMEOUT = 10.0
+
+
+@functools.cache
+def bwrap_path() -> str | None:
+    given = os.environ.get(BWRAP_ENV)
+    if given is not None:
+        return given or None
+    return shutil.which("bwrap")
+
+
+@functools.cache
+def usable() -> bool:
+    """Whether bwrap is here and may make namespaces (a container, or a kernel that forbids
+    unprivileged user namespaces, may refuse): one real try, once per process."""
+    tool = bwrap_path()
+    if tool is None:
+        return False
+    probe = [tool, *_BASE, "--tmpfs", tempfile.gettempdir(), "--", "true"]
+    try:
+        done = subprocess.run(
+            probe,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            timeout=_PROBE_TIMEOUT,
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return False
+    return done.returncode == 0
+
+
+def covers(hidden: Iterable[Path], workspace: Path, cwd: Path) -> list[str]:
+    """The bwrap options that hide `hidden` but `workspace` (and do not hide `cwd`)."""
+    real = sorted({os.path.realpath(p) for p in hidden})
+    own = os.path.realpath(workspace)
+    here = os.path.realpath(cwd)
+    folders = {p for p in real if os.path.isdir(p)}
+    present = [p for p in real if p not in folders and os.path.lexists(p)]
+    # a missing path is covered when it is the companion of a present file (the history's
+    # -journal beside it): else a step could create it, e.g. a -journal that SQLite would
+    # roll back into the history.  It needs a file to be covered: an empty one (0600, as
+    # SQLite would make it), which SQLite ignores.
+    files = [p for p in real if p not in folders and any(_companion(p, f) for f in present)]
+    # a folder holding nothing but hidden entries (the data folder) is covered whole, so
+    # nothing can be planted in it either (a hot -journal, a key of the step's own)
+    for parent in sorted({os.path.dirname(p) for p in real}):
+        names = {os.path.basename(p) for p in real if os.path.dirname(p) == parent}
+        cwd_lost = _within(here, parent) and not _within(here, own)
+        if parent != "/" and not cwd_lost and _holds_only(parent, names):
+            folders = {f for f in folders if not _within(f, parent)} | {parent}
+            files = [f for f in files if not _within(f, parent)]
+    for path in files:
+        if not os.path.lexists(path):
+            _placeholder(path)
+    options: list[str] = []
+    for folder in sorted(folders):
+        options += ["--tmpfs", folder]
+    if any(_within(own, folder) and own != folder for folder in folders):
+        options += ["--bind", own, own]
+    for folder in sorted(folders):
+        # read-only once the workspace is bound in: what a step writes there would be
+        # lost, and an empty folder it cannot write says "not here" plainly
+        options += ["--remount-ro", folder]
+    for path in files:
+        options += ["--ro-bind", "/dev/null", path]
+    return options
+
+
+def command(argv: Sequence[str], hidden: Iterable[Path], workspace: Path, cwd: Path) -> list[str]:
+    """`argv` run under bwrap with the history's paths covered."""
+    tool = bwrap_path()
+    assert tool is not None
+    return [tool, *_BASE, *covers(hidden, workspace, cwd), "--", *argv]
+
+
+def _placeholder(path: str) -> None:
+    with contextlib.suppress(OSError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600))
+
+
+def _companion(path: str, of: str) -> bool:
+    """`path` is `of`'s -journal, -wal, .key…"""
+    return path == of or path.startswith((f"{of}-", f"{of}."))
+
+
+def _within(path: str, folder: str) -> bool:
+    return path == folder or path.startswith(folder.rstrip("/") + "/")
+
+
+def _holds_only(folder: str, names: set[str]) -> bool:
+    with contextlib.suppress(OSError):
+        return set(os.listdir(folder)) <= names
+    return False
