@@ -33,6 +33,7 @@ from flowtui.cli.detach import DetachError, announce_run_id, is_detached_child, 
 from flowtui.cli.filters import FilterError, filter_words, left_out_note, log_filter, run_filter
 from flowtui.cli.jsonout import JsonReporter
 from flowtui.cli.prompt import InlineApprover, can_prompt
+from flowtui.cli.visible import same_filter
 from flowtui.engine.identity import current_user
 from flowtui.engine.records import LogRecord, RunRecord, StepRecord
 from flowtui.engine.selection import left_out_steps
@@ -344,8 +345,10 @@ async def _execute(
                 step_names = [s.name for s in await store.get_steps(parent.id)]
         reporter.set_step_names(step_names)
         runtime.bus.add_listener(reporter)
+        shown = sys.stdout  # `visible` or raw (--raw), as the command was started
         live = await _live_footer(footer, store, args)
-        reporter.out = sys.stdout  # under a live footer, rich's stand-in that prints above it
+        # under a live footer, rich's stand-in that prints above it, filtered as before
+        reporter.out = same_filter(shown, sys.stdout) if live is not None else sys.stdout
         if inline is not None:
             if live is not None:
                 inline.around = live.paused

@@ -26,6 +26,7 @@ from rich.progress_bar import ProgressBar
 from rich.table import Table
 from rich.text import Text
 
+from flowtui.cli.visible import terminal_of
 from flowtui.engine.records import RunRecord, StepRecord
 from flowtui.engine.states import RunStatus, StepStatus
 from flowtui.glyphs import GLYPHS
@@ -109,7 +110,9 @@ async def live_footer(store: RunStore, run_id: int | None = None) -> AsyncIterat
     footer = Footer(store)
     live = Live(
         get_renderable=lambda: render_footer(footer.snap),
-        console=Console(file=sys.stdout),
+        # its own cursor moves go to the terminal as they are; what is printed above it
+        # (step output) still passes through `visible` (see `_execute`)
+        console=Console(file=terminal_of(sys.stdout)),
         refresh_per_second=4,
         transient=True,
         # `run x 2>errors.log`: its errors stay in the file, not above the footer

@@ -23,6 +23,12 @@ from flowtui.engine.states import StepStatus
 from flowtui.model.approval import ApprovalInput
 from flowtui.store.runstore import RunStore
 
+WITHDRAWN = "\0withdrawn"  # in the answers' queue: the step was decided elsewhere
+
+
+class _Withdrawn(Exception):
+    pass
+
 
 def can_prompt() -> bool:
     return sys.stdin.isatty() and sys.stdout.isatty()
@@ -40,6 +46,7 @@ class InlineApprover:
         self._lines: asyncio.Queue[str] = asyncio.Queue()
         self._asked: set[tuple[int, str]] = set()
         self._pending = ""
+        self._asking: tuple[int, str] | None = None  # the hold a question waits on
         self._task: asyncio.Task[None] | None = None
         self._fd = sys.stdin.fileno()
         # what wraps each question (`flowtui run` takes its live footer off the screen)
@@ -62,14 +69,15 @@ class InlineApprover:
                 await self._task
 
     def __call__(self, event: Event) -> None:
-        if (
-            isinstance(event, StepStatusChanged)
-            and event.status == StepStatus.HELD
-            and event.run_id == self.run_id
-            and (event.run_id, event.step) not in self._asked
-        ):
-            self._asked.add((event.run_id, event.step))
-            self._holds.put_nowait((event.run_id, event.step))
+        if not isinstance(event, StepStatusChanged) or event.run_id != self.run_id:
+            return
+        hold = (event.run_id, event.step)
+        if event.status == StepStatus.HELD and hold not in self._asked:
+            self._asked.add(hold)
+            self._holds.put_nowait(hold)
+        elif event.status != StepStatus.HELD and hold == self._asking:
+            # approved, rejected or cancelled from elsewhere: the question is moot
+            self._lines.put_nowait(WITHDRAWN)
 
     def _readable(self) -> None:
         try:
@@ -85,10 +93,17 @@ class InlineApprover:
             line, self._pending = self._pending.split("\n", 1)
             self._lines.put_nowait(line.rstrip("\r"))
 
-    async def _ask(self, question: str) -> str:
+    async def _ask(self, question: str, hold: tuple[int, str]) -> str:
         self.out.write(question)
         self.out.flush()
-        return (await self._lines.get()).strip()
+        self._asking = hold
+        try:
+            line = await self._lines.get()
+        finally:
+            self._asking = None
+        if line == WITHDRAWN:
+            raise _Withdrawn
+        return line.strip()
 
     async def _ask_in_turn(self) -> None:
         while True:
@@ -96,6 +111,8 @@ class InlineApprover:
             with self.around():
                 try:
                     await self._offer(run_id, step)
+                except _Withdrawn:
+                    self._say(f"\n{step} was decided elsewhere")
                 except control.ControlError as exc:
                     self._say(f"not decided: {exc}")
 
@@ -115,11 +132,12 @@ class InlineApprover:
         gate = await control.describe_gate(self.store, held)
         while True:
             answer = await self._ask(
-                f"approve {step} now as {self.user}? [y]es, [r]eject, Enter: leave it held > "
+                f"approve {step} now as {self.user}? [y]es, [r]eject, Enter: leave it held > ",
+                (run_id, step),
             )
             if answer.lower() not in ("y", "yes"):
                 break
-            given = {} if gate.approved_by else await self._inputs(gate.inputs)
+            given = {} if gate.approved_by else await self._inputs(gate.inputs, (run_id, step))
             try:
                 approval = await control.check_decision(
                     self.store, run_id, step, self.user, approve=True, inputs=given
@@ -131,18 +149,20 @@ class InlineApprover:
             self._say(f"approving {step} as {self.user}")
             return
         if answer.lower() in ("r", "reject"):
-            comment = await self._ask("reason (optional) > ")
+            comment = await self._ask("reason (optional) > ", (run_id, step))
             await control.decide(self.store, held, approve=False, comment=comment)
             self._say(f"rejecting {step} as {self.user}")
         else:
             self._say(f"{step} stays held: flowtui approve {run_id} {step}")
 
-    async def _inputs(self, fields: tuple[ApprovalInput, ...]) -> dict[str, str]:
+    async def _inputs(
+        self, fields: tuple[ApprovalInput, ...], hold: tuple[int, str]
+    ) -> dict[str, str]:
         given: dict[str, str] = {}
         for field in fields:
             hint = f" [{field.default}]" if field.default is not None else ""
             about = f" — {field.description}" if field.description else ""
-            value = await self._ask(f"  {field.describe()}{about}{hint} > ")
+            value = await self._ask(f"  {field.describe()}{about}{hint} > ", hold)
             if value:
                 given[field.name] = value
         return given

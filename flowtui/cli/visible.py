@@ -57,6 +57,25 @@ class VisibleWriter:
     def __getattr__(self, name: str) -> object:  # flush, isatty, fileno, encoding, …
         return getattr(self._inner, name)
 
+    @property
+    def inner(self) -> TextIO:
+        return self._inner
+
+
+def terminal_of(stream: TextIO) -> TextIO:
+    """The stream under a `VisibleWriter`: where flowtui's own drawing (the live footer's
+    cursor moves) goes, while step output keeps passing through `visible`."""
+    if isinstance(stream, VisibleWriter):
+        return stream.inner
+    return stream
+
+
+def same_filter(like: TextIO, stream: TextIO) -> TextIO:
+    """`stream`, through `visible` when `like` was."""
+    if isinstance(like, VisibleWriter):
+        return VisibleWriter(stream)  # type: ignore[return-value]  # a TextIO in all it is used for
+    return stream
+
 
 @contextlib.contextmanager
 def visible_stdout(enabled: bool = True) -> Iterator[None]:

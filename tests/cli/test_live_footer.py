@@ -79,6 +79,9 @@ class Terminal:
                 break
         raise AssertionError(f"no {pattern!r} on the terminal:\n{self.screen[-3000:]}")
 
+    def type_line(self, line: str) -> None:
+        os.write(self.master, line.encode() + b"\n")
+
     def finish(self, timeout: float = 30) -> int:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline and self._read(0.1):
@@ -106,7 +109,11 @@ def test_live_footer_on_a_terminal_none_in_a_pipe(cli: Cli, tmp_path: Path) -> N
     term.wait_for(r"◐ plan \d+(\.\d)?s")
     # events scroll above the footer
     term.wait_for(r"plan\s+│ planning")
-    # a held step, with the command that approves it
+    # at the hold the terminal asks (the footer steps aside while it does); Enter leaves
+    # the step held, and the footer comes back with it and the command that approves it
+    term.wait_for(r"approve gate now as \S+\? \[y\]es, \[r\]eject, Enter: leave it held >")
+    term.type_line("")
+    term.wait_for(r"gate stays held: flowtui approve 2 gate")
     term.wait_for(r"1/3 steps")
     term.wait_for(r"⏸ gate waits: flowtui approve 2 gate")
     assert cli("approve", "2").returncode == 0
@@ -127,12 +134,13 @@ def test_ctrl_c_under_the_footer_cancels_then_stops_waiting(cli: Cli, tmp_path: 
     wf = tmp_path / "gated.yaml"
     wf.write_text(textwrap.dedent(GATED.replace("echo applied", "sleep 60")))
     term = Terminal(cli, "run", str(wf))
-    term.wait_for(r"⏸ gate waits: flowtui approve 1 gate")
+    term.wait_for(r"approve gate now as \S+\?")  # the footer stepped aside for the question
     term.proc.send_signal(signal.SIGINT)
     term.wait_for(r"cancelling run \(press Ctrl-C again to stop waiting\)")
     assert term.finish() == 1
     assert "Status: cancelled" in term.screen
     assert "already reaped" not in term.screen
+    assert "gate was decided elsewhere" in term.screen  # the cancel ended the question
     assert cli.query("SELECT status FROM runs WHERE id = 1") == [("cancelled",)]
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from dataclasses import replace
 from pathlib import Path
 
 from flowtui.model.loader import load_workflow, load_workflow_text
@@ -107,6 +108,10 @@ def test_full_example_loads_into_the_expected_objects(tmp_path: Path) -> None:
                 },
             ),
         },
+    )
+    # each step gets the workflow's `sandbox:` (on unless said otherwise)
+    expected = replace(
+        expected, steps={n: replace(s, sandbox=True) for n, s in expected.steps.items()}
     )
     assert workflow == expected
     assert list(workflow.steps) == ["plan", "approve", "apply_us", "apply_eu", "verify"]
