@@ -46,6 +46,34 @@ def reported(
     return guarded
 
 
+def writes(
+    what: str,
+) -> Callable[
+    [Callable[Concatenate[S, P], Awaitable[None]]], Callable[Concatenate[S, P], Awaitable[None]]
+]:
+    """An action that writes (to the history or the workflow folder): on a history opened
+    read only, because its disk was full, it says why it cannot `what` instead."""
+
+    def wrap(
+        action: Callable[Concatenate[S, P], Awaitable[None]],
+    ) -> Callable[Concatenate[S, P], Awaitable[None]]:
+        @functools.wraps(action)
+        async def guarded(self: S, *args: P.args, **kwargs: P.kwargs) -> None:
+            store = self.read_only_history
+            if store is None:
+                await action(self, *args, **kwargs)
+                return
+            self.notify(
+                f"disk full: {store.location} is read only until there is space again",
+                title=f"cannot {what}",
+                severity="warning",
+            )
+
+        return guarded
+
+    return wrap
+
+
 class ActionsMixin(RefreshMixin):
     """`r`, `a`/`x`, `i` (the inbox), `f`/`F`, `R`, `c` and `p`."""
 
@@ -58,6 +86,7 @@ class ActionsMixin(RefreshMixin):
     async def action_run(self) -> None:
         await self.run_entry(self.selected_entry)
 
+    @writes("run")
     async def run_entry(self, entry: CatalogEntry | None) -> None:
         if entry is None or entry.workflow is None:
             self.notify("select a workflow that loads", severity="warning")
@@ -107,7 +136,7 @@ class ActionsMixin(RefreshMixin):
             if run is None:
                 self.notify(f"no run #{run_id} in the history", severity="warning")
             return run
-        if self.runtime is None or self.view.run_id is None:
+        if self.store is None or self.view.run_id is None:
             self.notify(
                 "no run shown: select a workflow that has run, or press r", severity="warning"
             )
@@ -122,6 +151,7 @@ class ActionsMixin(RefreshMixin):
     async def action_reject(self) -> None:
         await self._decide(approve=False)
 
+    @writes("approve or reject")
     async def _decide(
         self, *, approve: bool, run_id: int | None = None, step: str | None = None
     ) -> None:
@@ -200,6 +230,7 @@ class ActionsMixin(RefreshMixin):
         self.push_screen(InboxScreen(items), functools.partial(chosen, self))
 
     @reported
+    @writes("rerun")
     async def action_rerun(self, from_failed: bool, run_id: int | None = None) -> None:
         run = await self._current_run(run_id)
         if run is None:
@@ -223,6 +254,7 @@ class ActionsMixin(RefreshMixin):
         await self.refresh_view()
 
     @reported
+    @writes("rerun")
     async def action_rerun_step(self) -> None:
         """Preview a rerun from the selected step on the graph; rerun when confirmed."""
         run = await self._current_run()
@@ -282,6 +314,7 @@ class ActionsMixin(RefreshMixin):
             self.notify(f"back from the shell at {step} (exit {code})")
 
     @reported
+    @writes("cancel")
     async def action_cancel_run(self, run_id: int | None = None) -> None:
         run = await self._current_run(run_id)
         if run is None:
@@ -316,6 +349,7 @@ class ActionsMixin(RefreshMixin):
         )
 
     @reported
+    @writes("pause or resume")
     async def action_toggle_pause(self) -> None:
         entry = self.selected_entry
         if entry is None or entry.workflow is None:
@@ -354,4 +388,4 @@ class ActionsMixin(RefreshMixin):
         )
 
 
-__all__ = ["ActionsMixin", "reported"]
+__all__ = ["ActionsMixin", "reported", "writes"]

@@ -27,11 +27,13 @@ from textual.widget import Widget
 from textual.widgets import Header, Input, Static, TabbedContent, TabPane
 from textual.worker import Worker, WorkerState
 
+from flowtui.engine.bus import EventBus
 from flowtui.engine.identity import current_user
 from flowtui.engine.runner import Runner
 from flowtui.engine.states import RunStatus
 from flowtui.model.catalog import WorkflowCatalog
-from flowtui.runtime import Runtime, RuntimeOptions, child_resolver
+from flowtui.runtime import Runtime, RuntimeOptions, child_resolver, open_history
+from flowtui.store.db import StoreFullError
 from flowtui.store.runstore import RunStore
 from flowtui.store.sink import StoreSink
 from flowtui.tui import bridge, commands
@@ -224,15 +226,12 @@ class FlowApp(CommandModeMixin, FileActionsMixin):
         self.watch_enabled = watch
         self.catalog = WorkflowCatalog(folder)
         self.runtime: Runtime | None = None
+        self.read_only_history: RunStore | None = None
         self.bridge: bridge.Bridge | None = None
         self.init_refresh()
         self.ready = asyncio.Event()
 
     # the engine's pieces, for tests and benchmarks (None until mounted)
-    @property
-    def store(self) -> RunStore | None:
-        return self.runtime.store if self.runtime else None
-
     @property
     def runner(self) -> Runner | None:
         return self.runtime.runner if self.runtime else None
@@ -278,16 +277,22 @@ class FlowApp(CommandModeMixin, FileActionsMixin):
             parallel=self.parallel,
             resolve_workflow=child_resolver([self.folder], self.catalog),
         )
-        self.runtime = await Runtime.open(options)
-        for run_id in self.runtime.interrupted:
-            self.notify(f"run {run_id} was left by a runner that died: interrupted", timeout=8)
-        self.bridge = bridge.Bridge(self, self.runtime.bus, self.runtime.store)
+        try:
+            self.runtime = await Runtime.open(options)
+        except StoreFullError:
+            await self._open_read_only()
+        if self.runtime is not None:
+            for run_id in self.runtime.interrupted:
+                self.notify(f"run {run_id} was left by a runner that died: interrupted", timeout=8)
+        bus = self.runtime.bus if self.runtime else EventBus()  # read only: no engine, no events
+        self.bridge = bridge.Bridge(self, bus, self.history)
         self.catalog.scan()
-        if self.triggers_enabled:
+        if self.triggers_enabled and self.runtime is not None:
             await self._start_triggers()
         await self.refresh_list()
         self.query_one(WorkflowList).focus()
-        self.run_bridge()
+        if self.runtime is not None:
+            self.run_bridge()
         self.run_poll()
         self.start_clock()
         if self.watch_enabled:
@@ -298,6 +303,15 @@ class FlowApp(CommandModeMixin, FileActionsMixin):
         gc.collect()
         gc.freeze()
         self.ready.set()
+
+    async def _open_read_only(self) -> None:
+        """The disk is full: the history is shown, and nothing can write to it (no engine,
+        no triggers; the keys that would write say why, see `actions.writes`)."""
+        self.read_only_history, _ = await open_history(self.db_path, read_only=True)
+        note = (
+            f"disk full: {self.read_only_history.location} — read only until there is space again"
+        )
+        await self.mount(Static(note, id="read-only"), after="#banner")
 
     def _apply_themes(self) -> None:
         themes, problems = load_themes()
@@ -406,6 +420,8 @@ class FlowApp(CommandModeMixin, FileActionsMixin):
             self.workers.cancel_group(self, group)
         if self.runtime is not None:
             await self.runtime.close(by=current_user(), reason="dashboard closed")
+        if self.read_only_history is not None:
+            await self.read_only_history.close()
 
     # -- workers ---------------------------------------------------------------------
     @work(exclusive=True, group="bridge", exit_on_error=False)

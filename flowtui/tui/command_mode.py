@@ -63,7 +63,7 @@ class CommandModeMixin(ActionsMixin):
             return sorted(e.name for e in self.catalog.entries)
         if command == "theme" and index == 0:
             return sorted(self.available_themes)
-        if self.runtime is None:
+        if self.store is None:
             return []
         if command in ("approve", "reject", "rerun", "cancel") and index == 0:
             runs = await self.history.list_runs(None, limit=RUN_CANDIDATES)

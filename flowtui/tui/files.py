@@ -15,7 +15,7 @@ import subprocess
 
 from textual.app import SuspendNotSupported
 
-from flowtui.tui.actions import reported
+from flowtui.tui.actions import reported, writes
 from flowtui.tui.refresh import RefreshMixin, ViewState
 from flowtui.tui.screens.dialogs import ConfirmScreen
 from flowtui.tui.widgets.workflow_list import WorkflowList
@@ -25,6 +25,7 @@ class FileActionsMixin(RefreshMixin):
     """`d`, `e` and `Delete`."""
 
     @reported
+    @writes("duplicate")
     async def action_duplicate(self) -> None:
         entry = self.selected_entry
         if entry is None:
@@ -64,6 +65,7 @@ class FileActionsMixin(RefreshMixin):
         self.call_later(self.refresh_view)
 
     @reported
+    @writes("delete")
     async def action_delete(self) -> None:
         entry = self.selected_entry
         if entry is None:

@@ -97,6 +97,8 @@ class RefreshMixin(App[None]):
     """The FlowApp's drawing: workflow list, run header, DAG, timeline, logs, history."""
 
     runtime: Runtime | None
+    # the history opened for reading only, without an engine (its disk was full at start)
+    read_only_history: RunStore | None
     catalog: WorkflowCatalog
     folder: Path
 
@@ -142,9 +144,15 @@ class RefreshMixin(App[None]):
             )
 
     @property
+    def store(self) -> RunStore | None:
+        """The history, None until mounted."""
+        return self.runtime.store if self.runtime else self.read_only_history
+
+    @property
     def history(self) -> RunStore:
-        assert self.runtime is not None, "the dashboard's history is not open yet"
-        return self.runtime.store
+        store = self.store
+        assert store is not None, "the dashboard's history is not open yet"
+        return store
 
     async def _changed_workflows(self) -> set[str]:
         """Workflows whose newest runs differ from what the list shows (one query)."""
@@ -192,9 +200,10 @@ class RefreshMixin(App[None]):
         # runs and one waits, however long the store takes
         async with self._background_lock:
             self._refresh_pending = False
-            if self._closing_down or self.runtime is None:
+            if self._closing_down or self.store is None:
                 return
-            await self.runtime.sink.flush()
+            if self.runtime is not None:
+                await self.runtime.sink.flush()
             dirty, self._dirty_workflows = self._dirty_workflows, set()
             names: set[str] | None = dirty
             if self._find_changed:

@@ -2,17 +2,26 @@
 
 A 1 MB tmpfs (root only) holds a history with one run; a file then takes the rest of the
 space.  `run` says "disk full" with the path, and the read-only commands (`history`,
-`show`, `logs`) still show the history.
+`show`, `logs`) and the dashboard still show the history.
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from textual.message import Message
+from textual.notifications import Notify
+from textual.pilot import Pilot
+from textual.widgets import Static
+
+from flowtui.tui.app import FlowApp
+from flowtui.tui.widgets.dag_view import DagView
+from flowtui.tui.widgets.log_view import LogView
 
 from .conftest import child_env, flowtui_argv
 
@@ -44,6 +53,12 @@ def _flowtui(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         flowtui_argv(*args), capture_output=True, text=True, env=child_env(), timeout=60
     )
+
+
+async def until(pilot: Pilot, condition: Callable[[], bool], timeout: float = 15) -> None:
+    async with asyncio.timeout(timeout):
+        while not condition():
+            await pilot.pause(0.05)
 
 
 def _fill(folder: Path) -> None:
@@ -83,3 +98,44 @@ def test_a_full_disk_at_start_says_so_and_the_history_stays_readable(
 
     fresh = _flowtui("history", "--db", str(small_disk / "new.db"))
     assert fresh.returncode == 1 and "disk full" in fresh.stderr
+
+
+async def test_the_dashboard_on_a_full_disk_shows_the_history_read_only(
+    small_disk: Path, tmp_path: Path
+) -> None:
+    folder = tmp_path / "flows"
+    folder.mkdir()
+    flow = folder / "small.yaml"
+    flow.write_text(FLOW)
+    db = small_disk / "history.db"
+    first = _flowtui("run", str(flow), "--db", str(db), "-q")
+    assert first.returncode == 0, first.stderr
+    _fill(small_disk)
+
+    notes: list[str] = []
+
+    def hook(message: Message) -> None:
+        if isinstance(message, Notify):
+            notes.append(f"{message.notification.title}: {message.notification.message}")
+
+    app = FlowApp(folder, db_path=db, watch=False)
+    async with app.run_test(size=(120, 40), message_hook=hook) as pilot:
+        await app.ready.wait()
+        assert app.runner is None and app.trigger_service is None  # no engine, no triggers
+        note = str(app.query_one("#read-only", Static).render())
+        assert f"disk full: {db} — read only until there is space again" in note
+        header = app.query_one("#run-header", Static)
+        await until(pilot, lambda: "succeeded" in str(header.render()))
+        assert "run #1" in str(header.render())
+        assert app.query_one(DagView).node_names == ["hello"]
+
+        await pilot.press("l")
+        logs = app.query_one(LogView)
+        await until(pilot, lambda: "hello from the step" in "\n".join(logs.lines))
+
+        for key, verb in (("r", "run"), ("p", "pause or resume"), ("f", "rerun")):
+            await pilot.press(key)
+            await pilot.pause()
+            why = f"cannot {verb}: disk full: {db} is read only until there is space again"
+            assert why in notes, notes
+        assert "succeeded" in _flowtui("history", "--db", str(db)).stdout  # nothing new
