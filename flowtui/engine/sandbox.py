@@ -111,9 +111,19 @@ def mechanism() -> str:
 
 
 def warning() -> str | None:
-    """What to tell the user when steps cannot be kept away from the history here."""
-    if mechanism() != "none":
+    """What to tell the user when steps cannot be kept away from the history here, or only
+    with Landlock's limit (a step then fails with "Permission denied" where it tries to
+    create a new entry in a folder above the history: this says why)."""
+    way = mechanism()
+    if way == "bwrap":
         return None
+    if way == "landlock":
+        return (
+            "note: steps are sandboxed with Landlock (bubblewrap is not installed or may not "
+            "make namespaces here): a step cannot create new files or folders directly in "
+            "the folders that hold the history (such as $HOME when it is under "
+            "~/.local/share/flowtui); install bubblewrap (bwrap) to lift this"
+        )
     return (
         "warning: steps run unrestricted: bubblewrap (bwrap) is not installed or may not "
         "make namespaces here, and this kernel offers no Landlock (Linux 5.13+ with it "

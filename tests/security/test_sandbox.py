@@ -204,7 +204,8 @@ def test_what_a_step_can_and_cannot_reach(cli: Cli, tmp_path: Path, way: str) ->
     other.write_text("run 1's file")
     second = cli("run", str(wf), *args)
     assert second.returncode == 0, second.stderr
-    lines = [str(r[0]) for r in cli.query("SELECT line FROM logs WHERE run_id = 2 ORDER BY id")]
+    rows = cli.query("SELECT line FROM logs WHERE run_id = 2 AND step = 'probe' ORDER BY id")
+    lines = [str(r[0]) for r in rows]
     assert lines[:9] == [
         "db no",
         "wal no",
@@ -226,6 +227,10 @@ def test_without_bwrap_or_landlock_the_runner_warns(monkeypatch: pytest.MonkeyPa
     note = sandbox.warning()
     assert note is not None and "steps run unrestricted" in note
     assert "bubblewrap (bwrap) is not installed" in note and "no Landlock" in note
+    # with Landlock only: its limit is named, so a "Permission denied" in $HOME is explained
+    monkeypatch.setattr(sandbox, "abi_version", lambda: 4)
+    note = sandbox.warning()
+    assert note is not None and "sandboxed with Landlock" in note and "install bubblewrap" in note
 
 
 @needs_landlock
