@@ -806,4 +806,4 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
         webhook_port=getattr(args, "webhook_port", None),
     )
     app.run()
-    return 0
+    return app.return_code or 0  # 1 when it could not open its history (it said why)

@@ -33,7 +33,7 @@ from flowtui.engine.runner import Runner
 from flowtui.engine.states import RunStatus
 from flowtui.model.catalog import WorkflowCatalog
 from flowtui.runtime import Runtime, RuntimeOptions, child_resolver, open_history
-from flowtui.store.db import StoreFullError
+from flowtui.store.db import StoreError, StoreFullError
 from flowtui.store.runstore import RunStore
 from flowtui.store.sink import StoreSink
 from flowtui.tui import bridge, commands
@@ -280,7 +280,11 @@ class FlowApp(CommandModeMixin, FileActionsMixin):
         try:
             self.runtime = await Runtime.open(options)
         except StoreFullError:
-            await self._open_read_only()
+            if not await self._open_read_only():
+                return
+        except StoreError as exc:  # e.g. a PostgreSQL server that does not answer
+            self.exit(return_code=1, message=f"flowtui: error: {exc}")
+            return
         if self.runtime is not None:
             for run_id in self.runtime.interrupted:
                 self.notify(f"run {run_id} was left by a runner that died: interrupted", timeout=8)
@@ -304,14 +308,20 @@ class FlowApp(CommandModeMixin, FileActionsMixin):
         gc.freeze()
         self.ready.set()
 
-    async def _open_read_only(self) -> None:
+    async def _open_read_only(self) -> bool:
         """The disk is full: the history is shown, and nothing can write to it (no engine,
-        no triggers; the keys that would write say why, see `actions.writes`)."""
-        self.read_only_history, _ = await open_history(self.db_path, read_only=True)
+        no triggers; the keys that would write say why, see `actions.writes`).  False: there
+        is no history to show either (the app is leaving, saying why)."""
+        try:
+            self.read_only_history, _ = await open_history(self.db_path, read_only=True)
+        except StoreError as exc:
+            self.exit(return_code=1, message=f"flowtui: error: {exc}")
+            return False
         note = (
             f"disk full: {self.read_only_history.location} — read only until there is space again"
         )
         await self.mount(Static(note, id="read-only"), after="#banner")
+        return True
 
     def _apply_themes(self) -> None:
         themes, problems = load_themes()

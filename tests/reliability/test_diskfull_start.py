@@ -139,3 +139,19 @@ async def test_the_dashboard_on_a_full_disk_shows_the_history_read_only(
             why = f"cannot {verb}: disk full: {db} is read only until there is space again"
             assert why in notes, notes
         assert "succeeded" in _flowtui("history", "--db", str(db)).stdout  # nothing new
+
+
+async def test_the_dashboard_with_no_history_on_a_full_disk_says_why_and_leaves(
+    small_disk: Path, tmp_path: Path
+) -> None:
+    """Nothing to show read-only: the app leaves with exit code 1 and the reason, no
+    traceback."""
+    folder = tmp_path / "flows"
+    folder.mkdir()
+    (folder / "small.yaml").write_text(FLOW)
+    db = small_disk / "history.db"
+    _fill(small_disk)
+    app = FlowApp(folder, db_path=db, watch=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until(pilot, lambda: app.return_code is not None)
+    assert app.return_code == 1
