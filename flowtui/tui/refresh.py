@@ -53,6 +53,7 @@ FULL_LIST_SECONDS = 15.0  # a poll re-reads every workflow's row at most this of
 POLL_RECENT_RUNS = 50  # a poll compares the newest runs with the list to find changed rows
 CLOCK_SECONDS = 1.0  # how often a live run's header and box times move on
 FAILURE_LOG_LINES = 200  # read from the end of a failed step's log for its error lines
+OMISSIONS_SECONDS = 1.0  # how often a growing log's dropped-lines count is read again
 
 
 def _set_text(widget: Static, text: str, *, fixed_width: bool = False) -> None:
@@ -82,6 +83,8 @@ class ViewState:
     # what the log pane shows; None: not known, so the next redraw of the logs sets it (a
     # new selection without runs must clear the previous workflow's log, not keep it)
     log_key: tuple[int | None, str | None] | None = None
+    omissions_stale: bool = False  # lines came since the cap's markers were last counted
+    omissions_due: float = 0.0  # monotonic time of the next count while lines come
 
 
 # the view of each tab: it gets the keys when its tab is shown
@@ -459,10 +462,30 @@ class RefreshMixin(App[None]):
             if self.view.log_key != key:
                 return
             log_view.append(new)
+            await self._recount_dropped(log_view, run_id, step, bool(new))
         if step is not None:
             log_view.set_detail(await build_detail(store, run_id, step))
         else:
             log_view.set_detail(None)
+
+    async def _recount_dropped(
+        self, log_view: LogView, run_id: int, step: str | None, grew: bool
+    ) -> None:
+        """The log cap rewrites its `… N lines omitted …` marker in place while a step's
+        tail rolls: count the markers anew at most once a second while lines come, and
+        once more when they stop (so the count a finished step ends with is right)."""
+        now = time.monotonic()
+        if grew:
+            self.view.omissions_stale = True
+        if not self.view.omissions_stale or (grew and now < self.view.omissions_due):
+            return
+        self.view.omissions_stale = False
+        self.view.omissions_due = now + OMISSIONS_SECONDS
+        marks = await self.history.log_omissions(run_id, through_id=log_view.last_id)
+        if (self.view.run_id, self.view.step) == (run_id, step):
+            log_view.set_dropped(
+                dropped_lines(m for s, ms in marks.items() if step in (None, s) for m in ms)
+            )
 
     # -- reacting to widgets -----------------------------------------------------------
     async def on_workflow_list_highlighted(self, event: WorkflowList.Highlighted) -> None:

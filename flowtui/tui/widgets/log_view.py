@@ -295,6 +295,13 @@ class LogView(Vertical):
         """Stored lines before the first line held."""
         return self._older
 
+    def set_dropped(self, lines: int) -> None:
+        """How many lines the log cap has left out of the store so far (its marker is
+        rewritten in place as the tail rolls, so a count read earlier goes stale)."""
+        if lines != self._dropped:
+            self._dropped = lines
+            self._update_status()
+
     def set_detail(self, detail: StepDetail | None) -> None:
         header = self.query_one("#log-detail", Static)
         header.set_class(detail is not None, "-shown")
