@@ -354,15 +354,14 @@ class RunStore(RecoveryMixin):
         attempt: int,
         *,
         skip_deltas: Collection[int],
-        with_outputs: bool,
     ) -> tuple[RunStatus | None, list[tuple[int, bytes]], dict[str, dict[str, str]]]:
         """Worker (name, lost_after) takes job `job_id`, an attempt (team mode), in one
         transaction: it says after how long without a heartbeat it counts as lost (runners
         use the worker's word, not their own); unless the run is over, the step is marked
         running "on worker NAME"; then the run's status, its workspace deltas but
-        `skip_deltas` and (if asked) its outputs."""
+        `skip_deltas` and its outputs (a step sees its dependencies' as STEPS_*)."""
         return await self.db.write(
-            _begin_remote_attempt, job_id, worker, run_id, step, attempt, skip_deltas, with_outputs
+            _begin_remote_attempt, job_id, worker, run_id, step, attempt, skip_deltas
         )
 
     async def end_remote_attempt(
@@ -863,7 +862,6 @@ def _begin_remote_attempt(
     step: str,
     attempt: int,
     skip_deltas: Collection[int],
-    with_outputs: bool,
 ) -> tuple[RunStatus | None, list[tuple[int, bytes]], dict[str, dict[str, str]]]:
     name, lost_after = worker
     now = time.time()
@@ -888,11 +886,10 @@ def _begin_remote_attempt(
     ).fetchall()
     deltas = [(int(r[0]), bytes(r[1])) for r in rows]
     outputs: dict[str, dict[str, str]] = {}
-    if with_outputs:
-        for name, key, value in conn.execute(
-            "SELECT step, key, value FROM outputs WHERE run_id = ? ORDER BY step, key", (run_id,)
-        ).fetchall():
-            outputs.setdefault(name, {})[key] = value
+    for name, key, value in conn.execute(
+        "SELECT step, key, value FROM outputs WHERE run_id = ? ORDER BY step, key", (run_id,)
+    ).fetchall():
+        outputs.setdefault(name, {})[key] = value
     return status, deltas, outputs
 
 

@@ -238,7 +238,6 @@ class StepRunner:
             job.step,
             job.attempt,
             skip_deltas=hand.seen,
-            with_outputs=True,  # every step sees its dependencies' outputs (STEPS_*)
         )
         if state is None or state.is_final:
             why = f"not started: run {job.run_id} is {state or 'gone'}"
