@@ -29,6 +29,7 @@ from flowtui.model.approval import (
     gate_rules,
     judge_approval,
 )
+from flowtui.model.graph import upstream
 from flowtui.model.workflow import Step
 from flowtui.store.runstore import RunStore
 from flowtui.timefmt import fmt_duration
@@ -233,14 +234,7 @@ async def describe_gate(store: RunStore, held: HeldStep) -> Gate:
         rules = gate_rules(spec.spec)
     votes = votes_of(step, await store.get_approvals(run.id))
     steps = await store.get_steps(run.id)
-    requires = {s.name: s.requires for s in steps}
-    needed: set[str] = set()
-    todo = list(step.requires)
-    while todo:
-        name = todo.pop()
-        if name not in needed:
-            needed.add(name)
-            todo.extend(requires.get(name, []))
+    needed = upstream({s.name: s.requires for s in steps}, [step.name])
     by = run.trigger + (f" ({run.triggered_by})" if run.triggered_by else "")
     return Gate(
         message=message or step.message,

@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from flowtui.engine.records import NewStep
 from flowtui.engine.states import StepStatus
 from flowtui.glyphs import left_out_reason
+from flowtui.model.graph import upstream
 from flowtui.model.workflow import Step, Workflow
 
 
@@ -47,13 +48,8 @@ def left_out_steps(
         raise ValueError(f"{', '.join(both)}: given to both --only and --skip")
     left: dict[str, str] = {}
     if only_names:
-        keep: set[str] = set()
-        todo = list(only_names)
-        while todo:
-            name = todo.pop()
-            if name not in keep:
-                keep.add(name)
-                todo.extend(workflow.steps[name].requires)
+        requires = {name: step.requires for name, step in workflow.steps.items()}
+        keep = set(only_names) | upstream(requires, only_names)
         left.update((n, "--only") for n in workflow.steps if n not in keep)
     left.update((n, "--skip") for n in skip_names)
     if len(left) == len(workflow.steps):

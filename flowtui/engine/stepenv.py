@@ -13,6 +13,7 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
+from flowtui.model.graph import upstream
 from flowtui.model.workflow import Step, Workflow
 
 # libpq's connection settings (https://www.postgresql.org/docs/current/libpq-envars.html)
@@ -59,13 +60,8 @@ def env_name(name: str) -> str:
 
 def upstream_steps(workflow: Workflow, step: Step) -> list[str]:
     """The steps `step` depends on, directly or not, in file order."""
-    needed: set[str] = set()
-    todo = list(step.requires)
-    while todo:
-        name = todo.pop()
-        if name not in needed and name in workflow.steps:
-            needed.add(name)
-            todo.extend(workflow.steps[name].requires)
+    requires = {name: s.requires for name, s in workflow.steps.items()}
+    needed = upstream(requires, [step.name])
     return [name for name in workflow.steps if name in needed]
 
 

@@ -112,6 +112,20 @@ def downstream(steps: Mapping[str, Step], name: str) -> set[str]:
     return found - set(starts)
 
 
+def upstream(requires: Mapping[str, Iterable[str]], starts: Iterable[str]) -> set[str]:
+    """Every name the `starts` require, directly or not (a start only when another start
+    requires it).  Requirements outside `requires` are ignored.  A plain walk: it runs per
+    step (its environment), where building a graph would cost more than it answers."""
+    found: set[str] = set()
+    todo = [dep for start in starts for dep in requires.get(start, ())]
+    while todo:
+        name = todo.pop()
+        if name not in found and name in requires:
+            found.add(name)
+            todo.extend(requires[name])
+    return found
+
+
 def layer_of(requires: Mapping[str, Iterable[str]]) -> dict[str, int]:
     """Each name's layer: the length of the longest chain of requirements leading to it.
 
