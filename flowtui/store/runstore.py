@@ -50,6 +50,7 @@ from flowtui.store.rows import (
     _run_record,
 )
 from flowtui.store.transitions import move_run, move_step, run_status_of
+from flowtui.store.usual import usual_durations
 
 COMMAND_KINDS = frozenset({"approve", "reject", "cancel"})
 # the roles a user is a member of, directly or through other roles, as granted
@@ -632,6 +633,12 @@ class RunStore(RecoveryMixin):
             workflow, limit=limit, before_id=before_id, statuses=statuses, filters=filters
         )
         return [_run_record(r) for r in await self.db.fetchall(sql, params)]
+
+    async def usual_durations(
+        self, workflow: str, *, before_run: int | None = None
+    ) -> dict[str, float]:
+        """{step: its usual seconds}: the median of its last 20 successes (`store.usual`)."""
+        return await usual_durations(self.db, workflow, before_run=before_run)
 
     async def count_runs(self, workflow: str | None = None) -> int:
         if workflow is None:
