@@ -212,6 +212,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_raw(p)
     p.add_argument("--step", "-s", metavar="STEP", help="only this step")
     _add_json(p, "the run and its steps as JSON")
+    options.add_show_insight(p)
     _add_db(p)
 
     p = sub.add_parser("logs", help="print a run's logs")
@@ -420,6 +421,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from flowtui.cli.inbox import cmd_inbox
 
         handler = cmd_inbox
+    if args.command == "show" and (args.compare is not None or args.timeline or args.junit):
+        from flowtui.cli.insight import cmd_show_insight
+
+        handler = cmd_show_insight
     if handler is None:
         parser.error(f"unknown command {args.command}")
     try:

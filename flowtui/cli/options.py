@@ -70,6 +70,26 @@ def add_log_filters(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def add_show_insight(parser: argparse.ArgumentParser) -> None:
+    """`show --compare/--timeline/--junit` (flowtui/cli/insight.py)."""
+    parser.add_argument(
+        "--compare",
+        nargs="?",
+        const="",
+        metavar="OTHER",
+        help="compare with run OTHER (default: the last successful run of the workflow "
+        "before RUN): steps slower or faster, outputs changed",
+    )
+    parser.add_argument(
+        "--timeline",
+        action="store_true",
+        help="print the execution timeline: offsets from the start, parallel starts, the total",
+    )
+    parser.add_argument(
+        "--junit", metavar="FILE", help="write the run as JUnit XML to FILE (one testcase a step)"
+    )
+
+
 def add_new_commands(
     sub: argparse._SubParsersAction[argparse.ArgumentParser],
     add_db: Callable[[argparse.ArgumentParser], None],
@@ -98,6 +118,25 @@ def add_new_commands(
     )
     p.add_argument("dir", nargs="?", default=".", help="the project folder (default: here)")
 
+    p = sub.add_parser(
+        "graph",
+        help="print a workflow's step graph (ASCII boxes, compact, or Mermaid)",
+        description="Print the DAG of a workflow file, a workflow by name, or a run (with "
+        "each step's state) as the dashboard draws it: boxes, or one line per step when the "
+        "boxes do not fit the terminal.",
+    )
+    p.add_argument("target", metavar="FILE|NAME|RUN", help="a workflow file or name, or a run id")
+    shape = p.add_mutually_exclusive_group()
+    shape.add_argument(
+        "--boxes", action="store_true", help="boxes even when wider than the terminal"
+    )
+    shape.add_argument("--compact", action="store_true", help="one line per step, by layer")
+    shape.add_argument(
+        "--mermaid", action="store_true", help="a Mermaid flowchart (for docs and pull requests)"
+    )
+    add_db(p)
+    add_dirs(p)
+
     # hidden: what the completion scripts call for dynamic words (no help= keeps it unlisted)
     p = sub.add_parser("__complete")
     p.add_argument("kind", choices=("workflows", "runs", "held-runs", "held", "steps"))
@@ -112,4 +151,5 @@ MODULES: dict[str, str] = {
     "completion": "flowtui.cli.completion",
     "__complete": "flowtui.cli.completion",
     "init": "flowtui.cli.init",
+    "graph": "flowtui.cli.graph",
 }
