@@ -53,7 +53,9 @@ async def usual_durations(
 
 
 def figure(seconds: float) -> str:
-    """A duration for a sentence: `2.5 s`, `4m32s`."""
+    """A duration for a sentence: `0.02 s`, `2.5 s`, `4m32s`."""
+    if seconds < 0.095:
+        return f"{max(0.0, seconds):.2f} s"
     if seconds < 60:
         return f"{max(0.0, seconds):.1f} s"
     minutes, secs = divmod(round(seconds), 60)

@@ -19,8 +19,10 @@ from flowtui.engine.states import StepStatus
 from flowtui.engine.stepshell import ShellError, prepare_shell
 from flowtui.model.catalog import CatalogEntry
 from flowtui.model.workflow import Workflow
+from flowtui.store.compare import compare_runs, last_green_before
 from flowtui.tui.refresh import RefreshMixin
 from flowtui.tui.screens.approval import ApprovalScreen, Verdict
+from flowtui.tui.screens.compare import CompareScreen
 from flowtui.tui.screens.dialogs import ConfirmScreen, ParamsScreen
 from flowtui.tui.screens.inbox import InboxScreen
 from flowtui.tui.screens.rerun_preview import RerunPreviewScreen
@@ -142,6 +144,21 @@ class ActionsMixin(RefreshMixin):
             )
             return None
         return await self.history.get_run(self.view.run_id)
+
+    @reported
+    async def action_compare(self) -> None:
+        """The shown run against the last successful run of its workflow before it."""
+        run = await self._current_run()
+        if run is None:
+            return
+        other = await last_green_before(self.history, run)
+        if other is None:
+            self.notify(
+                f"no successful run of {run.workflow} before #{run.id} to compare with",
+                severity="warning",
+            )
+            return
+        self.push_screen(CompareScreen(await compare_runs(self.history, run, other)))
 
     @reported
     async def action_approve(self) -> None:

@@ -138,6 +138,14 @@ class FlowApp(CommandModeMixin, FileActionsMixin):
             show=False,
             tooltip="Open $SHELL in the selected step's folder with its environment",
         ),
+        Binding(
+            "v",
+            "compare",
+            "Compare",
+            id="compare",
+            show=False,
+            tooltip="Compare with the last green run: slower, faster, outputs",
+        ),
         Binding("c", "cancel_run", "Cancel", id="cancel", tooltip="Cancel the shown run (asks)"),
         Binding("p", "toggle_pause", "Pause", id="pause", tooltip="Pause or resume the triggers"),
         Binding(

@@ -36,6 +36,7 @@ from flowtui.tui.view import (
     dag_nodes,
     shown_states,
     step_durations,
+    usual_notes,
 )
 from flowtui.tui.widgets.dag_view import DagView
 from flowtui.tui.widgets.failure_panel import Failure, FailurePanel, last_error_lines
@@ -128,6 +129,8 @@ class RefreshMixin(App[None]):
         self._shown_run: RunRecord | None = None
         self._failures: dict[int, Failure | None] = {}  # per failed run, read once
         self._failure_selected: int | None = None  # the run whose failed step was selected
+        # per run: its steps' usual seconds (from the runs before it, so read once)
+        self._usual: dict[int, dict[str, float]] = {}
 
     def start_clock(self) -> None:
         """Move a live run's times on every second, also while nothing changes (a run held
@@ -327,8 +330,10 @@ class RefreshMixin(App[None]):
         await self._show_failure(run, steps, shown)
         timeline = self.query_one(TimelineView)
         if run is not None:
+            if run.id not in self._usual:
+                self._usual[run.id] = await store.usual_durations(run.workflow, before_run=run.id)
             timeline.set_run(
-                build_timeline_rows(steps, shown),
+                build_timeline_rows(steps, shown, self._usual[run.id]),
                 run_started=run.started_at,
                 run_ended=run.ended_at,
                 now=now,
@@ -418,6 +423,8 @@ class RefreshMixin(App[None]):
             parts.append(f"[{style}]{glyph(run.status)} {run.status}[/]")
             if duration is not None:
                 parts.append(fmt_duration(duration))
+            usual = self._usual.get(run.id, {})
+            parts.extend(usual_notes(run, steps, usual, status_style("held", theme) or "bold"))
             trigger = run.trigger + (f" ({run.triggered_by})" if run.triggered_by else "")
             parts.append(f"by {trigger}")
             if run.parent_run_id:

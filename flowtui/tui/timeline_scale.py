@@ -13,9 +13,11 @@ from flowtui.timefmt import fmt_duration
 
 HELD = "held"
 RUN = "run"
+GHOST = "ghost"  # the step's usual duration, drawn behind its bar
 BLANK = ""
 
 FULL = {RUN: "█", HELD: "░"}
+GHOST_CHAR = "▒"
 # index n = the left n/8 of a cell filled
 EIGHTHS = " ▏▎▍▌▋▊▉█"
 
@@ -33,6 +35,13 @@ class TimelineRow:
     started_at: float | None = None
     ended_at: float | None = None
     requires: tuple[str, ...] = ()
+    usual: float | None = None  # its usual seconds (`store.usual`), None: no history yet
+
+    def ghost(self) -> tuple[float, float] | None:
+        """(from, to): where the step would run if it took its usual time."""
+        if self.usual is None or self.started_at is None or self.status in NO_BAR:
+            return None
+        return self.started_at, self.started_at + self.usual
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,7 +58,7 @@ class BarSpec:
     """How one row is drawn.
 
     `runs` are (text, kind) pieces whose lengths add up to exactly the bar width;
-    kind is HELD, RUN or BLANK.  `duration` is None for a step without a bar.
+    kind is HELD, RUN, GHOST or BLANK.  `duration` is None for a step without a bar.
     """
 
     name: str
@@ -122,6 +131,21 @@ def _cells(segments: Sequence[Segment], width: int) -> list[tuple[str, str]]:
     return cells
 
 
+def _with_ghost(
+    cells: list[tuple[str, str]], ghost: tuple[float, float] | None
+) -> list[tuple[str, str]]:
+    """Blank cells at least half covered by the usual-duration interval become ghost cells:
+    behind the bar, so it shows only where the step is (or was) quicker than usual."""
+    if ghost is None:
+        return cells
+    start, end = ghost
+    for col in range(max(0, math.floor(start)), min(len(cells), math.ceil(end))):
+        cover = min(end, col + 1) - max(start, col)
+        if cells[col][1] == BLANK and cover >= 0.5:
+            cells[col] = (GHOST_CHAR, GHOST)
+    return cells
+
+
 def _runs(cells: Sequence[tuple[str, str]]) -> tuple[tuple[str, str], ...]:
     out: list[tuple[str, str]] = []
     for char, kind in cells:
@@ -132,19 +156,31 @@ def _runs(cells: Sequence[tuple[str, str]]) -> tuple[tuple[str, str], ...]:
     return tuple(out)
 
 
+def axis_end(rows: Sequence[TimelineRow], run_end_or_now: float, *, live: bool) -> float:
+    """Where the axis ends: the run's end, or while it runs the later of now and the usual
+    end of each running step (its ghost fits on the axis, and the bar grows into it)."""
+    if not live:
+        return run_end_or_now
+    ends = [g[1] for r in rows if r.ended_at is None and (g := r.ghost()) is not None]
+    return max([run_end_or_now, *ends])
+
+
 def scale(
     rows: Sequence[TimelineRow],
     run_started: float | None,
     run_end_or_now: float,
     width: int,
+    *,
+    span_end: float | None = None,
 ) -> list[BarSpec]:
-    """Lay every row's bar out on `width` cells spanning run start → run end (or now)."""
+    """Lay every row's bar out on `width` cells spanning run start → `span_end` (default:
+    the run's end, or now); bars of steps still going end at `run_end_or_now`."""
     width = max(0, width)
     origin = run_started
     if origin is None:
         known = [t for r in rows for t in (r.held_at, r.started_at) if t is not None]
         origin = min(known) if known else run_end_or_now
-    span = run_end_or_now - origin
+    span = max(run_end_or_now, span_end or run_end_or_now) - origin
     per_second = width / span if span > 0 else 0.0
 
     def col(t: float) -> float:
@@ -159,7 +195,10 @@ def scale(
         duration = None
         if intervals:
             duration = max(0.0, max(b for _, _, b in intervals) - min(a for _, a, _ in intervals))
-        runs = _runs(_cells(segments, width)) if segments else _runs([(" ", BLANK)] * width)
+        ghost = row.ghost()
+        ghost_cols = (col(ghost[0]), col(ghost[1])) if ghost is not None else None
+        cells = _cells(segments, width) if segments else [(" ", BLANK)] * width
+        runs = _runs(_with_ghost(cells, ghost_cols))
         specs.append(BarSpec(row.name, row.status, segments, runs, duration))
     return specs
 

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import time
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
+
+from rich.markup import escape
 
 from flowtui.engine.records import RunRecord, StepRecord
 from flowtui.engine.states import StepStatus
 from flowtui.glyphs import shown_status
 from flowtui.model.workflow import Workflow
 from flowtui.store.runstore import RunStore
+from flowtui.store.usual import figure, pace, pace_note, projected_end, running_long
 from flowtui.timefmt import fmt_duration
 from flowtui.tui.timeline_scale import TimelineRow
 from flowtui.tui.widgets.log_view import StepDetail
@@ -46,10 +50,14 @@ def step_durations(steps: Sequence[StepRecord], now: float) -> dict[str, str]:
 
 
 def build_timeline_rows(
-    steps: Sequence[StepRecord], states: dict[str, str] | None = None
+    steps: Sequence[StepRecord],
+    states: dict[str, str] | None = None,
+    usual: Mapping[str, float] | None = None,
 ) -> list[TimelineRow]:
-    """`states`: the statuses to show (`shown_states`), by default the recorded ones."""
+    """`states`: the statuses to show (`shown_states`), by default the recorded ones;
+    `usual`: each step's usual seconds (`RunStore.usual_durations`), for its ghost bar."""
     states = states or {}
+    usual = usual or {}
     return [
         TimelineRow(
             name=s.name,
@@ -58,9 +66,52 @@ def build_timeline_rows(
             started_at=s.started_at,
             ended_at=s.ended_at,
             requires=tuple(s.requires),
+            usual=usual.get(s.name) if s.reused_from is None else None,
         )
         for s in steps
     ]
+
+
+def step_pace(step: StepRecord, usual: float | None, now: float) -> str:
+    """ "slower than usual (2.5 s, usually 0.2 s)" for an ended step, "running longer than
+    usual (…)" for one still running past twice its usual time, else ""."""
+    if step.started_at is None:
+        return ""
+    if step.ended_at is not None:
+        return pace_note(step.ended_at - step.started_at, usual)
+    if usual is not None and running_long(step, usual, now):
+        return (
+            f"running longer than usual ({figure(now - step.started_at)}, usually {figure(usual)})"
+        )
+    return ""
+
+
+def usual_notes(
+    run: RunRecord, steps: Sequence[StepRecord], usual: Mapping[str, float], warning: str
+) -> list[str]:
+    """The run header's words from usual durations (markup; `warning` is a style): a live
+    run's ETA and steps running longer than usual, a finished run's slower steps."""
+    now = time.time()
+    notes: list[str] = []
+    if not run.status.is_final:
+        end = projected_end(steps, usual, now)
+        if end is not None:
+            left = end - now
+            notes.append(f"ETA ~{fmt_duration(left)}" if left >= 1 else "ETA any moment")
+        long = [s.name for s in steps if running_long(s, usual.get(s.name), now)]
+        if long:
+            notes.append(f"[{warning}]slow: {escape(', '.join(long))}[/]")
+        return notes
+    slower = [
+        s.name
+        for s in steps
+        if s.type != "approval"
+        and s.reused_from is None
+        and pace(s.duration, usual.get(s.name)) == "slower"
+    ]
+    if slower:
+        notes.append(f"[{warning}]slower than usual: {escape(', '.join(slower))}[/]")
+    return notes
 
 
 async def build_detail(store: RunStore, run_id: int, step: str) -> StepDetail | None:
@@ -76,6 +127,9 @@ async def build_detail(store: RunStore, run_id: int, step: str) -> StepDetail | 
     if run is not None:
         status = shown_states(run, [record])[step]
         detail = replace(detail, status=status, duration=record.elapsed())
+        if record.type != "approval" and record.reused_from is None:
+            usual = (await store.usual_durations(run.workflow, before_run=run_id)).get(step)
+            detail = replace(detail, pace=step_pace(record, usual, time.time()))
     if record.type == "approval" and approvals:
         # the decision is said once, by its record: not again as the step's message
         # ("approved by ann: ok") and its outputs (approved_by, comment)

@@ -68,6 +68,7 @@ class StepDetail:
     approval: ApprovalRecord | None = None
     # every decision on it, oldest first: a gate needing several approvals has one a person
     approvals: tuple[ApprovalRecord, ...] = ()
+    pace: str = ""  # "slower than usual (2.5 s, usually 0.2 s)" (`store.usual`), or ""
 
     @classmethod
     def from_records(
@@ -107,6 +108,9 @@ def detail_content(detail: StepDetail) -> Content:
         facts.append(fmt_duration(detail.duration))
     for fact in filter(None, facts):
         parts += [(" · ", "dim"), fact]
+    if detail.pace:
+        quick = detail.pace.startswith("faster")
+        parts += [(" · ", "dim"), (detail.pace, "$text-success" if quick else "$text-warning bold")]
     if detail.message:
         parts += ["\n", (detail.message, "$text-error" if colour == "error" else "")]
     if detail.outputs:

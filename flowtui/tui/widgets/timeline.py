@@ -17,14 +17,17 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 from textual.timer import Timer
 
+from flowtui.store.usual import pace
 from flowtui.timefmt import fmt_duration
 from flowtui.tui.cells import fit_cells
 from flowtui.tui.glyphs import glyph, status_style
 from flowtui.tui.timeline_scale import (
+    GHOST,
     HELD,
     RUN,
     BarSpec,
     TimelineRow,
+    axis_end,
     axis_lines,
     critical_path,
     scale,
@@ -42,7 +45,12 @@ class TimelineView(ScrollView, can_focus=True):
     """Steps of one run as bars from the run's start to its end (or now).
 
     Held (waiting for approval) time is drawn `░` in the warning colour, running time `█`
-    in the step's status colour.  The critical path is marked `◆` with a bold name.
+    in the step's status colour, and behind it a faded `▒` "ghost" as long as the step
+    usually takes (`store.usual`): where the bar stops short of it the step was quick,
+    where the bar runs past it the step is slow.  A step more than twice its usual time
+    (still running, or ended) has its time marked `!` in the warning colour.  While the
+    run is live the axis reaches the usual end of every running step.  The critical path
+    is marked `◆` with a bold name.
     While the run is live the view redraws itself every 0.5 s, asking `clock` for now.
 
     | Key | Action |
@@ -62,7 +70,9 @@ class TimelineView(ScrollView, can_focus=True):
         "timeline--axis",
         "timeline--cursor",
         "timeline--critical",
+        "timeline--ghost",
         "timeline--muted",
+        "timeline--slow",
     }
 
     DEFAULT_CSS = """
@@ -73,6 +83,8 @@ class TimelineView(ScrollView, can_focus=True):
         & > .timeline--axis { color: $text-muted; }
         & > .timeline--muted { color: $text-muted; }
         & > .timeline--critical { color: $accent; text-style: bold; }
+        & > .timeline--ghost { color: $text-muted; }
+        & > .timeline--slow { color: $text-warning; text-style: bold; }
         & > .timeline--cursor { background: $block-cursor-blurred-background; }
         &:focus > .timeline--cursor { background: $block-cursor-background 40%; }
     }
@@ -162,6 +174,23 @@ class TimelineView(ScrollView, can_focus=True):
         return max(0.0, self._end_or_now - self._run_started)
 
     @property
+    def axis_total(self) -> float:
+        """Seconds the axis spans: `total`, or more while steps run toward their usual end."""
+        if self._run_started is None:
+            return 0.0
+        end = axis_end(self._rows, self._end_or_now, live=self.is_live)
+        return max(0.0, end - self._run_started)
+
+    def is_slow(self, row: TimelineRow) -> bool:
+        """More than twice its usual time: still running, or in all."""
+        start = row.started_at
+        if start is None or row.usual is None:
+            return False
+        if row.ended_at is not None:
+            return pace(row.ended_at - start, row.usual) == "slower"
+        return row.status == "running" and pace(self._end_or_now - start, row.usual) == "slower"
+
+    @property
     def _end_or_now(self) -> float:
         return self._run_ended if self._run_ended is not None else self._now
 
@@ -232,7 +261,10 @@ class TimelineView(ScrollView, can_focus=True):
 
     def _layout(self, bar_w: int) -> list[BarSpec]:
         if self._bars is None or self._bars_width != bar_w:
-            self._bars = scale(self._rows, self._run_started, self._end_or_now, bar_w)
+            span_end = axis_end(self._rows, self._end_or_now, live=self.is_live)
+            self._bars = scale(
+                self._rows, self._run_started, self._end_or_now, bar_w, span_end=span_end
+            )
             self._bars_width = bar_w
         return self._bars
 
@@ -259,7 +291,7 @@ class TimelineView(ScrollView, can_focus=True):
 
     def _header_line(self, y: int, name_w: int, bar_w: int) -> Text:
         axis = self.get_component_rich_style("timeline--axis")
-        labels, ruler = axis_lines(self.total, bar_w)
+        labels, ruler = axis_lines(self.axis_total, bar_w)
         left = " " * (4 + name_w + 1)
         if y == 0:
             return Text.assemble(
@@ -291,13 +323,22 @@ class TimelineView(ScrollView, can_focus=True):
             (f"{glyph(row.status)} ", colour),
             (f"{name} ", Style(bold=True) if critical else Style()),
         )
+        ghost = self.get_component_rich_style("timeline--ghost")
         if bar.has_bar:
+            styles = {RUN: colour, HELD: held, GHOST: ghost}
             for piece, kind in bar.runs:
-                style = colour if kind == RUN else held if kind == HELD else Style()
-                text.append(piece, style)
-            text.append(f" {fmt_duration(bar.duration):>{_DURATION_WIDTH}}")
+                text.append(piece, styles.get(kind, Style()))
+            took = fmt_duration(bar.duration)
+            if self.is_slow(row):
+                slow = self.get_component_rich_style("timeline--slow")
+                text.append(f" {'!' + took:>{_DURATION_WIDTH}}", slow)
+            else:
+                text.append(f" {took:>{_DURATION_WIDTH}}")
         else:
-            text.append(f"{row.status.replace('_', ' '):<{bar_w}}", muted)
+            words = row.status.replace("_", " ")
+            if row.usual is not None and row.status in ("pending", "queued"):
+                words += f" · usually {fmt_duration(row.usual)}"
+            text.append(fit_cells(words, bar_w), muted)
             text.append(" " * (_DURATION_WIDTH + 1))
         if index == self.cursor:
             # only the background: the bars keep their colours on the selected row
