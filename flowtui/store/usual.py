@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
 USUAL_OF_LAST = 20
 SLOWER_FACTOR = 2.0  # more than twice its usual time: slower than usual
-SLOWER_MIN_GAP = 0.5  # ... by at least this many seconds (0.01 s → 0.03 s is noise)
+SLOWER_MIN_GAP = 1.0  # ... by a second or more (0.03 s → 0.7 s on a busy machine is noise)
 FASTER_FACTOR = 0.5  # less than half of it: faster than usual ...
 FASTER_MIN_USUAL = 1.0  # ... where it matters: a step that usually takes a second or more
 

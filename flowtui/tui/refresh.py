@@ -419,12 +419,16 @@ class RefreshMixin(App[None]):
             held = [s.name for s in steps if s.status == StepStatus.HELD]
             if held:
                 parts.append(f"[{status_style('held', theme)}]⏸ waiting: {', '.join(held)}[/]")
+            usual = self._usual.get(run.id, {})
+            notes = usual_notes(run, steps, usual, status_style("held", theme) or "bold")
+            if not run.status.is_final:  # ETA, slow steps: up front, where a narrow pane shows them
+                parts.extend(notes)
             parts.append(f"run #{run.id}")
             parts.append(f"[{style}]{glyph(run.status)} {run.status}[/]")
             if duration is not None:
                 parts.append(fmt_duration(duration))
-            usual = self._usual.get(run.id, {})
-            parts.extend(usual_notes(run, steps, usual, status_style("held", theme) or "bold"))
+            if run.status.is_final:
+                parts.extend(notes)
             trigger = run.trigger + (f" ({run.triggered_by})" if run.triggered_by else "")
             parts.append(f"by {trigger}")
             if run.parent_run_id:
