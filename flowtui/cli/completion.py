@@ -33,6 +33,7 @@ POSITIONALS: dict[str, tuple[str, ...]] = {
     "approve": ("held-runs", "held"),
     "reject": ("held-runs", "held"),
     "completion": ("shells",),
+    "graph": ("workflows",),
 }
 RECENT_RUNS = 30
 
