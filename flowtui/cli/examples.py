@@ -25,7 +25,16 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
         "flowtui history --status failed --since 2h",
         "flowtui history --branch main --trigger cron --until 2026-01-31",
     ),
-    "show": ("flowtui show last", "flowtui show 42 --step apply --lines 50"),
+    "show": (
+        "flowtui show last",
+        "flowtui show 42 --step apply --lines 50",
+        "flowtui show 42 --compare --timeline   # against the last green run before it",
+    ),
+    "graph": (
+        "flowtui graph production-deploy",
+        "flowtui graph last --boxes       # a run, with each step's state",
+        "flowtui graph deploy.yaml --mermaid > docs/deploy.mmd",
+    ),
     "logs": (
         "flowtui logs last -f",
         "flowtui logs 42 apply --tail 20",

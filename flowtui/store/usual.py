@@ -24,13 +24,17 @@ SLOWER_MIN_GAP = 1.0  # ... by a second or more (0.03 s → 0.7 s on a busy mach
 FASTER_FACTOR = 0.5  # less than half of it: faster than usual ...
 FASTER_MIN_USUAL = 1.0  # ... where it matters: a step that usually takes a second or more
 
+# the newest runs looked at: bounds the work on a long history (runs_by_workflow index); a
+# step that succeeded fewer than USUAL_OF_LAST times among them has a median of fewer
+RECENT_RUNS = 10 * USUAL_OF_LAST
+
 _USUAL_SQL = """SELECT name, duration FROM (
     SELECT s.name AS name, s.ended_at - s.started_at AS duration,
            ROW_NUMBER() OVER (PARTITION BY s.name ORDER BY s.run_id DESC) AS n
-      FROM steps s JOIN runs r ON r.id = s.run_id
-     WHERE r.workflow = ? AND s.status = ? AND s.type <> 'approval'
-       AND s.reused_from IS NULL AND s.started_at IS NOT NULL AND s.ended_at IS NOT NULL
-       {before}
+      FROM steps s
+     WHERE s.run_id IN (SELECT id FROM runs WHERE workflow = ? {before} ORDER BY id DESC LIMIT ?)
+       AND s.status = ? AND s.type <> 'approval' AND s.reused_from IS NULL
+       AND s.started_at IS NOT NULL AND s.ended_at IS NOT NULL
 ) recent WHERE n <= ?"""
 
 
@@ -38,13 +42,14 @@ async def usual_durations(
     db: HistoryDb, workflow: str, *, before_run: int | None = None, last: int = USUAL_OF_LAST
 ) -> dict[str, float]:
     """{step: median seconds of its last `last` successes} for `workflow` (runs older than
-    `before_run` only, when given); steps that never succeeded are left out."""
-    params: list[object] = [workflow, str(StepStatus.SUCCEEDED)]
+    `before_run` only, when given; among its newest `RECENT_RUNS`); steps that never
+    succeeded are left out."""
+    params: list[object] = [workflow]
     before = ""
     if before_run is not None:
-        before = "AND s.run_id < ?"
+        before = "AND id < ?"
         params.append(before_run)
-    params.append(last)
+    params += [RECENT_RUNS, str(StepStatus.SUCCEEDED), last]
     rows = await db.fetchall(_USUAL_SQL.format(before=before), params)
     samples: dict[str, list[float]] = {}
     for row in rows:

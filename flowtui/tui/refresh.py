@@ -475,7 +475,8 @@ class RefreshMixin(App[None]):
             log_view.append(new)
             await self._recount_dropped(log_view, run_id, step, bool(new))
         if step is not None:
-            log_view.set_detail(await build_detail(store, run_id, step))
+            usual = self._usual.get(run_id)
+            log_view.set_detail(await build_detail(store, run_id, step, usual))
         else:
             log_view.set_detail(None)
 

@@ -114,7 +114,10 @@ def usual_notes(
     return notes
 
 
-async def build_detail(store: RunStore, run_id: int, step: str) -> StepDetail | None:
+async def build_detail(
+    store: RunStore, run_id: int, step: str, usual: Mapping[str, float] | None = None
+) -> StepDetail | None:
+    """`usual`: the run's usual step durations when the caller has them (else read)."""
     steps = {s.name: s for s in await store.get_steps(run_id)}
     record = steps.get(step)
     if record is None:
@@ -128,8 +131,9 @@ async def build_detail(store: RunStore, run_id: int, step: str) -> StepDetail | 
         status = shown_states(run, [record])[step]
         detail = replace(detail, status=status, duration=record.elapsed())
         if record.type != "approval" and record.reused_from is None:
-            usual = (await store.usual_durations(run.workflow, before_run=run_id)).get(step)
-            detail = replace(detail, pace=step_pace(record, usual, time.time()))
+            if usual is None:
+                usual = await store.usual_durations(run.workflow, before_run=run_id)
+            detail = replace(detail, pace=step_pace(record, usual.get(step), time.time()))
     if record.type == "approval" and approvals:
         # the decision is said once, by its record: not again as the step's message
         # ("approved by ann: ok") and its outputs (approved_by, comment)
