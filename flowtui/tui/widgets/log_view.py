@@ -108,9 +108,9 @@ def detail_content(detail: StepDetail) -> Content:
         facts.append(fmt_duration(detail.duration))
     for fact in filter(None, facts):
         parts += [(" · ", "dim"), fact]
-    if detail.pace:
+    if detail.pace:  # a line of its own: a narrow pane does not break its figures apart
         quick = detail.pace.startswith("faster")
-        parts += [(" · ", "dim"), (detail.pace, "$text-success" if quick else "$text-warning bold")]
+        parts += ["\n", (detail.pace, "$text-success" if quick else "$text-warning bold")]
     if detail.message:
         parts += ["\n", (detail.message, "$text-error" if colour == "error" else "")]
     if detail.outputs:
