@@ -105,6 +105,8 @@ async def test_history_queries_use_indexes(store: RunStore) -> None:
         "get_events": lambda: store.get_events(run),
         "workflow_paused": lambda: store.workflow_paused("build"),
         "take_commands": lambda: store.take_commands(run_ids),
+        "usual_durations": lambda: store.usual_durations("build"),
+        "usual_durations(before)": lambda: store.usual_durations("build", before_run=run),
     }
     failures = []
     for label, call in calls.items():
