@@ -12,6 +12,7 @@ import contextlib
 import os
 import signal
 import sys
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
@@ -51,7 +52,7 @@ from flowtui.model.loader import (
 from flowtui.model.workflow import Workflow
 from flowtui.store.db import StoreFullError
 from flowtui.store.runstore import RunStore
-from flowtui.store.usual import pace_note
+from flowtui.store.usual import step_pace
 from flowtui.timefmt import fmt_clock, fmt_duration
 
 if TYPE_CHECKING:  # the engine is imported only by the commands that run something
@@ -561,6 +562,7 @@ async def _show(args: argparse.Namespace) -> int:
         outputs = await store.get_outputs(run.id)
         omissions = await store.log_omissions(run.id)
         usual = await store.usual_durations(run.workflow, before_run=run.id)
+        now = time.time()
         print(render_summary(run, steps, approvals, paint))
         if run.left_out:
             print(f"Left out: {left_out_note(run)}")
@@ -586,8 +588,8 @@ async def _show(args: argparse.Namespace) -> int:
             attempts = f"  attempt {step.attempt}" if retried else ""
             status = paint.status(status_now, step_label(step, decided, run))
             print(paint(f"── {step.name}", "1") + f"  {status}{timing}{code}{attempts}")
-            if note := pace_note(dur if step.reused_from is None else None, usual.get(step.name)):
-                print(f"   {paint(note, '33' if note.startswith('slower') else '36')}")
+            if step.reused_from is None and (note := step_pace(step, usual.get(step.name), now)):
+                print(f"   {paint(note, '36' if note.startswith('faster') else '33')}")
             if step.type == "approval":
                 print(*gate_rules_lines(run, step.name), sep="\n", end="")
             for a in approvals:

@@ -30,7 +30,7 @@ class StepDelta:
 
     @property
     def pace(self) -> str | None:
-        """ "slower" / "faster" than in the other run (the same rule as "than usual")."""
+        """Slower or faster than in the other run: the rule of "than usual" (`store.usual.pace`)."""
         return pace(self.duration, self.other_duration)
 
 

@@ -71,7 +71,7 @@ def figure(seconds: float) -> str:
 
 
 def pace(duration: float | None, usual: float | None) -> str | None:
-    """ "slower", "faster" or None (as usual, or nothing to compare with)."""
+    """The verdict: `slower`, `faster`, or None (as usual, or nothing to compare with)."""
     if duration is None or usual is None:
         return None
     if duration > SLOWER_FACTOR * usual and duration - usual >= SLOWER_MIN_GAP:
@@ -82,7 +82,7 @@ def pace(duration: float | None, usual: float | None) -> str | None:
 
 
 def pace_note(duration: float | None, usual: float | None, *, word: str = "usually") -> str:
-    """ "slower than usual (2.5 s, usually 0.2 s)", or "" when it took its usual time."""
+    """The words for a verdict, `slower than usual (2.5 s, usually 0.2 s)`, or ""."""
     verdict = pace(duration, usual)
     if verdict is None or duration is None or usual is None:
         return ""
@@ -94,6 +94,20 @@ def running_long(step: StepRecord, usual: float | None, now: float) -> bool:
     if step.status != StepStatus.RUNNING or step.started_at is None:
         return False
     return pace(now - step.started_at, usual) == "slower"
+
+
+def step_pace(step: StepRecord, usual: float | None, now: float) -> str:
+    """A step's note: `pace_note` once it ended, `running longer than usual (…)` while it
+    runs past twice its usual time, else ""."""
+    if step.started_at is None:
+        return ""
+    if step.ended_at is not None:
+        return pace_note(step.ended_at - step.started_at, usual)
+    if usual is not None and running_long(step, usual, now):
+        return (
+            f"running longer than usual ({figure(now - step.started_at)}, usually {figure(usual)})"
+        )
+    return ""
 
 
 def projected_end(

@@ -13,7 +13,7 @@ from flowtui.engine.states import StepStatus
 from flowtui.glyphs import shown_status
 from flowtui.model.workflow import Workflow
 from flowtui.store.runstore import RunStore
-from flowtui.store.usual import figure, pace, pace_note, projected_end, running_long
+from flowtui.store.usual import pace, projected_end, running_long, step_pace
 from flowtui.timefmt import fmt_duration
 from flowtui.tui.timeline_scale import TimelineRow
 from flowtui.tui.widgets.log_view import StepDetail
@@ -70,20 +70,6 @@ def build_timeline_rows(
         )
         for s in steps
     ]
-
-
-def step_pace(step: StepRecord, usual: float | None, now: float) -> str:
-    """ "slower than usual (2.5 s, usually 0.2 s)" for an ended step, "running longer than
-    usual (…)" for one still running past twice its usual time, else ""."""
-    if step.started_at is None:
-        return ""
-    if step.ended_at is not None:
-        return pace_note(step.ended_at - step.started_at, usual)
-    if usual is not None and running_long(step, usual, now):
-        return (
-            f"running longer than usual ({figure(now - step.started_at)}, usually {figure(usual)})"
-        )
-    return ""
 
 
 def usual_notes(
