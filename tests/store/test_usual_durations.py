@@ -9,7 +9,7 @@ from flowtui.engine.records import NewStep, StepRecord
 from flowtui.engine.states import StepStatus
 from flowtui.store import RunStore
 from flowtui.store.compare import compare_runs
-from flowtui.store.usual import pace_note, projected_end
+from flowtui.store.usual import pace_note, projected_end, step_pace
 
 
 def _step(
@@ -76,6 +76,12 @@ def test_pace_notes_and_projected_end() -> None:
     assert pace_note(0.4, 1.0) == "faster than usual (0.4 s, usually 1.0 s)"
     assert pace_note(0.01, 0.5) == ""  # faster, but it does not matter
     assert pace_note(1.0, None) == ""
+    still = _rec("b", StepStatus.RUNNING, 0.0, None)
+    assert step_pace(still, 0.2, now=5.0) == "running longer than usual (5.0 s, usually 0.2 s)"
+    assert step_pace(still, 3.0, now=5.0) == ""  # not yet twice its usual time
+    assert step_pace(_rec("b", StepStatus.SUCCEEDED, 0.0, 0.05), 3.0, now=9.0).startswith(
+        "faster than usual (0.05 s, usually 3.0 s)"
+    )
     running = [
         _rec("build", StepStatus.SUCCEEDED, 0.0, 10.0),
         _rec("test", StepStatus.RUNNING, 10.0, None, ["build"]),
