@@ -151,7 +151,8 @@ async def _watch(catalog: WorkflowCatalog, folder: Path, stop: asyncio.Event) ->
     from flowtui.model.circleci.watch import watch_catalog
 
     async for paths in watch_catalog(folder, stop_event=stop):
-        _report_change(catalog, catalog.refresh(paths))
+        # in a thread: a Python workflow file is evaluated by a child process (with a timeout)
+        _report_change(catalog, catalog.apply(await asyncio.to_thread(catalog.load, paths)))
 
 
 def cmd_triggers(args: argparse.Namespace) -> int:
