@@ -42,7 +42,8 @@ class DefinitionError(Exception):
 
 @dataclass(frozen=True, slots=True)
 class StepRef:
-    """What every step method returns: use it in `requires=`, `then=`, `else_=`."""
+    """What every step method returns: use it in `requires=`, `then=`, `else_=` (as the
+    step's name, or a function decorated with `@wf.step`)."""
 
     name: str
 
@@ -50,7 +51,10 @@ class StepRef:
         return self.name
 
 
-Requires = StepRef | str | Sequence[StepRef | str]
+# a step: its reference, its name, or a function decorated with `@wf.step`
+StepLike = StepRef | str | Callable[..., Any]
+Requires = StepLike | Sequence[StepLike]
+STEP_ATTRIBUTE = "__flowtui_step__"  # a decorated function's step name
 
 
 class StepOptions(TypedDict, total=False):
@@ -328,7 +332,8 @@ class Workflow:
                 (code.co_filename, code.co_firstlineno, 1) if code is not None else _origin()
             )
             keys = {"call": _call_of(fn), "args": args}
-            self._add(name or fn.__name__, "python", keys, options, origin)
+            ref = self._add(name or fn.__name__, "python", keys, options, origin)
+            setattr(fn, STEP_ATTRIBUTE, ref.name)  # so `requires=[fn]` names its step
             return fn
 
         if func is not None:
@@ -382,6 +387,8 @@ def _plain(value: Any, where: str) -> Any:
         return value
     if isinstance(value, StepRef):
         return value.name
+    if isinstance(getattr(value, STEP_ATTRIBUTE, None), str):
+        return getattr(value, STEP_ATTRIBUTE)
     if isinstance(value, Mapping):
         result: dict[str, Any] = {}
         for key, item in value.items():
