@@ -208,9 +208,7 @@ class Workflow:
         """A `condition` step: `if_` is the expression (`if`, `then`, `else` in YAML)."""
         return self._add(name, "condition", {"if": if_, "then": then, "else": else_}, options)
 
-    def notify(
-        self, name: str, url: str, message: str, **options: Unpack[StepOptions]
-    ) -> StepRef:
+    def notify(self, name: str, url: str, message: str, **options: Unpack[StepOptions]) -> StepRef:
         """A `notify` step: post `message` to a chat webhook `url`."""
         return self._add(name, "notify", {"url": url, "message": message}, options)
 
@@ -328,9 +326,7 @@ class Workflow:
 
         def decorate(fn: F) -> F:
             code = getattr(fn, "__code__", None)
-            origin = (
-                (code.co_filename, code.co_firstlineno, 1) if code is not None else _origin()
-            )
+            origin = (code.co_filename, code.co_firstlineno, 1) if code is not None else _origin()
             keys = {"call": _call_of(fn), "args": args}
             ref = self._add(name or fn.__name__, "python", keys, options, origin)
             setattr(fn, STEP_ATTRIBUTE, ref.name)  # so `requires=[fn]` names its step

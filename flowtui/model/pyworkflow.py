@@ -12,6 +12,7 @@ what ran, with positions still pointing at the Python file.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -88,7 +89,7 @@ def evaluate(path: Path, file: str, timeout: float | None = None) -> str:
                 Problem(
                     SourcePos(file, 1, 1),
                     "the Python file declares no workflow",
-                    "add `wf = Workflow(\"name\")` (from flowtui.workflows import Workflow)",
+                    'add `wf = Workflow("name")` (from flowtui.workflows import Workflow)',
                 )
             ]
         )
@@ -106,9 +107,7 @@ def evaluate(path: Path, file: str, timeout: float | None = None) -> str:
 
 
 def _run_child(path: Path, file: str, timeout: float) -> dict[str, Any]:
-    env = {
-        k: v for k, v in os.environ.items() if k not in _PRIVATE and not k.startswith("PG")
-    }
+    env = {k: v for k, v in os.environ.items() if k not in _PRIVATE and not k.startswith("PG")}
     try:
         proc = subprocess.Popen(
             [sys.executable, "-m", "flowtui.model.pyeval", str(path.resolve())],
@@ -161,10 +160,8 @@ def _run_child(path: Path, file: str, timeout: float) -> dict[str, Any]:
 
 
 def _kill_group(proc: subprocess.Popen[bytes]) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(proc.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
     proc.wait()
 
 
@@ -243,9 +240,9 @@ def mapper(entries: list[MapEntry]) -> Callable[[SourcePos], SourcePos]:
     return to_python
 
 
-def relocate_problems(problems: Iterable[Problem], move: Callable[[SourcePos], SourcePos]) -> (
-    WorkflowError
-):
+def relocate_problems(
+    problems: Iterable[Problem], move: Callable[[SourcePos], SourcePos]
+) -> WorkflowError:
     return WorkflowError(replace(p, pos=move(p.pos)) for p in problems)
 
 

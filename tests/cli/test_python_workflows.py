@@ -36,9 +36,7 @@ def folder_with(tmp_path: Path, name: str, text: str) -> Path:
     return folder
 
 
-def test_a_python_workflow_runs_by_name_and_records_its_document(
-    cli: Cli, tmp_path: Path
-) -> None:
+def test_a_python_workflow_runs_by_name_and_records_its_document(cli: Cli, tmp_path: Path) -> None:
     folder = folder_with(tmp_path, "pipeline.py", PIPELINE)
     cli.env["FLOWTUI_WORKFLOWS"] = str(folder)
     result = cli("run", "pipeline", "-q")

@@ -170,9 +170,7 @@ def test_a_syntax_error_and_plain_data_are_reported_at_their_lines(tmp_path: Pat
 
 
 def test_a_crashing_interpreter_is_an_error_not_a_crash(tmp_path: Path) -> None:
-    path = write(
-        tmp_path, "dies.py", "import os\nimport flowtui.workflows\nos._exit(3)\n"
-    )
+    path = write(tmp_path, "dies.py", "import os\nimport flowtui.workflows\nos._exit(3)\n")
     (found,) = problems(path)
     assert found.startswith(f"{path}:1:1: error: evaluating the Python file did not finish")
 
