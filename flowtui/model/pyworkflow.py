@@ -108,6 +108,7 @@ def evaluate(path: Path, file: str, timeout: float | None = None) -> str:
 
 def _run_child(path: Path, file: str, timeout: float) -> dict[str, Any]:
     env = {k: v for k, v in os.environ.items() if k not in _PRIVATE and not k.startswith("PG")}
+    env["PYTHONDONTWRITEBYTECODE"] = "1"  # no __pycache__ appears in the watched folder
     try:
         proc = subprocess.Popen(
             [sys.executable, "-m", "flowtui.model.pyeval", str(path.resolve())],
