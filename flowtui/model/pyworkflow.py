@@ -19,6 +19,7 @@ import signal
 import subprocess
 import sys
 from collections.abc import Callable, Iterable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -106,19 +107,39 @@ def evaluate(path: Path, file: str, timeout: float | None = None) -> str:
     return normalised_document(workflows[0], path)
 
 
+# how the evaluating child is started away from the history, once a runner knows what to
+# hide (engine/pysandbox.py): (argv, cwd, env) -> (the argv to run, a pre-exec hook)
+SpawnSetup = Callable[
+    [list[str], Path, dict[str, str]],
+    AbstractContextManager[tuple[list[str], Callable[[], None] | None]],
+]
+_sandbox: SpawnSetup | None = None
+
+
+def use_sandbox(setup: SpawnSetup | None) -> None:
+    """Start later evaluations with `setup` (None: as they are)."""
+    global _sandbox
+    _sandbox = setup
+
+
 def _run_child(path: Path, file: str, timeout: float) -> dict[str, Any]:
     env = {k: v for k, v in os.environ.items() if k not in _PRIVATE and not k.startswith("PG")}
     env["PYTHONDONTWRITEBYTECODE"] = "1"  # no __pycache__ appears in the watched folder
+    argv = [sys.executable, "-m", "flowtui.model.pyeval", str(path.resolve())]
+    cwd = path.resolve().parent
+    setup = _sandbox(argv, cwd, env) if _sandbox is not None else nullcontext((argv, None))
     try:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "flowtui.model.pyeval", str(path.resolve())],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            cwd=path.resolve().parent,
-            env=env,
-            start_new_session=True,  # its own process group: a timeout kills all of it
-        )
+        with setup as (command, restrict):
+            proc = subprocess.Popen(
+                command,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                cwd=cwd,
+                env=env,
+                start_new_session=True,  # its own process group: a timeout kills all of it
+                preexec_fn=restrict,
+            )
     except OSError as exc:
         raise WorkflowError(
             [Problem(SourcePos(file, 1, 1), f"cannot start python: {exc.strerror or exc}")]
@@ -274,4 +295,5 @@ __all__ = [
     "relocate",
     "relocate_problems",
     "timeout_seconds",
+    "use_sandbox",
 ]
