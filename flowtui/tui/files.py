@@ -13,6 +13,7 @@ import os
 import re
 import shlex
 import subprocess
+from pathlib import Path
 
 from textual.app import SuspendNotSupported
 
@@ -68,9 +69,13 @@ class FileActionsMixin(RefreshMixin):
         except OSError as exc:
             self.notify(f"cannot start {editor!r}: {exc}", severity="error")
             return
-        self.catalog.refresh([entry.path])
-        self.call_later(self.refresh_list)
-        self.call_later(self.refresh_view)
+        self.call_later(self._reload_edited, entry.path)
+
+    async def _reload_edited(self, path: Path) -> None:
+        # in a thread: a Python workflow file is evaluated by a child process (with a timeout)
+        self.catalog.apply(await asyncio.to_thread(self.catalog.load, [path]))
+        await self.refresh_list()
+        await self.refresh_view()
 
     @reported
     @writes("delete")

@@ -45,3 +45,19 @@ async def test_a_python_workflow_is_listed_and_reloads_on_save(tmp_path: Path) -
         text = str(banner.render())
         assert f"{path}:5:1:" in text and "unknown step `biuld`" in text, text
         assert set(dag.node_names) == {"build", "ship"}, "the last good one stays"
+
+
+async def test_duplicating_a_python_workflow_keeps_a_module_name(tmp_path: Path) -> None:
+    folder = tmp_path / "flows"
+    folder.mkdir()
+    (folder / "pyflow.py").write_text(FLOW)
+    app = FlowApp(folder, db_path=tmp_path / "h.db", triggers=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await app.ready.wait()
+        await select(pilot, app, "pyflow")
+        await pilot.press("d")
+        copy = folder / "pyflow_copy.py"
+        table = app.query_one(WorkflowList)
+        await until(pilot, lambda: table.row_count == 2)
+        assert 'Workflow("pyflow_copy"' in copy.read_text()
+        await select(pilot, app, "pyflow_copy")
