@@ -104,7 +104,7 @@ def evaluate(path: Path, file: str, timeout: float | None = None) -> str:
                 )
             ]
         )
-    return normalised_document(workflows[0], path)
+    return normalised_document(workflows[0], path, file)
 
 
 # how the evaluating child is started away from the history, once a runner knows what to
@@ -125,7 +125,9 @@ def use_sandbox(setup: SpawnSetup | None) -> None:
 def _run_child(path: Path, file: str, timeout: float) -> dict[str, Any]:
     env = {k: v for k, v in os.environ.items() if k not in _PRIVATE and not k.startswith("PG")}
     env["PYTHONDONTWRITEBYTECODE"] = "1"  # no __pycache__ appears in the watched folder
-    argv = [sys.executable, "-m", "flowtui.model.pyeval", str(path.resolve())]
+    # -P: the folder is not put first on sys.path before flowtui is imported (pyeval puts
+    # it there for the file's own imports)
+    argv = [sys.executable, "-P", "-m", "flowtui.model.pyeval", str(path.resolve())]
     cwd = path.resolve().parent
     setup = _sandbox(argv, cwd, env) if _sandbox is not None else nullcontext((argv, None))
     try:
@@ -208,10 +210,28 @@ def _str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
 _Dumper.add_representer(str, _str)
 
 
-def normalised_document(declared: dict[str, Any], path: Path) -> str:
+def normalised_document(declared: dict[str, Any], path: Path, file: str) -> str:
     """The YAML document of one declared workflow, its first line the line map."""
     keys = dict(declared["keys"])
-    steps = {step["name"]: step["keys"] for step in declared["steps"]}
+    steps: dict[str, Any] = {}
+    first: dict[str, SourcePos] = {}
+    twice: list[Problem] = []
+    for step in declared["steps"]:
+        pos = _pos(file, path, step["origin"])
+        if step["name"] in steps:  # YAML's duplicate key, which a dict would silently drop
+            twice.append(
+                Problem(
+                    pos,
+                    f"step `{step['name']}` is declared twice "
+                    f"(first at line {first[step['name']].line})",
+                    "give each step its own name",
+                )
+            )
+            continue
+        steps[step["name"]] = step["keys"]
+        first[step["name"]] = pos
+    if twice:
+        raise WorkflowError(twice)
     body = yaml.dump(
         {**keys, "steps": steps}, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=100
     )
@@ -222,7 +242,7 @@ def normalised_document(declared: dict[str, Any], path: Path) -> str:
         if key.value == "steps" and isinstance(value, yaml.MappingNode):
             starts = [k.start_mark.line + 2 for k, _ in value.value]
     entries: list[MapEntry] = [(2, *_origin(declared["origin"], path))]
-    for start, step in zip(starts, declared["steps"], strict=False):
+    for start, step in zip(starts, declared["steps"], strict=True):
         entries.append((start, *_origin(step["origin"], path)))
     return MAP_PREFIX + json.dumps(entries, separators=(",", ":")) + "\n" + body
 

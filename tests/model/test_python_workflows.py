@@ -208,6 +208,23 @@ def test_one_workflow_per_file(tmp_path: Path) -> None:
     assert problems(two)[0].startswith(f"{two}:3:1: error: a Python workflow file declares one")
 
 
+def test_a_step_declared_twice_is_an_error_at_the_second(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "twice.py",
+        """\
+        from flowtui.workflows import Workflow
+        wf = Workflow("twice")
+        wf.script("a", run="true")
+        wf.script("a", run="false")
+        """,
+    )
+    assert problems(path) == [
+        f"{path}:4:1: error: step `a` is declared twice (first at line 3)\n"
+        "    hint: give each step its own name"
+    ]
+
+
 def test_only_python_files_that_use_the_api_are_workflow_files(tmp_path: Path) -> None:
     write(tmp_path, "helper.py", "def collect(ctx):\n    return {}\n")
     wf = write(
