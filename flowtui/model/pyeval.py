@@ -35,10 +35,8 @@ def evaluate(path: Path) -> dict[str, Any]:
         return _failure(path, exc, f"the file called sys.exit({exc.code!r})")
     except BaseException as exc:  # the user's code may raise anything; say where
         return _failure(path, exc)
-    return {
-        "ok": True,
-        "module": module_name,
-        "workflows": [
+    try:
+        workflows = [
             {
                 "origin": list(wf.data.origin),
                 "keys": wf.data.keys,
@@ -48,8 +46,10 @@ def evaluate(path: Path) -> dict[str, Any]:
                 ],
             }
             for wf in pyapi.declared
-        ],
-    }
+        ]
+    except Exception as exc:  # the file changed what it declared behind the API's back
+        return _failure(path, exc, f"what the file declared cannot be read: {exc}")
+    return {"ok": True, "module": module_name, "workflows": workflows}
 
 
 def _failure(path: Path, exc: BaseException, message: str = "") -> dict[str, Any]:

@@ -73,6 +73,23 @@ def evaluate(path: Path, file: str, timeout: float | None = None) -> str:
     """The normalised YAML document of the workflow declared in `path` (errors name `file`)."""
     limit = timeout_seconds() if timeout is None else timeout
     answer = _run_child(path, file, limit)
+    try:
+        return _document(answer, path, file)
+    except (KeyError, IndexError, TypeError, ValueError, yaml.YAMLError) as exc:
+        # the child's answer is ours, but the file's code ran in that process and could
+        # have changed what it declared behind the API's back
+        raise WorkflowError(
+            [
+                Problem(
+                    SourcePos(file, 1, 1),
+                    f"what the Python file declared cannot be read ({type(exc).__name__}: {exc})",
+                    "declare steps only through the flowtui.workflows API",
+                )
+            ]
+        ) from None
+
+
+def _document(answer: dict[str, Any], path: Path, file: str) -> str:
     if not answer.get("ok"):
         origin = answer.get("origin") or [file, 1, 1]
         raise WorkflowError(
