@@ -60,6 +60,14 @@ wf.script("apply", "./apply.sh", matrix={"size": ["s", "l"]}, branches={"only": 
 @wf.step(requires=["apply"], retries=1)
 def summarise(ctx):
     return {"n": 1}
+
+
+wf.python("again", summarise, args={"k": 1}, requires=summarise)
+
+
+@wf.step(name="named", args={"x": [1, 2]})
+def other(ctx):
+    return None
 """
 
 
@@ -81,7 +89,12 @@ def test_every_step_type_and_top_level_key_is_reachable(tmp_path: Path) -> None:
         "apply[size=s]": "script",
         "apply[size=l]": "script",
         "summarise": "python",
+        "again": "python",
+        "named": "python",
     }
+    assert workflow.steps["again"].spec == {"call": "every_type:summarise", "args": {"k": 1}}
+    assert workflow.steps["again"].requires == ("summarise",)
+    assert workflow.steps["named"].spec == {"call": "every_type:other", "args": {"x": [1, 2]}}
     assert workflow.params["version"].required and workflow.params["region"].default == "eu"
     assert [t.kind for t in workflow.triggers] == ["manual", "cron"]
     assert workflow.env == {"A": "1"} and workflow.concurrency == 2 and workflow.fail_fast
