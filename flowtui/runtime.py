@@ -18,6 +18,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING
 
+from flowtui.engine import pysandbox
 from flowtui.engine.bus import EventBus
 from flowtui.engine.logcap import LogLimits
 from flowtui.engine.owner import Owner
@@ -73,6 +74,7 @@ def build_runner(
         own_root = (options.workspace_root.absolute(),) if options.workspace_root else ()
         private = store.private_paths + own_root
         options = dataclasses.replace(options, private_paths=private)
+    pysandbox.install(options.private_paths)  # .py workflow files are kept away as steps are
     return Runner(
         store,
         bus,

@@ -80,7 +80,6 @@ async def _serve(args: argparse.Namespace, folder: Path) -> int:
     from flowtui.triggers.hooks import WebhookOptions
 
     catalog = WorkflowCatalog(folder)
-    _report_change(catalog, catalog.scan())
 
     def workflows() -> list[Workflow]:
         return [e.workflow for e in catalog.entries if e.workflow is not None]
@@ -89,6 +88,11 @@ async def _serve(args: argparse.Namespace, folder: Path) -> int:
         parallel=args.parallel, resolve_workflow=child_resolver([folder], catalog)
     )
     runtime = await open_runtime(args, options)
+    # once the runtime knows what to hide: Python workflow files are evaluated sandboxed, in
+    # a thread (each evaluation is a child process with a timeout)
+    _report_change(
+        catalog, catalog.apply(await asyncio.to_thread(catalog.load, catalog.scan_paths()))
+    )
 
     def on_event(event: Event) -> None:
         if isinstance(event, RunStatusChanged) and event.status.is_final:
@@ -151,7 +155,8 @@ async def _watch(catalog: WorkflowCatalog, folder: Path, stop: asyncio.Event) ->
     from flowtui.model.circleci.watch import watch_catalog
 
     async for paths in watch_catalog(folder, stop_event=stop):
-        _report_change(catalog, catalog.refresh(paths))
+        # in a thread: a Python workflow file is evaluated by a child process (with a timeout)
+        _report_change(catalog, catalog.apply(await asyncio.to_thread(catalog.load, paths)))
 
 
 def cmd_triggers(args: argparse.Namespace) -> int:

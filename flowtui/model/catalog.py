@@ -31,6 +31,10 @@ class CatalogEntry:
         return self.error.splitlines()[0] if self.error else ""
 
 
+# a file as `WorkflowCatalog.load` found it: its workflow, its error, or None (gone)
+Loaded = tuple[Path, Workflow | str | None]
+
+
 @dataclass(frozen=True, slots=True)
 class CatalogChange:
     added: tuple[Path, ...] = ()
@@ -63,35 +67,50 @@ class WorkflowCatalog:
 
     def scan(self) -> CatalogChange:
         """Load every workflow file of the folder; forget files that are gone."""
+        return self.refresh(self.scan_paths())
+
+    def scan_paths(self) -> list[Path]:
+        """What `scan` reloads: the folder's workflow files, and the ones that are gone."""
         present = set(discover_workflows(self.folder)) if self.folder.is_dir() else set()
-        gone = [p for p in self._entries if p not in present]
-        return self.refresh([*present, *gone])
+        return [*present, *(p for p in self._entries if p not in present)]
 
     def refresh(self, paths: Iterable[Path]) -> CatalogChange:
         """Reload the given files (created, modified or deleted)."""
+        return self.apply(self.load(paths))
+
+    def load(self, paths: Iterable[Path]) -> list[Loaded]:
+        """Load the given files without changing the catalog (safe in a thread: evaluating
+        a Python workflow file may take up to its timeout); `apply` takes the result."""
+        loaded: list[Loaded] = []
+        for path in sorted(set(paths)):
+            if not is_workflow_file(path) or not path.exists():
+                loaded.append((path, None))  # gone, or no longer a workflow file
+                continue
+            try:
+                loaded.append((path, load_workflow(path)))
+            except WorkflowError as exc:
+                loaded.append((path, str(exc)))
+            except OSError as exc:
+                loaded.append((path, f"{path}:1:1: error: cannot read: {exc.strerror or exc}"))
+        return loaded
+
+    def apply(self, loaded: Iterable[Loaded]) -> CatalogChange:
+        """Take what `load` found into the catalog; say what changed."""
         added: list[Path] = []
         updated: list[Path] = []
         removed: list[Path] = []
         broken: list[Path] = []
-        for path in sorted(set(paths)):
-            if not is_workflow_file(path):
-                continue
-            if not path.exists():
+        for path, result in loaded:
+            if result is None:
                 if self._entries.pop(path, None) is not None:
                     removed.append(path)
                 continue
             old = self._entries.get(path)
-            try:
-                workflow = load_workflow(path)
-            except WorkflowError as exc:
-                self._entries[path] = CatalogEntry(path, old.workflow if old else None, str(exc))
+            if isinstance(result, str):
+                self._entries[path] = CatalogEntry(path, old.workflow if old else None, result)
                 broken.append(path)
                 continue
-            except OSError as exc:
-                message = f"{path}:1:1: error: cannot read: {exc.strerror or exc}"
-                self._entries[path] = CatalogEntry(path, old.workflow if old else None, message)
-                broken.append(path)
-                continue
+            workflow = result
             entry = CatalogEntry(path, workflow)
             clash = self._name_clash(path, workflow.name)
             if clash is not None:

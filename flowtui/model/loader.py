@@ -12,7 +12,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from flowtui.model import circleci
+from flowtui.model import circleci, pyworkflow
 from flowtui.model.checker import ENV_NAME_RE, MISSING, NAME_RE, describe, is_scalar, suggest
 from flowtui.model.errors import Problem, WorkflowError
 from flowtui.model.validate_steps import (
@@ -75,6 +75,11 @@ def load_workflow(path: str | Path) -> Workflow:
     """Load and validate one workflow file; raise WorkflowError listing every problem."""
     given = str(path)
     file_path = Path(path)
+    if pyworkflow.is_python_workflow_file(file_path):
+        # evaluated in a child process; its normalised document is validated below
+        return load_workflow_text(
+            pyworkflow.evaluate(file_path, given), file=given, path=file_path.resolve()
+        )
     try:
         size = file_path.stat().st_size
         if size > MAX_FILE_BYTES:
@@ -97,6 +102,18 @@ def load_workflow_text(
     if len(data) > MAX_FILE_BYTES:
         raise WorkflowError([_too_large(file, len(data))])
     source = decode(data, file) if isinstance(text, bytes) else text
+    line_map = pyworkflow.read_map(source)
+    if line_map is not None:  # the normalised document of a Python workflow
+        move = pyworkflow.mapper(line_map)
+        try:
+            workflow = _load_yaml(source, data, file, path)
+        except WorkflowError as exc:
+            raise pyworkflow.relocate_problems(exc.problems, move) from None
+        return pyworkflow.relocate(workflow, move)
+    return _load_yaml(source, data, file, path)
+
+
+def _load_yaml(source: str, data: bytes, file: str, path: Path | None) -> Workflow:
     document = parse_document(source, file)
     if circleci.is_circleci_path(file) or circleci.looks_like_circleci(document.value):
         return circleci.load_workflow_from_config(source, file, path, document=document)
@@ -109,19 +126,28 @@ def load_workflow_text(
 
 
 def is_workflow_file(path: Path) -> bool:
-    """A YAML file that is not an editor's temporary or backup file."""
-    return path.suffix in (".yaml", ".yml") and not _is_temp_name(path.name)
+    """A YAML file, or a Python file that uses `flowtui.workflows` (a deleted `.py` counts,
+    so that its workflow is forgotten), that is not an editor's temporary or backup file."""
+    if _is_temp_name(path.name):
+        return False
+    if path.suffix == ".py":
+        return not path.exists() or pyworkflow.declares_workflows(path)
+    return path.suffix in (".yaml", ".yml")
 
 
 def discover_workflows(folder: Path) -> list[Path]:
-    """The workflow files directly in `folder` (*.yaml, *.yml), sorted by name."""
+    """The workflow files directly in `folder` (*.yaml, *.yml, and *.py files that use
+    `flowtui.workflows`), sorted by name."""
     folder = Path(folder)
     if not folder.is_dir():
         return []
     found = [
         entry
         for entry in folder.iterdir()
-        if entry.suffix in (".yaml", ".yml") and not _is_temp_name(entry.name) and entry.is_file()
+        if entry.suffix in (".yaml", ".yml", ".py")
+        and not _is_temp_name(entry.name)
+        and entry.is_file()
+        and is_workflow_file(entry)
     ]
     # a project folder's CircleCI config is listed too (after the folder's own files)
     circle = [folder / ".circleci" / n for n in ("config.yml", "config.yaml")]
@@ -133,7 +159,7 @@ def resolve_workflow(ref: str, search_dirs: Sequence[Path]) -> Path:
     candidate = Path(ref).expanduser()
     if candidate.is_file():
         return candidate
-    looks_like_path = "/" in ref or "\\" in ref or candidate.suffix in (".yaml", ".yml")
+    looks_like_path = "/" in ref or "\\" in ref or candidate.suffix in (".yaml", ".yml", ".py")
     if looks_like_path:
         for folder in search_dirs:
             inside = Path(folder) / ref

@@ -6,12 +6,14 @@ too, a moment later); a deleted workflow's run history stays.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import functools
 import os
 import re
 import shlex
 import subprocess
+from pathlib import Path
 
 from textual.app import SuspendNotSupported
 
@@ -33,14 +35,21 @@ class FileActionsMixin(RefreshMixin):
             return
         text = entry.path.read_text(encoding="utf-8")
         stem = entry.path.stem
+        python = entry.path.suffix == ".py"  # its file name must stay a module name
+        dash = "_" if python else "-"
         for n in range(1, 100):
-            target = entry.path.with_name(f"{stem}-copy{'' if n == 1 else n}{entry.path.suffix}")
+            suffix = f"{dash}copy{'' if n == 1 else n}"
+            target = entry.path.with_name(f"{stem}{suffix}{entry.path.suffix}")
             if not target.exists():
                 break
-        new_name = f"{entry.name}-copy{'' if n == 1 else n}"
-        text, _ = re.subn(r"(?m)^name:\s*.*$", f"name: {new_name}", text, count=1)
+        new_name = f"{entry.name}{suffix}"
+        if python:  # `Workflow("name"` → `Workflow("name_copy"`
+            pattern, named = r"""(Workflow\(\s*)(["'])[^"']*\2""", rf"\g<1>\g<2>{new_name}\g<2>"
+        else:
+            pattern, named = r"(?m)^name:\s*.*$", f"name: {new_name}"
+        text, _ = re.subn(pattern, named, text, count=1)
         target.write_text(text, encoding="utf-8")
-        self.catalog.refresh([target])
+        self.catalog.apply(await asyncio.to_thread(self.catalog.load, [target]))
         await self.refresh_list()
         self.notify(f"duplicated as {target.name}")
 
@@ -60,9 +69,13 @@ class FileActionsMixin(RefreshMixin):
         except OSError as exc:
             self.notify(f"cannot start {editor!r}: {exc}", severity="error")
             return
-        self.catalog.refresh([entry.path])
-        self.call_later(self.refresh_list)
-        self.call_later(self.refresh_view)
+        self.call_later(self._reload_edited, entry.path)
+
+    async def _reload_edited(self, path: Path) -> None:
+        # in a thread: a Python workflow file is evaluated by a child process (with a timeout)
+        self.catalog.apply(await asyncio.to_thread(self.catalog.load, [path]))
+        await self.refresh_list()
+        await self.refresh_view()
 
     @reported
     @writes("delete")

@@ -58,6 +58,7 @@ QUICK: dict[str, dict[str, str]] = {
     "scheduled-backup": {"dump": OK, "upload": OK, "cleanup": OK},
     "python-report": {"collect": OK, "summarise": OK},
     "infra-ansible": {"configure": OK, "dry_run": OK},
+    "python_pipeline": {"count": OK, "total": OK, "report": OK},
 }
 
 
@@ -90,7 +91,8 @@ def step_states(db: Path, run_id: int) -> dict[str, tuple[str, int]]:
 
 
 def sample(name: str) -> Path:
-    return SAMPLES / f"{name}.yaml"
+    written_in_python = SAMPLES / f"{name}.py"
+    return written_in_python if written_in_python.exists() else SAMPLES / f"{name}.yaml"
 
 
 def explain(result: subprocess.CompletedProcess[str]) -> str:

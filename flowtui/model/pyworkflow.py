@@ -1,0 +1,336 @@
+"""Workflows written in Python: evaluated in a child process, then loaded as YAML.
+
+`evaluate(path)` runs `python -m flowtui.model.pyeval FILE` with a timeout (user code never
+runs in flowtui's own process; a file that loops or crashes costs a child process) and turns
+what it declared into the *normalised document*: the YAML a person would have written, plus
+a first-line comment mapping its lines back to the Python lines that declared them.  The
+loader validates that text like any workflow file (same rules, same messages), then
+`relocate` moves every position — of problems and of the loaded workflow — to the `.py`
+file.  A run records the normalised document as its definition, so a rerun reloads exactly
+what ran, with positions still pointing at the Python file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Callable, Iterable
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from flowtui.model.errors import Problem, WorkflowError
+from flowtui.model.workflow import SourcePos, Workflow
+
+TIMEOUT_ENV = "FLOWTUI_PY_WORKFLOW_TIMEOUT"
+DEFAULT_TIMEOUT = 10.0  # seconds a Python workflow file may take to evaluate
+MAP_PREFIX = "# flowtui python workflow; line map: "
+MAX_ANSWER_BYTES = 8 * 1024 * 1024
+_STDERR_TAIL = 2000
+# what the evaluating child must not inherit (as for steps: engine/stepenv.py)
+_PRIVATE = frozenset({"FLOWTUI_DB", "FLOWTUI_TRUST_AS", "FLOWTUI_WEBHOOK_SECRET"})
+
+# one map entry: from this document line on, positions are (file or None: the .py, line, col)
+MapEntry = tuple[int, str | None, int, int]
+
+
+def is_python_workflow_file(path: Path) -> bool:
+    return path.suffix == ".py"
+
+
+_MARK_BYTES = 256 * 1024  # the import is near the top; helper modules are not read whole
+
+
+def declares_workflows(path: Path) -> bool:
+    """Whether a `.py` file of a workflow folder is a workflow: it uses `flowtui.workflows`.
+
+    Other `.py` files of the folder (the modules of `python` steps, helpers) are never
+    evaluated, only read this far."""
+    try:
+        with path.open("rb") as fh:
+            return b"flowtui.workflows" in fh.read(_MARK_BYTES)
+    except OSError:
+        return False
+
+
+def timeout_seconds() -> float:
+    raw = os.environ.get(TIMEOUT_ENV, "")
+    try:
+        value = float(raw) if raw else DEFAULT_TIMEOUT
+    except ValueError:
+        return DEFAULT_TIMEOUT
+    return value if value > 0 else DEFAULT_TIMEOUT
+
+
+def evaluate(path: Path, file: str, timeout: float | None = None) -> str:
+    """The normalised YAML document of the workflow declared in `path` (errors name `file`)."""
+    limit = timeout_seconds() if timeout is None else timeout
+    answer = _run_child(path, file, limit)
+    try:
+        return _document(answer, path, file)
+    except (KeyError, IndexError, TypeError, ValueError, yaml.YAMLError) as exc:
+        # the child's answer is ours, but the file's code ran in that process and could
+        # have changed what it declared behind the API's back
+        raise WorkflowError(
+            [
+                Problem(
+                    SourcePos(file, 1, 1),
+                    f"what the Python file declared cannot be read ({type(exc).__name__}: {exc})",
+                    "declare steps only through the flowtui.workflows API",
+                )
+            ]
+        ) from None
+
+
+def _document(answer: dict[str, Any], path: Path, file: str) -> str:
+    if not answer.get("ok"):
+        origin = answer.get("origin") or [file, 1, 1]
+        raise WorkflowError(
+            [
+                Problem(
+                    _pos(file, path, origin),
+                    f"the Python file failed: {answer.get('error') or 'unknown error'}",
+                )
+            ]
+        )
+    workflows = answer.get("workflows") or []
+    if not workflows:
+        raise WorkflowError(
+            [
+                Problem(
+                    SourcePos(file, 1, 1),
+                    "the Python file declares no workflow",
+                    'add `wf = Workflow("name")` (from flowtui.workflows import Workflow)',
+                )
+            ]
+        )
+    if len(workflows) > 1:
+        raise WorkflowError(
+            [
+                Problem(
+                    _pos(file, path, workflows[1]["origin"]),
+                    "a Python workflow file declares one workflow; this is a second one",
+                    "move it to a file of its own",
+                )
+            ]
+        )
+    return normalised_document(workflows[0], path, file)
+
+
+# how the evaluating child is started away from the history, once a runner knows what to
+# hide (engine/pysandbox.py): (argv, cwd, env) -> (the argv to run, a pre-exec hook)
+SpawnSetup = Callable[
+    [list[str], Path, dict[str, str]],
+    AbstractContextManager[tuple[list[str], Callable[[], None] | None]],
+]
+_sandbox: SpawnSetup | None = None
+
+
+def use_sandbox(setup: SpawnSetup | None) -> None:
+    """Start later evaluations with `setup` (None: as they are)."""
+    global _sandbox
+    _sandbox = setup
+
+
+def _run_child(path: Path, file: str, timeout: float) -> dict[str, Any]:
+    env = {k: v for k, v in os.environ.items() if k not in _PRIVATE and not k.startswith("PG")}
+    env["PYTHONDONTWRITEBYTECODE"] = "1"  # no __pycache__ appears in the watched folder
+    # -P: the folder is not put first on sys.path before flowtui is imported (pyeval puts
+    # it there for the file's own imports)
+    argv = [sys.executable, "-P", "-m", "flowtui.model.pyeval", str(path.resolve())]
+    cwd = path.resolve().parent
+    setup = _sandbox(argv, cwd, env) if _sandbox is not None else nullcontext((argv, None))
+    try:
+        with setup as (command, restrict):
+            proc = subprocess.Popen(
+                command,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                cwd=cwd,
+                env=env,
+                start_new_session=True,  # its own process group: a timeout kills all of it
+                preexec_fn=restrict,
+            )
+    except OSError as exc:
+        raise WorkflowError(
+            [Problem(SourcePos(file, 1, 1), f"cannot start python: {exc.strerror or exc}")]
+        ) from None
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        _kill_group(proc)
+        raise WorkflowError(
+            [
+                Problem(
+                    SourcePos(file, 1, 1),
+                    f"evaluating the Python file took longer than {timeout:g}s",
+                    "a workflow file should only declare steps; do slow work in a step "
+                    f"(or raise the limit with {TIMEOUT_ENV}=SECONDS)",
+                )
+            ]
+        ) from None
+    finally:
+        _kill_group(proc)  # whatever it started in the background goes too
+    try:
+        if len(out) > MAX_ANSWER_BYTES:
+            raise ValueError("too large")
+        answer = json.loads(out.decode("utf-8"))
+        if not isinstance(answer, dict):
+            raise ValueError("not an object")
+    except ValueError:
+        tail = err.decode("utf-8", "replace").strip()[-_STDERR_TAIL:]
+        detail = tail.splitlines()[-1] if tail else f"exit code {proc.returncode}"
+        raise WorkflowError(
+            [
+                Problem(
+                    SourcePos(file, 1, 1),
+                    f"evaluating the Python file did not finish ({detail})",
+                    "the interpreter died while importing it (os._exit, a signal, a crash)",
+                )
+            ]
+        ) from None
+    return answer
+
+
+def _kill_group(proc: subprocess.Popen[bytes]) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+
+
+def _pos(file: str, path: Path, origin: list[Any]) -> SourcePos:
+    where, line, column = str(origin[0]), int(origin[1]), int(origin[2])
+    same = where == str(path) or Path(where).resolve() == path.resolve()
+    return SourcePos(file if same else where, line, column)
+
+
+# -------------------------------------------------------------------- the document
+
+
+class _Dumper(yaml.SafeDumper):
+    """Block style, scripts as `|` literals: the document reads like a hand-written file."""
+
+
+def _str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    style = "|" if "\n" in value else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+_Dumper.add_representer(str, _str)
+
+
+def normalised_document(declared: dict[str, Any], path: Path, file: str) -> str:
+    """The YAML document of one declared workflow, its first line the line map."""
+    keys = dict(declared["keys"])
+    steps: dict[str, Any] = {}
+    first: dict[str, SourcePos] = {}
+    twice: list[Problem] = []
+    for step in declared["steps"]:
+        pos = _pos(file, path, step["origin"])
+        if step["name"] in steps:  # YAML's duplicate key, which a dict would silently drop
+            twice.append(
+                Problem(
+                    pos,
+                    f"step `{step['name']}` is declared twice "
+                    f"(first at line {first[step['name']].line})",
+                    "give each step its own name",
+                )
+            )
+            continue
+        steps[step["name"]] = step["keys"]
+        first[step["name"]] = pos
+    if twice:
+        raise WorkflowError(twice)
+    body = yaml.dump(
+        {**keys, "steps": steps}, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=100
+    )
+    # which document line starts each step (line 1 is the map comment, hence the +2)
+    root = yaml.compose(body, Loader=yaml.SafeLoader)
+    starts: list[int] = []
+    for key, value in root.value if root is not None else []:
+        if key.value == "steps" and isinstance(value, yaml.MappingNode):
+            starts = [k.start_mark.line + 2 for k, _ in value.value]
+    entries: list[MapEntry] = [(2, *_origin(declared["origin"], path))]
+    for start, step in zip(starts, declared["steps"], strict=True):
+        entries.append((start, *_origin(step["origin"], path)))
+    return MAP_PREFIX + json.dumps(entries, separators=(",", ":")) + "\n" + body
+
+
+def _origin(origin: list[Any], path: Path) -> tuple[str | None, int, int]:
+    where = str(origin[0])
+    same = where == str(path) or Path(where).resolve() == path.resolve()
+    return (None if same else where, int(origin[1]), int(origin[2]))
+
+
+def read_map(text: str) -> list[MapEntry] | None:
+    """The line map of a normalised document; None for any other text."""
+    if not text.startswith(MAP_PREFIX):
+        return None
+    first = text.split("\n", 1)[0][len(MAP_PREFIX) :]
+    try:
+        entries = json.loads(first)
+        return [(int(a), None if b is None else str(b), int(c), int(d)) for a, b, c, d in entries]
+    except (ValueError, TypeError):
+        return None
+
+
+def mapper(entries: list[MapEntry]) -> Callable[[SourcePos], SourcePos]:
+    """Document position → the Python line that declared what sits there."""
+    ordered = sorted(entries)
+
+    def to_python(pos: SourcePos) -> SourcePos:
+        found = None
+        for start, file, line, column in ordered:
+            if start <= pos.line:
+                found = (file, line, column)
+        if found is None:
+            return replace(pos, line=ordered[0][2], column=ordered[0][3]) if ordered else pos
+        file, line, column = found
+        return SourcePos(file or pos.file, line, column)
+
+    return to_python
+
+
+def relocate_problems(
+    problems: Iterable[Problem], move: Callable[[SourcePos], SourcePos]
+) -> WorkflowError:
+    return WorkflowError(replace(p, pos=move(p.pos)) for p in problems)
+
+
+def relocate(workflow: Workflow, move: Callable[[SourcePos], SourcePos]) -> Workflow:
+    """`workflow` with every position moved to the Python file."""
+    steps = {name: replace(step, pos=move(step.pos)) for name, step in workflow.steps.items()}
+    triggers = tuple(
+        replace(t, pos=move(t.pos)) if t.pos is not None else t for t in workflow.triggers
+    )
+    secrets = {
+        name: replace(s, pos=move(s.pos)) if s.pos is not None else s
+        for name, s in workflow.secrets.items()
+    }
+    pos = move(workflow.pos) if workflow.pos is not None else None
+    return replace(workflow, steps=steps, triggers=triggers, secrets=secrets, pos=pos)
+
+
+__all__ = [
+    "DEFAULT_TIMEOUT",
+    "MAP_PREFIX",
+    "TIMEOUT_ENV",
+    "declares_workflows",
+    "evaluate",
+    "is_python_workflow_file",
+    "mapper",
+    "normalised_document",
+    "read_map",
+    "relocate",
+    "relocate_problems",
+    "timeout_seconds",
+    "use_sandbox",
+]
