@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
 
 import pytest
 
@@ -93,13 +92,11 @@ def test_downstream_of_a_matrix_base_name() -> None:
 def test_long_chain_has_no_recursion_limit() -> None:
     n = 5000
     steps = steps_of({f"s{i}": ([f"s{i - 1}"] if i else []) for i in range(n)})
-    started = time.perf_counter()
     assert find_cycle(steps) is None
     assert len(downstream(steps, "s0")) == n - 1
     assert len(layers(steps)) == n
     ring = steps_of({f"s{i}": [f"s{(i - 1) % n}"] for i in range(n)})
     assert len(find_cycle(ring) or []) == n
-    assert time.perf_counter() - started < 5
 
 
 def test_importing_dag_does_not_import_networkx() -> None:

