@@ -98,6 +98,10 @@ def add_new_commands(
     )
     p.add_argument("dir", nargs="?", default=".", help="the project folder (default: here)")
 
+    from flowtui.cli.tokens import add_token_parser
+
+    add_token_parser(sub, add_db)
+
     # hidden: what the completion scripts call for dynamic words (no help= keeps it unlisted)
     p = sub.add_parser("__complete")
     p.add_argument("kind", choices=("workflows", "runs", "held-runs", "held", "steps"))
@@ -112,4 +116,5 @@ MODULES: dict[str, str] = {
     "completion": "flowtui.cli.completion",
     "__complete": "flowtui.cli.completion",
     "init": "flowtui.cli.init",
+    "token": "flowtui.cli.tokens",
 }
