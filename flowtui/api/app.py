@@ -293,7 +293,10 @@ async def _json_errors(
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
-        return ApiError(exc.status, exc.reason.lower().replace(" ", "_"), exc.text).response()
+        answer = ApiError(exc.status, exc.reason.lower().replace(" ", "_"), exc.text).response()
+        if "Allow" in exc.headers:  # a 405 says what is allowed
+            answer.headers["Allow"] = exc.headers["Allow"]
+        return answer
     except (asyncio.CancelledError, ConnectionError):
         raise
     except Exception:

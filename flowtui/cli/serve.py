@@ -120,7 +120,10 @@ async def _serve(args: argparse.Namespace, folder: Path) -> int:
             raise CliError(f"{exc} (use --port N, or --no-webhooks)") from None
         where = "webhooks off"
         if service.webhook_port is not None:
-            where = f"webhooks, API and metrics on http://{args.host}:{service.webhook_port}"
+            where = (
+                f"webhooks on http://{args.host}:{service.webhook_port} "
+                "(REST API /api/v1, metrics /metrics)"
+            )
             if args.host not in ("127.0.0.1", "localhost", "::1"):
                 _warn(f"listening on {args.host}: reachable from other machines")
         say(
