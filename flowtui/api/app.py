@@ -19,7 +19,7 @@ from aiohttp import web
 
 from flowtui import control
 from flowtui.api import inputs
-from flowtui.api.errors import ApiError, bad_request, conflict, not_found
+from flowtui.api.errors import ApiError, conflict, not_found
 from flowtui.api.events import stream_events
 from flowtui.api.metrics import metrics_text
 from flowtui.api.openapi import openapi_document
@@ -222,11 +222,9 @@ class RestApi:
     ) -> web.Response:
         run_id = inputs.run_id(request)
         step = inputs.clean(request.match_info["step"], "step")
-        data = await inputs.body(request, ("comment", "inputs"))
+        data = await inputs.body(request, ("comment", "inputs") if approve else ("comment",))
         comment = inputs.text(data, "comment", "") or ""
         given = inputs.text_map(data, "inputs")
-        if given and not approve:
-            raise bad_request("inputs: only an approval gives inputs")
         try:
             held = await control.check_decision(
                 self.store, run_id, step, token.actor, approve=approve, inputs=given

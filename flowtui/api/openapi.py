@@ -130,6 +130,16 @@ SCHEMAS: dict[str, Any] = {
         }
     ),
     "LogLine": _obj(LOG_LINE),
+    "ServerSentEvent": {
+        "type": "object",
+        "description": "one event of the stream; `data` is a JSON object as text",
+        "properties": {
+            "event": {"enum": ["run", "step", "log", "end"]},
+            "id": {"type": "string", "pattern": "^[0-9]+-[0-9]+$"},
+            "data": {"type": "string"},
+        },
+        "required": ["event", "id", "data"],
+    },
     "LogPage": _obj(
         {
             "run_id": {"type": "integer"},
@@ -155,6 +165,11 @@ SCHEMAS: dict[str, Any] = {
     "DecisionRequest": {
         "type": "object",
         "properties": {"comment": {"type": "string"}, "inputs": TEXT_MAP},
+        "additionalProperties": False,
+    },
+    "RejectRequest": {
+        "type": "object",
+        "properties": {"comment": {"type": "string"}},
         "additionalProperties": False,
     },
 }
@@ -341,7 +356,7 @@ PATHS: dict[str, Any] = {
             },
             ("400", "404", "409", "422"),
             [RUN_ID, STEP_NAME],
-            "DecisionRequest",
+            "RejectRequest",
         )
     },
     V1 + "/runs/{run_id}/logs": {
@@ -372,7 +387,7 @@ PATHS: dict[str, Any] = {
                     "200": {
                         "description": "events `run`, `step`, `log` and a last `end`; each "
                         "`id` is `E-L`, sent back as `Last-Event-ID` to resume",
-                        "content": {"text/event-stream": {"schema": {"type": "string"}}},
+                        "content": {"text/event-stream": {"schema": _ref("ServerSentEvent")}},
                     }
                 },
                 ("400", "404"),
@@ -381,8 +396,8 @@ PATHS: dict[str, Any] = {
                     _param(
                         "Last-Event-ID",
                         "header",
-                        {"type": "string", "pattern": "^[0-9]{1,19}-[0-9]{1,19}$"},
-                        "resume after this event",
+                        {"type": "string", "pattern": "^([0-9]{1,19}-[0-9]{1,19})?$"},
+                        "resume after this event (empty: from the start)",
                     ),
                 ],
             )

@@ -4,6 +4,7 @@ the history beforehand, and httpx clients that show them."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import subprocess
 import sys
@@ -125,12 +126,12 @@ def serve_env() -> dict[str, str]:
     return env
 
 
-@pytest.fixture(scope="module")
-def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
-    root = tmp_path_factory.mktemp("api")
+@contextlib.contextmanager
+def serving(root: Path, workflows: dict[str, str]) -> Iterator[Served]:
+    """`flowtui serve` on a folder of `workflows`, with the TOKENS made beforehand."""
     folder = root / "workflows"
     folder.mkdir()
-    for name, text in WORKFLOWS.items():
+    for name, text in workflows.items():
         (folder / name).write_text(text)
     db = root / "history.db"
     tokens = asyncio.run(make_tokens(db))
@@ -159,3 +160,9 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
             except subprocess.TimeoutExpired:
                 proc.kill()
         proc.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    with serving(tmp_path_factory.mktemp("api"), WORKFLOWS) as server:
+        yield server
