@@ -166,3 +166,13 @@ def serving(root: Path, workflows: dict[str, str]) -> Iterator[Served]:
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     with serving(tmp_path_factory.mktemp("api"), WORKFLOWS) as server:
         yield server
+
+
+@pytest.fixture(scope="session")
+def quick_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    """Only the quick workflow, and one finished run of it (nothing there runs for long,
+    so an event stream schemathesis opens always ends); shared by the OpenAPI and the
+    metrics tests."""
+    with serving(tmp_path_factory.mktemp("quick"), {"quick.yaml": WORKFLOWS["quick.yaml"]}) as s:
+        s.wait_run(s.start("quick"), "succeeded")
+        yield s

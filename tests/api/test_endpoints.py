@@ -217,9 +217,7 @@ def test_events_stream_as_sse_and_resume_from_last_event_id(served: Served) -> N
     assert next(e["data"] for e in events if e["event"] == "log").count("hello world") == 1
     assert all(re.fullmatch(r"\d+-\d+", e["id"]) for e in events)
     middle = events[len(events) // 2]
-    resumed = reader.get(
-        f"/api/v1/runs/{run_id}/events", headers={"Last-Event-ID": middle["id"]}
-    )
+    resumed = reader.get(f"/api/v1/runs/{run_id}/events", headers={"Last-Event-ID": middle["id"]})
     assert parse_sse(resumed.text) == events[len(events) // 2 + 1 :]
     bad = reader.get(f"/api/v1/runs/{run_id}/events", headers={"Last-Event-ID": "x"})
     assert bad.status_code == 400 and bad.json()["error"] == "bad_request"

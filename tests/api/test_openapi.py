@@ -5,7 +5,6 @@ a 5xx or breaks the document."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -15,16 +14,7 @@ from hypothesis import HealthCheck, settings
 
 from flowtui.api.app import OPENAPI_PATH, ROUTES, RestApi
 from flowtui.api.openapi import openapi_document
-from tests.api.conftest import WORKFLOWS, Served, serving
-
-
-@pytest.fixture(scope="module")
-def quick_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
-    """Only the quick workflow, and one finished run of it (nothing there runs for long,
-    so an event stream schemathesis opens always ends)."""
-    with serving(tmp_path_factory.mktemp("openapi"), {"quick.yaml": WORKFLOWS["quick.yaml"]}) as s:
-        s.wait_run(s.start("quick"), "succeeded")
-        yield s
+from tests.api.conftest import Served
 
 
 def test_every_route_is_documented_and_every_documented_operation_is_a_route(
