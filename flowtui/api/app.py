@@ -71,9 +71,14 @@ class RestApi:
         self.runner = runner
         self.catalog = catalog
         self.tokens = TokenStore(store.db)
+        self.closing = asyncio.Event()  # set when the listener shuts down: streams end
+
+    async def _on_shutdown(self, _app: web.Application) -> None:
+        self.closing.set()
 
     def mount(self, app: web.Application) -> None:
         app.middlewares.append(_json_errors)
+        app.on_shutdown.append(self._on_shutdown)
         app.router.add_get(OPENAPI_PATH, self._openapi)
         for route in ROUTES:
             app.router.add_route(route.method, route.path, self._guarded(route))
@@ -272,7 +277,7 @@ class RestApi:
 
     async def events(self, request: web.Request, _token: TokenRecord) -> web.StreamResponse:
         run = await self._run(request)
-        return await stream_events(request, self.store, run.id)
+        return await stream_events(request, self.store, run.id, self.closing)
 
     async def metrics(self, _request: web.Request, _token: TokenRecord) -> web.Response:
         body, content_type = await metrics_text(self.store)

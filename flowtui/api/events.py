@@ -9,6 +9,7 @@ The stream ends with an `end` event once the run has ended and everything is sen
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import re
 import time
@@ -36,7 +37,11 @@ def resume_point(request: web.Request) -> tuple[int, int]:
     return int(match[1]), int(match[2])
 
 
-async def stream_events(request: web.Request, store: RunStore, run_id: int) -> web.StreamResponse:
+async def stream_events(
+    request: web.Request, store: RunStore, run_id: int, closing: asyncio.Event
+) -> web.StreamResponse:
+    """Stream until the run has ended and all is sent, or the server is `closing` (a stream
+    of a run waiting for approval must not hold `flowtui serve`'s shutdown up)."""
     last_event, last_log = resume_point(request)
     response = web.StreamResponse(
         headers={
@@ -79,7 +84,10 @@ async def stream_events(request: web.Request, store: RunStore, run_id: int) -> w
             await response.write(b": keep-alive\n\n")
             quiet_since = time.monotonic()
         if len(lines) < BATCH and not ended:
-            await asyncio.sleep(POLL)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(closing.wait(), POLL)
+            if closing.is_set():
+                break
     await response.write_eof()
     return response
 
