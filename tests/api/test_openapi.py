@@ -60,7 +60,7 @@ def api_schema(quick_server: Served) -> schemathesis.BaseSchema:
 
 @schema.parametrize()
 @settings(
-    max_examples=6,
+    max_examples=3,
     deadline=None,
     derandomize=True,
     database=None,
