@@ -262,10 +262,10 @@ class RestApi:
 
     # -- logs and events -----------------------------------------------------------------
     async def logs(self, request: web.Request, _token: TokenRecord) -> web.Response:
-        run = await self._run(request)
         step = inputs.query_str(request, "step")
         after = inputs.query_int(request, "after", 0, 0) or 0
         limit = inputs.query_int(request, "limit", 1000, 1, 10_000) or 1000
+        run = await self._run(request)
         lines = await self.store.get_logs(run.id, step, after_id=after, limit=limit)
         return web.json_response(
             {

@@ -256,7 +256,7 @@ PATHS: dict[str, Any] = {
             "Pause the workflow's triggers",
             "admin",
             _ok("200", "Paused", "paused"),
-            ("404",),
+            ("400", "404"),
             [NAME],
         )
     },
@@ -265,7 +265,7 @@ PATHS: dict[str, Any] = {
             "Resume the workflow's triggers",
             "admin",
             _ok("200", "Paused", "resumed"),
-            ("404",),
+            ("400", "404"),
             [NAME],
         )
     },

@@ -97,6 +97,8 @@ def test_bad_input_is_a_json_400_or_404_never_a_500(served: Served) -> None:
         (runner.get(f"/api/v1/runs/{2**70}"), 404, "positive integer"),
         (runner.get("/api/v1/runs/424242"), 404, "not found"),
         (runner.get("/api/v1/nothing-here"), 404, "Not Found"),
+        (served.client("boss").post("/api/v1/workflows/a%00b/pause"), 400, "NUL"),
+        (runner.get("/api/v1/runs/1/logs", params={"step": "a\u0000"}), 400, "NUL"),
         (runner.delete("/api/v1/runs"), 405, "Not Allowed"),
     ]
     for answer, code, words in cases:
