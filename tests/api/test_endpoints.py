@@ -17,7 +17,8 @@ TOKEN_OF_SCOPE = {"read": "reader", "run": "runner", "approve": "approver", "adm
 
 
 def concrete(path: str) -> str:
-    return path.replace("{name}", "quick").replace("{run_id}", "999999").replace("{step}", "s")
+    # nothing of these exists: the routes answer 404 once past the token, changing nothing
+    return path.replace("{name}", "nope").replace("{run_id}", "999999").replace("{step}", "s")
 
 
 @pytest.mark.parametrize("route", ROUTES, ids=lambda r: f"{r.method} {r.path}")
