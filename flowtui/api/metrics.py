@@ -54,10 +54,15 @@ async def snapshot(store: RunStore) -> Snapshot:
         else:  # running, held (a run waiting for a person is still going)
             snap.running += int(r["n"])
     durations: dict[tuple[str, str], list[float]] = defaultdict(list)
+    # steps that ran to their end: not the reused ones of a rerun (their times are the
+    # original run's), not the cancelled ones (cut short)
+    ran = [str(StepStatus.SUCCEEDED), str(StepStatus.FAILED), str(StepStatus.TIMED_OUT)]
     for r in await db.fetchall(
         "SELECT r.workflow AS workflow, s.name AS step, s.ended_at - s.started_at AS seconds"
         " FROM steps s JOIN runs r ON r.id = s.run_id"
         " WHERE s.started_at IS NOT NULL AND s.ended_at IS NOT NULL"
+        " AND s.status IN (?, ?, ?)",
+        ran,
     ):
         durations[(r["workflow"], r["step"])].append(max(0.0, float(r["seconds"])))
     snap.durations = dict(durations)
