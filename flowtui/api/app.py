@@ -23,9 +23,11 @@ from flowtui.api.errors import ApiError, conflict, not_found
 from flowtui.api.events import stream_events
 from flowtui.api.metrics import metrics_text
 from flowtui.api.openapi import openapi_document
+from flowtui.engine.records import RunRecord
 from flowtui.engine.runner import RunError, Runner
 from flowtui.engine.states import RunStatus, StepStatus
 from flowtui.model.catalog import WorkflowCatalog
+from flowtui.model.workflow import Workflow
 from flowtui.store.runstore import RunStore
 from flowtui.store.tokens import TokenRecord, TokenStore
 from flowtui.store.views import log_view, run_view, show_view, workflow_view
@@ -124,7 +126,7 @@ class RestApi:
         ]
         return web.json_response({"workflows": views})
 
-    def _workflow_named(self, request: web.Request) -> Any:
+    def _workflow_named(self, request: web.Request) -> Workflow:
         name = inputs.clean(request.match_info["name"], "workflow name")
         entry = self.catalog.by_name(name)
         if entry is None or entry.workflow is None:
@@ -176,7 +178,7 @@ class RestApi:
         more = len(runs) == limit
         return web.json_response({"runs": views, "next_before": runs[-1].id if more else None})
 
-    async def _run(self, request: web.Request) -> Any:
+    async def _run(self, request: web.Request) -> RunRecord:
         run_id = inputs.run_id(request)
         run = await self.store.get_run(run_id)
         if run is None:
