@@ -178,7 +178,8 @@ def test_cancel_and_rerun(served: Served) -> None:
     served.wait_step(slow, "wait", "running")
     answer = runner.post(f"/api/v1/runs/{slow}/cancel")
     assert answer.status_code == 202 and answer.json() == {"id": slow, "status": "cancelling"}
-    served.wait_run(slow, "cancelled")
+    cancelled = served.wait_run(slow, "cancelled")
+    assert "token:runner" in cancelled["message"], cancelled["message"]  # who cancelled it
     again = runner.post(f"/api/v1/runs/{slow}/cancel")
     assert again.status_code == 409 and "already ended" in again.json()["detail"]
 
