@@ -66,6 +66,7 @@ def test_there_are_core_modules() -> None:
             ("flowtui.triggers", "flowtui.runtime", "flowtui.control"),
             ("flowtui.tui", "flowtui.cli", "textual"),
         ),
+        (("flowtui.api",), ("flowtui.tui", "flowtui.cli", "textual")),
     ],
 )
 def test_every_core_module_imports_only_what_its_layer_may(

@@ -70,6 +70,16 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
         "flowtui completion fish > ~/.config/fish/completions/flowtui.fish",
     ),
     "init": ("flowtui init", "flowtui init my-project && cd my-project && flowtui"),
+    "token": ("flowtui token list", "flowtui token revoke ci-bot"),
+    "token create": (
+        "flowtui token create ci-bot --scope run > ~/.flowtui-token",
+        "flowtui token create grafana --scope read",
+    ),
+    "token list": ("flowtui token list", "flowtui token list --db postgresql://flowtui@db/flowtui"),
+    "token revoke": (
+        "flowtui token revoke ci-bot",
+        "flowtui token list && flowtui token revoke old",
+    ),
 }
 
 

@@ -1,7 +1,8 @@
 """`--json`: the shapes the commands print for scripts, as docs/json.md documents them.
 
-One module owns every shape, so `run`'s summary line, `show` and `history` describe a run
-the same way (flowtui/cli/jsonread.py prints them for the read commands).  `JsonReporter`
+The run, step and approval shapes are built in `flowtui.store.views` (the REST API answers
+with them too), so `run`'s summary line, `show`, `history` and the API describe a run the
+same way (flowtui/cli/jsonread.py prints them for the read commands).  `JsonReporter`
 is a bus subscriber like the console reporter: the engine speaks typed events and this
 turns them into JSON Lines.  Times are Unix seconds (floats, UTC); statuses are the words
 of `flowtui.glyphs` (`not_run`, `allowed_failure`, ...); a key that does not apply is
@@ -25,14 +26,12 @@ from flowtui.engine.events import (
     StepOutputs,
     StepStatusChanged,
 )
-from flowtui.engine.records import ApprovalRecord, RunRecord, StepRecord
 from flowtui.glyphs import shown_status
+from flowtui.store.views import VERSION, approval_view, run_view, show_view, step_view
 
 if TYPE_CHECKING:
     from flowtui.control import InboxItem
     from flowtui.store.runstore import RunStore
-
-VERSION = 1
 
 
 def dump(value: Any, out: TextIO | None = None) -> None:
@@ -42,73 +41,8 @@ def dump(value: Any, out: TextIO | None = None) -> None:
     stream.flush()
 
 
-# -- shapes ------------------------------------------------------------------------------
-def approval_view(a: ApprovalRecord) -> dict[str, Any]:
-    return {
-        "approved": a.approved,
-        "by": a.by,
-        "at": a.at,
-        "comment": a.comment,
-        "inputs": dict(a.inputs),
-    }
-
-
-def run_view(run: RunRecord, approvals: Sequence[ApprovalRecord] = ()) -> dict[str, Any]:
-    """A run as `history` lists it (and `show` starts it)."""
-    return {
-        "id": run.id,
-        "workflow": run.workflow,
-        "status": str(run.status),
-        "trigger": run.trigger,
-        "triggered_by": run.triggered_by or None,
-        "parent_run_id": run.parent_run_id,
-        "rerun_mode": run.rerun_mode,
-        "branch": run.branch,
-        "created_at": run.created_at,
-        "started_at": run.started_at,
-        "ended_at": run.ended_at,
-        "duration": run.duration if run.started_at else None,
-        "message": run.message,
-        "approved_by": sorted({a.by for a in approvals if a.approved}),
-    }
-
-
-def step_view(
-    step: StepRecord,
-    run: RunRecord,
-    outputs: dict[str, str],
-    approvals: Sequence[ApprovalRecord],
-) -> dict[str, Any]:
-    return {
-        "name": step.name,
-        "type": step.type,
-        "status": shown_status(
-            str(step.status),
-            run_final=run.status.is_final,
-            allowed=step.name in run.allowed_failures,
-        ),
-        "attempt": step.attempt,
-        "started_at": step.started_at,
-        "held_at": step.held_at,
-        "ended_at": step.ended_at,
-        "duration": step.duration,
-        "exit_code": step.exit_code,
-        "message": step.message,
-        "requires": list(step.requires),
-        "outputs": dict(outputs),
-        "approvals": [approval_view(a) for a in approvals if a.step == step.name],
-    }
-
-
-async def show_view(store: RunStore, run: RunRecord) -> dict[str, Any]:
-    """A run with its params and steps: `show --json`, and the last line of `run --json`."""
-    steps = await store.get_steps(run.id)
-    approvals = await store.get_approvals(run.id)
-    outputs = await store.get_outputs(run.id)
-    view = {"version": VERSION, **run_view(run, approvals)}
-    view["params"] = dict(run.params)
-    view["steps"] = [step_view(s, run, outputs.get(s.name, {}), approvals) for s in steps]
-    return view
+# -- shapes (flowtui/store/views.py builds them; the REST API answers with them too) -------
+__all__ = ["VERSION", "approval_view", "inbox_view", "run_view", "show_view", "step_view"]
 
 
 def inbox_view(item: InboxItem, now: float) -> dict[str, Any]:

@@ -52,36 +52,19 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 async def _list(store: RunStore, folder: Path) -> list[dict[str, Any]]:
-    from flowtui.engine.admission import effective_status
     from flowtui.model.errors import WorkflowError
     from flowtui.model.loader import discover_workflows, load_workflow
+    from flowtui.store.views import workflow_view
 
     found: list[dict[str, Any]] = []
     for path in discover_workflows(folder):
-        entry: dict[str, Any] = {
-            "name": path.stem,
-            "path": str(path),
-            "status": None,
-            "triggers": [],
-            "steps": None,
-            "last_run": None,
-            "error": None,
-        }
         try:
             wf = load_workflow(path)
         except (WorkflowError, OSError) as exc:
-            entry["error"] = str(exc).splitlines()[0] if str(exc) else "unreadable"
-            found.append(entry)
+            error = str(exc).splitlines()[0] if str(exc) else "unreadable"
+            found.append(await workflow_view(store, path, None, error))
             continue
-        runs = await store.list_runs(wf.name, limit=1)
-        entry.update(
-            name=wf.name,
-            status=await effective_status(store, wf),
-            triggers=[t.kind for t in wf.triggers],
-            steps=len(wf.steps),
-            last_run=run_view(runs[0]) if runs else None,
-        )
-        found.append(entry)
+        found.append(await workflow_view(store, path, wf, None))
     return found
 
 

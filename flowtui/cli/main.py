@@ -291,7 +291,9 @@ def build_parser() -> argparse.ArgumentParser:
         "serve",
         help="run the folder's triggers (cron, webhook, git, workflow, incident) as a service",
         description="Run a folder's triggers headless until SIGINT/SIGTERM (docs/triggers.md). "
-        "Webhooks need a secret: $FLOWTUI_WEBHOOK_SECRET or the trigger's `secret_env:`.",
+        "Webhooks need a secret: $FLOWTUI_WEBHOOK_SECRET or the trigger's `secret_env:`. "
+        "The same port serves the REST API (/api/v1, docs/api.md) and /metrics "
+        "(docs/metrics.md), both with tokens from `flowtui token create`.",
     )
     p.add_argument("folder", nargs="?", help="folder of workflow files (default: ./workflows)")
     p.add_argument("--host", default="127.0.0.1", help="webhook address (default 127.0.0.1)")

@@ -137,6 +137,10 @@ def add_new_commands(
     add_db(p)
     add_dirs(p)
 
+    from flowtui.cli.tokens import add_token_parser
+
+    add_token_parser(sub, add_db)
+
     # hidden: what the completion scripts call for dynamic words (no help= keeps it unlisted)
     p = sub.add_parser("__complete")
     p.add_argument("kind", choices=("workflows", "runs", "held-runs", "held", "steps"))
@@ -152,4 +156,5 @@ MODULES: dict[str, str] = {
     "__complete": "flowtui.cli.completion",
     "init": "flowtui.cli.init",
     "graph": "flowtui.cli.graph",
+    "token": "flowtui.cli.tokens",
 }

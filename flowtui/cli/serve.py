@@ -100,7 +100,12 @@ async def _serve(args: argparse.Namespace, folder: Path) -> int:
             say(f"{event.workflow}: run {event.run_id} {event.status}{note}")
 
     runtime.bus.add_listener(on_event)
-    webhook = None if args.no_webhooks else WebhookOptions(host=args.host, port=args.port)
+    webhook = None
+    if not args.no_webhooks:
+        from flowtui.api.app import RestApi
+
+        api = RestApi(runtime.store, runtime.runner, catalog)  # /api/v1 and /metrics
+        webhook = WebhookOptions(host=args.host, port=args.port, mounts=(api.mount,))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -119,7 +124,10 @@ async def _serve(args: argparse.Namespace, folder: Path) -> int:
             raise CliError(f"{exc} (use --port N, or --no-webhooks)") from None
         where = "webhooks off"
         if service.webhook_port is not None:
-            where = f"webhooks on http://{args.host}:{service.webhook_port}"
+            where = (
+                f"webhooks on http://{args.host}:{service.webhook_port} "
+                "(REST API /api/v1, metrics /metrics)"
+            )
             if args.host not in ("127.0.0.1", "localhost", "::1"):
                 _warn(f"listening on {args.host}: reachable from other machines")
         say(

@@ -201,6 +201,7 @@ TABLES: tuple[Table, ...] = (
         identity=True,
         max_rows=1,
     ),
+    Table("api_tokens", ("name", "hash", "scope", "created_at", "created_by"), ("name",)),
 )
 KNOWN = frozenset(t.name for t in TABLES)
 

@@ -255,6 +255,16 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "ALTER TABLE commands ADD COLUMN inputs TEXT",
         "ALTER TABLE approvals ADD COLUMN inputs TEXT",
     ),
+    # REST API tokens (flowtui/store/tokens.py): only a token's SHA-256 is kept
+    (
+        """CREATE TABLE api_tokens (
+            name TEXT PRIMARY KEY,
+            hash TEXT NOT NULL,
+            scope TEXT NOT NULL,
+            created_at REAL NOT NULL,
+            created_by TEXT NOT NULL DEFAULT ''
+        )""",
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -248,6 +248,16 @@ PG_MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "ALTER TABLE commands ADD COLUMN inputs TEXT",
         "ALTER TABLE approvals ADD COLUMN inputs TEXT",
     ),
+    # REST API tokens (SQLite's version 8): only a token's SHA-256 is kept
+    (
+        """CREATE TABLE api_tokens (
+            name TEXT PRIMARY KEY,
+            hash TEXT NOT NULL,
+            scope TEXT NOT NULL,
+            created_at DOUBLE PRECISION NOT NULL,
+            created_by TEXT NOT NULL DEFAULT ''
+        )""",
+    ),
 )
 PG_SCHEMA_VERSION = len(PG_MIGRATIONS)
 

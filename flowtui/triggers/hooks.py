@@ -7,13 +7,16 @@ starts the server, the server calls back through `HookTarget`.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from flowtui.model.workflow import Trigger, Workflow
 from flowtui.store.triggerstore import TriggerEventRecord, TriggerStore
 from flowtui.triggers.payloads import RunRequest
+
+if TYPE_CHECKING:
+    from aiohttp import web
 
 DEFAULT_SECRET_ENV = "FLOWTUI_WEBHOOK_SECRET"
 DEFAULT_PORT = 8765
@@ -30,6 +33,9 @@ class WebhookOptions:
     header_timeout: float = 10.0
     body_timeout: float = 30.0
     max_connections: int = 64
+    # more routes on the same listener (the REST API and /metrics, flowtui/api/): each is
+    # called with the aiohttp application before it starts
+    mounts: tuple[Callable[[web.Application], None], ...] = ()
 
 
 def secret_env_of(trigger: Trigger) -> str:

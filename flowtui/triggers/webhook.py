@@ -43,6 +43,8 @@ class WebhookServer:
         self.app.router.add_post("/hooks/{workflow}", self._hook)
         self.app.router.add_post("/alerts/{workflow}", self._alert)
         self.app.router.add_get("/healthz", self._health)
+        for mount in options.mounts:
+            mount(self.app)
         self._runner: web.AppRunner | None = None
         self._server: asyncio.Server | None = None
 

@@ -23,6 +23,7 @@ from flowtui.store import RunStore
 from flowtui.store import copy as copy_module
 from flowtui.store.copy import TABLES, CopyError, copy_history
 from flowtui.store.db import StoreError
+from flowtui.store.tokens import TokenStore
 from flowtui.store.triggerstore import TriggerStore
 from tests.harness import Harness
 
@@ -172,6 +173,7 @@ async def fill(tmp_path: Path, store: RunStore) -> list[int]:
     await triggers.set_state("cron:build", "2024-05-01T11:00")
     await triggers.raise_int_state("chain:gate", 17)
     await store.register_adopter(Owner.current())
+    await TokenStore(store.db).create("ci-bot", "run", "ann")  # the REST API's tokens
     # team mode's workspace hand-over: bytes, NULs included
     await store.add_workspace_delta(ids[0], "compile", 1, b"\x1f\x8b\x00\xffz")
     return ids
