@@ -61,6 +61,12 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
         "flowtui completion fish > ~/.config/fish/completions/flowtui.fish",
     ),
     "init": ("flowtui init", "flowtui init my-project && cd my-project && flowtui"),
+    "edit": (
+        "flowtui edit deploy.yaml --add-step smoke --type http --set url=http://127.0.0.1:8080/ "
+        "--requires apply",
+        "flowtui edit deploy.yaml --rename apply apply_us   # requires and steps.X follow",
+        "flowtui edit deploy.yaml --connect plan apply --dry-run   # apply requires plan",
+    ),
 }
 
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 
+from flowtui.cli import edit_args
+
 WHEN = "a duration back from now (30m, 2h, 7d) or a date (2026-01-31, 2026-01-31T14:00)"
 
 
@@ -98,6 +100,8 @@ def add_new_commands(
     )
     p.add_argument("dir", nargs="?", default=".", help="the project folder (default: here)")
 
+    edit_args.add_parser(sub)
+
     # hidden: what the completion scripts call for dynamic words (no help= keeps it unlisted)
     p = sub.add_parser("__complete")
     p.add_argument("kind", choices=("workflows", "runs", "held-runs", "held", "steps"))
@@ -112,4 +116,5 @@ MODULES: dict[str, str] = {
     "completion": "flowtui.cli.completion",
     "__complete": "flowtui.cli.completion",
     "init": "flowtui.cli.init",
+    "edit": "flowtui.cli.edit",
 }

@@ -31,6 +31,7 @@ __all__ = [
     "RoundTripError",
     "guess_indent",
     "like",
+    "parse_value",
     "to_node",
 ]
 
@@ -118,8 +119,32 @@ def _plain_reads_back(text: str) -> bool:
         return False
 
 
+def parse_value(text: str) -> Any:
+    """A value typed on the command line or in a form, read as YAML would read it after
+    `key: ` (data only: a tag is refused by the loader afterwards).  Several lines are one
+    block of text; `[a, b]` and `{k: v}` are a list and a mapping."""
+    if "\n" in text:
+        return LiteralScalarString(text if text.endswith("\n") else text + "\n")
+    reader = YAML(typ="rt")
+    reader.preserve_quotes = True
+    try:
+        data = reader.load(f"v: {text}")
+    except RtYAMLError as exc:
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ValueError(f"{text!r} is not a YAML value: {problem}") from None
+    if not isinstance(data, CommentedMap) or list(data) != ["v"]:
+        raise ValueError(f"{text!r} is not one YAML value (quote it)")
+    value = data["v"]
+    if type(value) is str and value != text.strip():
+        return text.strip()  # `echo a # b`: the text as typed, not cut at the `#`
+    return value
+
+
 def to_node(value: Any, flow: bool = True) -> Any:
-    """Plain data → what ruamel writes so the safe loader reads `value` back."""
+    """Plain data → what ruamel writes so the safe loader reads `value` back (values that
+    came from `parse_value` are kept as they were typed)."""
+    if isinstance(value, (CommentedMap, CommentedSeq)):
+        return value
     if isinstance(value, str):
         if isinstance(value, ScalarString) or _plain_reads_back(value):
             return value
