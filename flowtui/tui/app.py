@@ -37,6 +37,7 @@ from flowtui.store.db import StoreError, StoreFullError
 from flowtui.store.runstore import RunStore
 from flowtui.store.sink import StoreSink
 from flowtui.tui import bridge, commands
+from flowtui.tui.builder_actions import BuilderActionsMixin
 from flowtui.tui.command_mode import CommandModeMixin
 from flowtui.tui.config import UserConfig, remember_theme
 from flowtui.tui.files import FileActionsMixin
@@ -78,7 +79,7 @@ class DashboardScreen(Screen[None]):
     ]
 
 
-class FlowApp(CommandModeMixin, FileActionsMixin):
+class FlowApp(CommandModeMixin, FileActionsMixin, BuilderActionsMixin):
     """Keys are listed in the footer, in the command palette and under `?`, all made from
     BINDINGS (a binding's tooltip is its long description; `keys` turns them into words).
 
@@ -144,6 +145,22 @@ class FlowApp(CommandModeMixin, FileActionsMixin):
             "d", "duplicate", "Duplicate", id="duplicate", show=False, tooltip="Duplicate the file"
         ),
         Binding("e", "edit", "Edit", id="edit", show=False, tooltip="Open the file in $EDITOR"),
+        Binding(
+            "b",
+            "builder",
+            "Builder",
+            id="builder",
+            show=False,
+            tooltip="Shape the selected workflow on its graph: add, connect, rename steps",
+        ),
+        Binding(
+            "n",
+            "new_workflow",
+            "New",
+            id="new_workflow",
+            show=False,
+            tooltip="A new workflow file from a template, opened in the builder",
+        ),
         Binding(
             "delete",
             "delete",
@@ -400,6 +417,8 @@ class FlowApp(CommandModeMixin, FileActionsMixin):
             yield SystemCommand(key.title, help_text, partial(self.run_action, key.action))
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if self.builder_has_keys(action):
+            return False
         focused = self.focused
         if action in ("filter", "command_line", "end_line") and not isinstance(
             self.screen, DashboardScreen

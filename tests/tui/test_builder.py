@@ -1,0 +1,154 @@
+"""The builder driven by keys alone at 80×24 (Pilot): add a step with its form, connect,
+a refused connection marked on its node, undo/redo, rename, remove, save, and a new
+workflow from a template."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from textual.widgets import Static
+
+from flowtui.model.loader import load_workflow
+from flowtui.tui.app import FlowApp
+from flowtui.tui.screens.builder import BuilderScreen
+from flowtui.tui.screens.dialogs import ConfirmScreen
+from flowtui.tui.screens.step_form import StepForm, TemplateScreen
+from flowtui.tui.widgets.dag_view import DagView
+
+SIZE = (80, 24)
+GATE = """\
+# shipped by hand -- keep this comment
+name: gate
+steps:
+  plan: {run: ./plan.sh}   # the plan
+  approve: {type: approval, requires: [plan]}
+  apply:
+    requires: [approve]
+    run: ./apply.sh
+"""
+
+
+def status(screen: BuilderScreen) -> str:
+    return str(screen.query_one("#builder-status", Static).render())
+
+
+async def test_builder_shapes_a_workflow_by_keys_and_saves_it(tmp_path: Path) -> None:
+    folder = tmp_path / "workflows"
+    folder.mkdir()
+    path = folder / "gate.yaml"
+    path.write_text(GATE)
+    app = FlowApp(folder, db_path=tmp_path / "h.db", watch=False, triggers=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await app.ready.wait()
+        await pilot.press("b")
+        await pilot.pause()
+        screen = app.screen
+        assert isinstance(screen, BuilderScreen)
+        dag = screen.query_one(DagView)
+        assert dag.node_names == ["plan", "approve", "apply"]
+        assert dag.selected == "plan"
+
+        # add a step after plan: its form, by keys (name, then the script's run, then done)
+        await pilot.press("a")
+        await pilot.pause()
+        assert isinstance(app.screen, StepForm)
+        await pilot.press(*["backspace"] * 4, *"lint", "enter")
+        await pilot.press(*"make lint")
+        await pilot.press("tab", *"sh", "ctrl+s")  # run, then shell
+        await pilot.pause()
+        assert app.screen is screen
+        assert dag.node_names == ["plan", "lint", "approve", "apply"]
+        assert dag.selected == "lint"
+        assert "added step `lint`" in status(screen)
+        assert path.read_text() == GATE  # nothing written before save
+
+        # connect: lint → apply (apply now requires lint)
+        await pilot.press("c", "right")
+        await pilot.pause()
+        assert dag.selected == "apply"
+        await pilot.press("enter")
+        await pilot.pause()
+        assert "`apply` now requires `lint`" in status(screen)
+
+        # a cycle is refused, said, and marked on the node; the text stays
+        before = screen.state.text
+        await pilot.press("c", "left", "left")
+        await pilot.pause()
+        source = screen.connect_from
+        await pilot.press("enter")
+        await pilot.pause()
+        assert "refused" in status(screen) and "cycle" in status(screen)
+        assert screen.state.error_step is not None
+        assert dag._states[screen.state.error_step] == "failed"
+        assert screen.state.text == before, source
+
+        # undo the connection, redo it
+        await pilot.press("u")
+        await pilot.pause()
+        assert "lint" not in dict(screen.state.nodes())["apply"]
+        await pilot.press("ctrl+r")
+        await pilot.pause()
+        assert "lint" in dict(screen.state.nodes())["apply"]
+
+        # rename lint → check (apply's requires follows)
+        assert dag.selected == "plan"
+        await pilot.press("right")
+        assert dag.selected == "lint"
+        await pilot.press("n", *["backspace"] * 4, *"check", "enter")
+        await pilot.pause()
+        assert dict(screen.state.nodes())["apply"] == ("approve", "check")
+
+        # edit its form: a retry count
+        await pilot.press("enter")
+        await pilot.pause()
+        form = app.screen
+        assert isinstance(form, StepForm)
+        form.query_one("#field-retries").focus()
+        await pilot.press(*"3", "ctrl+s")
+        await pilot.pause()
+
+        # save: written, loads, the untouched lines are as they were
+        await pilot.press("w")
+        await pilot.pause()
+        saved = load_workflow(path)
+        assert saved.steps["check"].retries == 3
+        assert saved.steps["apply"].requires == ("approve", "check")
+        text = path.read_text()
+        assert text.startswith("# shipped by hand -- keep this comment\nname: gate\n")
+        assert "  plan: {run: ./plan.sh}   # the plan\n" in text
+
+        # delete a step others need: asks, then detaches them
+        await pilot.press("delete")
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("y")
+        await pilot.pause()
+        assert "check" not in dag.node_names
+        # leaving with unsaved changes asks; discarding keeps the saved file
+        await pilot.press("escape")
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("y")
+        await pilot.pause()
+        assert not isinstance(app.screen, BuilderScreen)
+        assert "check" in load_workflow(path).steps
+
+
+async def test_a_new_workflow_from_a_template_opens_in_the_builder(tmp_path: Path) -> None:
+    folder = tmp_path / "workflows"
+    folder.mkdir()
+    app = FlowApp(folder, db_path=tmp_path / "h.db", watch=False, triggers=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await app.ready.wait()
+        await pilot.press("n")
+        await pilot.pause()
+        assert isinstance(app.screen, TemplateScreen)
+        await pilot.press(*"release", "enter", "down", "enter")
+        await pilot.pause()
+        screen = app.screen
+        assert isinstance(screen, BuilderScreen)
+        assert screen.query_one(DagView).node_names == ["build", "test", "deploy"]
+        assert load_workflow(folder / "release.yaml").name == "release"
+        await pilot.press("q")
+        await pilot.pause()
+        assert app.selected_entry is not None and app.selected_entry.name == "release"
