@@ -149,6 +149,20 @@ async def test_a_new_workflow_from_a_template_opens_in_the_builder(tmp_path: Pat
         assert isinstance(screen, BuilderScreen)
         assert screen.query_one(DagView).node_names == ["build", "test", "deploy"]
         assert load_workflow(folder / "release.yaml").name == "release"
+
+        # live validation: an http step without its url keeps the form open, saying why
+        await pilot.press("a", "backspace", "backspace", "backspace", "backspace", *"smoke")
+        await pilot.press("tab", "enter", "down", "enter")  # the type: http
+        await pilot.pause()
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        form = app.screen
+        assert isinstance(form, StepForm)
+        assert "missing `url`" in str(form.query_one("#form-error", Static).render())
+        await pilot.press("tab", *"http://127.0.0.1:9/", "ctrl+s")
+        await pilot.pause()
+        assert app.screen is screen
+        assert "smoke" in screen.query_one(DagView).node_names
         await pilot.press("q")
         await pilot.pause()
         assert app.selected_entry is not None and app.selected_entry.name == "release"

@@ -44,6 +44,7 @@ from flowtui.tui.screens.step_form import (
     StepFormResult,
     value_text,
 )
+from flowtui.tui.widgets.builder_dag import BuilderDag
 from flowtui.tui.widgets.dag_view import DagView
 from flowtui.tui.widgets.footer import KeyFooter
 
@@ -63,7 +64,9 @@ class BuilderScreen(Screen[bool]):
             show=False,
             tooltip="Add a step before this one",
         ),
-        Binding("enter", "edit_step", "Edit", id="builder.edit", tooltip="Edit the step's keys"),
+        Binding(
+            "enter", "edit_step", "Edit", id="builder.edit", show=False, tooltip="Edit the step"
+        ),
         Binding(
             "c",
             "connect",
@@ -71,7 +74,9 @@ class BuilderScreen(Screen[bool]):
             id="builder.connect",
             tooltip="Connect: pick the step that requires this one, enter (again: disconnect)",
         ),
-        Binding("n", "rename", "Rename", id="builder.rename", tooltip="Rename the step"),
+        Binding(
+            "n", "rename", "Rename", id="builder.rename", show=False, tooltip="Rename the step"
+        ),
         Binding(
             "y",
             "duplicate",
@@ -81,7 +86,12 @@ class BuilderScreen(Screen[bool]):
             tooltip="Duplicate the step",
         ),
         Binding(
-            "delete", "remove", "Delete", id="builder.delete", tooltip="Remove the step (asks)"
+            "delete",
+            "remove",
+            "Delete",
+            id="builder.delete",
+            show=False,
+            tooltip="Remove the step (asks when others need it)",
         ),
         Binding(
             "less_than_sign",
@@ -100,7 +110,9 @@ class BuilderScreen(Screen[bool]):
             tooltip="Move the step later in the file",
         ),
         Binding("u", "undo", "Undo", id="builder.undo", tooltip="Undo the last change"),
-        Binding("ctrl+r", "redo", "Redo", id="builder.redo", tooltip="Redo what was undone"),
+        Binding(
+            "ctrl+r", "redo", "Redo", id="builder.redo", show=False, tooltip="Redo what was undone"
+        ),
         Binding("ctrl+s,w", "save", "Save", id="builder.save", tooltip="Write the file"),
         Binding(
             "escape,q",
@@ -129,7 +141,7 @@ class BuilderScreen(Screen[bool]):
 
     def compose(self) -> ComposeResult:
         yield Static("", id="builder-title")
-        yield DagView(id="builder-dag", animate=False)
+        yield BuilderDag(id="builder-dag", animate=False)
         yield Static("", id="builder-step")
         yield Static("", id="builder-status")
         yield KeyFooter()
@@ -172,7 +184,8 @@ class BuilderScreen(Screen[bool]):
                 "enter (or c); esc cancels"
             )
         elif state.error:
-            where = f"`{state.error_step}`: " if state.error_step else ""
+            on_graph = state.error_step in dag.node_names
+            where = f"`{state.error_step}`: " if on_graph else ""
             status.update(Text(f"refused: {where}{state.error}"))
         else:
             status.update(Text(state.last_change or "a add · enter edit · c connect · ? keys"))
@@ -210,26 +223,25 @@ class BuilderScreen(Screen[bool]):
         anchor = self.selected
         name = _free_name(self.state, "step")
 
-        def added(result: StepFormResult | None) -> None:
-            if result is None:
-                return
+        def check(result: StepFormResult) -> str | None:
             values = _values(result.values, {})
             requires = [anchor] if anchor and where == "after" else []
-            op = edit.AddStep(
-                result.name,
-                result.type,
-                values,
-                requires,
-                after=anchor if where == "after" else None,
-                before=anchor if where == "before" else None,
-            )
-            ops: list[edit.Operation] = [op]
+            ops: list[edit.Operation] = [
+                edit.AddStep(
+                    result.name,
+                    result.type,
+                    values,
+                    requires,
+                    after=anchor if where == "after" else None,
+                    before=anchor if where == "before" else None,
+                )
+            ]
             if anchor and where == "before":
                 ops.append(edit.Connect(result.name, anchor))
-            self.change(*ops, select=result.name)
+            return self.try_change(ops, result.name)
 
         title = f"New step {where} `{anchor}`" if anchor else "New step"
-        self.app.push_screen(StepForm(title, name=name), added)
+        self.app.push_screen(StepForm(title, name=name, check=check))
 
     def action_edit_step(self) -> None:
         name = self.selected
@@ -238,20 +250,39 @@ class BuilderScreen(Screen[bool]):
         keys = self.state.step_keys(name)
         step_type = str(keys.get("type") or "script")
 
-        def edited(result: StepFormResult | None) -> None:
-            if result is None:
-                return
+        def check(result: StepFormResult) -> str | None:
             old = {k: value_text(v) for k, v in keys.items()}
             values = _values(result.values, old)
             unset = [k for k, text in result.values.items() if not text.strip() and k in keys]
             if result.type != step_type:
                 values["type"] = result.type
-                unset += [k for k in keys if k not in result.values and k not in ("requires",)]
-            if values or unset:
-                self.change(edit.SetKeys(name, values, unset), select=name)
+                unset += [k for k in keys if k not in result.values and k != "requires"]
+            if not values and not unset:
+                return None
+            return self.try_change([edit.SetKeys(name, values, unset)], name)
 
-        form = StepForm(f"Step `{name}`", name=name, step_type=step_type, values=keys, new=False)
-        self.app.push_screen(form, edited)
+        form = StepForm(
+            f"Step `{name}`",
+            name=name,
+            step_type=step_type,
+            values=keys,
+            new=False,
+            check=check,
+        )
+        self.app.push_screen(form)
+
+    def try_change(self, operations: list[edit.Operation], select: str) -> str | None:
+        """A form's change: None when taken, else why not (the graph stays as it was)."""
+        try:
+            done = self.change(*operations, select=select)
+        except ValueError as exc:  # a field that is not a YAML value
+            return str(exc)
+        if done:
+            return None
+        problem = self.state.error
+        self.state.error, self.state.error_step = "", None
+        self.show()
+        return problem
 
     def action_connect(self) -> None:
         if self.connect_from is not None:

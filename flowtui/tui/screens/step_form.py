@@ -4,10 +4,11 @@ template.  They return plain text; the builder turns it into edit operations."""
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
@@ -65,14 +66,14 @@ class StepForm(Dialog[StepFormResult | None]):
         Binding("ctrl+s", "submit", "Done", priority=True),
     ]
     DEFAULT_CSS = """
-    StepForm > Vertical { width: 76; }
-    StepForm VerticalScroll { height: auto; max-height: 1fr; }
+    StepForm > Vertical { width: 76; max-height: 100%; padding: 0 1; }
+    StepForm #fields { height: auto; max-height: 12; }
     StepForm .row { height: auto; }
     StepForm .row Label { width: 20; color: $text-muted; }
-    StepForm .row Input { width: 1fr; border: none; height: 1; margin: 0; padding: 0 1; }
+    StepForm .row Input { width: 1fr; margin: 0; }
     StepForm .row Select { width: 1fr; }
-    StepForm .row TextArea { width: 1fr; height: 4; border: none; }
-    StepForm #form-error { color: $error; }
+    StepForm .row TextArea { width: 1fr; height: 3; }
+    StepForm #form-error { color: $error; height: auto; max-height: 4; }
     StepForm #form-hint { color: $text-muted; }
     """
 
@@ -85,7 +86,10 @@ class StepForm(Dialog[StepFormResult | None]):
         values: Mapping[str, Any] | None = None,
         new: bool = True,
         types: Sequence[str] = (),
+        check: Callable[[StepFormResult], str | None] | None = None,
     ) -> None:
+        """`check` tries the result (the builder makes the change): None when taken, else
+        why not — the form stays open with the reason, its fields as typed."""
         super().__init__()
         self.title_text = title
         self.step_name = name
@@ -93,6 +97,7 @@ class StepForm(Dialog[StepFormResult | None]):
         self.texts = {k: value_text(v) for k, v in (values or {}).items() if k not in GRAPH_KEYS}
         self.new = new
         self.types = tuple(types) or edit.step_types()
+        self.check = check
 
     def keys_for(self, step_type: str) -> list[tuple[str, bool]]:
         """(key, required) for the form: the type's keys, the common ones, and any other
@@ -109,7 +114,7 @@ class StepForm(Dialog[StepFormResult | None]):
             yield Label(self.title_text, classes="title")
             with Horizontal(classes="row"):
                 yield Label("name")
-                yield Input(self.step_name, id="field-name", disabled=not self.new)
+                yield Input(self.step_name, id="field-name", disabled=not self.new, compact=True)
             with Horizontal(classes="row"):
                 yield Label("type")
                 yield Select(
@@ -117,8 +122,11 @@ class StepForm(Dialog[StepFormResult | None]):
                     value=self.step_type if self.step_type in self.types else self.types[0],
                     allow_blank=False,
                     id="field-type",
+                    compact=True,
                 )
-            yield VerticalScroll(id="fields")
+            fields = VerticalScroll(id="fields")
+            fields.can_focus = False  # tab goes from field to field, not to the box
+            yield fields
             yield Static("", id="form-error")
             yield Static("enter: next field · ctrl+s: done · esc: cancel", id="form-hint")
 
@@ -140,9 +148,11 @@ class StepForm(Dialog[StepFormResult | None]):
             text = self.texts.get(key, "")
             field: Input | TextArea
             if key in TEXT_KEYS:
-                field = TextArea(text, id=f"field-{key}", name=key, tab_behavior="focus")
+                field = TextArea(
+                    text, id=f"field-{key}", name=key, tab_behavior="focus", compact=True
+                )
             else:
-                field = Input(text, id=f"field-{key}", name=key)
+                field = Input(text, id=f"field-{key}", name=key, compact=True)
             rows.append(Horizontal(label, field, classes="row"))
         await box.mount_all(rows)
         self.step_type = step_type
@@ -186,7 +196,12 @@ class StepForm(Dialog[StepFormResult | None]):
                 except ValueError as exc:
                     self.query_one("#form-error", Static).update(f"{key}: {exc}")
                     return
-        self.dismiss(StepFormResult(name, self.step_type, values))
+        result = StepFormResult(name, self.step_type, values)
+        problem = self.check(result) if self.check is not None else None
+        if problem:
+            self.query_one("#form-error", Static).update(Text(problem))
+            return
+        self.dismiss(result)
 
     def action_cancel(self) -> None:
         self.dismiss(None)
