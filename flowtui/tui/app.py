@@ -42,6 +42,7 @@ from flowtui.tui.command_mode import CommandModeMixin
 from flowtui.tui.config import UserConfig, remember_theme
 from flowtui.tui.files import FileActionsMixin
 from flowtui.tui.keys import binding_ids, describe, help_sections
+from flowtui.tui.screens.builder import BuilderScreen
 from flowtui.tui.screens.dialogs import HelpScreen
 from flowtui.tui.themes import DEFAULT_THEME, load_themes
 from flowtui.tui.widgets.command_line import CommandLine
@@ -66,6 +67,7 @@ PANELS: list[tuple[str, type[Widget]]] = [
     ("Timeline", TimelineView),
     ("Logs", LogView),
     ("History", RunHistory),
+    ("Builder (b)", BuilderScreen),
 ]
 
 

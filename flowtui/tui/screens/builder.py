@@ -365,13 +365,16 @@ class BuilderScreen(Screen[bool]):
     def action_save(self, force: bool = False) -> None:
         try:
             self.state.save(force=force)
-        except FileChanged as exc:
+        except FileChanged:
 
             def answered(yes: bool | None) -> None:
                 if yes:
                     self.action_save(force=True)
 
-            question = f"{exc}. Overwrite it with the builder's version?"
+            question = (
+                f"{self.state.path} was changed on disk since the builder opened it. "
+                "Overwrite it with the builder's version?"
+            )
             self.app.push_screen(ConfirmScreen(question, confirm_label="Overwrite"), answered)
             return
         except OSError as exc:
