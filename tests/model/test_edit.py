@@ -206,3 +206,35 @@ def test_templates_load_and_new_files_are_private(tmp_path: Path) -> None:
     assert stat.S_IMODE(created.path.stat().st_mode) == 0o600
     with pytest.raises(E.EditRefused, match="already exists"):
         create_file(tmp_path / "fresh.yaml", "x")
+
+
+def test_rename_follows_matrix_copies_and_condition_branches() -> None:
+    text = """\
+name: m
+steps:
+  build:
+    run: make
+    matrix: {os: [linux, mac]}
+  gate: {type: condition, if: "true", then: [ship], else: "skip"}
+  ship: {requires: ["build[os=linux]"], run: ./ship.sh}
+  skip: {run: "true"}
+"""
+    result = E.apply(text, E.Rename("build", "compile"))
+    assert '  ship: {requires: ["compile[os=linux]"], run: ./ship.sh}\n' in result.text
+    assert result.workflow.steps["ship"].requires == ("compile[os=linux]", "gate")
+    renamed = E.apply(text, E.Rename("skip", "pass"))
+    assert '  gate: {type: condition, if: "true", then: [ship], else: "pass"}\n' in renamed.text
+
+
+def test_changing_a_type_needs_the_old_keys_unset_in_the_same_edit() -> None:
+    with pytest.raises(E.EditRefused, match="keys a `http` step does not take: `run`"):
+        E.apply(ODD, E.SetKeys("apply-eu", {"type": "http", "url": "http://x"}))
+    result = E.apply(
+        ODD, E.SetKeys("apply-eu", {"type": "http", "url": "http://127.0.0.1:9/"}, ["run"])
+    )
+    assert result.workflow.steps["apply-eu"].type == "http"
+
+
+def test_a_circleci_config_is_not_edited() -> None:
+    with pytest.raises(E.EditRefused, match="CircleCI"):
+        E.apply("version: 2.1\n", E.RemoveStep("x"), file=".circleci/config.yml")

@@ -117,6 +117,22 @@ async def test_builder_shapes_a_workflow_by_keys_and_saves_it(tmp_path: Path) ->
         assert text.startswith("# shipped by hand -- keep this comment\nname: gate\n")
         assert "  plan: {run: ./plan.sh}   # the plan\n" in text
 
+        # someone else saves the file: the builder asks before overwriting it
+        path.write_text(text + "# someone else\n")
+        await pilot.press("y", "w")  # duplicate `check`, then save
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("n")
+        await pilot.pause()
+        assert path.read_text().endswith("# someone else\n")
+        assert "check-copy" not in load_workflow(path).steps
+        await pilot.press("u")  # the duplicate undone: back to the saved text
+        await pilot.pause()
+        assert not screen.state.dirty
+        assert dag.selected == "plan"  # the selected copy is gone: back to the first step
+        await pilot.press("right")
+        assert dag.selected == "check"
+
         # delete a step others need: asks, then detaches them
         await pilot.press("delete")
         await pilot.pause()
