@@ -35,7 +35,9 @@ from flowtui.model.yamlrt import (
     CommentedSeq,
     RoundTrip,
     RoundTripError,
+    give_following,
     like,
+    take_following,
     to_node,
 )
 
@@ -421,8 +423,7 @@ def _remove(steps: CommentedMap, op: RemoveStep, notes: list[str]) -> list[str]:
         other = steps[other_name]
         _set_refs(other, key, [r for r in _refs(other.get(key)) if _base(r) != op.name])
         changes.append(f"`{other_name}`: no longer names `{op.name}` in {key}")
-    steps.ca.items.pop(op.name, None)
-    del steps[op.name]
+    _cut(steps, op.name)  # the comment lines just before it are about it: they go too
     pattern = _expression_pattern(op.name)
     for other_name, other in steps.items():
         if isinstance(other, CommentedMap):
@@ -463,6 +464,8 @@ def _duplicate(steps: CommentedMap, op: Duplicate, notes: list[str]) -> list[str
     _check_new_name(steps, op.new)
     copy = deepcopy(item)
     _insert_at(steps, op.new, copy, op.name, None)
+    take_following(steps, op.new)  # the copy's: they are about the step after the original
+    give_following(steps, op.new, take_following(steps, op.name))
     return [f"duplicated step `{op.name}` as `{op.new}`"]
 
 
@@ -474,12 +477,35 @@ def _move(steps: CommentedMap, op: MoveStep, notes: list[str]) -> list[str]:
     if anchor == op.name:
         raise EditRefused(f"cannot move `{op.name}` next to itself")
     _step(steps, anchor)
-    comment = steps.ca.items.pop(op.name, None)
-    del steps[op.name]
+    comment, about = _cut(steps, op.name)
     _insert_at(steps, op.name, item, op.after, op.before)
     if comment is not None:
         steps.ca.items[op.name] = comment
+    keys = list(steps)
+    position = keys.index(op.name)
+    if position > 0:  # what followed the step before it now follows this one
+        give_following(steps, op.name, take_following(steps, keys[position - 1]))
+        give_following(steps, keys[position - 1], about)
     return [f"moved step `{op.name}` {'after' if op.after else 'before'} `{anchor}`"]
+
+
+def _cut(steps: CommentedMap, name: str) -> tuple[Any, str]:
+    """Take step `name` out of `steps`.  ruamel hangs the comment lines between two steps on
+    the first one, though they are about the second: the lines just before the step go with
+    it (returned), the lines after it stay where they were (after the step before it).
+    Returns its own comment entry and the lines that were about it."""
+    keys = list(steps)
+    position = keys.index(name)
+    following = take_following(steps, name)
+    about = ""
+    if position > 0:
+        before = take_following(steps, keys[position - 1])
+        about = "".join(line for line in before.splitlines(True) if line.strip())
+        blanks = "".join(line for line in before.splitlines(True) if not line.strip())
+        give_following(steps, keys[position - 1], blanks + following)
+    comment = steps.ca.items.pop(name, None)
+    del steps[name]
+    return comment, about
 
 
 _OPERATIONS: dict[type, Callable[[CommentedMap, Any, list[str]], list[str]]] = {

@@ -17,21 +17,25 @@ from typing import Any
 import yaml
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.error import CommentMark
 from ruamel.yaml.error import YAMLError as RtYAMLError
 from ruamel.yaml.scalarstring import (
     DoubleQuotedScalarString,
     LiteralScalarString,
     ScalarString,
 )
+from ruamel.yaml.tokens import CommentToken
 
 __all__ = [
     "CommentedMap",
     "CommentedSeq",
     "RoundTrip",
     "RoundTripError",
+    "give_following",
     "guess_indent",
     "like",
     "parse_value",
+    "take_following",
     "to_node",
 ]
 
@@ -164,6 +168,69 @@ def to_node(value: Any, flow: bool = True) -> Any:
             seq.fa.set_flow_style()
         return seq
     return value
+
+
+def _slot(parent: Any, key: Any) -> tuple[Any, Any, int]:
+    """Where ruamel keeps the comment that follows `parent[key]`: the deepest last entry of
+    a block mapping or list (a flow one keeps it itself)."""
+    node = parent[key]
+    if isinstance(node, CommentedMap) and node and not node.fa.flow_style():
+        return _slot(node, list(node)[-1])
+    if isinstance(node, CommentedSeq) and node and not node.fa.flow_style():
+        return _slot(node, len(node) - 1)
+    return parent, key, 0 if isinstance(parent, CommentedSeq) else 2
+
+
+def _line_of(parent: Any, key: Any) -> int | None:
+    try:
+        if isinstance(parent, CommentedSeq):
+            return int(parent.lc.item(key)[0])
+        return int(parent.lc.key(key)[0])
+    except (KeyError, IndexError, TypeError, AttributeError):
+        return None
+
+
+def take_following(parent: CommentedMap, key: str) -> str:
+    """Cut and return the comment lines (and blank lines) that follow `parent[key]` in the
+    file: ruamel hangs them on the entry before them, though they are about what comes
+    next.  A comment at the end of the entry's own line stays with it."""
+    holder, slot_key, pos = _slot(parent, key)
+    entry = holder.ca.items.get(slot_key)
+    token = entry[pos] if entry and len(entry) > pos else None
+    if not isinstance(token, CommentToken) or not token.value:
+        return ""
+    value = token.value
+    on_own_line = value.startswith("#") and token.start_mark is not None
+    if on_own_line and token.start_mark.line != _line_of(holder, slot_key):
+        on_own_line = False  # after a block scalar: a line of its own
+    if value.startswith("\n"):
+        own, rest = "\n", value[1:]
+    elif on_own_line and "\n" in value:
+        cut = value.index("\n") + 1
+        own, rest = value[:cut], value[cut:]
+    elif on_own_line:
+        own, rest = value, ""
+    else:
+        own, rest = "", value
+    if own.strip() or (own and pos == 0):
+        token.value = own
+    else:
+        entry[pos] = None
+    return rest
+
+
+def give_following(parent: CommentedMap, key: str, lines: str) -> None:
+    """Hang comment `lines` (as `take_following` gave them) after `parent[key]`."""
+    if not lines:
+        return
+    holder, slot_key, pos = _slot(parent, key)
+    entry = holder.ca.items.setdefault(slot_key, [None, None, None, None])
+    token = entry[pos]
+    if isinstance(token, CommentToken) and token.value:
+        joined = token.value if token.value.endswith("\n") else token.value + "\n"
+        token.value = joined + lines
+    else:
+        entry[pos] = CommentToken("\n" + lines, CommentMark(0), None)
 
 
 def like(old: Any, new: str) -> Any:

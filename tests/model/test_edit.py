@@ -238,3 +238,18 @@ def test_changing_a_type_needs_the_old_keys_unset_in_the_same_edit() -> None:
 def test_a_circleci_config_is_not_edited() -> None:
     with pytest.raises(E.EditRefused, match="CircleCI"):
         E.apply("version: 2.1\n", E.RemoveStep("x"), file=".circleci/config.yml")
+
+
+def test_comment_lines_between_steps_stay_with_the_step_they_are_about() -> None:
+    text = ODD.replace("    gate:", "    # the gate decides\n    gate:")
+    removed = E.apply(text, E.RemoveStep("apply-us", detach=True))
+    assert "    apply-eu: {run: ./apply.sh eu}" in removed.text
+    assert "    # the gate decides\n    gate:\n" in removed.text  # not lost with apply-us
+    gone = E.apply(text, E.RemoveStep("gate", detach=True))
+    assert "# the gate decides" not in gone.text  # it was about gate
+    moved = E.apply(text, E.MoveStep("gate", before="approve"))
+    assert "    # the gate decides\n    gate:\n" in moved.text
+    assert '        run: ./apply.sh us "$STEPS_PLAN_ID"\n    apply-eu:' in moved.text
+    copied = E.apply(text, E.Duplicate("apply-us", "x"))
+    assert copied.text.count("# the gate decides") == 1
+    assert "    # the gate decides\n    gate:\n" in copied.text
