@@ -413,6 +413,8 @@ class FlowApp(CommandModeMixin, FileActionsMixin, BuilderActionsMixin):
         for key in describe(self.BINDINGS, self.keymap):
             if key.action in ("clear_filter", "end_line"):  # esc, enter: nothing to do here
                 continue
+            if self.builder_has_keys(key.action):  # the builder offers its own (the mixin)
+                continue
             # the short name to find it by; under it the key and the long description
             more = f" · {key.text}" if key.text != key.title else ""
             help_text = f"key {key.keys}{more}"

@@ -3,13 +3,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from functools import partial
+
+from textual.app import SystemCommand
+from textual.screen import Screen
+
 from flowtui.model import edit
 from flowtui.model.checker import NAME_RE
 from flowtui.model.editfile import create_file
 from flowtui.model.templates import TEMPLATES, render
 from flowtui.tui.actions import reported
 from flowtui.tui.builder_state import BuilderState
-from flowtui.tui.keys import as_binding
+from flowtui.tui.keys import as_binding, describe
 from flowtui.tui.refresh import RefreshMixin
 from flowtui.tui.screens.builder import BuilderScreen
 from flowtui.tui.screens.step_form import TemplateScreen
@@ -18,13 +24,23 @@ from flowtui.tui.screens.step_form import TemplateScreen
 class BuilderActionsMixin(RefreshMixin):
     """`b` and `n`."""
 
+    keymap: dict[str, str]  # the user's (FlowApp's)
+
     def builder_has_keys(self, action: str) -> bool:
         """While the builder (or a dialog over it) is open, the dashboard's own keys wait
         (Textual's, such as tab between fields, still work)."""
         if not any(getattr(s, "keeps_keys", False) for s in self.screen_stack):
             return False
         own = {as_binding(b).action.split("(", 1)[0] for b in self.BINDINGS}
-        return action in own
+        return action.split("(", 1)[0] in own
+
+    def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
+        """The palette: in the builder, its keys (made from its bindings, as `?` shows)."""
+        yield from super().get_system_commands(screen)
+        if isinstance(screen, BuilderScreen):
+            for key in describe(screen.BINDINGS, self.keymap):
+                run = partial(self.run_action, key.action, screen)
+                yield SystemCommand(key.title, f"key {key.keys} · {key.text}", run)
 
     @reported
     async def action_builder(self) -> None:
