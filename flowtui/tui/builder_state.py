@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from flowtui.model import circleci, edit
 from flowtui.model.editfile import OpenedFile
@@ -28,6 +29,7 @@ class BuilderState:
     error: str = ""
     error_step: str | None = None
     last_change: str = ""
+    _tree: tuple[str, Any] | None = field(default=None, repr=False)
 
     @classmethod
     def open(cls, path: Path) -> BuilderState:
@@ -60,11 +62,12 @@ class BuilderState:
 
     def step_keys(self, name: str) -> dict[str, object]:
         """The step's keys as written (the editable tree's values)."""
-        try:
-            data = RoundTrip(self.text).data
-        except RoundTripError:
-            return {}
-        item = data.get("steps", {}).get(name)
+        if self._tree is None or self._tree[0] != self.text:  # parsed once per text
+            try:
+                self._tree = (self.text, RoundTrip(self.text).data)
+            except RoundTripError:
+                return {}
+        item = self._tree[1].get("steps", {}).get(name)
         return dict(item) if isinstance(item, dict) else {}
 
     def apply(self, *operations: edit.Operation) -> bool:
