@@ -151,11 +151,14 @@ async def test_builder_shapes_a_workflow_by_keys_and_saves_it(tmp_path: Path) ->
 
 
 async def test_a_new_workflow_from_a_template_opens_in_the_builder(tmp_path: Path) -> None:
+    """Also: the builder's keys (not the dashboard's) in the palette, and live validation."""
     folder = tmp_path / "workflows"
     folder.mkdir()
     app = FlowApp(folder, db_path=tmp_path / "h.db", watch=False, triggers=False)
     async with app.run_test(size=SIZE) as pilot:
         await app.ready.wait()
+        titles = [c.title for c in app.get_system_commands(app.screen)]
+        assert "Run" in titles and "Builder" in titles and "Undo" not in titles
         await pilot.press("n")
         await pilot.pause()
         assert isinstance(app.screen, TemplateScreen)
@@ -165,6 +168,15 @@ async def test_a_new_workflow_from_a_template_opens_in_the_builder(tmp_path: Pat
         assert isinstance(screen, BuilderScreen)
         assert screen.query_one(DagView).node_names == ["build", "test", "deploy"]
         assert load_workflow(folder / "release.yaml").name == "release"
+
+        commands = {c.title: c for c in app.get_system_commands(screen)}
+        assert "Run" not in commands and "Undo" in commands and "Connect" in commands
+        await pilot.press("r")  # the dashboard's run key waits while the builder is open
+        await pilot.pause()
+        assert app.screen is screen and not screen.state.dirty
+        await commands["Duplicate"].callback()  # as the palette runs it
+        await pilot.pause()
+        assert "build-copy" in screen.query_one(DagView).node_names
 
         # live validation: an http step without its url keeps the form open, saying why
         await pilot.press("a", "backspace", "backspace", "backspace", "backspace", *"smoke")
@@ -179,29 +191,8 @@ async def test_a_new_workflow_from_a_template_opens_in_the_builder(tmp_path: Pat
         await pilot.pause()
         assert app.screen is screen
         assert "smoke" in screen.query_one(DagView).node_names
-        await pilot.press("q")
+        await pilot.press("ctrl+s", "q")  # saved: leaving does not ask
         await pilot.pause()
+        assert not isinstance(app.screen, BuilderScreen)
+        assert "smoke" in load_workflow(folder / "release.yaml").steps
         assert app.selected_entry is not None and app.selected_entry.name == "release"
-
-
-async def test_the_palette_offers_the_builders_keys_not_the_dashboards(tmp_path: Path) -> None:
-    folder = tmp_path / "workflows"
-    folder.mkdir()
-    (folder / "gate.yaml").write_text(GATE)
-    app = FlowApp(folder, db_path=tmp_path / "h.db", watch=False, triggers=False)
-    async with app.run_test(size=SIZE) as pilot:
-        await app.ready.wait()
-        titles = [c.title for c in app.get_system_commands(app.screen)]
-        assert "Run" in titles and "Builder" in titles and "Undo" not in titles
-        await pilot.press("b")
-        await pilot.pause()
-        screen = app.screen
-        assert isinstance(screen, BuilderScreen)
-        commands = {c.title: c for c in app.get_system_commands(screen)}
-        assert "Run" not in commands and "Undo" in commands and "Connect" in commands
-        await pilot.press("r")  # the dashboard's run key waits while the builder is open
-        await pilot.pause()
-        assert app.screen is screen and not screen.state.dirty
-        await commands["Duplicate"].callback()  # as the palette runs it
-        await pilot.pause()
-        assert "plan-copy" in screen.query_one(DagView).node_names
