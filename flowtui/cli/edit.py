@@ -73,6 +73,8 @@ def small_diff(old: str, new: str, name: str) -> str:
 def cmd_edit(args: argparse.Namespace) -> int:
     op = operation(args)
     path = Path(args.file)
+    if path.suffix not in (".yaml", ".yml"):
+        raise CliError(f"not changed: {path}: only YAML workflow files (.yaml, .yml) are edited")
     try:
         opened = OpenedFile.open(path)
         result = edit.apply(opened.text, op, file=str(path), path=path.resolve())

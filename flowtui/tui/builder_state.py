@@ -36,6 +36,8 @@ class BuilderState:
         """The file, loaded; EditRefused when it does not load (fix it first)."""
         if circleci.is_circleci_path(str(path)):
             raise edit.EditRefused(f"{path}: a CircleCI config is not shaped here")
+        if path.suffix not in (".yaml", ".yml"):
+            raise edit.EditRefused(f"{path}: only YAML workflow files are shaped here")
         opened = OpenedFile.open(path)
         workflow = edit.check(opened.text, str(path), path.resolve())
         return cls(opened, opened.text, workflow)
