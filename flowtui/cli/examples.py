@@ -80,6 +80,12 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
         "flowtui token revoke ci-bot",
         "flowtui token list && flowtui token revoke old",
     ),
+    "edit": (
+        "flowtui edit deploy.yaml --add-step smoke --type http --set url=http://127.0.0.1:8080/ "
+        "--requires apply",
+        "flowtui edit deploy.yaml --rename apply apply_us   # requires and steps.X follow",
+        "flowtui edit deploy.yaml --connect plan apply --dry-run   # apply requires plan",
+    ),
 }
 
 

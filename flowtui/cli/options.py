@@ -8,6 +8,8 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 
+from flowtui.cli import edit_args
+
 WHEN = "a duration back from now (30m, 2h, 7d) or a date (2026-01-31, 2026-01-31T14:00)"
 
 
@@ -140,6 +142,7 @@ def add_new_commands(
     from flowtui.cli.tokens import add_token_parser
 
     add_token_parser(sub, add_db)
+    edit_args.add_parser(sub)
 
     # hidden: what the completion scripts call for dynamic words (no help= keeps it unlisted)
     p = sub.add_parser("__complete")
@@ -157,4 +160,5 @@ MODULES: dict[str, str] = {
     "init": "flowtui.cli.init",
     "graph": "flowtui.cli.graph",
     "token": "flowtui.cli.tokens",
+    "edit": "flowtui.cli.edit",
 }

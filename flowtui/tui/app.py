@@ -37,10 +37,12 @@ from flowtui.store.db import StoreError, StoreFullError
 from flowtui.store.runstore import RunStore
 from flowtui.store.sink import StoreSink
 from flowtui.tui import bridge, commands
+from flowtui.tui.builder_actions import BuilderActionsMixin
 from flowtui.tui.command_mode import CommandModeMixin
 from flowtui.tui.config import UserConfig, remember_theme
 from flowtui.tui.files import FileActionsMixin
 from flowtui.tui.keys import binding_ids, describe, help_sections
+from flowtui.tui.screens.builder import BuilderScreen
 from flowtui.tui.screens.dialogs import HelpScreen
 from flowtui.tui.themes import DEFAULT_THEME, load_themes
 from flowtui.tui.widgets.command_line import CommandLine
@@ -65,6 +67,7 @@ PANELS: list[tuple[str, type[Widget]]] = [
     ("Timeline", TimelineView),
     ("Logs", LogView),
     ("History", RunHistory),
+    ("Builder (b)", BuilderScreen),
 ]
 
 
@@ -78,7 +81,7 @@ class DashboardScreen(Screen[None]):
     ]
 
 
-class FlowApp(CommandModeMixin, FileActionsMixin):
+class FlowApp(CommandModeMixin, FileActionsMixin, BuilderActionsMixin):
     """Keys are listed in the footer, in the command palette and under `?`, all made from
     BINDINGS (a binding's tooltip is its long description; `keys` turns them into words).
 
@@ -152,6 +155,22 @@ class FlowApp(CommandModeMixin, FileActionsMixin):
             "d", "duplicate", "Duplicate", id="duplicate", show=False, tooltip="Duplicate the file"
         ),
         Binding("e", "edit", "Edit", id="edit", show=False, tooltip="Open the file in $EDITOR"),
+        Binding(
+            "b",
+            "builder",
+            "Builder",
+            id="builder",
+            show=False,
+            tooltip="Shape the selected workflow on its graph: add, connect, rename steps",
+        ),
+        Binding(
+            "n",
+            "new_workflow",
+            "New",
+            id="new_workflow",
+            show=False,
+            tooltip="A new workflow file from a template, opened in the builder",
+        ),
         Binding(
             "delete",
             "delete",
@@ -404,12 +423,16 @@ class FlowApp(CommandModeMixin, FileActionsMixin):
         for key in describe(self.BINDINGS, self.keymap):
             if key.action in ("clear_filter", "end_line"):  # esc, enter: nothing to do here
                 continue
+            if self.builder_has_keys(key.action):  # the builder offers its own (the mixin)
+                continue
             # the short name to find it by; under it the key and the long description
             more = f" · {key.text}" if key.text != key.title else ""
             help_text = f"key {key.keys}{more}"
             yield SystemCommand(key.title, help_text, partial(self.run_action, key.action))
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if self.builder_has_keys(action):
+            return False
         focused = self.focused
         if action in ("filter", "command_line", "end_line") and not isinstance(
             self.screen, DashboardScreen

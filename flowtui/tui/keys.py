@@ -19,6 +19,12 @@ from textual.keys import format_key
 FOOTER_PRIORITY = (
     "help",
     "quit",
+    "builder.help",
+    "builder.save",
+    "builder.leave",
+    "builder.add",
+    "builder.connect",
+    "builder.undo",
     "run",
     "approve",
     "reject",
