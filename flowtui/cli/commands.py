@@ -791,7 +791,9 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
     if not args.folder and config.folder and not config.folder.is_dir():
         raise CliError(f"{config.folder} (folder in {config.path}) is not a folder")
     folder = dashboard_folder(given)
-    if not sys.stdout.isatty():
+    # `flowtui web` starts it under textual-serve, whose driver writes to a pipe
+    in_browser = os.environ.get("TEXTUAL_DRIVER", "").endswith(":WebDriver")
+    if not sys.stdout.isatty() and not in_browser:
         raise CliError("the dashboard needs a terminal; use the other commands in scripts")
     from flowtui.tui.app import FlowApp
 

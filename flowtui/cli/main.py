@@ -348,6 +348,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_json(p, "the held steps as a JSON array")
     _add_db(p)
     options.add_new_commands(sub, _add_db, _add_dirs)
+    from flowtui.cli.web import add_web_parser
+
+    add_web_parser(sub)
     attach_examples(sub)
     return parser
 
@@ -405,6 +408,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from flowtui.cli.shell import cmd_shell
 
         handler = cmd_shell
+    elif args.command == "web":
+        from flowtui.cli.web import cmd_web
+
+        handler = cmd_web
     elif args.command == "db":
         from flowtui.cli.db import cmd_db
 
