@@ -142,3 +142,15 @@ def test_textual_serve_make_app_builds_the_aiohttp_app() -> None:
     assert inspect.iscoroutinefunction(make_app), changed("textual_serve.Server._make_app", user)
     for method in ("handle_index", "handle_websocket", "on_startup"):
         assert hasattr(Server, method), changed(f"textual_serve.Server.{method}", user)
+
+
+# -- textual: App._driver.write(text), as App.bell and App.copy_to_clipboard use it -----------
+
+
+def test_textual_app_writes_through_its_driver() -> None:
+    from textual.driver import Driver
+
+    user = "flowtui/tui/notify.py (tell)"
+    assert "_driver" in inspect.getsource(App.__init__), changed("textual App._driver", user)
+    assert callable(getattr(Driver, "write", None)), changed("textual Driver.write", user)
+    assert "self._driver.write" in inspect.getsource(App.bell), changed("textual App.bell", user)

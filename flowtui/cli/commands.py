@@ -804,6 +804,7 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
         config=config,
         parallel=args.parallel,
         bell=args.bell,
+        notify=getattr(args, "notify", False),
         triggers=getattr(args, "triggers", True),
         webhook_port=getattr(args, "webhook_port", None),
     )

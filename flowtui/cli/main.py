@@ -123,6 +123,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--bell", action="store_true", help="ring the terminal bell on approvals and finished runs"
     )
     p.add_argument(
+        "--notify",
+        action="store_true",
+        help="a desktop notification through the terminal instead (OSC 9/777, else the bell; "
+        "docs/notifications.md)",
+    )
+    p.add_argument(
         "--no-triggers",
         dest="triggers",
         action="store_false",
