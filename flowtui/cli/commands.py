@@ -476,7 +476,7 @@ async def _list(args: argparse.Namespace, folder: Path) -> int:
 def _visible_len(text: str) -> int:
     import re
 
-    return len(re.sub(r"\x1b\[[0-9;]*m", "", text))
+    return len(re.sub(r"\x1b\[[0-9;]*m|\x1b\]8;[^\x1b]*\x1b\\", "", text))  # colours, links
 
 
 def _print_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
@@ -513,7 +513,7 @@ async def _history(args: argparse.Namespace) -> int:
                 trigger += f" of #{run.parent_run_id}"
             rows.append(
                 (
-                    f"#{run.id}",
+                    paint.link(f"#{run.id}", run.id),
                     run.workflow,
                     paint.status(run.status),
                     fmt_clock(run.started_at or run.created_at),
@@ -638,7 +638,9 @@ async def _logs(args: argparse.Namespace) -> int:
             )
             first = []
             for log in batch:
-                prefix = "" if args.step else f"{log.step or '-':<16} "
+                name = log.step or "-"
+                link = paint.link(name, run.id, log.step) if log.step else name
+                prefix = "" if args.step else link + " " * max(17 - len(name), 1)
                 bar = paint("│", "31" if log.stream == "stderr" else "2")
                 print(f"{prefix}{bar} {log.line}")
                 after = log.id
