@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import ipaddress
 import os
 import secrets
 import shlex
@@ -32,8 +31,6 @@ import sys
 from pathlib import Path
 
 from flowtui.cli.commands import CliError, dashboard_folder
-
-LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
 
 
 def add_web_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -55,15 +52,6 @@ def add_web_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
         help="the history: a SQLite file or a postgresql:// URL (default: $FLOWTUI_DB, else "
         "flowtui.db in the data dir)",
     )
-
-
-def is_loopback(host: str) -> bool:
-    if host.lower() in LOOPBACK_NAMES:
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 def dashboard_command(folder: Path, theme: str | None, parallel: int | None) -> str:
@@ -129,16 +117,16 @@ def bind(host: str, port: int) -> socket.socket:
 def cmd_web(args: argparse.Namespace) -> int:
     folder = dashboard_folder(args.folder)
     os.environ["FLOWTUI_DB"] = check_history(args.db)
+    from aiohttp import web
+
+    from flowtui.cli.webserver import DashboardServer, is_loopback
+
     sock = bind(args.host, args.port)
     port = sock.getsockname()[1]
     token = None if is_loopback(args.host) else secrets.token_urlsafe(24)
     host = socket.gethostname() if args.host in ("0.0.0.0", "::", "") else args.host
     shown = f"[{host}]" if ":" in host else host
     url = f"http://{shown}:{port}/" + (f"?token={token}" if token else "")
-    from aiohttp import web
-
-    from flowtui.cli.webserver import DashboardServer
-
     server = DashboardServer(
         dashboard_command(folder, args.theme, args.parallel), host=args.host, port=port, token=token
     )
@@ -151,4 +139,4 @@ def cmd_web(args: argparse.Namespace) -> int:
     return 0
 
 
-__all__ = ["add_web_parser", "cmd_web", "dashboard_command", "is_loopback"]
+__all__ = ["add_web_parser", "cmd_web", "dashboard_command"]

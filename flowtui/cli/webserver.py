@@ -3,15 +3,24 @@
 from __future__ import annotations
 
 import hmac
+import ipaddress
 from collections.abc import Awaitable, Callable
 from urllib.parse import urlsplit
 
 from aiohttp import web
 from textual_serve.server import Server
 
-from flowtui.cli.web import is_loopback
-
+LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def is_loopback(host: str) -> bool:
+    if host.lower() in LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 class DashboardServer(Server):
@@ -65,4 +74,4 @@ class DashboardServer(Server):
         """textual-serve's banner is not printed: `cmd_web` says what is served, and where."""
 
 
-__all__ = ["DashboardServer"]
+__all__ = ["DashboardServer", "is_loopback"]
