@@ -23,14 +23,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import errno
 import os
 import secrets
 import shlex
 import socket
 import sys
 from pathlib import Path
-
-from flowtui.cli.commands import CliError, dashboard_folder
 
 
 def add_web_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -67,6 +66,7 @@ def dashboard_command(folder: Path, theme: str | None, parallel: int | None) -> 
 def check_history(given: str | None) -> str:
     """The history as `$FLOWTUI_DB` for the tabs (a SQLite path made absolute), opened once
     so that one that cannot work is refused before anything is served."""
+    from flowtui.cli.commands import CliError
     from flowtui.store.backends import open_database, resolve_target
     from flowtui.store.db import StoreError
     from flowtui.store.pg import redact
@@ -89,6 +89,8 @@ def check_history(given: str | None) -> str:
 
 def bind(host: str, port: int) -> socket.socket:
     """A listening socket, or a CliError saying why not (port in use, not an address here)."""
+    from flowtui.cli.commands import CliError
+
     try:
         family, kind, proto, _, address = socket.getaddrinfo(
             host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
@@ -102,8 +104,6 @@ def bind(host: str, port: int) -> socket.socket:
         sock.listen(128)
     except OSError as exc:
         sock.close()
-        import errno
-
         if exc.errno == errno.EADDRINUSE:
             raise CliError(
                 f"{host}:{port} is already in use (another flowtui web?): choose another "
@@ -115,6 +115,8 @@ def bind(host: str, port: int) -> socket.socket:
 
 
 def cmd_web(args: argparse.Namespace) -> int:
+    from flowtui.cli.commands import dashboard_folder
+
     folder = dashboard_folder(args.folder)
     os.environ["FLOWTUI_DB"] = check_history(args.db)
     from aiohttp import web
