@@ -349,6 +349,12 @@ async def _execute(
         live = await _live_footer(footer, store, args)
         # under a live footer, rich's stand-in that prints above it, filtered as before
         reporter.out = same_filter(shown, sys.stdout) if live is not None else sys.stdout
+        notifier = None
+        if getattr(args, "notify", False) and not as_json:
+            from flowtui.cli.notifying import RunNotifier
+
+            notifier = RunNotifier()
+            runtime.bus.add_listener(notifier)
         if inline is not None:
             if live is not None:
                 inline.around = live.paused
@@ -363,6 +369,8 @@ async def _execute(
             live.follow(run_id)
         if inline is not None:
             inline.follow(run_id)
+        if notifier is not None:
+            notifier.run_id = run_id
         announce_run_id(run_id)  # to `run --detach`, which started this process
         if (started := await store.get_run(run_id)) is not None:
             reporter.allowed_failures = started.allowed_failures
@@ -409,6 +417,8 @@ async def _execute(
         elif run is not None:
             print()
             print(render_summary(run, steps, approvals, _paint()))
+            if notifier is not None:
+                notifier.ended(run.workflow, run.id, str(run.status), run.message)
         sink = runtime.sink
         if sink.errors:
             print(

@@ -150,6 +150,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--parallel", "-j", type=int, metavar="N", help="steps at once (default: CPUs)")
     p.add_argument("--quiet", "-q", action="store_true", help="do not print step output")
     p.add_argument(
+        "--notify",
+        action="store_true",
+        help="a desktop notification through the terminal when a step is held and when the "
+        "run ends (OSC 9/777, else the bell; docs/notifications.md)",
+    )
+    p.add_argument(
         "--dry-run", action="store_true", help="print what would run or be skipped; start nothing"
     )
     p.add_argument(

@@ -22,9 +22,10 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from textual.app import App
+if TYPE_CHECKING:  # `flowtui run --notify` uses the rest without loading Textual
+    from textual.app import App
 
 Method = Literal["osc9", "osc777", "bell"]
 METHODS: tuple[Method, ...] = ("osc9", "osc777", "bell")
