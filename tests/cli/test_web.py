@@ -100,9 +100,10 @@ class WebServer:
         return self.proc.wait(timeout=15)
 
 
-@pytest.fixture
-def served(tmp_path: Path) -> Iterator[WebServer]:
-    server = WebServer(tmp_path)
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebServer]:
+    """One server for the module's loopback tests (each start costs a second)."""
+    server = WebServer(tmp_path_factory.mktemp("web"))
     yield server
     assert server.stop() == 0
 
