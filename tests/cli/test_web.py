@@ -151,6 +151,9 @@ def test_the_dashboard_in_headless_chromium(served: WebServer, tmp_path: Path) -
         page.wait_for_function(f"({SCREEN})().includes('✓ done')", timeout=15_000)
         screen = page.evaluate(SCREEN)
         assert "✓ greet" in screen and "succeeded" in screen
+        # what needs a real terminal says so (its output would break the page's stream)
+        page.keyboard.press("e")
+        page.wait_for_function(f"({SCREEN})().includes('an editor needs a terminal')")
         browser.close()
 
 
