@@ -100,10 +100,17 @@ class WebServer:
         return self.proc.wait(timeout=15)
 
 
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[WebServer]:
+    server = WebServer(tmp_path)
+    yield server
+    assert server.stop() == 0
+
+
 @pytest.fixture(scope="module")
-def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebServer]:
-    """One server for the module's loopback tests (each start costs a second)."""
-    server = WebServer(tmp_path_factory.mktemp("web"))
+def served_anywhere(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebServer]:
+    """On 0.0.0.0, so with a token: the browser test and the token checks share it."""
+    server = WebServer(tmp_path_factory.mktemp("web"), "--host", "0.0.0.0")
     yield server
     assert server.stop() == 0
 
@@ -126,11 +133,12 @@ async def websocket_status(url: str, headers: dict[str, str] | None = None) -> i
             return exc.status
 
 
-def test_the_dashboard_in_headless_chromium(served: WebServer, tmp_path: Path) -> None:
+def test_the_dashboard_in_headless_chromium(served_anywhere: WebServer, tmp_path: Path) -> None:
+    """The page, its scripts and the websocket carry the token: the URL's, then its cookie."""
     from playwright.sync_api import sync_playwright
 
     assert Path(CHROMIUM).exists(), "install Debian's chromium (apt-get install -y chromium)"
-    base = f"http://127.0.0.1:{served.port}"
+    base = f"http://127.0.0.1:{served_anywhere.port}"
     with sync_playwright() as playwright:
         # a fresh profile (--user-data-dir) of its own
         browser = playwright.chromium.launch_persistent_context(
@@ -143,7 +151,7 @@ def test_the_dashboard_in_headless_chromium(served: WebServer, tmp_path: Path) -
         # the page asks Google for a font: nothing leaves this machine
         page.route(lambda url: not url.startswith(base), lambda route: route.abort())
         page.add_init_script(CATCH_TERMINAL)
-        page.goto(served.url)
+        page.goto(f"{base}/?token={served_token(served_anywhere.url)}")
         page.wait_for_function(f"({SCREEN})().includes('hello')", timeout=15_000)
         assert "Workf" in page.evaluate(SCREEN)  # the workflow list's header
         page.click("#terminal")  # the keyboard goes to the terminal
@@ -180,24 +188,20 @@ def test_refusals_on_loopback(served: WebServer) -> None:
     assert "Traceback" not in taken.stderr
 
 
-def test_another_address_needs_the_token_on_every_request(tmp_path: Path) -> None:
-    server = WebServer(tmp_path, "--host", "0.0.0.0")
-    try:
-        token = served_token(server.url)
-        assert token and token in server.printed
-        base = f"http://127.0.0.1:{server.port}"
-        for path in ("/", "/static/js/textual.js"):
-            assert status(base + path) == 401
-            assert status(f"{base}{path}?token=wrong") == 403
-            assert status(f"{base}{path}?token={token}") == 200
-        ws = f"ws://127.0.0.1:{server.port}/ws"
-        assert asyncio.run(websocket_status(ws)) == 401
-        assert asyncio.run(websocket_status(f"{ws}?token=wrong")) == 403
-        # the cookie the first page sets is the token too (the page's scripts carry it)
-        cookie = {"Cookie": f"flowtui_web_{server.port}={token}"}
-        assert status(base + "/static/js/textual.js", cookie) == 200
-    finally:
-        assert server.stop() == 0
+def test_another_address_needs_the_token_on_every_request(served_anywhere: WebServer) -> None:
+    server = served_anywhere
+    token = served_token(server.url)
+    assert token and token in server.printed
+    base = f"http://127.0.0.1:{server.port}"
+    for path in ("/", "/static/js/textual.js"):
+        assert status(base + path) == 401
+        assert status(f"{base}{path}?token=wrong") == 403
+        assert status(f"{base}{path}?token={token}") == 200
+    ws = f"ws://127.0.0.1:{server.port}/ws"
+    assert asyncio.run(websocket_status(ws)) == 401
+    assert asyncio.run(websocket_status(f"{ws}?token=wrong")) == 403
+    cookie = {"Cookie": f"flowtui_web_{server.port}=wrong"}
+    assert asyncio.run(websocket_status(ws, cookie)) == 403
 
 
 def served_token(url: str) -> str:
