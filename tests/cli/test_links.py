@@ -3,10 +3,15 @@ are not, and a step cannot print a link of its own to anywhere else."""
 
 from __future__ import annotations
 
+import os
+import pty
 import re
 import textwrap
 from pathlib import Path
 
+import pytest
+
+from flowtui.cli.links import links_enabled
 from tests.cli.conftest import Cli
 from tests.cli.test_live_footer import Terminal
 
@@ -49,8 +54,24 @@ def test_links_on_a_terminal_none_in_a_pipe(cli: Cli, tmp_path: Path) -> None:
     assert "RUN  WORKFLOW" in history.screen  # the columns line up as without links
     assert "\x1b]8;" not in cli("history").stdout
 
-    cli.env["FLOWTUI_LINKS"] = "0"  # turned off on a terminal
-    off = Terminal(cli, "logs", "1")
-    off.wait_for("click")
-    assert off.finish() == 0
-    assert "\x1b]8;id=" not in off.raw
+
+def test_links_switch(monkeypatch: pytest.MonkeyPatch) -> None:
+    """On a real pseudo-terminal: on by default, off with FLOWTUI_LINKS=0 or a TERM that
+    prints unknown sequences; FLOWTUI_LINKS=1 forces them into a pipe."""
+    master, slave = pty.openpty()
+    reader, writer = os.pipe()
+    with os.fdopen(slave, "w") as tty, os.fdopen(writer, "w") as pipe:
+        monkeypatch.delenv("FLOWTUI_LINKS", raising=False)
+        monkeypatch.setenv("TERM", "xterm-256color")
+        monkeypatch.setenv("NO_COLOR", "1")  # not colour: links stay
+        assert links_enabled(tty) and not links_enabled(pipe)
+        for term in ("dumb", "linux", "screen"):
+            monkeypatch.setenv("TERM", term)
+            assert not links_enabled(tty)
+        monkeypatch.setenv("TERM", "xterm-256color")
+        monkeypatch.setenv("FLOWTUI_LINKS", "0")
+        assert not links_enabled(tty)
+        monkeypatch.setenv("FLOWTUI_LINKS", "1")
+        assert links_enabled(pipe)
+    os.close(master)
+    os.close(reader)

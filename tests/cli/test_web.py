@@ -25,6 +25,8 @@ from pathlib import Path
 import aiohttp
 import pytest
 
+from flowtui.cli.main import main
+
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 FLAGS = [
     "--headless",
@@ -165,7 +167,9 @@ def test_the_dashboard_in_headless_chromium(served_anywhere: WebServer, tmp_path
         browser.close()
 
 
-def test_refusals_on_loopback(served: WebServer) -> None:
+def test_refusals_on_loopback(
+    served: WebServer, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     base = f"http://127.0.0.1:{served.port}"
     assert "?token=" not in served.url
     assert status(base + "/") == 200
@@ -174,18 +178,11 @@ def test_refusals_on_loopback(served: WebServer) -> None:
     ws = f"ws://127.0.0.1:{served.port}/ws"
     # cross-site websocket hijacking: another site's page opening our websocket
     assert asyncio.run(websocket_status(ws, {"Origin": "http://evil.example"})) == 403
-    # the port is taken: a clear error, no traceback
-    taken = subprocess.run(
-        [sys.executable, "-m", "flowtui", "web", "--port", str(served.port)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env={**os.environ, "FLOWTUI_DB": str(served.tmp / "history.db")},
-        cwd=served.tmp,
-    )
-    assert taken.returncode == 1
-    assert f"127.0.0.1:{served.port} is already in use" in taken.stderr
-    assert "Traceback" not in taken.stderr
+    # the port is taken: a clear error, no traceback (in this process: a start costs seconds)
+    monkeypatch.setenv("FLOWTUI_DB", str(served.tmp / "history.db"))
+    assert main(["web", str(served.tmp / "flows"), "--port", str(served.port)]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"flowtui: error: 127.0.0.1:{served.port} is already in use")
 
 
 def test_another_address_needs_the_token_on_every_request(served_anywhere: WebServer) -> None:
@@ -208,18 +205,15 @@ def served_token(url: str) -> str:
     return url.split("?token=", 1)[1] if "?token=" in url else ""
 
 
-def test_a_history_that_cannot_work_is_refused_before_serving(tmp_path: Path) -> None:
+def test_a_history_that_cannot_work_is_refused_before_serving(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     with socket.socket() as probe:  # a port nobody listens on: no PostgreSQL there
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    done = subprocess.run(
-        [sys.executable, "-m", "flowtui", "web", "--port", "0"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env={**os.environ, "FLOWTUI_DB": f"postgresql://nobody@127.0.0.1:{port}/none"},
-        cwd=tmp_path,
-    )
-    assert done.returncode == 1, done.stdout
-    assert done.stderr.startswith("flowtui: error: cannot open the history")
-    assert "Traceback" not in done.stderr
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("FLOWTUI_DB", f"postgresql://nobody@127.0.0.1:{port}/none")
+    assert main(["web", "--port", "0"]) == 1
+    captured = capsys.readouterr()
+    assert captured.err.startswith("flowtui: error: cannot open the history")
+    assert "Traceback" not in captured.err and captured.out == ""
