@@ -128,3 +128,29 @@ def test_textual_footer_key_and_bindings_ready() -> None:
     expected = ["self", "key", "key_display", "description", "action", "disabled", "tooltip"]
     assert params[: len(expected)] == expected, changed("textual FooterKey(...)", KEY_FOOTER)
     assert hasattr(Footer, "_bindings_ready"), changed("textual Footer._bindings_ready", KEY_FOOTER)
+
+
+# -- textual-serve: Server._make_app() builds the aiohttp app `flowtui web` guards -----------
+
+
+def test_textual_serve_make_app_builds_the_aiohttp_app() -> None:
+    from textual_serve.server import Server
+
+    user = "flowtui/cli/webserver.py (DashboardServer._make_app)"
+    make_app = getattr(Server, "_make_app", None)
+    assert make_app is not None, changed("textual_serve.Server._make_app", user)
+    assert inspect.iscoroutinefunction(make_app), changed("textual_serve.Server._make_app", user)
+    for method in ("handle_index", "handle_websocket", "on_startup"):
+        assert hasattr(Server, method), changed(f"textual_serve.Server.{method}", user)
+
+
+# -- textual: App._driver.write(text), as App.bell and App.copy_to_clipboard use it -----------
+
+
+def test_textual_app_writes_through_its_driver() -> None:
+    from textual.driver import Driver
+
+    user = "flowtui/tui/notify.py (tell)"
+    assert "_driver" in inspect.getsource(App.__init__), changed("textual App._driver", user)
+    assert callable(getattr(Driver, "write", None)), changed("textual Driver.write", user)
+    assert "self._driver.write" in inspect.getsource(App.bell), changed("textual App.bell", user)

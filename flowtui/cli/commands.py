@@ -351,6 +351,12 @@ async def _execute(
         live = await _live_footer(footer, store, args)
         # under a live footer, rich's stand-in that prints above it, filtered as before
         reporter.out = same_filter(shown, sys.stdout) if live is not None else sys.stdout
+        notifier = None
+        if getattr(args, "notify", False) and not as_json:
+            from flowtui.cli.notifying import RunNotifier
+
+            notifier = RunNotifier()
+            runtime.bus.add_listener(notifier)
         if inline is not None:
             if live is not None:
                 inline.around = live.paused
@@ -365,6 +371,8 @@ async def _execute(
             live.follow(run_id)
         if inline is not None:
             inline.follow(run_id)
+        if notifier is not None:
+            notifier.run_id = run_id
         announce_run_id(run_id)  # to `run --detach`, which started this process
         if (started := await store.get_run(run_id)) is not None:
             reporter.allowed_failures = started.allowed_failures
@@ -411,6 +419,8 @@ async def _execute(
         elif run is not None:
             print()
             print(render_summary(run, steps, approvals, _paint()))
+            if notifier is not None:
+                notifier.ended(run.workflow, run.id, str(run.status), run.message)
         sink = runtime.sink
         if sink.errors:
             print(
@@ -478,7 +488,7 @@ async def _list(args: argparse.Namespace, folder: Path) -> int:
 def _visible_len(text: str) -> int:
     import re
 
-    return len(re.sub(r"\x1b\[[0-9;]*m", "", text))
+    return len(re.sub(r"\x1b\[[0-9;]*m|\x1b\]8;[^\x1b]*\x1b\\", "", text))  # colours, links
 
 
 def _print_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
@@ -515,7 +525,7 @@ async def _history(args: argparse.Namespace) -> int:
                 trigger += f" of #{run.parent_run_id}"
             rows.append(
                 (
-                    f"#{run.id}",
+                    paint.link(f"#{run.id}", run.id),
                     run.workflow,
                     paint.status(run.status),
                     fmt_clock(run.started_at or run.created_at),
@@ -644,7 +654,9 @@ async def _logs(args: argparse.Namespace) -> int:
             )
             first = []
             for log in batch:
-                prefix = "" if args.step else f"{log.step or '-':<16} "
+                name = log.step or "-"
+                link = paint.link(name, run.id, log.step) if log.step else name
+                prefix = "" if args.step else link + " " * max(17 - len(name), 1)
                 bar = paint("│", "31" if log.stream == "stderr" else "2")
                 print(f"{prefix}{bar} {log.line}")
                 after = log.id
@@ -797,7 +809,9 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
     if not args.folder and config.folder and not config.folder.is_dir():
         raise CliError(f"{config.folder} (folder in {config.path}) is not a folder")
     folder = dashboard_folder(given)
-    if not sys.stdout.isatty():
+    # `flowtui web` starts it under textual-serve, whose driver writes to a pipe
+    in_browser = os.environ.get("TEXTUAL_DRIVER", "").endswith(":WebDriver")
+    if not sys.stdout.isatty() and not in_browser:
         raise CliError("the dashboard needs a terminal; use the other commands in scripts")
     from flowtui.tui.app import FlowApp
 
@@ -808,6 +822,7 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
         config=config,
         parallel=args.parallel,
         bell=args.bell,
+        notify=getattr(args, "notify", False),
         triggers=getattr(args, "triggers", True),
         webhook_port=getattr(args, "webhook_port", None),
     )

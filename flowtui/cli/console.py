@@ -12,6 +12,7 @@ import time
 from collections.abc import Sequence
 from typing import TextIO
 
+from flowtui.cli.links import hyperlink, links_enabled, run_url
 from flowtui.engine.events import (
     Event,
     RemoteLogSeen,
@@ -49,8 +50,16 @@ def use_colour(stream: TextIO) -> bool:
 
 
 class Painter:
-    def __init__(self, enabled: bool) -> None:
+    """Colours (when `enabled`) and run/step links (when `links`; default: stdout is a
+    terminal, flowtui/cli/links.py)."""
+
+    def __init__(self, enabled: bool, links: bool | None = None) -> None:
         self.enabled = enabled
+        self.links = links_enabled(sys.stdout) if links is None else links
+
+    def link(self, text: str, run_id: int | str, step: str | None = None) -> str:
+        """`text` linking to the run (or its step) where the terminal shows links."""
+        return hyperlink(text, run_url(run_id, step)) if self.links and text else text
 
     def __call__(self, text: str, code: str) -> str:
         return f"\x1b[{code}m{text}\x1b[0m" if self.enabled and code else text
@@ -95,7 +104,8 @@ class ConsoleReporter:
         colour: bool | None = None,
     ) -> None:
         self.out = out or sys.stdout
-        self.paint = Painter(use_colour(self.out) if colour is None else colour)
+        colours = use_colour(self.out) if colour is None else colour
+        self.paint = Painter(colours, links_enabled(self.out))
         self.show_logs = show_logs
         self._width = 12
         self.allowed_failures: frozenset[str] = frozenset()  # continue_on_failure steps
@@ -105,9 +115,11 @@ class ConsoleReporter:
         if names:
             self._width = min(max(len(n) for n in names), 28)
 
-    def _line(self, step: str, text: str) -> None:
+    def _line(self, step: str, text: str, run_id: int | None = None) -> None:
         stamp = time.strftime("%H:%M:%S", time.localtime(self._at))
         name = step.ljust(self._width) if step else " " * self._width
+        if step and run_id is not None:
+            name = self.paint.link(step, run_id, step) + name[len(step) :]
         self.out.write(f"{self.paint(stamp, '2')} {name} {text}\n")
         self.out.flush()
 
@@ -117,7 +129,7 @@ class ConsoleReporter:
             if self.show_logs or event.stream == "system":
                 bar = self.paint("│", "31" if event.stream == "stderr" else "2")
                 line = event.line if event.stream != "system" else self.paint(event.line, "2")
-                self._line(event.step, f"{bar} {line}")
+                self._line(event.step, f"{bar} {line}", event.run_id)
         elif isinstance(event, StepStatusChanged):
             if event.status == StepStatus.PENDING:
                 return
@@ -126,7 +138,7 @@ class ConsoleReporter:
             status = shown_status(
                 event.status, run_final=False, allowed=event.step in self.allowed_failures
             )
-            self._line(event.step, self.paint.status(status) + extra + msg)
+            self._line(event.step, self.paint.status(status) + extra + msg, event.run_id)
             if event.status == StepStatus.HELD:
                 hint = (
                     f"  approve: flowtui approve {event.run_id} {event.step}"
@@ -137,8 +149,8 @@ class ConsoleReporter:
             RunStatus.RUNNING,
             RunStatus.HELD,
         ):
-            label = f"run {event.run_id} of {event.workflow}: {event.status}"
-            self._line("", self.paint(label, "1"))
+            run = self.paint.link(f"run {event.run_id}", event.run_id)
+            self._line("", self.paint(f"{run} of {event.workflow}: {event.status}", "1"))
 
 
 def render_summary(
@@ -155,7 +167,7 @@ def render_summary(
     labels = [step_label(s, decided, run) for s in steps]
     label_width = max([len(x) for x in labels] + [9]) + 2
     status = paint(str(run.status), COLOURS.get(run.status, ""))
-    head = f"Workflow: {run.workflow}    Run: {run.id}    Status: {status}"
+    head = f"Workflow: {run.workflow}    Run: {paint.link(str(run.id), run.id)}    Status: {status}"
     lines = [head]
     if run.parent_run_id:
         lines.append(f"Rerun ({run.rerun_mode}) of run {run.parent_run_id}")
@@ -170,7 +182,8 @@ def render_summary(
             summary = "skipped"
         tail = f"   → {summary}" if summary else ""
         lines.append(
-            f"{index:>{number_width + 1}}. {step.name.ljust(width)}  {status_text}{pad}"
+            f"{index:>{number_width + 1}}. {paint.link(step.name, run.id, step.name)}"
+            f"{' ' * (width - len(step.name))}  {status_text}{pad}"
             f"{dur:>7}{tail}"
         )
     end = run.ended_at or now or time.time()

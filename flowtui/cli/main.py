@@ -123,6 +123,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--bell", action="store_true", help="ring the terminal bell on approvals and finished runs"
     )
     p.add_argument(
+        "--notify",
+        action="store_true",
+        help="a desktop notification through the terminal instead (OSC 9/777, else the bell; "
+        "docs/notifications.md)",
+    )
+    p.add_argument(
         "--no-triggers",
         dest="triggers",
         action="store_false",
@@ -143,6 +149,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--parallel", "-j", type=int, metavar="N", help="steps at once (default: CPUs)")
     p.add_argument("--quiet", "-q", action="store_true", help="do not print step output")
+    p.add_argument(
+        "--notify",
+        action="store_true",
+        help="a desktop notification through the terminal when a step is held and when the "
+        "run ends (OSC 9/777, else the bell; docs/notifications.md)",
+    )
     p.add_argument(
         "--dry-run", action="store_true", help="print what would run or be skipped; start nothing"
     )
@@ -351,6 +363,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_json(p, "the held steps as a JSON array")
     _add_db(p)
     options.add_new_commands(sub, _add_db, _add_dirs)
+    from flowtui.cli.web import add_web_parser
+
+    add_web_parser(sub)
     attach_examples(sub)
     return parser
 
@@ -408,6 +423,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from flowtui.cli.shell import cmd_shell
 
         handler = cmd_shell
+    elif args.command == "web":
+        from flowtui.cli.web import cmd_web
+
+        handler = cmd_web
     elif args.command == "db":
         from flowtui.cli.db import cmd_db
 

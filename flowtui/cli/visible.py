@@ -5,16 +5,21 @@ What a step prints (and names built from matrix values) reaches `flowtui run`, `
 return overwrites what was printed before, and U+202E reverses the text that follows.
 `visible` shows each such character as a symbol instead (ESC as ␛, CR as ␍, BEL as ␇, a
 direction mark as <U+202E>), like the dashboard does; colour sequences (SGR, `ESC[…m`)
-change nothing but colours and pass through.  `--raw` keeps the bytes.
+change nothing but colours and pass through, and so do the OSC 8 hyperlinks flowtui makes
+(to `flowtui://` or `$FLOWTUI_WEB_URL`, flowtui/cli/links.py; a step printing one can only
+link to a run).  `--raw` keeps the bytes.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import re
 import sys
 from collections.abc import Iterator
 from typing import TextIO
+
+from flowtui.cli.links import trusted_prefixes
 
 _SGR = re.compile(r"\x1b\[[0-9;]*m")
 # C0 but tab and newline, DEL, C1, and the marks that change the direction of text
@@ -30,13 +35,22 @@ def _symbol(match: re.Match[str]) -> str:
     return f"<U+{code:04X}>"
 
 
+@functools.lru_cache(maxsize=4)
+def _kept(prefixes: tuple[str, ...]) -> re.Pattern[str]:
+    """Colours, and whole OSC 8 links to one of `prefixes`: opener, plain text, closer."""
+    targets = "|".join(re.escape(p) for p in prefixes)
+    link = rf"\x1b\]8;(?:id=\d+)?;(?:{targets})[!-~]*?\x1b\\[^\x00-\x1f\x7f-\x9f]*\x1b\]8;;\x1b\\"
+    return re.compile(f"{_SGR.pattern}|{link}")
+
+
 def visible(text: str) -> str:
-    """`text` with every control character but tab, newline and colours made visible."""
+    """`text` with every control character but tab, newline, colours and flowtui's own
+    links made visible."""
     if not _UNSAFE.search(text):
         return text
     out: list[str] = []
     position = 0
-    for colour in _SGR.finditer(text):
+    for colour in _kept(trusted_prefixes()).finditer(text):
         out.append(_UNSAFE.sub(_symbol, text[position : colour.start()]))
         out.append(colour.group())
         position = colour.end()

@@ -321,6 +321,13 @@ class ActionsMixin(RefreshMixin):
         if step is None or run.id != self.view.run_id:
             self.notify("select a step in the DAG (g) to open a shell there", severity="warning")
             return
+        if self.is_web:  # `flowtui web`: no terminal to hand over, and stdout is the page's
+            self.notify(
+                f"a shell needs a terminal: run `flowtui shell {run.id} {step}` in one",
+                title="not in the browser",
+                severity="warning",
+            )
+            return
         try:
             shell = await prepare_shell(self.history, run.id, step)
         except ShellError as exc:

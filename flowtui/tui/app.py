@@ -42,6 +42,7 @@ from flowtui.tui.command_mode import CommandModeMixin
 from flowtui.tui.config import UserConfig, remember_theme
 from flowtui.tui.files import FileActionsMixin
 from flowtui.tui.keys import binding_ids, describe, help_sections
+from flowtui.tui.notify import Notifier, tell
 from flowtui.tui.screens.builder import BuilderScreen
 from flowtui.tui.screens.dialogs import HelpScreen
 from flowtui.tui.themes import DEFAULT_THEME, load_themes
@@ -232,6 +233,7 @@ class FlowApp(CommandModeMixin, FileActionsMixin, BuilderActionsMixin):
         theme: str | None = None,
         parallel: int | None = None,
         bell: bool = False,
+        notify: bool = False,
         watch: bool = True,
         triggers: bool = True,
         webhook_port: int | None = None,
@@ -249,7 +251,8 @@ class FlowApp(CommandModeMixin, FileActionsMixin, BuilderActionsMixin):
         self.db_path = db_path
         self.initial_theme = theme or self.config.theme
         self.parallel = parallel
-        self.bell_on_events = bell
+        # --bell, --notify or `notify = true`: the terminal is told of holds and ended runs
+        self.notifier = Notifier.chosen(bell=bell, notify=notify or self.config.notify)
         self.watch_enabled = watch
         self.catalog = WorkflowCatalog(folder)
         self.runtime: Runtime | None = None
@@ -508,14 +511,9 @@ class FlowApp(CommandModeMixin, FileActionsMixin, BuilderActionsMixin):
 
     # -- bridge messages ---------------------------------------------------------------
     def on_step_held(self, message: bridge.StepHeld) -> None:
-        self.notify(
-            f"{message.step} of run {message.run_id} waits for approval (a / x)",
-            title="approval needed",
-            severity="warning",
-            timeout=8,
-        )
-        if self.bell_on_events:
-            self.bell()
+        text = f"{message.step} of run {message.run_id} waits for approval (a / x)"
+        self.notify(text, title="approval needed", severity="warning", timeout=8)
+        tell(self, self.notifier.sequence("flowtui: approval needed", text))
 
     def on_run_ended(self, message: bridge.RunEnded) -> None:
         ok = message.status == RunStatus.SUCCEEDED
@@ -523,8 +521,7 @@ class FlowApp(CommandModeMixin, FileActionsMixin, BuilderActionsMixin):
         if message.message and not ok:  # which step: "test failed", "cancelled by ann"
             text += f": {message.message}"
         self.notify(text, severity="information" if ok else "error")
-        if self.bell_on_events:
-            self.bell()
+        tell(self, self.notifier.sequence(f"flowtui: run {message.status}", text))
 
     def on_history_changed(self, message: bridge.HistoryChanged) -> None:
         self.request_refresh(workflows=message.workflows)

@@ -2,6 +2,7 @@
 
     theme = "flowtui-light"    # the dashboard's theme; remembered when changed there
     folder = "~/flows"         # the dashboard's folder when none is given
+    notify = true              # desktop notifications through the terminal (as --notify)
     [keymap]                   # binding id = keys, e.g. approve = "A" (ids: see `?`)
     approve = "A"
 
@@ -39,6 +40,7 @@ class UserConfig:
     theme: str | None = None
     folder: Path | None = None
     keymap: dict[str, str] = field(default_factory=dict)
+    notify: bool = False
     problems: tuple[str, ...] = ()
 
 
@@ -87,6 +89,10 @@ def load_config(path: Path | None = None) -> UserConfig:
     if folder is not None and not isinstance(folder, str):
         wrong("folder", "should be a folder path in quotes")
         folder = None
+    notify = data.get("notify", False)
+    if not isinstance(notify, bool):
+        wrong("notify", "should be true or false (no quotes)")
+        notify = False
     keymap: dict[str, str] = {}
     raw_keymap = data.get("keymap", {})
     if not isinstance(raw_keymap, dict):
@@ -97,13 +103,14 @@ def load_config(path: Path | None = None) -> UserConfig:
             keymap[binding_id] = keys
         else:
             wrong(binding_id, 'should be keys in quotes, e.g. "A" or "ctrl+a,A"', "keymap")
-    for key in sorted(set(data) - {"theme", "folder", "keymap"}):
-        wrong(key, "unknown setting (known: theme, folder, [keymap])")
+    for key in sorted(set(data) - {"theme", "folder", "notify", "keymap"}):
+        wrong(key, "unknown setting (known: theme, folder, notify, [keymap])")
     return UserConfig(
         path=path,
         theme=theme,
         folder=Path(folder).expanduser() if folder else None,
         keymap=keymap,
+        notify=notify,
         problems=tuple(problems),
     )
 

@@ -58,6 +58,13 @@ class FileActionsMixin(RefreshMixin):
         if entry is None:
             self.notify("select a workflow file to edit", severity="warning")
             return
+        if self.is_web:  # `flowtui web`: no terminal to hand over, and stdout is the page's
+            self.notify(
+                f"an editor needs a terminal: edit {entry.path} there (the list reloads it)",
+                title="not in the browser",
+                severity="warning",
+            )
+            return
         editor = os.environ.get("VISUAL") or os.environ.get("EDITOR") or "vi"
         command = [*shlex.split(editor), str(entry.path)]
         try:

@@ -26,7 +26,8 @@ steps:
   gate: {type: approval, requires: [plan]}
   apply: {requires: [gate], run: echo applied}
 """
-ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+# CSI sequences and OSC 8 links (a person sees the link's text only)
+ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b\]8;[^\x1b]*\x1b\\")
 
 
 def _own_terminal() -> None:

@@ -1,0 +1,77 @@
+"""textual-serve's server with `flowtui web`'s checks in front of every request (see web.py)."""
+
+from __future__ import annotations
+
+import hmac
+import ipaddress
+from collections.abc import Awaitable, Callable
+from urllib.parse import urlsplit
+
+from aiohttp import web
+from textual_serve.server import Server
+
+LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def is_loopback(host: str) -> bool:
+    if host.lower() in LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+class DashboardServer(Server):
+    """textual-serve's server with flowtui's checks in front of every request."""
+
+    def __init__(self, command: str, *, host: str, port: int, token: str | None) -> None:
+        super().__init__(command, host=host, port=port, title="flowtui")
+        self.token = token
+        self.cookie = f"flowtui_web_{port}"  # cookies ignore ports: one name per server
+
+    async def _make_app(self) -> web.Application:
+        app = await super()._make_app()
+        app.middlewares.append(self._guard)
+        return app
+
+    @web.middleware
+    async def _guard(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        refusal = self.refusal(request)
+        if refusal is not None:
+            return refusal
+        response = await handler(request)
+        if self.token and request.query.get("token") and not response.prepared:
+            response.set_cookie(self.cookie, self.token, httponly=True, samesite="Strict", path="/")
+        if not response.prepared:
+            response.headers["Referrer-Policy"] = "no-referrer"  # the token is in the URL
+        return response
+
+    def refusal(self, request: web.Request) -> web.Response | None:
+        if self.token is not None:
+            given = request.query.get("token") or request.cookies.get(self.cookie, "")
+            if not given:
+                return web.Response(
+                    status=401, text="flowtui web: open the URL with ?token= that it printed\n"
+                )
+            if not hmac.compare_digest(given.encode(), self.token.encode()):
+                return web.Response(status=403, text="flowtui web: wrong token\n")
+        elif not is_loopback(urlsplit(f"//{request.host}").hostname or ""):
+            return web.Response(status=403, text="flowtui web: only for 127.0.0.1/localhost\n")
+        origin = request.headers.get("Origin")
+        if origin and urlsplit(origin).netloc != request.host:
+            return web.Response(status=403, text="flowtui web: cross-origin request refused\n")
+        return None
+
+    async def handle_index(self, request: web.Request) -> web.StreamResponse:
+        # the page's static and websocket URLs point where the browser reached us (the bound
+        # address may be 0.0.0.0); the Host was checked (loopback) or the token was given
+        self.public_url = f"{request.scheme}://{request.host}"
+        return await super().handle_index(request)
+
+    async def on_startup(self, app: web.Application) -> None:
+        """textual-serve's banner is not printed: `cmd_web` says what is served, and where."""
+
+
+__all__ = ["DashboardServer", "is_loopback"]

@@ -1,0 +1,219 @@
+"""`flowtui web` for real: a real server process, Debian's headless Chromium driven by
+Playwright (never Playwright's own browser), the terminal's text read from xterm.js's buffer.
+
+textual.js keeps its xterm.js `Terminal` to itself; an init script catches it as it is
+assigned (`this.terminal = new Terminal(...)`) so the test reads the screen's lines through
+xterm.js's public buffer API, as a screen reader would."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import select
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import textwrap
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from flowtui.cli.main import main
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+HELLO = """
+name: hello
+triggers: [manual]
+steps:
+  greet: {run: echo hello}
+  done: {requires: [greet], run: echo done}
+"""
+CATCH_TERMINAL = """
+Object.defineProperty(Object.prototype, "terminal", {configurable: true, set(value) {
+  window.flowtuiTerminal = value;
+  Object.defineProperty(this, "terminal", {value, writable: true, configurable: true});
+}});
+"""
+SCREEN = """() => {
+  const term = window.flowtuiTerminal;
+  if (!term) return "";
+  const lines = [];
+  for (let y = 0; y < term.rows; y++) {
+    const line = term.buffer.active.getLine(y);
+    lines.push(line ? line.translateToString(true) : "");
+  }
+  return lines.join("\\n");
+}"""
+
+
+class WebServer:
+    """`python -m flowtui web` on a free port; `url` is the one it printed to open."""
+
+    def __init__(self, tmp_path: Path, *args: str) -> None:
+        self.tmp = tmp_path
+        folder = tmp_path / "flows"
+        folder.mkdir(exist_ok=True)
+        (folder / "hello.yaml").write_text(textwrap.dedent(HELLO))
+        env = {**os.environ, "FLOWTUI_DB": str(tmp_path / "history.db"), "NO_COLOR": "1"}
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "flowtui", "web", str(folder), "--port", "0", *args],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            env=env,
+            cwd=tmp_path,
+        )
+        self.printed = self._read_until("open http")
+        self.url = self.printed.split("\nopen ", 1)[1].split()[0]
+        self.port = int(self.printed.split(" on ", 1)[1].split(":")[1].split()[0])
+
+    def _read_until(self, marker: str, timeout: float = 20) -> str:
+        assert self.proc.stdout is not None
+        text = ""
+        deadline = time.monotonic() + timeout
+        while marker not in text:
+            ready, _, _ = select.select([self.proc.stdout], [], [], deadline - time.monotonic())
+            chunk = os.read(self.proc.stdout.fileno(), 4096) if ready else b""
+            if not chunk:
+                raise AssertionError(f"flowtui web did not say {marker!r}: {text}")
+            text += chunk.decode()
+        while not text.endswith("\n"):
+            text += os.read(self.proc.stdout.fileno(), 4096).decode()
+        return text
+
+    def stop(self) -> int:
+        self.proc.send_signal(signal.SIGTERM)
+        return self.proc.wait(timeout=15)
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[WebServer]:
+    server = WebServer(tmp_path)
+    yield server
+    assert server.stop() == 0
+
+
+@pytest.fixture(scope="module")
+def served_anywhere(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebServer]:
+    """On 0.0.0.0, so with a token: the browser test and the token checks share it."""
+    server = WebServer(tmp_path_factory.mktemp("web"), "--host", "0.0.0.0")
+    yield server
+    assert server.stop() == 0
+
+
+def status(url: str, headers: dict[str, str] | None = None) -> int:
+    try:
+        with urllib.request.urlopen(urllib.request.Request(url, headers=headers or {})) as r:
+            return int(r.status)
+    except urllib.error.HTTPError as exc:
+        return exc.code
+
+
+async def websocket_status(url: str, headers: dict[str, str] | None = None) -> int:
+    """101 when the websocket opens, else the HTTP status that refused it."""
+    async with aiohttp.ClientSession() as session:
+        try:
+            async with session.ws_connect(url, headers=headers):
+                return 101
+        except aiohttp.WSServerHandshakeError as exc:
+            return exc.status
+
+
+def test_the_dashboard_in_headless_chromium(served_anywhere: WebServer, tmp_path: Path) -> None:
+    """The page, its scripts and the websocket carry the token: the URL's, then its cookie."""
+    from playwright.sync_api import sync_playwright
+
+    assert Path(CHROMIUM).exists(), "install Debian's chromium (apt-get install -y chromium)"
+    base = f"http://127.0.0.1:{served_anywhere.port}"
+    with sync_playwright() as playwright:
+        # a fresh profile (--user-data-dir) of its own
+        browser = playwright.chromium.launch_persistent_context(
+            tmp_path / "profile",
+            executable_path=CHROMIUM,
+            args=FLAGS,
+            viewport={"width": 1000, "height": 640},
+        )
+        page = browser.new_page()
+        # the page asks Google for a font: nothing leaves this machine
+        page.route(lambda url: not url.startswith(base), lambda route: route.abort())
+        page.add_init_script(CATCH_TERMINAL)
+        page.goto(f"{base}/?token={served_token(served_anywhere.url)}")
+        page.wait_for_function(f"({SCREEN})().includes('hello')", timeout=15_000)
+        assert "Workf" in page.evaluate(SCREEN)  # the workflow list's header
+        page.click("#terminal")  # the keyboard goes to the terminal
+        page.keyboard.press("r")
+        page.wait_for_function(f"({SCREEN})().includes('✓ done')", timeout=15_000)
+        screen = page.evaluate(SCREEN)
+        assert "✓ greet" in screen and "succeeded" in screen
+        # what needs a real terminal says so (its output would break the page's stream)
+        page.keyboard.press("e")
+        page.wait_for_function(f"({SCREEN})().includes('an editor needs a terminal')")
+        browser.close()
+
+
+def test_refusals_on_loopback(
+    served: WebServer, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    base = f"http://127.0.0.1:{served.port}"
+    assert "?token=" not in served.url
+    assert status(base + "/") == 200
+    # DNS rebinding: a page of evil.example resolved to 127.0.0.1 names its own host
+    assert status(base + "/", {"Host": f"evil.example:{served.port}"}) == 403
+    ws = f"ws://127.0.0.1:{served.port}/ws"
+    # cross-site websocket hijacking: another site's page opening our websocket
+    assert asyncio.run(websocket_status(ws, {"Origin": "http://evil.example"})) == 403
+    # the port is taken: a clear error, no traceback (in this process: a start costs seconds)
+    monkeypatch.setenv("FLOWTUI_DB", str(served.tmp / "history.db"))
+    assert main(["web", str(served.tmp / "flows"), "--port", str(served.port)]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"flowtui: error: 127.0.0.1:{served.port} is already in use")
+
+
+def test_another_address_needs_the_token_on_every_request(served_anywhere: WebServer) -> None:
+    server = served_anywhere
+    token = served_token(server.url)
+    assert token and token in server.printed
+    base = f"http://127.0.0.1:{server.port}"
+    for path in ("/", "/static/js/textual.js"):
+        assert status(base + path) == 401
+        assert status(f"{base}{path}?token=wrong") == 403
+        assert status(f"{base}{path}?token={token}") == 200
+    ws = f"ws://127.0.0.1:{server.port}/ws"
+    assert asyncio.run(websocket_status(ws)) == 401
+    assert asyncio.run(websocket_status(f"{ws}?token=wrong")) == 403
+    cookie = {"Cookie": f"flowtui_web_{server.port}=wrong"}
+    assert asyncio.run(websocket_status(ws, cookie)) == 403
+
+
+def served_token(url: str) -> str:
+    return url.split("?token=", 1)[1] if "?token=" in url else ""
+
+
+def test_a_history_that_cannot_work_is_refused_before_serving(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with socket.socket() as probe:  # a port nobody listens on: no PostgreSQL there
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("FLOWTUI_DB", f"postgresql://nobody@127.0.0.1:{port}/none")
+    assert main(["web", "--port", "0"]) == 1
+    captured = capsys.readouterr()
+    assert captured.err.startswith("flowtui: error: cannot open the history")
+    assert "Traceback" not in captured.err and captured.out == ""
