@@ -102,6 +102,10 @@ def recorded_step(run: RunRecord, name: str) -> Step | None:
     from flowtui.model.errors import WorkflowError
     from flowtui.model.loader import load_workflow_text
 
+    from flowtui.model.environments import recorded_gate
+
+    if (gate := recorded_gate(run.definition, name)) is not None:  # an environment's
+        return gate
     source = str(run.definition.get("source") or "")
     if not source:
         return None

@@ -275,6 +275,14 @@ def _workflow_to_run(
         workflow = None  # perhaps only with the defaults; loaded again below
     except OSError as exc:
         raise CliError(f"cannot read {path}: {exc.strerror or exc}") from None
+    env = getattr(args, "env", None)
+    if env and workflow is not None:  # `run --env NAME`: its variables, secrets, gate, queue
+        from flowtui.model.environments import bind_environment
+
+        try:
+            return bind_environment(workflow, env), ()
+        except LookupError as exc:
+            raise CliError(str(exc).strip("'\"")) from None
     try:
         if workflow is not None and not circleci.split_marker(workflow.source)[1]:
             return circleci.pick(workflow, choice)  # a flowtui file
@@ -521,6 +529,7 @@ async def _history(args: argparse.Namespace) -> int:
                     trigger,
                     approved,
                     run.branch or "",
+                    run.environment or "",
                     left_out_note(run),
                 )
             )
@@ -533,9 +542,10 @@ async def _history(args: argparse.Namespace) -> int:
             "TRIGGER",
             "APPROVED BY",
             "BRANCH",
+            "ENV",
             "LEFT OUT",
         )
-        optional = ("BRANCH", "LEFT OUT")  # shown when a run on the page has one
+        optional = ("BRANCH", "ENV", "LEFT OUT")  # shown when a run on the page has one
         keep = [i for i, h in enumerate(header) if h not in optional or any(r[i] for r in rows)]
         header, rows = tuple(header[i] for i in keep), [tuple(r[i] for i in keep) for r in rows]
         _print_table(header, rows)
@@ -571,6 +581,8 @@ async def _show(args: argparse.Namespace) -> int:
             if run.concurrency_group:
                 parts.append(f"Concurrency group: {run.concurrency_group}")
             print("   ".join(parts))
+        if run.environment:
+            print(f"Environment: {run.environment}")
         if run.params:
             print("Params: " + ", ".join(f"{k}={v}" for k, v in run.params.items()))
         for step in steps:

@@ -80,6 +80,10 @@ def approvers_of(run: RunRecord, step: str) -> list[str]:
     from flowtui.model.errors import WorkflowError
     from flowtui.model.loader import load_workflow_text
 
+    from flowtui.model.environments import recorded_gate
+
+    if (gate := recorded_gate(run.definition, step)) is not None:  # an environment's
+        return list(gate.spec.get("approvers") or [])
     source = str(run.definition.get("source") or "")
     if not source:
         return []

@@ -248,6 +248,12 @@ PG_MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "ALTER TABLE commands ADD COLUMN inputs TEXT",
         "ALTER TABLE approvals ADD COLUMN inputs TEXT",
     ),
+    # environments (SQLite's version 8): the one a run deploys to (NULL: none)
+    (
+        "ALTER TABLE runs ADD COLUMN environment TEXT",
+        "CREATE INDEX runs_by_environment ON runs (workflow, environment, id)"
+        " WHERE environment IS NOT NULL",
+    ),
 )
 PG_SCHEMA_VERSION = len(PG_MIGRATIONS)
 
