@@ -99,10 +99,9 @@ class HeldStep:
 
 def recorded_step(run: RunRecord, name: str) -> Step | None:
     """Step `name` as the run's own definition says (not today's file)."""
+    from flowtui.model.environments import recorded_gate
     from flowtui.model.errors import WorkflowError
     from flowtui.model.loader import load_workflow_text
-
-    from flowtui.model.environments import recorded_gate
 
     if (gate := recorded_gate(run.definition, name)) is not None:  # an environment's
         return gate
