@@ -39,6 +39,7 @@ from flowtui.store.sink import StoreSink
 from flowtui.tui import bridge, commands
 from flowtui.tui.command_mode import CommandModeMixin
 from flowtui.tui.config import UserConfig, remember_theme
+from flowtui.tui.environments import EnvironmentsMixin
 from flowtui.tui.files import FileActionsMixin
 from flowtui.tui.keys import binding_ids, describe, help_sections
 from flowtui.tui.screens.dialogs import HelpScreen
@@ -78,7 +79,7 @@ class DashboardScreen(Screen[None]):
     ]
 
 
-class FlowApp(CommandModeMixin, FileActionsMixin):
+class FlowApp(CommandModeMixin, FileActionsMixin, EnvironmentsMixin):
     """Keys are listed in the footer, in the command palette and under `?`, all made from
     BINDINGS (a binding's tooltip is its long description; `keys` turns them into words).
 
@@ -106,6 +107,13 @@ class FlowApp(CommandModeMixin, FileActionsMixin):
             "Inbox",
             id="inbox",
             tooltip="Every step waiting for approval, in every run (approve/reject from it)",
+        ),
+        Binding(
+            "E",
+            "environments",
+            "Environments",
+            id="environments",
+            tooltip="Environments: status, release and age per workflow; promote from there",
         ),
         Binding(
             "f",
