@@ -15,6 +15,7 @@ from flowtui.tui.app import FlowApp
 from flowtui.tui.screens.approval import ApprovalScreen
 from flowtui.tui.screens.dialogs import ConfirmScreen
 from flowtui.tui.screens.environments import EnvironmentsScreen
+from flowtui.tui.widgets.run_history import RunHistory
 from tests.cli.test_environments import DEPLOY, ENVIRONMENTS
 from tests.tui.test_app import SIZE, run_status, step_status, until, write
 
@@ -64,5 +65,12 @@ async def test_the_environments_view_promotes_after_a_preview(
         await until(pilot, lambda: isinstance(app.screen, ApprovalScreen))
         await pilot.press("enter")
         await until(pilot, lambda: run_status(app, 2) == "succeeded")
+        await pilot.press("h")  # the history shows each run's environment
+        await until(pilot, lambda: "production" in _history_text(app))
         logs = [line.line for line in await app.history.get_logs(2, "ship")]
         assert any("release=3.1 from=staging" in line for line in logs)
+
+
+def _history_text(app: FlowApp) -> str:
+    table = app.query_one(RunHistory)
+    return " ".join(str(c) for i in range(table.row_count) for c in table.get_row_at(i))
