@@ -23,7 +23,7 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
     "history": (
         "flowtui history deploy -n 5",
         "flowtui history --status failed --since 2h",
-        "flowtui history --branch main --trigger cron --until 2026-01-31",
+        "flowtui history --branch main --trigger cron --env production --until 2026-01-31",
     ),
     "show": ("flowtui show last", "flowtui show 42 --step apply --lines 50"),
     "logs": (
@@ -61,6 +61,11 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
         "flowtui completion fish > ~/.config/fish/completions/flowtui.fish",
     ),
     "init": ("flowtui init", "flowtui init my-project && cd my-project && flowtui"),
+    "envs": ("flowtui envs", "flowtui envs deploy --json"),
+    "promote": (
+        "flowtui promote deploy --to production   # from its `promote_from`",
+        "flowtui promote deploy --from staging --to production -q",
+    ),
 }
 
 

@@ -73,6 +73,7 @@ def test_validate_names_bad_environments_by_line(cli: Cli, tmp_path: Path) -> No
     )
     (folder / "w.yaml").write_text(
         "name: w\nrelease: steps.bild.outputs.v\nsteps:\n  build:\n    run: 'true'\n"
+        "report:\n  github: {repo: nope, token: abc}\n  gitea: {}\n"
     )
     proc = cli("validate", str(folder))
     assert proc.returncode == 1
@@ -83,6 +84,9 @@ def test_validate_names_bad_environments_by_line(cli: Cli, tmp_path: Path) -> No
     assert f"{envs}:4:3: error: environment `production`: `promote_from` names an unknown" in out
     assert f"{envs}:6:" in out and "timeout" in out
     assert "w.yaml:2:10: error: `release` names an unknown step `bild`" in out
+    assert "w.yaml:7:18: error: `repo` must be owner/name" in out
+    assert "w.yaml:7:31: error: `report.github.token` must be `{env: VARIABLE}`" in out
+    assert "w.yaml:8:3: error: unknown key `gitea` in `report`" in out
     # the folder's environments file is not taken for a workflow
     assert "environments.yaml: " not in out.replace(f"{envs}:", "")
 
