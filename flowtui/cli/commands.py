@@ -257,6 +257,22 @@ def _detach() -> int:
 def _workflow_to_run(
     args: argparse.Namespace, dirs: Sequence[Path], params: dict[str, str]
 ) -> tuple[Workflow, tuple[circleci.Note, ...]]:
+    """The workflow `flowtui run` starts, bound to `--env` when one is given."""
+    workflow, notes = _chosen_workflow(args, dirs, params)
+    env = getattr(args, "env", None)
+    if not env:
+        return workflow, notes
+    from flowtui.model.environments import bind_environment
+
+    try:  # its variables, secrets, approval gate and queue
+        return bind_environment(workflow, env), notes
+    except LookupError as exc:
+        raise CliError(str(exc).strip("'\"")) from None
+
+
+def _chosen_workflow(
+    args: argparse.Namespace, dirs: Sequence[Path], params: dict[str, str]
+) -> tuple[Workflow, tuple[circleci.Note, ...]]:
     """The workflow `flowtui run` starts: the file's, or the CircleCI workflow chosen.
 
     A CircleCI config is loaded with the run's pipeline parameters, branch or tag and
@@ -275,14 +291,6 @@ def _workflow_to_run(
         workflow = None  # perhaps only with the defaults; loaded again below
     except OSError as exc:
         raise CliError(f"cannot read {path}: {exc.strerror or exc}") from None
-    env = getattr(args, "env", None)
-    if env and workflow is not None:  # `run --env NAME`: its variables, secrets, gate, queue
-        from flowtui.model.environments import bind_environment
-
-        try:
-            return bind_environment(workflow, env), ()
-        except LookupError as exc:
-            raise CliError(str(exc).strip("'\"")) from None
     try:
         if workflow is not None and not circleci.split_marker(workflow.source)[1]:
             return circleci.pick(workflow, choice)  # a flowtui file

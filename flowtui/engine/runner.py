@@ -128,7 +128,7 @@ async def plan_for_rerun(
         raise RunError(f"run {run_id} is still {parent.status}; cancel it first")
     try:
         workflow = load_recorded_workflow(parent)
-    except (WorkflowError, OSError) as exc:
+    except (WorkflowError, OSError, LookupError) as exc:  # LookupError: its environment
         raise RunError(f"run {run_id}'s workflow no longer loads: {exc}") from None
     previous = await read_previous(ledger, parent.id)
     try:
