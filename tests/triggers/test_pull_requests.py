@@ -2,16 +2,19 @@
 delivery starts a run with the PR's number, title, head branch and commit and base branch
 as params; branch filters apply to the head branch; a closed PR starts nothing; the run
 reports pending, then success or failure, as a commit status to a local aiohttp server
-that speaks GitHub's (and GitLab's) status API paths."""
+that speaks GitHub's (and GitLab's) status API paths.  The same service runs the
+incident-response sample for a firing Alertmanager alert."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import os
+import shutil
 import subprocess
 import sys
 import threading
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,6 +23,8 @@ import pytest
 from aiohttp import web
 
 from flowtui.triggers import payloads
+from flowtui.triggers.signatures import sign
+from tests.cli.test_samples import SAMPLES
 from tests.processes import Lines
 from tests.triggers.test_serve import SECRET, post, run_status, wait_status
 
@@ -44,6 +49,26 @@ steps:
         "$PARAM_HEAD_BRANCH@$PARAM_HEAD_COMMIT into $PARAM_BASE_BRANCH"
       test "$PARAM_PR_TITLE" != "break it"
 """
+
+
+ALERT = {
+    "version": "4",
+    "status": "firing",
+    "alerts": [
+        {
+            "status": "firing",
+            "labels": {
+                "alertname": "HighLatency",
+                "severity": "critical",
+                "service": "payments",
+                "replicas": "4",
+            },
+            "annotations": {"summary": "p99 above 2s"},
+            "startsAt": "2026-12-07T17:00:00Z",
+            "fingerprint": "abc123",
+        }
+    ],
+}
 
 
 def pull_request(action: str, number: int, head: str, sha: str, title: str) -> dict[str, Any]:
@@ -121,6 +146,7 @@ def test_a_pull_request_runs_with_its_params_and_reports_its_status(
     folder = tmp_path / "workflows"
     folder.mkdir()
     (folder / "pr-check.yaml").write_text(PR_CHECK.format(port=statuses.port))
+    shutil.copy(SAMPLES / "incident-response.yaml", folder)
     db = tmp_path / "history.db"
     env = {
         "PATH": "/usr/bin:/bin",
@@ -159,6 +185,23 @@ def test_a_pull_request_runs_with_its_params_and_reports_its_status(
         other = deliver(pull_request("opened", 8, "hotfix/x", good, "Hotfix"))
         assert closed[0] == 200 and other[0] == 200, (closed, other)
         assert run_status(db, 3) is None
+
+        # the incident-response sample: an alert → detect → scale → notify
+        alert = json.dumps(ALERT).encode()
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{port}/alerts/incident-response",
+            data=alert,
+            headers={
+                "Content-Type": "application/json",
+                "X-Hub-Signature-256": sign(SECRET, alert),
+            },
+            method="POST",
+        )
+        with urllib.request.urlopen(request, timeout=10) as response:
+            (incident,) = json.loads(response.read())["run_ids"]
+        wait_status(db, incident, "succeeded")
+        notified = (db.parent / "workspaces" / str(incident) / "notifications.log").read_text()
+        assert notified == ("[critical] HighLatency: p99 above 2s; payments now at 8 replicas\n")
 
         shown = subprocess.run(
             [sys.executable, "-m", "flowtui", "logs", str(ok_run), "--db", str(db)],
