@@ -551,7 +551,7 @@ class RunExecution:
         }
 
     def _step_env(self, step: Step) -> dict[str, str]:
-        return step_variables(
+        env = step_variables(
             self.workflow,
             step,
             run_id=self.run_id,
@@ -561,6 +561,9 @@ class RunExecution:
             branch=self.branch,
             outputs=self.outputs,
         )
+        # a `report:` token is flowtui's, not the steps': it overrides the inherited value
+        env.update({str(c.get("token")): "" for c in self.workflow.report.values()})
+        return env
 
     async def _run_step(self, step: Step) -> None:
         name = step.name

@@ -47,6 +47,7 @@ steps:
     run: |
       echo "PR #$PARAM_PR_NUMBER '$PARAM_PR_TITLE'" \\
         "$PARAM_HEAD_BRANCH@$PARAM_HEAD_COMMIT into $PARAM_BASE_BRANCH"
+      test -z "$GH_STATUS_TOKEN" || exit 3 # the report's token is not the steps'
       test "$PARAM_PR_TITLE" != "break it"
 """
 
