@@ -287,6 +287,7 @@ class _Checker(TriggerRules, StepRules, EnvironmentRules):
             }
         environments = {**self.folder_environments, **self.environments(root)}
         self.check_environment_refs(environments)
+        self.check_trigger_environments(root, triggers, environments)
         sandbox = self.get_bool(root, "sandbox", True)
         steps = {
             name: step if step.sandbox is not None else replace(step, sandbox=sandbox)

@@ -4,7 +4,7 @@ and `report:`, every problem with file:line:col."""
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from flowtui.model.checker import ENV_NAME_RE, MISSING, NAME_RE, CheckerBase, describe
@@ -15,7 +15,7 @@ from flowtui.model.environments import (
     Protection,
 )
 from flowtui.model.validate_approval import approval_spec
-from flowtui.model.workflow import SecretSpec, Step
+from flowtui.model.workflow import SecretSpec, Step, Trigger
 from flowtui.model.yamlsafe import YMap
 
 RELEASE_RE = re.compile(r"steps\.([A-Za-z0-9][A-Za-z0-9_.\-\[\]=,]*?)\.outputs\.([A-Za-z0-9_.-]+)")
@@ -101,6 +101,23 @@ class EnvironmentRules(CheckerBase):
                     env.pos,
                     f"environment `{env.name}`: `promote_from` names an unknown environment "
                     f"`{env.promote_from}`",
+                    f"known environments: {known}",
+                )
+
+    def check_trigger_environments(
+        self, root: YMap, triggers: Sequence[Trigger], environments: Mapping[str, Environment]
+    ) -> None:
+        """A trigger's `environment:` must name one of the workflow's environments."""
+        for trigger in triggers:
+            name = trigger.options.get("environment")
+            if name is None:
+                continue
+            pos = trigger.pos or root.pos
+            if not isinstance(name, str) or name not in environments:
+                known = ", ".join(sorted(environments)) or "none declared"
+                self.error(
+                    pos,
+                    f"the `{trigger.kind}` trigger names an unknown environment {name!r}",
                     f"known environments: {known}",
                 )
 

@@ -74,6 +74,7 @@ def test_validate_names_bad_environments_by_line(cli: Cli, tmp_path: Path) -> No
     (folder / "w.yaml").write_text(
         "name: w\nrelease: steps.bild.outputs.v\nsteps:\n  build:\n    run: 'true'\n"
         "report:\n  github: {repo: nope, token: abc}\n  gitea: {}\n"
+        "triggers:\n  - webhook: {environment: qa}\n"
     )
     proc = cli("validate", str(folder))
     assert proc.returncode == 1
@@ -87,6 +88,7 @@ def test_validate_names_bad_environments_by_line(cli: Cli, tmp_path: Path) -> No
     assert "w.yaml:7:18: error: `repo` must be owner/name" in out
     assert "w.yaml:7:31: error: `report.github.token` must be `{env: VARIABLE}`" in out
     assert "w.yaml:8:3: error: unknown key `gitea` in `report`" in out
+    assert "w.yaml:10:5: error: the `webhook` trigger names an unknown environment 'qa'" in out
     # the folder's environments file is not taken for a workflow
     assert "environments.yaml: " not in out.replace(f"{envs}:", "")
 

@@ -11,6 +11,7 @@ import asyncio
 import json
 import os
 import shutil
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -31,7 +32,9 @@ from tests.triggers.test_serve import SECRET, post, run_status, wait_status
 PR_CHECK = """\
 name: pr-check
 triggers:
-  - webhook: {{branches: {{only: ["/feature/.*/"]}}}}
+  - webhook: {{branches: {{only: ["/feature/.*/"]}}, environment: checks}}
+environments:
+  checks: {{variables: {{CHECK_LEVEL: strict}}}}
 report:
   github:
     repo: octo/app
@@ -45,7 +48,7 @@ report:
 steps:
   test:
     run: |
-      echo "PR #$PARAM_PR_NUMBER '$PARAM_PR_TITLE'" \\
+      echo "$CHECK_LEVEL check of PR #$PARAM_PR_NUMBER '$PARAM_PR_TITLE'" \\
         "$PARAM_HEAD_BRANCH@$PARAM_HEAD_COMMIT into $PARAM_BASE_BRANCH"
       test -z "$GH_STATUS_TOKEN" || exit 3 # the report's token is not the steps'
       test "$PARAM_PR_TITLE" != "break it"
@@ -135,6 +138,12 @@ class StatusServer:
         ]
 
 
+def run_environment(db: Path, run_id: object) -> str | None:
+    with sqlite3.connect(db, timeout=10) as conn:
+        (value,) = conn.execute("SELECT environment FROM runs WHERE id = ?", (run_id,)).fetchone()
+    return str(value) if value is not None else None
+
+
 @pytest.fixture
 def statuses() -> Iterator[StatusServer]:
     with StatusServer() as server:
@@ -211,7 +220,7 @@ def test_a_pull_request_runs_with_its_params_and_reports_its_status(
             env=env,
             timeout=30,
         )
-        assert f"PR #7 'Add login' feature/login@{good} into main" in shown.stdout
+        assert f"strict check of PR #7 'Add login' feature/login@{good} into main" in shown.stdout
         assert "t0ken" not in shown.stdout
         params = json.loads(
             subprocess.run(
@@ -224,6 +233,7 @@ def test_a_pull_request_runs_with_its_params_and_reports_its_status(
         )["params"]
         assert params["pr_number"] == "7" and params["base_branch"] == "main"
         assert params["head_branch"] == "feature/login" and params["head_commit"] == good
+        assert run_environment(db, ok_run) == "checks"
     finally:
         proc.kill()
         proc.wait(timeout=10)
@@ -235,7 +245,7 @@ def test_a_pull_request_runs_with_its_params_and_reports_its_status(
     path, headers, body = next(r for r in statuses.received if r[0].startswith("/repos"))
     assert path == f"/repos/octo/app/statuses/{good}"
     assert headers["authorization"] == "Bearer ghp-t0ken-value"
-    assert body["context"] == "flowtui/pr-check"
+    assert body["context"] == "flowtui/pr-check@checks"  # the trigger's environment
     assert body["target_url"] == f"http://ci.example/runs/{ok_run}"
     assert f"run #{ok_run}" in body["description"]
     gitlab = next(r for r in statuses.received if r[0].startswith("/gitlab"))
