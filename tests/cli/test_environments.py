@@ -132,7 +132,6 @@ def test_environments_from_run_to_promotion(cli: Cli, tmp_path: Path) -> None:
         (3, "production", "manual"),
         (2, "production", "promote"),
     ]
-    assert "staging" in _ok(cli("history", "--env", "staging"))
 
     envs = json.loads(_ok(cli("envs", "--json", *dirs)))
     for shown in envs:  # the shape docs/json.md documents
@@ -147,7 +146,5 @@ def test_environments_from_run_to_promotion(cli: Cli, tmp_path: Path) -> None:
     text = _ok(cli("envs", *dirs))
     assert "production" in text and "#2" in text
 
-    nothing = cli("promote", "deploy", "--from", "production", "--to", "staging", "-q", *dirs)
-    assert nothing.returncode == 0  # production has run 2 to give
     none = cli("promote", "deploy", "--to", "staging", *dirs)
     assert none.returncode != 0 and "has no `promote_from`" in none.stderr
