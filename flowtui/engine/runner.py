@@ -106,7 +106,10 @@ def load_recorded_workflow(run: RunRecord) -> Workflow:
     if run.environment:  # the same variables, secrets, gate and queue as the run had
         from flowtui.model.environments import bind_environment
 
-        workflow = bind_environment(workflow, run.environment)
+        extra = run.definition.get("environment_env")
+        workflow = bind_environment(
+            workflow, run.environment, extra if isinstance(extra, dict) else None
+        )
     return workflow
 
 
@@ -290,6 +293,10 @@ class Runner:
         }
         if (gate := gate_record(workflow)) is not None:  # approvers checked by `approve`
             definition["gate"] = gate
+        if workflow.environment is not None:  # a promotion's FLOWTUI_RELEASE, for a rerun
+            definition["environment_env"] = {
+                k: v for k, v in workflow.env.items() if k.startswith("FLOWTUI_")
+            }
         if workflow.release is not None:  # what `flowtui envs` reads back as the release
             definition["release"] = list(workflow.release)
         if git_commit is None and workflow.path is not None:

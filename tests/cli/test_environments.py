@@ -146,5 +146,11 @@ def test_environments_from_run_to_promotion(cli: Cli, tmp_path: Path) -> None:
     text = _ok(cli("envs", *dirs))
     assert "production" in text and "#2" in text
 
+    # a rerun of the promotion keeps its environment (and gate) and what it promoted
+    rerun = cli.start("rerun", "2", "--from-start")
+    cli.wait_for(lambda: cli.step_status(4, "approve-production") == "held")
+    _ok(cli("approve", "4", "approve-production"))
+    assert "release=2.0 from=staging" in _finish(rerun)
+
     none = cli("promote", "deploy", "--to", "staging", *dirs)
     assert none.returncode != 0 and "has no `promote_from`" in none.stderr
