@@ -99,9 +99,12 @@ class HeldStep:
 
 def recorded_step(run: RunRecord, name: str) -> Step | None:
     """Step `name` as the run's own definition says (not today's file)."""
+    from flowtui.model.environments import recorded_gate
     from flowtui.model.errors import WorkflowError
     from flowtui.model.loader import load_workflow_text
 
+    if (gate := recorded_gate(run.definition, name)) is not None:  # an environment's
+        return gate
     source = str(run.definition.get("source") or "")
     if not source:
         return None

@@ -259,6 +259,22 @@ def _detach() -> int:
 def _workflow_to_run(
     args: argparse.Namespace, dirs: Sequence[Path], params: dict[str, str]
 ) -> tuple[Workflow, tuple[circleci.Note, ...]]:
+    """The workflow `flowtui run` starts, bound to `--env` when one is given."""
+    workflow, notes = _chosen_workflow(args, dirs, params)
+    env = getattr(args, "env", None)
+    if not env:
+        return workflow, notes
+    from flowtui.model.environments import bind_environment
+
+    try:  # its variables, secrets, approval gate and queue
+        return bind_environment(workflow, env), notes
+    except LookupError as exc:
+        raise CliError(str(exc).strip("'\"")) from None
+
+
+def _chosen_workflow(
+    args: argparse.Namespace, dirs: Sequence[Path], params: dict[str, str]
+) -> tuple[Workflow, tuple[circleci.Note, ...]]:
     """The workflow `flowtui run` starts: the file's, or the CircleCI workflow chosen.
 
     A CircleCI config is loaded with the run's pipeline parameters, branch or tag and
@@ -533,6 +549,7 @@ async def _history(args: argparse.Namespace) -> int:
                     trigger,
                     approved,
                     run.branch or "",
+                    run.environment or "",
                     left_out_note(run),
                 )
             )
@@ -545,9 +562,10 @@ async def _history(args: argparse.Namespace) -> int:
             "TRIGGER",
             "APPROVED BY",
             "BRANCH",
+            "ENV",
             "LEFT OUT",
         )
-        optional = ("BRANCH", "LEFT OUT")  # shown when a run on the page has one
+        optional = ("BRANCH", "ENV", "LEFT OUT")  # shown when a run on the page has one
         keep = [i for i, h in enumerate(header) if h not in optional or any(r[i] for r in rows)]
         header, rows = tuple(header[i] for i in keep), [tuple(r[i] for i in keep) for r in rows]
         _print_table(header, rows)
@@ -585,6 +603,8 @@ async def _show(args: argparse.Namespace) -> int:
             if run.concurrency_group:
                 parts.append(f"Concurrency group: {run.concurrency_group}")
             print("   ".join(parts))
+        if run.environment:
+            print(f"Environment: {run.environment}")
         if run.params:
             print("Params: " + ", ".join(f"{k}={v}" for k, v in run.params.items()))
         for step in steps:

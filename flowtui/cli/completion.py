@@ -25,6 +25,8 @@ POSITIONALS: dict[str, tuple[str, ...]] = {
     "resume": ("workflows",),
     "history": ("workflows",),
     "triggers": ("workflows",),
+    "envs": ("workflows",),
+    "promote": ("workflows",),
     "show": ("runs",),
     "logs": ("runs", "steps"),
     "attach": ("runs",),

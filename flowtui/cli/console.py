@@ -170,7 +170,10 @@ def render_summary(
     head = f"Workflow: {run.workflow}    Run: {paint.link(str(run.id), run.id)}    Status: {status}"
     lines = [head]
     if run.parent_run_id:
-        lines.append(f"Rerun ({run.rerun_mode}) of run {run.parent_run_id}")
+        if run.trigger == "promote":  # the run whose release it deploys
+            lines.append(f"Promotes the release of run {run.parent_run_id}")
+        else:
+            lines.append(f"Rerun ({run.rerun_mode}) of run {run.parent_run_id}")
     number_width = len(str(len(steps)))
     for index, (step, label) in enumerate(zip(steps, labels, strict=True), start=1):
         status_text = paint.status(shown(step, run), label)

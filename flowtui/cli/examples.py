@@ -23,7 +23,7 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
     "history": (
         "flowtui history deploy -n 5",
         "flowtui history --status failed --since 2h",
-        "flowtui history --branch main --trigger cron --until 2026-01-31",
+        "flowtui history --branch main --trigger cron --env production --until 2026-01-31",
     ),
     "show": (
         "flowtui show last",
@@ -86,6 +86,11 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
         "--requires apply",
         "flowtui edit deploy.yaml --rename apply apply_us   # requires and steps.X follow",
         "flowtui edit deploy.yaml --connect plan apply --dry-run   # apply requires plan",
+    ),
+    "envs": ("flowtui envs", "flowtui envs deploy --json"),
+    "promote": (
+        "flowtui promote deploy --to production   # from its `promote_from`",
+        "flowtui promote deploy --from staging --to production -q",
     ),
 }
 

@@ -50,6 +50,7 @@ def run_filter(args: argparse.Namespace) -> RunFilter:
         trigger=args.trigger,
         since=parse_when(args.since, "--since") if args.since else None,
         until=parse_when(args.until, "--until") if args.until else None,
+        environment=getattr(args, "env", None),
     )
 
 
@@ -69,7 +70,7 @@ def log_filter(args: argparse.Namespace) -> LogFilter:
 def filter_words(args: argparse.Namespace) -> str:
     """The filters of a `history` command line again (for its "older:" hint), then a space."""
     words = [args.workflow] if args.workflow else []
-    for option in ("status", "workflow_opt", "branch", "trigger", "since", "until"):
+    for option in ("status", "workflow_opt", "branch", "trigger", "since", "until", "env"):
         value = getattr(args, option)
         for item in value if isinstance(value, list) else [value] if value else []:
             words.append(f"--{option.removesuffix('_opt')} {shlex.quote(item)}")

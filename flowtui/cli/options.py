@@ -36,6 +36,13 @@ def add_run_part(parser: argparse.ArgumentParser) -> None:
         help="run in the background (survives the terminal), print the run id and return; "
         "follow it with `flowtui attach RUN`",
     )
+    parser.add_argument(
+        "--env",
+        "-e",
+        metavar="NAME",
+        help="run in environment NAME (environments.yaml or `environments:`): its variables, "
+        "secrets and protection apply, one run at a time per workflow and environment",
+    )
 
 
 def add_history_filters(parser: argparse.ArgumentParser) -> None:
@@ -59,6 +66,7 @@ def add_history_filters(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--since", metavar="WHEN", help=f"only runs created since WHEN: {WHEN}")
     parser.add_argument("--until", metavar="WHEN", help="only runs created before WHEN")
+    parser.add_argument("--env", "-e", metavar="NAME", help="only runs in this environment")
 
 
 def add_log_filters(parser: argparse.ArgumentParser) -> None:
@@ -151,6 +159,30 @@ def add_new_commands(
     add_db(p)
     add_dirs(p)
 
+    p = sub.add_parser(
+        "envs", help="environments: what is deployed where, by which run, approved by whom"
+    )
+    p.add_argument("workflow", nargs="?", help="only this workflow")
+    p.add_argument("--json", action="store_true", help="the environments as a JSON array")
+    add_db(p)
+    add_dirs(p)
+
+    p = sub.add_parser(
+        "promote",
+        help="run a workflow in one environment with the release another has",
+        description="Run WORKFLOW in --to with the params of the newest successful run in "
+        "--from (default: the target's `promote_from`); its steps see FLOWTUI_RELEASE.",
+    )
+    p.add_argument("workflow", help="a workflow file, or the name of one")
+    p.add_argument("--to", required=True, metavar="ENV", help="the environment to deploy to")
+    p.add_argument("--from", dest="source", metavar="ENV", help="where the release comes from")
+    p.add_argument("--quiet", "-q", action="store_true", help="do not print step output")
+    p.add_argument("--parallel", "-j", type=int, metavar="N", help="steps at once")
+    p.add_argument("--kill-grace", type=float, default=5.0, metavar="S", help="(as run's)")
+    p.add_argument("--json", action="store_true", help="JSON Lines events, as run --json")
+    add_db(p)
+    add_dirs(p)
+
 
 # the module each new command lives in (imported only when it runs)
 MODULES: dict[str, str] = {
@@ -161,4 +193,6 @@ MODULES: dict[str, str] = {
     "graph": "flowtui.cli.graph",
     "token": "flowtui.cli.tokens",
     "edit": "flowtui.cli.edit",
+    "envs": "flowtui.cli.envs",
+    "promote": "flowtui.cli.envs",
 }

@@ -32,6 +32,7 @@ from flowtui.engine.ports import RunLedger
 from flowtui.engine.private import make_private_dir
 from flowtui.engine.process import OUTPUT_THROTTLE
 from flowtui.engine.remote import RemoteExecutor, StepDispatcher, no_dispatcher_message
+from flowtui.engine.report import CommitStatusReporter
 from flowtui.engine.sandbox import STEP_SANDBOX, StepSandbox
 from flowtui.engine.secrets import LogMasking, Masker, SecretError, resolve_secrets
 from flowtui.engine.states import STEP_FAILED, STEP_OK, RunStatus, StepStatus
@@ -299,7 +300,9 @@ class RunExecution:
             # every step runs on a worker, which resolves the secrets from its own
             # environment: this machine need not have them
             self.secrets = {}
-        self._masking.masker = Masker(self.secrets.values())
+        reporter, sha = await self._reporter()
+        self._masking.masker = Masker([*self.secrets.values(), *reporter.tokens])
+        await reporter.send(sha, None)
         for name, status in self.statuses.items():
             if status == StepStatus.REUSED:
                 self.set_step_status(name, status, message=self.messages.get(name, ""))
@@ -315,7 +318,25 @@ class RunExecution:
         self._masking.flush()
         final, message = self._final_status()
         self.set_run_status(final, message)
+        await reporter.send(sha, final)
         return final
+
+    async def _reporter(self) -> tuple[CommitStatusReporter, str | None]:
+        """The run's commit status reports (`report:`) and the commit they are about."""
+        reporter = CommitStatusReporter(
+            self.workflow.report,
+            workflow=self.workflow.name,
+            environment=self.workflow.environment,
+            run_id=self.run_id,
+            log=self.system_log,
+        )
+        if not reporter.targets:
+            return reporter, None
+        sha = self.params.get("head_commit") or self.params.get("commit")
+        if not sha:
+            run = await self.context.ledger.get_run(self.run_id)
+            sha = run.git_commit if run is not None else None
+        return reporter, sha
 
     async def _take_workspace(self) -> None:
         """Unpack what steps on other machines changed (one hand-off at a time)."""
@@ -530,7 +551,7 @@ class RunExecution:
         }
 
     def _step_env(self, step: Step) -> dict[str, str]:
-        return step_variables(
+        env = step_variables(
             self.workflow,
             step,
             run_id=self.run_id,
@@ -540,6 +561,9 @@ class RunExecution:
             branch=self.branch,
             outputs=self.outputs,
         )
+        # a `report:` token is flowtui's, not the steps': it overrides the inherited value
+        env.update({str(c.get("token")): "" for c in self.workflow.report.values()})
+        return env
 
     async def _run_step(self, step: Step) -> None:
         name = step.name

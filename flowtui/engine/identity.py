@@ -77,9 +77,12 @@ def may_approve(user: str, approvers: Sequence[str], groups: Collection[str] | N
 
 def approvers_of(run: RunRecord, step: str) -> list[str]:
     """The `approvers` of `step` as the run's own definition says (not today's file)."""
+    from flowtui.model.environments import recorded_gate
     from flowtui.model.errors import WorkflowError
     from flowtui.model.loader import load_workflow_text
 
+    if (gate := recorded_gate(run.definition, step)) is not None:  # an environment's
+        return list(gate.spec.get("approvers") or [])
     source = str(run.definition.get("source") or "")
     if not source:
         return []

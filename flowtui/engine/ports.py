@@ -76,6 +76,7 @@ class RunLedger(Protocol):
         concurrency_group: str | None = None,
         concurrency_limit: int | None = None,
         left_out: Mapping[str, str] = ...,
+        environment: str | None = None,
     ) -> int:
         """Record a new queued run with its steps; returns its id."""
         ...

@@ -54,6 +54,7 @@ class RunRecord:
     concurrency_group: str | None = None
     # steps `flowtui run --only/--skip` left out: {step: "--only" | "--skip"}
     left_out: dict[str, str] = field(default_factory=dict)
+    environment: str | None = None  # the environment the run deploys to (`run --env`)
 
     @property
     def duration(self) -> float | None:

@@ -27,6 +27,7 @@ from flowtui.engine.executors.base import StepContext, StepResult
 from flowtui.engine.ports import RunLedger
 from flowtui.engine.records import LogRecord, RemoteOutcome
 from flowtui.engine.states import StepStatus
+from flowtui.model.workflow import Workflow
 
 # where the history announces an attempt's recorded outcome (PostgreSQL NOTIFY), and how
 ATTEMPTS_CHANNEL = "flowtui_attempts"
@@ -49,6 +50,10 @@ class RemoteJob:
     params: Mapping[str, str] = field(default_factory=dict)
     branch: str | None = None
     kill_grace: float = 5.0
+    # a run in an environment: the workflow's `env:` with the environment's variables, and
+    # where each secret comes from ({NAME: [env|file, ref]}): never a secret's value
+    env: Mapping[str, str] = field(default_factory=dict)
+    secret_refs: Mapping[str, list[str]] = field(default_factory=dict)
 
     def to_payload(self) -> dict[str, Any]:
         return {
@@ -61,6 +66,8 @@ class RemoteJob:
             "params": dict(self.params),
             "branch": self.branch,
             "kill_grace": self.kill_grace,
+            "env": dict(self.env),
+            "secret_refs": {k: list(v) for k, v in self.secret_refs.items()},
         }
 
     @classmethod
@@ -75,6 +82,12 @@ class RemoteJob:
             params={str(k): str(v) for k, v in dict(payload.get("params") or {}).items()},
             branch=payload.get("branch"),
             kill_grace=float(payload.get("kill_grace") or 5.0),
+            env={str(k): str(v) for k, v in dict(payload.get("env") or {}).items()},
+            secret_refs={
+                str(k): [str(x) for x in v]
+                for k, v in dict(payload.get("secret_refs") or {}).items()
+                if isinstance(v, list) and len(v) == 2
+            },
         )
 
 
@@ -136,6 +149,7 @@ class RemoteExecutor:
             params=dict(ctx.params),
             branch=ctx.env.get("FLOWTUI_BRANCH"),
             kill_grace=ctx.kill_grace,
+            **_environment_of(ctx.workflow),
         )
         # the job is queued without waiting for the step's "waiting for a worker" to be
         # written: once a worker's "on worker" for this attempt is in the history, the
@@ -217,3 +231,13 @@ class RemoteExecutor:
                         ctx.run_id, ctx.step.name, ctx.attempt, record.stream, record.line
                     )
                 )
+
+
+def _environment_of(workflow: Workflow) -> dict[str, Any]:
+    """What a worker needs of a run's environment (the recorded source does not have it)."""
+    if workflow.environment is None:
+        return {}
+    return {
+        "env": dict(workflow.env),
+        "secret_refs": {n: [s.source, s.ref] for n, s in workflow.secrets.items()},
+    }

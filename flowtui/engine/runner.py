@@ -43,6 +43,7 @@ from flowtui.engine.records import CommandRecord, NewStep, RunRecord
 from flowtui.engine.remote import StepDispatcher, no_dispatcher_message
 from flowtui.engine.selection import left_out_step
 from flowtui.engine.states import RunStatus, StepStatus
+from flowtui.model.environments import gate_record
 from flowtui.model.workflow import Workflow
 
 __all__ = ["RunError", "RunHandle", "Runner", "RunnerOptions", "WorkflowResolver"]
@@ -101,7 +102,15 @@ def load_recorded_workflow(run: RunRecord) -> Workflow:
     path = Path(run.workflow_path) if run.workflow_path else None
     if not source and path is not None:
         source = path.read_text(encoding="utf-8")
-    return load_workflow_text(source, str(path or run.workflow), path=path)
+    workflow = load_workflow_text(source, str(path or run.workflow), path=path)
+    if run.environment:  # the same variables, secrets, gate and queue as the run had
+        from flowtui.model.environments import bind_environment
+
+        extra = run.definition.get("environment_env")
+        workflow = bind_environment(
+            workflow, run.environment, extra if isinstance(extra, dict) else None
+        )
+    return workflow
 
 
 async def plan_for_rerun(
@@ -122,7 +131,7 @@ async def plan_for_rerun(
         raise RunError(f"run {run_id} is still {parent.status}; cancel it first")
     try:
         workflow = load_recorded_workflow(parent)
-    except (WorkflowError, OSError) as exc:
+    except (WorkflowError, OSError, LookupError) as exc:  # LookupError: its environment
         raise RunError(f"run {run_id}'s workflow no longer loads: {exc}") from None
     previous = await read_previous(ledger, parent.id)
     try:
@@ -282,6 +291,14 @@ class Runner:
                 for s in workflow.steps.values()
             ],
         }
+        if (gate := gate_record(workflow)) is not None:  # approvers checked by `approve`
+            definition["gate"] = gate
+        if workflow.environment is not None:  # a promotion's FLOWTUI_RELEASE, for a rerun
+            definition["environment_env"] = {
+                k: v for k, v in workflow.env.items() if k.startswith("FLOWTUI_")
+            }
+        if workflow.release is not None:  # what `flowtui envs` reads back as the release
+            definition["release"] = list(workflow.release)
         if git_commit is None and workflow.path is not None:
             git_commit = await head_commit(workflow.path.parent)
         await self.ledger.upsert_workflow(
@@ -303,6 +320,7 @@ class Runner:
             concurrency_group=workflow.concurrency_group,
             concurrency_limit=workflow.concurrency,
             left_out=left_out,
+            environment=workflow.environment,
         )
         workspace = self.workspace_for(run_id)
         if reuse_from is not None:

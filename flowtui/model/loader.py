@@ -14,7 +14,9 @@ from typing import Any
 
 from flowtui.model import circleci, pyworkflow
 from flowtui.model.checker import ENV_NAME_RE, MISSING, NAME_RE, describe, is_scalar, suggest
+from flowtui.model.environments import ENVIRONMENTS_FILES, Environment
 from flowtui.model.errors import Problem, WorkflowError
+from flowtui.model.validate_environments import EnvironmentRules
 from flowtui.model.validate_steps import (
     COMMON_STEP_KEYS,
     HTTP_METHODS,
@@ -45,6 +47,7 @@ __all__ = [
     "WORKFLOW_TRIGGER_ON",
     "discover_workflows",
     "is_workflow_file",
+    "load_environments",
     "load_workflow",
     "load_workflow_text",
     "resolve_workflow",
@@ -64,6 +67,9 @@ TOP_KEYS = (
     "secrets",
     "runs_on",
     "sandbox",
+    "environments",
+    "release",
+    "report",
 )
 PARAM_KEYS = ("default", "required", "description")
 
@@ -119,6 +125,8 @@ def _load_yaml(source: str, data: bytes, file: str, path: Path | None) -> Workfl
         return circleci.load_workflow_from_config(source, file, path, document=document)
     checker = _Checker(file)
     checker.problems.extend(document.problems)
+    if path is not None:  # the folder's environments.yaml, checked with the workflow
+        checker.folder_environments = _folder_environments(path.parent, checker)
     workflow = checker.workflow(document.value, document.pos, path)
     if checker.problems or workflow is None:
         raise WorkflowError(checker.problems)
@@ -127,12 +135,57 @@ def _load_yaml(source: str, data: bytes, file: str, path: Path | None) -> Workfl
 
 def is_workflow_file(path: Path) -> bool:
     """A YAML file, or a Python file that uses `flowtui.workflows` (a deleted `.py` counts,
-    so that its workflow is forgotten), that is not an editor's temporary or backup file."""
-    if _is_temp_name(path.name):
+    so that its workflow is forgotten), that is not an editor's temporary or backup file (nor
+    the folder's `environments.yaml`)."""
+    if _is_temp_name(path.name) or path.name in ENVIRONMENTS_FILES:
         return False
     if path.suffix == ".py":
         return not path.exists() or pyworkflow.declares_workflows(path)
     return path.suffix in (".yaml", ".yml")
+
+
+def load_environments(folder: Path) -> dict[str, Environment]:
+    """The environments of a folder's `environments.yaml` ({} without one); WorkflowError
+    lists its problems."""
+    checker = _Checker("")
+    found = _folder_environments(Path(folder), checker)
+    if checker.problems:
+        raise WorkflowError(checker.problems)
+    return found
+
+
+def _folder_environments(folder: Path, checker: _Checker) -> dict[str, Environment]:
+    for name in ENVIRONMENTS_FILES:
+        file = folder / name
+        if not file.is_file():
+            continue
+        shown = str(file)
+        try:
+            data = file.read_bytes()[: MAX_FILE_BYTES + 1]
+        except OSError as exc:
+            checker.error(SourcePos(shown, 1, 1), f"cannot read the file: {exc.strerror or exc}")
+            return {}
+        if len(data) > MAX_FILE_BYTES:
+            checker.error(_too_large(shown, len(data)).pos, "the file is too large")
+            return {}
+        try:
+            document = parse_document(decode(data, shown), shown)
+        except WorkflowError as exc:
+            checker.problems.extend(exc.problems)
+            return {}
+        checker.problems.extend(document.problems)
+        root = document.value
+        if root is None:
+            return {}
+        if not isinstance(root, YMap):
+            checker.error(
+                document.pos,
+                f"the top level must be a mapping with `environments:`, got {describe(root)}",
+            )
+            return {}
+        checker.check_keys(root, ("environments",), shown)
+        return checker.environments(root)
+    return {}
 
 
 def discover_workflows(folder: Path) -> list[Path]:
@@ -141,14 +194,7 @@ def discover_workflows(folder: Path) -> list[Path]:
     folder = Path(folder)
     if not folder.is_dir():
         return []
-    found = [
-        entry
-        for entry in folder.iterdir()
-        if entry.suffix in (".yaml", ".yml", ".py")
-        and not _is_temp_name(entry.name)
-        and entry.is_file()
-        and is_workflow_file(entry)
-    ]
+    found = [entry for entry in folder.iterdir() if is_workflow_file(entry) and entry.is_file()]
     # a project folder's CircleCI config is listed too (after the folder's own files)
     circle = [folder / ".circleci" / n for n in ("config.yml", "config.yaml")]
     return sorted(found, key=lambda p: p.name) + [p for p in circle if p.is_file()][:1]
@@ -205,8 +251,10 @@ def _is_temp_name(name: str) -> bool:
     return name.startswith((".", "#")) or name.endswith("~")
 
 
-class _Checker(TriggerRules, StepRules):
+class _Checker(TriggerRules, StepRules, EnvironmentRules):
     """Validates the parsed document, collecting every problem instead of stopping."""
+
+    folder_environments: dict[str, Environment] = {}
 
     # ---------------------------------------------------------------------- workflow
 
@@ -256,6 +304,9 @@ class _Checker(TriggerRules, StepRules):
                 else replace(step, runs_on=runs_on)
                 for name, step in steps.items()
             }
+        environments = {**self.folder_environments, **self.environments(root)}
+        self.check_environment_refs(environments)
+        self.check_trigger_environments(root, triggers, environments)
         sandbox = self.get_bool(root, "sandbox", True)
         steps = {
             name: step if step.sandbox is not None else replace(step, sandbox=sandbox)
@@ -283,6 +334,9 @@ class _Checker(TriggerRules, StepRules):
             params=self.params(root),
             fail_fast=self.get_bool(root, "fail_fast", False),
             secrets=self.secrets(root),
+            environments=environments,
+            release=self.release(root, steps),
+            report=self.report(root),
         )
 
     def secrets(self, root: YMap) -> dict[str, SecretSpec]:

@@ -72,10 +72,12 @@ class TriggerRules(CheckerBase):
             self.check_keys(options, (), "a `manual` trigger")
             return Trigger("manual", {}, pos)
         if kind == "git":
-            self.check_keys(options, ("repo", "branch", "branches"), "a `git` trigger")
+            self.check_keys(
+                options, ("repo", "branch", "branches", "environment"), "a `git` trigger"
+            )
             repo = self.require_str(options, "repo", "a `git` trigger", "path/to/repo")
             branch = self.get_str(options, "branch", "main")
-            git = {"repo": repo, "branch": branch}
+            git = {"repo": repo, "branch": branch, **_environment(options)}
             return Trigger("git", self._with_branches(git, options), pos)
         if kind == "workflow":
             return self.workflow_trigger(options, pos)
@@ -94,7 +96,9 @@ class TriggerRules(CheckerBase):
         return plain
 
     def cron_trigger(self, item: YMap, pos: SourcePos) -> Trigger | None:
-        self.check_keys(item, ("cron", "timezone", "catchup", "branches"), "a `cron` trigger")
+        self.check_keys(
+            item, ("cron", "timezone", "catchup", "branches", "environment"), "a `cron` trigger"
+        )
         schedule = item["cron"]
         if not isinstance(schedule, str) or len(schedule.split()) not in (5, 6):
             self.error(
@@ -114,6 +118,7 @@ class TriggerRules(CheckerBase):
             "schedule": schedule,
             "timezone": timezone,
             "catchup": self.get_bool(item, "catchup", False),
+            **_environment(item),
         }
         return Trigger("cron", self._with_branches(options, item), pos)
 
@@ -122,7 +127,7 @@ class TriggerRules(CheckerBase):
         if True in options.entries and options.entries[True].key_text.lower() == "on":
             options["on"] = options.pop(True)
             options.entries["on"] = options.entries.pop(True)
-        self.check_keys(options, ("name", "on", "branches"), "a `workflow` trigger")
+        self.check_keys(options, ("name", "on", "branches", "environment"), "a `workflow` trigger")
         name = self.require_str(options, "name", "a `workflow` trigger", "build")
         on = self.get_str(options, "on", "success")
         if on not in WORKFLOW_TRIGGER_ON:
@@ -133,7 +138,14 @@ class TriggerRules(CheckerBase):
             return None
         if name is None:
             return None
-        return Trigger("workflow", self._with_branches({"name": name, "on": on}, options), pos)
+        plain = {"name": name, "on": on, **_environment(options)}
+        return Trigger("workflow", self._with_branches(plain, options), pos)
+
+
+def _environment(options: YMap) -> dict[str, Any]:
+    """`environment: NAME` as given (checked against the environments by the loader)."""
+    value = options.get("environment")
+    return {} if value is None else {"environment": value}
 
 
 def _known_timezone(name: str) -> bool:

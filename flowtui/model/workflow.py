@@ -144,6 +144,16 @@ class Workflow:
     secrets: Mapping[str, SecretSpec] = field(default_factory=dict)
     runs_on: str | None = None  # the default queue of its steps (see Step.runs_on)
     sandbox: bool = True  # the default of its steps (see Step.sandbox)
+    # environments it may run in (flowtui.model.environments.Environment), the folder's
+    # `environments.yaml` overlaid with its own `environments:`
+    environments: Mapping[str, Any] = field(default_factory=dict)
+    # the environment a run of it is bound to (set by `bind_environment`); None: none
+    environment: str | None = None
+    # `release: steps.STEP.outputs.NAME`: (step, output) whose value a successful run in an
+    # environment makes that environment's current release
+    release: tuple[str, str] | None = None
+    # `report:` commit statuses, {"github"|"gitlab": {...}} (flowtui.model.reporting)
+    report: Mapping[str, Any] = field(default_factory=dict)
 
     def step(self, name: str) -> Step:
         return self.steps[name]

@@ -103,6 +103,7 @@ TABLES: tuple[Table, ...] = (
             "concurrency_group",
             "concurrency_limit",
             "left_out",
+            "environment",
         ),
         ("id",),
         identity=True,

@@ -265,6 +265,12 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             created_by TEXT NOT NULL DEFAULT ''
         )""",
     ),
+    # environments (flowtui/model/environments.py): the one a run deploys to (NULL: none)
+    (
+        "ALTER TABLE runs ADD COLUMN environment TEXT",
+        "CREATE INDEX runs_by_environment ON runs (workflow, environment, id)"
+        " WHERE environment IS NOT NULL",
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

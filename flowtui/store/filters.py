@@ -21,6 +21,7 @@ class RunFilter:
     trigger: str | None = None
     since: float | None = None
     until: float | None = None
+    environment: str | None = None
 
     def sql(self) -> tuple[list[str], list[Any]]:
         where: list[str] = []
@@ -33,6 +34,7 @@ class RunFilter:
             ("workflow", self.workflow),
             ("branch", self.branch),
             ("trigger", self.trigger),
+            ("environment", self.environment),
         ):
             if value is not None:
                 where.append(f"{column} = ?")

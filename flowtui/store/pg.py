@@ -258,6 +258,12 @@ PG_MIGRATIONS: tuple[tuple[str, ...], ...] = (
             created_by TEXT NOT NULL DEFAULT ''
         )""",
     ),
+    # environments (SQLite's version 9): the one a run deploys to (NULL: none)
+    (
+        "ALTER TABLE runs ADD COLUMN environment TEXT",
+        "CREATE INDEX runs_by_environment ON runs (workflow, environment, id)"
+        " WHERE environment IS NOT NULL",
+    ),
 )
 PG_SCHEMA_VERSION = len(PG_MIGRATIONS)
 

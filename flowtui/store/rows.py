@@ -88,4 +88,5 @@ def _run_record(r: RowLike) -> RunRecord:
         branch=r["branch"],
         concurrency_group=r["concurrency_group"],
         left_out=json.loads(r["left_out"]),
+        environment=r["environment"],
     )

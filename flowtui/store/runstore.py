@@ -202,6 +202,7 @@ class RunStore(RecoveryMixin):
         concurrency_group: str | None = None,
         concurrency_limit: int | None = None,
         left_out: Mapping[str, str] = {},
+        environment: str | None = None,
     ) -> int:
         now = time.time()
         async with self.db.transaction() as conn:
@@ -210,8 +211,8 @@ class RunStore(RecoveryMixin):
                 """INSERT INTO runs (workflow, status, trigger, triggered_by, params, git_commit,
                      parent_run_id, rerun_mode, created_at, definition, workflow_path,
                      owner_host, owner_pid, owner_started, heartbeat_at,
-                     branch, concurrency_group, concurrency_limit, left_out)
-                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                     branch, concurrency_group, concurrency_limit, left_out, environment)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                    RETURNING id""",
                 (
                     workflow,
@@ -233,6 +234,7 @@ class RunStore(RecoveryMixin):
                     concurrency_group,
                     concurrency_limit,
                     _json(dict(left_out)),
+                    environment,
                 ),
             )
             assert row is not None

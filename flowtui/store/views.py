@@ -40,6 +40,7 @@ def run_view(run: RunRecord, approvals: Sequence[ApprovalRecord] = ()) -> dict[s
         "parent_run_id": run.parent_run_id,
         "rerun_mode": run.rerun_mode,
         "branch": run.branch,
+        "environment": run.environment,
         "created_at": run.created_at,
         "started_at": run.started_at,
         "ended_at": run.ended_at,

@@ -1,4 +1,5 @@
-"""Webhook bodies → run requests: GitHub and GitLab pushes, Alertmanager alerts, plain JSON.
+"""Webhook bodies → run requests: GitHub and GitLab pushes, GitHub pull requests and GitLab
+merge requests, Alertmanager alerts, plain JSON.
 
 Every value becomes a string param; scripts see it only as `$PARAM_<NAME>`, never spliced
 into a command.  NUL characters are dropped (an environment variable cannot hold one) and
@@ -117,6 +118,97 @@ def gitlab_push(body: Mapping[str, Any]) -> RunRequest:
     return request
 
 
+# what starts a run: a new pull request, new commits on it, or one opened again
+PR_ACTIONS = ("opened", "synchronize", "reopened")
+
+
+def _pull_request(
+    source: str,
+    number: Any,
+    title: Any,
+    head: Any,
+    commit: Any,
+    base: Any,
+    author: Any,
+    url: Any,
+    repo: Any,
+    action: str,
+) -> RunRequest:
+    head_branch = clean(head) or None
+    params = {
+        "pr_number": clean(number),
+        "pr_title": clean(title),
+        "head_branch": clean(head),
+        "head_commit": clean(commit),
+        "base_branch": clean(base),
+        "pr_author": clean(author),
+        "pr_url": clean(url),
+        "pr_action": action,
+        "repository": clean(repo),
+        # the names a push gives too, so one workflow serves both
+        "branch": clean(head),
+        "commit": clean(commit),
+        "event": "pull_request",
+    }
+    kind = "pull request" if source == "github" else "merge request"
+    return RunRequest(
+        params=params,
+        branch=head_branch,  # branch filters apply to the head branch
+        commit=clean(commit) or None,
+        summary=f"{source} {kind} #{clean(number)} {action} by {clean(author) or 'unknown'}"
+        f" ({clean(head)} → {clean(base)})",
+        by=clean(author),
+    )
+
+
+def github_pull_request(body: Mapping[str, Any]) -> RunRequest:
+    action = clean(body.get("action"))
+    pr = body.get("pull_request") or {}
+    if not isinstance(pr, Mapping):
+        raise PayloadError("`pull_request` must be an object")
+    number = body.get("number") or pr.get("number")
+    if action not in PR_ACTIONS:  # closed, edited, labeled, ...: nothing to build
+        return RunRequest(params={}, ignore=f"github pull request #{clean(number)} {action}")
+    head, base = pr.get("head") or {}, pr.get("base") or {}
+    return _pull_request(
+        "github",
+        number,
+        pr.get("title"),
+        head.get("ref"),
+        head.get("sha"),
+        base.get("ref"),
+        (pr.get("user") or {}).get("login") or (body.get("sender") or {}).get("login"),
+        pr.get("html_url"),
+        (body.get("repository") or {}).get("full_name"),
+        action,
+    )
+
+
+def gitlab_merge_request(body: Mapping[str, Any]) -> RunRequest:
+    attrs = body.get("object_attributes") or {}
+    if not isinstance(attrs, Mapping):
+        raise PayloadError("`object_attributes` must be an object")
+    action = clean(attrs.get("action"))
+    number = attrs.get("iid")
+    # an `update` with `oldrev` brought new commits; other updates (title, labels) do not
+    pushed = action == "update" and bool(attrs.get("oldrev"))
+    if action not in ("open", "reopen") and not pushed:
+        return RunRequest(params={}, ignore=f"gitlab merge request !{clean(number)} {action}")
+    named = {"open": "opened", "reopen": "reopened", "update": "synchronize"}[action]
+    return _pull_request(
+        "gitlab",
+        number,
+        attrs.get("title"),
+        attrs.get("source_branch"),
+        (attrs.get("last_commit") or {}).get("id"),
+        attrs.get("target_branch"),
+        (body.get("user") or {}).get("username"),
+        attrs.get("url"),
+        (body.get("project") or {}).get("path_with_namespace"),
+        named,
+    )
+
+
 def plain_json(body: Mapping[str, Any]) -> RunRequest:
     """A body written for flowtui: its keys are the run's params."""
     bad = [str(k) for k in body if not PARAM_NAME_RE.fullmatch(str(k))]
@@ -146,9 +238,13 @@ def from_hook(headers: Mapping[str, str], body: Any) -> RunRequest:
         return github_push(body)
     if gitlab_event == "Push Hook" or body.get("object_kind") == "push":
         return gitlab_push(body)
+    if github_event == "pull_request":
+        return github_pull_request(body)
+    if gitlab_event == "Merge Request Hook" or body.get("object_kind") == "merge_request":
+        return gitlab_merge_request(body)
     if github_event or gitlab_event:
         event = github_event or gitlab_event
-        return RunRequest(params={}, ignore=f"event {event!r} is not a push")
+        return RunRequest(params={}, ignore=f"event {event!r} is not a push or pull request")
     return plain_json(body)
 
 

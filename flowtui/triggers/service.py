@@ -23,6 +23,7 @@ from flowtui.engine.admission import trigger_allowed
 from flowtui.engine.events import Event, RunStatusChanged
 from flowtui.engine.runner import RunError, Runner
 from flowtui.model.branches import branch_matches, describe_mismatch
+from flowtui.model.environments import bind_environment
 from flowtui.model.workflow import Trigger, Workflow
 from flowtui.store.runstore import RunStore
 from flowtui.store.triggerstore import TriggerEventRecord, TriggerStore
@@ -164,6 +165,11 @@ class TriggerService:
                 f"branch {request.branch} not in filter"
             )
             return await self.record(workflow.name, kind, "ignored", detail)
+        if (environment := trigger.options.get("environment")) is not None:
+            try:  # `environment: NAME`: the run is bound to it, as `run --env` does
+                workflow = bind_environment(workflow, str(environment))
+            except LookupError as exc:
+                return await self.record(workflow.name, kind, "rejected", str(exc))
         params = dict(request.params)
         if workflow.params:
             unknown = sorted(set(params) - set(workflow.params))

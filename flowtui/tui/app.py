@@ -40,6 +40,7 @@ from flowtui.tui import bridge, commands
 from flowtui.tui.builder_actions import BuilderActionsMixin
 from flowtui.tui.command_mode import CommandModeMixin
 from flowtui.tui.config import UserConfig, remember_theme
+from flowtui.tui.environments import EnvironmentsMixin
 from flowtui.tui.files import FileActionsMixin
 from flowtui.tui.keys import binding_ids, describe, help_sections
 from flowtui.tui.notify import Notifier, tell
@@ -82,7 +83,7 @@ class DashboardScreen(Screen[None]):
     ]
 
 
-class FlowApp(CommandModeMixin, FileActionsMixin, BuilderActionsMixin):
+class FlowApp(CommandModeMixin, FileActionsMixin, BuilderActionsMixin, EnvironmentsMixin):
     """Keys are listed in the footer, in the command palette and under `?`, all made from
     BINDINGS (a binding's tooltip is its long description; `keys` turns them into words).
 
@@ -110,6 +111,13 @@ class FlowApp(CommandModeMixin, FileActionsMixin, BuilderActionsMixin):
             "Inbox",
             id="inbox",
             tooltip="Every step waiting for approval, in every run (approve/reject from it)",
+        ),
+        Binding(
+            "E",
+            "environments",
+            "Environments",
+            id="environments",
+            tooltip="Environments: status, release and age per workflow; promote from there",
         ),
         Binding(
             "f",

@@ -24,7 +24,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Coroutine
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -41,7 +41,7 @@ from flowtui.engine.stepenv import step_variables
 from flowtui.engine.workspace import HandOff, WorkspaceTooLarge, attempt_dir
 from flowtui.model.errors import WorkflowError
 from flowtui.model.loader import load_workflow_text
-from flowtui.model.workflow import Workflow
+from flowtui.model.workflow import SecretSpec, Workflow
 from flowtui.store.runstore import RunStore
 from flowtui.store.sink import StoreSink
 from flowtui.worker.queue import MAX_LOST_AFTER, ensure_schema, lost_after, make_app
@@ -220,7 +220,9 @@ class StepRunner:
         name = self.options.name
         self.say(f"run {job.run_id} {job.step} #{job.attempt}: starting")
         try:
-            workflow = _recorded_workflow(job.workflow_source, job.workflow_file)
+            workflow = _with_environment(
+                _recorded_workflow(job.workflow_source, job.workflow_file), job
+            )
             step = workflow.steps[job.step]
             secrets = resolve_secrets(workflow)  # this machine's own
         except (WorkflowError, KeyError, SecretError) as exc:
@@ -305,6 +307,18 @@ def _recorded_workflow(source: str, file: str) -> Workflow:
     """A run's workflow, parsed once per worker however many of its steps come here
     (workflows are immutable)."""
     return load_workflow_text(source, file)
+
+
+def _with_environment(workflow: Workflow, job: RemoteJob) -> Workflow:
+    """The workflow with the variables and secret sources of the run's environment."""
+    if not job.env and not job.secret_refs:
+        return workflow
+    specs = {
+        name: SecretSpec(name, source, ref)
+        for name, (source, ref) in job.secret_refs.items()
+        if source in ("env", "file")
+    }
+    return replace(workflow, env={**workflow.env, **job.env}, secrets={**workflow.secrets, **specs})
 
 
 RUN_CHECK_SECONDS = 2.0  # how often a worker checks that the runs of its steps go on

@@ -42,7 +42,15 @@ def same_keys(doc: dict[str, Any], real: dict[str, Any]) -> None:
 
 
 def test_every_command_is_documented() -> None:
-    assert set(doc_examples()) == {"run", "history", "show", "list", "triggers", "inbox"}
+    assert set(doc_examples()) == {
+        "run",
+        "history",
+        "show",
+        "list",
+        "triggers",
+        "inbox",
+        "envs",
+    }
 
 
 def test_run_history_show_list_inbox_match_the_doc(cli: Cli, tmp_path: Path) -> None:

@@ -59,6 +59,9 @@ QUICK: dict[str, dict[str, str]] = {
     "python-report": {"collect": OK, "summarise": OK},
     "infra-ansible": {"configure": OK, "dry_run": OK},
     "python_pipeline": {"count": OK, "total": OK, "report": OK},
+    "environment-promotion": {"build": OK, "deploy": OK, "smoke_test": OK},
+    "incident-response": {"detect": OK, "scale": OK, "notify": OK},
+    "pr-check": {"lint": OK, "test[python=3.11]": OK, "test[python=3.12]": OK, "summary": OK},
 }
 
 
@@ -272,3 +275,19 @@ def test_production_deploy_runs_once_approved(tmp_path: Path, parallel: str) -> 
     # the notify step really reached the mock API, whose shutdown answer lists what it got
     assert '"notifications": ["production-deploy 1.4.2 is live in us and eu' in output
     wait_until(lambda: port_is_free(port), timeout=5)  # and the background server is gone
+
+
+@pytest.mark.timeout(2 * RUN_TIMEOUT + 10)
+def test_environment_promotion_moves_one_release_from_dev_to_test(tmp_path: Path) -> None:
+    db = tmp_path / "x.db"
+    where = ("--dir", str(SAMPLES), "--db", str(db), "-q")
+    built = flowtui(
+        "run", "environment-promotion", "--env", "dev", "-p", "version=1.5.0", *where, cwd=tmp_path
+    )
+    assert built.returncode == 0, explain(built)
+    promoted = flowtui("promote", "environment-promotion", "--to", "test", *where, cwd=tmp_path)
+    assert promoted.returncode == 0, explain(promoted)
+    assert "promote environment-promotion: dev → test" in promoted.stderr
+    assert "deploy 1.5.0 to test at http://test.app.internal" in promoted.stdout
+    rows = query(db, "SELECT environment, trigger, parent_run_id FROM runs ORDER BY id")
+    assert rows == [("dev", "manual", None), ("test", "promote", 1)]

@@ -536,3 +536,29 @@ def test_a_worker_step_cannot_read_another_runs_workspace(team: Team) -> None:
     logs = team.cli("logs", "2")
     assert "run 2" in logs and "other hidden" in logs and "other seen" not in logs
     assert (workdir / "workspaces" / "1" / "mine.txt").read_text() == "run 1\n"
+
+
+def test_a_run_in_an_environment_brings_its_variables_and_secrets_to_the_worker(
+    team: Team,
+) -> None:
+    # the environment's secret, like any, comes from the worker's own environment
+    team.worker("w-env", "envq", env=_env(PROD_DEPLOY_TOKEN="pr0d-t0ken-value"))
+    path = team.workflow(
+        "envdeploy",
+        """
+        name: envdeploy
+        environments:
+          prod:
+            variables: {TARGET: prod.internal}
+            secrets: {TOKEN: {env: PROD_DEPLOY_TOKEN}}
+        steps:
+          deploy:
+            runs_on: envq
+            run: echo "deploy to $TARGET in $FLOWTUI_ENVIRONMENT with ${TOKEN:+a token} $TOKEN"
+        """,
+    )
+    proc, lines = team.start("run", str(path), "--env", "prod")
+    assert proc.wait(timeout=60) == 0, "".join(lines.seen)
+    shown = team.cli("show", "last", "--lines", "10")
+    assert "deploy to prod.internal in prod with a token ***" in shown
+    assert "pr0d" not in shown

@@ -13,6 +13,7 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -40,12 +41,18 @@ def serve_watching(lines: Lines, folder: Path) -> None:
     lines.wait_for(rf"removed {PROBE}\.yaml", since=start)
 
 
-def post(port: int, workflow: str, payload: dict[str, str]) -> tuple[int, dict[str, object]]:
+def post(
+    port: int, workflow: str, payload: dict[str, Any], headers: dict[str, str] | None = None
+) -> tuple[int, dict[str, object]]:
     data = json.dumps(payload).encode()
     request = urllib.request.Request(
         f"http://127.0.0.1:{port}/hooks/{workflow}",
         data=data,
-        headers={"Content-Type": "application/json", "X-Hub-Signature-256": sign(SECRET, data)},
+        headers={
+            "Content-Type": "application/json",
+            "X-Hub-Signature-256": sign(SECRET, data),
+            **(headers or {}),
+        },
         method="POST",
     )
     try:

@@ -23,9 +23,10 @@ COLUMNS = (
     ("trigger", "Trigger"),
     ("approved", "Approved by"),
     ("branch", "Branch"),
+    ("environment", "Env"),
 )
 # what a narrow pane keeps first; the rest is left out rather than scrolled to
-PRIORITY = ("id", "status", "duration", "started", "trigger", "approved", "branch")
+PRIORITY = ("id", "status", "duration", "started", "trigger", "approved", "branch", "environment")
 
 
 def fit_history_columns(width: int, wants: dict[str, int], padding: int = 1) -> list[str]:
@@ -120,6 +121,7 @@ class RunHistory(DataTable[Text]):
                     "trigger": Text(trigger),
                     "approved": Text(approved_by.get(run.id, "")),
                     "branch": Text(run.branch or ""),
+                    "environment": Text(run.environment or ""),
                 }
             )
         self._cells.extend(added)
