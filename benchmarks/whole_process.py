@@ -3,6 +3,7 @@
     python benchmarks/whole_process.py [--sizes 1,100,500,2000] [--repeat 5]
                                        [--width 10] [--parallel 2]
                                        [--peers-venv /tmp/benchpeers] [--flowtui CMD]
+                                       [--baseline SRC]
 
 Every contender runs the same layered fan-out/fan-in DAG of N no-op steps (`run: "true"`,
 width 10, every step of a layer requires every step of the layer before) as one whole
@@ -13,6 +14,9 @@ process, timed from spawn to exit:
   output on a pipe;
 - doit: `doit -n 2` (from --peers-venv, see benchmarks/README.md), its own dep file;
 - make: `make -s -j2`, a recipe `@true` per step (make execs it without a shell);
+- before (with --baseline SRC): `python -m flowtui run …` from another source tree (e.g.
+  `git archive <commit> | tar -x -C SRC`) on PYTHONPATH, so a change is measured against
+  the commit before it in the same run;
 - floor: a bare asyncio spawner in a fresh Python: `asyncio.create_subprocess_exec("true")`
   per step with the same dependencies and parallelism, nothing stored.
 
@@ -122,6 +126,7 @@ def main() -> None:
         "--flowtui",
         help="the flowtui command (default: the console script beside this Python)",
     )
+    parser.add_argument("--baseline", help="a flowtui source tree to time beside (as 'before')")
     args = parser.parse_args()
     sizes = [int(x) for x in args.sizes.split(",")]
     python = sys.executable
@@ -147,6 +152,11 @@ def main() -> None:
             if kind == "flowtui":
                 own = {**env, "FLOWTUI_DB": str(folder / "history.db")}
                 return [*flowtui, "run", "--parallel", str(args.parallel), "flow.yaml"], own
+            if kind == "before":
+                own = {**env, "FLOWTUI_DB": str(folder / "before.db")}
+                own["PYTHONPATH"] = str(Path(args.baseline).resolve())
+                argv = [python, "-m", "flowtui", "run", "--parallel", str(args.parallel)]
+                return [*argv, "flow.yaml"], own
             if kind == "doit":
                 argv = [str(doit), "-f", "dodo.py", "--db-file", str(folder / "doit.db")]
                 return [*argv, "-n", str(args.parallel)], env
@@ -155,6 +165,8 @@ def main() -> None:
             return [python, "floor.py", "deps.json", str(args.parallel)], env
 
         kinds = ["flowtui", "doit", "make", "floor"]
+        if args.baseline:
+            kinds.insert(1, "before")
         if not doit.exists():
             print(f"doit not found at {doit}: see benchmarks/README.md", file=sys.stderr)
             kinds.remove("doit")
@@ -182,7 +194,7 @@ def main() -> None:
     print(header)
     for kind in kinds:
         print(f"{kind:<10}" + "".join(f"{med[kind, n]:>10.3f}" for n in sizes))
-    for peer in ("doit", "floor"):
+    for peer in ("before", "doit", "floor"):
         if peer in kinds:
             ratios = "".join(f"{med['flowtui', n] / med[peer, n]:>9.2f}x" for n in sizes)
             print(f"{'÷' + peer:<10}" + ratios)
