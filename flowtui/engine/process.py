@@ -325,8 +325,11 @@ async def run_streaming(
     on_line: LineFn,
     on_start: StartFn | None = None,
     kill_grace: float = 5.0,
+    executable: str | None = None,
 ) -> int:
     """Run `argv` in its own process group, handing each output line to `on_line`.
+    `executable`: the program's path when argv[0] is only the name it is called by (under
+    bwrap, which finds argv[0] on PATH itself, it is not needed).
 
     Returns the exit code (negative: killed by that signal).  Raises FileNotFoundError /
     PermissionError when the program or `cwd` cannot be used.  On cancellation the whole
@@ -339,10 +342,13 @@ async def run_streaming(
         on_line("system", note)
     env = sandbox.environment(env) if sandbox else dict(env)
     command = sandbox.command(argv, cwd, env) if sandbox else list(argv)
+    if executable is not None and command[0] != argv[0]:
+        executable = None  # wrapped: the wrapper execs argv[0] with the step's PATH
     with sandbox.spawn_hook() if sandbox else contextlib.nullcontext() as restrict:
         started = create_time_now()
         proc = await asyncio.create_subprocess_exec(
             *command,
+            executable=executable,
             stdin=asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,

@@ -9,10 +9,12 @@ import sys
 from pathlib import Path
 from typing import ClassVar
 
+from flowtui.engine.directexec import direct_command
 from flowtui.engine.executors.base import StepContext, StepResult
 from flowtui.engine.executors.toolrun import MESSAGE_LIMIT, LastLine, exit_message, workflow_dir
 from flowtui.engine.private import make_private_dir, write_private
 from flowtui.engine.process import run_streaming
+from flowtui.engine.sandbox import STEP_SANDBOX
 from flowtui.engine.states import StepStatus
 from flowtui.engine.stepenv import inherited_environment
 
@@ -119,14 +121,16 @@ class ScriptExecutor:
 
         lines = LastLine(ctx)
         try:
-            code = await run_streaming(
-                argv,
-                env=env,
-                cwd=cwd,
-                on_line=lines,
-                on_start=ctx.on_process,
-                kill_grace=ctx.kill_grace,
-            )
+            code = await _run_direct(ctx, text, env, cwd, lines) if shell == "bash" else None
+            if code is None:
+                code = await run_streaming(
+                    argv,
+                    env=env,
+                    cwd=cwd,
+                    on_line=lines,
+                    on_start=ctx.on_process,
+                    kill_grace=ctx.kill_grace,
+                )
         except (FileNotFoundError, PermissionError) as exc:
             return _failed(f"cannot start {shell}: {exc.strerror or exc}")
 
@@ -166,6 +170,31 @@ class ScriptExecutor:
         for problem in problems:
             ctx.log("system", f"FLOWTUI_OUTPUT {problem} (ignored)")
         return outputs
+
+
+async def _run_direct(
+    ctx: StepContext, text: str, env: dict[str, str], cwd: Path, lines: LastLine
+) -> int | None:
+    """Run a one-command text without bash (flowtui.engine.directexec); None: it is not
+    one, or its program could not be started after all (bash then says why)."""
+    sandbox = STEP_SANDBOX.get()
+    hidden = [str(p) for p in sandbox.hidden] if sandbox else []
+    uncovered = str(sandbox.workspace) if sandbox else None
+    direct = direct_command(text, env, str(cwd), hidden, uncovered)
+    if direct is None:
+        return None
+    try:
+        return await run_streaming(
+            direct.argv,
+            executable=direct.executable,
+            env=direct.env,
+            cwd=cwd,
+            on_line=lines,
+            on_start=ctx.on_process,
+            kill_grace=ctx.kill_grace,
+        )
+    except OSError:
+        return None  # gone or changed since it was found: nothing ran, bash reports it
 
 
 def _output_path(step_dir: Path) -> Path:
