@@ -72,6 +72,8 @@ def output_variables(
     not).  Values travel in the environment, never into script text, so an output such as
     `$(rm -rf ~)` stays text."""
     env: dict[str, str] = {}
+    if not any(outputs.values()):
+        return env  # no step has outputs yet: no walk over the graph (it is per step)
     for name in upstream_steps(workflow, step):
         for key, value in (outputs.get(name) or {}).items():
             env[f"STEPS_{env_name(name)}_{env_name(key)}"] = value
