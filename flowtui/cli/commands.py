@@ -429,6 +429,8 @@ async def _execute(
 async def _live_footer(
     stack: contextlib.AsyncExitStack, store: RunStore, args: argparse.Namespace
 ) -> Footer | None:
+    if args.quiet or not sys.stdout.isatty():
+        return None  # no footer: rich is not even imported (start-up time, issue #18)
     from flowtui.cli import progress  # rich's Live only where a terminal shows it
 
     if not progress.wants_live(args.quiet) or getattr(args, "json", False):

@@ -26,7 +26,7 @@ way only when all of this holds (`direct_command` returns None otherwise):
   program, and bash rewrites its text), nor any variable bash reads at start-up or sets
   itself when it is inherited (`BASH_ENV`, `SHELLOPTS`, `IFS`, `OPTIND`, `LINENO`, …:
   `BASH_MANAGED`), and bash starts quietly with the environment's locale (it warns about
-  a locale that is not installed; asked of bash once per process and locale);
+  an LC_ALL that is not installed; asked of bash once per process and value);
 - the program is found: a name without `/` on a `$PATH` made only of absolute folders
   (searched in order, first executable regular file, as bash does), or a path with `/`
   (relative to the step's working folder); and it is an ELF binary or starts with `#!`
@@ -49,6 +49,7 @@ stdout and stderr.
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import shutil
@@ -139,8 +140,8 @@ def direct_command(
         return None
     if hidden:
         real = os.path.realpath(os.path.join(cwd, program))
-        covered = any(_within(real, os.path.realpath(h)) for h in hidden)
-        if covered and not (uncovered and _within(real, os.path.realpath(uncovered))):
+        covered = any(_within(real, _real(h)) for h in hidden)
+        if covered and not (uncovered and _within(real, _real(uncovered))):
             return None
     out = dict(env)
     out["_"] = program
@@ -200,28 +201,36 @@ def _runnable(path: str) -> bool | None:
     return True
 
 
-_LOCALES: dict[tuple[tuple[str, str], ...], bool] = {}
+_LOCALES: dict[str, bool] = {"": True, "C": True, "POSIX": True}
 
 
 def _quiet_locale(env: Mapping[str, str]) -> bool:
     """Whether bash starts without a word on stderr with this environment's locale: it
-    warns (`setlocale: LC_ALL: cannot change locale`) about one that is not installed.
-    Asked of bash itself, once per process and locale."""
-    key = tuple(sorted((k, v) for k, v in env.items() if k == "LANG" or k.startswith("LC_")))
-    quiet = _LOCALES.get(key)
+    warns (`setlocale: LC_ALL: cannot change locale`) when LC_ALL names one that is not
+    installed (LANG and the other LC_* it takes silently).  Asked of bash itself, once
+    per process and value."""
+    wanted = env.get("LC_ALL", "")
+    quiet = _LOCALES.get(wanted)
     if quiet is None:
         bash = shutil.which("bash", path=env.get("PATH"))
         if bash is None:
             return False
         probe = subprocess.run(
             [bash, "-c", ":"],
-            env={"PATH": os.defpath, **dict(key)},
+            env={"PATH": os.defpath, "LC_ALL": wanted},
             stdin=subprocess.DEVNULL,
             capture_output=True,
             check=False,
         )
-        quiet = _LOCALES[key] = probe.returncode == 0 and not probe.stderr
+        quiet = _LOCALES[wanted] = probe.returncode == 0 and not probe.stderr
     return quiet
+
+
+@functools.lru_cache(maxsize=64)
+def _real(path: str) -> str:
+    """The sandbox's paths, resolved once: a wrong answer here only sends a program
+    inside them to bash (which then says it is not there), never out of the sandbox."""
+    return os.path.realpath(path)
 
 
 def _within(path: str, folder: str) -> bool:

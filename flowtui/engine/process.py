@@ -133,7 +133,20 @@ def create_time_now() -> float | None:
     """
     if not hasattr(time, "CLOCK_BOOTTIME"):
         return None
-    return time.clock_gettime(time.CLOCK_BOOTTIME) + psutil.boot_time()
+    return time.clock_gettime(time.CLOCK_BOOTTIME) + _boot_time()
+
+
+_BOOT_TIME_TTL = 10.0
+_boot: list[float] = []  # [boot time, read at (monotonic)]
+
+
+def _boot_time() -> float:
+    """psutil.boot_time() (a /proc/stat read), read again after _BOOT_TIME_TTL s: it only
+    moves when the wall clock is set, and a step starts every millisecond in a big run."""
+    now = time.monotonic()
+    if not _boot or now - _boot[1] > _BOOT_TIME_TTL:
+        _boot[:] = [psutil.boot_time(), now]
+    return _boot[0]
 
 
 # -- streaming a subprocess -----------------------------------------------------------------

@@ -200,8 +200,16 @@ async def _run_direct(
 def _output_path(step_dir: Path) -> Path:
     """`<step folder>.outputs.env` beside the step folder, whose parent (shared by the run's
     steps) is made once: a step that writes no outputs costs no directory and no file."""
-    make_private_dir(step_dir.parent)
-    return step_dir.parent / f"{step_dir.name}.{OUTPUT_FILE}"
+    folder = step_dir.parent
+    if folder not in _private_dirs or not folder.is_dir():  # made once, not once a step
+        make_private_dir(folder)
+        if len(_private_dirs) > 1000:  # a long-lived runner: one folder per run
+            _private_dirs.clear()
+        _private_dirs.add(folder)
+    return folder / f"{step_dir.name}.{OUTPUT_FILE}"
+
+
+_private_dirs: set[Path] = set()
 
 
 def _fits_argv(text: str) -> bool:
