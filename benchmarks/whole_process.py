@@ -3,7 +3,7 @@
     python benchmarks/whole_process.py [--sizes 1,100,500,2000] [--repeat 5]
                                        [--width 10] [--parallel 2]
                                        [--peers-venv /tmp/benchpeers] [--flowtui CMD]
-                                       [--baseline SRC]
+                                       [--baseline SRC] [--unsandboxed]
 
 Every contender runs the same layered fan-out/fan-in DAG of N no-op steps (`run: "true"`,
 width 10, every step of a layer requires every step of the layer before) as one whole
@@ -17,6 +17,8 @@ process, timed from spawn to exit:
 - before (with --baseline SRC): `python -m flowtui run …` from another source tree (e.g.
   `git archive <commit> | tar -x -C SRC`) on PYTHONPATH, so a change is measured against
   the commit before it in the same run;
+- unsandboxed (with --unsandboxed): the same workflow with `sandbox: false`, so the
+  sandbox's share (a bwrap namespace per step) shows apart from the runner's own;
 - floor: a bare asyncio spawner in a fresh Python: `asyncio.create_subprocess_exec("true")`
   per step with the same dependencies and parallelism, nothing stored.
 
@@ -82,6 +84,8 @@ def write_all(folder: Path, deps: Deps) -> None:
     for name, requires in deps.items():
         lines.append(f"  {name}: {{run: 'true', requires: [{', '.join(requires)}]}}")
     (folder / "flow.yaml").write_text("\n".join(lines) + "\n")
+    lines.insert(1, "sandbox: false")
+    (folder / "flow-nosandbox.yaml").write_text("\n".join(lines) + "\n")
     make = [f".PHONY: all {' '.join(deps)}", f"all: {' '.join(deps)}"]
     for name, requires in deps.items():
         make += [f"{name}: {' '.join(requires)}", "\t@true"]
@@ -127,6 +131,11 @@ def main() -> None:
         help="the flowtui command (default: the console script beside this Python)",
     )
     parser.add_argument("--baseline", help="a flowtui source tree to time beside (as 'before')")
+    parser.add_argument(
+        "--unsandboxed",
+        action="store_true",
+        help="also time flowtui with `sandbox: false` (where the sandbox's time goes)",
+    )
     args = parser.parse_args()
     sizes = [int(x) for x in args.sizes.split(",")]
     python = sys.executable
@@ -152,6 +161,10 @@ def main() -> None:
             if kind == "flowtui":
                 own = {**env, "FLOWTUI_DB": str(folder / "history.db")}
                 return [*flowtui, "run", "--parallel", str(args.parallel), "flow.yaml"], own
+            if kind == "unsandboxed":
+                own = {**env, "FLOWTUI_DB": str(folder / "unsandboxed.db")}
+                argv = [*flowtui, "run", "--parallel", str(args.parallel)]
+                return [*argv, "flow-nosandbox.yaml"], own
             if kind == "before":
                 own = {**env, "FLOWTUI_DB": str(folder / "before.db")}
                 own["PYTHONPATH"] = str(Path(args.baseline).resolve())
@@ -165,6 +178,8 @@ def main() -> None:
             return [python, "floor.py", "deps.json", str(args.parallel)], env
 
         kinds = ["flowtui", "doit", "make", "floor"]
+        if args.unsandboxed:
+            kinds.insert(1, "unsandboxed")
         if args.baseline:
             kinds.insert(1, "before")
         if not doit.exists():
@@ -190,14 +205,14 @@ def main() -> None:
         f"\nwidth {args.width}, --parallel {args.parallel}, "
         f"median of {args.repeat}, seconds per whole process"
     )
-    header = f"{'runner':<10}" + "".join(f"{'N=' + str(n):>10}" for n in sizes)
+    header = f"{'runner':<13}" + "".join(f"{'N=' + str(n):>10}" for n in sizes)
     print(header)
     for kind in kinds:
-        print(f"{kind:<10}" + "".join(f"{med[kind, n]:>10.3f}" for n in sizes))
-    for peer in ("before", "doit", "floor"):
+        print(f"{kind:<13}" + "".join(f"{med[kind, n]:>10.3f}" for n in sizes))
+    for peer in ("before", "unsandboxed", "doit", "floor"):
         if peer in kinds:
             ratios = "".join(f"{med['flowtui', n] / med[peer, n]:>9.2f}x" for n in sizes)
-            print(f"{'÷' + peer:<10}" + ratios)
+            print(f"{'÷' + peer:<13}" + ratios)
     if len(sizes) >= 2:
         lo, hi = sizes[-2], sizes[-1]
         marginal = "  ".join(

@@ -226,6 +226,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.detach and not is_detached_child():
         return _detach()
     user = current_user()
+    if not getattr(args, "dry_run", False):
+        from flowtui.engine import mountns
+
+        mountns.prefetch()  # the sandbox's one-off check, beside the history's opening
 
     async def start(runtime: Runtime) -> RunHandle:
         return await runtime.runner.submit(
