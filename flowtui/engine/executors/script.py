@@ -183,6 +183,13 @@ async def _run_direct(
     direct = direct_command(text, env, str(cwd), hidden, uncovered)
     if direct is None:
         return None
+    started = False
+
+    def on_start(pid: int, pgid: int, at: float) -> None:
+        nonlocal started
+        started = True
+        ctx.on_process(pid, pgid, at)
+
     try:
         return await run_streaming(
             direct.argv,
@@ -190,10 +197,12 @@ async def _run_direct(
             env=direct.env,
             cwd=cwd,
             on_line=lines,
-            on_start=ctx.on_process,
+            on_start=on_start,
             kill_grace=ctx.kill_grace,
         )
     except OSError:
+        if started:
+            raise  # it ran: never run it a second time
         return None  # gone or changed since it was found: nothing ran, bash reports it
 
 
