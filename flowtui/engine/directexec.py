@@ -244,4 +244,4 @@ def _same_folder(a: str, b: str) -> bool:
         return False
 
 
-__all__ = ["SAME_AS_PROGRAM", "SHELL_WORDS", "DirectCommand", "direct_command"]
+__all__ = ["BASH_MANAGED", "SAME_AS_PROGRAM", "SHELL_WORDS", "DirectCommand", "direct_command"]

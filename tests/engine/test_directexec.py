@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from flowtui.engine.directexec import direct_command
+from flowtui.engine.directexec import BASH_MANAGED, direct_command
 from flowtui.engine.process import run_streaming
 from tests.cli.conftest import Cli
 
@@ -140,8 +140,12 @@ def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _env(case: Case, work: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("BASH_FUNC_")}
-    env.pop("BASH_ENV", None)
+    # the runner's own environment could hold what sends every text to bash (OPTIND, …)
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("BASH_FUNC_") and k not in BASH_MANAGED and k != "LC_ALL"
+    }
     env["PATH"] = f"{work}:{env.get('PATH', os.defpath)}"
     values = {
         "@cwd": str(work),
