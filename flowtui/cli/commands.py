@@ -228,6 +228,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.detach and not is_detached_child():
         return _detach()
     user = current_user()
+    if not getattr(args, "dry_run", False):
+        from flowtui.engine import mountns
+
+        mountns.prefetch()  # the sandbox's one-off check, beside the history's opening
 
     async def start(runtime: Runtime) -> RunHandle:
         return await runtime.runner.submit(
@@ -457,6 +461,8 @@ async def _execute(
 async def _live_footer(
     stack: contextlib.AsyncExitStack, store: RunStore, args: argparse.Namespace
 ) -> Footer | None:
+    if args.quiet or not sys.stdout.isatty():
+        return None  # no footer: rich is not even imported (start-up time, issue #18)
     from flowtui.cli import progress  # rich's Live only where a terminal shows it
 
     if not progress.wants_live(args.quiet) or getattr(args, "json", False):

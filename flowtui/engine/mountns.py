@@ -22,6 +22,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+import threading
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
@@ -42,10 +43,24 @@ def bwrap_path() -> str | None:
     return shutil.which("bwrap")
 
 
-@functools.cache
+_probing = threading.Lock()
+
+
 def usable() -> bool:
     """Whether bwrap is here and may make namespaces (a container, or a kernel that forbids
     unprivileged user namespaces, may refuse): one real try, once per process."""
+    with _probing:  # a probe started by prefetch() is waited for, not run twice
+        return _probe()
+
+
+def prefetch() -> None:
+    """Start that one try in a thread now, so that it overlaps the rest of start-up
+    instead of delaying the first step (`flowtui run` calls it; issue #18)."""
+    threading.Thread(target=usable, name="flowtui-bwrap-probe", daemon=True).start()
+
+
+@functools.cache
+def _probe() -> bool:
     tool = bwrap_path()
     if tool is None:
         return False

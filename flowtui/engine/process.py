@@ -133,7 +133,20 @@ def create_time_now() -> float | None:
     """
     if not hasattr(time, "CLOCK_BOOTTIME"):
         return None
-    return time.clock_gettime(time.CLOCK_BOOTTIME) + psutil.boot_time()
+    return time.clock_gettime(time.CLOCK_BOOTTIME) + _boot_time()
+
+
+_BOOT_TIME_TTL = 10.0
+_boot: list[float] = []  # [boot time, read at (monotonic)]
+
+
+def _boot_time() -> float:
+    """psutil.boot_time() (a /proc/stat read), read again after _BOOT_TIME_TTL s: it only
+    moves when the wall clock is set, and a step starts every millisecond in a big run."""
+    now = time.monotonic()
+    if not _boot or now - _boot[1] > _BOOT_TIME_TTL:
+        _boot[:] = [psutil.boot_time(), now]
+    return _boot[0]
 
 
 # -- streaming a subprocess -----------------------------------------------------------------
@@ -325,8 +338,11 @@ async def run_streaming(
     on_line: LineFn,
     on_start: StartFn | None = None,
     kill_grace: float = 5.0,
+    executable: str | None = None,
 ) -> int:
     """Run `argv` in its own process group, handing each output line to `on_line`.
+    `executable`: the program's path when argv[0] is only the name it is called by (under
+    bwrap, which finds argv[0] on PATH itself, it is not needed).
 
     Returns the exit code (negative: killed by that signal).  Raises FileNotFoundError /
     PermissionError when the program or `cwd` cannot be used.  On cancellation the whole
@@ -339,10 +355,13 @@ async def run_streaming(
         on_line("system", note)
     env = sandbox.environment(env) if sandbox else dict(env)
     command = sandbox.command(argv, cwd, env) if sandbox else list(argv)
+    if executable is not None and command[0] != argv[0]:
+        executable = None  # wrapped: the wrapper execs argv[0] with the step's PATH
     with sandbox.spawn_hook() if sandbox else contextlib.nullcontext() as restrict:
         started = create_time_now()
         proc = await asyncio.create_subprocess_exec(
             *command,
+            executable=executable,
             stdin=asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,

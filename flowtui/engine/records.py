@@ -29,6 +29,9 @@ class NewStep:
     message: str = ""
 
 
+_ALLOWED_MEMO: list[tuple[dict[str, Any], frozenset[str]] | None] = [None]
+
+
 @dataclass(frozen=True, slots=True)
 class RunRecord:
     id: int
@@ -64,12 +67,19 @@ class RunRecord:
     @property
     def allowed_failures(self) -> frozenset[str]:
         """Steps whose failure the run's workflow allows (`continue_on_failure`)."""
+        # asked once per step when a run's steps are listed: remember the last answer
+        # (keyed by the definition object itself, which the memo keeps alive)
+        last = _ALLOWED_MEMO[0]
+        if last is not None and last[0] is self.definition:
+            return last[1]
         steps = self.definition.get("steps") or []
-        return frozenset(
+        allowed = frozenset(
             str(step.get("name"))
             for step in steps
             if isinstance(step, dict) and step.get("continue_on_failure")
         )
+        _ALLOWED_MEMO[0] = (self.definition, allowed)
+        return allowed
 
 
 @dataclass(frozen=True, slots=True)

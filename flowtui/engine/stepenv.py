@@ -48,9 +48,22 @@ FLOWTUI_PRIVATE = frozenset({"FLOWTUI_DB", "FLOWTUI_TRUST_AS", "FLOWTUI_WEBHOOK_
 NOT_INHERITED = LIBPQ | FLOWTUI_PRIVATE
 
 
+_inherited: list[tuple[dict[bytes, bytes], dict[str, str]]] = []
+
+
 def inherited_environment() -> dict[str, str]:
-    """os.environ without what a step must not have (see the module docstring)."""
-    return {k: v for k, v in os.environ.items() if k not in NOT_INHERITED}
+    """os.environ without what a step must not have (see the module docstring).
+
+    Asked once per step: the answer is kept while the process environment is unchanged,
+    compared through os.environ's own store of encoded names and values (one comparison
+    in C instead of decoding every variable again)."""
+    raw: dict[bytes, bytes] | None = getattr(os.environ, "_data", None)
+    if raw is not None and _inherited and _inherited[0][0] == raw:
+        return dict(_inherited[0][1])
+    env = {k: v for k, v in os.environ.items() if k not in NOT_INHERITED}
+    if raw is not None:
+        _inherited[:] = [(dict(raw), env)]
+    return dict(env)
 
 
 def env_name(name: str) -> str:
@@ -72,6 +85,8 @@ def output_variables(
     not).  Values travel in the environment, never into script text, so an output such as
     `$(rm -rf ~)` stays text."""
     env: dict[str, str] = {}
+    if not any(outputs.values()):
+        return env  # no step has outputs yet: no walk over the graph (it is per step)
     for name in upstream_steps(workflow, step):
         for key, value in (outputs.get(name) or {}).items():
             env[f"STEPS_{env_name(name)}_{env_name(key)}"] = value

@@ -10,7 +10,6 @@ is looked up that is not known otherwise; nothing here imports the engine.
 
 from __future__ import annotations
 
-import importlib.metadata
 import inspect
 import threading
 from collections.abc import Callable, Iterable, Mapping
@@ -108,6 +107,8 @@ def _load_plugins() -> dict[str, StepTypeSchema]:
         return _plugins
     with _lock:
         if _plugins is None:
+            import importlib.metadata  # only when a workflow names a type not bundled
+
             found: dict[str, StepTypeSchema] = {}
             for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
                 label = f"{ep.name} = {ep.value}"

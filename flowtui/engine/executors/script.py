@@ -9,10 +9,12 @@ import sys
 from pathlib import Path
 from typing import ClassVar
 
+from flowtui.engine.directexec import direct_command
 from flowtui.engine.executors.base import StepContext, StepResult
 from flowtui.engine.executors.toolrun import MESSAGE_LIMIT, LastLine, exit_message, workflow_dir
 from flowtui.engine.private import make_private_dir, write_private
 from flowtui.engine.process import run_streaming
+from flowtui.engine.sandbox import STEP_SANDBOX
 from flowtui.engine.states import StepStatus
 from flowtui.engine.stepenv import inherited_environment
 
@@ -119,14 +121,16 @@ class ScriptExecutor:
 
         lines = LastLine(ctx)
         try:
-            code = await run_streaming(
-                argv,
-                env=env,
-                cwd=cwd,
-                on_line=lines,
-                on_start=ctx.on_process,
-                kill_grace=ctx.kill_grace,
-            )
+            code = await _run_direct(ctx, text, env, cwd, lines) if shell == "bash" else None
+            if code is None:
+                code = await run_streaming(
+                    argv,
+                    env=env,
+                    cwd=cwd,
+                    on_line=lines,
+                    on_start=ctx.on_process,
+                    kill_grace=ctx.kill_grace,
+                )
         except (FileNotFoundError, PermissionError) as exc:
             return _failed(f"cannot start {shell}: {exc.strerror or exc}")
 
@@ -168,11 +172,53 @@ class ScriptExecutor:
         return outputs
 
 
+async def _run_direct(
+    ctx: StepContext, text: str, env: dict[str, str], cwd: Path, lines: LastLine
+) -> int | None:
+    """Run a one-command text without bash (flowtui.engine.directexec); None: it is not
+    one, or its program could not be started after all (bash then says why)."""
+    sandbox = STEP_SANDBOX.get()
+    hidden = [str(p) for p in sandbox.hidden] if sandbox else []
+    uncovered = str(sandbox.workspace) if sandbox else None
+    direct = direct_command(text, env, str(cwd), hidden, uncovered)
+    if direct is None:
+        return None
+    started = False
+
+    def on_start(pid: int, pgid: int, at: float) -> None:
+        nonlocal started
+        started = True
+        ctx.on_process(pid, pgid, at)
+
+    try:
+        return await run_streaming(
+            direct.argv,
+            executable=direct.executable,
+            env=direct.env,
+            cwd=cwd,
+            on_line=lines,
+            on_start=on_start,
+            kill_grace=ctx.kill_grace,
+        )
+    except OSError:
+        if started:
+            raise  # it ran: never run it a second time
+        return None  # gone or changed since it was found: nothing ran, bash reports it
+
+
 def _output_path(step_dir: Path) -> Path:
     """`<step folder>.outputs.env` beside the step folder, whose parent (shared by the run's
     steps) is made once: a step that writes no outputs costs no directory and no file."""
-    make_private_dir(step_dir.parent)
-    return step_dir.parent / f"{step_dir.name}.{OUTPUT_FILE}"
+    folder = step_dir.parent
+    if folder not in _private_dirs or not folder.is_dir():  # made once, not once a step
+        make_private_dir(folder)
+        if len(_private_dirs) > 1000:  # a long-lived runner: one folder per run
+            _private_dirs.clear()
+        _private_dirs.add(folder)
+    return folder / f"{step_dir.name}.{OUTPUT_FILE}"
+
+
+_private_dirs: set[Path] = set()
 
 
 def _fits_argv(text: str) -> bool:
