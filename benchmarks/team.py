@@ -34,6 +34,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import psycopg
 
@@ -44,16 +45,23 @@ FLOWTUI = [sys.executable, "-m", "flowtui"]
 FLOOR_WORKER = """
 import asyncio, sys
 import procrastinate
-app = procrastinate.App(connector=procrastinate.PsycopgConnector(conninfo=sys.argv[1]))
-@app.task(name="noop", queue="floor")
+async def autocommit(conn):
+    await conn.set_autocommit(True)
+pool = {"configure": autocommit} if sys.argv[2] == "floor_flowtui" else {}
+app = procrastinate.App(connector=procrastinate.PsycopgConnector(conninfo=sys.argv[1], **pool))
+@app.task(name="noop")
 async def noop() -> None:
     return None
 async def main():
     async with app.open_async():
         print("ready", flush=True)
-        await app.run_worker_async(queues=["floor"], install_signal_handlers=True)
+        await app.run_worker_async(queues=[sys.argv[2]], install_signal_handlers=True)
 asyncio.run(main())
 """
+# the queue's floor twice: procrastinate as it comes (its pool wraps each query in BEGIN …
+# COMMIT), and as flowtui configures it (autocommit, as flowtui.worker.queue.POOL; written
+# out here so that the script also measures commits from before it)
+FLOORS = {"floor_default": "procrastinate no-op job", "floor_flowtui": "  same, flowtui's pool"}
 
 
 def env() -> dict[str, str]:
@@ -158,14 +166,18 @@ def fan(folder: Path, name: str, width: int, queue: str) -> Path:
     return path
 
 
-async def floor_ms(url: str, jobs: int) -> float:
+async def floor_ms(url: str, jobs: int, queue: str) -> float:
     """Per job: defer a no-op procrastinate job and wait for it, one after the other."""
     import procrastinate
     from procrastinate.jobs import Status
 
-    app = procrastinate.App(connector=procrastinate.PsycopgConnector(conninfo=url))
+    async def autocommit(conn: Any) -> None:
+        await conn.set_autocommit(True)
+
+    pool = {"configure": autocommit} if queue == "floor_flowtui" else {}
+    app = procrastinate.App(connector=procrastinate.PsycopgConnector(conninfo=url, **pool))
     async with app.open_async():
-        deferrer = app.configure_task("noop", queue="floor")
+        deferrer = app.configure_task("noop", queue=queue)
         started = time.perf_counter()
         for _ in range(jobs):
             job_id = await deferrer.defer_async()
@@ -223,16 +235,17 @@ def per_step(args: argparse.Namespace, server: LocalServer, folder: Path) -> Non
     spans: dict[str, list[float]] = {}
     with processes() as procs:
         start_worker(procs, url, folder, "w-bench", "bench")
-        floor_proc = subprocess.Popen(
-            [sys.executable, "-c", FLOOR_WORKER, url],
-            stdout=subprocess.PIPE,
-            text=True,
-            env=env(),
-            start_new_session=True,
-        )
-        procs.append(floor_proc)
-        assert floor_proc.stdout is not None
-        floor_proc.stdout.readline()
+        for queue in FLOORS:
+            floor_proc = subprocess.Popen(
+                [sys.executable, "-c", FLOOR_WORKER, url, queue],
+                stdout=subprocess.PIPE,
+                text=True,
+                env=env(),
+                start_new_session=True,
+            )
+            procs.append(floor_proc)
+            assert floor_proc.stdout is not None
+            floor_proc.stdout.readline()
         for _ in range(args.repeat):
             sqlite_db = folder / "h.db"
             run(str(sqlite_db), local)
@@ -247,12 +260,17 @@ def per_step(args: argparse.Namespace, server: LocalServer, folder: Path) -> Non
             best["worker (runs_on)"] = min(best.get("worker (runs_on)", 1e9), last_run_seconds(url))
             for stretch, ms in stretches(url).items():
                 spans.setdefault(stretch, []).append(ms)
-        floor = min(asyncio.run(floor_ms(url, n)) for _ in range(args.repeat))
+        floors = {
+            queue: min(asyncio.run(floor_ms(url, n, queue)) for _ in range(args.repeat))
+            for queue in FLOORS
+        }
+        floor = floors["floor_default"]
     print(f"\n## per step: a chain of {n} steps, best of {args.repeat} (ms per step)")
     print(f"{'where the steps run':<28}{'ms/step':>10}")
     for label, seconds in best.items():
         print(f"{label:<28}{seconds / n * 1000:>10.1f}")
-    print(f"{'procrastinate no-op job':<28}{floor:>10.1f}   (the queue's own floor)")
+    for queue, label in FLOORS.items():
+        print(f"{label:<28}{floors[queue]:>10.1f}   (the queue's own floor)")
     extra = (best["worker (runs_on)"] - best["runner, PostgreSQL"]) / n * 1000
     print(
         f"extra per remote step: {extra:.1f} ms (target ≤ 5 ms) → "

@@ -315,6 +315,10 @@ class SyncConnection:
         with self.raw.cursor() as cur:
             cur.executemany(pg_sql(sql), [tuple(p) for p in seq])
 
+    def pipeline(self) -> contextlib.AbstractContextManager[Any]:
+        """psycopg's pipeline mode (see `store.runstore._pipelined`)."""
+        return self.raw.pipeline()
+
     def begin_write(self) -> None:
         # one round trip: both statements in one simple query (no parameters)
         self.raw.execute(f"BEGIN; SELECT pg_advisory_xact_lock({WRITE_LOCK:d})")
