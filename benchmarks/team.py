@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import signal
 import statistics
@@ -136,6 +137,25 @@ def last_run_seconds(url: str) -> float:
     return float(row[0])
 
 
+def cpu_seconds(pids: list[int]) -> float:
+    """CPU time so far of this process's finished children (the runners and their steps),
+    of the processes `pids` with their finished children (a worker and its steps; the
+    PostgreSQL server: its postmaster, live backends and the ended ones it reaped)."""
+    import resource
+
+    import psutil
+
+    ours = resource.getrusage(resource.RUSAGE_CHILDREN)
+    total = ours.ru_utime + ours.ru_stime
+    for pid in pids:
+        proc = psutil.Process(pid)
+        for member in [proc, *proc.children(recursive=True)]:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                t = member.cpu_times()
+                total += t.user + t.system + t.children_user + t.children_system
+    return total
+
+
 def sqlite_last_run_seconds(path: Path) -> float:
     import sqlite3
 
@@ -232,9 +252,19 @@ def per_step(args: argparse.Namespace, server: LocalServer, folder: Path) -> Non
     local = chain(folder, "local", n, None)
     remote = chain(folder, "remote", n, "bench")
     best: dict[str, float] = {}
+    cpu: dict[str, list[float]] = {}
     spans: dict[str, list[float]] = {}
     with processes() as procs:
         start_worker(procs, url, folder, "w-bench", "bench")
+        assert server.pid is not None
+        counted = [procs[0].pid, server.pid]  # the worker and the database server
+
+        def timed(label: str, workflow: Path) -> None:
+            before = cpu_seconds(counted)
+            run(url, workflow)
+            cpu.setdefault(label, []).append((cpu_seconds(counted) - before) / n * 1000)
+            best[label] = min(best.get(label, 1e9), last_run_seconds(url))
+
         for queue in FLOORS:
             floor_proc = subprocess.Popen(
                 [sys.executable, "-c", FLOOR_WORKER, url, queue],
@@ -252,12 +282,8 @@ def per_step(args: argparse.Namespace, server: LocalServer, folder: Path) -> Non
             best["runner, SQLite"] = min(
                 best.get("runner, SQLite", 1e9), sqlite_last_run_seconds(sqlite_db)
             )
-            run(url, local)
-            best["runner, PostgreSQL"] = min(
-                best.get("runner, PostgreSQL", 1e9), last_run_seconds(url)
-            )
-            run(url, remote)
-            best["worker (runs_on)"] = min(best.get("worker (runs_on)", 1e9), last_run_seconds(url))
+            timed("runner, PostgreSQL", local)
+            timed("worker (runs_on)", remote)
             for stretch, ms in stretches(url).items():
                 spans.setdefault(stretch, []).append(ms)
         floors = {
@@ -275,6 +301,13 @@ def per_step(args: argparse.Namespace, server: LocalServer, folder: Path) -> Non
     print(
         f"extra per remote step: {extra:.1f} ms (target ≤ 5 ms) → "
         f"{'met' if extra <= 5 else 'NOT met'}; ÷ queue floor: {extra / floor:.2f}x"
+    )
+    # CPU, not wall time: what the machine's other load moves least
+    local_cpu = statistics.median(cpu["runner, PostgreSQL"])
+    remote_cpu = statistics.median(cpu["worker (runs_on)"])
+    print(
+        f"CPU per step (runner + worker + PostgreSQL, median of {args.repeat}): local "
+        f"{local_cpu:.1f} ms, remote {remote_cpu:.1f} ms → extra {remote_cpu - local_cpu:.1f} ms"
     )
     print("where a remote step's time goes (median per step; each repeat):")
     for stretch, values in spans.items():

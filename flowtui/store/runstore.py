@@ -926,25 +926,25 @@ def _begin_remote_attempt_in(
 def _remote_outcome(
     conn: Any, run_id: int, step: str, attempt: int, after_log_id: int
 ) -> RemoteOutcome:
-    row = conn.execute(
-        "SELECT * FROM attempts WHERE run_id = ? AND step = ? AND attempt = ?",
-        (run_id, step, attempt),
-    ).fetchone()
-    record = None if row is None else _attempt_record(row)
-    outputs = {
-        str(r[0]): str(r[1])
-        for r in conn.execute(
+    # the three reads sent before any reply is read: one round trip in pipeline mode
+    with _pipelined(conn):
+        attempts = conn.execute(
+            "SELECT * FROM attempts WHERE run_id = ? AND step = ? AND attempt = ?",
+            (run_id, step, attempt),
+        )
+        outputs = conn.execute(
             "SELECT key, value FROM outputs WHERE run_id = ? AND step = ?", (run_id, step)
-        ).fetchall()
-    }
-    logs = [
-        _log_record(r)
-        for r in conn.execute(
+        )
+        logs = conn.execute(
             "SELECT * FROM logs WHERE run_id = ? AND step = ? AND id > ? ORDER BY id",
             (run_id, step, after_log_id),
-        ).fetchall()
-    ]
-    return RemoteOutcome(record, outputs, logs)
+        )
+        row = attempts.fetchone()
+        return RemoteOutcome(
+            None if row is None else _attempt_record(row),
+            {str(r[0]): str(r[1]) for r in outputs.fetchall()},
+            [_log_record(r) for r in logs.fetchall()],
+        )
 
 
 def _end_remote_attempt(
