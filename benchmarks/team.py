@@ -251,6 +251,8 @@ def per_step(args: argparse.Namespace, server: LocalServer, folder: Path) -> Non
     n = args.steps
     local = chain(folder, "local", n, None)
     remote = chain(folder, "remote", n, "bench")
+    local_one = chain(folder, "local1", 1, None)
+    remote_one = chain(folder, "remote1", 1, "bench")
     best: dict[str, float] = {}
     cpu: dict[str, list[float]] = {}
     spans: dict[str, list[float]] = {}
@@ -259,10 +261,15 @@ def per_step(args: argparse.Namespace, server: LocalServer, folder: Path) -> Non
         assert server.pid is not None
         counted = [procs[0].pid, server.pid]  # the worker and the database server
 
-        def timed(label: str, workflow: Path) -> None:
+        def timed(label: str, workflow: Path, one: Path) -> None:
+            # CPU per step at the margin: the N-step chain's less a 1-step chain's (the
+            # processes' start-up, imports and connections are in both)
             before = cpu_seconds(counted)
+            run(url, one)
+            middle = cpu_seconds(counted)
             run(url, workflow)
-            cpu.setdefault(label, []).append((cpu_seconds(counted) - before) / n * 1000)
+            whole = cpu_seconds(counted) - middle
+            cpu.setdefault(label, []).append((whole - (middle - before)) / (n - 1) * 1000)
             best[label] = min(best.get(label, 1e9), last_run_seconds(url))
 
         for queue in FLOORS:
@@ -282,8 +289,8 @@ def per_step(args: argparse.Namespace, server: LocalServer, folder: Path) -> Non
             best["runner, SQLite"] = min(
                 best.get("runner, SQLite", 1e9), sqlite_last_run_seconds(sqlite_db)
             )
-            timed("runner, PostgreSQL", local)
-            timed("worker (runs_on)", remote)
+            timed("runner, PostgreSQL", local, local_one)
+            timed("worker (runs_on)", remote, remote_one)
             for stretch, ms in stretches(url).items():
                 spans.setdefault(stretch, []).append(ms)
         floors = {
@@ -306,7 +313,8 @@ def per_step(args: argparse.Namespace, server: LocalServer, folder: Path) -> Non
     local_cpu = statistics.median(cpu["runner, PostgreSQL"])
     remote_cpu = statistics.median(cpu["worker (runs_on)"])
     print(
-        f"CPU per step (runner + worker + PostgreSQL, median of {args.repeat}): local "
+        f"CPU per step at the margin (runner + worker + PostgreSQL, median of {args.repeat}): "
+        "local "
         f"{local_cpu:.1f} ms, remote {remote_cpu:.1f} ms → extra {remote_cpu - local_cpu:.1f} ms"
     )
     print("where a remote step's time goes (median per step; each repeat):")
