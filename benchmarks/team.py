@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import signal
 import statistics
@@ -34,6 +35,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import psycopg
 
@@ -44,16 +46,23 @@ FLOWTUI = [sys.executable, "-m", "flowtui"]
 FLOOR_WORKER = """
 import asyncio, sys
 import procrastinate
-app = procrastinate.App(connector=procrastinate.PsycopgConnector(conninfo=sys.argv[1]))
-@app.task(name="noop", queue="floor")
+async def autocommit(conn):
+    await conn.set_autocommit(True)
+pool = {"configure": autocommit} if sys.argv[2] == "floor_flowtui" else {}
+app = procrastinate.App(connector=procrastinate.PsycopgConnector(conninfo=sys.argv[1], **pool))
+@app.task(name="noop")
 async def noop() -> None:
     return None
 async def main():
     async with app.open_async():
         print("ready", flush=True)
-        await app.run_worker_async(queues=["floor"], install_signal_handlers=True)
+        await app.run_worker_async(queues=[sys.argv[2]], install_signal_handlers=True)
 asyncio.run(main())
 """
+# the queue's floor twice: procrastinate as it comes (its pool wraps each query in BEGIN …
+# COMMIT), and as flowtui configures it (autocommit, as flowtui.worker.queue.POOL; written
+# out here so that the script also measures commits from before it)
+FLOORS = {"floor_default": "procrastinate no-op job", "floor_flowtui": "  same, flowtui's pool"}
 
 
 def env() -> dict[str, str]:
@@ -128,6 +137,25 @@ def last_run_seconds(url: str) -> float:
     return float(row[0])
 
 
+def cpu_seconds(pids: list[int]) -> float:
+    """CPU time so far of this process's finished children (the runners and their steps),
+    of the processes `pids` with their finished children (a worker and its steps; the
+    PostgreSQL server: its postmaster, live backends and the ended ones it reaped)."""
+    import resource
+
+    import psutil
+
+    ours = resource.getrusage(resource.RUSAGE_CHILDREN)
+    total = ours.ru_utime + ours.ru_stime
+    for pid in pids:
+        proc = psutil.Process(pid)
+        for member in [proc, *proc.children(recursive=True)]:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                t = member.cpu_times()
+                total += t.user + t.system + t.children_user + t.children_system
+    return total
+
+
 def sqlite_last_run_seconds(path: Path) -> float:
     import sqlite3
 
@@ -158,14 +186,18 @@ def fan(folder: Path, name: str, width: int, queue: str) -> Path:
     return path
 
 
-async def floor_ms(url: str, jobs: int) -> float:
+async def floor_ms(url: str, jobs: int, queue: str) -> float:
     """Per job: defer a no-op procrastinate job and wait for it, one after the other."""
     import procrastinate
     from procrastinate.jobs import Status
 
-    app = procrastinate.App(connector=procrastinate.PsycopgConnector(conninfo=url))
+    async def autocommit(conn: Any) -> None:
+        await conn.set_autocommit(True)
+
+    pool = {"configure": autocommit} if queue == "floor_flowtui" else {}
+    app = procrastinate.App(connector=procrastinate.PsycopgConnector(conninfo=url, **pool))
     async with app.open_async():
-        deferrer = app.configure_task("noop", queue="floor")
+        deferrer = app.configure_task("noop", queue=queue)
         started = time.perf_counter()
         for _ in range(jobs):
             job_id = await deferrer.defer_async()
@@ -219,44 +251,71 @@ def per_step(args: argparse.Namespace, server: LocalServer, folder: Path) -> Non
     n = args.steps
     local = chain(folder, "local", n, None)
     remote = chain(folder, "remote", n, "bench")
+    local_one = chain(folder, "local1", 1, None)
+    remote_one = chain(folder, "remote1", 1, "bench")
     best: dict[str, float] = {}
+    cpu: dict[str, list[float]] = {}
     spans: dict[str, list[float]] = {}
     with processes() as procs:
         start_worker(procs, url, folder, "w-bench", "bench")
-        floor_proc = subprocess.Popen(
-            [sys.executable, "-c", FLOOR_WORKER, url],
-            stdout=subprocess.PIPE,
-            text=True,
-            env=env(),
-            start_new_session=True,
-        )
-        procs.append(floor_proc)
-        assert floor_proc.stdout is not None
-        floor_proc.stdout.readline()
+        assert server.pid is not None
+        counted = [procs[0].pid, server.pid]  # the worker and the database server
+
+        def timed(label: str, workflow: Path, one: Path) -> None:
+            # CPU per step at the margin: the N-step chain's less a 1-step chain's (the
+            # processes' start-up, imports and connections are in both)
+            before = cpu_seconds(counted)
+            run(url, one)
+            middle = cpu_seconds(counted)
+            run(url, workflow)
+            whole = cpu_seconds(counted) - middle
+            cpu.setdefault(label, []).append((whole - (middle - before)) / (n - 1) * 1000)
+            best[label] = min(best.get(label, 1e9), last_run_seconds(url))
+
+        for queue in FLOORS:
+            floor_proc = subprocess.Popen(
+                [sys.executable, "-c", FLOOR_WORKER, url, queue],
+                stdout=subprocess.PIPE,
+                text=True,
+                env=env(),
+                start_new_session=True,
+            )
+            procs.append(floor_proc)
+            assert floor_proc.stdout is not None
+            floor_proc.stdout.readline()
         for _ in range(args.repeat):
             sqlite_db = folder / "h.db"
             run(str(sqlite_db), local)
             best["runner, SQLite"] = min(
                 best.get("runner, SQLite", 1e9), sqlite_last_run_seconds(sqlite_db)
             )
-            run(url, local)
-            best["runner, PostgreSQL"] = min(
-                best.get("runner, PostgreSQL", 1e9), last_run_seconds(url)
-            )
-            run(url, remote)
-            best["worker (runs_on)"] = min(best.get("worker (runs_on)", 1e9), last_run_seconds(url))
+            timed("runner, PostgreSQL", local, local_one)
+            timed("worker (runs_on)", remote, remote_one)
             for stretch, ms in stretches(url).items():
                 spans.setdefault(stretch, []).append(ms)
-        floor = min(asyncio.run(floor_ms(url, n)) for _ in range(args.repeat))
+        floors = {
+            queue: min(asyncio.run(floor_ms(url, n, queue)) for _ in range(args.repeat))
+            for queue in FLOORS
+        }
+        floor = floors["floor_default"]
     print(f"\n## per step: a chain of {n} steps, best of {args.repeat} (ms per step)")
     print(f"{'where the steps run':<28}{'ms/step':>10}")
     for label, seconds in best.items():
         print(f"{label:<28}{seconds / n * 1000:>10.1f}")
-    print(f"{'procrastinate no-op job':<28}{floor:>10.1f}   (the queue's own floor)")
+    for queue, label in FLOORS.items():
+        print(f"{label:<28}{floors[queue]:>10.1f}   (the queue's own floor)")
     extra = (best["worker (runs_on)"] - best["runner, PostgreSQL"]) / n * 1000
     print(
         f"extra per remote step: {extra:.1f} ms (target ≤ 5 ms) → "
         f"{'met' if extra <= 5 else 'NOT met'}; ÷ queue floor: {extra / floor:.2f}x"
+    )
+    # CPU, not wall time: what the machine's other load moves least
+    local_cpu = statistics.median(cpu["runner, PostgreSQL"])
+    remote_cpu = statistics.median(cpu["worker (runs_on)"])
+    print(
+        f"CPU per step at the margin (runner + worker + PostgreSQL, median of {args.repeat}): "
+        "local "
+        f"{local_cpu:.1f} ms, remote {remote_cpu:.1f} ms → extra {remote_cpu - local_cpu:.1f} ms"
     )
     print("where a remote step's time goes (median per step; each repeat):")
     for stretch, values in spans.items():

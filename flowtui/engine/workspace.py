@@ -147,6 +147,18 @@ class HandOff:
                     self.known.pop(rel, None)
             self.seen.add(delta_id)
 
+    def untouched(self) -> bool:
+        """Cheaply (one folder listing, no walk): True when nothing here can have changed
+        since the others last knew — the workspace held nothing then and holds nothing
+        now but the scratch folder (most runs' steps never write one).  False: look."""
+        if self.known:
+            return False
+        try:
+            with os.scandir(self.root) as entries:
+                return all(entry.name == SCRATCH for entry in entries)
+        except FileNotFoundError:
+            return True
+
     def give(self, limit: int | None = None) -> bytes | None:
         """What changed here since the others last knew, as a delta (None: nothing)."""
         after = snapshot(self.root)

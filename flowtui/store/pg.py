@@ -331,6 +331,12 @@ class SyncConnection:
         with self.raw.cursor() as cur:
             cur.executemany(pg_sql(sql), [tuple(p) for p in seq])
 
+    def pipeline(self) -> contextlib.AbstractContextManager[Any]:
+        """psycopg's pipeline mode (see `store.runstore._pipelined`), where the libpq under
+        psycopg has it (14 or later; the binary wheels bring one): else statements go one
+        by one, as they would without it."""
+        return self.raw.pipeline() if _pipelines() else contextlib.nullcontext()
+
     def begin_write(self) -> None:
         # one round trip: both statements in one simple query (no parameters)
         self.raw.execute(f"BEGIN; SELECT pg_advisory_xact_lock({WRITE_LOCK:d})")
@@ -344,6 +350,13 @@ class SyncConnection:
 
     def close(self) -> None:
         self.raw.close()
+
+
+@lru_cache(maxsize=1)
+def _pipelines() -> bool:
+    import psycopg
+
+    return bool(psycopg.Pipeline.is_supported())
 
 
 def connect(url: str) -> SyncConnection:

@@ -368,13 +368,20 @@ class RunStore(RecoveryMixin):
         )
 
     async def end_remote_attempt(
-        self, job_id: int, events: Sequence[Event], delta: tuple[str, int, bytes] | None
+        self,
+        job_id: int,
+        events: Sequence[Event],
+        delta: tuple[str, int, bytes] | None,
+        *,
+        note: str | None = None,
     ) -> int | None:
         """A worker's outcome for a job (its outputs, its `AttemptEnded`, its workspace
         delta as (step, attempt, data)), written only while the job is still its own
         (`doing`: not failed by a runner that counted its worker lost), in one transaction.
+        `note`: what its commit announces to the runner (`engine.remote.outcome_note`;
+        default: the attempt's key).
         The delta's id; None when the job was no longer its own (nothing written)."""
-        return await self.db.write(_end_remote_attempt, job_id, events, delta)
+        return await self.db.write(_end_remote_attempt, job_id, events, delta, note)
 
     async def job_standing(self, run_id: int, job_id: int) -> tuple[RunStatus | None, str | None]:
         """A worker's look at one of its jobs: the run's status and the job's (`doing` while
@@ -837,6 +844,7 @@ def _apply_and_announce(
     announce: bool,
     batch: str | None = None,
     again: bool = False,
+    note: str | None = None,
 ) -> None:
     seen = "SELECT 1 FROM flowtui_batches WHERE id = ?"
     if batch is not None and again and conn.execute(seen, (batch,)).fetchone():
@@ -849,7 +857,8 @@ def _apply_and_announce(
     notes: list[Any] = ["flowtui_events", ""]
     for event in events:
         if isinstance(event, AttemptEnded):
-            notes += [ATTEMPTS_CHANNEL, attempt_key(event.run_id, event.step, event.attempt)]
+            key = attempt_key(event.run_id, event.step, event.attempt)
+            notes += [ATTEMPTS_CHANNEL, note if note and note.partition("\n")[0] == key else key]
     calls = ", ".join("pg_notify(?, ?)" for _ in range(len(notes) // 2))
     if batch is None:
         conn.execute(f"SELECT {calls}", notes)
@@ -863,7 +872,28 @@ def _apply_and_announce(
         conn.execute("DELETE FROM flowtui_batches WHERE at < ?", (now - BATCHES_KEPT,))
 
 
+def _pipelined(conn: Any) -> contextlib.AbstractContextManager[Any]:
+    """PostgreSQL's pipeline mode for the statements of one transaction: those whose
+    results are not read go out together, without waiting for each reply (a read waits for
+    what was sent before it).  Team mode's per-step transactions are a dozen statements."""
+    pipeline = getattr(conn, "pipeline", None)
+    return contextlib.nullcontext() if pipeline is None else pipeline()
+
+
 def _begin_remote_attempt(
+    conn: Any,
+    job_id: int,
+    worker: tuple[str, float],
+    run_id: int,
+    step: str,
+    attempt: int,
+    skip_deltas: Collection[int],
+) -> tuple[RunStatus | None, list[tuple[int, bytes]], dict[str, dict[str, str]]]:
+    with _pipelined(conn):
+        return _begin_remote_attempt_in(conn, job_id, worker, run_id, step, attempt, skip_deltas)
+
+
+def _begin_remote_attempt_in(
     conn: Any,
     job_id: int,
     worker: tuple[str, float],
@@ -905,29 +935,44 @@ def _begin_remote_attempt(
 def _remote_outcome(
     conn: Any, run_id: int, step: str, attempt: int, after_log_id: int
 ) -> RemoteOutcome:
-    row = conn.execute(
-        "SELECT * FROM attempts WHERE run_id = ? AND step = ? AND attempt = ?",
-        (run_id, step, attempt),
-    ).fetchone()
-    record = None if row is None else _attempt_record(row)
-    outputs = {
-        str(r[0]): str(r[1])
-        for r in conn.execute(
+    # the three reads sent before any reply is read: one round trip in pipeline mode
+    with _pipelined(conn):
+        attempts = conn.execute(
+            "SELECT * FROM attempts WHERE run_id = ? AND step = ? AND attempt = ?",
+            (run_id, step, attempt),
+        )
+        outputs = conn.execute(
             "SELECT key, value FROM outputs WHERE run_id = ? AND step = ?", (run_id, step)
-        ).fetchall()
-    }
-    logs = [
-        _log_record(r)
-        for r in conn.execute(
+        )
+        logs = conn.execute(
             "SELECT * FROM logs WHERE run_id = ? AND step = ? AND id > ? ORDER BY id",
             (run_id, step, after_log_id),
-        ).fetchall()
-    ]
-    return RemoteOutcome(record, outputs, logs)
+        )
+        row = attempts.fetchone()
+        return RemoteOutcome(
+            None if row is None else _attempt_record(row),
+            {str(r[0]): str(r[1]) for r in outputs.fetchall()},
+            [_log_record(r) for r in logs.fetchall()],
+        )
 
 
 def _end_remote_attempt(
-    conn: Any, job_id: int, events: Sequence[Event], delta: tuple[str, int, bytes] | None
+    conn: Any,
+    job_id: int,
+    events: Sequence[Event],
+    delta: tuple[str, int, bytes] | None,
+    note: str | None,
+) -> int | None:
+    with _pipelined(conn):
+        return _end_remote_attempt_in(conn, job_id, events, delta, note)
+
+
+def _end_remote_attempt_in(
+    conn: Any,
+    job_id: int,
+    events: Sequence[Event],
+    delta: tuple[str, int, bytes] | None,
+    note: str | None,
 ) -> int | None:
     # the row lock orders this against a runner failing the job (its worker counted lost)
     row = conn.execute(
@@ -944,7 +989,7 @@ def _end_remote_attempt(
             (events[-1].run_id, step, attempt, len(data), data, time.time()),
         ).fetchone()
         delta_id = int(found[0])
-    _apply_and_announce(conn, events, True)
+    _apply_and_announce(conn, events, True, note=note)
     return delta_id
 
 

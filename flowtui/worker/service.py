@@ -33,7 +33,7 @@ from flowtui.engine.events import AttemptEnded, StepLog, StepOutputs
 from flowtui.engine.executors.base import StepContext, StepResult
 from flowtui.engine.executors.registry import get_executor
 from flowtui.engine.process import OUTPUT_THROTTLE
-from flowtui.engine.remote import RemoteJob
+from flowtui.engine.remote import RemoteJob, outcome_note
 from flowtui.engine.sandbox import STEP_SANDBOX, StepSandbox, warning
 from flowtui.engine.secrets import LogMasking, Masker, SecretError, resolve_secrets
 from flowtui.engine.states import StepStatus
@@ -76,6 +76,7 @@ class StepRunner:
         self.lost_after = lost_after()  # what this worker announces (runners use it)
         self.reaper: Reaper | None = None  # stops step processes this process leaves behind
         self._busy_runs: dict[int, int] = {}  # run → its jobs running here
+        self._lines: dict[int, list[int]] = {}  # job → how many log lines its step wrote
         self._tidying: asyncio.Task[None] | None = None
         self._tidied = -TIDY_SECONDS
 
@@ -84,13 +85,16 @@ class StepRunner:
         try:
             await self._run(job, job_id)
         finally:
+            self._lines.pop(job_id, None)
             self._busy_runs[job.run_id] -= 1
             if not self._busy_runs[job.run_id]:
                 del self._busy_runs[job.run_id]
 
     async def _run(self, job: RemoteJob, job_id: int) -> None:
         OUTPUT_THROTTLE.set(self.store.wait_for_writer)
-        masking = LogMasking(self._publish_log(job))
+        # how many lines this attempt wrote (none: its outcome's NOTIFY says it all)
+        lines = self._lines[job_id] = [0]
+        masking = LogMasking(self._publish_log(job, lines))
         try:
             result, delta = await self._execute(job, job_id, masking)
         except asyncio.CancelledError:
@@ -126,6 +130,7 @@ class StepRunner:
             job_id,
             [StepOutputs(job.run_id, job.step, outputs, replace=True), ended],
             (job.step, job.attempt, delta) if delta is not None else None,
+            note=outcome_note(ended, outputs) if not lines[0] else None,
         )
         if delta_id is None:
             self.say(
@@ -162,8 +167,11 @@ class StepRunner:
                 self._hand_offs.pop(run_id, None)
                 await asyncio.to_thread(shutil.rmtree, root / str(run_id), True)
 
-    def _publish_log(self, job: RemoteJob) -> Callable[[str, int, str, str, float], None]:
+    def _publish_log(
+        self, job: RemoteJob, lines: list[int]
+    ) -> Callable[[str, int, str, str, float], None]:
         def publish(step: str, attempt: int, stream: str, line: str, at: float) -> None:
+            lines[0] += 1
             self.bus.publish(StepLog(job.run_id, step, attempt, stream, line, at))
 
         return publish
@@ -206,6 +214,7 @@ class StepRunner:
                     self.bus.publish(
                         StepLog(job.run_id, job.step, job.attempt, "system", why, time.time())
                     )
+                    self._lines.setdefault(job_id, [0])[0] += 1
                     self.say(f"run {job.run_id} {job.step} #{job.attempt}: {why}")
                     return StepResult(StepStatus.FAILED, message=why)
         finally:
@@ -291,7 +300,8 @@ class StepRunner:
                 if self.reaper is not None:
                     self.reaper.release(pgid)
         try:
-            delta = await asyncio.to_thread(hand.give)
+            # a workspace nobody wrote to is not walked (nor is a thread woken for it)
+            delta = None if hand.untouched() else await asyncio.to_thread(hand.give)
         except WorkspaceTooLarge as exc:
             return StepResult(StepStatus.FAILED, exit_code=result.exit_code, message=str(exc)), None
         return result, delta

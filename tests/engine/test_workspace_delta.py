@@ -98,3 +98,20 @@ def test_a_parallel_step_here_does_not_undo_a_change_made_elsewhere(tmp_path: Pa
     shipper.take(deltas)
     assert (shipper.root / "version.txt").read_text() == "bump"
     assert (shipper.root / "lint.txt").read_text() == "lint ok"
+
+
+def test_untouched_is_told_without_a_walk_only_for_an_empty_workspace(tmp_path: Path) -> None:
+    root = tmp_path / "ws"
+    hand = HandOff(root)
+    assert hand.untouched()  # not made yet
+    (root / ".flowtui" / "step.1").mkdir(parents=True)
+    assert hand.untouched()  # scratch folders are never handed on
+    (root / "made.txt").write_text("x")
+    assert not hand.untouched()
+    assert hand.give() is not None
+    (root / "made.txt").unlink()
+    # the others know a file here: whether it changed needs the walk (it was deleted)
+    assert not hand.untouched()
+    data = hand.give()
+    assert data is not None and unpack(tmp_path / "there", data) == ["made.txt"]
+    assert hand.untouched()

@@ -12,6 +12,8 @@ import subprocess
 import time
 from pathlib import Path
 
+import psycopg
+
 from flowtui.store.pglocal import LocalServer
 from tests.processes import is_running
 from tests.team.teamkit import FLOWTUI, Team, _env, long_step, sleeper, until
@@ -50,6 +52,41 @@ def test_two_workers_on_two_queues_and_a_local_step(team: Team) -> None:
     assert "shipped app-1 on w-west" in shown
     assert "checked here" in shown
     assert "artifact = app-1" in shown  # outputs written by a worker, read by the runner
+
+
+def test_a_quiet_remote_steps_outcome_reaches_the_runner_in_its_announcement(
+    team: Team,
+) -> None:
+    # steps that print nothing: their outcome (status, exit code, message, outputs) comes
+    # with the NOTIFY of its commit, and the runner does not read it back
+    team.worker("w-east", "east")
+    path = team.workflow(
+        "quiet",
+        """
+        name: quiet
+        steps:
+          make:
+            runs_on: east
+            run: echo "artifact=a-$FLOWTUI_RUN_ID" >> "$FLOWTUI_OUTPUT"
+          use:
+            requires: [make]
+            when: steps.make.outputs.artifact == "a-1"
+            run: echo "got $STEPS_MAKE_ARTIFACT"
+          refuse:
+            requires: [use]
+            runs_on: east
+            run: exit 3
+        """,
+    )
+    proc, lines = team.start("run", str(path))
+    assert proc.wait(timeout=60) == 1, "".join(lines.seen)
+    shown = team.cli("show", "last", "--lines", "5")
+    assert "got a-1" in shown and "artifact = a-1" in shown, shown
+    with psycopg.connect(team.url) as conn:
+        refused = conn.execute(
+            "SELECT status, exit_code FROM steps WHERE run_id = 1 AND name = 'refuse'"
+        ).fetchone()
+    assert refused == ("failed", 3)
 
 
 def test_a_queue_without_a_worker_says_so_until_one_comes(team: Team) -> None:
