@@ -17,16 +17,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol
 
 from flowtui.engine.bus import EventBus
-from flowtui.engine.events import AttemptEnded, RemoteLogSeen
+from flowtui.engine.events import RemoteLogSeen
 from flowtui.engine.executors.base import StepContext, StepResult
 from flowtui.engine.ports import RunLedger
-from flowtui.engine.records import AttemptRecord, LogRecord, RemoteOutcome
+from flowtui.engine.records import LogRecord, RemoteOutcome
 from flowtui.engine.states import StepStatus
 from flowtui.model.workflow import Workflow
 
@@ -36,52 +35,6 @@ ATTEMPTS_CHANNEL = "flowtui_attempts"
 
 def attempt_key(run_id: int, step: str, attempt: int) -> str:
     return f"{run_id}:{attempt}:{step}"
-
-
-NOTE_LIMIT = 7000  # bytes: PostgreSQL refuses a NOTIFY payload of 8000 or more
-
-
-def outcome_note(ended: AttemptEnded, outputs: Mapping[str, str]) -> str:
-    """What the NOTIFY of an attempt's recorded outcome says: its key, then (when it fits)
-    the outcome itself, so that the runner need not read it back: "KEY\nJSON".  Only for
-    an attempt that wrote no log line (the runner would read those anyway)."""
-    key = attempt_key(ended.run_id, ended.step, ended.attempt)
-    body = json.dumps(
-        {
-            "status": str(ended.status),
-            "at": ended.at,
-            "exit_code": ended.exit_code,
-            "message": ended.message,
-            "outputs": dict(outputs),
-        },
-        separators=(",", ":"),
-    )
-    note = f"{key}\n{body}"
-    return note if len(note.encode()) < NOTE_LIMIT else key
-
-
-def read_note(payload: str) -> tuple[str, RemoteOutcome | None]:
-    """An attempt's NOTIFY payload: its key, and the outcome when the note carries it."""
-    key, _, body = payload.partition("\n")
-    if not body:
-        return key, None
-    try:
-        data = json.loads(body)
-        run_id, attempt, step = key.split(":", 2)
-        record = AttemptRecord(
-            run_id=int(run_id),
-            step=step,
-            attempt=int(attempt),
-            status=StepStatus(data["status"]),
-            started_at=None,  # not in the note (nor needed: the runner has its own)
-            ended_at=float(data["at"]),
-            exit_code=None if data["exit_code"] is None else int(data["exit_code"]),
-            message=str(data["message"]),
-        )
-        outputs = {str(k): str(v) for k, v in dict(data["outputs"]).items()}
-    except (ValueError, KeyError, TypeError):  # not ours to judge: read the history
-        return key, None
-    return key, RemoteOutcome(record, outputs, [])
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,9 +94,10 @@ class RemoteJob:
 class StepDispatcher(Protocol):
     """Runs remote jobs (the engine's port for team mode)."""
 
-    async def run(self, job: RemoteJob) -> RemoteOutcome | None:
-        """Queue `job` and return once a worker has finished it: its outcome when the
-        worker's announcement carried it (`outcome_note`), else None (read the history).
+    async def run(self, job: RemoteJob) -> None:
+        """Queue `job` and return once a worker has finished it (its outcome is then in
+        the history: the runner reads it from there, never from the announcement, which any
+        role that may connect could send).
 
         Cancelled, it aborts the job (the worker stops the step) before re-raising.
         Raises RemoteError when the job could not run to its end (its worker was lost).
@@ -204,7 +158,7 @@ class RemoteExecutor:
         # history keeps it (store.transitions)
         echo = asyncio.create_task(self._echo_logs(ctx), name="flowtui-remote-echo")
         try:
-            announced = await self.dispatcher.run(job)
+            await self.dispatcher.run(job)
         except WorkerLost as exc:
             # unless its outcome landed just before the job was failed (then it stands)
             with contextlib.suppress(Exception):
@@ -221,8 +175,6 @@ class RemoteExecutor:
             echo.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await echo
-        if announced is not None:  # the worker's NOTIFY said it all (no line, no read)
-            return self._result(announced)
         try:
             # the attempt, its outputs and the last lines (written just before the outcome)
             seen = await self.ledger.remote_outcome(

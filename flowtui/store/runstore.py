@@ -372,16 +372,12 @@ class RunStore(RecoveryMixin):
         job_id: int,
         events: Sequence[Event],
         delta: tuple[str, int, bytes] | None,
-        *,
-        note: str | None = None,
     ) -> int | None:
         """A worker's outcome for a job (its outputs, its `AttemptEnded`, its workspace
         delta as (step, attempt, data)), written only while the job is still its own
         (`doing`: not failed by a runner that counted its worker lost), in one transaction.
-        `note`: what its commit announces to the runner (`engine.remote.outcome_note`;
-        default: the attempt's key).
         The delta's id; None when the job was no longer its own (nothing written)."""
-        return await self.db.write(_end_remote_attempt, job_id, events, delta, note)
+        return await self.db.write(_end_remote_attempt, job_id, events, delta)
 
     async def job_standing(self, run_id: int, job_id: int) -> tuple[RunStatus | None, str | None]:
         """A worker's look at one of its jobs: the run's status and the job's (`doing` while
@@ -844,7 +840,6 @@ def _apply_and_announce(
     announce: bool,
     batch: str | None = None,
     again: bool = False,
-    note: str | None = None,
 ) -> None:
     seen = "SELECT 1 FROM flowtui_batches WHERE id = ?"
     if batch is not None and again and conn.execute(seen, (batch,)).fetchone():
@@ -858,7 +853,7 @@ def _apply_and_announce(
     for event in events:
         if isinstance(event, AttemptEnded):
             key = attempt_key(event.run_id, event.step, event.attempt)
-            notes += [ATTEMPTS_CHANNEL, note if note and note.partition("\n")[0] == key else key]
+            notes += [ATTEMPTS_CHANNEL, key]
     calls = ", ".join("pg_notify(?, ?)" for _ in range(len(notes) // 2))
     if batch is None:
         conn.execute(f"SELECT {calls}", notes)
@@ -961,10 +956,9 @@ def _end_remote_attempt(
     job_id: int,
     events: Sequence[Event],
     delta: tuple[str, int, bytes] | None,
-    note: str | None,
 ) -> int | None:
     with _pipelined(conn):
-        return _end_remote_attempt_in(conn, job_id, events, delta, note)
+        return _end_remote_attempt_in(conn, job_id, events, delta)
 
 
 def _end_remote_attempt_in(
@@ -972,7 +966,6 @@ def _end_remote_attempt_in(
     job_id: int,
     events: Sequence[Event],
     delta: tuple[str, int, bytes] | None,
-    note: str | None,
 ) -> int | None:
     # the row lock orders this against a runner failing the job (its worker counted lost)
     row = conn.execute(
@@ -989,7 +982,7 @@ def _end_remote_attempt_in(
             (events[-1].run_id, step, attempt, len(data), data, time.time()),
         ).fetchone()
         delta_id = int(found[0])
-    _apply_and_announce(conn, events, True, note=note)
+    _apply_and_announce(conn, events, True)
     return delta_id
 
 

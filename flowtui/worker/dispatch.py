@@ -15,14 +15,12 @@ import logging
 import procrastinate
 from procrastinate.jobs import Status
 
-from flowtui.engine.records import RemoteOutcome
 from flowtui.engine.remote import (
     ATTEMPTS_CHANNEL,
     RemoteError,
     RemoteJob,
     WorkerLost,
     attempt_key,
-    read_note,
 )
 from flowtui.store.pg import PgDatabase
 from flowtui.worker.queue import TASK, ensure_schema, lost_after, make_app
@@ -49,7 +47,7 @@ class PgDispatcher:
         self.url = db.url
         self.app: procrastinate.App | None = None
         self._ready = asyncio.Lock()
-        self._waiters: dict[str, asyncio.Future[RemoteOutcome | None]] = {}
+        self._waiters: dict[str, asyncio.Future[None]] = {}
 
     async def _app(self) -> procrastinate.App:
         async with self._ready:
@@ -71,14 +69,13 @@ class PgDispatcher:
             self.app = None
 
     def _announced(self, payload: str) -> None:
-        """A worker's outcome for an attempt is in the history (NOTIFY): its key, and the
-        outcome itself when it fitted (`engine.remote.outcome_note`)."""
-        key = payload.partition("\n")[0]
-        waiter = self._waiters.get(key)
+        """A worker's outcome for an attempt is in the history (NOTIFY of its key): only a
+        wake-up; the outcome is read from the history, never taken from the payload."""
+        waiter = self._waiters.get(payload)
         if waiter is not None and not waiter.done():
-            waiter.set_result(read_note(payload)[1])
+            waiter.set_result(None)
 
-    async def run(self, job: RemoteJob) -> RemoteOutcome | None:
+    async def run(self, job: RemoteJob) -> None:
         app = await self._app()
         key = attempt_key(job.run_id, job.step, job.attempt)
         announced = asyncio.get_running_loop().create_future()
@@ -104,13 +101,12 @@ class PgDispatcher:
             self._waiters.pop(key, None)
         if status != Status.SUCCEEDED:
             raise RemoteError(f"job {job_id} on queue {job.queue} ended {status.value}")
-        return announced.result() if announced.done() else None
 
     async def _wait(
         self,
         app: procrastinate.App,
         job_id: int,
-        announced: asyncio.Future[RemoteOutcome | None] | None = None,
+        announced: asyncio.Future[None] | None = None,
     ) -> Status:
         loop = asyncio.get_running_loop()
         limit = lost_after()  # until the job's worker is known: then the one it announced

@@ -33,7 +33,7 @@ from flowtui.engine.events import AttemptEnded, StepLog, StepOutputs
 from flowtui.engine.executors.base import StepContext, StepResult
 from flowtui.engine.executors.registry import get_executor
 from flowtui.engine.process import OUTPUT_THROTTLE
-from flowtui.engine.remote import RemoteJob, outcome_note
+from flowtui.engine.remote import RemoteJob
 from flowtui.engine.sandbox import STEP_SANDBOX, StepSandbox, warning
 from flowtui.engine.secrets import LogMasking, Masker, SecretError, resolve_secrets
 from flowtui.engine.states import StepStatus
@@ -130,7 +130,6 @@ class StepRunner:
             job_id,
             [StepOutputs(job.run_id, job.step, outputs, replace=True), ended],
             (job.step, job.attempt, delta) if delta is not None else None,
-            note=outcome_note(ended, outputs) if not lines[0] else None,
         )
         if delta_id is None:
             self.say(
