@@ -90,3 +90,11 @@ def test_cli_start_does_not_import_heavy_modules() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     ).stdout.strip()
     assert out == ""
+
+
+def test_headless_cli_modules_do_not_load_the_dashboard() -> None:
+    """`flowtui run --notify` picks its notification as the dashboard does, from the shared
+    `flowtui.notify`, without loading the dashboard's package or Textual."""
+    headless = ["flowtui.cli.notifying", "flowtui.notify"]
+    culprit = first_importer(headless, ("flowtui.tui", "textual"))
+    assert culprit is None, f"{culprit[0]} loads {culprit[1]}" if culprit else ""

@@ -8,6 +8,7 @@ failure names the flowtui file to fix.
 from __future__ import annotations
 
 import inspect
+import re
 import sqlite3
 import threading
 
@@ -154,3 +155,19 @@ def test_textual_app_writes_through_its_driver() -> None:
     assert "_driver" in inspect.getsource(App.__init__), changed("textual App._driver", user)
     assert callable(getattr(Driver, "write", None)), changed("textual Driver.write", user)
     assert "self._driver.write" in inspect.getsource(App.bell), changed("textual App.bell", user)
+
+
+# -- docs/architecture.md lists every one of them ----------------------------------------------
+
+
+def test_the_architecture_doc_names_every_private_api_user() -> None:
+    """Each flowtui file named above is named in docs/architecture.md's "Private APIs" section."""
+    from pathlib import Path
+
+    here = Path(__file__)
+    users = set(re.findall(r'"flowtui/([\w/]+\.py) \(', here.read_text()))
+    doc = (here.parents[1] / "docs" / "architecture.md").read_text()
+    section = doc.split("## Private APIs", 1)[1].split("\n## ", 1)[0]
+    assert len(users) >= 6
+    missing = sorted(user for user in users if f"`{user}`" not in section)
+    assert not missing, f"docs/architecture.md's Private APIs section lacks {missing}"

@@ -55,7 +55,10 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
     "resume": ("flowtui resume nightly-backup", "flowtui resume workflows/backup.yaml"),
     "cancel": ("flowtui cancel last", "flowtui cancel 42 --wait 30"),
     "serve": ("flowtui serve workflows/", "flowtui serve --port 9000 --no-webhooks"),
-    "web": ("flowtui web workflows/", "flowtui web --host 0.0.0.0 --port 8080  # prints a token"),
+    "web": (
+        "flowtui web workflows/",
+        "flowtui web --host 0.0.0.0 --port 8080  # from other machines",
+    ),
     "worker": ("flowtui worker -Q linux", "flowtui worker -Q gpu -c 2 --name gpu-box"),
     "db": ("flowtui db local", "flowtui db copy flowtui.db postgresql://flowtui@db:5432/flowtui"),
     "db local": ("flowtui db local", "flowtui db local ./pgdata --port 5544"),

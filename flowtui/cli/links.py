@@ -12,15 +12,16 @@ unknown OSC sequences) or `screen*` (GNU screen); off in a pipe or a file. `NO_C
 them on (they are not colour); `FLOWTUI_LINKS=0` turns them off, `FLOWTUI_LINKS=1` on.
 
 The sequences are rendered by rich (`Style(link=...)`). Step output passes through
-`flowtui.cli.visible`, which keeps exactly these links (a `flowtui://` or `$FLOWTUI_WEB_URL`
-target) and shows every other escape sequence as text.
+`flowtui.cli.visible`, which keeps exactly these links (`trusted_targets`: the whole target
+has one of the two shapes above) and shows every other escape sequence as text.
 """
 
 from __future__ import annotations
 
 import os
+import re
 from typing import TextIO
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit, urlunsplit
 
 SCHEME = "flowtui://"
 
@@ -39,8 +40,15 @@ def links_enabled(stream: TextIO) -> bool:
 
 
 def web_url() -> str | None:
-    url = os.environ.get("FLOWTUI_WEB_URL", "").strip()
-    return url.split("#", 1)[0] if url.startswith(("http://", "https://")) else None
+    """`$FLOWTUI_WEB_URL` as the base of links: scheme, host and path ending in `/`; no query
+    (a URL pasted from `flowtui web` carries `?token=`, which must never reach a link), no
+    fragment, no user or password. None when unset or not an http(s) URL with a host."""
+    parts = urlsplit(os.environ.get("FLOWTUI_WEB_URL", "").strip())
+    host = parts.netloc.rpartition("@")[2]
+    if parts.scheme not in ("http", "https") or not host:
+        return None
+    path = parts.path if parts.path.endswith("/") else parts.path + "/"
+    return urlunsplit((parts.scheme, host, path, "", ""))
 
 
 def run_url(run_id: int | str, step: str | None = None) -> str:
@@ -51,10 +59,17 @@ def run_url(run_id: int | str, step: str | None = None) -> str:
     return f"{SCHEME}run/{run_id}" + (f"/step/{quote(step, safe='')}" if step else "")
 
 
-def trusted_prefixes() -> tuple[str, ...]:
-    """The targets `visible` lets through: the ones `run_url` makes."""
+_NAME = r"[A-Za-z0-9_.~%-]+"  # a step name as `run_url` writes it (`quote`: percent-encoded)
+
+
+def trusted_targets() -> str:
+    """A regular expression of exactly the targets `run_url` makes: what `visible` lets
+    through, whole (never a prefix: `http://127.0.0.1:8000@evil.example/` starts like one)."""
+    targets = [rf"{re.escape(SCHEME)}run/\d+(?:/step/{_NAME})?"]
     base = web_url()
-    return (SCHEME, base) if base else (SCHEME,)
+    if base is not None:
+        targets.append(rf"{re.escape(base)}#run=\d+(?:&step={_NAME})?")
+    return "|".join(targets)
 
 
 def hyperlink(text: str, url: str) -> str:
@@ -65,4 +80,4 @@ def hyperlink(text: str, url: str) -> str:
     return Style(link=url).render(text, color_system=ColorSystem.STANDARD)
 
 
-__all__ = ["SCHEME", "hyperlink", "links_enabled", "run_url", "trusted_prefixes", "web_url"]
+__all__ = ["SCHEME", "hyperlink", "links_enabled", "run_url", "trusted_targets", "web_url"]

@@ -1,5 +1,5 @@
 """`flowtui run --notify`: the terminal's desktop notification (OSC 9 / OSC 777 / bell, chosen
-as the dashboard does: flowtui/tui/notify.py) when a step of the run is held and when the
+as the dashboard does: flowtui/notify.py) when a step of the run is held and when the
 run ends. Only on a terminal; written to the real stdout, past the live footer's stand-in
 (the sequences take no room on the screen)."""
 
@@ -9,7 +9,7 @@ import sys
 
 from flowtui.engine.events import Event, StepStatusChanged
 from flowtui.engine.states import StepStatus
-from flowtui.tui.notify import Notifier
+from flowtui.notify import Notifier
 
 
 class RunNotifier:

@@ -6,8 +6,8 @@ return overwrites what was printed before, and U+202E reverses the text that fol
 `visible` shows each such character as a symbol instead (ESC as ␛, CR as ␍, BEL as ␇, a
 direction mark as <U+202E>), like the dashboard does; colour sequences (SGR, `ESC[…m`)
 change nothing but colours and pass through, and so do the OSC 8 hyperlinks flowtui makes
-(to `flowtui://` or `$FLOWTUI_WEB_URL`, flowtui/cli/links.py; a step printing one can only
-link to a run).  `--raw` keeps the bytes.
+(exactly `flowtui://run/N[/step/S]` or `$FLOWTUI_WEB_URL#run=N[&step=S]`, whole:
+flowtui/cli/links.py; a step printing one can only link to a run).  `--raw` keeps the bytes.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import sys
 from collections.abc import Iterator
 from typing import TextIO
 
-from flowtui.cli.links import trusted_prefixes
+from flowtui.cli.links import trusted_targets
 
 _SGR = re.compile(r"\x1b\[[0-9;]*m")
 # C0 but tab and newline, DEL, C1, and the marks that change the direction of text
@@ -36,10 +36,10 @@ def _symbol(match: re.Match[str]) -> str:
 
 
 @functools.lru_cache(maxsize=4)
-def _kept(prefixes: tuple[str, ...]) -> re.Pattern[str]:
-    """Colours, and whole OSC 8 links to one of `prefixes`: opener, plain text, closer."""
-    targets = "|".join(re.escape(p) for p in prefixes)
-    link = rf"\x1b\]8;(?:id=\d+)?;(?:{targets})[!-~]*?\x1b\\[^\x00-\x1f\x7f-\x9f]*\x1b\]8;;\x1b\\"
+def _kept(targets: str) -> re.Pattern[str]:
+    """Colours, and whole OSC 8 links whose whole target matches `targets`: opener, plain
+    text, closer."""
+    link = rf"\x1b\]8;(?:id=\d+)?;(?:{targets})\x1b\\[^\x00-\x1f\x7f-\x9f]*\x1b\]8;;\x1b\\"
     return re.compile(f"{_SGR.pattern}|{link}")
 
 
@@ -50,7 +50,7 @@ def visible(text: str) -> str:
         return text
     out: list[str] = []
     position = 0
-    for colour in _kept(trusted_prefixes()).finditer(text):
+    for colour in _kept(trusted_targets()).finditer(text):
         out.append(_UNSAFE.sub(_symbol, text[position : colour.start()]))
         out.append(colour.group())
         position = colour.end()

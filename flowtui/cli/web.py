@@ -10,12 +10,13 @@ history resolved here, so every tab sees what `flowtui dashboard` would:
 - tabs never fire triggers (`--no-triggers`): with two tabs open a cron trigger would fire
   twice. `flowtui serve` is the one that runs triggers.
 
-Security: a browser tab can run any workflow of the folder, so
-- bound to a loopback address (the default), requests must name a loopback host (`Host:`), so a
-  web page cannot reach the dashboard through DNS rebinding;
-- bound to any other address, a token is generated and printed with the URL to open; every
-  request (pages, static files, the websocket) must carry it, as `?token=` or as the cookie
-  the first page sets (HttpOnly, SameSite=Strict); without it: 401, with a wrong one: 403;
+Security: a browser tab can run any workflow of the folder (and the builder any script), so
+- a token is generated at each start and printed in the URL to open; every request (pages,
+  static files, the websocket) must carry it, as `?token=` or as the cookie the first page
+  sets (HttpOnly, SameSite=Strict); without it: 401, with a wrong one: 403. On loopback too:
+  every user of a shared machine reaches 127.0.0.1 (as Jupyter, there is no way to turn it off);
+- bound to a loopback address (the default), requests must also name a loopback host
+  (`Host:`), so a web page cannot reach the dashboard through DNS rebinding;
 - the websocket refuses an `Origin` other than the page's own (cross-site websocket hijacking).
 """
 
@@ -35,10 +36,10 @@ from pathlib import Path
 def add_web_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "web",
-        help="serve the dashboard to a browser (127.0.0.1:8000; another --host needs a token)",
+        help="serve the dashboard to a browser (127.0.0.1:8000, the printed URL has a token)",
         description="Serve the dashboard to a browser: each tab gets its own dashboard on "
-        "FOLDER and the history. Bound to 127.0.0.1 by default; bound to another address, a "
-        "token is printed with the URL and every request must carry it (docs/web.md).",
+        "FOLDER and the history. Bound to 127.0.0.1 by default. A token is printed in the URL "
+        "to open, and every request must carry it, on 127.0.0.1 too (docs/web.md).",
     )
     p.add_argument("folder", nargs="?", help="folder of workflow files (as `flowtui dashboard`)")
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
@@ -125,21 +126,22 @@ def cmd_web(args: argparse.Namespace) -> int:
     os.environ["FLOWTUI_DB"] = check_history(args.db)
     from aiohttp import web
 
-    from flowtui.cli.webserver import DashboardServer, is_loopback
+    from flowtui.cli.webserver import DashboardServer
 
     sock = bind(args.host, args.port)
     port = sock.getsockname()[1]
-    token = None if is_loopback(args.host) else secrets.token_urlsafe(24)
+    token = secrets.token_urlsafe(24)  # on loopback too: other users of the machine reach it
     host = socket.gethostname() if args.host in ("0.0.0.0", "::", "") else args.host
     shown = f"[{host}]" if ":" in host else host
-    url = f"http://{shown}:{port}/" + (f"?token={token}" if token else "")
+    url = f"http://{shown}:{port}/?token={token}"
     server = DashboardServer(
         dashboard_command(folder, args.theme, args.parallel), host=args.host, port=port, token=token
     )
     print(f"flowtui web: the dashboard of {folder.resolve()} on {args.host}:{port}", flush=True)
     print(f"open {url}", flush=True)
-    if token:
-        print("(every request needs that token; anyone who has it can run workflows)", flush=True)
+    print(
+        "(every request needs that token; anyone who has it can run workflows as you)", flush=True
+    )
     print("Ctrl-C stops it (and the dashboards of open tabs)", flush=True)
     web.run_app(server._make_app(), sock=sock, print=None, access_log=None)
     return 0

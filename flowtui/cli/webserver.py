@@ -26,10 +26,11 @@ def is_loopback(host: str) -> bool:
 class DashboardServer(Server):
     """textual-serve's server with flowtui's checks in front of every request."""
 
-    def __init__(self, command: str, *, host: str, port: int, token: str | None) -> None:
+    def __init__(self, command: str, *, host: str, port: int, token: str) -> None:
         super().__init__(command, host=host, port=port, title="flowtui")
         self.token = token
         self.cookie = f"flowtui_web_{port}"  # cookies ignore ports: one name per server
+        self.loopback = is_loopback(host)
 
     async def _make_app(self) -> web.Application:
         app = await super()._make_app()
@@ -42,23 +43,24 @@ class DashboardServer(Server):
         if refusal is not None:
             return refusal
         response = await handler(request)
-        if self.token and request.query.get("token") and not response.prepared:
+        if request.query.get("token") and not response.prepared:
             response.set_cookie(self.cookie, self.token, httponly=True, samesite="Strict", path="/")
         if not response.prepared:
             response.headers["Referrer-Policy"] = "no-referrer"  # the token is in the URL
         return response
 
     def refusal(self, request: web.Request) -> web.Response | None:
-        if self.token is not None:
-            given = request.query.get("token") or request.cookies.get(self.cookie, "")
-            if not given:
-                return web.Response(
-                    status=401, text="flowtui web: open the URL with ?token= that it printed\n"
-                )
-            if not hmac.compare_digest(given.encode(), self.token.encode()):
-                return web.Response(status=403, text="flowtui web: wrong token\n")
-        elif not is_loopback(urlsplit(f"//{request.host}").hostname or ""):
+        """Why `request` is refused (Host, then token, then Origin), or None."""
+        if self.loopback and not is_loopback(urlsplit(f"//{request.host}").hostname or ""):
+            # DNS rebinding: a page of evil.example resolved to 127.0.0.1 names its own host
             return web.Response(status=403, text="flowtui web: only for 127.0.0.1/localhost\n")
+        given = request.query.get("token") or request.cookies.get(self.cookie, "")
+        if not given:
+            return web.Response(
+                status=401, text="flowtui web: open the URL with ?token= that it printed\n"
+            )
+        if not hmac.compare_digest(given.encode(), self.token.encode()):
+            return web.Response(status=403, text="flowtui web: wrong token\n")
         origin = request.headers.get("Origin")
         if origin and urlsplit(origin).netloc != request.host:
             return web.Response(status=403, text="flowtui web: cross-origin request refused\n")
@@ -66,7 +68,7 @@ class DashboardServer(Server):
 
     async def handle_index(self, request: web.Request) -> web.StreamResponse:
         # the page's static and websocket URLs point where the browser reached us (the bound
-        # address may be 0.0.0.0); the Host was checked (loopback) or the token was given
+        # address may be 0.0.0.0); the token was given (and, on loopback, the Host checked)
         self.public_url = f"{request.scheme}://{request.host}"
         return await super().handle_index(request)
 

@@ -32,6 +32,7 @@ from flowtui.engine.identity import current_user
 from flowtui.engine.runner import Runner
 from flowtui.engine.states import RunStatus
 from flowtui.model.catalog import WorkflowCatalog
+from flowtui.notify import Notifier
 from flowtui.runtime import Runtime, RuntimeOptions, child_resolver, open_history
 from flowtui.store.db import StoreError, StoreFullError
 from flowtui.store.runstore import RunStore
@@ -43,7 +44,7 @@ from flowtui.tui.config import UserConfig, remember_theme
 from flowtui.tui.environments import EnvironmentsMixin
 from flowtui.tui.files import FileActionsMixin
 from flowtui.tui.keys import binding_ids, describe, help_sections
-from flowtui.tui.notify import Notifier, tell
+from flowtui.tui.notify import tell
 from flowtui.tui.screens.builder import BuilderScreen
 from flowtui.tui.screens.dialogs import HelpScreen
 from flowtui.tui.themes import DEFAULT_THEME, load_themes

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from flowtui.cli.links import links_enabled
+from flowtui.cli.links import hyperlink, links_enabled, run_url, web_url
+from flowtui.cli.visible import visible
 from tests.cli.conftest import Cli
 from tests.cli.test_live_footer import Terminal
 
@@ -75,3 +76,79 @@ def test_links_switch(monkeypatch: pytest.MonkeyPatch) -> None:
         assert links_enabled(pipe)
     os.close(master)
     os.close(reader)
+
+
+def osc8(url: str, text: str = "x") -> str:
+    return f"\x1b]8;id=1;{url}\x1b\\{text}\x1b]8;;\x1b\\"
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "flowtui://run/5",
+        "flowtui://run/5/step/deploy",
+        "flowtui://run/5/step/apply%20eu.v2-b_c",
+        "http://127.0.0.1:8000/#run=5",
+        "http://127.0.0.1:8000/#run=5&step=deploy",
+    ],
+)
+def test_links_flowtui_makes_pass_through(url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FLOWTUI_WEB_URL", "http://127.0.0.1:8000")
+    assert visible(osc8(url)) == osc8(url)
+
+
+@pytest.mark.parametrize("web", ["", "http://127.0.0.1:8000/?token=s3cret"])
+def test_every_step_name_links(web: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Whatever a step is called (matrix names, `~`, accents), `run_url`'s link passes."""
+    monkeypatch.setenv("FLOWTUI_WEB_URL", web)
+    for step in ("deploy", "apply[region=eu west]", "a~b/c", "déployer", "x&step=y"):
+        link = hyperlink("step", run_url(12, step))
+        assert visible(link) == link, step
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        # the userinfo trick: the host is evil.example
+        "http://127.0.0.1:8000@evil.example/login",
+        "http://127.0.0.1:8000.evil.example/#run=5",
+        "http://127.0.0.1:8000/login",
+        "http://127.0.0.1:8000/#run=5&step=x/../../evil",
+        "http://127.0.0.1:8000/#run=5@evil.example",
+        "flowtui://evil.example/",
+        "flowtui://run/5/../../x",
+        "flowtui://run/5?x=1",
+        "flowtui://run/abc",
+        "flowtui://run/5/step/a/b",
+    ],
+)
+def test_a_step_cannot_link_anywhere_else(url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FLOWTUI_WEB_URL", "http://127.0.0.1:8000")
+    shown = visible(osc8(url))
+    assert "\x1b" not in shown and url in shown
+
+
+@pytest.mark.parametrize(
+    ("given", "base"),
+    [
+        ("http://127.0.0.1:8000", "http://127.0.0.1:8000/"),
+        ("http://127.0.0.1:8000/", "http://127.0.0.1:8000/"),
+        ("http://127.0.0.1:8000/?token=s3cret", "http://127.0.0.1:8000/"),
+        ("http://127.0.0.1:8000/?token=s3cret#run=4", "http://127.0.0.1:8000/"),
+        ("https://ci.example:8443/flowtui?token=s3cret", "https://ci.example:8443/flowtui/"),
+        ("http://ann:pw@ci.example/", "http://ci.example/"),
+        (" http://[::1]:8000 ", "http://[::1]:8000/"),
+        ("ftp://ci.example/", None),
+        ("http://", None),
+        ("", None),
+    ],
+)
+def test_web_url_keeps_no_query(
+    given: str, base: str | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A URL pasted from `flowtui web` (with its `?token=`) never ends up in a link."""
+    monkeypatch.setenv("FLOWTUI_WEB_URL", given)
+    assert web_url() == base
+    if base is not None:
+        assert run_url(4, "deploy") == f"{base}#run=4&step=deploy"
+        assert "s3cret" not in run_url(4)

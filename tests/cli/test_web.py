@@ -102,27 +102,25 @@ class WebServer:
         return self.proc.wait(timeout=15)
 
 
-@pytest.fixture
-def served(tmp_path: Path) -> Iterator[WebServer]:
-    server = WebServer(tmp_path)
-    yield server
-    assert server.stop() == 0
-
-
 @pytest.fixture(scope="module")
-def served_anywhere(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebServer]:
-    """On 0.0.0.0, so with a token: the browser test and the token checks share it."""
-    server = WebServer(tmp_path_factory.mktemp("web"), "--host", "0.0.0.0")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebServer]:
+    """On 127.0.0.1 (the default): the browser test and the loopback checks share it."""
+    server = WebServer(tmp_path_factory.mktemp("web"))
     yield server
     assert server.stop() == 0
+
+
+def request(url: str, headers: dict[str, str] | None = None) -> tuple[int, list[str]]:
+    """The status and the `Set-Cookie` headers of a GET."""
+    try:
+        with urllib.request.urlopen(urllib.request.Request(url, headers=headers or {})) as r:
+            return int(r.status), r.headers.get_all("Set-Cookie") or []
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.headers.get_all("Set-Cookie") or []
 
 
 def status(url: str, headers: dict[str, str] | None = None) -> int:
-    try:
-        with urllib.request.urlopen(urllib.request.Request(url, headers=headers or {})) as r:
-            return int(r.status)
-    except urllib.error.HTTPError as exc:
-        return exc.code
+    return request(url, headers)[0]
 
 
 async def websocket_status(url: str, headers: dict[str, str] | None = None) -> int:
@@ -135,12 +133,14 @@ async def websocket_status(url: str, headers: dict[str, str] | None = None) -> i
             return exc.status
 
 
-def test_the_dashboard_in_headless_chromium(served_anywhere: WebServer, tmp_path: Path) -> None:
-    """The page, its scripts and the websocket carry the token: the URL's, then its cookie."""
+def test_the_dashboard_in_headless_chromium(served: WebServer, tmp_path: Path) -> None:
+    """The URL `flowtui web` printed (with its token) opens the dashboard; the page's scripts
+    and the websocket carry the token in the cookie that first page set."""
     from playwright.sync_api import sync_playwright
 
     assert Path(CHROMIUM).exists(), "install Debian's chromium (apt-get install -y chromium)"
-    base = f"http://127.0.0.1:{served_anywhere.port}"
+    base = f"http://127.0.0.1:{served.port}"
+    assert served.url.startswith(f"{base}/?token=")
     with sync_playwright() as playwright:
         # a fresh profile (--user-data-dir) of its own
         browser = playwright.chromium.launch_persistent_context(
@@ -153,7 +153,7 @@ def test_the_dashboard_in_headless_chromium(served_anywhere: WebServer, tmp_path
         # the page asks Google for a font: nothing leaves this machine
         page.route(lambda url: not url.startswith(base), lambda route: route.abort())
         page.add_init_script(CATCH_TERMINAL)
-        page.goto(f"{base}/?token={served_token(served_anywhere.url)}")
+        page.goto(served.url)
         page.wait_for_function(f"({SCREEN})().includes('hello')", timeout=15_000)
         assert "Workf" in page.evaluate(SCREEN)  # the workflow list's header
         page.click("#terminal")  # the keyboard goes to the terminal
@@ -167,15 +167,39 @@ def test_the_dashboard_in_headless_chromium(served_anywhere: WebServer, tmp_path
         browser.close()
 
 
+def test_loopback_needs_the_token_too(served: WebServer) -> None:
+    """Another user of this machine reaches 127.0.0.1 as well: without the token, nothing."""
+    token = served_token(served.url)
+    assert len(token) >= 32 and token in served.printed
+    base = f"http://127.0.0.1:{served.port}"
+    for path in ("/", "/static/js/textual.js"):
+        assert status(base + path) == 401
+        assert status(f"{base}{path}?token=wrong") == 403
+        assert status(f"{base}{path}?token={token}") == 200
+    ws = f"ws://127.0.0.1:{served.port}/ws"
+    assert asyncio.run(websocket_status(ws)) == 401
+    assert asyncio.run(websocket_status(f"{ws}?token=wrong")) == 403
+    # the first page sets the cookie the rest of the page's requests carry
+    code, cookies = request(f"{base}/?token={token}")
+    assert code == 200 and len(cookies) == 1
+    cookie = cookies[0].split(";")[0]
+    assert cookie == f"flowtui_web_{served.port}={token}"
+    assert "HttpOnly" in cookies[0] and "SameSite=Strict" in cookies[0]
+    assert status(f"{base}/static/js/textual.js", {"Cookie": cookie}) == 200
+    assert status(base + "/", {"Cookie": f"flowtui_web_{served.port}=wrong"}) == 403
+
+
 def test_refusals_on_loopback(
     served: WebServer, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    """With the token: a foreign Host (DNS rebinding) or Origin (cross-site websocket
+    hijacking) is still refused."""
+    token = served_token(served.url)
     base = f"http://127.0.0.1:{served.port}"
-    assert "?token=" not in served.url
-    assert status(base + "/") == 200
+    assert status(f"{base}/?token={token}") == 200
     # DNS rebinding: a page of evil.example resolved to 127.0.0.1 names its own host
-    assert status(base + "/", {"Host": f"evil.example:{served.port}"}) == 403
-    ws = f"ws://127.0.0.1:{served.port}/ws"
+    assert status(f"{base}/?token={token}", {"Host": f"evil.example:{served.port}"}) == 403
+    ws = f"ws://127.0.0.1:{served.port}/ws?token={token}"
     # cross-site websocket hijacking: another site's page opening our websocket
     assert asyncio.run(websocket_status(ws, {"Origin": "http://evil.example"})) == 403
     # the port is taken: a clear error, no traceback (in this process: a start costs seconds)
@@ -185,20 +209,25 @@ def test_refusals_on_loopback(
     assert err.startswith(f"flowtui: error: 127.0.0.1:{served.port} is already in use")
 
 
-def test_another_address_needs_the_token_on_every_request(served_anywhere: WebServer) -> None:
-    server = served_anywhere
-    token = served_token(server.url)
-    assert token and token in server.printed
-    base = f"http://127.0.0.1:{server.port}"
-    for path in ("/", "/static/js/textual.js"):
-        assert status(base + path) == 401
-        assert status(f"{base}{path}?token=wrong") == 403
-        assert status(f"{base}{path}?token={token}") == 200
-    ws = f"ws://127.0.0.1:{server.port}/ws"
-    assert asyncio.run(websocket_status(ws)) == 401
-    assert asyncio.run(websocket_status(f"{ws}?token=wrong")) == 403
-    cookie = {"Cookie": f"flowtui_web_{server.port}=wrong"}
-    assert asyncio.run(websocket_status(ws, cookie)) == 403
+def test_another_address_needs_the_token_on_every_request(tmp_path: Path) -> None:
+    server = WebServer(tmp_path, "--host", "0.0.0.0")
+    try:
+        token = served_token(server.url)
+        assert token and token in server.printed
+        base = f"http://127.0.0.1:{server.port}"
+        for path in ("/", "/static/js/textual.js"):
+            assert status(base + path) == 401
+            assert status(f"{base}{path}?token=wrong") == 403
+            assert status(f"{base}{path}?token={token}") == 200
+        # bound to every address, any name reaches it: the token is the check
+        assert status(f"{base}/?token={token}", {"Host": f"ci.example:{server.port}"}) == 200
+        ws = f"ws://127.0.0.1:{server.port}/ws"
+        assert asyncio.run(websocket_status(ws)) == 401
+        assert asyncio.run(websocket_status(f"{ws}?token=wrong")) == 403
+        cookie = {"Cookie": f"flowtui_web_{server.port}=wrong"}
+        assert asyncio.run(websocket_status(ws, cookie)) == 403
+    finally:
+        assert server.stop() == 0
 
 
 def served_token(url: str) -> str:
