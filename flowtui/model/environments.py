@@ -160,9 +160,7 @@ def environment_record(env: Environment) -> dict[str, Any]:
         "pos": [env.pos.file, env.pos.line, env.pos.column],
         "description": env.description,
         "variables": dict(env.variables),
-        "secrets": {
-            name: {"source": s.source, "ref": s.ref} for name, s in env.secrets.items()
-        },
+        "secrets": {name: {"source": s.source, "ref": s.ref} for name, s in env.secrets.items()},
         "protection": None
         if protection is None
         else {"spec": dict(protection.spec), "timeout": protection.timeout},

@@ -9,7 +9,7 @@ disagree with the history.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -193,9 +193,14 @@ def declared_environments(folders: Sequence[Path]) -> dict[str, Workflow]:
 async def environment_overview(store: RunStore, folders: Sequence[Path]) -> list[EnvironmentState]:
     """Every environment the workflows in `folders` declare (in file order) with its
     state, then environments runs were recorded in that no file declares any more."""
+    return await overview_of(store, declared_environments(folders))
+
+
+async def overview_of(store: RunStore, declared: Mapping[str, Workflow]) -> list[EnvironmentState]:
+    """`environment_overview` of workflows already loaded (the dashboard's catalog), by name."""
     states = {(s.workflow, s.environment): s for s in await environment_states(store)}
     rows: list[EnvironmentState] = []
-    for name, workflow in sorted(declared_environments(folders).items()):
+    for name, workflow in sorted(declared.items()):
         for env in workflow.environments:
             state = states.pop((name, env), None)
             rows.append(state or EnvironmentState(name, env, None, None, None))

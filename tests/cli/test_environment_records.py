@@ -88,4 +88,3 @@ def test_a_rerun_binds_the_recorded_environment_and_envs_names_the_gates_approve
     assert [(e["release_run_id"], e["approved_by"], e["other_approvals"]) for e in envs] == [
         (3, [me], [])
     ]
-
