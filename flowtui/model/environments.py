@@ -72,6 +72,25 @@ def unknown_environment(workflow: Workflow, name: str) -> str:
     return f"{workflow.name} has no environment `{name}` (known: {known})"
 
 
+def for_run(workflow: Workflow, name: str | None) -> Workflow:
+    """The workflow a run chosen by a person starts (`flowtui run --env`, the dashboard's
+    `r` and `:run --env`): bound to environment `name`, or as it is for None."""
+    return workflow if not name else bind_environment(workflow, name)
+
+
+def choice_label(env: Environment) -> str:
+    """How a run dialog offers environment `env`: its name, whether it is protected (and
+    by whom), its description."""
+    label = env.name
+    if env.protection is not None:
+        approvers = env.protection.spec.get("approvers") or []
+        who = ", ".join(str(a) for a in approvers) if approvers else "anyone"
+        label += f" (protected: approval by {who})"
+    if env.description:
+        label += f" — {env.description}"
+    return label
+
+
 def bind_environment(
     workflow: Workflow, name: str, extra_env: Mapping[str, str] | None = None
 ) -> Workflow:
