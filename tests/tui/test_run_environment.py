@@ -70,12 +70,16 @@ async def test_the_run_dialog_binds_the_chosen_environment(tmp_path: Path) -> No
         logs = [line.line for line in await app.history.get_logs(2, "ship")]
         assert any("ship 1.0 to staging.local in staging" in line for line in logs)
 
+        assert await app.command_candidates("run", 1, ["deploy"]) == ["--env"]
+        assert await app.command_candidates("run", 2, ["deploy", "--env"]) == [
+            "staging",
+            "production",
+        ]
         await type_command(pilot, app, "run deploy --env prod")
         await until(
             pilot,
             lambda: any(
-                "deploy has no environment `prod`" in str(n.message)
-                for n in app._notifications
+                "deploy has no environment `prod`" in str(n.message) for n in app._notifications
             ),
         )
         assert not isinstance(app.screen, ParamsScreen)
