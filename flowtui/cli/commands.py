@@ -265,13 +265,10 @@ def _workflow_to_run(
 ) -> tuple[Workflow, tuple[circleci.Note, ...]]:
     """The workflow `flowtui run` starts, bound to `--env` when one is given."""
     workflow, notes = _chosen_workflow(args, dirs, params)
-    env = getattr(args, "env", None)
-    if not env:
-        return workflow, notes
-    from flowtui.model.environments import bind_environment
+    from flowtui.model.environments import for_run
 
-    try:  # its variables, secrets, approval gate and queue
-        return bind_environment(workflow, env), notes
+    try:  # its variables, secrets, approval gate and queue (the dashboard's `r` alike)
+        return for_run(workflow, getattr(args, "env", None)), notes
     except LookupError as exc:
         raise CliError(str(exc).strip("'\"")) from None
 

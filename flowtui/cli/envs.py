@@ -43,6 +43,7 @@ def state_view(state: EnvironmentState) -> dict[str, Any]:
         "release_run_id": deployed.id if deployed is not None else None,
         "deployed_at": state.deployed_at,
         "approved_by": list(state.approved_by),
+        "other_approvals": [{"step": step, "by": by} for step, by in state.other_approvals],
     }
 
 

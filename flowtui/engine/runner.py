@@ -15,7 +15,7 @@ import os
 import shutil
 import time
 from collections.abc import Callable, Collection, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +43,7 @@ from flowtui.engine.records import CommandRecord, NewStep, RunRecord
 from flowtui.engine.remote import StepDispatcher, no_dispatcher_message
 from flowtui.engine.selection import left_out_step
 from flowtui.engine.states import RunStatus, StepStatus
-from flowtui.model.environments import gate_record
+from flowtui.model.environments import environment_record, gate_record
 from flowtui.model.workflow import Workflow
 
 __all__ = ["RunError", "RunHandle", "Runner", "RunnerOptions", "WorkflowResolver"]
@@ -104,8 +104,13 @@ def load_recorded_workflow(run: RunRecord) -> Workflow:
         source = path.read_text(encoding="utf-8")
     workflow = load_workflow_text(source, str(path or run.workflow), path=path)
     if run.environment:  # the same variables, secrets, gate and queue as the run had
-        from flowtui.model.environments import bind_environment
+        from flowtui.model.environments import bind_environment, recorded_environment
 
+        recorded = recorded_environment(run.definition, run.environment)
+        if recorded is not None:  # as the run recorded it, not today's environments file
+            workflow = replace(
+                workflow, environments={**workflow.environments, run.environment: recorded}
+            )
         extra = run.definition.get("environment_env")
         workflow = bind_environment(
             workflow, run.environment, extra if isinstance(extra, dict) else None
@@ -293,6 +298,9 @@ class Runner:
         }
         if (gate := gate_record(workflow)) is not None:  # approvers checked by `approve`
             definition["gate"] = gate
+        if (bound := workflow.environments.get(workflow.environment or "")) is not None:
+            # the environment as it is now, for a rerun or an adopter (docs/workflow-format.md)
+            definition["environment"] = environment_record(bound)
         if workflow.environment is not None:  # a promotion's FLOWTUI_RELEASE, for a rerun
             definition["environment_env"] = {
                 k: v for k, v in workflow.env.items() if k.startswith("FLOWTUI_")

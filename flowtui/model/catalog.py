@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from flowtui.model.environments import ENVIRONMENTS_FILES
 from flowtui.model.errors import WorkflowError
 from flowtui.model.loader import discover_workflows, is_workflow_file, load_workflow
 from flowtui.model.workflow import Workflow
@@ -80,9 +81,15 @@ class WorkflowCatalog:
 
     def load(self, paths: Iterable[Path]) -> list[Loaded]:
         """Load the given files without changing the catalog (safe in a thread: evaluating
-        a Python workflow file may take up to its timeout); `apply` takes the result."""
+        a Python workflow file may take up to its timeout); `apply` takes the result.
+
+        A change of the folder's `environments.yaml` reloads every workflow of the folder:
+        each is validated, and bound to its environments, with that file."""
+        paths = set(paths)
+        if any(self._is_environments_file(path) for path in paths):
+            paths.update(self.scan_paths())
         loaded: list[Loaded] = []
-        for path in sorted(set(paths)):
+        for path in sorted(paths):
             if not is_workflow_file(path) or not path.exists():
                 loaded.append((path, None))  # gone, or no longer a workflow file
                 continue
@@ -123,14 +130,13 @@ class WorkflowCatalog:
                 broken.append(path)
             elif old is None:
                 added.append(path)
-            elif (
-                old.workflow is None
-                or old.error
-                or old.workflow.source_hash != workflow.source_hash
-            ):
+            elif _changed(old, workflow):
                 updated.append(path)
             self._entries[path] = entry
         return CatalogChange(tuple(added), tuple(updated), tuple(removed), tuple(broken))
+
+    def _is_environments_file(self, path: Path) -> bool:
+        return path.name in ENVIRONMENTS_FILES and path.parent == self.folder
 
     def _name_clash(self, path: Path, name: str) -> Path | None:
         for other, entry in self._entries.items():
@@ -140,6 +146,11 @@ class WorkflowCatalog:
 
 
 def _changed(old: CatalogEntry, workflow: Workflow) -> bool:
+    """A new version of the file, or the same file with other environments (its folder's
+    `environments.yaml` changed)."""
     return (
-        bool(old.error) or old.workflow is None or old.workflow.source_hash != workflow.source_hash
+        bool(old.error)
+        or old.workflow is None
+        or old.workflow.source_hash != workflow.source_hash
+        or old.workflow.environments != workflow.environments
     )

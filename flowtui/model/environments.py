@@ -72,6 +72,25 @@ def unknown_environment(workflow: Workflow, name: str) -> str:
     return f"{workflow.name} has no environment `{name}` (known: {known})"
 
 
+def for_run(workflow: Workflow, name: str | None) -> Workflow:
+    """The workflow a run chosen by a person starts (`flowtui run --env`, the dashboard's
+    `r` and `:run --env`): bound to environment `name`, or as it is for None."""
+    return workflow if not name else bind_environment(workflow, name)
+
+
+def choice_label(env: Environment) -> str:
+    """How a run dialog offers environment `env`: its name, whether it is protected (and
+    by whom), its description."""
+    label = env.name
+    if env.protection is not None:
+        approvers = env.protection.spec.get("approvers") or []
+        who = ", ".join(str(a) for a in approvers) if approvers else "anyone"
+        label += f" (protected: approval by {who})"
+    if env.description:
+        label += f" — {env.description}"
+    return label
+
+
 def bind_environment(
     workflow: Workflow, name: str, extra_env: Mapping[str, str] | None = None
 ) -> Workflow:
@@ -147,4 +166,62 @@ def recorded_gate(definition: Mapping[str, Any], name: str) -> Step | None:
         pos=SourcePos("<environment>", 1, 1),
         spec=dict(spec or {}),
         timeout=float(timeout) if isinstance(timeout, int | float) else None,
+    )
+
+
+def environment_record(env: Environment) -> dict[str, Any]:
+    """Environment `env` as a run's definition records it (JSON), beside the workflow's
+    source text: a rerun or an adopted queued run binds this, not today's environments
+    file.  Secrets are recorded by source (`{env: VAR}`, `{file: PATH}`), never by value."""
+    protection = env.protection
+    return {
+        "name": env.name,
+        "pos": [env.pos.file, env.pos.line, env.pos.column],
+        "description": env.description,
+        "variables": dict(env.variables),
+        "secrets": {name: {"source": s.source, "ref": s.ref} for name, s in env.secrets.items()},
+        "protection": None
+        if protection is None
+        else {"spec": dict(protection.spec), "timeout": protection.timeout},
+        "concurrency": env.concurrency,
+        "promote_from": env.promote_from,
+    }
+
+
+def recorded_environment(definition: Mapping[str, Any], name: str) -> Environment | None:
+    """The environment `environment_record` wrote into a run's definition, if it is `name`
+    (None for runs recorded before environments were: they bind today's file)."""
+    data = definition.get("environment")
+    if not isinstance(data, dict) or data.get("name") != name:
+        return None
+    pos = data.get("pos")
+    where = (
+        SourcePos(str(pos[0]), int(pos[1]), int(pos[2]))
+        if isinstance(pos, list) and len(pos) == 3
+        else SourcePos("<environment>", 1, 1)
+    )
+    secrets = {
+        str(key): SecretSpec(str(key), str(spec.get("source")), str(spec.get("ref")))
+        for key, spec in (data.get("secrets") or {}).items()
+        if isinstance(spec, dict)
+    }
+    guard = data.get("protection")
+    protection = None
+    if isinstance(guard, dict):
+        timeout = guard.get("timeout")
+        protection = Protection(
+            dict(guard.get("spec") or {}),
+            float(timeout) if isinstance(timeout, int | float) else None,
+        )
+    source = data.get("promote_from")
+    concurrency = data.get("concurrency")
+    return Environment(
+        name=name,
+        pos=where,
+        description=str(data.get("description") or ""),
+        variables={str(k): str(v) for k, v in (data.get("variables") or {}).items()},
+        secrets=secrets,
+        protection=protection,
+        concurrency=concurrency if isinstance(concurrency, int) else 1,
+        promote_from=str(source) if source else None,
     )

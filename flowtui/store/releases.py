@@ -9,18 +9,20 @@ disagree with the history.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from flowtui.engine.records import RunRecord
-from flowtui.engine.states import RunStatus
-from flowtui.model.environments import bind_environment, unknown_environment
+from flowtui.engine.states import RunStatus, StepStatus
+from flowtui.model.environments import bind_environment, gate_name, unknown_environment
 from flowtui.model.errors import WorkflowError
 from flowtui.model.loader import discover_workflows, load_workflow
 from flowtui.model.workflow import Workflow
 from flowtui.store.rows import _run_record
 from flowtui.store.runstore import RunStore
+
+MAX_REUSE_HOPS = 50  # reruns followed back to the run whose gate was approved
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,7 +32,9 @@ class EnvironmentState:
     last_run: RunRecord | None  # the newest run in it (any status); None: never run
     release_run: RunRecord | None  # the newest successful one: what is deployed
     release: str | None  # its release output (None: not declared, or not produced)
-    approved_by: tuple[str, ...] = ()  # who passed the release run's protection
+    approved_by: tuple[str, ...] = ()  # who passed the release run's protection gate
+    # other approvals of the release run: (step, who), its own approval steps' answers
+    other_approvals: tuple[tuple[str, str], ...] = ()
 
     @property
     def deployed_at(self) -> float | None:
@@ -72,14 +76,41 @@ async def environment_states(
         release_run = deployed.get((run.workflow, run.environment))
         release = None
         approved: tuple[str, ...] = ()
+        others: tuple[tuple[str, str], ...] = ()
         if release_run is not None:
             release = release_of(release_run, await store.get_outputs(release_run.id))
-            approvals = await store.get_approvals(release_run.id)
-            approved = tuple(sorted({a.by for a in approvals if a.approved}))
+            approved, others = await _approvals(store, release_run)
         states.append(
-            EnvironmentState(run.workflow, run.environment, run, release_run, release, approved)
+            EnvironmentState(
+                run.workflow, run.environment, run, release_run, release, approved, others
+            )
         )
     return states
+
+
+async def _approvals(
+    store: RunStore, run: RunRecord
+) -> tuple[tuple[str, ...], tuple[tuple[str, str], ...]]:
+    """Who approved `run`'s environment gate (followed to the run it was reused from, for
+    a rerun that did not ask again), and the run's other approvals as (step, who)."""
+    assert run.environment is not None
+    gate = gate_name(run.environment)
+    approvals = await store.get_approvals(run.id)
+    others = tuple(sorted({(a.step, a.by) for a in approvals if a.approved and a.step != gate}))
+    source: RunRecord | None = run
+    for _ in range(MAX_REUSE_HOPS):
+        if source is None:
+            break
+        if source is not run:
+            approvals = await store.get_approvals(source.id)
+        gated = sorted({a.by for a in approvals if a.approved and a.step == gate})
+        if gated:
+            return tuple(gated), others
+        step = next((s for s in await store.get_steps(source.id) if s.name == gate), None)
+        if step is None or step.status != StepStatus.REUSED or step.reused_from is None:
+            break
+        source = await store.get_run(step.reused_from)
+    return (), others
 
 
 async def release_run(store: RunStore, workflow: str, environment: str) -> RunRecord | None:
@@ -162,9 +193,14 @@ def declared_environments(folders: Sequence[Path]) -> dict[str, Workflow]:
 async def environment_overview(store: RunStore, folders: Sequence[Path]) -> list[EnvironmentState]:
     """Every environment the workflows in `folders` declare (in file order) with its
     state, then environments runs were recorded in that no file declares any more."""
+    return await overview_of(store, declared_environments(folders))
+
+
+async def overview_of(store: RunStore, declared: Mapping[str, Workflow]) -> list[EnvironmentState]:
+    """`environment_overview` of workflows already loaded (the dashboard's catalog), by name."""
     states = {(s.workflow, s.environment): s for s in await environment_states(store)}
     rows: list[EnvironmentState] = []
-    for name, workflow in sorted(declared_environments(folders).items()):
+    for name, workflow in sorted(declared.items()):
         for env in workflow.environments:
             state = states.pop((name, env), None)
             rows.append(state or EnvironmentState(name, env, None, None, None))

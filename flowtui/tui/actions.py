@@ -18,12 +18,18 @@ from flowtui.engine.runner import RunError, Runner
 from flowtui.engine.states import StepStatus
 from flowtui.engine.stepshell import ShellError, prepare_shell
 from flowtui.model.catalog import CatalogEntry
+from flowtui.model.environments import (
+    UnknownEnvironment,
+    choice_label,
+    for_run,
+    unknown_environment,
+)
 from flowtui.model.workflow import Workflow
 from flowtui.store.compare import compare_runs, last_green_before
 from flowtui.tui.refresh import RefreshMixin
 from flowtui.tui.screens.approval import ApprovalScreen, Verdict
 from flowtui.tui.screens.compare import CompareScreen
-from flowtui.tui.screens.dialogs import ConfirmScreen, ParamsScreen
+from flowtui.tui.screens.dialogs import ConfirmScreen, ParamsScreen, RunRequest
 from flowtui.tui.screens.inbox import InboxScreen
 from flowtui.tui.screens.rerun_preview import RerunPreviewScreen
 from flowtui.tui.shell import run_shell
@@ -89,7 +95,9 @@ class ActionsMixin(RefreshMixin):
         await self.run_entry(self.selected_entry)
 
     @writes("run")
-    async def run_entry(self, entry: CatalogEntry | None) -> None:
+    async def run_entry(self, entry: CatalogEntry | None, environment: str | None = None) -> None:
+        """Run `entry`'s workflow: asks for its params and, when it has environments, which
+        one to run in (`environment`, given by `:run NAME --env X`, is chosen at first)."""
         if entry is None or entry.workflow is None:
             self.notify("select a workflow that loads", severity="warning")
             return
@@ -99,31 +107,40 @@ class ActionsMixin(RefreshMixin):
                 f"{workflow.name} is a draft: set `status: active` to run it", severity="warning"
             )
             return
-        if workflow.params:
+        if environment is not None and environment not in workflow.environments:
+            self.notify(unknown_environment(workflow, environment), severity="error")
+            return
+        if workflow.params or (workflow.environments and environment is None):
             fields = {
                 name: (spec.default or "", spec.required, spec.description)
                 for name, spec in workflow.params.items()
             }
+            choices = [(n, choice_label(env)) for n, env in workflow.environments.items()]
 
             @reported
-            async def chosen(self: ActionsMixin, values: dict[str, str] | None) -> None:
-                if values is not None:
-                    await self._start_run(workflow, values)
+            async def chosen(self: ActionsMixin, request: RunRequest | None) -> None:
+                if request is not None:
+                    await self._start_run(workflow, request.params, request.environment)
 
-            self.push_screen(ParamsScreen(workflow.name, fields), functools.partial(chosen, self))
+            dialog = ParamsScreen(workflow.name, fields, choices, environment=environment)
+            self.push_screen(dialog, functools.partial(chosen, self))
             return
-        await self._start_run(workflow, {})
+        await self._start_run(workflow, {}, environment)
 
-    async def _start_run(self, workflow: Workflow, params: dict[str, str]) -> None:
-        try:
+    async def _start_run(
+        self, workflow: Workflow, params: dict[str, str], environment: str | None = None
+    ) -> None:
+        try:  # bound as `flowtui run --env` binds it
+            bound = for_run(workflow, environment)
             handle = await self.local_runner.submit(
-                workflow, params=params, trigger="manual", triggered_by=current_user()
+                bound, params=params, trigger="manual", triggered_by=current_user()
             )
-        except RunError as exc:
-            self.notify(str(exc), title="cannot run", severity="error")
+        except (RunError, UnknownEnvironment) as exc:
+            self.notify(str(exc).strip("'\""), title="cannot run", severity="error")
             return
         self._pin(handle.run_id)
-        self.notify(f"started {workflow.name} run {handle.run_id}")
+        where = f" in {environment}" if environment else ""
+        self.notify(f"started {workflow.name} run {handle.run_id}{where}")
         self._show_soon()  # its first steps are starting: keys stay answered meanwhile
 
     def _pin(self, run_id: int) -> None:

@@ -501,6 +501,7 @@ class FlowApp(CommandModeMixin, FileActionsMixin, BuilderActionsMixin, Environme
             if change:
                 await self.refresh_list()
                 await self.refresh_view()
+                await self.refresh_environments()  # `E`, if open
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         """The one place a worker's failure goes: reported, and the app keeps going."""

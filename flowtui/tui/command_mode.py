@@ -37,7 +37,7 @@ class CommandModeMixin(ActionsMixin):
                 names = [e.name for e in self.catalog.entries]
                 self.notify(unknown("workflow", args[0], names), severity="error")
                 return
-            await self.run_entry(entry)
+            await self.run_entry(entry, command.options.get("env"))
         elif name in ("approve", "reject"):
             step = args[1] if len(args) > 1 else None
             await self._decide(approve=name == "approve", run_id=command.run_id, step=step)
@@ -61,6 +61,11 @@ class CommandModeMixin(ActionsMixin):
         typed so far), for completion."""
         if command == "run" and index == 0:
             return sorted(e.name for e in self.catalog.entries)
+        if command == "run" and index == 1:
+            return ["--env"]
+        if command == "run" and index == 2 and tuple(before[1:]) == ("--env",):
+            entry = self.catalog.by_name(before[0])
+            return list(entry.workflow.environments) if entry and entry.workflow else []
         if command == "theme" and index == 0:
             return sorted(self.available_themes)
         if self.store is None:

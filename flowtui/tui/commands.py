@@ -1,6 +1,6 @@
 """The `:` command line's language (k9s-like): parsing and completion, no widgets here.
 
-`:run NAME`, `:approve RUN [STEP]`, `:reject RUN [STEP]`, `:rerun RUN`, `:cancel RUN`,
+`:run NAME [--env ENV]`, `:approve RUN [STEP]`, `:reject RUN [STEP]`, `:rerun RUN`, `:cancel RUN`,
 `:theme NAME`, `:q`.  A RUN is a run id (`12` or `#12`).  What a command does is the
 dashboard's own action (`tui.actions`, over `flowtui.control`); this module only says which.
 """
@@ -8,12 +8,16 @@ dashboard's own action (`tui.actions`, over `flowtui.control`); this module only
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 # name -> (arguments, what it does); the help screen and the errors are made from this
 COMMANDS: dict[str, tuple[str, str]] = {
-    "run": ("NAME", "run the workflow NAME (asks for its params)"),
+    "run": (
+        "NAME [--env ENV]",
+        "run the workflow NAME (asks for its params and environment), in ENV if given",
+    ),
     "approve": ("RUN [STEP]", "approve the held STEP (or only held step) of run RUN"),
     "reject": ("RUN [STEP]", "reject the held STEP (or only held step) of run RUN"),
     "rerun": ("RUN", "rerun run RUN from its failed step"),
@@ -22,6 +26,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "q": ("", "quit (asks when runs are going)"),
 }
 ALIASES = {"quit": "q", "q!": "q"}
+OPTIONS: dict[str, tuple[str, ...]] = {"run": ("--env",)}  # options taking a value
 
 
 class CommandError(ValueError):
@@ -32,6 +37,7 @@ class CommandError(ValueError):
 class Command:
     name: str
     args: tuple[str, ...]
+    options: dict[str, str] = field(default_factory=dict)  # `--env X` -> {"env": "X"}
 
     @property
     def run_id(self) -> int:
@@ -56,7 +62,8 @@ def parse(text: str) -> Command:
     name = ALIASES.get(name, name)
     if name not in COMMANDS:
         raise CommandError(f"unknown command :{name} — known: {', '.join(COMMANDS)}")
-    spec = COMMANDS[name][0].split()
+    args, options = _options(name, args)
+    spec = re.sub(r"\[--[^]]*\]", "", COMMANDS[name][0]).split()  # the words, no options
     needed = [a for a in spec if not a.startswith("[")]
     if len(args) < len(needed):
         raise CommandError(f"{usage(name)}: {' '.join(needed)} missing")
@@ -64,7 +71,29 @@ def parse(text: str) -> Command:
         raise CommandError(f"{usage(name)}: too many words ({' '.join(args)})")
     if spec[:1] == ["RUN"] and not args[0].lstrip("#").isdigit():
         raise CommandError(f"{usage(name)}: {args[0]!r} is not a run id (a number, e.g. 12)")
-    return Command(name, args)
+    return Command(name, args, options)
+
+
+def _options(name: str, words: tuple[str, ...]) -> tuple[tuple[str, ...], dict[str, str]]:
+    """`words` without the options of command `name` (`--env X` or `--env=X`), and those."""
+    known = OPTIONS.get(name, ())
+    args: list[str] = []
+    options: dict[str, str] = {}
+    rest = iter(words)
+    for word in rest:
+        if not word.startswith("--"):
+            args.append(word)
+            continue
+        option, eq, value = word.partition("=")
+        if option not in known:
+            shown = ", ".join(known) or "none"
+            raise CommandError(f"{usage(name)}: unknown option {option} (options: {shown})")
+        if not eq:
+            value = next(rest, "")
+        if not value:
+            raise CommandError(f"{usage(name)}: {option} needs a value")
+        options[option.removeprefix("--")] = value
+    return tuple(args), options
 
 
 def unknown(kind: str, word: str, known: Sequence[str]) -> str:

@@ -7,7 +7,7 @@ import functools
 
 from flowtui.engine.identity import current_user
 from flowtui.engine.runner import RunError
-from flowtui.store.releases import PromotionError, environment_overview, plan_promotion
+from flowtui.store.releases import EnvironmentState, PromotionError, overview_of, plan_promotion
 from flowtui.tui.actions import ActionsMixin, reported, writes
 from flowtui.tui.screens.dialogs import ConfirmScreen
 from flowtui.tui.screens.environments import EnvironmentsScreen
@@ -16,15 +16,34 @@ from flowtui.tui.screens.environments import EnvironmentsScreen
 class EnvironmentsMixin(ActionsMixin):
     """`E`: the Environments view; its `p` promotes."""
 
+    async def _environments_now(
+        self,
+    ) -> tuple[list[EnvironmentState], dict[tuple[str, str], str | None]]:
+        """The view's rows and promotion sources, from the catalog as loaded now."""
+        declared = {
+            e.workflow.name: e.workflow
+            for e in self.catalog.entries
+            if e.workflow is not None and e.workflow.environments
+        }
+        states = await overview_of(self.history, declared)
+        sources = {
+            (name, env_name): env.promote_from
+            for name, workflow in declared.items()
+            for env_name, env in workflow.environments.items()
+        }
+        return states, sources
+
+    @reported
+    async def refresh_environments(self) -> None:
+        """Redraw the Environments view if it is open (the folder's workflows or its
+        `environments.yaml` changed)."""
+        screen = self.screen
+        if isinstance(screen, EnvironmentsScreen):
+            screen.show(*await self._environments_now())
+
     @reported
     async def action_environments(self) -> None:
-        states = await environment_overview(self.history, [self.folder])
-        sources = {
-            (e.workflow.name, name): env.promote_from
-            for e in self.catalog.entries
-            if e.workflow is not None
-            for name, env in e.workflow.environments.items()
-        }
+        states, sources = await self._environments_now()
 
         @reported
         async def chosen(self: EnvironmentsMixin, choice: tuple[str, str] | None) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from flowtui.model.catalog import WorkflowCatalog
+from flowtui.model.catalog import CatalogChange, WorkflowCatalog
 
 GOOD = "name: {name}\nsteps:\n  a: {{run: 'true'}}\n"
 
@@ -64,3 +64,30 @@ def test_duplicate_workflow_names_are_reported(tmp_path: Path) -> None:
     assert change.broken == (tmp_path / "b.yaml",)
     assert "already used" in (catalog.get(tmp_path / "b.yaml").error or "")  # type: ignore[union-attr]
     assert catalog.by_name("same").path == tmp_path / "a.yaml"  # type: ignore[union-attr]
+
+
+def test_a_change_of_environments_yaml_reloads_the_folders_workflows(tmp_path: Path) -> None:
+    """What the dashboard's watcher and `flowtui serve`'s hand the catalog: only the path of
+    `environments.yaml`; every workflow of the folder is reloaded with it."""
+    (tmp_path / "a.yaml").write_text(GOOD.format(name="alpha"))
+    (tmp_path / "b.yaml").write_text(
+        GOOD.format(name="beta") + "triggers:\n  - webhook: {environment: qa}\n"
+    )
+    envs = tmp_path / "environments.yaml"
+    envs.write_text("environments:\n  qa: {}\n")
+    catalog = WorkflowCatalog(tmp_path)
+    catalog.scan()
+    assert catalog.refresh([envs]) == CatalogChange(), "nothing changed: nothing to say"
+
+    envs.write_text("environments:\n  qa: {}\n  prod: {variables: {A: b}}\n")
+    change = catalog.refresh([envs])
+    assert sorted(p.name for p in change.updated) == ["a.yaml", "b.yaml"]
+    alpha = catalog.by_name("alpha")
+    assert alpha is not None and alpha.workflow is not None
+    assert list(alpha.workflow.environments) == ["qa", "prod"]
+
+    envs.write_text("environments:\n  prod: {}\n")  # beta's trigger names qa: broken
+    change = catalog.refresh([envs])
+    assert [p.name for p in change.broken] == ["b.yaml"]
+    beta = catalog.get(tmp_path / "b.yaml")
+    assert beta is not None and beta.error is not None and "unknown environment 'qa'" in beta.error

@@ -1,8 +1,10 @@
-"""Modal dialogs: confirm, run parameters, and the key help (approvals: `approval`)."""
+"""Modal dialogs: confirm, run parameters (and environment), and the key help (approvals:
+`approval`)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import TypeVar
 
 from rich.text import Text
@@ -10,7 +12,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Button, Input, Label, Static
+from textual.widgets import Button, Input, Label, Select, Static
 
 ResultT = TypeVar("ResultT")
 
@@ -84,20 +86,50 @@ class ConfirmScreen(Dialog[bool]):
         self.dismiss(answer)
 
 
-class ParamsScreen(Dialog[dict[str, str] | None]):
-    """A form with one input per declared parameter, prefilled with its default."""
+NO_ENVIRONMENT = ""  # the environment choice of a run bound to none
+
+
+@dataclass(frozen=True, slots=True)
+class RunRequest:
+    """What the run dialog asks for: the params, and the environment (None: none)."""
+
+    params: dict[str, str]
+    environment: str | None = None
+
+
+class ParamsScreen(Dialog[RunRequest | None]):
+    """A form with one input per declared parameter, prefilled with its default, and,
+    when the workflow has environments, a choice of one (or none) to run in."""
 
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
 
-    def __init__(self, workflow: str, params: Mapping[str, tuple[str, bool, str]]) -> None:
-        """`params`: name -> (default, required, description)."""
+    def __init__(
+        self,
+        workflow: str,
+        params: Mapping[str, tuple[str, bool, str]],
+        environments: Sequence[tuple[str, str]] = (),
+        *,
+        environment: str | None = None,
+    ) -> None:
+        """`params`: name -> (default, required, description); `environments`: (name,
+        label) to choose from; `environment`: the one chosen at first (None: none)."""
         super().__init__()
         self.workflow = workflow
         self.params = dict(params)
+        self.environments = list(environments)
+        self.environment = environment
 
     def compose(self) -> ComposeResult:
         with Vertical():
             yield Label(f"Run {self.workflow}", classes="title")
+            if self.environments:
+                yield Label("Environment")
+                yield Select(
+                    [("none", NO_ENVIRONMENT), *((label, n) for n, label in self.environments)],
+                    value=self.environment or NO_ENVIRONMENT,
+                    allow_blank=False,
+                    id="run-environment",
+                )
             for name, (default, required, description) in self.params.items():
                 label = name + (" (required)" if required else "")
                 if description:
@@ -113,8 +145,10 @@ class ParamsScreen(Dialog[dict[str, str] | None]):
         inputs = list(self.query(Input))
         if inputs:
             inputs[0].focus()
+        elif self.environments:
+            self.query_one(Select).focus()
 
-    def _values(self) -> dict[str, str] | None:
+    def _values(self) -> RunRequest | None:
         values: dict[str, str] = {}
         for field in self.query(Input):
             name = field.name or ""
@@ -124,7 +158,11 @@ class ParamsScreen(Dialog[dict[str, str] | None]):
                 return None
             if field.value or self.params[name][0]:
                 values[name] = field.value
-        return values
+        chosen = None
+        if self.environments:
+            value = self.query_one(Select).value
+            chosen = value if isinstance(value, str) and value != NO_ENVIRONMENT else None
+        return RunRequest(values, chosen)
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         inputs = list(self.query(Input))

@@ -77,18 +77,38 @@ class EnvironmentsScreen(Dialog[tuple[str, str] | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical():
-            yield Label(f"Environments: {len(self.states)}", classes="title")
+            yield Label(f"Environments: {len(self.states)}", id="envs-title", classes="title")
             yield DataTable(id="envs-table", cursor_type="row", zebra_stripes=True)
             yield Static("p promote into the highlighted one · escape close", classes="muted")
 
     def on_mount(self) -> None:
         table = self.query_one(DataTable)
         table.add_columns(*COLUMNS)
+        self._fill()
+        table.focus()
+
+    def show(
+        self,
+        states: Sequence[EnvironmentState],
+        promote_from: Mapping[tuple[str, str], str | None],
+    ) -> None:
+        """Show `states` instead (the folder's environments changed); the cursor stays on
+        the same row number."""
+        self.states = list(states)
+        self.promote_from = dict(promote_from)
+        self._fill()
+
+    def _fill(self) -> None:
+        table = self.query_one(DataTable)
+        row = table.cursor_row
+        table.clear()
         now = self._clock()
         for state in self.states:
             key = (state.workflow, state.environment)
             table.add_row(*state_row(state, self.promote_from.get(key), now), key="\t".join(key))
-        table.focus()
+        if self.states:
+            table.move_cursor(row=min(row, len(self.states) - 1))
+        self.query_one("#envs-title", Label).update(f"Environments: {len(self.states)}")
 
     def action_promote(self) -> None:
         if not self.states:
