@@ -23,6 +23,15 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+# the page and what it loads come from this server only: textual-serve's page names a Google
+# font, which would tell Google of every page load (and fail offline); scripts and styles
+# are the page's own (inline ones included), the websocket is same-origin
+CONTENT_POLICY = (
+    "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; font-src 'self' data:; connect-src 'self'; frame-ancestors 'none'"
+)
+
+
 class DashboardServer(Server):
     """textual-serve's server with flowtui's checks in front of every request."""
 
@@ -47,6 +56,7 @@ class DashboardServer(Server):
             response.set_cookie(self.cookie, self.token, httponly=True, samesite="Strict", path="/")
         if not response.prepared:
             response.headers["Referrer-Policy"] = "no-referrer"  # the token is in the URL
+            response.headers["Content-Security-Policy"] = CONTENT_POLICY
         return response
 
     def refusal(self, request: web.Request) -> web.Response | None:

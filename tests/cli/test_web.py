@@ -21,11 +21,15 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import aiohttp
 import pytest
 
 from flowtui.cli.main import main
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Page, Route
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 FLAGS = [
@@ -133,6 +137,15 @@ async def websocket_status(url: str, headers: dict[str, str] | None = None) -> i
             return exc.status
 
 
+def wait_for_screen(page: Page, text: str, timeout: float = 15.0) -> None:
+    """Until the terminal shows `text` (read through CDP: the page's Content-Security-Policy
+    refuses Playwright's own string evaluation, as it would any injected script)."""
+    deadline = time.monotonic() + timeout
+    while text not in (screen := page.evaluate(SCREEN)):
+        assert time.monotonic() < deadline, f"not on the screen: {text!r}\n{screen}"
+        page.wait_for_timeout(50)
+
+
 def test_the_dashboard_in_headless_chromium(served: WebServer, tmp_path: Path) -> None:
     """The URL `flowtui web` printed (with its token) opens the dashboard; the page's scripts
     and the websocket carry the token in the cookie that first page set."""
@@ -150,21 +163,29 @@ def test_the_dashboard_in_headless_chromium(served: WebServer, tmp_path: Path) -
             viewport={"width": 1000, "height": 640},
         )
         page = browser.new_page()
-        # the page asks Google for a font: nothing leaves this machine
-        page.route(lambda url: not url.startswith(base), lambda route: route.abort())
+        # nothing may leave this machine: textual-serve's page names a Google font, which
+        # the Content-Security-Policy keeps the browser from even asking for
+        elsewhere: list[str] = []
+
+        def refuse(route: Route) -> None:
+            elsewhere.append(route.request.url)
+            route.abort()
+
+        page.route(lambda url: not url.startswith(base), refuse)
         page.add_init_script(CATCH_TERMINAL)
         page.goto(served.url)
-        page.wait_for_function(f"({SCREEN})().includes('hello')", timeout=15_000)
+        wait_for_screen(page, "hello")
         assert "Workf" in page.evaluate(SCREEN)  # the workflow list's header
         page.click("#terminal")  # the keyboard goes to the terminal
         page.keyboard.press("r")
-        page.wait_for_function(f"({SCREEN})().includes('✓ done')", timeout=15_000)
+        wait_for_screen(page, "✓ done")
         screen = page.evaluate(SCREEN)
         assert "✓ greet" in screen and "succeeded" in screen
         # what needs a real terminal says so (its output would break the page's stream)
         page.keyboard.press("e")
-        page.wait_for_function(f"({SCREEN})().includes('an editor needs a terminal')")
+        wait_for_screen(page, "an editor needs a terminal")
         browser.close()
+    assert elsewhere == []
 
 
 def test_loopback_needs_the_token_too(served: WebServer) -> None:
