@@ -1,8 +1,8 @@
 """`flowtui serve [DIR]`: run the triggers of a folder of workflows as a headless service.
 
 Loads DIR (reloading files the moment they change, keeping the last good version of a
-broken one; a folder watch that fails is reported and started again), runs a Runner whose command poller lets any other terminal approve or cancel,
-starts a TriggerService (cron, git, chains, and the webhook server), and prints one line per
+broken one; a folder watch that fails is reported and started again), runs a Runner whose
+command poller lets any other terminal approve or cancel, starts a TriggerService (cron, git, chains, and the webhook server), and prints one line per
 trigger outcome and per finished run.
 
 Every `runtime.ADOPT_INTERVAL` seconds (and at start) it adopts the queued runs of flowtui processes
