@@ -6,7 +6,6 @@ too, a moment later); a deleted workflow's run history stays.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import functools
 import os
@@ -49,7 +48,7 @@ class FileActionsMixin(RefreshMixin):
             pattern, named = r"(?m)^name:\s*.*$", f"name: {new_name}"
         text, _ = re.subn(pattern, named, text, count=1)
         target.write_text(text, encoding="utf-8")
-        self.catalog.apply(await asyncio.to_thread(self.catalog.load, [target]))
+        await self.reload_catalog([target])
         await self.refresh_list()
         self.notify(f"duplicated as {target.name}")
 
@@ -79,8 +78,7 @@ class FileActionsMixin(RefreshMixin):
         self.call_later(self._reload_edited, entry.path)
 
     async def _reload_edited(self, path: Path) -> None:
-        # in a thread: a Python workflow file is evaluated by a child process (with a timeout)
-        self.catalog.apply(await asyncio.to_thread(self.catalog.load, [path]))
+        await self.reload_catalog([path])
         await self.refresh_list()
         await self.refresh_view()
 
@@ -100,7 +98,7 @@ class FileActionsMixin(RefreshMixin):
                 return
             with contextlib.suppress(FileNotFoundError):
                 entry.path.unlink()
-            self.catalog.refresh([entry.path])
+            await self.reload_catalog([entry.path])
             self.view = ViewState()
             await self.refresh_list()
             # the selection stays where it was: on the next file (the last when it was last)
