@@ -16,6 +16,7 @@ from pathlib import Path
 
 from textual.app import SuspendNotSupported
 
+from flowtui.model.pyrename import CannotRename, renamed_source
 from flowtui.tui.actions import reported, writes
 from flowtui.tui.refresh import RefreshMixin, ViewState
 from flowtui.tui.screens.dialogs import ConfirmScreen
@@ -42,11 +43,16 @@ class FileActionsMixin(RefreshMixin):
             if not target.exists():
                 break
         new_name = f"{entry.name}{suffix}"
-        if python:  # `Workflow("name"` → `Workflow("name_copy"`
-            pattern, named = r"""(Workflow\(\s*)(["'])[^"']*\2""", rf"\g<1>\g<2>{new_name}\g<2>"
+        if python:  # `Workflow("name"` → `Workflow("name_copy"`, found where it was declared
+            try:
+                if entry.workflow is None:
+                    raise CannotRename(f"{entry.path.name} has not loaded yet: fix it first")
+                text = renamed_source(text, entry.path, entry.workflow, new_name)
+            except CannotRename as exc:
+                self.notify(f"{exc}", title="not duplicated", severity="error")
+                return
         else:
-            pattern, named = r"(?m)^name:\s*.*$", f"name: {new_name}"
-        text, _ = re.subn(pattern, named, text, count=1)
+            text, _ = re.subn(r"(?m)^name:\s*.*$", f"name: {new_name}", text, count=1)
         target.write_text(text, encoding="utf-8")
         await self.reload_catalog([target])
         await self.refresh_list()

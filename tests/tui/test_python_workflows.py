@@ -133,3 +133,32 @@ async def test_a_slow_rescan_never_puts_back_an_older_file(
         entry = app.catalog.by_name("a")
         assert entry is not None and entry.workflow is not None
         assert set(entry.workflow.steps) == {"x", "y"}
+
+
+async def test_d_renames_a_python_copy_however_its_workflow_is_spelled(tmp_path: Path) -> None:
+    folder = tmp_path / "flows"
+    folder.mkdir()
+    (folder / "aliased.py").write_text(
+        'from flowtui.workflows import Workflow as W\nW(name="aliased").script("a", run="true")\n'
+    )
+    (folder / "computed.py").write_text(
+        'import flowtui.workflows as fw\nNAME = "computed"\nfw.Workflow(NAME).script("a")\n'
+    )
+    app = FlowApp(folder, db_path=tmp_path / "h.db", triggers=False, watch=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await app.ready.wait()
+        table = app.query_one(WorkflowList)
+        await select(pilot, app, "aliased")
+        await pilot.press("d")
+        await until(pilot, lambda: table.row_count == 3)
+        copy = app.catalog.get(folder / "aliased_copy.py")
+        assert copy is not None and copy.error is None, copy
+        assert copy.workflow is not None and copy.workflow.name == "aliased_copy"
+
+        await select(pilot, app, "computed")
+        await pilot.press("d")
+        await until(
+            pilot, lambda: any("not a plain string" in n.message for n in app._notifications)
+        )
+        assert not (folder / "computed_copy.py").exists()
+        assert table.row_count == 3
