@@ -142,7 +142,8 @@ async def test_d_renames_a_python_copy_however_its_workflow_is_spelled(tmp_path:
         'from flowtui.workflows import Workflow as W\nW(name="aliased").script("a", run="true")\n'
     )
     (folder / "computed.py").write_text(
-        'import flowtui.workflows as fw\nNAME = "computed"\nfw.Workflow(NAME).script("a")\n'
+        'import flowtui.workflows as fw\nNAME = "computed"\n'
+        'fw.Workflow(NAME).script("a", run="1")\n'
     )
     app = FlowApp(folder, db_path=tmp_path / "h.db", triggers=False, watch=False)
     async with app.run_test(size=SIZE) as pilot:
