@@ -29,6 +29,7 @@ from typing import Any
 import yaml
 
 from flowtui.model.errors import Problem, WorkflowError
+from flowtui.model.privateenv import without_private
 from flowtui.model.workflow import SourcePos, Workflow
 from flowtui.model.yamlsafe import MAX_DEPTH
 
@@ -38,8 +39,6 @@ MAP_PREFIX = "# flowtui python workflow; line map: "
 MAX_ANSWER_BYTES = 8 * 1024 * 1024
 _STDERR_TAIL = 2000
 _CHUNK = 64 * 1024
-# what the evaluating child must not inherit (as for steps: engine/stepenv.py)
-_PRIVATE = frozenset({"FLOWTUI_DB", "FLOWTUI_TRUST_AS", "FLOWTUI_WEBHOOK_SECRET"})
 
 # one map entry: from this document line on, positions are (file or None: the .py, line, col)
 MapEntry = tuple[int, str | None, int, int]
@@ -158,7 +157,7 @@ def use_sandbox(setup: SpawnSetup | None) -> None:
 
 
 def _run_child(path: Path, file: str, timeout: float) -> dict[str, Any]:
-    env = {k: v for k, v in os.environ.items() if k not in _PRIVATE and not k.startswith("PG")}
+    env = without_private(os.environ)  # what a step does not inherit, the child neither
     env["PYTHONDONTWRITEBYTECODE"] = "1"  # no __pycache__ appears in the watched folder
     # -P: the folder is not put first on sys.path before flowtui is imported (pyeval puts
     # it there for the file's own imports)

@@ -327,3 +327,27 @@ def test_a_flood_of_output_is_not_kept_in_memory(tmp_path: Path) -> None:
     grown = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 - before
     assert "did not finish (the last line)" in found
     assert grown < flood // 4, f"peak memory grew by {grown} bytes"
+
+
+def test_the_evaluating_child_inherits_what_a_step_inherits(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One list of what user code must not inherit, for steps and Python workflow files."""
+    from flowtui.engine.stepenv import inherited_environment
+
+    names = ["FLOWTUI_DB", "FLOWTUI_WEBHOOK_SECRET", "PGPASSWORD", "PGHOST", "PGDATA", "PGX_OWN"]
+    for name in names:
+        monkeypatch.setenv(name, "set")
+    path = write(
+        tmp_path,
+        "envs.py",
+        f"""\
+        import os
+        from flowtui.workflows import Workflow
+        wf = Workflow("envs", env={{n: os.environ.get(n, "-") for n in {names!r}}})
+        wf.script("a", run="true")
+        """,
+    )
+    seen = {name for name, value in load_workflow(path).env.items() if value == "set"}
+    assert seen == {name for name in names if name in inherited_environment()}
+    assert seen == {"PGDATA", "PGX_OWN"}
