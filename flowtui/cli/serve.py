@@ -2,8 +2,9 @@
 
 Loads DIR (reloading files the moment they change, keeping the last good version of a
 broken one; a folder watch that fails is reported and started again), runs a Runner whose
-command poller lets any other terminal approve or cancel, starts a TriggerService (cron, git, chains, and the webhook server), and prints one line per
-trigger outcome and per finished run.
+command poller lets any other terminal approve or cancel, starts a TriggerService (cron,
+git, chains, and the webhook server), and prints one line per trigger outcome and per
+finished run.
 
 Every `runtime.ADOPT_INTERVAL` seconds (and at start) it adopts the queued runs of flowtui processes
 that died (`Runner.adopt_queued`), so a service killed mid-queue loses nothing: the next one
