@@ -82,6 +82,8 @@ def cmd_edit(args: argparse.Namespace) -> int:
             opened.save(result.text)
     except edit.EditRefused as exc:
         raise CliError(f"not changed: {exc}") from None
+    except OSError as exc:  # a safety net: OpenedFile turns what it meets into EditRefused
+        raise CliError(f"not changed: {path}: {exc.strerror or exc}") from None
     for change in result.changes:
         print(change)
     for note in result.notes:

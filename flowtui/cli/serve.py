@@ -1,15 +1,17 @@
 """`flowtui serve [DIR]`: run the triggers of a folder of workflows as a headless service.
 
 Loads DIR (reloading files the moment they change, keeping the last good version of a
-broken one), runs a Runner whose command poller lets any other terminal approve or cancel,
-starts a TriggerService (cron, git, chains, and the webhook server), and prints one line per
-trigger outcome and per finished run.
+broken one; a folder watch that fails is reported and started again), runs a Runner whose
+command poller lets any other terminal approve or cancel, starts a TriggerService (cron,
+git, chains, and the webhook server), and prints one line per trigger outcome and per
+finished run.
 
 Every `runtime.ADOPT_INTERVAL` seconds (and at start) it adopts the queued runs of flowtui processes
 that died (`Runner.adopt_queued`), so a service killed mid-queue loses nothing: the next one
 interrupts what was running and runs the queue in order.
 
-SIGINT/SIGTERM stop it cleanly: no new trigger is accepted, its *queued* runs are left
+SIGINT/SIGTERM stop it cleanly (also while it first loads the folder: it stops after the
+file being evaluated): no new trigger is accepted, its *queued* runs are left
 queued (recorded in their logs) for the next `flowtui serve` on the database to adopt, the
 runs it was running are cancelled (their steps' process groups are stopped) and recorded
 `cancelled`, then it exits 0.  Running runs are cancelled rather than left behind because
@@ -26,6 +28,7 @@ import os
 import signal
 import sys
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -34,7 +37,7 @@ from flowtui.engine.events import Event, RunStatusChanged
 from flowtui.engine.identity import current_user
 
 if TYPE_CHECKING:
-    from flowtui.model.catalog import CatalogChange, WorkflowCatalog
+    from flowtui.model.catalog import CatalogChange, Loaded, WorkflowCatalog
     from flowtui.model.workflow import Workflow
     from flowtui.store.triggerstore import TriggerEventRecord
 
@@ -88,11 +91,6 @@ async def _serve(args: argparse.Namespace, folder: Path) -> int:
         parallel=args.parallel, resolve_workflow=child_resolver([folder], catalog)
     )
     runtime = await open_runtime(args, options)
-    # once the runtime knows what to hide: Python workflow files are evaluated sandboxed, in
-    # a thread (each evaluation is a child process with a timeout)
-    _report_change(
-        catalog, catalog.apply(await asyncio.to_thread(catalog.load, catalog.scan_paths()))
-    )
 
     def on_event(event: Event) -> None:
         if isinstance(event, RunStatusChanged) and event.status.is_final:
@@ -114,6 +112,12 @@ async def _serve(args: argparse.Namespace, folder: Path) -> int:
     watcher: asyncio.Task[None] | None = None
     left: list[int] = []
     try:
+        # once the runtime knows what to hide (Python workflow files are evaluated
+        # sandboxed), and inside the try: SIGINT/SIGTERM or an error while loading still
+        # stop the runtime cleanly
+        if not await _first_load(catalog, stop):
+            say("stopping")
+            return 0
         # queued runs of a service that died continue here
         await runtime.start_adopting(lambda run_id: say(f"adopted queued run {run_id}"), _warn)
         try:
@@ -134,7 +138,10 @@ async def _serve(args: argparse.Namespace, folder: Path) -> int:
             f"serving {len(workflows())} workflow(s) from {folder}; {where}; "
             f"db {runtime.store.location}"
         )
-        watcher = asyncio.create_task(_watch(catalog, folder, stop), name="flowtui-serve-watch")
+        watcher = asyncio.create_task(
+            _keep_watching(lambda: _watch(catalog, folder, stop), stop),
+            name="flowtui-serve-watch",
+        )
         await stop.wait()
         say("stopping")
     finally:
@@ -156,6 +163,43 @@ async def _serve(args: argparse.Namespace, folder: Path) -> int:
             ids = ", ".join(str(i) for i in left)
             say(f"left {len(left)} queued run(s) for the next flowtui serve: {ids}")
     return 0
+
+
+async def _first_load(catalog: WorkflowCatalog, stop: asyncio.Event) -> bool:
+    """Load the folder, file by file so that a stop is seen between two files (False: it
+    was stopped first).  In a thread: a Python workflow file is evaluated by a child
+    process, with a timeout."""
+    loaded: list[Loaded] = []
+    for path in catalog.scan_paths():
+        if stop.is_set():
+            return False
+        loaded += await asyncio.to_thread(catalog.load, [path])
+    _report_change(catalog, catalog.apply(loaded))
+    return not stop.is_set()
+
+
+RESTART_DELAY = 1.0  # seconds before a failed folder watch is started again
+
+
+async def _keep_watching(
+    watch: Callable[[], Awaitable[None]], stop: asyncio.Event, delay: float = RESTART_DELAY
+) -> None:
+    """Run `watch` until `stop`.  If it fails, say so and start it again: a service that
+    silently stopped reloading its workflow files would run stale definitions."""
+    while not stop.is_set():
+        try:
+            await watch()
+        except Exception as exc:
+            _warn(
+                f"reloading workflow files failed ({type(exc).__name__}: {exc}); "
+                "watching the folder again"
+            )
+        else:
+            if not stop.is_set():
+                _warn("the workflow folder is gone: workflow files are no longer reloaded")
+            return
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), delay)
 
 
 async def _watch(catalog: WorkflowCatalog, folder: Path, stop: asyncio.Event) -> None:

@@ -4,7 +4,8 @@ A step sees its runner's (or worker's) environment, minus flowtui's own settings
 history is and how to log in to it (`FLOWTUI_DB`, libpq's `PG*` variables), whether `--as`
 is trusted, the webhook secret.  With them a step could write events for any run or decide
 its own approval gate; without them it can only do its job.  A step that needs a database
-gets it from its workflow's `env:` or `secrets:`.
+gets it from its workflow's `env:` or `secrets:`.  The list is model/privateenv.py's, shared
+with the child that evaluates a Python workflow file.
 """
 
 from __future__ import annotations
@@ -14,39 +15,8 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from flowtui.model.graph import upstream
+from flowtui.model.privateenv import FLOWTUI_PRIVATE, LIBPQ, NOT_INHERITED, without_private
 from flowtui.model.workflow import Step, Workflow
-
-# libpq's connection settings (https://www.postgresql.org/docs/current/libpq-envars.html)
-LIBPQ = frozenset(
-    {
-        "PGHOST",
-        "PGHOSTADDR",
-        "PGPORT",
-        "PGDATABASE",
-        "PGUSER",
-        "PGPASSWORD",
-        "PGPASSFILE",
-        "PGSERVICE",
-        "PGSERVICEFILE",
-        "PGOPTIONS",
-        "PGAPPNAME",
-        "PGSSLMODE",
-        "PGSSLCERT",
-        "PGSSLKEY",
-        "PGSSLROOTCERT",
-        "PGSSLCRL",
-        "PGSSLPASSWORD",
-        "PGREQUIRESSL",
-        "PGKRBSRVNAME",
-        "PGGSSLIB",
-        "PGCONNECT_TIMEOUT",
-        "PGTARGETSESSIONATTRS",
-        "PGCHANNELBINDING",
-    }
-)
-FLOWTUI_PRIVATE = frozenset({"FLOWTUI_DB", "FLOWTUI_TRUST_AS", "FLOWTUI_WEBHOOK_SECRET"})
-NOT_INHERITED = LIBPQ | FLOWTUI_PRIVATE
-
 
 _inherited: list[tuple[dict[bytes, bytes], dict[str, str]]] = []
 
@@ -60,7 +30,7 @@ def inherited_environment() -> dict[str, str]:
     raw: dict[bytes, bytes] | None = getattr(os.environ, "_data", None)
     if raw is not None and _inherited and _inherited[0][0] == raw:
         return dict(_inherited[0][1])
-    env = {k: v for k, v in os.environ.items() if k not in NOT_INHERITED}
+    env = without_private(os.environ)
     if raw is not None:
         _inherited[:] = [(dict(raw), env)]
     return dict(env)
@@ -121,3 +91,15 @@ def step_variables(
     if branch:
         env["FLOWTUI_BRANCH"] = branch
     return env
+
+
+__all__ = [
+    "FLOWTUI_PRIVATE",
+    "LIBPQ",
+    "NOT_INHERITED",
+    "env_name",
+    "inherited_environment",
+    "output_variables",
+    "step_variables",
+    "upstream_steps",
+]

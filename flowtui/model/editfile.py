@@ -4,7 +4,9 @@ a version someone else saved in between (unless asked).
 The file's bytes are hashed when it is opened; before a save they are read again and
 compared.  A write goes to a temporary file in the same folder that then replaces the
 file (`os.replace`), so a reader sees the old text or the new one, never half of it; the
-file keeps its permission bits.
+file keeps its permission bits.  A symlinked file is written through the link (the file it
+points to changes; the link stays a link).  A save that cannot read or write the file is
+refused (EditRefused, the file untouched), never an OSError.
 """
 
 from __future__ import annotations
@@ -50,11 +52,14 @@ class OpenedFile:
         return cls(file, text, _digest(data))
 
     def on_disk(self) -> str | None:
-        """The digest of the file as it is now (None: it is gone)."""
+        """The digest of the file as it is now (None: it is gone); EditRefused when it
+        cannot be read."""
         try:
             return _digest(self.path.read_bytes())
         except FileNotFoundError:
             return None
+        except OSError as exc:
+            raise EditRefused(f"{self.path}: cannot read the file: {exc.strerror or exc}") from None
 
     def changed_on_disk(self) -> bool:
         return self.on_disk() != self.digest
@@ -68,13 +73,19 @@ class OpenedFile:
                 "not overwritten (reopen it to edit the new version)"
             )
         data = text.encode("utf-8")
-        write_atomic(self.path, data)
+        try:
+            write_atomic(self.path, data)
+        except OSError as exc:
+            raise EditRefused(
+                f"{self.path}: cannot save it: {exc.strerror or exc} (the file is unchanged)"
+            ) from None
         return OpenedFile(self.path, text, _digest(data))
 
 
 def write_atomic(path: Path, data: bytes, mode: int | None = None) -> None:
     """Replace `path` with `data` at once; keeps the file's mode (a new file: `mode`, else
-    private)."""
+    private).  A symlink is followed: the file it points to is replaced, the link stays."""
+    path = Path(os.path.realpath(path))
     try:
         keep = stat.S_IMODE(path.stat().st_mode)
     except FileNotFoundError:

@@ -15,9 +15,11 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import selectors
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Callable, Iterable
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import replace
@@ -27,15 +29,16 @@ from typing import Any
 import yaml
 
 from flowtui.model.errors import Problem, WorkflowError
+from flowtui.model.privateenv import without_private
 from flowtui.model.workflow import SourcePos, Workflow
+from flowtui.model.yamlsafe import MAX_DEPTH
 
 TIMEOUT_ENV = "FLOWTUI_PY_WORKFLOW_TIMEOUT"
 DEFAULT_TIMEOUT = 10.0  # seconds a Python workflow file may take to evaluate
 MAP_PREFIX = "# flowtui python workflow; line map: "
 MAX_ANSWER_BYTES = 8 * 1024 * 1024
 _STDERR_TAIL = 2000
-# what the evaluating child must not inherit (as for steps: engine/stepenv.py)
-_PRIVATE = frozenset({"FLOWTUI_DB", "FLOWTUI_TRUST_AS", "FLOWTUI_WEBHOOK_SECRET"})
+_CHUNK = 64 * 1024
 
 # one map entry: from this document line on, positions are (file or None: the .py, line, col)
 MapEntry = tuple[int, str | None, int, int]
@@ -75,18 +78,32 @@ def evaluate(path: Path, file: str, timeout: float | None = None) -> str:
     answer = _run_child(path, file, limit)
     try:
         return _document(answer, path, file)
-    except (KeyError, IndexError, TypeError, ValueError, yaml.YAMLError) as exc:
+    except WorkflowError:
+        raise
+    except RecursionError:
+        # json and yaml recurse once per level: a file can nest its keys deeper than
+        # the loader ever could (which allows yamlsafe.MAX_DEPTH levels)
+        raise _unreadable(file, _NESTED) from None
+    except Exception as exc:  # whatever the answer holds: an error, never a traceback
         # the child's answer is ours, but the file's code ran in that process and could
         # have changed what it declared behind the API's back
-        raise WorkflowError(
-            [
-                Problem(
-                    SourcePos(file, 1, 1),
-                    f"what the Python file declared cannot be read ({type(exc).__name__}: {exc})",
-                    "declare steps only through the flowtui.workflows API",
-                )
-            ]
-        ) from None
+        raise _unreadable(file, f"{type(exc).__name__}: {exc}") from None
+
+
+_NESTED = "it is nested too deeply"
+
+
+def _unreadable(file: str, why: str) -> WorkflowError:
+    hint = "declare steps only through the flowtui.workflows API"
+    if why == _NESTED:
+        hint = f"a workflow's values nest at most {MAX_DEPTH} levels deep"
+    return WorkflowError(
+        [
+            Problem(
+                SourcePos(file, 1, 1), f"what the Python file declared cannot be read ({why})", hint
+            )
+        ]
+    )
 
 
 def _document(answer: dict[str, Any], path: Path, file: str) -> str:
@@ -140,7 +157,7 @@ def use_sandbox(setup: SpawnSetup | None) -> None:
 
 
 def _run_child(path: Path, file: str, timeout: float) -> dict[str, Any]:
-    env = {k: v for k, v in os.environ.items() if k not in _PRIVATE and not k.startswith("PG")}
+    env = without_private(os.environ)  # what a step does not inherit, the child neither
     env["PYTHONDONTWRITEBYTECODE"] = "1"  # no __pycache__ appears in the watched folder
     # -P: the folder is not put first on sys.path before flowtui is imported (pyeval puts
     # it there for the file's own imports)
@@ -164,7 +181,7 @@ def _run_child(path: Path, file: str, timeout: float) -> dict[str, Any]:
             [Problem(SourcePos(file, 1, 1), f"cannot start python: {exc.strerror or exc}")]
         ) from None
     try:
-        out, err = proc.communicate(timeout=timeout)
+        out, err = _read_bounded(proc, timeout)
     except subprocess.TimeoutExpired:
         _kill_group(proc)
         raise WorkflowError(
@@ -179,15 +196,22 @@ def _run_child(path: Path, file: str, timeout: float) -> dict[str, Any]:
         ) from None
     finally:
         _kill_group(proc)  # whatever it started in the background goes too
+        for stream in (proc.stdout, proc.stderr):
+            if stream is not None:
+                stream.close()
     try:
         if len(out) > MAX_ANSWER_BYTES:
             raise ValueError("too large")
         answer = json.loads(out.decode("utf-8"))
         if not isinstance(answer, dict):
             raise ValueError("not an object")
+    except RecursionError:
+        raise _unreadable(file, _NESTED) from None
     except ValueError:
         tail = err.decode("utf-8", "replace").strip()[-_STDERR_TAIL:]
         detail = tail.splitlines()[-1] if tail else f"exit code {proc.returncode}"
+        if len(out) > MAX_ANSWER_BYTES:
+            detail = f"its answer is larger than {MAX_ANSWER_BYTES // (1024 * 1024)} MiB"
         raise WorkflowError(
             [
                 Problem(
@@ -198,6 +222,38 @@ def _run_child(path: Path, file: str, timeout: float) -> dict[str, Any]:
             ]
         ) from None
     return answer
+
+
+def _read_bounded(proc: subprocess.Popen[bytes], timeout: float) -> tuple[bytes, bytes]:
+    """The child's answer (at most MAX_ANSWER_BYTES + 1 bytes of it) and the tail of its
+    stderr, read until both pipes close; both are drained to the end, so a child that
+    writes a lot is not blocked, and nothing beyond those bounds is kept.
+    TimeoutExpired after `timeout` seconds."""
+    assert proc.stdout is not None and proc.stderr is not None
+    deadline = time.monotonic() + timeout
+    out = bytearray()
+    err = bytearray()
+    keep_err = _STDERR_TAIL * 4  # bytes: a tail of _STDERR_TAIL characters, whatever UTF-8
+    with selectors.DefaultSelector() as selector:
+        selector.register(proc.stdout, selectors.EVENT_READ, out)
+        selector.register(proc.stderr, selectors.EVENT_READ, err)
+        while selector.get_map():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise subprocess.TimeoutExpired(proc.args, timeout)
+            for key, _ in selector.select(left):
+                chunk = os.read(key.fd, _CHUNK)
+                if not chunk:
+                    selector.unregister(key.fileobj)
+                    continue
+                kept: bytearray = key.data
+                if kept is out:
+                    kept += chunk[: MAX_ANSWER_BYTES + 1 - len(kept)]
+                else:
+                    kept += chunk
+                    del kept[:-keep_err]
+    proc.wait(max(0.0, deadline - time.monotonic()))
+    return bytes(out), bytes(err)
 
 
 def _kill_group(proc: subprocess.Popen[bytes]) -> None:

@@ -329,9 +329,7 @@ class FlowApp(CommandModeMixin, FileActionsMixin, BuilderActionsMixin, Environme
                 self.notify(f"run {run_id} was left by a runner that died: interrupted", timeout=8)
         bus = self.runtime.bus if self.runtime else EventBus()  # read only: no engine, no events
         self.bridge = bridge.Bridge(self, bus, self.history)
-        # in a thread: a Python workflow file is evaluated by a child process (with a timeout)
-        loaded = await asyncio.to_thread(self.catalog.load, self.catalog.scan_paths())
-        self.catalog.apply(loaded)
+        await self.reload_catalog()
         if self.triggers_enabled and self.runtime is not None:
             await self._start_triggers()
         await self.refresh_list()
@@ -497,7 +495,7 @@ class FlowApp(CommandModeMixin, FileActionsMixin, BuilderActionsMixin, Environme
         from flowtui.model.circleci.watch import watch_catalog
 
         async for paths in watch_catalog(self.folder):
-            change = self.catalog.apply(await asyncio.to_thread(self.catalog.load, paths))
+            change = await self.reload_catalog(paths)
             if change:
                 await self.refresh_list()
                 await self.refresh_view()

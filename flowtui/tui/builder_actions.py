@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterable
 from functools import partial
 
@@ -58,7 +57,7 @@ class BuilderActionsMixin(RefreshMixin):
 
     async def _builder_closed(self, saved: bool | None) -> None:
         if saved:  # the watcher would see it too, a moment later
-            await self._rescan_catalog()
+            await self.reload_catalog()
             await self.refresh_list()
             await self.refresh_view()
 
@@ -79,10 +78,6 @@ class BuilderActionsMixin(RefreshMixin):
         except edit.EditRefused as exc:
             self.notify(str(exc), title="not created", severity="error")
             return
-        await self._rescan_catalog()
+        await self.reload_catalog()
         await self.refresh_list()
         self.push_screen(BuilderScreen(state), self._builder_closed)
-
-    async def _rescan_catalog(self) -> None:
-        # loading may evaluate Python workflow files: off the event loop, as the watcher does
-        self.catalog.apply(await asyncio.to_thread(self.catalog.load, self.catalog.scan_paths()))

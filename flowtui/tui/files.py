@@ -6,7 +6,6 @@ too, a moment later); a deleted workflow's run history stays.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import functools
 import os
@@ -17,6 +16,7 @@ from pathlib import Path
 
 from textual.app import SuspendNotSupported
 
+from flowtui.model.pyrename import CannotRename, renamed_source
 from flowtui.tui.actions import reported, writes
 from flowtui.tui.refresh import RefreshMixin, ViewState
 from flowtui.tui.screens.dialogs import ConfirmScreen
@@ -43,13 +43,18 @@ class FileActionsMixin(RefreshMixin):
             if not target.exists():
                 break
         new_name = f"{entry.name}{suffix}"
-        if python:  # `Workflow("name"` → `Workflow("name_copy"`
-            pattern, named = r"""(Workflow\(\s*)(["'])[^"']*\2""", rf"\g<1>\g<2>{new_name}\g<2>"
+        if python:  # `Workflow("name"` → `Workflow("name_copy"`, found where it was declared
+            try:
+                if entry.workflow is None:
+                    raise CannotRename(f"{entry.path.name} has not loaded yet: fix it first")
+                text = renamed_source(text, entry.path, entry.workflow, new_name)
+            except CannotRename as exc:
+                self.notify(f"{exc}", title="not duplicated", severity="error")
+                return
         else:
-            pattern, named = r"(?m)^name:\s*.*$", f"name: {new_name}"
-        text, _ = re.subn(pattern, named, text, count=1)
+            text, _ = re.subn(r"(?m)^name:\s*.*$", f"name: {new_name}", text, count=1)
         target.write_text(text, encoding="utf-8")
-        self.catalog.apply(await asyncio.to_thread(self.catalog.load, [target]))
+        await self.reload_catalog([target])
         await self.refresh_list()
         self.notify(f"duplicated as {target.name}")
 
@@ -79,8 +84,7 @@ class FileActionsMixin(RefreshMixin):
         self.call_later(self._reload_edited, entry.path)
 
     async def _reload_edited(self, path: Path) -> None:
-        # in a thread: a Python workflow file is evaluated by a child process (with a timeout)
-        self.catalog.apply(await asyncio.to_thread(self.catalog.load, [path]))
+        await self.reload_catalog([path])
         await self.refresh_list()
         await self.refresh_view()
 
@@ -100,7 +104,7 @@ class FileActionsMixin(RefreshMixin):
                 return
             with contextlib.suppress(FileNotFoundError):
                 entry.path.unlink()
-            self.catalog.refresh([entry.path])
+            await self.reload_catalog([entry.path])
             self.view = ViewState()
             await self.refresh_list()
             # the selection stays where it was: on the next file (the last when it was last)

@@ -24,7 +24,7 @@ from textual.widgets import Input, Static, TabbedContent
 
 from flowtui.engine.records import RunRecord, StepRecord
 from flowtui.engine.states import RunStatus, StepStatus
-from flowtui.model.catalog import CatalogEntry, WorkflowCatalog
+from flowtui.model.catalog import CatalogChange, CatalogEntry, WorkflowCatalog
 from flowtui.model.workflow import Workflow
 from flowtui.store.runstore import RunStore
 from flowtui.timefmt import fmt_duration
@@ -117,6 +117,8 @@ class RefreshMixin(App[None]):
         self._view_wanted = False
         self._history_loaded = False  # action_show_tab filled the history table already
         self._list_lock = asyncio.Lock()
+        self._catalog_lock = asyncio.Lock()  # one catalog load at a time (reload_catalog)
+        self.catalog_loads_waiting = 0  # loads queued behind the one running
         # per workflow name: (paused, newest runs) as last read, so a refresh reads only the
         # rows that changed (two queries per workflow, waiting behind log writes in a flood)
         self._list_cache: dict[str, tuple[bool, list[RunRecord]]] = {}
@@ -131,6 +133,26 @@ class RefreshMixin(App[None]):
         self._failure_selected: int | None = None  # the run whose failed step was selected
         # per run: its steps' usual seconds (from the runs before it, so read once)
         self._usual: dict[int, dict[str, float]] = {}
+
+    async def reload_catalog(self, paths: Iterable[Path] | None = None) -> CatalogChange:
+        """Load `paths` (None: every workflow file of the folder) into the catalog.
+
+        Every load of the dashboard goes through here (the first, the folder watcher's, `d`,
+        `e`, delete, the builder's save), one at a time in the order asked: a load that read
+        a file before it was saved again never overwrites what a later load found.  The cost:
+        a load waits behind a slow one (a Python file takes up to its timeout), the keys
+        still answered meanwhile.  The files are read in a thread: evaluating a Python
+        workflow file is a child process."""
+        self.catalog_loads_waiting += 1
+        try:
+            await self._catalog_lock.acquire()
+        finally:
+            self.catalog_loads_waiting -= 1
+        try:
+            wanted = self.catalog.scan_paths() if paths is None else list(paths)
+            return self.catalog.apply(await asyncio.to_thread(self.catalog.load, wanted))
+        finally:
+            self._catalog_lock.release()
 
     def start_clock(self) -> None:
         """Move a live run's times on every second, also while nothing changes (a run held

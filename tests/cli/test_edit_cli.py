@@ -86,3 +86,28 @@ def test_refused_edits_exit_1_and_leave_the_file_byte_identical(
         assert main(["edit", str(path), *args]) == 1, args
         assert reason in capsys.readouterr().err, args
         assert path.read_bytes() == TEXT.encode()
+
+
+def test_a_symlinked_file_is_edited_through_the_link(tmp_path: Path) -> None:
+    real = tmp_path / "shared" / "real.yaml"
+    real.parent.mkdir()
+    real.write_text(TEXT)
+    link = tmp_path / "edited.yaml"
+    link.symlink_to(real)
+    assert main(["edit", str(link), "--add-step", "lint", "--set", "run=ruff"]) == 0
+    assert link.is_symlink() and link.resolve() == real
+    assert "lint" in load_workflow(real).steps
+    assert list(real.parent.iterdir()) == [real]  # no temporary file left behind
+
+
+def test_a_file_that_cannot_be_saved_is_refused_untouched(tmp_path: Path) -> None:
+    # a name so long that the temporary file beside it cannot be created (ENAMETOOLONG):
+    # an OSError that even root meets
+    path = tmp_path / f"{'w' * 245}.yaml"
+    path.write_text(TEXT)
+    done = Cli(tmp_path)("edit", str(path), "--add-step", "lint", "--set", "run=ruff")
+    assert done.returncode == 1, done.stdout
+    assert "Traceback" not in done.stderr
+    assert "flowtui: error: not changed: " in done.stderr
+    assert "cannot save it: File name too long (the file is unchanged)" in done.stderr
+    assert path.read_bytes() == TEXT.encode()

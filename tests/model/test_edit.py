@@ -253,3 +253,14 @@ def test_comment_lines_between_steps_stay_with_the_step_they_are_about() -> None
     copied = E.apply(text, E.Duplicate("apply-us", "x"))
     assert copied.text.count("# the gate decides") == 1
     assert "    # the gate decides\n    gate:\n" in copied.text
+
+
+def test_a_file_that_cannot_be_read_back_is_refused_not_raised(tmp_path: Path) -> None:
+    path = tmp_path / "odd.yaml"
+    path.write_text(ODD)
+    opened = OpenedFile.open(path)
+    path.unlink()
+    path.mkdir()  # what is there now cannot be read as a file (IsADirectoryError)
+    with pytest.raises(E.EditRefused, match="cannot read the file"):
+        opened.save(opened.text, force=False)
+    assert path.is_dir()

@@ -3,6 +3,7 @@ problems come back as the YAML loader's messages at the Python file's lines."""
 
 from __future__ import annotations
 
+import resource
 import textwrap
 import time
 from pathlib import Path
@@ -278,3 +279,75 @@ def test_a_decorated_function_needs_a_module_name(tmp_path: Path) -> None:
     (found,) = problems(path)
     assert found.startswith(f"{path}:4:1: error: the Python file failed: `build` cannot be")
     assert "not a Python module name" in found
+
+
+NESTED = """\
+import sys
+sys.setrecursionlimit(1_000_000)  # the child may nest deeper than flowtui can read
+from flowtui.workflows import Workflow
+wf = Workflow("deep")
+wf.script("a", "true")
+value = []
+for _ in range({depth}):
+    value = [value]
+wf.data.keys["env"] = {{"X": value}}
+"""
+
+
+@pytest.mark.parametrize("depth", [400, 3000])  # too deep for yaml.dump; for json.loads
+def test_a_deeply_nested_answer_is_an_error_at_the_file(tmp_path: Path, depth: int) -> None:
+    path = write(tmp_path, "deep.py", NESTED.format(depth=depth))
+    (found,) = problems(path)
+    assert found.startswith(f"{path}:1:1: error: what the Python file declared cannot be read")
+    assert "nested too deeply" in found
+    # the catalog (validate, list, serve, the dashboard) gets an error, not a traceback
+    ((_, result),) = WorkflowCatalog(tmp_path).load([path])
+    assert isinstance(result, str) and "nested too deeply" in result
+
+
+def test_a_flood_of_output_is_not_kept_in_memory(tmp_path: Path) -> None:
+    """What the child writes is drained, but only the answer's limit and stderr's tail
+    are kept: a file printing hundreds of MiB costs flowtui no memory."""
+    flood = 256 * 1024 * 1024
+    path = write(
+        tmp_path,
+        "loud.py",
+        f"""\
+        import os, sys
+        import flowtui.workflows
+        chunk = b"x" * (1024 * 1024)
+        for _ in range({flood} // len(chunk)):
+            os.write(2, chunk)  # the user's prints go to stderr
+        os.write(2, b"\\nthe last line\\n")
+        os._exit(3)
+        """,
+    )
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    (found,) = problems(path, timeout=60)
+    grown = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 - before
+    assert "did not finish (the last line)" in found
+    assert grown < flood // 4, f"peak memory grew by {grown} bytes"
+
+
+def test_the_evaluating_child_inherits_what_a_step_inherits(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One list of what user code must not inherit, for steps and Python workflow files."""
+    from flowtui.engine.stepenv import inherited_environment
+
+    names = ["FLOWTUI_DB", "FLOWTUI_WEBHOOK_SECRET", "PGPASSWORD", "PGHOST", "PGDATA", "PGX_OWN"]
+    for name in names:
+        monkeypatch.setenv(name, "set")
+    path = write(
+        tmp_path,
+        "envs.py",
+        f"""\
+        import os
+        from flowtui.workflows import Workflow
+        wf = Workflow("envs", env={{n: os.environ.get(n, "-") for n in {names!r}}})
+        wf.script("a", run="true")
+        """,
+    )
+    seen = {name for name, value in load_workflow(path).env.items() if value == "set"}
+    assert seen == {name for name in names if name in inherited_environment()}
+    assert seen == {"PGDATA", "PGX_OWN"}

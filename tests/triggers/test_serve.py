@@ -3,6 +3,7 @@ added while it runs is picked up, SIGTERM stops it cleanly."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
@@ -159,3 +160,68 @@ def test_serve_runs_a_signed_hook_and_stops_on_sigterm(
     assert shown.returncode == 0, shown.stderr
     assert "hello: webhook fired run 1" in shown.stdout
     assert "hello: webhook trigger rejected: unknown param(s) nope" in shown.stdout
+
+
+def test_sigterm_while_the_folder_loads_stops_cleanly(tmp_path: Path) -> None:
+    """The first load (Python files take up to their timeout each) is inside the service's
+    try, under its signal handlers: SIGTERM then stops it cleanly, before it serves."""
+    folder = tmp_path / "workflows"
+    folder.mkdir()
+    started = folder / "evaluating"
+    (folder / "slow.py").write_text(
+        "# a flowtui.workflows file that never finishes declaring\n"
+        f"open({str(started)!r}, 'w').close()\n"
+        "import threading\nthreading.Event().wait()\n"
+    )
+    env = {"PATH": "/usr/bin:/bin", "NO_COLOR": "1", "FLOWTUI_PY_WORKFLOW_TIMEOUT": "3"}
+    env.update({k: v for k, v in os.environ.items() if k in ("PYTHONPATH", "HOME")})
+    db = tmp_path / "history.db"
+    argv = ["serve", str(folder), "--db", str(db), "--no-webhooks"]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "flowtui", *argv],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+    )
+    try:
+        lines = Lines(proc)
+        deadline = time.monotonic() + 20
+        while not started.exists():
+            assert proc.poll() is None, "".join(lines.seen)
+            assert time.monotonic() < deadline, "the Python file was never evaluated"
+            time.sleep(0.02)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=20) == 0, "".join(lines.seen)
+        lines.wait_for("stopping")
+        assert not any("serving" in line for line in lines.seen)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait(timeout=10)
+
+
+def test_a_failed_folder_watch_is_reported_and_started_again(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from flowtui.cli.serve import _keep_watching
+
+    calls: list[int] = []
+
+    async def main() -> None:
+        stop = asyncio.Event()
+
+        async def watch() -> None:
+            calls.append(len(calls))
+            if len(calls) == 1:
+                raise RuntimeError("the watch broke")
+            stop.set()
+
+        await asyncio.wait_for(_keep_watching(watch, stop, delay=0), timeout=10)
+
+    asyncio.run(main())
+    assert calls == [0, 1]
+    err = capsys.readouterr().err
+    assert "reloading workflow files failed (RuntimeError: the watch broke)" in err
+    assert "watching the folder again" in err

@@ -377,7 +377,7 @@ class BuilderScreen(Screen[bool]):
             )
             self.app.push_screen(ConfirmScreen(question, confirm_label="Overwrite"), answered)
             return
-        except OSError as exc:
+        except (edit.EditRefused, OSError) as exc:
             self.notify(f"not saved: {exc}", severity="error")
             return
         self.saved = True
