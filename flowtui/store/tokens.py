@@ -36,6 +36,7 @@ ACTOR_PREFIX = "token:"  # the actor a token's requests are recorded as: token:N
 # PostgreSQL: the role whose members may write commands in a token's name (flowtui serve's
 # role; the commands trigger stamps everyone else's with their session_user, docs/team.md)
 API_ROLE = "flowtui_api"
+INSUFFICIENT_PRIVILEGE = "42501"  # PostgreSQL's SQLSTATE for a refused grant
 
 
 class TokenError(ValueError):
@@ -112,16 +113,25 @@ class TokenStore:
         hashed = digest(token)
         key = await self._seal_key(create=True)
         sealed = token_seal(key, name, hashed, scope) if key is not None else ""
-        async with self.db.transaction() as conn:
-            cur = await conn.execute(
-                "INSERT INTO api_tokens (name, hash, scope, created_at, created_by, seal)"
-                " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-                (name, digest(token), scope, time.time(), by, sealed),
-            )
-            if cur.rowcount != 1:
-                raise TokenError(
-                    f"a token named {name!r} exists already (revoke it first, or pick a new name)"
+        try:
+            async with self.db.transaction() as conn:
+                cur = await conn.execute(
+                    "INSERT INTO api_tokens (name, hash, scope, created_at, created_by, seal)"
+                    " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                    (name, hashed, scope, time.time(), by, sealed),
                 )
+                if cur.rowcount != 1:
+                    raise TokenError(
+                        f"a token named {name!r} exists already "
+                        "(revoke it first, or pick a new name)"
+                    )
+        except Exception as exc:
+            if getattr(exc, "sqlstate", None) == INSUFFICIENT_PRIVILEGE:
+                raise TokenError(
+                    "this database role may not create tokens (no INSERT on api_tokens): "
+                    "ask the history's owner (docs/team.md, Identity and roles)"
+                ) from None
+            raise
         return token
 
     async def list(self) -> list[TokenRecord]:

@@ -25,6 +25,7 @@ from flowtui.store.tokens import API_ROLE, TokenStore, digest
 from tests.api.conftest import serve_env
 from tests.processes import Lines
 
+FLOWTUI = (sys.executable, "-m", "flowtui")
 GATED = """\
 name: gated
 steps:
@@ -105,6 +106,15 @@ def test_workers_and_people_cannot_make_or_alter_a_token(
                 )
             with pytest.raises(psycopg.errors.InsufficientPrivilege):
                 conn.execute("UPDATE api_tokens SET scope = 'admin'")
+    made = subprocess.run(
+        [*FLOWTUI, "token", "create", "mine", "--scope", "admin", "--db", person_url],
+        capture_output=True,
+        text=True,
+        env=serve_env(),
+        timeout=60,
+    )
+    assert made.returncode == 1 and "may not create tokens" in made.stderr, made.stderr
+    assert "Traceback" not in made.stderr
 
 
 def test_api_decisions_are_recorded_as_the_token_only_for_a_flowtui_api_member(
