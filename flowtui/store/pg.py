@@ -274,6 +274,7 @@ PG_MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "ALTER TABLE api_tokens ADD COLUMN seal TEXT NOT NULL DEFAULT ''",
         """CREATE OR REPLACE FUNCTION flowtui_command_by() RETURNS trigger LANGUAGE plpgsql AS $$
            BEGIN
+             -- nested, so the token is looked up only for a member (and in that order)
              IF NEW.by_user LIKE 'token:%' AND EXISTS (
                   WITH RECURSIVE member_of (oid) AS (
                     SELECT m.roleid FROM pg_auth_members m JOIN pg_roles u ON u.oid = m.member
@@ -283,9 +284,10 @@ PG_MIGRATIONS: tuple[tuple[str, ...], ...] = (
                       JOIN member_of ON m.member = member_of.oid
                   )
                   SELECT 1 FROM pg_roles WHERE rolname = 'flowtui_api'
-                     AND oid IN (SELECT oid FROM member_of))
-                AND EXISTS (SELECT 1 FROM api_tokens WHERE name = substr(NEW.by_user, 7)) THEN
-               RETURN NEW;
+                     AND oid IN (SELECT oid FROM member_of)) THEN
+               IF EXISTS (SELECT 1 FROM api_tokens WHERE name = substr(NEW.by_user, 7)) THEN
+                 RETURN NEW;
+               END IF;
              END IF;
              NEW.by_user := session_user;
              RETURN NEW;

@@ -171,6 +171,13 @@ def test_api_decisions_are_recorded_as_the_token_only_for_a_flowtui_api_member(
                     )
                 )
             assert c2.post(path, json={}).status_code == 403  # not on the approver list
+            with psycopg.connect(serve_url, autocommit=True) as conn:
+                # even a member cannot name a token that does not exist
+                conn.execute(
+                    "INSERT INTO commands (run_id, kind, step, by_user, comment, created_at)"
+                    " VALUES (%s, 'approve', 'approve', 'token:ghost', 'x', 0)",
+                    (run_id,),
+                )
             done = c.post(path, json={"comment": "ok"})
             assert done.status_code in (200, 202), done.text
             until_status(c, run_id, "apply", "succeeded")
@@ -181,7 +188,7 @@ def test_api_decisions_are_recorded_as_the_token_only_for_a_flowtui_api_member(
             approvals = admin.execute(
                 "SELECT by_user FROM approvals WHERE run_id = %s", (run_id,)
             ).fetchall()
-        assert [r[0] for r in commands] == [person, "token:approver"]
+        assert [r[0] for r in commands] == [person, serve_role, "token:approver"]
         assert [r[0] for r in approvals] == ["token:approver"]
     finally:
         proc.terminate()
