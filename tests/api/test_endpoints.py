@@ -302,6 +302,7 @@ def test_event_streams_are_capped_and_a_closed_one_frees_its_place(served: Serve
             refused = c.get(path)
             assert refused.status_code == 429, refused.text
             assert refused.json()["error"] == "too_many_streams"
+            assert refused.headers["Retry-After"] == "1"
             # webhooks and the rest of the API still answer
             assert c.get("/api/v1/runs").status_code == 200
             assert c.get("/healthz").status_code == 200
