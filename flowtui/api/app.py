@@ -29,12 +29,15 @@ from flowtui.engine.states import RunStatus, StepStatus
 from flowtui.model.catalog import WorkflowCatalog
 from flowtui.model.workflow import Workflow
 from flowtui.store.runstore import RunStore
-from flowtui.store.tokens import TokenRecord, TokenStore
+from flowtui.store.tokens import API_ROLE, TokenRecord, TokenStore
 from flowtui.store.views import log_view, run_view, show_view, workflow_view
 
 log = logging.getLogger("flowtui.api")
 
 PREFIX = "/api/v1"
+# open event streams at once; the next gets 429.  Well under the listener's connection cap
+# (WebhookOptions.max_connections, 64), so streams can never starve webhooks
+MAX_STREAMS = 16
 DECISION_WAIT = 5.0  # seconds an approve/reject waits for the runner to take it
 Handler = Callable[[web.Request, TokenRecord], Awaitable[web.StreamResponse]]
 
@@ -74,6 +77,7 @@ class RestApi:
         self.catalog = catalog
         self.tokens = TokenStore(store.db)
         self.closing = asyncio.Event()  # set when the listener shuts down: streams end
+        self.streams = 0  # event streams open now (MAX_STREAMS)
 
     async def _on_shutdown(self, _app: web.Application) -> None:
         self.closing.set()
@@ -188,8 +192,26 @@ class RestApi:
     async def get_run(self, request: web.Request, _token: TokenRecord) -> web.Response:
         return web.json_response(await show_view(self.store, await self._run(request)))
 
+    async def _commands_in_token_names(self) -> None:
+        """Raise 501 unless a command written here is recorded as `token:NAME`: always on
+        SQLite (sealed); on PostgreSQL only when this process's role is a member of
+        flowtui_api, else the history's trigger would record it as that role."""
+        role = await self.store.session_user()
+        if role is None:
+            return
+        if API_ROLE not in (await self.store.roles_of(role) or frozenset()):
+            raise ApiError(
+                501,
+                "not_configured",
+                f"flowtui serve connects as {role}, which is not a member of {API_ROLE}, so "
+                f"the history would record its decisions as {role}, not as the token: "
+                f"approve, reject and cancel through the API are off until "
+                f"`GRANT {API_ROLE} TO {role}` (docs/team.md)",
+            )
+
     async def cancel(self, request: web.Request, token: TokenRecord) -> web.Response:
         run = await self._run(request)
+        await self._commands_in_token_names()
         try:
             outcome = await control.cancel(self.store, run.id, token.actor, runner=self.runner)
         except control.ControlError as exc:
@@ -232,6 +254,7 @@ class RestApi:
         data = await inputs.body(request, ("comment", "inputs") if approve else ("comment",))
         comment = inputs.text(data, "comment", "") or ""
         given = inputs.text_map(data, "inputs")
+        await self._commands_in_token_names()
         try:
             held = await control.check_decision(
                 self.store, run_id, step, token.actor, approve=approve, inputs=given
@@ -277,9 +300,25 @@ class RestApi:
             }
         )
 
-    async def events(self, request: web.Request, _token: TokenRecord) -> web.StreamResponse:
+    async def events(self, request: web.Request, token: TokenRecord) -> web.StreamResponse:
         run = await self._run(request)
-        return await stream_events(request, self.store, run.id, self.closing)
+        if self.streams >= MAX_STREAMS:
+            raise ApiError(
+                429,
+                "too_many_streams",
+                f"{MAX_STREAMS} event streams are open already; close one or retry later",
+            )
+        header = request.headers.get("Authorization", "")
+
+        async def still_allowed() -> bool:
+            found = await self.tokens.authenticate(header.partition(" ")[2].strip())
+            return found is not None and found.name == token.name and found.allows("read")
+
+        self.streams += 1
+        try:
+            return await stream_events(request, self.store, run.id, self.closing, still_allowed)
+        finally:
+            self.streams -= 1
 
     async def metrics(self, _request: web.Request, _token: TokenRecord) -> web.Response:
         body, content_type = await metrics_text(self.store)

@@ -18,6 +18,8 @@ class ApiError(Exception):
 
     def response(self) -> web.Response:
         headers = {"WWW-Authenticate": 'Bearer realm="flowtui"'} if self.status == 401 else None
+        if self.status == 429:  # too many streams: one may well have ended in a second
+            headers = {"Retry-After": "1"}
         return web.json_response(
             {"error": self.error, "detail": self.detail}, status=self.status, headers=headers
         )

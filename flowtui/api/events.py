@@ -4,6 +4,12 @@ Read from the history (so a run of any process on the database streams the same)
 order written.  Each event's `id` is `E-L`: the last status-change id and the last log-line
 id sent; a client that reconnects sends it back as `Last-Event-ID` and gets what came after.
 The stream ends with an `end` event once the run has ended and everything is sent.
+
+Each poll reads only what is new (`events WHERE run_id = ? AND id > ?`, log lines after
+the last id), so an open stream costs the same on a run of ten lines as on one of a
+million.  The stream's token is checked again every AUTH_CHECK seconds: once it is
+revoked (or its row no longer authenticates) the stream sends an `error` event
+(`unauthorized`) and ends.  A stream whose client went away ends at the next poll.
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ import contextlib
 import json
 import re
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
@@ -24,6 +31,7 @@ from flowtui.store.views import log_view
 POLL = 0.2  # how often the history is read for what is new
 KEEPALIVE = 15.0  # a comment line this often keeps proxies from closing a quiet stream
 BATCH = 500
+AUTH_CHECK = 2.0  # how often an open stream's token is checked again (revoked: it ends)
 LAST_ID = re.compile(r"(\d{1,19})-(\d{1,19})")
 
 
@@ -38,10 +46,15 @@ def resume_point(request: web.Request) -> tuple[int, int]:
 
 
 async def stream_events(
-    request: web.Request, store: RunStore, run_id: int, closing: asyncio.Event
+    request: web.Request,
+    store: RunStore,
+    run_id: int,
+    closing: asyncio.Event,
+    still_allowed: Callable[[], Awaitable[bool]],
 ) -> web.StreamResponse:
-    """Stream until the run has ended and all is sent, or the server is `closing` (a stream
-    of a run waiting for approval must not hold `flowtui serve`'s shutdown up)."""
+    """Stream until the run has ended and all is sent, the server is `closing` (a stream
+    of a run waiting for approval must not hold `flowtui serve`'s shutdown up), the client
+    went away, or `still_allowed()` (checked every AUTH_CHECK s) says the token is gone."""
     last_event, last_log = resume_point(request)
     response = web.StreamResponse(
         headers={
@@ -51,11 +64,18 @@ async def stream_events(
         }
     )
     await response.prepare(request)
-    quiet_since = time.monotonic()
+    quiet_since = checked_at = time.monotonic()
     while True:
+        if time.monotonic() - checked_at >= AUTH_CHECK:
+            checked_at = time.monotonic()
+            if not await still_allowed():
+                detail = "the token was revoked; this stream has ended"
+                gone: dict[str, Any] = {"error": "unauthorized", "detail": detail}
+                await _send(response, "error", gone, f"{last_event}-{last_log}")
+                break
         run = await store.get_run(run_id)
         ended = run is None or run.status.is_final
-        status = [e for e in await store.get_events(run_id) if e.id > last_event]
+        status = await store.get_events(run_id, after_id=last_event, limit=BATCH)
         lines = await store.get_logs(run_id, after_id=last_log, limit=BATCH)
         items: list[tuple[float, int, str, dict[str, Any], int, int]] = []
         for e in status:
@@ -83,12 +103,16 @@ async def stream_events(
         elif time.monotonic() - quiet_since >= KEEPALIVE:
             await response.write(b": keep-alive\n\n")
             quiet_since = time.monotonic()
-        if len(lines) < BATCH and not ended:
+        transport = request.transport
+        if transport is None or transport.is_closing():
+            break  # the client went away: free its place (MAX_STREAMS) now
+        if len(lines) < BATCH and len(status) < BATCH and not ended:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(closing.wait(), POLL)
             if closing.is_set():
                 break
-    await response.write_eof()
+    with contextlib.suppress(ConnectionError):
+        await response.write_eof()
     return response
 
 

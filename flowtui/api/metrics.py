@@ -4,12 +4,13 @@ Nothing is counted in memory: every scrape reads the history, so the runs of eve
 on the database count (another `flowtui serve`, `flowtui run`, the dashboard), and a
 restarted service reports the same numbers.  The queries run first (asynchronously); a
 one-scrape collector then hands the numbers to prometheus-client, which writes the text.
+Every number is an aggregate the database computes (`COUNT`, `SUM`, one `SUM(CASE ...)`
+per histogram bucket), so a scrape reads a row per workflow and step, never a row per
+step ever run, however long the history.
 """
 
 from __future__ import annotations
 
-import math
-from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -30,10 +31,27 @@ from flowtui.store.runstore import RunStore
 BUCKETS = (0.1, 0.5, 1.0, 5.0, 10.0, 30.0, 60.0, 300.0, 600.0, 1800.0, 3600.0)
 
 
+@dataclass(frozen=True, slots=True)
+class Durations:
+    """One histogram series: cumulative counts per bound of BUCKETS, then all, and the sum."""
+
+    buckets: tuple[int, ...]
+    count: int
+    total: float
+
+
+# a step's duration, never negative (clocks); the buckets are constants, not input
+_SECONDS = "CASE WHEN s.ended_at > s.started_at THEN s.ended_at - s.started_at ELSE 0.0 END"
+_BUCKET_SQL = ", ".join(
+    f"SUM(CASE WHEN {_SECONDS} <= {bound!r} THEN 1 ELSE 0 END) AS le{i}"
+    for i, bound in enumerate(BUCKETS)
+)
+
+
 @dataclass(slots=True)
 class Snapshot:
     runs: dict[tuple[str, str], int] = field(default_factory=dict)  # (workflow, status)
-    durations: dict[tuple[str, str], list[float]] = field(default_factory=dict)
+    durations: dict[tuple[str, str], Durations] = field(default_factory=dict)
     running: int = 0
     queued: int = 0
     held_steps: int = 0
@@ -53,19 +71,23 @@ async def snapshot(store: RunStore) -> Snapshot:
             snap.queued += int(r["n"])
         else:  # running, held (a run waiting for a person is still going)
             snap.running += int(r["n"])
-    durations: dict[tuple[str, str], list[float]] = defaultdict(list)
     # steps that ran to their end: not the reused ones of a rerun (their times are the
     # original run's), not the cancelled ones (cut short)
     ran = [str(StepStatus.SUCCEEDED), str(StepStatus.FAILED), str(StepStatus.TIMED_OUT)]
     for r in await db.fetchall(
-        "SELECT r.workflow AS workflow, s.name AS step, s.ended_at - s.started_at AS seconds"
+        f"SELECT r.workflow AS workflow, s.name AS step, COUNT(*) AS n,"
+        f" SUM({_SECONDS}) AS total, {_BUCKET_SQL}"
         " FROM steps s JOIN runs r ON r.id = s.run_id"
         " WHERE s.started_at IS NOT NULL AND s.ended_at IS NOT NULL"
-        " AND s.status IN (?, ?, ?)",
+        " AND s.status IN (?, ?, ?)"
+        " GROUP BY r.workflow, s.name",
         ran,
     ):
-        durations[(r["workflow"], r["step"])].append(max(0.0, float(r["seconds"])))
-    snap.durations = dict(durations)
+        snap.durations[(r["workflow"], r["step"])] = Durations(
+            tuple(int(r[f"le{i}"]) for i in range(len(BUCKETS))),
+            int(r["n"]),
+            float(r["total"]),
+        )
     row = await db.fetchone(
         "SELECT COUNT(*) AS n FROM steps s JOIN runs r ON r.id = s.run_id"
         " WHERE s.status = ? AND r.status IN (?, ?)",
@@ -100,12 +122,12 @@ class HistoryCollector(Collector):
             "How long steps ran (start to end of their last attempt), by workflow and step",
             labels=("workflow", "step"),
         )
-        for (workflow, step), values in sorted(snap.durations.items()):
-            buckets: list[tuple[str, float]] = []
-            for bound in (*BUCKETS, math.inf):
-                count = sum(1 for v in values if v <= bound)
-                buckets.append(("+Inf" if bound == math.inf else repr(bound), count))
-            histogram.add_metric([workflow, step], buckets, sum(values))
+        for (workflow, step), seen in sorted(snap.durations.items()):
+            buckets: list[tuple[str, float]] = [
+                (repr(bound), count) for bound, count in zip(BUCKETS, seen.buckets, strict=True)
+            ]
+            buckets.append(("+Inf", seen.count))
+            histogram.add_metric([workflow, step], buckets, seen.total)
         yield histogram
         yield GaugeMetricFamily(
             "flowtui_runs_running", "Runs running now (held ones too)", value=snap.running

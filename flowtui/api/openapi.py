@@ -181,6 +181,9 @@ ERRORS = {
     "404": "no such workflow, run or step",
     "409": "the run is not in a state that allows it",
     "422": "refused by the workflow's rules (params, inputs, self-approval, ...)",
+    "429": "too many event streams are open (16); close one or retry later",
+    "501": "a PostgreSQL history whose flowtui serve role is not a member of flowtui_api: "
+    "decisions and cancels through the API are off (docs/team.md)",
 }
 
 
@@ -319,7 +322,7 @@ PATHS: dict[str, Any] = {
             "Cancel a queued or running run",
             "run",
             _ok("202", "Cancelled", "being cancelled (or cancelled at once, or asked)"),
-            ("404", "409"),
+            ("404", "409", "501"),
             [RUN_ID],
         )
     },
@@ -341,7 +344,7 @@ PATHS: dict[str, Any] = {
                 **_ok("200", "Decision", "taken by the run's runner"),
                 **_ok("202", "Decision", "recorded; the runner takes it when it next polls"),
             },
-            ("400", "404", "409", "422"),
+            ("400", "404", "409", "422", "501"),
             [RUN_ID, STEP_NAME],
             "DecisionRequest",
         )
@@ -354,7 +357,7 @@ PATHS: dict[str, Any] = {
                 **_ok("200", "Decision", "taken by the run's runner"),
                 **_ok("202", "Decision", "recorded; the runner takes it when it next polls"),
             },
-            ("400", "404", "409", "422"),
+            ("400", "404", "409", "422", "501"),
             [RUN_ID, STEP_NAME],
             "RejectRequest",
         )
@@ -390,7 +393,7 @@ PATHS: dict[str, Any] = {
                         "content": {"text/event-stream": {"schema": _ref("ServerSentEvent")}},
                     }
                 },
-                ("400", "404"),
+                ("400", "404", "429"),
                 [
                     RUN_ID,
                     _param(

@@ -202,7 +202,7 @@ TABLES: tuple[Table, ...] = (
         identity=True,
         max_rows=1,
     ),
-    Table("api_tokens", ("name", "hash", "scope", "created_at", "created_by"), ("name",)),
+    Table("api_tokens", ("name", "hash", "scope", "created_at", "created_by", "seal"), ("name",)),
 )
 KNOWN = frozenset(t.name for t in TABLES)
 

@@ -271,6 +271,9 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "CREATE INDEX runs_by_environment ON runs (workflow, environment, id)"
         " WHERE environment IS NOT NULL",
     ),
+    # a token row's seal (flowtui/store/tokens.py): a token a hand-made INSERT cannot forge
+    # (rows made before it have none: create those tokens again)
+    ("ALTER TABLE api_tokens ADD COLUMN seal TEXT NOT NULL DEFAULT ''",),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

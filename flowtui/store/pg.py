@@ -264,6 +264,36 @@ PG_MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "CREATE INDEX runs_by_environment ON runs (workflow, environment, id)"
         " WHERE environment IS NOT NULL",
     ),
+    # SQLite's version 10: token rows' seal column (unused here: grants guard the table);
+    # a command may name an API token (`token:NAME`) as its actor only when written by a
+    # member of the role flowtui_api (flowtui serve's, docs/team.md) and the token exists;
+    # every other command is stamped with session_user as before.  Membership is as
+    # granted (pg_auth_members), so a superuser is not a member unless made one.  Event
+    # streams read a run's status changes after an id (events_by_run_id).
+    (
+        "ALTER TABLE api_tokens ADD COLUMN seal TEXT NOT NULL DEFAULT ''",
+        """CREATE OR REPLACE FUNCTION flowtui_command_by() RETURNS trigger LANGUAGE plpgsql AS $$
+           BEGIN
+             -- nested, so the token is looked up only for a member (and in that order)
+             IF NEW.by_user LIKE 'token:%' AND EXISTS (
+                  WITH RECURSIVE member_of (oid) AS (
+                    SELECT m.roleid FROM pg_auth_members m JOIN pg_roles u ON u.oid = m.member
+                     WHERE u.rolname = session_user
+                    UNION
+                    SELECT m.roleid FROM pg_auth_members m
+                      JOIN member_of ON m.member = member_of.oid
+                  )
+                  SELECT 1 FROM pg_roles WHERE rolname = 'flowtui_api'
+                     AND oid IN (SELECT oid FROM member_of)) THEN
+               IF EXISTS (SELECT 1 FROM api_tokens WHERE name = substr(NEW.by_user, 7)) THEN
+                 RETURN NEW;
+               END IF;
+             END IF;
+             NEW.by_user := session_user;
+             RETURN NEW;
+           END $$""",
+        "CREATE INDEX events_by_run_id ON events (run_id, id)",
+    ),
 )
 PG_SCHEMA_VERSION = len(PG_MIGRATIONS)
 

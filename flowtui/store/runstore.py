@@ -799,8 +799,17 @@ class RunStore(RecoveryMixin):
         rows = await self.db.fetchall("SELECT COALESCE(MAX(id), 0) AS last FROM events", ())
         return int(rows[0]["last"])
 
-    async def get_events(self, run_id: int) -> list[EventRecord]:
-        """The audit trail of a run's status changes, oldest first."""
+    async def get_events(
+        self, run_id: int, *, after_id: int = 0, limit: int | None = None
+    ) -> list[EventRecord]:
+        """The audit trail of a run's status changes, oldest first (those after event
+        `after_id`, at most `limit` of them: what an event stream reads on each poll)."""
+        if after_id or limit is not None:
+            rows = await self.db.fetchall(
+                "SELECT * FROM events WHERE run_id = ? AND id > ? ORDER BY id LIMIT ?",
+                (run_id, after_id, limit if limit is not None else 1 << 62),
+            )
+            return _event_records(rows)
         rows = await self.db.fetchall(
             "SELECT * FROM events WHERE run_id = ? ORDER BY id", (run_id,)
         )

@@ -3,13 +3,20 @@ scope it needs, and the CLI's rules for decisions (approvers, inputs, self-appro
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import re
 import subprocess
 import sys
+import time
+from pathlib import Path
 
+import httpx
 import pytest
 
-from flowtui.api.app import ROUTES
+from flowtui.api.app import MAX_STREAMS, ROUTES
+from flowtui.store import RunStore
+from flowtui.store.tokens import TokenStore
 from tests.api.conftest import Served, serve_env
 
 SCOPE_ORDER = ("read", "run", "approve", "admin")
@@ -250,3 +257,78 @@ def test_tokens_are_made_listed_and_revoked_from_the_cli(served: Served) -> None
     assert served.client(None).get("/api/v1/runs", headers=headers).status_code == 401
     gone = flowtui("revoke", "temp")
     assert gone.returncode == 1 and "no token named 'temp'" in gone.stderr
+
+
+def held_run(served: Served) -> int:
+    run_id = served.start("gated")
+    served.wait_step(run_id, "approve", "held")
+    return run_id
+
+
+def test_an_open_stream_ends_once_its_token_is_revoked(served: Served) -> None:
+    token = asyncio.run(make_token(served.db, "watcher"))
+    run_id = held_run(served)
+    headers = {"Authorization": f"Bearer {token}"}
+    try:
+        with (
+            httpx.Client(base_url=served.url, headers=headers, timeout=30) as client,
+            client.stream("GET", f"/api/v1/runs/{run_id}/events") as answer,
+        ):
+            assert answer.status_code == 200
+            seen = ""
+            lines = answer.iter_lines()
+            while "event: step" not in seen:  # the held run's story so far has come
+                seen += next(lines) + "\n"
+            asyncio.run(revoke_token(served.db, "watcher"))
+            rest = "\n".join(lines)  # ends: the server closes the stream
+        last = parse_sse(rest)[-1]
+        assert last["event"] == "error" and '"error": "unauthorized"' in last["data"]
+    finally:
+        assert served.client("runner").post(f"/api/v1/runs/{run_id}/cancel").status_code == 202
+
+
+def test_event_streams_are_capped_and_a_closed_one_frees_its_place(served: Served) -> None:
+    run_id = held_run(served)
+    path = f"/api/v1/runs/{run_id}/events"
+    headers = {"Authorization": f"Bearer {served.tokens['reader']}"}
+    limits = httpx.Limits(max_connections=MAX_STREAMS + 4)
+    try:
+        with (
+            httpx.Client(base_url=served.url, headers=headers, timeout=30, limits=limits) as c,
+            contextlib.ExitStack() as streams,
+        ):
+            opened = [streams.enter_context(c.stream("GET", path)) for _ in range(MAX_STREAMS)]
+            assert all(s.status_code == 200 for s in opened)
+            refused = c.get(path)
+            assert refused.status_code == 429, refused.text
+            assert refused.json()["error"] == "too_many_streams"
+            assert refused.headers["Retry-After"] == "1"
+            # webhooks and the rest of the API still answer
+            assert c.get("/api/v1/runs").status_code == 200
+            assert c.get("/healthz").status_code == 200
+            opened[0].close()
+            deadline = time.monotonic() + 20
+            while True:  # the server notices the closed stream at its next poll
+                with c.stream("GET", path) as again:
+                    if again.status_code == 200:
+                        break
+                assert time.monotonic() < deadline, "the closed stream kept its place"
+                time.sleep(0.05)
+    finally:
+        assert served.client("runner").post(f"/api/v1/runs/{run_id}/cancel").status_code == 202
+
+
+async def make_token(db: Path, name: str) -> str:
+    store = await RunStore.open(db)
+    try:
+        return await TokenStore(store.db).create(name, "read", "test")
+    finally:
+        await store.close()
+
+
+async def revoke_token(db: Path, name: str) -> None:
+    store = await RunStore.open(db)
+    try:
+        assert await TokenStore(store.db).revoke(name)
+    finally:
+        await store.close()

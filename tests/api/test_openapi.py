@@ -13,7 +13,7 @@ from aiohttp import web
 from hypothesis import HealthCheck, settings
 
 from flowtui.api.app import OPENAPI_PATH, ROUTES, RestApi
-from flowtui.api.openapi import openapi_document
+from flowtui.api.openapi import ERRORS, openapi_document
 from tests.api.conftest import Served
 
 
@@ -69,3 +69,17 @@ def api_schema(quick_server: Served) -> schemathesis.BaseSchema:
 def test_the_api_keeps_to_its_document(case: schemathesis.Case, quick_server: Served) -> None:
     token = quick_server.tokens["boss"]  # admin: every operation is reachable
     case.call_and_validate(headers={"Authorization": f"Bearer {token}"}, timeout=20)
+
+
+def test_the_stream_cap_and_the_postgresql_refusal_are_documented() -> None:
+    paths = openapi_document()["paths"]
+    assert "429" in paths["/api/v1/runs/{run_id}/events"]["get"]["responses"]
+    for path in ("/steps/{step}/approve", "/steps/{step}/reject", "/cancel"):
+        assert "501" in paths["/api/v1/runs/{run_id}" + path]["post"]["responses"]
+    used = {
+        code
+        for operations in paths.values()
+        for op in operations.values()
+        for code in op["responses"]
+    }
+    assert set(ERRORS) <= used  # no documented error that no operation gives
