@@ -16,6 +16,7 @@ from flowtui.model import circleci, pyworkflow
 from flowtui.model.checker import ENV_NAME_RE, MISSING, NAME_RE, describe, is_scalar, suggest
 from flowtui.model.environments import ENVIRONMENTS_FILES, Environment
 from flowtui.model.errors import Problem, WorkflowError
+from flowtui.model.exprnames import names_problems
 from flowtui.model.validate_environments import EnvironmentRules
 from flowtui.model.validate_steps import (
     COMMON_STEP_KEYS,
@@ -308,6 +309,10 @@ class _Checker(TriggerRules, StepRules, EnvironmentRules):
         self.check_environment_refs(environments)
         self.check_trigger_environments(root, triggers, environments)
         sandbox = self.get_bool(root, "sandbox", True)
+        before = len(self.problems)
+        params = self.params(root)
+        # a broken `params:` block: which params exist is unknown, so `params.X` is not checked
+        self.check_expression_names(params if len(self.problems) == before else None, steps)
         steps = {
             name: step if step.sandbox is not None else replace(step, sandbox=sandbox)
             for name, step in steps.items()
@@ -331,13 +336,21 @@ class _Checker(TriggerRules, StepRules, EnvironmentRules):
             env=self.get_scalar_map(
                 root, "env", ENV_NAME_RE, "environment variable", "use letters, digits and _"
             ),
-            params=self.params(root),
+            params=params,
             fail_fast=self.get_bool(root, "fail_fast", False),
             secrets=self.secrets(root),
             environments=environments,
             release=self.release(root, steps),
             report=self.report(root),
         )
+
+    def check_expression_names(
+        self, params: dict[str, ParamSpec] | None, steps: dict[str, Step]
+    ) -> None:
+        """Names in `when:`/`if:` that would fail the step at run time, reported now."""
+        for pos, key, expression in self.expressions:
+            for message, hint in names_problems(expression, params, steps):
+                self.error(pos, f"`{key}`: {message}", hint)
 
     def secrets(self, root: YMap) -> dict[str, SecretSpec]:
         """`secrets: {NAME: {env: VAR} | {file: path}}`: references only, never values."""
