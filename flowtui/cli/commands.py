@@ -24,6 +24,7 @@ from flowtui.cli.console import (
     ConsoleReporter,
     Painter,
     gate_rules_lines,
+    plural,
     render_summary,
     shown,
     step_duration,
@@ -43,6 +44,7 @@ from flowtui.glyphs import attempts_note
 from flowtui.model import circleci
 from flowtui.model.approval import parse_assignments
 from flowtui.model.circleci.checkout import checkout_branch
+from flowtui.model.clashes import name_clash_problem, name_clashes
 from flowtui.model.errors import WorkflowError
 from flowtui.model.loader import (
     discover_workflows,
@@ -482,11 +484,18 @@ async def _list(args: argparse.Namespace, folder: Path) -> int:
     store = await open_store(args, read_only=True)
     try:
         rows: list[tuple[str, ...]] = []
+        loaded: list[tuple[Path, Workflow | Exception]] = []
         for path in discover_workflows(folder):
             try:
-                wf = load_workflow(path)
+                loaded.append((path, load_workflow(path)))
             except (WorkflowError, OSError) as exc:
-                first = str(exc).splitlines()[0] if str(exc) else "unreadable"
+                loaded.append((path, exc))
+        clashes = name_clashes((p, w) for p, w in loaded if isinstance(w, Workflow))
+        for path, wf in loaded:
+            if path in clashes and isinstance(wf, Workflow):
+                wf = WorkflowError([name_clash_problem(path, wf.name, clashes[path])])
+            if not isinstance(wf, Workflow):
+                first = str(wf).splitlines()[0] if str(wf) else "unreadable"
                 rows.append((path.name, paint("✗ invalid", "31"), "", "", first))
                 continue
             status = await effective_status(store, wf)
@@ -497,7 +506,7 @@ async def _list(args: argparse.Namespace, folder: Path) -> int:
                 dur = fmt_duration(r.duration) if r.duration is not None else ""
                 last = f"{paint(str(r.status), COLOURS.get(r.status, ''))} #{r.id} {dur}"
             triggers = ",".join(t.kind for t in wf.triggers)
-            rows.append((wf.name, status, triggers, f"{len(wf.steps)} steps", last))
+            rows.append((wf.name, status, triggers, plural(len(wf.steps), "step"), last))
         _print_table(("WORKFLOW", "STATUS", "TRIGGERS", "STEPS", "LAST RUN"), rows)
     finally:
         await store.close()

@@ -39,9 +39,7 @@ def names_problems(
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return []
     problems: list[tuple[str, str]] = []
-    called = {
-        id(node.func) for node in ast.walk(tree) if isinstance(node, ast.Call)
-    }
+    called = {id(node.func) for node in ast.walk(tree) if isinstance(node, ast.Call)}
     for node in ast.walk(tree):
         if isinstance(node, ast.Name):
             name = node.id

@@ -12,7 +12,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from flowtui.model import circleci, pyworkflow
+from flowtui.model import circleci, clashes, pyworkflow
 from flowtui.model.checker import ENV_NAME_RE, MISSING, NAME_RE, describe, is_scalar, suggest
 from flowtui.model.environments import ENVIRONMENTS_FILES, Environment
 from flowtui.model.errors import Problem, WorkflowError
@@ -32,6 +32,7 @@ from flowtui.model.workflow import (
     ParamSpec,
     SecretSpec,
     SourcePos,
+    Step,
     Workflow,
 )
 from flowtui.model.yamlsafe import MAX_FILE_BYTES, YMap, decode, parse_document
@@ -215,18 +216,33 @@ def resolve_workflow(ref: str, search_dirs: Sequence[Path]) -> Path:
         raise LookupError(f"no workflow file `{ref}`")
 
     known: list[str] = []
+    broken: list[tuple[Path, WorkflowError]] = []
     for folder in search_dirs:
-        files = discover_workflows(Path(folder))
-        # a file named after the workflow is the likely match, so try it first
-        files.sort(key=lambda p: p.stem != ref)
-        for file in files:
+        # every file of the folder is read: two files with the name make it ambiguous
+        matches: list[Path] = []
+        for file in discover_workflows(Path(folder)):
             try:
                 workflow = load_workflow(file)
-            except WorkflowError:
+            except WorkflowError as exc:
+                broken.append((file, exc))
+                continue
+            except OSError:
                 continue
             if workflow.name == ref:
-                return file
+                matches.append(file)
             known.append(workflow.name)
+        if len(matches) > 1:
+            listed = " and ".join(str(m) for m in matches)
+            raise LookupError(
+                f"workflow name `{ref}` is ambiguous: {listed} both declare it; "
+                f"{clashes.HINT} (or run one by its path)"
+            )
+        if matches:
+            return matches[0]
+    for file, error in broken:
+        if clashes.declares_name(file, ref):
+            first = str(error.problems[0]) if error.problems else str(error)
+            raise LookupError(f"{file} looks like it declares `{ref}` but does not load: {first}")
     where = ", ".join(str(d) for d in search_dirs) or "(no folders)"
     names = ", ".join(sorted(set(known))) or "none"
     message = f"no workflow named `{ref}` in {where}; known workflows: {names}"

@@ -13,8 +13,15 @@ from flowtui.model.loader import load_workflow_text
 
 @pytest.mark.parametrize(
     ("text", "expected"),
-    [("true", True), ("True", True), ("TRUE", True), ("false", False), ("False", False),
-     ("not false", True), ("params.x == '1' and true", True)],
+    [
+        ("true", True),
+        ("True", True),
+        ("TRUE", True),
+        ("false", False),
+        ("False", False),
+        ("not false", True),
+        ("params.x == '1' and true", True),
+    ],
 )
 def test_boolean_literals_evaluate(text: str, expected: bool) -> None:
     assert evaluate_bool(text, {"params": {"x": "1"}}) is expected
