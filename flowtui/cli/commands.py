@@ -603,11 +603,12 @@ async def _show(args: argparse.Namespace) -> int:
         omissions = await store.log_omissions(run.id)
         usual = await store.usual_durations(run.workflow, before_run=run.id)
         now = time.time()
+        only = [_step_named(steps, args.step, run.id)] if args.step else None  # error first
         print(render_summary(run, steps, approvals, paint))
         if run.left_out:
             print(f"Left out: {left_out_note(run)}")
-        if args.step:
-            steps = [_step_named(steps, args.step, run.id)]
+        if only is not None:
+            steps = only
         decided = {a.step: a for a in approvals}
         print(f"Started: {fmt_clock(run.started_at)}   Ended: {fmt_clock(run.ended_at)}")
         if run.branch or run.concurrency_group:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
+
+import pytest
 
 from tests.cli.conftest import Cli
 
@@ -50,8 +53,9 @@ def test_same_name_in_two_files_is_refused_like_the_dashboard(cli: Cli, tmp_path
     result = cli("validate", "workflows")
     assert result.returncode == 1
     assert "✓ workflows/same1.yaml: same (1 step)" in result.stdout
-    assert "workflows/same2.yaml:1:1: error: workflow name `same` is already used by same1.yaml" in (
-        result.stdout
+    assert (
+        "workflows/same2.yaml:1:1: error: workflow name `same` is already used by same1.yaml"
+        in (result.stdout)
     )
 
     listed = cli("list", "workflows").stdout
@@ -81,3 +85,71 @@ def test_run_names_the_broken_file_that_declares_the_workflow(cli: Cli, tmp_path
     result = cli("run", "pyw")
     assert "workflows/other.py looks like it declares `pyw` but does not load: " in result.stderr
     assert "other.py:3:" in result.stderr
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cli]:
+    """Run 1 of `one` (its `docs` fails on its `when:`), run 2 of `two`, and run 3 of
+    `three`, still going: held at its approval gate, `ship` not started."""
+    cli = Cli(tmp_path_factory.mktemp("trial"))
+    _write(
+        cli.cwd,
+        "one.yaml",
+        "name: one\nparams:\n  v: {default: abc}\nsteps:\n  build: {run: 'true'}\n"
+        "  docs: {requires: [build], run: 'true', when: 'int(params.v) > 1'}\n"
+        "  ship: {requires: [build], run: 'true'}\n",
+    )
+    _write(cli.cwd, "two.yaml", "name: two\nsteps:\n  build: {run: 'true'}\n")
+    _write(
+        cli.cwd,
+        "three.yaml",
+        "name: three\nsteps:\n  gate: {type: approval}\n  ship: {requires: [gate], run: 'true'}\n",
+    )
+    assert cli("run", "one.yaml", "-q").returncode == 1
+    assert cli("run", "two.yaml", "-q").returncode == 0
+    going = cli.start("run", "three.yaml", "-q")
+    try:
+        cli.wait_for(lambda: cli.step_status(3, "gate") == "held", timeout=30)
+        yield cli
+    finally:
+        going.terminate()
+        going.communicate(timeout=30)
+
+
+def test_timeline_uses_shows_words(runs: Cli) -> None:
+    show = runs("show", "1").stdout
+    assert "docs  ✗ failed" in show or "failed" in show.split("── docs")[1].splitlines()[0]
+    ended = runs("show", "1", "--timeline").stdout
+    assert "failed: docs" in ended and "not run" not in ended
+    going = runs("show", "3", "--timeline").stdout
+    assert "gate waits for approval" in going
+    assert "pending: ship" in going and "not run" not in going
+
+
+def test_junit_refuses_a_run_that_has_not_ended(runs: Cli, tmp_path: Path) -> None:
+    report = tmp_path / "r.xml"
+    result = runs("show", "3", "--junit", str(report))
+    assert result.returncode == 1
+    assert "run 3 has not ended (held)" in result.stderr
+    assert not report.exists()
+
+
+def test_junit_dash_writes_to_stdout(runs: Cli) -> None:
+    result = runs("show", "1", "--junit", "-")
+    assert result.returncode == 0
+    assert result.stdout.startswith('<?xml version="1.0"') and "<testcase" in result.stdout
+    assert not (runs.cwd / "-").exists()
+
+
+def test_compare_refuses_runs_of_different_workflows(runs: Cli) -> None:
+    result = runs("show", "1", "--compare", "2")
+    assert result.returncode == 1
+    assert "run 1 is of one but run 2 is of two" in result.stderr
+    assert result.stdout == ""
+
+
+def test_show_unknown_step_is_only_an_error(runs: Cli) -> None:
+    result = runs("show", "1", "--step", "nosuch")
+    assert result.returncode == 1
+    assert result.stdout == ""
+    assert "run 1 has no step 'nosuch'" in result.stderr
