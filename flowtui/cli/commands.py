@@ -124,10 +124,14 @@ def _say_interrupted(interrupted: Sequence[int]) -> None:
         )
 
 
-def _cannot_open(exc: Exception) -> str:
+def _cannot_open(exc: Exception, given: str | None = None) -> str:
+    from flowtui.store.backends import describe_target
+
     step = os.environ.get("FLOWTUI_STEP")
     if step is None:
-        return f"cannot open the history database: {exc}"
+        where = describe_target(given)
+        said = "" if where in str(exc) else f" {where}"  # name the file (a typo, /etc/passwd)
+        return f"cannot open the history database{said}: {exc}"
     # a step is kept away from the history (flowtui/engine/sandbox.py)
     return (
         f"cannot open the history database from inside the step {step!r} ({exc}): steps "
@@ -139,13 +143,16 @@ def _cannot_open(exc: Exception) -> str:
 async def open_store(args: argparse.Namespace, *, read_only: bool = False) -> RunStore:
     """`read_only`: a command that only reads still works when the disk is full."""
     from flowtui.runtime import open_history
+    from flowtui.store.backends import check_given_path
 
+    given = getattr(args, "db", None)
     try:
-        store, interrupted = await open_history(getattr(args, "db", None), read_only=read_only)
+        check_given_path(given)
+        store, interrupted = await open_history(given, read_only=read_only)
     except StoreFullError as exc:
         raise CliError(str(exc)) from None
     except Exception as exc:
-        raise CliError(_cannot_open(exc)) from None
+        raise CliError(_cannot_open(exc, given)) from None
     if store.read_only:
         print(
             f"flowtui: disk full: {store.location} is read only until there is space again",
@@ -161,13 +168,16 @@ async def open_runtime(args: argparse.Namespace, options: RuntimeOptions) -> Run
 
     if options.parallel is not None and options.parallel < 1:
         raise CliError("--parallel must be at least 1")
+    from flowtui.store.backends import check_given_path
+
     options.db = getattr(args, "db", None)
     try:
+        check_given_path(options.db)
         runtime = await Runtime.open(options)
     except StoreFullError as exc:
         raise CliError(str(exc)) from None
     except Exception as exc:
-        raise CliError(_cannot_open(exc)) from None
+        raise CliError(_cannot_open(exc, options.db)) from None
     _say_interrupted(runtime.interrupted)
     return runtime
 

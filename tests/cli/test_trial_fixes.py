@@ -153,3 +153,18 @@ def test_show_unknown_step_is_only_an_error(runs: Cli) -> None:
     assert result.returncode == 1
     assert result.stdout == ""
     assert "run 1 has no step 'nosuch'" in result.stderr
+
+
+def test_db_in_a_missing_folder_or_not_a_database_is_an_error(cli: Cli, tmp_path: Path) -> None:
+    missing = tmp_path / "no" / "such" / "x.db"
+    result = cli("--db", str(missing), "history")
+    assert result.returncode == 1 and result.stdout == ""
+    assert f"the folder {missing.parent} does not exist" in result.stderr
+    assert not (tmp_path / "no").exists()
+    result = cli("run", str(_write(tmp_path, "w.yaml", "name: w\nsteps:\n  a: {run: 'true'}\n")),
+                 "--db", str(missing))  # fmt: skip
+    assert result.returncode == 1 and "does not exist" in result.stderr
+    junk = _write(tmp_path, "junk.db", "not sqlite at all\n" * 200)
+    result = cli("history", "--db", str(junk))
+    assert result.returncode == 1
+    assert f"cannot open the history database {junk}: file is not a database" in result.stderr
