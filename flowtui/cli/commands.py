@@ -643,7 +643,9 @@ async def _show(args: argparse.Namespace) -> int:
             print(paint(f"── {step.name}", "1") + f"  {status}{timing}{code}{attempts}")
             if step.reused_from is None and (note := step_pace(step, usual.get(step.name), now)):
                 print(f"   {paint(note, '36' if note.startswith('faster') else '33')}")
-            if step.type == "approval":
+            # the gate's rules while it can still be decided: under a decided gate "self-
+            # approval not allowed" read as a refusal of the approval shown below it
+            if step.type == "approval" and status_now in ("held", "pending"):
                 print(*gate_rules_lines(run, step.name), sep="\n", end="")
             for a in approvals:
                 if a.step == step.name:
