@@ -375,6 +375,8 @@ async def _execute(
                 parent = await resolve_run(store, args.run)
                 step_names = [s.name for s in await store.get_steps(parent.id)]
         reporter.set_step_names(step_names)
+        if inline is not None:  # first: a question withdrawn leaves the line before an event
+            runtime.bus.add_listener(inline)
         runtime.bus.add_listener(reporter)
         shown = sys.stdout  # `visible` or raw (--raw), as the command was started
         live = await _live_footer(footer, store, args)
@@ -389,7 +391,6 @@ async def _execute(
         if inline is not None:
             if live is not None:
                 inline.around = live.paused
-            runtime.bus.add_listener(inline)
             inline.start()
         try:
             handle = await start(runtime)
