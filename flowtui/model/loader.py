@@ -84,6 +84,13 @@ def load_workflow(path: str | Path) -> Workflow:
     given = str(path)
     file_path = Path(path)
     if pyworkflow.is_python_workflow_file(file_path):
+        try:  # a missing or unreadable file said as for YAML, not as the child's traceback
+            with file_path.open("rb"):
+                pass
+        except OSError as exc:
+            raise WorkflowError(
+                [Problem(SourcePos(given, 1, 1), f"cannot read the file: {exc.strerror or exc}")]
+            ) from None
         # evaluated in a child process; its normalised document is validated below
         return load_workflow_text(
             pyworkflow.evaluate(file_path, given), file=given, path=file_path.resolve()

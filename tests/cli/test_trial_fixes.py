@@ -168,3 +168,18 @@ def test_db_in_a_missing_folder_or_not_a_database_is_an_error(cli: Cli, tmp_path
     result = cli("history", "--db", str(junk))
     assert result.returncode == 1
     assert f"cannot open the history database {junk}: file is not a database" in result.stderr
+
+
+def test_unknown_option_shows_the_commands_usage(cli: Cli) -> None:
+    result = cli("run", "production-deploy", "--bogus")
+    assert result.returncode == 2
+    assert result.stderr.startswith("usage: flowtui run ")
+    assert "flowtui run: error: unrecognized arguments: --bogus" in result.stderr
+    assert cli.query("SELECT id FROM runs") == []
+
+
+def test_a_missing_python_file_cannot_be_read(cli: Cli) -> None:
+    result = cli("validate", "nosuch.py")
+    assert result.returncode == 1
+    assert "nosuch.py:1:1: error: cannot read the file: No such file or directory" in result.stdout
+    assert "FileNotFoundError" not in result.stdout
