@@ -225,19 +225,15 @@ def resolve_workflow(ref: str, search_dirs: Sequence[Path]) -> Path:
     known: list[str] = []
     broken: list[tuple[Path, WorkflowError]] = []
     for folder in search_dirs:
-        # every file of the folder is read: two files with the name make it ambiguous
-        matches: list[Path] = []
-        for file in discover_workflows(Path(folder)):
-            try:
-                workflow = load_workflow(file)
-            except WorkflowError as exc:
-                broken.append((file, exc))
-                continue
-            except OSError:
-                continue
-            if workflow.name == ref:
-                matches.append(file)
-            known.append(workflow.name)
+        files = discover_workflows(Path(folder))
+        # the files whose text says they declare `ref` first (a cheap look, no Python
+        # evaluated): all of them are loaded, as two with the name make it ambiguous;
+        # the others only when none of those is it
+        likely = [f for f in files if clashes.declares_name(f, ref)]
+        matches = _named(likely, ref, known, broken)
+        if not matches:
+            rest = [f for f in files if f not in likely]
+            matches = _named(rest, ref, known, broken)
         if len(matches) > 1:
             listed = " and ".join(str(m) for m in matches)
             raise LookupError(
@@ -260,6 +256,29 @@ def resolve_workflow(ref: str, search_dirs: Sequence[Path]) -> Path:
 
 
 # ----------------------------------------------------------------------------- helpers
+
+
+def _named(
+    files: Sequence[Path],
+    ref: str,
+    known: list[str],
+    broken: list[tuple[Path, WorkflowError]],
+) -> list[Path]:
+    """The `files` whose workflow is named `ref`; every name seen goes to `known`, every
+    file that does not load to `broken`."""
+    matches: list[Path] = []
+    for file in files:
+        try:
+            workflow = load_workflow(file)
+        except WorkflowError as exc:
+            broken.append((file, exc))
+            continue
+        except OSError:
+            continue
+        if workflow.name == ref:
+            matches.append(file)
+        known.append(workflow.name)
+    return matches
 
 
 def _too_large(file: str, size: int) -> Problem:
