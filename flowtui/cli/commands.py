@@ -52,7 +52,7 @@ from flowtui.model.loader import (
     resolve_workflow,
 )
 from flowtui.model.workflow import Workflow
-from flowtui.store.db import StoreFullError
+from flowtui.store.db import StoreError, StoreFullError
 from flowtui.store.runstore import RunStore
 from flowtui.store.usual import step_pace
 from flowtui.timefmt import fmt_clock, fmt_duration
@@ -859,6 +859,12 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
     in_browser = os.environ.get("TEXTUAL_DRIVER", "").endswith(":WebDriver")
     if not sys.stdout.isatty() and not in_browser:
         raise CliError("the dashboard needs a terminal; use the other commands in scripts")
+    from flowtui.store.backends import check_given_path
+
+    try:  # a mistyped --db is said here, not by an empty history in the dashboard
+        check_given_path(args.db)
+    except StoreError as exc:
+        raise CliError(_cannot_open(exc, args.db)) from None
     from flowtui.tui.app import FlowApp
 
     app = FlowApp(

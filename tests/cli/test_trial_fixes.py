@@ -164,6 +164,8 @@ def test_db_in_a_missing_folder_or_not_a_database_is_an_error(cli: Cli, tmp_path
     result = cli("run", str(_write(tmp_path, "w.yaml", "name: w\nsteps:\n  a: {run: 'true'}\n")),
                  "--db", str(missing))  # fmt: skip
     assert result.returncode == 1 and "does not exist" in result.stderr
+    result = cli("web", "--port", "0", "--db", str(missing))  # refused before serving
+    assert result.returncode == 1 and "does not exist" in result.stderr
     junk = _write(tmp_path, "junk.db", "not sqlite at all\n" * 200)
     result = cli("history", "--db", str(junk))
     assert result.returncode == 1
