@@ -24,6 +24,7 @@ from flowtui.cli.console import (
     ConsoleReporter,
     Painter,
     gate_rules_lines,
+    plural,
     render_summary,
     shown,
     step_duration,
@@ -43,6 +44,7 @@ from flowtui.glyphs import attempts_note
 from flowtui.model import circleci
 from flowtui.model.approval import parse_assignments
 from flowtui.model.circleci.checkout import checkout_branch
+from flowtui.model.clashes import name_clash_problem, name_clashes
 from flowtui.model.errors import WorkflowError
 from flowtui.model.loader import (
     discover_workflows,
@@ -50,7 +52,7 @@ from flowtui.model.loader import (
     resolve_workflow,
 )
 from flowtui.model.workflow import Workflow
-from flowtui.store.db import StoreFullError
+from flowtui.store.db import StoreError, StoreFullError
 from flowtui.store.runstore import RunStore
 from flowtui.store.usual import step_pace
 from flowtui.timefmt import fmt_clock, fmt_duration
@@ -122,10 +124,14 @@ def _say_interrupted(interrupted: Sequence[int]) -> None:
         )
 
 
-def _cannot_open(exc: Exception) -> str:
+def _cannot_open(exc: Exception, given: str | None = None) -> str:
+    from flowtui.store.backends import describe_target
+
     step = os.environ.get("FLOWTUI_STEP")
     if step is None:
-        return f"cannot open the history database: {exc}"
+        where = describe_target(given)
+        said = "" if where in str(exc) else f" {where}"  # name the file (a typo, /etc/passwd)
+        return f"cannot open the history database{said}: {exc}"
     # a step is kept away from the history (flowtui/engine/sandbox.py)
     return (
         f"cannot open the history database from inside the step {step!r} ({exc}): steps "
@@ -137,13 +143,16 @@ def _cannot_open(exc: Exception) -> str:
 async def open_store(args: argparse.Namespace, *, read_only: bool = False) -> RunStore:
     """`read_only`: a command that only reads still works when the disk is full."""
     from flowtui.runtime import open_history
+    from flowtui.store.backends import check_given_path
 
+    given = getattr(args, "db", None)
     try:
-        store, interrupted = await open_history(getattr(args, "db", None), read_only=read_only)
+        check_given_path(given)
+        store, interrupted = await open_history(given, read_only=read_only)
     except StoreFullError as exc:
         raise CliError(str(exc)) from None
     except Exception as exc:
-        raise CliError(_cannot_open(exc)) from None
+        raise CliError(_cannot_open(exc, given)) from None
     if store.read_only:
         print(
             f"flowtui: disk full: {store.location} is read only until there is space again",
@@ -159,13 +168,16 @@ async def open_runtime(args: argparse.Namespace, options: RuntimeOptions) -> Run
 
     if options.parallel is not None and options.parallel < 1:
         raise CliError("--parallel must be at least 1")
+    from flowtui.store.backends import check_given_path
+
     options.db = getattr(args, "db", None)
     try:
+        check_given_path(options.db)
         runtime = await Runtime.open(options)
     except StoreFullError as exc:
         raise CliError(str(exc)) from None
     except Exception as exc:
-        raise CliError(_cannot_open(exc)) from None
+        raise CliError(_cannot_open(exc, options.db)) from None
     _say_interrupted(runtime.interrupted)
     return runtime
 
@@ -363,6 +375,8 @@ async def _execute(
                 parent = await resolve_run(store, args.run)
                 step_names = [s.name for s in await store.get_steps(parent.id)]
         reporter.set_step_names(step_names)
+        if inline is not None:  # first: a question withdrawn leaves the line before an event
+            runtime.bus.add_listener(inline)
         runtime.bus.add_listener(reporter)
         shown = sys.stdout  # `visible` or raw (--raw), as the command was started
         live = await _live_footer(footer, store, args)
@@ -377,7 +391,6 @@ async def _execute(
         if inline is not None:
             if live is not None:
                 inline.around = live.paused
-            runtime.bus.add_listener(inline)
             inline.start()
         try:
             handle = await start(runtime)
@@ -482,11 +495,18 @@ async def _list(args: argparse.Namespace, folder: Path) -> int:
     store = await open_store(args, read_only=True)
     try:
         rows: list[tuple[str, ...]] = []
+        loaded: list[tuple[Path, Workflow | Exception]] = []
         for path in discover_workflows(folder):
             try:
-                wf = load_workflow(path)
+                loaded.append((path, load_workflow(path)))
             except (WorkflowError, OSError) as exc:
-                first = str(exc).splitlines()[0] if str(exc) else "unreadable"
+                loaded.append((path, exc))
+        clashes = name_clashes((p, w) for p, w in loaded if isinstance(w, Workflow))
+        for path, wf in loaded:
+            if path in clashes and isinstance(wf, Workflow):
+                wf = WorkflowError([name_clash_problem(path, wf.name, clashes[path])])
+            if not isinstance(wf, Workflow):
+                first = str(wf).splitlines()[0] if str(wf) else "unreadable"
                 rows.append((path.name, paint("✗ invalid", "31"), "", "", first))
                 continue
             status = await effective_status(store, wf)
@@ -497,7 +517,7 @@ async def _list(args: argparse.Namespace, folder: Path) -> int:
                 dur = fmt_duration(r.duration) if r.duration is not None else ""
                 last = f"{paint(str(r.status), COLOURS.get(r.status, ''))} #{r.id} {dur}"
             triggers = ",".join(t.kind for t in wf.triggers)
-            rows.append((wf.name, status, triggers, f"{len(wf.steps)} steps", last))
+            rows.append((wf.name, status, triggers, plural(len(wf.steps), "step"), last))
         _print_table(("WORKFLOW", "STATUS", "TRIGGERS", "STEPS", "LAST RUN"), rows)
     finally:
         await store.close()
@@ -594,11 +614,12 @@ async def _show(args: argparse.Namespace) -> int:
         omissions = await store.log_omissions(run.id)
         usual = await store.usual_durations(run.workflow, before_run=run.id)
         now = time.time()
+        only = [_step_named(steps, args.step, run.id)] if args.step else None  # error first
         print(render_summary(run, steps, approvals, paint))
         if run.left_out:
             print(f"Left out: {left_out_note(run)}")
-        if args.step:
-            steps = [_step_named(steps, args.step, run.id)]
+        if only is not None:
+            steps = only
         decided = {a.step: a for a in approvals}
         print(f"Started: {fmt_clock(run.started_at)}   Ended: {fmt_clock(run.ended_at)}")
         if run.branch or run.concurrency_group:
@@ -623,7 +644,9 @@ async def _show(args: argparse.Namespace) -> int:
             print(paint(f"── {step.name}", "1") + f"  {status}{timing}{code}{attempts}")
             if step.reused_from is None and (note := step_pace(step, usual.get(step.name), now)):
                 print(f"   {paint(note, '36' if note.startswith('faster') else '33')}")
-            if step.type == "approval":
+            # the gate's rules while it can still be decided: under a decided gate "self-
+            # approval not allowed" read as a refusal of the approval shown below it
+            if step.type == "approval" and status_now in ("held", "pending"):
                 print(*gate_rules_lines(run, step.name), sep="\n", end="")
             for a in approvals:
                 if a.step == step.name:
@@ -836,6 +859,12 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
     in_browser = os.environ.get("TEXTUAL_DRIVER", "").endswith(":WebDriver")
     if not sys.stdout.isatty() and not in_browser:
         raise CliError("the dashboard needs a terminal; use the other commands in scripts")
+    from flowtui.store.backends import check_given_path
+
+    try:  # a mistyped --db is said here, not by an empty history in the dashboard
+        check_given_path(args.db)
+    except StoreError as exc:
+        raise CliError(_cannot_open(exc, args.db)) from None
     from flowtui.tui.app import FlowApp
 
     app = FlowApp(

@@ -212,3 +212,8 @@ def gate_rules_lines(run: RunRecord, step: str) -> list[str]:
         who = f" ({run.triggered_by} started it)" if run.triggered_by else ""
         parts.append(f"self-approval not allowed{who}")
     return [f"   {'; '.join(parts)}\n"] if parts else []
+
+
+def plural(count: int, noun: str) -> str:
+    """`1 step`, `2 steps`."""
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"

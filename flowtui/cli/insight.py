@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import sys
 import time
 from pathlib import Path
 
@@ -29,6 +30,12 @@ async def _show_insight(args: argparse.Namespace) -> int:
     store = await open_store(args, read_only=True)
     try:
         run = await resolve_run(store, args.run)
+        if args.junit and not run.status.is_final:
+            # its running step would be a passing testcase, its pending ones skipped
+            raise CliError(
+                f"run {run.id} has not ended ({run.status}): a JUnit report is written for an "
+                f"ended run only; wait for it (flowtui attach {run.id}) and ask again"
+            )
         steps = await store.get_steps(run.id)
         states = {s.name: shown(s, run) for s in steps}
         if args.timeline:
@@ -43,9 +50,13 @@ async def _show_insight(args: argparse.Namespace) -> int:
                 if states[step.name] in FAILED:
                     tail = await store.tail_logs(run.id, step.name, limit=LOG_LINES)
                     logs[step.name] = [log.line for log in tail]
+            document = junit_xml(run, steps, states, logs)
+            if args.junit == "-":  # the usual name for standard output
+                sys.stdout.write(document)
+                return 0
             path = Path(args.junit)
             try:
-                write_private(path, junit_xml(run, steps, states, logs))
+                write_private(path, document)
             except OSError as exc:
                 raise CliError(f"--junit {path}: cannot write: {exc.strerror or exc}") from None
             if not args.timeline and args.compare is None:
@@ -66,6 +77,11 @@ async def _compare(store: RunStore, run: RunRecord, other_ref: str, *, as_json: 
                 "with (name one: --compare OTHER)"
             )
         other = found
+    if other.workflow != run.workflow:  # its steps would match by chance, or not at all
+        raise CliError(
+            f"run {run.id} is of {run.workflow} but run {other.id} is of {other.workflow}: "
+            "compare two runs of the same workflow"
+        )
     comparison = await compare_runs(store, run, other)
     if as_json:
         print(json.dumps(comparison.as_json(), indent=2))

@@ -52,16 +52,25 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 async def _list(store: RunStore, folder: Path) -> list[dict[str, Any]]:
+    from flowtui.model.clashes import name_clash_problem, name_clashes
     from flowtui.model.errors import WorkflowError
     from flowtui.model.loader import discover_workflows, load_workflow
+    from flowtui.model.workflow import Workflow
     from flowtui.store.views import workflow_view
 
-    found: list[dict[str, Any]] = []
+    loaded: list[tuple[Path, Workflow | Exception]] = []
     for path in discover_workflows(folder):
         try:
-            wf = load_workflow(path)
+            loaded.append((path, load_workflow(path)))
         except (WorkflowError, OSError) as exc:
-            error = str(exc).splitlines()[0] if str(exc) else "unreadable"
+            loaded.append((path, exc))
+    clashes = name_clashes((p, w) for p, w in loaded if isinstance(w, Workflow))
+    found: list[dict[str, Any]] = []
+    for path, wf in loaded:
+        if path in clashes and isinstance(wf, Workflow):  # the dashboard's rule
+            wf = WorkflowError([name_clash_problem(path, wf.name, clashes[path])])
+        if not isinstance(wf, Workflow):
+            error = str(wf).splitlines()[0] if str(wf) else "unreadable"
             found.append(await workflow_view(store, path, None, error))
             continue
         found.append(await workflow_view(store, path, wf, None))

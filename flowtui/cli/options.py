@@ -96,7 +96,10 @@ def add_show_insight(parser: argparse.ArgumentParser) -> None:
         help="print the execution timeline: offsets from the start, parallel starts, the total",
     )
     parser.add_argument(
-        "--junit", metavar="FILE", help="write the run as JUnit XML to FILE (one testcase a step)"
+        "--junit",
+        metavar="FILE",
+        help="write the run as JUnit XML to FILE ('-': standard output; one testcase a "
+        "step); refused for a run that has not ended",
     )
 
 

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from typing import TextIO
 
 from flowtui import control
+from flowtui.cli.visible import terminal_of
 from flowtui.engine.events import Event, StepStatusChanged
 from flowtui.engine.states import StepStatus
 from flowtui.model.approval import ApprovalInput
@@ -47,6 +48,7 @@ class InlineApprover:
         self._asked: set[tuple[int, str]] = set()
         self._pending = ""
         self._asking: tuple[int, str] | None = None  # the hold a question waits on
+        self._on_screen = False  # a question is on the terminal's last line, unanswered
         self._task: asyncio.Task[None] | None = None
         self._fd = sys.stdin.fileno()
         # what wraps each question (`flowtui run` takes its live footer off the screen)
@@ -76,8 +78,22 @@ class InlineApprover:
             self._asked.add(hold)
             self._holds.put_nowait(hold)
         elif event.status != StepStatus.HELD and hold == self._asking:
-            # approved, rejected or cancelled from elsewhere: the question is moot
+            # approved, rejected or cancelled from elsewhere: the question is moot.  Taken
+            # off the screen now, before the listeners after this one print the event
+            # (`flowtui run` adds this one before its event lines)
+            self._withdraw(event.step)
             self._lines.put_nowait(WITHDRAWN)
+
+    def _withdraw(self, step: str) -> None:
+        if self._on_screen:
+            # the prompt (and anything typed after it) cleared: flowtui's own drawing, so
+            # past the filter that makes step output's control characters visible
+            self.out.flush()
+            terminal = terminal_of(self.out)
+            terminal.write("\r\x1b[2K")
+            terminal.flush()
+            self._on_screen = False
+        self._say(f"{step} was decided elsewhere")
 
     def _readable(self) -> None:
         try:
@@ -97,10 +113,12 @@ class InlineApprover:
         self.out.write(question)
         self.out.flush()
         self._asking = hold
+        self._on_screen = True
         try:
             line = await self._lines.get()
         finally:
             self._asking = None
+            self._on_screen = False  # answered: the terminal echoed the newline
         if line == WITHDRAWN:
             raise _Withdrawn
         return line.strip()
@@ -112,7 +130,7 @@ class InlineApprover:
                 try:
                     await self._offer(run_id, step)
                 except _Withdrawn:
-                    self._say(f"\n{step} was decided elsewhere")
+                    pass  # said when it was withdrawn (`_withdraw`)
                 except control.ControlError as exc:
                     self._say(f"not decided: {exc}")
 

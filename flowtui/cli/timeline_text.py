@@ -90,9 +90,14 @@ def timeline_lines(
                 branch = "└─" if k == len(group) - 1 else "├─"
                 out.append(f"{pad}{branch} {member.text}")
         i += len(group)
-    never = [s.name for s in steps if s.started_at is None and s.held_at is None]
-    if never:
-        out.append(f"{pad}not run: {', '.join(never)}")
+    # steps with no start, by the word `show` uses for them (failed on its `when:`, skipped,
+    # not run; `pending` while the run goes on)
+    never: dict[str, list[str]] = {}
+    for s in steps:
+        if s.started_at is None and s.held_at is None:
+            never.setdefault(status_label(shown.get(s.name, str(s.status))), []).append(s.name)
+    for word, names in never.items():
+        out.append(f"{pad}{word}: {', '.join(names)}")
     end = run.ended_at if run.ended_at is not None else now
     state = status_label(str(run.status))
     total = f"Total: {fmt_duration(max(0.0, end - origin))} ({state}"

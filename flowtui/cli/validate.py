@@ -17,9 +17,10 @@ from typing import Any
 
 from flowtui.cli.circleci_args import loader_parameters, orbs_dir
 from flowtui.cli.commands import CliError, parse_params
-from flowtui.cli.console import Painter, use_colour
+from flowtui.cli.console import Painter, plural, use_colour
 from flowtui.model import circleci
 from flowtui.model.branches import JobFilter
+from flowtui.model.clashes import name_clash_problem, name_clashes
 from flowtui.model.errors import Problem, WorkflowError
 from flowtui.model.loader import discover_workflows, load_workflow
 from flowtui.model.workflow import Step, Workflow
@@ -85,6 +86,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise CliError(str(exc)) from None
     checked = [check(path, parameters, orbs_dir(args)) for path in files]
+    _mark_name_clashes(checked)
     warnings = _group_warnings(checked) + _plugin_warnings()
     if getattr(args, "json", False):
         document = json_document(checked, warnings)
@@ -93,6 +95,20 @@ def cmd_validate(args: argparse.Namespace) -> int:
     else:
         _print_text(checked, warnings, Painter(use_colour(sys.stdout)))
     return 0 if all(c.ok for c in checked) else 1
+
+
+def _mark_name_clashes(checked: list[Checked]) -> None:
+    """A later file of a folder reusing a workflow name is invalid (the dashboard's rule)."""
+    own = [
+        (c.path, c.workflows[0])
+        for c in checked
+        if c.ok and len(c.workflows) == 1 and not circleci.is_circleci_path(c.path)
+    ]
+    by_path = {c.path: c for c in checked}
+    for path, earlier in name_clashes(own).items():
+        by_path[path].problems.append(
+            name_clash_problem(path, by_path[path].workflows[0].name, earlier)
+        )
 
 
 # -- text ------------------------------------------------------------------------------
@@ -109,9 +125,10 @@ def _print_text(checked: list[Checked], warnings: list[str], paint: Painter) -> 
         if first is None:  # a CircleCI config none of whose workflows runs
             print(paint("✓", "32"), f"{item.path}: no workflow runs")
         else:
-            print(paint("✓", "32"), f"{item.path}: {first.name} ({len(first.steps)} steps)")
+            count = plural(len(first.steps), "step")
+            print(paint("✓", "32"), f"{item.path}: {first.name} ({count})")
         if _kind(item) == "circleci":
-            listed = ", ".join(f"{w.name} ({len(w.steps)} jobs)" for w in item.workflows)
+            listed = ", ".join(f"{w.name} ({plural(len(w.steps), 'job')})" for w in item.workflows)
             print(f"    CircleCI workflows: {listed or 'none'}")
             for note in item.notes:
                 print(f"    {note}")

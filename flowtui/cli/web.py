@@ -68,7 +68,7 @@ def check_history(given: str | None) -> str:
     """The history as `$FLOWTUI_DB` for the tabs (a SQLite path made absolute), opened once
     so that one that cannot work is refused before anything is served."""
     from flowtui.cli.commands import CliError
-    from flowtui.store.backends import open_database, resolve_target
+    from flowtui.store.backends import check_given_path, open_database, resolve_target
     from flowtui.store.db import StoreError
     from flowtui.store.pg import redact
 
@@ -77,6 +77,7 @@ def check_history(given: str | None) -> str:
         await database.close()
 
     try:
+        check_given_path(given)  # a mistyped --db is not a new, empty history
         target = resolve_target(given)
         if isinstance(target, Path):
             target = target.resolve()

@@ -16,6 +16,8 @@ from typing import Any
 
 from simpleeval import EvalWithCompoundTypes, InvalidExpression
 
+from flowtui.model.exprnames import FUNCTION_NAMES, boolean_literal
+
 MAX_EXPRESSION_LENGTH = 2_000
 
 
@@ -40,6 +42,7 @@ _FUNCTIONS = {
     "startswith": lambda s, p: str(s).startswith(str(p)),
     "endswith": lambda s, p: str(s).endswith(str(p)),
 }
+assert set(_FUNCTIONS) == FUNCTION_NAMES  # validate checks names against the same list
 
 
 class _Evaluator(EvalWithCompoundTypes):
@@ -47,6 +50,13 @@ class _Evaluator(EvalWithCompoundTypes):
         super().__init__(functions=dict(_FUNCTIONS), names=dict(names))
         for node in (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp):
             self.nodes.pop(node, None)
+
+    def _eval_name(self, node: ast.Name) -> Any:
+        # `true`/`false` as YAML users write them (the context has no such roots)
+        literal = boolean_literal(node.id)
+        if literal is not None and node.id not in self.names:
+            return literal
+        return super()._eval_name(node)
 
 
 def _plain(value: Any, depth: int = 0) -> Any:

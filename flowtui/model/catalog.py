@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from flowtui.model.clashes import name_clash_problem
 from flowtui.model.environments import ENVIRONMENTS_FILES
 from flowtui.model.errors import WorkflowError
 from flowtui.model.loader import discover_workflows, is_workflow_file, load_workflow
@@ -124,8 +125,7 @@ class WorkflowCatalog:
                 entry = replace(
                     entry,
                     workflow=old.workflow if old else None,
-                    error=f"{path}:1:1: error: workflow name `{workflow.name}` is already used "
-                    f"by {clash.name}\n    hint: give each workflow file its own `name:`",
+                    error=str(name_clash_problem(path, workflow.name, clash)),
                 )
                 broken.append(path)
             elif old is None:

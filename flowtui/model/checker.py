@@ -73,6 +73,9 @@ class CheckerBase:
         self.problems: list[Problem] = []
         # steps already reported as broken: references to them are not errors again
         self.broken: set[str] = set()
+        # (where, key, text) of each expression that parsed: its names are checked once the
+        # workflow's params and steps are known (see flowtui/model/exprnames.py)
+        self.expressions: list[tuple[SourcePos, str, str]] = []
 
     def error(self, pos: SourcePos, message: str, hint: str = "") -> None:
         self.problems.append(Problem(pos, message, hint))
@@ -96,6 +99,9 @@ class CheckerBase:
         return value
 
     def get_expression(self, m: YMap, key: str) -> str | None:
+        value = self._get(m, key)
+        if isinstance(value, bool):  # `when: false` is the expression `false`
+            return "true" if value else "false"
         expression = self.get_str(m, key, None)
         if expression is not None:
             self.check_expression(m, key, expression)
@@ -111,6 +117,8 @@ class CheckerBase:
                 f"`{key}` is not a valid expression: {exc.msg}",
                 "e.g. \"params.branch == 'main'\" or \"steps.plan.status == 'succeeded'\"",
             )
+        else:
+            self.expressions.append((m.value_pos(key), key, expression))
 
     def require_str(self, m: YMap, key: str, owner: str, example: str) -> str | None:
         if key not in m:

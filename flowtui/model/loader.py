@@ -12,10 +12,11 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from flowtui.model import circleci, pyworkflow
+from flowtui.model import circleci, clashes, pyworkflow
 from flowtui.model.checker import ENV_NAME_RE, MISSING, NAME_RE, describe, is_scalar, suggest
 from flowtui.model.environments import ENVIRONMENTS_FILES, Environment
 from flowtui.model.errors import Problem, WorkflowError
+from flowtui.model.exprnames import names_problems
 from flowtui.model.validate_environments import EnvironmentRules
 from flowtui.model.validate_steps import (
     COMMON_STEP_KEYS,
@@ -31,6 +32,7 @@ from flowtui.model.workflow import (
     ParamSpec,
     SecretSpec,
     SourcePos,
+    Step,
     Workflow,
 )
 from flowtui.model.yamlsafe import MAX_FILE_BYTES, YMap, decode, parse_document
@@ -82,6 +84,13 @@ def load_workflow(path: str | Path) -> Workflow:
     given = str(path)
     file_path = Path(path)
     if pyworkflow.is_python_workflow_file(file_path):
+        try:  # a missing or unreadable file said as for YAML, not as the child's traceback
+            with file_path.open("rb"):
+                pass
+        except OSError as exc:
+            raise WorkflowError(
+                [Problem(SourcePos(given, 1, 1), f"cannot read the file: {exc.strerror or exc}")]
+            ) from None
         # evaluated in a child process; its normalised document is validated below
         return load_workflow_text(
             pyworkflow.evaluate(file_path, given), file=given, path=file_path.resolve()
@@ -214,18 +223,29 @@ def resolve_workflow(ref: str, search_dirs: Sequence[Path]) -> Path:
         raise LookupError(f"no workflow file `{ref}`")
 
     known: list[str] = []
+    broken: list[tuple[Path, WorkflowError]] = []
     for folder in search_dirs:
         files = discover_workflows(Path(folder))
-        # a file named after the workflow is the likely match, so try it first
-        files.sort(key=lambda p: p.stem != ref)
-        for file in files:
-            try:
-                workflow = load_workflow(file)
-            except WorkflowError:
-                continue
-            if workflow.name == ref:
-                return file
-            known.append(workflow.name)
+        # the files whose text says they declare `ref` first (a cheap look, no Python
+        # evaluated): all of them are loaded, as two with the name make it ambiguous;
+        # the others only when none of those is it
+        likely = [f for f in files if clashes.declares_name(f, ref)]
+        matches = _named(likely, ref, known, broken)
+        if not matches:
+            rest = [f for f in files if f not in likely]
+            matches = _named(rest, ref, known, broken)
+        if len(matches) > 1:
+            listed = " and ".join(str(m) for m in matches)
+            raise LookupError(
+                f"workflow name `{ref}` is ambiguous: {listed} both declare it; "
+                f"{clashes.HINT} (or run one by its path)"
+            )
+        if matches:
+            return matches[0]
+    for file, error in broken:
+        if clashes.declares_name(file, ref):
+            first = str(error.problems[0]) if error.problems else str(error)
+            raise LookupError(f"{file} looks like it declares `{ref}` but does not load: {first}")
     where = ", ".join(str(d) for d in search_dirs) or "(no folders)"
     names = ", ".join(sorted(set(known))) or "none"
     message = f"no workflow named `{ref}` in {where}; known workflows: {names}"
@@ -236,6 +256,29 @@ def resolve_workflow(ref: str, search_dirs: Sequence[Path]) -> Path:
 
 
 # ----------------------------------------------------------------------------- helpers
+
+
+def _named(
+    files: Sequence[Path],
+    ref: str,
+    known: list[str],
+    broken: list[tuple[Path, WorkflowError]],
+) -> list[Path]:
+    """The `files` whose workflow is named `ref`; every name seen goes to `known`, every
+    file that does not load to `broken`."""
+    matches: list[Path] = []
+    for file in files:
+        try:
+            workflow = load_workflow(file)
+        except WorkflowError as exc:
+            broken.append((file, exc))
+            continue
+        except OSError:
+            continue
+        if workflow.name == ref:
+            matches.append(file)
+        known.append(workflow.name)
+    return matches
 
 
 def _too_large(file: str, size: int) -> Problem:
@@ -308,6 +351,10 @@ class _Checker(TriggerRules, StepRules, EnvironmentRules):
         self.check_environment_refs(environments)
         self.check_trigger_environments(root, triggers, environments)
         sandbox = self.get_bool(root, "sandbox", True)
+        before = len(self.problems)
+        params = self.params(root)
+        # a broken `params:` block: which params exist is unknown, so `params.X` is not checked
+        self.check_expression_names(params if len(self.problems) == before else None, steps)
         steps = {
             name: step if step.sandbox is not None else replace(step, sandbox=sandbox)
             for name, step in steps.items()
@@ -331,13 +378,21 @@ class _Checker(TriggerRules, StepRules, EnvironmentRules):
             env=self.get_scalar_map(
                 root, "env", ENV_NAME_RE, "environment variable", "use letters, digits and _"
             ),
-            params=self.params(root),
+            params=params,
             fail_fast=self.get_bool(root, "fail_fast", False),
             secrets=self.secrets(root),
             environments=environments,
             release=self.release(root, steps),
             report=self.report(root),
         )
+
+    def check_expression_names(
+        self, params: dict[str, ParamSpec] | None, steps: dict[str, Step]
+    ) -> None:
+        """Names in `when:`/`if:` that would fail the step at run time, reported now."""
+        for pos, key, expression in self.expressions:
+            for message, hint in names_problems(expression, params, steps):
+                self.error(pos, f"`{key}`: {message}", hint)
 
     def secrets(self, root: YMap) -> dict[str, SecretSpec]:
         """`secrets: {NAME: {env: VAR} | {file: path}}`: references only, never values."""

@@ -357,9 +357,12 @@ class StepRules(CheckerBase):
                 "then": self.get_refs(item, "then"),
                 "else": self.get_refs(item, "else"),
             }
-            expression = self.require_str(item, "if", owner, "params.env == 'prod'")
-            if expression is not None:
-                self.check_expression(item, "if", expression)
+            if isinstance(item.get("if"), bool):  # `if: false` is the expression `false`
+                expression: str | None = "true" if item["if"] else "false"
+            else:
+                expression = self.require_str(item, "if", owner, "params.env == 'prod'")
+                if expression is not None:
+                    self.check_expression(item, "if", expression)
             return {"if": expression}
         if step_type == "notify":
             return {

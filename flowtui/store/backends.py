@@ -46,6 +46,28 @@ def resolve_target(given: str | Path | None) -> str | Path:
     )
 
 
+def check_given_path(given: str | Path | None) -> None:
+    """A `--db` path whose folder does not exist is a typo, not a new history: StoreError
+    naming the folder.  (The default location's folders are created.)"""
+    if given is None or str(given) == "":
+        return
+    target = resolve_target(given)
+    if isinstance(target, Path) and not target.parent.is_dir():
+        raise StoreError(
+            f"{target}: the folder {target.parent} does not exist (correct the path, or "
+            "create the folder first)"
+        )
+
+
+def describe_target(given: str | Path | None) -> str:
+    """The history `given` names, for a message (a URL without its password)."""
+    try:
+        target = resolve_target(given)
+    except StoreError:
+        return str(given)
+    return str(target) if isinstance(target, Path) else redact(target)
+
+
 async def open_database(
     given: str | Path | None, *, read_only: bool = False
 ) -> Database | PgDatabase:

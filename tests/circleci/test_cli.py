@@ -66,7 +66,7 @@ def test_validate_lists_workflows_and_unsupported_features(cli: Cli) -> None:
     result = cli("validate", str(config_path("features")))
     assert result.returncode == 0, result.stdout
     out = result.stdout
-    assert "CircleCI workflows: features (5 jobs), second (1 jobs)" in out
+    assert "CircleCI workflows: features (5 jobs), second (1 job)" in out
     assert "note: orb `node` (circleci/node@5.1.0) is not available here" in out
     assert "`save_cache` is not supported" in out
     assert out.count("every job runs on this host") == 1

@@ -73,7 +73,7 @@ def test_validate_reports_file_and_line(cli: Cli, tmp_path: Path) -> None:
     assert result.returncode == 1
     assert f"{bad}:6:" in result.stdout  # the unknown requires, on its line
     assert "cycle" in result.stdout
-    assert "ok (1 steps)" in result.stdout
+    assert "ok (1 step)" in result.stdout
     assert cli("validate", str(good)).returncode == 0
 
 

@@ -32,6 +32,7 @@ class Terminal:
         )
         os.close(slave)
         self.text = ""
+        self.seen = ""  # everything printed so far
 
     def expect(self, needle: str, timeout: float = 30) -> None:
         """Read until `needle` has been printed after what was expected before."""
@@ -47,6 +48,7 @@ class Terminal:
                     chunk = b""
                 assert chunk, f"{needle!r} not printed before the end; got:\n{self.text}"
                 self.text += chunk.decode(errors="replace")
+                self.seen += chunk.decode(errors="replace")
         self.text = self.text.split(needle, 1)[1]
 
     def type(self, line: str) -> None:
@@ -120,3 +122,22 @@ def test_no_offer_to_the_person_who_may_not_approve(cli: Cli, tmp_path: Path) ->
     finally:
         code = term.close()
     assert code == 0
+
+
+def test_a_prompt_decided_elsewhere_is_withdrawn_before_the_next_line(
+    cli: Cli, tmp_path: Path
+) -> None:
+    (tmp_path / "gate.yaml").write_text(
+        "name: gate\nsteps:\n  gate: {type: approval}\n  after: {requires: [gate], run: 'true'}\n"
+    )
+    term = Terminal(cli, "run", "gate.yaml")
+    try:
+        term.expect("Enter: leave it held > ")
+        assert cli("approve", "1", "gate").returncode == 0
+        term.expect("Status: succeeded")
+    finally:
+        code = term.close()
+    assert code == 0
+    # the text printed after the question: the line cleared, the note, then the events
+    after_prompt = term.seen.split("Enter: leave it held > ", 1)[1]
+    assert after_prompt.startswith("\r\x1b[2Kgate was decided elsewhere\r\n"), after_prompt[:80]

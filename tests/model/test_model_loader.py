@@ -172,7 +172,7 @@ def test_every_step_type_and_its_spec() -> None:
         ap: {type: approval}
         c:
           type: condition
-          if: "outputs.s.ok == '1'"
+          if: "steps.s.outputs.ok == '1'"
           then: [n]
           else: [w]
         n: {type: notify, url: "http://127.0.0.1/hook", message: done}
@@ -180,7 +180,8 @@ def test_every_step_type_and_its_spec() -> None:
           type: workflow
           workflow: build
           params: {version: 1.2, fast: true}
-        """
+        """,
+        top="params: {env: {default: dev}}\n",
     )
     steps = load_workflow_text(text).steps
     s = steps["s"]
@@ -205,7 +206,7 @@ def test_every_step_type_and_its_spec() -> None:
     assert type(steps["h"].spec["json"]) is dict
     assert steps["b"].spec["body"] == "raw text"
     assert steps["ap"].spec == {"approvers": [], "message": ""}
-    assert steps["c"].spec == {"if": "outputs.s.ok == '1'", "then": ["n"], "else": ["w"]}
+    assert steps["c"].spec == {"if": "steps.s.outputs.ok == '1'", "then": ["n"], "else": ["w"]}
     assert steps["n"].spec == {"url": "http://127.0.0.1/hook", "message": "done"}
     assert steps["n"].requires == ("c",)  # named in `then`: implicitly requires the condition
     assert steps["w"].requires == ("c",)
