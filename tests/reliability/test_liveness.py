@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -43,6 +44,25 @@ def _start_child(
     return child, go, int(first.split()[1])
 
 
+def _freeze_between_writes(pid: int, db_path: Path) -> None:
+    """SIGSTOP `pid` at a moment it holds no write lock on the history.  A process frozen in
+    the middle of a write transaction (its heartbeat beats every 0.1 s here) blocks every
+    other writer of a SQLite file until it is killed: that is SQLite's locking, not what
+    this test is about, so such a moment is let go and the freeze taken again."""
+    for _ in range(50):
+        os.kill(pid, signal.SIGSTOP)
+        probe = sqlite3.connect(db_path, timeout=0)
+        try:
+            probe.execute("BEGIN IMMEDIATE")
+            probe.rollback()
+            return
+        except sqlite3.OperationalError:  # locked: it stopped mid-write
+            os.kill(pid, signal.SIGCONT)
+        finally:
+            probe.close()
+    raise AssertionError("the runner held the history's write lock at every try")
+
+
 def _finish(child: subprocess.Popen[str]) -> str:
     out, err = child.communicate(timeout=20)
     assert child.returncode == 0, err
@@ -73,7 +93,7 @@ async def test_frozen_runner_is_interrupted_and_stays_interrupted(
     tmp_path: Path, db_path: Path, reaper: list[int]
 ) -> None:
     child, go, run_id = _start_child(tmp_path, db_path, reaper)
-    os.kill(child.pid, signal.SIGSTOP)  # frozen: no heartbeat thread either
+    _freeze_between_writes(child.pid, db_path)  # frozen: no heartbeat thread either
     try:
         async with await RunStore.open(db_path) as store:
 
