@@ -20,7 +20,7 @@ class Problem:
         if self.excerpt:
             text += "".join(f"\n    {line}" for line in self.excerpt.splitlines())
         if self.hint:
-            text += f"\n    hint: {self.hint}"
+            text += "\n    hint: " + self.hint.replace("\n", "\n    ")
         return text
 
 
