@@ -140,6 +140,11 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="also serve signed webhooks on 127.0.0.1:N (like `flowtui serve`)",
     )
+    p.add_argument(
+        "--check-config",
+        action="store_true",
+        help="print every problem of the config file (config.toml) and exit",
+    )
     _add_db(p)
 
     p = sub.add_parser("run", help="run a workflow and print its progress")
@@ -427,6 +432,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from flowtui.cli.web import cmd_web
 
         handler = cmd_web
+    elif args.command == "dashboard" and args.check_config:
+        from flowtui.cli.checkconfig import cmd_check_config
+
+        handler = cmd_check_config
     elif args.command == "db":
         from flowtui.cli.db import cmd_db
 
