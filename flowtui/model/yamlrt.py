@@ -239,9 +239,13 @@ def shift_line_comment(parent: CommentedMap, key: Any, by: int) -> None:
     were (ruamel writes a comment at the column it was read at)."""
     line = _line_of(parent, key)
     for token in parent.ca.items.get(key) or []:
-        if isinstance(token, CommentToken) and token.start_mark is not None:
-            if token.start_mark.line == line and token.value.startswith("#"):
-                token.column = max(0, token.column + by)
+        if (
+            isinstance(token, CommentToken)
+            and token.start_mark is not None
+            and token.start_mark.line == line
+            and token.value.startswith("#")
+        ):
+            token.column = max(0, token.column + by)
 
 
 def like(old: Any, new: str) -> Any:
