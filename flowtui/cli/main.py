@@ -114,8 +114,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "folder",
         nargs="?",
-        help="folder of workflow files (default: ./workflows "
-        "if it exists, else the bundled samples)",
+        help="folder of workflow files (default: the config file's folder, else "
+        "./workflows, else ./sample_workflows, else the bundled samples)",
     )
     p.add_argument("--theme", help="flowtui-dark, flowtui-light, flowtui-high-contrast, ...")
     p.add_argument("--parallel", "-j", type=int, metavar="N", help="steps at once (default: CPUs)")
