@@ -11,9 +11,12 @@ import argparse
 
 
 def cmd_check_config(args: argparse.Namespace) -> int:
-    from flowtui.tui.config import load_config
+    from flowtui.tui.app import PANELS, FlowApp
+    from flowtui.tui.config import checked, load_config
+    from flowtui.tui.keys import binding_ids
 
-    config = load_config()
+    known = binding_ids(FlowApp.BINDINGS, *(widget.BINDINGS for _, widget in PANELS))
+    config = checked(load_config(), known)
     for problem in config.details:
         print(problem)
     if config.details:

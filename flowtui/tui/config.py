@@ -22,7 +22,7 @@ import re
 import tempfile
 import tomllib
 from collections.abc import Collection
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 FILE_MODE = 0o600
@@ -49,6 +49,7 @@ class UserConfig:
     notify: bool = False
     problems: tuple[str, ...] = ()
     details: tuple[str, ...] = ()
+    lines: dict[str, int] = field(default_factory=dict)  # "theme", "keymap.ID" -> line
 
 
 CHECK_COMMAND = "flowtui dashboard --check-config"
@@ -63,21 +64,14 @@ def _summary(path: Path, details: list[str]) -> tuple[str, ...]:
     if len(first) > _TOAST_WIDTH:
         first = first[: _TOAST_WIDTH - 1] + "…"
     if len(details) == 1:
-        if len(details[0]) <= _TOAST_WIDTH + len(str(path)) + 1:
+        if len(details[0]) <= _ONE_WIDTH + len(str(path)) + 1:
             return tuple(details)
         return (f"{path.name}: {first} (in full: {CHECK_COMMAND})",)
     return (f"{path.name}: {len(details)} problems — first: {first} (all: {CHECK_COMMAND})",)
 
 
 _TOAST_WIDTH = 60  # characters of the first problem the dashboard's note shows
-
-
-def known_binding_ids() -> set[str]:
-    """The ids a `[keymap]` may name: the dashboard's bindings and its panels'."""
-    from flowtui.tui.app import PANELS, FlowApp
-    from flowtui.tui.keys import binding_ids
-
-    return binding_ids(FlowApp.BINDINGS, *(widget.BINDINGS for _, widget in PANELS))
+_ONE_WIDTH = 120  # a problem alone is shown whole up to this length (after its file)
 
 
 def known_themes() -> list[str]:
@@ -108,16 +102,10 @@ def _line_of(text: str, key: str, table: str | None = None) -> int:
     return 1
 
 
-def load_config(
-    path: Path | None = None,
-    *,
-    binding_ids: Collection[str] | None = None,
-    themes: Collection[str] | None = None,
-) -> UserConfig:
+def load_config(path: Path | None = None) -> UserConfig:
     """The config at `path` (default: `config_path()`); defaults when it does not exist.
 
-    Keymap ids and the theme are checked against `binding_ids` and `themes` (default: the
-    dashboard's own, looked up only when the file names any)."""
+    The keymap's ids and the theme's name are checked by `checked`, which knows them."""
     path = path or config_path()
     try:
         text = path.read_text(encoding="utf-8")
@@ -165,16 +153,9 @@ def load_config(
             wrong(binding_id, 'should be keys in quotes, e.g. "A" or "ctrl+a,A"', "keymap")
     for key in sorted(set(data) - {"theme", "folder", "notify", "keymap"}):
         wrong(key, "unknown setting (known: theme, folder, notify, [keymap])")
-    if keymap:
-        known = known_binding_ids() if binding_ids is None else binding_ids
-        for binding_id in [b for b in keymap if b not in known]:
-            del keymap[binding_id]
-            wrong(binding_id, f"unknown binding id; {_did_you_mean(binding_id, known)}", "keymap")
-    if theme:
-        names = known_themes() if themes is None else sorted(themes)
-        if theme not in names:
-            wrong("theme", f"unknown theme {theme!r} (themes: {', '.join(names)})")
-            theme = None
+    lines = {f"keymap.{b}": _line_of(text, b, "keymap") for b in keymap}
+    if isinstance(theme, str):
+        lines["theme"] = _line_of(text, "theme")
     problems = [problem for _, problem in sorted(found, key=lambda item: item[0])]
     return UserConfig(
         path=path,
@@ -184,7 +165,44 @@ def load_config(
         notify=notify,
         problems=_summary(path, problems),
         details=tuple(problems),
+        lines=lines,
     )
+
+
+def checked(
+    config: UserConfig, binding_ids: Collection[str], themes: Collection[str] | None = None
+) -> UserConfig:
+    """`config` without the keymap ids that are not in `binding_ids` and without a theme
+    that is not in `themes` (default: `known_themes()`), each said at its line (the
+    closest id; the themes listed)."""
+    path = config.path
+    if path is None:
+        return config
+    found = list(config.details)
+    keymap = dict(config.keymap)
+    for binding_id in [b for b in keymap if b not in binding_ids]:
+        del keymap[binding_id]
+        line = config.lines.get(f"keymap.{binding_id}", 1)
+        hint = _did_you_mean(binding_id, binding_ids)
+        found.append(f"{path}:{line}: {binding_id}: unknown binding id; {hint}")
+    theme = config.theme
+    if theme:
+        names = known_themes() if themes is None else sorted(themes)
+        if theme not in names:
+            line = config.lines.get("theme", 1)
+            found.append(
+                f"{path}:{line}: theme: unknown theme {theme!r} (themes: {', '.join(names)})"
+            )
+            theme = None
+    found.sort(key=lambda problem: _line_number(path, problem))
+    return replace(
+        config, theme=theme, keymap=keymap, problems=_summary(path, found), details=tuple(found)
+    )
+
+
+def _line_number(path: Path, problem: str) -> int:
+    number = problem[len(f"{path}:") :].split(":", 1)[0]
+    return int(number) if number.isdigit() else 0
 
 
 def with_theme(text: str, theme: str) -> str:
@@ -233,8 +251,8 @@ __all__ = [
     "CHECK_COMMAND",
     "FILE_MODE",
     "UserConfig",
+    "checked",
     "config_path",
-    "known_binding_ids",
     "known_themes",
     "load_config",
     "remember_theme",

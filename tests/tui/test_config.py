@@ -13,12 +13,15 @@ from pathlib import Path
 import pytest
 from textual.widgets._footer import FooterKey
 
-from flowtui.tui.app import FlowApp
-from flowtui.tui.config import config_path, load_config, remember_theme
+from flowtui.tui.app import PANELS, FlowApp
+from flowtui.tui.config import checked, config_path, load_config, remember_theme
+from flowtui.tui.keys import binding_ids
 from flowtui.tui.screens.approval import ApprovalScreen
 from flowtui.tui.screens.dialogs import HelpScreen
 from flowtui.tui.widgets.footer import KeyFooter
 from tests.tui.test_app import Notes, select, step_status, until, write
+
+KNOWN_IDS = binding_ids(FlowApp.BINDINGS, *(widget.BINDINGS for _, widget in PANELS))
 
 
 @pytest.fixture
@@ -101,7 +104,7 @@ def test_wrong_values_are_named_by_line_and_the_rest_is_kept(xdg: Path) -> None:
 
 def test_an_unknown_binding_id_is_at_its_line_with_the_closest_id(xdg: Path) -> None:
     path = put(config_path(), '[keymap]\napprove = "A"\n\napprov = "B"\nzzzz = "z"\n')
-    config = load_config()
+    config = checked(load_config(), KNOWN_IDS)
     assert config.keymap == {"approve": "A"}
     assert config.details == (
         f"{path}:4: approv: unknown binding id; did you mean `approve`?",
@@ -111,7 +114,8 @@ def test_an_unknown_binding_id_is_at_its_line_with_the_closest_id(xdg: Path) -> 
 
 def test_an_unknown_theme_is_at_its_line_with_the_themes(xdg: Path) -> None:
     path = put(config_path(), '# mine\ntheme = "nosuch"\n')
-    config = load_config()
+    assert load_config().theme == "nosuch"  # checked against the themes there are:
+    config = checked(load_config(), KNOWN_IDS)
     assert config.theme is None
     (problem,) = config.details
     assert problem.startswith(f"{path}:2: theme: unknown theme 'nosuch' (themes: ")
