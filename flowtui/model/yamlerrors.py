@@ -19,6 +19,7 @@ from flowtui.model.workflow import SourcePos
 
 _OPENERS = {"flow sequence": "[", "flow mapping": "{"}
 _CLOSERS = {"[": "]", "{": "}"}
+_OPEN_OF = {"]": "[", "}": "{"}
 
 
 def explain(file: str, exc: yaml.MarkedYAMLError, text: str | None) -> Problem:
@@ -63,6 +64,25 @@ def _recognise(
             f"an unquoted value cannot start with `{char}`",
             f"put the value in quotes, e.g. '{char}…'",
         )
+    if problem.startswith("found unknown escape character"):
+        char = _char(lines, at)
+        return (
+            (at[0], max(0, at[1] - 1)),
+            f"`\\{char}` is not an escape sequence in a double-quoted value",
+            "use single quotes (a backslash is plain there) or write it as `\\\\`",
+        )
+    if problem == "could not find expected ':'" and context_mark is not None:
+        where = (context_mark.line, context_mark.column)
+        return (
+            where,
+            "this line has no `:`; each line of a mapping is `key: value`",
+            "add `: ` after the key; if it continues the value above, quote that value or "
+            "use a `|` block",
+        )
+    if problem.startswith("expected the node content, but found ','"):
+        return (at, "an empty item before this `,`", "remove the extra `,`")
+    if context == "while scanning a quoted scalar" and "unexpected" not in problem:
+        return None
     if context == "while scanning a quoted scalar" and context_mark is not None:
         opened = (context_mark.line, context_mark.column)
         quote = _char(lines, opened) or '"'
@@ -72,7 +92,8 @@ def _recognise(
             f"add the closing {quote} at the end of the value",
         )
     for kind, opener in _OPENERS.items():
-        if context == f"while parsing a {kind}" and context_mark is not None:
+        flow = context == f"while parsing a {kind}" and problem.startswith("expected ','")
+        if flow and context_mark is not None:
             opened = (context_mark.line, context_mark.column)
             got = problem.rsplit("but got ", 1)[-1].strip("'") if "but got" in problem else ""
             closer = _CLOSERS[opener]
@@ -145,6 +166,13 @@ def _misaligned(
             at,
             "text after the end of a quoted value",
             "quote the whole value, or remove what follows the closing quote",
+        )
+    closer = problem.rsplit("but found ", 1)[-1].strip("'")
+    if closer in ("}", "]"):
+        return (
+            at,
+            f"a `{closer}` that closes nothing",
+            f"remove it, or add the `{_OPEN_OF[closer]}` it closes",
         )
     if column != indent:
         return None

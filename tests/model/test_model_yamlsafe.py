@@ -148,6 +148,10 @@ SYNTAX_MISTAKES = [
     ("name: demo\nsteps:\n  - a\n  b: c\n", 4, 3, "among `- ` list items"),
     ("name: @demo\nsteps: {}\n", 1, 7, "cannot start with `@`"),
     ('name: "demo" x\nsteps: {}\n', 1, 14, "text after the end of a quoted value"),
+    ('name: demo\nsteps:\n  a: {run: "C:\\path"}\n', 3, 15, "`\\p` is not an escape"),
+    ("name: demo\nsteps:\n  a: {run: x}\n  oops\n  b: {run: y}\n", 4, 3, "has no `:`"),
+    ("name: demo\nsteps:\n  a: {run: [a,,b]}\n", 3, 15, "an empty item"),
+    ("name: demo\nsteps:\n  a: {run: x}}\n", 3, 14, "a `}` that closes nothing"),
 ]
 
 
