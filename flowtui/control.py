@@ -57,7 +57,17 @@ class RunNotActive(DecisionError):
 
 
 class NothingToRerun(ControlError):
-    """A rerun from the failed steps of a run where no step failed or was left unrun."""
+    """A rerun from the failed steps of a run where no step failed or was left unrun.
+
+    `reason` says so in neutral words; `phrased(how)` adds how the caller's user reruns
+    from the start instead (its str() names the dashboard's key and the CLI's option)."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(self.phrased("F, or flowtui rerun --from-start"))
+
+    def phrased(self, how: str) -> str:
+        return f"{self.reason}; rerun it from the start instead ({how})"
 
 
 class NoHeldStep(DecisionError):
@@ -456,8 +466,7 @@ async def _check_something_failed(ledger: RunLedger, run_id: int) -> None:
     if steps and not any(s.status in STEP_RERUNNABLE for s in steps):
         raise NothingToRerun(
             f"nothing to rerun: no step of run {run.id} ({run.workflow}, {run.status}) "
-            "failed or was left unrun; rerun it from the start instead (F, or "
-            "flowtui rerun --from-start)"
+            "failed or was left unrun"
         )
 
 

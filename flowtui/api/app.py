@@ -235,6 +235,8 @@ class RestApi:
                 from_step=from_step,
                 by=token.actor,
             )
+        except control.NothingToRerun as exc:
+            raise conflict(exc.phrased('send {"from": "start"}')) from None
         except (RunError, control.ControlError) as exc:
             raise conflict(str(exc)) from None
         return await self._started(handle.run_id)
@@ -291,6 +293,14 @@ class RestApi:
         after = inputs.query_int(request, "after", 0, 0) or 0
         limit = inputs.query_int(request, "limit", 1000, 1, 10_000) or 1000
         run = await self._run(request)
+        if step is not None:
+            names = [s.name for s in await self.store.get_steps(run.id)]
+            if step not in names:
+                raise ApiError(
+                    404,
+                    "unknown_step",
+                    f"run {run.id} has no step {step!r} (its steps: {', '.join(names) or 'none'})",
+                )
         lines = await self.store.get_logs(run.id, step, after_id=after, limit=limit)
         return web.json_response(
             {

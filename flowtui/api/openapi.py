@@ -178,7 +178,7 @@ ERRORS = {
     "400": "bad input: a query parameter, the body or a header",
     "401": "no token, or an unknown one",
     "403": "the token's scope (or, for a decision, the approver list) does not allow it",
-    "404": "no such workflow, run or step",
+    "404": "no such workflow, run or step (`not_found`; `unknown_step` for a log's step)",
     "409": "the run is not in a state that allows it",
     "422": "refused by the workflow's rules (params, inputs, self-approval, ...)",
     "429": "too many event streams are open (16); close one or retry later",
@@ -370,7 +370,13 @@ PATHS: dict[str, Any] = {
             ("400", "404"),
             [
                 RUN_ID,
-                _param("step", "query", {"type": "string"}, "only this step's lines"),
+                _param(
+                    "step",
+                    "query",
+                    {"type": "string"},
+                    "only this step's lines (404 `unknown_step`, naming the run's steps, "
+                    "when the run has no such step)",
+                ),
                 _param("after", "query", {"type": "integer", "minimum": 0}, "lines after this id"),
                 _param(
                     "limit",

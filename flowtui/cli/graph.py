@@ -72,12 +72,27 @@ def cmd_graph(args: argparse.Namespace) -> int:
 async def _graph_of(
     args: argparse.Namespace,
 ) -> tuple[list[NodeSpec], dict[str, str], dict[str, str]]:
-    """(nodes, states, durations): a run's when the target names one, else the file's."""
+    """(nodes, states, durations): a run's when the target names one, else the file's.
+
+    A number (`42`, `#42`) or `last` is a run unless a file of that name exists;
+    `--workflow NAME` always means the workflow."""
+    if (args.target is None) == (args.workflow is None):
+        raise CliError("give FILE|NAME|RUN, or --workflow NAME (one of them)")
+    if args.workflow is not None:
+        args.target = args.workflow
+        workflow = find_workflow(args.workflow, search_dirs(args))
+        return [(step.name, tuple(step.requires)) for step in workflow.steps.values()], {}, {}
     target: str = args.target
     if _RUN_REF.fullmatch(target) and not Path(target).exists():
         store = await open_store(args, read_only=True)
         try:
-            run = await resolve_run(store, target)
+            try:
+                run = await resolve_run(store, target)
+            except CliError as exc:
+                raise CliError(
+                    f"{exc} (a number or `last` is read as a run; for the workflow named "
+                    f"{target}, use --workflow {target})"
+                ) from None
             steps = await store.get_steps(run.id)
         finally:
             await store.close()

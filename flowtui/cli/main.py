@@ -114,8 +114,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "folder",
         nargs="?",
-        help="folder of workflow files (default: ./workflows "
-        "if it exists, else the bundled samples)",
+        help="folder of workflow files (default: the config file's folder, else "
+        "./workflows, else ./sample_workflows, else the bundled samples)",
     )
     p.add_argument("--theme", help="flowtui-dark, flowtui-light, flowtui-high-contrast, ...")
     p.add_argument("--parallel", "-j", type=int, metavar="N", help="steps at once (default: CPUs)")
@@ -139,6 +139,11 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         metavar="N",
         help="also serve signed webhooks on 127.0.0.1:N (like `flowtui serve`)",
+    )
+    p.add_argument(
+        "--check-config",
+        action="store_true",
+        help="print every problem of the config file (config.toml) and exit",
     )
     _add_db(p)
 
@@ -441,6 +446,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from flowtui.cli.web import cmd_web
 
         handler = cmd_web
+    elif args.command == "dashboard" and args.check_config:
+        from flowtui.cli.checkconfig import cmd_check_config
+
+        handler = cmd_check_config
     elif args.command == "db":
         from flowtui.cli.db import cmd_db
 

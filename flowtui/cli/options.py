@@ -138,7 +138,18 @@ def add_new_commands(
         "each step's state) as the dashboard draws it: boxes, or one line per step when the "
         "boxes do not fit the terminal.",
     )
-    p.add_argument("target", metavar="FILE|NAME|RUN", help="a workflow file or name, or a run id")
+    p.add_argument(
+        "target",
+        nargs="?",
+        metavar="FILE|NAME|RUN",
+        help="a workflow file or name, or a run: a number (42, #42) or `last` is a run "
+        "unless a file of that name exists",
+    )
+    p.add_argument(
+        "--workflow",
+        metavar="NAME",
+        help="the workflow named NAME, even when NAME looks like a run id (e.g. 2024)",
+    )
     shape = p.add_mutually_exclusive_group()
     shape.add_argument(
         "--boxes", action="store_true", help="boxes even when wider than the terminal"

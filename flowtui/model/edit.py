@@ -37,6 +37,7 @@ from flowtui.model.yamlrt import (
     RoundTripError,
     give_following,
     like,
+    shift_line_comment,
     take_following,
     to_node,
 )
@@ -367,6 +368,7 @@ def _rename(steps: CommentedMap, op: Rename, notes: list[str]) -> list[str]:
         raise EditRefused(f"step `{op.old}` already has that name")
     _check_new_name(steps, op.new)
     position = list(steps).index(op.old)
+    shift_line_comment(steps, op.old, len(op.new) - len(op.old))
     comment = steps.ca.items.pop(op.old, None)
     del steps[op.old]
     steps.insert(position, op.new, item)
@@ -377,12 +379,16 @@ def _rename(steps: CommentedMap, op: Rename, notes: list[str]) -> list[str]:
     for name, other in steps.items():
         if not isinstance(other, CommentedMap):
             continue
+        longer = 0  # how much longer the step's own line became (a flow step: one line)
         for key in REF_KEYS:
             refs = _refs(other.get(key))
             moved = [op.new + r[len(op.old) :] if _base(r) == op.old else r for r in refs]
             if moved != refs:
                 _set_refs(other, key, moved)
                 changes.append(f"`{name}`: {key} follows the rename")
+                grown = sum(map(len, moved)) - sum(map(len, refs))
+                shift_line_comment(other, key, grown)
+                longer += grown
         for key in EXPRESSION_KEYS:
             expression = other.get(key)
             if isinstance(expression, str):
@@ -390,6 +396,10 @@ def _rename(steps: CommentedMap, op: Rename, notes: list[str]) -> list[str]:
                 if renamed != expression:
                     other[key] = like(expression, renamed)
                     changes.append(f"`{name}`: {key} follows the rename")
+                    shift_line_comment(other, key, len(renamed) - len(expression))
+                    longer += len(renamed) - len(expression)
+        if longer and other.fa.flow_style() and name != op.new:
+            shift_line_comment(steps, name, longer)
         for where, text in _strings(dict(other), name):
             if variable in text:
                 notes.append(

@@ -13,11 +13,14 @@ class Problem:
     pos: SourcePos
     message: str
     hint: str = ""
+    excerpt: str = ""  # the offending line with a caret under the column, when known
 
     def __str__(self) -> str:
         text = f"{self.pos}: error: {self.message}"
+        if self.excerpt:
+            text += "".join(f"\n    {line}" for line in self.excerpt.splitlines())
         if self.hint:
-            text += f"\n    hint: {self.hint}"
+            text += "\n    hint: " + self.hint.replace("\n", "\n    ")
         return text
 
 

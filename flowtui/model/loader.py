@@ -123,7 +123,7 @@ def load_workflow_text(
         try:
             workflow = _load_yaml(source, data, file, path)
         except WorkflowError as exc:
-            raise pyworkflow.relocate_problems(exc.problems, move) from None
+            raise pyworkflow.relocate_problems(exc.problems, move, source) from None
         return pyworkflow.relocate(workflow, move)
     return _load_yaml(source, data, file, path)
 

@@ -52,24 +52,35 @@ def evaluate(path: Path) -> dict[str, Any]:
     return {"ok": True, "module": module_name, "workflows": workflows}
 
 
+_TRACE_FRAMES = 5  # the last frames of the user's own files shown with a failure
+
+
 def _failure(path: Path, exc: BaseException, message: str = "") -> dict[str, Any]:
-    """Where the file failed: its own innermost line in the traceback (a syntax error's
-    own position), else its first line."""
+    """Where the file failed: the innermost line of the user's own files (the workflow
+    file's folder) in the traceback (a syntax error's own position), else its first line;
+    and the last of those frames, innermost last, as `trace` ([file, line, function])."""
     origin: list[Any] = [str(path), 1, 1]
+    trace: list[list[Any]] = []
+    folder = path.resolve().parent
+    resolved = str(path.resolve())
+    for frame, line in traceback.walk_tb(exc.__traceback__):
+        where = Path(frame.f_code.co_filename).resolve()
+        outside = not where.is_relative_to(folder) or "site-packages" in where.parts
+        if outside or not where.is_file():
+            continue  # the standard library, site-packages, flowtui's own API
+        name = str(path) if str(where) == resolved else str(where)
+        trace.append([name, line, frame.f_code.co_name])
     if isinstance(exc, SyntaxError) and exc.filename and exc.lineno:
         origin = [exc.filename, exc.lineno, exc.offset or 1]
         message = message or f"SyntaxError: {exc.msg}"
-    else:
-        resolved = str(path.resolve())
-        for frame, line in traceback.walk_tb(exc.__traceback__):
-            if str(Path(frame.f_code.co_filename).resolve()) == resolved:
-                origin = [str(path), line, 1]
+    elif trace:
+        origin = [trace[-1][0], trace[-1][1], 1]
     if not message:
         text = traceback.format_exception_only(type(exc), exc)
         message = text[-1].strip() if text else type(exc).__name__
         if isinstance(exc, pyapi.DefinitionError):
             message = str(exc)
-    return {"ok": False, "error": message, "origin": origin}
+    return {"ok": False, "error": message, "origin": origin, "trace": trace[-_TRACE_FRAMES:]}
 
 
 def main(argv: list[str]) -> int:

@@ -114,6 +114,7 @@ def _document(answer: dict[str, Any], path: Path, file: str) -> str:
                 Problem(
                     _pos(file, path, origin),
                     f"the Python file failed: {answer.get('error') or 'unknown error'}",
+                    _failure_hint(answer, path, file),
                 )
             ]
         )
@@ -140,6 +141,31 @@ def _document(answer: dict[str, Any], path: Path, file: str) -> str:
         )
     return normalised_document(workflows[0], path, file)
 
+
+PRINTED_LINES = 10  # the last lines a failing file printed, shown with its error
+_PRINTED_WIDTH = 200
+
+
+def _failure_hint(answer: dict[str, Any], path: Path, file: str) -> str:
+    """The last frames of the user's own files, innermost last, and the last lines the
+    file printed (stdout and stderr both reach the evaluating child's stderr)."""
+    parts: list[str] = []
+    trace = answer.get("trace") or []
+    if len(trace) > 1:
+        where = [_pos(file, path, [f[0], f[1], 1]) for f in trace]
+        frames = [f"{w.file}:{w.line} in {f[2]}" for w, f in zip(where, trace, strict=True)]
+        parts.append("traceback (innermost last): " + " → ".join(frames))
+    printed = [line[:_PRINTED_WIDTH] for line in str(answer.get(_PRINTED, "")).splitlines()]
+    printed = [line for line in printed if line.strip()][-PRINTED_LINES:]
+    if printed:
+        parts.append(
+            f"what the file printed (last {len(printed)} line{'s' if len(printed) > 1 else ''}):"
+            + "".join(f"\n  | {line}" for line in printed)
+        )
+    return "\n".join(parts)
+
+
+_PRINTED = "_printed"  # set by the parent on a failed answer: the tail of what it printed
 
 # how the evaluating child is started away from the history, once a runner knows what to
 # hide (engine/pysandbox.py): (argv, cwd, env) -> (the argv to run, a pre-exec hook)
@@ -205,6 +231,8 @@ def _run_child(path: Path, file: str, timeout: float) -> dict[str, Any]:
         answer = json.loads(out.decode("utf-8"))
         if not isinstance(answer, dict):
             raise ValueError("not an object")
+        if not answer.get("ok"):
+            answer[_PRINTED] = err.decode("utf-8", "replace")
     except RecursionError:
         raise _unreadable(file, _NESTED) from None
     except ValueError:
@@ -265,6 +293,10 @@ def _kill_group(proc: subprocess.Popen[bytes]) -> None:
 def _pos(file: str, path: Path, origin: list[Any]) -> SourcePos:
     where, line, column = str(origin[0]), int(origin[1]), int(origin[2])
     same = where == str(path) or Path(where).resolve() == path.resolve()
+    if not same:  # a module of the file's folder: named as the file is (relative or not)
+        folder = path.resolve().parent
+        if Path(where).is_relative_to(folder):
+            where = str(Path(file).parent / Path(where).relative_to(folder))
     return SourcePos(file if same else where, line, column)
 
 
@@ -356,9 +388,37 @@ def mapper(entries: list[MapEntry]) -> Callable[[SourcePos], SourcePos]:
 
 
 def relocate_problems(
-    problems: Iterable[Problem], move: Callable[[SourcePos], SourcePos]
+    problems: Iterable[Problem], move: Callable[[SourcePos], SourcePos], document: str = ""
 ) -> WorkflowError:
-    return WorkflowError(replace(p, pos=move(p.pos)) for p in problems)
+    """The problems at the Python lines.  Steps made by one helper function share that
+    function's line, so a problem inside such a step's part of `document` names the step."""
+    regions = _step_regions(document) if document else []
+    places = [move(SourcePos("", first, 1)) for first, _, _ in regions]
+    shared = {n for n, pos in enumerate(places) if places.count(pos) > 1}
+
+    def named(problem: Problem) -> str:
+        for n, (first, last, name) in enumerate(regions):
+            inside = first <= problem.pos.line <= last
+            if inside and n in shared and f"`{name}`" not in problem.message:
+                return f"step `{name}`: {problem.message}"
+        return problem.message
+
+    return WorkflowError(replace(p, pos=move(p.pos), message=named(p)) for p in problems)
+
+
+def _step_regions(document: str) -> list[tuple[int, int, str]]:
+    """(first line, last line, step name) of each step in a normalised document."""
+    try:
+        root = yaml.compose(document, Loader=yaml.SafeLoader)
+    except yaml.YAMLError:
+        return []
+    regions: list[tuple[int, int, str]] = []
+    for key, value in root.value if isinstance(root, yaml.MappingNode) else []:
+        if key.value == "steps" and isinstance(value, yaml.MappingNode):
+            for step_key, step_value in value.value:
+                last = step_value.end_mark.line + (1 if step_value.end_mark.column else 0)
+                regions.append((step_key.start_mark.line + 1, last, str(step_key.value)))
+    return regions
 
 
 def relocate(workflow: Workflow, move: Callable[[SourcePos], SourcePos]) -> Workflow:

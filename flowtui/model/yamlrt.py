@@ -233,6 +233,21 @@ def give_following(parent: CommentedMap, key: str, lines: str) -> None:
         entry[pos] = CommentToken("\n" + lines, CommentMark(0), None)
 
 
+def shift_line_comment(parent: CommentedMap, key: Any, by: int) -> None:
+    """Move the comment at the end of `parent[key]`'s own line `by` columns: after the key
+    is renamed to one `by` characters longer, the spaces before the comment stay as they
+    were (ruamel writes a comment at the column it was read at)."""
+    line = _line_of(parent, key)
+    for token in parent.ca.items.get(key) or []:
+        if (
+            isinstance(token, CommentToken)
+            and token.start_mark is not None
+            and token.start_mark.line == line
+            and token.value.startswith("#")
+        ):
+            token.column = max(0, token.column + by)
+
+
 def like(old: Any, new: str) -> Any:
     """`new` in the quoting style of the string `old` (plain when that still reads back)."""
     if isinstance(old, ScalarString) and not isinstance(old, LiteralScalarString):

@@ -16,6 +16,7 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from flowtui.model.errors import Problem, WorkflowError
 from flowtui.model.workflow import SourcePos
+from flowtui.model.yamlerrors import explain
 
 MAX_FILE_BYTES = 2 * 1024 * 1024
 MAX_NODES = 100_000
@@ -174,7 +175,7 @@ def _compose(text: str, file: str) -> Node:
     except RecursionError:
         raise WorkflowError([_too_deep(start)]) from None
     except yaml.MarkedYAMLError as exc:
-        raise WorkflowError([_syntax_problem(file, exc)]) from None
+        raise WorkflowError([explain(file, exc, text)]) from None
     except yaml.reader.ReaderError as exc:
         line = text.count("\n", 0, exc.position) + 1
         column = exc.position - (text.rfind("\n", 0, exc.position) + 1) + 1
@@ -212,18 +213,6 @@ def _too_big(pos: SourcePos) -> Problem:
 
 def _too_deep(pos: SourcePos) -> Problem:
     return Problem(pos, f"the document is nested more than {MAX_DEPTH} levels deep")
-
-
-def _syntax_problem(file: str, exc: yaml.MarkedYAMLError) -> Problem:
-    mark = exc.problem_mark or exc.context_mark
-    pos = _pos(file, mark) if mark is not None else SourcePos(file, 1, 1)
-    message = f"YAML syntax: {exc.problem or 'invalid document'}"
-    hint = ""
-    if exc.context and exc.context_mark is not None:
-        hint = f"{exc.context} at line {exc.context_mark.line + 1}"
-    if "'\\t'" in (exc.problem or ""):
-        hint = "indent with spaces; YAML does not allow tabs"
-    return Problem(pos, message, hint)
 
 
 def _children(node: Node) -> list[Node]:

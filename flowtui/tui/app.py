@@ -40,7 +40,7 @@ from flowtui.store.sink import StoreSink
 from flowtui.tui import bridge, commands
 from flowtui.tui.builder_actions import BuilderActionsMixin
 from flowtui.tui.command_mode import CommandModeMixin
-from flowtui.tui.config import UserConfig, remember_theme
+from flowtui.tui.config import UserConfig, checked, remember_theme
 from flowtui.tui.environments import EnvironmentsMixin
 from flowtui.tui.files import FileActionsMixin
 from flowtui.tui.keys import binding_ids, describe, help_sections
@@ -250,7 +250,8 @@ class FlowApp(CommandModeMixin, FileActionsMixin, BuilderActionsMixin, Environme
     ) -> None:
         super().__init__()
         # the user's config file (theme, keymap); None: defaults, and nothing written back
-        self.config = config or UserConfig()
+        known_ids = binding_ids(self.BINDINGS, *(widget.BINDINGS for _, widget in PANELS))
+        self.config = checked(config or UserConfig(), known_ids)  # unknown ids/theme: said
         self.keymap = dict(self.config.keymap)
         # cron, git and chain triggers fire while the dashboard is open; webhooks only when
         # a port is given (a dashboard should not open a port by surprise)
@@ -381,19 +382,6 @@ class FlowApp(CommandModeMixin, FileActionsMixin, BuilderActionsMixin, Environme
     def _apply_config(self) -> None:
         for problem in self.config.problems:
             self.notify(problem, title="config not fully read", severity="error", timeout=15)
-        known = binding_ids(self.BINDINGS, *(widget.BINDINGS for _, widget in PANELS))
-        unknown = sorted(set(self.keymap) - known)
-        for binding_id in unknown:
-            del self.keymap[binding_id]
-        if unknown:
-            where = self.config.path or "the keymap"
-            self.notify(
-                f"{where}: [keymap] unknown binding id(s) {', '.join(unknown)} "
-                f"(known: {', '.join(sorted(known))})",
-                title="config not fully read",
-                severity="error",
-                timeout=15,
-            )
         if self.keymap:
             self.set_keymap(self.keymap)
         # from now on a theme chosen here (palette, :theme) is remembered; the signal of

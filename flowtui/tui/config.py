@@ -6,19 +6,23 @@
     [keymap]                   # binding id = keys, e.g. approve = "A" (ids: see `?`)
     approve = "A"
 
-A file that does not parse or holds a wrong value is reported with its `file:line`, and the
-dashboard starts with the defaults for what is wrong; nothing in it is ever lost: the theme
-is written back by editing its one line, atomically, the rest of the file kept as it was.
+A file that does not parse or holds a wrong value (an unknown theme or binding id too) is
+reported with its `file:line`, and the dashboard starts with the defaults for what is wrong;
+it shows one short note (the first problem and how many there are), and
+`flowtui dashboard --check-config` prints them all.  Nothing in the file is ever lost: the
+theme is written back by editing its one line, atomically, the rest kept as it was.
 """
 
 from __future__ import annotations
 
+import difflib
 import json
 import os
 import re
 import tempfile
 import tomllib
-from dataclasses import dataclass, field
+from collections.abc import Collection
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 FILE_MODE = 0o600
@@ -34,7 +38,9 @@ def config_path() -> Path:
 
 @dataclass(frozen=True, slots=True)
 class UserConfig:
-    """What the file says; `problems` are `file:line: what` for what was left out."""
+    """What the file says.  `details` are `file:line: what` for each thing left out;
+    `problems` is what the dashboard shows of them: the one problem, or a short summary
+    naming the first and how many there are."""
 
     path: Path | None = None  # None: nothing is written back (tests, no home)
     theme: str | None = None
@@ -42,6 +48,45 @@ class UserConfig:
     keymap: dict[str, str] = field(default_factory=dict)
     notify: bool = False
     problems: tuple[str, ...] = ()
+    details: tuple[str, ...] = ()
+    lines: dict[str, int] = field(default_factory=dict)  # "theme", "keymap.ID" -> line
+
+
+CHECK_COMMAND = "flowtui dashboard --check-config"
+
+
+def _summary(path: Path, details: list[str]) -> tuple[str, ...]:
+    if not details:
+        return ()
+    first = details[0]
+    if first.startswith(f"{path}:"):
+        first = "line " + first[len(f"{path}:") :]
+    if len(first) > _TOAST_WIDTH:
+        first = first[: _TOAST_WIDTH - 1] + "…"
+    if len(details) == 1:
+        if len(details[0]) <= _ONE_WIDTH + len(str(path)) + 1:
+            return tuple(details)
+        return (f"{path.name}: {first} (in full: {CHECK_COMMAND})",)
+    return (f"{path.name}: {len(details)} problems — first: {first} (all: {CHECK_COMMAND})",)
+
+
+_TOAST_WIDTH = 60  # characters of the first problem the dashboard's note shows
+_ONE_WIDTH = 120  # a problem alone is shown whole up to this length (after its file)
+
+
+def known_themes() -> list[str]:
+    """The names `theme =` may give: Textual's themes, flowtui's and the user's."""
+    from textual.theme import BUILTIN_THEMES
+
+    from flowtui.tui.themes import load_themes
+
+    themes, _ = load_themes()
+    return sorted({t.name for t in themes} | set(BUILTIN_THEMES))
+
+
+def _did_you_mean(word: str, known: Collection[str]) -> str:
+    close = difflib.get_close_matches(word, sorted(known), n=1, cutoff=0.7)
+    return f"did you mean `{close[0]}`?" if close else "press ? in the dashboard to see the ids"
 
 
 def _line_of(text: str, key: str, table: str | None = None) -> int:
@@ -58,14 +103,17 @@ def _line_of(text: str, key: str, table: str | None = None) -> int:
 
 
 def load_config(path: Path | None = None) -> UserConfig:
-    """The config at `path` (default: `config_path()`); defaults when it does not exist."""
+    """The config at `path` (default: `config_path()`); defaults when it does not exist.
+
+    The keymap's ids and the theme's name are checked by `checked`, which knows them."""
     path = path or config_path()
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         return UserConfig(path=path)
     except (OSError, UnicodeDecodeError) as exc:
-        return UserConfig(path=path, problems=(f"{path}: cannot read: {exc}",))
+        problem = (f"{path}: cannot read: {exc}",)
+        return UserConfig(path=path, problems=problem, details=problem)
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -73,13 +121,13 @@ def load_config(path: Path | None = None) -> UserConfig:
         at = _TOML_AT.search(message)
         where = f"{path}:{at.group(1)}:{at.group(2)}" if at else str(path)
         reason = _TOML_AT.sub("", message).strip()
-        return UserConfig(
-            path=path, problems=(f"{where}: {reason} (the defaults are used until it is fixed)",)
-        )
-    problems: list[str] = []
+        problem = (f"{where}: {reason} (the defaults are used until it is fixed)",)
+        return UserConfig(path=path, problems=problem, details=problem)
+    found: list[tuple[int, str]] = []
 
     def wrong(key: str, what: str, table: str | None = None) -> None:
-        problems.append(f"{path}:{_line_of(text, key, table)}: {key}: {what}")
+        line = _line_of(text, key, table)
+        found.append((line, f"{path}:{line}: {key}: {what}"))
 
     theme = data.get("theme")
     if theme is not None and not isinstance(theme, str):
@@ -105,14 +153,56 @@ def load_config(path: Path | None = None) -> UserConfig:
             wrong(binding_id, 'should be keys in quotes, e.g. "A" or "ctrl+a,A"', "keymap")
     for key in sorted(set(data) - {"theme", "folder", "notify", "keymap"}):
         wrong(key, "unknown setting (known: theme, folder, notify, [keymap])")
+    lines = {f"keymap.{b}": _line_of(text, b, "keymap") for b in keymap}
+    if isinstance(theme, str):
+        lines["theme"] = _line_of(text, "theme")
+    problems = [problem for _, problem in sorted(found, key=lambda item: item[0])]
     return UserConfig(
         path=path,
         theme=theme,
         folder=Path(folder).expanduser() if folder else None,
         keymap=keymap,
         notify=notify,
-        problems=tuple(problems),
+        problems=_summary(path, problems),
+        details=tuple(problems),
+        lines=lines,
     )
+
+
+def checked(
+    config: UserConfig, binding_ids: Collection[str], themes: Collection[str] | None = None
+) -> UserConfig:
+    """`config` without the keymap ids that are not in `binding_ids` and without a theme
+    that is not in `themes` (default: `known_themes()`), each said at its line (the
+    closest id; the themes listed)."""
+    path = config.path
+    if path is None:
+        return config
+    found = list(config.details)
+    keymap = dict(config.keymap)
+    for binding_id in [b for b in keymap if b not in binding_ids]:
+        del keymap[binding_id]
+        line = config.lines.get(f"keymap.{binding_id}", 1)
+        hint = _did_you_mean(binding_id, binding_ids)
+        found.append(f"{path}:{line}: {binding_id}: unknown binding id; {hint}")
+    theme = config.theme
+    if theme:
+        names = known_themes() if themes is None else sorted(themes)
+        if theme not in names:
+            line = config.lines.get("theme", 1)
+            found.append(
+                f"{path}:{line}: theme: unknown theme {theme!r} (themes: {', '.join(names)})"
+            )
+            theme = None
+    found.sort(key=lambda problem: _line_number(path, problem))
+    return replace(
+        config, theme=theme, keymap=keymap, problems=_summary(path, found), details=tuple(found)
+    )
+
+
+def _line_number(path: Path, problem: str) -> int:
+    number = problem[len(f"{path}:") :].split(":", 1)[0]
+    return int(number) if number.isdigit() else 0
 
 
 def with_theme(text: str, theme: str) -> str:
@@ -157,4 +247,14 @@ def remember_theme(path: Path, theme: str) -> None:
         raise
 
 
-__all__ = ["FILE_MODE", "UserConfig", "config_path", "load_config", "remember_theme", "with_theme"]
+__all__ = [
+    "CHECK_COMMAND",
+    "FILE_MODE",
+    "UserConfig",
+    "checked",
+    "config_path",
+    "known_themes",
+    "load_config",
+    "remember_theme",
+    "with_theme",
+]

@@ -85,8 +85,18 @@ def test_a_run_started_by_token_is_shown_as_show_json_with_paged_logs(served: Se
     ).json()
     assert [line["line"] for line in rest["lines"]] == ["third line"]
     assert rest["lines"][0]["id"] > page["lines"][-1]["id"]
-    empty = reader.get(f"/api/v1/runs/{run_id}/logs", params={"step": "other"}).json()
-    assert empty["lines"] == [] and empty["next_after"] == 0
+    unknown = reader.get(f"/api/v1/runs/{run_id}/logs", params={"step": "other"})
+    assert unknown.status_code == 404, unknown.text
+    assert unknown.json() == {
+        "error": "unknown_step",
+        "detail": f"run {run_id} has no step 'other' (its steps: greet)",
+    }
+    # nothing failed: the refusal says what an API client sends instead
+    nothing = served.client("runner").post(f"/api/v1/runs/{run_id}/rerun", json={})
+    assert nothing.status_code == 409, nothing.text
+    assert nothing.json()["detail"].endswith(
+        'failed or was left unrun; rerun it from the start instead (send {"from": "start"})'
+    )
 
 
 def test_bad_input_is_a_json_400_or_404_never_a_500(served: Served) -> None:

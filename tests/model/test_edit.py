@@ -226,6 +226,26 @@ steps:
     assert '  gate: {type: condition, if: "true", then: [ship], else: "pass"}\n' in renamed.text
 
 
+@pytest.mark.parametrize("new", ["make-it", "mk", "build"])
+def test_a_rename_keeps_the_spaces_before_an_end_of_line_comment(new: str) -> None:
+    text = (
+        "name: demo\n"
+        "steps:\n"
+        "  build: {run: make}   # flow step\n"
+        "  test:    # block step\n"
+        "    run: x\n"
+        "  lint: {run: y, requires: [build]}  # needs build\n"
+    )
+    other = "test" if new != "build" else "lint2"
+    result = E.apply(text, E.Rename("build", new) if new != "build" else E.Rename("test", other))
+    if new != "build":
+        assert f"  {new}: {{run: make}}   # flow step\n" in result.text
+        assert f"  lint: {{run: y, requires: [{new}]}}  # needs build\n" in result.text
+    else:
+        assert "  lint2:    # block step\n" in result.text
+    assert len(result.text.splitlines()) == len(text.splitlines())
+
+
 def test_changing_a_type_needs_the_old_keys_unset_in_the_same_edit() -> None:
     with pytest.raises(E.EditRefused, match="keys a `http` step does not take: `run`"):
         E.apply(ODD, E.SetKeys("apply-eu", {"type": "http", "url": "http://x"}))

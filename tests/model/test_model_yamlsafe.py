@@ -117,18 +117,64 @@ def test_utf8_bom_is_accepted() -> None:
     assert workflow.name == "demo"
 
 
-def test_syntax_error_has_position_and_pyyaml_text() -> None:
-    text = "name: demo\nsteps:\n  a: {run: [unclosed}\n"
+# (text, line, column, words in the message) for the mistakes people make most
+SYNTAX_MISTAKES = [
+    (  # a key indented between two levels
+        "name: demo\nsteps:\n  build:\n    run: make\n   needs: [x]\n",
+        5,
+        4,
+        "does not line up with the keys above it",
+    ),
+    ("name: demo\nsteps:\n  a: {run: x}\n    b: {run: y}\n", 4, 5, "indented more"),
+    (  # a key nested under a key that already has a value
+        "name: demo\nsteps:\n  a:\n    run: x\n      shell: bash\n",
+        5,
+        7,
+        "indented more than the key above it expects",
+    ),
+    (
+        "name: demo\nsteps:\n    a: {run: x}\n  b: {run: y}\n",
+        4,
+        3,
+        "does not line up with the keys above it",
+    ),
+    ("name: demo\nsteps:\n\ta: {run: x}\n", 3, 1, "a tab character"),
+    ("name: demo\nsteps:\n  a:\n    run: echo a: b\n", 4, 16, "quote it"),
+    ('name: "demo\nsteps:\n  a: {run: x}\n', 1, 7, "unclosed quote"),
+    ("name: 'demo\nsteps:\n  a: {run: x}\n", 1, 7, "opened at line 1"),
+    ("name: demo\nsteps:\n  a: {run: [unclosed}\n", 3, 12, "the `[` opened at line 3"),
+    ("name: demo\nsteps:\n  a: {run: x\n  b: {run: y}\n", 3, 6, "the `{` opened at line 3"),
+    ("name:demo\nsteps:\n  a: {run: x}\n", 1, 5, "followed by a space"),
+    ("name: demo\nsteps:\n  - a\n  b: c\n", 4, 3, "among `- ` list items"),
+    ("name: @demo\nsteps: {}\n", 1, 7, "cannot start with `@`"),
+    ('name: "demo" x\nsteps: {}\n', 1, 14, "text after the end of a quoted value"),
+    ('name: demo\nsteps:\n  a: {run: "C:\\path"}\n', 3, 15, "`\\p` is not an escape"),
+    ("name: demo\nsteps:\n  a: {run: x}\n  oops\n  b: {run: y}\n", 4, 3, "has no `:`"),
+    ("name: demo\nsteps:\n  a: {run: [a,,b]}\n", 3, 15, "an empty item"),
+    ("name: demo\nsteps:\n  a: {run: x}}\n", 3, 14, "a `}` that closes nothing"),
+]
+
+
+@pytest.mark.parametrize(("text", "line", "column", "words"), SYNTAX_MISTAKES)
+def test_common_syntax_mistakes_are_said_plainly(
+    text: str, line: int, column: int, words: str
+) -> None:
     problem = only_problem(text)
     assert problem.message.startswith("YAML syntax: ")
-    assert "expected ',' or ']'" in problem.message
-    assert problem.pos.line == 3
+    assert words in problem.message
+    assert (problem.pos.line, problem.pos.column) == (line, column)
+    assert "<block" not in str(problem) and "while parsing" not in str(problem)
+    # the offending line, with a caret under the column
+    shown, caret = problem.excerpt.splitlines()
+    assert shown == f"{line} | {text.splitlines()[line - 1].replace(chr(9), ' ')}"
+    assert caret.index("^") - caret.index("|") - 2 == column - 1
+    assert problem.excerpt.splitlines()[0] in str(problem)
 
 
-def test_tab_indentation_gets_a_hint() -> None:
-    problem = only_problem("name: demo\nsteps:\n\ta: {run: x}\n")
-    assert problem.pos.line == 3
-    assert "tabs" in problem.hint
+def test_an_unrecognised_syntax_error_keeps_pyyaml_words_and_position() -> None:
+    problem = only_problem("name: demo\nsteps: {a: {run: x}}\n? [a\n")
+    assert problem.message.startswith("YAML syntax: ")
+    assert problem.pos.line >= 3
 
 
 @pytest.mark.parametrize("text", ["", "\n\n", "# only a comment\n", "---\n"])

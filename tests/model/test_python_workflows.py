@@ -351,3 +351,68 @@ def test_the_evaluating_child_inherits_what_a_step_inherits(
     seen = {name for name, value in load_workflow(path).env.items() if value == "set"}
     assert seen == {name for name in names if name in inherited_environment()}
     assert seen == {"PGDATA", "PGX_OWN"}
+
+
+def test_a_failure_in_a_helper_module_is_at_its_line_with_the_last_frames(
+    tmp_path: Path,
+) -> None:
+    write(tmp_path, "helper_mod.py", "TABLE = {}\n\n\ndef lookup(key):\n    return TABLE[key]\n")
+    path = write(
+        tmp_path,
+        "pq.py",
+        """\
+        import json
+        import helper_mod
+        from flowtui.workflows import Workflow
+        wf = Workflow("pq")
+        wf.script("a", run=helper_mod.lookup("missing"))
+        """,
+    )
+    (found,) = problems(path)
+    lines = found.splitlines()
+    helper = tmp_path / "helper_mod.py"
+    assert lines[0] == f"{helper}:5:1: error: the Python file failed: KeyError: 'missing'"
+    # the user's own frames, innermost last; the standard library and flowtui are left out
+    assert lines[1] == (
+        f"    hint: traceback (innermost last): {path}:5 in <module> → {helper}:5 in lookup"
+    )
+
+
+def test_what_a_failing_file_printed_is_shown_with_its_error_bounded(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "noisy.py",
+        f"""\
+        import sys
+        from flowtui.workflows import Workflow
+        for n in range({pyworkflow.PRINTED_LINES + 5}):
+            print("out", n)
+        print("config missing", file=sys.stderr)
+        raise RuntimeError("boom")
+        """,
+    )
+    (found,) = problems(path)
+    assert found.startswith(f"{path}:6:1: error: the Python file failed: RuntimeError: boom")
+    shown = [line.strip() for line in found.splitlines() if line.strip().startswith("| ")]
+    assert len(shown) == pyworkflow.PRINTED_LINES
+    assert shown[-2:] == [f"| out {pyworkflow.PRINTED_LINES + 4}", "| config missing"]
+    assert f"what the file printed (last {pyworkflow.PRINTED_LINES} lines):" in found
+
+
+def test_steps_made_by_one_helper_function_are_named_in_their_problems(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "pr.py",
+        """\
+        from flowtui.workflows import Workflow
+        wf = Workflow("pr")
+        def make(name):
+            wf.script(name, run="true", timeout="forever")
+        make("a")
+        make("b")
+        """,
+    )
+    found = [line.split(": error: ", 1) for line in problems(path)]
+    assert [where for where, _ in found] == [f"{path}:4:5", f"{path}:4:5"]
+    assert found[0][1].startswith("step `a`: `timeout`: invalid duration 'forever'")
+    assert found[1][1].startswith("step `b`: `timeout`: invalid duration 'forever'")

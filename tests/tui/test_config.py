@@ -3,19 +3,25 @@ in place (Pilot for what the dashboard does with it; a temp XDG_CONFIG_HOME thro
 
 from __future__ import annotations
 
+import os
 import stat
+import subprocess
+import sys
 import textwrap
 from pathlib import Path
 
 import pytest
 from textual.widgets._footer import FooterKey
 
-from flowtui.tui.app import FlowApp
-from flowtui.tui.config import config_path, load_config, remember_theme
+from flowtui.tui.app import PANELS, FlowApp
+from flowtui.tui.config import checked, config_path, load_config, remember_theme
+from flowtui.tui.keys import binding_ids
 from flowtui.tui.screens.approval import ApprovalScreen
 from flowtui.tui.screens.dialogs import HelpScreen
 from flowtui.tui.widgets.footer import KeyFooter
 from tests.tui.test_app import Notes, select, step_status, until, write
+
+KNOWN_IDS = binding_ids(FlowApp.BINDINGS, *(widget.BINDINGS for _, widget in PANELS))
 
 
 @pytest.fixture
@@ -86,9 +92,52 @@ def test_wrong_values_are_named_by_line_and_the_rest_is_kept(xdg: Path) -> None:
     config = load_config()
     assert config.theme is None
     assert config.keymap == {"run": "R"}
-    assert f"{path}:1: theme" in config.problems[0]
-    assert any(p.startswith(f"{path}:5: reject") for p in config.problems), config.problems
-    assert any(p.startswith(f"{path}:2: colour") for p in config.problems), config.problems
+    assert config.details[0].startswith(f"{path}:1: theme")
+    assert config.details[1].startswith(f"{path}:2: colour"), config.details
+    assert config.details[2].startswith(f"{path}:5: reject"), config.details
+    # the dashboard's note is one short line: the first problem, and how to see them all
+    assert config.problems == (
+        "config.toml: 3 problems — first: line 1: theme: should be a theme's name in quotes "
+        "(all: flowtui dashboard --check-config)",
+    )
+
+
+def test_an_unknown_binding_id_is_at_its_line_with_the_closest_id(xdg: Path) -> None:
+    path = put(config_path(), '[keymap]\napprove = "A"\n\napprov = "B"\nzzzz = "z"\n')
+    config = checked(load_config(), KNOWN_IDS)
+    assert config.keymap == {"approve": "A"}
+    assert config.details == (
+        f"{path}:4: approv: unknown binding id; did you mean `approve`?",
+        f"{path}:5: zzzz: unknown binding id; press ? in the dashboard to see the ids",
+    )
+
+
+def test_an_unknown_theme_is_at_its_line_with_the_themes(xdg: Path) -> None:
+    path = put(config_path(), '# mine\ntheme = "nosuch"\n')
+    assert load_config().theme == "nosuch"  # checked against the themes there are:
+    config = checked(load_config(), KNOWN_IDS)
+    assert config.theme is None
+    (problem,) = config.details
+    assert problem.startswith(f"{path}:2: theme: unknown theme 'nosuch' (themes: ")
+    assert "flowtui-light" in problem and "nord" in problem
+    # too long for a note: the note is cut and says where to read it whole
+    (note,) = config.problems
+    assert note.startswith("config.toml: line 2: theme: unknown theme 'nosuch'")
+    assert note.endswith("(in full: flowtui dashboard --check-config)")
+    assert len(note) < 140
+
+
+def test_check_config_prints_every_problem(xdg: Path) -> None:
+    path = put(config_path(), 'theme = "nosuch"\n[keymap]\nbogus = "z"\n')
+    env = {**os.environ, "XDG_CONFIG_HOME": str(xdg)}
+    command = [sys.executable, "-m", "flowtui", "dashboard", "--check-config"]
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1, done.stderr
+    lines = done.stdout.splitlines()
+    assert [line.split(": ")[0] for line in lines] == [f"{path}:1", f"{path}:3"]
+    path.write_text('theme = "nord"\n')
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
+    assert (done.returncode, done.stdout) == (0, f"{path}: fine\n")
 
 
 def test_remembering_the_theme_keeps_the_rest_and_is_private(xdg: Path) -> None:
@@ -131,13 +180,18 @@ async def test_the_dashboard_starts_with_defaults_and_says_where_the_file_is_wro
 async def test_the_keymap_moves_a_binding_and_help_shows_it(
     xdg: Path, folder: Path, tmp_path: Path
 ) -> None:
-    put(config_path(), '[keymap]\napprove = "A"\nnot_a_binding = "z"\n')
+    put(config_path(), 'theme = "nosuch"\n[keymap]\napprove = "A"\nnot_a_binding = "z"\n')
     notes = Notes()
     app = FlowApp(folder, db_path=tmp_path / "h.db", watch=False, config=load_config())
     async with app.run_test(size=(120, 40), message_hook=notes) as pilot:
         await app.ready.wait()
         await notes.all_in(pilot, app)
-        assert notes.matching("unknown binding id(s) not_a_binding"), notes.messages
+        # one short note for the whole file, naming the first problem at its line
+        (note,) = [m for m in notes.messages if "config.toml" in m or "nosuch" in m]
+        assert note.startswith("config.toml: 2 problems — first: line 1: theme: unknown theme")
+        assert note.endswith("(all: flowtui dashboard --check-config)")
+        assert len(note) < 140
+        assert app.theme == "flowtui-dark"
         # the footer shows the moved key in its place, not at the end
         shown = [key.key for key in app.query_one(KeyFooter).query(FooterKey)]
         assert shown.index("r") < shown.index("A") < shown.index("x"), shown
