@@ -34,6 +34,7 @@ from flowtui.tui.view import (
     build_detail,
     build_timeline_rows,
     dag_nodes,
+    ran_earlier_version,
     shown_states,
     step_durations,
     usual_notes,
@@ -313,8 +314,13 @@ class RefreshMixin(App[None]):
                 self.view.run_id = latest
         run = await store.get_run(self.view.run_id) if self.view.run_id else None
         steps = await store.get_steps(run.id) if run else []
+        # a run of an earlier version of the file is drawn as it ran (as History's enter
+        # draws it), not on the file's graph now: its steps, not the file's
         use_run_graph = run is not None and (
-            self.view.pinned or not run.status.is_final or workflow is None
+            self.view.pinned
+            or not run.status.is_final
+            or workflow is None
+            or ran_earlier_version(run, workflow)
         )
         if use_run_graph or workflow is None:
             nodes = [(s.name, tuple(s.requires)) for s in steps]
@@ -424,6 +430,8 @@ class RefreshMixin(App[None]):
             if not run.status.is_final:  # ETA, slow steps: up front, where a narrow pane shows them
                 parts.extend(notes)
             parts.append(f"run #{run.id}")
+            if ran_earlier_version(run, workflow):
+                parts.append("[dim]an earlier version of the file[/dim]")
             parts.append(f"[{style}]{glyph(run.status)} {run.status}[/]")
             if duration is not None:
                 parts.append(fmt_duration(duration))

@@ -23,6 +23,15 @@ def dag_nodes(workflow: Workflow) -> list[tuple[str, tuple[str, ...]]]:
     return [(step.name, tuple(step.requires)) for step in workflow.steps.values()]
 
 
+def ran_earlier_version(run: RunRecord, workflow: Workflow | None) -> bool:
+    """Whether `run` ran a different text of its workflow's file than the one loaded now
+    (its definition records the text it ran)."""
+    if workflow is None:
+        return False
+    recorded = run.definition.get("source")
+    return isinstance(recorded, str) and bool(workflow.source) and recorded != workflow.source
+
+
 def shown_states(run: RunRecord, steps: Sequence[StepRecord]) -> dict[str, str]:
     """Each step's status as shown (`not_run`, `allowed_failure`, see flowtui.glyphs)."""
     final, allowed, left = run.status.is_final, run.allowed_failures, run.left_out
