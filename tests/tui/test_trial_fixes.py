@@ -5,9 +5,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from textual.screen import Screen
+from textual.widget import Widget
+from textual.widgets import Button, Input, Label
+
 from flowtui.tui.app import FlowApp
+from flowtui.tui.screens.approval import ApprovalScreen
 from flowtui.tui.widgets.dag_view import DagView
-from tests.tui.test_app import header, run_status, select, until, write
+from tests.cli.test_approval_inputs import SHIP
+from tests.tui.test_app import header, run_status, select, step_status, until, write
 
 SMALL = (80, 24)
 
@@ -44,3 +50,44 @@ async def test_the_last_run_of_an_earlier_file_is_drawn_on_its_own_graph(tmp_pat
         await app.refresh_view()
         assert dag.node_names == ["plan"]
         assert "earlier version" not in header(app)
+
+
+def in_sight(screen: Screen[object], widget: Widget) -> bool:
+    """Whether `widget`'s first cell is drawn on the screen (not scrolled away or covered)."""
+    region = widget.region
+    if not region.area:
+        return False
+    try:
+        return screen.get_widget_at(region.x, region.y)[0] is widget
+    except Exception:
+        return False
+
+
+async def test_the_approval_dialog_opens_on_its_question_with_its_buttons_in_sight(
+    tmp_path: Path,
+) -> None:
+    folder = tmp_path / "workflows"
+    folder.mkdir()
+    write(folder, "ship.yaml", SHIP)
+    app = FlowApp(folder, db_path=tmp_path / "h.db", watch=False)
+    async with app.run_test(size=SMALL) as pilot:
+        await app.ready.wait()
+        await select(pilot, app, "ship")
+        await pilot.press("r")
+        await until(pilot, lambda: step_status(app, 1, "approve") == "held")
+        await until(pilot, lambda: "waiting: approve" in header(app))  # its toast is up
+        await pilot.press("a")
+        await until(pilot, lambda: isinstance(app.screen, ApprovalScreen))
+        screen = app.screen
+        await pilot.pause()
+        assert app.focused is screen.query_one("#input-version", Input)
+        assert in_sight(screen, screen.query_one(".title", Label))
+        assert in_sight(screen, screen.query_one("#gate-message"))
+        assert in_sight(screen, screen.query_one("#ok", Button))
+        assert in_sight(screen, screen.query_one("#cancel", Button))
+        # the comment, below the inputs, is reached by scrolling the middle
+        await pilot.press("tab", "tab", "tab")
+        assert app.focused is screen.query_one("#prompt", Input)
+        await pilot.pause()
+        assert in_sight(screen, screen.query_one("#prompt", Input))
+        assert in_sight(screen, screen.query_one(".title", Label))
