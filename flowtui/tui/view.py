@@ -92,7 +92,15 @@ def usual_notes(
         end = projected_end(steps, usual, now)
         if end is not None:
             left = end - now
-            notes.append(f"ETA ~{fmt_duration(left)}" if left >= 1 else "ETA any moment")
+            if any(s.status == StepStatus.HELD for s in steps):
+                # a person may take any time: what is left once they approve, not a time
+                notes.append(
+                    f"ETA after approval ~{fmt_duration(left)}"
+                    if left >= 1
+                    else "ends soon after approval"
+                )
+            else:
+                notes.append(f"ETA ~{fmt_duration(left)}" if left >= 1 else "ETA any moment")
         long = [s.name for s in steps if running_long(s, usual.get(s.name), now)]
         if long:
             notes.append(f"[{warning}]slow: {escape(', '.join(long))}[/]")

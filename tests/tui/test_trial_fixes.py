@@ -91,3 +91,34 @@ async def test_the_approval_dialog_opens_on_its_question_with_its_buttons_in_sig
         await pilot.pause()
         assert in_sight(screen, screen.query_one("#prompt", Input))
         assert in_sight(screen, screen.query_one(".title", Label))
+
+
+GATE = """\
+name: gate
+steps:
+  plan: {run: 'true'}
+  approve: {type: approval, requires: [plan]}
+  apply: {requires: [approve], run: 'true'}
+"""
+
+
+async def test_a_held_run_s_eta_is_the_time_left_after_approval(tmp_path: Path) -> None:
+    folder = tmp_path / "workflows"
+    folder.mkdir()
+    write(folder, "gate.yaml", GATE)
+    app = FlowApp(folder, db_path=tmp_path / "h.db", watch=False)
+    async with app.run_test(size=SMALL) as pilot:
+        await app.ready.wait()
+        await select(pilot, app, "gate")
+        for run_id in (1, 2):  # the first run gives the steps their usual times
+            await pilot.press("r")
+            await until(pilot, lambda: step_status(app, run_id, "approve") == "held")
+            await until(pilot, lambda: f"run #{run_id}" in header(app))
+            await until(pilot, lambda: "waiting: approve" in header(app))
+            if run_id == 1:
+                await pilot.press("a")
+                await until(pilot, lambda: isinstance(app.screen, ApprovalScreen))
+                await pilot.press("enter")
+                await until(pilot, lambda: run_status(app, 1) == "succeeded")
+        await until(pilot, lambda: "after approval" in header(app))
+        assert "ETA ~" not in header(app) and "ETA any moment" not in header(app)
