@@ -15,7 +15,7 @@ from flowtui.model.checker import NAME_RE
 from flowtui.model.editfile import create_file
 from flowtui.model.templates import TEMPLATES, render
 from flowtui.tui.actions import reported
-from flowtui.tui.builder_state import BuilderState
+from flowtui.tui.builder_state import BuilderState, NotShapedHere
 from flowtui.tui.keys import as_binding, describe
 from flowtui.tui.refresh import RefreshMixin
 from flowtui.tui.screens.builder import BuilderScreen
@@ -51,6 +51,9 @@ class BuilderActionsMixin(RefreshMixin):
             return
         try:
             state = BuilderState.open(entry.path)
+        except NotShapedHere as exc:  # nothing to fix: a file of another kind
+            self.notify(f"{exc}", title=exc.title, severity="warning")
+            return
         except edit.EditRefused as exc:
             self.notify(f"{exc}", title="fix the file first ($EDITOR: e)", severity="error")
             return

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from textual.message import Message
+from textual.notifications import Notify
 from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import Button, Input, Label
@@ -14,6 +16,7 @@ from flowtui.tui.screens.approval import ApprovalScreen
 from flowtui.tui.widgets.dag_view import DagView
 from tests.cli.test_approval_inputs import SHIP
 from tests.tui.test_app import header, run_status, select, step_status, until, write
+from tests.tui.test_python_workflows import FLOW
 
 SMALL = (80, 24)
 
@@ -112,8 +115,8 @@ async def test_a_held_run_s_eta_is_the_time_left_after_approval(tmp_path: Path) 
         await select(pilot, app, "gate")
         for run_id in (1, 2):  # the first run gives the steps their usual times
             await pilot.press("r")
-            await until(pilot, lambda: step_status(app, run_id, "approve") == "held")
-            await until(pilot, lambda: f"run #{run_id}" in header(app))
+            await until(pilot, lambda r=run_id: step_status(app, r, "approve") == "held")
+            await until(pilot, lambda r=run_id: f"run #{r}" in header(app))
             await until(pilot, lambda: "waiting: approve" in header(app))
             if run_id == 1:
                 await pilot.press("a")
@@ -122,3 +125,32 @@ async def test_a_held_run_s_eta_is_the_time_left_after_approval(tmp_path: Path) 
                 await until(pilot, lambda: run_status(app, 1) == "succeeded")
         await until(pilot, lambda: "after approval" in header(app))
         assert "ETA ~" not in header(app) and "ETA any moment" not in header(app)
+
+
+class Toasts:
+    """Every toast posted, as (title, message, severity) (pass as `message_hook`)."""
+
+    def __init__(self) -> None:
+        self.seen: list[tuple[str, str, str]] = []
+
+    def __call__(self, message: Message) -> None:
+        if isinstance(message, Notify):
+            note = message.notification
+            self.seen.append((note.title, str(note.message), note.severity))
+
+
+async def test_b_on_a_python_workflow_says_the_builder_edits_yaml(tmp_path: Path) -> None:
+    folder = tmp_path / "workflows"
+    folder.mkdir()
+    (folder / "deploy.py").write_text(FLOW)
+    app = FlowApp(folder, db_path=tmp_path / "h.db", watch=False)
+    toasts = Toasts()
+    async with app.run_test(size=SMALL, message_hook=toasts) as pilot:
+        await app.ready.wait()
+        await select(pilot, app, "pyflow")
+        await pilot.press("b")
+        await until(pilot, lambda: toasts.seen)
+        title, text, severity = toasts.seen[-1]
+        assert title == "the builder edits YAML files"
+        assert text == "deploy.py: a Python workflow — edit it in $EDITOR (e)"
+        assert severity == "warning"
