@@ -13,6 +13,8 @@ from textual.widgets import Button, Input, Label
 
 from flowtui.tui.app import FlowApp
 from flowtui.tui.screens.approval import ApprovalScreen
+from flowtui.tui.screens.builder import BuilderScreen
+from flowtui.tui.screens.step_form import StepForm, TypeSelect
 from flowtui.tui.widgets.dag_view import DagView
 from tests.cli.test_approval_inputs import SHIP
 from tests.tui.test_app import header, run_status, select, step_status, until, write
@@ -154,3 +156,33 @@ async def test_b_on_a_python_workflow_says_the_builder_edits_yaml(tmp_path: Path
         assert title == "the builder edits YAML files"
         assert text == "deploy.py: a Python workflow — edit it in $EDITOR (e)"
         assert severity == "warning"
+
+
+async def test_enter_moves_through_the_step_form_in_order_and_tab_leaves_run(
+    tmp_path: Path,
+) -> None:
+    folder = tmp_path / "workflows"
+    folder.mkdir()
+    write(folder, "gate.yaml", GATE)
+    app = FlowApp(folder, db_path=tmp_path / "h.db", watch=False, triggers=False)
+    async with app.run_test(size=SMALL) as pilot:
+        await app.ready.wait()
+        await pilot.press("b")
+        await until(pilot, lambda: isinstance(app.screen, BuilderScreen))
+        builder = app.screen
+        assert isinstance(builder, BuilderScreen)
+        await pilot.press("a")
+        await until(pilot, lambda: isinstance(app.screen, StepForm))
+        form = app.screen
+        hint = form.query_one("#form-hint")
+        await pilot.press(*["backspace"] * 8, *"check", "enter")
+        assert isinstance(app.focused, TypeSelect)  # name ⏎: the type, not skipped
+        assert "space: list types" in str(hint.render())
+        await pilot.press("enter")  # type ⏎: the next field, the script's run
+        assert app.focused is form.query_one("#field-run")
+        assert "tab: next field" in str(hint.render())
+        await pilot.press("enter", *"echo checking", "tab")  # an enter too many, then on
+        assert app.focused is not form.query_one("#field-run")
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: app.screen is builder)
+        assert "run: echo checking" in builder.state.text

@@ -4,11 +4,13 @@ template.  They return plain text; the builder turns it into edit operations."""
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from rich.text import Text
+from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
@@ -50,6 +52,33 @@ def _in_flow(value: Any) -> str:
     return value_text(value)
 
 
+# what the form's last line says, by the kind of field that has the keys
+HINTS = {
+    "line": "enter: next field · ctrl+s: done · esc: cancel",
+    "type": "enter: next field · space: list types · ctrl+s: done · esc: cancel",
+    "text": "enter: new line · tab: next field · ctrl+s: done · esc: cancel",
+}
+_LEADING_BLANK_LINES = re.compile(r"\A(?:[ \t]*\n)+")
+
+
+def without_leading_blank_lines(text: str) -> str:
+    """A multi-line field's text without the empty lines before its first (an enter typed
+    into it to move on is not a line of the script)."""
+    return _LEADING_BLANK_LINES.sub("", text)
+
+
+class TypeSelect(Select[str]):
+    """The type field: enter moves on like every field's; space (or an arrow) opens the
+    list of types."""
+
+    BINDINGS = [Binding("enter", "next_field", "Next field", show=False)]
+
+    def action_next_field(self) -> None:
+        screen = self.screen
+        if isinstance(screen, StepForm):
+            screen.focus_next_field(self)
+
+
 @dataclass(frozen=True, slots=True)
 class StepFormResult:
     name: str
@@ -59,7 +88,8 @@ class StepFormResult:
 
 class StepForm(Dialog[StepFormResult | None]):
     """A step's keys, one line each (a script's `run` gets a few).  enter moves to the next
-    field and on the last one saves; ctrl+s saves from anywhere; escape cancels."""
+    field (name, type, then the type's keys) and on the last one saves; in the multi-line
+    `run` enter is a new line and tab moves on; ctrl+s saves from anywhere; escape cancels."""
 
     BINDINGS = [
         Binding("escape", "cancel", "Cancel"),
@@ -117,7 +147,7 @@ class StepForm(Dialog[StepFormResult | None]):
                 yield Input(self.step_name, id="field-name", disabled=not self.new, compact=True)
             with Horizontal(classes="row"):
                 yield Label("type")
-                yield Select(
+                yield TypeSelect(
                     [(t, t) for t in self.types],
                     value=self.step_type if self.step_type in self.types else self.types[0],
                     allow_blank=False,
@@ -128,7 +158,15 @@ class StepForm(Dialog[StepFormResult | None]):
             fields.can_focus = False  # tab goes from field to field, not to the box
             yield fields
             yield Static("", id="form-error")
-            yield Static("enter: next field · ctrl+s: done · esc: cancel", id="form-hint")
+            yield Static(HINTS["line"], id="form-hint")
+
+    def on_descendant_focus(self, event: events.DescendantFocus) -> None:
+        kind = "line"
+        if isinstance(event.widget, TextArea):
+            kind = "text"
+        elif any(isinstance(w, Select) for w in event.widget.ancestors_with_self):
+            kind = "type"  # the type field, or its open list
+        self.query_one("#form-hint", Static).update(HINTS[kind])
 
     async def on_mount(self) -> None:
         await self._show_fields(self.step_type)
@@ -169,7 +207,7 @@ class StepForm(Dialog[StepFormResult | None]):
             await self._show_fields(event.value)
 
     def focus_next_field(self, after: Any) -> None:
-        fields = [f for f in self.query("Input, TextArea") if not f.disabled]
+        fields = [f for f in self.query("Input, TextArea, TypeSelect") if not f.disabled]
         if after in fields and fields.index(after) + 1 < len(fields):
             fields[fields.index(after) + 1].focus()
         elif after not in fields and fields:
@@ -188,7 +226,11 @@ class StepForm(Dialog[StepFormResult | None]):
             self.query_one("#form-error", Static).update("the step needs a name")
             return
         wanted = {k for k, _ in self.keys_for(self.step_type)}
-        values = {k: v for k, v in self.texts.items() if k in wanted}
+        values = {
+            k: without_leading_blank_lines(v) if k in TEXT_KEYS else v
+            for k, v in self.texts.items()
+            if k in wanted
+        }
         for key, text in values.items():
             if text.strip() and key not in TEXT_KEYS:
                 try:
