@@ -66,7 +66,7 @@ class BuilderActionsMixin(RefreshMixin):
             await self.refresh_view()
 
     def action_new_workflow(self) -> None:
-        self.push_screen(TemplateScreen(list(TEMPLATES)), self._create_from_template)
+        self.push_screen(TemplateScreen(list(TEMPLATES), self.folder), self._create_from_template)
 
     @reported
     async def _create_from_template(self, chosen: tuple[str, str] | None) -> None:

@@ -14,7 +14,7 @@ from textual.widgets import Button, Input, Label
 from flowtui.tui.app import FlowApp
 from flowtui.tui.screens.approval import ApprovalScreen
 from flowtui.tui.screens.builder import BuilderScreen
-from flowtui.tui.screens.step_form import StepForm, TypeSelect
+from flowtui.tui.screens.step_form import StepForm, TemplateList, TemplateScreen, TypeSelect
 from flowtui.tui.widgets.dag_view import DagView
 from tests.cli.test_approval_inputs import SHIP
 from tests.tui.test_app import header, run_status, select, step_status, until, write
@@ -186,3 +186,37 @@ async def test_enter_moves_through_the_step_form_in_order_and_tab_leaves_run(
         await pilot.press("ctrl+s")
         await until(pilot, lambda: app.screen is builder)
         assert "run: echo checking" in builder.state.text
+
+
+async def test_the_new_workflow_dialog_checks_the_name_as_typed_and_keeps_it(
+    tmp_path: Path,
+) -> None:
+    folder = tmp_path / "workflows"
+    folder.mkdir()
+    write(folder, "gate.yaml", GATE)
+    app = FlowApp(folder, db_path=tmp_path / "h.db", watch=False, triggers=False)
+    async with app.run_test(size=SMALL) as pilot:
+        await app.ready.wait()
+        await pilot.press("n")
+        await until(pilot, lambda: isinstance(app.screen, TemplateScreen))
+        dialog = app.screen
+        assert dialog.query_one("#cancel", Button).label.plain == "Cancel"
+        error = dialog.query_one("#template-error")
+        await pilot.press(*"my flow")
+        assert "letters, digits" in str(error.render()) and error.display
+        await pilot.press("enter")  # refused: the name keeps the keys, the dialog stays
+        assert app.screen is dialog and app.focused is dialog.query_one("#new-name", Input)
+        await pilot.press(*["backspace"] * 7, *"gate")
+        assert "gate.yaml already exists" in str(error.render())
+        await pilot.press("backspace", *"es", "enter")  # `gates`: fine, on to the list
+        assert not error.display
+        templates = dialog.query_one(TemplateList)
+        assert app.focused is templates
+        start = templates.highlighted or 0
+        await pilot.press("j")
+        assert templates.highlighted == start + 1
+        await pilot.press("k", "j")
+        await pilot.click("#create")
+        await until(pilot, lambda: isinstance(app.screen, BuilderScreen))
+        text = (folder / "gates.yaml").read_text()
+        assert text.startswith("name: gates") and "hello from" not in text  # the 2nd template

@@ -7,6 +7,7 @@ import json
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from rich.text import Text
@@ -14,9 +15,10 @@ from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.widgets import Input, Label, OptionList, Select, Static, TextArea
+from textual.widgets import Button, Input, Label, OptionList, Select, Static, TextArea
 
 from flowtui.model import edit
+from flowtui.model.checker import NAME_RE
 from flowtui.model.yamlrt import parse_value
 from flowtui.tui.screens.dialogs import Dialog
 
@@ -275,37 +277,91 @@ class NameScreen(Dialog[str | None]):
         self.dismiss(None)
 
 
+class TemplateList(OptionList):
+    """The templates: arrows, or j/k as in the dashboard's lists."""
+
+    BINDINGS = [
+        Binding("j", "cursor_down", "Down", show=False),
+        Binding("k", "cursor_up", "Up", show=False),
+    ]
+
+
+def name_problem(name: str, folder: Path | None) -> str | None:
+    """Why `name` cannot name a new workflow file in `folder`, or None when it can."""
+    if not name:
+        return "type a name first"
+    if not NAME_RE.fullmatch(name):
+        return f"`{name}`: letters, digits, - _ . only, starting with a letter or digit"
+    if folder is not None and (folder / f"{name}.yaml").exists():
+        return f"{name}.yaml already exists in {folder}"
+    return None
+
+
 class TemplateScreen(Dialog[tuple[str, str] | None]):
-    """A new workflow: its name, then one of the templates (enter picks it)."""
+    """A new workflow: its name (checked as it is typed), then one of the templates (enter
+    or Create picks the highlighted one); a name that cannot be used keeps it open."""
 
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
     DEFAULT_CSS = """
     TemplateScreen OptionList { height: auto; max-height: 8; }
     TemplateScreen #template-error { color: $error; }
+    TemplateScreen #template-error.-empty { display: none; }
     """
 
-    def __init__(self, templates: Sequence[str]) -> None:
+    def __init__(self, templates: Sequence[str], folder: Path | None = None) -> None:
+        """`folder`: where the file is made (a name taken there is refused as typed)."""
         super().__init__()
         self.templates = list(templates)
+        self.folder = folder
 
     def compose(self) -> ComposeResult:
         with Vertical():
             yield Label("New workflow: its name, then a template", classes="title")
             yield Input(placeholder="name (letters, digits, - _ .)", id="new-name")
-            yield OptionList(*self.templates, id="templates")
-            yield Static("", id="template-error")
+            yield Static("", id="template-error", classes="-empty")
+            yield TemplateList(*self.templates, id="templates")
+            yield Static("enter: next · j/k or ↑/↓: template · esc: cancel", classes="hint")
+            with Horizontal(classes="buttons"):
+                yield Button("Cancel", id="cancel", compact=True)
+                yield Button("Create", id="create", variant="primary", compact=True)
+
+    def _say(self, problem: str | None) -> None:
+        error = self.query_one("#template-error", Static)
+        error.update(Text(problem or ""))
+        error.set_class(not problem, "-empty")
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        event.stop()
+        name = event.value.strip()
+        self._say(name_problem(name, self.folder) if name else None)
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
-        self.query_one(OptionList).focus()
+        problem = name_problem(event.value.strip(), self.folder)
+        self._say(problem)
+        if problem is None:
+            self.query_one(TemplateList).focus()
+
+    def _create(self, index: int | None) -> None:
+        name_box = self.query_one("#new-name", Input)
+        name = name_box.value.strip()
+        problem = name_problem(name, self.folder)
+        if problem is not None:
+            self._say(problem)
+            name_box.focus()
+            return
+        self.dismiss((name, self.templates[index or 0]))
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
-        name = self.query_one("#new-name", Input).value.strip()
-        if not name:
-            self.query_one("#template-error", Static).update("type a name first")
-            self.query_one("#new-name", Input).focus()
-            return
-        self.dismiss((name, self.templates[event.option_index]))
+        event.stop()
+        self._create(event.option_index)
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        if event.button.id == "create":
+            self._create(self.query_one(TemplateList).highlighted)
+        else:
+            self.dismiss(None)
 
     def action_cancel(self) -> None:
         self.dismiss(None)
