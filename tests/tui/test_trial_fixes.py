@@ -3,20 +3,25 @@ runs of real files, 80x24)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
+from textual.app import App, ComposeResult
 from textual.message import Message
 from textual.notifications import Notify
 from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import Button, Input, Label
 
+from flowtui.engine.states import RunStatus
 from flowtui.tui.app import FlowApp
 from flowtui.tui.screens.approval import ApprovalScreen
 from flowtui.tui.screens.builder import BuilderScreen
 from flowtui.tui.screens.step_form import StepForm, TemplateList, TemplateScreen, TypeSelect
 from flowtui.tui.widgets.dag_view import DagView
+from flowtui.tui.widgets.run_history import PRIORITY, RunHistory
 from tests.cli.test_approval_inputs import SHIP
+from tests.tui.test_any_size import a_run
 from tests.tui.test_app import header, run_status, select, step_status, until, write
 from tests.tui.test_python_workflows import FLOW
 
@@ -220,3 +225,34 @@ async def test_the_new_workflow_dialog_checks_the_name_as_typed_and_keeps_it(
         await until(pilot, lambda: isinstance(app.screen, BuilderScreen))
         text = (folder / "gates.yaml").read_text()
         assert text.startswith("name: gates") and "hello from" not in text  # the 2nd template
+
+
+class ApprovedHistory(App[None]):
+    """Runs with a long approver list and a short branch."""
+
+    def compose(self) -> ComposeResult:
+        yield RunHistory()
+
+    def on_mount(self) -> None:
+        runs = [replace(a_run(i, RunStatus.SUCCEEDED), branch="main") for i in range(3, 0, -1)]
+        approvers = {2: "release-manager-on-call, second.approver@example.org"}
+        self.query_one(RunHistory).add_runs(runs, approvers)
+
+
+async def test_history_columns_are_left_out_in_the_readme_s_order() -> None:
+    labels = {"Run": "id", "Status": "status", "Started": "started", "Duration": "duration"}
+    labels |= {"Trigger": "trigger", "Approved by": "approved", "Branch": "branch"}
+    app = ApprovedHistory()
+    async with app.run_test(size=SMALL) as pilot:
+        table = app.query_one(RunHistory)
+        for width in (80, 120, 160, 200):
+            await pilot.resize_terminal(width, 24)
+            await pilot.pause()
+            shown = {labels[str(c.label)] for c in table.columns.values()}
+            kept = [key for key in PRIORITY if key in shown]
+            # what is shown is a head of the priority order: nothing after a left-out one
+            assert kept == [key for key in PRIORITY if key != "environment"][: len(kept)], width
+            if width == 120:
+                assert "approved" not in shown and "branch" not in shown
+            if width == 200:
+                assert {"approved", "branch"} <= shown

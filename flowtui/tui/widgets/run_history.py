@@ -31,23 +31,29 @@ PRIORITY = ("id", "status", "duration", "started", "trigger", "approved", "branc
 
 def fit_history_columns(width: int, wants: dict[str, int], padding: int = 1) -> list[str]:
     """The columns (by priority) whose content widths in `wants` fit in `width` cells, in
-    display order; the run number and status always, a column wanting 0 cells never."""
+    display order; the run number and status always, a column wanting 0 cells never.
+
+    Columns are left out strictly from the end of PRIORITY (the environment, then the
+    branch, then who approved, ...): a narrow column after a wide one that does not fit is
+    left out too, so what a narrower pane drops is always the same, as the README says."""
     keep: set[str] = set()
     used = 0
     for key in PRIORITY:
         if not wants.get(key) and key not in ("id", "status"):
             continue
         need = wants.get(key, 0) + 2 * padding
-        if key in ("id", "status") or used + need <= width:
-            keep.add(key)
-            used += need
+        if key not in ("id", "status") and used + need > width:
+            break
+        keep.add(key)
+        used += need
     return [key for key, _ in COLUMNS if key in keep]
 
 
 class RunHistory(DataTable[Text]):
     """Past runs. enter opens a run into the DAG, timeline and log views.
 
-    Columns that do not fit the pane's width are left out (the branch first), so the
+    Columns that do not fit the pane's width are left out (the environment first,
+    then the branch, who approved, the trigger, ...), so the
     table never needs scrolling sideways.
 
     | Key | Action |
