@@ -252,6 +252,7 @@ async def test_history_columns_are_left_out_in_the_readme_s_order() -> None:
             kept = [key for key in PRIORITY if key in shown]
             # what is shown is a head of the priority order: nothing after a left-out one
             assert kept == [key for key in PRIORITY if key != "environment"][: len(kept)], width
+            assert PRIORITY[-2:] == ("approved", "branch")  # the README's: branch first
             if width == 120:
                 assert "approved" not in shown and "branch" not in shown
             if width == 200:
