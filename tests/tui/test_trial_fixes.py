@@ -17,12 +17,14 @@ from flowtui.engine.states import RunStatus
 from flowtui.tui.app import FlowApp
 from flowtui.tui.screens.approval import ApprovalScreen
 from flowtui.tui.screens.builder import BuilderScreen
+from flowtui.tui.screens.dialogs import HelpScreen
 from flowtui.tui.screens.step_form import StepForm, TemplateList, TemplateScreen, TypeSelect
 from flowtui.tui.widgets.dag_view import DagView
 from flowtui.tui.widgets.run_history import PRIORITY, RunHistory
 from tests.cli.test_approval_inputs import SHIP
 from tests.tui.test_any_size import a_run
 from tests.tui.test_app import header, run_status, select, step_status, until, write
+from tests.tui.test_keys import help_text
 from tests.tui.test_python_workflows import FLOW
 
 SMALL = (80, 24)
@@ -257,3 +259,25 @@ async def test_history_columns_are_left_out_in_the_readme_s_order() -> None:
                 assert "approved" not in shown and "branch" not in shown
             if width == 200:
                 assert {"approved", "branch"} <= shown
+
+
+async def test_a_help_line_that_wraps_goes_on_under_its_description(tmp_path: Path) -> None:
+    folder = tmp_path / "workflows"
+    folder.mkdir()
+    write(folder, "gate.yaml", GATE)
+    app = FlowApp(folder, db_path=tmp_path / "h.db", watch=False)
+    async with app.run_test(size=SMALL) as pilot:
+        await app.ready.wait()
+        await pilot.press("question_mark")
+        await until(pilot, lambda: isinstance(app.screen, HelpScreen))
+        screen = app.screen
+        assert isinstance(screen, HelpScreen)
+        await pilot.pause()
+        lines = help_text(app).splitlines()
+        titles = {title for title, _ in screen.sections}
+        rows = sum(len(rows) for _, rows in screen.sections)
+        starts = [line for line in lines if line and not line[0].isspace()]
+        wrapped = [line for line in lines if line.startswith("   ")]
+        assert wrapped  # at 80 columns some descriptions do wrap
+        # a line that starts at column 0 is a title or a key; a wrapped one is indented
+        assert len(starts) == rows + len(titles), starts
