@@ -417,8 +417,15 @@ class RefreshMixin(App[None]):
         name = workflow.name if workflow else entry.name
         theme = self.current_theme
         parts = [f"[b]{escape(name)}[/b]"]
+        invalid = ""
+        if entry.error:  # why and where (file:line:col); the box under the list has it all
+            bad = status_style("failed", theme) or "bold"
+            where, full = entry.first_error_line, str(entry.path)
+            if where.startswith(full):  # the name is enough here: the banner has the path
+                where = entry.path.name + where[len(full) :]
+            invalid = f"[{bad}]✗ invalid[/]: {escape(where)}"
         if run is None:
-            parts.append("never run — press r")
+            parts.append(invalid or "never run — press r")
         else:
             style = status_style(str(run.status), theme)
             duration = run.duration  # the time so far while it runs
@@ -443,6 +450,8 @@ class RefreshMixin(App[None]):
                 parts.append(f"rerun of #{run.parent_run_id}")
             if run.message and run.status.is_final and run.status != RunStatus.SUCCEEDED:
                 parts.append(f"[dim]{escape(run.message)}[/dim]")
+            if invalid:
+                parts.append(invalid)
         text = "  ·  ".join(parts)
         if workflow and workflow.description:
             text += f"\n[dim]{escape(workflow.description)}[/dim]"

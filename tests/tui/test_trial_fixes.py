@@ -17,10 +17,12 @@ from flowtui.engine.states import RunStatus
 from flowtui.tui.app import FlowApp
 from flowtui.tui.screens.approval import ApprovalScreen
 from flowtui.tui.screens.builder import BuilderScreen
+from flowtui.tui.screens.compare import CompareScreen
 from flowtui.tui.screens.dialogs import HelpScreen
 from flowtui.tui.screens.step_form import StepForm, TemplateList, TemplateScreen, TypeSelect
 from flowtui.tui.widgets.dag_view import DagView
 from flowtui.tui.widgets.run_history import PRIORITY, RunHistory
+from flowtui.tui.widgets.timeline import TimelineView
 from tests.cli.test_approval_inputs import SHIP
 from tests.tui.test_any_size import a_run
 from tests.tui.test_app import header, run_status, select, step_status, until, write
@@ -281,3 +283,51 @@ async def test_a_help_line_that_wraps_goes_on_under_its_description(tmp_path: Pa
         assert wrapped  # at 80 columns some descriptions do wrap
         # a line that starts at column 0 is a title or a key; a wrapped one is indented
         assert len(starts) == rows + len(titles), starts
+
+
+def line_text(widget: TimelineView, y: int) -> str:
+    return "".join(segment.text for segment in widget.render_line(y))
+
+
+async def test_an_invalid_or_never_run_workflow_says_so(tmp_path: Path) -> None:
+    folder = tmp_path / "workflows"
+    folder.mkdir()
+    write(folder, "broken.yaml", "name: broken\nsteps:\n  a: {run: 'true', requires: [nope]}\n")
+    write(folder, "gate.yaml", GATE)
+    app = FlowApp(folder, db_path=tmp_path / "h.db", watch=False)
+    async with app.run_test(size=SMALL) as pilot:
+        await app.ready.wait()
+        await select(pilot, app, "broken")
+        await until(pilot, lambda: "invalid" in header(app))
+        assert "broken.yaml:3:" in header(app) and "press r" not in header(app)
+        await select(pilot, app, "gate")
+        await until(pilot, lambda: "never run — press r" in header(app))
+        await pilot.press("t")
+        timeline = app.query_one(TimelineView)
+        await until(pilot, lambda: "no runs yet" in line_text(timeline, 0))
+        assert "total" not in line_text(timeline, 0) and not line_text(timeline, 1).strip()
+
+
+async def test_compare_shows_an_output_that_became_empty_as_none(tmp_path: Path) -> None:
+    folder = tmp_path / "workflows"
+    folder.mkdir()
+    mark = tmp_path / "ran-once"
+    write(
+        folder,
+        "review.yaml",
+        "name: review\nsteps:\n  check:\n    run: |\n"
+        f"      if [ -f {mark} ]; then v=; else v='looks good'; touch {mark}; fi\n"
+        '      echo "verdict=$v" >> "$FLOWTUI_OUTPUT"\n',
+    )
+    app = FlowApp(folder, db_path=tmp_path / "h.db", watch=False)
+    async with app.run_test(size=SMALL) as pilot:
+        await app.ready.wait()
+        await select(pilot, app, "review")
+        for run_id in (1, 2):
+            await pilot.press("r")
+            await until(pilot, lambda r=run_id: run_status(app, r) == "succeeded")
+            await until(pilot, lambda r=run_id: f"run #{r}" in header(app))
+        await pilot.press("v")
+        await until(pilot, lambda: isinstance(app.screen, CompareScreen))
+        text = str(app.screen.query_one("#compare-lines").render())
+        assert "check.verdict  looks good → (none)" in text
