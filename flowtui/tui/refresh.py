@@ -437,8 +437,6 @@ class RefreshMixin(App[None]):
             if not run.status.is_final:  # ETA, slow steps: up front, where a narrow pane shows them
                 parts.extend(notes)
             parts.append(f"run #{run.id}")
-            if ran_earlier_version(run, workflow):
-                parts.append("[dim]an earlier version of the file[/dim]")
             parts.append(f"[{style}]{glyph(run.status)} {run.status}[/]")
             if duration is not None:
                 parts.append(fmt_duration(duration))
@@ -453,6 +451,10 @@ class RefreshMixin(App[None]):
             if invalid:
                 parts.append(invalid)
         text = "  ·  ".join(parts)
+        if run is not None and ran_earlier_version(run, workflow):
+            # a line of its own: the first is cut at the pane's width
+            note = status_style("held", theme) or "bold"
+            text += f"\n[{note}]run #{run.id} · an earlier version of the file[/]"
         if workflow and workflow.description:
             text += f"\n[dim]{escape(workflow.description)}[/dim]"
         _set_text(header, text, fixed_width=True)
