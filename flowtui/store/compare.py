@@ -80,8 +80,8 @@ class Comparison:
                 f"was {d.other_status or '(not in that run)'}"
             )
         for change in self.outputs:
-            before = "(none)" if change.before is None else change.before
-            after = "(none)" if change.after is None else change.after
+            before = change.before or "(none)"  # absent or empty: never a blank
+            after = change.after or "(none)"
             out.append(f"  Output: {change.step}.{change.key}  {before} → {after}")
         if len(out) == 1:
             out.append("  no step got slower or faster, and no output changed")

@@ -14,7 +14,7 @@ from flowtui.model.checker import NAME_RE
 from flowtui.model.editfile import create_file
 from flowtui.model.templates import TEMPLATES, render
 from flowtui.tui.actions import reported
-from flowtui.tui.builder_state import BuilderState
+from flowtui.tui.builder_state import BuilderState, NotShapedHere
 from flowtui.tui.keys import as_binding, describe
 from flowtui.tui.refresh import RefreshMixin
 from flowtui.tui.screens.builder import BuilderScreen
@@ -50,6 +50,9 @@ class BuilderActionsMixin(RefreshMixin):
             return
         try:
             state = BuilderState.open(entry.path)
+        except NotShapedHere as exc:  # nothing to fix: a file of another kind
+            self.notify(f"{exc}", title=exc.title, severity="warning")
+            return
         except edit.EditRefused as exc:
             self.notify(f"{exc}", title="fix the file first ($EDITOR: e)", severity="error")
             return
@@ -62,7 +65,7 @@ class BuilderActionsMixin(RefreshMixin):
             await self.refresh_view()
 
     def action_new_workflow(self) -> None:
-        self.push_screen(TemplateScreen(list(TEMPLATES)), self._create_from_template)
+        self.push_screen(TemplateScreen(list(TEMPLATES), self.folder), self._create_from_template)
 
     @reported
     async def _create_from_template(self, chosen: tuple[str, str] | None) -> None:

@@ -19,6 +19,15 @@ from flowtui.model.yamlrt import RoundTrip, RoundTripError
 MAX_UNDO = 200
 
 
+class NotShapedHere(edit.EditRefused):
+    """A file the builder does not shape (a Python workflow, a CircleCI config): nothing is
+    wrong with it, it is edited in `$EDITOR`. `title` says so in a toast's title."""
+
+    def __init__(self, message: str, title: str = "the builder edits YAML files") -> None:
+        super().__init__(message)
+        self.title = title
+
+
 @dataclass
 class BuilderState:
     opened: OpenedFile
@@ -35,9 +44,13 @@ class BuilderState:
     def open(cls, path: Path) -> BuilderState:
         """The file, loaded; EditRefused when it does not load (fix it first)."""
         if circleci.is_circleci_path(str(path)):
-            raise edit.EditRefused(f"{path}: a CircleCI config is not shaped here")
+            raise NotShapedHere(
+                f"{path.name}: a CircleCI config — edit it in $EDITOR (e)",
+                title="the builder edits flowtui's own YAML files",
+            )
         if path.suffix not in (".yaml", ".yml"):
-            raise edit.EditRefused(f"{path}: only YAML workflow files are shaped here")
+            kind = "a Python workflow" if path.suffix == ".py" else "not a YAML file"
+            raise NotShapedHere(f"{path.name}: {kind} — edit it in $EDITOR (e)")
         opened = OpenedFile.open(path)
         workflow = edit.check(opened.text, str(path), path.resolve())
         return cls(opened, opened.text, workflow)

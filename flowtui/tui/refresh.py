@@ -34,6 +34,7 @@ from flowtui.tui.view import (
     build_detail,
     build_timeline_rows,
     dag_nodes,
+    ran_earlier_version,
     shown_states,
     step_durations,
     usual_notes,
@@ -335,8 +336,13 @@ class RefreshMixin(App[None]):
                 self.view.run_id = latest
         run = await store.get_run(self.view.run_id) if self.view.run_id else None
         steps = await store.get_steps(run.id) if run else []
+        # a run of an earlier version of the file is drawn as it ran (as History's enter
+        # draws it), not on the file's graph now: its steps, not the file's
         use_run_graph = run is not None and (
-            self.view.pinned or not run.status.is_final or workflow is None
+            self.view.pinned
+            or not run.status.is_final
+            or workflow is None
+            or ran_earlier_version(run, workflow)
         )
         if use_run_graph or workflow is None:
             nodes = [(s.name, tuple(s.requires)) for s in steps]
@@ -433,8 +439,15 @@ class RefreshMixin(App[None]):
         name = workflow.name if workflow else entry.name
         theme = self.current_theme
         parts = [f"[b]{escape(name)}[/b]"]
+        invalid = ""
+        if entry.error:  # why and where (file:line:col); the box under the list has it all
+            bad = status_style("failed", theme) or "bold"
+            where, full = entry.first_error_line, str(entry.path)
+            if where.startswith(full):  # the name is enough here: the banner has the path
+                where = entry.path.name + where[len(full) :]
+            invalid = f"[{bad}]✗ invalid[/]: {escape(where)}"
         if run is None:
-            parts.append("never run — press r")
+            parts.append(invalid or "never run — press r")
         else:
             style = status_style(str(run.status), theme)
             duration = run.duration  # the time so far while it runs
@@ -457,7 +470,13 @@ class RefreshMixin(App[None]):
                 parts.append(f"rerun of #{run.parent_run_id}")
             if run.message and run.status.is_final and run.status != RunStatus.SUCCEEDED:
                 parts.append(f"[dim]{escape(run.message)}[/dim]")
+            if invalid:
+                parts.append(invalid)
         text = "  ·  ".join(parts)
+        if run is not None and ran_earlier_version(run, workflow):
+            # a line of its own: the first is cut at the pane's width
+            note = status_style("held", theme) or "bold"
+            text += f"\n[{note}]run #{run.id} · an earlier version of the file[/]"
         if workflow and workflow.description:
             text += f"\n[dim]{escape(workflow.description)}[/dim]"
         _set_text(header, text, fixed_width=True)

@@ -23,6 +23,15 @@ def dag_nodes(workflow: Workflow) -> list[tuple[str, tuple[str, ...]]]:
     return [(step.name, tuple(step.requires)) for step in workflow.steps.values()]
 
 
+def ran_earlier_version(run: RunRecord, workflow: Workflow | None) -> bool:
+    """Whether `run` ran a different text of its workflow's file than the one loaded now
+    (its definition records the text it ran)."""
+    if workflow is None:
+        return False
+    recorded = run.definition.get("source")
+    return isinstance(recorded, str) and bool(workflow.source) and recorded != workflow.source
+
+
 def shown_states(run: RunRecord, steps: Sequence[StepRecord]) -> dict[str, str]:
     """Each step's status as shown (`not_run`, `allowed_failure`, see flowtui.glyphs)."""
     final, allowed, left = run.status.is_final, run.allowed_failures, run.left_out
@@ -83,7 +92,15 @@ def usual_notes(
         end = projected_end(steps, usual, now)
         if end is not None:
             left = end - now
-            notes.append(f"ETA ~{fmt_duration(left)}" if left >= 1 else "ETA any moment")
+            if any(s.status == StepStatus.HELD for s in steps):
+                # a person may take any time: what is left once they approve, not a time
+                notes.append(
+                    f"ETA after approval ~{fmt_duration(left)}"
+                    if left >= 1
+                    else "ends soon after approval"
+                )
+            else:
+                notes.append(f"ETA ~{fmt_duration(left)}" if left >= 1 else "ETA any moment")
         long = [s.name for s in steps if running_long(s, usual.get(s.name), now)]
         if long:
             notes.append(f"[{warning}]slow: {escape(', '.join(long))}[/]")

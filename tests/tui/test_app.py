@@ -401,8 +401,19 @@ async def test_params_prompt_editor_tabs_and_quit(folder: Path, tmp_path: Path) 
         os.environ["EDITOR"] = f"{sys.executable} {editor}"
         try:
             await pilot.press("e")
-            dag = app.query_one(DagView)
-            await until(pilot, lambda: "after" in dag.node_names, timeout=5)
+
+            def reloaded() -> bool:
+                entry = app.selected_entry
+                return (
+                    entry is not None
+                    and entry.workflow is not None
+                    and ("after" in entry.workflow.steps)
+                )
+
+            await until(pilot, reloaded, timeout=5)
+            # the last run ran the file before the edit: drawn on its own graph, and said
+            await until(pilot, lambda: "an earlier version of the file" in header(app))
+            assert "after" not in app.query_one(DagView).node_names
         finally:
             del os.environ["EDITOR"]
         await pilot.press("q")

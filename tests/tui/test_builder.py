@@ -52,7 +52,7 @@ async def test_builder_shapes_a_workflow_by_keys_and_saves_it(tmp_path: Path) ->
         await pilot.press("a")
         await pilot.pause()
         assert isinstance(app.screen, StepForm)
-        await pilot.press(*["backspace"] * 4, *"lint", "enter")
+        await pilot.press(*["backspace"] * 4, *"lint", "enter", "enter")  # name, type
         await pilot.press(*"make lint")
         await pilot.press("tab", *"sh", "ctrl+s")  # run, then shell
         await pilot.pause()
@@ -180,7 +180,7 @@ async def test_a_new_workflow_from_a_template_opens_in_the_builder(tmp_path: Pat
 
         # live validation: an http step without its url keeps the form open, saying why
         await pilot.press("a", "backspace", "backspace", "backspace", "backspace", *"smoke")
-        await pilot.press("tab", "enter", "down", "enter")  # the type: http
+        await pilot.press("tab", "space", "down", "enter")  # the type: http
         await pilot.pause()
         await pilot.press("ctrl+s")
         await pilot.pause()

@@ -20,6 +20,7 @@ from flowtui.tui.screens.approval import ApprovalScreen
 from flowtui.tui.screens.dialogs import HelpScreen
 from flowtui.tui.widgets.footer import KeyFooter
 from tests.tui.test_app import Notes, select, step_status, until, write
+from tests.tui.test_keys import help_text
 
 KNOWN_IDS = binding_ids(FlowApp.BINDINGS, *(widget.BINDINGS for _, widget in PANELS))
 
@@ -207,7 +208,7 @@ async def test_the_keymap_moves_a_binding_and_help_shows_it(
         await until(pilot, lambda: not isinstance(app.screen, ApprovalScreen))
         await pilot.press("question_mark")
         await until(pilot, lambda: isinstance(app.screen, HelpScreen))
-        text = str(app.screen.query_one("VerticalScroll Static").render())
+        text = help_text(app)
         assert any(line.split()[:2] == ["A", "Approve"] for line in text.splitlines() if line)
 
 

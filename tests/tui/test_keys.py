@@ -3,9 +3,12 @@ confirm dialogs and quitting (Pilot, real runs of real workflow files)."""
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import pytest
+from rich.console import Console
+from textual.app import App
 from textual.widgets import Button, Input, Static, Tab
 from textual.widgets._footer import FooterKey
 
@@ -67,13 +70,21 @@ async def test_help_and_quit_stay_in_the_footer_and_no_key_is_cut(
             assert right <= size[0], (keys, shown)
 
 
+def help_text(app: App[None]) -> str:
+    """The help overlay's text as drawn at its width (a grid per section)."""
+    static = app.screen.query_one("VerticalScroll Static", Static)
+    out = io.StringIO()
+    Console(file=out, width=static.size.width, color_system=None).print(static.content)
+    return out.getvalue()
+
+
 async def test_help_lists_every_key_from_the_bindings(folder: Path, tmp_path: Path) -> None:
     app = FlowApp(folder, db_path=tmp_path / "h.db", watch=False)
     async with app.run_test(size=(120, 40)) as pilot:
         await app.ready.wait()
         await pilot.press("question_mark")
         await until(pilot, lambda: isinstance(app.screen, HelpScreen))
-        text = str(app.screen.query_one("VerticalScroll Static", Static).render())
+        text = help_text(app)
         lines = [line.split() for line in text.splitlines()]
         firsts = {words[0] for words in lines if words}
         # the DAG's compact mode, the log's match keys and end, Esc, Tab, the command line

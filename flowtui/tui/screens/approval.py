@@ -42,19 +42,24 @@ class ApprovalScreen(Dialog[Verdict | None]):
 
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
 
-    # compact inputs and buttons, and the results in a scroll of at most a quarter of the
-    # screen: the whole dialog fits an 80x24 terminal; with inputs it may not, so it scrolls
-    # (the focused field is scrolled into view)
+    # the question, the gate's message and its clock stay at the top and the buttons at the
+    # bottom; what lies between (the results, the inputs, the comment) scrolls, so an 80x24
+    # terminal opens on the question with the buttons in sight (the focused field is
+    # scrolled into view inside the middle only). The buttons sit on the left, where a
+    # toast (bottom right) never covers them.
     DEFAULT_CSS = """
-    ApprovalScreen > Vertical { width: 90; overflow-y: auto; }
+    ApprovalScreen > Vertical { width: 90; overflow-y: hidden; }
+    ApprovalScreen #gate-body { height: auto; }  /* its max-height: _fit_body */
     ApprovalScreen #gate-message { text-style: bold; }
     ApprovalScreen #gate-clock { color: $warning; }
     ApprovalScreen #gate-upstream { height: auto; max-height: 25vh; margin-top: 1; }
     ApprovalScreen .muted { color: $text-muted; }
-    ApprovalScreen #gate-inputs { height: auto; max-height: 30vh; margin-top: 1; }
+    ApprovalScreen #gate-inputs { height: auto; margin-top: 1; }
     ApprovalScreen #gate-inputs Input, ApprovalScreen #gate-inputs Select { margin-bottom: 0; }
     ApprovalScreen #gate-error { color: $text-error; }
     ApprovalScreen #gate-error.-empty { display: none; }
+    ApprovalScreen .buttons { align-horizontal: left; }
+    ApprovalScreen .buttons Button { margin-left: 0; margin-right: 2; }
     """
 
     def __init__(
@@ -93,20 +98,21 @@ class ApprovalScreen(Dialog[Verdict | None]):
             yield Static(self._clock_text(), id="gate-clock")
             who = ", ".join(self.approvers) if self.approvers else "anyone"
             yield Static(Content(f"approvers: {who}{self._rules_text()}"), classes="muted")
-            with VerticalScroll(id="gate-upstream"):
-                yield Static(self._upstream_content(), id="gate-results")
-            if self.asks_inputs:
-                with VerticalScroll(id="gate-inputs"):
-                    for spec in gate.inputs:
-                        yield Label(Content(self._field_label(spec)))
-                        yield self._field(spec)
-            elif self.verb == "approve" and gate.given:
-                given = ", ".join(f"{k}={v}" for k, v in gate.given.items())
-                first = gate.approved_by[0] if gate.approved_by else "?"
-                yield Static(Content(f"inputs given by {first}: {given}"), id="gate-given")
-            yield Static("", id="gate-error", classes="-empty")
-            yield Label("Comment (optional):")
-            yield Input(id="prompt", compact=True)
+            with VerticalScroll(id="gate-body"):
+                with VerticalScroll(id="gate-upstream"):
+                    yield Static(self._upstream_content(), id="gate-results")
+                if self.asks_inputs:
+                    with Vertical(id="gate-inputs"):
+                        for spec in gate.inputs:
+                            yield Label(Content(self._field_label(spec)))
+                            yield self._field(spec)
+                elif self.verb == "approve" and gate.given:
+                    given = ", ".join(f"{k}={v}" for k, v in gate.given.items())
+                    first = gate.approved_by[0] if gate.approved_by else "?"
+                    yield Static(Content(f"inputs given by {first}: {given}"), id="gate-given")
+                yield Static("", id="gate-error", classes="-empty")
+                yield Label("Comment (optional):")
+                yield Input(id="prompt", compact=True)
             with Horizontal(classes="buttons"):
                 yield Button("Cancel", id="cancel", compact=True)
                 yield Button(
@@ -181,6 +187,23 @@ class ApprovalScreen(Dialog[Verdict | None]):
         first = self.query("#gate-inputs Input, #gate-inputs Select, #gate-inputs Checkbox")
         (first.first() if first else self.query_one("#prompt", Input)).focus()
         self.set_interval(1.0, self._tick)
+        self.call_after_refresh(self._fit_body)
+
+    def on_resize(self) -> None:
+        self.call_after_refresh(self._fit_body)
+
+    def _fit_body(self) -> None:
+        """Let the middle grow to what the screen leaves beside the top and the buttons
+        (the box is at most 90% of the screen high): then it, not the box, scrolls."""
+        box = self.query_one("Vertical")
+        body = self.query_one("#gate-body", VerticalScroll)
+        fixed = sum(
+            c.outer_size.height + c.styles.margin.height
+            for c in box.children
+            if c is not body and c.display
+        )
+        room = int(self.size.height * 0.9) - box.styles.gutter.height - fixed
+        body.styles.max_height = max(room, 3)
 
     def _tick(self) -> None:
         self.query_one("#gate-clock", Static).update(self._clock_text())

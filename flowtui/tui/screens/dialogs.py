@@ -7,6 +7,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
+from rich.console import Group, RenderableType
+from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -205,18 +207,23 @@ class HelpScreen(Dialog[None]):
         self.sections = [(title, list(rows)) for title, rows in sections]
 
     def compose(self) -> ComposeResult:
-        text = Text()
+        # a grid per section: a description that wraps goes on under itself, not under
+        # the keys
+        parts: list[RenderableType] = []
         for title, rows in self.sections:
-            width = max((len(k) for k, _ in rows), default=0)
-            if text:
-                text.append("\n\n")
-            text.append(title, style="bold")
+            if parts:
+                parts.append(Text(""))
+            parts.append(Text(title, style="bold"))
+            grid = Table.grid(padding=(0, 2))
+            grid.add_column(no_wrap=True)
+            grid.add_column(ratio=1)
             for key, description in rows:
-                text.append(f"\n{key.ljust(width)}  {description}")
+                grid.add_row(Text(key), Text(description))  # never read as markup
+            parts.append(grid)
         with Vertical():
             yield Label("flowtui keys", classes="title")
             with VerticalScroll():
-                yield Static(text)
+                yield Static(Group(*parts))
 
     def action_scroll(self, direction: str) -> None:
         scroll = self.query_one(VerticalScroll)

@@ -4,17 +4,21 @@ template.  They return plain text; the builder turns it into edit operations."""
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from rich.text import Text
+from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.widgets import Input, Label, OptionList, Select, Static, TextArea
+from textual.widgets import Button, Input, Label, OptionList, Select, Static, TextArea
 
 from flowtui.model import edit
+from flowtui.model.checker import NAME_RE
 from flowtui.model.yamlrt import parse_value
 from flowtui.tui.screens.dialogs import Dialog
 
@@ -50,6 +54,33 @@ def _in_flow(value: Any) -> str:
     return value_text(value)
 
 
+# what the form's last line says, by the kind of field that has the keys
+HINTS = {
+    "line": "enter: next field · ctrl+s: done · esc: cancel",
+    "type": "enter: next field · space: list types · ctrl+s: done · esc: cancel",
+    "text": "enter: new line · tab: next field · ctrl+s: done · esc: cancel",
+}
+_LEADING_BLANK_LINES = re.compile(r"\A(?:[ \t]*\n)+")
+
+
+def without_leading_blank_lines(text: str) -> str:
+    """A multi-line field's text without the empty lines before its first (an enter typed
+    into it to move on is not a line of the script)."""
+    return _LEADING_BLANK_LINES.sub("", text)
+
+
+class TypeSelect(Select[str]):
+    """The type field: enter moves on like every field's; space (or an arrow) opens the
+    list of types."""
+
+    BINDINGS = [Binding("enter", "next_field", "Next field", show=False)]
+
+    def action_next_field(self) -> None:
+        screen = self.screen
+        if isinstance(screen, StepForm):
+            screen.focus_next_field(self)
+
+
 @dataclass(frozen=True, slots=True)
 class StepFormResult:
     name: str
@@ -59,7 +90,8 @@ class StepFormResult:
 
 class StepForm(Dialog[StepFormResult | None]):
     """A step's keys, one line each (a script's `run` gets a few).  enter moves to the next
-    field and on the last one saves; ctrl+s saves from anywhere; escape cancels."""
+    field (name, type, then the type's keys) and on the last one saves; in the multi-line
+    `run` enter is a new line and tab moves on; ctrl+s saves from anywhere; escape cancels."""
 
     BINDINGS = [
         Binding("escape", "cancel", "Cancel"),
@@ -117,7 +149,7 @@ class StepForm(Dialog[StepFormResult | None]):
                 yield Input(self.step_name, id="field-name", disabled=not self.new, compact=True)
             with Horizontal(classes="row"):
                 yield Label("type")
-                yield Select(
+                yield TypeSelect(
                     [(t, t) for t in self.types],
                     value=self.step_type if self.step_type in self.types else self.types[0],
                     allow_blank=False,
@@ -128,7 +160,15 @@ class StepForm(Dialog[StepFormResult | None]):
             fields.can_focus = False  # tab goes from field to field, not to the box
             yield fields
             yield Static("", id="form-error")
-            yield Static("enter: next field · ctrl+s: done · esc: cancel", id="form-hint")
+            yield Static(HINTS["line"], id="form-hint")
+
+    def on_descendant_focus(self, event: events.DescendantFocus) -> None:
+        kind = "line"
+        if isinstance(event.widget, TextArea):
+            kind = "text"
+        elif any(isinstance(w, Select) for w in event.widget.ancestors_with_self):
+            kind = "type"  # the type field, or its open list
+        self.query_one("#form-hint", Static).update(HINTS[kind])
 
     async def on_mount(self) -> None:
         await self._show_fields(self.step_type)
@@ -169,7 +209,7 @@ class StepForm(Dialog[StepFormResult | None]):
             await self._show_fields(event.value)
 
     def focus_next_field(self, after: Any) -> None:
-        fields = [f for f in self.query("Input, TextArea") if not f.disabled]
+        fields = [f for f in self.query("Input, TextArea, TypeSelect") if not f.disabled]
         if after in fields and fields.index(after) + 1 < len(fields):
             fields[fields.index(after) + 1].focus()
         elif after not in fields and fields:
@@ -188,7 +228,11 @@ class StepForm(Dialog[StepFormResult | None]):
             self.query_one("#form-error", Static).update("the step needs a name")
             return
         wanted = {k for k, _ in self.keys_for(self.step_type)}
-        values = {k: v for k, v in self.texts.items() if k in wanted}
+        values = {
+            k: without_leading_blank_lines(v) if k in TEXT_KEYS else v
+            for k, v in self.texts.items()
+            if k in wanted
+        }
         for key, text in values.items():
             if text.strip() and key not in TEXT_KEYS:
                 try:
@@ -233,37 +277,91 @@ class NameScreen(Dialog[str | None]):
         self.dismiss(None)
 
 
+class TemplateList(OptionList):
+    """The templates: arrows, or j/k as in the dashboard's lists."""
+
+    BINDINGS = [
+        Binding("j", "cursor_down", "Down", show=False),
+        Binding("k", "cursor_up", "Up", show=False),
+    ]
+
+
+def name_problem(name: str, folder: Path | None) -> str | None:
+    """Why `name` cannot name a new workflow file in `folder`, or None when it can."""
+    if not name:
+        return "type a name first"
+    if not NAME_RE.fullmatch(name):
+        return f"`{name}`: letters, digits, - _ . only, starting with a letter or digit"
+    if folder is not None and (folder / f"{name}.yaml").exists():
+        return f"{name}.yaml already exists in {folder}"
+    return None
+
+
 class TemplateScreen(Dialog[tuple[str, str] | None]):
-    """A new workflow: its name, then one of the templates (enter picks it)."""
+    """A new workflow: its name (checked as it is typed), then one of the templates (enter
+    or Create picks the highlighted one); a name that cannot be used keeps it open."""
 
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
     DEFAULT_CSS = """
     TemplateScreen OptionList { height: auto; max-height: 8; }
     TemplateScreen #template-error { color: $error; }
+    TemplateScreen #template-error.-empty { display: none; }
     """
 
-    def __init__(self, templates: Sequence[str]) -> None:
+    def __init__(self, templates: Sequence[str], folder: Path | None = None) -> None:
+        """`folder`: where the file is made (a name taken there is refused as typed)."""
         super().__init__()
         self.templates = list(templates)
+        self.folder = folder
 
     def compose(self) -> ComposeResult:
         with Vertical():
             yield Label("New workflow: its name, then a template", classes="title")
             yield Input(placeholder="name (letters, digits, - _ .)", id="new-name")
-            yield OptionList(*self.templates, id="templates")
-            yield Static("", id="template-error")
+            yield Static("", id="template-error", classes="-empty")
+            yield TemplateList(*self.templates, id="templates")
+            yield Static("enter: next · j/k or ↑/↓: template · esc: cancel", classes="hint")
+            with Horizontal(classes="buttons"):
+                yield Button("Cancel", id="cancel", compact=True)
+                yield Button("Create", id="create", variant="primary", compact=True)
+
+    def _say(self, problem: str | None) -> None:
+        error = self.query_one("#template-error", Static)
+        error.update(Text(problem or ""))
+        error.set_class(not problem, "-empty")
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        event.stop()
+        name = event.value.strip()
+        self._say(name_problem(name, self.folder) if name else None)
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
-        self.query_one(OptionList).focus()
+        problem = name_problem(event.value.strip(), self.folder)
+        self._say(problem)
+        if problem is None:
+            self.query_one(TemplateList).focus()
+
+    def _create(self, index: int | None) -> None:
+        name_box = self.query_one("#new-name", Input)
+        name = name_box.value.strip()
+        problem = name_problem(name, self.folder)
+        if problem is not None:
+            self._say(problem)
+            name_box.focus()
+            return
+        self.dismiss((name, self.templates[index or 0]))
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
-        name = self.query_one("#new-name", Input).value.strip()
-        if not name:
-            self.query_one("#template-error", Static).update("type a name first")
-            self.query_one("#new-name", Input).focus()
-            return
-        self.dismiss((name, self.templates[event.option_index]))
+        event.stop()
+        self._create(event.option_index)
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        if event.button.id == "create":
+            self._create(self.query_one(TemplateList).highlighted)
+        else:
+            self.dismiss(None)
 
     def action_cancel(self) -> None:
         self.dismiss(None)

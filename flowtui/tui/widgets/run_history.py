@@ -26,28 +26,35 @@ COLUMNS = (
     ("environment", "Env"),
 )
 # what a narrow pane keeps first; the rest is left out rather than scrolled to
-PRIORITY = ("id", "status", "duration", "started", "trigger", "approved", "branch", "environment")
+# (the branch first, then who approved, then the environment: short, and where a deploy went)
+PRIORITY = ("id", "status", "duration", "started", "trigger", "environment", "approved", "branch")
 
 
 def fit_history_columns(width: int, wants: dict[str, int], padding: int = 1) -> list[str]:
     """The columns (by priority) whose content widths in `wants` fit in `width` cells, in
-    display order; the run number and status always, a column wanting 0 cells never."""
+    display order; the run number and status always, a column wanting 0 cells never.
+
+    Columns are left out strictly from the end of PRIORITY (the branch, then who
+    approved, then the environment, ...): a narrow column after a wide one that does not fit is
+    left out too, so what a narrower pane drops is always the same, as the README says."""
     keep: set[str] = set()
     used = 0
     for key in PRIORITY:
         if not wants.get(key) and key not in ("id", "status"):
             continue
         need = wants.get(key, 0) + 2 * padding
-        if key in ("id", "status") or used + need <= width:
-            keep.add(key)
-            used += need
+        if key not in ("id", "status") and used + need > width:
+            break
+        keep.add(key)
+        used += need
     return [key for key, _ in COLUMNS if key in keep]
 
 
 class RunHistory(DataTable[Text]):
     """Past runs. enter opens a run into the DAG, timeline and log views.
 
-    Columns that do not fit the pane's width are left out (the branch first), so the
+    Columns that do not fit the pane's width are left out (the branch first,
+    then who approved, the environment, the trigger, ...), so the
     table never needs scrolling sideways.
 
     | Key | Action |

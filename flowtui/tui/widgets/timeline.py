@@ -291,6 +291,9 @@ class TimelineView(ScrollView, can_focus=True):
 
     def _header_line(self, y: int, name_w: int, bar_w: int) -> Text:
         axis = self.get_component_rich_style("timeline--axis")
+        if not self._rows and self._run_started is None:  # never run: no axis to measure
+            muted = self.get_component_rich_style("timeline--muted")
+            return Text("    no runs yet", muted) if y == 0 else Text("")
         labels, ruler = axis_lines(self.axis_total, bar_w)
         left = " " * (4 + name_w + 1)
         if y == 0:
