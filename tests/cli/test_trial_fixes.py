@@ -81,7 +81,7 @@ def test_run_names_the_broken_file_that_declares_the_workflow(cli: Cli, tmp_path
     assert "workflows/syntax.yaml looks like it declares `syn` but does not load: " in (
         result.stderr
     )
-    assert "syntax.yaml:4:" in result.stderr
+    assert "syntax.yaml:3:6:" in result.stderr  # where the unclosed `{` was opened
     result = cli("run", "pyw")
     assert "workflows/other.py looks like it declares `pyw` but does not load: " in result.stderr
     assert "other.py:3:" in result.stderr

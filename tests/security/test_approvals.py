@@ -142,12 +142,15 @@ async def test_the_dashboard_refuses_a_user_who_is_not_an_approver(tmp_path: Pat
 
 
 def test_the_history_file_is_private_even_with_a_permissive_umask(tmp_path: Path) -> None:
+    # the configured location ($FLOWTUI_DB) is created with its folders; a `--db` whose folder
+    # does not exist is refused as a typo (tests/cli/test_trial_fixes.py)
     db = tmp_path / "fresh" / "dir" / "history.db"
     result = subprocess.run(
-        [sys.executable, "-m", "flowtui", "history", "--db", str(db)],
+        [sys.executable, "-m", "flowtui", "history"],
         capture_output=True,
         text=True,
         timeout=30,
+        env={**os.environ, "FLOWTUI_DB": str(db)},
         preexec_fn=lambda: os.umask(0),  # the hostile umask is the point
     )
     assert result.returncode == 0, result.stderr

@@ -36,10 +36,11 @@ def test_run_files_are_private_and_hold_no_secret_in_clear(cli: Cli, tmp_path: P
         "    run: |\n" + "".join("      " + filler for _ in range(800)) + "      echo long done\n"
     )
     done = subprocess.run(
-        [sys.executable, "-m", "flowtui", "run", "leak.yaml", "--db", str(db), "-q"],
+        [sys.executable, "-m", "flowtui", "run", "leak.yaml", "-q"],
         capture_output=True,
         text=True,
-        env={**cli.env, "MY_TOKEN": SECRET},
+        # the configured location: flowtui creates its folder (a --db folder must exist)
+        env={**cli.env, "MY_TOKEN": SECRET, "FLOWTUI_DB": str(db)},
         cwd=tmp_path,
         timeout=60,
         umask=0,
