@@ -358,10 +358,8 @@ class RefreshMixin(App[None]):
         await self._show_failure(run, steps, shown)
         timeline = self.query_one(TimelineView)
         if run is not None:
-            if run.id not in self._usual:
-                self._usual[run.id] = await store.usual_durations(run.workflow, before_run=run.id)
             timeline.set_run(
-                build_timeline_rows(steps, shown, self._usual[run.id]),
+                build_timeline_rows(steps, shown, await self._usual_of(store, run)),
                 run_started=run.started_at,
                 run_ended=run.ended_at,
                 now=now,
@@ -515,11 +513,19 @@ class RefreshMixin(App[None]):
                 return
             log_view.append(new)
             await self._recount_dropped(log_view, run_id, step, bool(new))
-        if step is not None:
-            usual = self._usual.get(run_id)
-            log_view.set_detail(await build_detail(store, run_id, step, usual))
+        run = await store.get_run(run_id) if step is not None else None
+        if step is not None and run is not None:
+            usual = await self._usual_of(store, run)
+            log_view.set_detail(await build_detail(store, run, step, usual))
         else:
             log_view.set_detail(None)
+
+    async def _usual_of(self, store: RunStore, run: RunRecord) -> dict[str, float]:
+        """Each step's usual duration for `run` (its workflow's runs before it), read once
+        per run: the timeline, the header and the step pane share it."""
+        if run.id not in self._usual:
+            self._usual[run.id] = await store.usual_durations(run.workflow, before_run=run.id)
+        return self._usual[run.id]
 
     async def _recount_dropped(
         self, log_view: LogView, run_id: int, step: str | None, grew: bool

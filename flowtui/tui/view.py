@@ -118,9 +118,10 @@ def usual_notes(
 
 
 async def build_detail(
-    store: RunStore, run_id: int, step: str, usual: Mapping[str, float] | None = None
+    store: RunStore, run: RunRecord, step: str, usual: Mapping[str, float] | None = None
 ) -> StepDetail | None:
-    """`usual`: the run's usual step durations when the caller has them (else read)."""
+    """`usual`: the run's usual step durations when the caller keeps them (else read)."""
+    run_id = run.id
     steps = {s.name: s for s in await store.get_steps(run_id)}
     record = steps.get(step)
     if record is None:
@@ -129,14 +130,12 @@ async def build_detail(
     approvals = [a for a in await store.get_approvals(run_id) if a.step == step]
     attempts = await store.get_attempts(run_id, step)
     detail = StepDetail.from_records(record, outputs, approvals, attempts)
-    run = await store.get_run(run_id)
-    if run is not None:
-        status = shown_states(run, [record])[step]
-        detail = replace(detail, status=status, duration=record.elapsed())
-        if record.type != "approval" and record.reused_from is None:
-            if usual is None:
-                usual = await store.usual_durations(run.workflow, before_run=run_id)
-            detail = replace(detail, pace=step_pace(record, usual.get(step), time.time()))
+    status = shown_states(run, [record])[step]
+    detail = replace(detail, status=status, duration=record.elapsed())
+    if record.type != "approval" and record.reused_from is None:
+        if usual is None:
+            usual = await store.usual_durations(run.workflow, before_run=run_id)
+        detail = replace(detail, pace=step_pace(record, usual.get(step), time.time()))
     if record.type == "approval" and approvals:
         # the decision is said once, by its record: not again as the step's message
         # ("approved by ann: ok") and its outputs (approved_by, comment)

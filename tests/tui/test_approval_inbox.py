@@ -63,7 +63,7 @@ async def test_the_dialog_asks_the_inputs_and_refuses_a_missing_one(tmp_path: Pa
             "staging",
             "true",
         )
-        detail = await build_detail(app.history, 1, "approve")
+        detail = await build_detail(app.history, await app.history.get_run(1), "approve")
         assert detail is not None
         assert "inputs version=1.4.2, target=staging, dry=true" in str(detail_content(detail))
 

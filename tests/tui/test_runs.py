@@ -213,7 +213,7 @@ async def test_the_approval_dialog_shows_the_gate_in_context(tmp_path: Path) -> 
         await pilot.press(*"ship it", "enter")
         await until(pilot, lambda: run_status(app, 1) == "succeeded")
         # the log's header says the decision once: by its approval record
-        detail = await build_detail(app.history, 1, "approve")
+        detail = await build_detail(app.history, await app.history.get_run(1), "approve")
         assert detail is not None and detail.approval is not None
         assert detail.approval.comment == "ship it"
         assert detail.message == "" and "approved_by" not in detail.outputs

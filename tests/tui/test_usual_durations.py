@@ -114,7 +114,7 @@ async def test_eta_slow_flag_pace_and_compare_on_a_real_run(tmp_path: Path) -> N
         go.touch()
         await until(pilot, lambda: run_status(app, 3) == "succeeded")
         await until(pilot, lambda: "slower than usual: b" in header(app))
-        detail = await build_detail(app.history, 3, "b")
+        detail = await build_detail(app.history, await app.history.get_run(3), "b")
         assert detail is not None and detail.pace.startswith("slower than usual (")
         assert detail.pace.endswith("usually 0.01 s)")
         await pilot.press("v")
