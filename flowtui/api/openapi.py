@@ -39,6 +39,7 @@ RUN = {
     "parent_run_id": _nullable("integer"),
     "rerun_mode": _nullable("string"),
     "branch": _nullable("string"),
+    "environment": _nullable("string"),
     "created_at": {"type": "number"},
     "started_at": _nullable("number"),
     "ended_at": _nullable("number"),
