@@ -42,7 +42,7 @@ import tempfile
 import time
 from pathlib import Path
 
-Deps = dict[str, list[str]]
+from overhead import Deps, layered_dag  # the same DAG as the engine-level benchmark
 
 FLOOR = """
 import asyncio, json, sys
@@ -64,19 +64,6 @@ async def main(deps, parallel):
 with open(sys.argv[1]) as f:
     asyncio.run(main(json.load(f), int(sys.argv[2])))
 """
-
-
-def layered_dag(n: int, width: int) -> Deps:
-    deps: Deps = {}
-    previous: list[str] = []
-    index = 0
-    while index < n:
-        layer = [f"s{index + i}" for i in range(min(width, n - index))]
-        for name in layer:
-            deps[name] = list(previous)
-        previous = layer
-        index += len(layer)
-    return deps
 
 
 def write_all(folder: Path, deps: Deps) -> None:
