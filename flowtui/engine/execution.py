@@ -280,7 +280,14 @@ class RunExecution:
         # this run's task context: every step's output reader waits for the store writer
         OUTPUT_THROTTLE.set(self.context.ledger.wait_for_writer)
         # and every step process is kept away from the history (but this run's workspace)
-        STEP_SANDBOX.set(StepSandbox(self.context.private_paths, self.workspace))
+        sandbox = StepSandbox(self.context.private_paths, self.workspace)
+        STEP_SANDBOX.set(sandbox)
+        try:
+            return await self._drive()
+        finally:
+            await sandbox.aclose()  # the run's spawner, once its steps are over
+
+    async def _drive(self) -> RunStatus:
         try:
             if not await self._wait_for_start():
                 self.system_log(f"left queued: {self.release_reason}")

@@ -11,7 +11,8 @@ The pid namespace and the session are shared (no `--unshare-pid`), so the step s
 the process group the runner made for it: cancel, timeouts and orphan recovery reach it.
 bwrap sets no_new_privs and the step runs with no capabilities (`--cap-drop ALL`, which
 matters when the runner is root): it cannot unmount the covers, and in a user namespace of
-its own it sees them locked.
+its own (`--unshare-user`, also for a root runner) it sees them locked and may not look
+into bwrap's or the runner's /proc entries (`/proc/PID/root` is the uncovered tree).
 """
 
 from __future__ import annotations
@@ -31,7 +32,10 @@ BWRAP_ENV = "FLOWTUI_BWRAP"  # the bwrap program to use; empty: do not use bwrap
 # no --die-with-parent: a step outlives a runner killed outright, as it does without
 # bwrap (orphan recovery then stops its group); and bwrap, which dies of the first SIGINT
 # of a cancel, must not take the step with it before its traps have run
-_BASE = ("--dev-bind", "/", "/", "--cap-drop", "ALL")
+# --unshare-user even where bwrap would not need it (a root runner): a step must not reach
+# /proc/<bwrap>/root, the root as bwrap's own process sees it — outside the covers.  From a
+# user namespace of its own, a process outside it is not its to inspect.
+_BASE = ("--dev-bind", "/", "/", "--cap-drop", "ALL", "--unshare-user")
 _PROBE_TIMEOUT = 10.0
 
 
@@ -118,9 +122,14 @@ def covers(hidden: Iterable[Path], workspace: Path, cwd: Path) -> list[str]:
 
 def command(argv: Sequence[str], hidden: Iterable[Path], workspace: Path, cwd: Path) -> list[str]:
     """`argv` run under bwrap with the history's paths covered."""
+    return [*wrapper(hidden, workspace, cwd), *argv]
+
+
+def wrapper(hidden: Iterable[Path], workspace: Path, cwd: Path) -> list[str]:
+    """bwrap and its options up to "--": what a command is put behind to run covered."""
     tool = bwrap_path()
     assert tool is not None
-    return [tool, *_BASE, *covers(hidden, workspace, cwd), "--", *argv]
+    return [tool, *_BASE, *covers(hidden, workspace, cwd), "--"]
 
 
 def _placeholder(path: str) -> None:

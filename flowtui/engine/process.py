@@ -16,6 +16,7 @@ import time
 from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from contextvars import ContextVar
 from pathlib import Path
+from typing import Protocol
 
 import psutil
 
@@ -38,6 +39,21 @@ _POLL = 0.05
 OUTPUT_THROTTLE: ContextVar[Callable[[], Awaitable[None]] | None] = ContextVar(
     "flowtui_output_throttle", default=None
 )
+
+
+class StepProcess(Protocol):
+    """What is used of a step's main process: asyncio's, or one started by the run's
+    spawner (flowtui.engine.spawner)."""
+
+    @property
+    def pid(self) -> int: ...
+    @property
+    def returncode(self) -> int | None: ...
+    @property
+    def stdout(self) -> asyncio.StreamReader | None: ...
+    @property
+    def stderr(self) -> asyncio.StreamReader | None: ...
+    async def wait(self) -> int: ...
 
 
 # -- process groups ------------------------------------------------------------------------
@@ -187,7 +203,7 @@ async def _pump(
     reader: asyncio.StreamReader,
     stream: str,
     on_line: LineFn,
-    proc: asyncio.subprocess.Process | None = None,
+    proc: StepProcess | None = None,
 ) -> None:
     throttle = OUTPUT_THROTTLE.get()
     buf = bytearray()
@@ -206,9 +222,7 @@ async def _pump(
         on_line(stream, _decode(bytes(buf)))
 
 
-async def _wait_while_running(
-    room: Awaitable[None], proc: asyncio.subprocess.Process | None
-) -> None:
+async def _wait_while_running(room: Awaitable[None], proc: StepProcess | None) -> None:
     """Await `room`, but only while `proc` runs: after its exit what is left in the pipe is
     finite and must be read before the readers' drain timeout."""
     waiter = asyncio.ensure_future(room)
@@ -235,7 +249,7 @@ async def _settle_readers(readers: list[asyncio.Task[None]], timeout: float) -> 
             await asyncio.wait(still)
 
 
-async def _wait_exit(proc: asyncio.subprocess.Process) -> int:
+async def _wait_exit(proc: StepProcess) -> int:
     """Wait for the main process to exit, whether or not its pipes are still open.
 
     Process.wait() (Python 3.11) also waits for the pipes to close, which a background
@@ -301,7 +315,7 @@ def _alive(pid: int) -> bool:
 
 
 async def _stop(
-    proc: asyncio.subprocess.Process,
+    proc: StepProcess,
     pgid: int,
     readers: list[asyncio.Task[None]],
     grace: float,
@@ -330,6 +344,30 @@ async def _stop(
                 task.cancel()
 
 
+async def _spawn(
+    argv: Sequence[str], executable: str | None, env: dict[str, str], cwd: str | Path
+) -> tuple[asyncio.subprocess.Process, float | None]:
+    """Start `argv` as this process's child, under a sandbox of its own if the run has one."""
+    sandbox = STEP_SANDBOX.get()
+    command = sandbox.command(argv, cwd, env) if sandbox else list(argv)
+    if executable is not None and command[0] != argv[0]:
+        executable = None  # wrapped: the wrapper execs argv[0] with the step's PATH
+    with sandbox.spawn_hook() if sandbox else contextlib.nullcontext() as restrict:
+        started = create_time_now()
+        proc = await asyncio.create_subprocess_exec(
+            *command,
+            executable=executable,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            env=env,
+            cwd=cwd,
+            start_new_session=True,
+            preexec_fn=restrict,  # the step's sandbox (flowtui.engine.sandbox), if any
+        )
+    return proc, started
+
+
 async def run_streaming(
     argv: Sequence[str],
     *,
@@ -354,22 +392,16 @@ async def run_streaming(
     if sandbox is not None and (note := sandbox.note_for(cwd)) is not None:
         on_line("system", note)
     env = sandbox.environment(env) if sandbox else dict(env)
-    command = sandbox.command(argv, cwd, env) if sandbox else list(argv)
-    if executable is not None and command[0] != argv[0]:
-        executable = None  # wrapped: the wrapper execs argv[0] with the step's PATH
-    with sandbox.spawn_hook() if sandbox else contextlib.nullcontext() as restrict:
+    spawner = await sandbox.spawner(cwd) if sandbox else None
+    spawned: StepProcess | None = None
+    if spawner is not None:  # the run's sandbox is up: its spawner starts the step
         started = create_time_now()
-        proc = await asyncio.create_subprocess_exec(
-            *command,
-            executable=executable,
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-            env=env,
-            cwd=cwd,
-            start_new_session=True,
-            preexec_fn=restrict,  # the step's sandbox (flowtui.engine.sandbox), if any
-        )
+        spawned = await spawner.spawn(argv, executable=executable, cwd=cwd, env=env)
+    proc: StepProcess
+    if spawned is None:
+        proc, started = await _spawn(argv, executable, env, cwd)
+    else:
+        proc = spawned
     pgid = proc.pid  # a new session makes the child its group leader
     assert proc.stdout is not None and proc.stderr is not None
     readers = [

@@ -23,6 +23,7 @@ purpose: no_new_privs, which both ways set, forbids sudo.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import ctypes
 import ctypes.util
@@ -39,8 +40,12 @@ from pathlib import Path
 
 from flowtui.engine import mountns
 from flowtui.engine.private import make_private_dir
+from flowtui.engine.spawner import Spawner
 from flowtui.engine.workspace import SCRATCH
 
+SPAWNER_ENV = "FLOWTUI_SPAWNER"
+_SPAWNER_MODES = ("1", "0", "wait")
+_MAX_SPAWNERS = 4
 _SYS_CREATE_RULESET = 444  # the same number on every architecture (asm-generic)
 _SYS_ADD_RULE = 445
 _SYS_RESTRICT_SELF = 446
@@ -220,11 +225,44 @@ def restrictor(ruleset_fd: int) -> Callable[[], None]:
 
 class StepSandbox:
     """What one run's step processes are kept away from (the history's private paths but
-    the run's own workspace)."""
+    the run's own workspace).  With bubblewrap it also holds the run's spawners
+    (flowtui/engine/spawner.py): one namespace for the run's steps, closed by `aclose`."""
 
     def __init__(self, hidden: Iterable[Path], workspace: Path) -> None:
         self.hidden = tuple(hidden)
         self.workspace = workspace
+        # one per set of covers (a step whose cwd is in a covered folder needs other ones)
+        self._spawners: dict[tuple[str, ...], Spawner] = {}
+        self._starting: set[asyncio.Task[None]] = set()
+
+    async def spawner(self, cwd: str | Path) -> Spawner | None:
+        """The run's spawner for a step in `cwd` once it is ready; None until then (the
+        first call starts it in the background; FLOWTUI_SPAWNER=wait waits for it) and where
+        there is none (not bwrap, or FLOWTUI_SPAWNER=0)."""
+        mode = spawner_mode()
+        if not self.hidden or mode == "0" or mechanism() != "bwrap":
+            return None
+        key = tuple(mountns.wrapper(self.hidden, self.workspace, Path(cwd)))
+        found = self._spawners.get(key)
+        if found is None:
+            if len(self._spawners) >= _MAX_SPAWNERS:
+                return None
+            found = self._spawners[key] = Spawner()
+            task = asyncio.get_running_loop().create_task(found.start(key))
+            self._starting.add(task)
+            task.add_done_callback(self._starting.discard)
+        if mode == "wait":
+            await found.wait_ready()
+        return found if found.ready else None
+
+    async def aclose(self) -> None:
+        """Stop the run's spawners (once its steps are over)."""
+        for task in list(self._starting):
+            task.cancel()
+        spawners = list(self._spawners.values())
+        self._spawners.clear()
+        for spawner in spawners:
+            await spawner.aclose()
 
     def environment(self, env: Mapping[str, str]) -> dict[str, str]:
         """`env`, with a TMPDIR the step may write to when its temp folder holds a hidden
@@ -274,6 +312,16 @@ class StepSandbox:
             return list(argv)
         _check_program(argv[0], Path(cwd), env)
         return mountns.command(argv, self.hidden, self.workspace, Path(cwd))
+
+
+def spawner_mode() -> str:
+    """FLOWTUI_SPAWNER: "1" (the default) one sandbox per run, its first steps started
+    under bwraps of their own until it is up; "wait": every step waits for it (tests);
+    "0": every step under a bwrap of its own, as before."""
+    mode = os.environ.get(SPAWNER_ENV, "1")
+    if mode not in _SPAWNER_MODES:
+        raise ValueError(f"{SPAWNER_ENV} must be one of 1, 0, wait (got {mode!r})")
+    return mode
 
 
 def _check_program(program: str, cwd: Path, env: Mapping[str, str]) -> None:

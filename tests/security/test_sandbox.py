@@ -35,14 +35,17 @@ needs_landlock = pytest.mark.skipif(sandbox.abi_version() == 0, reason="no Landl
 @pytest.fixture(
     params=[
         pytest.param("bwrap", marks=needs_bwrap),
+        pytest.param("spawner", marks=needs_bwrap),
         pytest.param("landlock", marks=needs_landlock),
     ]
 )
 def way(request: pytest.FixtureRequest, cli: Cli) -> str:
-    """Each guarantee under each way of keeping steps away (an empty FLOWTUI_BWRAP makes
-    the runner do without bwrap)."""
+    """Each guarantee under each way of keeping steps away: a bwrap per step, the run's one
+    sandbox (its spawner: every step waits for it here), Landlock (an empty FLOWTUI_BWRAP
+    makes the runner do without bwrap)."""
     if request.param == "landlock":
         cli.env[mountns.BWRAP_ENV] = ""
+    cli.env[sandbox.SPAWNER_ENV] = "wait" if request.param == "spawner" else "0"
     return str(request.param)
 
 
@@ -309,21 +312,29 @@ steps:
     run: |
       check() { if eval "$2" > /dev/null 2>&1; then echo "$1 yes"; else echo "$1 no"; fi; }
       data=$(dirname "$PARAM_DB")
-      runner=$(cut -d' ' -f4 /proc/$PPID/stat)
-      check runner "test -d /proc/$runner"
+      # up from the step: the run's spawner (if any), bwrap, then the runner
+      runner=$PPID
+      while tr '\\0' ' ' < /proc/$runner/cmdline | grep -q 'bwrap\\|spawnerd'; do
+        case "$(cat /proc/$runner/comm)" in bwrap) bwrap=$runner;; esac
+        runner=$(cut -d' ' -f4 /proc/$runner/stat)
+      done
+      check runner "test -d /proc/$runner && test -n '$bwrap'"
       check umount "umount '$data'; cat '$PARAM_DB'"
       check lazy "umount -l '$data'; cat '$PARAM_DB'"
       check userns "unshare -Urm sh -c \\"umount -l '$data'; cat '$PARAM_DB'\\""
       check proc "cat '/proc/$runner/root$PARAM_DB'"
+      check bwrap "cat '/proc/$bwrap/root$PARAM_DB'"
       check fds "readlink /proc/$runner/fd/* | grep -q history.db"
       check db "cat '$PARAM_DB'"
 """
 
 
 @needs_bwrap
-def test_a_step_cannot_uncover_the_history(cli: Cli, tmp_path: Path) -> None:
+def test_a_step_cannot_uncover_the_history(cli: Cli, tmp_path: Path, way: str) -> None:
     # no capabilities and no_new_privs: no umount; in a user namespace of its own the
-    # covers are locked; the runner's /proc entries are not its to read
+    # covers are locked; the runner's (and bwrap's) /proc entries are not its to read
+    if way == "landlock":
+        pytest.skip("covers are bwrap's")
     db, _ = _data(cli, tmp_path)
     done = cli("run", str(write(tmp_path / "uncover.yaml", UNCOVER)), "-p", f"db={db}")
     assert done.returncode == 0, done.stdout + done.stderr
@@ -334,6 +345,7 @@ def test_a_step_cannot_uncover_the_history(cli: Cli, tmp_path: Path) -> None:
         "lazy no",
         "userns no",
         "proc no",
+        "bwrap no",
         "fds no",
         "db no",
     ]

@@ -1,0 +1,276 @@
+"""One sandbox per run: steps started by a process that already lives in it.
+
+Starting each step under its own bubblewrap costs a new namespace and its mounts, ~2.8 ms
+a step (benchmarks/README.md).  Instead, the first sandboxed step of a run starts
+`spawnerd.py` under bwrap with the run's covers, and later steps are started by it:
+the runner hands it the command, the environment and the two output pipes, and it answers
+with the step's pid and, later, its exit status.  Until it is ready (and wherever it cannot
+run) a step is started under its own bwrap as before, so a one-step run waits for nothing.
+
+The pid namespace is shared with the runner: a step's pid and process group are the same
+here, so cancel, timeouts, orphan recovery and `_escaped_descendants` work unchanged.  The
+step is the spawner's child, not the runner's: its exit status comes over the socket.
+"""
+
+from __future__ import annotations
+
+import array
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import signal
+import socket
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger("flowtui.engine")
+
+_SCRIPT = str(Path(__file__).with_name("spawnerd.py"))
+# A request bigger than this (an environment of hundreds of KiB) is started under its own
+# bwrap instead: the socket's buffer, not the spawner, would refuse it.
+MAX_REQUEST = 200 * 1024
+_READ_SIZE = 1 << 20
+_READY_TIMEOUT = 10.0
+_CLOSE_TIMEOUT = 1.0
+
+
+class SpawnedProcess:
+    """A step started by a spawner: what `flowtui.engine.process` uses of an
+    asyncio.subprocess.Process."""
+
+    def __init__(
+        self, pid: int, stdout: asyncio.StreamReader, stderr: asyncio.StreamReader
+    ) -> None:
+        self.pid = pid
+        self.stdout: asyncio.StreamReader | None = stdout
+        self.stderr: asyncio.StreamReader | None = stderr
+        self.returncode: int | None = None
+        self._exited = asyncio.get_running_loop().create_future()
+
+    def _exit(self, code: int) -> None:
+        self.returncode = code
+        if not self._exited.done():
+            self._exited.set_result(code)
+
+    async def wait(self) -> int:
+        return await asyncio.shield(self._exited)
+
+
+class Spawner:
+    """The runner's end of one spawner process (one run's sandbox)."""
+
+    def __init__(self) -> None:
+        self._sock: socket.socket | None = None
+        self._proc: asyncio.subprocess.Process | None = None
+        self._ready = asyncio.get_running_loop().create_future()
+        self._pending: dict[int, asyncio.Future[dict[str, Any]]] = {}
+        self._running: dict[int, SpawnedProcess] = {}
+        self._early_exits: dict[int, int] = {}
+        self._next_id = 0
+        self.broken = False
+
+    @property
+    def ready(self) -> bool:
+        return self._ready.done() and not self.broken
+
+    async def wait_ready(self) -> None:
+        """Until the spawner is up or known broken."""
+        await asyncio.shield(self._ready)
+
+    async def start(self, wrapper: Sequence[str]) -> None:
+        """Start the spawner as `wrapper` + python spawnerd.py (wrapper: bwrap and its covers,
+        ending with "--").  Failures leave it broken: steps then start as before."""
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        try:
+            ours.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, MAX_REQUEST + 4096)
+            argv = [*wrapper, sys.executable, "-I", "-S", _SCRIPT, str(theirs.fileno())]
+            self._proc = await asyncio.create_subprocess_exec(
+                *argv,
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=asyncio.subprocess.DEVNULL,
+                stderr=asyncio.subprocess.DEVNULL,
+                pass_fds=(theirs.fileno(),),
+                start_new_session=True,  # a ^C to the runner's group is not its to act on
+            )
+        except OSError as exc:
+            ours.close()
+            self._fail(f"could not start the step spawner: {exc}")
+            return
+        finally:
+            theirs.close()
+        ours.setblocking(False)
+        self._sock = ours
+        asyncio.get_running_loop().add_reader(ours.fileno(), self._on_readable)
+        try:
+            await asyncio.wait_for(asyncio.shield(self._ready), _READY_TIMEOUT)
+        except TimeoutError:
+            self._fail("the step spawner did not start in time")
+
+    def _fail(self, why: str) -> None:
+        if not self.broken:
+            log.debug("%s; steps start under their own sandbox", why)
+        self.broken = True
+        if not self._ready.done():
+            self._ready.set_result(None)
+        for future in self._pending.values():
+            if not future.done():
+                future.set_exception(ConnectionError(why))
+        self._pending.clear()
+        self._detach()
+        # the spawner is gone, so nobody will tell these steps' ends: watch them here
+        for proc in self._running.values():
+            _watch_orphan(proc)
+        self._running.clear()
+
+    def _detach(self) -> None:
+        if self._sock is not None:
+            with contextlib.suppress(ValueError, RuntimeError):
+                asyncio.get_running_loop().remove_reader(self._sock.fileno())
+            self._sock.close()
+            self._sock = None
+
+    def _on_readable(self) -> None:
+        assert self._sock is not None
+        while self._sock is not None:
+            try:
+                data = self._sock.recv(_READ_SIZE)
+            except BlockingIOError:
+                return
+            except OSError as exc:
+                self._fail(f"the step spawner's socket failed: {exc}")
+                return
+            if not data:
+                self._fail("the step spawner exited")
+                return
+            self._dispatch(json.loads(data))
+
+    def _dispatch(self, message: dict[str, Any]) -> None:
+        if "ready" in message:
+            if not self._ready.done():
+                self._ready.set_result(None)
+        elif "exit" in message:
+            pid, code = int(message["exit"]), int(message["code"])
+            proc = self._running.pop(pid, None)
+            if proc is None:
+                self._early_exits[pid] = code  # before its spawn reply was handled
+            else:
+                proc._exit(code)
+        elif (future := self._pending.pop(int(message["id"]), None)) and not future.done():
+            future.set_result(message)
+
+    async def spawn(
+        self,
+        argv: Sequence[str],
+        *,
+        executable: str | None,
+        cwd: str | Path,
+        env: Mapping[str, str],
+    ) -> SpawnedProcess | None:
+        """Start a step; None when this spawner cannot (start it another way).  Raises
+        OSError (FileNotFoundError, PermissionError…) when its program or cwd cannot be
+        used, as asyncio.create_subprocess_exec would."""
+        if not self.ready or self._sock is None:
+            return None
+        self._next_id += 1
+        ident = self._next_id
+        request = {
+            "id": ident,
+            "argv": list(argv),
+            "executable": executable,
+            "cwd": os.fspath(cwd),
+            "env": dict(env),
+        }
+        try:
+            data = json.dumps(request).encode("utf-8", "surrogateescape")
+        except (TypeError, ValueError):
+            return None
+        if len(data) > MAX_REQUEST:
+            return None
+        loop = asyncio.get_running_loop()
+        out_r, out_w = os.pipe()
+        err_r, err_w = os.pipe()
+        future: asyncio.Future[dict[str, Any]] = loop.create_future()
+        self._pending[ident] = future
+        try:
+            fds = array.array("i", [out_w, err_w])
+            self._sock.sendmsg([data], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, fds)])
+        except OSError as exc:
+            self._pending.pop(ident, None)
+            for fd in (out_r, out_w, err_r, err_w):
+                os.close(fd)
+            if not isinstance(exc, BlockingIOError):
+                self._fail(f"the step spawner's socket failed: {exc}")
+            return None
+        os.close(out_w)
+        os.close(err_w)
+        try:
+            reply = await asyncio.shield(future)
+        except BaseException:
+            os.close(out_r)
+            os.close(err_r)
+            future.add_done_callback(_stop_unwanted)  # it may start all the same
+            raise
+        if "pid" not in reply:
+            os.close(out_r)
+            os.close(err_r)
+            raise OSError(int(reply["errno"]), reply["strerror"], reply.get("filename"))
+        stdout = await _reader(loop, out_r)
+        stderr = await _reader(loop, err_r)
+        proc = SpawnedProcess(int(reply["pid"]), stdout, stderr)
+        early = self._early_exits.pop(proc.pid, None)
+        if early is not None:
+            proc._exit(early)
+        elif self.broken:
+            _watch_orphan(proc)
+        else:
+            self._running[proc.pid] = proc
+        return proc
+
+    async def aclose(self) -> None:
+        """No more steps: the spawner exits once its steps have (not waited past a second)."""
+        self._detach()
+        for proc in self._running.values():
+            _watch_orphan(proc)
+        self._running.clear()
+        if self._proc is not None and self._proc.returncode is None:
+            with contextlib.suppress(TimeoutError, asyncio.TimeoutError):
+                await asyncio.wait_for(self._proc.wait(), _CLOSE_TIMEOUT)
+
+
+def _stop_unwanted(future: asyncio.Future[dict[str, Any]]) -> None:
+    """A step started for a spawn that was cancelled meanwhile: stop its group."""
+    if not future.cancelled() and future.exception() is None and "pid" in future.result():
+        with contextlib.suppress(OSError):
+            os.killpg(int(future.result()["pid"]), signal.SIGKILL)
+
+
+def _watch_orphan(proc: SpawnedProcess) -> None:
+    """End `proc` once it exits, seen through a pidfd (its exit status is lost with its
+    parent: it ends as killed)."""
+    loop = asyncio.get_running_loop()
+    try:
+        pidfd = os.pidfd_open(proc.pid)
+    except OSError:
+        proc._exit(-signal.SIGKILL)  # already gone
+        return
+
+    def gone() -> None:
+        loop.remove_reader(pidfd)
+        os.close(pidfd)
+        proc._exit(-signal.SIGKILL)
+
+    loop.add_reader(pidfd, gone)
+
+
+async def _reader(loop: asyncio.AbstractEventLoop, fd: int) -> asyncio.StreamReader:
+    reader = asyncio.StreamReader(limit=2**20, loop=loop)
+    pipe = os.fdopen(fd, "rb", buffering=0)
+    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader, loop=loop), pipe)
+    return reader
+
+
+__all__ = ["MAX_REQUEST", "SpawnedProcess", "Spawner"]

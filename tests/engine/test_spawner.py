@@ -1,0 +1,222 @@
+"""One sandbox per run (flowtui/engine/spawner.py): real bwrap, real spawner, real steps."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import psutil
+import pytest
+
+from flowtui.engine import mountns, sandbox
+from flowtui.engine.process import run_streaming
+from flowtui.engine.sandbox import STEP_SANDBOX, StepSandbox
+from flowtui.engine.spawner import MAX_REQUEST
+from tests.engine.test_process import Lines, wait_for
+
+pytestmark = pytest.mark.skipif(not mountns.usable(), reason="bwrap cannot be used here")
+
+
+@pytest.fixture
+async def run_sandbox(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator[StepSandbox]:
+    """A run's sandbox whose steps wait for its spawner (FLOWTUI_SPAWNER=wait): a secret
+    folder hidden, the run's workspace kept."""
+    monkeypatch.setenv(sandbox.SPAWNER_ENV, "wait")
+    data = tmp_path / "data"
+    (data / "workspaces" / "1").mkdir(parents=True)
+    (data / "history.db").write_text("secret")
+    box = StepSandbox([data / "history.db", data / "workspaces"], data / "workspaces" / "1")
+    token = STEP_SANDBOX.set(box)
+    try:
+        yield box
+    finally:
+        STEP_SANDBOX.reset(token)
+        await box.aclose()
+
+
+async def sh(script: str, cwd: Path, lines: Lines, **kw: object) -> int:
+    return await run_streaming(
+        ["bash", "-c", script], env=dict(os.environ), cwd=cwd, on_line=lines, **kw
+    )
+
+
+def _spawners(box: StepSandbox) -> list[psutil.Process]:
+    me = psutil.Process()
+    return [
+        p
+        for p in me.children(recursive=True)
+        if p.name() != "bwrap" and any("spawnerd.py" in part for part in p.cmdline())
+    ]
+
+
+async def test_steps_start_in_the_runs_one_sandbox(
+    run_sandbox: StepSandbox, tmp_path: Path
+) -> None:
+    lines = Lines()
+    script = (
+        'tr "\\0" " " < /proc/$PPID/cmdline; echo; '
+        "cat ../data/history.db 2>/dev/null || echo hidden; "
+        "echo kept > ../data/workspaces/1/mine$$ && cat ../data/workspaces/1/mine$$"
+    )
+    work = tmp_path / "work"
+    work.mkdir()
+    codes = await asyncio.gather(*(sh(script, work, lines) for _ in range(12)))
+    assert codes == [0] * 12
+    out = lines.of("stdout")
+    assert sum("spawnerd.py" in line for line in out) == 12
+    assert out.count("hidden") == 12 and out.count("kept") == 12
+    assert len(_spawners(run_sandbox)) == 1  # one for the run, not one per step
+    assert (tmp_path / "data" / "history.db").read_text() == "secret"
+
+
+async def test_exit_codes_and_signals_come_back_as_from_a_child(
+    run_sandbox: StepSandbox, tmp_path: Path
+) -> None:
+    lines = Lines()
+    assert await sh("exit 3", tmp_path, lines) == 3
+    assert await sh("kill -TERM $$", tmp_path, lines) == -signal.SIGTERM
+    assert await sh("echo out; echo err >&2", tmp_path, lines) == 0
+    assert lines.of("stdout") == ["out"] and lines.of("stderr") == ["err"]
+
+
+async def test_what_cannot_start_raises_as_it_would_without_the_spawner(
+    run_sandbox: StepSandbox, tmp_path: Path
+) -> None:
+    lines = Lines()
+    (tmp_path / "plain.txt").write_text("not a program")
+    with pytest.raises(FileNotFoundError):
+        await run_streaming(
+            ["no-such-program-x"], env=dict(os.environ), cwd=tmp_path, on_line=lines
+        )
+    with pytest.raises(FileNotFoundError):
+        await sh("true", tmp_path / "missing", lines)
+    with pytest.raises(PermissionError):
+        await run_streaming(["./plain.txt"], env=dict(os.environ), cwd=tmp_path, on_line=lines)
+    assert _spawners(run_sandbox), "the spawner went on after the failures"
+    assert await sh("true", tmp_path, lines) == 0
+
+
+async def test_cancel_stops_the_steps_whole_group(run_sandbox: StepSandbox, tmp_path: Path) -> None:
+    lines = Lines()
+    pids = tmp_path / "pids"
+    task = asyncio.create_task(
+        sh(
+            f"sleep 600 & echo $! > {pids}.tmp; echo $$ >> {pids}.tmp; mv {pids}.tmp {pids}; wait",
+            tmp_path,
+            lines,
+            kill_grace=2.0,
+        )
+    )
+    await wait_for(pids.exists, timeout=20)
+    members = [int(p) for p in pids.read_text().split()]
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    await wait_for(
+        lambda: (
+            not any(
+                psutil.pid_exists(p) and psutil.Process(p).status() != psutil.STATUS_ZOMBIE
+                for p in members
+            )
+        ),
+        timeout=10,
+    )
+
+
+async def test_a_killed_spawner_ends_its_running_step_as_killed(
+    run_sandbox: StepSandbox, tmp_path: Path
+) -> None:
+    lines = Lines()
+    fifo = tmp_path / "go"
+    os.mkfifo(fifo)
+    started = asyncio.Event()
+    step = asyncio.create_task(
+        sh(f"echo up; read line < {fifo}", tmp_path, lines, on_start=lambda *_: started.set())
+    )
+    await asyncio.wait_for(started.wait(), 20)
+    [spawner] = _spawners(run_sandbox)
+    spawner.kill()
+    # the step lives on (as it would have under a bwrap of its own killed outright); once
+    # it ends, its end is seen although its parent is gone
+    fd = os.open(fifo, os.O_WRONLY)
+    os.write(fd, b"go\n")
+    os.close(fd)
+    assert await asyncio.wait_for(step, 20) == -signal.SIGKILL
+    # and later steps start under bwraps of their own
+    assert await sh('tr "\\0" " " < /proc/$PPID/cmdline', tmp_path, lines) == 0
+    assert "bwrap" in lines.of("stdout")[-1]
+
+
+async def test_a_request_too_big_for_the_socket_starts_under_its_own_bwrap(
+    run_sandbox: StepSandbox, tmp_path: Path
+) -> None:
+    lines = Lines()
+    # one variable may not pass 128 KiB (Linux's MAX_ARG_STRLEN): four of 60 KiB
+    big = {f"BIG{i}": "x" * (60 * 1024) for i in range(4)}
+    assert sum(map(len, big.values())) > MAX_REQUEST
+    env = {**os.environ, **big}
+    code = await run_streaming(
+        ["bash", "-c", 'echo ${#BIG3}; tr "\\0" " " < /proc/$PPID/cmdline'],
+        env=env,
+        cwd=tmp_path,
+        on_line=lines,
+    )
+    assert code == 0
+    assert lines.of("stdout")[0] == str(60 * 1024)
+    assert "bwrap" in lines.of("stdout")[1] and "spawnerd" not in lines.of("stdout")[1]
+
+
+async def test_closing_the_run_ends_its_spawner(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(sandbox.SPAWNER_ENV, "wait")
+    (tmp_path / "ws").mkdir()
+    box = StepSandbox([tmp_path / "secret"], tmp_path / "ws")
+    (tmp_path / "secret").write_text("x")
+    token = STEP_SANDBOX.set(box)
+    try:
+        assert await sh("true", tmp_path, Lines()) == 0
+        [spawner] = _spawners(box)
+    finally:
+        STEP_SANDBOX.reset(token)
+        await box.aclose()
+    await wait_for(
+        lambda: not psutil.pid_exists(spawner.pid) or spawner.status() == psutil.STATUS_ZOMBIE
+    )
+
+
+async def test_by_default_the_first_step_does_not_wait_for_the_spawner(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv(sandbox.SPAWNER_ENV, raising=False)
+    (tmp_path / "ws").mkdir()
+    (tmp_path / "secret").write_text("x")
+    box = StepSandbox([tmp_path / "secret"], tmp_path / "ws")
+    token = STEP_SANDBOX.set(box)
+    lines = Lines()
+    try:
+        assert await sh('tr "\\0" " " < /proc/$PPID/cmdline', tmp_path, lines) == 0
+        assert "bwrap" in lines.of("stdout")[0]
+        assert len(await _started(box)) == 1
+        assert await sh('tr "\\0" " " < /proc/$PPID/cmdline', tmp_path, lines) == 0
+        assert "spawnerd.py" in lines.of("stdout")[1]
+    finally:
+        STEP_SANDBOX.reset(token)
+        await box.aclose()
+
+
+async def _started(box: StepSandbox) -> list[psutil.Process]:
+    for spawner in list(box._spawners.values()):
+        await spawner.wait_ready()
+    return _spawners(box)
+
+
+def test_an_unknown_spawner_mode_is_an_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(sandbox.SPAWNER_ENV, "yes")
+    with pytest.raises(ValueError, match="FLOWTUI_SPAWNER must be one of 1, 0, wait"):
+        sandbox.spawner_mode()
