@@ -35,6 +35,7 @@ _SCRIPT = str(Path(__file__).with_name("spawnerd.py"))
 MAX_REQUEST = 200 * 1024
 _READ_SIZE = 1 << 20
 _READY_TIMEOUT = 10.0
+_KILLED = 128 + signal.SIGKILL  # how an exit that nobody saw is reported (as bwrap would)
 _CLOSE_TIMEOUT = 1.0
 
 
@@ -255,13 +256,13 @@ def _watch_orphan(proc: SpawnedProcess) -> None:
     try:
         pidfd = os.pidfd_open(proc.pid)
     except OSError:
-        proc._exit(-signal.SIGKILL)  # already gone
+        proc._exit(_KILLED)  # already gone
         return
 
     def gone() -> None:
         loop.remove_reader(pidfd)
         os.close(pidfd)
-        proc._exit(-signal.SIGKILL)
+        proc._exit(_KILLED)
 
     loop.add_reader(pidfd, gone)
 

@@ -12,7 +12,8 @@ The protocol, over the SOCK_SEQPACKET socket FD (one message per packet, JSON):
 - runner → here: {"id", "argv", "executable", "cwd", "env"}, with the step's stdout and
   stderr pipes attached (SCM_RIGHTS);
 - here → runner: {"ready": pid} once; {"id", "pid"} or {"id", "errno", "strerror",
-  "filename"} per request; {"exit": pid, "code": returncode} when a step exits.
+  "filename"} per request; {"exit": pid, "code": exit code} when a step exits (128 + N
+  for a step killed by signal N, as a bwrap per step reports it).
 When the runner's end closes, no more steps start; it exits once its steps have exited
 (a runner killed outright leaves its steps running, as without the sandbox: its orphan
 recovery stops them).
@@ -108,6 +109,8 @@ def serve(sock: socket.socket) -> None:
                 selector.unregister(pidfd)
                 os.close(pidfd)
                 code = proc.wait()
+                if code < 0:  # as bwrap reports a step it started itself: 128 + the signal
+                    code = 128 - code
                 if listening:
                     _send(sock, {"exit": proc.pid, "code": code})
 

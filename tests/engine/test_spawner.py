@@ -74,12 +74,13 @@ async def test_steps_start_in_the_runs_one_sandbox(
     assert (tmp_path / "data" / "history.db").read_text() == "secret"
 
 
-async def test_exit_codes_and_signals_come_back_as_from_a_child(
+async def test_exit_codes_and_signals_come_back_as_from_a_bwrap_per_step(
     run_sandbox: StepSandbox, tmp_path: Path
 ) -> None:
     lines = Lines()
     assert await sh("exit 3", tmp_path, lines) == 3
-    assert await sh("kill -TERM $$", tmp_path, lines) == -signal.SIGTERM
+    # 128 + N, as a bwrap per step reports it (the run's first steps may start so)
+    assert await sh("kill -TERM $$", tmp_path, lines) == 128 + signal.SIGTERM
     assert await sh("echo out; echo err >&2", tmp_path, lines) == 0
     assert lines.of("stdout") == ["out"] and lines.of("stderr") == ["err"]
 
@@ -146,7 +147,7 @@ async def test_a_killed_spawner_ends_its_running_step_as_killed(
     fd = os.open(fifo, os.O_WRONLY)
     os.write(fd, b"go\n")
     os.close(fd)
-    assert await asyncio.wait_for(step, 20) == -signal.SIGKILL
+    assert await asyncio.wait_for(step, 20) == 128 + signal.SIGKILL
     # and later steps start under bwraps of their own
     assert await sh('tr "\\0" " " < /proc/$PPID/cmdline', tmp_path, lines) == 0
     assert "bwrap" in lines.of("stdout")[-1]
@@ -220,3 +221,21 @@ def test_an_unknown_spawner_mode_is_an_error(monkeypatch: pytest.MonkeyPatch) ->
     monkeypatch.setenv(sandbox.SPAWNER_ENV, "yes")
     with pytest.raises(ValueError, match="FLOWTUI_SPAWNER must be one of 1, 0, wait"):
         sandbox.spawner_mode()
+
+
+@pytest.mark.parametrize("mode", ["0", "wait"])
+async def test_a_signalled_step_reports_the_same_code_either_way(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mode: str
+) -> None:
+    # the run's first steps may start under a bwrap of their own, later ones by its spawner:
+    # `on_exit_codes: [143]` must mean the same for both
+    monkeypatch.setenv(sandbox.SPAWNER_ENV, mode)
+    (tmp_path / "ws").mkdir()
+    (tmp_path / "secret").write_text("x")
+    box = StepSandbox([tmp_path / "secret"], tmp_path / "ws")
+    token = STEP_SANDBOX.set(box)
+    try:
+        assert await sh("kill -TERM $$", tmp_path, Lines()) == 128 + signal.SIGTERM
+    finally:
+        STEP_SANDBOX.reset(token)
+        await box.aclose()
