@@ -255,6 +255,11 @@ class StepSandbox:
             await found.wait_ready()
         return found if found.ready else None
 
+    @property
+    def busy(self) -> bool:
+        """Whether a step started by one of its spawners still runs."""
+        return any(spawner.busy for spawner in self._spawners.values())
+
     async def aclose(self) -> None:
         """Stop the run's spawners (once its steps are over)."""
         for task in list(self._starting):
@@ -312,6 +317,35 @@ class StepSandbox:
             return list(argv)
         _check_program(argv[0], Path(cwd), env)
         return mountns.command(argv, self.hidden, self.workspace, Path(cwd))
+
+
+class SandboxPool:
+    """The sandboxes of the runs whose steps a long-lived process (a worker) starts: one per
+    run, kept for its later steps, the least recently used idle ones closed beyond `size`."""
+
+    def __init__(self, size: int = 8) -> None:
+        self.size = size
+        self._boxes: dict[tuple[tuple[Path, ...], Path], StepSandbox] = {}
+        self._closing: set[asyncio.Task[None]] = set()
+
+    def get(self, hidden: Iterable[Path], workspace: Path) -> StepSandbox:
+        key = (tuple(hidden), workspace)
+        box = self._boxes.pop(key, None) or StepSandbox(key[0], workspace)
+        self._boxes[key] = box  # the most recently used last
+        idle = [k for k, b in self._boxes.items() if k != key and not b.busy]
+        for old in idle[: max(0, len(self._boxes) - self.size)]:
+            task = asyncio.get_running_loop().create_task(self._boxes.pop(old).aclose())
+            self._closing.add(task)
+            task.add_done_callback(self._closing.discard)
+        return box
+
+    async def aclose(self) -> None:
+        boxes = list(self._boxes.values())
+        self._boxes.clear()
+        for box in boxes:
+            await box.aclose()
+        if self._closing:
+            await asyncio.gather(*self._closing, return_exceptions=True)
 
 
 def spawner_mode() -> str:

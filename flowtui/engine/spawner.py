@@ -75,6 +75,11 @@ class Spawner:
         self.broken = False
 
     @property
+    def busy(self) -> bool:
+        """Whether a step it started (or is starting) still runs."""
+        return bool(self._running or self._pending)
+
+    @property
     def ready(self) -> bool:
         return self._ready.done() and not self.broken
 

@@ -34,7 +34,7 @@ from flowtui.engine.executors.base import StepContext, StepResult
 from flowtui.engine.executors.registry import get_executor
 from flowtui.engine.process import OUTPUT_THROTTLE
 from flowtui.engine.remote import RemoteJob
-from flowtui.engine.sandbox import STEP_SANDBOX, StepSandbox, warning
+from flowtui.engine.sandbox import STEP_SANDBOX, SandboxPool, warning
 from flowtui.engine.secrets import LogMasking, Masker, SecretError, resolve_secrets
 from flowtui.engine.states import StepStatus
 from flowtui.engine.stepenv import step_variables
@@ -79,6 +79,7 @@ class StepRunner:
         self._lines: dict[int, list[int]] = {}  # job → how many log lines its step wrote
         self._tidying: asyncio.Task[None] | None = None
         self._tidied = -TIDY_SECONDS
+        self.sandboxes = SandboxPool()  # per run: its steps' one sandbox on this machine
 
     async def run(self, job: RemoteJob, job_id: int) -> None:
         self._busy_runs[job.run_id] = self._busy_runs.get(job.run_id, 0) + 1
@@ -290,7 +291,7 @@ class StepRunner:
                 job.step, job.attempt, "system", "not sandboxed: sandbox: false", time.time()
             )
         hidden = () if step.sandbox is False else (self.options.workdir.absolute(),)
-        token = STEP_SANDBOX.set(StepSandbox(hidden, workspace))
+        token = STEP_SANDBOX.set(self.sandboxes.get(hidden, workspace))
         try:
             result = await self._unless_run_ends(job, job_id, get_executor(step.type).execute(ctx))
         finally:
@@ -374,6 +375,8 @@ async def serve(
         with contextlib.suppress(Exception):
             await asyncio.wait_for(store.close(), 5)
         await asyncio.to_thread(runner.reaper.close)
+        with contextlib.suppress(Exception):
+            await runner.sandboxes.aclose()
 
 
 async def _work_until_stopped(

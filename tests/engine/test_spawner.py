@@ -239,3 +239,40 @@ async def test_a_signalled_step_reports_the_same_code_either_way(
     finally:
         STEP_SANDBOX.reset(token)
         await box.aclose()
+
+
+async def test_a_pool_keeps_one_sandbox_per_run_and_closes_idle_ones_beyond_its_size(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(sandbox.SPAWNER_ENV, "wait")
+    (tmp_path / "secret").write_text("x")
+    pool = sandbox.SandboxPool(size=1)
+    spaces = [tmp_path / f"ws{i}" for i in range(3)]
+    for space in spaces:
+        space.mkdir()
+    fifo = tmp_path / "go"
+    os.mkfifo(fifo)
+    try:
+        first = pool.get([tmp_path / "secret"], spaces[0])
+        assert pool.get([tmp_path / "secret"], spaces[0]) is first  # its later steps
+        token = STEP_SANDBOX.set(first)
+        started = asyncio.Event()
+        long = asyncio.create_task(
+            sh(f"read line < {fifo}", tmp_path, Lines(), on_start=lambda *_: started.set())
+        )
+        await asyncio.wait_for(started.wait(), 20)
+        STEP_SANDBOX.reset(token)
+        second = pool.get([tmp_path / "secret"], spaces[1])
+        token = STEP_SANDBOX.set(second)
+        assert await sh("true", tmp_path, Lines()) == 0
+        STEP_SANDBOX.reset(token)
+        assert len(_spawners(first)) == 2  # the busy first run's is kept beyond the size
+        pool.get([tmp_path / "secret"], spaces[2])  # the idle second run's is closed
+        fd = os.open(fifo, os.O_WRONLY)
+        os.write(fd, b"go\n")
+        os.close(fd)
+        assert await asyncio.wait_for(long, 20) == 0
+        await wait_for(lambda: len(_spawners(first)) == 1, timeout=20)
+    finally:
+        await pool.aclose()
+    await wait_for(lambda: not _spawners(first), timeout=20)
