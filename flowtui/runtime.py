@@ -23,6 +23,7 @@ from flowtui.engine.bus import EventBus
 from flowtui.engine.logcap import LogLimits
 from flowtui.engine.owner import Owner
 from flowtui.engine.runner import Runner, RunnerOptions, WorkflowResolver
+from flowtui.engine.sandbox import spawner_mode
 from flowtui.model.loader import load_workflow, resolve_workflow
 from flowtui.model.workflow import Workflow
 from flowtui.store.runstore import RunStore
@@ -164,6 +165,7 @@ class Runtime:
         options = options or RuntimeOptions()
         if options.parallel is not None and options.parallel < 1:
             raise ValueError("--parallel must be at least 1")
+        spawner_mode()  # a bad FLOWTUI_SPAWNER is an error before anything runs
         store, interrupted = await open_history(options.db)
         bus = EventBus()
         sink = StoreSink(store, bus, options.log_limits)

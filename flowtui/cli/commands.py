@@ -168,6 +168,12 @@ async def open_runtime(args: argparse.Namespace, options: RuntimeOptions) -> Run
 
     if options.parallel is not None and options.parallel < 1:
         raise CliError("--parallel must be at least 1")
+    from flowtui.engine.sandbox import spawner_mode
+
+    try:
+        spawner_mode()
+    except ValueError as exc:
+        raise CliError(str(exc)) from None
     from flowtui.store.backends import check_given_path
 
     options.db = getattr(args, "db", None)
