@@ -46,6 +46,7 @@ from flowtui.engine.workspace import SCRATCH
 SPAWNER_ENV = "FLOWTUI_SPAWNER"
 _SPAWNER_MODES = ("1", "0", "wait")
 _MAX_SPAWNERS = 4
+_MAX_FOLDERS = 256
 _SYS_CREATE_RULESET = 444  # the same number on every architecture (asm-generic)
 _SYS_ADD_RULE = 445
 _SYS_RESTRICT_SELF = 446
@@ -234,6 +235,7 @@ class StepSandbox:
         # one per set of covers (a step whose cwd is in a covered folder needs other ones)
         self._spawners: dict[tuple[str, ...], Spawner] = {}
         self._starting: set[asyncio.Task[None]] = set()
+        self._wrappers: dict[str, tuple[str, ...]] = {}  # a step's cwd → its spawner's key
 
     async def spawner(self, cwd: str | Path) -> Spawner | None:
         """The run's spawner for a step in `cwd` once it is ready; None until then (the
@@ -242,7 +244,12 @@ class StepSandbox:
         mode = spawner_mode()
         if not self.hidden or mode == "0" or mechanism() != "bwrap":
             return None
-        key = tuple(mountns.wrapper(self.hidden, self.workspace, Path(cwd)))
+        where = os.fspath(cwd)
+        key = self._wrappers.get(where)
+        if key is None:  # its spawner's covers are fixed when it starts: worked out once
+            key = tuple(mountns.wrapper(self.hidden, self.workspace, Path(cwd)))
+            if len(self._wrappers) < _MAX_FOLDERS:
+                self._wrappers[where] = key
         found = self._spawners.get(key)
         if found is None:
             if len(self._spawners) >= _MAX_SPAWNERS:

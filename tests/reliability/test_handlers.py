@@ -132,11 +132,12 @@ steps:
     await wait_until(lambda: ready.exists() and watching.exists(), what="work to start")
     engine.runner.cancel(handle.run_id, by="tester")
     await wait_until(cleaning.exists, what="the always handler to start after the cancel")
-    # wait until the store shows work cancelled (events are written in batches)
+    # wait until the store shows work cancelled and the on_failure handler (a quick echo)
+    # done, before the second cancel could cut it short (events are written in batches)
     async with asyncio.timeout(10):
         while (steps := await _statuses(engine, handle.run_id))["work"][0] != (
             StepStatus.CANCELLED
-        ):
+        ) or steps["alert"][0] != StepStatus.SUCCEEDED:
             await asyncio.sleep(0.05)
     # handlers are not cut short by the first cancel
     assert steps["watchdog"][0] == steps["cleanup"][0] == StepStatus.RUNNING
