@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import gc
 import os
 import signal
 import sys
@@ -246,6 +247,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.detach and not is_detached_child():
         return _detach()
     user = current_user()
+    # what is loaded by now (the imports, the workflow) lives as long as the run: frozen,
+    # the collector's full passes do not walk it again and again (a big run's steps make
+    # hundreds of collections)
+    gc.freeze()
     if not getattr(args, "dry_run", False):
         from flowtui.engine import mountns
 
