@@ -235,6 +235,7 @@ class StepSandbox:
         # one per set of covers (a step whose cwd is in a covered folder needs other ones)
         self._spawners: dict[tuple[str, ...], Spawner] = {}
         self._starting: set[asyncio.Task[None]] = set()
+        self._closing: set[asyncio.Task[None]] = set()
         self._wrappers: dict[str, tuple[str, ...]] = {}  # a step's cwd → its spawner's key
 
     async def spawner(self, cwd: str | Path) -> Spawner | None:
@@ -255,12 +256,21 @@ class StepSandbox:
             if len(self._spawners) >= _MAX_SPAWNERS:
                 return None
             found = self._spawners[key] = Spawner()
+            found.on_idle = functools.partial(self._retire, key, found)
             task = asyncio.get_running_loop().create_task(found.start(key))
             self._starting.add(task)
             task.add_done_callback(self._starting.discard)
         if mode == "wait":
             await found.wait_ready()
         return found if found.ready else None
+
+    def _retire(self, key: tuple[str, ...], spawner: Spawner) -> None:
+        """Close an idle spawner; the next step of the run starts another."""
+        if self._spawners.get(key) is spawner and not spawner.busy:
+            del self._spawners[key]
+            task = asyncio.get_running_loop().create_task(spawner.aclose())
+            self._closing.add(task)
+            task.add_done_callback(self._closing.discard)
 
     @property
     def busy(self) -> bool:
@@ -275,6 +285,8 @@ class StepSandbox:
         self._spawners.clear()
         for spawner in spawners:
             await spawner.aclose()
+        if self._closing:
+            await asyncio.gather(*self._closing, return_exceptions=True)
 
     def environment(self, env: Mapping[str, str]) -> dict[str, str]:
         """`env`, with a TMPDIR the step may write to when its temp folder holds a hidden

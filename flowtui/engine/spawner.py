@@ -23,7 +23,7 @@ import os
 import signal
 import socket
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +35,7 @@ _SCRIPT = str(Path(__file__).with_name("spawnerd.py"))
 MAX_REQUEST = 200 * 1024
 _READ_SIZE = 1 << 20
 _READY_TIMEOUT = 10.0
+IDLE_SECONDS = 30.0
 _KILLED = 128 + signal.SIGKILL  # how an exit that nobody saw is reported (as bwrap would)
 _CLOSE_TIMEOUT = 1.0
 
@@ -73,6 +74,10 @@ class Spawner:
         self._early_exits: dict[int, int] = {}
         self._next_id = 0
         self.broken = False
+        # called once no step has run for IDLE_SECONDS (a run held at a gate for days
+        # need not keep a process): its sandbox closes it, and starts another when needed
+        self.on_idle: Callable[[], None] | None = None
+        self._idle: asyncio.TimerHandle | None = None
 
     @property
     def busy(self) -> bool:
@@ -158,6 +163,7 @@ class Spawner:
         if "ready" in message:
             if not self._ready.done():
                 self._ready.set_result(None)
+            self._idle_soon()
         elif "exit" in message:
             pid, code = int(message["exit"]), int(message["code"])
             proc = self._running.pop(pid, None)
@@ -165,8 +171,13 @@ class Spawner:
                 self._early_exits[pid] = code  # before its spawn reply was handled
             else:
                 proc._exit(code)
+            self._idle_soon()
         elif (future := self._pending.pop(int(message["id"]), None)) and not future.done():
             future.set_result(message)
+
+    def _idle_soon(self) -> None:
+        if not self.busy and self.on_idle is not None and self._idle is None:
+            self._idle = asyncio.get_running_loop().call_later(IDLE_SECONDS, self.on_idle)
 
     async def spawn(
         self,
@@ -181,6 +192,9 @@ class Spawner:
         used, as asyncio.create_subprocess_exec would."""
         if not self.ready or self._sock is None:
             return None
+        if self._idle is not None:
+            self._idle.cancel()
+            self._idle = None
         self._next_id += 1
         ident = self._next_id
         request = {
@@ -238,6 +252,8 @@ class Spawner:
 
     async def aclose(self) -> None:
         """No more steps: the spawner exits once its steps have (not waited past a second)."""
+        if self._idle is not None:
+            self._idle.cancel()
         self._detach()
         for proc in self._running.values():
             _watch_orphan(proc)

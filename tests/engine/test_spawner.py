@@ -12,6 +12,7 @@ import psutil
 import pytest
 
 from flowtui.engine import mountns, sandbox
+from flowtui.engine import spawner as spawner_module
 from flowtui.engine.process import run_streaming
 from flowtui.engine.sandbox import STEP_SANDBOX, StepSandbox
 from flowtui.engine.spawner import MAX_REQUEST
@@ -276,3 +277,18 @@ async def test_a_pool_keeps_one_sandbox_per_run_and_closes_idle_ones_beyond_its_
     finally:
         await pool.aclose()
     await wait_for(lambda: not _spawners(first), timeout=20)
+
+
+async def test_an_idle_spawner_is_closed_and_the_next_step_starts_another(
+    run_sandbox: StepSandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a run held at a gate for days keeps no process of its own
+    monkeypatch.setattr(spawner_module, "IDLE_SECONDS", 0.01)
+    lines = Lines()
+    assert await sh("true", tmp_path, lines) == 0
+    [first] = _spawners(run_sandbox)
+    await wait_for(lambda: not _spawners(run_sandbox), timeout=20)
+    assert await sh('tr "\\0" " " < /proc/$PPID/cmdline', tmp_path, lines) == 0
+    assert "spawnerd.py" in lines.of("stdout")[-1]
+    [second] = _spawners(run_sandbox)
+    assert second.pid != first.pid
