@@ -177,7 +177,12 @@ class Spawner:
 
     def _idle_soon(self) -> None:
         if not self.busy and self.on_idle is not None and self._idle is None:
-            self._idle = asyncio.get_running_loop().call_later(IDLE_SECONDS, self.on_idle)
+            self._idle = asyncio.get_running_loop().call_later(IDLE_SECONDS, self._idled)
+
+    def _idled(self) -> None:
+        self._idle = None
+        if not self.busy and self.on_idle is not None:
+            self.on_idle()
 
     async def spawn(
         self,
