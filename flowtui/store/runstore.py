@@ -16,7 +16,7 @@ import time
 from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flowtui.engine.events import AttemptEnded, Event
 from flowtui.engine.owner import STALE_AFTER, Owner
@@ -36,7 +36,6 @@ from flowtui.engine.states import RunStatus, StepStatus
 from flowtui.store import seal
 from flowtui.store.apply import _apply_batch
 from flowtui.store.backends import HistoryDb, open_database
-from flowtui.store.filters import LogFilter, RunFilter
 from flowtui.store.heartbeat import HeartbeatThread
 from flowtui.store.recovery import RecoveryMixin, _owner_dead
 from flowtui.store.rows import (
@@ -51,6 +50,9 @@ from flowtui.store.rows import (
 )
 from flowtui.store.transitions import move_run, move_step, run_status_of
 from flowtui.store.usual import usual_durations
+
+if TYPE_CHECKING:  # only the history commands build filters (#18: run starts without)
+    from flowtui.store.filters import LogFilter, RunFilter
 
 COMMAND_KINDS = frozenset({"approve", "reject", "cancel"})
 # the roles a user is a member of, directly or through other roles, as granted
