@@ -111,6 +111,7 @@ NOT_ON_THE_RUN_PATH = (
     "platformdirs",  # the history is given
     "flowtui.control",
     "flowtui.cli.filters",
+    "flowtui.store.filters",
     "flowtui.cli.jsonout",
     "flowtui.model.circleci.config",
     "flowtui.model.circleci.select",
