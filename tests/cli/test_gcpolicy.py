@@ -1,13 +1,17 @@
 """flowtui/cli/gcpolicy.py: a flowtui process runs its command with the collector on and
-its start-up heap frozen; a caller of `main(argv)` keeps its collector as it was."""
+its start-up heap frozen; a caller of `main(argv)` finds its collector on afterwards."""
 
 from __future__ import annotations
 
+import argparse
 import gc
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+from flowtui.cli import commands
 from flowtui.cli.main import main
 
 PROBE = """
@@ -46,9 +50,19 @@ def test_the_flowtui_process_runs_its_command_collecting_with_the_start_frozen(
     assert said == ["during True True", "after 0 True"], done.stdout + done.stderr
 
 
-def test_a_caller_of_main_keeps_its_collector(tmp_path: Path) -> None:
+def test_a_caller_of_main_keeps_its_collector(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     flow = _flow(tmp_path)
     frozen = gc.get_freeze_count()
+    seen: list[tuple[bool, int]] = []
+    run = commands.cmd_run
+
+    def probed(args: argparse.Namespace) -> int:
+        seen.append((gc.isenabled(), gc.get_freeze_count()))
+        return run(args)
+
+    monkeypatch.setattr(commands, "cmd_run", probed)
     assert main(["run", str(flow), "--quiet", "--db", str(tmp_path / "h.db")]) == 0
+    assert seen == [(True, frozen)]
     assert gc.isenabled()
-    assert gc.get_freeze_count() == frozen
