@@ -158,17 +158,8 @@ class RunStore(RecoveryMixin):
     # ----------------------------------------------------------------- workflows
 
     async def upsert_workflow(self, name: str, path: str | None, source_hash: str) -> None:
-        now = time.time()
         async with self.db.transaction() as conn:
-            await conn.execute(
-                """INSERT INTO workflows (name, path, source_hash, first_seen, last_seen)
-                   VALUES (?, ?, ?, ?, ?)
-                   ON CONFLICT (name) DO UPDATE SET
-                     path = COALESCE(excluded.path, workflows.path),
-                     source_hash = excluded.source_hash,
-                     last_seen = excluded.last_seen""",
-                (name, path, source_hash, now, now),
-            )
+            await _upsert_workflow(conn, name, path, source_hash, time.time())
 
     async def workflow_paused(self, name: str) -> bool:
         row = await self.db.fetchone("SELECT paused FROM workflows WHERE name = ?", (name,))
@@ -205,9 +196,12 @@ class RunStore(RecoveryMixin):
         concurrency_limit: int | None = None,
         left_out: Mapping[str, str] = {},
         environment: str | None = None,
+        source_hash: str | None = None,
     ) -> int:
         now = time.time()
         async with self.db.transaction() as conn:
+            if source_hash is not None:  # the workflow seen, in the same transaction (#18)
+                await _upsert_workflow(conn, workflow, workflow_path, source_hash, now)
             row = await _one(
                 conn,
                 """INSERT INTO runs (workflow, status, trigger, triggered_by, params, git_commit,
@@ -824,6 +818,20 @@ class RunStore(RecoveryMixin):
             "SELECT * FROM events WHERE id > ? ORDER BY id LIMIT ?", (after_id, limit)
         )
         return _event_records(rows)
+
+
+async def _upsert_workflow(
+    conn: Any, name: str, path: str | None, source_hash: str, now: float
+) -> None:
+    await conn.execute(
+        """INSERT INTO workflows (name, path, source_hash, first_seen, last_seen)
+           VALUES (?, ?, ?, ?, ?)
+           ON CONFLICT (name) DO UPDATE SET
+             path = COALESCE(excluded.path, workflows.path),
+             source_hash = excluded.source_hash,
+             last_seen = excluded.last_seen""",
+        (name, path, source_hash, now, now),
+    )
 
 
 def _event_records(rows: Sequence[Any]) -> list[EventRecord]:
