@@ -22,6 +22,8 @@ from pathlib import Path
 
 BAR_SECONDS = 0.2
 HEAVY = ("textual", "networkx", "httpx", "rich.console", "watchfiles")
+# ... and what issue #18 made lazy: a one-step shell run needs none of them
+HEAVY += ("flowtui.model.circleci.config", "flowtui.control", "statistics", "platformdirs")
 
 PROBE = """
 import sys, time

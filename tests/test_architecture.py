@@ -11,6 +11,7 @@ from __future__ import annotations
 import pkgutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -98,3 +99,39 @@ def test_headless_cli_modules_do_not_load_the_dashboard() -> None:
     headless = ["flowtui.cli.notifying", "flowtui.notify"]
     culprit = first_importer(headless, ("flowtui.tui", "textual"))
     assert culprit is None, f"{culprit[0]} loads {culprit[1]}" if culprit else ""
+
+
+# what a one-step `flowtui run` of a shell step leaves unimported (issue #18: start-up)
+NOT_ON_THE_RUN_PATH = (
+    "textual",
+    "networkx",
+    "httpx",
+    "rich",
+    "statistics",
+    "platformdirs",  # the history is given
+    "flowtui.control",
+    "flowtui.cli.filters",
+    "flowtui.store.filters",
+    "flowtui.cli.jsonout",
+    "flowtui.model.circleci.config",
+    "flowtui.model.circleci.select",
+    "flowtui.engine.executors.http",
+    "flowtui.engine.executors.terraform",
+    "flowtui.engine.executors.circleci_job",
+    "flowtui.engine.executors.python_call",
+)
+
+
+def test_a_one_step_run_imports_only_what_it_needs(tmp_path: Path) -> None:
+    flow = tmp_path / "flow.yaml"
+    flow.write_text("name: one\nsandbox: false\nsteps:\n  only: {run: 'true'}\n")
+    code = (
+        "import sys\nfrom flowtui.cli.main import main\n"
+        f"code = main(['run', {str(flow)!r}, '--quiet', '--db', {str(flow.parent / 'h.db')!r}])\n"
+        f"loaded = [m for m in {NOT_ON_THE_RUN_PATH!r} if m in sys.modules]\n"
+        "print(code, ','.join(loaded))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=tmp_path
+    )
+    assert done.stdout.splitlines()[-1].split(" ") == ["0", ""], done.stdout + done.stderr

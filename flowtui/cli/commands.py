@@ -18,7 +18,6 @@ from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
-from flowtui import control
 from flowtui.cli.circleci_args import loader_parameters, orbs_dir, run_ref
 from flowtui.cli.console import (
     COLOURS,
@@ -33,8 +32,6 @@ from flowtui.cli.console import (
     use_colour,
 )
 from flowtui.cli.detach import DetachError, announce_run_id, is_detached_child, start_detached
-from flowtui.cli.filters import FilterError, filter_words, left_out_note, log_filter, run_filter
-from flowtui.cli.jsonout import JsonReporter
 from flowtui.cli.prompt import InlineApprover, can_prompt
 from flowtui.cli.visible import same_filter
 from flowtui.engine.identity import current_user
@@ -55,10 +52,10 @@ from flowtui.model.loader import (
 from flowtui.model.workflow import Workflow
 from flowtui.store.db import StoreError, StoreFullError
 from flowtui.store.runstore import RunStore
-from flowtui.store.usual import step_pace
 from flowtui.timefmt import fmt_clock, fmt_duration
 
 if TYPE_CHECKING:  # the engine is imported only by the commands that run something
+    from flowtui.cli.jsonout import JsonReporter
     from flowtui.cli.progress import Footer
     from flowtui.engine.logcap import LogLimits
     from flowtui.engine.runner import RunHandle
@@ -227,6 +224,9 @@ def _paint() -> Painter:
 
 
 def _checked(parse: Callable[[argparse.Namespace], _F], args: argparse.Namespace) -> _F:
+    # the filters are imported by the commands that use them: `flowtui run` starts without
+    from flowtui.cli.filters import FilterError
+
     try:
         return parse(args)
     except FilterError as exc:
@@ -319,7 +319,9 @@ def _chosen_workflow(
         raise CliError(f"cannot read {path}: {exc.strerror or exc}") from None
     try:
         if workflow is not None and not circleci.split_marker(workflow.source)[1]:
-            return circleci.pick(workflow, choice)  # a flowtui file
+            if choice is None:  # a flowtui file (pick would load the CircleCI translator)
+                return workflow, ()
+            return circleci.pick(workflow, choice)  # which refuses the choice
         given = loader_parameters(params, args)
         branch = None if run_ref(args) else checkout_branch(path.resolve().parent)
         if branch:  # the branch the run gets: recorded, so a rerun decides `when:` alike
@@ -333,6 +335,8 @@ def _chosen_workflow(
 
 
 def cmd_rerun(args: argparse.Namespace) -> int:
+    from flowtui import control  # not at the top: `flowtui run` starts without it (#18)
+
     dirs = search_dirs(args)
     user = current_user()
 
@@ -371,11 +375,12 @@ async def _execute(
     runtime = await open_runtime(args, options)
     store, runner = runtime.store, runtime.runner
     as_json = bool(getattr(args, "json", False))
-    reporter: ConsoleReporter | JsonReporter = (
-        JsonReporter(show_logs=not args.quiet)
-        if as_json
-        else ConsoleReporter(show_logs=not args.quiet)
-    )
+    json_reporter: JsonReporter | None = None
+    if as_json:
+        from flowtui.cli.jsonout import JsonReporter
+
+        json_reporter = JsonReporter(show_logs=not args.quiet)
+    reporter = json_reporter or ConsoleReporter(show_logs=not args.quiet)
     # a person at the terminal may approve a hold right there (not in --json: for scripts)
     inline = None if as_json or not can_prompt() else InlineApprover(store, current_user())
     loop = asyncio.get_running_loop()
@@ -455,8 +460,8 @@ async def _execute(
         run = await store.get_run(run_id)
         steps = await store.get_steps(run_id)
         approvals = await store.get_approvals(run_id)
-        if run is not None and isinstance(reporter, JsonReporter):
-            await reporter.summary(store, run_id)
+        if run is not None and json_reporter is not None:
+            await json_reporter.summary(store, run_id)
         elif run is not None:
             print()
             print(render_summary(run, steps, approvals, _paint()))
@@ -557,6 +562,8 @@ def cmd_history(args: argparse.Namespace) -> int:
 
 
 async def _history(args: argparse.Namespace) -> int:
+    from flowtui.cli.filters import filter_words, left_out_note, run_filter
+
     paint = _paint()
     filters = _checked(run_filter, args)
     store = await open_store(args, read_only=True)
@@ -615,6 +622,9 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 
 async def _show(args: argparse.Namespace) -> int:
+    from flowtui.cli.filters import left_out_note
+    from flowtui.store.usual import step_pace
+
     paint = _paint()
     store = await open_store(args, read_only=True)
     try:
@@ -693,6 +703,8 @@ def cmd_logs(args: argparse.Namespace) -> int:
 
 
 async def _logs(args: argparse.Namespace) -> int:
+    from flowtui.cli.filters import log_filter
+
     paint = _paint()
     filters = _checked(log_filter, args)
     store = await open_store(args, read_only=True)
@@ -746,6 +758,8 @@ def cmd_reject(args: argparse.Namespace) -> int:
 
 
 async def _decide(args: argparse.Namespace, *, approve: bool) -> int:
+    from flowtui import control
+
     store = await open_store(args)
     try:
         try:
@@ -794,6 +808,8 @@ def cmd_resume(args: argparse.Namespace) -> int:
 
 
 async def _set_paused(args: argparse.Namespace, *, paused: bool) -> int:
+    from flowtui import control
+
     workflow = find_workflow(args.workflow, search_dirs(args))
     store = await open_store(args)
     try:
@@ -822,6 +838,8 @@ def cmd_cancel(args: argparse.Namespace) -> int:
 
 
 async def _cancel(args: argparse.Namespace) -> int:
+    from flowtui import control
+
     store = await open_store(args)
     try:
         run = await resolve_run(store, args.run)

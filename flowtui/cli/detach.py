@@ -16,8 +16,6 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-import platformdirs
-
 RUN_ID_FD = "FLOWTUI_RUN_ID_FD"
 DETACH_FLAGS = frozenset({"--detach", "-d"})
 
@@ -41,6 +39,8 @@ def announce_run_id(run_id: int) -> None:
 
 
 def log_folder() -> Path:
+    import platformdirs  # `flowtui run` without --detach starts without it (issue #18)
+
     return Path(platformdirs.user_data_dir("flowtui")) / "detached"
 
 

@@ -12,7 +12,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-from flowtui.cli import options
+from flowtui.cli import gcpolicy, options
 from flowtui.cli.examples import attach_examples, closest
 from flowtui.cli.visible import visible_stdout
 
@@ -404,6 +404,8 @@ def _command_parser(
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    if argv is None:  # this process is flowtui (not a caller of main): see gcpolicy
+        gcpolicy.starting()
     parser = build_parser()
     args, extra = parser.parse_known_args(
         _dashboard_by_default(parser, list(sys.argv[1:] if argv is None else argv))
@@ -471,6 +473,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         handler = cmd_show_insight
     if handler is None:
         parser.error(f"unknown command {args.command}")
+    if argv is None:
+        gcpolicy.started()
     try:
         shown = args.command in VISIBLE_COMMANDS and not getattr(args, "raw", False)
         with visible_stdout(shown):

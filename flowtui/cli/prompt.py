@@ -17,7 +17,6 @@ import sys
 from collections.abc import Callable
 from typing import TextIO
 
-from flowtui import control
 from flowtui.cli.visible import terminal_of
 from flowtui.engine.events import Event, StepStatusChanged
 from flowtui.engine.states import StepStatus
@@ -124,6 +123,8 @@ class InlineApprover:
         return line.strip()
 
     async def _ask_in_turn(self) -> None:
+        from flowtui import control  # only when asking: `flowtui run` starts without it
+
         while True:
             run_id, step = await self._holds.get()
             with self.around():
@@ -139,6 +140,8 @@ class InlineApprover:
         self.out.flush()
 
     async def _offer(self, run_id: int, step: str) -> None:
+        from flowtui import control  # only when asking: `flowtui run` starts without it
+
         await self.store.flush_writes()  # the hold is in the history before we read it
         # may this user approve it at all (an approver, not its starter when self-approval
         # is off, not one who approved it already)? Its inputs are asked next.

@@ -77,8 +77,10 @@ class RunLedger(Protocol):
         concurrency_limit: int | None = None,
         left_out: Mapping[str, str] = ...,
         environment: str | None = None,
+        source_hash: str | None = None,
     ) -> int:
-        """Record a new queued run with its steps; returns its id."""
+        """Record a new queued run with its steps; returns its id.  With `source_hash`,
+        also what `upsert_workflow` records (path: `workflow_path`), in the same write."""
         ...
 
     async def try_start_run(

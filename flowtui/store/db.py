@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import aiosqlite
-import platformdirs
 
 log = logging.getLogger("flowtui.store")
 _T = TypeVar("_T")
@@ -291,6 +290,8 @@ def default_db_path() -> Path:
     env = os.environ.get("FLOWTUI_DB")
     if env:
         return Path(env).expanduser()
+    import platformdirs  # only without FLOWTUI_DB or --db (issue #18: start-up)
+
     return Path(platformdirs.user_data_dir("flowtui")) / "flowtui.db"
 
 

@@ -25,8 +25,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
-import platformdirs
-
 from flowtui.store.db import StoreError, StoreFullError, StoreUnavailableError
 
 if TYPE_CHECKING:
@@ -554,6 +552,8 @@ class PgDatabase:
         """Run workspaces of this database on this machine (they are local folders)."""
         parts = urlsplit(self.url)
         name = re.sub(r"[^A-Za-z0-9_.-]", "_", f"{parts.hostname}_{parts.port}{parts.path}")
+        import platformdirs  # the SQLite path starts without it (issue #18)
+
         return Path(platformdirs.user_data_dir("flowtui")) / "workspaces" / name
 
     @classmethod

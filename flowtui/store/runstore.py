@@ -16,7 +16,7 @@ import time
 from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flowtui.engine.events import AttemptEnded, Event
 from flowtui.engine.owner import STALE_AFTER, Owner
@@ -36,7 +36,6 @@ from flowtui.engine.states import RunStatus, StepStatus
 from flowtui.store import seal
 from flowtui.store.apply import _apply_batch
 from flowtui.store.backends import HistoryDb, open_database
-from flowtui.store.filters import LogFilter, RunFilter
 from flowtui.store.heartbeat import HeartbeatThread
 from flowtui.store.recovery import RecoveryMixin, _owner_dead
 from flowtui.store.rows import (
@@ -51,6 +50,9 @@ from flowtui.store.rows import (
 )
 from flowtui.store.transitions import move_run, move_step, run_status_of
 from flowtui.store.usual import usual_durations
+
+if TYPE_CHECKING:  # only the history commands build filters (#18: run starts without)
+    from flowtui.store.filters import LogFilter, RunFilter
 
 COMMAND_KINDS = frozenset({"approve", "reject", "cancel"})
 # the roles a user is a member of, directly or through other roles, as granted
@@ -156,17 +158,8 @@ class RunStore(RecoveryMixin):
     # ----------------------------------------------------------------- workflows
 
     async def upsert_workflow(self, name: str, path: str | None, source_hash: str) -> None:
-        now = time.time()
         async with self.db.transaction() as conn:
-            await conn.execute(
-                """INSERT INTO workflows (name, path, source_hash, first_seen, last_seen)
-                   VALUES (?, ?, ?, ?, ?)
-                   ON CONFLICT (name) DO UPDATE SET
-                     path = COALESCE(excluded.path, workflows.path),
-                     source_hash = excluded.source_hash,
-                     last_seen = excluded.last_seen""",
-                (name, path, source_hash, now, now),
-            )
+            await _upsert_workflow(conn, name, path, source_hash, time.time())
 
     async def workflow_paused(self, name: str) -> bool:
         row = await self.db.fetchone("SELECT paused FROM workflows WHERE name = ?", (name,))
@@ -203,9 +196,12 @@ class RunStore(RecoveryMixin):
         concurrency_limit: int | None = None,
         left_out: Mapping[str, str] = {},
         environment: str | None = None,
+        source_hash: str | None = None,
     ) -> int:
         now = time.time()
         async with self.db.transaction() as conn:
+            if source_hash is not None:  # the workflow seen, in the same transaction (#18)
+                await _upsert_workflow(conn, workflow, workflow_path, source_hash, now)
             row = await _one(
                 conn,
                 """INSERT INTO runs (workflow, status, trigger, triggered_by, params, git_commit,
@@ -822,6 +818,20 @@ class RunStore(RecoveryMixin):
             "SELECT * FROM events WHERE id > ? ORDER BY id LIMIT ?", (after_id, limit)
         )
         return _event_records(rows)
+
+
+async def _upsert_workflow(
+    conn: Any, name: str, path: str | None, source_hash: str, now: float
+) -> None:
+    await conn.execute(
+        """INSERT INTO workflows (name, path, source_hash, first_seen, last_seen)
+           VALUES (?, ?, ?, ?, ?)
+           ON CONFLICT (name) DO UPDATE SET
+             path = COALESCE(excluded.path, workflows.path),
+             source_hash = excluded.source_hash,
+             last_seen = excluded.last_seen""",
+        (name, path, source_hash, now, now),
+    )
 
 
 def _event_records(rows: Sequence[Any]) -> list[EventRecord]:

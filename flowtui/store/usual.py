@@ -8,7 +8,6 @@ usually 0.2 s)"), the live flag on a step running long, and a running run's ETA.
 
 from __future__ import annotations
 
-import statistics
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
@@ -54,6 +53,8 @@ async def usual_durations(
     samples: dict[str, list[float]] = {}
     for row in rows:
         samples.setdefault(row["name"], []).append(max(0.0, float(row["duration"])))
+    import statistics  # here, not at the top: `flowtui run` starts without it (issue #18)
+
     return {name: float(statistics.median(values)) for name, values in samples.items()}
 
 

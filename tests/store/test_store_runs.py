@@ -342,6 +342,20 @@ async def test_workflows_and_pause(store: RunStore) -> None:
     assert await store.workflow_paused("new")
 
 
+async def test_a_run_records_its_workflow_in_its_own_write(store: RunStore) -> None:
+    """The runner gives create_run the workflow's hash (#18: one transaction, not two)."""
+    await store.set_paused("wf", True)
+    run_id = await store.create_run(
+        workflow="wf", steps=[], workflow_path="/b.yaml", source_hash="h3"
+    )
+    row = await store.db.fetchone("SELECT path, source_hash FROM workflows WHERE name = 'wf'")
+    assert row is not None and tuple(row) == ("/b.yaml", "h3")
+    assert await store.workflow_paused("wf")  # as upsert_workflow: the pause is kept
+    assert (await store.get_run(run_id)) is not None
+    await store.create_run(workflow="other", steps=[])  # no hash: no workflow row
+    assert await store.db.fetchone("SELECT 1 FROM workflows WHERE name = 'other'") is None
+
+
 async def test_heartbeat_claims_active_runs_only(store: RunStore) -> None:
     active = await store.create_run(workflow="wf", steps=[])
     done = await store.create_run(workflow="wf", steps=[])

@@ -8,30 +8,37 @@ group (loaded once, by flowtui.model.steptypes; see docs/plugins.md).
 
 from __future__ import annotations
 
+import importlib
 import inspect
 from collections.abc import Callable
 from typing import cast
 
-from flowtui.engine.executors.ansible import AnsibleExecutor
 from flowtui.engine.executors.base import StepExecutor
-from flowtui.engine.executors.circleci_job import CircleCIJobExecutor
-from flowtui.engine.executors.http import HttpExecutor
-from flowtui.engine.executors.notify import NotifyExecutor
-from flowtui.engine.executors.python_call import PythonCallExecutor
 from flowtui.engine.executors.script import ScriptExecutor
-from flowtui.engine.executors.terraform import TerraformExecutor, TofuExecutor
 
 ENTRY_POINT_GROUP = "flowtui.steps"
 
+
+def _bundled(module: str, name: str) -> Callable[[], StepExecutor]:
+    """A bundled executor whose module is imported when a step of its type first runs:
+    `flowtui run` of shell steps starts without them (issue #18)."""
+
+    def make() -> StepExecutor:
+        factory = getattr(importlib.import_module(f"flowtui.engine.executors.{module}"), name)
+        return cast("StepExecutor", factory())
+
+    return make
+
+
 EXECUTORS: dict[str, Callable[[], StepExecutor]] = {
     ScriptExecutor.type_name: ScriptExecutor,
-    HttpExecutor.type_name: HttpExecutor,
-    NotifyExecutor.type_name: NotifyExecutor,
-    AnsibleExecutor.type_name: AnsibleExecutor,
-    PythonCallExecutor.type_name: PythonCallExecutor,
-    TerraformExecutor.type_name: TerraformExecutor,
-    TofuExecutor.type_name: TofuExecutor,
-    CircleCIJobExecutor.type_name: CircleCIJobExecutor,
+    "http": _bundled("http", "HttpExecutor"),
+    "notify": _bundled("notify", "NotifyExecutor"),
+    "ansible": _bundled("ansible", "AnsibleExecutor"),
+    "python": _bundled("python_call", "PythonCallExecutor"),
+    "terraform": _bundled("terraform", "TerraformExecutor"),
+    "tofu": _bundled("terraform", "TofuExecutor"),
+    "circleci-job": _bundled("circleci_job", "CircleCIJobExecutor"),
 }
 
 

@@ -21,6 +21,7 @@ from typing import Any
 
 from flowtui.model.branches import JobFilter, entry_error, normalize_filter
 from flowtui.model.circleci.checkout import checkout_branch
+from flowtui.model.circleci.detect import MARKER, split_marker
 from flowtui.model.circleci.orbs import Definition, Library, Orb, build_library, orbs_folder
 from flowtui.model.circleci.params import (
     PIPELINE_ENV,
@@ -45,9 +46,9 @@ ORB_JOB_STEP_TYPE = "orb-job"  # a job of an orb that is not available: skipped 
 STEP_TYPES = (JOB_STEP_TYPE, ORB_JOB_STEP_TYPE)
 DEFAULT_SHELL = "/bin/bash -eo pipefail"
 DEFAULT_WORKING_DIRECTORY = "~/project"
-# a rerun reloads the text its run recorded; this trailing comment says which workflow it was
-MARKER = "# flowtui: circleci workflow "
-# ... and this one, above it, the pipeline parameters given on the command line (JSON)
+# a rerun reloads the text its run recorded: a trailing comment (detect.MARKER) says which
+# workflow it was, and this one, above it, the pipeline parameters given on the command line
+# (JSON)
 PARAMS_MARKER = "# flowtui: circleci pipeline parameters "
 # ... and this one, above that, the `--orbs-dir` the run used
 ORBS_DIR_MARKER = "# flowtui: circleci orbs dir "
@@ -106,34 +107,6 @@ class CircleConfig:
 
     def listing(self) -> str:
         return "workflows: " + (", ".join(self.workflows) or "none")
-
-
-def is_circleci_path(path: str | Path) -> bool:
-    """`.../.circleci/config.yml` (or .yaml)."""
-    p = Path(path)
-    return p.parent.name == ".circleci" and p.name in ("config.yml", "config.yaml")
-
-
-def looks_like_circleci(value: Any) -> bool:
-    """A parsed document with CircleCI's top-level keys and none of flowtui's.
-
-    `jobs` may be missing when `orbs` provide them (a setup or continuation config).
-    """
-    return (
-        isinstance(value, Mapping)
-        and all(k in value for k in ("version", "workflows"))
-        and ("jobs" in value or "orbs" in value)
-        and "steps" not in value
-    )
-
-
-def split_marker(text: str) -> tuple[str, str | None]:
-    """(the config text, the workflow named by a trailing MARKER line or None)."""
-    body = text.rstrip("\n")
-    head, _, last = body.rpartition("\n")
-    if last.startswith(MARKER):
-        return head + "\n", last[len(MARKER) :].strip() or None
-    return text, None
 
 
 def _split_last_line(text: str, marker: str) -> tuple[str, str | None]:

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
-from flowtui.model.circleci.config import CircleConfig, Note, load_config_text, split_marker
+from flowtui.model.circleci.config import CircleConfig, Note, load_config_text
+from flowtui.model.circleci.detect import split_marker
 from flowtui.model.errors import Problem, WorkflowError
 from flowtui.model.workflow import SourcePos, Workflow
 from flowtui.model.yamlsafe import MAX_FILE_BYTES, decode
