@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
+import select
 import shutil
 import subprocess
 import tempfile
@@ -70,17 +71,33 @@ def _probe() -> bool:
         return False
     probe = [tool, *_BASE, "--tmpfs", tempfile.gettempdir(), "--", "true"]
     try:
-        done = subprocess.run(
+        proc = subprocess.Popen(
             probe,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
-            timeout=_PROBE_TIMEOUT,
-            check=False,
         )
-    except (OSError, subprocess.SubprocessError):
+    except OSError:
         return False
-    return done.returncode == 0
+    # waited for through a pidfd: Popen.wait(timeout) polls with sleeps (up to 10 ms late
+    # for a probe of a few ms, on the first step's path)
+    try:
+        pidfd = os.pidfd_open(proc.pid)
+    except OSError:
+        pidfd = None
+    try:
+        if pidfd is not None and not select.select([pidfd], [], [], _PROBE_TIMEOUT)[0]:
+            proc.kill()
+            proc.wait()
+            return False
+        return proc.wait(timeout=_PROBE_TIMEOUT) == 0
+    except subprocess.SubprocessError:
+        proc.kill()
+        proc.wait()
+        return False
+    finally:
+        if pidfd is not None:
+            os.close(pidfd)
 
 
 def covers(hidden: Iterable[Path], workspace: Path, cwd: Path) -> list[str]:

@@ -26,13 +26,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ctypes
-import ctypes.util
 import errno
 import functools
 import os
-import platform
 import shutil
 import stat
+import sys
 import tempfile
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextvars import ContextVar
@@ -74,25 +73,27 @@ class _PathBeneathAttr(ctypes.Structure):
     _fields_ = [("allowed_access", ctypes.c_uint64), ("parent_fd", ctypes.c_int32)]
 
 
+@functools.cache
 def _libc() -> ctypes.CDLL | None:
-    if platform.system() != "Linux":
+    """The C library, once asked for (Linux only).  CDLL(None) is the running program's own
+    symbols, libc's among them: ctypes.util.find_library would run `ldconfig -p` (~5 ms of
+    every start-up)."""
+    if not sys.platform.startswith("linux"):
         return None
     try:
-        return ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
+        return ctypes.CDLL(None, use_errno=True)
     except OSError:
         return None
-
-
-_LIBC = _libc()
 
 
 @functools.cache
 def abi_version() -> int:
     """The kernel's Landlock ABI version; 0 where there is none (or it is disabled)."""
-    if _LIBC is None:
+    libc = _libc()
+    if libc is None:
         return 0
-    _LIBC.syscall.restype = ctypes.c_long
-    version = _LIBC.syscall(_SYS_CREATE_RULESET, None, ctypes.c_size_t(0), _CREATE_RULESET_VERSION)
+    libc.syscall.restype = ctypes.c_long
+    version = libc.syscall(_SYS_CREATE_RULESET, None, ctypes.c_size_t(0), _CREATE_RULESET_VERSION)
     return max(0, int(version))
 
 
@@ -144,10 +145,11 @@ def _syscall_error(what: str) -> OSError:
 
 class _Ruleset:
     def __init__(self, abi: int) -> None:
-        assert _LIBC is not None
+        libc = _libc()
+        assert libc is not None
         self.handled = handled_rights(abi)
         attr = _RulesetAttr(self.handled)
-        fd = _LIBC.syscall(
+        fd = libc.syscall(
             _SYS_CREATE_RULESET, ctypes.byref(attr), ctypes.c_size_t(ctypes.sizeof(attr)), 0
         )
         if fd < 0:
@@ -156,14 +158,15 @@ class _Ruleset:
 
     def allow(self, path: str, rights: int, *, is_dir: bool) -> None:
         rights &= self.handled if is_dir else self.handled & _FILE_RIGHTS
-        assert _LIBC is not None
+        libc = _libc()
+        assert libc is not None
         try:
             target = os.open(path, os.O_PATH | os.O_CLOEXEC | os.O_NOFOLLOW)
         except OSError:
             return  # gone meanwhile, or not ours to see: not allowed, which is safe
         try:
             rule = _PathBeneathAttr(rights, target)
-            done = _LIBC.syscall(_SYS_ADD_RULE, self.fd, _RULE_PATH_BENEATH, ctypes.byref(rule), 0)
+            done = libc.syscall(_SYS_ADD_RULE, self.fd, _RULE_PATH_BENEATH, ctypes.byref(rule), 0)
             if done < 0:
                 raise _syscall_error(f"add_rule {path}")
         finally:
@@ -211,9 +214,10 @@ def build_ruleset(hidden: Iterable[Path], allowed: Iterable[Path], abi: int) -> 
 def restrictor(ruleset_fd: int) -> Callable[[], None]:
     """What the child runs between fork and exec: no new privileges, then the ruleset.
     Only two system calls through functions resolved here, in the parent."""
-    assert _LIBC is not None
-    prctl = _LIBC.prctl
-    syscall = _LIBC.syscall
+    libc = _libc()
+    assert libc is not None
+    prctl = libc.prctl
+    syscall = libc.syscall
 
     def restrict() -> None:
         if prctl(_PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
