@@ -330,7 +330,9 @@ async def _stop(
         if proc.returncode is None and _alive(proc.pid):
             # the leader left its group: stop it directly. Not with proc.kill(): Popen polls
             # (reaps) first, and the loop's child watcher then finds the child already
-            # reaped and warns. Unreaped, the pid cannot have been reused.
+            # reaped and warns. Unreaped, the pid cannot have been reused (a step started
+            # by the run's spawner is reaped there: its exit is told at once, leaving only
+            # the moment between that reap and this check)
             with contextlib.suppress(ProcessLookupError):
                 os.kill(proc.pid, signal.SIGKILL)
         with contextlib.suppress(TimeoutError):
@@ -420,6 +422,8 @@ async def run_streaming(
             on_start(proc.pid, pgid, started)
         returncode = await _wait_exit(proc)
         await _finish_after_exit(pgid, readers, kill_grace)
+        if (note := getattr(proc, "note", None)) is not None:
+            on_line("system", note)  # e.g. its spawner went away (flowtui.engine.spawner)
     except BaseException:
         await _stop(proc, pgid, readers, kill_grace, on_line)
         raise

@@ -17,6 +17,7 @@ from __future__ import annotations
 import array
 import asyncio
 import contextlib
+import functools
 import json
 import logging
 import os
@@ -30,6 +31,7 @@ from typing import Any
 log = logging.getLogger("flowtui.engine")
 
 _SCRIPT = str(Path(__file__).with_name("spawnerd.py"))
+SPAWNER_NAME = "flowtui-spawner"  # its argument, so that `ps` says what it is
 # A request bigger than this (an environment of hundreds of KiB) is started under its own
 # bwrap instead: the socket's buffer, not the spawner, would refuse it.
 MAX_REQUEST = 200 * 1024
@@ -44,13 +46,12 @@ class SpawnedProcess:
     """A step started by a spawner: what `flowtui.engine.process` uses of an
     asyncio.subprocess.Process."""
 
-    def __init__(
-        self, pid: int, stdout: asyncio.StreamReader, stderr: asyncio.StreamReader
-    ) -> None:
+    def __init__(self, pid: int) -> None:
         self.pid = pid
-        self.stdout: asyncio.StreamReader | None = stdout
-        self.stderr: asyncio.StreamReader | None = stderr
+        self.stdout: asyncio.StreamReader | None = None
+        self.stderr: asyncio.StreamReader | None = None
         self.returncode: int | None = None
+        self.note: str | None = None  # what to tell the step's log about its end
         self._exited = asyncio.get_running_loop().create_future()
 
     def _exit(self, code: int) -> None:
@@ -69,7 +70,9 @@ class Spawner:
         self._sock: socket.socket | None = None
         self._proc: asyncio.subprocess.Process | None = None
         self._ready = asyncio.get_running_loop().create_future()
+        # by request id (never reused: an exit cannot be taken for a later step's)
         self._pending: dict[int, asyncio.Future[dict[str, Any]]] = {}
+        self._started: set[int] = set()  # answered with a pid, not yet registered
         self._running: dict[int, SpawnedProcess] = {}
         self._early_exits: dict[int, int] = {}
         self._next_id = 0
@@ -98,13 +101,17 @@ class Spawner:
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         try:
             ours.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, MAX_REQUEST + 4096)
-            argv = [*wrapper, sys.executable, "-I", "-S", _SCRIPT, str(theirs.fileno())]
+            # its source as read by the runner (not a file a step may have changed since),
+            # and none of the runner's environment (FLOWTUI_DB, PG*, secrets' sources…)
+            fd = str(theirs.fileno())
+            argv = [*wrapper, sys.executable, "-I", "-S", "-", SPAWNER_NAME, fd]
             self._proc = await asyncio.create_subprocess_exec(
                 *argv,
-                stdin=asyncio.subprocess.DEVNULL,
+                stdin=asyncio.subprocess.PIPE,
                 stdout=asyncio.subprocess.DEVNULL,
                 stderr=asyncio.subprocess.DEVNULL,
                 pass_fds=(theirs.fileno(),),
+                env=_spawner_environment(),
                 start_new_session=True,  # a ^C to the runner's group is not its to act on
             )
         except OSError as exc:
@@ -113,6 +120,9 @@ class Spawner:
             return
         finally:
             theirs.close()
+        assert self._proc.stdin is not None
+        self._proc.stdin.write(_source())
+        self._proc.stdin.close()  # python reads the program to its end, then runs it
         ours.setblocking(False)
         self._sock = ours
         asyncio.get_running_loop().add_reader(ours.fileno(), self._on_readable)
@@ -127,14 +137,18 @@ class Spawner:
         self.broken = True
         if not self._ready.done():
             self._ready.set_result(None)
+        self._drop(why)
+
+    def _drop(self, why: str) -> None:
+        """Without the spawner: pending spawns fail, running steps are watched here."""
         for future in self._pending.values():
             if not future.done():
-                future.set_exception(ConnectionError(why))
+                future.set_exception(SpawnerLost(why))
         self._pending.clear()
         self._detach()
         # the spawner is gone, so nobody will tell these steps' ends: watch them here
         for proc in self._running.values():
-            _watch_orphan(proc)
+            _watch_orphan(proc, why)
         self._running.clear()
 
     def _detach(self) -> None:
@@ -152,10 +166,10 @@ class Spawner:
             except BlockingIOError:
                 return
             except OSError as exc:
-                self._fail(f"the step spawner's socket failed: {exc}")
+                self._fail(f"the run's sandbox process failed ({exc})")
                 return
             if not data:
-                self._fail("the step spawner exited")
+                self._fail("the run's sandbox process exited")
                 return
             self._dispatch(json.loads(data))
 
@@ -165,14 +179,16 @@ class Spawner:
                 self._ready.set_result(None)
             self._idle_soon()
         elif "exit" in message:
-            pid, code = int(message["exit"]), int(message["code"])
-            proc = self._running.pop(pid, None)
-            if proc is None:
-                self._early_exits[pid] = code  # before its spawn reply was handled
-            else:
+            ident, code = int(message["exit"]), int(message["code"])
+            proc = self._running.pop(ident, None)
+            if proc is not None:
                 proc._exit(code)
+            elif ident in self._started:
+                self._early_exits[ident] = code  # before its spawn reply was handled
             self._idle_soon()
         elif (future := self._pending.pop(int(message["id"]), None)) and not future.done():
+            if "pid" in message:
+                self._started.add(int(message["id"]))
             future.set_result(message)
 
     def _idle_soon(self) -> None:
@@ -237,47 +253,81 @@ class Spawner:
         except BaseException:
             os.close(out_r)
             os.close(err_r)
-            future.add_done_callback(_stop_unwanted)  # it may start all the same
+            future.add_done_callback(functools.partial(self._unwanted, ident))
             raise
         if "pid" not in reply:
             os.close(out_r)
             os.close(err_r)
             raise OSError(int(reply["errno"]), reply["strerror"], reply.get("filename"))
-        stdout = await _reader(loop, out_r)
-        stderr = await _reader(loop, err_r)
-        proc = SpawnedProcess(int(reply["pid"]), stdout, stderr)
-        early = self._early_exits.pop(proc.pid, None)
+        # registered before anything else is awaited: a cancel from here on finds it
+        proc = SpawnedProcess(int(reply["pid"]))
+        self._started.discard(ident)
+        early = self._early_exits.pop(ident, None)
         if early is not None:
             proc._exit(early)
         elif self.broken:
-            _watch_orphan(proc)
+            _watch_orphan(proc, "the run's sandbox process ended")
         else:
-            self._running[proc.pid] = proc
+            self._running[ident] = proc
+        readers: list[int] = [out_r, err_r]
+        try:
+            proc.stdout = await _reader(loop, readers.pop(0))
+            proc.stderr = await _reader(loop, readers.pop(0))
+        except BaseException:
+            for fd in readers:
+                os.close(fd)
+            with contextlib.suppress(OSError):
+                os.killpg(proc.pid, signal.SIGKILL)  # never left running untracked
+            raise
         return proc
+
+    def _unwanted(self, ident: int, future: asyncio.Future[dict[str, Any]]) -> None:
+        """A step started for a spawn that was cancelled meanwhile: stop its group."""
+        self._started.discard(ident)
+        self._early_exits.pop(ident, None)
+        if not future.cancelled() and future.exception() is None and "pid" in future.result():
+            with contextlib.suppress(OSError):
+                os.killpg(int(future.result()["pid"]), signal.SIGKILL)
 
     async def aclose(self) -> None:
         """No more steps: the spawner exits once its steps have (not waited past a second)."""
         if self._idle is not None:
             self._idle.cancel()
-        self._detach()
-        for proc in self._running.values():
-            _watch_orphan(proc)
-        self._running.clear()
+        self._drop("the run's sandbox was closed")
         if self._proc is not None and self._proc.returncode is None:
             with contextlib.suppress(TimeoutError, asyncio.TimeoutError):
                 await asyncio.wait_for(self._proc.wait(), _CLOSE_TIMEOUT)
 
 
-def _stop_unwanted(future: asyncio.Future[dict[str, Any]]) -> None:
-    """A step started for a spawn that was cancelled meanwhile: stop its group."""
-    if not future.cancelled() and future.exception() is None and "pid" in future.result():
-        with contextlib.suppress(OSError):
-            os.killpg(int(future.result()["pid"]), signal.SIGKILL)
+class SpawnerLost(RuntimeError):
+    """The spawner went away while a step was being started (it may have started)."""
+
+    def __init__(self, why: str) -> None:
+        super().__init__(
+            f"{why} while this step was being started: it is not started again (it may "
+            "have started; its process group was not seen)"
+        )
 
 
-def _watch_orphan(proc: SpawnedProcess) -> None:
+@functools.cache
+def _source() -> bytes:
+    return Path(_SCRIPT).read_bytes()
+
+
+def _spawner_environment() -> dict[str, str]:
+    """What the spawner runs with: a PATH and the locale (so that it encodes the steps'
+    environments and paths as the runner does), nothing else."""
+    env = {"PATH": os.defpath}
+    for name in ("LANG", "LC_ALL", "LC_CTYPE"):
+        if name in os.environ:
+            env[name] = os.environ[name]
+    return env
+
+
+def _watch_orphan(proc: SpawnedProcess, why: str) -> None:
     """End `proc` once it exits, seen through a pidfd (its exit status is lost with its
     parent: it ends as killed)."""
+    proc.note = f"{why} while this step ran: its exit status is lost (reported as 137)"
     loop = asyncio.get_running_loop()
     try:
         pidfd = os.pidfd_open(proc.pid)
@@ -300,4 +350,4 @@ async def _reader(loop: asyncio.AbstractEventLoop, fd: int) -> asyncio.StreamRea
     return reader
 
 
-__all__ = ["MAX_REQUEST", "SpawnedProcess", "Spawner"]
+__all__ = ["MAX_REQUEST", "SpawnedProcess", "Spawner", "SpawnerLost"]

@@ -5,15 +5,20 @@ each step the runner asks for and tells it the step's pid and, later, its exit s
 Steps are its children, so they inherit its mount namespace: one namespace per run instead
 of one bwrap per step.
 
-It runs as a script (`python -I -S spawnerd.py FD`): standard library only, nothing of
-flowtui's imported, so it starts in milliseconds and reads no file of the user's.
+It runs as a script (`python -I -S - flowtui-spawner FD`, its source on standard input as
+the runner read it): standard library only, nothing of flowtui's imported, so it starts in
+milliseconds and reads no file of the user's.
 
 The protocol, over the SOCK_SEQPACKET socket FD (one message per packet, JSON):
 - runner → here: {"id", "argv", "executable", "cwd", "env"}, with the step's stdout and
   stderr pipes attached (SCM_RIGHTS);
 - here → runner: {"ready": pid} once; {"id", "pid"} or {"id", "errno", "strerror",
-  "filename"} per request; {"exit": pid, "code": exit code} when a step exits (128 + N
-  for a step killed by signal N, as a bwrap per step reports it).
+  "filename"} per request; {"exit": id, "code": exit code} when that request's step
+  exits (128 + N for a step killed by signal N, as a bwrap per step reports it).
+
+It is not dumpable (a step, the same user, may not read its memory, environment or socket)
+and each step gets a user namespace of its own before it executes (the run's steps may
+not look into each other's /proc entries, as with a bwrap per step).
 When the runner's end closes, no more steps start; it exits once its steps have exited
 (a runner killed outright leaves its steps running, as without the sandbox: its orphan
 recovery stops them).
@@ -29,6 +34,7 @@ import selectors
 import socket
 import subprocess
 import sys
+from collections.abc import Callable
 from typing import Any
 
 MAX_MESSAGE = 1 << 20
@@ -52,9 +58,62 @@ def _send(sock: socket.socket, message: dict[str, Any]) -> None:
         sock.sendall(json.dumps(message).encode())
 
 
+_PR_SET_DUMPABLE = 4
+_PR_SET_SECUREBITS = 28
+_SECBIT_NOROOT = 1 << 0  # and its lock: root gains no capabilities by exec
+_SECBIT_NOROOT_LOCKED = 1 << 1
+_SECBIT_NO_SETUID_FIXUP = 1 << 2
+_SECBIT_NO_SETUID_FIXUP_LOCKED = 1 << 3
+_SECBITS = _SECBIT_NOROOT | _SECBIT_NOROOT_LOCKED | _SECBIT_NO_SETUID_FIXUP
+_SECBITS |= _SECBIT_NO_SETUID_FIXUP_LOCKED
+_CLONE_NEWUSER = 0x10000000
+
+
+class _Kernel:
+    """The few system calls Python 3.11 has no function for (ctypes, resolved once)."""
+
+    def __init__(self) -> None:
+        import ctypes
+
+        self.libc = ctypes.CDLL(None, use_errno=True)
+        self.ctypes = ctypes
+
+    def _check(self, result: int, what: str) -> None:
+        if result != 0:
+            err = self.ctypes.get_errno()
+            raise OSError(err, f"{what}: {os.strerror(err)}")
+
+    def not_dumpable(self) -> None:
+        """No /proc/<pid>/environ, mem or fd of this process for the steps (same user):
+        the requests it holds carry every step's environment, its socket the outcomes."""
+        self._check(self.libc.prctl(_PR_SET_DUMPABLE, 0, 0, 0, 0), "prctl(PR_SET_DUMPABLE)")
+
+    def own_user_namespace(self, uid: int, gid: int) -> None:
+        """In the step's child before exec: a user namespace of its own (as a bwrap per
+        step gives it), so the run's steps cannot look into each other's /proc entries; its
+        ids map to themselves; root gains no capabilities there by exec."""
+        self._check(self.libc.unshare(_CLONE_NEWUSER), "unshare(CLONE_NEWUSER)")
+        # its own /proc/self files are root's while it is not dumpable (a copy of the
+        # spawner's state): made dumpable once in a namespace no other step is in, so
+        # that it may write its maps; exec replaces what it holds
+        self._check(self.libc.prctl(_PR_SET_DUMPABLE, 1, 0, 0, 0), "prctl(PR_SET_DUMPABLE)")
+        for name, text in (
+            ("setgroups", "deny"),
+            ("uid_map", f"{uid} {uid} 1"),
+            ("gid_map", f"{gid} {gid} 1"),
+        ):
+            fd = os.open(f"/proc/self/{name}", os.O_WRONLY)
+            try:
+                os.write(fd, text.encode())
+            finally:
+                os.close(fd)
+        self._check(self.libc.prctl(_PR_SET_SECUREBITS, _SECBITS, 0, 0, 0), "securebits")
+
+
 def _start(
-    request: dict[str, Any], fds: list[int]
+    request: dict[str, Any], fds: list[int], isolate: Callable[[], None] | None
 ) -> tuple[subprocess.Popen[bytes] | None, dict[str, Any]]:
+    ident = request.get("id") if isinstance(request, dict) else None
     try:
         if len(fds) != _FDS:
             raise OSError(22, "expected the step's two output pipes")
@@ -67,22 +126,25 @@ def _start(
             cwd=request["cwd"],
             env=request["env"],
             start_new_session=True,  # the step's pid is its process group's id
+            preexec_fn=isolate,
         )
     except OSError as exc:
-        reply: dict[str, Any] = {"id": request.get("id"), "errno": exc.errno or 0}
+        reply: dict[str, Any] = {"id": ident, "errno": exc.errno or 0}
         reply["strerror"] = exc.strerror
         reply["filename"] = None if exc.filename is None else os.fsdecode(exc.filename)
         return None, reply
+    except Exception as exc:  # a bad request fails its step, not the run's others
+        return None, {"id": ident, "errno": 22, "strerror": str(exc), "filename": None}
     finally:
         for fd in fds:
             os.close(fd)
-    return proc, {"id": request.get("id"), "pid": proc.pid}
+    return proc, {"id": ident, "pid": proc.pid}
 
 
-def serve(sock: socket.socket) -> None:
+def serve(sock: socket.socket, isolate: Callable[[], None] | None = None) -> None:
     selector = selectors.DefaultSelector()
     selector.register(sock, selectors.EVENT_READ, None)
-    running: dict[int, tuple[subprocess.Popen[bytes], int]] = {}
+    running: dict[int, tuple[subprocess.Popen[bytes], int, Any]] = {}
     listening = True
     _send(sock, {"ready": os.getpid()})
     while listening or running:
@@ -98,27 +160,43 @@ def serve(sock: socket.socket) -> None:
                     selector.unregister(sock)
                     listening = False
                     continue
-                proc, reply = _start(request, fds)
+                proc, reply = _start(request, fds, isolate)
                 if proc is not None:
                     pidfd = os.pidfd_open(proc.pid)
-                    running[proc.pid] = (proc, pidfd)
+                    running[proc.pid] = (proc, pidfd, reply["id"])
                     selector.register(pidfd, selectors.EVENT_READ, proc.pid)
                 _send(sock, reply)
             else:
-                proc, pidfd = running.pop(key.data)
+                proc, pidfd, ident = running.pop(key.data)
                 selector.unregister(pidfd)
                 os.close(pidfd)
                 code = proc.wait()
                 if code < 0:  # as bwrap reports a step it started itself: 128 + the signal
                     code = 128 - code
                 if listening:
-                    _send(sock, {"exit": proc.pid, "code": code})
+                    _send(sock, {"exit": ident, "code": code})
 
 
 def main() -> None:
-    sock = socket.socket(fileno=int(sys.argv[1]))
+    sock = socket.socket(fileno=int(sys.argv[-1]))
     sock.setblocking(True)
-    serve(sock)
+    kernel = _Kernel()
+    kernel.not_dumpable()
+    uid, gid = os.getuid(), os.getgid()
+
+    def isolate() -> None:
+        kernel.own_user_namespace(uid, gid)
+
+    try:
+        subprocess.run(["true"], preexec_fn=isolate, check=True, env={"PATH": os.defpath})
+    except (OSError, subprocess.SubprocessError):
+        if uid != 0:
+            return  # the runner does without this spawner: a bwrap per step
+        # root may not map itself into a namespace made here (Linux 5.12+ asks for
+        # CAP_SETFCAP, which the sandbox dropped): a root runner's steps share the run's
+        serve(sock, None)
+        return
+    serve(sock, isolate)
 
 
 if __name__ == "__main__":

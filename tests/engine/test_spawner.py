@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -51,7 +52,7 @@ def _spawners(box: StepSandbox) -> list[psutil.Process]:
     return [
         p
         for p in me.children(recursive=True)
-        if p.name() != "bwrap" and any("spawnerd.py" in part for part in p.cmdline())
+        if p.name() != "bwrap" and any("flowtui-spawner" in part for part in p.cmdline())
     ]
 
 
@@ -69,7 +70,7 @@ async def test_steps_start_in_the_runs_one_sandbox(
     codes = await asyncio.gather(*(sh(script, work, lines) for _ in range(12)))
     assert codes == [0] * 12
     out = lines.of("stdout")
-    assert sum("spawnerd.py" in line for line in out) == 12
+    assert sum("flowtui-spawner" in line for line in out) == 12
     assert out.count("hidden") == 12 and out.count("kept") == 12
     assert len(_spawners(run_sandbox)) == 1  # one for the run, not one per step
     assert (tmp_path / "data" / "history.db").read_text() == "secret"
@@ -170,7 +171,7 @@ async def test_a_request_too_big_for_the_socket_starts_under_its_own_bwrap(
     )
     assert code == 0
     assert lines.of("stdout")[0] == str(60 * 1024)
-    assert "bwrap" in lines.of("stdout")[1] and "spawnerd" not in lines.of("stdout")[1]
+    assert "bwrap" in lines.of("stdout")[1] and "flowtui-spawner" not in lines.of("stdout")[1]
 
 
 async def test_closing_the_run_ends_its_spawner(
@@ -206,7 +207,7 @@ async def test_by_default_the_first_step_does_not_wait_for_the_spawner(
         assert "bwrap" in lines.of("stdout")[0]
         assert len(await _started(box)) == 1
         assert await sh('tr "\\0" " " < /proc/$PPID/cmdline', tmp_path, lines) == 0
-        assert "spawnerd.py" in lines.of("stdout")[1]
+        assert "flowtui-spawner" in lines.of("stdout")[1]
     finally:
         STEP_SANDBOX.reset(token)
         await box.aclose()
@@ -289,6 +290,52 @@ async def test_an_idle_spawner_is_closed_and_the_next_step_starts_another(
     [first] = _spawners(run_sandbox)
     await wait_for(lambda: not _spawners(run_sandbox), timeout=20)
     assert await sh('tr "\\0" " " < /proc/$PPID/cmdline', tmp_path, lines) == 0
-    assert "spawnerd.py" in lines.of("stdout")[-1]
+    assert "flowtui-spawner" in lines.of("stdout")[-1]
     [second] = _spawners(run_sandbox)
     assert second.pid != first.pid
+
+
+PEEK = r"""
+import ctypes, os, sys
+parent = os.getppid()
+try:
+    open(f"/proc/{parent}/environ", "rb").read()
+    print("environ yes")
+except OSError:
+    print("environ no")
+libc = ctypes.CDLL(None, use_errno=True)
+pidfd = os.pidfd_open(parent)
+fd = libc.syscall(438, pidfd, int(sys.argv[1]), 0)  # pidfd_getfd: the spawner's socket
+print("socket yes" if fd >= 0 else "socket no")
+"""
+
+
+async def test_a_step_cannot_read_the_spawners_environment_or_take_its_socket(
+    run_sandbox: StepSandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the runner's own environment (FLOWTUI_DB, PG*, a webhook secret) never reaches the
+    # spawner, and the spawner (which holds every step's request) is not dumpable
+    monkeypatch.setenv("FLOWTUI_WEBHOOK_SECRET", "hunter2")
+    lines = Lines()
+    await sh('tr "\\0" " " < /proc/$PPID/cmdline', tmp_path, lines)
+    fd = lines.of("stdout")[0].split()[-1]
+    env = {"PATH": os.environ["PATH"]}
+    code = await run_streaming(
+        [sys.executable, "-c", PEEK, fd], env=env, cwd=tmp_path, on_line=lines
+    )
+    assert code == 0, lines.items
+    assert lines.of("stdout")[1:] == ["environ no", "socket no"]
+    [spawner] = _spawners(run_sandbox)
+    assert "FLOWTUI_WEBHOOK_SECRET" not in spawner.environ()
+
+
+async def test_a_request_the_spawner_cannot_start_fails_only_its_step(
+    run_sandbox: StepSandbox, tmp_path: Path
+) -> None:
+    lines = Lines()
+    with pytest.raises((OSError, ValueError)):
+        await run_streaming(
+            ["true"], env={**os.environ, "BAD": "a\0b"}, cwd=tmp_path, on_line=lines
+        )
+    assert await sh('tr "\\0" " " < /proc/$PPID/cmdline', tmp_path, lines) == 0
+    assert "flowtui-spawner" in lines.of("stdout")[-1]

@@ -314,7 +314,7 @@ steps:
       data=$(dirname "$PARAM_DB")
       # up from the step: the run's spawner (if any), bwrap, then the runner
       runner=$PPID
-      while tr '\\0' ' ' < /proc/$runner/cmdline | grep -q 'bwrap\\|spawnerd'; do
+      while tr '\\0' ' ' < /proc/$runner/cmdline | grep -q 'bwrap\\|flowtui-spawner'; do
         case "$(cat /proc/$runner/comm)" in bwrap) bwrap=$runner;; esac
         runner=$(cut -d' ' -f4 /proc/$runner/stat)
       done
