@@ -52,7 +52,7 @@ from flowtui.model.loader import (
     resolve_workflow,
 )
 from flowtui.model.workflow import Workflow
-from flowtui.store.db import StoreError, StoreFullError
+from flowtui.store.db import StoreFullError
 from flowtui.store.runstore import RunStore
 from flowtui.store.usual import step_pace
 from flowtui.timefmt import fmt_clock, fmt_duration
@@ -143,11 +143,9 @@ def _cannot_open(exc: Exception, given: str | None = None) -> str:
 async def open_store(args: argparse.Namespace, *, read_only: bool = False) -> RunStore:
     """`read_only`: a command that only reads still works when the disk is full."""
     from flowtui.runtime import open_history
-    from flowtui.store.backends import check_given_path
 
     given = getattr(args, "db", None)
     try:
-        check_given_path(given)
         store, interrupted = await open_history(given, read_only=read_only)
     except StoreFullError as exc:
         raise CliError(str(exc)) from None
@@ -168,11 +166,8 @@ async def open_runtime(args: argparse.Namespace, options: RuntimeOptions) -> Run
 
     if options.parallel is not None and options.parallel < 1:
         raise CliError("--parallel must be at least 1")
-    from flowtui.store.backends import check_given_path
-
     options.db = getattr(args, "db", None)
     try:
-        check_given_path(options.db)
         runtime = await Runtime.open(options)
     except StoreFullError as exc:
         raise CliError(str(exc)) from None
@@ -859,12 +854,6 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
     in_browser = os.environ.get("TEXTUAL_DRIVER", "").endswith(":WebDriver")
     if not sys.stdout.isatty() and not in_browser:
         raise CliError("the dashboard needs a terminal; use the other commands in scripts")
-    from flowtui.store.backends import check_given_path
-
-    try:  # a mistyped --db is said here, not by an empty history in the dashboard
-        check_given_path(args.db)
-    except StoreError as exc:
-        raise CliError(_cannot_open(exc, args.db)) from None
     from flowtui.tui.app import FlowApp
 
     app = FlowApp(

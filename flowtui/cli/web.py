@@ -68,20 +68,19 @@ def check_history(given: str | None) -> str:
     """The history as `$FLOWTUI_DB` for the tabs (a SQLite path made absolute), opened once
     so that one that cannot work is refused before anything is served."""
     from flowtui.cli.commands import CliError
-    from flowtui.store.backends import check_given_path, open_database, resolve_target
+    from flowtui.store.backends import open_database, resolve_target
     from flowtui.store.db import StoreError
     from flowtui.store.pg import redact
 
-    async def probe(target: str | Path) -> None:
-        database = await open_database(target)
+    async def probe() -> None:
+        database = await open_database(given)  # a mistyped --db is refused there
         await database.close()
 
     try:
-        check_given_path(given)  # a mistyped --db is not a new, empty history
         target = resolve_target(given)
         if isinstance(target, Path):
             target = target.resolve()
-        asyncio.run(probe(target))
+        asyncio.run(probe())
     except StoreError as exc:
         raise CliError(f"cannot open the history: {exc}") from None
     except OSError as exc:
