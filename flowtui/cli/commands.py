@@ -855,7 +855,11 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
     if not sys.stdout.isatty() and not in_browser:
         raise CliError("the dashboard needs a terminal; use the other commands in scripts")
     from flowtui.tui.app import FlowApp
+    from flowtui.tui.linked import LinkedRun
 
+    open_run, open_step = getattr(args, "open_run", None), getattr(args, "open_step", None)
+    if open_step and open_run is None:
+        raise CliError("--open-step needs --open-run (the run the step is of)")
     app = FlowApp(
         folder,
         db_path=args.db,
@@ -866,6 +870,7 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
         notify=getattr(args, "notify", False),
         triggers=getattr(args, "triggers", True),
         webhook_port=getattr(args, "webhook_port", None),
+        open_run=None if open_run is None else LinkedRun(open_run, open_step),
     )
     app.run()
     return app.return_code or 0  # 1 when it could not open its history (it said why)

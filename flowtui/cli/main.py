@@ -145,6 +145,8 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="print every problem of the config file (config.toml) and exit",
     )
+    p.add_argument("--open-run", type=int, metavar="RUN", help="open with run RUN shown")
+    p.add_argument("--open-step", metavar="STEP", help="... and its step STEP's log")
     _add_db(p)
 
     p = sub.add_parser("run", help="run a workflow and print its progress")

@@ -13,7 +13,8 @@ history resolved here, so every tab sees what `flowtui dashboard` would:
 Security: a browser tab can run any workflow of the folder (and the builder any script), so
 - a token is generated at each start and printed in the URL to open; every request (pages,
   static files, the websocket) must carry it, as `?token=` or as the cookie the first page
-  sets (HttpOnly, SameSite=Strict); without it: 401, with a wrong one: 403. On loopback too:
+  sets (HttpOnly, SameSite=Strict) as it redirects to itself without the token in the URL;
+  without it: 401, with a wrong one: 403. On loopback too:
   every user of a shared machine reaches 127.0.0.1 (as Jupyter, there is no way to turn it off);
 - bound to a loopback address (the default), requests must also name a loopback host
   (`Host:`), so a web page cannot reach the dashboard through DNS rebinding;
