@@ -377,6 +377,8 @@ async def _execute(
         live = await _live_footer(footer, store, args)
         # under a live footer, rich's stand-in that prints above it, filtered as before
         reporter.out = same_filter(shown, sys.stdout) if live is not None else sys.stdout
+        if inline is not None:  # printed above its question while one waits
+            reporter.out = inline.above(reporter.out)
         notifier = None
         if getattr(args, "notify", False) and not as_json:
             from flowtui.cli.notifying import RunNotifier
