@@ -372,6 +372,7 @@ async def _execute(
         reporter.set_step_names(step_names)
         if inline is not None:  # first: a question withdrawn leaves the line before an event
             runtime.bus.add_listener(inline)
+            footer.enter_context(inline.stderr_above())
         runtime.bus.add_listener(reporter)
         shown = sys.stdout  # `visible` or raw (--raw), as the command was started
         live = await _live_footer(footer, store, args)

@@ -16,7 +16,7 @@ import codecs
 import contextlib
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import TextIO
 
 from flowtui import control
@@ -63,6 +63,17 @@ class InlineApprover:
     def above(self, stream: TextIO) -> TextIO:
         """`stream`, printing above the question while one is shown (the run's output)."""
         return AbovePrompt(stream, self.line)  # type: ignore[return-value]  # a TextIO in use
+
+    @contextlib.contextmanager
+    def stderr_above(self) -> Iterator[None]:
+        """While inside, what is printed to stderr (`cancelling run`, warnings) goes above
+        the question too."""
+        saved = sys.stderr
+        sys.stderr = self.above(saved)
+        try:
+            yield
+        finally:
+            sys.stderr = saved
 
     def start(self) -> None:
         loop = asyncio.get_running_loop()
