@@ -60,6 +60,7 @@ class Harness:
         async with contextlib.AsyncExitStack() as stack:
             if store is None:
                 beside = tmp_path.parent / f"{tmp_path.name}.history" / "history.db"
+                beside.parent.mkdir(exist_ok=True)
                 store = await RunStore.open(db or beside)
                 stack.push_async_callback(store.close)
             bus = EventBus()

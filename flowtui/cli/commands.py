@@ -50,7 +50,7 @@ from flowtui.model.loader import (
     resolve_workflow,
 )
 from flowtui.model.workflow import Workflow
-from flowtui.store.db import StoreError, StoreFullError
+from flowtui.store.db import StoreFullError
 from flowtui.store.runstore import RunStore
 from flowtui.timefmt import fmt_clock, fmt_duration
 
@@ -141,11 +141,9 @@ def _cannot_open(exc: Exception, given: str | None = None) -> str:
 async def open_store(args: argparse.Namespace, *, read_only: bool = False) -> RunStore:
     """`read_only`: a command that only reads still works when the disk is full."""
     from flowtui.runtime import open_history
-    from flowtui.store.backends import check_given_path
 
     given = getattr(args, "db", None)
     try:
-        check_given_path(given)
         store, interrupted = await open_history(given, read_only=read_only)
     except StoreFullError as exc:
         raise CliError(str(exc)) from None
@@ -172,11 +170,8 @@ async def open_runtime(args: argparse.Namespace, options: RuntimeOptions) -> Run
         spawner_mode()
     except ValueError as exc:
         raise CliError(str(exc)) from None
-    from flowtui.store.backends import check_given_path
-
     options.db = getattr(args, "db", None)
     try:
-        check_given_path(options.db)
         runtime = await Runtime.open(options)
     except StoreFullError as exc:
         raise CliError(str(exc)) from None
@@ -393,11 +388,14 @@ async def _execute(
         reporter.set_step_names(step_names)
         if inline is not None:  # first: a question withdrawn leaves the line before an event
             runtime.bus.add_listener(inline)
+            footer.enter_context(inline.stderr_above())
         runtime.bus.add_listener(reporter)
         shown = sys.stdout  # `visible` or raw (--raw), as the command was started
         live = await _live_footer(footer, store, args)
         # under a live footer, rich's stand-in that prints above it, filtered as before
         reporter.out = same_filter(shown, sys.stdout) if live is not None else sys.stdout
+        if inline is not None:  # printed above its question while one waits
+            reporter.out = inline.above(reporter.out)
         notifier = None
         if getattr(args, "notify", False) and not as_json:
             from flowtui.cli.notifying import RunNotifier
@@ -888,14 +886,12 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
     in_browser = os.environ.get("TEXTUAL_DRIVER", "").endswith(":WebDriver")
     if not sys.stdout.isatty() and not in_browser:
         raise CliError("the dashboard needs a terminal; use the other commands in scripts")
-    from flowtui.store.backends import check_given_path
-
-    try:  # a mistyped --db is said here, not by an empty history in the dashboard
-        check_given_path(args.db)
-    except StoreError as exc:
-        raise CliError(_cannot_open(exc, args.db)) from None
     from flowtui.tui.app import FlowApp
+    from flowtui.tui.linked import LinkedRun
 
+    open_run, open_step = getattr(args, "open_run", None), getattr(args, "open_step", None)
+    if open_step and open_run is None:
+        raise CliError("--open-step needs --open-run (the run the step is of)")
     app = FlowApp(
         folder,
         db_path=args.db,
@@ -906,6 +902,7 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
         notify=getattr(args, "notify", False),
         triggers=getattr(args, "triggers", True),
         webhook_port=getattr(args, "webhook_port", None),
+        open_run=None if open_run is None else LinkedRun(open_run, open_step),
     )
     app.run()
     return app.return_code or 0  # 1 when it could not open its history (it said why)

@@ -145,6 +145,8 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="print every problem of the config file (config.toml) and exit",
     )
+    p.add_argument("--open-run", type=int, metavar="RUN", help="open with run RUN shown")
+    p.add_argument("--open-step", metavar="STEP", help="... and its step STEP's log")
     _add_db(p)
 
     p = sub.add_parser("run", help="run a workflow and print its progress")
@@ -391,27 +393,17 @@ def _dashboard_by_default(parser: argparse.ArgumentParser, argv: list[str]) -> l
     return ["dashboard", *argv]
 
 
-def _command_parser(
-    parser: argparse.ArgumentParser, args: argparse.Namespace
-) -> argparse.ArgumentParser:
-    """The sub-command's parser (`run`, `db copy`...), else the top-level one."""
-    for action in parser._actions:
-        if isinstance(action, argparse._SubParsersAction):
-            chosen = action.choices.get(str(getattr(args, action.dest or "", None) or ""))
-            if isinstance(chosen, argparse.ArgumentParser):
-                return _command_parser(chosen, args)
-    return parser
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     if argv is None:  # this process is flowtui (not a caller of main): see gcpolicy
         gcpolicy.starting()
     parser = build_parser()
-    args, extra = parser.parse_known_args(
-        _dashboard_by_default(parser, list(sys.argv[1:] if argv is None else argv))
-    )
-    if extra:  # said with the usage of the command they were given to, not flowtui's
-        _command_parser(parser, args).error(f"unrecognized arguments: {' '.join(extra)}")
+    given = list(sys.argv[1:] if argv is None else argv)
+    line = _dashboard_by_default(parser, given)
+    args, extra = parser.parse_known_args(line)
+    if extra:  # said with the usage of the parser they were given to (flowtui's, run's...)
+        from flowtui.cli.argerrors import reject_unknown
+
+        reject_unknown(parser, args, line, extra, implied=line != given)
     if args.version:
         from flowtui import __version__
 

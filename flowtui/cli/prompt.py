@@ -1,23 +1,26 @@
 """`flowtui run` in a terminal: offer to approve a held step right there.
 
 A bus listener notes each new hold of the run; one task asks about them in turn, reading
-the terminal's lines without blocking the event loop (`add_reader` on stdin, which a
-terminal delivers line by line), so the run's other steps and its output go on while the
-question waits.  The decision goes through the control surface as `flowtui approve` does,
-so the same checks (approvers, inputs, self-approval) apply and the same words come back.
+the terminal's keys without blocking the event loop (`add_reader` on stdin), so the run's
+other steps and its output go on while the question waits: that output is printed above
+the question, which is then drawn again with what was typed (flowtui/cli/lineedit.py).
+The decision goes through the control surface as `flowtui approve` does, so the same
+checks (approvers, inputs, self-approval) apply and the same words come back.
 Enter alone leaves the step held for someone else (`flowtui approve`, the dashboard).
 """
 
 from __future__ import annotations
 
 import asyncio
+import codecs
 import contextlib
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import TextIO
 
-from flowtui.cli.visible import terminal_of
+from flowtui.cli.lineedit import EOF, AbovePrompt, PromptLine
+from flowtui.cli.visible import terminal_of, visible
 from flowtui.engine.events import Event, StepStatusChanged
 from flowtui.engine.states import StepStatus
 from flowtui.model.approval import ApprovalInput
@@ -45,19 +48,35 @@ class InlineApprover:
         self._holds: asyncio.Queue[tuple[int, str]] = asyncio.Queue()
         self._lines: asyncio.Queue[str] = asyncio.Queue()
         self._asked: set[tuple[int, str]] = set()
-        self._pending = ""
+        self._decode = codecs.getincrementaldecoder("utf-8")(errors="replace")
         self._asking: tuple[int, str] | None = None  # the hold a question waits on
-        self._on_screen = False  # a question is on the terminal's last line, unanswered
         self._task: asyncio.Task[None] | None = None
         self._fd = sys.stdin.fileno()
+        self.line = PromptLine(terminal_of(self.out), self._fd)  # the question and the typing
         # what wraps each question (`flowtui run` takes its live footer off the screen)
         self.around: Callable[[], contextlib.AbstractContextManager[None]] = contextlib.nullcontext
 
     def follow(self, run_id: int) -> None:
         self.run_id = run_id
 
+    def above(self, stream: TextIO) -> TextIO:
+        """`stream`, printing above the question while one is shown (the run's output)."""
+        return AbovePrompt(stream, self.line)  # type: ignore[return-value]  # a TextIO in use
+
+    @contextlib.contextmanager
+    def stderr_above(self) -> Iterator[None]:
+        """While inside, what is printed to stderr (`cancelling run`, warnings) goes above
+        the question too."""
+        saved = sys.stderr
+        sys.stderr = self.above(saved)
+        try:
+            yield
+        finally:
+            sys.stderr = saved
+
     def start(self) -> None:
         loop = asyncio.get_running_loop()
+        self.line.start()
         loop.add_reader(self._fd, self._readable)
         self._task = loop.create_task(self._ask_in_turn(), name="flowtui-inline-approve")
 
@@ -68,6 +87,7 @@ class InlineApprover:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
+        self.line.stop()  # the terminal as it was
 
     def __call__(self, event: Event) -> None:
         if not isinstance(event, StepStatusChanged) or event.run_id != self.run_id:
@@ -84,14 +104,8 @@ class InlineApprover:
             self._lines.put_nowait(WITHDRAWN)
 
     def _withdraw(self, step: str) -> None:
-        if self._on_screen:
-            # the prompt (and anything typed after it) cleared: flowtui's own drawing, so
-            # past the filter that makes step output's control characters visible
-            self.out.flush()
-            terminal = terminal_of(self.out)
-            terminal.write("\r\x1b[2K")
-            terminal.flush()
-            self._on_screen = False
+        self.out.flush()
+        self.line.withdraw()  # the question and what was typed for it cleared
         self._say(f"{step} was decided elsewhere")
 
     def _readable(self) -> None:
@@ -99,25 +113,22 @@ class InlineApprover:
             data = os.read(self._fd, 4096)
         except OSError:
             data = b""
-        if not data:  # end of input: nobody will answer
-            asyncio.get_running_loop().remove_reader(self._fd)
-            self._lines.put_nowait("")
-            return
-        self._pending += data.decode(errors="replace")
-        while "\n" in self._pending:
-            line, self._pending = self._pending.split("\n", 1)
-            self._lines.put_nowait(line.rstrip("\r"))
+        typed = self.line.feed(self._decode.decode(data)) if data else [EOF]
+        for line in typed:
+            if line is EOF:  # end of input (Ctrl-D): nobody will answer
+                asyncio.get_running_loop().remove_reader(self._fd)
+                self._lines.put_nowait("")
+                return
+            self._lines.put_nowait(line)
 
     async def _ask(self, question: str, hold: tuple[int, str]) -> str:
-        self.out.write(question)
         self.out.flush()
+        self.line.show(visible(question))  # its words come from the workflow file
         self._asking = hold
-        self._on_screen = True
         try:
             line = await self._lines.get()
         finally:
             self._asking = None
-            self._on_screen = False  # answered: the terminal echoed the newline
         if line == WITHDRAWN:
             raise _Withdrawn
         return line.strip()

@@ -13,7 +13,8 @@ history resolved here, so every tab sees what `flowtui dashboard` would:
 Security: a browser tab can run any workflow of the folder (and the builder any script), so
 - a token is generated at each start and printed in the URL to open; every request (pages,
   static files, the websocket) must carry it, as `?token=` or as the cookie the first page
-  sets (HttpOnly, SameSite=Strict); without it: 401, with a wrong one: 403. On loopback too:
+  sets (HttpOnly, SameSite=Strict) as it redirects to itself without the token in the URL;
+  without it: 401, with a wrong one: 403. On loopback too:
   every user of a shared machine reaches 127.0.0.1 (as Jupyter, there is no way to turn it off);
 - bound to a loopback address (the default), requests must also name a loopback host
   (`Host:`), so a web page cannot reach the dashboard through DNS rebinding;
@@ -68,20 +69,19 @@ def check_history(given: str | None) -> str:
     """The history as `$FLOWTUI_DB` for the tabs (a SQLite path made absolute), opened once
     so that one that cannot work is refused before anything is served."""
     from flowtui.cli.commands import CliError
-    from flowtui.store.backends import check_given_path, open_database, resolve_target
+    from flowtui.store.backends import open_database, resolve_target
     from flowtui.store.db import StoreError
     from flowtui.store.pg import redact
 
-    async def probe(target: str | Path) -> None:
-        database = await open_database(target)
+    async def probe() -> None:
+        database = await open_database(given)  # a mistyped --db is refused there
         await database.close()
 
     try:
-        check_given_path(given)  # a mistyped --db is not a new, empty history
         target = resolve_target(given)
         if isinstance(target, Path):
             target = target.resolve()
-        asyncio.run(probe(target))
+        asyncio.run(probe())
     except StoreError as exc:
         raise CliError(f"cannot open the history: {exc}") from None
     except OSError as exc:

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import hmac
 import ipaddress
+import shlex
 from collections.abc import Awaitable, Callable
-from urllib.parse import urlsplit
+from contextvars import ContextVar
+from urllib.parse import urlencode, urlsplit
 
 from aiohttp import web
 from textual_serve.server import Server
@@ -32,6 +34,26 @@ CONTENT_POLICY = (
 )
 
 
+# A link's `#run=N&step=S` (flowtui/cli/links.py) never reaches the server: the browser keeps
+# fragments to itself. So the page passes it on in its websocket's path (/ws/run/N/step/S),
+# which starts that tab's dashboard with `--open-run N --open-step S`. The step is taken in
+# the shape `links.run_url` writes (percent-encoded); textual.js adds `?width=...` after it.
+PASS_LINK = """<script>
+(function () {
+  var link = /^#run=([0-9]+)(?:&step=([A-Za-z0-9_.~%-]+))?$/.exec(window.location.hash);
+  if (!link) return;
+  var terminal = document.getElementById("terminal");
+  terminal.dataset.sessionWebsocketUrl +=
+    "/run/" + link[1] + (link[2] ? "/step/" + link[2] : "");
+})();
+</script>
+"""
+
+# the dashboard options of the websocket being opened, read by `command` as textual-serve
+# starts its process (in the request's task: one tab's link never reaches another tab)
+_opened: ContextVar[tuple[str, ...]] = ContextVar("flowtui_web_opened", default=())
+
+
 class DashboardServer(Server):
     """textual-serve's server with flowtui's checks in front of every request."""
 
@@ -41,21 +63,48 @@ class DashboardServer(Server):
         self.cookie = f"flowtui_web_{port}"  # cookies ignore ports: one name per server
         self.loopback = is_loopback(host)
 
+    @property
+    def command(self) -> str:
+        """The dashboard's shell command, with the run the tab's link named (if any)."""
+        extra = _opened.get()
+        return f"{self._command} {shlex.join(extra)}" if extra else self._command
+
+    @command.setter
+    def command(self, value: str) -> None:
+        self._command = value
+
     async def _make_app(self) -> web.Application:
         app = await super()._make_app()
         app.middlewares.append(self._guard)
+        app.router.add_get(r"/ws/run/{run:\d{1,18}}", self.handle_linked_websocket)
+        app.router.add_get(r"/ws/run/{run:\d{1,18}}/step/{step}", self.handle_linked_websocket)
         return app
+
+    async def handle_linked_websocket(self, request: web.Request) -> web.StreamResponse:
+        opened = ["--open-run", request.match_info["run"]]
+        if step := request.match_info.get("step"):
+            opened += ["--open-step", step]
+        _opened.set(tuple(opened))
+        return await self.handle_websocket(request)
 
     @web.middleware
     async def _guard(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         refusal = self.refusal(request)
         if refusal is not None:
             return refusal
-        response = await handler(request)
+        if request.query.get("token") and request.path == "/":
+            # the token leaves the address bar (and the history, bookmarks, screen shares) at
+            # once: the page is reached again without it, carried by the cookie set here; the
+            # browser keeps the fragment (`#run=N`) across the redirect
+            query = urlencode([(k, v) for k, v in request.query.items() if k != "token"])
+            again = "/" + (f"?{query}" if query else "")
+            response: web.StreamResponse = web.Response(status=303, headers={"Location": again})
+        else:
+            response = await handler(request)
         if request.query.get("token") and not response.prepared:
             response.set_cookie(self.cookie, self.token, httponly=True, samesite="Strict", path="/")
         if not response.prepared:
-            response.headers["Referrer-Policy"] = "no-referrer"  # the token is in the URL
+            response.headers["Referrer-Policy"] = "no-referrer"  # never the page's URL elsewhere
             response.headers["Content-Security-Policy"] = CONTENT_POLICY
         return response
 
@@ -80,7 +129,10 @@ class DashboardServer(Server):
         # the page's static and websocket URLs point where the browser reached us (the bound
         # address may be 0.0.0.0); the token was given (and, on loopback, the Host checked)
         self.public_url = f"{request.scheme}://{request.host}"
-        return await super().handle_index(request)
+        page = await super().handle_index(request)
+        if isinstance(page, web.Response) and page.text is not None:
+            page.text = page.text.replace("</body>", PASS_LINK + "</body>", 1)
+        return page
 
     async def on_startup(self, app: web.Application) -> None:
         """textual-serve's banner is not printed: `cmd_web` says what is served, and where."""

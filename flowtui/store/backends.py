@@ -48,7 +48,8 @@ def resolve_target(given: str | Path | None) -> str | Path:
 
 def check_given_path(given: str | Path | None) -> None:
     """A `--db` path whose folder does not exist is a typo, not a new history: StoreError
-    naming the folder.  (The default location's folders are created.)"""
+    naming the folder.  (The folders of $FLOWTUI_DB and of the default location, used when
+    `given` is None, are created.)  `open_database` checks it for every opener."""
     if given is None or str(given) == "":
         return
     target = resolve_target(given)
@@ -71,7 +72,10 @@ def describe_target(given: str | Path | None) -> str:
 async def open_database(
     given: str | Path | None, *, read_only: bool = False
 ) -> Database | PgDatabase:
-    """`read_only`: a SQLite history on a full disk is opened for reading (Database.open)."""
+    """`read_only`: a SQLite history on a full disk is opened for reading (Database.open).
+    A given path in a folder that does not exist is refused here (`check_given_path`), so
+    that no command, the dashboard or a copy's destination starts a new history by a typo."""
+    check_given_path(given)
     target = resolve_target(given)
     if isinstance(target, Path):
         return await Database.open(target, read_only=read_only)

@@ -44,6 +44,7 @@ from flowtui.tui.config import UserConfig, checked, remember_theme
 from flowtui.tui.environments import EnvironmentsMixin
 from flowtui.tui.files import FileActionsMixin
 from flowtui.tui.keys import binding_ids, describe, help_sections
+from flowtui.tui.linked import LinkedRun
 from flowtui.tui.notify import tell
 from flowtui.tui.screens.builder import BuilderScreen
 from flowtui.tui.screens.dialogs import HelpScreen
@@ -247,8 +248,10 @@ class FlowApp(CommandModeMixin, FileActionsMixin, BuilderActionsMixin, Environme
         triggers: bool = True,
         webhook_port: int | None = None,
         config: UserConfig | None = None,
+        open_run: LinkedRun | None = None,
     ) -> None:
         super().__init__()
+        self.linked = open_run  # a run to show at start (flowtui/tui/linked.py)
         # the user's config file (theme, keymap); None: defaults, and nothing written back
         known_ids = binding_ids(self.BINDINGS, *(widget.BINDINGS for _, widget in PANELS))
         self.config = checked(config or UserConfig(), known_ids)  # unknown ids/theme: said
@@ -335,6 +338,8 @@ class FlowApp(CommandModeMixin, FileActionsMixin, BuilderActionsMixin, Environme
             await self._start_triggers()
         await self.refresh_list()
         self.query_one(WorkflowList).focus()
+        if self.linked is not None:
+            await self.open_linked(self.linked)
         if self.runtime is not None:
             self.run_bridge()
         self.run_poll()

@@ -29,6 +29,7 @@ from flowtui.model.workflow import Workflow
 from flowtui.store.runstore import RunStore
 from flowtui.timefmt import fmt_duration
 from flowtui.tui.glyphs import glyph, status_style
+from flowtui.tui.linked import LinkedRun, take_linked
 from flowtui.tui.log_pages import LOG_TAIL, StoreLogPages
 from flowtui.tui.view import (
     build_detail,
@@ -106,6 +107,7 @@ class RefreshMixin(App[None]):
     read_only_history: RunStore | None
     catalog: WorkflowCatalog
     folder: Path
+    linked: LinkedRun | None
 
     def init_refresh(self) -> None:
         self.view = ViewState()
@@ -330,10 +332,11 @@ class RefreshMixin(App[None]):
         error_box = self.query_one("#workflow-error", Static)
         _set_text(error_box, entry.error if entry and entry.error else "")
         workflow = entry.workflow if entry else None
-        if not self.view.pinned:
+        view = self.view  # the one drawn: another may replace it while the store answers
+        if not view.pinned:
             latest = await store.latest_run_id(workflow.name) if workflow else None
-            if latest != self.view.run_id:
-                self.view.run_id = latest
+            if latest != view.run_id:
+                view.run_id = latest
         run = await store.get_run(self.view.run_id) if self.view.run_id else None
         steps = await store.get_steps(run.id) if run else []
         # a run of an earlier version of the file is drawn as it ran (as History's enter
@@ -548,10 +551,36 @@ class RefreshMixin(App[None]):
 
     # -- reacting to widgets -----------------------------------------------------------
     async def on_workflow_list_highlighted(self, event: WorkflowList.Highlighted) -> None:
-        if event.path == self.view.path:
+        if (link := take_linked(self, event.path)) is not None:  # opened on it (tui/linked.py)
+            self.view = ViewState(path=event.path, run_id=link.run_id, pinned=True, step=link.step)
+        elif event.path == self.view.path:
             return
-        self.view = ViewState(path=event.path)
+        else:
+            self.view = ViewState(path=event.path)
         self._show_soon()
+
+    async def open_linked(self, link: LinkedRun) -> None:
+        """Highlight the workflow of `link`'s run (its view follows, see `take_linked`); say
+        so when there is no such run, or step, or its workflow is not in the folder."""
+        run = await self.history.get_run(link.run_id)
+        name = run.workflow if run else None
+        entries = self.catalog.entries
+        entry = next((e for e in entries if e.workflow and e.workflow.name == name), None)
+        if run is None or entry is None:
+            self.linked = None
+            said = f"is of {run.workflow}, which is not in {self.folder}" if run else "is not there"
+            self.notify(f"run #{link.run_id} {said}", severity="warning")
+            return
+        steps = {s.name for s in await self.history.get_steps(run.id)}
+        if link.step is not None and link.step not in steps:
+            self.notify(f"run #{run.id} has no step {link.step!r}", severity="warning")
+            link.step = None
+        link.path = entry.path
+        table = self.query_one(WorkflowList)
+        table.move_cursor(row=table.get_row_index(str(entry.path)), animate=False)
+        table.post_message(WorkflowList.Highlighted(entry.path))
+        if link.step is not None:
+            await self.action_show_tab("logs")
 
     def _show_soon(self) -> None:
         """Redraw the right side in a worker: the App keeps handling keys while the store

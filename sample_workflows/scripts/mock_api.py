@@ -3,7 +3,9 @@
 
 GET /health -> 200 {"status": "ok"}; POST /notify records the posted text; POST /shutdown
 answers with the texts received and stops the server.  It also stops after IDLE_SECONDS
-without requests, so a failed run never leaves it behind.  Listens on 127.0.0.1:$API_PORT.
+without requests, so a failed run never leaves it behind.  Listens on 127.0.0.1:$API_PORT, or
+when that is unset on a free port the system picks; the port is written to $FLOWTUI_OUTPUT as
+the step's output `port`, which the steps after it read as $STEPS_API_PORT.
 
 With `--background` it returns once it listens and serves from a detached process (its
 output goes to mock_api.log in $FLOWTUI_WORKSPACE): the step that starts it ends at once
@@ -101,12 +103,16 @@ def detach(log_path: str) -> bool:
 
 
 def main() -> int:
-    port = int(os.environ.get("API_PORT", "18765"))
+    port = int(os.environ.get("API_PORT") or 0)  # 0: any free one
     try:
         server = ApiServer(port)
     except OSError as exc:
         print(f"cannot listen on 127.0.0.1:{port}: {exc.strerror}", file=sys.stderr)
         return 1
+    port = server.server_address[1]
+    if output := os.environ.get("FLOWTUI_OUTPUT"):  # before the step ends: it is read then
+        with open(output, "a", encoding="utf-8") as outputs:
+            outputs.write(f"port={port}\n")
     print(f"mock API listening on http://127.0.0.1:{port}", flush=True)
     if "--background" in sys.argv[1:]:
         log_path = os.path.join(os.environ.get("FLOWTUI_WORKSPACE", "."), "mock_api.log")

@@ -141,3 +141,47 @@ def test_a_prompt_decided_elsewhere_is_withdrawn_before_the_next_line(
     # the text printed after the question: the line cleared, the note, then the events
     after_prompt = term.seen.split("Enter: leave it held > ", 1)[1]
     assert after_prompt.startswith("\r\x1b[2Kgate was decided elsewhere\r\n"), after_prompt[:80]
+
+
+TALK = """\
+name: talk
+steps:
+  gate: {type: approval}
+  talk:
+    run: |
+      echo first
+      while [ ! -e go ]; do sleep 0.05; done
+      echo second
+"""
+
+
+def test_output_while_the_question_waits_goes_above_it(cli: Cli, tmp_path: Path) -> None:
+    """A line printed while the question waits does not land on its line: the question is
+    cleared, the line printed, the question drawn again with what was typed so far (as a
+    line editor does), and the answer typed around it is the whole of it."""
+    (tmp_path / "talk.yaml").write_text(TALK)
+    term = Terminal(cli, "run", "talk.yaml")
+    question = "Enter: leave it held > "
+    try:
+        term.expect(question)
+        term.expect("first")  # before or after the question was drawn: above it either way
+        os.write(term.master, b"yx\x7f")  # "y", then a typo erased
+        term.expect(f"\r\x1b[2K{'approve gate now as'}")  # the erase redraws the line
+        term.expect(f"{question}y")
+        (tmp_path / "go").touch()  # the step (in the workflow's folder) prints its second line
+        term.expect("second")
+        term.expect(f"{question}y")  # drawn again after it, with the "y" typed
+        term.type("es")
+        term.expect("approving gate as")
+        term.expect("Status: succeeded")
+    finally:
+        code = term.close()
+    assert code == 0
+    assert cli.step_status(1, "gate") == "succeeded"
+    # every time the question is on the screen, what follows it on its line is typing (or
+    # its clearing), never a line of the run's output
+    for after in term.seen.split(question)[1:]:
+        line = after.split("\r\n", 1)[0].split("\r\x1b[2K", 1)[0]
+        assert line in ("", "y", "yx", "yes"), repr(after[:120])
+    second = term.seen.index("second")
+    assert term.seen.rindex("\r\x1b[2K", 0, second) > term.seen.rindex(question, 0, second)

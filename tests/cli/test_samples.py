@@ -16,6 +16,7 @@ import sys
 import time
 from collections.abc import Callable
 from contextlib import closing
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -149,7 +150,10 @@ def test_production_deploy_wiring() -> None:
     assert steps["verify"].type == "http" and steps["verify"].retries == 3
     assert steps["api"].requires == ("approve",)
     assert steps["shutdown_api"].requires == ("notify",)
-    assert workflow.env["API_PORT"] == "18765"
+    # no fixed port (two demos on one machine would collide): the mock API's output says it
+    assert "API_PORT" not in workflow.env
+    for name, path in (("verify", "health"), ("notify", "notify"), ("shutdown_api", "shutdown")):
+        assert steps[name].spec["url"] == f"http://127.0.0.1:${{STEPS_API_PORT}}/{path}"
 
 
 # -- running -----------------------------------------------------------------------------
@@ -232,49 +236,61 @@ def wait_until(predicate: Callable[[], bool], timeout: float) -> None:
 
 
 @pytest.mark.timeout(RUN_TIMEOUT + 10)
-@pytest.mark.parametrize("parallel", ["4", "1"])
-def test_production_deploy_runs_once_approved(tmp_path: Path, parallel: str) -> None:
-    """At any parallelism: the mock API serves in the background, holding no slot."""
-    port = int(load_workflow(sample("production-deploy")).env["API_PORT"])
-    if not port_is_free(port):
-        pytest.skip(f"port {port} is in use (is a production-deploy demo running?)")
-    db = tmp_path / "x.db"
-    run = subprocess.Popen(
-        [
-            *(sys.executable, "-m", "flowtui", "run", str(sample("production-deploy"))),
-            *("--db", str(db), "--parallel", parallel),
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        cwd=tmp_path,
-        env={**os.environ, "NO_COLOR": "1"},
-    )
+def test_production_deploy_runs_once_approved(tmp_path: Path) -> None:
+    """Two demos at once on one machine (two people, two histories), at --parallel 4 and 1:
+    each mock API listens on a port of its own and serves in the background, holding no
+    slot."""
+    demos = {parallel: tmp_path / f"p{parallel}" for parallel in ("4", "1")}
+    runs: dict[str, subprocess.Popen[str]] = {}
     try:
+        for parallel, folder in demos.items():
+            folder.mkdir()
+            runs[parallel] = subprocess.Popen(
+                [
+                    *(sys.executable, "-m", "flowtui", "run", str(sample("production-deploy"))),
+                    *("--db", str(folder / "x.db"), "--parallel", parallel),
+                ],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+                cwd=folder,
+                env={**os.environ, "NO_COLOR": "1"},
+            )
 
-        def held() -> bool:
+        def held(db: Path) -> bool:
             try:
                 rows = query(db, "SELECT status FROM steps WHERE name = 'approve'")
             except sqlite3.OperationalError:  # not created yet
                 return False
             return bool(rows) and rows[0][0] == "held"
 
-        wait_until(held, timeout=15)
-        run_id, _ = last_run(db)
-        approve = flowtui("approve", str(run_id), "approve", "--db", str(db), cwd=tmp_path)
-        assert approve.returncode == 0, explain(approve)
-        output, _ = run.communicate(timeout=RUN_TIMEOUT)
+        for folder in demos.values():
+            db = folder / "x.db"
+            wait_until(partial(held, db), timeout=15)
+            approve = flowtui("approve", "last", "approve", "--db", str(db), cwd=folder)
+            assert approve.returncode == 0, explain(approve)
+        outputs = {p: run.communicate(timeout=RUN_TIMEOUT)[0] for p, run in runs.items()}
     finally:
-        if run.poll() is None:
-            run.kill()
-            run.communicate()
-    assert run.returncode == 0, output
-    assert last_run(db) == (run_id, "succeeded")
-    states = step_states(db, run_id)
-    assert all(state == OK for state, _ in states.values()), states
-    # the notify step really reached the mock API, whose shutdown answer lists what it got
-    assert '"notifications": ["production-deploy 1.4.2 is live in us and eu' in output
-    wait_until(lambda: port_is_free(port), timeout=5)  # and the background server is gone
+        for run in runs.values():
+            if run.poll() is None:
+                run.kill()
+                run.communicate()
+    ports = set()
+    for parallel, folder in demos.items():
+        db, output = folder / "x.db", outputs[parallel]
+        assert runs[parallel].returncode == 0, output
+        run_id, status = last_run(db)
+        assert status == "succeeded"
+        states = step_states(db, run_id)
+        assert all(state == OK for state, _ in states.values()), states
+        # the notify step really reached the mock API, whose shutdown answer lists what it got
+        assert '"notifications": ["production-deploy 1.4.2 is live in us and eu' in output
+        [(port,)] = query(db, "SELECT value FROM outputs WHERE step = 'api' AND key = 'port'")
+        assert f"GET http://127.0.0.1:{port}/health → 200" in output
+        ports.add(int(port))
+    assert len(ports) == 2
+    for port in ports:
+        wait_until(partial(port_is_free, port), timeout=5)  # the servers are gone
 
 
 @pytest.mark.timeout(2 * RUN_TIMEOUT + 10)

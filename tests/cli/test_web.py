@@ -13,6 +13,7 @@ import select
 import shutil
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import textwrap
@@ -26,6 +27,7 @@ from typing import TYPE_CHECKING
 import aiohttp
 import pytest
 
+from flowtui.cli.links import run_url
 from flowtui.cli.main import main
 
 if TYPE_CHECKING:
@@ -114,13 +116,26 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebServer]:
     assert server.stop() == 0
 
 
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args: object, **kwargs: object) -> None:
+        return None  # a redirect is what is checked: urllib would follow it without the cookie
+
+
 def request(url: str, headers: dict[str, str] | None = None) -> tuple[int, list[str]]:
-    """The status and the `Set-Cookie` headers of a GET."""
+    """The status and the `Set-Cookie` headers of a GET (a redirect not followed)."""
+    code, cookies, _ = response(url, headers)
+    return code, cookies
+
+
+def response(url: str, headers: dict[str, str] | None = None) -> tuple[int, list[str], str]:
+    """The status, the `Set-Cookie` headers and the `Location` of a GET."""
+    opener = urllib.request.build_opener(_NoRedirect)
     try:
-        with urllib.request.urlopen(urllib.request.Request(url, headers=headers or {})) as r:
-            return int(r.status), r.headers.get_all("Set-Cookie") or []
+        with opener.open(urllib.request.Request(url, headers=headers or {})) as r:
+            return int(r.status), r.headers.get_all("Set-Cookie") or [], ""
     except urllib.error.HTTPError as exc:
-        return exc.code, exc.headers.get_all("Set-Cookie") or []
+        cookies = exc.headers.get_all("Set-Cookie") or []
+        return exc.code, cookies, exc.headers.get("Location", "")
 
 
 def status(url: str, headers: dict[str, str] | None = None) -> int:
@@ -146,14 +161,26 @@ def wait_for_screen(page: Page, text: str, timeout: float = 15.0) -> None:
         page.wait_for_timeout(50)
 
 
-def test_the_dashboard_in_headless_chromium(served: WebServer, tmp_path: Path) -> None:
+def test_the_dashboard_in_headless_chromium(
+    served: WebServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The URL `flowtui web` printed (with its token) opens the dashboard; the page's scripts
-    and the websocket carry the token in the cookie that first page set."""
+    and the websocket carry the token in the cookie that first page set, and the token leaves
+    the address bar. Given with a link's `#run=N&step=S` (flowtui.cli.links), it opens on run
+    N (not the newest) and S's log."""
     from playwright.sync_api import sync_playwright
 
     assert Path(CHROMIUM).exists(), "install Debian's chromium (apt-get install -y chromium)"
     base = f"http://127.0.0.1:{served.port}"
     assert served.url.startswith(f"{base}/?token=")
+    monkeypatch.setenv("FLOWTUI_DB", str(served.tmp / "history.db"))
+    monkeypatch.setenv("FLOWTUI_WEB_URL", base)
+    hello = str(served.tmp / "flows" / "hello.yaml")
+    assert main(["run", hello, "--quiet"]) == 0
+    older = max(row[0] for row in sqlite_rows(served, "SELECT id FROM runs"))
+    assert main(["run", hello, "--quiet"]) == 0  # the newest: shown when no link says
+    link = run_url(older, "greet")
+    assert link == f"{base}/#run={older}&step=greet"
     with sync_playwright() as playwright:
         # a fresh profile (--user-data-dir) of its own
         browser = playwright.chromium.launch_persistent_context(
@@ -173,19 +200,27 @@ def test_the_dashboard_in_headless_chromium(served: WebServer, tmp_path: Path) -
 
         page.route(lambda url: not url.startswith(base), refuse)
         page.add_init_script(CATCH_TERMINAL)
-        page.goto(served.url)
-        wait_for_screen(page, "hello")
+        page.goto(served.url + link[len(base) + 1 :])
+        wait_for_screen(page, f"hello  ·  run #{older}  ·  ✓ succeeded")
+        wait_for_screen(page, f"run #{older} · greet")  # the logs tab, on greet's log
+        assert page.url == link  # the token left the address bar for a cookie; the link stays
         assert "Workf" in page.evaluate(SCREEN)  # the workflow list's header
         page.click("#terminal")  # the keyboard goes to the terminal
+        page.keyboard.press("g")
         page.keyboard.press("r")
-        wait_for_screen(page, "✓ done")
+        wait_for_screen(page, f"hello  ·  run #{older + 2}  ·  ✓ succeeded")
         screen = page.evaluate(SCREEN)
-        assert "✓ greet" in screen and "succeeded" in screen
+        assert "✓ greet" in screen and "✓ done" in screen
         # what needs a real terminal says so (its output would break the page's stream)
         page.keyboard.press("e")
         wait_for_screen(page, "an editor needs a terminal")
         browser.close()
     assert elsewhere == []
+
+
+def sqlite_rows(served: WebServer, sql: str) -> list[tuple[object, ...]]:
+    with sqlite3.connect(served.tmp / "history.db") as conn:
+        return conn.execute(sql).fetchall()
 
 
 def test_loopback_needs_the_token_too(served: WebServer) -> None:
@@ -196,17 +231,20 @@ def test_loopback_needs_the_token_too(served: WebServer) -> None:
     for path in ("/", "/static/js/textual.js"):
         assert status(base + path) == 401
         assert status(f"{base}{path}?token=wrong") == 403
-        assert status(f"{base}{path}?token={token}") == 200
+    assert status(f"{base}/static/js/textual.js?token={token}") == 200
     ws = f"ws://127.0.0.1:{served.port}/ws"
     assert asyncio.run(websocket_status(ws)) == 401
     assert asyncio.run(websocket_status(f"{ws}?token=wrong")) == 403
-    # the first page sets the cookie the rest of the page's requests carry
-    code, cookies = request(f"{base}/?token={token}")
-    assert code == 200 and len(cookies) == 1
+    assert asyncio.run(websocket_status(f"{ws}/run/1?token=wrong")) == 403  # a link's too
+    # the first page sets the cookie the rest of the page's requests carry, and sends the
+    # browser to the page without the token in its URL (other parameters kept)
+    code, cookies, location = response(f"{base}/?fontsize=14&token={token}")
+    assert code == 303 and location == "/?fontsize=14" and len(cookies) == 1
     cookie = cookies[0].split(";")[0]
     assert cookie == f"flowtui_web_{served.port}={token}"
     assert "HttpOnly" in cookies[0] and "SameSite=Strict" in cookies[0]
     assert status(f"{base}/static/js/textual.js", {"Cookie": cookie}) == 200
+    assert status(f"{base}/", {"Cookie": cookie}) == 200
     assert status(base + "/", {"Cookie": f"flowtui_web_{served.port}=wrong"}) == 403
 
 
@@ -217,7 +255,7 @@ def test_refusals_on_loopback(
     hijacking) is still refused."""
     token = served_token(served.url)
     base = f"http://127.0.0.1:{served.port}"
-    assert status(f"{base}/?token={token}") == 200
+    assert status(f"{base}/?token={token}") == 303
     # DNS rebinding: a page of evil.example resolved to 127.0.0.1 names its own host
     assert status(f"{base}/?token={token}", {"Host": f"evil.example:{served.port}"}) == 403
     ws = f"ws://127.0.0.1:{served.port}/ws?token={token}"
@@ -239,9 +277,9 @@ def test_another_address_needs_the_token_on_every_request(tmp_path: Path) -> Non
         for path in ("/", "/static/js/textual.js"):
             assert status(base + path) == 401
             assert status(f"{base}{path}?token=wrong") == 403
-            assert status(f"{base}{path}?token={token}") == 200
+        assert status(f"{base}/static/js/textual.js?token={token}") == 200
         # bound to every address, any name reaches it: the token is the check
-        assert status(f"{base}/?token={token}", {"Host": f"ci.example:{server.port}"}) == 200
+        assert status(f"{base}/?token={token}", {"Host": f"ci.example:{server.port}"}) == 303
         ws = f"ws://127.0.0.1:{server.port}/ws"
         assert asyncio.run(websocket_status(ws)) == 401
         assert asyncio.run(websocket_status(f"{ws}?token=wrong")) == 403

@@ -15,7 +15,9 @@ BACKENDS = ("sqlite", "postgresql")
 
 @pytest.fixture
 def db_path(tmp_path: Path) -> Path:
-    return tmp_path / "history" / "flowtui.db"
+    folder = tmp_path / "history"  # a given path's folder must exist (store.backends)
+    folder.mkdir()
+    return folder / "flowtui.db"
 
 
 @pytest.fixture(params=BACKENDS)

@@ -183,6 +183,7 @@ async def test_a_real_history_goes_to_postgresql_and_back_unchanged(
     tmp_path: Path, pg_url: str
 ) -> None:
     src, back = tmp_path / "src" / "flowtui.db", tmp_path / "back" / "flowtui.db"
+    src.parent.mkdir(), back.parent.mkdir()
     store = await RunStore.open(src)
     try:
         run_ids = await fill(tmp_path, store)

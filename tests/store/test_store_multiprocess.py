@@ -106,12 +106,12 @@ OPENER = """
 import asyncio, sys
 from flowtui.store import RunStore
 
-async def main(path):
+async def main():
     sys.stdin.readline()
-    async with await RunStore.open(path) as store:
+    async with await RunStore.open() as store:  # $FLOWTUI_DB's folder is created
         await store.create_run(workflow="wf", steps=[])
 
-asyncio.run(main(sys.argv[1]))
+asyncio.run(main())
 """
 
 
@@ -122,10 +122,9 @@ async def test_processes_racing_to_create_a_fresh_database(tmp_path: Path) -> No
             sys.executable,
             "-c",
             OPENER,
-            str(path),
             stdin=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
-            env=_child_env(),
+            env={**_child_env(), "FLOWTUI_DB": str(path)},
         )
         for _ in range(4)
     ]
