@@ -39,8 +39,14 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
 
 async def _worker(args: argparse.Namespace, url: str) -> int:
+    from flowtui.engine.sandbox import spawner_mode
     from flowtui.store.db import StoreError
     from flowtui.worker.service import WorkerOptions, install_stop_signals, serve
+
+    try:
+        spawner_mode()  # a bad FLOWTUI_SPAWNER is an error before any job is taken
+    except ValueError as exc:
+        raise CliError(str(exc)) from None
 
     options = WorkerOptions(
         queues=list(dict.fromkeys(args.queue)),
