@@ -45,7 +45,7 @@ class YMap(dict[Any, Any]):
     for: a file without problems needs few of them (see `_Builder`).
     """
 
-    __slots__ = ("_file", "_mark", "_pos", "_entries", "_keys", "_pairs", "_index")
+    __slots__ = ("_entries", "_file", "_index", "_keys", "_mark", "_pairs", "_pos")
 
     def __init__(self, pos: SourcePos) -> None:
         super().__init__()
@@ -99,7 +99,7 @@ class YSeq(list[Any]):
     """A sequence from the file, remembering where each item sits (worked out when first
     asked for, as for YMap)."""
 
-    __slots__ = ("_file", "_mark", "_pos", "_nodes", "_positions", "_raws")
+    __slots__ = ("_file", "_mark", "_nodes", "_pos", "_positions", "_raws")
 
     def __init__(self, pos: SourcePos) -> None:
         super().__init__()
@@ -233,7 +233,7 @@ def _resolve(loader: Any, kind: Any, value: Any, implicit: Any) -> Any:
 
 if _CLoader is not None:
 
-    class _FastCLoader(_CLoader):  # type: ignore[misc,valid-type]
+    class _FastCLoader(_CLoader):
         def __init__(self, stream: str) -> None:
             super().__init__(stream)
             self.plain_tags: dict[str, str] = {}
@@ -507,9 +507,7 @@ class _Builder:
         build = self.build
         seq.extend(
             [
-                item.value
-                if type(item) is ScalarNode and item.tag == _STR
-                else build(item, deeper)
+                item.value if type(item) is ScalarNode and item.tag == _STR else build(item, deeper)
                 for item in items
             ]
         )
