@@ -10,7 +10,6 @@ import ast
 import difflib
 import re
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from flowtui.model.branches import FILTER_KEYS, entry_error
@@ -59,10 +58,31 @@ def dedupe(items: Iterable[_T]) -> list[_T]:
     return list(dict.fromkeys(items))
 
 
-@dataclass
 class Ref:
-    name: str
-    pos: SourcePos
+    """A step name as written, and where: `pos` is worked out when first asked for (only a
+    reference with a problem needs it)."""
+
+    __slots__ = ("_index", "_where", "name")
+
+    def __init__(self, name: str, where: SourcePos | YSeq, index: int = -1) -> None:
+        self.name = name
+        self._where = where  # the position itself, or the list holding the name at `index`
+        self._index = index
+
+    @property
+    def pos(self) -> SourcePos:
+        where = self._where
+        return where.positions[self._index] if isinstance(where, YSeq) else where
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Ref):
+            return NotImplemented
+        return (self.name, self.pos) == (other.name, other.pos)
+
+    __hash__ = None  # type: ignore[assignment]  # mutable, as the dataclass it was
+
+    def __repr__(self) -> str:
+        return f"Ref(name={self.name!r}, pos={self.pos!r})"
 
 
 class CheckerBase:
@@ -177,10 +197,11 @@ class CheckerBase:
             self._wrong(m, key, "a list of step names")
             return []
         refs = []
-        for item, pos in zip(value, value.positions, strict=True):
+        for index, item in enumerate(value):
             if isinstance(item, str):
-                refs.append(Ref(item, pos))
+                refs.append(Ref(item, value, index))
             else:
+                pos = value.positions[index]
                 self.error(pos, f"`{key}` must list step names, got {describe(item)}")
         return refs
 
@@ -275,9 +296,10 @@ class CheckerBase:
         where: str,
         foreign: Callable[[str], str] | None = None,
     ) -> None:
-        for key, entry in m.entries.items():
+        for key in m.entry_keys():  # positions are worked out only for a wrong key
             if isinstance(key, str) and key in allowed:
                 continue
+            entry = m.entries[key]
             if key is True and entry.key_text.lower() == "on":
                 if where == "the workflow":
                     self.error(entry.key_pos, f"unknown key `on`: {_ON_MESSAGE}")

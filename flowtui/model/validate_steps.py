@@ -82,7 +82,8 @@ class _Draft:
 class StepRules(CheckerBase):
     """Checks the `steps:` of a workflow and links them into `Step` objects."""
 
-    def steps(self, root: YMap) -> dict[str, Step]:
+    def steps(self, root: YMap, sandbox: bool | None = None) -> dict[str, Step]:
+        """The steps of the workflow; `sandbox` (the workflow's) for those that do not say."""
         if "steps" not in root:
             self.error(root.pos, "the workflow is missing `steps`", "add `steps:` with one step")
             return {}
@@ -115,12 +116,12 @@ class StepRules(CheckerBase):
                 "use fewer matrix values",
             )
             return {}
-        return self.link(drafts)
+        return self.link(drafts, sandbox)
 
     def draft(self, key: Any, item: Any, steps: YMap) -> _Draft | None:
-        entry = steps.entries[key]
-        pos = entry.key_pos
+        pos = steps.key_pos(key)
         if not isinstance(key, str):
+            entry = steps.entries[key]
             hint = f'quote it: `"{entry.key_text}":`'
             if key is True and entry.key_text.lower() == "on":
                 self.error(pos, "step name `on` is read by YAML as true", hint)
@@ -137,7 +138,7 @@ class StepRules(CheckerBase):
             return None
         if not isinstance(item, YMap) or not item:
             self.error(
-                entry.value_pos,
+                steps.value_pos(key),
                 f"step `{key}` must be a mapping of step keys, got "
                 + ("an empty mapping" if isinstance(item, YMap) else describe(item)),
                 "add `run: <command>` for a script step, or `type:` for another kind",
@@ -444,8 +445,9 @@ class StepRules(CheckerBase):
 
     # --------------------------------------------------------------------- resolving
 
-    def link(self, drafts: dict[str, _Draft]) -> dict[str, Step]:
-        """Resolve references to expanded names, expand matrices, and check for cycles."""
+    def link(self, drafts: dict[str, _Draft], sandbox: bool | None = None) -> dict[str, Step]:
+        """Resolve references to expanded names, expand matrices, and check for cycles;
+        `sandbox` is given to the steps that do not say."""
         for draft in drafts.values():
             draft.copies = (
                 [_copy_name(draft.name, combo) for combo in draft.matrix]
@@ -473,9 +475,16 @@ class StepRules(CheckerBase):
 
         requires: dict[str, list[str]] = {}
         for draft in drafts.values():
-            requires[draft.name] = [
-                n for r in draft.requires for n in resolve(r, draft, "requires")
-            ]
+            names: list[str] = []
+            for ref in draft.requires:
+                # another step by its name, as resolve() would say (a copy's name has
+                # brackets, which no step name has)
+                target = drafts.get(ref.name)
+                if target is not None and target is not draft:
+                    names.extend(target.copies)
+                else:
+                    names.extend(resolve(ref, draft, "requires"))
+            requires[draft.name] = names
         for draft in drafts.values():
             for key, refs in draft.branches.items():
                 names = []
@@ -489,6 +498,9 @@ class StepRules(CheckerBase):
         steps: dict[str, Step] = {}
         for draft in drafts.values():
             needs = tuple(dedupe(requires[draft.name]))
+            fields = draft.fields
+            if fields["sandbox"] is None and sandbox is not None:
+                fields = {**fields, "sandbox": sandbox}
             for copy, combo in itertools.zip_longest(draft.copies, draft.matrix):
                 steps[copy] = Step(
                     name=copy,
@@ -498,7 +510,7 @@ class StepRules(CheckerBase):
                     spec=draft.spec,
                     base=draft.name if combo else "",
                     matrix=combo or {},
-                    **draft.fields,
+                    **fields,
                 )
 
         cycle = find_cycle(steps)
