@@ -10,7 +10,7 @@ import ast
 import difflib
 import re
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 from flowtui.model.branches import FILTER_KEYS, entry_error
 from flowtui.model.durations import parse_duration
@@ -58,31 +58,21 @@ def dedupe(items: Iterable[_T]) -> list[_T]:
     return list(dict.fromkeys(items))
 
 
-class Ref:
+class Ref(NamedTuple):
     """A step name as written, and where: `pos` is worked out when first asked for (only a
     reference with a problem needs it)."""
 
-    __slots__ = ("_index", "_where", "name")
-
-    def __init__(self, name: str, where: SourcePos | YSeq, index: int = -1) -> None:
-        self.name = name
-        self._where = where  # the position itself, or the list holding the name at `index`
-        self._index = index
+    name: str
+    where: SourcePos | YSeq  # the position itself, or the list holding the name at `at`
+    at: int = -1
 
     @property
     def pos(self) -> SourcePos:
-        where = self._where
-        return where.positions[self._index] if isinstance(where, YSeq) else where
+        where = self.where
+        return where.positions[self.at] if isinstance(where, YSeq) else where
 
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, Ref):
-            return NotImplemented
-        return (self.name, self.pos) == (other.name, other.pos)
 
-    __hash__ = None  # type: ignore[assignment]  # mutable, as the dataclass it was
-
-    def __repr__(self) -> str:
-        return f"Ref(name={self.name!r}, pos={self.pos!r})"
+_new_ref: Any = tuple.__new__  # Ref(name, seq, index) without a Python call per name
 
 
 class CheckerBase:
@@ -196,14 +186,13 @@ class CheckerBase:
         if not isinstance(value, YSeq):
             self._wrong(m, key, "a list of step names")
             return []
-        refs = []
-        for index, item in enumerate(value):
-            if isinstance(item, str):
-                refs.append(Ref(item, value, index))
-            else:
-                pos = value.positions[index]
-                self.error(pos, f"`{key}` must list step names, got {describe(item)}")
-        return refs
+        refs = [_new_ref(Ref, (item, value, i)) for i, item in enumerate(value)]
+        if all(isinstance(item, str) for item in value):
+            return refs
+        for ref in refs:
+            if not isinstance(ref.name, str):
+                self.error(ref.pos, f"`{key}` must list step names, got {describe(ref.name)}")
+        return [ref for ref in refs if isinstance(ref.name, str)]
 
     def get_str_list(self, m: YMap, key: str) -> list[str]:
         value = self._get(m, key)

@@ -63,6 +63,28 @@ TYPE_KEYS: dict[str, tuple[str, ...]] = {
 }
 
 
+def _field_defaults() -> dict[str, Any]:
+    """What `StepRules.fields` gives a step that sets none of _FIELD_KEYS (most steps: the
+    getters would each find their key missing)."""
+    return {
+        "env": {},
+        "when": None,
+        "continue_on_failure": False,
+        "timeout": None,
+        "retry_delay": 1.0,
+        "description": "",
+        "always": False,
+        "on_failure": False,
+        "kill_grace": None,
+        "branches": None,
+        "runs_on": None,
+        "sandbox": None,
+    }
+
+
+_FIELD_KEYS = frozenset(_field_defaults())
+
+
 @dataclass
 class _Draft:
     """A step as read from the file, before references are resolved and matrix expanded."""
@@ -156,22 +178,7 @@ class StepRules(CheckerBase):
             own = (*COMMON_STEP_KEYS, *_type_keys(step_type))
             self.check_keys(item, own, where, lambda k: _foreign_hint(k, step_type))
 
-        fields = {
-            "env": self.get_scalar_map(
-                item, "env", ENV_NAME_RE, "environment variable", "use letters, digits and _"
-            ),
-            "when": self.get_expression(item, "when"),
-            "continue_on_failure": self.get_bool(item, "continue_on_failure", False),
-            "timeout": self.get_duration(item, "timeout", None, positive=True),
-            "retry_delay": self.get_duration(item, "retry_delay", 1.0),
-            "description": self.get_str(item, "description", ""),
-            "always": self.get_bool(item, "always", False),
-            "on_failure": self.get_bool(item, "on_failure", False),
-            "kill_grace": self.get_duration(item, "kill_grace", None),
-            "branches": self.get_branches(item, "branches"),
-            "runs_on": self.get_name(item, "runs_on", "queue name") if "runs_on" in item else None,
-            "sandbox": self.get_bool(item, "sandbox", True) if "sandbox" in item else None,
-        }
+        fields = _field_defaults() if _FIELD_KEYS.isdisjoint(item) else self.fields(item)
         fields.update(self.retries(item, where))
         if fields["runs_on"] and step_type in RUNNER_ONLY_TYPES:
             self.error(
@@ -193,6 +200,25 @@ class StepRules(CheckerBase):
         if step_type is not None:
             draft.spec = self.spec(step_type, item, where, draft)
         return draft
+
+    def fields(self, item: YMap) -> dict[str, Any]:
+        """The Step fields of a step's common keys (see _field_defaults when none is set)."""
+        return {
+            "env": self.get_scalar_map(
+                item, "env", ENV_NAME_RE, "environment variable", "use letters, digits and _"
+            ),
+            "when": self.get_expression(item, "when"),
+            "continue_on_failure": self.get_bool(item, "continue_on_failure", False),
+            "timeout": self.get_duration(item, "timeout", None, positive=True),
+            "retry_delay": self.get_duration(item, "retry_delay", 1.0),
+            "description": self.get_str(item, "description", ""),
+            "always": self.get_bool(item, "always", False),
+            "on_failure": self.get_bool(item, "on_failure", False),
+            "kill_grace": self.get_duration(item, "kill_grace", None),
+            "branches": self.get_branches(item, "branches"),
+            "runs_on": self.get_name(item, "runs_on", "queue name") if "runs_on" in item else None,
+            "sandbox": self.get_bool(item, "sandbox", True) if "sandbox" in item else None,
+        }
 
     def retries(self, item: YMap, where: str) -> dict[str, Any]:
         """`retries: N`, or a mapping `{limit, delay, backoff, max_delay, on_exit_codes}`,
@@ -479,9 +505,9 @@ class StepRules(CheckerBase):
             for ref in draft.requires:
                 # another step by its name, as resolve() would say (a copy's name has
                 # brackets, which no step name has)
-                target = drafts.get(ref.name)
-                if target is not None and target is not draft:
-                    names.extend(target.copies)
+                other = drafts.get(ref.name)
+                if other is not None and other is not draft:
+                    names.extend(other.copies)
                 else:
                     names.extend(resolve(ref, draft, "requires"))
             requires[draft.name] = names

@@ -16,6 +16,7 @@ import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from flowtui.model.errors import Problem, WorkflowError
+from flowtui.model.gcpause import collector_paused
 from flowtui.model.workflow import SourcePos
 from flowtui.model.yamlerrors import explain
 
@@ -187,6 +188,11 @@ def decode(data: bytes, file: str) -> str:
 
 def parse_document(text: str, file: str) -> Document:
     """Parse one YAML document into YMap/YSeq/scalars; raise WorkflowError if unusable."""
+    with collector_paused():  # see gcpause.py
+        return _parse(text, file)
+
+
+def _parse(text: str, file: str) -> Document:
     root = _compose_with_libyaml(text)
     if root is None:
         root = _compose(text, file)
