@@ -490,11 +490,13 @@ class _Builder:
             self._constructor = yaml.SafeLoader("")
         try:
             value = self._constructor.construct_object(node, deep=True)
-        except (yaml.YAMLError, ValueError) as exc:
+        except (yaml.YAMLError, ValueError, KeyError) as exc:
+            # PyYAML's `!!bool` looks the text up in a table: KeyError for anything else
+            why = "not a boolean (true/false, yes/no, on/off)" if isinstance(exc, KeyError) else exc
             self.fatal.append(
                 Problem(
                     _pos(self.file, node.start_mark),
-                    f"cannot read {node.value!r} as `{tag}`: {exc}",
+                    f"cannot read {node.value!r} as `{tag}`: {why}",
                 )
             )
             return None

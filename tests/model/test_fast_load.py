@@ -211,3 +211,12 @@ def test_loads_in_threads_leave_the_collector_on() -> None:
         thread.join()
     assert errors == []
     assert gc.isenabled()
+
+
+def test_an_explicit_bool_that_is_not_one_is_a_problem_not_a_traceback() -> None:
+    (problem,) = problems_of("name: d\nsteps: {a: {run: x, always: !!bool maybe}}\n")
+    assert (problem.pos.line, problem.pos.column) == (2, 29)
+    assert problem.message == (
+        "cannot read 'maybe' as `tag:yaml.org,2002:bool`: "
+        "not a boolean (true/false, yes/no, on/off)"
+    )
