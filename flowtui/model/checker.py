@@ -10,8 +10,7 @@ import ast
 import difflib
 import re
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 from flowtui.model.branches import FILTER_KEYS, entry_error
 from flowtui.model.durations import parse_duration
@@ -59,10 +58,21 @@ def dedupe(items: Iterable[_T]) -> list[_T]:
     return list(dict.fromkeys(items))
 
 
-@dataclass
-class Ref:
+class Ref(NamedTuple):
+    """A step name as written, and where: `pos` is worked out when first asked for (only a
+    reference with a problem needs it)."""
+
     name: str
-    pos: SourcePos
+    where: SourcePos | YSeq  # the position itself, or the list holding the name at `at`
+    at: int = -1
+
+    @property
+    def pos(self) -> SourcePos:
+        where = self.where
+        return where.positions[self.at] if isinstance(where, YSeq) else where
+
+
+_new_ref: Any = tuple.__new__  # Ref(name, seq, index) without a Python call per name
 
 
 class CheckerBase:
@@ -176,13 +186,13 @@ class CheckerBase:
         if not isinstance(value, YSeq):
             self._wrong(m, key, "a list of step names")
             return []
-        refs = []
-        for item, pos in zip(value, value.positions, strict=True):
-            if isinstance(item, str):
-                refs.append(Ref(item, pos))
-            else:
-                self.error(pos, f"`{key}` must list step names, got {describe(item)}")
-        return refs
+        refs = [_new_ref(Ref, (item, value, i)) for i, item in enumerate(value)]
+        if all(isinstance(item, str) for item in value):
+            return refs
+        for ref in refs:
+            if not isinstance(ref.name, str):
+                self.error(ref.pos, f"`{key}` must list step names, got {describe(ref.name)}")
+        return [ref for ref in refs if isinstance(ref.name, str)]
 
     def get_str_list(self, m: YMap, key: str) -> list[str]:
         value = self._get(m, key)
@@ -275,9 +285,10 @@ class CheckerBase:
         where: str,
         foreign: Callable[[str], str] | None = None,
     ) -> None:
-        for key, entry in m.entries.items():
+        for key in m.entry_keys():  # positions are worked out only for a wrong key
             if isinstance(key, str) and key in allowed:
                 continue
+            entry = m.entries[key]
             if key is True and entry.key_text.lower() == "on":
                 if where == "the workflow":
                     self.error(entry.key_pos, f"unknown key `on`: {_ON_MESSAGE}")

@@ -17,6 +17,7 @@ from flowtui.model.checker import ENV_NAME_RE, MISSING, NAME_RE, describe, is_sc
 from flowtui.model.environments import ENVIRONMENTS_FILES, Environment
 from flowtui.model.errors import Problem, WorkflowError
 from flowtui.model.exprnames import names_problems
+from flowtui.model.gcpause import collector_paused
 from flowtui.model.validate_environments import EnvironmentRules
 from flowtui.model.validate_steps import (
     COMMON_STEP_KEYS,
@@ -113,6 +114,11 @@ def load_workflow_text(
     text: str | bytes, file: str = "<string>", path: Path | None = None
 ) -> Workflow:
     """Load and validate a workflow from its text; `file` is used in error positions."""
+    with collector_paused():  # see gcpause.py: a big file's objects all die together
+        return _load_text(text, file, path)
+
+
+def _load_text(text: str | bytes, file: str, path: Path | None) -> Workflow:
     data = text.encode("utf-8") if isinstance(text, str) else bytes(text)
     if len(data) > MAX_FILE_BYTES:
         raise WorkflowError([_too_large(file, len(data))])
@@ -334,7 +340,8 @@ class _Checker(TriggerRules, StepRules, EnvironmentRules):
             status = "active"
 
         triggers = self.triggers(root)
-        steps = self.steps(root)
+        sandbox = self.get_bool(root, "sandbox", True)
+        steps = self.steps(root, sandbox)
         runs_on = (
             self.get_name(root, "runs_on", "queue name")
             if self._get(root, "runs_on") is not MISSING
@@ -350,15 +357,10 @@ class _Checker(TriggerRules, StepRules, EnvironmentRules):
         environments = {**self.folder_environments, **self.environments(root)}
         self.check_environment_refs(environments)
         self.check_trigger_environments(root, triggers, environments)
-        sandbox = self.get_bool(root, "sandbox", True)
         before = len(self.problems)
         params = self.params(root)
         # a broken `params:` block: which params exist is unknown, so `params.X` is not checked
         self.check_expression_names(params if len(self.problems) == before else None, steps)
-        steps = {
-            name: step if step.sandbox is not None else replace(step, sandbox=sandbox)
-            for name, step in steps.items()
-        }
         return Workflow(
             runs_on=runs_on,
             sandbox=sandbox,

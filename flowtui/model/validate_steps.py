@@ -63,6 +63,28 @@ TYPE_KEYS: dict[str, tuple[str, ...]] = {
 }
 
 
+def _field_defaults() -> dict[str, Any]:
+    """What `StepRules.fields` gives a step that sets none of _FIELD_KEYS (most steps: the
+    getters would each find their key missing)."""
+    return {
+        "env": {},
+        "when": None,
+        "continue_on_failure": False,
+        "timeout": None,
+        "retry_delay": 1.0,
+        "description": "",
+        "always": False,
+        "on_failure": False,
+        "kill_grace": None,
+        "branches": None,
+        "runs_on": None,
+        "sandbox": None,
+    }
+
+
+_FIELD_KEYS = frozenset(_field_defaults())
+
+
 @dataclass
 class _Draft:
     """A step as read from the file, before references are resolved and matrix expanded."""
@@ -82,7 +104,8 @@ class _Draft:
 class StepRules(CheckerBase):
     """Checks the `steps:` of a workflow and links them into `Step` objects."""
 
-    def steps(self, root: YMap) -> dict[str, Step]:
+    def steps(self, root: YMap, sandbox: bool | None = None) -> dict[str, Step]:
+        """The steps of the workflow; `sandbox` (the workflow's) for those that do not say."""
         if "steps" not in root:
             self.error(root.pos, "the workflow is missing `steps`", "add `steps:` with one step")
             return {}
@@ -115,12 +138,12 @@ class StepRules(CheckerBase):
                 "use fewer matrix values",
             )
             return {}
-        return self.link(drafts)
+        return self.link(drafts, sandbox)
 
     def draft(self, key: Any, item: Any, steps: YMap) -> _Draft | None:
-        entry = steps.entries[key]
-        pos = entry.key_pos
+        pos = steps.key_pos(key)
         if not isinstance(key, str):
+            entry = steps.entries[key]
             hint = f'quote it: `"{entry.key_text}":`'
             if key is True and entry.key_text.lower() == "on":
                 self.error(pos, "step name `on` is read by YAML as true", hint)
@@ -137,7 +160,7 @@ class StepRules(CheckerBase):
             return None
         if not isinstance(item, YMap) or not item:
             self.error(
-                entry.value_pos,
+                steps.value_pos(key),
                 f"step `{key}` must be a mapping of step keys, got "
                 + ("an empty mapping" if isinstance(item, YMap) else describe(item)),
                 "add `run: <command>` for a script step, or `type:` for another kind",
@@ -155,22 +178,7 @@ class StepRules(CheckerBase):
             own = (*COMMON_STEP_KEYS, *_type_keys(step_type))
             self.check_keys(item, own, where, lambda k: _foreign_hint(k, step_type))
 
-        fields = {
-            "env": self.get_scalar_map(
-                item, "env", ENV_NAME_RE, "environment variable", "use letters, digits and _"
-            ),
-            "when": self.get_expression(item, "when"),
-            "continue_on_failure": self.get_bool(item, "continue_on_failure", False),
-            "timeout": self.get_duration(item, "timeout", None, positive=True),
-            "retry_delay": self.get_duration(item, "retry_delay", 1.0),
-            "description": self.get_str(item, "description", ""),
-            "always": self.get_bool(item, "always", False),
-            "on_failure": self.get_bool(item, "on_failure", False),
-            "kill_grace": self.get_duration(item, "kill_grace", None),
-            "branches": self.get_branches(item, "branches"),
-            "runs_on": self.get_name(item, "runs_on", "queue name") if "runs_on" in item else None,
-            "sandbox": self.get_bool(item, "sandbox", True) if "sandbox" in item else None,
-        }
+        fields = _field_defaults() if _FIELD_KEYS.isdisjoint(item) else self.fields(item)
         fields.update(self.retries(item, where))
         if fields["runs_on"] and step_type in RUNNER_ONLY_TYPES:
             self.error(
@@ -192,6 +200,25 @@ class StepRules(CheckerBase):
         if step_type is not None:
             draft.spec = self.spec(step_type, item, where, draft)
         return draft
+
+    def fields(self, item: YMap) -> dict[str, Any]:
+        """The Step fields of a step's common keys (see _field_defaults when none is set)."""
+        return {
+            "env": self.get_scalar_map(
+                item, "env", ENV_NAME_RE, "environment variable", "use letters, digits and _"
+            ),
+            "when": self.get_expression(item, "when"),
+            "continue_on_failure": self.get_bool(item, "continue_on_failure", False),
+            "timeout": self.get_duration(item, "timeout", None, positive=True),
+            "retry_delay": self.get_duration(item, "retry_delay", 1.0),
+            "description": self.get_str(item, "description", ""),
+            "always": self.get_bool(item, "always", False),
+            "on_failure": self.get_bool(item, "on_failure", False),
+            "kill_grace": self.get_duration(item, "kill_grace", None),
+            "branches": self.get_branches(item, "branches"),
+            "runs_on": self.get_name(item, "runs_on", "queue name") if "runs_on" in item else None,
+            "sandbox": self.get_bool(item, "sandbox", True) if "sandbox" in item else None,
+        }
 
     def retries(self, item: YMap, where: str) -> dict[str, Any]:
         """`retries: N`, or a mapping `{limit, delay, backoff, max_delay, on_exit_codes}`,
@@ -444,8 +471,9 @@ class StepRules(CheckerBase):
 
     # --------------------------------------------------------------------- resolving
 
-    def link(self, drafts: dict[str, _Draft]) -> dict[str, Step]:
-        """Resolve references to expanded names, expand matrices, and check for cycles."""
+    def link(self, drafts: dict[str, _Draft], sandbox: bool | None = None) -> dict[str, Step]:
+        """Resolve references to expanded names, expand matrices, and check for cycles;
+        `sandbox` is given to the steps that do not say."""
         for draft in drafts.values():
             draft.copies = (
                 [_copy_name(draft.name, combo) for combo in draft.matrix]
@@ -473,9 +501,16 @@ class StepRules(CheckerBase):
 
         requires: dict[str, list[str]] = {}
         for draft in drafts.values():
-            requires[draft.name] = [
-                n for r in draft.requires for n in resolve(r, draft, "requires")
-            ]
+            names: list[str] = []
+            for ref in draft.requires:
+                # another step by its name, as resolve() would say (a copy's name has
+                # brackets, which no step name has)
+                other = drafts.get(ref.name)
+                if other is not None and other is not draft:
+                    names.extend(other.copies)
+                else:
+                    names.extend(resolve(ref, draft, "requires"))
+            requires[draft.name] = names
         for draft in drafts.values():
             for key, refs in draft.branches.items():
                 names = []
@@ -489,6 +524,9 @@ class StepRules(CheckerBase):
         steps: dict[str, Step] = {}
         for draft in drafts.values():
             needs = tuple(dedupe(requires[draft.name]))
+            fields = draft.fields
+            if fields["sandbox"] is None and sandbox is not None:
+                fields = {**fields, "sandbox": sandbox}
             for copy, combo in itertools.zip_longest(draft.copies, draft.matrix):
                 steps[copy] = Step(
                     name=copy,
@@ -498,7 +536,7 @@ class StepRules(CheckerBase):
                     spec=draft.spec,
                     base=draft.name if combo else "",
                     matrix=combo or {},
-                    **draft.fields,
+                    **fields,
                 )
 
         cycle = find_cycle(steps)

@@ -8,6 +8,7 @@ it, and measure alias expansion before anything is expanded (billion laughs).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,6 +16,7 @@ import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from flowtui.model.errors import Problem, WorkflowError
+from flowtui.model.gcpause import collector_paused
 from flowtui.model.workflow import SourcePos
 from flowtui.model.yamlerrors import explain
 
@@ -38,28 +40,101 @@ class Entry:
 
 
 class YMap(dict[Any, Any]):
-    """A mapping from the file, remembering where each key and value sits."""
+    """A mapping from the file, remembering where each key and value sits.
+
+    The parser keeps the composed nodes and works each position out when it is first asked
+    for: a file without problems needs few of them (see `_Builder`).
+    """
+
+    __slots__ = ("_entries", "_file", "_index", "_keys", "_mark", "_pairs", "_pos")
 
     def __init__(self, pos: SourcePos) -> None:
         super().__init__()
-        self.pos = pos
-        self.entries: dict[Any, Entry] = {}
+        self._pos: SourcePos | None = pos
+        self._entries: dict[Any, Entry] | None = {}
+        self._file = ""
+        self._mark: Any = None
+        self._keys: tuple[Any, ...] = ()  # the parser's keys, in order, and their nodes
+        self._pairs: list[tuple[Node, Node]] = []
+        self._index: dict[Any, int] | None = None
+
+    @property
+    def pos(self) -> SourcePos:
+        pos = self._pos
+        if pos is None:
+            pos = self._pos = _pos(self._file, self._mark)
+        return pos
+
+    @property
+    def entries(self) -> dict[Any, Entry]:
+        entries = self._entries
+        if entries is None:
+            file = self._file
+            entries = self._entries = {
+                key: _entry(file, pair) for key, pair in zip(self._keys, self._pairs, strict=True)
+            }
+        return entries
 
     def key_pos(self, key: Any) -> SourcePos:
-        return self.entries[key].key_pos
+        if self._entries is not None:
+            return self._entries[key].key_pos
+        return _pos(self._file, self._pairs[self._at(key)][0].start_mark)
 
     def value_pos(self, key: Any) -> SourcePos:
-        return self.entries[key].value_pos
+        if self._entries is not None:
+            return self._entries[key].value_pos
+        return _pos(self._file, self._pairs[self._at(key)][1].start_mark)
+
+    def entry_keys(self) -> Iterable[Any]:
+        """The keys of `entries`, without working out their positions."""
+        return self._keys if self._entries is None else self._entries.keys()
+
+    def _at(self, key: Any) -> int:
+        index = self._index
+        if index is None:
+            index = self._index = {k: i for i, k in enumerate(self._keys)}
+        return index[key]
 
 
 class YSeq(list[Any]):
-    """A sequence from the file, remembering where each item sits."""
+    """A sequence from the file, remembering where each item sits (worked out when first
+    asked for, as for YMap)."""
+
+    __slots__ = ("_file", "_mark", "_nodes", "_pos", "_positions", "_raws")
 
     def __init__(self, pos: SourcePos) -> None:
         super().__init__()
-        self.pos = pos
-        self.positions: list[SourcePos] = []
-        self.raws: list[str | None] = []
+        self._pos: SourcePos | None = pos
+        self._file = ""
+        self._mark: Any = None
+        self._nodes: list[Node] = []
+        self._positions: list[SourcePos] | None = []
+        self._raws: list[str | None] | None = []
+
+    @property
+    def pos(self) -> SourcePos:
+        pos = self._pos
+        if pos is None:
+            pos = self._pos = _pos(self._file, self._mark)
+        return pos
+
+    @property
+    def positions(self) -> list[SourcePos]:
+        positions = self._positions
+        if positions is None:
+            file = self._file
+            positions = self._positions = [_pos(file, n.start_mark) for n in self._nodes]
+        return positions
+
+    @property
+    def raws(self) -> list[str | None]:
+        """Each item's source text if it is a scalar."""
+        raws = self._raws
+        if raws is None:
+            raws = self._raws = [
+                n.value if isinstance(n, ScalarNode) else None for n in self._nodes
+            ]
+        return raws
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,12 +188,16 @@ def decode(data: bytes, file: str) -> str:
 
 def parse_document(text: str, file: str) -> Document:
     """Parse one YAML document into YMap/YSeq/scalars; raise WorkflowError if unusable."""
+    with collector_paused():  # see gcpause.py
+        return _parse(text, file)
+
+
+def _parse(text: str, file: str) -> Document:
     root = _compose_with_libyaml(text)
     if root is None:
         root = _compose(text, file)
-    _check_expansion(root, file)
-    builder = _Builder(file)
-    value = builder.build(root)
+    builder = _Builder(file, root)
+    value = builder.build(root, 1)
     if builder.fatal:
         raise WorkflowError(builder.fatal + builder.problems)
     return Document(value, _pos(file, root.start_mark), builder.problems)
@@ -133,12 +212,45 @@ def parse_document(text: str, file: str) -> Document:
 # the Python composer, whose errors and anchor rules are the ones documented.
 LIBYAML_MAX_BYTES = 512 * 1024
 _CLoader: Any = getattr(yaml, "CSafeLoader", None)
+_STR = _TAG + "str"
+_SEQ = _TAG + "seq"
+_MAP = _TAG + "map"
+
+
+def _resolve(loader: Any, kind: Any, value: Any, implicit: Any) -> Any:
+    """The safe loader's tag resolution, each plain scalar's tag remembered for the document
+    (a workflow repeats its step names and values many times).
+
+    The same tags as PyYAML's: without path resolvers (the safe loaders have none) a tag
+    depends only on the node's kind and, for a plain scalar, its text.
+    """
+    if loader.yaml_path_resolvers:
+        return yaml.resolver.BaseResolver.resolve(loader, kind, value, implicit)
+    if kind is ScalarNode:
+        if not implicit[0]:
+            return _STR  # quoted, or a block scalar
+        tag = loader.plain_tags.get(value)
+        if tag is None:
+            resolved = yaml.resolver.BaseResolver.resolve(loader, kind, value, implicit)
+            tag = loader.plain_tags[value] = resolved
+        return tag
+    return _SEQ if kind is SequenceNode else _MAP
+
+
+if _CLoader is not None:
+
+    class _FastCLoader(_CLoader):
+        def __init__(self, stream: str) -> None:
+            super().__init__(stream)
+            self.plain_tags: dict[str, str] = {}
+
+        resolve = _resolve
 
 
 def _compose_with_libyaml(text: str) -> Node | None:
     if _CLoader is None or len(text) > LIBYAML_MAX_BYTES:
         return None
-    loader = _CLoader(text)
+    loader = _FastCLoader(text)
     try:
         root: Node | None = loader.get_single_node()
     except yaml.YAMLError:
@@ -296,27 +408,55 @@ def _check_expansion(root: Node, file: str) -> None:
 
 
 class _Builder:
-    """Turns a checked node tree into YMap/YSeq/scalars (depth is bounded by MAX_DEPTH)."""
+    """Turns a composed node tree into YMap/YSeq/scalars in one pass.
 
-    def __init__(self, file: str) -> None:
+    The tree is checked as it is built: as soon as a node is reached twice (an alias), the
+    tree grows past MAX_NODES or nests past MAX_DEPTH, `_check_expansion` measures the whole
+    tree first, raising exactly what it raises for the tree; if it does not, building goes
+    on (a node reached again is the value built the first time).  Positions are not worked
+    out here: each YMap/YSeq keeps its nodes and does that when asked.
+    """
+
+    def __init__(self, file: str, root: Node) -> None:
         self.file = file
+        self.root = root
         self.fatal: list[Problem] = []
         self.problems: list[Problem] = []
-        self._constructor = yaml.SafeLoader("")
-        self._done: dict[int, Any] = {}
+        self._constructor: yaml.SafeLoader | None = None
+        self._done: dict[int, Any] = {}  # id(node) -> its value (None while being built)
+        self._scalars: dict[tuple[str, str], Any] = {}  # (tag, text) -> constructed value
+        self._nodes = 1  # nodes seen so far, counting the root
+        self._checked = False
 
-    def build(self, node: Node) -> Any:
+    def build(self, node: Node, depth: int) -> Any:
+        """The value of `node`, `depth` levels down (the root is at 1)."""
+        if isinstance(node, ScalarNode):
+            return self._scalar(node)
         key = id(node)
-        if key not in self._done:
-            if isinstance(node, ScalarNode):
-                self._done[key] = self._scalar(node)
-            elif isinstance(node, SequenceNode):
-                self._done[key] = self._sequence(node)
-            elif isinstance(node, MappingNode):
-                self._done[key] = self._mapping(node)
-            else:  # the composer makes no other kind of node
-                raise TypeError(f"unexpected YAML node {node!r}")
-        return self._done[key]
+        done = self._done
+        if key in done:  # reached again: an alias
+            self._check()  # refuses a recursive one
+            return done[key]
+        done[key] = None
+        if isinstance(node, SequenceNode):
+            value: Any = self._sequence(node, depth)
+        elif isinstance(node, MappingNode):
+            value = self._mapping(node, depth)
+        else:  # the composer makes no other kind of node
+            raise TypeError(f"unexpected YAML node {node!r}")
+        done[key] = value
+        return value
+
+    def _check(self) -> None:
+        if not self._checked:
+            self._checked = True
+            _check_expansion(self.root, self.file)
+
+    def _grow(self, children: int, depth: int) -> None:
+        """Count a collection's children (at depth + 1); check the tree when too big."""
+        self._nodes += children
+        if children and (depth >= MAX_DEPTH or self._nodes > MAX_NODES):
+            self._check()
 
     def _unsupported(self, node: Node) -> None:
         self.fatal.append(
@@ -329,76 +469,121 @@ class _Builder:
 
     def _scalar(self, node: ScalarNode) -> Any:
         tag = node.tag
+        if tag == _STR or tag == _TAG + "timestamp":
+            # dates stay text: a workflow has no use for datetime objects
+            return node.value
+        key = id(node)
+        if key in self._done:  # reached again through an alias: its problems said once
+            return self._done[key]
+        value = self._done[key] = self._construct(node)
+        return value
+
+    def _construct(self, node: ScalarNode) -> Any:
+        tag = node.tag
         if tag not in _SCALAR_TAGS:
             self._unsupported(node)
             return None
-        if tag in (_TAG + "str", _TAG + "timestamp"):
-            # dates stay text: a workflow has no use for datetime objects
-            return node.value
+        known = self._scalars.get((tag, node.value), _UNKNOWN)
+        if known is not _UNKNOWN:
+            return known
+        if self._constructor is None:
+            self._constructor = yaml.SafeLoader("")
         try:
-            return self._constructor.construct_object(node, deep=True)
-        except (yaml.YAMLError, ValueError) as exc:
+            value = self._constructor.construct_object(node, deep=True)
+        except (yaml.YAMLError, ValueError, KeyError) as exc:
+            # PyYAML's `!!bool` looks the text up in a table: KeyError for anything else
+            why = "not a boolean (true/false, yes/no, on/off)" if isinstance(exc, KeyError) else exc
             self.fatal.append(
                 Problem(
                     _pos(self.file, node.start_mark),
-                    f"cannot read {node.value!r} as `{tag}`: {exc}",
+                    f"cannot read {node.value!r} as `{tag}`: {why}",
                 )
             )
             return None
+        self._scalars[(tag, node.value)] = value
+        return value
 
-    def _sequence(self, node: SequenceNode) -> YSeq:
-        seq = YSeq(_pos(self.file, node.start_mark))
-        if node.tag != _TAG + "seq":
+    def _sequence(self, node: SequenceNode, depth: int) -> YSeq:
+        items: list[Node] = node.value
+        self._grow(len(items), depth)
+        seq = _new_list(YSeq)
+        seq._file, seq._mark, seq._pos = self.file, node.start_mark, None
+        seq._nodes, seq._positions, seq._raws = items, None, None
+        if node.tag != _SEQ:
             self._unsupported(node)
-        for item in node.value:
-            seq.append(self.build(item))
-            seq.positions.append(_pos(self.file, item.start_mark))
-            seq.raws.append(item.value if isinstance(item, ScalarNode) else None)
+        deeper = depth + 1
+        build = self.build
+        seq.extend(
+            [
+                item.value if type(item) is ScalarNode and item.tag == _STR else build(item, deeper)
+                for item in items
+            ]
+        )
         return seq
 
-    def _mapping(self, node: MappingNode) -> YMap:
-        result = YMap(_pos(self.file, node.start_mark))
-        if node.tag != _TAG + "map":
+    def _mapping(self, node: MappingNode, depth: int) -> YMap:
+        pairs: list[tuple[Node, Node]] = node.value
+        self._grow(2 * len(pairs), depth)
+        result = _new_dict(YMap)
+        result._file, result._mark, result._pos = self.file, node.start_mark, None
+        result._entries, result._index = None, None
+        if node.tag != _MAP:
             self._unsupported(node)
+        deeper = depth + 1
+        build = self.build
+        kept: list[tuple[Node, Node]] | None = None  # the pairs kept, once one is not
         merged: list[YMap] = []
-        for key_node, value_node in node.value:
-            if key_node.tag == _MERGE_TAG:
-                merged.extend(self._merge_sources(key_node, value_node))
+        for pair in pairs:
+            key_node, value_node = pair
+            if type(key_node) is ScalarNode and key_node.tag == _STR:
+                key = key_node.value
+            elif key_node.tag == _MERGE_TAG:
+                kept = pairs[: len(result)] if kept is None else kept
+                merged.extend(self._merge_sources(key_node, value_node, deeper))
                 continue
-            key_pos = _pos(self.file, key_node.start_mark)
-            if not isinstance(key_node, ScalarNode):
-                self.problems.append(
-                    Problem(key_pos, "a key must be a plain value, not a list or mapping")
-                )
-                continue
-            key = self.build(key_node)
-            if key in result.entries:
-                first = result.entries[key].key_pos
+            elif not isinstance(key_node, ScalarNode):
+                kept = pairs[: len(result)] if kept is None else kept
                 self.problems.append(
                     Problem(
-                        key_pos,
-                        f"duplicate key `{key_node.value}` (first defined at line {first.line})",
+                        _pos(self.file, key_node.start_mark),
+                        "a key must be a plain value, not a list or mapping",
+                    )
+                )
+                continue
+            else:
+                key = self._scalar(key_node)
+            if key in result:
+                kept = pairs[: len(result)] if kept is None else kept
+                first = kept[list(result).index(key)][0]
+                self.problems.append(
+                    Problem(
+                        _pos(self.file, key_node.start_mark),
+                        f"duplicate key `{key_node.value}` (first defined at line "
+                        f"{first.start_mark.line + 1})",
                         "remove one of them; YAML would silently keep only the last",
                     )
                 )
                 continue
-            result[key] = self.build(value_node)
-            result.entries[key] = Entry(
-                key_pos,
-                _pos(self.file, value_node.start_mark),
-                key_node.value,
-                value_node.value if isinstance(value_node, ScalarNode) else None,
-            )
+            if type(value_node) is ScalarNode and value_node.tag == _STR:
+                result[key] = value_node.value
+            else:
+                result[key] = build(value_node, deeper)
+            if kept is not None:
+                kept.append(pair)
+        result._keys = tuple(result)
+        result._pairs = pairs if kept is None else kept
         # `<<: *defaults` fills in keys the mapping does not set itself; earlier sources win
-        for source in merged:
-            for key, value in source.items():
-                if key not in result.entries:
-                    result[key] = value
-                    result.entries[key] = source.entries[key]
+        if merged:
+            entries = result.entries
+            for source in merged:
+                for key, value in source.items():
+                    if key not in entries:
+                        result[key] = value
+                        entries[key] = source.entries[key]
         return result
 
-    def _merge_sources(self, key_node: Node, value_node: Node) -> list[YMap]:
-        value = self.build(value_node)
+    def _merge_sources(self, key_node: Node, value_node: Node, depth: int) -> list[YMap]:
+        value = self.build(value_node, depth)
         sources = value if isinstance(value, YSeq) else [value]
         if all(isinstance(s, YMap) for s in sources):
             return list(sources)
@@ -409,6 +594,21 @@ class _Builder:
             )
         )
         return []
+
+
+_UNKNOWN = object()
+_new_list: Any = list.__new__  # a YSeq/YMap the builder fills in itself (no __init__)
+_new_dict: Any = dict.__new__
+
+
+def _entry(file: str, pair: tuple[Node, Node]) -> Entry:
+    key_node, value_node = pair
+    return Entry(
+        _pos(file, key_node.start_mark),
+        _pos(file, value_node.start_mark),
+        key_node.value,
+        value_node.value if isinstance(value_node, ScalarNode) else None,
+    )
 
 
 def to_plain(value: Any) -> Any:
