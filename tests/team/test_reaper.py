@@ -4,7 +4,6 @@ waits for the next watch is never lost.  Real processes, real pipes."""
 from __future__ import annotations
 
 import asyncio
-import os
 import subprocess
 from collections.abc import Iterator
 
@@ -34,7 +33,7 @@ def worker_dies(reaper: Reaper) -> None:
     """What a SIGKILL of the worker does to the pipe: it closes, nothing more is said."""
     proc = reaper._proc
     assert proc.stdin is not None
-    os.close(proc.stdin.fileno())
+    proc.stdin.close()  # (through its file object: its fd must not be closed twice)
     proc.wait(timeout=30)
 
 
