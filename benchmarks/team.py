@@ -1,7 +1,7 @@
 """Team mode: what a step on a worker costs, how throughput grows with workers, and how soon
 an approval reaches a remote step.
 
-    python benchmarks/team.py [--steps 50] [--fan 24] [--repeat 3]
+    python benchmarks/team.py [--steps 50] [--fan 24] [--repeat 3] [--unsandboxed]
 
 Everything runs as the user runs it: a real PostgreSQL server (flowtui.store.pglocal) on
 127.0.0.1, real `flowtui worker` and `flowtui run` processes, bytecode cached.  Figures:
@@ -166,8 +166,8 @@ def sqlite_last_run_seconds(path: Path) -> float:
     return float(row[0])
 
 
-def chain(folder: Path, name: str, steps: int, queue: str | None) -> Path:
-    lines = [f"name: {name}", "steps:"]
+def chain(folder: Path, name: str, steps: int, queue: str | None, sandbox: bool = True) -> Path:
+    lines = [f"name: {name}", *([] if sandbox else ["sandbox: false"]), "steps:"]
     for i in range(steps):
         needs = f", requires: [s{i - 1}]" if i else ""
         where = f", runs_on: {queue}" if queue else ""
@@ -249,10 +249,11 @@ def stretches(url: str) -> dict[str, float]:
 def per_step(args: argparse.Namespace, server: LocalServer, folder: Path) -> None:
     url = server.create_database("per_step")
     n = args.steps
-    local = chain(folder, "local", n, None)
-    remote = chain(folder, "remote", n, "bench")
-    local_one = chain(folder, "local1", 1, None)
-    remote_one = chain(folder, "remote1", 1, "bench")
+    boxed = not args.unsandboxed
+    local = chain(folder, "local", n, None, boxed)
+    remote = chain(folder, "remote", n, "bench", boxed)
+    local_one = chain(folder, "local1", 1, None, boxed)
+    remote_one = chain(folder, "remote1", 1, "bench", boxed)
     best: dict[str, float] = {}
     cpu: dict[str, list[float]] = {}
     spans: dict[str, list[float]] = {}
@@ -298,7 +299,8 @@ def per_step(args: argparse.Namespace, server: LocalServer, folder: Path) -> Non
             for queue in FLOORS
         }
         floor = floors["floor_default"]
-    print(f"\n## per step: a chain of {n} steps, best of {args.repeat} (ms per step)")
+    sandbox = "sandbox: false" if args.unsandboxed else "sandbox on"
+    print(f"\n## per step: a chain of {n} steps ({sandbox}), best of {args.repeat} (ms per step)")
     print(f"{'where the steps run':<28}{'ms/step':>10}")
     for label, seconds in best.items():
         print(f"{label:<28}{seconds / n * 1000:>10.1f}")
@@ -403,6 +405,12 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=50)
     parser.add_argument("--fan", type=int, default=24)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument(
+        "--unsandboxed",
+        action="store_true",
+        help="per step: `sandbox: false` in every workflow (the worker's own cost, apart "
+        "from the step's sandbox)",
+    )
     parser.add_argument(
         "--only", choices=["per-step", "throughput", "approve"], help="one part only"
     )

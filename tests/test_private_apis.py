@@ -157,6 +157,23 @@ def test_textual_app_writes_through_its_driver() -> None:
     assert "self._driver.write" in inspect.getsource(App.bell), changed("textual App.bell", user)
 
 
+# -- procrastinate: App._worker(**options) and Worker._log_extra(action, context, job_result) --
+
+
+def test_procrastinate_worker_log_extras() -> None:
+    import procrastinate
+    from procrastinate.worker import Worker
+
+    user = "flowtui/worker/queue.py (quiet_job_logs)"
+    assert callable(getattr(procrastinate.App, "_worker", None)), changed("App._worker", user)
+    params = list(inspect.signature(Worker._log_extra).parameters)
+    assert params[:4] == ["self", "action", "context", "job_result"], changed(
+        "procrastinate Worker._log_extra", user
+    )
+    assert "self._log_extra(" in inspect.getsource(Worker), changed("Worker._log_extra", user)
+    assert "self.logger" in inspect.getsource(Worker), changed("Worker.logger", user)
+
+
 # -- docs/architecture.md lists every one of them ----------------------------------------------
 
 

@@ -661,6 +661,29 @@ class PgDatabase:
         async with self.lock:
             return await self.call(run)
 
+    async def write_pipelined(self, fn: Callable[..., _T], /, *args: Any) -> _T:
+        """`write`, with BEGIN, the write lock and COMMIT in the same pipeline as `fn`'s
+        statements (psycopg's pipeline mode): two round trips fewer.  Only for an `fn`
+        whose statements may be pipelined (it reads results, never a `rowcount`)."""
+        if not _pipelines():
+            return await self.write(fn, *args)
+
+        def run() -> _T:
+            try:
+                with self.sync.raw.pipeline():
+                    self.sync.raw.execute("BEGIN")
+                    self.sync.raw.execute(f"SELECT pg_advisory_xact_lock({WRITE_LOCK:d})")
+                    result = fn(self.sync, *args)
+                    self.sync.commit()
+            except BaseException:
+                with contextlib.suppress(Exception):
+                    self.sync.rollback()
+                raise
+            return result
+
+        async with self.lock:
+            return await self.call(run)
+
     async def read(self, fn: Callable[..., _T], /, *args: Any) -> _T:
         """`fn(connection, *args)` for several reads in one hop to the connection's thread."""
         async with self.lock:

@@ -16,7 +16,7 @@ import time
 from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from flowtui.engine.events import AttemptEnded, Event
 from flowtui.engine.owner import STALE_AFTER, Owner
@@ -53,6 +53,8 @@ from flowtui.store.usual import usual_durations
 
 if TYPE_CHECKING:  # only the history commands build filters (#18: run starts without)
     from flowtui.store.filters import LogFilter, RunFilter
+
+_T = TypeVar("_T")
 
 COMMAND_KINDS = frozenset({"approve", "reject", "cancel"})
 # the roles a user is a member of, directly or through other roles, as granted
@@ -339,8 +341,9 @@ class RunStore(RecoveryMixin):
         """
         if not events:
             return
-        if self.dialect == "postgresql":
-            await self.db.write(_apply_and_announce, events, True, batch, again)
+        if self.dialect == "postgresql":  # BEGIN … COMMIT pipelined: the write lock is
+            # held for fewer round trips (a worker's transaction may be waiting for it)
+            await self._write_pipelined(_apply_and_announce, events, True, batch, again)
         else:
             await self.db.write(_apply_and_announce, events, False, None, False)
 
@@ -359,7 +362,7 @@ class RunStore(RecoveryMixin):
         use the worker's word, not their own); unless the run is over, the step is marked
         running "on worker NAME"; then the run's status, its workspace deltas but
         `skip_deltas` and its outputs (a step sees its dependencies' as STEPS_*)."""
-        return await self.db.write(
+        return await self._write_pipelined(
             _begin_remote_attempt, job_id, worker, run_id, step, attempt, skip_deltas
         )
 
@@ -373,7 +376,13 @@ class RunStore(RecoveryMixin):
         delta as (step, attempt, data)), written only while the job is still its own
         (`doing`: not failed by a runner that counted its worker lost), in one transaction.
         The delta's id; None when the job was no longer its own (nothing written)."""
-        return await self.db.write(_end_remote_attempt, job_id, events, delta)
+        return await self._write_pipelined(_end_remote_attempt, job_id, events, delta)
+
+    async def _write_pipelined(self, fn: Callable[..., _T], /, *args: Any) -> _T:
+        """A team-mode transaction whose statements may be pipelined, BEGIN and COMMIT
+        with them (PostgreSQL's `write_pipelined`)."""
+        write = getattr(self.db, "write_pipelined", self.db.write)
+        return cast("_T", await write(fn, *args))
 
     async def job_standing(self, run_id: int, job_id: int) -> tuple[RunStatus | None, str | None]:
         """A worker's look at one of its jobs: the run's status and the job's (`doing` while

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import select
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -48,7 +49,42 @@ async def _autocommit(conn: Any) -> None:
     await conn.set_autocommit(True)
 
 
-POOL: dict[str, Any] = {"configure": _autocommit}  # psycopg_pool's arguments
+async def _check(conn: Any) -> None:
+    """The pool's check of a connection it hands out, without a round trip when it can.
+
+    procrastinate's own check pings the server (an empty query) before *every* query: a
+    second round trip for each defer, fetch and finish.  A connection the server closed
+    (a restart, an idle timeout, a killed backend) has something to read — the server's
+    last message or the end of the stream — so an idle connection whose socket has
+    nothing to read is taken as it is, and only one that does is pinged (and replaced by
+    the pool when the ping fails), as before."""
+    if conn.closed or conn.broken:
+        raise _closed()
+    try:
+        readable, _, _ = select.select([conn.fileno()], [], [], 0)
+    except (OSError, ValueError):
+        raise _closed() from None
+    if readable:
+        from psycopg_pool import AsyncConnectionPool
+
+        await AsyncConnectionPool.check_connection(conn)
+
+
+def _closed() -> Exception:
+    import psycopg
+
+    return psycopg.OperationalError("the connection is closed")
+
+
+def _pool(**kwargs: Any) -> Any:
+    """procrastinate's pool, with `_check` instead of its ping before every query."""
+    from psycopg_pool import AsyncConnectionPool
+
+    return AsyncConnectionPool(**{**kwargs, "check": _check})
+
+
+# psycopg_pool's arguments (the factory is procrastinate's)
+POOL: dict[str, Any] = {"configure": _autocommit, "pool_factory": _pool}
 
 
 def make_app(url: str, run_step: TaskFn | None = None) -> procrastinate.App:
@@ -62,7 +98,36 @@ def make_app(url: str, run_step: TaskFn | None = None) -> procrastinate.App:
     if run_step is not None:
         app.task(name=TASK, pass_context=True)(run_step)
         keep_wakeups(app)
+        quiet_job_logs(app)
     return app
+
+
+def quiet_job_logs(app: procrastinate.App) -> None:
+    """Spare a worker of `app` the log records nobody reads.
+
+    procrastinate's worker builds each job log message's `extra` (a deep copy of the job,
+    its arguments — the whole workflow text — included) four times per job, even when its
+    logger drops the message: flowtui's worker shows only warnings and errors, without
+    their `extra`.  So the copy is made only when the logger takes INFO messages."""
+    make = getattr(app, "_worker", None)
+    if make is None:  # another procrastinate: left as it is
+        return
+
+    def worker(**kwargs: Any) -> Any:
+        made = make(**kwargs)
+        full = getattr(made, "_log_extra", None)
+        if full is None:
+            return made
+
+        def log_extra(action: str, context: Any, job_result: Any, **more: Any) -> Any:
+            if made.logger.isEnabledFor(logging.INFO):
+                return full(action, context, job_result, **more)
+            return {"action": action, **more}
+
+        made._log_extra = log_extra
+        return made
+
+    app._worker = worker  # type: ignore[method-assign]
 
 
 def keep_wakeups(app: procrastinate.App) -> None:

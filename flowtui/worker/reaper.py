@@ -12,6 +12,7 @@ Run as `python -m flowtui.worker.reaper GRACE`; `Reaper` is the worker's side.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import signal
@@ -19,10 +20,18 @@ import subprocess
 import sys
 import time
 
+RELEASE_DELAY = 0.5  # at most this long before an ended group is struck off the reaper's list
+
 
 class Reaper:
     """The worker's end of the pipe; `watch` a step's group when it starts, `release` it
-    when it has ended."""
+    when it has ended.
+
+    One message per step: a release waits for the next `watch` and goes with it in the
+    same write (or goes alone RELEASE_DELAY later, when no step starts meanwhile).  A group
+    still listed after it ended costs nothing if the worker dies then (it is gone: the
+    reaper's signal finds no one), and RELEASE_DELAY is far too short for its number to be
+    taken by a new group."""
 
     def __init__(self, grace: float) -> None:
         self._proc = subprocess.Popen(
@@ -33,23 +42,42 @@ class Reaper:
             start_new_session=True,  # not stopped with the worker's own group
             close_fds=True,
         )
+        self._released: list[int] = []
+        self._timer: asyncio.TimerHandle | None = None
 
-    def _say(self, line: str) -> None:
+    def _say(self, *lines: str) -> None:
+        """Write the releases that wait and `lines`, in one write (no buffer: a worker
+        killed a moment later has said it)."""
+        text = "".join(f"-{pgid}\n" for pgid in self._released)
+        text += "".join(f"{line}\n" for line in lines)
+        self._released.clear()
         stdin = self._proc.stdin
-        if stdin is None:
+        if stdin is None or not text:
             return
         with contextlib.suppress(OSError, ValueError):  # gone: nothing to tell
-            stdin.write(f"{line}\n".encode())
-            stdin.flush()
+            os.write(stdin.fileno(), text.encode())
 
     def watch(self, pgid: int) -> None:
         self._say(f"+{pgid}")
 
     def release(self, pgid: int) -> None:
-        self._say(f"-{pgid}")
+        self._released.append(pgid)
+        if self._timer is not None:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # no loop to wait on: at once
+            self._say()
+            return
+        self._timer = loop.call_later(RELEASE_DELAY, self._released_late)
+
+    def _released_late(self) -> None:
+        self._timer = None
+        self._say()
 
     def close(self) -> None:
         """The worker is leaving after stopping its steps: the reaper has nothing to do."""
+        self._say()  # the groups that ended are not the reaper's to stop
         if self._proc.stdin is not None:
             with contextlib.suppress(OSError):
                 self._proc.stdin.close()

@@ -32,6 +32,7 @@ from flowtui.engine.bus import EventBus
 from flowtui.engine.events import AttemptEnded, StepLog, StepOutputs
 from flowtui.engine.executors.base import StepContext, StepResult
 from flowtui.engine.executors.registry import get_executor
+from flowtui.engine.private import make_private_dir
 from flowtui.engine.process import OUTPUT_THROTTLE
 from flowtui.engine.remote import RemoteJob
 from flowtui.engine.sandbox import STEP_SANDBOX, SandboxPool, warning
@@ -238,7 +239,9 @@ class StepRunner:
             return StepResult(StepStatus.FAILED, message=f"worker {name}: {exc}"), None
         masking.masker = Masker(secrets.values())
         workspace = (self.options.workdir / "workspaces" / str(job.run_id)).absolute()
-        hand = self._hand_offs.setdefault(job.run_id, HandOff(workspace))
+        hand = self._hand_offs.get(job.run_id)
+        if hand is None:  # the run's first step here: its folder, once
+            hand = self._hand_offs[job.run_id] = HandOff(make_private_dir(workspace))
         # one transaction: the step is "on worker NAME" before it starts (the history names
         # the worker that has it, even if this process dies a moment later), unless its run
         # is over (e.g. its runner died while it was queued); what it needs to start
@@ -254,7 +257,11 @@ class StepRunner:
             why = f"not started: run {job.run_id} is {state or 'gone'}"
             return StepResult(StepStatus.FAILED, message=why), None
         step_dir = attempt_dir(workspace, job.step, job.attempt)
-        step_dir.mkdir(parents=True, exist_ok=True)
+        executor = get_executor(step.type)
+        if not getattr(executor, "makes_step_dir", False):
+            # as in a runner: executors that make it only when needed say so (a folder
+            # per step costs more than a short step)
+            make_private_dir(step_dir)
         groups: list[int] = []  # the step's process groups
         env = step_variables(
             workflow,
@@ -293,7 +300,7 @@ class StepRunner:
         hidden = () if step.sandbox is False else (self.options.workdir.absolute(),)
         token = STEP_SANDBOX.set(self.sandboxes.get(hidden, workspace))
         try:
-            result = await self._unless_run_ends(job, job_id, get_executor(step.type).execute(ctx))
+            result = await self._unless_run_ends(job, job_id, executor.execute(ctx))
         finally:
             STEP_SANDBOX.reset(token)
             for pgid in groups:  # stopped by now: nothing for the reaper to do
