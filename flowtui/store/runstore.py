@@ -172,6 +172,11 @@ class RunStore(RecoveryMixin):
         row = await self.db.fetchone("SELECT paused FROM workflows WHERE name = ?", (name,))
         return bool(row["paused"]) if row is not None else False
 
+    async def paused_workflows(self) -> set[str]:
+        """The names of every paused workflow, in one query (the dashboard's list)."""
+        rows = await self.db.fetchall("SELECT name FROM workflows WHERE paused <> 0")
+        return {str(row["name"]) for row in rows}
+
     async def set_paused(self, name: str, paused: bool) -> None:
         now = time.time()
         async with self.db.transaction() as conn:
