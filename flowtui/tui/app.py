@@ -333,7 +333,8 @@ class FlowApp(CommandModeMixin, FileActionsMixin, BuilderActionsMixin, Environme
         await self.reload_catalog()
         if self.triggers_enabled and self.runtime is not None:
             await self._start_triggers()
-        await self.refresh_list()
+        # the first frame shows the names; each row's runs are read once it is painted
+        await self.show_names()
         self.query_one(WorkflowList).focus()
         if self.runtime is not None:
             self.run_bridge()
@@ -341,9 +342,19 @@ class FlowApp(CommandModeMixin, FileActionsMixin, BuilderActionsMixin, Environme
         self.start_clock()
         if self.watch_enabled:
             self.watch_folder()
+        self.fill_list()
+
+    @work(group="list", exit_on_error=False)
+    async def fill_list(self) -> None:
+        """Fill the first frame's list in (its rows' runs), then settle: `ready` is set."""
+        await self.refresh_list()
+        self.call_after_refresh(self._settle)
+
+    def _settle(self) -> None:
         # what is loaded by now (Textual, the catalog, the widgets) lives as long as the app;
         # left to the collector, each full collection walks all of it: ~0.1 s pauses in the
         # middle of repaints (a tab switch, a key during a flood). Frozen, it is skipped.
+        # After the first frames: the collection itself takes ~0.1 s.
         gc.collect()
         gc.freeze()
         self.ready.set()
@@ -457,7 +468,7 @@ class FlowApp(CommandModeMixin, FileActionsMixin, BuilderActionsMixin, Environme
 
     async def on_unmount(self) -> None:
         # store-driven redraws must not read from a store about to close
-        for group in ("refresh", "poll", "view", "bridge"):
+        for group in ("refresh", "poll", "view", "bridge", "list"):
             self.workers.cancel_group(self, group)
         if self.runtime is not None:
             await self.runtime.close(by=current_user(), reason="dashboard closed")

@@ -19,6 +19,7 @@ SHORT_SPARK = 5
 COLUMNS = ("dot", "name", "last", "recent")
 NAME_ROOM = 14  # a name column narrower than this (or its longest name) costs other columns
 NEVER_RUN = "never run"
+PENDING = "…"  # a row whose runs are still being read
 LABELS = {"dot": "", "name": "Workflow", "last": "Last", "recent": "Recent"}
 
 
@@ -65,6 +66,9 @@ class WorkflowRow:
     last_duration: str = ""
     recent: tuple[str, ...] = ()  # statuses of the newest runs, newest first
     error: str = ""
+    # its runs are not read yet (the first frame shows the names before the history's
+    # rows): the last result shows as PENDING, not as "never run"
+    runs_unknown: bool = False
 
 
 class WorkflowList(DataTable[Text]):
@@ -221,7 +225,9 @@ class WorkflowList(DataTable[Text]):
         name = Text(row.name, style="bold" if row.status == "active" else "")
         if row.status != "active":
             name.append(f" {row.status}", style=state_colour)
-        if row.last_status:
+        if row.runs_unknown:
+            last = Text(PENDING, style="dim")
+        elif row.last_status:
             last = Text(glyph(row.last_status) + " ", style=status_style(row.last_status, theme))
             last.append(row.last_duration or row.last_status)
         else:
@@ -242,6 +248,8 @@ def _name_len(row: WorkflowRow) -> int:
 
 
 def _last_len(row: WorkflowRow) -> int:
+    if row.runs_unknown:
+        return len(PENDING)
     if not row.last_status:
         return len(NEVER_RUN)
     return cell_len(glyph(row.last_status)) + 1 + cell_len(row.last_duration or row.last_status)
