@@ -209,14 +209,27 @@ class RefreshMixin(App[None]):
             self.run_worker(self._do_refresh(), group="refresh", exit_on_error=False)
 
     def request_logs(self) -> None:
-        """Read the shown log's new lines, in a worker (one at a time)."""
-        if self.view.run_id is not None and not self._logs_pending and not self._closing_down:
-            self._logs_pending = True
+        """Read the shown log's new lines soon, in a worker: a flood's requests (one per
+        burst of lines) become one read per REFRESH_DELAY, and none while the log is hidden."""
+        if self.view.run_id is None or self._logs_pending or self._closing_down:
+            return
+        with contextlib.suppress(NoMatches):
+            if self.query_one(TabbedContent).active != "logs":
+                return  # showing the tab reads what came meanwhile
+        self._logs_pending = True
+        self.set_timer(REFRESH_DELAY, self._logs_in_background)
+
+    def _logs_in_background(self) -> None:
+        if self._closing_down:
+            self._logs_pending = False
+        else:
             self.run_worker(self._do_logs(), group="refresh", exit_on_error=False)
 
     async def _do_logs(self) -> None:
         try:
             async with self._background_lock:
+                # from here a request is for lines after this read: it schedules another
+                self._logs_pending = False
                 await self.refresh_logs()
         finally:
             self._logs_pending = False
