@@ -347,8 +347,11 @@ class FlowApp(CommandModeMixin, FileActionsMixin, BuilderActionsMixin, Environme
     @work(group="list", exit_on_error=False)
     async def fill_list(self) -> None:
         """Fill the first frame's list in (its rows' runs), then settle: `ready` is set."""
-        await self.refresh_list()
+        await self._fill_list()
         self.call_after_refresh(self._settle)
+
+    async def _fill_list(self) -> None:
+        await self.refresh_list()
 
     def _settle(self) -> None:
         # what is loaded by now (Textual, the catalog, the widgets) lives as long as the app;
