@@ -317,12 +317,16 @@ class FlowApp(CommandModeMixin, FileActionsMixin, BuilderActionsMixin, Environme
             parallel=self.parallel,
             resolve_workflow=child_resolver([self.folder], self.catalog),
         )
+        # the workflow files are read (in a thread) while the history opens
+        catalog_loaded = asyncio.ensure_future(self.reload_catalog())
         try:
             self.runtime = await Runtime.open(options)
         except StoreFullError:
             if not await self._open_read_only():
+                catalog_loaded.cancel()
                 return
         except StoreError as exc:  # e.g. a PostgreSQL server that does not answer
+            catalog_loaded.cancel()
             self.exit(return_code=1, message=f"flowtui: error: {exc}")
             return
         if self.runtime is not None:
@@ -330,7 +334,7 @@ class FlowApp(CommandModeMixin, FileActionsMixin, BuilderActionsMixin, Environme
                 self.notify(f"run {run_id} was left by a runner that died: interrupted", timeout=8)
         bus = self.runtime.bus if self.runtime else EventBus()  # read only: no engine, no events
         self.bridge = bridge.Bridge(self, bus, self.history)
-        await self.reload_catalog()
+        await catalog_loaded
         if self.triggers_enabled and self.runtime is not None:
             await self._start_triggers()
         # the first frame shows the names; each row's runs are read once it is painted
