@@ -26,7 +26,7 @@ from flowtui.engine.records import RunRecord, StepRecord
 from flowtui.engine.states import RunStatus, StepStatus
 from flowtui.model.catalog import CatalogChange, CatalogEntry, WorkflowCatalog
 from flowtui.model.workflow import Workflow
-from flowtui.store.runstore import RunStore
+from flowtui.store.runstore import RunStore, RunSummary
 from flowtui.timefmt import fmt_duration
 from flowtui.tui.glyphs import glyph, status_style
 from flowtui.tui.log_pages import LOG_TAIL, StoreLogPages
@@ -123,7 +123,7 @@ class RefreshMixin(App[None]):
         self.catalog_loads_waiting = 0  # loads queued behind the one running
         # per workflow name: its newest runs as last read, so a refresh reads only the rows
         # that changed (a query per workflow, waiting behind log writes in a flood)
-        self._list_cache: dict[str, list[RunRecord]] = {}
+        self._list_cache: dict[str, list[RunSummary]] = {}
         self._full_list_at = 0.0
         self._paused: set[str] = set()
         # what the header and the DAG show, for the clock to move on between redraws
