@@ -355,7 +355,7 @@ class FlowApp(CommandModeMixin, FileActionsMixin, BuilderActionsMixin, Environme
         self.call_after_refresh(self._settle)
 
     async def _fill_list(self) -> None:
-        await self.refresh_list()
+        await self.fill_rows()
 
     def _settle(self) -> None:
         # what is loaded by now (Textual, the catalog, the widgets) lives as long as the app;
@@ -477,6 +477,8 @@ class FlowApp(CommandModeMixin, FileActionsMixin, BuilderActionsMixin, Environme
         # store-driven redraws must not read from a store about to close
         for group in ("refresh", "poll", "view", "bridge", "list"):
             self.workers.cancel_group(self, group)
+        if self._runs_read is not None:  # closed before the list was filled
+            self._runs_read.cancel()
         if self.runtime is not None:
             await self.runtime.close(by=current_user(), reason="dashboard closed")
         if self.read_only_history is not None:

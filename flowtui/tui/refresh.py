@@ -124,6 +124,7 @@ class RefreshMixin(App[None]):
         # per workflow name: its newest runs as last read, so a refresh reads only the rows
         # that changed (a query per workflow, waiting behind log writes in a flood)
         self._list_cache: dict[str, list[RunSummary]] = {}
+        self._runs_read: asyncio.Future[dict[str, list[RunSummary]]] | None = None
         self._full_list_at = 0.0
         self._paused: set[str] = set()
         # what the header and the DAG show, for the clock to move on between redraws
@@ -275,9 +276,22 @@ class RefreshMixin(App[None]):
         """The list before the history's runs are read: every workflow's name, state and
         pause (one query), the last results pending (`WorkflowRow.runs_unknown`).  The
         first frame shows this; `refresh_list()` then fills the rows in."""
+        # the rows' runs are read (behind the paused flags) while the names are painted;
+        # `fill_rows` takes them
+        names = [e.workflow.name for e in self.catalog.entries if e.workflow is not None]
+        self._runs_read = asyncio.ensure_future(self.history.newest_runs(names, limit=LIST_RUNS))
         async with self._list_lock:
             with contextlib.suppress(NoMatches):
                 await self._refresh_list(set(), read_runs=False)
+
+    async def fill_rows(self) -> None:
+        """Fill the rows `show_names` drew with the runs it started to read."""
+        read, self._runs_read = self._runs_read, None
+        if read is not None:
+            found = await read
+            for name, runs in found.items():
+                self._list_cache.setdefault(name, runs)  # a redraw meanwhile read newer ones
+        await self.refresh_list(set())  # and the rows of files loaded since, if any
 
     async def _refresh_list(
         self, workflows: set[str] | None = None, *, read_runs: bool = True
