@@ -372,6 +372,10 @@ def main() -> None:
     )
     print_table(columns)
     print("times in seconds (medians); key → screen is the slowest press during the flood")
+    for name, results in columns.items():
+        for key in ("first frame", "list filled", "key → screen"):
+            each = ", ".join(f"{r[key]:.3f}" for r in results)
+            print(f"{name} {key}, each measurement: {each}")
     shown = ", ".join(f"{one:.2f}" for one, _, _ in loads)
     print(f"load average (1 min) before and after each measurement: {shown}")
 
