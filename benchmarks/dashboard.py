@@ -1,12 +1,16 @@
 """Dashboard: first frame, history, memory and a log flood, in a headless Pilot run.
 
     python benchmarks/dashboard.py [--workflows 200] [--runs 100000] [--flood-seconds 5]
+                                   [--baseline SRC] [--repeat 1]
 
 Generates `--workflows` workflow files and a history database with `--runs` finished runs
 (5 steps each, bulk SQL inserts into a file built by RunStore's own schema), then opens the
 real FlowApp headless and measures:
 
-- first frame: from entering `run_test` to the app ready and the screen painted;
+- first frame: from entering `run_test` to the first painted frame that shows every
+  workflow's name in the list (its rows' last results may still be coming);
+- list filled: ... to the first painted frame whose list shows every row's last result;
+- ready: ... until `app.ready` is seen set (the list filled, the app idle enough to see it);
 - history: pressing `h` on a workflow with ~500 runs until the table is filled and painted;
 - memory: the process's RSS after that (Python + Textual + the app);
 - log flood: a run whose 20 steps together print 5,000 lines/s for --flood-seconds; while it
@@ -14,6 +18,10 @@ real FlowApp headless and measures:
   first painted frame that shows the moved cursor (key → screen) and to the first one whose
   header shows the newly selected workflow (key → details); afterwards every line must be in
   the store.
+
+With `--baseline SRC` (another source tree, e.g. `git archive <commit> | tar -x -C SRC`)
+each measurement runs in a child Python with that tree or this one on PYTHONPATH, against
+the same files and history, alternating `--repeat` times; medians are printed side by side.
 
 Keys are timed with `timed_key`, not `Pilot.press`/`pause`: those wait until the whole
 process has used under 1 ms of CPU in 20 ms (up to 1 s per call), which never happens while
@@ -27,9 +35,11 @@ import argparse
 import asyncio
 import bisect
 import json
+import os
 import random
 import sqlite3
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -39,14 +49,17 @@ from typing import Any
 
 import psutil
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+# the source tree to measure: this one, or a --baseline's (set for the child)
+sys.path.insert(0, os.environ.get("FLOWTUI_BENCH_SRC") or str(Path(__file__).parent.parent))
 
 from flowtui.store.runstore import RunStore
+
+ROOT = Path(__file__).resolve().parent.parent
 
 STEPS = ("checkout", "build", "test", "package", "deploy")
 FLOOD_STEPS = 20
 FLOOD_RATE = 5000  # lines/s over all steps
-BARS = {"first frame": 1.5, "history": 0.1, "memory MB": 200, "key → screen": 0.1}
+BARS = {"first frame": 0.5, "history": 0.1, "memory MB": 200, "key → screen": 0.05}
 KEY_TIMEOUT = 30.0
 
 
@@ -55,14 +68,33 @@ class FrameClock:
 
     def __init__(self, app: Any) -> None:
         self.frames: list[float] = []
+        # name → (condition, time of the first frame painted while it held)
+        self.watched: dict[str, tuple[Callable[[], bool], float | None]] = {}
         original = app._display
 
         def display(screen: Any, renderable: Any) -> None:
             original(screen, renderable)
             if renderable is not None:
-                self.frames.append(time.perf_counter())
+                now = time.perf_counter()
+                self.frames.append(now)
+                for name, (condition, seen) in self.watched.items():
+                    if seen is None and _holds(condition):
+                        self.watched[name] = (condition, now)
 
         app._display = display
+
+    def watch(self, name: str, condition: Callable[[], bool]) -> None:
+        """Note the first frame painted while `condition()` holds (see `first`)."""
+        self.watched[name] = (condition, None)
+
+    async def first(self, name: str) -> float:
+        """The time of the first frame painted while `name`'s condition held (waits)."""
+        deadline = time.perf_counter() + KEY_TIMEOUT
+        while (seen := self.watched[name][1]) is None:
+            if time.perf_counter() > deadline:
+                raise TimeoutError(f"no frame painted with {name}")
+            await asyncio.sleep(0.001)
+        return seen
 
     async def painted_after(self, moment: float) -> float:
         """The time of the first frame painted after `moment` (waits for it)."""
@@ -73,6 +105,13 @@ class FrameClock:
                 return self.frames[index]
             await asyncio.sleep(0.001)
         raise TimeoutError("no frame painted")
+
+
+def _holds(condition: Callable[[], bool]) -> bool:
+    try:
+        return condition()
+    except Exception:  # the widgets are not composed yet
+        return False
 
 
 async def until(condition: Callable[[], bool]) -> float:
@@ -184,12 +223,27 @@ async def measure(folder: Path, db: Path, flood_lines: int) -> dict[str, float |
 
     result: dict[str, float | str] = {}
     app = FlowApp(folder, db_path=db, watch=False, triggers=False, parallel=FLOOD_STEPS)
+    clock = FrameClock(app)
+    workflows = len(list(folder.glob("*.yaml")))
+
+    def names_shown() -> bool:
+        return app.query_one(WorkflowList).row_count == workflows
+
+    def list_filled() -> bool:
+        # the last row's last result (every workflow of the history has runs)
+        rows = app.query_one(WorkflowList)
+        last = rows.get_row_at(workflows - 1)[2].plain if names_shown() else ""
+        return last not in ("", "…", "never run")
+
+    clock.watch("first frame", names_shown)
+    clock.watch("list filled", list_filled)
     start = time.perf_counter()
     async with app.run_test(size=(160, 50)) as pilot:
+        result["first frame"] = await clock.first("first frame") - start
+        result["list filled"] = await clock.first("list filled") - start
         await app.ready.wait()
+        result["ready"] = time.perf_counter() - start
         await pilot.pause()
-        result["first frame"] = time.perf_counter() - start
-        clock = FrameClock(app)
         table = app.query_one(WorkflowList)
         table.move_cursor(row=1)  # a workflow with history (row 0 is the flood workflow)
         await pilot.pause()
@@ -206,13 +260,16 @@ async def measure(folder: Path, db: Path, flood_lines: int) -> dict[str, float |
         assert entry is not None and entry.name == "aaflood", entry
         await pilot.press("g")
         await pilot.pause()
+        # `g` focused the DAG: the keys are meant for the list.  Moved before the flood (a
+        # focus change restyles the screen, ~0.1 s that was counted in the first key)
+        table.focus()
+        await pilot.pause()
         assert app.runner is not None
         flood_start = time.perf_counter()
         # set when the run is submitted
         await timed_key(app, clock, "r", lambda: bool(app.view.pinned and app.view.run_id))
         run_id = app.view.run_id
         header = app.query_one("#run-header", Static)
-        table.focus()  # `g` focused the DAG: the keys are meant for the list
         latencies: list[float] = []
         details: list[float] = []
         key, row = "down", 1
@@ -246,12 +303,51 @@ async def measure(folder: Path, db: Path, flood_lines: int) -> dict[str, float |
     return result
 
 
+def measure_in_child(src: Path, folder: Path, db: Path, flood_lines: int) -> dict[str, Any]:
+    """One `measure` in a fresh Python with `src` on PYTHONPATH (its result as JSON)."""
+    env = {**os.environ, "PYTHONPATH": str(src), "FLOWTUI_BENCH_SRC": str(src)}
+    argv = [sys.executable, __file__, "--measure", str(folder), str(db), str(flood_lines)]
+    out = subprocess.run(argv, env=env, capture_output=True, text=True)
+    if out.returncode != 0:
+        raise SystemExit(f"measuring {src} failed:\n{out.stderr}")
+    result: dict[str, Any] = json.loads(out.stdout.splitlines()[-1])
+    return result
+
+
+def print_table(columns: dict[str, list[dict[str, Any]]]) -> None:
+    """One column per source tree: the median of its measurements (text: the last)."""
+    keys = list(next(iter(columns.values()))[0])
+    heads = "".join(f"{name:>18}" for name in columns)
+    print(f"{'measure':<26}{heads} {'bar':>8} {'÷bar':>6}")
+    for key in keys:
+        cells = []
+        for results in columns.values():
+            values = [r[key] for r in results if key in r]
+            if values and all(isinstance(v, float) for v in values):
+                cells.append(statistics.median(values))
+            else:
+                cells.append(values[-1] if values else "")
+        shown = "".join(f"{c:>18.3f}" if isinstance(c, float) else f"{c:>18}" for c in cells)
+        bar = BARS.get(key)
+        ratio = f" {bar:>8g} {cells[0] / bar:>5.2f}x" if bar and isinstance(cells[0], float) else ""
+        print(f"{key:<26}{shown}{ratio}")
+
+
 def main() -> None:
+    if sys.argv[1:2] == ["--measure"]:  # a child of --baseline
+        folder, db, lines = sys.argv[2:5]
+        print(json.dumps(asyncio.run(measure(Path(folder), Path(db), int(lines)))))
+        return
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--workflows", type=int, default=200)
     parser.add_argument("--runs", type=int, default=100_000)
     parser.add_argument("--flood-seconds", type=float, default=5.0)
+    parser.add_argument("--baseline", type=Path, help="a flowtui source tree to measure beside")
+    parser.add_argument("--repeat", type=int, default=1, help="measurements of each tree")
     args = parser.parse_args()
+    columns: dict[str, list[dict[str, Any]]] = {"this": []}
+    if args.baseline:
+        columns["baseline"] = []
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp) / "workflows"
         folder.mkdir()
@@ -261,21 +357,27 @@ def main() -> None:
         start = time.perf_counter()
         fill_history(db, names, args.runs)
         generated = time.perf_counter() - start
-        result = asyncio.run(measure(folder, db, flood_lines))
+        loads = [os.getloadavg()]
+        for _ in range(args.repeat):
+            if args.baseline:
+                for name, src in (("baseline", args.baseline.resolve()), ("this", ROOT)):
+                    columns[name].append(measure_in_child(src, folder, db, flood_lines))
+                    loads.append(os.getloadavg())
+            else:
+                columns["this"].append(asyncio.run(measure(folder, db, flood_lines)))
+                loads.append(os.getloadavg())
     print(
         f"{args.workflows} workflow files, {args.runs:,} stored runs "
         f"(generated in {generated:.1f}s); flood: {FLOOD_STEPS} steps, {FLOOD_RATE:,} lines/s"
     )
-    print(f"{'measure':<26} {'value':>14} {'bar':>8} {'÷bar':>6}")
-    for key, value in result.items():
-        bar = BARS.get(key)
-        shown = f"{value:.3f}" if isinstance(value, float) else value
-        if bar is None:
-            print(f"{key:<26} {shown:>14}")
-        else:
-            assert isinstance(value, float)
-            print(f"{key:<26} {shown:>14} {bar:>8g} {value / bar:>5.2f}x")
-    print("times in seconds; key → screen is the slowest press during the flood")
+    print_table(columns)
+    print("times in seconds (medians); key → screen is the slowest press during the flood")
+    for name, results in columns.items():
+        for key in ("first frame", "list filled", "key → screen"):
+            each = ", ".join(f"{r[key]:.3f}" for r in results)
+            print(f"{name} {key}, each measurement: {each}")
+    shown = ", ".join(f"{one:.2f}" for one, _, _ in loads)
+    print(f"load average (1 min) before and after each measurement: {shown}")
 
 
 if __name__ == "__main__":

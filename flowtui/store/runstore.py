@@ -14,6 +14,7 @@ import json
 import random
 import time
 from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar, cast
@@ -67,6 +68,30 @@ ROLES_SQL = """WITH RECURSIVE member_of (oid) AS (
         SELECT m.roleid FROM pg_auth_members m JOIN member_of ON m.member = member_of.oid
     )
     SELECT rolname FROM pg_roles WHERE oid IN (SELECT oid FROM member_of)"""
+
+
+# workflows per `newest_runs` statement: SQLite allows 500 terms in a compound SELECT
+NEWEST_RUNS_CHUNK = 100
+
+
+@dataclass(frozen=True, slots=True)
+class RunSummary:
+    """What a list of workflows shows of a run (`newest_runs`): not its definition, params
+    or owner, which a full RunRecord parses from JSON (a definition is kilobytes)."""
+
+    id: int
+    workflow: str
+    status: RunStatus
+    started_at: float | None
+    ended_at: float | None
+
+    @property
+    def duration(self) -> float | None:
+        """Seconds from start to end; for a run still going, the time elapsed so far."""
+        if self.started_at is None:
+            return None
+        end = self.ended_at if self.ended_at is not None else time.time()
+        return max(0.0, end - self.started_at)
 
 
 class RunStore(RecoveryMixin):
@@ -166,6 +191,11 @@ class RunStore(RecoveryMixin):
     async def workflow_paused(self, name: str) -> bool:
         row = await self.db.fetchone("SELECT paused FROM workflows WHERE name = ?", (name,))
         return bool(row["paused"]) if row is not None else False
+
+    async def paused_workflows(self) -> set[str]:
+        """The names of every paused workflow, in one query (the dashboard's list)."""
+        rows = await self.db.fetchall("SELECT name FROM workflows WHERE paused <> 0")
+        return {str(row["name"]) for row in rows}
 
     async def set_paused(self, name: str, paused: bool) -> None:
         now = time.time()
@@ -643,6 +673,40 @@ class RunStore(RecoveryMixin):
             workflow, limit=limit, before_id=before_id, statuses=statuses, filters=filters
         )
         return [_run_record(r) for r in await self.db.fetchall(sql, params)]
+
+    def newest_runs_query(self, workflows: Sequence[str], limit: int) -> tuple[str, list[Any]]:
+        """The SQL `newest_runs` runs for up to NEWEST_RUNS_CHUNK workflows: one indexed
+        search per workflow (runs_by_workflow), in one statement (exposed for query plans)."""
+        one = (
+            "SELECT * FROM (SELECT id, workflow, status, started_at, ended_at FROM runs"
+            " WHERE workflow = ? ORDER BY id DESC LIMIT ?)"
+        )
+        sql = " UNION ALL ".join(f"{one} AS w{i}" for i in range(len(workflows)))
+        return sql, [value for name in workflows for value in (name, limit)]
+
+    async def newest_runs(
+        self, workflows: Collection[str], *, limit: int = 10
+    ) -> dict[str, list[RunSummary]]:
+        """Each workflow's newest `limit` runs, newest first, read in a few statements instead
+        of a query per workflow (the dashboard's list: 200 workflows are 2 round trips, not
+        200); a workflow without runs maps to [].  As `list_runs(name, limit=limit)` each."""
+        found: dict[str, list[RunSummary]] = {name: [] for name in workflows}
+        names = list(found)
+        for start in range(0, len(names), NEWEST_RUNS_CHUNK):
+            sql, params = self.newest_runs_query(names[start : start + NEWEST_RUNS_CHUNK], limit)
+            for row in await self.db.fetchall(sql, params):
+                found[row["workflow"]].append(
+                    RunSummary(
+                        id=row["id"],
+                        workflow=row["workflow"],
+                        status=RunStatus(row["status"]),
+                        started_at=row["started_at"],
+                        ended_at=row["ended_at"],
+                    )
+                )
+        for runs in found.values():
+            runs.sort(key=lambda run: run.id, reverse=True)
+        return found
 
     async def usual_durations(
         self, workflow: str, *, before_run: int | None = None

@@ -320,12 +320,16 @@ class FlowApp(CommandModeMixin, FileActionsMixin, BuilderActionsMixin, Environme
             parallel=self.parallel,
             resolve_workflow=child_resolver([self.folder], self.catalog),
         )
+        # the workflow files are read (in a thread) while the history opens
+        catalog_loaded = asyncio.ensure_future(self.reload_catalog())
         try:
             self.runtime = await Runtime.open(options)
         except StoreFullError:
             if not await self._open_read_only():
+                catalog_loaded.cancel()
                 return
         except StoreError as exc:  # e.g. a PostgreSQL server that does not answer
+            catalog_loaded.cancel()
             self.exit(return_code=1, message=f"flowtui: error: {exc}")
             return
         if self.runtime is not None:
@@ -333,10 +337,11 @@ class FlowApp(CommandModeMixin, FileActionsMixin, BuilderActionsMixin, Environme
                 self.notify(f"run {run_id} was left by a runner that died: interrupted", timeout=8)
         bus = self.runtime.bus if self.runtime else EventBus()  # read only: no engine, no events
         self.bridge = bridge.Bridge(self, bus, self.history)
-        await self.reload_catalog()
+        await catalog_loaded
         if self.triggers_enabled and self.runtime is not None:
             await self._start_triggers()
-        await self.refresh_list()
+        # the first frame shows the names; each row's runs are read once it is painted
+        await self.show_names()
         self.query_one(WorkflowList).focus()
         if self.linked is not None:
             await self.open_linked(self.linked)
@@ -346,9 +351,22 @@ class FlowApp(CommandModeMixin, FileActionsMixin, BuilderActionsMixin, Environme
         self.start_clock()
         if self.watch_enabled:
             self.watch_folder()
+        self.fill_list()
+
+    @work(group="list", exit_on_error=False)
+    async def fill_list(self) -> None:
+        """Fill the first frame's list in (its rows' runs), then settle: `ready` is set."""
+        await self._fill_list()
+        self.call_after_refresh(self._settle)
+
+    async def _fill_list(self) -> None:
+        await self.fill_rows()
+
+    def _settle(self) -> None:
         # what is loaded by now (Textual, the catalog, the widgets) lives as long as the app;
         # left to the collector, each full collection walks all of it: ~0.1 s pauses in the
         # middle of repaints (a tab switch, a key during a flood). Frozen, it is skipped.
+        # After the first frames: the collection itself takes ~0.1 s.
         gc.collect()
         gc.freeze()
         self.ready.set()
@@ -462,8 +480,10 @@ class FlowApp(CommandModeMixin, FileActionsMixin, BuilderActionsMixin, Environme
 
     async def on_unmount(self) -> None:
         # store-driven redraws must not read from a store about to close
-        for group in ("refresh", "poll", "view", "bridge"):
+        for group in ("refresh", "poll", "view", "bridge", "list"):
             self.workers.cancel_group(self, group)
+        if self._runs_read is not None:  # closed before the list was filled
+            self._runs_read.cancel()
         if self.runtime is not None:
             await self.runtime.close(by=current_user(), reason="dashboard closed")
         if self.read_only_history is not None:

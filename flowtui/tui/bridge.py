@@ -6,7 +6,8 @@ notices what other processes wrote to the shared history (`HistoryChanged` with 
 or `LogsMayHaveGrown`) and announces their held steps and ended runs the same way, read
 from the history's status changes (runs seen on this process's bus are announced once,
 from there).  Floods are coalesced in the App's queue: a pending `HistoryChanged`
-absorbs the one before it (`can_replace`), so a burst costs one redraw.
+absorbs the one before it (`can_replace`), so a burst costs one redraw; a burst of log lines
+alone is a `LogsMayHaveGrown` (the log pane reads them, nothing else is redrawn).
 """
 
 from __future__ import annotations
@@ -18,12 +19,21 @@ from textual.message import Message
 from textual.message_pump import MessagePump
 
 from flowtui.engine.bus import EventBus
-from flowtui.engine.events import Event, RunStatusChanged, StepStatusChanged
+from flowtui.engine.events import (
+    Event,
+    LogTrimmed,
+    RemoteLogSeen,
+    RunStatusChanged,
+    StepLog,
+    StepStatusChanged,
+)
 from flowtui.engine.owner import Owner
 from flowtui.engine.states import RunStatus, StepStatus
 from flowtui.store.runstore import RunStore
 
 POLL_INTERVAL = 1.0  # how often other processes' changes are looked for
+# events that change nothing drawn but a log: a flood of them redraws the log pane only
+LOG_EVENTS = (StepLog, RemoteLogSeen, LogTrimmed)
 
 
 class StepHeld(Message):
@@ -106,6 +116,11 @@ class Bridge:
 
     def _translate(self, events: list[Event]) -> None:
         post = self.target.post_message
+        if all(isinstance(event, LOG_EVENTS) for event in events):
+            # a flood's lines: the list, DAG, timeline and header stay as they are (a step's
+            # time moves on with the clock); only the log pane, if shown, reads them
+            post(LogsMayHaveGrown())
+            return
         changed: set[str] = set()
         for event in events:
             if isinstance(event, StepStatusChanged | RunStatusChanged):

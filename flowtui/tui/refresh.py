@@ -26,7 +26,7 @@ from flowtui.engine.records import RunRecord, StepRecord
 from flowtui.engine.states import RunStatus, StepStatus
 from flowtui.model.catalog import CatalogChange, CatalogEntry, WorkflowCatalog
 from flowtui.model.workflow import Workflow
-from flowtui.store.runstore import RunStore
+from flowtui.store.runstore import RunStore, RunSummary
 from flowtui.timefmt import fmt_duration
 from flowtui.tui.glyphs import glyph, status_style
 from flowtui.tui.linked import LinkedRun, take_linked
@@ -53,6 +53,7 @@ if TYPE_CHECKING:
 
 REFRESH_DELAY = 0.08  # gather a burst of engine events into one redraw
 FULL_LIST_SECONDS = 15.0  # a poll re-reads every workflow's row at most this often
+LIST_RUNS = 10  # each list row's spark of recent runs
 POLL_RECENT_RUNS = 50  # a poll compares the newest runs with the list to find changed rows
 CLOCK_SECONDS = 1.0  # how often a live run's header and box times move on
 FAILURE_LOG_LINES = 200  # read from the end of a failed step's log for its error lines
@@ -122,9 +123,10 @@ class RefreshMixin(App[None]):
         self._list_lock = asyncio.Lock()
         self._catalog_lock = asyncio.Lock()  # one catalog load at a time (reload_catalog)
         self.catalog_loads_waiting = 0  # loads queued behind the one running
-        # per workflow name: (paused, newest runs) as last read, so a refresh reads only the
-        # rows that changed (two queries per workflow, waiting behind log writes in a flood)
-        self._list_cache: dict[str, tuple[bool, list[RunRecord]]] = {}
+        # per workflow name: its newest runs as last read, so a refresh reads only the rows
+        # that changed (a query per workflow, waiting behind log writes in a flood)
+        self._list_cache: dict[str, list[RunSummary]] = {}
+        self._runs_read: asyncio.Future[dict[str, list[RunSummary]]] | None = None
         self._full_list_at = 0.0
         self._paused: set[str] = set()
         # what the header and the DAG show, for the clock to move on between redraws
@@ -188,7 +190,7 @@ class RefreshMixin(App[None]):
     async def _changed_workflows(self) -> set[str]:
         """Workflows whose newest runs differ from what the list shows (one query)."""
         store = self.history
-        shown = {run.id: run.status for _, runs in self._list_cache.values() for run in runs}
+        shown = {run.id: run.status for runs in self._list_cache.values() for run in runs}
         recent = await store.list_runs(None, limit=POLL_RECENT_RUNS)
         return {run.workflow for run in recent if shown.get(run.id) != run.status}
 
@@ -210,14 +212,27 @@ class RefreshMixin(App[None]):
             self.run_worker(self._do_refresh(), group="refresh", exit_on_error=False)
 
     def request_logs(self) -> None:
-        """Read the shown log's new lines, in a worker (one at a time)."""
-        if self.view.run_id is not None and not self._logs_pending and not self._closing_down:
-            self._logs_pending = True
+        """Read the shown log's new lines soon, in a worker: a flood's requests (one per
+        burst of lines) become one read per REFRESH_DELAY, and none while the log is hidden."""
+        if self.view.run_id is None or self._logs_pending or self._closing_down:
+            return
+        with contextlib.suppress(NoMatches):
+            if self.query_one(TabbedContent).active != "logs":
+                return  # showing the tab reads what came meanwhile
+        self._logs_pending = True
+        self.set_timer(REFRESH_DELAY, self._logs_in_background)
+
+    def _logs_in_background(self) -> None:
+        if self._closing_down:
+            self._logs_pending = False
+        else:
             self.run_worker(self._do_logs(), group="refresh", exit_on_error=False)
 
     async def _do_logs(self) -> None:
         try:
             async with self._background_lock:
+                # from here a request is for lines after this read: it schedules another
+                self._logs_pending = False
                 await self.refresh_logs()
         finally:
             self._logs_pending = False
@@ -259,21 +274,45 @@ class RefreshMixin(App[None]):
             with contextlib.suppress(NoMatches):  # the app is closing: nothing left to draw
                 await self._refresh_list(workflows)
 
-    async def _workflow_state(self, name: str, reread: bool) -> tuple[bool, list[RunRecord]]:
-        store = self.history
-        cached = self._list_cache.get(name)
-        if cached is None or reread:
-            paused = await store.workflow_paused(name)
-            cached = (paused, await store.list_runs(name, limit=10))
-            self._list_cache[name] = cached
-        return cached
+    async def show_names(self) -> None:
+        """The list before the history's runs are read: every workflow's name, state and
+        pause (one query), the last results pending (`WorkflowRow.runs_unknown`).  The
+        first frame shows this; `refresh_list()` then fills the rows in."""
+        # the rows' runs are read (behind the paused flags) while the names are painted;
+        # `fill_rows` takes them
+        names = [e.workflow.name for e in self.catalog.entries if e.workflow is not None]
+        self._runs_read = asyncio.ensure_future(self.history.newest_runs(names, limit=LIST_RUNS))
+        async with self._list_lock:
+            with contextlib.suppress(NoMatches):
+                await self._refresh_list(set(), read_runs=False)
 
-    async def _refresh_list(self, workflows: set[str] | None = None) -> None:
+    async def fill_rows(self) -> None:
+        """Fill the rows `show_names` drew with the runs it started to read."""
+        read, self._runs_read = self._runs_read, None
+        if read is not None:
+            found = await read
+            for name, runs in found.items():
+                self._list_cache.setdefault(name, runs)  # a redraw meanwhile read newer ones
+        await self.refresh_list(set())  # and the rows of files loaded since, if any
+
+    async def _refresh_list(
+        self, workflows: set[str] | None = None, *, read_runs: bool = True
+    ) -> None:
         if workflows is None:
             self._full_list_at = time.monotonic()
         rows: list[WorkflowRow] = []
         errors: list[str] = []
         self._paused = set()
+        paused_names = await self.history.paused_workflows()
+        if read_runs:  # the rows asked for and those never read, in one go
+            names = {e.workflow.name for e in self.catalog.entries if e.workflow is not None}
+            wanted = {
+                name
+                for name in names
+                if workflows is None or name in workflows or name not in self._list_cache
+            }
+            if wanted:
+                self._list_cache.update(await self.history.newest_runs(wanted, limit=LIST_RUNS))
         for entry in self.catalog.entries:
             wf = entry.workflow
             if entry.error:
@@ -283,8 +322,9 @@ class RefreshMixin(App[None]):
                     WorkflowRow(entry.path, entry.name, "invalid", "", 0, error=entry.error or "")
                 )
                 continue
-            reread = workflows is None or wf.name in workflows
-            paused, runs = await self._workflow_state(wf.name, reread)
+            known = self._list_cache.get(wf.name)
+            runs = known or []
+            paused = wf.name in paused_names
             if paused:
                 self._paused.add(wf.name)
             last = runs[0] if runs else None
@@ -307,6 +347,7 @@ class RefreshMixin(App[None]):
                     ),
                     recent=tuple(str(r.status) for r in runs),
                     error=entry.error or "",
+                    runs_unknown=known is None,
                 )
             )
         self.query_one(WorkflowList).set_rows(rows)

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from flowtui.model.graph import build_graph, downstream, find_cycle, layers
+from flowtui.model.graph import build_graph, downstream, find_cycle, layer_of, layers
 from flowtui.model.loader import load_workflow_text
 from flowtui.model.workflow import SourcePos, Step
 from tests.model.model_helpers import with_steps
@@ -103,3 +103,41 @@ def test_importing_dag_does_not_import_networkx() -> None:
     code = "import sys, flowtui.model.graph; print('networkx' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_layer_of_matches_networkx_generations_in_order() -> None:
+    """layer_of is plain Python (the dashboard's first frame must not import networkx); it
+    gives networkx's topological generations, in networkx's order, on random graphs with
+    repeated, self-free and outside requirements."""
+    import random
+
+    import networkx
+
+    rng = random.Random(18)
+    for size in (1, 2, 7, 40, 300):
+        names = [f"n{i}" for i in rng.sample(range(size * 3), size)]
+        requires = {
+            name: [rng.choice(names[:i]) for _ in range(rng.randint(0, 3))]
+            + ["outside"] * (i % 5 == 0)
+            if i
+            else []
+            for i, name in enumerate(names)
+        }
+        graph: networkx.DiGraph[str] = networkx.DiGraph()
+        graph.add_nodes_from(requires)
+        graph.add_edges_from(
+            (dep, name) for name, deps in requires.items() for dep in deps if dep in requires
+        )
+        expected = [
+            (node, depth)
+            for depth, generation in enumerate(networkx.topological_generations(graph))
+            for node in generation
+        ]
+        assert list(layer_of(requires).items()) == expected
+
+
+def test_layer_of_names_a_cycle() -> None:
+    with pytest.raises(ValueError, match="the steps form a cycle: a → b → a"):
+        layer_of({"c": [], "a": ["c", "b"], "b": ["a"]})
+    with pytest.raises(ValueError, match="the steps form a cycle: s → s"):
+        layer_of({"s": ["s"]})

@@ -104,6 +104,7 @@ async def test_history_queries_use_indexes(store: RunStore) -> None:
         "approvers_by_run": lambda: store.approvers_by_run(run_ids),
         "get_events": lambda: store.get_events(run),
         "workflow_paused": lambda: store.workflow_paused("build"),
+        "paused_workflows": store.paused_workflows,
         "take_commands": lambda: store.take_commands(run_ids),
         "usual_durations": lambda: store.usual_durations("build"),
         "usual_durations(before)": lambda: store.usual_durations("build", before_run=run),
@@ -133,3 +134,42 @@ async def test_the_checker_catches_a_full_scan(store: RunStore) -> None:
     found = _problems(sql, details)
     assert any("full scan" in p for p in found), found
     assert any("sort without index" in p for p in found), found
+
+
+async def test_newest_runs_searches_the_index_per_workflow(store: RunStore) -> None:
+    """The dashboard's list reads every workflow's newest runs in one statement: one index
+    search each, no scan, no sort, and the same runs as `list_runs` per workflow."""
+    await _seed(store)
+    [(sql, details)] = await _plans_of(
+        store, lambda: store.newest_runs(["build", "deploy", "none"], limit=1)
+    )
+    assert not _problems(sql, details), details
+    searches = [d for d in details if d.startswith(("SEARCH runs", "SCAN runs"))]
+    assert len(searches) == 3 and all("runs_by_workflow" in d for d in searches), details
+    found = await store.newest_runs(["build", "deploy", "none"], limit=10)
+    for name in ("build", "deploy"):
+        runs = await store.list_runs(name, limit=10)
+        assert [(r.id, r.status, r.duration) for r in found[name]] == [
+            (r.id, r.status, r.duration) for r in runs
+        ]
+    assert found["none"] == []
+
+
+async def test_recovery_reads_the_active_runs_by_index_after_analyze(store: RunStore) -> None:
+    """Every start looks for runs left by dead runners.  After an ANALYZE of a history of
+    1,000,000 runs with two statuses, SQLite reckons a status matches half of them and
+    would scan them all (0.1 s); the query names its index.  The statistics are the ones
+    ANALYZE writes for such a history, reloaded (`ANALYZE sqlite_schema`)."""
+    await _seed(store)
+    conn = store.db.conn
+    await conn.execute("ANALYZE")
+    await conn.execute("DELETE FROM sqlite_stat1 WHERE tbl = 'runs'")
+    await conn.executemany(
+        "INSERT INTO sqlite_stat1 (tbl, idx, stat) VALUES ('runs', ?, ?)",
+        [("runs_by_status", "1000000 500000 2500"), ("runs_by_workflow", "1000000 5000 1")],
+    )
+    await conn.execute("ANALYZE sqlite_schema")
+    plans = await _plans_of(store, store.recover_interrupted)
+    failures = [p for sql, details in plans for p in _problems(sql, details)]
+    assert not failures, failures
+    assert any("runs_by_status" in d for _, details in plans for d in details), plans

@@ -439,3 +439,18 @@ async def test_log_omissions_up_to_a_line(store: RunStore) -> None:
     assert await store.log_omissions(run_id, through_id=first.id) == {}
     assert await store.log_omissions(run_id) == {"a": [marker]}
     assert await store.log_omissions(run_id, through_id=first.id + 1) == {"a": [marker]}
+
+
+async def test_newest_runs_are_each_workflows_newest_in_one_go(store: RunStore) -> None:
+    """The dashboard list's read (every backend): per workflow its newest runs, newest
+    first, as `list_runs` gives them; more workflows than one statement takes; none: []."""
+    from flowtui.store.runstore import NEWEST_RUNS_CHUNK
+
+    names = [f"w{i}" for i in range(NEWEST_RUNS_CHUNK + 2)]
+    for name in (names[0], names[-1], names[0], names[0]):
+        await store.create_run(workflow=name, steps=plan("a"))
+    found = await store.newest_runs([*names, "none"], limit=2)
+    for name in (names[0], names[-1]):
+        expected = await store.list_runs(name, limit=2)
+        assert [(r.id, r.status) for r in found[name]] == [(r.id, r.status) for r in expected]
+    assert len(found[names[0]]) == 2 and found["none"] == [] and found[names[1]] == []

@@ -102,7 +102,7 @@ async def test_a_failing_redraw_is_reported_and_the_next_one_works(
 ) -> None:
     async with dashboard(folder, tmp_path) as (app, pilot, notes):
         assert app.store is not None
-        broken = Broken(app.store, "list_runs", sqlite3.OperationalError("disk I/O error"))
+        broken = Broken(app.store, "newest_runs", sqlite3.OperationalError("disk I/O error"))
         app.post_message(HistoryChanged({"hello"}))
         await until(pilot, lambda: notes.titled("refresh failed"))
         assert "OperationalError: disk I/O error" in notes.titled("refresh failed")[0]

@@ -19,6 +19,12 @@ SHORT_SPARK = 5
 COLUMNS = ("dot", "name", "last", "recent")
 NAME_ROOM = 14  # a name column narrower than this (or its longest name) costs other columns
 NEVER_RUN = "never run"
+PENDING = "…"  # a row whose runs are still being read
+# the last result's column is at least this wide ("never run", "⟳ running", "✓ 12m 05s"): a
+# run starting or ending, or the first frame's rows filling in, then rewrite their cells in
+# place instead of rebuilding every row and laying the screen out again (0.1-0.3 s with 200
+# workflows, keys waiting behind it)
+LAST_ROOM = len(NEVER_RUN)
 LABELS = {"dot": "", "name": "Workflow", "last": "Last", "recent": "Recent"}
 
 
@@ -65,6 +71,9 @@ class WorkflowRow:
     last_duration: str = ""
     recent: tuple[str, ...] = ()  # statuses of the newest runs, newest first
     error: str = ""
+    # its runs are not read yet (the first frame shows the names before the history's
+    # rows): the last result shows as PENDING, not as "never run"
+    runs_unknown: bool = False
 
 
 class WorkflowList(DataTable[Text]):
@@ -117,7 +126,8 @@ class WorkflowList(DataTable[Text]):
         width = self.size.width or 46
         if len(rows) + 1 > self.size.height:  # rows and the header: a vertical scrollbar
             width -= self.styles.scrollbar_size_vertical
-        return fit_columns(width, max(name_wants, 4), max(last_wants, 4), self.cell_padding)
+        last_wants = max(last_wants, LAST_ROOM)
+        return fit_columns(width, max(name_wants, 4), last_wants, self.cell_padding)
 
     def _set_columns(self, fit: ListFit) -> None:
         self.clear(columns=True)
@@ -221,7 +231,9 @@ class WorkflowList(DataTable[Text]):
         name = Text(row.name, style="bold" if row.status == "active" else "")
         if row.status != "active":
             name.append(f" {row.status}", style=state_colour)
-        if row.last_status:
+        if row.runs_unknown:
+            last = Text(PENDING, style="dim")
+        elif row.last_status:
             last = Text(glyph(row.last_status) + " ", style=status_style(row.last_status, theme))
             last.append(row.last_duration or row.last_status)
         else:
@@ -242,6 +254,8 @@ def _name_len(row: WorkflowRow) -> int:
 
 
 def _last_len(row: WorkflowRow) -> int:
+    if row.runs_unknown:
+        return len(PENDING)
     if not row.last_status:
         return len(NEVER_RUN)
     return cell_len(glyph(row.last_status)) + 1 + cell_len(row.last_duration or row.last_status)
