@@ -265,7 +265,12 @@ class RefreshMixin(App[None]):
     # -- drawing ---------------------------------------------------------------------
     @property
     def selected_entry(self) -> CatalogEntry | None:
+        """The workflow under the list's cursor: a key typed right after a move acts on
+        the row the person sees highlighted, even before the view has followed it (the
+        highlight reaches the app as a message, after keys already typed)."""
         path = self.view.path
+        with contextlib.suppress(NoMatches):
+            path = self.query_one(WorkflowList).selected_path or path
         return self.catalog.get(path) if path is not None else None
 
     async def refresh_list(self, workflows: set[str] | None = None) -> None:

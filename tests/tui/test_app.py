@@ -488,3 +488,23 @@ async def test_history_shows_each_runs_branch(folder: Path, tmp_path: Path) -> N
         table = app.query_one(RunHistory)
         await until(pilot, lambda: table.row_count == 1)
         assert str(table.get_cell("1", "branch")) == "feature/x"
+
+
+async def test_a_key_typed_right_after_moving_acts_on_the_highlighted_workflow(
+    folder: Path, tmp_path: Path
+) -> None:
+    # `Down Down r` typed at once: the run is of the row the cursor is on, not of the row
+    # the view showed before the highlight message arrived
+    for name in ("alpha", "beta", "gamma"):
+        write(folder, f"{name}.yaml", f"name: {name}\nsteps:\n  one: {{run: echo {name}}}\n")
+    app = FlowApp(folder, db_path=tmp_path / "h.db", watch=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await app.ready.wait()
+        await select(pilot, app, "alpha")
+        table = app.query_one(WorkflowList)
+        # as keys typed faster than the highlight messages are handled: no turn between
+        table.action_cursor_down()
+        table.action_cursor_down()
+        await app.run_action("run")
+        await until(pilot, lambda: run_status(app, 1) == "succeeded")
+        assert db_rows(app, "SELECT workflow FROM runs") == [("gamma",)]
