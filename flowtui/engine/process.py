@@ -21,7 +21,7 @@ from typing import Protocol
 import psutil
 
 from flowtui.engine.childwatch import prefer_pidfd_watcher
-from flowtui.engine.sandbox import STEP_SANDBOX
+from flowtui.engine.sandbox import STEP_SANDBOX, StepSandbox
 
 LineFn = Callable[[str, str], None]  # (stream, line)
 StartFn = Callable[[int, int, float], None]  # (pid, pgid, create time)
@@ -347,10 +347,13 @@ async def _stop(
 
 
 async def _spawn(
-    argv: Sequence[str], executable: str | None, env: dict[str, str], cwd: str | Path
+    sandbox: StepSandbox | None,
+    argv: Sequence[str],
+    executable: str | None,
+    env: dict[str, str],
+    cwd: str | Path,
 ) -> tuple[asyncio.subprocess.Process, float | None]:
     """Start `argv` as this process's child, under a sandbox of its own if the run has one."""
-    sandbox = STEP_SANDBOX.get()
     command = sandbox.command(argv, cwd, env) if sandbox else list(argv)
     if executable is not None and command[0] != argv[0]:
         executable = None  # wrapped: the wrapper execs argv[0] with the step's PATH
@@ -401,7 +404,7 @@ async def run_streaming(
         spawned = await spawner.spawn(argv, executable=executable, cwd=cwd, env=env)
     proc: StepProcess
     if spawned is None:
-        proc, started = await _spawn(argv, executable, env, cwd)
+        proc, started = await _spawn(sandbox, argv, executable, env, cwd)
     else:
         proc = spawned
     pgid = proc.pid  # a new session makes the child its group leader

@@ -33,9 +33,10 @@ import shutil
 import stat
 import sys
 import tempfile
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Coroutine, Iterable, Iterator, Mapping, Sequence
 from contextvars import ContextVar
 from pathlib import Path
+from typing import Any
 
 from flowtui.engine import mountns
 from flowtui.engine.private import make_private_dir
@@ -261,9 +262,7 @@ class StepSandbox:
                 return None
             found = self._spawners[key] = Spawner()
             found.on_idle = functools.partial(self._retire, key, found)
-            task = asyncio.get_running_loop().create_task(found.start(key))
-            self._starting.add(task)
-            task.add_done_callback(self._starting.discard)
+            _in_background(self._starting, found.start(key))
         if mode == "wait":
             await found.wait_ready()
         return found if found.ready else None
@@ -272,9 +271,7 @@ class StepSandbox:
         """Close an idle spawner; the next step of the run starts another."""
         if self._spawners.get(key) is spawner and not spawner.busy:
             del self._spawners[key]
-            task = asyncio.get_running_loop().create_task(spawner.aclose())
-            self._closing.add(task)
-            task.add_done_callback(self._closing.discard)
+            _in_background(self._closing, spawner.aclose())
 
     @property
     def busy(self) -> bool:
@@ -357,9 +354,7 @@ class SandboxPool:
         self._boxes[key] = box  # the most recently used last
         idle = [k for k, b in self._boxes.items() if k != key and not b.busy]
         for old in idle[: max(0, len(self._boxes) - self.size)]:
-            task = asyncio.get_running_loop().create_task(self._boxes.pop(old).aclose())
-            self._closing.add(task)
-            task.add_done_callback(self._closing.discard)
+            _in_background(self._closing, self._boxes.pop(old).aclose())
         return box
 
     async def aclose(self) -> None:
@@ -369,6 +364,14 @@ class SandboxPool:
             await box.aclose()
         if self._closing:
             await asyncio.gather(*self._closing, return_exceptions=True)
+
+
+def _in_background(tasks: set[asyncio.Task[None]], work: Coroutine[Any, Any, None]) -> None:
+    """Run `work` as a task kept in `tasks` until it is done (to be cancelled or awaited
+    when its owner closes)."""
+    task = asyncio.get_running_loop().create_task(work)
+    tasks.add(task)
+    task.add_done_callback(tasks.discard)
 
 
 def spawner_mode() -> str:
