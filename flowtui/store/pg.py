@@ -365,9 +365,13 @@ class SyncConnection:
         by one, as they would without it."""
         return self.raw.pipeline() if _pipelines() else contextlib.nullcontext()
 
-    def begin_write(self) -> None:
-        # one round trip: both statements in one simple query (no parameters)
-        self.raw.execute(f"BEGIN; SELECT pg_advisory_xact_lock({WRITE_LOCK:d})")
+    def begin_write(self, *, pipelined: bool = False) -> None:
+        lock = f"SELECT pg_advisory_xact_lock({WRITE_LOCK:d})"
+        if pipelined:  # a pipeline sends one statement per query, without waiting
+            self.raw.execute("BEGIN")
+            self.raw.execute(lock)
+        else:  # one round trip: both statements in one simple query (no parameters)
+            self.raw.execute(f"BEGIN; {lock}")
 
     def commit(self) -> None:
         self.raw.execute("COMMIT")
@@ -646,33 +650,19 @@ class PgDatabase:
     async def write(self, fn: Callable[..., _T], /, *args: Any) -> _T:
         """`fn(connection, *args)` in a write transaction of its own, in one hop to the
         connection's thread (begin, `fn`, commit): what `transaction()` does in four."""
-
-        def run() -> _T:
-            self.sync.begin_write()
-            try:
-                result = fn(self.sync, *args)
-                self.sync.commit()
-            except BaseException:
-                with contextlib.suppress(Exception):
-                    self.sync.rollback()
-                raise
-            return result
-
-        async with self.lock:
-            return await self.call(run)
+        return await self._write(fn, args, pipelined=False)
 
     async def write_pipelined(self, fn: Callable[..., _T], /, *args: Any) -> _T:
         """`write`, with BEGIN, the write lock and COMMIT in the same pipeline as `fn`'s
         statements (psycopg's pipeline mode): two round trips fewer.  Only for an `fn`
         whose statements may be pipelined (it reads results, never a `rowcount`)."""
-        if not _pipelines():
-            return await self.write(fn, *args)
+        return await self._write(fn, args, pipelined=_pipelines())
 
+    async def _write(self, fn: Callable[..., _T], args: tuple[Any, ...], *, pipelined: bool) -> _T:
         def run() -> _T:
             try:
-                with self.sync.raw.pipeline():
-                    self.sync.raw.execute("BEGIN")
-                    self.sync.raw.execute(f"SELECT pg_advisory_xact_lock({WRITE_LOCK:d})")
+                with self.sync.raw.pipeline() if pipelined else contextlib.nullcontext():
+                    self.sync.begin_write(pipelined=pipelined)
                     result = fn(self.sync, *args)
                     self.sync.commit()
             except BaseException:

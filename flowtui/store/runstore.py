@@ -960,27 +960,14 @@ def _apply_and_announce(
 
 
 def _pipelined(conn: Any) -> contextlib.AbstractContextManager[Any]:
-    """PostgreSQL's pipeline mode for the statements of one transaction: those whose
-    results are not read go out together, without waiting for each reply (a read waits for
-    what was sent before it).  Team mode's per-step transactions are a dozen statements."""
+    """PostgreSQL's pipeline mode for reads outside a write (a write's transaction is
+    pipelined by `write_pipelined`): statements go out together, without waiting for each
+    reply (a read waits for what was sent before it)."""
     pipeline = getattr(conn, "pipeline", None)
     return contextlib.nullcontext() if pipeline is None else pipeline()
 
 
 def _begin_remote_attempt(
-    conn: Any,
-    job_id: int,
-    worker: tuple[str, float],
-    run_id: int,
-    step: str,
-    attempt: int,
-    skip_deltas: Collection[int],
-) -> tuple[RunStatus | None, list[tuple[int, bytes]], dict[str, dict[str, str]]]:
-    with _pipelined(conn):
-        return _begin_remote_attempt_in(conn, job_id, worker, run_id, step, attempt, skip_deltas)
-
-
-def _begin_remote_attempt_in(
     conn: Any,
     job_id: int,
     worker: tuple[str, float],
@@ -1044,16 +1031,6 @@ def _remote_outcome(
 
 
 def _end_remote_attempt(
-    conn: Any,
-    job_id: int,
-    events: Sequence[Event],
-    delta: tuple[str, int, bytes] | None,
-) -> int | None:
-    with _pipelined(conn):
-        return _end_remote_attempt_in(conn, job_id, events, delta)
-
-
-def _end_remote_attempt_in(
     conn: Any,
     job_id: int,
     events: Sequence[Event],
