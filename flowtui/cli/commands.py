@@ -256,7 +256,8 @@ def cmd_run(args: argparse.Namespace) -> int:
             workflow,
             params=params,
             trigger="manual",
-            triggered_by=user,
+            # on a PostgreSQL history the database role (as approvals are recorded)
+            triggered_by=await runtime.store.session_user() or user,
             branch=run_ref(args),
             left_out=left_out,
         )
@@ -343,7 +344,7 @@ def cmd_rerun(args: argparse.Namespace) -> int:
                 run.id,
                 from_failed=not args.from_start,
                 from_step=args.from_step,
-                by=user,
+                by=await runtime.store.session_user() or user,
             )
         except control.NothingToRerun as exc:
             raise CliError(str(exc)) from None
@@ -377,7 +378,11 @@ async def _execute(
         json_reporter = JsonReporter(show_logs=not args.quiet)
     reporter = json_reporter or ConsoleReporter(show_logs=not args.quiet)
     # a person at the terminal may approve a hold right there (not in --json: for scripts)
-    inline = None if as_json or not can_prompt() else InlineApprover(store, current_user())
+    inline = (
+        None
+        if as_json or not can_prompt()
+        else InlineApprover(store, await store.session_user() or current_user())
+    )
     loop = asyncio.get_running_loop()
     footer = contextlib.AsyncExitStack()  # the live progress footer, on a terminal
     try:

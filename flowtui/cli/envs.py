@@ -100,7 +100,7 @@ def cmd_promote(args: argparse.Namespace) -> int:
             promotion.workflow,
             params=promotion.params,
             trigger="promote",
-            triggered_by=user,
+            triggered_by=await runtime.store.session_user() or user,
             reuse_from=promotion.source_run,
         )
 

@@ -12,7 +12,6 @@ from collections.abc import Awaitable, Callable
 from typing import Concatenate, ParamSpec, TypeVar
 
 from flowtui import control
-from flowtui.engine.identity import current_user
 from flowtui.engine.records import RunRecord
 from flowtui.engine.runner import RunError, Runner
 from flowtui.engine.states import StepStatus
@@ -133,7 +132,10 @@ class ActionsMixin(RefreshMixin):
         try:  # bound as `flowtui run --env` binds it
             bound = for_run(workflow, environment)
             handle = await self.local_runner.submit(
-                bound, params=params, trigger="manual", triggered_by=current_user()
+                bound,
+                params=params,
+                trigger="manual",
+                triggered_by=await control.acting_user(self.history),
             )
         except (RunError, UnknownEnvironment) as exc:
             self.notify(str(exc).strip("'\""), title="cannot run", severity="error")
@@ -274,7 +276,10 @@ class ActionsMixin(RefreshMixin):
             return
         try:
             handle = await control.rerun(
-                self.local_runner, run.id, from_failed=from_failed, by=current_user()
+                self.local_runner,
+                run.id,
+                from_failed=from_failed,
+                by=await control.acting_user(self.history),
             )
         except control.NothingToRerun as exc:
             self.notify(str(exc), severity="warning")
@@ -313,7 +318,11 @@ class ActionsMixin(RefreshMixin):
                 return
             try:
                 handle = await control.rerun(
-                    self.local_runner, run.id, from_failed=False, from_step=step, by=current_user()
+                    self.local_runner,
+                    run.id,
+                    from_failed=False,
+                    from_step=step,
+                    by=await control.acting_user(self.history),
                 )
             except (RunError, OSError) as exc:
                 self.notify(str(exc), title="cannot rerun", severity="error")

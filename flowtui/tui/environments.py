@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import functools
 
-from flowtui.engine.identity import current_user
+from flowtui import control
 from flowtui.engine.runner import RunError
 from flowtui.store.releases import EnvironmentState, PromotionError, overview_of, plan_promotion
 from flowtui.tui.actions import ActionsMixin, reported, writes
@@ -73,7 +73,7 @@ class EnvironmentsMixin(ActionsMixin):
                     promotion.workflow,
                     params=promotion.params,
                     trigger="promote",
-                    triggered_by=current_user(),
+                    triggered_by=await control.acting_user(self.history),
                     reuse_from=promotion.source_run,
                 )
             except RunError as exc:

@@ -193,3 +193,31 @@ def test_team_membership_is_granted_membership_not_superuser_power(
     done = cli(carol, team.folder, "approve", "last")
     assert done.returncode == 0, done.stderr
     until(lambda: "shipped" in team.cli("logs", "last"), what="the run to go on")
+
+
+SELF_GATED = """
+name: selfgated
+steps:
+  gate:
+    type: approval
+    allow_self_approval: false
+  after: {requires: [gate], run: echo shipped}
+"""
+
+
+def test_who_started_a_run_is_its_database_role_and_may_not_approve_it(
+    team: Team, roles: Roles
+) -> None:
+    starter = urlsplit(team.url).username
+    path = team.workflow("selfgated", SELF_GATED)
+    _, lines = team.start("run", str(path))
+    lines.wait_for(r"gate .*held", timeout=30)
+    # the run is the role's, as its decisions will be (not the OS user of the runner)
+    assert f"manual ({starter})" in team.cli("show", "last")
+    refused = cli(team.url, team.folder, "approve", "last")
+    assert refused.returncode == 1
+    assert f"{starter} started this run" in refused.stderr
+    alice = roles.person("alice", team.url)
+    done = cli(alice, team.folder, "approve", "last")
+    assert done.returncode == 0, done.stderr
+    until(lambda: "shipped" in team.cli("logs", "last"), what="the run to go on")
