@@ -242,13 +242,21 @@ class StepSandbox:
         self._starting: set[asyncio.Task[None]] = set()
         self._closing: set[asyncio.Task[None]] = set()
         self._wrappers: dict[str, tuple[str, ...]] = {}  # a step's cwd → its spawner's key
+        self._asked = False
 
     async def spawner(self, cwd: str | Path) -> Spawner | None:
         """The run's spawner for a step in `cwd` once it is ready; None until then (the
-        first call starts it in the background; FLOWTUI_SPAWNER=wait waits for it) and where
-        there is none (not bwrap, or FLOWTUI_SPAWNER=0)."""
+        second call starts it in the background; FLOWTUI_SPAWNER=wait: the first, and waits
+        for it) and where there is none (not bwrap, or FLOWTUI_SPAWNER=0).
+
+        The run's first step never waits for a spawner, so it is not started for it: a
+        one-step run would start (and, at its end, wait out) a whole Python for nothing
+        (issue #18); from the second step on the run has steps to share it."""
         mode = spawner_mode()
         if not self.hidden or mode == "0" or mechanism() != "bwrap":
+            return None
+        if mode == "1" and not self._asked:
+            self._asked = True
             return None
         where = os.fspath(cwd)
         key = self._wrappers.get(where)
