@@ -13,7 +13,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-from flowtui.cli import gcpolicy, oneparser, options
+from flowtui.cli import gcpolicy, oneparser, options, quickexit
 from flowtui.cli.examples import attach_examples, closest
 from flowtui.cli.visible import visible_stdout
 
@@ -476,7 +476,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         shown = args.command in VISIBLE_COMMANDS and not getattr(args, "raw", False)
         with visible_stdout(shown):
-            return int(handler(args) or 0)
+            code = int(handler(args) or 0)
+        if argv is None and args.command in quickexit.COMMANDS:
+            return quickexit.leave(code)  # returns only when the usual exit has work left
+        return code
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
