@@ -124,6 +124,8 @@ NOT_ON_THE_RUN_PATH = (
     "tarfile",  # remote steps' workspaces
     "flowtui.store.pg",  # a PostgreSQL history
     "flowtui.cli.lineedit",  # the inline approval prompt, on a terminal only
+    "flowtui.engine.remote",  # team mode (runs_on)
+    "flowtui.engine.plan",  # reruns
 )
 
 
