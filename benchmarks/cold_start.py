@@ -5,13 +5,14 @@
 Prints the best and median wall time of: `python -c pass` (the interpreter alone),
 `flowtui run one.yaml --quiet` (import, load, store, run, exit) and `doit` running one task,
 plus the heavy modules a headless run imports (there should be none of textual, networkx,
-httpx) and the CLI's own import time.
+httpx), the CLI's own import time, and where a one-step run's time goes (interpreter,
+imports, workflow load, history, the step, closing, exit: an instrumented run's marks).
 """
 
 from __future__ import annotations
 
 import argparse
-import json
+import ast
 import os
 import statistics
 import subprocess
@@ -19,6 +20,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 BAR_SECONDS = 0.2
 HEAVY = ("textual", "networkx", "httpx", "rich.console", "watchfiles")
@@ -26,18 +28,55 @@ HEAVY = ("textual", "networkx", "httpx", "rich.console", "watchfiles")
 HEAVY += ("flowtui.model.circleci.config", "flowtui.control", "statistics", "platformdirs")
 
 PROBE = """
-import sys, time
+import atexit, gc, sys, time
+born = time.time()
+gc.disable()  # as flowtui/cli/gcpolicy.py starts a flowtui process
 start = time.perf_counter()
 from flowtui.cli.main import main
 imported = time.perf_counter() - start
+marks = {{}}
+def mark(name):
+    marks.setdefault(name, time.time())
+import flowtui.cli.commands, flowtui.runtime
+from flowtui.engine.runner import Runner
+from flowtui.runtime import Runtime
+from flowtui.store.runstore import RunStore
+mark("imported")
+def around(owner, name, before, after):
+    inner = getattr(owner, name)
+    async def timed(*args, **kwargs):
+        mark(before)
+        result = await inner(*args, **kwargs)
+        mark(after)
+        return result
+    setattr(owner, name, timed)
+inner_open = RunStore.open.__func__
+async def opened(cls, *args, **kwargs):
+    mark("open")
+    return await inner_open(cls, *args, **kwargs)
+RunStore.open = classmethod(opened)
+around(Runner, "submit", "submit", "submitted")
+around(Runtime, "stop", "stop", "stopped")
+around(RunStore, "close", "close", "closed")
+def report():
+    mark("exiting")
+    heavy = [m for m in {heavy!r} if m in sys.modules]
+    print("PROBE", {{"import_s": imported, "heavy": heavy, "born": born, "marks": marks}},
+          flush=True)
+atexit.register(report)  # `flowtui run` ends its process in main (flowtui/cli/quickexit.py)
 sys.argv = ["flowtui", "run", sys.argv[1], "--quiet", "--db", sys.argv[2]]
-try:
-    main()
-except SystemExit:
-    pass
-heavy = [m for m in {heavy!r} if m in sys.modules]
-print("PROBE", {{"import_s": imported, "heavy": heavy}})
+main()
 """
+# where a one-step run's time goes, between the probe's marks (wall clock)
+PHASES = (
+    ("interpreter start", "spawned", "born"),
+    ("imports (CLI, engine, store)", "born", "imported"),
+    ("arguments, workflow load", "imported", "open"),
+    ("history opened, run created", "open", "submitted"),
+    ("the step (sandboxed)", "submitted", "stop"),
+    ("runner stopped, history closed", "stop", "closed"),
+    ("exit", "closed", "ended"),
+)
 
 
 def wall(argv: list[str], cwd: Path) -> float:
@@ -82,14 +121,8 @@ def main() -> None:
             rows.append(("doit (1 task)", series(cmd, folder, args.repeat)))
         else:
             rows.append(("doit (1 task)", None))
-        probe = subprocess.run(
-            [python, "-c", PROBE.format(heavy=HEAVY), str(wf), str(folder / "p.db")],
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-        line = next(x for x in probe.stdout.splitlines() if x.startswith("PROBE "))
-        info = json.loads(line.removeprefix("PROBE ").replace("'", '"'))
+        probes = [probe(python, wf, folder / "p.db") for _ in range(args.repeat)]
+        info = probes[0]
 
     print(f"{'command':<22} {'best':>7} {'median':>7}")
     for label, times in rows:
@@ -101,6 +134,29 @@ def main() -> None:
     print(f"bar: flowtui run ≤ {BAR_SECONDS:.2f}s → {'met' if ours <= BAR_SECONDS else 'NOT met'}")
     print(f"flowtui.cli.main import: {info['import_s'] * 1000:.0f} ms")
     print(f"heavy modules imported by a headless run: {', '.join(info['heavy']) or 'none'}")
+    print("where a one-step run's time goes (median of the probes, ms):")
+    for label, first, then in PHASES:
+        spans = [(p["marks"][then] - p["marks"][first]) * 1000 for p in probes]
+        print(f"  {label:<32} {statistics.median(spans):6.1f}")
+    total = [(p["marks"]["ended"] - p["marks"]["spawned"]) * 1000 for p in probes]
+    print(f"  {'total':<32} {statistics.median(total):6.1f}")
+
+
+def probe(python: str, wf: Path, db: Path) -> dict[str, Any]:
+    """One instrumented `flowtui run`: its marks (wall clock) from spawn to exit."""
+    spawned = time.time()
+    done = subprocess.run(
+        [python, "-c", PROBE.format(heavy=HEAVY), str(wf), str(db)],
+        cwd=wf.parent,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    ended = time.time()
+    line = next(x for x in done.stdout.splitlines() if x.startswith("PROBE "))
+    info: dict[str, Any] = ast.literal_eval(line.removeprefix("PROBE "))
+    info["marks"].update(spawned=spawned, born=info["born"], ended=ended)
+    return info
 
 
 if __name__ == "__main__":

@@ -7,7 +7,6 @@ to copy, not only the option list.
 from __future__ import annotations
 
 import argparse
-import difflib
 from collections.abc import Iterable
 
 EXAMPLES: dict[str, tuple[str, ...]] = {
@@ -120,6 +119,8 @@ def attach_examples(
 
 def closest(word: str, commands: Iterable[str]) -> str | None:
     """The command `word` was probably meant to be, if one is close enough."""
+    import difflib  # only for a mistyped command (issue #18: start-up)
+
     public = [c for c in commands if not c.startswith("_")]
     found = difflib.get_close_matches(word, public, n=1, cutoff=0.6)
     return found[0] if found else None

@@ -7,12 +7,13 @@ Kept light on imports: the headless commands must start fast, so the engine, the
 from __future__ import annotations
 
 import argparse
+import functools
 import importlib
 import os
 import sys
 from collections.abc import Sequence
 
-from flowtui.cli import gcpolicy, options
+from flowtui.cli import gcpolicy, oneparser, options, quickexit
 from flowtui.cli.examples import attach_examples, closest
 from flowtui.cli.visible import visible_stdout
 
@@ -96,13 +97,16 @@ def _add_json(parser: argparse.ArgumentParser, what: str) -> None:
     parser.add_argument("--json", action="store_true", help=f"print {what} (docs/json.md)")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """`only`: build that command's parser alone (flowtui/cli/oneparser.py); all of them
+    when it is None or not a command."""
     parser = argparse.ArgumentParser(
         prog="flowtui",
         description="Run and watch DAG workflows from the terminal.",
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    parser.register("action", "parsers", functools.partial(oneparser.OneCommand, only=only))
     parser.add_argument("--version", action="store_true", help="print the version and exit")
     # `flowtui --db h.db run x`: its own dest, since a command's --db default would hide it
     parser.add_argument(
@@ -374,6 +378,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_web_parser(sub)
     attach_examples(sub)
+    if only is not None and not (isinstance(sub, oneparser.OneCommand) and sub.built()):
+        return build_parser()
     return parser
 
 
@@ -396,8 +402,8 @@ def _dashboard_by_default(parser: argparse.ArgumentParser, argv: list[str]) -> l
 def main(argv: Sequence[str] | None = None) -> int:
     if argv is None:  # this process is flowtui (not a caller of main): see gcpolicy
         gcpolicy.starting()
-    parser = build_parser()
     given = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser(only=oneparser.command_word(given))
     line = _dashboard_by_default(parser, given)
     args, extra = parser.parse_known_args(line)
     if extra:  # said with the usage of the parser they were given to (flowtui's, run's...)
@@ -470,7 +476,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         shown = args.command in VISIBLE_COMMANDS and not getattr(args, "raw", False)
         with visible_stdout(shown):
-            return int(handler(args) or 0)
+            code = int(handler(args) or 0)
+        if argv is None and args.command in quickexit.COMMANDS:
+            return quickexit.leave(code)  # returns only when the usual exit has work left
+        return code
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130

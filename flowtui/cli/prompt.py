@@ -17,14 +17,16 @@ import contextlib
 import os
 import sys
 from collections.abc import Callable, Iterator
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
-from flowtui.cli.lineedit import EOF, AbovePrompt, PromptLine
 from flowtui.cli.visible import terminal_of, visible
 from flowtui.engine.events import Event, StepStatusChanged
 from flowtui.engine.states import StepStatus
 from flowtui.model.approval import ApprovalInput
 from flowtui.store.runstore import RunStore
+
+if TYPE_CHECKING:  # imported once a terminal is asked (not by `flowtui run | cat`, #18)
+    from flowtui.cli.lineedit import PromptLine
 
 WITHDRAWN = "\0withdrawn"  # in the answers' queue: the step was decided elsewhere
 
@@ -51,8 +53,11 @@ class InlineApprover:
         self._decode = codecs.getincrementaldecoder("utf-8")(errors="replace")
         self._asking: tuple[int, str] | None = None  # the hold a question waits on
         self._task: asyncio.Task[None] | None = None
+        from flowtui.cli.lineedit import PromptLine
+
         self._fd = sys.stdin.fileno()
-        self.line = PromptLine(terminal_of(self.out), self._fd)  # the question and the typing
+        # the question and the typing
+        self.line: PromptLine = PromptLine(terminal_of(self.out), self._fd)
         # what wraps each question (`flowtui run` takes its live footer off the screen)
         self.around: Callable[[], contextlib.AbstractContextManager[None]] = contextlib.nullcontext
 
@@ -61,6 +66,8 @@ class InlineApprover:
 
     def above(self, stream: TextIO) -> TextIO:
         """`stream`, printing above the question while one is shown (the run's output)."""
+        from flowtui.cli.lineedit import AbovePrompt
+
         return AbovePrompt(stream, self.line)  # type: ignore[return-value]  # a TextIO in use
 
     @contextlib.contextmanager
@@ -109,6 +116,8 @@ class InlineApprover:
         self._say(f"{step} was decided elsewhere")
 
     def _readable(self) -> None:
+        from flowtui.cli.lineedit import EOF
+
         try:
             data = os.read(self._fd, 4096)
         except OSError:

@@ -27,8 +27,6 @@ import argparse
 import asyncio
 import errno
 import os
-import secrets
-import shlex
 import socket
 import sys
 from pathlib import Path
@@ -57,6 +55,8 @@ def add_web_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
 
 def dashboard_command(folder: Path, theme: str | None, parallel: int | None) -> str:
     """The shell command textual-serve starts for each tab: this flowtui's dashboard."""
+    import shlex  # this module's parser is built by every command: its imports are lazy
+
     parts = [sys.executable, "-m", "flowtui", "dashboard", str(folder.resolve()), "--no-triggers"]
     if theme:
         parts += ["--theme", theme]
@@ -131,6 +131,8 @@ def cmd_web(args: argparse.Namespace) -> int:
 
     sock = bind(args.host, args.port)
     port = sock.getsockname()[1]
+    import secrets
+
     token = secrets.token_urlsafe(24)  # on loopback too: other users of the machine reach it
     host = socket.gethostname() if args.host in ("0.0.0.0", "::", "") else args.host
     shown = f"[{host}]" if ":" in host else host

@@ -13,7 +13,7 @@ import time
 from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flowtui.engine.bus import EventBus
 from flowtui.engine.events import (
@@ -31,7 +31,6 @@ from flowtui.engine.identity import may_approve
 from flowtui.engine.ports import RunLedger
 from flowtui.engine.private import make_private_dir
 from flowtui.engine.process import OUTPUT_THROTTLE
-from flowtui.engine.remote import RemoteExecutor, StepDispatcher, no_dispatcher_message
 from flowtui.engine.report import CommitStatusReporter
 from flowtui.engine.sandbox import STEP_SANDBOX, StepSandbox
 from flowtui.engine.secrets import LogMasking, Masker, SecretError, resolve_secrets
@@ -42,6 +41,9 @@ from flowtui.model.approval import ApprovalRefused, Vote, gate_rules, judge_appr
 from flowtui.model.branches import branch_matches, describe_mismatch
 from flowtui.model.workflow import RUNNER_ONLY_TYPES, Step, Workflow
 from flowtui.timefmt import fmt_limit
+
+if TYPE_CHECKING:  # team mode imports it when used (#18: start-up)
+    from flowtui.engine.remote import StepDispatcher
 
 
 class RunError(Exception):
@@ -765,10 +767,14 @@ class RunExecution:
         if step.runs_on is None:
             executor = get_executor(step.type)
         elif self.context.dispatcher is None:
+            from flowtui.engine.remote import no_dispatcher_message  # team mode (#18)
+
             message = no_dispatcher_message(step.runs_on)
             self.set_step_status(step.name, StepStatus.FAILED, message=message)
             return
         else:
+            from flowtui.engine.remote import RemoteExecutor
+
             executor = RemoteExecutor(
                 self.context.dispatcher, self.context.ledger, self.bus, self.workflow.source
             )

@@ -28,6 +28,8 @@ import threading
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
+from flowtui.engine import bwrapverdict
+
 BWRAP_ENV = "FLOWTUI_BWRAP"  # the bwrap program to use; empty: do not use bwrap
 
 # no --die-with-parent: a step outlives a runner killed outright, as it does without
@@ -53,7 +55,9 @@ _probing = threading.Lock()
 
 def usable() -> bool:
     """Whether bwrap is here and may make namespaces (a container, or a kernel that forbids
-    unprivileged user namespaces, may refuse): one real try, once per process."""
+    unprivileged user namespaces, may refuse): one real try, once per process — or the
+    verdict of an earlier one, where nothing it depends on has changed since
+    (flowtui/engine/bwrapverdict.py)."""
     with _probing:  # a probe started by prefetch() is waited for, not run twice
         return _probe()
 
@@ -69,6 +73,16 @@ def _probe() -> bool:
     tool = bwrap_path()
     if tool is None:
         return False
+    key = bwrapverdict.verdict_key(tool)
+    if key is not None and bwrapverdict.remembered(key):
+        return True
+    works = _try(tool)
+    if works and key is not None:
+        bwrapverdict.remember(key)
+    return works
+
+
+def _try(tool: str) -> bool:
     probe = [tool, *_BASE, "--tmpfs", tempfile.gettempdir(), "--", "true"]
     try:
         proc = subprocess.Popen(

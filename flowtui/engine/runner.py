@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flowtui.engine import sandbox
 from flowtui.engine.admission import draft_refusal
@@ -36,15 +36,17 @@ from flowtui.engine.execution import (
 )
 from flowtui.engine.gitinfo import current_branch, head_commit
 from flowtui.engine.owner import STALE_AFTER, Owner
-from flowtui.engine.plan import Action, PlannedStep, RerunMode, plan_rerun, read_previous
 from flowtui.engine.ports import Liveness, RunLedger
 from flowtui.engine.private import make_private_dir
 from flowtui.engine.records import CommandRecord, NewStep, RunRecord
-from flowtui.engine.remote import StepDispatcher, no_dispatcher_message
 from flowtui.engine.selection import left_out_step
 from flowtui.engine.states import RunStatus, StepStatus
 from flowtui.model.environments import environment_record, gate_record
 from flowtui.model.workflow import Workflow
+
+if TYPE_CHECKING:  # reruns and team mode import them when used (#18: start-up)
+    from flowtui.engine.plan import PlannedStep, RerunMode
+    from flowtui.engine.remote import StepDispatcher
 
 __all__ = ["RunError", "RunHandle", "Runner", "RunnerOptions", "WorkflowResolver"]
 
@@ -89,6 +91,8 @@ async def run_branch(
 
 
 def _mode(from_failed: bool, from_step: str | None) -> RerunMode:
+    from flowtui.engine.plan import RerunMode
+
     if from_step is not None:
         return RerunMode.FROM_STEP
     return RerunMode.FROM_FAILED if from_failed else RerunMode.FROM_START
@@ -127,6 +131,7 @@ async def plan_for_rerun(
     Raises RunError for an unknown or active run, a definition that no longer loads or an
     unknown `from_step`.
     """
+    from flowtui.engine.plan import plan_rerun, read_previous
     from flowtui.model.errors import WorkflowError
 
     parent = await ledger.get_run(run_id)
@@ -259,6 +264,8 @@ class Runner:
         if self._context.dispatcher is None:
             queues = sorted({s.runs_on for s in workflow.steps.values() if s.runs_on})
             if queues:
+                from flowtui.engine.remote import no_dispatcher_message
+
                 raise RunError(no_dispatcher_message(", ".join(queues)))
         resolved = resolve_params(workflow, params or {})
         branch = await run_branch(workflow, resolved, branch)
@@ -449,6 +456,8 @@ class Runner:
     ) -> RunHandle:
         """A new run of `run_id`'s recorded workflow, reusing what `plan_rerun` says:
         from `from_step` (it and its dependants run), from the failed steps, or all."""
+        from flowtui.engine.plan import Action
+
         parent, workflow, plan = await plan_for_rerun(
             self.ledger, run_id, from_failed=from_failed, from_step=from_step
         )

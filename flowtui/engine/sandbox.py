@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ctypes
 import errno
 import functools
 import os
@@ -36,12 +35,15 @@ import tempfile
 from collections.abc import Callable, Coroutine, Iterable, Iterator, Mapping, Sequence
 from contextvars import ContextVar
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flowtui.engine import mountns
 from flowtui.engine.private import make_private_dir
 from flowtui.engine.spawner import Spawner
 from flowtui.engine.workspace import SCRATCH
+
+if TYPE_CHECKING:
+    import ctypes
 
 SPAWNER_ENV = "FLOWTUI_SPAWNER"
 _SPAWNER_MODES = ("1", "0", "wait")
@@ -65,13 +67,20 @@ _ABI1 = (1 << 13) - 1  # execute … make_sym
 _FILE_RIGHTS = EXECUTE | WRITE_FILE | READ_FILE | TRUNCATE | IOCTL_DEV
 
 
-class _RulesetAttr(ctypes.Structure):
-    _fields_ = [("handled_access_fs", ctypes.c_uint64)]
+@functools.cache
+def _structures() -> tuple[type[ctypes.Structure], type[ctypes.Structure]]:
+    """Landlock's ruleset_attr and path_beneath_attr (ctypes is imported only where Landlock
+    is the way: not on bwrap's path, issue #18)."""
+    import ctypes
 
+    class RulesetAttr(ctypes.Structure):
+        _fields_ = [("handled_access_fs", ctypes.c_uint64)]
 
-class _PathBeneathAttr(ctypes.Structure):
-    _pack_ = 1
-    _fields_ = [("allowed_access", ctypes.c_uint64), ("parent_fd", ctypes.c_int32)]
+    class PathBeneathAttr(ctypes.Structure):
+        _pack_ = 1
+        _fields_ = [("allowed_access", ctypes.c_uint64), ("parent_fd", ctypes.c_int32)]
+
+    return RulesetAttr, PathBeneathAttr
 
 
 @functools.cache
@@ -81,6 +90,8 @@ def _libc() -> ctypes.CDLL | None:
     every start-up)."""
     if not sys.platform.startswith("linux"):
         return None
+    import ctypes
+
     try:
         return ctypes.CDLL(None, use_errno=True)
     except OSError:
@@ -93,6 +104,8 @@ def abi_version() -> int:
     libc = _libc()
     if libc is None:
         return 0
+    import ctypes
+
     libc.syscall.restype = ctypes.c_long
     version = libc.syscall(_SYS_CREATE_RULESET, None, ctypes.c_size_t(0), _CREATE_RULESET_VERSION)
     return max(0, int(version))
@@ -140,16 +153,20 @@ def warning() -> str | None:
 
 
 def _syscall_error(what: str) -> OSError:
+    import ctypes
+
     err = ctypes.get_errno()
     return OSError(err, f"landlock {what}: {os.strerror(err)}")
 
 
 class _Ruleset:
     def __init__(self, abi: int) -> None:
+        import ctypes
+
         libc = _libc()
         assert libc is not None
         self.handled = handled_rights(abi)
-        attr = _RulesetAttr(self.handled)
+        attr = _structures()[0](self.handled)
         fd = libc.syscall(
             _SYS_CREATE_RULESET, ctypes.byref(attr), ctypes.c_size_t(ctypes.sizeof(attr)), 0
         )
@@ -158,6 +175,8 @@ class _Ruleset:
         self.fd = int(fd)
 
     def allow(self, path: str, rights: int, *, is_dir: bool) -> None:
+        import ctypes
+
         rights &= self.handled if is_dir else self.handled & _FILE_RIGHTS
         libc = _libc()
         assert libc is not None
@@ -166,7 +185,7 @@ class _Ruleset:
         except OSError:
             return  # gone meanwhile, or not ours to see: not allowed, which is safe
         try:
-            rule = _PathBeneathAttr(rights, target)
+            rule = _structures()[1](rights, target)
             done = libc.syscall(_SYS_ADD_RULE, self.fd, _RULE_PATH_BENEATH, ctypes.byref(rule), 0)
             if done < 0:
                 raise _syscall_error(f"add_rule {path}")
@@ -215,16 +234,19 @@ def build_ruleset(hidden: Iterable[Path], allowed: Iterable[Path], abi: int) -> 
 def restrictor(ruleset_fd: int) -> Callable[[], None]:
     """What the child runs between fork and exec: no new privileges, then the ruleset.
     Only two system calls through functions resolved here, in the parent."""
+    import ctypes
+
     libc = _libc()
     assert libc is not None
     prctl = libc.prctl
     syscall = libc.syscall
+    get_errno = ctypes.get_errno
 
     def restrict() -> None:
         if prctl(_PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
-            raise OSError(ctypes.get_errno(), "prctl(PR_SET_NO_NEW_PRIVS) failed")
+            raise OSError(get_errno(), "prctl(PR_SET_NO_NEW_PRIVS) failed")
         if syscall(_SYS_RESTRICT_SELF, ruleset_fd, 0) != 0:
-            raise OSError(ctypes.get_errno(), "landlock_restrict_self failed")
+            raise OSError(get_errno(), "landlock_restrict_self failed")
 
     return restrict
 
@@ -242,13 +264,21 @@ class StepSandbox:
         self._starting: set[asyncio.Task[None]] = set()
         self._closing: set[asyncio.Task[None]] = set()
         self._wrappers: dict[str, tuple[str, ...]] = {}  # a step's cwd → its spawner's key
+        self._asked = False
 
     async def spawner(self, cwd: str | Path) -> Spawner | None:
         """The run's spawner for a step in `cwd` once it is ready; None until then (the
-        first call starts it in the background; FLOWTUI_SPAWNER=wait waits for it) and where
-        there is none (not bwrap, or FLOWTUI_SPAWNER=0)."""
+        second call starts it in the background; FLOWTUI_SPAWNER=wait: the first, and waits
+        for it) and where there is none (not bwrap, or FLOWTUI_SPAWNER=0).
+
+        The run's first step never waits for a spawner, so it is not started for it: a
+        one-step run would start (and, at its end, wait out) a whole Python for nothing
+        (issue #18); from the second step on the run has steps to share it."""
         mode = spawner_mode()
         if not self.hidden or mode == "0" or mechanism() != "bwrap":
+            return None
+        if mode == "1" and not self._asked:
+            self._asked = True
             return None
         where = os.fspath(cwd)
         key = self._wrappers.get(where)
@@ -320,11 +350,10 @@ class StepSandbox:
     @contextlib.contextmanager
     def spawn_hook(self) -> Iterator[Callable[[], None] | None]:
         """The child-side hook for one spawn (None: nothing to hide, or not Landlock)."""
-        abi = abi_version()
         if not self.hidden or mechanism() != "landlock":
             yield None
             return
-        ruleset = build_ruleset(self.hidden, [self.workspace], abi)
+        ruleset = build_ruleset(self.hidden, [self.workspace], abi_version())
         try:
             yield restrictor(ruleset.fd)
         finally:

@@ -1,8 +1,9 @@
 """One sandbox per run: steps started by a process that already lives in it.
 
 Starting each step under its own bubblewrap costs a new namespace and its mounts, ~2.8 ms
-a step (benchmarks/README.md).  Instead, the first sandboxed step of a run starts
-`spawnerd.py` under bwrap with the run's covers, and later steps are started by it:
+a step (benchmarks/README.md).  Instead, the second sandboxed step of a run starts
+`spawnerd.py` under bwrap with the run's covers (a one-step run needs none: the sandbox's
+`spawner`), and later steps are started by it:
 the runner hands it the command, the environment and the two output pipes, and it answers
 with the step's pid and, later, its exit status.  Until it is ready (and wherever it cannot
 run) a step is started under its own bwrap as before, so a one-step run waits for nothing.

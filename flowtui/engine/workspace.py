@@ -16,7 +16,6 @@ from __future__ import annotations
 import io
 import json
 import os
-import tarfile
 from pathlib import Path
 
 from flowtui.engine.logcap import fmt_bytes, parse_size
@@ -83,6 +82,8 @@ def pack_changes(
     deleted = sorted(set(before) - set(after))
     if not changed and not deleted:
         return None
+    import tarfile  # remote steps only (issue #18: `flowtui run` starts without it)
+
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
         for rel in changed:
@@ -106,6 +107,8 @@ def pack_changes(
 def unpack(root: Path, data: bytes) -> list[str]:
     """Apply a delta to `root`: its files written (safely: nothing outside `root`), its
     deletions made; the relative paths it touched."""
+    import tarfile
+
     root.mkdir(parents=True, exist_ok=True)
     with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as tar:
         members = tar.getmembers()

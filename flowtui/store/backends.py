@@ -12,14 +12,17 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
+from typing import TYPE_CHECKING, TypeAlias
 
 from flowtui.store.db import Database, StoreError, default_db_path
-from flowtui.store.pg import PgDatabase, redact
+
+if TYPE_CHECKING:  # flowtui/store/pg.py is imported when a URL is given (issue #18)
+    from flowtui.store.pg import PgDatabase
 
 _URL = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
 PG_SCHEMES = ("postgresql", "postgres")
 
-HistoryDb = Database | PgDatabase
+HistoryDb: TypeAlias = "Database | PgDatabase"
 
 
 def resolve_target(given: str | Path | None) -> str | Path:
@@ -40,6 +43,8 @@ def resolve_target(given: str | Path | None) -> str | Path:
         if not rest or rest.endswith("/"):
             raise StoreError(f"{raw}: a SQLite URL names a file: sqlite:///path/to/flowtui.db")
         return Path(rest).expanduser()
+    from flowtui.store.pg import redact
+
     raise StoreError(
         f"unsupported history URL {redact(raw)!r}: give a file path, sqlite:///PATH or "
         "postgresql://USER@HOST:PORT/DATABASE"
@@ -66,7 +71,11 @@ def describe_target(given: str | Path | None) -> str:
         target = resolve_target(given)
     except StoreError:
         return str(given)
-    return str(target) if isinstance(target, Path) else redact(target)
+    if isinstance(target, Path):
+        return str(target)
+    from flowtui.store.pg import redact
+
+    return redact(target)
 
 
 async def open_database(
@@ -79,4 +88,6 @@ async def open_database(
     target = resolve_target(given)
     if isinstance(target, Path):
         return await Database.open(target, read_only=read_only)
+    from flowtui.store.pg import PgDatabase
+
     return await PgDatabase.open(target)

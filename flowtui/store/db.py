@@ -437,10 +437,10 @@ class Database:
             mode = await db._retry_busy(db._fetch_value, "PRAGMA journal_mode = WAL")
             if str(mode).lower() != "wal":
                 log.warning("%s: WAL journal unavailable (got %s)", resolved, mode)
-            await conn.execute("PRAGMA foreign_keys = ON")
             # FULL: a run's state must survive a power cut.  The fsync this costs is paid once
-            # per transaction, and the StoreSink batches events, so it stays cheap.
-            await conn.execute("PRAGMA synchronous = FULL")
+            # per transaction, and the StoreSink batches events, so it stays cheap.  (One
+            # script: one trip to the connection's thread, issue #18.)
+            await conn.executescript("PRAGMA foreign_keys = ON; PRAGMA synchronous = FULL;")
             await db._migrate()
         except BaseException:
             await conn.close()
@@ -465,9 +465,10 @@ class Database:
         return SqliteSync(self.path)
 
     async def _fetch_value(self, sql: str, params: Iterable[Any] = ()) -> Any:
-        async with self.conn.execute(sql, tuple(params)) as cur:
-            row = await cur.fetchone()
-        return None if row is None else row[0]
+        # execute_fetchall: one trip to the connection's thread, not three (execute,
+        # fetch, close: issue #18)
+        rows = list(await self.conn.execute_fetchall(sql, tuple(params)))
+        return rows[0][0] if rows else None
 
     async def _retry_busy(self, fn: Any, *args: Any) -> Any:
         """Call `fn`, retrying with backoff when SQLite stays busy past its own timeout."""
@@ -565,8 +566,7 @@ class Database:
         return rows[0] if rows else None
 
     async def _fetchall_unlocked(self, sql: str, params: tuple[Any, ...]) -> list[sqlite3.Row]:
-        async with self.conn.execute(sql, params) as cur:
-            return list(await cur.fetchall())
+        return list(await self.conn.execute_fetchall(sql, params))  # one trip, not three
 
     async def _migrate(self) -> None:
         version = await self._fetch_value("PRAGMA user_version")

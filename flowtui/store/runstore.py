@@ -32,7 +32,6 @@ from flowtui.engine.records import (
     RunRecord,
     StepRecord,
 )
-from flowtui.engine.remote import ATTEMPTS_CHANNEL, attempt_key
 from flowtui.engine.states import RunStatus, StepStatus
 from flowtui.store import seal
 from flowtui.store.apply import _apply_batch
@@ -941,6 +940,8 @@ def _apply_and_announce(
         return
     # PostgreSQL: dashboards anywhere redraw at once, and the runner waiting for an
     # attempt's outcome goes on at once; the batch's id is noted: one statement
+    from flowtui.engine.remote import ATTEMPTS_CHANNEL, attempt_key  # not SQLite's (#18)
+
     notes: list[Any] = ["flowtui_events", ""]
     for event in events:
         if isinstance(event, AttemptEnded):

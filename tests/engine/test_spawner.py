@@ -196,6 +196,7 @@ async def test_closing_the_run_ends_its_spawner(
 async def test_by_default_the_first_step_does_not_wait_for_the_spawner(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # nor starts it (a one-step run needs none, issue #18): the second step does
     monkeypatch.delenv(sandbox.SPAWNER_ENV, raising=False)
     (tmp_path / "ws").mkdir()
     (tmp_path / "secret").write_text("x")
@@ -205,9 +206,12 @@ async def test_by_default_the_first_step_does_not_wait_for_the_spawner(
     try:
         assert await sh('tr "\\0" " " < /proc/$PPID/cmdline', tmp_path, lines) == 0
         assert "bwrap" in lines.of("stdout")[0]
+        assert await _started(box) == []
+        assert await sh('tr "\\0" " " < /proc/$PPID/cmdline', tmp_path, lines) == 0
+        assert "bwrap" in lines.of("stdout")[1]
         assert len(await _started(box)) == 1
         assert await sh('tr "\\0" " " < /proc/$PPID/cmdline', tmp_path, lines) == 0
-        assert "flowtui-spawner" in lines.of("stdout")[1]
+        assert "flowtui-spawner" in lines.of("stdout")[2]
     finally:
         STEP_SANDBOX.reset(token)
         await box.aclose()
