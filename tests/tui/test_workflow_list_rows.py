@@ -97,3 +97,21 @@ def background(app: App[None], y: int) -> object:
     """The background colour at the start of line `y` of the screen."""
     strip = app.screen._compositor.render_strips()[y]
     return next(iter(strip)).style.bgcolor  # type: ignore[union-attr]
+
+
+async def test_a_row_changed_out_of_view_shows_its_change_once_scrolled_to() -> None:
+    app = ListApp()
+    async with app.run_test(size=SIZE) as pilot:
+        table = app.query_one(CountingList)
+        before = rows(40)
+        table.set_rows(before)
+        await pilot.pause()
+        after = list(before)
+        after[30] = replace(before[30], last_status="failed", last_duration="7s")
+        table.set_rows(after)
+        await pilot.pause()
+        assert not any("wf30" in line for line in screen_lines(app))
+        table.move_cursor(row=30)
+        await pilot.pause()
+        shown = [line for line in screen_lines(app) if "wf30 " in line]
+        assert len(shown) == 1 and "✗ 7s" in shown[0], screen_lines(app)
