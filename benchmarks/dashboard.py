@@ -1,14 +1,16 @@
 """Dashboard: first frame, history, memory and a log flood, in a headless Pilot run.
 
     python benchmarks/dashboard.py [--workflows 200] [--runs 100000] [--flood-seconds 5]
-                                   [--baseline SRC] [--repeat 1]
+                                   [--baseline SRC] [--repeat 1] [--keep DIR]
 
 Generates `--workflows` workflow files and a history database with `--runs` finished runs
 (5 steps each, bulk SQL inserts into a file built by RunStore's own schema), then opens the
 real FlowApp headless and measures:
 
 - first frame: from entering `run_test` to the first painted frame that shows every
-  workflow's name in the list (its rows' last results may still be coming);
+  workflow's name in the list (its rows' last results may still be coming); "first frame
+  CPU" is the process's CPU time (all threads) until then, steadier than the wall time on a
+  busy machine;
 - list filled: ... to the first painted frame whose list shows every row's last result;
 - ready: ... until `app.ready` is seen set (the list filled, the app idle enough to see it);
 - history: pressing `h` on a workflow with ~500 runs until the table is filled and painted;
@@ -17,7 +19,8 @@ real FlowApp headless and measures:
   runs, key presses (`down`/`up` in the workflow list) are timed from the key event to the
   first painted frame that shows the moved cursor (key → screen) and to the first one whose
   header shows the newly selected workflow (key → details); afterwards every line must be in
-  the store.
+  the store.  "flood CPU": the process's CPU time from the run's start to its end (engine,
+  store writes and dashboard: what is left of the loop is what keys get).
 
 With `--baseline SRC` (another source tree, e.g. `git archive <commit> | tar -x -C SRC`)
 each measurement runs in a child Python with that tree or this one on PYTHONPATH, against
@@ -26,14 +29,17 @@ the same files and history, alternating `--repeat` times; medians are printed si
 Keys are timed with `timed_key`, not `Pilot.press`/`pause`: those wait until the whole
 process has used under 1 ms of CPU in 20 ms (up to 1 s per call), which never happens while
 20 steps stream output, so they measured their own time-out (≈ 1 s per call) and added at
-least 20 ms per call on a quiet process.
+least 20 ms per call on a quiet process.  What a key is waited for is checked as each frame
+is painted (`FrameClock`), not polled on the loop being measured.
+
+`--keep DIR` keeps the generated files and history for the next runs (the history grows by
+one flood run per measurement).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import bisect
 import json
 import os
 import random
@@ -64,12 +70,19 @@ KEY_TIMEOUT = 30.0
 
 
 class FrameClock:
-    """Times of the frames the app paints (each compositor update handed to the driver)."""
+    """Times of the frames the app paints (each compositor update handed to the driver).
+
+    Conditions are checked as each frame is handed over (nothing runs between the render
+    and that), so a condition's time is the first frame that shows it, found without
+    polling: a 1 ms poll on the app's own loop was ~1,000 extra wake-ups a second, on the
+    loop being measured, and could skip the frame that first showed the change."""
 
     def __init__(self, app: Any) -> None:
         self.frames: list[float] = []
         # name → (condition, time of the first frame painted while it held)
         self.watched: dict[str, tuple[Callable[[], bool], float | None]] = {}
+        self.waiting: list[tuple[Callable[[], bool], asyncio.Future[float]]] = []
+        self.cpu: dict[str, float] = {}  # name → the process's CPU seconds at that frame
         original = app._display
 
         def display(screen: Any, renderable: Any) -> None:
@@ -80,6 +93,11 @@ class FrameClock:
                 for name, (condition, seen) in self.watched.items():
                     if seen is None and _holds(condition):
                         self.watched[name] = (condition, now)
+                        self.cpu[name] = time.process_time()
+                for condition, future in list(self.waiting):
+                    if not future.done() and _holds(condition):
+                        future.set_result(now)
+                        self.waiting.remove((condition, future))
 
         app._display = display
 
@@ -89,22 +107,22 @@ class FrameClock:
 
     async def first(self, name: str) -> float:
         """The time of the first frame painted while `name`'s condition held (waits)."""
-        deadline = time.perf_counter() + KEY_TIMEOUT
-        while (seen := self.watched[name][1]) is None:
-            if time.perf_counter() > deadline:
-                raise TimeoutError(f"no frame painted with {name}")
-            await asyncio.sleep(0.001)
-        return seen
+        condition, seen = self.watched[name]
+        if seen is not None:
+            return seen
+        return await self.next_frame_where(condition)
 
-    async def painted_after(self, moment: float) -> float:
-        """The time of the first frame painted after `moment` (waits for it)."""
-        deadline = time.perf_counter() + KEY_TIMEOUT
-        while time.perf_counter() < deadline:
-            index = bisect.bisect_left(self.frames, moment)
-            if index < len(self.frames):
-                return self.frames[index]
-            await asyncio.sleep(0.001)
-        raise TimeoutError("no frame painted")
+    def frame_where(self, condition: Callable[[], bool]) -> asyncio.Future[float]:
+        """The time of the next frame painted while `condition()` holds (a future)."""
+        future: asyncio.Future[float] = asyncio.get_running_loop().create_future()
+        self.waiting.append((condition, future))
+        return future
+
+    async def next_frame_where(self, condition: Callable[[], bool]) -> float:
+        try:
+            return await asyncio.wait_for(self.frame_where(condition), KEY_TIMEOUT)
+        except TimeoutError:
+            raise TimeoutError("no frame painted with the condition") from None
 
 
 def _holds(condition: Callable[[], bool]) -> bool:
@@ -114,31 +132,24 @@ def _holds(condition: Callable[[], bool]) -> bool:
         return False
 
 
-async def until(condition: Callable[[], bool]) -> float:
-    """Wait until `condition()` holds; return when it was first seen true."""
-    deadline = time.perf_counter() + KEY_TIMEOUT
-    while not condition():
-        if time.perf_counter() > deadline:
-            raise TimeoutError("condition not met")
-        await asyncio.sleep(0.001)
-    return time.perf_counter()
-
-
 async def timed_key(
     app: Any, clock: FrameClock, key: str, *conditions: Callable[[], bool]
 ) -> list[float]:
-    """Send `key` as the terminal would; per condition, seconds until a frame painted after
-    it held."""
+    """Send `key` as the terminal would; per condition, seconds until the first frame
+    painted while it held."""
     from textual import events
 
+    futures = [clock.frame_where(condition) for condition in conditions]
     begin = time.perf_counter()
     event = events.Key(key, None)
     event.set_sender(app)
     app._driver.send_message(event)
     latencies = []
-    for condition in conditions:
-        seen = await until(condition)
-        latencies.append(await clock.painted_after(seen) - begin)
+    for future in futures:
+        try:
+            latencies.append(await asyncio.wait_for(future, KEY_TIMEOUT) - begin)
+        except TimeoutError:
+            raise TimeoutError(f"no frame painted after {key!r}") from None
     return latencies
 
 
@@ -237,9 +248,11 @@ async def measure(folder: Path, db: Path, flood_lines: int) -> dict[str, float |
 
     clock.watch("first frame", names_shown)
     clock.watch("list filled", list_filled)
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     async with app.run_test(size=(160, 50)) as pilot:
         result["first frame"] = await clock.first("first frame") - start
+        # the work before it, whatever else the machine does (all threads of the process)
+        result["first frame CPU"] = clock.cpu["first frame"] - cpu_start
         result["list filled"] = await clock.first("list filled") - start
         await app.ready.wait()
         result["ready"] = time.perf_counter() - start
@@ -265,7 +278,7 @@ async def measure(folder: Path, db: Path, flood_lines: int) -> dict[str, float |
         table.focus()
         await pilot.pause()
         assert app.runner is not None
-        flood_start = time.perf_counter()
+        flood_start, flood_cpu = time.perf_counter(), time.process_time()
         # set when the run is submitted
         await timed_key(app, clock, "r", lambda: bool(app.view.pinned and app.view.run_id))
         run_id = app.view.run_id
@@ -298,6 +311,8 @@ async def measure(folder: Path, db: Path, flood_lines: int) -> dict[str, float |
         result["key → details max"] = max(details) if details else float("nan")
         result["keys pressed"] = float(len(latencies))
         result["flood run seconds"] = time.perf_counter() - flood_start
+        # the dashboard's and the engine's work for the flood (the less, the more room keys have)
+        result["flood CPU"] = time.process_time() - flood_cpu
         result["flood lines stored"] = f"{stored:,} of {flood_lines:,}"
         result["memory MB (after flood)"] = psutil.Process().memory_info().rss / 2**20
     return result
@@ -344,19 +359,33 @@ def main() -> None:
     parser.add_argument("--flood-seconds", type=float, default=5.0)
     parser.add_argument("--baseline", type=Path, help="a flowtui source tree to measure beside")
     parser.add_argument("--repeat", type=int, default=1, help="measurements of each tree")
+    parser.add_argument(
+        "--keep",
+        type=Path,
+        help="a folder for the workflow files and history: made once, reused by later runs"
+        " with the same --workflows/--runs/--flood-seconds (1,000,000 runs take ~1 min)",
+    )
     args = parser.parse_args()
     columns: dict[str, list[dict[str, Any]]] = {"this": []}
     if args.baseline:
         columns["baseline"] = []
     with tempfile.TemporaryDirectory() as tmp:
-        folder = Path(tmp) / "workflows"
-        folder.mkdir()
-        names = write_workflows(folder, args.workflows)
+        base = Path(tmp)
+        if args.keep:
+            base = args.keep / f"w{args.workflows}-r{args.runs}-f{args.flood_seconds:g}"
+        folder = base / "workflows"
+        db = base / "history.db"
+        generated = 0.0
+        if not (base / "done").exists():
+            folder.mkdir(parents=True, exist_ok=True)
+            db.unlink(missing_ok=True)
+            names = write_workflows(folder, args.workflows)
+            write_flood(folder, args.flood_seconds)
+            start = time.perf_counter()
+            fill_history(db, names, args.runs)
+            generated = time.perf_counter() - start
+            (base / "done").touch()
         flood_lines = write_flood(folder, args.flood_seconds)
-        db = Path(tmp) / "history.db"
-        start = time.perf_counter()
-        fill_history(db, names, args.runs)
-        generated = time.perf_counter() - start
         loads = [os.getloadavg()]
         for _ in range(args.repeat):
             if args.baseline:

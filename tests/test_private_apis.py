@@ -131,6 +131,39 @@ def test_textual_footer_key_and_bindings_ready() -> None:
     assert hasattr(Footer, "_bindings_ready"), changed("textual Footer._bindings_ready", KEY_FOOTER)
 
 
+# -- textual: DataTable._data and its render caches ------------------------------------------
+
+LIST_ROWS = "flowtui/tui/widgets/workflow_list.py (WorkflowList._rewrite_cell)"
+
+
+async def test_textual_data_table_cells_and_render_caches() -> None:
+    from textual.widgets import DataTable
+    from textual.widgets.data_table import ColumnKey, RowKey
+
+    class _TableApp(App[None]):
+        def compose(self) -> ComposeResult:
+            yield DataTable()
+
+    app = _TableApp()
+    async with app.run_test() as pilot:
+        table = app.query_one(DataTable)
+        table.add_column("a", key="a")
+        table.add_row("x", key="r")
+        await pilot.pause()
+        data = getattr(table, "_data", None)
+        assert isinstance(data, dict), changed("textual DataTable._data", LIST_ROWS)
+        assert data[RowKey("r")][ColumnKey("a")] == "x", changed("DataTable._data", LIST_ROWS)
+        for name in ("_row_render_cache", "_cell_render_cache", "_row_renderable_cache"):
+            cache = getattr(table, name, None)
+            assert callable(getattr(cache, "clear", None)), changed(f"DataTable.{name}", LIST_ROWS)
+        assert callable(getattr(table._line_cache, "clear", None)), changed(
+            "DataTable._line_cache", LIST_ROWS
+        )
+        source = inspect.getsource(DataTable._clear_caches)
+        for name in ("_row_render_cache", "_cell_render_cache", "_line_cache"):
+            assert name in source, changed(f"DataTable.{name} (not a render cache)", LIST_ROWS)
+
+
 # -- textual-serve: Server._make_app() builds the aiohttp app `flowtui web` guards -----------
 
 

@@ -273,6 +273,7 @@ class FlowApp(CommandModeMixin, FileActionsMixin, BuilderActionsMixin, Environme
         self.bridge: bridge.Bridge | None = None
         self.init_refresh()
         self.ready = asyncio.Event()
+        self._theme_problems = self._choose_theme()
 
     # the engine's pieces, for tests and benchmarks (None until mounted)
     @property
@@ -386,18 +387,26 @@ class FlowApp(CommandModeMixin, FileActionsMixin, BuilderActionsMixin, Environme
         await self.mount(Static(note, id="read-only"), after="#banner")
         return True
 
-    def _apply_themes(self) -> None:
+    def _choose_theme(self) -> list[tuple[str, str]]:
+        """Register the themes and set the chosen one before the app starts: its stylesheet
+        is then parsed once with the theme's variables.  Set in `on_mount`, the whole
+        stylesheet was parsed and applied to every widget again (`refresh_css`, ~0.1 s
+        before the first frame).  Returns what to tell once mounted: (text, title)."""
         themes, problems = load_themes()
         for theme in themes:
             self.register_theme(theme)
-        for problem in problems:
-            self.notify(str(problem), title="theme not loaded", severity="warning")
-        names = {t.name for t in themes}
+        notices = [(str(problem), "theme not loaded") for problem in problems]
         wanted = self.initial_theme or DEFAULT_THEME
-        if wanted in names or wanted in self.available_themes:
+        if wanted in self.available_themes:
             self.theme = wanted
+            self.stylesheet.set_variables(self.get_css_variables())
         elif self.initial_theme:
-            self.notify(f"unknown theme {wanted!r}", severity="warning")
+            notices.append((f"unknown theme {wanted!r}", ""))
+        return notices
+
+    def _apply_themes(self) -> None:
+        for text, title in self._theme_problems:
+            self.notify(text, title=title, severity="warning")
 
     def get_default_screen(self) -> Screen[None]:
         return DashboardScreen(id="_default")

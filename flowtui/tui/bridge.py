@@ -13,6 +13,7 @@ alone is a `LogsMayHaveGrown` (the log pane reads them, nothing else is redrawn)
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from dataclasses import dataclass, field
 
 from textual.message import Message
@@ -32,6 +33,9 @@ from flowtui.engine.states import RunStatus, StepStatus
 from flowtui.store.runstore import RunStore
 
 POLL_INTERVAL = 1.0  # how often other processes' changes are looked for
+# a flood of log lines is told to the App at most this often (the log pane reads them
+# REFRESH_DELAY after being told, so a shown log still moves ~10 times a second)
+LOG_PAUSE = 0.05
 # events that change nothing drawn but a log: a flood of them redraws the log pane only
 LOG_EVENTS = (StepLog, RemoteLogSeen, LogTrimmed)
 
@@ -100,27 +104,47 @@ class Bridge:
     own_runs: set[int] = field(default_factory=set)
 
     async def follow_bus(self) -> None:
-        """This process's engine events, a burst at a time, until cancelled."""
-        subscription = self.bus.subscribe()
+        """This process's engine events, a burst at a time, until cancelled.
+
+        The bus calls `listen` for every event; a log line only sets a flag, so a flood
+        (thousands of lines a second) wakes this loop at most once per `LOG_PAUSE`, not once
+        per line, and the App gets one `LogsMayHaveGrown` per pause: the loop, the App's
+        queue and the keys typed meanwhile are not kept busy by lines nobody reads here.  A
+        status change wakes it at once, also during a pause."""
+        pending: list[Event] = []
+        logs = False
+        wake = asyncio.Event()  # anything arrived
+        urgent = asyncio.Event()  # something other than a log line arrived
+
+        def listen(event: Event) -> None:
+            nonlocal logs
+            if isinstance(event, LOG_EVENTS):
+                logs = True
+            else:
+                pending.append(event)
+                urgent.set()
+            wake.set()
+
+        self.bus.add_listener(listen)
         try:
             while True:
-                batch = [await subscription.get()]
-                while True:
-                    try:
-                        batch.append(subscription.get_nowait())
-                    except asyncio.QueueEmpty:
-                        break
-                self._translate(batch)
+                await wake.wait()
+                wake.clear()
+                urgent.clear()
+                batch, pending[:] = pending[:], []
+                if batch:
+                    logs = False  # the redraw a status change asks for reads the log too
+                    self._translate(batch)
+                elif logs:
+                    logs = False
+                    self.target.post_message(LogsMayHaveGrown())
+                    with contextlib.suppress(TimeoutError):  # lines gather meanwhile
+                        await asyncio.wait_for(urgent.wait(), LOG_PAUSE)
         finally:
-            subscription.close()
+            self.bus.remove_listener(listen)
 
     def _translate(self, events: list[Event]) -> None:
         post = self.target.post_message
-        if all(isinstance(event, LOG_EVENTS) for event in events):
-            # a flood's lines: the list, DAG, timeline and header stay as they are (a step's
-            # time moves on with the clock); only the log pane, if shown, reads them
-            post(LogsMayHaveGrown())
-            return
         changed: set[str] = set()
         for event in events:
             if isinstance(event, StepStatusChanged | RunStatusChanged):

@@ -11,6 +11,7 @@ from rich.text import Text
 from textual.message import Message
 from textual.theme import Theme
 from textual.widgets import DataTable
+from textual.widgets.data_table import ColumnKey, RowKey
 
 from flowtui.tui.glyphs import glyph, status_style
 
@@ -189,7 +190,7 @@ class WorkflowList(DataTable[Text]):
         A rebuild re-measures and re-renders all rows and lays out the screen; the list is
         refreshed on every run status change and poll, and usually one row differs.
         """
-        for row in visible:
+        for index, row in enumerate(visible):
             key = str(row.path)
             if self._shown[key] == row:
                 continue
@@ -198,8 +199,27 @@ class WorkflowList(DataTable[Text]):
                 self._columns(), old, self._fitted(row, theme), strict=True
             ):
                 if before != after:
-                    self.update_cell(key, column, after)
+                    self._rewrite_cell(key, column, after)
             self._shown[key] = row
+            self.refresh_row(index)
+
+    def _rewrite_cell(self, key: str, column: str, value: Text) -> None:
+        """`update_cell` without repainting every row: the columns have fixed widths, so
+        only this row's lines change.  `update_cell` bumps the table's update count, which
+        every rendered row and cell is cached under, and repaints the whole widget: all
+        visible rows (~50) go through Rich again, 20-60 ms in which no key is answered.
+        Here the table's own render caches are dropped (a row is rendered again when it is
+        repainted) and the caller marks only this row for repainting (`refresh_row`); the
+        other rows' painted lines stay in the widget's line cache (`_clear_caches` would
+        drop those too).  Private Textual API, guarded in tests/test_private_apis.py."""
+        self._data[RowKey(key)][ColumnKey(column)] = value
+        for cache in (
+            self._row_render_cache,
+            self._cell_render_cache,
+            self._row_renderable_cache,
+            self._line_cache,
+        ):
+            cache.clear()
 
     def _columns(self) -> list[str]:
         return [str(key.value) for key in self.columns]
