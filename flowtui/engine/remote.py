@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol
 
@@ -94,10 +94,14 @@ class RemoteJob:
 class StepDispatcher(Protocol):
     """Runs remote jobs (the engine's port for team mode)."""
 
-    async def run(self, job: RemoteJob) -> None:
+    async def run(
+        self, job: RemoteJob, after_log_id: Callable[[], int] = lambda: 0
+    ) -> RemoteOutcome | None:
         """Queue `job` and return once a worker has finished it (its outcome is then in
         the history: the runner reads it from there, never from the announcement, which any
-        role that may connect could send).
+        role that may connect could send).  The outcome, with the step's log lines after
+        `after_log_id()`, when the dispatcher read it on its way (else None: the caller
+        reads it from the history).
 
         Cancelled, it aborts the job (the worker stops the step) before re-raising.
         Raises RemoteError when the job could not run to its end (its worker was lost).
@@ -158,7 +162,7 @@ class RemoteExecutor:
         # history keeps it (store.transitions)
         echo = asyncio.create_task(self._echo_logs(ctx), name="flowtui-remote-echo")
         try:
-            await self.dispatcher.run(job)
+            outcome = await self.dispatcher.run(job, lambda: self._echoed)
         except WorkerLost as exc:
             # unless its outcome landed just before the job was failed (then it stands)
             with contextlib.suppress(Exception):
@@ -177,7 +181,7 @@ class RemoteExecutor:
                 await echo
         try:
             # the attempt, its outputs and the last lines (written just before the outcome)
-            seen = await self.ledger.remote_outcome(
+            seen = outcome or await self.ledger.remote_outcome(
                 ctx.run_id, ctx.step.name, ctx.attempt, after_log_id=self._echoed
             )
         except Exception as exc:
@@ -226,6 +230,8 @@ class RemoteExecutor:
 
     def _echo(self, ctx: StepContext, lines: list[LogRecord]) -> None:
         for record in lines:
+            if record.id <= self._echoed:  # passed on already (an echo and the outcome
+                continue  # may read the same lines)
             self._echoed = record.id
             if record.attempt == ctx.attempt:
                 self.bus.publish(

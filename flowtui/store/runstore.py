@@ -986,23 +986,40 @@ def _begin_remote_attempt(
            ON CONFLICT (worker_id) DO UPDATE SET lost_after = excluded.lost_after""",
         (name, lost_after, now, job_id),
     )
-    status = run_status_of(conn, run_id)
-    if status is None or status.is_final:
-        return status, [], {}
-    move_step(
-        conn, run_id, step, StepStatus.RUNNING, now, attempt=attempt, message=f"on worker {name}"
+    # every read is sent before any reply is read (one round trip in a pipeline); the
+    # writes that follow and the COMMIT are the second
+    run = conn.execute("SELECT status FROM runs WHERE id = ?", (run_id,))
+    step_row = conn.execute(
+        "SELECT status, attempt, message FROM steps WHERE run_id = ? AND name = ?",
+        (run_id, step),
     )
-    rows = conn.execute(
+    delta_rows = conn.execute(
         """SELECT id, data FROM workspace_deltas WHERE run_id = ?
              AND id NOT IN (SELECT value FROM json_each(?)) ORDER BY id""",
         (run_id, _ids_json(skip_deltas)),
-    ).fetchall()
-    deltas = [(int(r[0]), bytes(r[1])) for r in rows]
-    outputs: dict[str, dict[str, str]] = {}
-    for name, key, value in conn.execute(
+    )
+    output_rows = conn.execute(
         "SELECT step, key, value FROM outputs WHERE run_id = ? ORDER BY step, key", (run_id,)
-    ).fetchall():
+    )
+    found = run.fetchone()
+    status = None if found is None else RunStatus(found[0])
+    row = step_row.fetchone()
+    deltas = [(int(r[0]), bytes(r[1])) for r in delta_rows.fetchall()]
+    outputs: dict[str, dict[str, str]] = {}
+    for name, key, value in output_rows.fetchall():
         outputs.setdefault(name, {})[key] = value
+    if status is None or status.is_final:
+        return status, [], {}
+    move_step(
+        conn,
+        run_id,
+        step,
+        StepStatus.RUNNING,
+        now,
+        attempt=attempt,
+        message=f"on worker {worker[0]}",
+        seen=(status, None if row is None else (str(row[0]), int(row[1]), str(row[2]))),
+    )
     return status, deltas, outputs
 
 
