@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol
@@ -95,6 +96,7 @@ class RemoteJob:
         )
 
 
+@functools.lru_cache(maxsize=8)  # a run's steps all carry the same text
 def pack_source(source: str) -> str:
     """A workflow's text as it travels in a job: compressed, in base64.  The queue's SQL
     takes a job as an array of records, whose text form escapes every quote and backslash
