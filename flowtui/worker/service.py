@@ -132,11 +132,15 @@ class StepRunner:
         # while the job is still this worker's: once a runner counted it lost, nothing of
         # this attempt may land (its retry may be running elsewhere)
         assert self.connect is not None
-        delta_id = await end_attempt(
-            self.connect,
-            job_id,
-            [StepOutputs(job.run_id, job.step, outputs, replace=True), ended],
-            (job.step, job.attempt, delta) if delta is not None else None,
+        # shielded, each of the two: an abort arriving meanwhile does not cut a
+        # transaction half sent (it is finished; the abort takes effect after)
+        delta_id = await asyncio.shield(
+            end_attempt(
+                self.connect,
+                job_id,
+                [StepOutputs(job.run_id, job.step, outputs, replace=True), ended],
+                (job.step, job.attempt, delta) if delta is not None else None,
+            )
         )
         if delta_id is None:
             self.say(
@@ -251,14 +255,16 @@ class StepRunner:
         # the worker that has it, even if this process dies a moment later), unless its run
         # is over (e.g. its runner died while it was queued); what it needs to start
         assert self.connect is not None
-        state, deltas, outputs = await begin_attempt(
-            self.connect,
-            job_id,
-            (name, self.lost_after),
-            job.run_id,
-            job.step,
-            job.attempt,
-            skip_deltas=hand.seen,
+        state, deltas, outputs = await asyncio.shield(
+            begin_attempt(
+                self.connect,
+                job_id,
+                (name, self.lost_after),
+                job.run_id,
+                job.step,
+                job.attempt,
+                skip_deltas=set(hand.seen),
+            )
         )
         if state is None or state.is_final:
             why = f"not started: run {job.run_id} is {state or 'gone'}"
