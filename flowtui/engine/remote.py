@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Mapping
+import functools
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol
 
@@ -61,7 +62,7 @@ class RemoteJob:
             "run_id": self.run_id,
             "step": self.step,
             "attempt": self.attempt,
-            "workflow_source": self.workflow_source,
+            "workflow_packed": pack_source(self.workflow_source),
             "workflow_file": self.workflow_file,
             "params": dict(self.params),
             "branch": self.branch,
@@ -77,7 +78,11 @@ class RemoteJob:
             run_id=int(payload["run_id"]),
             step=str(payload["step"]),
             attempt=int(payload["attempt"]),
-            workflow_source=str(payload["workflow_source"]),
+            workflow_source=(
+                str(payload["workflow_source"])  # a job queued by an earlier flowtui
+                if "workflow_source" in payload
+                else unpack_source(str(payload["workflow_packed"]))
+            ),
             workflow_file=str(payload["workflow_file"]),
             params={str(k): str(v) for k, v in dict(payload.get("params") or {}).items()},
             branch=payload.get("branch"),
@@ -91,13 +96,36 @@ class RemoteJob:
         )
 
 
+@functools.lru_cache(maxsize=8)  # a run's steps all carry the same text
+def pack_source(source: str) -> str:
+    """A workflow's text as it travels in a job: compressed, in base64.  The queue's SQL
+    takes a job as an array of records, whose text form escapes every quote and backslash
+    twice (with a regular expression, per character): the JSON of a workflow's text has one
+    per line at least, and its cost grew with the workflow on every remote step."""
+    import base64  # here: a run without remote steps starts without them
+    import zlib
+
+    return base64.b64encode(zlib.compress(source.encode(), 6)).decode("ascii")
+
+
+def unpack_source(packed: str) -> str:
+    import base64
+    import zlib
+
+    return zlib.decompress(base64.b64decode(packed)).decode()
+
+
 class StepDispatcher(Protocol):
     """Runs remote jobs (the engine's port for team mode)."""
 
-    async def run(self, job: RemoteJob) -> None:
+    async def run(
+        self, job: RemoteJob, after_log_id: Callable[[], int] = lambda: 0
+    ) -> RemoteOutcome | None:
         """Queue `job` and return once a worker has finished it (its outcome is then in
         the history: the runner reads it from there, never from the announcement, which any
-        role that may connect could send).
+        role that may connect could send).  The outcome, with the step's log lines after
+        `after_log_id()`, when the dispatcher read it on its way (else None: the caller
+        reads it from the history).
 
         Cancelled, it aborts the job (the worker stops the step) before re-raising.
         Raises RemoteError when the job could not run to its end (its worker was lost).
@@ -158,7 +186,7 @@ class RemoteExecutor:
         # history keeps it (store.transitions)
         echo = asyncio.create_task(self._echo_logs(ctx), name="flowtui-remote-echo")
         try:
-            await self.dispatcher.run(job)
+            outcome = await self.dispatcher.run(job, lambda: self._echoed)
         except WorkerLost as exc:
             # unless its outcome landed just before the job was failed (then it stands)
             with contextlib.suppress(Exception):
@@ -177,7 +205,7 @@ class RemoteExecutor:
                 await echo
         try:
             # the attempt, its outputs and the last lines (written just before the outcome)
-            seen = await self.ledger.remote_outcome(
+            seen = outcome or await self.ledger.remote_outcome(
                 ctx.run_id, ctx.step.name, ctx.attempt, after_log_id=self._echoed
             )
         except Exception as exc:
@@ -226,6 +254,8 @@ class RemoteExecutor:
 
     def _echo(self, ctx: StepContext, lines: list[LogRecord]) -> None:
         for record in lines:
+            if record.id <= self._echoed:  # passed on already (an echo and the outcome
+                continue  # may read the same lines)
             self._echoed = record.id
             if record.attempt == ctx.attempt:
                 self.bus.publish(

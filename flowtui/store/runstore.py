@@ -48,7 +48,7 @@ from flowtui.store.rows import (
     _one,
     _run_record,
 )
-from flowtui.store.transitions import move_run, move_step, run_status_of
+from flowtui.store.transitions import move_run
 from flowtui.store.usual import usual_durations
 
 if TYPE_CHECKING:  # only the history commands build filters (#18: run starts without)
@@ -375,37 +375,6 @@ class RunStore(RecoveryMixin):
             await self._write_pipelined(_apply_and_announce, events, True, batch, again)
         else:
             await self.db.write(_apply_and_announce, events, False, None, False)
-
-    async def begin_remote_attempt(
-        self,
-        job_id: int,
-        worker: tuple[str, float],
-        run_id: int,
-        step: str,
-        attempt: int,
-        *,
-        skip_deltas: Collection[int],
-    ) -> tuple[RunStatus | None, list[tuple[int, bytes]], dict[str, dict[str, str]]]:
-        """Worker (name, lost_after) takes job `job_id`, an attempt (team mode), in one
-        transaction: it says after how long without a heartbeat it counts as lost (runners
-        use the worker's word, not their own); unless the run is over, the step is marked
-        running "on worker NAME"; then the run's status, its workspace deltas but
-        `skip_deltas` and its outputs (a step sees its dependencies' as STEPS_*)."""
-        return await self._write_pipelined(
-            _begin_remote_attempt, job_id, worker, run_id, step, attempt, skip_deltas
-        )
-
-    async def end_remote_attempt(
-        self,
-        job_id: int,
-        events: Sequence[Event],
-        delta: tuple[str, int, bytes] | None,
-    ) -> int | None:
-        """A worker's outcome for a job (its outputs, its `AttemptEnded`, its workspace
-        delta as (step, attempt, data)), written only while the job is still its own
-        (`doing`: not failed by a runner that counted its worker lost), in one transaction.
-        The delta's id; None when the job was no longer its own (nothing written)."""
-        return await self._write_pipelined(_end_remote_attempt, job_id, events, delta)
 
     async def _write_pipelined(self, fn: Callable[..., _T], /, *args: Any) -> _T:
         """A team-mode transaction whose statements may be pipelined, BEGIN and COMMIT
@@ -968,45 +937,6 @@ def _pipelined(conn: Any) -> contextlib.AbstractContextManager[Any]:
     return contextlib.nullcontext() if pipeline is None else pipeline()
 
 
-def _begin_remote_attempt(
-    conn: Any,
-    job_id: int,
-    worker: tuple[str, float],
-    run_id: int,
-    step: str,
-    attempt: int,
-    skip_deltas: Collection[int],
-) -> tuple[RunStatus | None, list[tuple[int, bytes]], dict[str, dict[str, str]]]:
-    name, lost_after = worker
-    now = time.time()
-    # keyed by procrastinate's worker id (a worker's id changes when its queue restarts)
-    conn.execute(
-        """INSERT INTO flowtui_workers (worker_id, name, lost_after, at)
-           SELECT worker_id, ?, ?, ? FROM procrastinate_jobs
-            WHERE id = ? AND worker_id IS NOT NULL
-           ON CONFLICT (worker_id) DO UPDATE SET lost_after = excluded.lost_after""",
-        (name, lost_after, now, job_id),
-    )
-    status = run_status_of(conn, run_id)
-    if status is None or status.is_final:
-        return status, [], {}
-    move_step(
-        conn, run_id, step, StepStatus.RUNNING, now, attempt=attempt, message=f"on worker {name}"
-    )
-    rows = conn.execute(
-        """SELECT id, data FROM workspace_deltas WHERE run_id = ?
-             AND id NOT IN (SELECT value FROM json_each(?)) ORDER BY id""",
-        (run_id, _ids_json(skip_deltas)),
-    ).fetchall()
-    deltas = [(int(r[0]), bytes(r[1])) for r in rows]
-    outputs: dict[str, dict[str, str]] = {}
-    for name, key, value in conn.execute(
-        "SELECT step, key, value FROM outputs WHERE run_id = ? ORDER BY step, key", (run_id,)
-    ).fetchall():
-        outputs.setdefault(name, {})[key] = value
-    return status, deltas, outputs
-
-
 def _remote_outcome(
     conn: Any, run_id: int, step: str, attempt: int, after_log_id: int
 ) -> RemoteOutcome:
@@ -1029,31 +959,6 @@ def _remote_outcome(
             {str(r[0]): str(r[1]) for r in outputs.fetchall()},
             [_log_record(r) for r in logs.fetchall()],
         )
-
-
-def _end_remote_attempt(
-    conn: Any,
-    job_id: int,
-    events: Sequence[Event],
-    delta: tuple[str, int, bytes] | None,
-) -> int | None:
-    # the row lock orders this against a runner failing the job (its worker counted lost)
-    row = conn.execute(
-        "SELECT status FROM procrastinate_jobs WHERE id = ? FOR UPDATE", (job_id,)
-    ).fetchone()
-    if row is None or row[0] != "doing":
-        return None
-    delta_id = 0
-    if delta is not None:
-        step, attempt, data = delta
-        found = conn.execute(
-            """INSERT INTO workspace_deltas (run_id, step, attempt, size, data, at)
-               VALUES (?, ?, ?, ?, ?, ?) RETURNING id""",
-            (events[-1].run_id, step, attempt, len(data), data, time.time()),
-        ).fetchone()
-        delta_id = int(found[0])
-    _apply_and_announce(conn, events, True)
-    return delta_id
 
 
 def _json_map(text: str | None) -> dict[str, str]:

@@ -88,21 +88,28 @@ def move_step(
     attempt: int = 0,
     exit_code: int | None = None,
     message: str = "",
+    seen: tuple[RunStatus | None, tuple[str, int, str] | None] | None = None,
 ) -> bool:
     """Move step `step` of run `run_id` to `new` (with its attempt row); True if it moved.
 
     Refused, and recorded, when the run is already over or the table forbids the move.
     A step the run's plan did not list is added at the end, as if it had been pending.
+    `seen`: the run's status and the step's (status, attempt, message) row, already read
+    in this transaction (a worker reads them with the rest in one round trip).
     """
-    run = run_status_of(conn, run_id)
+    run = run_status_of(conn, run_id) if seen is None else seen[0]
     if run is not None and run.is_final:
         line = f"ignored step {step} status {new}: run {run_id} is already {run}"
         refuse(conn, run_id, step, line)
         return False
-    row = conn.execute(
-        "SELECT status, attempt, message FROM steps WHERE run_id = ? AND name = ?",
-        (run_id, step),
-    ).fetchone()
+    row = (
+        conn.execute(
+            "SELECT status, attempt, message FROM steps WHERE run_id = ? AND name = ?",
+            (run_id, step),
+        ).fetchone()
+        if seen is None
+        else seen[1]
+    )
     old = StepStatus(row[0]) if row is not None else StepStatus.PENDING
     if (
         row is not None

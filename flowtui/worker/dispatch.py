@@ -11,10 +11,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable
+from typing import Any
 
 import procrastinate
 from procrastinate.jobs import Status
 
+from flowtui.engine.records import AttemptRecord, LogRecord, RemoteOutcome
 from flowtui.engine.remote import (
     ATTEMPTS_CHANNEL,
     RemoteError,
@@ -22,6 +25,7 @@ from flowtui.engine.remote import (
     WorkerLost,
     attempt_key,
 )
+from flowtui.engine.states import StepStatus
 from flowtui.store.pg import PgDatabase
 from flowtui.worker.queue import TASK, ensure_schema, lost_after, make_app
 
@@ -32,6 +36,35 @@ ENDED = {Status.SUCCEEDED, Status.FAILED, Status.CANCELLED, Status.ABORTED}
 LOST_CHECK = 5.0  # at most this long between two looks at a running job's worker
 ABORT_SLACK = 5.0  # beyond the step's kill grace, how long an abort may take
 UNREACHABLE_LIMIT = 120.0  # a job queue unreachable this long fails the step
+
+
+# an attempt's outcome, its step's outputs and log lines after an id, as one row of JSON
+OUTCOME_QUERY = """
+SELECT (SELECT json_build_array(status, started_at, ended_at, exit_code, message)
+          FROM attempts
+         WHERE run_id = %(run)s AND step = %(step)s AND attempt = %(attempt)s) AS attempt,
+       (SELECT json_agg(json_build_array(key, value))
+          FROM outputs WHERE run_id = %(run)s AND step = %(step)s) AS outputs,
+       (SELECT json_agg(json_build_array(id, attempt, stream, line, at) ORDER BY id)
+          FROM logs WHERE run_id = %(run)s AND step = %(step)s AND id > %(after)s) AS logs
+"""
+
+
+def outcome_of(job: RemoteJob, row: dict[str, Any]) -> RemoteOutcome:
+    attempt = None
+    if row["attempt"] is not None:
+        status, started, ended, code, message = row["attempt"]
+        attempt = AttemptRecord(
+            job.run_id, job.step, job.attempt, StepStatus(status), started, ended, code, message
+        )
+    return RemoteOutcome(
+        attempt,
+        {str(k): str(v) for k, v in row["outputs"] or ()},
+        [
+            LogRecord(int(i), job.run_id, job.step, int(a), str(s), str(line), float(at))
+            for i, a, s, line, at in row["logs"] or ()
+        ],
+    )
 
 
 class PgDispatcher:
@@ -75,7 +108,9 @@ class PgDispatcher:
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
 
-    async def run(self, job: RemoteJob) -> None:
+    async def run(
+        self, job: RemoteJob, after_log_id: Callable[[], int] = lambda: 0
+    ) -> RemoteOutcome | None:
         app = await self._app()
         key = attempt_key(job.run_id, job.step, job.attempt)
         announced = asyncio.get_running_loop().create_future()
@@ -101,6 +136,25 @@ class PgDispatcher:
             self._waiters.pop(key, None)
         if status != Status.SUCCEEDED:
             raise RemoteError(f"job {job_id} on queue {job.queue} ended {status.value}")
+        try:
+            return await self._outcome(app, job, after_log_id())
+        except Exception:  # the caller reads it from the history
+            return None
+
+    async def _outcome(
+        self, app: procrastinate.App, job: RemoteJob, after_log_id: int
+    ) -> RemoteOutcome:
+        """What the worker recorded for `job`, in one query on the queue's own connection
+        (on this loop, beside the history's writes: no wait behind a batch of them, no
+        thread hop)."""
+        row = await app.connector.execute_query_one_async(
+            OUTCOME_QUERY,
+            run=job.run_id,
+            step=job.step,
+            attempt=job.attempt,
+            after=after_log_id,
+        )
+        return outcome_of(job, row)
 
     async def _wait(
         self,

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import select
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -23,6 +24,7 @@ LOST_AFTER_ENV = "FLOWTUI_WORKER_LOST_AFTER"
 
 
 MAX_LOST_AFTER = 3600.0
+SKIP_WITHIN = 1.0  # seconds: see keep_wakeups
 
 
 def lost_after() -> float:
@@ -131,31 +133,59 @@ def quiet_job_logs(app: procrastinate.App) -> None:
 
 
 def keep_wakeups(app: procrastinate.App) -> None:
-    """Make a worker of `app` never sleep on a job it was told about.
+    """Make a worker of `app` never sleep on a job it was told about, and not look for
+    one when it knows there is none.
 
     procrastinate 3.10's worker clears its "new job" flag after every fetch: a job whose
     NOTIFY is handled while a fetch that did not see it is under way (a runner deferring
     the next step just as the worker finishes the last one) waits for the next poll, 5 s
     later.  Wrapped here, through the job manager's public methods: a fetch that found
     nothing is done again if a job was announced meanwhile.
+
+    It also fetches again after every job, which finds nothing in a chain of steps (the
+    next step's job comes once this one's outcome is read): a query on the job's path.
+    That fetch is skipped (None, as an empty fetch) when every job announced (NOTIFY, with
+    its id) was taken by a fetch, nothing taken was unannounced (jobs queued before the
+    worker listened, or while its listener reconnected), and the last fetch that did go
+    to the database began less than SKIP_WITHIN ago: anything a notification cannot tell
+    is found by the next fetch that does, at worst the next poll, as before.
     """
     manager = app.job_manager
     fetch, listen = manager.fetch_job, manager.listen_for_jobs
     announced = 0
+    pending: set[int] = set()  # announced, not seen taken by a fetch of this worker
+    unknown = True  # jobs may be queued that were not announced (none fetched yet)
+    fetched_at = -SKIP_WITHIN  # when the last fetch that went to the database began
 
     async def listen_for_jobs(*, on_notification: Any, **kwargs: Any) -> None:
         async def counted(**note: Any) -> None:
             nonlocal announced
-            if note.get("notification", {}).get("type") == "job_inserted":
+            notification = note.get("notification", {})
+            if notification.get("type") == "job_inserted":
                 announced += 1
+                job_id = notification.get("job_id")
+                if isinstance(job_id, int):
+                    pending.add(job_id)
             await on_notification(**note)
 
         await listen(on_notification=counted, **kwargs)
 
     async def fetch_job(*args: Any, **kwargs: Any) -> Any:
+        nonlocal unknown, fetched_at
+        now = time.monotonic()
+        if not pending and not unknown and now - fetched_at < SKIP_WITHIN:
+            return None
         while True:
-            before = announced
+            before, known = announced, set(pending)
+            fetched_at = time.monotonic()
             job = await fetch(*args, **kwargs)
+            if job is None:  # the jobs announced before it are taken (by other workers)
+                pending.difference_update(known)
+                unknown = False
+            elif job.id in pending:
+                pending.discard(job.id)
+            else:  # unannounced (or its notification is still on its way): look again
+                unknown = True
             if job is not None or announced == before:
                 return job
 

@@ -26,7 +26,7 @@ import time
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from flowtui.engine.bus import EventBus
 from flowtui.engine.events import AttemptEnded, StepLog, StepOutputs
@@ -43,6 +43,7 @@ from flowtui.engine.workspace import HandOff, WorkspaceTooLarge, attempt_dir
 from flowtui.model.errors import WorkflowError
 from flowtui.model.loader import load_workflow_text
 from flowtui.model.workflow import SecretSpec, Workflow
+from flowtui.store.pgjobs import Connect, begin_attempt, end_attempt
 from flowtui.store.runstore import RunStore
 from flowtui.store.sink import StoreSink
 from flowtui.worker.queue import MAX_LOST_AFTER, ensure_schema, lost_after, make_app
@@ -81,6 +82,8 @@ class StepRunner:
         self._tidying: asyncio.Task[None] | None = None
         self._tidied = -TIDY_SECONDS
         self.sandboxes = SandboxPool()  # per run: its steps' one sandbox on this machine
+        # lends a connection on this loop for a job's two writes (the job queue's pool)
+        self.connect: Connect | None = None
 
     async def run(self, job: RemoteJob, job_id: int) -> None:
         self._busy_runs[job.run_id] = self._busy_runs.get(job.run_id, 0) + 1
@@ -128,10 +131,16 @@ class StepRunner:
         # in the history (whose commit NOTIFYs the runner) before the job ends, and only
         # while the job is still this worker's: once a runner counted it lost, nothing of
         # this attempt may land (its retry may be running elsewhere)
-        delta_id = await self.store.end_remote_attempt(
-            job_id,
-            [StepOutputs(job.run_id, job.step, outputs, replace=True), ended],
-            (job.step, job.attempt, delta) if delta is not None else None,
+        assert self.connect is not None
+        # shielded, each of the two: an abort arriving meanwhile does not cut a
+        # transaction half sent (it is finished; the abort takes effect after)
+        delta_id = await asyncio.shield(
+            end_attempt(
+                self.connect,
+                job_id,
+                [StepOutputs(job.run_id, job.step, outputs, replace=True), ended],
+                (job.step, job.attempt, delta) if delta is not None else None,
+            )
         )
         if delta_id is None:
             self.say(
@@ -245,13 +254,17 @@ class StepRunner:
         # one transaction: the step is "on worker NAME" before it starts (the history names
         # the worker that has it, even if this process dies a moment later), unless its run
         # is over (e.g. its runner died while it was queued); what it needs to start
-        state, deltas, outputs = await self.store.begin_remote_attempt(
-            job_id,
-            (name, self.lost_after),
-            job.run_id,
-            job.step,
-            job.attempt,
-            skip_deltas=hand.seen,
+        assert self.connect is not None
+        state, deltas, outputs = await asyncio.shield(
+            begin_attempt(
+                self.connect,
+                job_id,
+                (name, self.lost_after),
+                job.run_id,
+                job.step,
+                job.attempt,
+                skip_deltas=set(hand.seen),
+            )
         )
         if state is None or state.is_final:
             why = f"not started: run {job.run_id} is {state or 'gone'}"
@@ -366,6 +379,7 @@ async def serve(
     try:
         async with app.open_async():
             await ensure_schema(app, url)
+            runner.connect = cast(Any, app.connector).pool.connection
             say(
                 f"worker {options.name} on queue(s) {', '.join(options.queues)}; "
                 f"workdir {options.workdir}; db {store.location}"

@@ -6,6 +6,7 @@ what they print and on the history, never on time.
 
 from __future__ import annotations
 
+import itertools
 import os
 import signal
 import subprocess
@@ -389,6 +390,42 @@ def test_a_chain_of_remote_steps_never_waits_for_a_poll(team: Team) -> None:
     waits = waits_for_a_worker(team.url)
     assert len(waits) == 40 * RUNS
     assert max(waits) < 1.0, sorted(waits)[-5:]
+
+
+def test_jobs_queued_before_the_worker_listens_run_one_after_another(team: Team) -> None:
+    # a worker skips the fetch after a job when every job announced to it is taken: jobs
+    # queued before it listened were never announced, and must not wait for its 5 s poll
+    path = team.workflow(
+        "early",
+        "name: early\nsteps:\n"
+        + "".join(f"  s{i}: {{runs_on: dawn, run: 'true'}}\n" for i in range(4)),
+    )
+    proc, lines = team.start("run", str(path), "-q")
+    until(lambda: len(waiting_steps(team.url, "dawn")) == 4, what="four queued jobs")
+    team.worker("w-dawn", "dawn")
+    assert proc.wait(timeout=60) == 0, "".join(lines.seen)
+    with psycopg.connect(team.url) as conn:
+        starts = sorted(
+            float(r[0])
+            for r in conn.execute(
+                "SELECT at FROM events WHERE message = 'on worker w-dawn'"
+            ).fetchall()
+        )
+    assert len(starts) == 4
+    gaps = [b - a for a, b in itertools.pairwise(starts)]
+    assert max(gaps) < 2.5, gaps  # a poll would be 5 s
+
+
+def waiting_steps(url: str, queue: str) -> list[str]:
+    """The steps that said they wait for a worker on `queue` (none before the history is)."""
+    with psycopg.connect(url) as conn:
+        if conn.execute("SELECT to_regclass('events')").fetchone() == (None,):
+            return []
+        rows = conn.execute(
+            "SELECT step FROM events WHERE message = %s",
+            (f"waiting for a worker on queue {queue}",),
+        ).fetchall()
+    return [str(r[0]) for r in rows]
 
 
 def waits_for_a_worker(url: str) -> list[float]:

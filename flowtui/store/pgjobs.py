@@ -1,0 +1,188 @@
+"""A worker's two writes per job (team mode), on an async PostgreSQL connection.
+
+Taking a job and recording its outcome are on every remote step's path.  The history's own
+connection lives on a thread (`store.pg`): each write there is two hops between the loop
+and that thread, which on a busy machine wait for the GIL, and it queues behind the
+worker's batches of log lines.  These two run on the loop instead, on a connection the
+caller lends (the job queue's pool: its connections are in autocommit and checked before
+use, a server restart included), each transaction sent as one pipeline:
+
+- `begin_attempt`: two round trips (every read, then the writes and the COMMIT);
+- `end_attempt`: one (the check that the job is still the worker's fails the transaction
+  instead of being waited for).
+
+Both take the history's write lock as every writer does (`store.pg.WRITE_LOCK`), and the
+status change goes through `store.transitions.move_step`, as anywhere else.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import AsyncIterator, Callable, Collection, Iterable, Sequence
+from contextlib import AbstractAsyncContextManager
+from typing import Any, cast
+
+from flowtui.engine.events import Event
+from flowtui.engine.states import RunStatus, StepStatus
+from flowtui.store.pg import WRITE_LOCK, pg_sql
+from flowtui.store.runstore import _apply_and_announce, _ids_json
+from flowtui.store.transitions import move_step
+
+# what refuses a worker's outcome for a job that is no longer its own (in the error)
+NOT_DOING = "flowtui: the job is no longer its worker's"
+
+Connect = Callable[[], AbstractAsyncContextManager[Any]]  # lends a psycopg AsyncConnection
+
+
+class _Statements:
+    """A stand-in for a connection that only keeps what is executed on it: the store's
+    write code (`move_step`, the event writer) decides the statements, which are then
+    sent in the pipeline.  It is given nothing that reads."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, tuple[Any, ...]]] = []
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
+        self.sent.append((pg_sql(sql), tuple(params)))
+
+    def executemany(self, sql: str, seq: Iterable[Sequence[Any]]) -> None:
+        for params in seq:
+            self.execute(sql, params)
+
+
+@contextlib.asynccontextmanager
+async def _transaction(connect: Connect) -> AsyncIterator[Any]:
+    """BEGIN, the write lock, the caller's statements and COMMIT in one pipeline; rolled
+    back on any error (the first failed statement's error is raised)."""
+    import psycopg
+
+    async with connect() as conn:
+        try:
+            pipelined = psycopg.Pipeline.is_supported()
+            async with conn.pipeline() if pipelined else contextlib.nullcontext():
+                await conn.execute("BEGIN")
+                await conn.execute(f"SELECT pg_advisory_xact_lock({WRITE_LOCK:d})")
+                yield conn
+                await conn.execute("COMMIT")
+        except BaseException:
+            if not conn.closed and conn.info.transaction_status != 0:  # not idle
+                with contextlib.suppress(Exception):
+                    await conn.execute("ROLLBACK")
+            raise
+
+
+async def _send(conn: Any, statements: _Statements) -> None:
+    for sql, params in statements.sent:
+        await conn.execute(sql, params)
+
+
+async def begin_attempt(
+    connect: Connect,
+    job_id: int,
+    worker: tuple[str, float],
+    run_id: int,
+    step: str,
+    attempt: int,
+    *,
+    skip_deltas: Collection[int],
+) -> tuple[RunStatus | None, list[tuple[int, bytes]], dict[str, dict[str, str]]]:
+    """Worker (name, lost_after) takes job `job_id`, an attempt, in one transaction: it
+    says after how long without a heartbeat it counts as lost (runners use the worker's
+    word, not their own); unless the run is over, the step is marked running "on worker
+    NAME"; then the run's status, its workspace deltas but `skip_deltas` and its outputs
+    (a step sees its dependencies' as STEPS_*)."""
+    name, lost_after = worker
+    now = time.time()
+    async with _transaction(connect) as conn:
+        # keyed by procrastinate's worker id (a worker's id changes when its queue restarts)
+        await conn.execute(
+            """INSERT INTO flowtui_workers (worker_id, name, lost_after, at)
+               SELECT worker_id, %s, %s, %s FROM procrastinate_jobs
+                WHERE id = %s AND worker_id IS NOT NULL
+               ON CONFLICT (worker_id) DO UPDATE SET lost_after = excluded.lost_after""",
+            (name, lost_after, now, job_id),
+        )
+        # every read is sent before any reply is read: one round trip
+        run = await conn.execute("SELECT status FROM runs WHERE id = %s", (run_id,))
+        step_row = await conn.execute(
+            "SELECT status, attempt, message FROM steps WHERE run_id = %s AND name = %s",
+            (run_id, step),
+        )
+        delta_rows = await conn.execute(
+            pg_sql(
+                """SELECT id, data FROM workspace_deltas WHERE run_id = ?
+                     AND id NOT IN (SELECT value FROM json_each(?)) ORDER BY id"""
+            ),
+            (run_id, _ids_json(skip_deltas)),
+        )
+        output_rows = await conn.execute(
+            "SELECT step, key, value FROM outputs WHERE run_id = %s ORDER BY step, key",
+            (run_id,),
+        )
+        found = await run.fetchone()
+        status = None if found is None else RunStatus(found[0])
+        row = await step_row.fetchone()
+        deltas = [(int(r[0]), bytes(r[1])) for r in await delta_rows.fetchall()]
+        outputs: dict[str, dict[str, str]] = {}
+        for of, key, value in await output_rows.fetchall():
+            outputs.setdefault(of, {})[key] = value
+        if status is None or status.is_final:
+            return status, [], {}
+        writes = _Statements()
+        move_step(
+            cast(Any, writes),
+            run_id,
+            step,
+            StepStatus.RUNNING,
+            now,
+            attempt=attempt,
+            message=f"on worker {name}",
+            seen=(status, None if row is None else (str(row[0]), int(row[1]), str(row[2]))),
+        )
+        await _send(conn, writes)
+    return status, deltas, outputs
+
+
+async def end_attempt(
+    connect: Connect,
+    job_id: int,
+    events: Sequence[Event],
+    delta: tuple[str, int, bytes] | None,
+) -> int | None:
+    """A worker's outcome for a job (its outputs, its `AttemptEnded`, its workspace delta
+    as (step, attempt, data)), written only while the job is still its own (`doing`: not
+    failed by a runner that counted its worker lost), in one transaction whose COMMIT
+    NOTIFYs the runner.  The delta's id (0: none); None when the job was no longer its
+    own (nothing written)."""
+    writes = _Statements()
+    _apply_and_announce(writes, events, True)
+    try:
+        async with _transaction(connect) as conn:
+            # the row lock orders this against a runner failing the job; a job no longer
+            # `doing` fails this statement and the transaction with it (no reply waited
+            # for before the COMMIT)
+            await conn.execute(
+                """WITH job AS (
+                     SELECT status FROM procrastinate_jobs WHERE id = %s FOR UPDATE)
+                   SELECT CAST(CASE WHEN (SELECT status FROM job) = 'doing' THEN '1'
+                               ELSE %s END AS INTEGER)""",
+                (job_id, NOT_DOING),
+            )
+            found = None
+            if delta is not None:
+                step, attempt, data = delta
+                found = await conn.execute(
+                    """INSERT INTO workspace_deltas (run_id, step, attempt, size, data, at)
+                       VALUES (%s, %s, %s, %s, %s, %s) RETURNING id""",
+                    (events[-1].run_id, step, attempt, len(data), data, time.time()),
+                )
+            await _send(conn, writes)
+    except Exception as exc:
+        if NOT_DOING in str(exc):  # the check refused: nothing was written
+            return None
+        raise
+    if found is None:
+        return 0
+    row = await found.fetchone()
+    return int(row[0])
