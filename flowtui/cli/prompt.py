@@ -19,6 +19,7 @@ import sys
 from collections.abc import Callable, Iterator
 from typing import TextIO
 
+from flowtui.cli.hints import command
 from flowtui.cli.lineedit import EOF, AbovePrompt, PromptLine
 from flowtui.cli.visible import terminal_of, visible
 from flowtui.engine.events import Event, StepStatusChanged
@@ -156,7 +157,7 @@ class InlineApprover:
                 except _Withdrawn:
                     pass  # said when it was withdrawn (`_withdraw`)
                 except _GaveUp:
-                    self._say(f"{step} stays held: flowtui approve {run_id} {step}")
+                    self._say(f"{step} stays held: {command(f'approve {run_id} {step}')}")
                 except control.ControlError as exc:
                     self._say(f"not decided: {exc}")
 
@@ -173,7 +174,7 @@ class InlineApprover:
         try:
             held = await control.check_decision(self.store, run_id, step, self.user)
         except control.ApprovalNotTaken as exc:
-            self._say(f"{exc}; approve elsewhere: flowtui approve {run_id} {step}")
+            self._say(f"{exc}; approve elsewhere: {command(f'approve {run_id} {step}')}")
             return
         gate = await control.describe_gate(self.store, held)
         while True:
@@ -199,7 +200,7 @@ class InlineApprover:
             await control.decide(self.store, held, approve=False, comment=comment)
             self._say(f"rejecting {step} as {self.user}")
         else:
-            self._say(f"{step} stays held: flowtui approve {run_id} {step}")
+            self._say(f"{step} stays held: {command(f'approve {run_id} {step}')}")
 
     async def _inputs(
         self, fields: tuple[ApprovalInput, ...], hold: tuple[int, str]
