@@ -259,7 +259,7 @@ class Runner:
         if self._context.dispatcher is None:
             queues = sorted({s.runs_on for s in workflow.steps.values() if s.runs_on})
             if queues:
-                raise RunError(no_dispatcher_message(", ".join(queues)))
+                raise RunError(no_dispatcher_message(*queues))
         resolved = resolve_params(workflow, params or {})
         branch = await run_branch(workflow, resolved, branch)
         reused: dict[str, tuple[StepStatus, dict[str, str], str]] = {}
