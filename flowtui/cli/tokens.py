@@ -35,7 +35,7 @@ def add_token_parser(
     q = tsub.add_parser("list", help="the tokens: name, scope, created when and by whom")
     add_db(q)
     q = tsub.add_parser("revoke", help="revoke a token: requests with it get 401 at once")
-    q.add_argument("name")
+    q.add_argument("name", help="the token's name (flowtui token list)")
     add_db(q)
 
 
