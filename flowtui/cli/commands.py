@@ -877,14 +877,15 @@ def dashboard_folder(given: str | None) -> Path:
 
 
 def cmd_dashboard(args: argparse.Namespace) -> int:
+    from flowtui.cli.checkconfig import folder_refusal
     from flowtui.tui.config import load_config
 
     # the config file's folder and theme apply when none is given here; what it gets wrong
     # is shown in the dashboard, which starts with the defaults for it
     config = load_config()
     given = args.folder or (str(config.folder) if config.folder else None)
-    if not args.folder and config.folder and not config.folder.is_dir():
-        raise CliError(f"{config.folder} (folder in {config.path}) is not a folder")
+    if not args.folder and (refusal := folder_refusal(config)):  # as --check-config says
+        raise CliError(refusal)
     folder = dashboard_folder(given)
     # `flowtui web` starts it under textual-serve, whose driver writes to a pipe
     in_browser = os.environ.get("TEXTUAL_DRIVER", "").endswith(":WebDriver")
