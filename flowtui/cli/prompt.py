@@ -19,7 +19,6 @@ import sys
 from collections.abc import Callable, Iterator
 from typing import TextIO
 
-from flowtui.cli.hints import command
 from flowtui.cli.lineedit import EOF, AbovePrompt, PromptLine
 from flowtui.cli.visible import terminal_of, visible
 from flowtui.engine.events import Event, StepStatusChanged
@@ -56,9 +55,9 @@ class InlineApprover:
         self._asked: set[tuple[int, str]] = set()
         self._decode = codecs.getincrementaldecoder("utf-8")(errors="replace")
         self._asking: tuple[int, str] | None = None  # the hold a question waits on
+        self._ended = False  # Ctrl-D was typed: every later question gives up at once
         self._task: asyncio.Task[None] | None = None
         self._fd = sys.stdin.fileno()
-        self._ended = False  # Ctrl-D was typed: every later question gives up at once
         self.line = PromptLine(terminal_of(self.out), self._fd)  # the question and the typing
         # what wraps each question (`flowtui run` takes its live footer off the screen)
         self.around: Callable[[], contextlib.AbstractContextManager[None]] = contextlib.nullcontext
@@ -148,6 +147,7 @@ class InlineApprover:
 
     async def _ask_in_turn(self) -> None:
         from flowtui import control  # only when asking: `flowtui run` starts without it
+        from flowtui.cli.hints import command
 
         while True:
             run_id, step = await self._holds.get()
@@ -167,6 +167,7 @@ class InlineApprover:
 
     async def _offer(self, run_id: int, step: str) -> None:
         from flowtui import control  # only when asking: `flowtui run` starts without it
+        from flowtui.cli.hints import command
 
         await self.store.flush_writes()  # the hold is in the history before we read it
         # may this user approve it at all (an approver, not its starter when self-approval
