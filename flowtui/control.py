@@ -60,11 +60,12 @@ class NothingToRerun(ControlError):
     """A rerun from the failed steps of a run where no step failed or was left unrun.
 
     `reason` says so in neutral words; `phrased(how)` adds how the caller's user reruns
-    from the start instead (its str() names the dashboard's key and the CLI's option)."""
+    from the start instead: its str() names the dashboard's key, where it is shown as it
+    is; the CLI names its command with the run's id (and `--db`), the API its request."""
 
     def __init__(self, reason: str) -> None:
         self.reason = reason
-        super().__init__(self.phrased("F, or flowtui rerun --from-start"))
+        super().__init__(self.phrased("F"))
 
     def phrased(self, how: str) -> str:
         return f"{self.reason}; rerun it from the start instead ({how})"

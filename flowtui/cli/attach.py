@@ -15,6 +15,7 @@ import sys
 
 from flowtui.cli.commands import open_store, resolve_run
 from flowtui.cli.console import ConsoleReporter, Painter, render_summary, use_colour
+from flowtui.cli.hints import command
 from flowtui.engine.events import Event, RunStatusChanged, StepLog, StepStatusChanged
 from flowtui.engine.states import RunStatus, StepStatus
 from flowtui.store.runstore import RunStore
@@ -45,7 +46,7 @@ async def _attach(args: argparse.Namespace) -> int:
                 reporter.out = sys.stdout  # rich's stand-in, printing above the footer
             await _follow(store, run.id, reporter, detached)
         if detached.is_set():
-            print(f"detached from run {run.id}; it goes on (flowtui attach {run.id})")
+            print(f"detached from run {run.id}; it goes on ({command(f'attach {run.id}')})")
             return 130
         final = await store.get_run(run.id)
         assert final is not None

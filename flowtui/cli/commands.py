@@ -32,6 +32,7 @@ from flowtui.cli.console import (
     use_colour,
 )
 from flowtui.cli.detach import DetachError, announce_run_id, is_detached_child, start_detached
+from flowtui.cli.hints import command, use_history
 from flowtui.cli.prompt import InlineApprover, can_prompt
 from flowtui.cli.visible import same_filter
 from flowtui.engine.identity import current_user
@@ -117,7 +118,7 @@ def _say_interrupted(interrupted: Sequence[int]) -> None:
     for run_id in interrupted:
         print(
             f"flowtui: run {run_id} was left by a runner that died: marked interrupted "
-            f"(rerun it with: flowtui rerun {run_id})",
+            f"(rerun it with: {command(f'rerun {run_id}')})",
             file=sys.stderr,
         )
 
@@ -143,6 +144,7 @@ async def open_store(args: argparse.Namespace, *, read_only: bool = False) -> Ru
     from flowtui.runtime import open_history
 
     given = getattr(args, "db", None)
+    use_history(given)  # the hints printed from now on name it
     try:
         store, interrupted = await open_history(given, read_only=read_only)
     except StoreFullError as exc:
@@ -171,6 +173,7 @@ async def open_runtime(args: argparse.Namespace, options: RuntimeOptions) -> Run
     except ValueError as exc:
         raise CliError(str(exc)) from None
     options.db = getattr(args, "db", None)
+    use_history(options.db)  # the hints printed from now on name it
     try:
         runtime = await Runtime.open(options)
     except StoreFullError as exc:
@@ -240,6 +243,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise CliError(str(exc)) from None
     if args.detach and not is_detached_child():
+        use_history(getattr(args, "db", None))
         return _detach()
     user = current_user()
     # what is loaded by now (the imports, the workflow) lives as long as the run: frozen,
@@ -273,7 +277,7 @@ def _detach() -> int:
     print(run_id)
     print(
         f"run {run_id} goes on in the background (pid {pid}; output in {log})\n"
-        f"  follow it: flowtui attach {run_id}   logs: flowtui logs {run_id} -f",
+        f"  follow it: {command(f'attach {run_id}')}   logs: {command(f'logs {run_id} -f')}",
         file=sys.stderr,
     )
     return 0
@@ -346,8 +350,8 @@ def cmd_rerun(args: argparse.Namespace) -> int:
                 from_step=args.from_step,
                 by=await runtime.store.session_user() or user,
             )
-        except control.NothingToRerun as exc:
-            raise CliError(str(exc)) from None
+        except control.NothingToRerun as exc:  # said with the command that reruns it
+            raise CliError(exc.phrased(command(f"rerun {run.id} --from-start"))) from None
 
     return asyncio.run(_execute(args, dirs, start, []))
 
@@ -614,7 +618,7 @@ async def _history(args: argparse.Namespace) -> int:
         header, rows = tuple(header[i] for i in keep), [tuple(r[i] for i in keep) for r in rows]
         _print_table(header, rows)
         if len(runs) == args.limit:
-            print(f"(older: flowtui history {filter_words(args)}--before {runs[-1].id})")
+            print(f"(older: {command(f'history {filter_words(args)}--before {runs[-1].id}')})")
     finally:
         await store.close()
     return 0
@@ -878,14 +882,15 @@ def dashboard_folder(given: str | None) -> Path:
 
 
 def cmd_dashboard(args: argparse.Namespace) -> int:
+    from flowtui.cli.checkconfig import folder_refusal
     from flowtui.tui.config import load_config
 
     # the config file's folder and theme apply when none is given here; what it gets wrong
     # is shown in the dashboard, which starts with the defaults for it
     config = load_config()
     given = args.folder or (str(config.folder) if config.folder else None)
-    if not args.folder and config.folder and not config.folder.is_dir():
-        raise CliError(f"{config.folder} (folder in {config.path}) is not a folder")
+    if not args.folder and (refusal := folder_refusal(config)):  # as --check-config says
+        raise CliError(refusal)
     folder = dashboard_folder(given)
     # `flowtui web` starts it under textual-serve, whose driver writes to a pipe
     in_browser = os.environ.get("TEXTUAL_DRIVER", "").endswith(":WebDriver")

@@ -12,6 +12,7 @@ import time
 from collections.abc import Sequence
 from typing import TextIO
 
+from flowtui.cli.hints import command
 from flowtui.cli.links import hyperlink, links_enabled, run_url
 from flowtui.engine.events import (
     Event,
@@ -141,8 +142,8 @@ class ConsoleReporter:
             self._line(event.step, self.paint.status(status) + extra + msg, event.run_id)
             if event.status == StepStatus.HELD:
                 hint = (
-                    f"  approve: flowtui approve {event.run_id} {event.step}"
-                    f"   reject: flowtui reject {event.run_id} {event.step}"
+                    f"  approve: {command(f'approve {event.run_id} {event.step}')}"
+                    f"   reject: {command(f'reject {event.run_id} {event.step}')}"
                 )
                 self._line(event.step, self.paint(hint, "33"))
         elif isinstance(event, RunStatusChanged) and event.status in (

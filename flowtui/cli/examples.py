@@ -50,8 +50,8 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
         "flowtui shell last deploy                # $SHELL where deploy ran, with its environment",
         "flowtui shell 42 test -c 'env | grep ^STEPS_'",
     ),
-    "pause": ("flowtui pause nightly-backup", "flowtui pause workflows/backup.yaml"),
-    "resume": ("flowtui resume nightly-backup", "flowtui resume workflows/backup.yaml"),
+    "pause": ("flowtui pause scheduled-backup", "flowtui pause workflows/backup.yaml"),
+    "resume": ("flowtui resume scheduled-backup", "flowtui resume workflows/backup.yaml"),
     "cancel": ("flowtui cancel last", "flowtui cancel 42 --wait 30"),
     "serve": ("flowtui serve workflows/", "flowtui serve --port 9000 --no-webhooks"),
     "web": (
@@ -66,7 +66,7 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
         "flowtui db copy postgresql://flowtui@db:5432/flowtui backup.db",
     ),
     "inbox": ("flowtui inbox", "flowtui inbox --json | jq '.[].step'"),
-    "triggers": ("flowtui triggers", "flowtui triggers nightly-backup -n 50"),
+    "triggers": ("flowtui triggers", "flowtui triggers scheduled-backup -n 50"),
     "completion": (
         "source <(flowtui completion bash)",
         "flowtui completion zsh > ~/.zfunc/_flowtui",

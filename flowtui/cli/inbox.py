@@ -8,6 +8,7 @@ import time
 
 from flowtui import control
 from flowtui.cli.commands import _print_table, open_store
+from flowtui.cli.hints import command
 
 
 def cmd_inbox(args: argparse.Namespace) -> int:
@@ -29,5 +30,6 @@ async def _inbox(args: argparse.Namespace) -> int:
     mine = [i for i in items if i.may_decide]
     if mine:
         first = mine[0].held
-        print(f"(approve: flowtui approve {first.run.id} {first.name} [--input NAME=VALUE])")
+        shown = command(f"approve {first.run.id} {first.name}")
+        print(f"(approve: {shown} [--input NAME=VALUE])")
     return 0

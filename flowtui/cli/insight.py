@@ -12,6 +12,7 @@ from pathlib import Path
 
 from flowtui.cli.commands import CliError, open_store, resolve_run
 from flowtui.cli.console import shown
+from flowtui.cli.hints import command
 from flowtui.cli.junit import FAILED, LOG_LINES, junit_xml
 from flowtui.cli.timeline_text import timeline_lines
 from flowtui.engine.private import write_private
@@ -34,7 +35,7 @@ async def _show_insight(args: argparse.Namespace) -> int:
             # its running step would be a passing testcase, its pending ones skipped
             raise CliError(
                 f"run {run.id} has not ended ({run.status}): a JUnit report is written for an "
-                f"ended run only; wait for it (flowtui attach {run.id}) and ask again"
+                f"ended run only; wait for it ({command(f'attach {run.id}')}) and ask again"
             )
         steps = await store.get_steps(run.id)
         states = {s.name: shown(s, run) for s in steps}

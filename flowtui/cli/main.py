@@ -29,7 +29,7 @@ examples:
   flowtui history --json | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["status"])'
   flowtui rerun 42 --from-failed
   flowtui rerun 42 --from deploy --dry-run
-  flowtui pause nightly-backup
+  flowtui pause scheduled-backup
 """
 
 
@@ -205,7 +205,9 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     _add_dirs(p)
 
     p = sub.add_parser("validate", help="check workflow files; exit 1 on any error")
-    p.add_argument("paths", nargs="+", metavar="FILE|DIR")
+    p.add_argument(
+        "paths", nargs="+", metavar="FILE|DIR", help="workflow files, or folders of them"
+    )
     p.add_argument(
         "--json", action="store_true", help="print the graphs and problems as JSON (docs/json.md)"
     )
@@ -223,7 +225,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
 
     p = sub.add_parser("history", help="runs, newest first")
     p.add_argument("workflow", nargs="?", help="only this workflow")
-    p.add_argument("--limit", "-n", type=int, default=20)
+    p.add_argument("--limit", "-n", type=int, default=20, help="at most N runs (default 20)")
     p.add_argument("--before", type=int, metavar="RUN", help="runs older than this id (paging)")
     options.add_history_filters(p)
     _add_json(p, "the runs as a JSON array")
@@ -240,7 +242,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
 
     p = sub.add_parser("logs", help="print a run's logs")
     p.add_argument("run", help="run id, or 'last'")
-    p.add_argument("step", nargs="?")
+    p.add_argument("step", nargs="?", help="only this step's log (default: every step's)")
     p.add_argument("--follow", "-f", action="store_true", help="keep printing until the run ends")
     _add_raw(p)
     options.add_log_filters(p)
@@ -252,7 +254,9 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
         p.add_argument(
             "step", nargs="?", help="the held step (may be left out when only one is held)"
         )
-        p.add_argument("--comment", "-m", default="")
+        p.add_argument(
+            "--comment", "-m", default="", help="why: kept with the decision, shown with it"
+        )
         if verb == "approve":
             p.add_argument(
                 "--input",
@@ -280,8 +284,8 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     p.add_argument(
         "--dry-run", action="store_true", help="print what would run or be reused; start nothing"
     )
-    p.add_argument("--parallel", "-j", type=int, metavar="N")
-    p.add_argument("--quiet", "-q", action="store_true")
+    p.add_argument("--parallel", "-j", type=int, metavar="N", help="steps at once (default: CPUs)")
+    p.add_argument("--quiet", "-q", action="store_true", help="do not print step output")
     _add_raw(p)
     p.add_argument("--kill-grace", type=float, default=5.0, help=argparse.SUPPRESS)
     _add_log_limits(p)
@@ -366,7 +370,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
 
     p = sub.add_parser("triggers", help="what triggers did lately (fired, ignored, rejected)")
     p.add_argument("workflow", nargs="?", help="only this workflow")
-    p.add_argument("--limit", "-n", type=int, default=20)
+    p.add_argument("--limit", "-n", type=int, default=20, help="at most N events (default 20)")
     _add_json(p, "the trigger events as a JSON array")
     _add_db(p)
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import sys
 
+from flowtui.cli.hints import command
 from flowtui.engine.events import Event, StepStatusChanged
 from flowtui.engine.states import StepStatus
 from flowtui.notify import Notifier
@@ -25,7 +26,8 @@ class RunNotifier:
         ):
             self.send(
                 "flowtui: approval needed",
-                f"{event.step} of run {event.run_id} waits: flowtui approve {event.run_id}",
+                f"{event.step} of run {event.run_id} waits: "
+                + command(f"approve {event.run_id} {event.step}"),
             )
 
     def ended(self, workflow: str, run_id: int, status: str, message: str | None) -> None:

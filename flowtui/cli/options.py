@@ -121,7 +121,7 @@ def add_new_commands(
         description="Print a script that completes flowtui's commands, options, workflow "
         "names, run ids and held steps. Load it from your shell's start-up file.",
     )
-    p.add_argument("shell", choices=("bash", "zsh", "fish"))
+    p.add_argument("shell", choices=("bash", "zsh", "fish"), help="the shell it is for")
 
     p = sub.add_parser(
         "init",

@@ -70,6 +70,7 @@ def cmd_rerun_dry(args: argparse.Namespace) -> int:
 async def _dry_rerun(args: argparse.Namespace) -> int:
     from flowtui import control
     from flowtui.cli.commands import CliError, open_store, resolve_run
+    from flowtui.cli.hints import command
     from flowtui.engine.runner import RunError
 
     store = await open_store(args)
@@ -79,6 +80,8 @@ async def _dry_rerun(args: argparse.Namespace) -> int:
             run, plan = await control.preview_rerun(
                 store, run.id, from_failed=not args.from_start, from_step=args.from_step
             )
+        except control.NothingToRerun as exc:  # said with the command that reruns it
+            raise CliError(exc.phrased(command(f"rerun {run.id} --from-start"))) from None
         except (RunError, control.ControlError) as exc:
             raise CliError(str(exc)) from None
     finally:

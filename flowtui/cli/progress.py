@@ -26,6 +26,7 @@ from rich.progress_bar import ProgressBar
 from rich.table import Table
 from rich.text import Text
 
+from flowtui.cli.hints import command
 from flowtui.cli.visible import terminal_of
 from flowtui.engine.records import RunRecord, StepRecord
 from flowtui.engine.states import RunStatus, StepStatus
@@ -86,7 +87,7 @@ def render_footer(snap: Snapshot) -> RenderableType:
             parts.append(
                 Text(
                     f"{GLYPHS['held']} {step.name} waits: "
-                    f"flowtui approve {run.id} {step.name}   (or reject)",
+                    f"{command(f'approve {run.id} {step.name}')}   (or reject)",
                     style="yellow",
                 )
             )

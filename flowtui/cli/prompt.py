@@ -22,17 +22,22 @@ from typing import TYPE_CHECKING, TextIO
 from flowtui.cli.visible import terminal_of, visible
 from flowtui.engine.events import Event, StepStatusChanged
 from flowtui.engine.states import StepStatus
-from flowtui.model.approval import ApprovalInput
+from flowtui.model.approval import ApprovalInput, check_answer
 from flowtui.store.runstore import RunStore
 
 if TYPE_CHECKING:  # imported once a terminal is asked (not by `flowtui run | cat`, #18)
     from flowtui.cli.lineedit import PromptLine
 
 WITHDRAWN = "\0withdrawn"  # in the answers' queue: the step was decided elsewhere
+ENDED = "\0ended"  # in the answers' queue: end of input (Ctrl-D), nobody will answer
 
 
 class _Withdrawn(Exception):
     pass
+
+
+class _GaveUp(Exception):
+    """Input ended (Ctrl-D): the step stays held for someone else."""
 
 
 def can_prompt() -> bool:
@@ -52,6 +57,7 @@ class InlineApprover:
         self._asked: set[tuple[int, str]] = set()
         self._decode = codecs.getincrementaldecoder("utf-8")(errors="replace")
         self._asking: tuple[int, str] | None = None  # the hold a question waits on
+        self._ended = False  # Ctrl-D was typed: every later question gives up at once
         self._task: asyncio.Task[None] | None = None
         from flowtui.cli.lineedit import PromptLine
 
@@ -126,11 +132,13 @@ class InlineApprover:
         for line in typed:
             if line is EOF:  # end of input (Ctrl-D): nobody will answer
                 asyncio.get_running_loop().remove_reader(self._fd)
-                self._lines.put_nowait("")
+                self._lines.put_nowait(ENDED)
                 return
             self._lines.put_nowait(line)
 
     async def _ask(self, question: str, hold: tuple[int, str]) -> str:
+        if self._ended:
+            raise _GaveUp
         self.out.flush()
         self.line.show(visible(question))  # its words come from the workflow file
         self._asking = hold
@@ -140,10 +148,15 @@ class InlineApprover:
             self._asking = None
         if line == WITHDRAWN:
             raise _Withdrawn
+        if line == ENDED:
+            self._ended = True
+            self.line.withdraw()
+            raise _GaveUp
         return line.strip()
 
     async def _ask_in_turn(self) -> None:
         from flowtui import control  # only when asking: `flowtui run` starts without it
+        from flowtui.cli.hints import command
 
         while True:
             run_id, step = await self._holds.get()
@@ -152,6 +165,8 @@ class InlineApprover:
                     await self._offer(run_id, step)
                 except _Withdrawn:
                     pass  # said when it was withdrawn (`_withdraw`)
+                except _GaveUp:
+                    self._say(f"{step} stays held: {command(f'approve {run_id} {step}')}")
                 except control.ControlError as exc:
                     self._say(f"not decided: {exc}")
 
@@ -161,6 +176,7 @@ class InlineApprover:
 
     async def _offer(self, run_id: int, step: str) -> None:
         from flowtui import control  # only when asking: `flowtui run` starts without it
+        from flowtui.cli.hints import command
 
         await self.store.flush_writes()  # the hold is in the history before we read it
         # may this user approve it at all (an approver, not its starter when self-approval
@@ -168,7 +184,7 @@ class InlineApprover:
         try:
             held = await control.check_decision(self.store, run_id, step, self.user)
         except control.ApprovalNotTaken as exc:
-            self._say(f"{exc}; approve elsewhere: flowtui approve {run_id} {step}")
+            self._say(f"{exc}; approve elsewhere: {command(f'approve {run_id} {step}')}")
             return
         gate = await control.describe_gate(self.store, held)
         while True:
@@ -194,16 +210,26 @@ class InlineApprover:
             await control.decide(self.store, held, approve=False, comment=comment)
             self._say(f"rejecting {step} as {self.user}")
         else:
-            self._say(f"{step} stays held: flowtui approve {run_id} {step}")
+            self._say(f"{step} stays held: {command(f'approve {run_id} {step}')}")
 
     async def _inputs(
         self, fields: tuple[ApprovalInput, ...], hold: tuple[int, str]
     ) -> dict[str, str]:
+        """Each field asked in turn and judged as it is answered (`check_answer`, as the
+        dashboard's dialog and `flowtui approve --input` judge it): an answer that cannot be
+        taken is said, and the same field asked again; Ctrl-D leaves the step held."""
         given: dict[str, str] = {}
         for field in fields:
             hint = f" [{field.default}]" if field.default is not None else ""
             about = f" — {field.description}" if field.description else ""
-            value = await self._ask(f"  {field.describe()}{about}{hint} > ", hold)
-            if value:
-                given[field.name] = value
+            while True:
+                value = await self._ask(f"  {field.describe()}{about}{hint} > ", hold)
+                try:
+                    check_answer(field, value)
+                except ValueError as exc:
+                    self._say(f"  {exc}: answer again (Ctrl-D: leave {hold[1]} held)")
+                    continue
+                if value:
+                    given[field.name] = value
+                break
         return given

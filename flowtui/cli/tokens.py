@@ -35,7 +35,7 @@ def add_token_parser(
     q = tsub.add_parser("list", help="the tokens: name, scope, created when and by whom")
     add_db(q)
     q = tsub.add_parser("revoke", help="revoke a token: requests with it get 401 at once")
-    q.add_argument("name")
+    q.add_argument("name", help="the token's name (flowtui token list)")
     add_db(q)
 
 
@@ -47,6 +47,7 @@ async def _token(args: argparse.Namespace) -> int:
     import sys
 
     from flowtui.cli.commands import CliError, open_store
+    from flowtui.cli.hints import command
     from flowtui.engine.identity import current_user
     from flowtui.store.tokens import TokenError, TokenStore
     from flowtui.timefmt import fmt_clock
@@ -68,14 +69,14 @@ async def _token(args: argparse.Namespace) -> int:
         elif args.token_command == "list":
             found = await tokens.list()
             if not found:
-                print("no tokens (flowtui token create NAME --scope read|run|approve|admin)")
+                print(f"no tokens ({command('token create NAME --scope read|run|approve|admin')})")
             for t in found:
                 print(
                     f"{t.name:<24} {t.scope:<8} created {fmt_clock(t.created_at)} by {t.created_by}"
                 )
         else:
             if not await tokens.revoke(args.name):
-                raise CliError(f"no token named {args.name!r} (flowtui token list)")
+                raise CliError(f"no token named {args.name!r} ({command('token list')})")
             print(f"revoked token {args.name}")
     finally:
         await store.close()

@@ -762,6 +762,21 @@ class RunExecution:
             step.name, final, attempt=1, message=f"{child_wf.name} run {handle.run_id} {status}"
         )
 
+    async def _timed_out(self, step: Step) -> str:
+        """Why the attempt ran out of time: a `runs_on` step no worker took says so."""
+        limit = fmt_limit(step.timeout or 0)
+        if step.runs_on is not None:
+            taken = True  # unknown (the history unreadable): the plain words
+            with contextlib.suppress(Exception):
+                records = await self.context.ledger.get_steps(self.run_id)
+                # a worker that takes it says so first: the step is "on worker NAME"
+                taken = any(
+                    r.name == step.name and r.message.startswith("on worker ") for r in records
+                )
+            if not taken:
+                return f"no worker on queue {step.runs_on} took it within {limit}"
+        return f"timed out after {limit}"
+
     async def _run_executor(self, step: Step) -> None:
         executor: StepExecutor
         if step.runs_on is None:
@@ -824,10 +839,7 @@ class RunExecution:
                 try:
                     result = await asyncio.wait_for(executor.execute(ctx), timeout=step.timeout)
                 except TimeoutError:
-                    result = StepResult(
-                        StepStatus.TIMED_OUT,
-                        message=f"timed out after {fmt_limit(step.timeout or 0)}",
-                    )
+                    result = StepResult(StepStatus.TIMED_OUT, message=await self._timed_out(step))
                     self.log(step.name, attempt, "system", result.message)
                 if handing:
                     result = await self._give_workspace(step.name, attempt, result)

@@ -144,10 +144,11 @@ class WorkerLost(RemoteError):
 ECHO_SECONDS = 0.5  # how often a waiting runner passes a remote step's new lines on
 
 
-def no_dispatcher_message(queue: str) -> str:
+def no_dispatcher_message(*queues: str) -> str:
+    flags = " ".join(f"--queue {q}" for q in queues)  # as `flowtui worker` takes them
     return (
-        f"runs_on: {queue} needs team mode: a PostgreSQL history (--db postgresql://…) and "
-        f"a `flowtui worker --queue {queue}` on it"
+        f"runs_on: {', '.join(queues)} needs team mode: a PostgreSQL history "
+        f"(--db postgresql://…) and a `flowtui worker {flags}` on it"
     )
 
 

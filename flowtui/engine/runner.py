@@ -266,7 +266,7 @@ class Runner:
             if queues:
                 from flowtui.engine.remote import no_dispatcher_message
 
-                raise RunError(no_dispatcher_message(", ".join(queues)))
+                raise RunError(no_dispatcher_message(*queues))
         resolved = resolve_params(workflow, params or {})
         branch = await run_branch(workflow, resolved, branch)
         reused: dict[str, tuple[StepStatus, dict[str, str], str]] = {}

@@ -93,10 +93,28 @@ def normalize(field: ApprovalInput, text: str) -> str:
     return text
 
 
+def check_answer(field: ApprovalInput, text: str | None) -> str:
+    """One field's answer as its output, or ValueError saying why it cannot be taken.
+
+    No answer (None, or only blanks) is the field's default, else "" (false for a boolean)
+    when it is optional; a required field without a default must be answered.  The one
+    judge of a single answer: `check_answers` (a whole form: `flowtui approve --input`,
+    the dashboard's dialog) and the terminal's question per field both ask it.
+    """
+    if text is None or not text.strip():
+        if field.default is not None:
+            return field.default
+        if field.required:
+            raise ValueError(f"missing required input {field.describe()}")
+        return "false" if field.type == "boolean" else ""
+    return normalize(field, text)
+
+
 def check_answers(inputs: Sequence[ApprovalInput], given: Mapping[str, str]) -> dict[str, str]:
     """The answers as outputs: each input's value, its default, or "" (false for a boolean)
-    when it is optional and not given.  Raises InputsRefused naming every problem: an
-    unknown name, a value of the wrong type, a required input missing."""
+    when it is optional and not given (`check_answer` judges each).  Raises InputsRefused
+    naming every problem: an unknown name, a value of the wrong type, a required input
+    missing."""
     problems: list[str] = []
     known = {f.name: f for f in inputs}
     for name in given:
@@ -105,17 +123,10 @@ def check_answers(inputs: Sequence[ApprovalInput], given: Mapping[str, str]) -> 
             problems.append(f"unknown input {name!r} ({hint})")
     answers: dict[str, str] = {}
     for field in inputs:
-        if field.name in given:
-            try:
-                answers[field.name] = normalize(field, given[field.name])
-            except ValueError as exc:
-                problems.append(str(exc))
-        elif field.default is not None:
-            answers[field.name] = field.default
-        elif field.required:
-            problems.append(f"missing required input {field.describe()}")
-        else:
-            answers[field.name] = "false" if field.type == "boolean" else ""
+        try:
+            answers[field.name] = check_answer(field, given.get(field.name))
+        except ValueError as exc:
+            problems.append(str(exc))
     if problems:
         raise InputsRefused(problems)
     return answers

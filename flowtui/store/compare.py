@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from flowtui.engine.records import RunRecord, StepRecord
 from flowtui.engine.states import RunStatus
+from flowtui.glyphs import shown_status, status_label
 from flowtui.store.usual import figure, pace
 
 if TYPE_CHECKING:
@@ -23,7 +24,7 @@ class StepDelta:
     """One step in both runs (either side None when the step is in only one of them)."""
 
     name: str
-    status: str | None
+    status: str | None  # as `show` shows it (`flowtui.glyphs.shown_status`): not_run, …
     other_status: str | None
     duration: float | None
     other_duration: float | None
@@ -75,10 +76,9 @@ class Comparison:
                     f"  {title}: {d.name}  {figure(d.duration)}, was {figure(d.other_duration)}"
                 )
         for d in self.status_changed:
-            out.append(
-                f"  Status: {d.name}  {d.status or '(not in this run)'}, "
-                f"was {d.other_status or '(not in that run)'}"
-            )
+            now = status_label(d.status) if d.status else "(not in this run)"
+            was = status_label(d.other_status) if d.other_status else "(not in that run)"
+            out.append(f"  Status: {d.name}  {now}, was {was}")
         for change in self.outputs:
             before = change.before or "(none)"  # absent or empty: never a blank
             after = change.after or "(none)"
@@ -112,6 +112,19 @@ class Comparison:
         }
 
 
+def _shown(step: StepRecord | None, run: RunRecord) -> str | None:
+    """The step's status in the words `show` and the graph use for it (a step a finished
+    run never reached is `not_run`, not `pending`); None: not in that run."""
+    if step is None:
+        return None
+    return shown_status(
+        str(step.status),
+        run_final=run.status.is_final,
+        allowed=step.name in run.allowed_failures,
+        left_out=step.name in run.left_out,
+    )
+
+
 def compare(
     run: RunRecord,
     steps: Sequence[StepRecord],
@@ -130,8 +143,8 @@ def compare(
         deltas.append(
             StepDelta(
                 name,
-                str(a.status) if a else None,
-                str(b.status) if b else None,
+                _shown(a, run),
+                _shown(b, other),
                 a.duration if a and a.reused_from is None else None,
                 b.duration if b and b.reused_from is None else None,
             )

@@ -102,7 +102,7 @@ def test_history_filters(cli: Cli, tmp_path: Path) -> None:
     assert runs("--until", "2000-01-01") == []
     assert runs("--since", "2000-01-01T00:00") == ["3", "2", "1"]
     paged = cli("history", "--status", "succeeded", "-n", "1")
-    assert "(older: flowtui history --status succeeded --before 3)" in paged.stdout
+    assert f"(older: flowtui history --status succeeded --before 3 --db {cli.db})" in paged.stdout
     wrong = cli("history", "--since", "yesterday")
     assert wrong.returncode == 1
     assert "--since 'yesterday': expected a duration" in wrong.stderr

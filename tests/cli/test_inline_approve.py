@@ -66,28 +66,52 @@ class Terminal:
 
 
 def test_run_in_a_terminal_approves_at_the_hold(cli: Cli, tmp_path: Path) -> None:
+    """Each input is judged as it is answered: an answer that cannot be taken is said with
+    its reason and the same field asked again, so no answer lands in the next field."""
+    (tmp_path / "ship.yaml").write_text(SHIP)
+    term = Terminal(cli, "run", "ship.yaml")
+    version = "version (string, required) — the version to ship >"
+    target = "target (one of staging, production) [staging] >"
+    dry = "dry (boolean) [false] >"
+    try:
+        term.expect("approve approve now as")
+        term.type("y")
+        term.expect(version)
+        term.type("")  # a required input left out: refused, and asked again
+        term.expect("missing required input version (string, required): answer again")
+        term.expect(version)
+        assert cli.step_status(1, "approve") == "held"
+        term.type("1.5.0")
+        term.expect(target)
+        term.type("prod")
+        term.expect("target must be one of staging, production, got 'prod': answer again")
+        term.expect(target)
+        term.type("production")
+        term.expect(dry)
+        term.type("maybe")
+        term.expect("dry must be true or false, got 'maybe': answer again")
+        term.expect(dry)
+        term.type("yes")
+        term.expect("version=1.5.0 target=production dry=true")
+        term.expect("Status: succeeded")
+    finally:
+        code = term.close()
+    assert code == 0
+    assert "not approved" not in term.seen
+
+
+def test_ctrl_d_at_an_input_leaves_the_step_held(cli: Cli, tmp_path: Path) -> None:
     (tmp_path / "ship.yaml").write_text(SHIP)
     term = Terminal(cli, "run", "ship.yaml")
     try:
         term.expect("approve approve now as")
         term.type("y")
-        term.expect("version (string, required) — the version to ship >")
-        term.type("")  # a required input left out: refused, and asked again
-        term.expect("target (one of staging, production) [staging] >")
-        term.type("")
-        term.expect("dry (boolean) [false] >")
-        term.type("")
-        term.expect("not approved: not approving approve: missing required input version")
-        assert cli.step_status(1, "approve") == "held"
-        term.expect("approve approve now as")
-        term.type("yes")
         term.expect("version (string, required)")
-        term.type("1.4.2")
-        term.expect("target")
-        term.type("production")
-        term.expect("dry")
-        term.type("")
-        term.expect("version=1.4.2 target=production dry=false")
+        os.write(term.master, b"\x04")  # Ctrl-D: nobody here will answer
+        term.expect("approve stays held: flowtui approve 1 approve")
+        assert cli.step_status(1, "approve") == "held"
+        assert cli("approve", "1", "--input", "version=2").returncode == 0
+        term.expect("version=2 target=staging dry=false")
         term.expect("Status: succeeded")
     finally:
         code = term.close()

@@ -67,6 +67,10 @@ def test_compare_with_the_last_green_run(history: Cli) -> None:
     assert "Slower: left  2.5 s, was 0.2 s" in out
     assert "Faster: right  1.0 s, was 4.0 s" in out
     assert "Status: right  failed, was succeeded" in out
+    # one word for one state: `last` was never reached, as `show` and the graph say it
+    assert "Status: last  not run, was succeeded" in out
+    assert "pending" not in out
+    assert re.search(r"last +○ not run", history("show", "2").stdout)
     assert "Output: prep.version  1 → 2" in out
     # no green run before run 1: said, with what to do
     first = history("show", "1", "--compare")
@@ -85,6 +89,7 @@ def test_compare_json_matches_the_doc(history: Cli) -> None:
     assert set(doc["outputs"][0]) == set(real["outputs"][0])
     paces = {s["name"]: s["pace"] for s in real["steps"]}
     assert paces == {"prep": None, "left": "slower", "right": "faster", "last": None}
+    assert {s["name"]: s["status"] for s in real["steps"]}["last"] == "not_run"
     assert real["outputs"] == [{"step": "prep", "key": "version", "before": "1", "after": "2"}]
 
 

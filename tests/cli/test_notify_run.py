@@ -3,6 +3,7 @@ notification when the gate is held and when the run ends; in a pipe nothing is w
 
 from __future__ import annotations
 
+import re
 import textwrap
 from pathlib import Path
 
@@ -26,7 +27,12 @@ def test_run_notify_on_a_terminal_only(cli: Cli, tmp_path: Path) -> None:
     cli.env["FLOWTUI_NOTIFY"] = "osc9"  # as iTerm2, kitty or Windows Terminal get it
 
     term = Terminal(cli, "run", str(wf), "--notify")
-    term.wait_for(r"\x1b\]9;flowtui: approval needed: gate of run 1 waits: flowtui approve 1\x07")
+    # the command as it works in another terminal: the step and the history named
+    term.wait_for(
+        r"\x1b\]9;flowtui: approval needed: gate of run 1 waits: flowtui approve 1 gate "
+        + re.escape(f"--db {cli.db}")
+        + r"\x07"
+    )
     term.wait_for(r"approve gate now as \S+\?")
     term.type_line("y")
     term.wait_for(r"\x1b\]9;flowtui: run failed: gated run 1 failed: apply failed[^\x07]*\x07")

@@ -146,9 +146,10 @@ def test_production_deploy_wiring() -> None:
     steps = workflow.steps
     assert steps["approve"].type == "approval"
     assert steps["approve"].spec["approvers"] == []
-    assert set(steps["verify"].requires) == {"apply_us", "apply_eu", "api"}
+    assert steps["verify"].requires == ("api",)
     assert steps["verify"].type == "http" and steps["verify"].retries == 3
-    assert steps["api"].requires == ("approve",)
+    # the mock API comes up after the applies: a rerun that applies again starts it again
+    assert set(steps["api"].requires) == {"apply_us", "apply_eu"}
     assert steps["shutdown_api"].requires == ("notify",)
     # no fixed port (two demos on one machine would collide): the mock API's output says it
     assert "API_PORT" not in workflow.env
@@ -239,7 +240,8 @@ def wait_until(predicate: Callable[[], bool], timeout: float) -> None:
 def test_production_deploy_runs_once_approved(tmp_path: Path) -> None:
     """Two demos at once on one machine (two people, two histories), at --parallel 4 and 1:
     each mock API listens on a port of its own and serves in the background, holding no
-    slot."""
+    slot.  Then the README's rerun from apply_us, previewed and run, succeeds: the first
+    run stopped its mock API, and the rerun starts one again."""
     demos = {parallel: tmp_path / f"p{parallel}" for parallel in ("4", "1")}
     runs: dict[str, subprocess.Popen[str]] = {}
     try:
@@ -291,19 +293,27 @@ def test_production_deploy_runs_once_approved(tmp_path: Path) -> None:
     assert len(ports) == 2
     for port in ports:
         wait_until(partial(port_is_free, port), timeout=5)  # the servers are gone
+    _rerun_from_apply_us(demos["1"])
 
 
-@pytest.mark.timeout(2 * RUN_TIMEOUT + 10)
-def test_environment_promotion_moves_one_release_from_dev_to_test(tmp_path: Path) -> None:
-    db = tmp_path / "x.db"
-    where = ("--dir", str(SAMPLES), "--db", str(db), "-q")
-    built = flowtui(
-        "run", "environment-promotion", "--env", "dev", "-p", "version=1.5.0", *where, cwd=tmp_path
-    )
-    assert built.returncode == 0, explain(built)
-    promoted = flowtui("promote", "environment-promotion", "--to", "test", *where, cwd=tmp_path)
-    assert promoted.returncode == 0, explain(promoted)
-    assert "promote environment-promotion: dev → test" in promoted.stderr
-    assert "deploy 1.5.0 to test at http://test.app.internal" in promoted.stdout
-    rows = query(db, "SELECT environment, trigger, parent_run_id FROM runs ORDER BY id")
-    assert rows == [("dev", "manual", None), ("test", "promote", 1)]
+def _rerun_from_apply_us(folder: Path) -> None:
+    db = folder / "x.db"
+    run_id, _ = last_run(db)
+    rerun = ("rerun", str(run_id), "--from", "apply_us", "--db", str(db))
+    again = flowtui(*rerun, "-q", cwd=folder)
+    assert again.returncode == 0, explain(again)
+    rerun_id, status = last_run(db)
+    assert rerun_id == run_id + 1 and status == OK
+    states = {step: state for step, (state, _) in step_states(db, rerun_id).items()}
+    assert states == {
+        **dict.fromkeys(("plan", "approve", "apply_eu"), "reused"),
+        **dict.fromkeys(("apply_us", "api", "verify", "notify", "shutdown_api"), OK),
+    }
+    # the preview says so, as the README shows it
+    preview = flowtui(*rerun, "--dry-run", cwd=folder)
+    assert preview.returncode == 0, explain(preview)
+    readme = (SAMPLES.parent / "README.md").read_text()
+    shown = readme.split("$ flowtui rerun 42 --from apply_us --dry-run\n", 1)[1]
+    shown = shown.split("nothing started (--dry-run)\n", 1)[0].replace("42", str(run_id))
+    assert preview.stdout == f"{shown}nothing started (--dry-run)\n"
+    assert "  run    api           depends on apply_us\n" in preview.stdout

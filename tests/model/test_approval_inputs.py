@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from flowtui.model.approval import InputsRefused, check_answers, gate_rules
+from flowtui.model.approval import InputsRefused, check_answer, check_answers, gate_rules
 from flowtui.model.loader import load_workflow_text
 from tests.model.model_helpers import line_of, only_problem, with_steps
 
@@ -57,6 +57,22 @@ def test_answers_refused_name_every_problem() -> None:
         "target must be one of staging, production, got 'prod'",
         "replicas must be a number, got 'many'",
     ]
+
+
+def test_each_answer_is_judged_alone_and_blank_is_no_answer() -> None:
+    """`check_answer`, the judge the terminal's per-field questions and the whole-form
+    check share: a blank answer is the default, or refused for a required field."""
+    rules = gate_rules(load_workflow_text(with_steps(GATE)).steps["approve"].spec)
+    fields = {f.name: f for f in rules.inputs}
+    with pytest.raises(ValueError, match=r"^missing required input version \(string, required\)$"):
+        check_answer(fields["version"], "  ")
+    assert check_answer(fields["target"], "") == "staging"
+    assert check_answer(fields["replicas"], None) == ""
+    with pytest.raises(ValueError, match="replicas must be a number, got 'x'"):
+        check_answer(fields["replicas"], "x")
+    # `--input version=` gives nothing: the required field is still missing
+    with pytest.raises(InputsRefused, match="missing required input version"):
+        check_answers(rules.inputs, {"version": ""})
 
 
 def test_unknown_input_type_is_reported_at_its_line() -> None:
