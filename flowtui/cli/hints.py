@@ -33,13 +33,17 @@ def db_words(given: str | Path | None) -> str:
         return ""
     from flowtui.store.backends import resolve_target
     from flowtui.store.db import StoreError
-    from flowtui.store.pg import redact
 
     try:
         target = resolve_target(raw)
     except StoreError:
         return ""
-    shown = str(target.absolute()) if isinstance(target, Path) else redact(target)
+    if isinstance(target, Path):
+        shown = str(target.absolute())
+    else:  # a PostgreSQL URL: only then the driver's module (a SQLite run starts without it)
+        from flowtui.store.pg import redact
+
+        shown = redact(target)
     return f" --db {shlex.quote(shown)}"
 
 
