@@ -15,7 +15,7 @@ import gc
 from collections.abc import Iterable
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from textual import work
 from textual.app import ComposeResult, SystemCommand
@@ -290,12 +290,12 @@ class FlowApp(CommandModeMixin, FileActionsMixin, BuilderActionsMixin, Environme
     # -- layout ----------------------------------------------------------------------
     def compose(self) -> ComposeResult:
         yield Header()
-        yield Static("", id="banner")
+        yield Static("", id="banner", markup=False)  # file errors: user text
         with Horizontal(id="main"):
             with Vertical(id="left"):
                 yield Input(placeholder="filter workflows…", id="filter")
                 yield WorkflowList(id="workflows")
-                yield Static("", id="workflow-error")
+                yield Static("", id="workflow-error", markup=False)
             with Vertical(id="right"):
                 yield Static("", id="run-header")
                 with TabbedContent(initial="dag", id="tabs"):
@@ -383,7 +383,7 @@ class FlowApp(CommandModeMixin, FileActionsMixin, BuilderActionsMixin, Environme
         note = (
             f"disk full: {self.read_only_history.location} — read only until there is space again"
         )
-        await self.mount(Static(note, id="read-only"), after="#banner")
+        await self.mount(Static(note, id="read-only", markup=False), after="#banner")
         return True
 
     def _apply_themes(self) -> None:
@@ -436,6 +436,11 @@ class FlowApp(CommandModeMixin, FileActionsMixin, BuilderActionsMixin, Environme
             )
         except OSError as exc:
             self.notify(str(exc), title="triggers not started", severity="error", timeout=10)
+
+    def notify(self, message: str, *, markup: bool = False, **options: Any) -> None:
+        """A toast: its text is often user text (error messages, names, comments), never
+        read as markup (a `[` in it would end the app in the middle of a redraw)."""
+        super().notify(message, markup=False, **options)
 
     def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
         for command in super().get_system_commands(screen):

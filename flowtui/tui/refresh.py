@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from rich.markup import escape
 from textual.app import App
 from textual.css.query import NoMatches
 from textual.widget import Widget
@@ -31,6 +30,7 @@ from flowtui.timefmt import fmt_duration
 from flowtui.tui.glyphs import glyph, status_style
 from flowtui.tui.linked import LinkedRun, take_linked
 from flowtui.tui.log_pages import LOG_TAIL, StoreLogPages
+from flowtui.tui.markup import escape
 from flowtui.tui.view import (
     build_detail,
     build_timeline_rows,
@@ -500,7 +500,9 @@ class RefreshMixin(App[None]):
             duration = run.duration  # the time so far while it runs
             held = [s.name for s in steps if s.status == StepStatus.HELD]
             if held:
-                parts.append(f"[{status_style('held', theme)}]⏸ waiting: {', '.join(held)}[/]")
+                parts.append(
+                    f"[{status_style('held', theme)}]⏸ waiting: {escape(', '.join(held))}[/]"
+                )
             usual = self._usual.get(run.id, {})
             notes = usual_notes(run, steps, usual, status_style("held", theme) or "bold")
             if not run.status.is_final:  # ETA, slow steps: up front, where a narrow pane shows them
@@ -512,7 +514,7 @@ class RefreshMixin(App[None]):
             if run.status.is_final:
                 parts.extend(notes)
             trigger = run.trigger + (f" ({run.triggered_by})" if run.triggered_by else "")
-            parts.append(f"by {trigger}")
+            parts.append(f"by {escape(trigger)}")
             if run.parent_run_id:
                 parts.append(f"rerun of #{run.parent_run_id}")
             if run.message and run.status.is_final and run.status != RunStatus.SUCCEEDED:
