@@ -46,6 +46,8 @@ from flowtui.tui.files import FileActionsMixin
 from flowtui.tui.keys import binding_ids, describe, help_sections
 from flowtui.tui.linked import LinkedRun
 from flowtui.tui.notify import tell
+from flowtui.tui.palette import panel_commands
+from flowtui.tui.refresh import TAB_VIEWS
 from flowtui.tui.screens.builder import BuilderScreen
 from flowtui.tui.screens.dialogs import HelpScreen
 from flowtui.tui.themes import DEFAULT_THEME, load_themes
@@ -455,6 +457,8 @@ class FlowApp(CommandModeMixin, FileActionsMixin, BuilderActionsMixin, Environme
             more = f" · {key.text}" if key.text != key.title else ""
             help_text = f"key {key.keys}{more}"
             yield SystemCommand(key.title, help_text, partial(self.run_action, key.action))
+        if isinstance(screen, DashboardScreen):  # each panel's keys (the logs' wrap, …)
+            yield from panel_commands(self, PANELS, TAB_VIEWS, self.keymap)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if self.builder_has_keys(action):

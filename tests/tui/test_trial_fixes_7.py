@@ -6,12 +6,15 @@ from __future__ import annotations
 from pathlib import Path
 
 from textual.content import Content
-from textual.widgets import DataTable, Static
+from textual.widgets import DataTable, Static, TabbedContent
 
 from flowtui.tui.app import FlowApp
 from flowtui.tui.markup import cells, escape
 from flowtui.tui.screens.dialogs import ConfirmScreen
-from tests.tui.test_app import Notes, header, select, write
+from flowtui.tui.widgets.log_lines import LogLines
+from flowtui.tui.widgets.log_view import LogView
+from flowtui.tui.widgets.workflow_list import WorkflowList
+from tests.tui.test_app import Notes, header, run_status, select, until, write
 
 WIDE = (120, 40)
 SMALL = (80, 24)
@@ -83,3 +86,57 @@ async def test_an_error_text_with_brackets_never_ends_the_app(tmp_path: Path) ->
         table.add_row(*cells(("[/dim] [/]",)))
         await pilot.pause()
         assert app.is_running
+
+
+LONG = """\
+name: talk
+steps:
+  say:
+    run: |
+      for i in 1 2 3; do
+        echo "line $i: the quick brown fox jumps over the lazy dog and runs past the edge END$i"
+      done
+"""
+
+
+async def test_the_logs_keys_the_help_lists_work_on_the_logs_tab(tmp_path: Path) -> None:
+    folder = tmp_path / "workflows"
+    folder.mkdir()
+    write(folder, "talk.yaml", LONG)
+    write(folder, "other.yaml", "name: other\nsteps:\n  a: {run: 'true'}\n")
+    app = FlowApp(folder, db_path=tmp_path / "h.db", watch=False)
+    async with app.run_test(size=SMALL) as pilot:
+        await app.ready.wait()
+        await select(pilot, app, "talk")
+        await pilot.press("r")
+        await until(pilot, lambda: run_status(app, 1) == "succeeded")
+        await pilot.press("g", "l")
+        logs = app.query_one(LogView)
+        lines = app.query_one(LogLines)
+        await until(pilot, lambda: lines.row_total >= 3)
+        tabs = app.query_one(TabbedContent)
+        # cut lines say so, and → scrolls sideways
+        width = lines.scrollable_content_region.width
+        assert lines.render_line(0).text.endswith("…")
+        await pilot.press("right", "right")
+        assert lines.scroll_x > 0
+        assert lines.render_line(0).text.startswith("…")
+        await pilot.press("w")
+        assert logs.wrap
+        await until(pilot, lambda: lines.row_total > 3)  # a long line takes more rows
+        assert "END1" in "".join(lines.render_line(y).text for y in range(lines.row_total))
+        assert width > 0
+        await pilot.press("t")
+        assert logs.timestamps and tabs.active == "logs"
+        # after another tab and back, the keys still reach the log, not the list
+        await pilot.press("g", "l")
+        cursor = app.query_one(WorkflowList).cursor_row
+        await pilot.press("t", "j")
+        assert not logs.timestamps and tabs.active == "logs"
+        assert app.query_one(WorkflowList).cursor_row == cursor
+        # the palette finds a panel's keys by name, and runs them on the panel
+        commands = {c.title: c for c in app.get_system_commands(app.screen)}
+        assert "Wrap (Logs)" in commands and "Times (Logs)" in commands
+        await pilot.press("g")
+        await commands["Wrap (Logs)"].callback()
+        assert tabs.active == "logs" and not logs.wrap
