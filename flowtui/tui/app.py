@@ -295,7 +295,8 @@ class FlowApp(CommandModeMixin, FileActionsMixin, BuilderActionsMixin, Environme
         yield Static("", id="banner", markup=False)  # file errors: user text
         with Horizontal(id="main"):
             with Vertical(id="left"):
-                yield Input(placeholder="filter workflows…", id="filter")
+                # disabled while hidden (`/` shows it): a hidden box never takes the keys
+                yield Input(placeholder="filter workflows…", id="filter", disabled=True)
                 yield WorkflowList(id="workflows")
                 yield Static("", id="workflow-error", markup=False)
             with Vertical(id="right"):

@@ -725,14 +725,17 @@ class RefreshMixin(App[None]):
             self.query_one(LogView).action_search()
             return
         box = self.query_one("#filter", Input)
+        box.disabled = False  # hidden, it is disabled: it can never hold the keys unseen
         box.add_class("-visible")
         box.styles.display = "block"
         self.set_focus(box)  # at once: the keys typed right after `/` are the filter's
 
     def action_clear_filter(self) -> None:
         box = self.query_one("#filter", Input)
-        if box.has_class("-visible"):
+        if box.has_class("-visible") or box.value or self.focused is box:
             box.value = ""
             box.remove_class("-visible")
+            box.styles.display = "none"
+            box.disabled = True
             self.query_one(WorkflowList).set_filter("")
             self.query_one(WorkflowList).focus()

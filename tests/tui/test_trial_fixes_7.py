@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from textual.content import Content
-from textual.widgets import DataTable, Static, TabbedContent
+from textual.widgets import DataTable, Input, Static, TabbedContent
 
 from flowtui.tui.app import FlowApp
 from flowtui.tui.markup import cells, escape
@@ -140,3 +140,39 @@ async def test_the_logs_keys_the_help_lists_work_on_the_logs_tab(tmp_path: Path)
         await pilot.press("g")
         await commands["Wrap (Logs)"].callback()
         assert tabs.active == "logs" and not logs.wrap
+
+
+async def test_a_hidden_filter_never_takes_the_keys(tmp_path: Path) -> None:
+    folder = tmp_path / "workflows"
+    folder.mkdir()
+    write(folder, "build.yaml", "name: build\nsteps:\n  a: {run: 'true'}\n")
+    write(
+        folder,
+        "slow.yaml",
+        "name: slow\nsteps:\n  a: {run: 'true'}\n  b: {requires: [a], run: 'true'}\n",
+    )
+    app = FlowApp(folder, db_path=tmp_path / "h.db", watch=False)
+    async with app.run_test(size=WIDE) as pilot:
+        await app.ready.wait()
+        await select(pilot, app, "build")
+        table = app.query_one(WorkflowList)
+        box = app.query_one("#filter", Input)
+        await pilot.press(":", *"run slow", "enter")
+        await until(pilot, lambda: run_status(app, 1) == "succeeded")
+        # the trial's keys: a step's log, the inbox, the environments, then `i` again
+        for key in ["t", "g", "right", "enter", "i", "escape", "E", "escape", "i", "escape"]:
+            await pilot.press(key)
+            assert app.focused is not box, key
+        # whatever has the focus when a dialog closes, the hidden box never gets it
+        app.set_focus(None)
+        await pilot.press("E")
+        await pilot.press("escape", "i", "escape")
+        assert app.focused is not box
+        assert not box.value and table.row_count == 2
+        # a filter in use is shown; escape clears it from the box or the list
+        await pilot.press("g", "/", "s")
+        assert box.display and table.row_count == 1
+        await pilot.press("enter")
+        assert box.display and table.row_count == 1
+        await pilot.press("escape")
+        assert not box.display and not box.value and table.row_count == 2
