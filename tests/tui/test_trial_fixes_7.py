@@ -11,6 +11,7 @@ from textual.widgets import DataTable, Input, Static, TabbedContent
 from flowtui.tui.app import FlowApp
 from flowtui.tui.markup import cells, escape
 from flowtui.tui.screens.dialogs import ConfirmScreen
+from flowtui.tui.widgets.dag_view import DagView
 from flowtui.tui.widgets.log_lines import LogLines
 from flowtui.tui.widgets.log_view import LogView
 from flowtui.tui.widgets.workflow_list import WorkflowList
@@ -176,3 +177,32 @@ async def test_a_hidden_filter_never_takes_the_keys(tmp_path: Path) -> None:
         assert box.display and table.row_count == 1
         await pilot.press("escape")
         assert not box.display and not box.value and table.row_count == 2
+
+
+async def test_run_name_shows_the_new_run_under_its_own_workflow(tmp_path: Path) -> None:
+    folder = tmp_path / "workflows"
+    folder.mkdir()
+    write(folder, "build.yaml", "name: build\nsteps:\n  compile: {run: 'true'}\n")
+    write(
+        folder,
+        "ship.yaml",
+        "name: ship\nsteps:\n  a: {run: 'true'}\n  b: {requires: [a], run: 'exit 3'}\n",
+    )
+    app = FlowApp(folder, db_path=tmp_path / "h.db", watch=False)
+    async with app.run_test(size=WIDE) as pilot:
+        await app.ready.wait()
+        await select(pilot, app, "build")
+        dag = app.query_one(DagView)
+        await pilot.press(":", *"run ship", "enter")
+        await until(pilot, lambda: run_status(app, 1) == "failed")
+        await until(pilot, lambda: "failed" in header(app))
+        assert header(app).startswith("ship") and "run #1" in header(app)
+        assert "earlier version" not in header(app)
+        assert dag.node_names == ["a", "b"]
+        assert app.selected_entry is not None and app.selected_entry.name == "ship"
+        # a rerun of a run of another workflow than the highlighted one: the same
+        await select(pilot, app, "build")
+        await pilot.press(":", *"rerun 1", "enter")
+        await until(pilot, lambda: run_status(app, 2) == "failed")
+        await until(pilot, lambda: "run #2" in header(app))
+        assert header(app).startswith("ship") and dag.node_names == ["a", "b"]
