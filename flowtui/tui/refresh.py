@@ -499,20 +499,23 @@ class RefreshMixin(App[None]):
             style = status_style(str(run.status), theme)
             duration = run.duration  # the time so far while it runs
             held = [s.name for s in steps if s.status == StepStatus.HELD]
-            if held:
-                parts.append(
-                    f"[{status_style('held', theme)}]⏸ waiting: {escape(', '.join(held))}[/]"
-                )
             usual = self._usual.get(run.id, {})
             notes = usual_notes(run, steps, usual, status_style("held", theme) or "bold")
-            if not run.status.is_final:  # ETA, slow steps: up front, where a narrow pane shows them
+            status = f"[{style}]{glyph(run.status)} {run.status}[/]"
+            time_so_far = f" {fmt_duration(duration)}" if duration is not None else ""
+            if not run.status.is_final:
+                # up front, where a narrow pane shows them: the state and its live time
+                # (never the cut end of the line), what it waits for, ETA and slow steps
+                parts.append(status + time_so_far)
+                if held:
+                    waiting = escape(", ".join(held))
+                    parts.append(f"[{status_style('held', theme)}]waiting: {waiting}[/]")
                 parts.extend(notes)
-            parts.append(f"run #{run.id}")
-            parts.append(f"[{style}]{glyph(run.status)} {run.status}[/]")
-            if duration is not None:
-                parts.append(fmt_duration(duration))
-            if run.status.is_final:
-                parts.extend(notes)
+                parts.append(f"run #{run.id}")
+            else:
+                parts += [f"run #{run.id}", status]
+                parts += [fmt_duration(duration)] if duration is not None else []
+                parts += notes
             trigger = run.trigger + (f" ({run.triggered_by})" if run.triggered_by else "")
             parts.append(f"by {escape(trigger)}")
             if run.parent_run_id:

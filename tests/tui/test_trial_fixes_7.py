@@ -3,12 +3,14 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from textual.content import Content
 from textual.widgets import DataTable, Input, Static, TabbedContent
 
 from flowtui.tui.app import FlowApp
+from flowtui.tui.dag_layout import compute_layout, render_row
 from flowtui.tui.markup import cells, escape
 from flowtui.tui.screens.dialogs import ConfirmScreen
 from flowtui.tui.widgets.dag_view import DagView
@@ -206,3 +208,46 @@ async def test_run_name_shows_the_new_run_under_its_own_workflow(tmp_path: Path)
         await until(pilot, lambda: run_status(app, 2) == "failed")
         await until(pilot, lambda: "run #2" in header(app))
         assert header(app).startswith("ship") and dag.node_names == ["a", "b"]
+
+
+def test_a_dag_box_has_room_for_its_duration() -> None:
+    layout = compute_layout([("build", ()), ("hold", ("build",)), ("ok", ("hold",))])
+    durations = {"build": "0.6s", "hold": "10.8s", "ok": "12m05s"}
+    bottom = "".join(text for text, _ in render_row(layout, 2, {}, None, lambda s: "·", durations))
+    assert " 0.6s " in bottom
+    assert " 11s " in bottom and " 12m " in bottom  # a coarser time, never a cut one
+    assert "…" not in bottom
+
+
+async def test_cut_lines_and_the_live_time_in_the_header(tmp_path: Path) -> None:
+    folder = tmp_path / "workflows"
+    folder.mkdir()
+    write(
+        folder,
+        "ship.yaml",
+        """\
+        name: ship
+        steps:
+          apply_to_the_us_region: {run: 'true'}
+          apply_to_the_eu_region: {run: 'true'}
+          approve: {type: approval, requires: [apply_to_the_us_region, apply_to_the_eu_region]}
+        """,
+    )
+    app = FlowApp(folder, db_path=tmp_path / "h.db", watch=False)
+    async with app.run_test(size=SMALL) as pilot:
+        await app.ready.wait()
+        await select(pilot, app, "ship")
+        dag = app.query_one(DagView)
+        await until(pilot, lambda: len(dag.node_names) == 3)
+        await pilot.press("g", "m")  # the list form
+        assert dag.compact
+        lines = [dag.render_line(y).text for y in range(3)]
+        last = next(line for line in lines if "approve" in line)
+        assert last.rstrip().endswith("…"), lines  # `← apply_to_the_us_region, apply_…`
+        await pilot.press("r")
+        await until(pilot, lambda: "waiting: approve" in header(app))
+        first = header(app).splitlines()[0]
+        # the live state and its time come first: a narrow pane cuts the end of the line
+        held = first.index("⏸ held")
+        assert held < first.index("waiting: approve") < first.index("run #1")
+        assert re.match(r"⏸ held \d+\.\ds", first[held:]), first

@@ -13,7 +13,6 @@ from itertools import accumulate
 from typing import Any, Protocol
 
 from rich.cells import cell_len
-from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
 from textual.cache import LRUCache
@@ -23,6 +22,7 @@ from textual.strip import Strip
 from textual.widget import Widget
 
 from flowtui.engine.logcap import OMITTED_RE
+from flowtui.tui.strips import cut_strip
 
 # a pathological line (a minified bundle, a progress bar without newlines) is cut here
 MAX_LINE_CHARS = 10_000
@@ -436,7 +436,7 @@ class LogLines(ScrollView, can_focus=True):
             self._cache[index] = strip
         if not self.wrap:
             marker = base + self.get_component_rich_style("log-view--time")
-            return _cut(strip, scroll_x, width, base, marker)
+            return cut_strip(strip, scroll_x, width, base, marker)
         part = row - self._starts[index]
         lead, body = self.lead, self._body_width()
         start = lead + part * body
@@ -481,17 +481,3 @@ class LogLines(ScrollView, can_focus=True):
         while at != -1:
             line.stylize(style, at, at + size)
             at = lowered.find(self.needle, at + size)
-
-
-def _cut(strip: Strip, start: int, width: int, base: Style, marker: Style) -> Strip:
-    """`width` cells of `strip` from `start`, a `…` where the line goes on past the edge
-    (right) or began before it (left, scrolled with ← / →): a cut line never looks whole."""
-    shown = strip.crop_extend(start, start + width, base)
-    if width < 3:
-        return shown
-    more = Strip([Segment("…", marker)], 1)
-    if strip.cell_length > start + width:
-        shown = Strip.join([shown.crop(0, width - 1), more])
-    if start > 0 and strip.cell_length > start:
-        shown = Strip.join([more, shown.crop(1, width)])
-    return shown
