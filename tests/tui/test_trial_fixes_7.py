@@ -8,6 +8,7 @@ from pathlib import Path
 
 from textual.content import Content
 from textual.widgets import DataTable, Input, Static, TabbedContent
+from textual.widgets.data_table import ColumnKey
 
 from flowtui.tui.app import FlowApp
 from flowtui.tui.dag_layout import compute_layout, render_row
@@ -251,3 +252,23 @@ async def test_cut_lines_and_the_live_time_in_the_header(tmp_path: Path) -> None
         held = first.index("⏸ held")
         assert held < first.index("waiting: approve") < first.index("run #1")
         assert re.match(r"⏸ held \d+\.\ds", first[held:]), first
+
+
+async def test_long_workflow_names_are_shown_whole_at_wide_sizes(tmp_path: Path) -> None:
+    folder = tmp_path / "workflows"
+    folder.mkdir()
+    for name in ["production-deploy", "production-deploy-copy", "approval-hold"]:
+        write(folder, f"{name}.yaml", f"name: {name}\nsteps:\n  a: {{run: 'true'}}\n")
+    write(folder, "approval-hold.yaml", "name: approval-hold\nsteps:\n  a: {run: [true\n")
+    app = FlowApp(folder, db_path=tmp_path / "h.db", watch=False)
+    async with app.run_test(size=WIDE) as pilot:
+        await app.ready.wait()
+        await pilot.pause()
+        table = app.query_one(WorkflowList)
+        shown = "\n".join(table.render_line(y).text for y in range(table.size.height))
+        for name in ["production-deploy-copy", "approval-hold invalid"]:
+            assert name in shown, shown
+        assert table.columns[ColumnKey("recent")].width > 0  # not at its cost
+        assert app.query_one("#left").size.width <= WIDE[0] // 2
+        await pilot.resize_terminal(*SMALL)  # narrow: the panel keeps its width
+        await until(pilot, lambda: app.query_one("#left").size.width <= 32)
