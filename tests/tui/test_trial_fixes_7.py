@@ -7,7 +7,8 @@ import re
 from pathlib import Path
 
 from textual.content import Content
-from textual.widgets import DataTable, Input, Static, TabbedContent
+from textual.widgets import Button, DataTable, Input, Static, TabbedContent
+from textual.widgets._toast import Toast, ToastRack
 from textual.widgets.data_table import ColumnKey
 
 from flowtui.tui.app import FlowApp
@@ -53,7 +54,7 @@ async def test_an_error_text_with_brackets_never_ends_the_app(tmp_path: Path) ->
     path = write(folder, "gate.yaml", GOOD)
     notes = Notes()
     app = FlowApp(folder, db_path=tmp_path / "h.db", watch=False)
-    async with app.run_test(size=WIDE, message_hook=notes) as pilot:
+    async with app.run_test(size=WIDE, message_hook=notes, notifications=True) as pilot:
         await app.ready.wait()
         await select(pilot, app, "gate")
         assert "ends [/dim] and [/] and [b here" in header(app)
@@ -272,3 +273,25 @@ async def test_long_workflow_names_are_shown_whole_at_wide_sizes(tmp_path: Path)
         assert app.query_one("#left").size.width <= WIDE[0] // 2
         await pilot.resize_terminal(*SMALL)  # narrow: the panel keeps its width
         await until(pilot, lambda: app.query_one("#left").size.width <= 32)
+
+
+async def test_toasts_never_hide_a_dialogs_controls(tmp_path: Path) -> None:
+    folder = tmp_path / "workflows"
+    folder.mkdir()
+    write(folder, "a.yaml", "name: a\nsteps:\n  s: {run: 'true'}\n")
+    app = FlowApp(folder, db_path=tmp_path / "h.db", watch=False)
+    async with app.run_test(size=SMALL, notifications=True) as pilot:
+        await app.ready.wait()
+        for n in range(4):  # enough to fill the bottom right corner
+            app.notify(f"started a run {n}\nsecond line\nthird line", timeout=30)
+        await app.push_screen(ConfirmScreen("Delete a.yaml? " + "a long question " * 8))
+        await pilot.pause()
+        dialog = app.screen
+        controls = [*dialog.query(Button), *dialog.query(".title")]
+        toasts = dialog.get_child_by_type(ToastRack).query(Toast)
+        assert toasts and any(t.region for t in toasts), "the toasts are up"
+        for control in controls:
+            region = control.region
+            for x in (region.x, region.right - 1):
+                widget, _ = dialog.get_widget_at(x, region.y)
+                assert control in widget.ancestors_with_self, (control, widget)

@@ -28,6 +28,7 @@ Dialog {
     align: center middle;
 }
 Dialog > Vertical {
+    layer: dialog;  /* above the toasts: a toast never hides a dialog's fields or buttons */
     width: 70;
     max-width: 90%;
     height: auto;
@@ -53,6 +54,11 @@ Dialog Input {
     margin-bottom: 1;
 }
 """
+
+    @property
+    def layers(self) -> tuple[str, ...]:
+        # Textual puts its toasts' layer last (topmost); the dialog's box goes above it
+        return (*super().layers, "dialog")
 
 
 class ConfirmScreen(Dialog[bool]):
@@ -202,6 +208,11 @@ class HelpScreen(Dialog[None]):
     HelpScreen > Vertical { width: 90; }
     HelpScreen VerticalScroll { height: auto; max-height: 1fr; }
     """
+
+    @property
+    def layers(self) -> tuple[str, ...]:
+        # Textual puts its toasts' layer last (topmost); the dialog's box goes above it
+        return (*super().layers, "dialog")
 
     def __init__(self, sections: Sequence[tuple[str, Sequence[tuple[str, str]]]]) -> None:
         super().__init__()
