@@ -7,9 +7,12 @@ error toast, never a closed dashboard.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 from collections.abc import Awaitable, Callable
 from typing import Concatenate, ParamSpec, TypeVar
+
+from textual.widgets.data_table import RowDoesNotExist
 
 from flowtui import control
 from flowtui.engine.records import RunRecord
@@ -25,13 +28,14 @@ from flowtui.model.environments import (
 )
 from flowtui.model.workflow import Workflow
 from flowtui.store.compare import compare_runs, last_green_before
-from flowtui.tui.refresh import RefreshMixin
+from flowtui.tui.refresh import RefreshMixin, ViewState
 from flowtui.tui.screens.approval import ApprovalScreen, Verdict
 from flowtui.tui.screens.compare import CompareScreen
 from flowtui.tui.screens.dialogs import ConfirmScreen, ParamsScreen, RunRequest
 from flowtui.tui.screens.inbox import InboxScreen
 from flowtui.tui.screens.rerun_preview import RerunPreviewScreen
 from flowtui.tui.shell import run_shell
+from flowtui.tui.widgets.workflow_list import WorkflowList
 
 P = ParamSpec("P")
 S = TypeVar("S", bound="RefreshMixin")
@@ -140,12 +144,24 @@ class ActionsMixin(RefreshMixin):
         except (RunError, UnknownEnvironment) as exc:
             self.notify(str(exc).strip("'\""), title="cannot run", severity="error")
             return
-        self._pin(handle.run_id)
+        self._pin(handle.run_id, workflow.name)
         where = f" in {environment}" if environment else ""
         self.notify(f"started {workflow.name} run {handle.run_id}{where}")
         self._show_soon()  # its first steps are starting: keys stay answered meanwhile
 
-    def _pin(self, run_id: int) -> None:
+    def _pin(self, run_id: int, workflow: str) -> None:
+        """Show run `run_id` of `workflow`: under its own workflow, the list's cursor moved
+        there (`:run NAME`, `:rerun RUN` of another workflow than the highlighted one)."""
+        entry = self.catalog.by_name(workflow)
+        selected = self.selected_entry
+        if entry is not None and (selected is None or selected.path != entry.path):
+            table = self.query_one(WorkflowList)
+            if str(entry.path) not in {key.value for key in table.rows}:
+                self.action_clear_filter()  # filtered out: the whole list again
+            self.view = ViewState(path=entry.path, run_id=run_id, pinned=True)
+            with contextlib.suppress(RowDoesNotExist):  # not listed yet: the view shows it
+                table.move_cursor(row=table.get_row_index(str(entry.path)), animate=False)
+            return
         self.view.run_id = run_id
         self.view.pinned = True
         self.view.step = None
@@ -289,7 +305,7 @@ class ActionsMixin(RefreshMixin):
             return
         mode = "from the failed step" if from_failed else "from the start"
         self.notify(f"rerunning run {run.id} {mode} as run {handle.run_id}")
-        self._pin(handle.run_id)
+        self._pin(handle.run_id, run.workflow)
         await self.refresh_view()
 
     @reported
@@ -328,7 +344,7 @@ class ActionsMixin(RefreshMixin):
                 self.notify(str(exc), title="cannot rerun", severity="error")
                 return
             self.notify(f"rerunning run {run.id} from {step} as run {handle.run_id}")
-            self._pin(handle.run_id)
+            self._pin(handle.run_id, run.workflow)
             await self.refresh_view()
 
         screen = RerunPreviewScreen(

@@ -15,7 +15,7 @@ import gc
 from collections.abc import Iterable
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from textual import work
 from textual.app import ComposeResult, SystemCommand
@@ -46,6 +46,8 @@ from flowtui.tui.files import FileActionsMixin
 from flowtui.tui.keys import binding_ids, describe, help_sections
 from flowtui.tui.linked import LinkedRun
 from flowtui.tui.notify import tell
+from flowtui.tui.palette import panel_commands
+from flowtui.tui.refresh import TAB_VIEWS
 from flowtui.tui.screens.builder import BuilderScreen
 from flowtui.tui.screens.dialogs import HelpScreen
 from flowtui.tui.themes import DEFAULT_THEME, load_themes
@@ -291,12 +293,13 @@ class FlowApp(CommandModeMixin, FileActionsMixin, BuilderActionsMixin, Environme
     # -- layout ----------------------------------------------------------------------
     def compose(self) -> ComposeResult:
         yield Header()
-        yield Static("", id="banner")
+        yield Static("", id="banner", markup=False)  # file errors: user text
         with Horizontal(id="main"):
             with Vertical(id="left"):
-                yield Input(placeholder="filter workflows…", id="filter")
+                # disabled while hidden (`/` shows it): a hidden box never takes the keys
+                yield Input(placeholder="filter workflows…", id="filter", disabled=True)
                 yield WorkflowList(id="workflows")
-                yield Static("", id="workflow-error")
+                yield Static("", id="workflow-error", markup=False)
             with Vertical(id="right"):
                 yield Static("", id="run-header")
                 with TabbedContent(initial="dag", id="tabs"):
@@ -384,7 +387,7 @@ class FlowApp(CommandModeMixin, FileActionsMixin, BuilderActionsMixin, Environme
         note = (
             f"disk full: {self.read_only_history.location} — read only until there is space again"
         )
-        await self.mount(Static(note, id="read-only"), after="#banner")
+        await self.mount(Static(note, id="read-only", markup=False), after="#banner")
         return True
 
     def _choose_theme(self) -> list[tuple[str, str]]:
@@ -446,6 +449,11 @@ class FlowApp(CommandModeMixin, FileActionsMixin, BuilderActionsMixin, Environme
         except OSError as exc:
             self.notify(str(exc), title="triggers not started", severity="error", timeout=10)
 
+    def notify(self, message: str, *, markup: bool = False, **options: Any) -> None:
+        """A toast: its text is often user text (error messages, names, comments), never
+        read as markup (a `[` in it would end the app in the middle of a redraw)."""
+        super().notify(message, markup=False, **options)
+
     def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
         for command in super().get_system_commands(screen):
             if command.title != "Quit":  # ours (below) asks first when runs are going
@@ -459,6 +467,8 @@ class FlowApp(CommandModeMixin, FileActionsMixin, BuilderActionsMixin, Environme
             more = f" · {key.text}" if key.text != key.title else ""
             help_text = f"key {key.keys}{more}"
             yield SystemCommand(key.title, help_text, partial(self.run_action, key.action))
+        if isinstance(screen, DashboardScreen):  # each panel's keys (the logs' wrap, …)
+            yield from panel_commands(self, PANELS, TAB_VIEWS, self.keymap)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if self.builder_has_keys(action):

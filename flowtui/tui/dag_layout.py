@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import bisect
 import functools
+import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
@@ -193,6 +194,15 @@ def render_compact(
     return lines
 
 
+def _coarser(duration: str) -> str:
+    """A time in fewer cells for a narrow box: 10.8s → 11s, 12m05s → 12m, 3h05m → 3h."""
+    if (match := re.fullmatch(r"(\d+)\.\ds", duration)) is not None:
+        return f"{round(float(duration[:-1]))}s"
+    if (match := re.fullmatch(r"(\d+[mhd])\d\d[smh]", duration)) is not None:
+        return match.group(1)
+    return duration
+
+
 def render_lines(
     layout: DagLayout,
     states: Mapping[str, str],
@@ -239,8 +249,10 @@ def render_row(
         elif part == 2 and durations and (duration := durations.get(box.name)):
             border = _role("border", status, sel)
             text = f" {duration} "
-            if cell_len(text) > box.w - 4:  # a group's long count: cut, the frame stays whole
-                text = " " + fit_cells(duration, max(box.w - 6, 1)) + " "
+            if cell_len(text) > box.w - 4:  # a coarser time (11s, 12m), else cut: `…`
+                coarse = _coarser(duration)
+                fits = cell_len(coarse) <= box.w - 6
+                text = " " + (coarse if fits else fit_cells(duration, max(box.w - 6, 1))) + " "
             room = box.w - 3 - cell_len(text)
             if room < 1:  # a narrow box keeps the time, without the note ("1.2s ×2")
                 text = f" {duration.split(' ')[0]} "
@@ -656,7 +668,7 @@ class _Builder:
             for v in steps:
                 labels[v] = fit_cells(self.names[v], MAX_LABEL).rstrip()
             longest = max((cell_len(labels[v]) for v in steps), default=1)
-            least = 8
+            least = 9  # room for a coarse time under a short name: └─ 11s ─┘
             if any(GROUP_MARK in self.names[v] for v in steps):
                 least = GROUP_BOX_WIDTH  # room for its count by status on the bottom line
             widths.append(self.box_width or max(longest + 6, least))

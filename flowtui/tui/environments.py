@@ -79,7 +79,7 @@ class EnvironmentsMixin(ActionsMixin):
             except RunError as exc:
                 self.notify(str(exc), title="cannot promote", severity="error")
                 return
-            self._pin(handle.run_id)
+            self._pin(handle.run_id, workflow_name)
             self.notify(f"promoting: {workflow_name} run {handle.run_id} in {target}")
             self._show_soon()
 

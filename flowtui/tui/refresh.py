@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from rich.markup import escape
 from textual.app import App
 from textual.css.query import NoMatches
 from textual.widget import Widget
@@ -31,6 +30,7 @@ from flowtui.timefmt import fmt_duration
 from flowtui.tui.glyphs import glyph, status_style
 from flowtui.tui.linked import LinkedRun, take_linked
 from flowtui.tui.log_pages import LOG_TAIL, StoreLogPages
+from flowtui.tui.markup import escape
 from flowtui.tui.view import (
     build_detail,
     build_timeline_rows,
@@ -499,20 +499,25 @@ class RefreshMixin(App[None]):
             style = status_style(str(run.status), theme)
             duration = run.duration  # the time so far while it runs
             held = [s.name for s in steps if s.status == StepStatus.HELD]
-            if held:
-                parts.append(f"[{status_style('held', theme)}]⏸ waiting: {', '.join(held)}[/]")
             usual = self._usual.get(run.id, {})
             notes = usual_notes(run, steps, usual, status_style("held", theme) or "bold")
-            if not run.status.is_final:  # ETA, slow steps: up front, where a narrow pane shows them
+            status = f"[{style}]{glyph(run.status)} {run.status}[/]"
+            time_so_far = f" {fmt_duration(duration)}" if duration is not None else ""
+            if not run.status.is_final:
+                # up front, where a narrow pane shows them: the state and its live time
+                # (never the cut end of the line), what it waits for, ETA and slow steps
+                parts.append(status + time_so_far)
+                if held:
+                    waiting = escape(", ".join(held))
+                    parts.append(f"[{status_style('held', theme)}]waiting: {waiting}[/]")
                 parts.extend(notes)
-            parts.append(f"run #{run.id}")
-            parts.append(f"[{style}]{glyph(run.status)} {run.status}[/]")
-            if duration is not None:
-                parts.append(fmt_duration(duration))
-            if run.status.is_final:
-                parts.extend(notes)
+                parts.append(f"run #{run.id}")
+            else:
+                parts += [f"run #{run.id}", status]
+                parts += [fmt_duration(duration)] if duration is not None else []
+                parts += notes
             trigger = run.trigger + (f" ({run.triggered_by})" if run.triggered_by else "")
-            parts.append(f"by {trigger}")
+            parts.append(f"by {escape(trigger)}")
             if run.parent_run_id:
                 parts.append(f"rerun of #{run.parent_run_id}")
             if run.message and run.status.is_final and run.status != RunStatus.SUCCEEDED:
@@ -723,14 +728,17 @@ class RefreshMixin(App[None]):
             self.query_one(LogView).action_search()
             return
         box = self.query_one("#filter", Input)
+        box.disabled = False  # hidden, it is disabled: it can never hold the keys unseen
         box.add_class("-visible")
         box.styles.display = "block"
         self.set_focus(box)  # at once: the keys typed right after `/` are the filter's
 
     def action_clear_filter(self) -> None:
         box = self.query_one("#filter", Input)
-        if box.has_class("-visible"):
+        if box.has_class("-visible") or box.value or self.focused is box:
             box.value = ""
             box.remove_class("-visible")
+            box.styles.display = "none"
+            box.disabled = True
             self.query_one(WorkflowList).set_filter("")
             self.query_one(WorkflowList).focus()

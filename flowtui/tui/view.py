@@ -6,8 +6,6 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 
-from rich.markup import escape
-
 from flowtui.engine.records import RunRecord, StepRecord
 from flowtui.engine.states import StepStatus
 from flowtui.glyphs import shown_status
@@ -15,6 +13,7 @@ from flowtui.model.workflow import Workflow
 from flowtui.store.runstore import RunStore
 from flowtui.store.usual import pace, projected_end, running_long, step_pace
 from flowtui.timefmt import fmt_duration
+from flowtui.tui.markup import escape
 from flowtui.tui.timeline_scale import TimelineRow
 from flowtui.tui.widgets.log_view import StepDetail
 

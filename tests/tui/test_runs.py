@@ -72,8 +72,8 @@ def dag_text(app: FlowApp) -> str:
 
 
 def held_seconds(app: FlowApp) -> float:
-    """The run's time in the header of a held run (`⏸ held  ·  12.3s`)."""
-    found = re.search(r"held\s+·\s+(\d+\.\d)s", header(app))
+    """The run's time in the header of a held run (`⏸ held 12.3s`)."""
+    found = re.search(r"held\s+(\d+\.\d)s", header(app))
     return float(found.group(1)) if found else -1.0
 
 

@@ -88,6 +88,7 @@ class ApprovalScreen(Dialog[Verdict | None]):
             yield Label(
                 f"{self.verb.capitalize()} {self.step} of {self.workflow} run #{self.run_id}?",
                 classes="title",
+                markup=False,
             )
             if gate.message:
                 yield Static(Content(gate.message), id="gate-message")

@@ -140,10 +140,10 @@ class BuilderScreen(Screen[bool]):
         self.saved = False
 
     def compose(self) -> ComposeResult:
-        yield Static("", id="builder-title")
+        yield Static("", id="builder-title", markup=False)
         yield BuilderDag(id="builder-dag", animate=False)
         yield Static("", id="builder-step")
-        yield Static("", id="builder-status")
+        yield Static("", id="builder-status", markup=False)
         yield KeyFooter()
 
     def on_mount(self) -> None:

@@ -13,6 +13,7 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Select, Static
 
@@ -27,6 +28,7 @@ Dialog {
     align: center middle;
 }
 Dialog > Vertical {
+    layer: dialog;  /* above the toasts: a toast never hides a dialog's fields or buttons */
     width: 70;
     max-width: 90%;
     height: auto;
@@ -53,6 +55,11 @@ Dialog Input {
 }
 """
 
+    @property
+    def layers(self) -> tuple[str, ...]:
+        # Textual puts its toasts' layer last (topmost); the dialog's box goes above it
+        return (*super().layers, "dialog")
+
 
 class ConfirmScreen(Dialog[bool]):
     """Yes/no. `y` confirms, `n`/escape declines; enter presses the focused button, and the
@@ -73,7 +80,7 @@ class ConfirmScreen(Dialog[bool]):
 
     def compose(self) -> ComposeResult:
         with Vertical():
-            yield Label(self.question, classes="title")
+            yield Label(self.question, classes="title", markup=False)
             with Horizontal(classes="buttons"):
                 yield Button(f"{self.decline_label} (n)", id="no")
                 yield Button(f"{self.confirm_label} (y)", id="yes", variant="error")
@@ -123,7 +130,7 @@ class ParamsScreen(Dialog[RunRequest | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical():
-            yield Label(f"Run {self.workflow}", classes="title")
+            yield Label(f"Run {self.workflow}", classes="title", markup=False)
             if self.environments:
                 yield Label("Environment")
                 yield Select(
@@ -136,7 +143,7 @@ class ParamsScreen(Dialog[RunRequest | None]):
                 label = name + (" (required)" if required else "")
                 if description:
                     label += f" — {description}"
-                yield Label(label)
+                yield Label(label, markup=False)
                 yield Input(value=default, id=f"param-{name}", name=name)
             yield Static("", id="params-error")
             with Horizontal(classes="buttons"):
@@ -155,7 +162,7 @@ class ParamsScreen(Dialog[RunRequest | None]):
         for field in self.query(Input):
             name = field.name or ""
             if not field.value and self.params[name][1]:
-                self.query_one("#params-error", Static).update(f"{name} is required")
+                self.query_one("#params-error", Static).update(Content(f"{name} is required"))
                 field.focus()
                 return None
             if field.value or self.params[name][0]:
@@ -201,6 +208,11 @@ class HelpScreen(Dialog[None]):
     HelpScreen > Vertical { width: 90; }
     HelpScreen VerticalScroll { height: auto; max-height: 1fr; }
     """
+
+    @property
+    def layers(self) -> tuple[str, ...]:
+        # Textual puts its toasts' layer last (topmost); the dialog's box goes above it
+        return (*super().layers, "dialog")
 
     def __init__(self, sections: Sequence[tuple[str, Sequence[tuple[str, str]]]]) -> None:
         super().__init__()

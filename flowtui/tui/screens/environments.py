@@ -18,6 +18,7 @@ from textual.widgets import DataTable, Label, Static
 from flowtui.glyphs import status_label
 from flowtui.store.releases import EnvironmentState
 from flowtui.timefmt import fmt_duration
+from flowtui.tui.markup import cells
 from flowtui.tui.screens.dialogs import Dialog
 
 COLUMNS = ("Workflow", "Env", "Status", "Release", "Deployed", "Run", "Approved by", "From")
@@ -105,7 +106,9 @@ class EnvironmentsScreen(Dialog[tuple[str, str] | None]):
         now = self._clock()
         for state in self.states:
             key = (state.workflow, state.environment)
-            table.add_row(*state_row(state, self.promote_from.get(key), now), key="\t".join(key))
+            table.add_row(
+                *cells(state_row(state, self.promote_from.get(key), now)), key="\t".join(key)
+            )
         if self.states:
             table.move_cursor(row=min(row, len(self.states) - 1))
         self.query_one("#envs-title", Label).update(f"Environments: {len(self.states)}")

@@ -16,6 +16,7 @@ from textual.containers import Vertical
 from textual.widgets import DataTable, Label, Static
 
 from flowtui.control import INBOX_COLUMNS, InboxItem
+from flowtui.tui.markup import cells
 from flowtui.tui.screens.dialogs import Dialog
 
 
@@ -63,7 +64,7 @@ class InboxScreen(Dialog[tuple[bool, int, str] | None]):
         table.add_columns(*(c.capitalize() for c in INBOX_COLUMNS))
         now = self._clock()
         for item in self.items:
-            table.add_row(*item.row(now), key=f"{item.held.run.id}:{item.held.name}")
+            table.add_row(*cells(item.row(now)), key=f"{item.held.run.id}:{item.held.name}")
         table.focus()
 
     def action_decide(self, approve: bool) -> None:

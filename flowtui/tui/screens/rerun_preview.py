@@ -71,10 +71,11 @@ class RerunPreviewScreen(Dialog[bool]):
                 f"{counts[Action.RUN]} to run again, {counts[Action.REUSE]} reused"
                 + (f", {counts[Action.SKIP]} skipped" if counts[Action.SKIP] else ""),
                 classes="title",
+                markup=False,
             )
             yield DagView(animate=False, id="preview-dag")
             yield Static(LEGEND, id="preview-legend")
-            yield Static("", id="preview-reason")
+            yield Static("", id="preview-reason", markup=False)
             with Horizontal(classes="buttons"):
                 yield Button("Keep (n)", id="no")
                 yield Button("Rerun (y)", id="yes", variant="primary")

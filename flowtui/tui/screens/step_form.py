@@ -143,7 +143,7 @@ class StepForm(Dialog[StepFormResult | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical():
-            yield Label(self.title_text, classes="title")
+            yield Label(self.title_text, classes="title", markup=False)
             with Horizontal(classes="row"):
                 yield Label("name")
                 yield Input(self.step_name, id="field-name", disabled=not self.new, compact=True)
@@ -238,7 +238,7 @@ class StepForm(Dialog[StepFormResult | None]):
                 try:
                     parse_value(text)
                 except ValueError as exc:
-                    self.query_one("#form-error", Static).update(f"{key}: {exc}")
+                    self.query_one("#form-error", Static).update(Text(f"{key}: {exc}"))
                     return
         result = StepFormResult(name, self.step_type, values)
         problem = self.check(result) if self.check is not None else None
@@ -263,7 +263,7 @@ class NameScreen(Dialog[str | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical():
-            yield Label(self.title_text, classes="title")
+            yield Label(self.title_text, classes="title", markup=False)
             yield Input(self.value, id="name")
             yield Static("enter: done · esc: cancel", classes="hint")
 

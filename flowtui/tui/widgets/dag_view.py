@@ -38,6 +38,7 @@ from flowtui.tui.dag_layout import (
     render_row,
 )
 from flowtui.tui.glyphs import STATUS_COLOUR, glyph
+from flowtui.tui.strips import cut_strip
 
 SPIN_SECONDS = 0.25
 PAN_CELLS = 8
@@ -410,6 +411,8 @@ class DagView(ScrollView, can_focus=True):
         if not segments:
             return Strip.blank(width, base)
         strip = Strip([Segment(text, self._style(role)) for text, role in segments])
+        if self.compact:  # a list line cut at the edge ends with `…`
+            return cut_strip(strip, scroll_x, width, base, self._style("duration"))
         return strip.crop(scroll_x, scroll_x + width).extend_cell_length(width, base)
 
     def _line(self, row: int) -> Segments:

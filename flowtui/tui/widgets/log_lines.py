@@ -22,6 +22,7 @@ from textual.strip import Strip
 from textual.widget import Widget
 
 from flowtui.engine.logcap import OMITTED_RE
+from flowtui.tui.strips import cut_strip
 
 # a pathological line (a minified bundle, a progress bar without newlines) is cut here
 MAX_LINE_CHARS = 10_000
@@ -434,7 +435,8 @@ class LogLines(ScrollView, can_focus=True):
             strip = self._build_strip(index, base)
             self._cache[index] = strip
         if not self.wrap:
-            return strip.crop_extend(scroll_x, scroll_x + width, base)
+            marker = base + self.get_component_rich_style("log-view--time")
+            return cut_strip(strip, scroll_x, width, base, marker)
         part = row - self._starts[index]
         lead, body = self.lead, self._body_width()
         start = lead + part * body

@@ -11,7 +11,7 @@ from __future__ import annotations
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Protocol, Self
 
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -231,6 +231,12 @@ class LogView(Vertical):
 
     def on_mount(self) -> None:
         self._update_status()
+
+    def focus(self, scroll_visible: bool = True) -> Self:
+        """The keys go to the lines (the container cannot hold the focus): this view's keys
+        (`t`, `w`, ← / →) then come before the dashboard's."""
+        self._lines.focus(scroll_visible)
+        return self
 
     # -- public API -----------------------------------------------------------------------
 

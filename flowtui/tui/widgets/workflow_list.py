@@ -10,6 +10,7 @@ from rich.cells import cell_len
 from rich.text import Text
 from textual.message import Message
 from textual.theme import Theme
+from textual.widget import Widget
 from textual.widgets import DataTable
 from textual.widgets.data_table import ColumnKey, RowKey
 
@@ -18,6 +19,10 @@ from flowtui.tui.glyphs import glyph, status_style
 SPARK_LENGTH = 10
 SHORT_SPARK = 5
 COLUMNS = ("dot", "name", "last", "recent")
+# at wide sizes the list's panel (#left, 46 cells in styles/app.tcss) grows up to this to
+# show the longest name whole, beside the last result and the spark of recent runs
+PANEL_CAP = 64
+DEFAULT_PANEL = 46
 NAME_ROOM = 14  # a name column narrower than this (or its longest name) costs other columns
 NEVER_RUN = "never run"
 PENDING = "…"  # a row whose runs are still being read
@@ -110,13 +115,38 @@ class WorkflowList(DataTable[Text]):
         self._shown: dict[str, WorkflowRow] = {}  # row key → what its cells show, in order
         self._shown_theme = ""
         self._fit: ListFit | None = None
+        self._panel_width: int | None = None  # set on the panel, None: its CSS width
 
     def on_mount(self) -> None:
         self._set_columns(self._fit_for([]))
 
     def on_resize(self) -> None:
+        self._fit_panel()
         if self._fit is not None and self._fit_for(self._visible()) != self._fit:
             self._redraw()
+
+    def _fit_panel(self) -> None:
+        """At wide sizes, widen the panel (up to PANEL_CAP, half the screen) until every
+        name fits whole: `production-deploy` and its copy `production-deploy-2`, or a name
+        with its added word (`approval-hold invalid`), never look alike.  Its CSS width
+        again when the names are short or the screen narrow."""
+        panel = self.parent
+        if not isinstance(panel, Widget) or panel.id != "left":
+            return
+        want: int | None = None
+        if self.screen.has_class("-wide") and self._rows:
+            pad = 2 * self.cell_padding
+            names = max(_name_len(row) for row in self._rows)
+            last = max(LAST_ROOM, *(_last_len(row) for row in self._rows))
+            scrollbar = self.styles.scrollbar_size_vertical
+            # the dot, the name, the last result and the spark, each padded; the border
+            needed = (1 + pad) + (names + pad) + (last + pad) + (SPARK_LENGTH + pad) + 1
+            needed += scrollbar
+            if needed > DEFAULT_PANEL:
+                want = min(needed, PANEL_CAP, self.app.size.width // 2)
+        if want != self._panel_width:
+            self._panel_width = want
+            panel.styles.width = want
 
     def _fit_for(self, rows: Sequence[WorkflowRow]) -> ListFit:
         """Column widths that fit the list's width with `rows`, so it never scrolls sideways
@@ -151,6 +181,7 @@ class WorkflowList(DataTable[Text]):
 
     def set_rows(self, rows: Sequence[WorkflowRow]) -> None:
         self._rows = list(rows)
+        self._fit_panel()
         self._redraw()
 
     def _visible(self) -> list[WorkflowRow]:
