@@ -139,7 +139,7 @@ def direct_command(
     if program is None:
         return None
     if hidden:
-        real = os.path.realpath(os.path.join(cwd, program))
+        real = _real(os.path.join(cwd, program))
         covered = any(_within(real, _real(h)) for h in hidden)
         if covered and not (uncovered and _within(real, _real(uncovered))):
             return None
@@ -182,10 +182,13 @@ def _runnable(path: str) -> bool | None:
     """None: not an executable regular file (bash would look further on $PATH); else
     whether the kernel runs it itself (ELF or `#!`)."""
     try:
+        # access() first: most of $PATH has no such file, and a False costs no exception
+        if not os.access(path, os.X_OK):
+            return None
         st = os.stat(path)
     except (OSError, ValueError):
         return None
-    if not stat.S_ISREG(st.st_mode) or not os.access(path, os.X_OK):
+    if not stat.S_ISREG(st.st_mode):
         return None
     key = (st.st_ino, st.st_size, st.st_mtime_ns)
     if _checked.get(path) == key:
@@ -226,10 +229,12 @@ def _quiet_locale(env: Mapping[str, str]) -> bool:
     return quiet
 
 
-@functools.lru_cache(maxsize=64)
+@functools.lru_cache(maxsize=256)
 def _real(path: str) -> str:
-    """The sandbox's paths, resolved once: a wrong answer here only sends a program
-    inside them to bash (which then says it is not there), never out of the sandbox."""
+    """The sandbox's paths and the programs found, resolved once: a wrong answer here
+    only sends a program inside them to bash (which then says it is not there), or runs
+    one there directly, which the sandbox refuses (it then goes to bash all the same);
+    never out of the sandbox."""
     return os.path.realpath(path)
 
 
