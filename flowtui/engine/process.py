@@ -32,6 +32,7 @@ READ_CHUNK = 64 * 1024
 PIPE_LINGER = 0.2  # time readers get after the main process exits before the group is killed
 DRAIN_TIMEOUT = 1.0  # time readers get to reach EOF once the group is gone
 _POLL = 0.05
+_POLL_CHUNKS = 16  # read at once after the main process exits, before the loop watches
 
 # Awaited by output readers after each chunk while the step's main process runs.  The
 # runner sets it to "until the history writer has room", so a step printing faster than
@@ -225,19 +226,29 @@ class _Output:
         self._waiting: asyncio.Future[None] | None = None  # paused for the history writer
         self.done: asyncio.Future[None] = self._loop.create_future()
         os.set_blocking(fd, False)
+        if proc.returncode is not None:
+            # it is over already (a short step, told before its start was): its EOF is
+            # most likely there, then it is read without ever being watched
+            self.poll()
+            if self._fd < 0 or self._waiting is not None:
+                return
         self._loop.add_reader(fd, self._readable)
 
     def _readable(self) -> None:
+        self._read()
+
+    def _read(self) -> bool:
+        """Read one chunk; True when there may be more to read at once."""
         try:
             chunk = os.read(self._fd, READ_CHUNK)
         except (BlockingIOError, InterruptedError):
-            return
+            return False
         except OSError as exc:
             self._end(exc)
-            return
+            return False
         if not chunk:
             self._end(None)
-            return
+            return False
         buf = self._buf
         buf += chunk
         try:
@@ -245,13 +256,23 @@ class _Output:
                 self._on_line(self._stream, _decode(line))
         except Exception as exc:  # the line sink failed: the step fails with it
             self._end(exc)
-            return
+            return False
         if self._throttle is not None and self._proc.returncode is None:
             waiting = _room(self._throttle())
             if waiting is not None:  # the history writer is behind: the pipe fills meanwhile
                 self._loop.remove_reader(self._fd)
                 self._waiting = waiting
                 waiting.add_done_callback(self._resume)
+                return False
+        return True
+
+    def poll(self) -> None:
+        """Read what the pipe holds now, without waiting for the loop: once the main
+        process has exited its EOF is usually there (no loop turn spent on it).  A few
+        chunks at most: a background child still writing is read by the loop."""
+        for _ in range(_POLL_CHUNKS):
+            if self._fd < 0 or self._waiting is not None or not self._read():
+                return
 
     def _resume(self, _waited: object = None) -> None:
         """Read on (the writer has room, or the step's main process exited: what is left
@@ -269,7 +290,7 @@ class _Output:
         if self._waiting is not None:
             self._waiting.cancel()
             self._waiting = None
-        self._loop.remove_reader(self._fd)
+        self._loop.remove_reader(self._fd)  # False when it was not watched: fine
         os.close(self._fd)
         self._fd = -1
         if self._buf and error is None:  # a last line without a newline
@@ -317,6 +338,8 @@ async def _finish_waiting(coro: Any, blocked: Any) -> None:
 
 async def _wait_outputs(outputs: list[_Output], timeout: float) -> list[_Output]:
     """Give `outputs` up to `timeout` s to reach EOF; the ones still open."""
+    for output in outputs:
+        output.poll()
     pending = [o for o in outputs if not o.done.done()]
     if pending:  # asyncio.wait costs a loop turn even when every pipe is done
         await asyncio.wait([o.done for o in pending], timeout=timeout)
