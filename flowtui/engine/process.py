@@ -13,10 +13,11 @@ import contextlib
 import os
 import signal
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from contextvars import ContextVar
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 
 import psutil
 
@@ -32,6 +33,7 @@ READ_CHUNK = 64 * 1024
 PIPE_LINGER = 0.2  # time readers get after the main process exits before the group is killed
 DRAIN_TIMEOUT = 1.0  # time readers get to reach EOF once the group is gone
 _POLL = 0.05
+HOLD_BYTES = 1 << 20  # held per pipe while the writer is behind (as asyncio's reader did)
 _POLL_CHUNKS = 16  # read at once after the main process exits, before the loop watches
 
 # Awaited by output readers after each chunk while the step's main process runs.  The
@@ -201,17 +203,25 @@ def _decode(line: bytes) -> str:
 class _Output:
     """One output pipe of a step, read by the loop itself from its file descriptor: a
     callback per chunk, no transport, stream reader or task (#18: a step has two, and
-    most print nothing).  `done` resolves at EOF, or once `stop` gave up on it."""
+    most print nothing).  `done` resolves at EOF, or once `stop` gave up on it.
+
+    While the history writer is behind (the output throttle waits), what the pipe brings
+    is held unsplit, up to HOLD_BYTES, then the pipe is no longer read (the step waits on
+    it, as with a slow terminal); once there is room the held lines go out READ_CHUNK
+    bytes at a time, the throttle asked between.  Once the main process has exited, the
+    rest goes out at once (it is finite, and must be stored before the drain timeout)."""
 
     __slots__ = (
         "_buf",
         "_fd",
+        "_lines",
         "_loop",
         "_on_line",
         "_proc",
         "_stream",
         "_throttle",
         "_waiting",
+        "_watching",
         "done",
     )
 
@@ -222,17 +232,29 @@ class _Output:
         self._on_line = on_line
         self._proc = proc
         self._throttle = OUTPUT_THROTTLE.get()
-        self._buf = bytearray()
+        self._buf = bytearray()  # bytes read, not yet split into lines
+        self._lines: deque[bytes] = deque()  # complete lines not yet handed over
         self._waiting: asyncio.Future[None] | None = None  # paused for the history writer
+        self._watching = False
         self.done: asyncio.Future[None] = self._loop.create_future()
         os.set_blocking(fd, False)
         if proc.returncode is not None:
             # it is over already (a short step, told before its start was): its EOF is
             # most likely there, then it is read without ever being watched
             self.poll()
-            if self._fd < 0 or self._waiting is not None:
+            if self._fd < 0:
                 return
-        self._loop.add_reader(fd, self._readable)
+        self._watch()
+
+    def _watch(self) -> None:
+        if not self._watching and self._fd >= 0:
+            self._loop.add_reader(self._fd, self._readable)
+            self._watching = True
+
+    def _unwatch(self) -> None:
+        if self._watching:
+            self._loop.remove_reader(self._fd)
+            self._watching = False
 
     def _readable(self) -> None:
         self._read()
@@ -249,22 +271,74 @@ class _Output:
         if not chunk:
             self._end(None)
             return False
-        buf = self._buf
-        buf += chunk
-        try:
-            for line in _split_lines(buf):
-                self._on_line(self._stream, _decode(line))
-        except Exception as exc:  # the line sink failed: the step fails with it
-            self._end(exc)
+        self._buf += chunk
+        if self._waiting is not None:  # held for the writer
+            if len(self._buf) >= HOLD_BYTES:
+                self._unwatch()
             return False
-        if self._throttle is not None and self._proc.returncode is None:
-            waiting = _room(self._throttle())
-            if waiting is not None:  # the history writer is behind: the pipe fills meanwhile
-                self._loop.remove_reader(self._fd)
-                self._waiting = waiting
-                waiting.add_done_callback(self._resume)
+        return self._hand_over()
+
+    def _hand_over(self) -> bool:
+        """Hand over the complete lines, a chunk's worth at a time with the throttle asked
+        between while the main process runs; False when it has to wait for room."""
+        lines = self._lines
+        lines.extend(_split_lines(self._buf))
+        while lines:
+            budget = READ_CHUNK
+            try:
+                while lines and budget > 0:
+                    line = lines.popleft()
+                    budget -= len(line) + 1
+                    self._on_line(self._stream, _decode(line))
+            except Exception as exc:  # the line sink failed: the step fails with it
+                self._end(exc)
                 return False
+            if self._throttle is not None and self._proc.returncode is None:
+                waiting = _room(self._throttle)
+                if waiting is not None:  # the history writer is behind
+                    self._waiting = waiting
+                    waiting.add_done_callback(self._resume)
+                    if len(self._buf) >= HOLD_BYTES or lines:
+                        self._unwatch()
+                    else:
+                        self._watch()  # held meanwhile, up to HOLD_BYTES
+                    return False
         return True
+
+    def _resume(self, _waited: object = None) -> None:
+        """Go on (the writer has room, or the step's main process exited)."""
+        waiting, self._waiting = self._waiting, None
+        if waiting is None:
+            return
+        waiting.cancel()
+        if self._fd >= 0 and self._hand_over():
+            self._watch()
+
+    def _end(self, error: BaseException | None) -> None:
+        if self._fd < 0:
+            return
+        if self._waiting is not None:
+            self._waiting.cancel()
+            self._waiting = None
+        self._unwatch()
+        os.close(self._fd)
+        self._fd = -1
+        if error is None:  # the held lines, and a last line without a newline
+            lines = self._lines
+            lines.extend(_split_lines(self._buf))
+            if self._buf:
+                lines.append(bytes(self._buf))
+                self._buf.clear()
+            try:
+                while lines:
+                    self._on_line(self._stream, _decode(lines.popleft()))
+            except Exception as exc:
+                error = exc
+        if not self.done.done():
+            if error is None:
+                self.done.set_result(None)
+            else:
+                self.done.set_exception(error)
 
     def poll(self) -> None:
         """Read what the pipe holds now, without waiting for the loop: once the main
@@ -274,36 +348,9 @@ class _Output:
             if self._fd < 0 or self._waiting is not None or not self._read():
                 return
 
-    def _resume(self, _waited: object = None) -> None:
-        """Read on (the writer has room, or the step's main process exited: what is left
-        in the pipe then is finite and must be read before the drain timeout)."""
-        waiting, self._waiting = self._waiting, None
-        if waiting is None:
-            return
-        waiting.cancel()
-        if self._fd >= 0:
-            self._loop.add_reader(self._fd, self._readable)
-
-    def _end(self, error: BaseException | None) -> None:
-        if self._fd < 0:
-            return
-        if self._waiting is not None:
-            self._waiting.cancel()
-            self._waiting = None
-        self._loop.remove_reader(self._fd)  # False when it was not watched: fine
-        os.close(self._fd)
-        self._fd = -1
-        if self._buf and error is None:  # a last line without a newline
-            self._on_line(self._stream, _decode(bytes(self._buf)))
-            self._buf.clear()
-        if not self.done.done():
-            if error is None:
-                self.done.set_result(None)
-            else:
-                self.done.set_exception(error)
-
     def stop(self) -> None:
-        """Read no more: what was read of a last line is delivered, the pipe closed."""
+        """Read no more: what was read (held lines, a last line) is delivered, the pipe
+        closed."""
         if self._fd >= 0:
             try:
                 self._end(None)
@@ -312,28 +359,19 @@ class _Output:
                     self.done.set_result(None)
 
 
-def _room(waiting: Awaitable[None]) -> asyncio.Future[None] | None:
-    """Run the output throttle's `waiting` as far as it goes without waiting: None when it
-    is done at once (the usual case, no task made), else a future done once it is."""
-    coro = waiting.__await__()
+def _room(throttle: Callable[[], Awaitable[None]]) -> asyncio.Future[None] | None:
+    """None when the output throttle has room at once (the usual case: it is run only as
+    far as that, no task made); else a task that waits for it (a fresh call of it: the
+    first one is closed where it had to wait)."""
+    probe = throttle().__await__()
     try:
-        blocked = coro.send(None)
+        probe.send(None)
     except StopIteration:
         return None
-    return asyncio.ensure_future(_finish_waiting(coro, blocked))
-
-
-async def _finish_waiting(coro: Any, blocked: Any) -> None:
-    """The rest of a throttle that had to wait for `blocked` (the future it yielded)."""
-    try:
-        while True:
-            await blocked
-            try:
-                blocked = coro.send(None)
-            except StopIteration:
-                return
-    finally:
-        coro.close()
+    close = getattr(probe, "close", None)
+    if close is not None:
+        close()
+    return asyncio.ensure_future(throttle())
 
 
 async def _wait_outputs(outputs: list[_Output], timeout: float) -> list[_Output]:
