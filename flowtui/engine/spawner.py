@@ -51,15 +51,23 @@ class SpawnedProcess:
         self._pipes: tuple[int, int] | None = pipes  # the read ends of stdout and stderr
         self.returncode: int | None = None
         self.note: str | None = None  # what to tell the step's log about its end
-        self._exited = asyncio.get_running_loop().create_future()
+        # one future per wait() (asyncio's own pattern): cancelling a waiter leaves the
+        # others, and a step over already costs no future at all
+        self._waiters: list[asyncio.Future[int]] = []
 
     def _exit(self, code: int) -> None:
         self.returncode = code
-        if not self._exited.done():
-            self._exited.set_result(code)
+        waiters, self._waiters = self._waiters, []
+        for waiter in waiters:
+            if not waiter.done():
+                waiter.set_result(code)
 
     async def wait(self) -> int:
-        return await asyncio.shield(self._exited)
+        if self.returncode is not None:
+            return self.returncode
+        waiter: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        self._waiters.append(waiter)
+        return await waiter
 
     def take_pipes(self) -> tuple[int, int]:
         """The read ends of its stdout and stderr pipes, for the caller to read and close."""
