@@ -50,6 +50,7 @@ stdout and stderr.
 from __future__ import annotations
 
 import functools
+import itertools
 import os
 import re
 import shutil
@@ -96,6 +97,7 @@ BASH_MANAGED = _words(
 _PLAIN = re.compile(r"[ \t]*[A-Za-z0-9_@%+=:,./-]+(?:[ \t]+[A-Za-z0-9_@%+=:,./-]+)*[ \t]*")
 _SHLVL = re.compile(r"[0-9]{1,3}")
 _RUNNABLE = (b"\x7fELF", b"#!")
+_BASH_FUNC = itertools.repeat("BASH_FUNC_")  # exported functions: str.startswith of each name
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,7 +130,7 @@ def direct_command(
         same = SAME_AS_PROGRAM.get(name)
         if same is None or not same(args):
             return None
-    if not BASH_MANAGED.isdisjoint(env) or any(k.startswith("BASH_FUNC_") for k in env):
+    if not BASH_MANAGED.isdisjoint(env) or any(map(str.startswith, env, _BASH_FUNC)):
         return None
     if not _quiet_locale(env):
         return None
@@ -139,7 +141,7 @@ def direct_command(
     if program is None:
         return None
     if hidden:
-        real = os.path.realpath(os.path.join(cwd, program))
+        real = _real(os.path.join(cwd, program))
         covered = any(_within(real, _real(h)) for h in hidden)
         if covered and not (uncovered and _within(real, _real(uncovered))):
             return None
@@ -164,14 +166,24 @@ def _find(name: str, env: Mapping[str, str], cwd: str) -> str | None:
     path = env.get("PATH")
     if not path:
         return None  # bash would use its own default PATH
-    for folder in path.split(":"):
-        if not os.path.isabs(folder):
+    for folder in _folders(path):
+        if folder is None:
             return None  # "" or a relative folder: the step's cwd; leave it to bash
-        candidate = folder + name if folder.endswith("/") else f"{folder}/{name}"
+        candidate = folder + name
         runnable = _runnable(candidate)
         if runnable is not None:
             return candidate if runnable else None
     return None
+
+
+@functools.lru_cache(maxsize=64)
+def _folders(path: str) -> tuple[str | None, ...]:
+    """$PATH's folders, each ending with "/", in order; None for one that is not absolute
+    (the search stops there).  Worked out once per $PATH: a step asks it every time."""
+    return tuple(
+        (folder if folder.endswith("/") else folder + "/") if os.path.isabs(folder) else None
+        for folder in path.split(":")
+    )
 
 
 # path -> (inode, size, mtime) of the file last found to be an ELF binary or `#!` script
@@ -182,10 +194,13 @@ def _runnable(path: str) -> bool | None:
     """None: not an executable regular file (bash would look further on $PATH); else
     whether the kernel runs it itself (ELF or `#!`)."""
     try:
+        # access() first: most of $PATH has no such file, and a False costs no exception
+        if not os.access(path, os.X_OK):
+            return None
         st = os.stat(path)
     except (OSError, ValueError):
         return None
-    if not stat.S_ISREG(st.st_mode) or not os.access(path, os.X_OK):
+    if not stat.S_ISREG(st.st_mode):
         return None
     key = (st.st_ino, st.st_size, st.st_mtime_ns)
     if _checked.get(path) == key:
@@ -226,10 +241,12 @@ def _quiet_locale(env: Mapping[str, str]) -> bool:
     return quiet
 
 
-@functools.lru_cache(maxsize=64)
+@functools.lru_cache(maxsize=256)
 def _real(path: str) -> str:
-    """The sandbox's paths, resolved once: a wrong answer here only sends a program
-    inside them to bash (which then says it is not there), never out of the sandbox."""
+    """The sandbox's paths and the programs found, resolved once: a wrong answer here
+    only sends a program inside them to bash (which then says it is not there), or runs
+    one there directly, which the sandbox refuses (it then goes to bash all the same);
+    never out of the sandbox."""
     return os.path.realpath(path)
 
 

@@ -34,7 +34,7 @@ from flowtui.engine.process import OUTPUT_THROTTLE
 from flowtui.engine.report import CommitStatusReporter
 from flowtui.engine.sandbox import STEP_SANDBOX, StepSandbox
 from flowtui.engine.secrets import LogMasking, Masker, SecretError, resolve_secrets
-from flowtui.engine.states import STEP_FAILED, STEP_OK, RunStatus, StepStatus
+from flowtui.engine.states import STEP_FAILED, STEP_FINAL, STEP_OK, RunStatus, StepStatus
 from flowtui.engine.stepenv import step_variables
 from flowtui.engine.workspace import HandOff, WorkspaceTooLarge, attempt_dir
 from flowtui.model.approval import ApprovalRefused, Vote, gate_rules, judge_approval
@@ -157,6 +157,13 @@ class RunExecution:
                 self._dependents[dep].append(step.name)
         self._handlers = [s.name for s in workflow.steps.values() if s.always or s.on_failure]
         self._dirty: set[str] | None = None
+        self._resolved_base: Path | None = None  # see _base_dir
+        # per step, how many of its requires are not over yet (kept by set_step_status):
+        # a step waits while it is above 0, known without looking at its requires (#18)
+        self._unfinished = {
+            s.name: sum(not self.statuses[d].is_final for d in s.requires)
+            for s in workflow.steps.values()
+        }
         # kept in step with `statuses` by set_step_status, so "any held/running?" is O(1)
         self._held = {n for n, s in self.statuses.items() if s == StepStatus.HELD}
         self._active = {n for n, s in self.statuses.items() if s == StepStatus.RUNNING}
@@ -187,13 +194,20 @@ class RunExecution:
     ) -> None:
         self._masking.flush(name)  # its held log lines go before its new status
         message = self._masking.masker.mask(message)
+        final = status in STEP_FINAL
+        was_final = self.statuses[name] in STEP_FINAL
         self.statuses[name] = status
         self.messages[name] = message
         (self._held.add if status == StepStatus.HELD else self._held.discard)(name)
         (self._active.add if status == StepStatus.RUNNING else self._active.discard)(name)
-        if self._dirty is not None and status.is_final:
-            # a require that is not over yet leaves its dependents waiting: no need to look
-            self._dirty.update(self._dependents.get(name, ()))
+        if final != was_final:
+            unfinished = self._unfinished
+            for dependent in self._dependents.get(name, ()):
+                unfinished[dependent] += -1 if final else 1
+                # a require that is not over yet leaves its dependents waiting: only
+                # those whose last one just ended need a look
+                if self._dirty is not None and not unfinished[dependent]:
+                    self._dirty.add(dependent)
         self.bus.publish(
             StepStatusChanged(self.run_id, name, status, time.time(), attempt, exit_code, message)
         )
@@ -367,6 +381,13 @@ class RunExecution:
                 self._hand.seen.add(delta)
         return result
 
+    def _base_dir(self) -> Path:
+        """The workflow file's folder, resolved once per run (it was a realpath per step)."""
+        if self._resolved_base is None:
+            path = self.workflow.path
+            self._resolved_base = path.parent.resolve() if path else self.workspace
+        return self._resolved_base
+
     def _runs_steps_here(self) -> bool:
         """Whether a step of this run executes in this process (not on a worker)."""
         return any(
@@ -429,10 +450,11 @@ class RunExecution:
                     )
                     skipped_any = True
                     continue
-                self.tasks[name] = asyncio.create_task(
+                task = self.tasks[name] = asyncio.create_task(
                     self._run_step(step), name=f"flowtui-{self.run_id}-{name}"
                 )
-                live.append(self.tasks[name])
+                task.add_done_callback(self._step_task_done)
+                live.append(task)
             running = live = [t for t in live if not t.done()]
             self._update_held()
             if not running:
@@ -443,9 +465,10 @@ class RunExecution:
                     self._dirty = None
                 continue  # a skip may have decided steps earlier in file order
             settled = False
-            waiter = asyncio.create_task(self._wake.wait())
-            await asyncio.wait([*running, waiter], return_when=asyncio.FIRST_COMPLETED)
-            waiter.cancel()
+            await self._wake.wait()  # a status changed, a step task ended, or a cancel
+
+    def _step_task_done(self, _task: asyncio.Task[None]) -> None:
+        self._wake.set()
 
     def _candidates(self) -> list[str]:
         """Steps this pass must look at, in file order: every step on a full pass, else
@@ -494,12 +517,13 @@ class RunExecution:
         """start | skip | wait | blocked, from the states of the steps it requires."""
         if step.name in self.skip_reasons:
             return "skip"
+        if self._unfinished[step.name]:
+            # a dependency that is itself blocked never finishes: waiting or blocked, the
+            # step does not start (the scheduler treats both alike)
+            return "wait"
         deps = step.requires
         if any(self.statuses[d] in STEP_FAILED and not self._dep_ok(d) for d in deps):
             return "blocked"
-        if any(not self.statuses[d].is_final for d in deps):
-            # a dependency that is itself blocked never finishes
-            return "wait"
         if deps and all(
             self.statuses[d] == StepStatus.SKIPPED and d not in self.left_out for d in deps
         ):
@@ -832,6 +856,7 @@ class RunExecution:
                     kill_grace=(
                         step.kill_grace if step.kill_grace is not None else self.context.kill_grace
                     ),
+                    base_dir=self._base_dir(),
                 )
                 handing = self._hands_off_workspace and step.runs_on is None
                 if handing:

@@ -13,6 +13,7 @@ import contextlib
 import os
 import signal
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from contextvars import ContextVar
 from pathlib import Path
@@ -22,6 +23,7 @@ import psutil
 
 from flowtui.engine.childwatch import prefer_pidfd_watcher
 from flowtui.engine.sandbox import STEP_SANDBOX, StepSandbox
+from flowtui.engine.spawner import SpawnedProcess
 
 LineFn = Callable[[str, str], None]  # (stream, line)
 StartFn = Callable[[int, int, float], None]  # (pid, pgid, create time)
@@ -31,6 +33,8 @@ READ_CHUNK = 64 * 1024
 PIPE_LINGER = 0.2  # time readers get after the main process exits before the group is killed
 DRAIN_TIMEOUT = 1.0  # time readers get to reach EOF once the group is gone
 _POLL = 0.05
+HOLD_BYTES = 1 << 20  # held per pipe while the writer is behind (as asyncio's reader did)
+_POLL_CHUNKS = 16  # read at once after the main process exits, before the loop watches
 
 # Awaited by output readers after each chunk while the step's main process runs.  The
 # runner sets it to "until the history writer has room", so a step printing faster than
@@ -43,16 +47,13 @@ OUTPUT_THROTTLE: ContextVar[Callable[[], Awaitable[None]] | None] = ContextVar(
 
 class StepProcess(Protocol):
     """What is used of a step's main process: asyncio's, or one started by the run's
-    spawner (flowtui.engine.spawner)."""
+    spawner (flowtui.engine.spawner).  Its output pipes are read apart (`_Output`), so
+    wait() is its exit alone."""
 
     @property
     def pid(self) -> int: ...
     @property
     def returncode(self) -> int | None: ...
-    @property
-    def stdout(self) -> asyncio.StreamReader | None: ...
-    @property
-    def stderr(self) -> asyncio.StreamReader | None: ...
     async def wait(self) -> int: ...
 
 
@@ -199,83 +200,207 @@ def _decode(line: bytes) -> str:
     return line.removesuffix(b"\r").decode("utf-8", errors="replace")
 
 
-async def _pump(
-    reader: asyncio.StreamReader,
-    stream: str,
-    on_line: LineFn,
-    proc: StepProcess | None = None,
-) -> None:
-    throttle = OUTPUT_THROTTLE.get()
-    buf = bytearray()
+class _Output:
+    """One output pipe of a step, read by the loop itself from its file descriptor: a
+    callback per chunk, no transport, stream reader or task (#18: a step has two, and
+    most print nothing).  `done` resolves at EOF, or once `stop` gave up on it.
+
+    While the history writer is behind (the output throttle waits), what the pipe brings
+    is held unsplit, up to HOLD_BYTES, then the pipe is no longer read (the step waits on
+    it, as with a slow terminal); once there is room the held lines go out READ_CHUNK
+    bytes at a time, the throttle asked between.  Once the main process has exited, the
+    rest goes out at once (it is finite, and must be stored before the drain timeout)."""
+
+    __slots__ = (
+        "_buf",
+        "_fd",
+        "_lines",
+        "_loop",
+        "_on_line",
+        "_proc",
+        "_stream",
+        "_throttle",
+        "_waiting",
+        "_watching",
+        "done",
+    )
+
+    def __init__(self, fd: int, stream: str, on_line: LineFn, proc: StepProcess) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._fd = fd
+        self._stream = stream
+        self._on_line = on_line
+        self._proc = proc
+        self._throttle = OUTPUT_THROTTLE.get()
+        self._buf = bytearray()  # bytes read, not yet split into lines
+        self._lines: deque[bytes] = deque()  # complete lines not yet handed over
+        self._waiting: asyncio.Future[None] | None = None  # paused for the history writer
+        self._watching = False
+        self.done: asyncio.Future[None] = self._loop.create_future()
+        os.set_blocking(fd, False)
+        if proc.returncode is not None:
+            # it is over already (a short step, told before its start was): its EOF is
+            # most likely there, then it is read without ever being watched
+            self.poll()
+            if self._fd < 0:
+                return
+        self._watch()
+
+    def _watch(self) -> None:
+        if not self._watching and self._fd >= 0:
+            self._loop.add_reader(self._fd, self._readable)
+            self._watching = True
+
+    def _unwatch(self) -> None:
+        if self._watching:
+            self._loop.remove_reader(self._fd)
+            self._watching = False
+
+    def _readable(self) -> None:
+        self._read()
+
+    def _read(self) -> bool:
+        """Read one chunk; True when there may be more to read at once."""
+        try:
+            chunk = os.read(self._fd, READ_CHUNK)
+        except (BlockingIOError, InterruptedError):
+            return False
+        except OSError as exc:
+            self._end(exc)
+            return False
+        if not chunk:
+            self._end(None)
+            return False
+        self._buf += chunk
+        if self._waiting is not None:  # held for the writer
+            if len(self._buf) >= HOLD_BYTES:
+                self._unwatch()
+            return False
+        return self._hand_over()
+
+    def _hand_over(self) -> bool:
+        """Hand over the complete lines, a chunk's worth at a time with the throttle asked
+        between while the main process runs; False when it has to wait for room."""
+        lines = self._lines
+        lines.extend(_split_lines(self._buf))
+        while lines:
+            budget = READ_CHUNK
+            try:
+                while lines and budget > 0:
+                    line = lines.popleft()
+                    budget -= len(line) + 1
+                    self._on_line(self._stream, _decode(line))
+            except Exception as exc:  # the line sink failed: the step fails with it
+                self._end(exc)
+                return False
+            if self._throttle is not None and self._proc.returncode is None:
+                waiting = _room(self._throttle)
+                if waiting is not None:  # the history writer is behind
+                    self._waiting = waiting
+                    waiting.add_done_callback(self._resume)
+                    if len(self._buf) >= HOLD_BYTES or lines:
+                        self._unwatch()
+                    else:
+                        self._watch()  # held meanwhile, up to HOLD_BYTES
+                    return False
+        return True
+
+    def _resume(self, _waited: object = None) -> None:
+        """Go on (the writer has room, or the step's main process exited)."""
+        waiting, self._waiting = self._waiting, None
+        if waiting is None:
+            return
+        waiting.cancel()
+        if self._fd >= 0 and self._hand_over():
+            self._watch()
+
+    def _end(self, error: BaseException | None) -> None:
+        if self._fd < 0:
+            return
+        if self._waiting is not None:
+            self._waiting.cancel()
+            self._waiting = None
+        self._unwatch()
+        os.close(self._fd)
+        self._fd = -1
+        if error is None:  # the held lines, and a last line without a newline
+            lines = self._lines
+            lines.extend(_split_lines(self._buf))
+            if self._buf:
+                lines.append(bytes(self._buf))
+                self._buf.clear()
+            try:
+                while lines:
+                    self._on_line(self._stream, _decode(lines.popleft()))
+            except Exception as exc:
+                error = exc
+        if not self.done.done():
+            if error is None:
+                self.done.set_result(None)
+            else:
+                self.done.set_exception(error)
+
+    def poll(self) -> None:
+        """Read what the pipe holds now, without waiting for the loop: once the main
+        process has exited its EOF is usually there (no loop turn spent on it).  A few
+        chunks at most: a background child still writing is read by the loop."""
+        for _ in range(_POLL_CHUNKS):
+            if self._fd < 0 or self._waiting is not None or not self._read():
+                return
+
+    def stop(self) -> None:
+        """Read no more: what was read (held lines, a last line) is delivered, the pipe
+        closed."""
+        if self._fd >= 0:
+            try:
+                self._end(None)
+            finally:
+                if not self.done.done():
+                    self.done.set_result(None)
+
+
+def _room(throttle: Callable[[], Awaitable[None]]) -> asyncio.Future[None] | None:
+    """None when the output throttle has room at once (the usual case: it is run only as
+    far as that, no task made); else a task that waits for it (a fresh call of it: the
+    first one is closed where it had to wait)."""
+    probe = throttle().__await__()
     try:
-        while chunk := await reader.read(READ_CHUNK):
-            buf += chunk
-            for line in _split_lines(buf):
-                on_line(stream, _decode(line))
-            if throttle is not None and (proc is None or proc.returncode is None):
-                await _wait_while_running(throttle(), proc)
-    except asyncio.CancelledError:
-        if buf:
-            on_line(stream, _decode(bytes(buf)))
-        raise
-    if buf:  # a last line without a newline
-        on_line(stream, _decode(bytes(buf)))
+        probe.send(None)
+    except StopIteration:
+        return None
+    close = getattr(probe, "close", None)
+    if close is not None:
+        close()
+    return asyncio.ensure_future(throttle())
 
 
-async def _wait_while_running(room: Awaitable[None], proc: StepProcess | None) -> None:
-    """Await `room`, but only while `proc` runs: after its exit what is left in the pipe is
-    finite and must be read before the readers' drain timeout."""
-    waiter = asyncio.ensure_future(room)
-    try:
-        while not waiter.done() and (proc is None or proc.returncode is None):
-            await asyncio.wait([waiter], timeout=_POLL)
-    finally:
-        waiter.cancel()
+async def _wait_outputs(outputs: list[_Output], timeout: float) -> list[_Output]:
+    """Give `outputs` up to `timeout` s to reach EOF; the ones still open."""
+    for output in outputs:
+        output.poll()
+    pending = [o for o in outputs if not o.done.done()]
+    if pending:  # asyncio.wait costs a loop turn even when every pipe is done
+        await asyncio.wait([o.done for o in pending], timeout=timeout)
+    return [o for o in pending if not o.done.done()]
 
 
-def _mark_retrieved(task: asyncio.Task[None]) -> None:
-    if not task.cancelled():
-        task.exception()
+async def _settle_readers(readers: list[_Output], timeout: float) -> None:
+    """Give readers `timeout` s to reach EOF, then stop the rest."""
+    for output in await _wait_outputs(readers, timeout):
+        output.stop()
 
 
-async def _settle_readers(readers: list[asyncio.Task[None]], timeout: float) -> None:
-    """Give readers `timeout` s to reach EOF, then cancel the rest."""
-    pending = [t for t in readers if not t.done()]
-    if pending:
-        _, still = await asyncio.wait(pending, timeout=timeout)
-        for task in still:
-            task.cancel()
-        if still:
-            await asyncio.wait(still)
-
-
-async def _wait_exit(proc: StepProcess) -> int:
-    """Wait for the main process to exit, whether or not its pipes are still open.
-
-    Process.wait() (Python 3.11) also waits for the pipes to close, which a background
-    child can keep open forever; the return code is set as soon as the process is reaped.
-    """
-    waiter = asyncio.ensure_future(proc.wait())
-    try:
-        while (code := proc.returncode) is None:
-            await asyncio.wait([waiter], timeout=_POLL)
-    finally:
-        if not waiter.done():
-            waiter.cancel()
-    return code
-
-
-async def _finish_after_exit(pgid: int, readers: list[asyncio.Task[None]], grace: float) -> None:
-    pending: Collection[asyncio.Task[None]] = [t for t in readers if not t.done()]
-    if pending:  # asyncio.wait costs a loop turn even when every reader is done
-        _, pending = await asyncio.wait(pending, timeout=PIPE_LINGER)
+async def _finish_after_exit(pgid: int, readers: list[_Output], grace: float) -> None:
+    for output in readers:
+        output._resume()  # no more waiting for the history writer: the step is over
+    pending = await _wait_outputs(readers, PIPE_LINGER)
     if pending or group_alive(pgid):
         # A step owns its process group: background children (holding the pipes or not)
         # must neither keep the step running nor outlive it as orphans.
         await kill_process_group(pgid, grace)
         await _settle_readers(readers, DRAIN_TIMEOUT)
-    for task in readers:
-        if not task.cancelled() and (exc := task.exception()) is not None:
+    for output in readers:
+        if (exc := output.done.exception()) is not None:
             raise exc
 
 
@@ -317,7 +442,7 @@ def _alive(pid: int) -> bool:
 async def _stop(
     proc: StepProcess,
     pgid: int,
-    readers: list[asyncio.Task[None]],
+    readers: list[_Output],
     grace: float,
     on_line: LineFn | None = None,
 ) -> None:
@@ -336,14 +461,22 @@ async def _stop(
             with contextlib.suppress(ProcessLookupError):
                 os.kill(proc.pid, signal.SIGKILL)
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(_wait_exit(proc), DRAIN_TIMEOUT)
+            await asyncio.wait_for(proc.wait(), DRAIN_TIMEOUT)
+        for output in readers:
+            output._resume()
         await _settle_readers(readers, DRAIN_TIMEOUT)
         finished = True
     finally:
         if not finished:  # interrupted again while stopping: do not leave anything behind
             _signal_group(pgid, signal.SIGKILL)
-            for task in readers:
-                task.cancel()
+            for output in readers:
+                output.stop()
+
+
+def _close_all(fds: Collection[int]) -> None:
+    for fd in fds:
+        with contextlib.suppress(OSError):
+            os.close(fd)
 
 
 async def _spawn(
@@ -352,25 +485,35 @@ async def _spawn(
     executable: str | None,
     env: dict[str, str],
     cwd: str | Path,
-) -> tuple[asyncio.subprocess.Process, float | None]:
-    """Start `argv` as this process's child, under a sandbox of its own if the run has one."""
+) -> tuple[asyncio.subprocess.Process, float | None, tuple[int, int]]:
+    """Start `argv` as this process's child, under a sandbox of its own if the run has one;
+    with the read ends of its stdout and stderr pipes (read by `_Output`, not by asyncio:
+    the process's wait() is then its exit alone, whoever holds the pipes)."""
     command = sandbox.command(argv, cwd, env) if sandbox else list(argv)
     if executable is not None and command[0] != argv[0]:
         executable = None  # wrapped: the wrapper execs argv[0] with the step's PATH
-    with sandbox.spawn_hook() if sandbox else contextlib.nullcontext() as restrict:
-        started = create_time_now()
-        proc = await asyncio.create_subprocess_exec(
-            *command,
-            executable=executable,
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-            env=env,
-            cwd=cwd,
-            start_new_session=True,
-            preexec_fn=restrict,  # the step's sandbox (flowtui.engine.sandbox), if any
-        )
-    return proc, started
+    out_r, out_w = os.pipe()
+    err_r, err_w = os.pipe()
+    try:
+        with sandbox.spawn_hook() if sandbox else contextlib.nullcontext() as restrict:
+            started = create_time_now()
+            proc = await asyncio.create_subprocess_exec(
+                *command,
+                executable=executable,
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=out_w,
+                stderr=err_w,
+                env=env,
+                cwd=cwd,
+                start_new_session=True,
+                preexec_fn=restrict,  # the step's sandbox (flowtui.engine.sandbox), if any
+            )
+    except BaseException:
+        _close_all((out_r, err_r))
+        raise
+    finally:
+        _close_all((out_w, err_w))
+    return proc, started, (out_r, err_r)
 
 
 async def run_streaming(
@@ -398,24 +541,20 @@ async def run_streaming(
         on_line("system", note)
     env = sandbox.environment(env) if sandbox else dict(env)
     spawner = await sandbox.spawner(cwd) if sandbox else None
-    spawned: StepProcess | None = None
+    spawned: SpawnedProcess | None = None
     if spawner is not None:  # the run's sandbox is up: its spawner starts the step
         started = create_time_now()
         spawned = await spawner.spawn(argv, executable=executable, cwd=cwd, env=env)
     proc: StepProcess
     if spawned is None:
-        proc, started = await _spawn(sandbox, argv, executable, env, cwd)
+        proc, started, (out_fd, err_fd) = await _spawn(sandbox, argv, executable, env, cwd)
     else:
-        proc = spawned
+        proc, (out_fd, err_fd) = spawned, spawned.take_pipes()
     pgid = proc.pid  # a new session makes the child its group leader
-    assert proc.stdout is not None and proc.stderr is not None
-    readers = [
-        asyncio.create_task(_pump(proc.stdout, "stdout", on_line, proc)),
-        asyncio.create_task(_pump(proc.stderr, "stderr", on_line, proc)),
-    ]
-    for task in readers:
-        task.add_done_callback(_mark_retrieved)
+    readers: list[_Output] = []
     try:
+        readers.append(_Output(out_fd, "stdout", on_line, proc))
+        readers.append(_Output(err_fd, "stderr", on_line, proc))
         if on_start is not None:
             if started is None:
                 try:
@@ -423,11 +562,12 @@ async def run_streaming(
                 except psutil.Error:
                     started = time.time()
             on_start(proc.pid, pgid, started)
-        returncode = await _wait_exit(proc)
+        returncode = await proc.wait()
         await _finish_after_exit(pgid, readers, kill_grace)
         if (note := getattr(proc, "note", None)) is not None:
             on_line("system", note)  # e.g. its spawner went away (flowtui.engine.spawner)
     except BaseException:
+        _close_all((out_fd, err_fd)[len(readers) :])  # the pipes no reader took
         await _stop(proc, pgid, readers, kill_grace, on_line)
         raise
     return returncode

@@ -298,6 +298,7 @@ class LogMasking:
         self.masker = masker or Masker()
         self._publish = publish
         self._streams: dict[tuple[str, int, str], LineMasker] = {}
+        self._by_step: dict[str, list[LineMasker]] = {}  # flush(step) looks at its own only
         self._timer: asyncio.TimerHandle | None = None
 
     def log(self, step: str, attempt: int, stream: str, line: str, at: float) -> None:
@@ -310,6 +311,7 @@ class LogMasking:
             masker = self._streams[key] = LineMasker(
                 self.masker, lambda text, when: self._publish(*key, text, when)
             )
+            self._by_step.setdefault(step, []).append(masker)
         masker.feed(line, at)
         if masker.holding and self._timer is None:
             with contextlib.suppress(RuntimeError):  # no loop: the next flush() sends it
@@ -317,9 +319,14 @@ class LogMasking:
                 self._timer = loop.call_later(HOLD_SECONDS, self._on_timer)
 
     def flush(self, step: str | None = None) -> None:
-        for key, masker in list(self._streams.items()):
-            if step is None or key[0] == step:
-                masker.flush()
+        """Send the held lines (of `step` only, when given: a status change of one step
+        costs its own streams, not every stream the run has had)."""
+        if step is None:
+            maskers = list(self._streams.values())
+        else:
+            maskers = list(self._by_step.get(step, ()))
+        for masker in maskers:
+            masker.flush()
 
     def _on_timer(self) -> None:
         self._timer = None

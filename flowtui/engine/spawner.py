@@ -47,21 +47,41 @@ class SpawnedProcess:
     """A step started by a spawner: what `flowtui.engine.process` uses of an
     asyncio.subprocess.Process."""
 
-    def __init__(self, pid: int) -> None:
+    def __init__(self, pid: int, pipes: tuple[int, int]) -> None:
         self.pid = pid
-        self.stdout: asyncio.StreamReader | None = None
-        self.stderr: asyncio.StreamReader | None = None
+        self._pipes: tuple[int, int] | None = pipes  # the read ends of stdout and stderr
         self.returncode: int | None = None
         self.note: str | None = None  # what to tell the step's log about its end
-        self._exited = asyncio.get_running_loop().create_future()
+        # one future per wait() (asyncio's own pattern): cancelling a waiter leaves the
+        # others, and a step over already costs no future at all
+        self._waiters: list[asyncio.Future[int]] = []
 
     def _exit(self, code: int) -> None:
         self.returncode = code
-        if not self._exited.done():
-            self._exited.set_result(code)
+        waiters, self._waiters = self._waiters, []
+        for waiter in waiters:
+            if not waiter.done():
+                waiter.set_result(code)
 
     async def wait(self) -> int:
-        return await asyncio.shield(self._exited)
+        if self.returncode is not None:
+            return self.returncode
+        waiter: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        self._waiters.append(waiter)
+        return await waiter
+
+    def take_pipes(self) -> tuple[int, int]:
+        """The read ends of its stdout and stderr pipes, for the caller to read and close."""
+        pipes, self._pipes = self._pipes, None
+        if pipes is None:
+            raise RuntimeError("the pipes were already taken")
+        return pipes
+
+    def __del__(self) -> None:
+        if self._pipes is not None:  # never taken (e.g. cancelled in between): not leaked
+            for fd in self._pipes:
+                with contextlib.suppress(OSError):
+                    os.close(fd)
 
 
 class Spawner:
@@ -261,7 +281,7 @@ class Spawner:
             os.close(err_r)
             raise OSError(int(reply["errno"]), reply["strerror"], reply.get("filename"))
         # registered before anything else is awaited: a cancel from here on finds it
-        proc = SpawnedProcess(int(reply["pid"]))
+        proc = SpawnedProcess(int(reply["pid"]), (out_r, err_r))
         self._started.discard(ident)
         early = self._early_exits.pop(ident, None)
         if early is not None:
@@ -270,16 +290,6 @@ class Spawner:
             _watch_orphan(proc, "the run's sandbox process ended")
         else:
             self._running[ident] = proc
-        readers: list[int] = [out_r, err_r]
-        try:
-            proc.stdout = await _reader(loop, readers.pop(0))
-            proc.stderr = await _reader(loop, readers.pop(0))
-        except BaseException:
-            for fd in readers:
-                os.close(fd)
-            with contextlib.suppress(OSError):
-                os.killpg(proc.pid, signal.SIGKILL)  # never left running untracked
-            raise
         return proc
 
     def _unwanted(self, ident: int, future: asyncio.Future[dict[str, Any]]) -> None:
@@ -342,13 +352,6 @@ def _watch_orphan(proc: SpawnedProcess, why: str) -> None:
         proc._exit(_KILLED)
 
     loop.add_reader(pidfd, gone)
-
-
-async def _reader(loop: asyncio.AbstractEventLoop, fd: int) -> asyncio.StreamReader:
-    reader = asyncio.StreamReader(limit=2**20, loop=loop)
-    pipe = os.fdopen(fd, "rb", buffering=0)
-    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader, loop=loop), pipe)
-    return reader
 
 
 __all__ = ["MAX_REQUEST", "SpawnedProcess", "Spawner", "SpawnerLost"]

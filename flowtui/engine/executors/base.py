@@ -40,6 +40,8 @@ class StepContext:
     on_process: ProcessFn = lambda _pid, _pgid, _t: None
     outputs: Mapping[str, Mapping[str, str]] = field(default_factory=dict)  # earlier steps
     kill_grace: float = 5.0
+    # the workflow file's folder, resolved once per run by the runner (None: resolve it)
+    base_dir: Path | None = None
 
 
 @dataclass(slots=True)

@@ -116,7 +116,7 @@ class ScriptExecutor:
             write_private(script, text)
             argv = [program, *prefix[1:], str(script)]
         cwd = _workdir(ctx)
-        if not cwd.is_dir():
+        if not os.path.isdir(cwd):
             return _failed(f"working directory not found: {cwd}")
 
         lines = LastLine(ctx)
@@ -160,6 +160,8 @@ class ScriptExecutor:
 
     @staticmethod
     def _read_outputs(ctx: StepContext, output_file: Path) -> dict[str, str]:
+        if not os.path.exists(output_file):  # the usual case: no exception raised for it
+            return {}
         try:
             text = output_file.read_bytes().decode("utf-8", errors="replace")
         except OSError:
@@ -210,7 +212,7 @@ def _output_path(step_dir: Path) -> Path:
     """`<step folder>.outputs.env` beside the step folder, whose parent (shared by the run's
     steps) is made once: a step that writes no outputs costs no directory and no file."""
     folder = step_dir.parent
-    if folder not in _private_dirs or not folder.is_dir():  # made once, not once a step
+    if folder not in _private_dirs or not os.path.isdir(folder):  # made once, not per step
         make_private_dir(folder)
         if len(_private_dirs) > 1000:  # a long-lived runner: one folder per run
             _private_dirs.clear()

@@ -36,6 +36,8 @@ def step_environment(ctx: StepContext, extra: Mapping[str, str] | None = None) -
 
 def workflow_dir(ctx: StepContext) -> Path:
     """The workflow file's folder: relative paths in a step are relative to it."""
+    if ctx.base_dir is not None:
+        return ctx.base_dir
     return ctx.workflow.path.parent.resolve() if ctx.workflow.path else ctx.workspace
 
 
