@@ -20,11 +20,13 @@ import contextlib
 import json
 import os
 import shutil
+import stat
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
-from flowtui.engine.private import make_private_dir, write_private
+from flowtui.engine.private import make_private_dir
 
 FILE_NAME = "bwrap-verdict.json"
 MAX_AGE = 24 * 3600.0  # seconds: whatever the key misses is probed again within a day
@@ -78,31 +80,79 @@ def verdict_key(tool: str) -> str | None:
     return json.dumps(parts)
 
 
+_MAX_SIZE = 64 * 1024  # a verdict is one key: anything bigger is not one of ours
+
+
 def remembered(key: str, folder: Path | None = None) -> bool:
-    """Whether a usable verdict for `key` is kept, younger than MAX_AGE."""
-    path = (folder or state_dir()) / FILE_NAME
+    """Whether a usable verdict for `key` is kept, younger than MAX_AGE.
+
+    The state folder is not covered from steps (only the history's paths are), so what is
+    in it is not trusted to be what `remember` made: the folder must be a real one (not a
+    symlink) of this user, 0700; the file a regular one of this user, 0600, small.  It is
+    opened without following a link and without blocking (a FIFO put there by a step
+    would hang every later run)."""
+    where = folder or state_dir()
     try:
-        with open(path, encoding="utf-8") as file:
-            age = time.time() - os.fstat(file.fileno()).st_mtime
-            kept = json.load(file)
-    except (OSError, ValueError):
+        dir_fd = _open_own_dir(where)
+    except OSError:
         return False
+    try:
+        fd = os.open(FILE_NAME, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK, dir_fd=dir_fd)
+    except OSError:
+        return False
+    finally:
+        os.close(dir_fd)
+    with os.fdopen(fd, "rb") as file:
+        info = os.fstat(fd)
+        if not _own_private(info, stat.S_ISREG) or info.st_size > _MAX_SIZE:
+            return False
+        age = time.time() - info.st_mtime
+        try:
+            kept = json.loads(file.read(_MAX_SIZE + 1))
+        except (OSError, ValueError):
+            return False
     return 0 <= age < MAX_AGE and isinstance(kept, dict) and kept.get("usable") == key
 
 
 def remember(key: str, folder: Path | None = None) -> None:
-    """Keep a usable verdict for `key` (written whole, then renamed: a reader sees the old
-    file or the new one).  A folder that cannot be written only means probing next time."""
+    """Keep a usable verdict for `key` (written whole to a new file, then renamed: a reader
+    sees the old file or the new one).  The new file is made with O_EXCL in the folder
+    opened without following links, so nothing planted there (a symlink to the history)
+    is written through.  A folder that cannot be written, or is not this user's own,
+    only means probing next time."""
     where = folder or state_dir()
     with contextlib.suppress(OSError):
-        make_private_dir(where)
-        part = where / f".{FILE_NAME}.{os.getpid()}"
+        if not os.path.lexists(where):
+            make_private_dir(where)
+        dir_fd = _open_own_dir(where)
         try:
-            write_private(part, json.dumps({"usable": key}))
-            os.replace(part, where / FILE_NAME)
+            part = f".{FILE_NAME}.{os.getpid()}.{os.urandom(8).hex()}"
+            flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
+            fd = os.open(part, flags, 0o600, dir_fd=dir_fd)
+            try:
+                with os.fdopen(fd, "w", encoding="utf-8") as out:
+                    os.fchmod(out.fileno(), 0o600)
+                    out.write(json.dumps({"usable": key}))
+                os.replace(part, FILE_NAME, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
+            finally:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(part, dir_fd=dir_fd)
         finally:
-            with contextlib.suppress(FileNotFoundError):
-                part.unlink()
+            os.close(dir_fd)
+
+
+def _open_own_dir(path: Path) -> int:
+    """`path` opened as a folder (not through a symlink), when it is this user's and 0700;
+    else OSError."""
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+    if not _own_private(os.fstat(fd), stat.S_ISDIR):
+        os.close(fd)
+        raise PermissionError(f"{path} is not a private folder of this user")
+    return fd
+
+
+def _own_private(info: os.stat_result, kind: Callable[[int], bool]) -> bool:
+    return kind(info.st_mode) and info.st_uid == os.geteuid() and not info.st_mode & 0o077
 
 
 def _read(path: str) -> str | None:

@@ -109,3 +109,43 @@ def test_a_verdict_for_another_key_or_unreadable_is_not_taken(tmp_path: Path) ->
     (tmp_path / bwrapverdict.FILE_NAME).write_text("{not json")
     assert not bwrapverdict.remembered("key one", tmp_path)
     assert not bwrapverdict.remembered("key one", tmp_path / "missing")
+
+
+def test_what_a_step_plants_in_the_state_folder_is_neither_followed_nor_waited_on(
+    state: Path, tmp_path: Path
+) -> None:
+    """The state folder is not covered from steps: a FIFO in the verdict's place must not
+    hang the next run, a link must not be read or written through (found in review: a
+    link to the history got the verdict written over it)."""
+    key = "k"
+    bwrapverdict.remember(key)
+    kept = state / bwrapverdict.FILE_NAME
+    assert bwrapverdict.remembered(key)
+    # a FIFO: not opened for a blocking read (this test would hang), not taken
+    kept.unlink()
+    os.mkfifo(kept, 0o600)
+    assert not bwrapverdict.remembered(key)
+    # a link to a file that holds a good verdict: not followed
+    elsewhere = tmp_path / "elsewhere.json"
+    elsewhere.write_text('{"usable": "k"}')
+    elsewhere.chmod(0o600)
+    kept.unlink()
+    kept.symlink_to(elsewhere)
+    assert not bwrapverdict.remembered(key)
+    # links planted at every name a writer could pick: the history they point to is untouched
+    history = tmp_path / "flowtui.db"
+    history.write_bytes(b"SQLite format 3\0")
+    kept.unlink()
+    for n in range(32):
+        (state / f".{bwrapverdict.FILE_NAME}.{os.getpid()}.{n}").symlink_to(history)
+    bwrapverdict.remember(key)
+    assert history.read_bytes() == b"SQLite format 3\0"
+    assert bwrapverdict.remembered(key)
+    # a file others may read, or a folder that is a link, is not trusted
+    kept.chmod(0o644)
+    assert not bwrapverdict.remembered(key)
+    kept.chmod(0o600)
+    moved = tmp_path / "moved"
+    state.rename(moved)
+    state.symlink_to(moved)
+    assert not bwrapverdict.remembered(key)
