@@ -23,7 +23,7 @@ from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import quote, urlsplit
 
 from flowtui.store.db import StoreError, StoreFullError, StoreUnavailableError
 
@@ -305,20 +305,40 @@ def pg_sql(sql: str) -> str:
     return sql.replace("%", "%%").replace("?", "%s").replace(_JSON_IDS, _PG_IDS)
 
 
+_SECRET_KEYS = ("password", "sslpassword")
+
+
 def redact(url: str) -> str:
-    """`url` without its password, for messages and logs."""
-    parts = urlsplit(url)
-    query = "&".join(
-        p for p in parts.query.split("&") if p and not p.lower().startswith("password=")
-    )
-    parts = parts._replace(query=query)
-    if parts.password is not None:
-        host = parts.hostname or ""
-        if parts.port is not None:
-            host = f"{host}:{parts.port}"
-        user = f"{parts.username}@" if parts.username else ""
-        parts = parts._replace(netloc=f"{user}{host}")
-    return urlunsplit(parts)
+    """`url` without its secrets (password, sslpassword), for messages, logs and the hints
+    the CLI prints.  libpq reads a URL more loosely than urlsplit would (a `#` or `?` in
+    the password, percent-encoded keys), so libpq's own reading says what the secrets are;
+    with any, the URL is written again from that reading without them (still a URL that
+    connects, given the password from elsewhere: ~/.pgpass, PGPASSWORD)."""
+    import psycopg  # here: the module is imported before the driver is needed
+    from psycopg.conninfo import conninfo_to_dict
+
+    scheme = url.partition(":")[0] or "postgresql"
+    try:
+        given = {k: str(v) for k, v in conninfo_to_dict(url).items() if v is not None}
+    except psycopg.Error:
+        return f"{scheme}://…"  # libpq cannot read it either: nothing of it is shown
+    if not any(given.get(k) for k in _SECRET_KEYS):
+        return url
+    for key in _SECRET_KEYS:
+        given.pop(key, None)
+    user = quote(given.pop("user", ""), safe="")
+    host = given.get("host", "")
+    netloc = ""
+    if host and not host.startswith("/") and "," not in host:
+        netloc = host if ":" not in host else f"[{host}]"
+        given.pop("host")
+        if "port" in given:
+            netloc += f":{given.pop('port')}"
+    if user:
+        netloc = f"{user}@{netloc}"
+    path = quote(given.pop("dbname", ""), safe="")
+    query = "&".join(f"{quote(k, safe='')}={quote(v, safe='/')}" for k, v in given.items())
+    return f"{scheme}://{netloc}/{path}" + (f"?{query}" if query else "")
 
 
 class Row(tuple[Any, ...]):

@@ -128,6 +128,31 @@ def test_passwords_in_the_query_string_never_appear_either() -> None:
     )
 
 
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        # libpq reads a # or ? in the password as part of it (urlsplit does not)
+        ("postgresql://u:sec#ret@h/db", "postgresql://u@h/db"),
+        ("postgresql://u:se?cret@h:5/db", "postgresql://u@h:5/db"),
+        ("postgresql://h/db?pass%77ord=zz", "postgresql://h/db"),  # a percent-encoded key
+        (
+            "postgresql://h/db?sslpassword=q&application_name=x",
+            "postgresql://h/db?application_name=x",
+        ),
+        ("postgresql:///db?host=/tmp&password=x", "postgresql:///db?host=/tmp"),  # a socket
+        ("postgresql://[bad", "postgresql://…"),  # unreadable: nothing of it
+    ],
+)
+def test_secrets_libpq_would_read_are_never_shown(url: str, shown: str) -> None:
+    """Found in review once hints printed `--db URL`: what urlsplit missed was printed."""
+    from psycopg.conninfo import conninfo_to_dict
+
+    assert redact(url) == shown
+    if "…" not in shown:  # and what is shown still connects the same way, but the secrets
+        wanted = {k: v for k, v in conninfo_to_dict(url).items() if "password" not in k}
+        assert conninfo_to_dict(shown) == wanted
+
+
 async def test_a_command_of_an_unknown_role_is_taken_not_lost(pg_url: str) -> None:
     async with await RunStore.open(pg_url) as store:
         run_id = await store.create_run(workflow="wf", steps=plan("gate"))
