@@ -108,11 +108,24 @@ def pack_source(source: str) -> str:
     return base64.b64encode(zlib.compress(source.encode(), 6)).decode("ascii")
 
 
+MAX_SOURCE = 16 * 1024 * 1024  # bytes of workflow text a job may unpack to
+
+
 def unpack_source(packed: str) -> str:
+    """The text `pack_source` packed; ValueError (the job fails, the worker goes on) when it
+    is not one, or would unpack to more than MAX_SOURCE (a small job must not take a
+    worker's memory)."""
     import base64
     import zlib
 
-    return zlib.decompress(base64.b64decode(packed)).decode()
+    inflate = zlib.decompressobj()
+    try:
+        text = inflate.decompress(base64.b64decode(packed), MAX_SOURCE)
+    except zlib.error as exc:
+        raise ValueError(f"the job's workflow text is not readable: {exc}") from None
+    if inflate.unconsumed_tail or not inflate.eof:
+        raise ValueError(f"the job's workflow text is over {MAX_SOURCE // 2**20} MiB or cut")
+    return text.decode()
 
 
 class StepDispatcher(Protocol):

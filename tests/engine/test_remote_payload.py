@@ -25,3 +25,22 @@ def test_a_job_queued_by_an_earlier_flowtui_still_reads() -> None:
     del payload["workflow_packed"]
     payload["workflow_source"] = SOURCE
     assert RemoteJob.from_payload(payload) == job()
+
+
+def test_a_job_that_would_unpack_too_big_or_is_not_packed_text_is_refused() -> None:
+    import base64
+    import zlib
+
+    import pytest
+
+    from flowtui.engine.remote import MAX_SOURCE, unpack_source
+
+    bomb = base64.b64encode(zlib.compress(b"a" * (MAX_SOURCE + 1), 9)).decode()
+    assert len(bomb) < 100_000  # small in the queue, found in review
+    with pytest.raises(ValueError, match="over 16 MiB"):
+        unpack_source(bomb)
+    with pytest.raises(ValueError, match="not readable"):
+        unpack_source(base64.b64encode(b"not zlib").decode())
+    assert unpack_source(base64.b64encode(zlib.compress(b"a" * MAX_SOURCE)).decode()) == (
+        "a" * MAX_SOURCE
+    )
