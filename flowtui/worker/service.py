@@ -133,7 +133,11 @@ class StepRunner:
         # this attempt may land (its retry may be running elsewhere)
         assert self.connect is not None
         # shielded, each of the two: an abort arriving meanwhile does not cut a
-        # transaction half sent (it is finished; the abort takes effect after)
+        # transaction half sent — it goes on to its COMMIT or ROLLBACK in the background
+        # while the abort reaches this task at once (as it did when these ran on a
+        # thread): `end` may record the outcome of a job procrastinate then ends aborted
+        # (FOR UPDATE orders the two), `begin` may leave a step "on worker" that never
+        # starts (the runner's abort path ends it)
         delta_id = await asyncio.shield(
             end_attempt(
                 self.connect,
