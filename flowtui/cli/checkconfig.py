@@ -25,7 +25,7 @@ def folder_refusal(config: UserConfig) -> str | None:
 
 def cmd_check_config(args: argparse.Namespace) -> int:
     from flowtui.tui.app import PANELS, FlowApp
-    from flowtui.tui.config import _line_number, _line_of, checked, load_config
+    from flowtui.tui.config import checked, line_number, line_of, load_config
     from flowtui.tui.keys import binding_ids
 
     known = binding_ids(FlowApp.BINDINGS, *(widget.BINDINGS for _, widget in PANELS))
@@ -33,10 +33,10 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     details = list(config.details)
     path = config.path
     if path is not None and folder_refusal(config) is not None:
-        line = _line_of(path.read_text(encoding="utf-8"), "folder")
+        line = line_of(path.read_text(encoding="utf-8"), "folder")
         what = f"{config.folder} is not a folder: the dashboard refuses to start without DIR"
         details.append(f"{path}:{line}: folder: {what}")
-        details.sort(key=lambda problem: _line_number(path, problem))
+        details.sort(key=lambda problem: line_number(path, problem))
     for problem in details:
         print(problem)
     if details:

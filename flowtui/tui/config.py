@@ -89,7 +89,7 @@ def _did_you_mean(word: str, known: Collection[str]) -> str:
     return f"did you mean `{close[0]}`?" if close else "press ? in the dashboard to see the ids"
 
 
-def _line_of(text: str, key: str, table: str | None = None) -> int:
+def line_of(text: str, key: str, table: str | None = None) -> int:
     """The 1-based line where `key` is set (in `[table]` when given); 1 when not found."""
     current: str | None = None
     for number, line in enumerate(text.splitlines(), 1):
@@ -126,7 +126,7 @@ def load_config(path: Path | None = None) -> UserConfig:
     found: list[tuple[int, str]] = []
 
     def wrong(key: str, what: str, table: str | None = None) -> None:
-        line = _line_of(text, key, table)
+        line = line_of(text, key, table)
         found.append((line, f"{path}:{line}: {key}: {what}"))
 
     theme = data.get("theme")
@@ -153,9 +153,9 @@ def load_config(path: Path | None = None) -> UserConfig:
             wrong(binding_id, 'should be keys in quotes, e.g. "A" or "ctrl+a,A"', "keymap")
     for key in sorted(set(data) - {"theme", "folder", "notify", "keymap"}):
         wrong(key, "unknown setting (known: theme, folder, notify, [keymap])")
-    lines = {f"keymap.{b}": _line_of(text, b, "keymap") for b in keymap}
+    lines = {f"keymap.{b}": line_of(text, b, "keymap") for b in keymap}
     if isinstance(theme, str):
-        lines["theme"] = _line_of(text, "theme")
+        lines["theme"] = line_of(text, "theme")
     problems = [problem for _, problem in sorted(found, key=lambda item: item[0])]
     return UserConfig(
         path=path,
@@ -194,13 +194,14 @@ def checked(
                 f"{path}:{line}: theme: unknown theme {theme!r} (themes: {', '.join(names)})"
             )
             theme = None
-    found.sort(key=lambda problem: _line_number(path, problem))
+    found.sort(key=lambda problem: line_number(path, problem))
     return replace(
         config, theme=theme, keymap=keymap, problems=_summary(path, found), details=tuple(found)
     )
 
 
-def _line_number(path: Path, problem: str) -> int:
+def line_number(path: Path, problem: str) -> int:
+    """The line number a `PATH:LINE: …` problem names (0 when it names none): their order."""
     number = problem[len(f"{path}:") :].split(":", 1)[0]
     return int(number) if number.isdigit() else 0
 
