@@ -248,16 +248,13 @@ class _Output:
 
     def _watch(self) -> None:
         if not self._watching and self._fd >= 0:
-            self._loop.add_reader(self._fd, self._readable)
+            self._loop.add_reader(self._fd, self._read)  # its answer is for poll()
             self._watching = True
 
     def _unwatch(self) -> None:
         if self._watching:
             self._loop.remove_reader(self._fd)
             self._watching = False
-
-    def _readable(self) -> None:
-        self._read()
 
     def _read(self) -> bool:
         """Read one chunk; True when there may be more to read at once."""
@@ -297,7 +294,7 @@ class _Output:
                 waiting = _room(self._throttle)
                 if waiting is not None:  # the history writer is behind
                     self._waiting = waiting
-                    waiting.add_done_callback(self._resume)
+                    waiting.add_done_callback(self.resume)
                     if len(self._buf) >= HOLD_BYTES or lines:
                         self._unwatch()
                     else:
@@ -305,7 +302,7 @@ class _Output:
                     return False
         return True
 
-    def _resume(self, _waited: object = None) -> None:
+    def resume(self, _waited: object = None) -> None:
         """Go on (the writer has room, or the step's main process exited)."""
         waiting, self._waiting = self._waiting, None
         if waiting is None:
@@ -392,7 +389,7 @@ async def _settle_readers(readers: list[_Output], timeout: float) -> None:
 
 async def _finish_after_exit(pgid: int, readers: list[_Output], grace: float) -> None:
     for output in readers:
-        output._resume()  # no more waiting for the history writer: the step is over
+        output.resume()  # no more waiting for the history writer: the step is over
     pending = await _wait_outputs(readers, PIPE_LINGER)
     if pending or group_alive(pgid):
         # A step owns its process group: background children (holding the pipes or not)
@@ -463,7 +460,7 @@ async def _stop(
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(proc.wait(), DRAIN_TIMEOUT)
         for output in readers:
-            output._resume()
+            output.resume()
         await _settle_readers(readers, DRAIN_TIMEOUT)
         finished = True
     finally:
