@@ -229,7 +229,11 @@ class Runner:
 
     @property
     def active_run_ids(self) -> list[int]:
-        return list(self._runs)
+        """Runs of this process not yet over.  A run whose final status is published is
+        over for its users, though its execution still winds down (commit status report,
+        the run's spawner closed): a dashboard that showed "run succeeded" must not ask
+        whether quitting should cancel it."""
+        return [run_id for run_id, e in self._runs.items() if not e.status.is_final]
 
     def workspace_for(self, run_id: int) -> Path:
         root = self.options.workspace_root or self.ledger.default_workspace_root

@@ -9,7 +9,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from flowtui.engine.events import StepStatusChanged
+from flowtui.engine.events import RunStatusChanged, StepStatusChanged
 from flowtui.engine.runner import Decision, RunError, RunnerOptions
 from flowtui.engine.states import RunStatus, StepStatus
 from flowtui.model.loader import load_workflow
@@ -522,3 +522,20 @@ async def test_a_run_records_the_text_it_ran_not_the_file_as_it_is_now(env: Env)
     assert run is not None and run.definition["source"] == wf.source
     again = await env.runner.rerun(run_id)  # reloads what ran, not the broken file
     assert await again.wait() == RunStatus.FAILED
+
+
+async def test_a_run_whose_final_status_is_out_is_no_longer_active(env: Env) -> None:
+    """The dashboard's quit asks about `active_run_ids`; once "run succeeded" is published
+    (and shown) the run must not count, though its execution still winds down."""
+    wf = env.workflow("name: quick\nsteps:\n  only: {run: echo done}\n")
+    seen: list[tuple[RunStatus, list[int]]] = []
+
+    def listener(event: object) -> None:
+        if isinstance(event, RunStatusChanged) and event.status.is_final:
+            seen.append((event.status, env.runner.active_run_ids))
+
+    env.bus.add_listener(listener)
+    _run_id, status = await env.run(wf)
+    assert status == RunStatus.SUCCEEDED
+    assert seen == [(RunStatus.SUCCEEDED, [])]
+    assert env.runner.active_run_ids == []
