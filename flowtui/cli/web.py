@@ -147,6 +147,14 @@ def cmd_web(args: argparse.Namespace) -> int:
         "(every request needs that token; anyone who has it can run workflows as you)", flush=True
     )
     print("Ctrl-C stops it (and the dashboards of open tabs)", flush=True)
+    if not server.loopback:
+        print(
+            f"flowtui web: warning: listening on {args.host}, reachable from other machines "
+            "over plain HTTP: the token and the screen cross the network unencrypted (keep "
+            "127.0.0.1 and reach it through `ssh -L`: docs/web.md)",
+            file=sys.stderr,
+            flush=True,
+        )
     web.run_app(server._make_app(), sock=sock, print=None, access_log=None)
     return 0
 

@@ -81,7 +81,7 @@ class WebServer:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "flowtui", "web", str(folder), "--port", "0", *args],
             stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
+            stderr=(tmp_path / "web.err").open("wb"),
             env=env,
             cwd=tmp_path,
         )
@@ -103,6 +103,9 @@ class WebServer:
             text += os.read(self.proc.stdout.fileno(), 4096).decode()
         return text
 
+    def errors(self) -> str:
+        return (self.tmp / "web.err").read_text()
+
     def stop(self) -> int:
         self.proc.send_signal(signal.SIGTERM)
         return self.proc.wait(timeout=15)
@@ -114,6 +117,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebServer]:
     server = WebServer(tmp_path_factory.mktemp("web"))
     yield server
     assert server.stop() == 0
+    assert "plain HTTP" not in server.errors()  # on loopback: no warning
 
 
 class _NoRedirect(urllib.request.HTTPRedirectHandler):
@@ -278,6 +282,8 @@ def test_another_address_needs_the_token_on_every_request(tmp_path: Path) -> Non
             assert status(base + path) == 401
             assert status(f"{base}{path}?token=wrong") == 403
         assert status(f"{base}/static/js/textual.js?token={token}") == 200
+        # said once, at the start: plain HTTP on every address
+        assert "reachable from other machines over plain HTTP" in server.errors()
         # bound to every address, any name reaches it: the token is the check
         assert status(f"{base}/?token={token}", {"Host": f"ci.example:{server.port}"}) == 303
         ws = f"ws://127.0.0.1:{server.port}/ws"
