@@ -881,6 +881,15 @@ def dashboard_folder(given: str | None) -> Path:
     raise CliError("no workflow folder: give one (flowtui dashboard DIR) or create ./workflows")
 
 
+def check_theme(theme: str | None) -> None:
+    """A `--theme` no theme has: an error before the dashboard starts (with the names)."""
+    if theme:
+        from flowtui.tui.config import known_themes, unknown_theme
+
+        if theme not in (names := known_themes()):
+            raise CliError(f"--theme: {unknown_theme(theme, names)}")
+
+
 def cmd_dashboard(args: argparse.Namespace) -> int:
     from flowtui.cli.checkconfig import folder_refusal
     from flowtui.tui.config import load_config
@@ -892,6 +901,7 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
     if not args.folder and (refusal := folder_refusal(config)):  # as --check-config says
         raise CliError(refusal)
     folder = dashboard_folder(given)
+    check_theme(args.theme)
     # `flowtui web` starts it under textual-serve, whose driver writes to a pipe
     in_browser = os.environ.get("TEXTUAL_DRIVER", "").endswith(":WebDriver")
     if not sys.stdout.isatty() and not in_browser:

@@ -118,13 +118,14 @@ def bind(host: str, port: int) -> socket.socket:
 
 def cmd_web(args: argparse.Namespace) -> int:
     from flowtui.cli.checkconfig import folder_refusal
-    from flowtui.cli.commands import CliError, dashboard_folder
+    from flowtui.cli.commands import CliError, check_theme, dashboard_folder
     from flowtui.tui.config import load_config
 
     config = load_config()  # its `folder` when none is given, as `flowtui dashboard`
     if not args.folder and (refusal := folder_refusal(config)):  # as --check-config says
         raise CliError(refusal)
     folder = dashboard_folder(args.folder or (str(config.folder) if config.folder else None))
+    check_theme(args.theme)
     os.environ["FLOWTUI_DB"] = check_history(args.db)
     from aiohttp import web
 

@@ -89,6 +89,13 @@ def _did_you_mean(word: str, known: Collection[str]) -> str:
     return f"did you mean `{close[0]}`?" if close else "press ? in the dashboard to see the ids"
 
 
+def unknown_theme(theme: str, names: Collection[str]) -> str:
+    """`unknown theme 'nrod'; did you mean `nord`? (themes: …)`."""
+    close = difflib.get_close_matches(theme, sorted(names), n=1, cutoff=0.6)
+    hint = f"; did you mean `{close[0]}`?" if close else ""
+    return f"unknown theme {theme!r}{hint} (themes: {', '.join(sorted(names))})"
+
+
 def line_of(text: str, key: str, table: str | None = None) -> int:
     """The 1-based line where `key` is set (in `[table]` when given); 1 when not found."""
     current: str | None = None
@@ -190,9 +197,7 @@ def checked(
         names = known_themes() if themes is None else sorted(themes)
         if theme not in names:
             line = config.lines.get("theme", 1)
-            found.append(
-                f"{path}:{line}: theme: unknown theme {theme!r} (themes: {', '.join(names)})"
-            )
+            found.append(f"{path}:{line}: theme: {unknown_theme(theme, names)}")
             theme = None
     found.sort(key=lambda problem: line_number(path, problem))
     return replace(

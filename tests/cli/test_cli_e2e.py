@@ -299,3 +299,17 @@ def test_the_dashboard_takes_its_folder_from_the_config_file(cli: Cli, tmp_path:
     config.write_text(f'folder = "{tmp_path}"\n')
     result = cli("dashboard")
     assert "the dashboard needs a terminal" in result.stderr, result.stderr
+
+
+def test_an_unknown_theme_is_refused_before_the_dashboard_starts(cli: Cli, tmp_path: Path) -> None:
+    """A mistyped `--theme` (dashboard and web) names the closest theme and the others."""
+    for command in (("dashboard",), ("web", "--port", "0")):
+        result = cli(*command, str(tmp_path), "--theme", "flowtui-drak")
+        assert result.returncode == 1, result.stderr
+        assert "--theme: unknown theme 'flowtui-drak'; did you mean `flowtui-dark`?" in (
+            result.stderr
+        )
+        assert "nord" in result.stderr  # the names it may take
+    # a known one goes on (here to the terminal check)
+    result = cli("dashboard", str(tmp_path), "--theme", "nord")
+    assert "the dashboard needs a terminal" in result.stderr, result.stderr
