@@ -38,7 +38,7 @@ from flowtui.cli.visible import same_filter
 from flowtui.engine.identity import current_user
 from flowtui.engine.records import LogRecord, RunRecord, StepRecord
 from flowtui.engine.selection import left_out_steps
-from flowtui.engine.states import RunStatus, StepStatus
+from flowtui.engine.states import RUN_ACTIVE, RunStatus, StepStatus
 from flowtui.glyphs import attempts_note
 from flowtui.model import circleci
 from flowtui.model.approval import parse_assignments
@@ -649,7 +649,10 @@ async def _show(args: argparse.Namespace) -> int:
         if only is not None:
             steps = only
         decided = {a.step: a for a in approvals}
-        print(f"Started: {fmt_clock(run.started_at)}   Ended: {fmt_clock(run.ended_at)}")
+        if run.status == RunStatus.QUEUED:
+            print(await _queued_line(store, run, now))
+        else:
+            print(f"Started: {fmt_clock(run.started_at)}   Ended: {fmt_clock(run.ended_at)}")
         if run.branch or run.concurrency_group:
             parts = [f"Branch: {run.branch}"] if run.branch else []
             if run.concurrency_group:
@@ -695,6 +698,32 @@ async def _show(args: argparse.Namespace) -> int:
     finally:
         await store.close()
     return 0
+
+
+async def _queued_line(store: RunStore, run: RunRecord, now: float) -> str:
+    """`Queued: 10:02:11 (3m ago); waits for #41 (held), then #42 (queued) of workflow
+    deploy`: a queued run has no start time, and what it waits for is what a user asks.
+    Its turn comes in order within its concurrency group, else within its workflow
+    (RunStore.try_start_run)."""
+    line = f"Queued: {fmt_clock(run.created_at)} ({fmt_duration(now - run.created_at)} ago)"
+    group = run.concurrency_group
+    if group:
+        active = await store.list_runs(statuses=RUN_ACTIVE, limit=500)
+        scope = f"concurrency group {group}"
+    else:
+        active = await store.list_runs(run.workflow, statuses=RUN_ACTIVE, limit=500)
+        scope = f"workflow {run.workflow}"
+    mates = sorted(
+        (r for r in active if r.id != run.id and (not group or r.concurrency_group == group)),
+        key=lambda r: r.id,
+    )
+    # running or held runs hold the turn; queued ones before this run go first
+    holding = [r for r in mates if r.status != RunStatus.QUEUED]
+    before = [r for r in mates if r.status == RunStatus.QUEUED and r.id < run.id]
+    waits = [f"#{r.id} ({r.status})" for r in (*holding, *before)]
+    if not waits:
+        return f"{line}; next in {scope}"
+    return f"{line}; waits for {', then '.join(waits)} of {scope}"
 
 
 def _step_named(steps: Sequence[StepRecord], name: str, run_id: int) -> StepRecord:
