@@ -9,6 +9,9 @@ from flowtui.model.workflow import SourcePos, Trigger
 from flowtui.model.yamlsafe import YMap, YSeq, to_plain
 
 WORKFLOW_TRIGGER_ON = ("success", "failure", "any")
+# what a webhook delivery is (flowtui/triggers/payloads.py): a GitHub/GitLab push, a pull
+# or merge request, or a plain JSON body of params
+WEBHOOK_EVENTS = ("push", "pull_request", "json")
 
 
 class TriggerRules(CheckerBase):
@@ -81,10 +84,41 @@ class TriggerRules(CheckerBase):
             return Trigger("git", self._with_branches(git, options), pos)
         if kind == "workflow":
             return self.workflow_trigger(options, pos)
-        for key, entry in options.entries.items():
-            if not isinstance(key, str):
-                self.error(entry.key_pos, f"option `{entry.key_text}` must be a string key")
-        return Trigger(kind, self._with_branches(to_plain(options), options), pos)
+        return self.http_trigger(kind, options, pos)
+
+    def http_trigger(self, kind: str, options: YMap, pos: SourcePos) -> Trigger | None:
+        """`webhook` and `incident`: every option is one the listener reads (a misspelt one,
+        or `secret:` in the file, would be ignored while the user trusts it)."""
+        allowed: tuple[str, ...] = ("secret_env", "branches", "environment")
+        if kind == "webhook":
+            allowed += ("events",)
+        if "secret" in options:
+            self.error(
+                options.entries["secret"].key_pos,
+                "`secret` is not read from a workflow file (it would sit in the repository, "
+                "in clear)",
+                "set it in an environment variable of the service and name that variable "
+                "with `secret_env:` (default FLOWTUI_WEBHOOK_SECRET)",
+            )
+        article = "an" if kind[0] in "aeiou" else "a"
+        self.check_keys(options, (*allowed, "secret"), f"{article} `{kind}` trigger")
+        plain = to_plain(options)
+        plain.pop("secret", None)
+        if (env := options.get("secret_env")) is not None and not isinstance(env, str):
+            self._wrong(options, "secret_env", "the name of an environment variable")
+            plain.pop("secret_env", None)
+        if "events" in options:
+            given = options["events"]
+            events = [given] if isinstance(given, str) else self.get_str_list(options, "events")
+            bad = [e for e in events if e not in WEBHOOK_EVENTS]
+            for event in bad:
+                self.error(
+                    options.value_pos("events"),
+                    f"unknown webhook event {event!r}",
+                    f"use {', '.join(WEBHOOK_EVENTS)}" + _close(event),
+                )
+            plain["events"] = [e for e in events if e in WEBHOOK_EVENTS]
+        return Trigger(kind, self._with_branches(plain, options), pos)
 
     def _with_branches(self, plain: dict[str, Any], options: YMap) -> dict[str, Any]:
         """Trigger options with a `branches` filter normalised to {"only": [...], ...}."""
@@ -146,6 +180,13 @@ def _environment(options: YMap) -> dict[str, Any]:
     """`environment: NAME` as given (checked against the environments by the loader)."""
     value = options.get("environment")
     return {} if value is None else {"environment": value}
+
+
+def _close(word: str) -> str:
+    import difflib
+
+    close = difflib.get_close_matches(word, WEBHOOK_EVENTS, n=1, cutoff=0.6)
+    return f" (did you mean `{close[0]}`?)" if close else ""
 
 
 def _known_timezone(name: str) -> bool:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +18,7 @@ from pathlib import Path
 from flowtui.engine.gitinfo import git_output
 
 GIT_TIMEOUT = 5.0
+ARMED_CHECK = 1.0  # seconds: the branch is read again this soon after the watcher is armed
 
 
 async def _git(repo: Path, *args: str) -> str | None:
@@ -81,13 +84,20 @@ async def watch_ref(
                 await asyncio.wait_for(stop.wait(), poll)
             await on_change()
             continue
-        async for _changes in awatch(
+        # the watcher is armed inside its first wait: a commit between the check above and
+        # then would wait for the next poll, so the first wake-up (within ARMED_CHECK) looks
+        # again; later ones look on a change, or every `poll` seconds without one
+        looked = -math.inf
+        async for changes in awatch(
             git_dir,
             watch_filter=_ref_filter(git_dir, branch),
             debounce=100,
             step=20,
             stop_event=stop,
-            rust_timeout=int(poll * 1000),
+            rust_timeout=int(min(poll, ARMED_CHECK) * 1000),
             yield_on_timeout=True,
         ):
-            await on_change()
+            now = time.monotonic()
+            if changes or now - looked >= poll or looked == -math.inf:
+                looked = now
+                await on_change()

@@ -36,6 +36,9 @@ class RunRequest:
     by: str = ""  # the person or system that caused it
     dedup_key: str | None = None  # one run per key (an alert's fingerprint + start)
     ignore: str = ""  # non-empty: nothing to run, and why (e.g. a deleted branch)
+    # what the delivery is, for a webhook trigger's `events:` filter: push, pull_request
+    # (a GitLab merge request too) or json (a plain body of params)
+    event: str = "json"
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -78,6 +81,7 @@ def _push(source: str, ref: Any, commit: Any, pusher: Any, message: Any, repo: A
         commit=clean(commit) or None,
         summary=f"{source} push {where} by {clean(pusher) or 'unknown'}",
         by=clean(pusher),
+        event="push",
     )
 
 
@@ -158,6 +162,7 @@ def _pull_request(
         summary=f"{source} {kind} #{clean(number)} {action} by {clean(author) or 'unknown'}"
         f" ({clean(head)} → {clean(base)})",
         by=clean(author),
+        event="pull_request",
     )
 
 

@@ -159,6 +159,11 @@ class TriggerService:
         allowed, why = await trigger_allowed(self.store, workflow)
         if not allowed:
             return await self.record(workflow.name, kind, "ignored", why)
+        events = trigger.options.get("events")
+        if events is not None and request.event not in events:
+            shown = request.summary or f"a {request.event} delivery"
+            detail = f"{shown}: the trigger takes {', '.join(events) or 'no events'} only"
+            return await self.record(workflow.name, kind, "ignored", detail)
         branches = trigger.options.get("branches")
         if branches and not branch_matches(branches, request.branch):
             detail = describe_mismatch(branches, request.branch) or (

@@ -89,7 +89,7 @@ def test_trigger_filters_are_normalised_into_options() -> None:
           - manual
           - cron: "0 3 * * *"
             branches: main
-          - webhook: {secret: s, branches: {ignore: ['/wip-.*/']}}
+          - webhook: {secret_env: S, branches: {ignore: ['/wip-.*/']}}
           - git: {repo: ., branches: [main, develop]}
           - workflow: {name: build, on: success, branches: {only: main}}
           - incident
@@ -100,7 +100,7 @@ def test_trigger_filters_are_normalised_into_options() -> None:
     triggers = {t.kind: t.options for t in load_workflow_text(text).triggers}
     assert triggers["cron"]["branches"] == {"only": ["main"], "ignore": []}
     assert triggers["webhook"]["branches"] == {"only": [], "ignore": ["/wip-.*/"]}
-    assert triggers["webhook"]["secret"] == "s"
+    assert triggers["webhook"]["secret_env"] == "S"
     assert triggers["git"]["branches"] == {"only": ["main", "develop"], "ignore": []}
     assert triggers["workflow"]["branches"] == {"only": ["main"], "ignore": []}
     assert "branches" not in triggers["incident"] and "branches" not in triggers["manual"]
@@ -129,3 +129,37 @@ def test_concurrency_group() -> None:
     problem = only_problem(text)
     assert "invalid concurrency group" in problem.message
     assert problem.pos.line == line_of(text, "concurrency_group")
+
+
+def test_webhook_and_incident_options_are_checked() -> None:
+    """Every option is one the listener reads: `secret:` in the file (never read — the secret
+    is an environment variable named by `secret_env:`), a misspelt key or event is an error
+    at its line, not an option quietly ignored while the user trusts it."""
+    text = yaml_text(
+        """
+        name: t
+        triggers:
+          - webhook: {secret: change-me}
+          - webhook: {secret_env: S, events: [pull_requst], path: /x}
+          - incident: {events: [push]}
+        steps:
+          a: {run: echo}
+        """
+    )
+    problems = problems_of(text)
+    found = {(p.pos.line, p.message) for p in problems}
+    secret, typo, incident = (line_of(text, k) for k in ("change-me", "pull_requst", "incident"))
+    assert (
+        secret,
+        "`secret` is not read from a workflow file (it would sit in the repository, in clear)",
+    ) in found
+    assert (typo, "unknown webhook event 'pull_requst'") in found
+    assert (typo, "unknown key `path` in a `webhook` trigger") in found
+    assert (incident, "unknown key `events` in an `incident` trigger") in found
+    assert len(found) == 4
+    hints = " ".join(p.hint for p in problems)
+    assert "secret_env:" in hints and "did you mean `pull_request`?" in hints
+    # one event may be given as a word
+    one = "name: t\ntriggers:\n  - webhook: {events: pull_request}\nsteps: {a: {run: x}}\n"
+    (trigger,) = load_workflow_text(one).triggers
+    assert trigger.options["events"] == ["pull_request"]

@@ -225,7 +225,7 @@ def test_triggers() -> None:
             timezone: UTC
             catchup: true
           - {cron: "*/5 * * * * *"}
-          - webhook: {secret: s3cret, path: /hooks/t}
+          - webhook: {secret_env: HOOK_SECRET, events: [push, json]}
           - git: {repo: ../app}
           - workflow: {name: build, on: failure}
           - workflow: {name: lint}
@@ -240,7 +240,7 @@ def test_triggers() -> None:
         ("incident", {}),
         ("cron", {"schedule": "0 3 * * *", "timezone": "UTC", "catchup": True}),
         ("cron", {"schedule": "*/5 * * * * *", "timezone": None, "catchup": False}),
-        ("webhook", {"secret": "s3cret", "path": "/hooks/t"}),
+        ("webhook", {"secret_env": "HOOK_SECRET", "events": ["push", "json"]}),
         ("git", {"repo": "../app", "branch": "main"}),
         ("workflow", {"name": "build", "on": "failure"}),
         ("workflow", {"name": "lint", "on": "success"}),

@@ -32,7 +32,7 @@ from tests.triggers.test_serve import SECRET, post, run_status, wait_status
 PR_CHECK = """\
 name: pr-check
 triggers:
-  - webhook: {{branches: {{only: ["/feature/.*/"]}}, environment: checks}}
+  - webhook: {{events: [pull_request], branches: {{only: ["/feature/.*/"]}}, environment: checks}}
 environments:
   checks: {{variables: {{CHECK_LEVEL: strict}}}}
 report:
@@ -194,6 +194,19 @@ def test_a_pull_request_runs_with_its_params_and_reports_its_status(
         closed = deliver(pull_request("closed", 7, "feature/login", good, "Add login"))
         other = deliver(pull_request("opened", 8, "hotfix/x", good, "Hotfix"))
         assert closed[0] == 200 and other[0] == 200, (closed, other)
+        # `events: [pull_request]`: a push to a PR's branch, or a plain body, starts nothing
+        push = {
+            "ref": "refs/heads/feature/login",
+            "head_commit": {"id": good, "message": "more"},
+            "pusher": {"name": "octocat"},
+            "repository": {"full_name": "octo/app"},
+        }
+        pushed = post(port, "pr-check", push, {"X-GitHub-Event": "push"})
+        plain = post(port, "pr-check", {"pr_number": "9"})
+        for code, answer in (pushed, plain):
+            assert code == 200 and answer["status"] == "ignored", answer
+            assert "the trigger takes pull_request only" in str(answer["reason"]), answer
+        assert "github push to feature/login by octocat" in str(pushed[1]["reason"])
         assert run_status(db, 3) is None
 
         # the incident-response sample: an alert → detect → scale → notify
