@@ -90,6 +90,8 @@ async def test_the_dashboard_holds_full_collections_while_open(tmp_path: Path) -
         async with app.run_test(size=(120, 40)) as pilot:
             await app.ready.wait()
             assert app.collector.started
+            # and its runs' steps are started by their spawner, none forked from this process
+            assert app.runner is not None and app.runner.options.spawner_first
             assert gc.get_threshold()[2] == NEVER
             quiet_since = app.collector._last_input
             await pilot.press("down")
