@@ -20,8 +20,10 @@ from __future__ import annotations
 import gc
 import time
 
-FULL_EVERY = 10.0  # seconds between full collections, at least
-QUIET = 1.0  # ... made only once no input came for this long
+FULL_EVERY = 30.0  # seconds between full collections, at least
+# ... made only once no input came for this long: a key right after a pause is the one that
+# can meet the collection, so the pause asked for is longer than a reader's between keys
+QUIET = 2.0
 LATEST = 60.0  # ... or, input or not, once this much time has passed
 CHECK_EVERY = 1.0  # how often the app asks `tick` (a Textual interval)
 NEVER = 1 << 30  # a third threshold CPython never reaches: no automatic full collection
