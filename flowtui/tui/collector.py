@@ -27,6 +27,7 @@ QUIET = 2.0
 LATEST = 60.0  # ... or, input or not, once this much time has passed
 CHECK_EVERY = 1.0  # how often the app asks `tick` (a Textual interval)
 NEVER = 1 << 30  # a third threshold CPython never reaches: no automatic full collection
+CPYTHON_OLDEST = 10  # CPython's own third threshold
 
 
 class IdleCollector:
@@ -48,8 +49,10 @@ class IdleCollector:
         gc.collect()
         gc.freeze()
         if self._thresholds is None:
-            self._thresholds = gc.get_threshold()
-            young, middle, _ = self._thresholds
+            young, middle, oldest = gc.get_threshold()
+            # another dashboard of this process (tests) holds them already: CPython's own
+            # setting is what comes back after the last one
+            self._thresholds = (young, middle, CPYTHON_OLDEST if oldest == NEVER else oldest)
             gc.set_threshold(young, middle, NEVER)
         self._last_full = time.monotonic()
 
