@@ -19,8 +19,11 @@ real FlowApp headless and measures:
   runs, key presses (`down`/`up` in the workflow list) are timed from the key event to the
   first painted frame that shows the moved cursor (key → screen) and to the first one whose
   header shows the newly selected workflow (key → details); afterwards every line must be in
-  the store.  "flood CPU": the process's CPU time from the run's start to its end (engine,
-  store writes and dashboard: what is left of the loop is what keys get).
+  the store.  "key → screen CPU": the main thread's CPU time over the same span — the
+  loop's own work behind the key, which a busy machine does not inflate (the rest of the
+  wall time is waiting for a core).  "flood CPU": the process's CPU time from the run's
+  start to its end (engine, store writes and dashboard: what is left of the loop is what
+  keys get).
 
 With `--baseline SRC` (another source tree, e.g. `git archive <commit> | tar -x -C SRC`)
 each measurement runs in a child Python with that tree or this one on PYTHONPATH, against
@@ -83,6 +86,8 @@ class FrameClock:
         self.watched: dict[str, tuple[Callable[[], bool], float | None]] = {}
         self.waiting: list[tuple[Callable[[], bool], asyncio.Future[float]]] = []
         self.cpu: dict[str, float] = {}  # name → the process's CPU seconds at that frame
+        # a `frame_where` future → the main thread's CPU seconds when its frame was painted
+        self.thread_cpu: dict[asyncio.Future[float], float] = {}
         original = app._display
 
         def display(screen: Any, renderable: Any) -> None:
@@ -97,6 +102,7 @@ class FrameClock:
                 for condition, future in list(self.waiting):
                     if not future.done() and _holds(condition):
                         future.set_result(now)
+                        self.thread_cpu[future] = time.thread_time()
                         self.waiting.remove((condition, future))
 
         app._display = display
@@ -133,14 +139,19 @@ def _holds(condition: Callable[[], bool]) -> bool:
 
 
 async def timed_key(
-    app: Any, clock: FrameClock, key: str, *conditions: Callable[[], bool]
+    app: Any,
+    clock: FrameClock,
+    key: str,
+    *conditions: Callable[[], bool],
+    cpu: list[float] | None = None,
 ) -> list[float]:
     """Send `key` as the terminal would; per condition, seconds until the first frame
-    painted while it held."""
+    painted while it held.  `cpu`: gets the main thread's CPU seconds from the key to the
+    first condition's frame (the loop's work in between, whatever else the machine does)."""
     from textual import events
 
     futures = [clock.frame_where(condition) for condition in conditions]
-    begin = time.perf_counter()
+    begin, begin_cpu = time.perf_counter(), time.thread_time()
     event = events.Key(key, None)
     event.set_sender(app)
     app._driver.send_message(event)
@@ -150,6 +161,10 @@ async def timed_key(
             latencies.append(await asyncio.wait_for(future, KEY_TIMEOUT) - begin)
         except TimeoutError:
             raise TimeoutError(f"no frame painted after {key!r}") from None
+    if cpu is not None:
+        cpu.append(clock.thread_cpu[futures[0]] - begin_cpu)
+    for future in futures:
+        clock.thread_cpu.pop(future, None)
     return latencies
 
 
@@ -285,6 +300,7 @@ async def measure(folder: Path, db: Path, flood_lines: int) -> dict[str, float |
         header = app.query_one("#run-header", Static)
         latencies: list[float] = []
         details: list[float] = []
+        key_cpu: list[float] = []  # the main thread's CPU from each key to its frame
         key, row = "down", 1
         while run_id in app.runner.active_run_ids:
             name = f"[b]{table.get_row_at(row)[1].plain}[/b]"
@@ -294,6 +310,7 @@ async def measure(folder: Path, db: Path, flood_lines: int) -> dict[str, float |
                 key,
                 lambda row=row: table.cursor_row == row,
                 lambda name=name: str(header.content).startswith(name),
+                cpu=key_cpu,
             )
             latencies.append(screen)
             details.append(detail)
@@ -307,6 +324,9 @@ async def measure(folder: Path, db: Path, flood_lines: int) -> dict[str, float |
         stored = int(row["n"]) if row else 0
         result["key → screen"] = max(latencies) if latencies else float("nan")
         result["key → screen median"] = statistics.median(latencies) if latencies else 0.0
+        # the loop's own work behind each key (the rest of its wait is for the CPU)
+        result["key → screen CPU max"] = max(key_cpu) if key_cpu else float("nan")
+        result["key → screen CPU median"] = statistics.median(key_cpu) if key_cpu else 0.0
         result["key → details median"] = statistics.median(details) if details else 0.0
         result["key → details max"] = max(details) if details else float("nan")
         result["keys pressed"] = float(len(latencies))
@@ -402,7 +422,7 @@ def main() -> None:
     print_table(columns)
     print("times in seconds (medians); key → screen is the slowest press during the flood")
     for name, results in columns.items():
-        for key in ("first frame", "list filled", "key → screen"):
+        for key in ("first frame", "list filled", "key → screen", "key → screen CPU max"):
             each = ", ".join(f"{r[key]:.3f}" for r in results)
             print(f"{name} {key}, each measurement: {each}")
     shown = ", ".join(f"{one:.2f}" for one, _, _ in loads)

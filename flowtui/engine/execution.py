@@ -85,6 +85,7 @@ class RunContext:
     cancel_run: Callable[[int, str], bool]  # (run id, reason) of a child run
     dispatcher: StepDispatcher | None = None  # runs `runs_on` steps on workers (team mode)
     private_paths: tuple[Path, ...] = ()  # what step processes must not reach (sandbox)
+    spawner_first: bool = False  # steps wait for the run's spawner (RunnerOptions)
 
 
 class RunExecution:
@@ -296,7 +297,9 @@ class RunExecution:
         # this run's task context: every step's output reader waits for the store writer
         OUTPUT_THROTTLE.set(self.context.ledger.wait_for_writer)
         # and every step process is kept away from the history (but this run's workspace)
-        sandbox = StepSandbox(self.context.private_paths, self.workspace)
+        sandbox = StepSandbox(
+            self.context.private_paths, self.workspace, spawner_first=self.context.spawner_first
+        )
         STEP_SANDBOX.set(sandbox)
         try:
             return await self._drive()

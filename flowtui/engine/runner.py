@@ -60,6 +60,9 @@ class RunnerOptions:
     workspace_root: Path | None = None  # default: the ledger's default_workspace_root
     # the history's files and workspaces: steps cannot reach them (but their run's own)
     private_paths: tuple[Path, ...] = ()
+    # every step waits for its run's spawner instead of being forked from this process
+    # first (the dashboard: a fork of its big process holds its loop ~10 ms a step)
+    spawner_first: bool = False
 
 
 def resolve_params(workflow: Workflow, given: Mapping[str, str]) -> dict[str, str]:
@@ -191,6 +194,7 @@ class Runner:
             cancel_run=lambda run_id, reason: self.cancel(run_id, reason=reason),
             dispatcher=dispatcher,
             private_paths=self.options.private_paths,
+            spawner_first=self.options.spawner_first,
         )
 
     # -- lifecycle -------------------------------------------------------------------

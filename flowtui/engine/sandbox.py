@@ -256,9 +256,14 @@ class StepSandbox:
     the run's own workspace).  With bubblewrap it also holds the run's spawners
     (flowtui/engine/spawner.py): one namespace for the run's steps, closed by `aclose`."""
 
-    def __init__(self, hidden: Iterable[Path], workspace: Path) -> None:
+    def __init__(
+        self, hidden: Iterable[Path], workspace: Path, *, spawner_first: bool = False
+    ) -> None:
         self.hidden = tuple(hidden)
         self.workspace = workspace
+        # FLOWTUI_SPAWNER=1 acts as "wait": no step is forked from this process (the
+        # dashboard's loop would wait for each fork of its big process, ~10 ms a step)
+        self.spawner_first = spawner_first
         # one per set of covers (a step whose cwd is in a covered folder needs other ones)
         self._spawners: dict[tuple[str, ...], Spawner] = {}
         self._starting: set[asyncio.Task[None]] = set()
@@ -277,6 +282,8 @@ class StepSandbox:
         mode = spawner_mode()
         if not self.hidden or mode == "0" or mechanism() != "bwrap":
             return None
+        if mode == "1" and self.spawner_first:
+            mode = "wait"
         if mode == "1" and not self._asked:
             self._asked = True
             return None
@@ -405,8 +412,9 @@ def _in_background(tasks: set[asyncio.Task[None]], work: Coroutine[Any, Any, Non
 
 def spawner_mode() -> str:
     """FLOWTUI_SPAWNER: "1" (the default) one sandbox per run, its first steps started
-    under bwraps of their own until it is up; "wait": every step waits for it (tests);
-    "0": every step under a bwrap of its own, as before."""
+    under bwraps of their own until it is up (the dashboard's runs: as "wait",
+    `StepSandbox.spawner_first`); "wait": every step waits for it (tests); "0": every step
+    under a bwrap of its own, as before."""
     mode = os.environ.get(SPAWNER_ENV, "1")
     if mode not in _SPAWNER_MODES:
         raise ValueError(f"{SPAWNER_ENV} must be one of 1, 0, wait (got {mode!r})")

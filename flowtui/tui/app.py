@@ -11,13 +11,12 @@ the failure and restarts the long-lived ones.
 from __future__ import annotations
 
 import asyncio
-import gc
 from collections.abc import Iterable
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from textual import work
+from textual import events, work
 from textual.app import ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -29,7 +28,7 @@ from textual.worker import Worker, WorkerState
 
 from flowtui.engine.bus import EventBus
 from flowtui.engine.identity import current_user
-from flowtui.engine.runner import Runner
+from flowtui.engine.runner import Runner, RunnerOptions
 from flowtui.engine.states import RunStatus
 from flowtui.model.catalog import WorkflowCatalog
 from flowtui.notify import Notifier
@@ -39,6 +38,7 @@ from flowtui.store.runstore import RunStore
 from flowtui.store.sink import StoreSink
 from flowtui.tui import bridge, commands
 from flowtui.tui.builder_actions import BuilderActionsMixin
+from flowtui.tui.collector import CHECK_EVERY, IdleCollector
 from flowtui.tui.command_mode import CommandModeMixin
 from flowtui.tui.config import UserConfig, checked, remember_theme
 from flowtui.tui.environments import EnvironmentsMixin
@@ -276,6 +276,7 @@ class FlowApp(CommandModeMixin, FileActionsMixin, BuilderActionsMixin, Environme
         self.init_refresh()
         self.ready = asyncio.Event()
         self._theme_problems = self._choose_theme()
+        self.collector = IdleCollector()  # full garbage collections when no key comes
 
     # the engine's pieces, for tests and benchmarks (None until mounted)
     @property
@@ -323,6 +324,8 @@ class FlowApp(CommandModeMixin, FileActionsMixin, BuilderActionsMixin, Environme
             db=self.db_path,
             parallel=self.parallel,
             resolve_workflow=child_resolver([self.folder], self.catalog),
+            # steps are not forked from the dashboard's process: each fork held its loop
+            runner=RunnerOptions(spawner_first=True),
         )
         # the workflow files are read (in a thread) while the history opens
         catalog_loaded = asyncio.ensure_future(self.reload_catalog())
@@ -370,10 +373,17 @@ class FlowApp(CommandModeMixin, FileActionsMixin, BuilderActionsMixin, Environme
         # what is loaded by now (Textual, the catalog, the widgets) lives as long as the app;
         # left to the collector, each full collection walks all of it: ~0.1 s pauses in the
         # middle of repaints (a tab switch, a key during a flood). Frozen, it is skipped.
-        # After the first frames: the collection itself takes ~0.1 s.
-        gc.collect()
-        gc.freeze()
+        # After the first frames: the collection itself takes ~0.1 s.  From then on the
+        # full collections wait for a moment without keys (tui/collector.py)
+        if not self._closing_down:
+            self.collector.start()
+            self.set_interval(CHECK_EVERY, self.collector.tick, name="collector")
         self.ready.set()
+
+    async def on_event(self, event: events.Event) -> None:
+        if isinstance(event, events.InputEvent):
+            self.collector.saw_input()  # no full garbage collection right after a key
+        await super().on_event(event)
 
     async def _open_read_only(self) -> bool:
         """The disk is full: the history is shown, and nothing can write to it (no engine,
@@ -501,6 +511,7 @@ class FlowApp(CommandModeMixin, FileActionsMixin, BuilderActionsMixin, Environme
         # store-driven redraws must not read from a store about to close
         for group in ("refresh", "poll", "view", "bridge", "list"):
             self.workers.cancel_group(self, group)
+        self.collector.stop()
         if self._runs_read is not None:  # closed before the list was filled
             self._runs_read.cancel()
         if self.runtime is not None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import subprocess
@@ -110,6 +111,31 @@ async def test_long_lines_are_chunked(tmp_path: Path) -> None:
     text = "".join(out[:-1])
     assert text == "x" * 200 * 1024 + "é" * 100_000  # no character cut in half
     assert len(out) > 4
+
+
+async def test_a_line_by_line_printer_is_read_in_order_and_its_last_line_not_held(
+    tmp_path: Path,
+) -> None:
+    # a pipe read again soon after its last read is left alone for a moment (READ_GATHER,
+    # issue #18): every line still comes, in order, and the one printed last comes while
+    # the step still runs (the pipe is watched again, not left until more comes)
+    lines = Lines()
+    # a line every ms or so: read after read, close together
+    code = "import time\nfor i in range(300):\n    print(i, flush=True)\n    time.sleep(0.001)\n"
+    code += "print('last', flush=True)\ntime.sleep(60)"  # then until cancelled
+    task = asyncio.create_task(
+        run_streaming(
+            [sys.executable, "-c", code], env=os.environ, cwd=tmp_path, on_line=lines, kill_grace=1
+        )
+    )
+    try:
+        await wait_for(lambda: "last" in lines.of("stdout"))
+        assert lines.of("stdout") == [str(i) for i in range(300)] + ["last"]
+        assert not task.done()
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
 
 
 async def test_background_child_holding_pipes_does_not_hang(tmp_path: Path) -> None:

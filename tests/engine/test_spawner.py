@@ -217,6 +217,43 @@ async def test_by_default_the_first_step_does_not_wait_for_the_spawner(
         await box.aclose()
 
 
+async def test_with_spawner_first_even_the_first_step_starts_in_the_runs_spawner(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the dashboard's runs (RunnerOptions.spawner_first): no step is forked from its process
+    monkeypatch.delenv(sandbox.SPAWNER_ENV, raising=False)
+    (tmp_path / "ws").mkdir()
+    (tmp_path / "secret").write_text("x")
+    box = StepSandbox([tmp_path / "secret"], tmp_path / "ws", spawner_first=True)
+    token = STEP_SANDBOX.set(box)
+    lines = Lines()
+    try:
+        assert await sh('tr "\\0" " " < /proc/$PPID/cmdline', tmp_path, lines) == 0
+        assert "flowtui-spawner" in lines.of("stdout")[0]
+        assert len(_spawners(box)) == 1
+    finally:
+        STEP_SANDBOX.reset(token)
+        await box.aclose()
+
+
+async def test_spawner_first_leaves_flowtui_spawner_0_alone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(sandbox.SPAWNER_ENV, "0")
+    (tmp_path / "ws").mkdir()
+    (tmp_path / "secret").write_text("x")
+    box = StepSandbox([tmp_path / "secret"], tmp_path / "ws", spawner_first=True)
+    token = STEP_SANDBOX.set(box)
+    lines = Lines()
+    try:
+        assert await sh('tr "\\0" " " < /proc/$PPID/cmdline', tmp_path, lines) == 0
+        assert "bwrap" in lines.of("stdout")[0]
+        assert _spawners(box) == []
+    finally:
+        STEP_SANDBOX.reset(token)
+        await box.aclose()
+
+
 async def _started(box: StepSandbox) -> list[psutil.Process]:
     for spawner in list(box._spawners.values()):
         await spawner.wait_ready()
