@@ -33,8 +33,9 @@ from flowtui.cli.console import (
 )
 from flowtui.cli.detach import DetachError, announce_run_id, is_detached_child, start_detached
 from flowtui.cli.hints import command, use_history
+from flowtui.cli.pipegone import quiet_when_gone
 from flowtui.cli.prompt import InlineApprover, can_prompt
-from flowtui.cli.visible import same_filter
+from flowtui.cli.visible import same_filter, step_text
 from flowtui.engine.identity import current_user
 from flowtui.engine.records import LogRecord, RunRecord, StepRecord
 from flowtui.engine.selection import left_out_steps
@@ -398,7 +399,7 @@ async def _execute(
         if inline is not None:  # first: a question withdrawn leaves the line before an event
             runtime.bus.add_listener(inline)
             footer.enter_context(inline.stderr_above())
-        runtime.bus.add_listener(reporter)
+        runtime.bus.add_listener(quiet_when_gone(reporter))  # `run … | head`: the run goes on
         shown = sys.stdout  # `visible` or raw (--raw), as the command was started
         live = await _live_footer(footer, store, args)
         # under a live footer, rich's stand-in that prints above it, filtered as before
@@ -694,7 +695,7 @@ async def _show(args: argparse.Namespace) -> int:
                 logs = await store.tail_logs(run.id, step.name, limit=args.lines)
                 for log in logs:
                     bar = paint("│", "31" if log.stream == "stderr" else "2")
-                    print(f"   {bar} {log.line}")
+                    print(f"   {bar} {step_text(log.line)}")
     finally:
         await store.close()
     return 0
@@ -763,7 +764,7 @@ async def _logs(args: argparse.Namespace) -> int:
                 link = paint.link(name, run.id, log.step) if log.step else name
                 prefix = "" if args.step else link + " " * max(17 - len(name), 1)
                 bar = paint("│", "31" if log.stream == "stderr" else "2")
-                print(f"{prefix}{bar} {log.line}")
+                print(f"{prefix}{bar} {step_text(log.line)}")
                 after = log.id
             if batch:
                 sys.stdout.flush()

@@ -14,6 +14,7 @@ from typing import TextIO
 
 from flowtui.cli.hints import command
 from flowtui.cli.links import hyperlink, links_enabled, run_url
+from flowtui.cli.visible import step_text
 from flowtui.engine.events import (
     Event,
     RemoteLogSeen,
@@ -129,7 +130,8 @@ class ConsoleReporter:
         if isinstance(event, StepLog | RemoteLogSeen):
             if self.show_logs or event.stream == "system":
                 bar = self.paint("│", "31" if event.stream == "stderr" else "2")
-                line = event.line if event.stream != "system" else self.paint(event.line, "2")
+                text = step_text(event.line, self.out)
+                line = text if event.stream != "system" else self.paint(text, "2")
                 self._line(event.step, f"{bar} {line}", event.run_id)
         elif isinstance(event, StepStatusChanged):
             if event.status == StepStatus.PENDING:

@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from typing import TextIO
 
 from flowtui.cli.links import trusted_targets
+from flowtui.overprint import last_overprint
 
 _SGR = re.compile(r"\x1b\[[0-9;]*m")
 # C0 but tab and newline, DEL, C1, and the marks that change the direction of text
@@ -56,6 +57,14 @@ def visible(text: str) -> str:
         position = colour.end()
     out.append(_UNSAFE.sub(_symbol, text[position:]))
     return "".join(out)
+
+
+def step_text(line: str, out: TextIO | None = None) -> str:
+    """A step's log line as `out` (stdout by default) shows it: through `visible`, a line
+    rewritten by carriage returns (a progress bar) is its last text, as CI logs show it
+    (flowtui/overprint.py) — cut here, where flowtui's prefix is not yet before it; with
+    `--raw` every byte as printed."""
+    return last_overprint(line) if isinstance(out or sys.stdout, VisibleWriter) else line
 
 
 class VisibleWriter:

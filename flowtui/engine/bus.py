@@ -8,11 +8,13 @@ coalesces on its own side.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable
 
 from flowtui.engine.events import Event
 
 _CLOSED = object()
+log = logging.getLogger(__name__)
 
 
 class Subscription:
@@ -71,7 +73,12 @@ class EventBus:
         for sub in self._subscriptions:
             sub._put(event)
         for listener in self._listeners:
-            listener(event)
+            try:
+                listener(event)
+            except Exception:
+                # a listener (a console whose reader left, a notifier) is not the run: its
+                # failure is logged and the step that published goes on as recorded
+                log.exception("event listener %r failed on %s", listener, type(event).__name__)
 
     def subscribe(self) -> Subscription:
         sub = Subscription(self)

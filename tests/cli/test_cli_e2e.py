@@ -313,3 +313,51 @@ def test_an_unknown_theme_is_refused_before_the_dashboard_starts(cli: Cli, tmp_p
     # a known one goes on (here to the terminal check)
     result = cli("dashboard", str(tmp_path), "--theme", "nord")
     assert "the dashboard needs a terminal" in result.stderr, result.stderr
+
+
+def test_a_run_whose_reader_leaves_goes_on_to_its_end(cli: Cli, tmp_path: Path) -> None:
+    """`flowtui run chatty | head -1`: the console stops printing, the run does not — it
+    ends as it would have and is recorded whole (before, the closed pipe's error inside
+    the console left the run failed with its step `running` for ever)."""
+    wf = write(
+        tmp_path / "chatty.yaml",
+        "name: chatty\nsteps:\n  talk: {run: seq 1 50000}\n"
+        "  after: {requires: [talk], run: echo done}\n",
+    )
+    proc = cli.start("run", str(wf))
+    assert proc.stdout is not None and proc.stderr is not None
+    assert proc.stdout.readline()
+    proc.stdout.close()
+    err = proc.stderr.read()
+    assert proc.wait(timeout=60) == 0, err
+    assert "Traceback" not in err and "internal error" not in err, err
+    assert cli.query("SELECT status FROM runs WHERE id = 1") == [("succeeded",)]
+    assert cli.step_status(1, "talk") == "succeeded" and cli.step_status(1, "after") == "succeeded"
+    assert cli.query("SELECT COUNT(*) FROM logs WHERE step = 'talk'") == [(50000,)]
+
+
+def test_a_progress_bar_shows_its_last_text_and_raw_keeps_every_byte(
+    cli: Cli, tmp_path: Path
+) -> None:
+    """A step rewriting its line with carriage returns: `run`, `logs` and `show` print the
+    text it ends with after flowtui's prefix (which a carriage return never hides); `--raw`
+    prints the bytes, and the history keeps them."""
+    wf = write(
+        tmp_path / "bar.yaml",
+        """
+        name: bar
+        steps:
+          fetch:
+            run: printf 'progress 10%%\\rprogress 50%%\\rprogress 100%%\\nfetched\\n'
+        """,
+    )
+    ran = cli("run", str(wf))
+    assert ran.returncode == 0, ran.stderr
+    assert "fetch │ progress 100%\n" in ran.stdout and "10%" not in ran.stdout
+    for args in (("logs", "1"), ("show", "1")):
+        out = cli(*args).stdout
+        assert "│ progress 100%\n" in out and "50%" not in out and "␍" not in out, out
+    raw = cli("logs", "1", "--raw").stdout  # (read as text: its \r became \n)
+    assert "│ progress 10%\nprogress 50%\nprogress 100%\n" in raw
+    stored = cli.query("SELECT line FROM logs WHERE step = 'fetch' ORDER BY id")
+    assert stored[0] == ("progress 10%\rprogress 50%\rprogress 100%",)

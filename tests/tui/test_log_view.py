@@ -403,3 +403,18 @@ async def test_wrapped_lines_follow_a_terminal_resize() -> None:
         assert body.virtual_size.height > wide_rows  # narrower: more rows per line
         assert view.follow and 99 in view.visible_range
         assert screen_text(app).splitlines()[-2].rstrip().endswith("flowtui-end")
+
+
+async def test_a_progress_bar_shows_its_last_text() -> None:
+    """Carriage returns rewrite a line on a terminal: the log shows what it left (as CI logs
+    do), a CRLF line its text."""
+    app = LogApp(
+        [
+            LogLine("progress 10%\rprogress 50%\rprogress 100%", "stdout", "s"),
+            LogLine("windows line\r", "stdout", "s"),
+            LogLine("kept\r\r", "stdout", "s"),
+        ]
+    )
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert app.query_one(LogView).lines == ["progress 100%", "windows line", "kept"]

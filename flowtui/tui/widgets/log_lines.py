@@ -22,6 +22,7 @@ from textual.strip import Strip
 from textual.widget import Widget
 
 from flowtui.engine.logcap import OMITTED_RE
+from flowtui.overprint import last_overprint
 from flowtui.tui.strips import cut_strip
 
 # a pathological line (a minified bundle, a progress bar without newlines) is cut here
@@ -59,7 +60,7 @@ class LogLine:
 
 
 def _clean(line: str) -> str:
-    line = line.rstrip("\r\n")
+    line = last_overprint(line.rstrip("\r\n"))  # a progress bar: its last text
     if len(line) > MAX_LINE_CHARS:
         line = line[:MAX_LINE_CHARS] + "…"
     if "\x1b" in line:
