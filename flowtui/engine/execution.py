@@ -11,9 +11,10 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Awaitable, Callable, Collection
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from msgspec import Struct, field
 
 from flowtui.engine.bus import EventBus
 from flowtui.engine.events import (
@@ -50,8 +51,7 @@ class RunError(Exception):
     """A run cannot be created as asked (bad params, unknown run, ...)."""
 
 
-@dataclass(slots=True)
-class Decision:
+class Decision(Struct):
     approved: bool
     by: str
     comment: str
@@ -71,8 +71,7 @@ class RunHandle:
         return await asyncio.shield(self.task)
 
 
-@dataclass(frozen=True, slots=True)
-class RunContext:
+class RunContext(Struct, frozen=True):
     """What a run needs from the runner that drives it (and nothing else of it)."""
 
     bus: EventBus

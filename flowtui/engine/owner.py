@@ -8,9 +8,9 @@ import os
 import signal
 import socket
 import time
-from dataclasses import dataclass
 
 import psutil
+from msgspec import Struct
 
 from flowtui.engine.process import group_alive
 
@@ -27,8 +27,7 @@ STEP_START_SLACK = 0.5
 STALE_AFTER = 20.0
 
 
-@dataclass(frozen=True, slots=True)
-class Owner:
+class Owner(Struct, frozen=True):
     host: str
     pid: int
     started: float  # process create time: a reused pid has another one
