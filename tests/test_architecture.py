@@ -126,6 +126,7 @@ NOT_ON_THE_RUN_PATH = (
     "flowtui.cli.lineedit",  # the inline approval prompt, on a terminal only
     "flowtui.engine.remote",  # team mode (runs_on)
     "flowtui.engine.plan",  # reruns
+    "psutil",  # create times are read from /proc (flowtui/engine/proctime.py)
 )
 
 

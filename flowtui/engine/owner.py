@@ -8,11 +8,15 @@ import os
 import signal
 import socket
 import time
+from typing import TYPE_CHECKING
 
-import psutil
 from msgspec import Struct
 
+from flowtui.engine import proctime
 from flowtui.engine.process import group_alive
+
+if TYPE_CHECKING:  # imported where used: a run's start needs none of it (#18: start-up)
+    import psutil
 
 # psutil derives create times from boot time + clock ticks: identical for the same process,
 # whoever asks.  The slack only absorbs float rounding.
@@ -37,7 +41,7 @@ class Owner(Struct, frozen=True):
         pid = os.getpid()
         cached = _current.get(pid)
         if cached is None:
-            cached = cls(socket.gethostname(), pid, psutil.Process(pid).create_time())
+            cached = cls(socket.gethostname(), pid, proctime.create_time(pid))
             _current.clear()  # after fork() the parent's identity is stale
             _current[pid] = cached
         return cached
@@ -49,6 +53,8 @@ _current: dict[int, Owner] = {}
 def process_matches(pid: int, started: float | None, slack: float = CREATE_TIME_SLACK) -> bool:
     """True when `pid` runs, is not a zombie, and (if known) was created at `started`
     (within `slack` seconds)."""
+    import psutil
+
     try:
         proc = psutil.Process(pid)
         if proc.status() == psutil.STATUS_ZOMBIE:
@@ -105,6 +111,8 @@ async def kill_orphan_group(
 
 def _kill_left_members(group: int, started: float, grace: float) -> bool:
     """SIGTERM, then SIGKILL after `grace` s, the processes of `group` that are ours."""
+    import psutil
+
     if process_matches(group, None):
         return False  # a live leader that is not the step: the id was reused
     uid = os.getuid()
@@ -132,6 +140,8 @@ def _kill_left_members(group: int, started: float, grace: float) -> bool:
 
 def _running(proc: psutil.Process) -> bool:
     """Still there and not a zombie (an orphan's zombie may never be reaped in a container)."""
+    import psutil
+
     try:
         return proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE
     except psutil.Error:
