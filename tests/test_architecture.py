@@ -127,6 +127,7 @@ NOT_ON_THE_RUN_PATH = (
     "flowtui.engine.remote",  # team mode (runs_on)
     "flowtui.engine.plan",  # reruns
     "psutil",  # create times are read from /proc (flowtui/engine/proctime.py)
+    "simpleeval",  # `when:` and `if:` expressions
 )
 
 
