@@ -18,9 +18,9 @@ from flowtui.engine.process import group_alive
 if TYPE_CHECKING:  # imported where used: a run's start needs none of it (#18: start-up)
     import psutil
 
-# psutil derives create times from boot time + clock ticks: identical for the same process,
-# whoever asks.  The slack only absorbs float rounding.
-CREATE_TIME_SLACK = 0.01  # a runner's own create time is read from psutil: exact
+# Create times are boot time + clock ticks (read as psutil reads them, engine/proctime.py):
+# identical for the same process, whoever asks.  The slack only absorbs float rounding.
+CREATE_TIME_SLACK = 0.01  # a runner's own create time is recorded and checked so: exact
 # A step's start time is read from the boot clock just before its spawn
 # (flowtui.engine.process.create_time_now): psutil's create time rounds to a clock tick
 # (10 ms) and comes after the spawn's latency, which a busy machine stretches.  A pid is not
@@ -61,7 +61,8 @@ def process_matches(pid: int, started: float | None, slack: float = CREATE_TIME_
             return False
         if started is None:
             return True
-        return abs(proc.create_time() - started) <= slack
+        # the same reading as the recorded one (Owner.current), whatever psutil's version
+        return abs(proctime.create_time(pid) - started) <= slack
     except (psutil.NoSuchProcess, psutil.AccessDenied, ProcessLookupError):
         return False
 
