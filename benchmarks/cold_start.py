@@ -30,13 +30,16 @@ HEAVY += ("flowtui.model.circleci.config", "flowtui.control", "statistics", "pla
 PROBE = """
 import atexit, gc, sys, time
 born = time.time()
+born_cpu = time.process_time()
 gc.disable()  # as flowtui/cli/gcpolicy.py starts a flowtui process
 start = time.perf_counter()
 from flowtui.cli.main import main
 imported = time.perf_counter() - start
 marks = {{}}
+cpu = {{}}
 def mark(name):
     marks.setdefault(name, time.time())
+    cpu.setdefault(name, time.process_time())
 import flowtui.cli.commands, flowtui.runtime
 from flowtui.engine.runner import Runner
 from flowtui.runtime import Runtime
@@ -61,8 +64,8 @@ around(RunStore, "close", "close", "closed")
 def report():
     mark("exiting")
     heavy = [m for m in {heavy!r} if m in sys.modules]
-    print("PROBE", {{"import_s": imported, "heavy": heavy, "born": born, "marks": marks}},
-          flush=True)
+    print("PROBE", {{"import_s": imported, "heavy": heavy, "born": born, "marks": marks,
+                     "cpu": cpu, "born_cpu": born_cpu}}, flush=True)
 atexit.register(report)  # `flowtui run` ends its process in main (flowtui/cli/quickexit.py)
 sys.argv = ["flowtui", "run", sys.argv[1], "--quiet", "--db", sys.argv[2]]
 main()
@@ -134,10 +137,17 @@ def main() -> None:
     print(f"bar: flowtui run ≤ {BAR_SECONDS:.2f}s → {'met' if ours <= BAR_SECONDS else 'NOT met'}")
     print(f"flowtui.cli.main import: {info['import_s'] * 1000:.0f} ms")
     print(f"heavy modules imported by a headless run: {', '.join(info['heavy']) or 'none'}")
-    print("where a one-step run's time goes (median of the probes, ms):")
+    print("where a one-step run's time goes (median of the probes, ms; CPU: the process's")
+    print("threads, not its children — steadier than wall time on a busy machine):")
+    print(f"  {'':<32} {'wall':>6} {'CPU':>6}")
     for label, first, then in PHASES:
         spans = [(p["marks"][then] - p["marks"][first]) * 1000 for p in probes]
-        print(f"  {label:<32} {statistics.median(spans):6.1f}")
+        if first in probes[0]["cpu"] and then in probes[0]["cpu"]:
+            cpus = [(p["cpu"][then] - p["cpu"][first]) * 1000 for p in probes]
+            used = f"{statistics.median(cpus):6.1f}"
+        else:
+            used = f"{'':>6}"
+        print(f"  {label:<32} {statistics.median(spans):6.1f} {used}")
     total = [(p["marks"]["ended"] - p["marks"]["spawned"]) * 1000 for p in probes]
     print(f"  {'total':<32} {statistics.median(total):6.1f}")
 
@@ -156,6 +166,7 @@ def probe(python: str, wf: Path, db: Path) -> dict[str, Any]:
     line = next(x for x in done.stdout.splitlines() if x.startswith("PROBE "))
     info: dict[str, Any] = ast.literal_eval(line.removeprefix("PROBE "))
     info["marks"].update(spawned=spawned, born=info["born"], ended=ended)
+    info["cpu"].update(spawned=0.0, born=info["born_cpu"])  # the process's CPU starts at 0
     return info
 
 

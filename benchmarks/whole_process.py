@@ -26,7 +26,8 @@ Bytecode is cached (PYTHONDONTWRITEBYTECODE is removed from the children's envir
 every command runs once untimed first). Runs are interleaved (repeat → size → contender, the
 contender order rotating each repeat) so a busy machine moves every column alike; each cell
 is the median of --repeat runs. The 1-, 5- and 15-minute load averages are printed before and
-after: this machine is shared.
+after: this machine is shared. A second table gives CPU seconds (user + system, the process and
+every descendant it waited for): steadier than wall times when other work shares the cores.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -89,14 +91,18 @@ def write_all(folder: Path, deps: Deps) -> None:
     (folder / "floor.py").write_text(FLOOR)
 
 
-def timed(argv: list[str], env: dict[str, str], cwd: Path) -> float:
+def timed(argv: list[str], env: dict[str, str], cwd: Path) -> tuple[float, float]:
+    """Wall and CPU seconds (user + system of the process and the descendants it reaped)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     done = subprocess.run(argv, cwd=cwd, env=env, capture_output=True)
     elapsed = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     if done.returncode != 0:
         tail = (done.stderr or done.stdout).decode(errors="replace").strip().splitlines()[-3:]
         raise RuntimeError(f"{argv[0]} exited {done.returncode}: {' | '.join(tail)}")
-    return elapsed
+    return elapsed, cpu
 
 
 def loadavg() -> str:
@@ -180,18 +186,27 @@ def main() -> None:
 
         print(f"load average before: {loadavg()}  ({os.cpu_count()} CPUs)")
         times: dict[tuple[str, int], list[float]] = {(k, n): [] for k in kinds for n in sizes}
+        cpus: dict[tuple[str, int], list[float]] = {(k, n): [] for k in kinds for n in sizes}
         for r in range(args.repeat):
             order = kinds[r % len(kinds) :] + kinds[: r % len(kinds)]
             for n in sizes:
                 for kind in order:
-                    times[kind, n].append(timed(*command(kind, n), folders[n]))
+                    elapsed, cpu = timed(*command(kind, n), folders[n])
+                    times[kind, n].append(elapsed)
+                    cpus[kind, n].append(cpu)
         print(f"load average after:  {loadavg()}")
 
-    med = {key: statistics.median(values) for key, values in times.items()}
     print(
         f"\nwidth {args.width}, --parallel {args.parallel}, "
         f"median of {args.repeat}, seconds per whole process"
     )
+    table(times, kinds, sizes)
+    print("\nCPU seconds per whole process (user + system, with its children), median")
+    table(cpus, kinds, sizes)
+
+
+def table(times: dict[tuple[str, int], list[float]], kinds: list[str], sizes: list[int]) -> None:
+    med = {key: statistics.median(values) for key, values in times.items()}
     header = f"{'runner':<13}" + "".join(f"{'N=' + str(n):>10}" for n in sizes)
     print(header)
     for kind in kinds:

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING
+
+from msgspec import Struct, field, structs
 
 from flowtui.engine import pysandbox
 from flowtui.engine.bus import EventBus
@@ -74,7 +74,7 @@ def build_runner(
         store.make_decision_key()  # before any step could
         own_root = (options.workspace_root.absolute(),) if options.workspace_root else ()
         private = store.private_paths + own_root
-        options = dataclasses.replace(options, private_paths=private)
+        options = structs.replace(options, private_paths=private)
     pysandbox.install(options.private_paths)  # .py workflow files are kept away as steps are
     return Runner(
         store,
@@ -124,8 +124,7 @@ def child_resolver(
     return resolve
 
 
-@dataclass(slots=True)
-class RuntimeOptions:
+class RuntimeOptions(Struct):
     db: str | Path | None = None  # None: $FLOWTUI_DB, else the user data folder
     parallel: int | None = None  # None: the number of CPUs
     kill_grace: float = 5.0

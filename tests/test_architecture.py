@@ -126,6 +126,8 @@ NOT_ON_THE_RUN_PATH = (
     "flowtui.cli.lineedit",  # the inline approval prompt, on a terminal only
     "flowtui.engine.remote",  # team mode (runs_on)
     "flowtui.engine.plan",  # reruns
+    "psutil",  # create times are read from /proc (flowtui/engine/proctime.py)
+    "simpleeval",  # `when:` and `if:` expressions
 )
 
 
@@ -145,3 +147,29 @@ def test_a_one_step_run_imports_only_what_it_needs(tmp_path: Path, sandbox: str)
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=tmp_path
     )
     assert done.stdout.splitlines()[-1].split(" ") == ["0", ""], done.stdout + done.stderr
+
+
+# a frozen dataclass costs ~1 ms to build at import on Python 3.11 (its methods are compiled
+# from generated source): the run path's value types are msgspec Structs instead (#18)
+DATACLASSES_ON_THE_RUN_PATH = {"flowtui.model.branches.JobFilter"}  # a Mapping: no Struct
+
+
+def test_a_one_step_run_builds_no_other_dataclass(tmp_path: Path) -> None:
+    flow = tmp_path / "flow.yaml"
+    flow.write_text("name: one\nsandbox: false\nsteps:\n  only: {run: 'true'}\n")
+    code = (
+        "import dataclasses, sys\nfrom flowtui.cli.main import main\n"
+        f"code = main(['run', {str(flow)!r}, '--quiet', '--db', {str(tmp_path / 'h.db')!r}])\n"
+        "built = sorted(f'{m}.{k}' for m, mod in list(sys.modules.items())\n"
+        "               if m.startswith('flowtui') for k, v in vars(mod).items()\n"
+        "               if isinstance(v, type) and v.__module__ == m\n"
+        "               and dataclasses.is_dataclass(v))\n"
+        "print(code, ','.join(built))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=tmp_path
+    )
+    code_word, _, built = done.stdout.splitlines()[-1].partition(" ")
+    assert code_word == "0", done.stdout + done.stderr
+    extra = set(built.split(",")) - DATACLASSES_ON_THE_RUN_PATH - {""}
+    assert not extra, f"dataclasses built by a one-step run (make them msgspec Structs): {extra}"

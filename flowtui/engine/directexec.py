@@ -57,7 +57,8 @@ import shutil
 import stat
 import subprocess
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+
+from msgspec import Struct
 
 
 def _words(text: str) -> frozenset[str]:
@@ -100,8 +101,7 @@ _RUNNABLE = (b"\x7fELF", b"#!")
 _BASH_FUNC = itertools.repeat("BASH_FUNC_")  # exported functions: str.startswith of each name
 
 
-@dataclass(frozen=True, slots=True)
-class DirectCommand:
+class DirectCommand(Struct, frozen=True):
     """A program to execute instead of bash: `executable` with `argv` (argv[0] the word as
     written, as bash passes it) and bash's changes to the environment made."""
 

@@ -6,13 +6,12 @@ prints and never touches the UI.  Times are UNIX timestamps (float seconds, UTC)
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from msgspec import Struct, field
 
 from flowtui.engine.states import RunStatus, StepStatus
 
 
-@dataclass(frozen=True, slots=True)
-class RunStatusChanged:
+class RunStatusChanged(Struct, frozen=True):
     run_id: int
     workflow: str
     status: RunStatus
@@ -20,8 +19,7 @@ class RunStatusChanged:
     message: str = ""
 
 
-@dataclass(frozen=True, slots=True)
-class StepStatusChanged:
+class StepStatusChanged(Struct, frozen=True):
     run_id: int
     step: str
     status: StepStatus
@@ -31,8 +29,7 @@ class StepStatusChanged:
     message: str = ""  # why it failed / was skipped, the summary of a success
 
 
-@dataclass(frozen=True, slots=True)
-class StepLog:
+class StepLog(Struct, frozen=True):
     run_id: int
     step: str
     attempt: int
@@ -41,16 +38,14 @@ class StepLog:
     at: float
 
 
-@dataclass(frozen=True, slots=True)
-class StepOutputs:
+class StepOutputs(Struct, frozen=True):
     run_id: int
     step: str
     outputs: dict[str, str] = field(default_factory=dict)
     replace: bool = False  # True: the step's earlier outputs go (a new attempt's are all)
 
 
-@dataclass(frozen=True, slots=True)
-class ApprovalDecided:
+class ApprovalDecided(Struct, frozen=True):
     run_id: int
     step: str
     approved: bool
@@ -60,8 +55,7 @@ class ApprovalDecided:
     inputs: dict[str, str] = field(default_factory=dict)  # an approval's answers (inputs:)
 
 
-@dataclass(frozen=True, slots=True)
-class StepProcess:
+class StepProcess(Struct, frozen=True):
     """A step's subprocess started; lets a later start find and kill orphans."""
 
     run_id: int
@@ -72,8 +66,7 @@ class StepProcess:
     started_at: float  # process create time (psutil), to tell a reused pid apart
 
 
-@dataclass(frozen=True, slots=True)
-class AttemptEnded:
+class AttemptEnded(Struct, frozen=True):
     """One attempt of a step ran to its end on a worker (team mode): its outcome, for the
     runner that owns the step to read and decide the step's status (retry, fail, succeed)."""
 
@@ -86,8 +79,7 @@ class AttemptEnded:
     message: str = ""
 
 
-@dataclass(frozen=True, slots=True)
-class RemoteLogSeen:
+class RemoteLogSeen(Struct, frozen=True):
     """A line a worker wrote into the history, passed on for display (the console of the
     runner that waits for the step); stores ignore it: the line is stored already."""
 
@@ -98,8 +90,7 @@ class RemoteLogSeen:
     line: str
 
 
-@dataclass(frozen=True, slots=True)
-class LogTrimmed:
+class LogTrimmed(Struct, frozen=True):
     """For the store only (made by the log cap, never on the bus): the row after the first
     `head` log rows of a step attempt is the `… N lines omitted …` marker (the oldest kept
     tail row becomes it), and the `drop` oldest rows after it go."""

@@ -11,9 +11,10 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Awaitable, Callable, Collection
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from msgspec import Struct, field
 
 from flowtui.engine.bus import EventBus
 from flowtui.engine.events import (
@@ -26,7 +27,6 @@ from flowtui.engine.events import (
 )
 from flowtui.engine.executors.base import StepContext, StepExecutor, StepResult
 from flowtui.engine.executors.registry import get_executor
-from flowtui.engine.expressions import ExpressionError, evaluate_bool, referenced_keys
 from flowtui.engine.identity import may_approve
 from flowtui.engine.ports import RunLedger
 from flowtui.engine.private import make_private_dir
@@ -50,8 +50,7 @@ class RunError(Exception):
     """A run cannot be created as asked (bad params, unknown run, ...)."""
 
 
-@dataclass(slots=True)
-class Decision:
+class Decision(Struct):
     approved: bool
     by: str
     comment: str
@@ -71,8 +70,7 @@ class RunHandle:
         return await asyncio.shield(self.task)
 
 
-@dataclass(frozen=True, slots=True)
-class RunContext:
+class RunContext(Struct, frozen=True):
     """What a run needs from the runner that drives it (and nothing else of it)."""
 
     bus: EventBus
@@ -569,6 +567,8 @@ class RunExecution:
     def _expression_context(self, step: Step, expression: str = "") -> dict[str, Any]:
         # only the steps `expression` names when it can tell: copying (and simpleeval then
         # walking) every step's state made a long chain of conditions O(steps²)
+        from flowtui.engine.expressions import referenced_keys
+
         names = referenced_keys(expression, "steps") if expression else None
         wanted = self.statuses if names is None else [n for n in names if n in self.statuses]
         return {
@@ -605,6 +605,8 @@ class RunExecution:
         name = step.name
         try:
             if step.when:
+                from flowtui.engine.expressions import ExpressionError, evaluate_bool
+
                 try:
                     go = evaluate_bool(step.when, self._expression_context(step, step.when))
                 except ExpressionError as exc:
@@ -722,6 +724,8 @@ class RunExecution:
             self.skip_reasons.setdefault(name, f"condition {step.name} was {str(result).lower()}")
 
     def _run_condition(self, step: Step) -> None:
+        from flowtui.engine.expressions import ExpressionError, evaluate_bool
+
         expression = str(step.spec["if"])
         try:
             result = evaluate_bool(expression, self._expression_context(step, expression))

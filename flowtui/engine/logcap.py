@@ -16,8 +16,9 @@ import os
 import re
 from collections import deque
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
 from functools import partial
+
+from msgspec import Struct, field
 
 from flowtui.engine.events import (
     AttemptEnded,
@@ -59,8 +60,7 @@ def omitted_line(lines: int, size: int) -> str:
     return f"… {lines:,} lines ({fmt_bytes(size)}) omitted …"
 
 
-@dataclass(frozen=True, slots=True)
-class LogLimits:
+class LogLimits(Struct, frozen=True):
     """How much of one step attempt's log is stored; 0 means no limit."""
 
     max_lines: int = DEFAULT_MAX_LINES
@@ -95,8 +95,7 @@ def _of_run(run_id: int, key: _Key) -> bool:
     return key[0] == run_id
 
 
-@dataclass(slots=True)
-class _StepLogState:
+class _StepLogState(Struct):
     head_lines: int = 0
     head_bytes: int = 0
     head_full: bool = False

@@ -8,15 +8,19 @@ import os
 import signal
 import socket
 import time
-from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import psutil
+from msgspec import Struct
 
+from flowtui.engine import proctime
 from flowtui.engine.process import group_alive
 
-# psutil derives create times from boot time + clock ticks: identical for the same process,
-# whoever asks.  The slack only absorbs float rounding.
-CREATE_TIME_SLACK = 0.01  # a runner's own create time is read from psutil: exact
+if TYPE_CHECKING:  # imported where used: a run's start needs none of it (#18: start-up)
+    import psutil
+
+# Create times are boot time + clock ticks (read as psutil reads them, engine/proctime.py):
+# identical for the same process, whoever asks.  The slack only absorbs float rounding.
+CREATE_TIME_SLACK = 0.01  # a runner's own create time is recorded and checked so: exact
 # A step's start time is read from the boot clock just before its spawn
 # (flowtui.engine.process.create_time_now): psutil's create time rounds to a clock tick
 # (10 ms) and comes after the spawn's latency, which a busy machine stretches.  A pid is not
@@ -27,8 +31,7 @@ STEP_START_SLACK = 0.5
 STALE_AFTER = 20.0
 
 
-@dataclass(frozen=True, slots=True)
-class Owner:
+class Owner(Struct, frozen=True):
     host: str
     pid: int
     started: float  # process create time: a reused pid has another one
@@ -38,7 +41,7 @@ class Owner:
         pid = os.getpid()
         cached = _current.get(pid)
         if cached is None:
-            cached = cls(socket.gethostname(), pid, psutil.Process(pid).create_time())
+            cached = cls(socket.gethostname(), pid, proctime.create_time(pid))
             _current.clear()  # after fork() the parent's identity is stale
             _current[pid] = cached
         return cached
@@ -50,13 +53,16 @@ _current: dict[int, Owner] = {}
 def process_matches(pid: int, started: float | None, slack: float = CREATE_TIME_SLACK) -> bool:
     """True when `pid` runs, is not a zombie, and (if known) was created at `started`
     (within `slack` seconds)."""
+    import psutil
+
     try:
         proc = psutil.Process(pid)
         if proc.status() == psutil.STATUS_ZOMBIE:
             return False
         if started is None:
             return True
-        return abs(proc.create_time() - started) <= slack
+        # the same reading as the recorded one (Owner.current), whatever psutil's version
+        return abs(proctime.create_time(pid) - started) <= slack
     except (psutil.NoSuchProcess, psutil.AccessDenied, ProcessLookupError):
         return False
 
@@ -106,6 +112,8 @@ async def kill_orphan_group(
 
 def _kill_left_members(group: int, started: float, grace: float) -> bool:
     """SIGTERM, then SIGKILL after `grace` s, the processes of `group` that are ours."""
+    import psutil
+
     if process_matches(group, None):
         return False  # a live leader that is not the step: the id was reused
     uid = os.getuid()
@@ -133,6 +141,8 @@ def _kill_left_members(group: int, started: float, grace: float) -> bool:
 
 def _running(proc: psutil.Process) -> bool:
     """Still there and not a zombie (an orphan's zombie may never be reaped in a container)."""
+    import psutil
+
     try:
         return proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE
     except psutil.Error:

@@ -17,13 +17,15 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from contextvars import ContextVar
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-import psutil
-
+from flowtui.engine import proctime
 from flowtui.engine.childwatch import prefer_pidfd_watcher
 from flowtui.engine.sandbox import STEP_SANDBOX, StepSandbox
 from flowtui.engine.spawner import SpawnedProcess
+
+if TYPE_CHECKING:  # imported where used: a step's start and end need none of it (#18)
+    import psutil
 
 LineFn = Callable[[str, str], None]  # (stream, line)
 StartFn = Callable[[int, int, float], None]  # (pid, pgid, create time)
@@ -80,6 +82,8 @@ def _signal_group(pgid: int, sig: int) -> bool:
 
 def group_members(pgid: int) -> list[int]:
     """Pids of the live (non-zombie) processes in group `pgid`."""
+    import psutil
+
     pids: list[int] = []
     for proc in psutil.process_iter(["status"]):
         if proc.info["status"] == psutil.STATUS_ZOMBIE:
@@ -168,7 +172,7 @@ def _boot_time() -> float:
     moves when the wall clock is set, and a step starts every millisecond in a big run."""
     now = time.monotonic()
     if not _boot or now - _boot[1] > _BOOT_TIME_TTL:
-        _boot[:] = [psutil.boot_time(), now]
+        _boot[:] = [proctime.boot_time(), now]
     return _boot[0]
 
 
@@ -435,6 +439,8 @@ async def _finish_after_exit(pgid: int, readers: list[_Output], grace: float) ->
 
 def _escaped_descendants(pid: int, pgid: int) -> list[psutil.Process]:
     """Descendants of `pid` that moved to another process group (e.g. with `setsid`)."""
+    import psutil
+
     try:
         children = psutil.Process(pid).children(recursive=True)
     except psutil.Error:
@@ -449,6 +455,8 @@ def _escaped_descendants(pid: int, pgid: int) -> list[psutil.Process]:
 
 def _kill_escaped(escaped: list[psutil.Process], on_line: LineFn | None) -> None:
     """SIGKILL what left the group; psutil checks each pid still is the same process."""
+    import psutil
+
     killed = 0
     for child in escaped:
         with contextlib.suppress(psutil.Error):
@@ -462,6 +470,8 @@ def _kill_escaped(escaped: list[psutil.Process], on_line: LineFn | None) -> None
 
 def _alive(pid: int) -> bool:
     """Exists and is not a zombie (a zombie waits for the child watcher to reap it)."""
+    import psutil
+
     try:
         return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
     except psutil.Error:
@@ -587,8 +597,8 @@ async def run_streaming(
         if on_start is not None:
             if started is None:
                 try:
-                    started = psutil.Process(proc.pid).create_time()
-                except psutil.Error:
+                    started = proctime.create_time(proc.pid)
+                except OSError:
                     started = time.time()
             on_start(proc.pid, pgid, started)
         returncode = await proc.wait()

@@ -7,14 +7,14 @@ its own rows.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
 from typing import Any
+
+from msgspec import Struct, field
 
 from flowtui.engine.states import RunStatus, StepStatus
 
 
-@dataclass(frozen=True, slots=True)
-class NewStep:
+class NewStep(Struct, frozen=True):
     """A step row of a run being created (`RunLedger.create_run`)."""
 
     name: str
@@ -32,8 +32,7 @@ class NewStep:
 _ALLOWED_MEMO: list[tuple[dict[str, Any], frozenset[str]] | None] = [None]
 
 
-@dataclass(frozen=True, slots=True)
-class RunRecord:
+class RunRecord(Struct, frozen=True):
     id: int
     workflow: str
     status: RunStatus
@@ -82,8 +81,7 @@ class RunRecord:
         return allowed
 
 
-@dataclass(frozen=True, slots=True)
-class StepRecord:
+class StepRecord(Struct, frozen=True):
     run_id: int
     name: str
     position: int
@@ -115,8 +113,7 @@ class StepRecord:
         return max(0.0, end - start)
 
 
-@dataclass(frozen=True, slots=True)
-class AttemptRecord:
+class AttemptRecord(Struct, frozen=True):
     run_id: int
     step: str
     attempt: int
@@ -127,8 +124,7 @@ class AttemptRecord:
     message: str
 
 
-@dataclass(frozen=True, slots=True)
-class RemoteOutcome:
+class RemoteOutcome(Struct, frozen=True):
     """What a worker recorded for one attempt of a remote step, read in one go: the attempt
     row (None if it has none), the step's outputs and its log lines after a given id."""
 
@@ -137,8 +133,7 @@ class RemoteOutcome:
     logs: list[LogRecord]
 
 
-@dataclass(frozen=True, slots=True)
-class LogRecord:
+class LogRecord(Struct, frozen=True):
     id: int
     run_id: int
     step: str
@@ -148,8 +143,7 @@ class LogRecord:
     at: float
 
 
-@dataclass(frozen=True, slots=True)
-class ApprovalRecord:
+class ApprovalRecord(Struct, frozen=True):
     run_id: int
     step: str
     approved: bool
@@ -159,8 +153,7 @@ class ApprovalRecord:
     inputs: dict[str, str] = field(default_factory=dict)  # the answers it carried (inputs:)
 
 
-@dataclass(frozen=True, slots=True)
-class CommandRecord:
+class CommandRecord(Struct, frozen=True):
     id: int
     run_id: int
     kind: str  # "approve" | "reject" | "cancel"
@@ -177,8 +170,7 @@ class CommandRecord:
     inputs: dict[str, str] = field(default_factory=dict)  # an approve's `--input` values
 
 
-@dataclass(frozen=True, slots=True)
-class EventRecord:
+class EventRecord(Struct, frozen=True):
     """One row of the audit trail of status changes."""
 
     id: int

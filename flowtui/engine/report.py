@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
+
+from msgspec import Struct
 
 from flowtui.engine.states import RunStatus
 
@@ -35,8 +36,7 @@ GITLAB_STATES = {
 }
 
 
-@dataclass(frozen=True, slots=True)
-class Target:
+class Target(Struct, frozen=True):
     kind: str  # github | gitlab
     config: Mapping[str, Any]
     token: str

@@ -15,9 +15,11 @@ import os
 import shutil
 import time
 from collections.abc import Callable, Collection, Mapping
-from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from msgspec import Struct, field
+from msgspec.structs import replace
 
 from flowtui.engine import sandbox
 from flowtui.engine.admission import draft_refusal
@@ -51,8 +53,7 @@ if TYPE_CHECKING:  # reruns and team mode import them when used (#18: start-up)
 __all__ = ["RunError", "RunHandle", "Runner", "RunnerOptions", "WorkflowResolver"]
 
 
-@dataclass(slots=True)
-class RunnerOptions:
+class RunnerOptions(Struct):
     parallel: int = field(default_factory=lambda: os.cpu_count() or 2)
     kill_grace: float = 5.0
     poll_interval: float = 0.25  # how often commands from other processes are read

@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
+
+from msgspec import Struct
 
 INPUT_TYPES = ("string", "choice", "boolean", "number")
 # the outputs every approval has besides its answers: an input may not take these names
@@ -23,8 +24,7 @@ TRUE_WORDS = frozenset({"true", "yes", "y", "on", "1"})
 FALSE_WORDS = frozenset({"false", "no", "n", "off", "0"})
 
 
-@dataclass(frozen=True, slots=True)
-class ApprovalInput:
+class ApprovalInput(Struct, frozen=True):
     """One field a person fills in when approving."""
 
     name: str
@@ -41,8 +41,7 @@ class ApprovalInput:
         return f"{self.name} ({kind}{extra})"
 
 
-@dataclass(frozen=True, slots=True)
-class GateRules:
+class GateRules(Struct, frozen=True):
     """An approval step's rules, read from its spec."""
 
     inputs: tuple[ApprovalInput, ...] = ()
@@ -147,8 +146,7 @@ class ApprovalRefused(ValueError):
     """An approval that cannot count; the message says why, for the person acting."""
 
 
-@dataclass(frozen=True, slots=True)
-class Vote:
+class Vote(Struct, frozen=True):
     """One approval already given to the gate while it is held."""
 
     by: str

@@ -11,8 +11,10 @@ approval step, variables, secrets and a concurrency group.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
 from typing import Any
+
+from msgspec import Struct, field
+from msgspec.structs import replace
 
 from flowtui.model.workflow import SecretSpec, SourcePos, Step, Workflow
 
@@ -34,16 +36,14 @@ PROTECTION_KEYS = (
 )
 
 
-@dataclass(frozen=True, slots=True)
-class Protection:
+class Protection(Struct, frozen=True):
     """An approval gate before any step of a run in the environment."""
 
     spec: Mapping[str, Any]  # an approval step's spec (approvers, message, ...)
     timeout: float | None = None  # seconds; None: wait for ever
 
 
-@dataclass(frozen=True, slots=True)
-class Environment:
+class Environment(Struct, frozen=True):
     name: str
     pos: SourcePos
     description: str = ""

@@ -8,9 +8,10 @@ from __future__ import annotations
 import difflib
 import hashlib
 from collections.abc import Sequence
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
+
+from msgspec.structs import replace
 
 from flowtui.model import circleci, clashes, pyworkflow
 from flowtui.model.checker import ENV_NAME_RE, MISSING, NAME_RE, describe, is_scalar, suggest

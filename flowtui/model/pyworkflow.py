@@ -22,11 +22,11 @@ import sys
 import time
 from collections.abc import Callable, Iterable
 from contextlib import AbstractContextManager, nullcontext
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import yaml
+from msgspec.structs import replace
 
 from flowtui.model.errors import Problem, WorkflowError
 from flowtui.model.privateenv import without_private

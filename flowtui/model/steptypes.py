@@ -13,8 +13,9 @@ from __future__ import annotations
 import inspect
 import threading
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
 from typing import Any
+
+from msgspec import Struct
 
 from flowtui.model.workflow import STEP_TYPES
 
@@ -26,19 +27,17 @@ SpecProblem = str | tuple[str, str] | tuple[str, str, str]
 Validator = Callable[[Mapping[str, Any]], Iterable[SpecProblem]]
 
 
-@dataclass(frozen=True, slots=True)
-class StepTypeSchema:
+class StepTypeSchema(Struct, frozen=True):
     name: str
     keys: tuple[str, ...]  # the type's own keys (the common step keys are always allowed)
     required: tuple[str, ...] = ()
     validate: Validator | None = None
     origin: str = "flowtui"  # "flowtui", or the plugin's entry point
     # the plugin object (an executor class or instance) for the engine; None for bundled ones
-    plugin: Any = field(default=None, compare=False)
+    plugin: Any = None
 
 
-@dataclass(frozen=True, slots=True)
-class PluginError:
+class PluginError(Struct, frozen=True):
     entry_point: str  # "name = module:attr"
     message: str
 

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import itertools
 import re
-from dataclasses import dataclass, field
 from typing import Any
+
+from msgspec import Struct, field
 
 from flowtui.model import steptypes
 from flowtui.model.checker import (
@@ -85,8 +86,7 @@ def _field_defaults() -> dict[str, Any]:
 _FIELD_KEYS = frozenset(_field_defaults())
 
 
-@dataclass
-class _Draft:
+class _Draft(Struct):
     """A step as read from the file, before references are resolved and matrix expanded."""
 
     name: str

@@ -7,9 +7,10 @@ element keeps the `SourcePos` it came from so that any later error can name file
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from msgspec import Struct, field
 
 STEP_TYPES = ("script", "http", "approval", "condition", "notify", "workflow")
 # bundled integrations, described in flowtui/model/steptypes.py (plugins add more there)
@@ -19,8 +20,7 @@ WORKFLOW_STATUSES = ("active", "paused", "draft")
 SHELLS = ("bash", "sh", "python", "node")
 
 
-@dataclass(frozen=True, slots=True)
-class SourcePos:
+class SourcePos(Struct, frozen=True):
     file: str
     line: int  # 1-based
     column: int  # 1-based
@@ -29,23 +29,20 @@ class SourcePos:
         return f"{self.file}:{self.line}:{self.column}"
 
 
-@dataclass(frozen=True, slots=True)
-class Trigger:
+class Trigger(Struct, frozen=True):
     kind: str  # one of TRIGGER_KINDS
     options: Mapping[str, Any] = field(default_factory=dict)
     pos: SourcePos | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class ParamSpec:
+class ParamSpec(Struct, frozen=True):
     name: str
     default: str | None = None
     required: bool = False
     description: str = ""
 
 
-@dataclass(frozen=True, slots=True)
-class SecretSpec:
+class SecretSpec(Struct, frozen=True):
     """Where a secret's value comes from; the value itself is read only at run start."""
 
     name: str  # the environment variable the steps see
@@ -54,8 +51,7 @@ class SecretSpec:
     pos: SourcePos | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class Step:
+class Step(Struct, frozen=True):
     """One node of the DAG.
 
     `spec` holds the validated, type-specific keys (see docs/workflow-format.md):
@@ -122,8 +118,7 @@ class Step:
 RUNNER_ONLY_TYPES = frozenset({"approval", "condition", "workflow"})
 
 
-@dataclass(frozen=True, slots=True)
-class Workflow:
+class Workflow(Struct, frozen=True):
     name: str
     steps: Mapping[str, Step]  # in file order, matrix copies expanded in place
     path: Path | None = None

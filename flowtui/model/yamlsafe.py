@@ -9,10 +9,10 @@ it, and measure alias expansion before anything is expanded (billion laughs).
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import Any
 
 import yaml
+from msgspec import Struct
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from flowtui.model.errors import Problem, WorkflowError
@@ -29,8 +29,7 @@ _MERGE_TAG = _TAG + "merge"
 _SCALAR_TAGS = {_TAG + t for t in ("str", "int", "float", "bool", "null", "timestamp")}
 
 
-@dataclass(frozen=True, slots=True)
-class Entry:
+class Entry(Struct, frozen=True):
     """Where one mapping entry came from; `raw` is the value's source text if it is a scalar."""
 
     key_pos: SourcePos
@@ -137,8 +136,7 @@ class YSeq(list[Any]):
         return raws
 
 
-@dataclass(frozen=True, slots=True)
-class Document:
+class Document(Struct, frozen=True):
     value: Any
     pos: SourcePos
     problems: list[Problem]  # non-fatal ones (duplicate keys); fatal ones are raised

@@ -14,10 +14,11 @@ import json
 import random
 import time
 from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar, cast
+
+from msgspec import Struct
 
 from flowtui.engine.events import AttemptEnded, Event
 from flowtui.engine.owner import STALE_AFTER, Owner
@@ -73,8 +74,7 @@ ROLES_SQL = """WITH RECURSIVE member_of (oid) AS (
 NEWEST_RUNS_CHUNK = 100
 
 
-@dataclass(frozen=True, slots=True)
-class RunSummary:
+class RunSummary(Struct, frozen=True):
     """What a list of workflows shows of a run (`newest_runs`): not its definition, params
     or owner, which a full RunRecord parses from JSON (a definition is kilobytes)."""
 

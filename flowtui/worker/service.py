@@ -24,9 +24,11 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Coroutine
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
+
+from msgspec.structs import replace
 
 from flowtui.engine.bus import EventBus
 from flowtui.engine.events import AttemptEnded, StepLog, StepOutputs

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import hashlib
-from dataclasses import replace
 from pathlib import Path
+
+from msgspec.structs import replace
 
 from flowtui.model.loader import load_workflow, load_workflow_text
 from flowtui.model.workflow import ParamSpec, SourcePos, Step, Trigger, Workflow

@@ -3,7 +3,7 @@ backend; and the comparison of two runs (`store.compare`)."""
 
 from __future__ import annotations
 
-from dataclasses import replace
+from msgspec.structs import replace
 
 from flowtui.engine.records import NewStep, StepRecord
 from flowtui.engine.states import StepStatus

@@ -3,9 +3,9 @@ runs of real files, 80x24)."""
 
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 
+from msgspec.structs import replace
 from textual.app import App, ComposeResult
 from textual.message import Message
 from textual.notifications import Notify

@@ -13,9 +13,10 @@ The runner creates `ctx.step_dir` before `execute` unless the executor class set
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar, Protocol
+
+from msgspec import Struct, field
 
 from flowtui.engine.states import StepStatus
 from flowtui.model.workflow import Step, Workflow
@@ -24,8 +25,7 @@ LogFn = Callable[[str, str], None]  # (stream, line) -> None; stream: stdout|std
 ProcessFn = Callable[[int, int, float], None]  # (pid, pgid, process create time)
 
 
-@dataclass(slots=True)
-class StepContext:
+class StepContext(Struct):
     run_id: int
     workflow: Workflow
     step: Step
@@ -44,8 +44,7 @@ class StepContext:
     base_dir: Path | None = None
 
 
-@dataclass(slots=True)
-class StepResult:
+class StepResult(Struct):
     status: StepStatus  # SUCCEEDED or FAILED (the runner decides TIMED_OUT/CANCELLED)
     exit_code: int | None = None
     outputs: dict[str, str] = field(default_factory=dict)

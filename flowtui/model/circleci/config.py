@@ -19,6 +19,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from msgspec import structs
+
 from flowtui.model.branches import JobFilter, entry_error, normalize_filter
 from flowtui.model.circleci.checkout import checkout_branch
 from flowtui.model.circleci.detect import MARKER, split_marker
@@ -179,7 +181,7 @@ def load_workflow_from_config(
         # a list that shows one entry per file shows the first; say where the others are
         others = ", ".join(n for n in config.workflows if n != chosen.name)
         note = f" (the config also has: {others}; run one with `flowtui run FILE --workflow NAME`)"
-        chosen = replace(chosen, description=chosen.description + note)
+        chosen = structs.replace(chosen, description=chosen.description + note)
     return chosen
 
 
