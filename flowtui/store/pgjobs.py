@@ -24,10 +24,10 @@ from contextlib import AbstractAsyncContextManager
 from typing import Any, cast
 
 from flowtui.engine.events import Event
-from flowtui.engine.states import RunStatus, StepStatus
+from flowtui.engine.states import RunStatus, StepStatus, can_step_move
 from flowtui.store.pg import WRITE_LOCK, pg_sql
 from flowtui.store.runstore import _apply_and_announce, _ids_json
-from flowtui.store.transitions import move_step
+from flowtui.store.transitions import WAITING, move_step
 
 # what refuses a worker's outcome for a job that is no longer its own (in the error)
 NOT_DOING = "flowtui: the job is no longer its worker's"
@@ -91,42 +91,140 @@ async def begin_attempt(
     says after how long without a heartbeat it counts as lost (runners use the worker's
     word, not their own); unless the run is over, the step is marked running "on worker
     NAME"; then the run's status, its workspace deltas but `skip_deltas` and its outputs
-    (a step sees its dependencies' as STEPS_*)."""
+    (a step sees its dependencies' as STEPS_*).
+
+    One round trip when the step is as a take expects it (its run going on, the step
+    pending or running: `_take_as_expected`); else the reads first, then the writes `move_step`
+    decides from them (two)."""
+    taken = await _take_as_expected(connect, job_id, worker, run_id, step, attempt, skip_deltas)
+    if taken is not None:
+        return taken
+    return await _take_after_reading(connect, job_id, worker, run_id, step, attempt, skip_deltas)
+
+
+# what refuses a take whose step is not as expected (in the error): the two-trip take follows
+NOT_EXPECTED = "flowtui: the step is not as a take expects it"
+# the step statuses `move_step` moves to running (the engine's table decides)
+_TAKES_FROM = [str(s) for s in StepStatus if can_step_move(s, StepStatus.RUNNING)]
+_GOING_ON = [str(s) for s in RunStatus if not s.is_final]
+
+
+def _worker_row(conn: Any, job_id: int, name: str, lost_after: float, now: float) -> Any:
+    # keyed by procrastinate's worker id (a worker's id changes when its queue restarts)
+    return conn.execute(
+        """INSERT INTO flowtui_workers (worker_id, name, lost_after, at)
+           SELECT worker_id, %s, %s, %s FROM procrastinate_jobs
+            WHERE id = %s AND worker_id IS NOT NULL
+           ON CONFLICT (worker_id) DO UPDATE SET lost_after = excluded.lost_after""",
+        (name, lost_after, now, job_id),
+    )
+
+
+def _what_a_step_needs(conn: Any, run_id: int, skip_deltas: Collection[int]) -> tuple[Any, Any]:
+    """The run's workspace deltas but `skip_deltas`, and its outputs (sent, not waited for)."""
+    delta_rows = conn.execute(
+        pg_sql(
+            """SELECT id, data FROM workspace_deltas WHERE run_id = ?
+                 AND id NOT IN (SELECT value FROM json_each(?)) ORDER BY id"""
+        ),
+        (run_id, _ids_json(skip_deltas)),
+    )
+    output_rows = conn.execute(
+        "SELECT step, key, value FROM outputs WHERE run_id = %s ORDER BY step, key", (run_id,)
+    )
+    return delta_rows, output_rows
+
+
+async def _needs(
+    delta_rows: Any, output_rows: Any
+) -> tuple[list[tuple[int, bytes]], dict[str, dict[str, str]]]:
+    deltas = [(int(r[0]), bytes(r[1])) for r in await delta_rows.fetchall()]
+    outputs: dict[str, dict[str, str]] = {}
+    for of, key, value in await output_rows.fetchall():
+        outputs.setdefault(of, {})[key] = value
+    return deltas, outputs
+
+
+async def _take_as_expected(
+    connect: Connect,
+    job_id: int,
+    worker: tuple[str, float],
+    run_id: int,
+    step: str,
+    attempt: int,
+    skip_deltas: Collection[int],
+) -> tuple[RunStatus | None, list[tuple[int, bytes]], dict[str, dict[str, str]]] | None:
+    """The take in one round trip: everything is sent before any reply is read.
+
+    `move_step`'s writes for a take depend on the step's row only through whether it may
+    move to running (and whether it exists), so they are decided here for a run going on
+    and a step row that may move; a first statement checks that this is so under the write
+    lock, and fails the transaction otherwise (nothing written: None, the caller takes the
+    two-trip way, which reads first)."""
+    name, lost_after = worker
+    message = f"on worker {name}"
+    if WAITING in message:  # `move_step`'s special case for a runner's message: read first
+        return None
+    now = time.time()
+    writes = _Statements()
+    move_step(
+        cast(Any, writes),
+        run_id,
+        step,
+        StepStatus.RUNNING,
+        now,
+        attempt=attempt,
+        message=message,
+        seen=(RunStatus.RUNNING, (_TAKES_FROM[0], attempt, "")),
+    )
+    try:
+        async with _transaction(connect) as conn:
+            await _worker_row(conn, job_id, name, lost_after, now)
+            await conn.execute(
+                """SELECT CAST(CASE WHEN
+                       (SELECT status FROM runs WHERE id = %s) = ANY(%s)
+                       AND (SELECT status FROM steps WHERE run_id = %s AND name = %s) = ANY(%s)
+                     THEN '1' ELSE %s END AS INTEGER)""",
+                (run_id, _GOING_ON, run_id, step, _TAKES_FROM, NOT_EXPECTED),
+            )
+            run = await conn.execute("SELECT status FROM runs WHERE id = %s", (run_id,))
+            delta_rows, output_rows = _what_a_step_needs(conn, run_id, skip_deltas)
+            await _send(conn, writes)
+    except Exception as exc:
+        if NOT_EXPECTED in str(exc):  # the check refused: nothing was written
+            return None
+        raise
+    found = await run.fetchone()
+    assert found is not None  # the check saw it
+    return RunStatus(found[0]), *await _needs(delta_rows, output_rows)
+
+
+async def _take_after_reading(
+    connect: Connect,
+    job_id: int,
+    worker: tuple[str, float],
+    run_id: int,
+    step: str,
+    attempt: int,
+    skip_deltas: Collection[int],
+) -> tuple[RunStatus | None, list[tuple[int, bytes]], dict[str, dict[str, str]]]:
+    """The take in two round trips: every read, then `move_step`'s writes decided from
+    them (it refuses, and records why, a move its table forbids)."""
     name, lost_after = worker
     now = time.time()
     async with _transaction(connect) as conn:
-        # keyed by procrastinate's worker id (a worker's id changes when its queue restarts)
-        await conn.execute(
-            """INSERT INTO flowtui_workers (worker_id, name, lost_after, at)
-               SELECT worker_id, %s, %s, %s FROM procrastinate_jobs
-                WHERE id = %s AND worker_id IS NOT NULL
-               ON CONFLICT (worker_id) DO UPDATE SET lost_after = excluded.lost_after""",
-            (name, lost_after, now, job_id),
-        )
+        await _worker_row(conn, job_id, name, lost_after, now)
         # every read is sent before any reply is read: one round trip
         run = await conn.execute("SELECT status FROM runs WHERE id = %s", (run_id,))
         step_row = await conn.execute(
             "SELECT status, attempt, message FROM steps WHERE run_id = %s AND name = %s",
             (run_id, step),
         )
-        delta_rows = await conn.execute(
-            pg_sql(
-                """SELECT id, data FROM workspace_deltas WHERE run_id = ?
-                     AND id NOT IN (SELECT value FROM json_each(?)) ORDER BY id"""
-            ),
-            (run_id, _ids_json(skip_deltas)),
-        )
-        output_rows = await conn.execute(
-            "SELECT step, key, value FROM outputs WHERE run_id = %s ORDER BY step, key",
-            (run_id,),
-        )
+        delta_rows, output_rows = _what_a_step_needs(conn, run_id, skip_deltas)
         found = await run.fetchone()
         status = None if found is None else RunStatus(found[0])
         row = await step_row.fetchone()
-        deltas = [(int(r[0]), bytes(r[1])) for r in await delta_rows.fetchall()]
-        outputs: dict[str, dict[str, str]] = {}
-        for of, key, value in await output_rows.fetchall():
-            outputs.setdefault(of, {})[key] = value
+        deltas, outputs = await _needs(delta_rows, output_rows)
         if status is None or status.is_final:
             return status, [], {}
         writes = _Statements()
