@@ -120,16 +120,18 @@ def _worker_row(conn: Any, job_id: int, name: str, lost_after: float, now: float
     )
 
 
-def _what_a_step_needs(conn: Any, run_id: int, skip_deltas: Collection[int]) -> tuple[Any, Any]:
+async def _what_a_step_needs(
+    conn: Any, run_id: int, skip_deltas: Collection[int]
+) -> tuple[Any, Any]:
     """The run's workspace deltas but `skip_deltas`, and its outputs (sent, not waited for)."""
-    delta_rows = conn.execute(
+    delta_rows = await conn.execute(
         pg_sql(
             """SELECT id, data FROM workspace_deltas WHERE run_id = ?
                  AND id NOT IN (SELECT value FROM json_each(?)) ORDER BY id"""
         ),
         (run_id, _ids_json(skip_deltas)),
     )
-    output_rows = conn.execute(
+    output_rows = await conn.execute(
         "SELECT step, key, value FROM outputs WHERE run_id = %s ORDER BY step, key", (run_id,)
     )
     return delta_rows, output_rows
@@ -188,7 +190,7 @@ async def _take_as_expected(
                 (run_id, _GOING_ON, run_id, step, _TAKES_FROM, NOT_EXPECTED),
             )
             run = await conn.execute("SELECT status FROM runs WHERE id = %s", (run_id,))
-            delta_rows, output_rows = _what_a_step_needs(conn, run_id, skip_deltas)
+            delta_rows, output_rows = await _what_a_step_needs(conn, run_id, skip_deltas)
             await _send(conn, writes)
     except Exception as exc:
         if NOT_EXPECTED in str(exc):  # the check refused: nothing was written
@@ -220,7 +222,7 @@ async def _take_after_reading(
             "SELECT status, attempt, message FROM steps WHERE run_id = %s AND name = %s",
             (run_id, step),
         )
-        delta_rows, output_rows = _what_a_step_needs(conn, run_id, skip_deltas)
+        delta_rows, output_rows = await _what_a_step_needs(conn, run_id, skip_deltas)
         found = await run.fetchone()
         status = None if found is None else RunStatus(found[0])
         row = await step_row.fetchone()
