@@ -1,0 +1,140 @@
+"""A worker's take of a step (`store.pgjobs.begin_attempt`), on a real PostgreSQL server.
+
+When the step is as a take expects it (its run going on, the step pending or running) the
+take is one round trip, and writes what the two-trip take — every read first, then
+`move_step`'s writes decided from them — writes.  Whenever it is not, the one-trip take
+writes nothing and the two-trip take decides, with `move_step`'s refusals.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+import psycopg
+import pytest
+
+from flowtui.engine.events import StepOutputs, StepStatusChanged
+from flowtui.engine.states import RunStatus, StepStatus
+from flowtui.store import RunStore
+from flowtui.store.pgjobs import Connect, _take_after_reading, _take_as_expected, begin_attempt
+from flowtui.worker.queue import ensure_schema, make_app
+from tests.store.store_helpers import plan
+
+WORKER = ("w1", 30.0)
+
+
+@pytest.fixture
+async def history(pg_url: str) -> AsyncIterator[tuple[RunStore, Connect]]:
+    store = await RunStore.open(pg_url)
+    app = make_app(pg_url)
+    async with app.open_async():
+        await ensure_schema(app, pg_url)  # the take reads the job's worker from its table
+
+    @contextlib.asynccontextmanager
+    async def connect() -> AsyncIterator[Any]:
+        async with await psycopg.AsyncConnection.connect(pg_url, autocommit=True) as conn:
+            yield conn
+
+    try:
+        yield store, connect
+    finally:
+        await store.close()
+
+
+async def _run(store: RunStore, run: RunStatus, step: tuple[str, int, str] | None) -> int:
+    """A run of steps a, b in status `run`, step a as (status, attempt, message); b has an
+    output (the take hands the run's outputs to the step)."""
+    run_id = await store.create_run(workflow="wf", steps=plan("a", "b"))
+    await store.apply([StepOutputs(run_id, "b", {"k": "v"})])
+    async with store.db.transaction() as conn:
+        await conn.execute("UPDATE runs SET status = ? WHERE id = ?", (str(run), run_id))
+        if step is None:
+            await conn.execute("DELETE FROM steps WHERE run_id = ? AND name = 'a'", (run_id,))
+        else:
+            await conn.execute(
+                "UPDATE steps SET status = ?, attempt = ?, message = ?"
+                " WHERE run_id = ? AND name = 'a'",
+                (*step, run_id),
+            )
+    return run_id
+
+
+async def _rows(store: RunStore, run_id: int) -> dict[str, list[tuple[Any, ...]]]:
+    """What a take may write to run `run_id`, without its times."""
+    steps = [
+        (s.name, str(s.status), s.attempt, s.message, s.started_at is None, s.ended_at is None)
+        for s in await store.get_steps(run_id)
+    ]
+    events = [
+        (e.step, e.kind, e.status, e.attempt, e.message) for e in await store.get_events(run_id)
+    ]
+    attempts = await store.db.fetchall(
+        "SELECT step, attempt, status, ended_at IS NULL AS open FROM attempts"
+        " WHERE run_id = ? ORDER BY step, attempt",
+        (run_id,),
+    )
+    logs = [(r.step, r.stream, r.line) for r in await store.get_logs(run_id)]
+    return {
+        "steps": steps,
+        "events": events,
+        "attempts": [tuple(r) for r in attempts],
+        "logs": logs,
+    }
+
+
+@pytest.mark.parametrize(
+    ("step", "attempt"),
+    [
+        (("pending", 0, ""), 1),  # the runner's "waiting" not written yet
+        (("running", 1, "waiting for a worker on queue q"), 1),
+        (("running", 1, "on worker w0"), 2),  # a retry: attempt 1 is left open
+    ],
+)
+async def test_one_trip_take_writes_what_the_two_trip_take_writes(
+    history: tuple[RunStore, Connect], step: tuple[str, int, str], attempt: int
+) -> None:
+    store, connect = history
+    one, two = (
+        await _run(store, RunStatus.RUNNING, step),
+        await _run(store, RunStatus.RUNNING, step),
+    )
+    if step[0] == "running":  # the open attempt of that status
+        for run_id in (one, two):
+            await store.apply([StepStatusChanged(run_id, "a", StepStatus.RUNNING, time.time(), 1)])
+    taken = await _take_as_expected(connect, 0, WORKER, one, "a", attempt, ())
+    assert taken == (RunStatus.RUNNING, [], {"b": {"k": "v"}})
+    assert await _take_after_reading(connect, 0, WORKER, two, "a", attempt, ()) == taken
+    rows = await _rows(store, one)
+    assert rows == await _rows(store, two)
+    assert rows["steps"][0][:4] == ("a", "running", attempt, "on worker w1")
+    assert rows["attempts"][-1] == ("a", attempt, "running", True)
+
+
+@pytest.mark.parametrize(
+    ("run", "step", "expect"),
+    [
+        (RunStatus.SUCCEEDED, ("pending", 0, ""), RunStatus.SUCCEEDED),  # nothing written
+        (RunStatus.CANCELLED, ("running", 1, ""), RunStatus.CANCELLED),
+        (RunStatus.RUNNING, ("held", 0, ""), RunStatus.RUNNING),  # refused by move_step
+        (RunStatus.RUNNING, ("cancelled", 1, ""), RunStatus.RUNNING),
+        (RunStatus.RUNNING, None, RunStatus.RUNNING),  # not in the plan: added
+    ],
+)
+async def test_a_step_not_as_expected_is_taken_the_two_trip_way(
+    history: tuple[RunStore, Connect],
+    run: RunStatus,
+    step: tuple[str, int, str] | None,
+    expect: RunStatus,
+) -> None:
+    store, connect = history
+    one, two = await _run(store, run, step), await _run(store, run, step)
+    before = await _rows(store, one)
+    assert await _take_as_expected(connect, 0, WORKER, one, "a", 1, ()) is None
+    assert await _rows(store, one) == before  # the check refused: nothing written
+    status, _, _ = await begin_attempt(connect, 0, WORKER, one, "a", 1, skip_deltas=())
+    assert status == expect
+    await _take_after_reading(connect, 0, WORKER, two, "a", 1, ())
+    assert await _rows(store, one) == await _rows(store, two)
