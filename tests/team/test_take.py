@@ -1,4 +1,5 @@
-"""A worker's take of a step (`store.pgjobs.begin_attempt`), on a real PostgreSQL server.
+"""A worker's take of a step (`store.pgjobs.begin_attempt`) and a runner's defer of its
+job, on a real PostgreSQL server.
 
 When the step is as a take expects it (its run going on, the step pending or running) the
 take is one round trip, and writes what the two-trip take — every read first, then
@@ -11,15 +12,18 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, cast
 
 import psycopg
 import pytest
 
 from flowtui.engine.events import StepOutputs, StepStatusChanged
+from flowtui.engine.remote import RemoteJob
 from flowtui.engine.states import RunStatus, StepStatus
 from flowtui.store import RunStore
+from flowtui.store.pg import PgDatabase
 from flowtui.store.pgjobs import Connect, _take_after_reading, _take_as_expected, begin_attempt
+from flowtui.worker.dispatch import PgDispatcher, defers_directly
 from flowtui.worker.queue import ensure_schema, make_app
 from tests.store.store_helpers import plan
 
@@ -138,3 +142,27 @@ async def test_a_step_not_as_expected_is_taken_the_two_trip_way(
     assert status == expect
     await _take_after_reading(connect, 0, WORKER, two, "a", 1, ())
     assert await _rows(store, one) == await _rows(store, two)
+
+
+async def test_a_runner_defers_a_job_as_procrastinates_deferrer_does(pg_url: str) -> None:
+    """The runner calls procrastinate's own SQL function with the job's fields as
+    parameters: the row is the one procrastinate's deferrer writes."""
+    store = await RunStore.open(pg_url)
+    dispatcher = PgDispatcher(cast(PgDatabase, store.db))
+    try:
+        assert defers_directly()  # the installed procrastinate has that function
+        app = await dispatcher._app()
+        job = RemoteJob("east", 1, "a", 1, "name: wf\nsteps:\n  a: {run: 'true'}\n", "wf.yaml")
+        direct = await dispatcher._defer(app, job)
+        dispatcher._direct = False
+        usual = await dispatcher._defer(app, job)
+        rows = await store.db.fetchall(
+            "SELECT id, queue_name, task_name, priority, lock, queueing_lock, args, status,"
+            " scheduled_at, attempts FROM procrastinate_jobs ORDER BY id"
+        )
+        assert [r[0] for r in rows] == [direct, usual]
+        assert tuple(rows[0])[1:] == tuple(rows[1])[1:]
+        assert RemoteJob.from_payload(rows[0][6]) == job
+    finally:
+        await dispatcher.close()
+        await store.close()
