@@ -292,6 +292,48 @@ PG_MIGRATIONS: tuple[tuple[str, ...], ...] = (
            END $$""",
         "CREATE INDEX events_by_run_id ON events (run_id, id)",
     ),
+    # team mode: a worker's take of a step in one statement (store/pgjobs.py), what
+    # `transitions.move_step` writes for a step that may move to running (pending or
+    # running, as the caller says: the engine's table decides), under the write lock; NULL,
+    # nothing moved, when the run is not going on or the step is not one of those (the
+    # caller then takes it the two-trip way, move_step deciding).  The worker's announced
+    # limit is noted either way.  The invoker's grants apply (a worker's role).
+    (
+        f"""CREATE FUNCTION flowtui_take_v1(
+               p_job BIGINT, p_worker TEXT, p_lost_after DOUBLE PRECISION,
+               p_at DOUBLE PRECISION, p_run BIGINT, p_step TEXT, p_attempt INTEGER,
+               p_message TEXT, p_going_on TEXT[], p_takes_from TEXT[])
+           RETURNS TEXT LANGUAGE plpgsql AS $$
+           DECLARE
+             run_status TEXT;
+             step_status TEXT;
+           BEGIN
+             PERFORM pg_advisory_xact_lock({WRITE_LOCK:d});
+             INSERT INTO flowtui_workers (worker_id, name, lost_after, at)
+               SELECT worker_id, p_worker, p_lost_after, p_at FROM procrastinate_jobs
+                WHERE id = p_job AND worker_id IS NOT NULL
+               ON CONFLICT (worker_id) DO UPDATE SET lost_after = excluded.lost_after;
+             SELECT status INTO run_status FROM runs WHERE id = p_run;
+             SELECT status INTO step_status FROM steps WHERE run_id = p_run AND name = p_step;
+             IF run_status IS NULL OR step_status IS NULL
+                OR NOT run_status = ANY(p_going_on) OR NOT step_status = ANY(p_takes_from) THEN
+               RETURN NULL;
+             END IF;
+             UPDATE steps SET status = 'running',
+                 attempt = CASE WHEN attempt > p_attempt THEN attempt ELSE p_attempt END,
+                 exit_code = NULL, message = p_message,
+                 started_at = COALESCE(started_at, p_at), ended_at = NULL
+               WHERE run_id = p_run AND name = p_step;
+             INSERT INTO events (run_id, step, kind, status, attempt, at, message)
+               VALUES (p_run, p_step, 'step', 'running', p_attempt, p_at, p_message);
+             UPDATE attempts SET status = 'failed', ended_at = p_at
+               WHERE run_id = p_run AND step = p_step AND ended_at IS NULL
+                 AND attempt != p_attempt;
+             INSERT INTO attempts (run_id, step, attempt, status, started_at)
+               VALUES (p_run, p_step, p_attempt, 'running', p_at) ON CONFLICT DO NOTHING;
+             RETURN run_status;
+           END $$""",
+    ),
 )
 PG_SCHEMA_VERSION = len(PG_MIGRATIONS)
 

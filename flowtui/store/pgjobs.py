@@ -94,16 +94,14 @@ async def begin_attempt(
     (a step sees its dependencies' as STEPS_*).
 
     One round trip when the step is as a take expects it (its run going on, the step
-    pending or running: `_take_as_expected`); else the reads first, then the writes `move_step`
-    decides from them (two)."""
+    pending or running: `_take_as_expected`); else the reads first, then the writes
+    `move_step` decides from them (two)."""
     taken = await _take_as_expected(connect, job_id, worker, run_id, step, attempt, skip_deltas)
     if taken is not None:
         return taken
     return await _take_after_reading(connect, job_id, worker, run_id, step, attempt, skip_deltas)
 
 
-# what refuses a take whose step is not as expected (in the error): the two-trip take follows
-NOT_EXPECTED = "flowtui: the step is not as a take expects it"
 # the step statuses `move_step` moves to running (the engine's table decides)
 _TAKES_FROM = [str(s) for s in StepStatus if can_step_move(s, StepStatus.RUNNING)]
 _GOING_ON = [str(s) for s in RunStatus if not s.is_final]
@@ -156,49 +154,46 @@ async def _take_as_expected(
     attempt: int,
     skip_deltas: Collection[int],
 ) -> tuple[RunStatus | None, list[tuple[int, bytes]], dict[str, dict[str, str]]] | None:
-    """The take in one round trip: everything is sent before any reply is read.
+    """The take in one round trip of three statements, sent before any reply is read:
+    `flowtui_take_v1` (PostgreSQL migration 12: under the write lock, `move_step`'s writes
+    for a step that may move to running, when it may and its run goes on), then the run's
+    workspace deltas and outputs.  None when the function moved nothing (the caller takes
+    the two-trip way, which reads first and lets `move_step` decide)."""
+    import psycopg
 
-    `move_step`'s writes for a take depend on the step's row only through whether it may
-    move to running (and whether it exists), so they are decided here for a run going on
-    and a step row that may move; a first statement checks that this is so under the write
-    lock, and fails the transaction otherwise (nothing written: None, the caller takes the
-    two-trip way, which reads first)."""
     name, lost_after = worker
     message = f"on worker {name}"
     if WAITING in message:  # `move_step`'s special case for a runner's message: read first
         return None
-    now = time.time()
-    writes = _Statements()
-    move_step(
-        cast(Any, writes),
-        run_id,
-        step,
-        StepStatus.RUNNING,
-        now,
-        attempt=attempt,
-        message=message,
-        seen=(RunStatus.RUNNING, (_TAKES_FROM[0], attempt, "")),
-    )
-    try:
-        async with _transaction(connect) as conn:
-            await _worker_row(conn, job_id, name, lost_after, now)
-            await conn.execute(
-                """SELECT CAST(CASE WHEN
-                       (SELECT status FROM runs WHERE id = %s) = ANY(%s)
-                       AND (SELECT status FROM steps WHERE run_id = %s AND name = %s) = ANY(%s)
-                     THEN '1' ELSE %s END AS INTEGER)""",
-                (run_id, _GOING_ON, run_id, step, _TAKES_FROM, NOT_EXPECTED),
+    async with connect() as conn:  # in autocommit: each statement its own transaction
+        async with conn.pipeline() if psycopg.Pipeline.is_supported() else _nothing():
+            taken = await conn.execute(
+                """SELECT flowtui_take_v1(CAST(%s AS BIGINT), %s, CAST(%s AS DOUBLE PRECISION),
+                     CAST(%s AS DOUBLE PRECISION), CAST(%s AS BIGINT), %s, CAST(%s AS INTEGER),
+                     %s, CAST(%s AS TEXT[]), CAST(%s AS TEXT[]))""",
+                (
+                    job_id,
+                    name,
+                    lost_after,
+                    time.time(),
+                    run_id,
+                    step,
+                    attempt,
+                    message,
+                    _GOING_ON,
+                    _TAKES_FROM,
+                ),
             )
-            run = await conn.execute("SELECT status FROM runs WHERE id = %s", (run_id,))
             delta_rows, output_rows = await _what_a_step_needs(conn, run_id, skip_deltas)
-            await _send(conn, writes)
-    except Exception as exc:
-        if NOT_EXPECTED in str(exc):  # the check refused: nothing was written
+        found = await taken.fetchone()
+        if found is None or found[0] is None:
             return None
-        raise
-    found = await run.fetchone()
-    assert found is not None  # the check saw it
-    return RunStatus(found[0]), *await _needs(delta_rows, output_rows)
+        return RunStatus(found[0]), *await _needs(delta_rows, output_rows)
+
+
+@contextlib.asynccontextmanager
+async def _nothing() -> AsyncIterator[None]:
+    yield None
 
 
 async def _take_after_reading(
