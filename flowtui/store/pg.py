@@ -333,6 +333,40 @@ PG_MIGRATIONS: tuple[tuple[str, ...], ...] = (
                VALUES (p_run, p_step, p_attempt, 'running', p_at) ON CONFLICT DO NOTHING;
              RETURN run_status;
            END $$""",
+        # and its end in one statement (store/pgjobs.py): only while the job is still the
+        # worker's (`doing`, its row locked: a runner failing it waits, or goes first and
+        # this writes nothing, NULL), what the event writer (`store.apply`) writes for the
+        # step's outputs (replacing an earlier attempt's) and its `AttemptEnded`, the
+        # workspace delta (its id; 0: none), and the NOTIFYs of the commit that records it
+        f"""CREATE FUNCTION flowtui_end_v1(
+               p_job BIGINT, p_run BIGINT, p_step TEXT, p_attempt INTEGER, p_status TEXT,
+               p_at DOUBLE PRECISION, p_exit_code INTEGER, p_message TEXT, p_outputs TEXT,
+               p_delta BYTEA, p_key TEXT)
+           RETURNS BIGINT LANGUAGE plpgsql AS $$
+           DECLARE
+             delta_id BIGINT := 0;
+           BEGIN
+             PERFORM pg_advisory_xact_lock({WRITE_LOCK:d});
+             IF (SELECT status FROM procrastinate_jobs WHERE id = p_job FOR UPDATE)
+                IS DISTINCT FROM 'doing' THEN
+               RETURN NULL;
+             END IF;
+             IF p_delta IS NOT NULL THEN
+               INSERT INTO workspace_deltas (run_id, step, attempt, size, data, at)
+                 VALUES (p_run, p_step, p_attempt, length(p_delta), p_delta, p_at)
+                 RETURNING id INTO delta_id;
+             END IF;
+             DELETE FROM outputs WHERE run_id = p_run AND step = p_step;
+             INSERT INTO outputs (run_id, step, key, value)
+               SELECT p_run, p_step, key, value FROM json_each_text(CAST(p_outputs AS json))
+               ON CONFLICT (run_id, step, key) DO UPDATE SET value = excluded.value;
+             UPDATE attempts SET status = p_status, ended_at = p_at, exit_code = p_exit_code,
+                 message = p_message
+               WHERE run_id = p_run AND step = p_step AND attempt = p_attempt
+                 AND ended_at IS NULL;
+             PERFORM pg_notify('flowtui_events', ''), pg_notify('flowtui_attempts', p_key);
+             RETURN delta_id;
+           END $$""",
     ),
 )
 PG_SCHEMA_VERSION = len(PG_MIGRATIONS)

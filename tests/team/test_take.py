@@ -1,10 +1,12 @@
-"""A worker's take of a step (`store.pgjobs.begin_attempt`) and a runner's defer of its
-job, on a real PostgreSQL server.
+"""A worker's take of a step and its end (`store.pgjobs`), and a runner's defer of its job,
+on a real PostgreSQL server.
 
 When the step is as a take expects it (its run going on, the step pending or running) the
 take is one round trip, and writes what the two-trip take — every read first, then
 `move_step`'s writes decided from them — writes.  Whenever it is not, the one-trip take
-writes nothing and the two-trip take decides, with `move_step`'s refusals.
+writes nothing and the two-trip take decides, with `move_step`'s refusals.  An end writes
+what the event writer writes for the step's outputs and its `AttemptEnded`, only while the
+job is still the worker's.
 """
 
 from __future__ import annotations
@@ -12,17 +14,24 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from typing import Any, cast
 
 import psycopg
 import pytest
 
-from flowtui.engine.events import StepOutputs, StepStatusChanged
+from flowtui.engine.events import AttemptEnded, StepOutputs, StepStatusChanged
 from flowtui.engine.remote import RemoteJob
 from flowtui.engine.states import RunStatus, StepStatus
 from flowtui.store import RunStore
 from flowtui.store.pg import PgDatabase
-from flowtui.store.pgjobs import Connect, _take_after_reading, _take_as_expected, begin_attempt
+from flowtui.store.pgjobs import (
+    Connect,
+    _take_after_reading,
+    _take_as_expected,
+    begin_attempt,
+    end_attempt,
+)
 from flowtui.worker.dispatch import PgDispatcher, defers_directly
 from flowtui.worker.queue import ensure_schema, make_app
 from tests.store.store_helpers import plan
@@ -166,3 +175,68 @@ async def test_a_runner_defers_a_job_as_procrastinates_deferrer_does(pg_url: str
     finally:
         await dispatcher.close()
         await store.close()
+
+
+async def _job(store: RunStore, status: str) -> int:
+    row = await store.db.fetchone(
+        "INSERT INTO procrastinate_jobs (queue_name, task_name, args)"
+        " VALUES ('q', 't', '{}') RETURNING id"
+    )
+    assert row is not None
+    async with store.db.transaction() as conn:
+        await conn.execute(
+            "UPDATE procrastinate_jobs SET status = ? WHERE id = ?", (status, row["id"])
+        )
+    return int(row["id"])
+
+
+async def _ended(store: RunStore, run_id: int) -> dict[str, list[tuple[Any, ...]]]:
+    """What an attempt's end writes to run `run_id`."""
+    attempts = await store.db.fetchall(
+        "SELECT step, attempt, status, ended_at, exit_code, message FROM attempts"
+        " WHERE run_id = ? ORDER BY step, attempt",
+        (run_id,),
+    )
+    outputs = await store.db.fetchall(
+        "SELECT step, key, value FROM outputs WHERE run_id = ? ORDER BY step, key", (run_id,)
+    )
+    deltas = await store.db.fetchall(
+        "SELECT step, attempt, size, data FROM workspace_deltas WHERE run_id = ?", (run_id,)
+    )
+    return {
+        k: [tuple(r) for r in v]
+        for k, v in (("attempts", attempts), ("outputs", outputs), ("deltas", deltas))
+    }
+
+
+async def test_an_end_writes_what_the_event_writer_writes_while_the_job_is_the_workers(
+    history: tuple[RunStore, Connect],
+) -> None:
+    store, connect = history
+    one = await _run(store, RunStatus.RUNNING, ("pending", 0, ""))
+    two = await _run(store, RunStatus.RUNNING, ("pending", 0, ""))
+    now = time.time()
+    for run_id in (one, two):  # an earlier attempt left an output the end replaces
+        await store.apply(
+            [
+                StepStatusChanged(run_id, "a", StepStatus.RUNNING, now, 1),
+                StepOutputs(run_id, "a", {"old": "1", "k": "0"}),
+            ]
+        )
+    ended = AttemptEnded(one, "a", 1, StepStatus.FAILED, now, 3, 'exit 3 (it\'s "quoted")')
+    outputs = {"k": "v", "ünï": "ç\n'\""}
+    doing = await _job(store, "doing")
+    delta_id = await end_attempt(connect, doing, ended, outputs, b"\x00delta")
+    assert delta_id and delta_id > 0
+    await store.apply([StepOutputs(two, "a", outputs, replace=True), replace(ended, run_id=two)])
+    await store.add_workspace_delta(two, "a", 1, b"\x00delta")
+    assert await _ended(store, one) == await _ended(store, two)
+    assert await end_attempt(connect, doing, replace(ended, step="b"), {}, None) == 0
+
+    # a job failed meanwhile (its worker counted lost): nothing of its attempt lands
+    three = await _run(store, RunStatus.RUNNING, ("pending", 0, ""))
+    await store.apply([StepStatusChanged(three, "a", StepStatus.RUNNING, now, 1)])
+    before = await _ended(store, three)
+    for gone in (await _job(store, "failed"), 999_999):
+        assert await end_attempt(connect, gone, replace(ended, run_id=three), outputs, b"x") is None
+    assert await _ended(store, three) == before
