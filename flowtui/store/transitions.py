@@ -6,6 +6,10 @@ interruption of a dead runner's runs and the cancel of an orphaned queued run al
 them.  Each checks `flowtui.engine.states` (`can_run_move` / `can_step_move`); a move the
 table does not allow is refused, logged, and noted in the run's own log, so a late event of
 a runner declared dead never turns an interrupted run back into a running or succeeded one.
+One exception, on PostgreSQL: a worker's take of a step in one statement
+(`flowtui_take_v1`, `store.pgjobs`) writes what `move_step` writes for a step the table lets
+move to running (the list is `can_step_move`'s, passed by the caller) and moves nothing
+otherwise, leaving it to `move_step`; `tests/team/test_take.py` compares the two.
 
 They run on the SQLite connection's thread inside the caller's transaction
 (`Database.run_in_connection`), one call per batch rather than a thread hop per statement.
