@@ -294,15 +294,17 @@ PG_MIGRATIONS: tuple[tuple[str, ...], ...] = (
     ),
     # team mode: a worker's take of a step in one statement (store/pgjobs.py), what
     # `transitions.move_step` writes for a step that may move to running (pending or
-    # running, as the caller says: the engine's table decides), under the write lock; NULL,
-    # nothing moved, when the run is not going on or the step is not one of those (the
-    # caller then takes it the two-trip way, move_step deciding).  The worker's announced
-    # limit is noted either way.  The invoker's grants apply (a worker's role).
+    # running, as the caller says: the engine's table decides), under the write lock, and
+    # what the step needs (the run's status, outputs and workspace deltas but p_skip, as
+    # JSON, a delta's data in base64); NULL, nothing moved, when the run is not going on or
+    # the step is not one of those (the caller then takes it the two-trip way, move_step
+    # deciding).  The worker's announced limit is noted either way.  The invoker's grants
+    # apply (a worker's role).
     (
         f"""CREATE FUNCTION flowtui_take_v1(
                p_job BIGINT, p_worker TEXT, p_lost_after DOUBLE PRECISION,
                p_at DOUBLE PRECISION, p_run BIGINT, p_step TEXT, p_attempt INTEGER,
-               p_message TEXT, p_going_on TEXT[], p_takes_from TEXT[])
+               p_message TEXT, p_going_on TEXT[], p_takes_from TEXT[], p_skip BIGINT[])
            RETURNS TEXT LANGUAGE plpgsql AS $$
            DECLARE
              run_status TEXT;
@@ -331,7 +333,14 @@ PG_MIGRATIONS: tuple[tuple[str, ...], ...] = (
                  AND attempt != p_attempt;
              INSERT INTO attempts (run_id, step, attempt, status, started_at)
                VALUES (p_run, p_step, p_attempt, 'running', p_at) ON CONFLICT DO NOTHING;
-             RETURN run_status;
+             RETURN json_build_object(
+               'status', run_status,
+               'outputs', (SELECT json_agg(json_build_array(step, key, value) ORDER BY step, key)
+                             FROM outputs WHERE run_id = p_run),
+               'deltas', (SELECT json_agg(json_build_array(id, encode(data, 'base64'))
+                                          ORDER BY id)
+                            FROM workspace_deltas
+                           WHERE run_id = p_run AND NOT id = ANY(p_skip)));
            END $$""",
         # and its end in one statement (store/pgjobs.py): only while the job is still the
         # worker's (`doing`, its row locked: a runner failing it waits, or goes first and

@@ -7,8 +7,8 @@ worker's batches of log lines.  These two run on the loop instead, on a connecti
 caller lends (the job queue's pool: its connections are in autocommit and checked before
 use, a server restart included), each one round trip:
 
-- `begin_attempt`: `flowtui_take_v1`, then the run's deltas and outputs, in one pipeline;
-  when the step is not as a take expects it, the reads, then `move_step`'s writes (two);
+- `begin_attempt`: `flowtui_take_v1` (the step moved, and what it needs); when the step is
+  not as a take expects it, the reads, then `move_step`'s writes (two);
 - `end_attempt`: `flowtui_end_v1` (the check that the job is still the worker's is in it).
 
 Both functions (PostgreSQL migration 12) take the history's write lock as every writer does
@@ -20,6 +20,7 @@ mostly into psycopg's handling of each statement.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import json
 import time
@@ -156,46 +157,42 @@ async def _take_as_expected(
     attempt: int,
     skip_deltas: Collection[int],
 ) -> tuple[RunStatus | None, list[tuple[int, bytes]], dict[str, dict[str, str]]] | None:
-    """The take in one round trip of three statements, sent before any reply is read:
-    `flowtui_take_v1` (PostgreSQL migration 12: under the write lock, `move_step`'s writes
-    for a step that may move to running, when it may and its run goes on), then the run's
-    workspace deltas and outputs.  None when the function moved nothing (the caller takes
+    """The take in one statement, `flowtui_take_v1` (PostgreSQL migration 12): under the
+    write lock, `move_step`'s writes for a step that may move to running, when it may and
+    its run goes on, and what the step needs.  None when it moved nothing (the caller takes
     the two-trip way, which reads first and lets `move_step` decide)."""
-    import psycopg
-
     name, lost_after = worker
     message = f"on worker {name}"
     if WAITING in message:  # `move_step`'s special case for a runner's message: read first
         return None
-    async with connect() as conn:  # in autocommit: each statement its own transaction
-        async with conn.pipeline() if psycopg.Pipeline.is_supported() else _nothing():
-            taken = await conn.execute(
-                """SELECT flowtui_take_v1(CAST(%s AS BIGINT), %s, CAST(%s AS DOUBLE PRECISION),
-                     CAST(%s AS DOUBLE PRECISION), CAST(%s AS BIGINT), %s, CAST(%s AS INTEGER),
-                     %s, CAST(%s AS TEXT[]), CAST(%s AS TEXT[]))""",
-                (
-                    job_id,
-                    name,
-                    lost_after,
-                    time.time(),
-                    run_id,
-                    step,
-                    attempt,
-                    message,
-                    _GOING_ON,
-                    _TAKES_FROM,
-                ),
-            )
-            delta_rows, output_rows = await _what_a_step_needs(conn, run_id, skip_deltas)
+    async with connect() as conn:  # in autocommit: the statement is its transaction
+        taken = await conn.execute(
+            """SELECT flowtui_take_v1(CAST(%s AS BIGINT), %s, CAST(%s AS DOUBLE PRECISION),
+                 CAST(%s AS DOUBLE PRECISION), CAST(%s AS BIGINT), %s, CAST(%s AS INTEGER),
+                 %s, CAST(%s AS TEXT[]), CAST(%s AS TEXT[]), CAST(%s AS BIGINT[]))""",
+            (
+                job_id,
+                name,
+                lost_after,
+                time.time(),
+                run_id,
+                step,
+                attempt,
+                message,
+                _GOING_ON,
+                _TAKES_FROM,
+                sorted(skip_deltas),
+            ),
+        )
         found = await taken.fetchone()
-        if found is None or found[0] is None:
-            return None
-        return RunStatus(found[0]), *await _needs(delta_rows, output_rows)
-
-
-@contextlib.asynccontextmanager
-async def _nothing() -> AsyncIterator[None]:
-    yield None
+    if found is None or found[0] is None:
+        return None
+    what = json.loads(found[0])
+    outputs: dict[str, dict[str, str]] = {}
+    for of, key, value in what["outputs"] or ():
+        outputs.setdefault(of, {})[key] = value
+    deltas = [(int(i), base64.b64decode(data)) for i, data in what["deltas"] or ()]
+    return RunStatus(what["status"]), deltas, outputs
 
 
 async def _take_after_reading(

@@ -117,9 +117,18 @@ async def test_one_trip_take_writes_what_the_two_trip_take_writes(
     if step[0] == "running":  # the open attempt of that status
         for run_id in (one, two):
             await store.apply([StepStatusChanged(run_id, "a", StepStatus.RUNNING, time.time(), 1)])
-    taken = await _take_as_expected(connect, 0, WORKER, one, "a", attempt, ())
-    assert taken == (RunStatus.RUNNING, [], {"b": {"k": "v"}})
-    assert await _take_after_reading(connect, 0, WORKER, two, "a", attempt, ()) == taken
+    # the run's workspace deltas but the ones this worker has: the second one
+    seen = {
+        run_id: await store.add_workspace_delta(run_id, "b", 1, b"first") for run_id in (one, two)
+    }
+    data = bytes(range(256))
+    second = {
+        run_id: await store.add_workspace_delta(run_id, "b", 1, data) for run_id in (one, two)
+    }
+    taken = await _take_as_expected(connect, 0, WORKER, one, "a", attempt, {seen[one]})
+    assert taken == (RunStatus.RUNNING, [(second[one], data)], {"b": {"k": "v"}})
+    slow = await _take_after_reading(connect, 0, WORKER, two, "a", attempt, {seen[two]})
+    assert slow == (RunStatus.RUNNING, [(second[two], data)], {"b": {"k": "v"}})
     rows = await _rows(store, one)
     assert rows == await _rows(store, two)
     assert rows["steps"][0][:4] == ("a", "running", attempt, "on worker w1")
