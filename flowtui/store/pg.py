@@ -800,6 +800,8 @@ class PgDatabase:
         return rows[0] if rows else None
 
     def _migrate(self) -> None:
+        import psycopg
+
         self.sync.begin_write()  # two processes opening a new database: one migrates
         try:
             present = self.sync.raw.execute("SELECT to_regclass('flowtui_schema')").fetchone()
@@ -813,9 +815,18 @@ class PgDatabase:
                     f"{self.location} has schema version {version}, but this flowtui only "
                     f"knows up to {PG_SCHEMA_VERSION}; upgrade flowtui"
                 )
-            for index in range(version, PG_SCHEMA_VERSION):
-                for statement in PG_MIGRATIONS[index]:
-                    self.sync.raw.execute(statement)
+            try:
+                for index in range(version, PG_SCHEMA_VERSION):
+                    for statement in PG_MIGRATIONS[index]:
+                        self.sync.raw.execute(statement)
+            except psycopg.errors.InsufficientPrivilege as exc:
+                # e.g. a worker's role, upgraded before the database was (docs/team.md)
+                raise StoreError(
+                    f"{self.location} has schema version {version}, this flowtui needs "
+                    f"{PG_SCHEMA_VERSION}, and role {self.sync.raw.info.user} may not migrate "
+                    f"it ({str(exc).strip()}): open it once with the database owner's role "
+                    "(see Upgrading in docs/team.md)"
+                ) from None
             if version < PG_SCHEMA_VERSION:
                 self.sync.raw.execute("DELETE FROM flowtui_schema")
                 self.sync.raw.execute(
