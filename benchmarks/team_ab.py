@@ -52,11 +52,15 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=6)
     parser.add_argument("roots", nargs="+")
     args = parser.parse_args()
+    args.roots = [str(Path(r).absolute()) for r in args.roots]
     n = args.steps
     found: dict[str, dict[str, list[float]]] = {r: {} for r in args.roots}
     legs: dict[str, list[dict[str, float]]] = {r: [] for r in args.roots}
     with tempfile.TemporaryDirectory(prefix="flowtui-bench-ab-") as tmp:
         folder = Path(tmp)
+        # `python -m flowtui` puts its working folder first on sys.path, before PYTHONPATH:
+        # run from a checkout, every root would measure that checkout's package
+        os.chdir(folder)
         with LocalServer.start(folder / "pg") as server:
             remote = team.chain(folder, "remote", n, "bench")
             one = team.chain(folder, "remote1", 1, "bench")

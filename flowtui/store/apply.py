@@ -22,11 +22,14 @@ from flowtui.engine.events import (
 )
 from flowtui.engine.logcap import OMITTED_RE, omitted_line
 from flowtui.engine.states import RunStatus
-from flowtui.store.transitions import move_run, move_step
+from flowtui.store.transitions import Known, move_run, move_step
 
 
-def _apply_batch(conn: sqlite3.Connection, events: Sequence[Event]) -> None:
-    """Write `events` in order (runs on the connection's thread, inside a transaction)."""
+def _apply_batch(
+    conn: sqlite3.Connection, events: Sequence[Event], known: Known | None = None
+) -> None:
+    """Write `events` in order (runs on the connection's thread, inside a transaction);
+    `known`: the statuses the caller read for the batch (`transitions.Known`)."""
     logs: list[StepLog] = []
     for event in events:
         if isinstance(event, StepLog):
@@ -35,7 +38,7 @@ def _apply_batch(conn: sqlite3.Connection, events: Sequence[Event]) -> None:
         if logs:
             _insert_logs(conn, logs)
             logs = []
-        _apply_one(conn, event)
+        _apply_one(conn, event, known)
     if logs:
         _insert_logs(conn, logs)
 
@@ -47,11 +50,11 @@ def _insert_logs(conn: sqlite3.Connection, logs: list[StepLog]) -> None:
     )
 
 
-def _apply_one(conn: sqlite3.Connection, event: Event) -> None:
+def _apply_one(conn: sqlite3.Connection, event: Event, known: Known | None = None) -> None:
     if isinstance(event, RunStatusChanged):
-        _apply_run_status(conn, event)
+        _apply_run_status(conn, event, known)
     elif isinstance(event, StepStatusChanged):
-        _apply_step_status(conn, event)
+        _apply_step_status(conn, event, known)
     elif isinstance(event, StepOutputs):
         if event.replace:
             conn.execute(
@@ -131,12 +134,14 @@ def _trim_logs(conn: sqlite3.Connection, e: LogTrimmed) -> None:
         )
 
 
-def _apply_run_status(conn: sqlite3.Connection, e: RunStatusChanged) -> None:
+def _apply_run_status(
+    conn: sqlite3.Connection, e: RunStatusChanged, known: Known | None = None
+) -> None:
     if e.status == RunStatus.QUEUED:
         # create_run wrote it; applied after try_start_run it would turn `running` back
         # into `queued` and record both changes twice
         return
-    moved = move_run(conn, e.run_id, e.status, e.at, e.message)
+    moved = move_run(conn, e.run_id, e.status, e.at, e.message, known=known)
     if moved and e.status == RunStatus.SUCCEEDED:
         # its workspace deltas (team mode) served its steps; a rerun from failed steps is
         # the only later reader, and a succeeded run has none to rerun: a failed,
@@ -144,7 +149,9 @@ def _apply_run_status(conn: sqlite3.Connection, e: RunStatusChanged) -> None:
         conn.execute("DELETE FROM workspace_deltas WHERE run_id = ?", (e.run_id,))
 
 
-def _apply_step_status(conn: sqlite3.Connection, e: StepStatusChanged) -> None:
+def _apply_step_status(
+    conn: sqlite3.Connection, e: StepStatusChanged, known: Known | None = None
+) -> None:
     move_step(
         conn,
         e.run_id,
@@ -154,4 +161,5 @@ def _apply_step_status(conn: sqlite3.Connection, e: StepStatusChanged) -> None:
         attempt=e.attempt,
         exit_code=e.exit_code,
         message=e.message,
+        known=known,
     )

@@ -292,6 +292,91 @@ PG_MIGRATIONS: tuple[tuple[str, ...], ...] = (
            END $$""",
         "CREATE INDEX events_by_run_id ON events (run_id, id)",
     ),
+    # team mode: a worker's take of a step in one statement (store/pgjobs.py), what
+    # `transitions.move_step` writes for a step that may move to running (pending or
+    # running, as the caller says: the engine's table decides), under the write lock, and
+    # what the step needs (the run's status, outputs and workspace deltas but p_skip, as
+    # JSON, a delta's data in base64); NULL, nothing moved, when the run is not going on or
+    # the step is not one of those (the caller then takes it the two-trip way, move_step
+    # deciding).  The worker's announced limit is noted either way.  The invoker's grants
+    # apply (a worker's role).
+    (
+        f"""CREATE FUNCTION flowtui_take_v1(
+               p_job BIGINT, p_worker TEXT, p_lost_after DOUBLE PRECISION,
+               p_at DOUBLE PRECISION, p_run BIGINT, p_step TEXT, p_attempt INTEGER,
+               p_message TEXT, p_going_on TEXT[], p_takes_from TEXT[], p_skip BIGINT[])
+           RETURNS TEXT LANGUAGE plpgsql AS $$
+           DECLARE
+             run_status TEXT;
+             step_status TEXT;
+           BEGIN
+             PERFORM pg_advisory_xact_lock({WRITE_LOCK:d});
+             INSERT INTO flowtui_workers (worker_id, name, lost_after, at)
+               SELECT worker_id, p_worker, p_lost_after, p_at FROM procrastinate_jobs
+                WHERE id = p_job AND worker_id IS NOT NULL
+               ON CONFLICT (worker_id) DO UPDATE SET lost_after = excluded.lost_after;
+             SELECT status INTO run_status FROM runs WHERE id = p_run;
+             SELECT status INTO step_status FROM steps WHERE run_id = p_run AND name = p_step;
+             IF run_status IS NULL OR step_status IS NULL
+                OR NOT run_status = ANY(p_going_on) OR NOT step_status = ANY(p_takes_from) THEN
+               RETURN NULL;
+             END IF;
+             UPDATE steps SET status = 'running',
+                 attempt = CASE WHEN attempt > p_attempt THEN attempt ELSE p_attempt END,
+                 exit_code = NULL, message = p_message,
+                 started_at = COALESCE(started_at, p_at), ended_at = NULL
+               WHERE run_id = p_run AND name = p_step;
+             INSERT INTO events (run_id, step, kind, status, attempt, at, message)
+               VALUES (p_run, p_step, 'step', 'running', p_attempt, p_at, p_message);
+             UPDATE attempts SET status = 'failed', ended_at = p_at
+               WHERE run_id = p_run AND step = p_step AND ended_at IS NULL
+                 AND attempt != p_attempt;
+             INSERT INTO attempts (run_id, step, attempt, status, started_at)
+               VALUES (p_run, p_step, p_attempt, 'running', p_at) ON CONFLICT DO NOTHING;
+             RETURN json_build_object(
+               'status', run_status,
+               'outputs', (SELECT json_agg(json_build_array(step, key, value) ORDER BY step, key)
+                             FROM outputs WHERE run_id = p_run),
+               'deltas', (SELECT json_agg(json_build_array(id, encode(data, 'base64'))
+                                          ORDER BY id)
+                            FROM workspace_deltas
+                           WHERE run_id = p_run AND NOT id = ANY(p_skip)));
+           END $$""",
+        # and its end in one statement (store/pgjobs.py): only while the job is still the
+        # worker's (`doing`, its row locked: a runner failing it waits, or goes first and
+        # this writes nothing, NULL), what the event writer (`store.apply`) writes for the
+        # step's outputs (replacing an earlier attempt's) and its `AttemptEnded`, the
+        # workspace delta (its id; 0: none), and the NOTIFYs of the commit that records it
+        f"""CREATE FUNCTION flowtui_end_v1(
+               p_job BIGINT, p_run BIGINT, p_step TEXT, p_attempt INTEGER, p_status TEXT,
+               p_at DOUBLE PRECISION, p_exit_code INTEGER, p_message TEXT, p_outputs TEXT,
+               p_delta BYTEA, p_key TEXT)
+           RETURNS BIGINT LANGUAGE plpgsql AS $$
+           DECLARE
+             delta_id BIGINT := 0;
+           BEGIN
+             PERFORM pg_advisory_xact_lock({WRITE_LOCK:d});
+             IF (SELECT status FROM procrastinate_jobs WHERE id = p_job FOR UPDATE)
+                IS DISTINCT FROM 'doing' THEN
+               RETURN NULL;
+             END IF;
+             IF p_delta IS NOT NULL THEN
+               INSERT INTO workspace_deltas (run_id, step, attempt, size, data, at)
+                 VALUES (p_run, p_step, p_attempt, length(p_delta), p_delta, p_at)
+                 RETURNING id INTO delta_id;
+             END IF;
+             DELETE FROM outputs WHERE run_id = p_run AND step = p_step;
+             INSERT INTO outputs (run_id, step, key, value)
+               SELECT p_run, p_step, key, value FROM json_each_text(CAST(p_outputs AS json))
+               ON CONFLICT (run_id, step, key) DO UPDATE SET value = excluded.value;
+             UPDATE attempts SET status = p_status, ended_at = p_at, exit_code = p_exit_code,
+                 message = p_message
+               WHERE run_id = p_run AND step = p_step AND attempt = p_attempt
+                 AND ended_at IS NULL;
+             PERFORM pg_notify('flowtui_events', ''), pg_notify('flowtui_attempts', p_key);
+             RETURN delta_id;
+           END $$""",
+    ),
 )
 PG_SCHEMA_VERSION = len(PG_MIGRATIONS)
 
@@ -715,6 +800,8 @@ class PgDatabase:
         return rows[0] if rows else None
 
     def _migrate(self) -> None:
+        import psycopg
+
         self.sync.begin_write()  # two processes opening a new database: one migrates
         try:
             present = self.sync.raw.execute("SELECT to_regclass('flowtui_schema')").fetchone()
@@ -728,9 +815,18 @@ class PgDatabase:
                     f"{self.location} has schema version {version}, but this flowtui only "
                     f"knows up to {PG_SCHEMA_VERSION}; upgrade flowtui"
                 )
-            for index in range(version, PG_SCHEMA_VERSION):
-                for statement in PG_MIGRATIONS[index]:
-                    self.sync.raw.execute(statement)
+            try:
+                for index in range(version, PG_SCHEMA_VERSION):
+                    for statement in PG_MIGRATIONS[index]:
+                        self.sync.raw.execute(statement)
+            except psycopg.errors.InsufficientPrivilege as exc:
+                # e.g. a worker's role, upgraded before the database was (docs/team.md)
+                raise StoreError(
+                    f"{self.location} has schema version {version}, this flowtui needs "
+                    f"{PG_SCHEMA_VERSION}, and role {self.sync.raw.info.user} may not migrate "
+                    f"it ({str(exc).strip()}): open it once with the database owner's role "
+                    "(see Upgrading in docs/team.md)"
+                ) from None
             if version < PG_SCHEMA_VERSION:
                 self.sync.raw.execute("DELETE FROM flowtui_schema")
                 self.sync.raw.execute(

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from msgspec import Struct
 
-from flowtui.engine.events import AttemptEnded, Event
+from flowtui.engine.events import AttemptEnded, Event, RunStatusChanged, StepStatusChanged
 from flowtui.engine.owner import STALE_AFTER, Owner
 from flowtui.engine.records import (
     ApprovalRecord,
@@ -49,7 +49,7 @@ from flowtui.store.rows import (
     _one,
     _run_record,
 )
-from flowtui.store.transitions import move_run
+from flowtui.store.transitions import Known, StepRow, move_run
 from flowtui.store.usual import usual_durations
 
 if TYPE_CHECKING:  # only the history commands build filters (#18: run starts without)
@@ -904,7 +904,8 @@ def _apply_and_announce(
     seen = "SELECT 1 FROM flowtui_batches WHERE id = ?"
     if batch is not None and again and conn.execute(seen, (batch,)).fetchone():
         return  # its COMMIT went through; only the reply was lost
-    _apply_batch(conn, events)
+    # PostgreSQL (announce): every status the batch's moves read, in one round trip
+    _apply_batch(conn, events, _read_known(conn, events) if announce else None)
     if not announce:
         return
     # PostgreSQL: dashboards anywhere redraw at once, and the runner waiting for an
@@ -927,6 +928,43 @@ def _apply_and_announce(
     )
     if random.random() < 0.01:  # now and then, forget old ids
         conn.execute("DELETE FROM flowtui_batches WHERE at < ?", (now - BATCHES_KEPT,))
+
+
+# a batch's run statuses and step rows, in one statement (PostgreSQL)
+_KNOWN_QUERY = """
+SELECT 0 AS kind, id AS run_id, '' AS name, status, 0 AS attempt, '' AS message
+  FROM runs WHERE id = ANY(CAST(? AS BIGINT[]))
+UNION ALL
+SELECT 1, s.run_id, s.name, s.status, s.attempt, s.message
+  FROM steps s JOIN unnest(CAST(? AS BIGINT[]), CAST(? AS TEXT[])) AS k (run_id, name)
+    ON s.run_id = k.run_id AND s.name = k.name
+"""
+
+
+def _read_known(conn: Any, events: Sequence[Event]) -> Known | None:
+    """What the status moves of `events` will read, read at once (under the write lock,
+    so nobody else changes it before the batch commits); None when they read nothing.
+    Each move would otherwise wait for a round trip per read while the lock is held."""
+    runs: dict[int, RunStatus | None] = {}
+    steps: dict[tuple[int, str], StepRow | None] = {}
+    for event in events:
+        if isinstance(event, RunStatusChanged):
+            runs[event.run_id] = None
+        elif isinstance(event, StepStatusChanged):
+            runs[event.run_id] = None
+            steps[(event.run_id, event.step)] = None
+    if not runs:
+        return None
+    keys = list(steps)
+    rows = conn.execute(
+        _KNOWN_QUERY, (list(runs), [k[0] for k in keys], [k[1] for k in keys])
+    ).fetchall()
+    for kind, run_id, name, status, attempt, message in rows:
+        if kind == 0:
+            runs[int(run_id)] = RunStatus(status)
+        else:
+            steps[(int(run_id), str(name))] = (str(status), int(attempt), str(message))
+    return Known(runs, steps)
 
 
 def _pipelined(conn: Any) -> contextlib.AbstractContextManager[Any]:

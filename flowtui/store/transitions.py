@@ -6,6 +6,10 @@ interruption of a dead runner's runs and the cancel of an orphaned queued run al
 them.  Each checks `flowtui.engine.states` (`can_run_move` / `can_step_move`); a move the
 table does not allow is refused, logged, and noted in the run's own log, so a late event of
 a runner declared dead never turns an interrupted run back into a running or succeeded one.
+One exception, on PostgreSQL: a worker's take of a step in one statement
+(`flowtui_take_v1`, `store.pgjobs`) writes what `move_step` writes for a step the table lets
+move to running (the list is `can_step_move`'s, passed by the caller) and moves nothing
+otherwise, leaving it to `move_step`; `tests/team/test_take.py` compares the two.
 
 They run on the SQLite connection's thread inside the caller's transaction
 (`Database.run_in_connection`), one call per batch rather than a thread hop per statement.
@@ -40,16 +44,57 @@ def run_status_of(conn: sqlite3.Connection, run_id: int) -> RunStatus | None:
     return None if row is None else RunStatus(row[0])
 
 
+StepRow = tuple[str, int, str]  # a step's (status, attempt, message)
+
+
+class Known:
+    """Run statuses and step rows a writer read once for a whole batch, under the write
+    lock (PostgreSQL: one round trip, instead of one per status read of each move while
+    the lock is held — every other writer, a worker taking a step included, waits for it).
+    The moves keep it up to date; what it lacks is read as without it."""
+
+    def __init__(
+        self, runs: dict[int, RunStatus | None], steps: dict[tuple[int, str], StepRow | None]
+    ) -> None:
+        self.runs = runs
+        self.steps = steps
+
+    def run(self, conn: sqlite3.Connection, run_id: int) -> RunStatus | None:
+        if run_id in self.runs:
+            return self.runs[run_id]
+        return run_status_of(conn, run_id)
+
+    def step(self, conn: sqlite3.Connection, run_id: int, step: str) -> StepRow | None:
+        if (run_id, step) in self.steps:
+            return self.steps[(run_id, step)]
+        return step_row_of(conn, run_id, step)
+
+
+def step_row_of(conn: sqlite3.Connection, run_id: int, step: str) -> StepRow | None:
+    row = conn.execute(
+        "SELECT status, attempt, message FROM steps WHERE run_id = ? AND name = ?",
+        (run_id, step),
+    ).fetchone()
+    return None if row is None else (str(row[0]), int(row[1]), str(row[2]))
+
+
 def move_run(
-    conn: sqlite3.Connection, run_id: int, new: RunStatus, at: float, message: str = ""
+    conn: sqlite3.Connection,
+    run_id: int,
+    new: RunStatus,
+    at: float,
+    message: str = "",
+    *,
+    known: Known | None = None,
 ) -> bool:
     """Move run `run_id` to `new`; True if it moved.
 
     Announcing the status a run already has is no move (the runner re-announces `running`
     after `try_start_run` wrote it): only a non-empty `message` is kept.  A move out of a
-    final status, or any other the table forbids, is refused and recorded.
+    final status, or any other the table forbids, is refused and recorded.  `known`: what
+    the caller read for its batch (kept up to date).
     """
-    old = run_status_of(conn, run_id)
+    old = run_status_of(conn, run_id) if known is None else known.run(conn, run_id)
     if old is None:
         log.warning("flowtui store: run status %s for unknown run %s ignored", new, run_id)
         return False
@@ -75,6 +120,8 @@ def move_run(
            WHERE id = ?""",
         (str(new), new == RunStatus.RUNNING, at, final, at, final, message, message, run_id),
     )
+    if known is not None:
+        known.runs[run_id] = new
     return True
 
 
@@ -88,28 +135,29 @@ def move_step(
     attempt: int = 0,
     exit_code: int | None = None,
     message: str = "",
-    seen: tuple[RunStatus | None, tuple[str, int, str] | None] | None = None,
+    seen: tuple[RunStatus | None, StepRow | None] | None = None,
+    known: Known | None = None,
 ) -> bool:
     """Move step `step` of run `run_id` to `new` (with its attempt row); True if it moved.
 
     Refused, and recorded, when the run is already over or the table forbids the move.
     A step the run's plan did not list is added at the end, as if it had been pending.
     `seen`: the run's status and the step's (status, attempt, message) row, already read
-    in this transaction (a worker reads them with the rest in one round trip).
+    in this transaction (a worker reads them with the rest in one round trip); `known`:
+    what the caller read for its batch (kept up to date).
     """
-    run = run_status_of(conn, run_id) if seen is None else seen[0]
+    if seen is not None:
+        run = seen[0]
+    else:
+        run = run_status_of(conn, run_id) if known is None else known.run(conn, run_id)
     if run is not None and run.is_final:
         line = f"ignored step {step} status {new}: run {run_id} is already {run}"
         refuse(conn, run_id, step, line)
         return False
-    row = (
-        conn.execute(
-            "SELECT status, attempt, message FROM steps WHERE run_id = ? AND name = ?",
-            (run_id, step),
-        ).fetchone()
-        if seen is None
-        else seen[1]
-    )
+    if seen is not None:
+        row = seen[1]
+    else:
+        row = step_row_of(conn, run_id, step) if known is None else known.step(conn, run_id, step)
     old = StepStatus(row[0]) if row is not None else StepStatus.PENDING
     if (
         row is not None
@@ -155,6 +203,9 @@ def move_step(
                FROM steps WHERE run_id = ?""",
             (run_id, step, *values, run_id),
         )
+    if known is not None:
+        kept = attempt if row is None or row[1] <= attempt else row[1]
+        known.steps[(run_id, step)] = (str(new), kept, message)
     conn.execute(
         """INSERT INTO events (run_id, step, kind, status, attempt, at, message)
            VALUES (?, ?, 'step', ?, ?, ?, ?)""",

@@ -50,6 +50,25 @@ SELECT (SELECT json_build_array(status, started_at, ended_at, exit_code, message
 """
 
 
+# a job deferred with its fields as parameters of procrastinate's own SQL function (the
+# query procrastinate's defer sends, with one record): psycopg's text form of procrastinate's
+# array of job records escapes each quote of the job's JSON twice, with a regular expression
+# per character, and the deferrer builds and copies job objects around it
+DEFER_QUERY = """
+SELECT unnest(procrastinate_defer_jobs_v1(ARRAY[
+         ROW(%(queue)s, %(task)s, 0, NULL, NULL, %(args)s, NULL)
+         ::procrastinate_job_to_defer_v1])) AS id
+"""
+
+
+def defers_directly() -> bool:
+    """Whether the installed procrastinate defers through the function DEFER_QUERY calls
+    (its schema then has it); else its deferrer is used."""
+    from procrastinate import sql
+
+    return "procrastinate_defer_jobs_v1(" in sql.queries.get("defer_jobs", "")
+
+
 def outcome_of(job: RemoteJob, row: dict[str, Any]) -> RemoteOutcome:
     attempt = None
     if row["attempt"] is not None:
@@ -81,6 +100,7 @@ class PgDispatcher:
         self.app: procrastinate.App | None = None
         self._ready = asyncio.Lock()
         self._waiters: dict[str, asyncio.Future[None]] = {}
+        self._direct = defers_directly()
 
     async def _app(self) -> procrastinate.App:
         async with self._ready:
@@ -116,10 +136,9 @@ class PgDispatcher:
         announced = asyncio.get_running_loop().create_future()
         self._waiters[key] = announced
         try:
-            deferrer = app.configure_task(TASK, queue=job.queue)
             # a cancel that lands while the job is being queued must not leave it queued:
             # the defer finishes, then the job is aborted like any other
-            deferring = asyncio.ensure_future(deferrer.defer_async(**job.to_payload()))
+            deferring = asyncio.ensure_future(self._defer(app, job))
             try:
                 job_id = await asyncio.shield(deferring)
             except asyncio.CancelledError:
@@ -140,6 +159,16 @@ class PgDispatcher:
             return await self._outcome(app, job, after_log_id())
         except Exception:  # the caller reads it from the history
             return None
+
+    async def _defer(self, app: procrastinate.App, job: RemoteJob) -> int:
+        """Queue `job` on its queue; its id."""
+        if not self._direct:
+            deferrer = app.configure_task(TASK, queue=job.queue)
+            return await deferrer.defer_async(**job.to_payload())
+        row = await app.connector.execute_query_one_async(
+            DEFER_QUERY, queue=job.queue, task=TASK, args=job.to_payload()
+        )
+        return int(row["id"])
 
     async def _outcome(
         self, app: procrastinate.App, job: RemoteJob, after_log_id: int

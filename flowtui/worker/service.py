@@ -31,7 +31,7 @@ from typing import Any, cast
 from msgspec.structs import replace
 
 from flowtui.engine.bus import EventBus
-from flowtui.engine.events import AttemptEnded, StepLog, StepOutputs
+from flowtui.engine.events import AttemptEnded, StepLog
 from flowtui.engine.executors.base import StepContext, StepResult
 from flowtui.engine.executors.registry import get_executor
 from flowtui.engine.private import make_private_dir
@@ -140,14 +140,7 @@ class StepRunner:
         # thread): `end` may record the outcome of a job procrastinate then ends aborted
         # (FOR UPDATE orders the two), `begin` may leave a step "on worker" that never
         # starts (the runner's abort path ends it)
-        delta_id = await asyncio.shield(
-            end_attempt(
-                self.connect,
-                job_id,
-                [StepOutputs(job.run_id, job.step, outputs, replace=True), ended],
-                (job.step, job.attempt, delta) if delta is not None else None,
-            )
-        )
+        delta_id = await asyncio.shield(end_attempt(self.connect, job_id, ended, outputs, delta))
         if delta_id is None:
             self.say(
                 f"run {job.run_id} {job.step} #{job.attempt}: {result.status}, not recorded: "

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from urllib.parse import urlsplit
 
+import psycopg
 import pytest
 
 from flowtui.engine.events import StepLog
@@ -18,6 +20,7 @@ from flowtui.store import RunStore
 from flowtui.store.backends import resolve_target
 from flowtui.store.db import StoreError
 from flowtui.store.pg import PG_SCHEMA_VERSION, redact
+from flowtui.store.pglocal import LocalServer
 from tests.harness import Harness
 
 from .store_helpers import plan
@@ -172,3 +175,26 @@ async def test_a_command_of_an_unknown_role_is_taken_not_lost(pg_url: str) -> No
         ]
         assert taken[1].groups == frozenset()  # a role that does not exist is in no team
         assert await store.take_commands([run_id]) == []
+
+
+async def test_a_role_that_may_not_migrate_is_told_who_may(
+    pg_server: LocalServer, pg_url: str
+) -> None:
+    """A worker's role upgraded before its database: a clear error, not a traceback."""
+    store = await RunStore.open(pg_url)  # the owner's: the current schema
+    await store.close()
+    database = urlsplit(pg_url).path.lstrip("/")
+    role = f"nomigrate_{database}"
+    pg_server.create_role(role)
+    with psycopg.connect(pg_url, autocommit=True) as admin:  # as if one version behind
+        admin.execute("DROP FUNCTION flowtui_take_v1, flowtui_end_v1")
+        admin.execute("UPDATE flowtui_schema SET version = %s", (PG_SCHEMA_VERSION - 1,))
+        admin.execute(
+            f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {role}"
+        )
+        admin.execute(f"REVOKE CREATE ON SCHEMA public FROM PUBLIC, {role}")
+    with pytest.raises(StoreError) as caught:
+        await RunStore.open(pg_server.url_for(role, database=database))
+    message = str(caught.value)
+    assert f"has schema version {PG_SCHEMA_VERSION - 1}, this flowtui needs" in message
+    assert f"role {role} may not migrate it" in message and "owner's role" in message

@@ -149,3 +149,40 @@ async def test_a_runners_late_waiting_does_not_replace_a_workers_on_worker(
     await store.apply([StepStatusChanged(run_id, "a", S.RUNNING, now, 2, message=waiting)])
     (step,) = await store.get_steps(run_id)
     assert step.message == waiting
+
+
+async def test_one_batch_moves_what_its_earlier_moves_left(store: RunStore) -> None:
+    """A batch's moves see the ones before them in the same batch (PostgreSQL reads every
+    status of a batch once, up front, and keeps what it read up to date)."""
+    run_id = await _run_in(store, R.RUNNING)
+    now = time.time()
+    await store.apply(
+        [
+            StepStatusChanged(run_id, "a", S.RUNNING, now, 1, message="first"),
+            StepStatusChanged(run_id, "a", S.RUNNING, now, 2, message="retry"),
+            StepStatusChanged(run_id, "a", S.SUCCEEDED, now, 1, exit_code=0),  # an older one
+            StepStatusChanged(run_id, "extra", S.RUNNING, now, 1),  # not in the plan: added
+            StepStatusChanged(run_id, "extra", S.SUCCEEDED, now, 1),
+            StepStatusChanged(run_id, "extra", S.RUNNING, now, 1),  # refused: it is over
+            RunStatusChanged(run_id, "wf", R.SUCCEEDED, now, ""),
+            StepStatusChanged(run_id, "late", S.RUNNING, now, 1),  # refused: the run is over
+        ]
+    )
+    steps = {s.name: s for s in await store.get_steps(run_id)}
+    assert (steps["a"].status, steps["a"].attempt) == (S.SUCCEEDED, 2)
+    assert steps["extra"].status == S.SUCCEEDED
+    assert "late" not in steps
+    run = await store.get_run(run_id)
+    assert run is not None and run.status == R.SUCCEEDED
+    assert await _system_lines(store, run_id) == [
+        "ignored step extra status running: it is already succeeded",
+        f"ignored step late status running: run {run_id} is already succeeded",
+    ]
+    moved = [(e.step, e.status) for e in await store.get_events(run_id) if e.kind == "step"]
+    assert moved == [
+        ("a", "running"),
+        ("a", "running"),
+        ("a", "succeeded"),
+        ("extra", "running"),
+        ("extra", "succeeded"),
+    ]
