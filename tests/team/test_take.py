@@ -14,11 +14,11 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import AsyncIterator
-from dataclasses import replace
 from typing import Any, cast
 
 import psycopg
 import pytest
+from msgspec.structs import replace
 
 from flowtui.engine.events import AttemptEnded, StepOutputs, StepStatusChanged
 from flowtui.engine.remote import RemoteJob
