@@ -31,6 +31,7 @@ import contextlib
 import json
 import os
 import selectors
+import signal
 import socket
 import subprocess
 import sys
@@ -43,7 +44,9 @@ _FDS = 2
 
 def _receive(sock: socket.socket) -> tuple[dict[str, Any] | None, list[int]]:
     fds = array.array("i")
-    data, ancdata, _flags, _addr = sock.recvmsg(MAX_MESSAGE, socket.CMSG_SPACE(_FDS * fds.itemsize))
+    space = socket.CMSG_SPACE(_FDS * fds.itemsize)
+    # close-on-exec as they arrive: a step gets them as its stdout and stderr only
+    data, ancdata, _flags, _addr = sock.recvmsg(MAX_MESSAGE, space, socket.MSG_CMSG_CLOEXEC)
     for level, kind, payload in ancdata:
         if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
             usable = len(payload) - len(payload) % fds.itemsize
@@ -112,22 +115,31 @@ class _Kernel:
 
 def _start(
     request: dict[str, Any], fds: list[int], isolate: Callable[[], None] | None
-) -> tuple[subprocess.Popen[bytes] | None, dict[str, Any]]:
+) -> tuple[int | None, dict[str, Any]]:
+    """Start the request's step: (its pid, the reply) or (None, the reply telling why not)."""
     ident = request.get("id") if isinstance(request, dict) else None
     try:
         if len(fds) != _FDS:
             raise OSError(22, "expected the step's two output pipes")
-        proc = subprocess.Popen(
-            request["argv"],
-            executable=request.get("executable"),
-            stdin=subprocess.DEVNULL,
-            stdout=fds[0],
-            stderr=fds[1],
-            cwd=request["cwd"],
-            env=request["env"],
-            start_new_session=True,  # the step's pid is its process group's id
-            preexec_fn=isolate,
-        )
+        # relative to where this process started, not to the last step's cwd (_posix_spawn)
+        cwd = os.path.join(_FIRST_CWD, request["cwd"])
+        pid = _posix_spawn(request, cwd, fds) if isolate is None else None
+        if pid is None:
+            proc = subprocess.Popen(
+                request["argv"],
+                executable=request.get("executable"),
+                stdin=subprocess.DEVNULL,
+                stdout=fds[0],
+                stderr=fds[1],
+                cwd=cwd,
+                env=request["env"],
+                start_new_session=True,  # the step's pid is its process group's id
+                preexec_fn=isolate,
+            )
+            # serve() reaps it (pidfd, waitpid): so that Popen's __del__ does not leave
+            # it to subprocess's own reaping, which could take its exit status first
+            proc.returncode = 0
+            pid = proc.pid
     except OSError as exc:
         reply: dict[str, Any] = {"id": ident, "errno": exc.errno or 0}
         reply["strerror"] = exc.strerror
@@ -138,13 +150,51 @@ def _start(
     finally:
         for fd in fds:
             os.close(fd)
-    return proc, {"id": ident, "pid": proc.pid}
+    return pid, {"id": ident, "pid": pid}
+
+
+def _posix_spawn(request: dict[str, Any], cwd: str, fds: list[int]) -> int | None:
+    """Start the step as subprocess.Popen(argv, executable, stdin=DEVNULL, stdout, stderr,
+    cwd, env, start_new_session=True) would, with posix_spawn (glibc: clone(CLONE_VM |
+    CLONE_VFORK) and exec, none of Popen's Python; issue #18).  None where it would not be
+    the same (a program looked up on the step's PATH): Popen starts it.
+
+    What Popen does in its child is done here too: stdin /dev/null, the pipes as stdout
+    and stderr, a new session, SIGPIPE and SIGXFSZ back to their default; every other
+    descriptor of this process is close-on-exec (main(), _receive), as close_fds would
+    have it.  The cwd is this process's own (it starts nothing else meanwhile); an error
+    names the cwd or the program as Popen's does.  One difference: glibc leaves its two
+    internal signals (32, 33) ignored in the child (docs/reliability.md)."""
+    argv, executable = request["argv"], request.get("executable")
+    program = argv[0] if executable is None else executable
+    if not isinstance(program, str) or "/" not in program:
+        return None
+    os.chdir(cwd)  # FileNotFoundError etc. name the cwd, as Popen's do
+    try:
+        return os.posix_spawn(
+            program,
+            argv,
+            request["env"],
+            file_actions=[
+                (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
+                (os.POSIX_SPAWN_DUP2, fds[0], 1),
+                (os.POSIX_SPAWN_DUP2, fds[1], 2),
+            ],
+            setsid=True,
+            setsigdef=_DEFAULT_IN_STEPS,
+        )
+    except OSError as exc:
+        raise OSError(exc.errno, os.strerror(exc.errno or 0), program) from None
+
+
+_DEFAULT_IN_STEPS = (signal.SIGPIPE, signal.SIGXFSZ)  # Python ignores them; Popen restores
+_FIRST_CWD = "/"  # where this process started (main())
 
 
 def serve(sock: socket.socket, isolate: Callable[[], None] | None = None) -> None:
     selector = selectors.DefaultSelector()
     selector.register(sock, selectors.EVENT_READ, None)
-    running: dict[int, tuple[subprocess.Popen[bytes], int, Any]] = {}
+    running: dict[int, tuple[int, Any]] = {}  # by pid: its pidfd, its request's id
     listening = True
     _send(sock, {"ready": os.getpid()})
     while listening or running:
@@ -160,26 +210,41 @@ def serve(sock: socket.socket, isolate: Callable[[], None] | None = None) -> Non
                     selector.unregister(sock)
                     listening = False
                     continue
-                proc, reply = _start(request, fds, isolate)
-                if proc is not None:
-                    pidfd = os.pidfd_open(proc.pid)
-                    running[proc.pid] = (proc, pidfd, reply["id"])
-                    selector.register(pidfd, selectors.EVENT_READ, proc.pid)
+                pid, reply = _start(request, fds, isolate)
+                if pid is not None:
+                    pidfd = os.pidfd_open(pid)
+                    running[pid] = (pidfd, reply["id"])
+                    selector.register(pidfd, selectors.EVENT_READ, pid)
                 _send(sock, reply)
             else:
-                proc, pidfd, ident = running.pop(key.data)
+                pid = key.data
+                pidfd, ident = running.pop(pid)
                 selector.unregister(pidfd)
                 os.close(pidfd)
-                code = proc.wait()
+                code = os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
                 if code < 0:  # as bwrap reports a step it started itself: 128 + the signal
                     code = 128 - code
                 if listening:
                     _send(sock, {"exit": ident, "code": code})
 
 
+def _close_on_exec() -> None:
+    """Every descriptor this process holds beyond 0-2 (the socket the runner passed, any
+    other it was given) is closed in the steps it starts, as Popen's close_fds did:
+    posix_spawn closes only what is close-on-exec.  What Python opens later already is."""
+    for name in os.listdir("/proc/self/fd"):
+        with contextlib.suppress(OSError):  # the listing's own descriptor, gone by now
+            if int(name) > 2:
+                os.set_inheritable(int(name), False)
+
+
 def main() -> None:
     sock = socket.socket(fileno=int(sys.argv[-1]))
     sock.setblocking(True)
+    _close_on_exec()
+    global _FIRST_CWD
+    with contextlib.suppress(OSError):  # removed meanwhile: relative cwds start from /
+        _FIRST_CWD = os.getcwd()
     kernel = _Kernel()
     kernel.not_dumpable()
     uid, gid = os.getuid(), os.getgid()
