@@ -22,12 +22,13 @@ from flowtui.engine.events import (
 )
 from flowtui.engine.logcap import OMITTED_RE, omitted_line
 from flowtui.engine.states import RunStatus
-from flowtui.store.transitions import move_run, move_step
+from flowtui.store.transitions import RunStatuses, move_run, move_step
 
 
 def _apply_batch(conn: sqlite3.Connection, events: Sequence[Event]) -> None:
     """Write `events` in order (runs on the connection's thread, inside a transaction)."""
     logs: list[StepLog] = []
+    statuses = RunStatuses()  # each run's status read once per batch, not per step change
     for event in events:
         if isinstance(event, StepLog):
             logs.append(event)
@@ -35,7 +36,7 @@ def _apply_batch(conn: sqlite3.Connection, events: Sequence[Event]) -> None:
         if logs:
             _insert_logs(conn, logs)
             logs = []
-        _apply_one(conn, event)
+        _apply_one(conn, event, statuses)
     if logs:
         _insert_logs(conn, logs)
 
@@ -47,11 +48,11 @@ def _insert_logs(conn: sqlite3.Connection, logs: list[StepLog]) -> None:
     )
 
 
-def _apply_one(conn: sqlite3.Connection, event: Event) -> None:
+def _apply_one(conn: sqlite3.Connection, event: Event, statuses: RunStatuses) -> None:
     if isinstance(event, RunStatusChanged):
-        _apply_run_status(conn, event)
+        _apply_run_status(conn, event, statuses)
     elif isinstance(event, StepStatusChanged):
-        _apply_step_status(conn, event)
+        _apply_step_status(conn, event, statuses)
     elif isinstance(event, StepOutputs):
         if event.replace:
             conn.execute(
@@ -131,12 +132,12 @@ def _trim_logs(conn: sqlite3.Connection, e: LogTrimmed) -> None:
         )
 
 
-def _apply_run_status(conn: sqlite3.Connection, e: RunStatusChanged) -> None:
+def _apply_run_status(conn: sqlite3.Connection, e: RunStatusChanged, statuses: RunStatuses) -> None:
     if e.status == RunStatus.QUEUED:
         # create_run wrote it; applied after try_start_run it would turn `running` back
         # into `queued` and record both changes twice
         return
-    moved = move_run(conn, e.run_id, e.status, e.at, e.message)
+    moved = move_run(conn, e.run_id, e.status, e.at, e.message, statuses)
     if moved and e.status == RunStatus.SUCCEEDED:
         # its workspace deltas (team mode) served its steps; a rerun from failed steps is
         # the only later reader, and a succeeded run has none to rerun: a failed,
@@ -144,7 +145,9 @@ def _apply_run_status(conn: sqlite3.Connection, e: RunStatusChanged) -> None:
         conn.execute("DELETE FROM workspace_deltas WHERE run_id = ?", (e.run_id,))
 
 
-def _apply_step_status(conn: sqlite3.Connection, e: StepStatusChanged) -> None:
+def _apply_step_status(
+    conn: sqlite3.Connection, e: StepStatusChanged, statuses: RunStatuses
+) -> None:
     move_step(
         conn,
         e.run_id,
@@ -154,4 +157,5 @@ def _apply_step_status(conn: sqlite3.Connection, e: StepStatusChanged) -> None:
         attempt=e.attempt,
         exit_code=e.exit_code,
         message=e.message,
+        statuses=statuses,
     )

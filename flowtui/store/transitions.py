@@ -40,16 +40,42 @@ def run_status_of(conn: sqlite3.Connection, run_id: int) -> RunStatus | None:
     return None if row is None else RunStatus(row[0])
 
 
+class RunStatuses:
+    """The runs' statuses as one write transaction has read and moved them: a batch of a
+    run's events reads its status once, not once per step change (issue #18).  Valid
+    only inside that transaction: it holds the write lock (SQLite's BEGIN IMMEDIATE,
+    PostgreSQL's advisory lock), so only `move_run` below changes a status meanwhile,
+    and it tells this."""
+
+    def __init__(self) -> None:
+        self._known: dict[int, RunStatus | None] = {}
+
+    def of(self, conn: sqlite3.Connection, run_id: int) -> RunStatus | None:
+        if run_id in self._known:
+            return self._known[run_id]
+        status = self._known[run_id] = run_status_of(conn, run_id)
+        return status
+
+    def moved(self, run_id: int, status: RunStatus) -> None:
+        self._known[run_id] = status
+
+
 def move_run(
-    conn: sqlite3.Connection, run_id: int, new: RunStatus, at: float, message: str = ""
+    conn: sqlite3.Connection,
+    run_id: int,
+    new: RunStatus,
+    at: float,
+    message: str = "",
+    statuses: RunStatuses | None = None,
 ) -> bool:
     """Move run `run_id` to `new`; True if it moved.
 
     Announcing the status a run already has is no move (the runner re-announces `running`
     after `try_start_run` wrote it): only a non-empty `message` is kept.  A move out of a
     final status, or any other the table forbids, is refused and recorded.
+    `statuses`: the transaction's statuses read so far (`RunStatuses`), kept up to date.
     """
-    old = run_status_of(conn, run_id)
+    old = run_status_of(conn, run_id) if statuses is None else statuses.of(conn, run_id)
     if old is None:
         log.warning("flowtui store: run status %s for unknown run %s ignored", new, run_id)
         return False
@@ -75,6 +101,8 @@ def move_run(
            WHERE id = ?""",
         (str(new), new == RunStatus.RUNNING, at, final, at, final, message, message, run_id),
     )
+    if statuses is not None:
+        statuses.moved(run_id, new)
     return True
 
 
@@ -89,6 +117,7 @@ def move_step(
     exit_code: int | None = None,
     message: str = "",
     seen: tuple[RunStatus | None, tuple[str, int, str] | None] | None = None,
+    statuses: RunStatuses | None = None,
 ) -> bool:
     """Move step `step` of run `run_id` to `new` (with its attempt row); True if it moved.
 
@@ -96,8 +125,12 @@ def move_step(
     A step the run's plan did not list is added at the end, as if it had been pending.
     `seen`: the run's status and the step's (status, attempt, message) row, already read
     in this transaction (a worker reads them with the rest in one round trip).
+    `statuses`: the run statuses this transaction has read so far (`RunStatuses`).
     """
-    run = run_status_of(conn, run_id) if seen is None else seen[0]
+    if seen is not None:
+        run = seen[0]
+    else:
+        run = run_status_of(conn, run_id) if statuses is None else statuses.of(conn, run_id)
     if run is not None and run.is_final:
         line = f"ignored step {step} status {new}: run {run_id} is already {run}"
         refuse(conn, run_id, step, line)
