@@ -146,6 +146,19 @@ async def test_a_step_starts_as_it_would_without_the_spawner(
     assert not lines.of("stderr")
 
 
+async def test_bytes_that_are_not_utf8_reach_the_step_as_they_were(
+    run_sandbox: StepSandbox, tmp_path: Path
+) -> None:
+    # the request travels in marshal: an environment value or argument decoded with
+    # surrogateescape (a non-UTF-8 byte) reaches the step as the byte it was
+    lines = Lines()
+    script = "import os, sys; print(os.environb[b'ODD'].hex(), os.fsencode(sys.argv[1]).hex())"
+    env = {**os.environ, "ODD": "a\udcffb"}
+    argv = [sys.executable, "-c", script, "c\udcfed"]
+    assert await run_streaming(argv, env=env, cwd=tmp_path, on_line=lines) == 0, lines.items
+    assert lines.of("stdout") == ["61ff62 63fe64"]
+
+
 async def test_glibcs_internal_signals_start_ignored_in_the_spawners_steps(
     run_sandbox: StepSandbox, tmp_path: Path
 ) -> None:
