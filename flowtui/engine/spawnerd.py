@@ -129,6 +129,8 @@ def _start(
         if len(fds) != _FDS:
             raise OSError(22, "expected the step's two output pipes")
         ident, argv, executable, cwd, env = request
+        if not isinstance(ident, int):
+            raise TypeError(f"a request's id is a number, not {ident!r}")
         # relative to where this process started, not to the last step's cwd (_posix_spawn)
         cwd = os.path.join(_FIRST_CWD, cwd)
         pid = _posix_spawn(argv, executable, cwd, env, fds) if isolate is None else None
