@@ -26,8 +26,7 @@ Bytecode is cached (PYTHONDONTWRITEBYTECODE is removed from the children's envir
 every command runs once untimed first). Runs are interleaved (repeat → size → contender, the
 contender order rotating each repeat) so a busy machine moves every column alike; each cell
 is the median of --repeat runs. The 1-, 5- and 15-minute load averages are printed before and
-after: this machine is shared.  CPU time (user + system of each whole process tree) is printed
-beside the wall times: on a busy machine it is the steadier figure.
+after: this machine is shared.
 """
 
 from __future__ import annotations
@@ -35,7 +34,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import shutil
 import statistics
 import subprocess
@@ -91,19 +89,14 @@ def write_all(folder: Path, deps: Deps) -> None:
     (folder / "floor.py").write_text(FLOOR)
 
 
-def timed(argv: list[str], env: dict[str, str], cwd: Path) -> tuple[float, float]:
-    """Wall time and CPU time (user + system, the whole process tree: every child is
-    waited for) of one run."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+def timed(argv: list[str], env: dict[str, str], cwd: Path) -> float:
     start = time.perf_counter()
     done = subprocess.run(argv, cwd=cwd, env=env, capture_output=True)
     elapsed = time.perf_counter() - start
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if done.returncode != 0:
         tail = (done.stderr or done.stdout).decode(errors="replace").strip().splitlines()[-3:]
         raise RuntimeError(f"{argv[0]} exited {done.returncode}: {' | '.join(tail)}")
-    cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
-    return elapsed, cpu
+    return elapsed
 
 
 def loadavg() -> str:
@@ -187,18 +180,14 @@ def main() -> None:
 
         print(f"load average before: {loadavg()}  ({os.cpu_count()} CPUs)")
         times: dict[tuple[str, int], list[float]] = {(k, n): [] for k in kinds for n in sizes}
-        cpus: dict[tuple[str, int], list[float]] = {(k, n): [] for k in kinds for n in sizes}
         for r in range(args.repeat):
             order = kinds[r % len(kinds) :] + kinds[: r % len(kinds)]
             for n in sizes:
                 for kind in order:
-                    wall, cpu = timed(*command(kind, n), folders[n])
-                    times[kind, n].append(wall)
-                    cpus[kind, n].append(cpu)
+                    times[kind, n].append(timed(*command(kind, n), folders[n]))
         print(f"load average after:  {loadavg()}")
 
     med = {key: statistics.median(values) for key, values in times.items()}
-    cpu_med = {key: statistics.median(values) for key, values in cpus.items()}
     print(
         f"\nwidth {args.width}, --parallel {args.parallel}, "
         f"median of {args.repeat}, seconds per whole process"
@@ -217,22 +206,6 @@ def main() -> None:
             f"{kind} {(med[kind, hi] - med[kind, lo]) / (hi - lo) * 1000:.2f}" for kind in kinds
         )
         print(f"marginal ms/step ({lo}→{hi}): {marginal}")
-    # CPU time (user + system of the whole process tree) moves less than wall time on a
-    # shared machine: on 2 cores and --parallel 2 the wall time follows it
-    print(f"\nCPU seconds per whole process (all its processes), median of {args.repeat}")
-    print(header)
-    for kind in kinds:
-        print(f"{kind:<13}" + "".join(f"{cpu_med[kind, n]:>10.3f}" for n in sizes))
-    if "doit" in kinds:
-        ratios = "".join(f"{cpu_med['flowtui', n] / cpu_med['doit', n]:>9.2f}x" for n in sizes)
-        print(f"{'÷doit':<13}" + ratios)
-    if len(sizes) >= 2:
-        lo, hi = sizes[-2], sizes[-1]
-        marginal = "  ".join(
-            f"{kind} {(cpu_med[kind, hi] - cpu_med[kind, lo]) / (hi - lo) * 1000:.2f}"
-            for kind in kinds
-        )
-        print(f"marginal CPU ms/step ({lo}→{hi}): {marginal}")
 
 
 if __name__ == "__main__":
