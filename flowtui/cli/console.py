@@ -112,17 +112,25 @@ class ConsoleReporter:
         self._width = 12
         self.allowed_failures: frozenset[str] = frozenset()  # continue_on_failure steps
         self._at: float | None = None
+        self._stamped: tuple[int, str] | None = None  # the last second shown, as shown
 
     def set_step_names(self, names: Sequence[str]) -> None:
         if names:
             self._width = min(max(len(n) for n in names), 28)
 
+    def _stamp(self) -> str:
+        """The event's time of day, painted: worked out once per second, not per line."""
+        second = int(time.time() if self._at is None else self._at)
+        if self._stamped is None or self._stamped[0] != second:
+            stamp = self.paint(time.strftime("%H:%M:%S", time.localtime(second)), "2")
+            self._stamped = (second, stamp)
+        return self._stamped[1]
+
     def _line(self, step: str, text: str, run_id: int | None = None) -> None:
-        stamp = time.strftime("%H:%M:%S", time.localtime(self._at))
         name = step.ljust(self._width) if step else " " * self._width
         if step and run_id is not None:
             name = self.paint.link(step, run_id, step) + name[len(step) :]
-        self.out.write(f"{self.paint(stamp, '2')} {name} {text}\n")
+        self.out.write(f"{self._stamp()} {name} {text}\n")
         self.out.flush()
 
     def __call__(self, event: Event) -> None:

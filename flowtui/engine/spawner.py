@@ -21,9 +21,11 @@ import contextlib
 import functools
 import json
 import logging
+import marshal
 import os
 import signal
 import socket
+import struct
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -41,6 +43,8 @@ _READY_TIMEOUT = 10.0
 IDLE_SECONDS = 30.0
 _KILLED = 128 + signal.SIGKILL  # how an exit that nobody saw is reported (as bwrap would)
 _CLOSE_TIMEOUT = 1.0
+# the spawner's pid and exit messages (spawnerd.REPLY; not imported: it is a script)
+_REPLY = struct.Struct("<cqq")
 
 
 class SpawnedProcess:
@@ -192,25 +196,40 @@ class Spawner:
             if not data:
                 self._fail("the run's sandbox process exited")
                 return
-            self._dispatch(json.loads(data))
+            if data[:1] == b"{":
+                self._dispatch(json.loads(data))
+                continue
+            try:
+                kind, ident, number = _REPLY.unpack(data)
+            except struct.error:
+                self._fail(f"the run's sandbox process sent {len(data)} bytes it should not")
+                return
+            if kind == b"X":
+                self._exited(ident, number)
+            else:
+                self._answered(ident, {"pid": number})
 
     def _dispatch(self, message: dict[str, Any]) -> None:
         if "ready" in message:
             if not self._ready.done():
                 self._ready.set_result(None)
             self._idle_soon()
-        elif "exit" in message:
-            ident, code = int(message["exit"]), int(message["code"])
-            proc = self._running.pop(ident, None)
-            if proc is not None:
-                proc._exit(code)
-            elif ident in self._started:
-                self._early_exits[ident] = code  # before its spawn reply was handled
-            self._idle_soon()
-        elif (future := self._pending.pop(int(message["id"]), None)) and not future.done():
+        else:
+            self._answered(int(message["id"]), message)
+
+    def _answered(self, ident: int, message: dict[str, Any]) -> None:
+        if (future := self._pending.pop(ident, None)) and not future.done():
             if "pid" in message:
-                self._started.add(int(message["id"]))
+                self._started.add(ident)
             future.set_result(message)
+
+    def _exited(self, ident: int, code: int) -> None:
+        proc = self._running.pop(ident, None)
+        if proc is not None:
+            proc._exit(code)
+        elif ident in self._started:
+            self._early_exits[ident] = code  # before its spawn reply was handled
+        self._idle_soon()
 
     def _idle_soon(self) -> None:
         if not self.busy and self.on_idle is not None and self._idle is None:
@@ -239,15 +258,9 @@ class Spawner:
             self._idle = None
         self._next_id += 1
         ident = self._next_id
-        request = {
-            "id": ident,
-            "argv": list(argv),
-            "executable": executable,
-            "cwd": os.fspath(cwd),
-            "env": dict(env),
-        }
-        try:
-            data = json.dumps(request).encode("utf-8", "surrogateescape")
+        request = (ident, list(argv), executable, os.fspath(cwd), dict(env))
+        try:  # the same Python reads it (spawnerd.py): strings as they are, surrogates too
+            data = marshal.dumps(request)
         except (TypeError, ValueError):
             return None
         if len(data) > MAX_REQUEST:

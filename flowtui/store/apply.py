@@ -29,8 +29,10 @@ def _apply_batch(
     conn: sqlite3.Connection, events: Sequence[Event], known: Known | None = None
 ) -> None:
     """Write `events` in order (runs on the connection's thread, inside a transaction);
-    `known`: the statuses the caller read for the batch (`transitions.Known`)."""
+    `known`: the statuses the caller read for the batch (`transitions.Known`); without
+    it, each run's status is read once for the batch."""
     logs: list[StepLog] = []
+    known = Known() if known is None else known
     for event in events:
         if isinstance(event, StepLog):
             logs.append(event)

@@ -51,18 +51,25 @@ class Known:
     """Run statuses and step rows a writer read once for a whole batch, under the write
     lock (PostgreSQL: one round trip, instead of one per status read of each move while
     the lock is held — every other writer, a worker taking a step included, waits for it).
-    The moves keep it up to date; what it lacks is read as without it."""
+    The moves keep it up to date; a run status it lacks is read once and kept (a batch of
+    a run's events reads its status once, not once per step change: issue #18), a step
+    row it lacks is read as without it.  Valid only inside the batch's transaction: the
+    write lock (SQLite's BEGIN IMMEDIATE, PostgreSQL's advisory lock) lets only the moves
+    below change a status meanwhile."""
 
     def __init__(
-        self, runs: dict[int, RunStatus | None], steps: dict[tuple[int, str], StepRow | None]
+        self,
+        runs: dict[int, RunStatus | None] | None = None,
+        steps: dict[tuple[int, str], StepRow | None] | None = None,
     ) -> None:
-        self.runs = runs
-        self.steps = steps
+        self.runs = {} if runs is None else runs
+        self.steps = {} if steps is None else steps
 
     def run(self, conn: sqlite3.Connection, run_id: int) -> RunStatus | None:
         if run_id in self.runs:
             return self.runs[run_id]
-        return run_status_of(conn, run_id)
+        status = self.runs[run_id] = run_status_of(conn, run_id)
+        return status
 
     def step(self, conn: sqlite3.Connection, run_id: int, step: str) -> StepRow | None:
         if (run_id, step) in self.steps:
