@@ -434,18 +434,21 @@ async def _execute(
             reporter.set_step_names([s.name for s in steps])
         interrupts = 0
 
-        def on_signal() -> None:
+        def on_signal(sig: signal.Signals) -> None:
+            # the run is cancelled, never abandoned: a second signal also stops its
+            # `always`/`on_failure` handlers (the runner's second cancel), and the run is
+            # still recorded `cancelled` and the history closed before this process ends
             nonlocal interrupts
             interrupts += 1
             if interrupts == 1:
-                print("\ncancelling run (press Ctrl-C again to stop waiting)", file=sys.stderr)
-                runner.cancel(run_id, by=current_user(), reason="interrupted from the terminal")
-            else:
-                handle.task.cancel()
+                print(f"\ncancelling run ({_signal_note(sig)})", file=sys.stderr)
+            elif interrupts == 2:
+                print("\ncancelling clean-up steps too", file=sys.stderr)
+            runner.cancel(run_id, by=current_user(), reason=_signal_reason(sig))
 
         for sig in (signal.SIGINT, signal.SIGTERM):
             with contextlib.suppress(NotImplementedError, RuntimeError):
-                loop.add_signal_handler(sig, on_signal)
+                loop.add_signal_handler(sig, on_signal, sig)
         try:
             status = await handle.wait()
         except asyncio.CancelledError:
@@ -489,6 +492,19 @@ async def _execute(
     finally:
         await runtime.close()
     return 0 if status == RunStatus.SUCCEEDED else 1
+
+
+def _signal_reason(sig: signal.Signals) -> str:
+    """Why a run was cancelled, as the history keeps it."""
+    if sig == signal.SIGINT:
+        return "interrupted from the terminal"
+    return "stopped by SIGTERM (a `timeout` command or kill)"
+
+
+def _signal_note(sig: signal.Signals) -> str:
+    if sig == signal.SIGINT:
+        return "press Ctrl-C again to stop its clean-up steps too"
+    return "SIGTERM: a `timeout` command or kill"
 
 
 async def _live_footer(

@@ -1,0 +1,37 @@
+"""Fixes from a new user's first try of the CLI (second Ctrl-C, history counts, logs...)."""
+
+from __future__ import annotations
+
+import os
+import textwrap
+from pathlib import Path
+
+from tests.cli.conftest import Cli
+from tests.cli.test_live_footer import Terminal
+
+STUBBORN = """
+name: stubborn
+steps:
+  work: {run: "trap '' INT; echo working; sleep 30"}
+  tidy: {requires: [work], always: true, run: "echo tidying; sleep 30"}
+"""
+
+
+def test_a_second_ctrl_c_records_the_run_cancelled_before_exiting(
+    cli: Cli, tmp_path: Path
+) -> None:
+    wf = tmp_path / "stubborn.yaml"
+    wf.write_text(textwrap.dedent(STUBBORN))
+    term = Terminal(cli, "run", str(wf), "--kill-grace", "1")
+    term.wait_for(r"working")
+    os.write(term.master, b"\x03")  # Ctrl-C, as the terminal sends it
+    term.wait_for(r"tidying")
+    os.write(term.master, b"\x03")
+    code = term.finish()
+    assert code == 1
+    assert cli.query("SELECT status FROM runs") == [("cancelled",)]
+    assert cli.step_status(1, "tidy") == "cancelled"
+    assert "Status: cancelled" in term.screen, term.screen[-2000:]
+    assert "Status: running" not in term.screen
+    later = cli("history")
+    assert "runner that died" not in later.stdout + later.stderr
