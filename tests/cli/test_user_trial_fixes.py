@@ -6,6 +6,9 @@ import os
 import textwrap
 from pathlib import Path
 
+import pytest
+
+from flowtui.cli.main import main
 from tests.cli.conftest import Cli
 from tests.cli.test_live_footer import Terminal
 
@@ -17,9 +20,7 @@ steps:
 """
 
 
-def test_a_second_ctrl_c_records_the_run_cancelled_before_exiting(
-    cli: Cli, tmp_path: Path
-) -> None:
+def test_a_second_ctrl_c_records_the_run_cancelled_before_exiting(cli: Cli, tmp_path: Path) -> None:
     wf = tmp_path / "stubborn.yaml"
     wf.write_text(textwrap.dedent(STUBBORN))
     term = Terminal(cli, "run", str(wf), "--kill-grace", "1")
@@ -35,3 +36,21 @@ def test_a_second_ctrl_c_records_the_run_cancelled_before_exiting(
     assert "Status: running" not in term.screen
     later = cli("history")
     assert "runner that died" not in later.stdout + later.stderr
+
+
+@pytest.mark.parametrize(
+    ("argv", "said"),
+    [
+        (("history", "-n", "0"), "argument --limit/-n: must be 1 or more, got 0"),
+        (("history", "-n", "-5"), "argument --limit/-n: must be 1 or more, got -5"),
+        (("triggers", "--limit", "0"), "argument --limit/-n: must be 1 or more, got 0"),
+        (("history", "-n", "x"), "argument --limit/-n: a whole number is expected, got 'x'"),
+    ],
+)
+def test_a_count_of_rows_is_1_or_more(
+    capsys: pytest.CaptureFixture[str], argv: tuple[str, ...], said: str
+) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(list(argv))
+    assert exit_info.value.code == 2
+    assert said in capsys.readouterr().err
