@@ -420,6 +420,11 @@ async def _execute(
         except (RunError, StoreError) as exc:
             raise CliError(str(exc)) from None
         run_id = handle.run_id
+        # the name column's width from the steps this run runs, before its first event
+        # (the run's task has not started yet: no await since it was submitted)
+        if (planned := runner.step_names(run_id)) is not None:
+            reporter.set_step_names(planned)
+            step_names = planned
         if live is not None:
             live.follow(run_id)
         if inline is not None:

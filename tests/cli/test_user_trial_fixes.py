@@ -54,3 +54,15 @@ def test_a_count_of_rows_is_1_or_more(
         main(list(argv))
     assert exit_info.value.code == 2
     assert said in capsys.readouterr().err
+
+
+def test_the_name_column_is_as_wide_as_the_steps_the_run_runs(cli: Cli, tmp_path: Path) -> None:
+    wf = tmp_path / "only.yaml"
+    wf.write_text(
+        "name: only\nsteps:\n  build: {run: echo built}\n"
+        "  publish-the-documentation-site: {requires: [build], run: echo published}\n"
+    )
+    result = cli("run", str(wf), "--only", "build")
+    assert result.returncode == 0, result.stderr
+    lines = [line[9:] for line in result.stdout.splitlines() if line[:2].isdigit()]
+    assert lines[1:] == ["build ◐ running", "build │ built", "build ✓ succeeded — built"]
