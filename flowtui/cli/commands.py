@@ -726,6 +726,9 @@ def _step_named(steps: Sequence[StepRecord], name: str, run_id: int) -> StepReco
     raise CliError(f"run {run_id} has no step {name!r}; steps: {names}")
 
 
+LOGS_NAME_WIDTH = 40  # `flowtui logs`: a longer step name pushes its own lines only
+
+
 def cmd_logs(args: argparse.Namespace) -> int:
     return asyncio.run(_logs(args))
 
@@ -738,8 +741,11 @@ async def _logs(args: argparse.Namespace) -> int:
     store = await open_store(args, read_only=True)
     try:
         run = await resolve_run(store, args.run)
+        steps = await store.get_steps(run.id)
         if args.step:
-            _step_named(await store.get_steps(run.id), args.step, run.id)
+            _step_named(steps, args.step, run.id)
+        # the name column as wide as the run's longest step name (at most LOGS_NAME_WIDTH)
+        width = min(max([len(s.name) for s in steps] + [1]), LOGS_NAME_WIDTH)
         after = 0
         first: list[LogRecord] = []
         if args.tail is not None:  # the last N lines, then (with -f) what follows them
@@ -753,7 +759,7 @@ async def _logs(args: argparse.Namespace) -> int:
             for log in batch:
                 name = log.step or "-"
                 link = paint.link(name, run.id, log.step) if log.step else name
-                prefix = "" if args.step else link + " " * max(17 - len(name), 1)
+                prefix = "" if args.step else link + " " * max(width + 1 - len(name), 1)
                 bar = paint("│", "31" if log.stream == "stderr" else "2")
                 print(f"{prefix}{bar} {log.line}")
                 after = log.id

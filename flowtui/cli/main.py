@@ -42,7 +42,8 @@ def _add_raw(parser: argparse.ArgumentParser) -> None:
         "--raw",
         action="store_true",
         help="print step output byte for byte (escape sequences included); by default "
-        "control characters are shown as symbols (␛, ␍)",
+        "control characters are shown as symbols (␛, ␍), and colours are removed where "
+        "stdout is not a terminal",
     )
 
 

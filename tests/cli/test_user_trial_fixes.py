@@ -66,3 +66,27 @@ def test_the_name_column_is_as_wide_as_the_steps_the_run_runs(cli: Cli, tmp_path
     assert result.returncode == 0, result.stderr
     lines = [line[9:] for line in result.stdout.splitlines() if line[:2].isdigit()]
     assert lines[1:] == ["build ◐ running", "build │ built", "build ✓ succeeded — built"]
+
+
+COLOURED = """
+name: coloured
+steps:
+  a: {run: "printf '\\\\033[32mgreen\\\\033[0m\\\\n'"}
+  test-python-3-11-and-more: {requires: [a], run: "printf 'hi\\\\a\\\\n'"}
+"""
+
+
+def test_logs_align_long_names_and_drop_colours_in_a_pipe(cli: Cli, tmp_path: Path) -> None:
+    wf = tmp_path / "coloured.yaml"
+    wf.write_text(textwrap.dedent(COLOURED))
+    assert cli("run", str(wf), "-q").returncode == 0
+    piped = cli("logs", "1").stdout.splitlines()
+    assert piped == [
+        "a                         │ green",
+        "test-python-3-11-and-more │ hi␇",  # other control characters: still shown
+    ]
+    raw = cli("logs", "1", "--raw").stdout
+    assert "\x1b[32mgreen\x1b[0m" in raw and "hi\a" in raw
+    term = Terminal(cli, "logs", "1")  # a person at a terminal sees the step's colours
+    assert term.finish() == 0
+    assert "\x1b[32mgreen\x1b[0m" in term.raw
