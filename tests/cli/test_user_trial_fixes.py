@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import textwrap
 from pathlib import Path
 
@@ -90,3 +91,27 @@ def test_logs_align_long_names_and_drop_colours_in_a_pipe(cli: Cli, tmp_path: Pa
     term = Terminal(cli, "logs", "1")  # a person at a terminal sees the step's colours
     assert term.finish() == 0
     assert "\x1b[32mgreen\x1b[0m" in term.raw
+
+
+def test_approving_twice_says_who_approved_and_when(cli: Cli, tmp_path: Path) -> None:
+    done = tmp_path / "done"
+    wf = tmp_path / "gated.yaml"
+    wf.write_text(
+        "name: gated\nsteps:\n  gate: {type: approval}\n"
+        f"  apply: {{requires: [gate], run: 'until [ -e {done} ]; do sleep 0.05; done'}}\n"
+    )
+    run = cli.start("run", str(wf))
+    cli.wait_for(lambda: cli.step_status(1, "gate") == "held")
+    assert cli("approve", "1", "gate").returncode == 0
+    cli.wait_for(lambda: cli.step_status(1, "apply") == "running")
+    again = cli("approve", "1", "gate")
+    who = cli.query("SELECT by_user FROM approvals")[0][0]
+    assert again.returncode != 0
+    assert re.search(
+        rf"step gate of run 1 was already approved by {who} at \d\d:\d\d:\d\d$",
+        again.stderr.strip(),
+    ), again.stderr
+    unknown = cli("approve", "1", "nope")
+    assert "run 1 has no step 'nope'" in unknown.stderr
+    done.touch()
+    assert run.wait(timeout=30) == 0
