@@ -216,7 +216,7 @@ async def check_decision(
 
 
 async def _decided(store: RunStore, run_id: int, step: str) -> str | None:
-    """"approved by alice at 23:50:11" (the step's last decision, from the history), or None."""
+    """`approved by alice at 23:50:11`: the step's last decision (from the history), or None."""
     decisions = [a for a in await store.get_approvals(run_id) if a.step == step]
     if not decisions:
         return None
