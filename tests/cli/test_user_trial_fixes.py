@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import signal
 import textwrap
 from pathlib import Path
 
@@ -115,3 +116,17 @@ def test_approving_twice_says_who_approved_and_when(cli: Cli, tmp_path: Path) ->
     assert "run 1 has no step 'nope'" in unknown.stderr
     done.touch()
     assert run.wait(timeout=30) == 0
+
+
+def test_sigterm_says_so_not_the_terminal(cli: Cli, tmp_path: Path) -> None:
+    wf = tmp_path / "slow.yaml"
+    wf.write_text("name: slow\nsteps:\n  wait: {run: 'echo waiting; sleep 30'}\n")
+    run = cli.start("run", str(wf))  # as `timeout 5 flowtui run ...` would end it
+    cli.wait_for(lambda: cli.query("SELECT 1 FROM logs WHERE line = 'waiting'"))
+    run.send_signal(signal.SIGTERM)
+    out, err = run.communicate(timeout=30)
+    assert run.returncode == 1
+    assert "cancelling run (SIGTERM: a `timeout` command or kill)" in err
+    assert "interrupted from the terminal" not in out + err + cli("show", "1").stdout
+    assert cli.query("SELECT status FROM runs") == [("cancelled",)]
+    assert "stopped by SIGTERM" in cli("show", "1").stdout + cli("logs", "1").stdout
