@@ -503,13 +503,25 @@ def _signal_reason(sig: signal.Signals) -> str:
     """Why a run was cancelled, as the history keeps it."""
     if sig == signal.SIGINT:
         return "interrupted from the terminal"
+    if _parent_is_timeout():
+        return "timed out: the `timeout` command it runs under sent SIGTERM"
     return "stopped by SIGTERM (a `timeout` command or kill)"
 
 
 def _signal_note(sig: signal.Signals) -> str:
     if sig == signal.SIGINT:
         return "press Ctrl-C again to stop its clean-up steps too"
+    if _parent_is_timeout():
+        return "timed out: SIGTERM from `timeout`"
     return "SIGTERM: a `timeout` command or kill"
+
+
+def _parent_is_timeout() -> bool:
+    """Whether this process runs under coreutils' `timeout` (Linux: /proc; else False)."""
+    try:
+        return Path(f"/proc/{os.getppid()}/comm").read_text().strip() == "timeout"
+    except OSError:
+        return False
 
 
 async def _live_footer(

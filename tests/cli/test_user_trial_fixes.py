@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import re
 import signal
+import subprocess
+import sys
 import textwrap
 from pathlib import Path
 
@@ -130,3 +132,24 @@ def test_sigterm_says_so_not_the_terminal(cli: Cli, tmp_path: Path) -> None:
     assert "interrupted from the terminal" not in out + err + cli("show", "1").stdout
     assert cli.query("SELECT status FROM runs") == [("cancelled",)]
     assert "stopped by SIGTERM" in cli("show", "1").stdout + cli("logs", "1").stdout
+
+
+def test_a_run_ended_by_the_timeout_command_says_it_timed_out(cli: Cli, tmp_path: Path) -> None:
+    wf = tmp_path / "slow.yaml"
+    wf.write_text("name: slow\nsteps:\n  wait: {run: 'echo waiting; sleep 30'}\n")
+    run = subprocess.Popen(
+        ["timeout", "60", sys.executable, "-m", "flowtui", "run", str(wf)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=cli.env,
+        cwd=cli.cwd,
+    )
+    cli.wait_for(lambda: cli.query("SELECT 1 FROM logs WHERE line = 'waiting'"))
+    # what `timeout` does when its time is up (sent here, not waited for: no timed test)
+    children = Path(f"/proc/{run.pid}/task/{run.pid}/children").read_text().split()
+    os.kill(int(children[0]), signal.SIGTERM)
+    _, err = run.communicate(timeout=30)
+    assert "cancelling run (timed out: SIGTERM from `timeout`)" in err, err
+    assert "timed out: the `timeout` command it runs under sent SIGTERM" in cli("logs", "1").stdout
+    assert cli.query("SELECT status FROM runs") == [("cancelled",)]
