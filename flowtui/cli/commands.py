@@ -444,6 +444,8 @@ async def _execute(
             # `always`/`on_failure` handlers (the runner's second cancel), and the run is
             # still recorded `cancelled` and the history closed before this process ends
             nonlocal interrupts
+            if run_id not in runner.active_run_ids:
+                return  # it has ended: its summary is written, then the history closed
             interrupts += 1
             if interrupts == 1:
                 print(f"\ncancelling run ({_signal_note(sig)})", file=sys.stderr)
@@ -462,14 +464,14 @@ async def _execute(
         # no summary follows (e.g. a draft refused): the store's thread must not keep the
         # process alive
         await runtime.close(by=current_user(), reason="flowtui run stopped")
+        _remove_signal_handlers(loop)
         raise
     finally:
         await footer.aclose()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            with contextlib.suppress(NotImplementedError, RuntimeError):
-                loop.remove_signal_handler(sig)
         if inline is not None:
             await inline.stop()
+    # the signal handlers stay until the history is closed: a Ctrl-C (or SIGTERM) while
+    # the summary is written only asks the ended run to cancel again, it never skips that
     try:
         await runtime.stop(by=current_user(), reason="flowtui run stopped")
         run = await store.get_run(run_id)
@@ -496,7 +498,14 @@ async def _execute(
             )
     finally:
         await runtime.close()
+        _remove_signal_handlers(loop)
     return 0 if status == RunStatus.SUCCEEDED else 1
+
+
+def _remove_signal_handlers(loop: asyncio.AbstractEventLoop) -> None:
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.remove_signal_handler(sig)
 
 
 def _signal_reason(sig: signal.Signals) -> str:
