@@ -153,3 +153,18 @@ def test_a_run_ended_by_the_timeout_command_says_it_timed_out(cli: Cli, tmp_path
     assert "cancelling run (timed out: SIGTERM from `timeout`)" in err, err
     assert "timed out: the `timeout` command it runs under sent SIGTERM" in cli("logs", "1").stdout
     assert cli.query("SELECT status FROM runs") == [("cancelled",)]
+
+
+def test_a_promotion_keeps_one_name_column(cli: Cli, tmp_path: Path) -> None:
+    folder = tmp_path / "workflows"
+    folder.mkdir()
+    sample = Path(__file__).parents[2] / "sample_workflows" / "environment-promotion.yaml"
+    (folder / "environment-promotion.yaml").write_text(sample.read_text())
+    dirs = ("--dir", str(folder))
+    assert cli("run", "environment-promotion", "--env", "dev", "-q", *dirs).returncode == 0
+    promoted = cli("promote", "environment-promotion", "--to", "test", *dirs)  # no gate
+    assert promoted.returncode == 0, promoted.stderr
+    lines = [line[9:] for line in promoted.stdout.splitlines() if line[:2].isdigit()]
+    build = [line for line in lines if line.startswith("build ")]
+    # the column is as wide as smoke_test, the longest step this run runs, from the start
+    assert build and all(line[:11] == "build      " and line[11] != " " for line in build), lines
