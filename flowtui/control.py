@@ -75,6 +75,10 @@ class NoHeldStep(DecisionError):
     """The named step does not exist or is not held, or nothing in the run is held."""
 
 
+class NoSuchStep(NoHeldStep):
+    """The named step is not a step of the run (the API's 404 `unknown_step`)."""
+
+
 class SeveralHeld(DecisionError):
     def __init__(self, message: str, held: list[str]) -> None:
         super().__init__(message)
@@ -158,11 +162,16 @@ async def check_decision(
     run = await store.get_run(run_id)
     if run is None:
         raise NoSuchRun(f"run {run_id} not found in {store.location}")
-    if run.status.is_final:
-        raise RunNotActive(f"run {run.id} has already ended ({run.status})")
     steps = await store.get_steps(run.id)
     held = [s for s in steps if s.status == StepStatus.HELD]
     held_names = [s.name for s in held]
+    if step is not None and not any(s.name == step for s in steps):
+        hint = f"; held: {', '.join(held_names)}" if held else ""
+        raise NoSuchStep(f"run {run.id} has no step {step!r}{hint}")
+    if run.status.is_final:
+        done = await _decided(store, run.id, step) if step is not None else None
+        first = f"step {step} of run {run.id} was already {done}, and " if done else ""
+        raise RunNotActive(f"{first}run {run.id} has already ended ({run.status})")
     if step is None:
         if not held:
             raise NoHeldStep(f"nothing in run {run.id} ({run.workflow}) waits for approval")
@@ -174,13 +183,11 @@ async def check_decision(
             )
         target = held[0]
     else:
-        found = [s for s in steps if s.name == step]
-        if not found:
-            hint = f"; held: {', '.join(held_names)}" if held else ""
-            raise NoHeldStep(f"run {run.id} has no step {step!r}{hint}")
-        target = found[0]
+        target = next(s for s in steps if s.name == step)
         if target.status != StepStatus.HELD:
             hint = f" (held: {', '.join(held_names)})" if held else ""
+            if done := await _decided(store, run.id, target.name):
+                raise NoHeldStep(f"step {target.name} of run {run.id} was already {done}{hint}")
             raise NoHeldStep(
                 f"step {target.name} of run {run.id} is {target.status}, not held{hint}"
             )
@@ -206,6 +213,17 @@ async def check_decision(
         except ApprovalRefused as exc:
             raise ApprovalNotTaken(str(exc)) from None
     return HeldStep(run, target, user, approvers, given or {})
+
+
+async def _decided(store: RunStore, run_id: int, step: str) -> str | None:
+    """`approved by alice at 23:50:11`: the step's last decision (from the history), or None."""
+    decisions = [a for a in await store.get_approvals(run_id) if a.step == step]
+    if not decisions:
+        return None
+    last = decisions[-1]
+    same_day = time.localtime(last.at)[:3] == time.localtime()[:3]
+    when = time.strftime("%H:%M:%S" if same_day else "%Y-%m-%d %H:%M:%S", time.localtime(last.at))
+    return f"{'approved' if last.approved else 'rejected'} by {last.by} at {when}"
 
 
 @dataclass(frozen=True, slots=True)

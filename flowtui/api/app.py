@@ -263,6 +263,8 @@ class RestApi:
             )
         except control.NoSuchRun as exc:
             raise not_found(str(exc)) from None
+        except control.NoSuchStep as exc:
+            raise ApiError(404, "unknown_step", str(exc)) from None
         except control.NotAnApprover as exc:
             raise ApiError(403, "not_an_approver", str(exc)) from None
         except control.ApprovalNotTaken as exc:

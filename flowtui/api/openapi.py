@@ -179,7 +179,7 @@ ERRORS = {
     "400": "bad input: a query parameter, the body or a header",
     "401": "no token, or an unknown one",
     "403": "the token's scope (or, for a decision, the approver list) does not allow it",
-    "404": "no such workflow, run or step (`not_found`; `unknown_step` for a log's step)",
+    "404": "no such workflow, run or step (`not_found`; `unknown_step`: a step the run lacks)",
     "409": "the run is not in a state that allows it",
     "422": "refused by the workflow's rules (params, inputs, self-approval, ...)",
     "429": "too many event streams are open (16); close one or retry later",

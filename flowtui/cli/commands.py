@@ -421,6 +421,11 @@ async def _execute(
         except (RunError, StoreError) as exc:
             raise CliError(str(exc)) from None
         run_id = handle.run_id
+        # the name column's width from the steps this run runs, before its first event
+        # (the run's task has not started yet: no await since it was submitted)
+        if (planned := runner.step_names(run_id)) is not None:
+            reporter.set_step_names(planned)
+            step_names = planned
         if live is not None:
             live.follow(run_id)
         if inline is not None:
@@ -435,18 +440,23 @@ async def _execute(
             reporter.set_step_names([s.name for s in steps])
         interrupts = 0
 
-        def on_signal() -> None:
+        def on_signal(sig: signal.Signals) -> None:
+            # the run is cancelled, never abandoned: a second signal also stops its
+            # `always`/`on_failure` handlers (the runner's second cancel), and the run is
+            # still recorded `cancelled` and the history closed before this process ends
             nonlocal interrupts
+            if run_id not in runner.active_run_ids:
+                return  # it has ended: its summary is written, then the history closed
             interrupts += 1
             if interrupts == 1:
-                print("\ncancelling run (press Ctrl-C again to stop waiting)", file=sys.stderr)
-                runner.cancel(run_id, by=current_user(), reason="interrupted from the terminal")
-            else:
-                handle.task.cancel()
+                print(f"\ncancelling run ({_signal_note(sig)})", file=sys.stderr)
+            elif interrupts == 2:
+                print("\ncancelling clean-up steps too", file=sys.stderr)
+            runner.cancel(run_id, by=current_user(), reason=_signal_reason(sig))
 
         for sig in (signal.SIGINT, signal.SIGTERM):
             with contextlib.suppress(NotImplementedError, RuntimeError):
-                loop.add_signal_handler(sig, on_signal)
+                loop.add_signal_handler(sig, on_signal, sig)
         try:
             status = await handle.wait()
         except asyncio.CancelledError:
@@ -455,14 +465,14 @@ async def _execute(
         # no summary follows (e.g. a draft refused): the store's thread must not keep the
         # process alive
         await runtime.close(by=current_user(), reason="flowtui run stopped")
+        _remove_signal_handlers(loop)
         raise
     finally:
         await footer.aclose()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            with contextlib.suppress(NotImplementedError, RuntimeError):
-                loop.remove_signal_handler(sig)
         if inline is not None:
             await inline.stop()
+    # the signal handlers stay until the history is closed: a Ctrl-C (or SIGTERM) while
+    # the summary is written only asks the ended run to cancel again, it never skips that
     try:
         await runtime.stop(by=current_user(), reason="flowtui run stopped")
         run = await store.get_run(run_id)
@@ -489,7 +499,39 @@ async def _execute(
             )
     finally:
         await runtime.close()
+        _remove_signal_handlers(loop)
     return 0 if status == RunStatus.SUCCEEDED else 1
+
+
+def _remove_signal_handlers(loop: asyncio.AbstractEventLoop) -> None:
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.remove_signal_handler(sig)
+
+
+def _signal_reason(sig: signal.Signals) -> str:
+    """Why a run was cancelled, as the history keeps it."""
+    if sig == signal.SIGINT:
+        return "interrupted from the terminal"
+    if _parent_is_timeout():
+        return "timed out: the `timeout` command it runs under sent SIGTERM"
+    return "stopped by SIGTERM (a `timeout` command or kill)"
+
+
+def _signal_note(sig: signal.Signals) -> str:
+    if sig == signal.SIGINT:
+        return "press Ctrl-C again to stop its clean-up steps too"
+    if _parent_is_timeout():
+        return "timed out: SIGTERM from `timeout`"
+    return "SIGTERM: a `timeout` command or kill"
+
+
+def _parent_is_timeout() -> bool:
+    """Whether this process runs under coreutils' `timeout` (Linux: /proc; else False)."""
+    try:
+        return Path(f"/proc/{os.getppid()}/comm").read_text().strip() == "timeout"
+    except OSError:
+        return False
 
 
 async def _live_footer(
@@ -735,6 +777,9 @@ def _step_named(steps: Sequence[StepRecord], name: str, run_id: int) -> StepReco
     raise CliError(f"run {run_id} has no step {name!r}; steps: {names}")
 
 
+LOGS_NAME_WIDTH = 40  # `flowtui logs`: a longer step name pushes its own lines only
+
+
 def cmd_logs(args: argparse.Namespace) -> int:
     return asyncio.run(_logs(args))
 
@@ -747,8 +792,11 @@ async def _logs(args: argparse.Namespace) -> int:
     store = await open_store(args, read_only=True)
     try:
         run = await resolve_run(store, args.run)
+        steps = await store.get_steps(run.id)
         if args.step:
-            _step_named(await store.get_steps(run.id), args.step, run.id)
+            _step_named(steps, args.step, run.id)
+        # the name column as wide as the run's longest step name (at most LOGS_NAME_WIDTH)
+        width = min(max([len(s.name) for s in steps] + [1]), LOGS_NAME_WIDTH)
         after = 0
         first: list[LogRecord] = []
         if args.tail is not None:  # the last N lines, then (with -f) what follows them
@@ -762,7 +810,7 @@ async def _logs(args: argparse.Namespace) -> int:
             for log in batch:
                 name = log.step or "-"
                 link = paint.link(name, run.id, log.step) if log.step else name
-                prefix = "" if args.step else link + " " * max(17 - len(name), 1)
+                prefix = "" if args.step else link + " " * max(width + 1 - len(name), 1)
                 bar = paint("│", "31" if log.stream == "stderr" else "2")
                 print(f"{prefix}{bar} {step_text(log.line)}")
                 after = log.id

@@ -42,7 +42,8 @@ def _add_raw(parser: argparse.ArgumentParser) -> None:
         "--raw",
         action="store_true",
         help="print step output byte for byte (escape sequences included); by default "
-        "control characters are shown as symbols (␛, ␍)",
+        "control characters are shown as symbols (␛, ␍), and colours are removed where "
+        "stdout is not a terminal",
     )
 
 
@@ -225,7 +226,14 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
 
     p = sub.add_parser("history", help="runs, newest first")
     p.add_argument("workflow", nargs="?", help="only this workflow")
-    p.add_argument("--limit", "-n", type=int, default=20, help="at most N runs (default 20)")
+    p.add_argument(
+        "--limit",
+        "-n",
+        type=options.count,
+        default=20,
+        metavar="N",
+        help="at most N runs, N ≥ 1 (default 20)",
+    )
     p.add_argument("--before", type=int, metavar="RUN", help="runs older than this id (paging)")
     options.add_history_filters(p)
     _add_json(p, "the runs as a JSON array")
@@ -370,7 +378,14 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
 
     p = sub.add_parser("triggers", help="what triggers did lately (fired, ignored, rejected)")
     p.add_argument("workflow", nargs="?", help="only this workflow")
-    p.add_argument("--limit", "-n", type=int, default=20, help="at most N events (default 20)")
+    p.add_argument(
+        "--limit",
+        "-n",
+        type=options.count,
+        default=20,
+        metavar="N",
+        help="at most N events, N ≥ 1 (default 20)",
+    )
     _add_json(p, "the trigger events as a JSON array")
     _add_db(p)
 

@@ -210,3 +210,14 @@ MODULES: dict[str, str] = {
     "envs": "flowtui.cli.envs",
     "promote": "flowtui.cli.envs",
 }
+
+
+def count(text: str) -> int:
+    """An argparse `type` for how many rows to show: a whole number, 1 or more."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"a whole number is expected, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, got {value}")
+    return value

@@ -8,6 +8,10 @@ direction mark as <U+202E>), like the dashboard does; colour sequences (SGR, `ES
 change nothing but colours and pass through, and so do the OSC 8 hyperlinks flowtui makes
 (exactly `flowtui://run/N[/step/S]` or `$FLOWTUI_WEB_URL#run=N[&step=S]`, whole:
 flowtui/cli/links.py; a step printing one can only link to a run).  `--raw` keeps the bytes.
+
+Where stdout is not a terminal (a pipe, a file: `flowtui logs 3 > out.txt`), colour
+sequences are removed as well, as `kubectl logs` and GitHub's log download do: what is kept
+is the text (`--raw` still keeps every byte).
 """
 
 from __future__ import annotations
@@ -67,14 +71,21 @@ def step_text(line: str, out: TextIO | None = None) -> str:
     return last_overprint(line) if isinstance(out or sys.stdout, VisibleWriter) else line
 
 
-class VisibleWriter:
-    """A text stream that writes `visible(text)` to the stream it wraps."""
+def plain(text: str) -> str:
+    """`visible(text)` without colour sequences: for a pipe or a file."""
+    return visible(_SGR.sub("", text)) if "\x1b" in text else visible(text)
 
-    def __init__(self, inner: TextIO) -> None:
+
+class VisibleWriter:
+    """A text stream that writes `visible(text)` (`plain(text)` if `colourless`) to the
+    stream it wraps."""
+
+    def __init__(self, inner: TextIO, colourless: bool = False) -> None:
         self._inner = inner
+        self.colourless = colourless
 
     def write(self, text: str) -> int:
-        self._inner.write(visible(text))
+        self._inner.write(plain(text) if self.colourless else visible(text))
         return len(text)
 
     def __getattr__(self, name: str) -> object:  # flush, isatty, fileno, encoding, …
@@ -96,19 +107,27 @@ def terminal_of(stream: TextIO) -> TextIO:
 def same_filter(like: TextIO, stream: TextIO) -> TextIO:
     """`stream`, through `visible` when `like` was."""
     if isinstance(like, VisibleWriter):
-        return VisibleWriter(stream)  # type: ignore[return-value]  # a TextIO in all it is used for
+        return VisibleWriter(stream, like.colourless)  # type: ignore[return-value]  # a TextIO in all it is used for
     return stream
 
 
 @contextlib.contextmanager
 def visible_stdout(enabled: bool = True) -> Iterator[None]:
-    """While inside, everything printed to stdout goes through `visible`."""
+    """While inside, everything printed to stdout goes through `visible` (and loses its
+    colours where stdout is not a terminal)."""
     if not enabled:
         yield
         return
     saved = sys.stdout
-    sys.stdout = VisibleWriter(saved)
+    sys.stdout = VisibleWriter(saved, colourless=not _is_terminal(saved))
     try:
         yield
     finally:
         sys.stdout = saved
+
+
+def _is_terminal(stream: TextIO) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):  # a closed or stand-in stream
+        return False

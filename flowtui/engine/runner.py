@@ -499,6 +499,14 @@ class Runner:
             if record.name in names
         }
 
+    def step_names(self, run_id: int) -> list[str] | None:
+        """The steps a run of this process takes part in — its plan, an environment's gate
+        included and steps left out (`--only`/`--skip`) not — or None if it is not here."""
+        execution = self._runs.get(run_id)
+        if execution is None:
+            return None
+        return [name for name in execution.workflow.steps if name not in execution.left_out]
+
     # -- control ---------------------------------------------------------------------
     def cancel(self, run_id: int, by: str = "", reason: str = "") -> bool:
         execution = self._runs.get(run_id)

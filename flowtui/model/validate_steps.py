@@ -393,7 +393,7 @@ class StepRules(CheckerBase):
             return {"if": expression}
         if step_type == "notify":
             return {
-                "url": self.require_str(item, "url", owner, "https://hooks.example.com/x"),
+                "url": self.web_url(item, owner, "https://hooks.example.com/x"),
                 "message": self.require_str(item, "message", owner, "deploy finished"),
             }
         return {
@@ -439,7 +439,7 @@ class StepRules(CheckerBase):
                 "remove one of them",
             )
         return {
-            "url": self.require_str(item, "url", owner, "http://127.0.0.1:8080/health"),
+            "url": self.web_url(item, owner, "http://127.0.0.1:8080/health"),
             "method": method,
             "headers": self.get_scalar_map(item, "headers", None, "header"),
             "body": body,
@@ -447,6 +447,29 @@ class StepRules(CheckerBase):
             "expect_status": self.expect_status(item),
             "expect_body": self.get_str(item, "expect_body", None),
         }
+
+    def web_url(self, item: YMap, owner: str, example: str) -> str | None:
+        """`url` of an http or notify step, its scheme http or https (the runner's only
+        ones), checked now unless a `${...}` placeholder gives the scheme at run time."""
+        url = self.require_str(item, "url", owner, example)
+        if url is None:
+            return None
+        scheme, sep, _ = url.strip().partition("://")
+        if "${" in (scheme if sep else url):
+            return url
+        if not sep:
+            self.error(
+                item.value_pos("url"),
+                f"URL {url!r} has no scheme",
+                f"start it with http:// or https://, e.g. `url: {example}`",
+            )
+        elif scheme.lower() not in ("http", "https"):
+            self.error(
+                item.value_pos("url"),
+                f"URL {url!r}: unsupported scheme {scheme + sep!r}",
+                "use http:// or https://",
+            )
+        return url
 
     def expect_status(self, item: YMap) -> list[int]:
         value = self._get(item, "expect_status")

@@ -53,3 +53,17 @@ def authenticate(secret: str, body: bytes, headers: Mapping[str, str]) -> str | 
     if scheme.lower() == "bearer" and _same(secret, token.strip()):
         return "bearer"
     return None
+
+
+def missing_proof(kind: str) -> str:
+    """A 401's error naming the headers `authenticate` checks, the one `kind`'s sender uses
+    first (an incident trigger's Alertmanager sends a bearer token)."""
+    if kind == "incident":
+        return (
+            "missing or bad credentials (Authorization: Bearer <secret>, as Alertmanager's "
+            f"http_config.authorization sends; or {SIGNATURE_HEADER} or {GITLAB_TOKEN_HEADER})"
+        )
+    return (
+        f"missing or bad signature ({SIGNATURE_HEADER}, {GITLAB_TOKEN_HEADER} "
+        "or Authorization: Bearer <secret>)"
+    )

@@ -138,7 +138,7 @@ class WebhookServer:
         )
         if trigger is None:
             await self.service.record(name, kind, "rejected", "missing or bad signature")
-            return _json(401, error="missing or bad signature (X-Hub-Signature-256)")
+            return _json(401, error=signatures.missing_proof(kind))
         delivery = next((request.headers[h] for h in DELIVERY_HEADERS if h in request.headers), "")
         delivery = delivery.strip()[:200]
         if delivery and not await self.service.triggers.claim_delivery(delivery, name):

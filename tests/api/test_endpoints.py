@@ -154,6 +154,9 @@ def test_decisions_follow_the_cli_rules(served: Served) -> None:
     assert missing.status_code == 422 and "version" in missing.json()["detail"]
     nothing = served.client("approver").post(f"/api/v1/runs/{run_id}/steps/plan/approve")
     assert nothing.status_code == 409 and "not held" in nothing.json()["detail"]
+    unknown = served.client("approver").post(f"/api/v1/runs/{run_id}/steps/nope/approve")
+    assert unknown.status_code == 404 and unknown.json()["error"] == "unknown_step"
+    assert "has no step 'nope'" in unknown.json()["detail"]
     taken = served.client("approver").post(
         path + "/approve", json={"comment": "ship it", "inputs": {"version": "1.2"}}
     )
@@ -169,6 +172,7 @@ def test_decisions_follow_the_cli_rules(served: Served) -> None:
     assert [line["line"] for line in logs.json()["lines"]] == ["applying 1.2"]
     again = served.client("approver").post(path + "/approve", json={"inputs": {"version": "1"}})
     assert again.status_code == 409 and "already ended" in again.json()["detail"]
+    assert "was already approved by token:approver at " in again.json()["detail"]
 
 
 def test_a_rejection_carries_its_comment(served: Served) -> None:

@@ -124,3 +124,26 @@ def test_cli_run_sets_them_and_rerun_keeps_them(config: Path, tmp_path: Path) ->
     assert wrong.returncode == 1
     assert "--param colour: the config declares no pipeline parameter `colour`" in wrong.stderr
     assert "Traceback" not in wrong.stderr
+
+
+def test_a_wrong_value_is_one_error_not_also_a_missing_parameter(tmp_path: Path) -> None:
+    path = tmp_path / ".circleci" / "config.yml"
+    path.parent.mkdir()
+    path.write_text(
+        "version: 2.1\n"
+        "parameters:\n"
+        "  deploy_env: {type: enum, enum: [staging, production], default: staging}\n"
+        "jobs:\n"
+        "  deploy:\n"
+        "    parameters:\n"
+        "      size: {type: enum, enum: [s, m]}\n"
+        '    steps: [{run: "echo << pipeline.parameters.deploy_env >> << parameters.size >>"}]\n'
+        "workflows:\n"
+        "  w: {jobs: [{deploy: {size: xl}}]}\n"
+    )
+    with pytest.raises(WorkflowError) as err:
+        load_config_text(path.read_text(), str(path), path, parameters={"deploy_env": "prod"})
+    text = str(err.value)
+    assert "must be one of staging, production, got 'prod'" in text
+    assert "parameter `size` must be one of s, m, got 'xl'" in text
+    assert "no pipeline parameter" not in text and "no parameter" not in text, text

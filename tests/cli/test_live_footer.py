@@ -137,7 +137,7 @@ def test_ctrl_c_under_the_footer_cancels_then_stops_waiting(cli: Cli, tmp_path: 
     term = Terminal(cli, "run", str(wf))
     term.wait_for(r"approve gate now as \S+\?")  # the footer stepped aside for the question
     term.proc.send_signal(signal.SIGINT)
-    term.wait_for(r"cancelling run \(press Ctrl-C again to stop waiting\)")
+    term.wait_for(r"cancelling run \(press Ctrl-C again to stop its clean-up steps too\)")
     assert term.finish() == 1
     assert "Status: cancelled" in term.screen
     assert "already reaped" not in term.screen

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from flowtui.model.loader import MAX_STEPS
+from flowtui.model.loader import MAX_STEPS, load_workflow_text
 from tests.model.model_helpers import line_of, only_problem, problems_of, with_steps, yaml_text
 
 
@@ -188,6 +188,9 @@ def test_bad_triggers(trigger: str, message: str) -> None:
         ("a: {type: http, url: 'http://x', expect_status: [200, 9]}", "HTTP status code", ""),
         ("a: {type: http, url: 'http://x', expect_status: ok}", "HTTP status code", ""),
         ("a: {type: http, url: 'http://x', headers: {X: [1]}}", "header `X` must be", ""),
+        ("a: {type: http, url: 'htp://example'}", "unsupported scheme 'htp://'", "use http"),
+        ("a: {type: http, url: example.com/x}", "URL 'example.com/x' has no scheme", "start"),
+        ("a: {type: notify, url: 'ftp://h/x', message: m}", "unsupported scheme 'ftp://'", "use"),
         ("a: {type: approval, approvers: alice}", "`approvers` must be a list of strings", ""),
         ("a: {type: approval, approvers: [1]}", "`approvers` must list strings, got", ""),
         ("a: {type: scirpt, run: x}", "unknown step type 'scirpt'", "did you mean `script`?"),
@@ -207,6 +210,13 @@ def test_bad_type_specific_values(step: str, message: str, hint: str) -> None:
     assert message in problem.message, problem.message
     assert problem.hint.startswith(hint)
     assert problem.pos.line == 3
+
+
+@pytest.mark.parametrize(
+    "url", ["https://x", "HTTP://x", "http://${HOST}/x", "${BASE}/health", "${PROTO}://x"]
+)
+def test_urls_with_a_scheme_or_a_placeholder_for_it_load(url: str) -> None:
+    assert load_workflow_text(with_steps(f"a: {{type: http, url: '{url}'}}\n"), "wf.yaml")
 
 
 def test_bad_workflow_name() -> None:

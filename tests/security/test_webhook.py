@@ -107,6 +107,12 @@ async def test_bad_or_missing_signature_is_401_and_starts_nothing(hooks: Hooks) 
     assert status == 401
     assert await hooks.runs() == 0
     assert await hooks.outcomes() == ["rejected"] * 3
+    # Alertmanager's endpoint names the header Alertmanager sends first: a bearer token
+    headers = {"Authorization": "Bearer wrong"}
+    status, body = await hooks.post("/alerts/hook", ALERTS, secret=None, headers=headers)
+    assert status == 401 and body["error"].startswith(
+        "missing or bad credentials (Authorization: Bearer <secret>, as Alertmanager's"
+    )
 
 
 async def test_gitlab_token_and_bearer_token_are_accepted(hooks: Hooks) -> None:

@@ -230,10 +230,13 @@ def bind(
             value = spec["default"]
         else:
             error(f"{what} needs a value for its parameter `{name}` (it has no default)")
+            values[name] = ""  # reported: its `<< >>` references are not "undeclared" too
             continue
         checked = check_value(name, spec, value, error)
-        if checked is not None:
-            values[name] = checked
+        # a wrong value is reported once; its references still resolve (to the wrong
+        # value: the config does not load, so it never runs) rather than being reported
+        # again as a parameter that is not declared
+        values[name] = checked if checked is not None else value
     return values
 
 
