@@ -88,6 +88,8 @@ def writes(
 class ActionsMixin(RefreshMixin):
     """`r`, `a`/`x`, `i` (the inbox), `f`/`F`, `R`, `c` and `p`."""
 
+    _quit_question: ConfirmScreen | None = None  # `q`'s question, while it is open
+
     @property
     def local_runner(self) -> Runner:
         assert self.runtime is not None, "the dashboard's engine is not started yet"
@@ -252,7 +254,7 @@ class ActionsMixin(RefreshMixin):
                     self.notify(str(exc), title="not approved", severity="error")
                     return
             await control.decide(self.history, decision, approve=approve, comment=verdict.comment)
-            self.notify(f"{verb}d {held.name} of run {run.id}")
+            self.notify(f"{'approved' if approve else 'rejected'} {held.name} of run {run.id}")
 
         gate = await control.describe_gate(store, held)
         screen = ApprovalScreen(
@@ -440,18 +442,17 @@ class ActionsMixin(RefreshMixin):
             names.append(f"#{run_id} {run.workflow}" if run else f"#{run_id}")
 
         def confirmed(yes: bool | None) -> None:
+            self._quit_question = None
             if yes:
                 self.exit()
 
-        self.push_screen(
-            ConfirmScreen(
-                f"Quit? That cancels the {'run' if len(going) == 1 else 'runs'} this "
-                f"dashboard started: {', '.join(names)}.",
-                confirm_label="Quit and cancel",
-                decline_label="Stay",
-            ),
-            confirmed,
+        self._quit_question = ConfirmScreen(
+            f"Quit? That cancels the {'run' if len(going) == 1 else 'runs'} this "
+            f"dashboard started: {', '.join(names)}.",
+            confirm_label="Quit and cancel",
+            decline_label="Stay",
         )
+        self.push_screen(self._quit_question, confirmed)
 
 
 __all__ = ["ActionsMixin", "reported", "writes"]

@@ -45,6 +45,7 @@ from flowtui.tui.environments import EnvironmentsMixin
 from flowtui.tui.files import FileActionsMixin
 from flowtui.tui.keys import binding_ids, describe, help_sections
 from flowtui.tui.linked import LinkedRun
+from flowtui.tui.markup import escape
 from flowtui.tui.notify import tell
 from flowtui.tui.palette import panel_commands
 from flowtui.tui.refresh import TAB_VIEWS
@@ -465,7 +466,7 @@ class FlowApp(CommandModeMixin, FileActionsMixin, BuilderActionsMixin, Environme
                 continue
             # the short name to find it by; under it the key and the long description
             more = f" · {key.text}" if key.text != key.title else ""
-            help_text = f"key {key.keys}{more}"
+            help_text = escape(f"key {key.keys}{more}")  # read as markup: `RUN [STEP]`
             yield SystemCommand(key.title, help_text, partial(self.run_action, key.action))
         if isinstance(screen, DashboardScreen):  # each panel's keys (the logs' wrap, …)
             yield from panel_commands(self, PANELS, TAB_VIEWS, self.keymap)
@@ -491,6 +492,15 @@ class FlowApp(CommandModeMixin, FileActionsMixin, BuilderActionsMixin, Environme
             focused.end()
         else:  # the filter: it applies as it is typed; the keys go back to the list
             self.set_focus(self.query_one(WorkflowList))
+
+    def action_help_quit(self) -> None:
+        """ctrl+c: Textual's own hint ("press q") came out as raw markup here (the app's
+        toasts never read markup); it quits as `q` does instead, asking first when runs of
+        this dashboard are going.  Once that question is open, it stays the one question."""
+        if self.builder_has_keys("quit"):  # there `q` leaves the builder (asks if unsaved)
+            self.notify("to quit, leave the builder first (escape), then press q")
+        elif self._quit_question is None:
+            self.call_later(self.action_quit)
 
     def action_help(self) -> None:
         panels = [(title, widget.BINDINGS) for title, widget in PANELS]
