@@ -89,6 +89,7 @@ class ActionsMixin(RefreshMixin):
     """`r`, `a`/`x`, `i` (the inbox), `f`/`F`, `R`, `c` and `p`."""
 
     _quit_question: ConfirmScreen | None = None  # `q`'s question, while it is open
+    last_held: tuple[int, str] | None = None  # (run, step) the last approval toast named
 
     @property
     def local_runner(self) -> Runner:
@@ -166,6 +167,7 @@ class ActionsMixin(RefreshMixin):
             return
         self.view.run_id = run_id
         self.view.pinned = True
+        self.view.chosen = False
         self.view.step = None
 
     async def _current_run(self, run_id: int | None = None) -> RunRecord | None:
@@ -218,6 +220,11 @@ class ActionsMixin(RefreshMixin):
         # the step focused in the DAG when it is held, else the run's only held step
         steps = await store.get_steps(run.id)
         held_names = {s.name for s in steps if s.status == StepStatus.HELD}
+        if run_id is None and not held_names and (toast := await self._toast_held()):
+            # nothing of the shown run waits (an older run, looked at on purpose): the
+            # keys act on the step the last "waits for approval (a / x)" toast named
+            run, step = toast
+            held_names = {step}
         wanted = (
             step
             if step is not None
@@ -266,6 +273,17 @@ class ActionsMixin(RefreshMixin):
             approvers=held.approvers,
         )
         self.push_screen(screen, functools.partial(send, self))
+
+    async def _toast_held(self) -> tuple[RunRecord, str] | None:
+        """The run and step the last approval toast named, while that step is still held."""
+        if self.last_held is None:
+            return None
+        run_id, step = self.last_held
+        steps = await self.history.get_steps(run_id)
+        if not any(s.name == step and s.status == StepStatus.HELD for s in steps):
+            return None
+        run = await self.history.get_run(run_id)
+        return (run, step) if run is not None else None
 
     @reported
     async def action_inbox(self) -> None:

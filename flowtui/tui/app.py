@@ -562,6 +562,7 @@ class FlowApp(CommandModeMixin, FileActionsMixin, BuilderActionsMixin, Environme
     # -- bridge messages ---------------------------------------------------------------
     def on_step_held(self, message: bridge.StepHeld) -> None:
         text = f"{message.step} of run {message.run_id} waits for approval (a / x)"
+        self.last_held = (message.run_id, message.step)  # what `a` / `x` then act on
         self.notify(text, title="approval needed", severity="warning", timeout=8)
         tell(self, self.notifier.sequence("flowtui: approval needed", text))
 

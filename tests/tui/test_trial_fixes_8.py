@@ -1,0 +1,149 @@
+"""A new user's trial of the dashboard (session 8): each finding fixed and kept fixed
+(Pilot, real files, real runs)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from textual.widgets import TabbedContent
+
+from flowtui.tui.app import FlowApp
+from flowtui.tui.dag_layout import _coarser
+from flowtui.tui.screens.approval import ApprovalScreen
+from flowtui.tui.screens.dialogs import ConfirmScreen
+from flowtui.tui.widgets.run_history import RunHistory
+from tests.tui.test_app import Notes, header, run_status, select, step_status, until, write
+
+WIDE = (120, 40)
+SMALL = (80, 24)
+
+GATE = """\
+name: gate
+steps:
+  plan: {run: "true"}
+  approve: {type: approval, requires: [plan]}
+  apply: {requires: [approve], run: "true"}
+"""
+
+
+def gate_folder(tmp_path: Path) -> Path:
+    folder = tmp_path / "workflows"
+    folder.mkdir()
+    write(folder, "gate.yaml", GATE)
+    return folder
+
+
+async def cli(db: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """Another terminal: `flowtui ARGS` on the same history (the app's loop keeps going)."""
+    env = {**os.environ, "FLOWTUI_DB": str(db)}
+    command = [sys.executable, "-m", "flowtui", *args]
+    return await asyncio.to_thread(subprocess.run, command, env=env, capture_output=True, text=True)
+
+
+def history_rows(app: FlowApp) -> list[str]:
+    table = app.query_one(RunHistory)
+    return [" ".join(str(c) for c in table.get_row_at(i)) for i in range(table.row_count)]
+
+
+async def test_a_and_x_act_on_the_run_that_waits_not_an_older_one(tmp_path: Path) -> None:
+    """#1: a run started here and ended gives the view to a newer run of its workflow;
+    a run looked at on purpose (History) stays, and `a` acts on the held run the toast named."""
+    folder = gate_folder(tmp_path)
+    db = tmp_path / "h.db"
+    notes = Notes()
+    app = FlowApp(folder, db_path=db, watch=False, triggers=False)
+    async with app.run_test(size=WIDE, message_hook=notes) as pilot:
+        await app.ready.wait()
+        await select(pilot, app, "gate")
+        await pilot.press("r")  # run 1, started here: the view is pinned on it
+        await until(pilot, lambda: step_status(app, 1, "approve") == "held")
+        await pilot.press("a")
+        await until(pilot, lambda: isinstance(app.screen, ApprovalScreen))
+        await pilot.press("enter")
+        await until(pilot, lambda: run_status(app, 1) == "succeeded")
+        await until(pilot, lambda: "succeeded" in header(app))
+
+        # run 2 from another terminal holds at the gate: it takes the view, `a` acts on it
+        assert (await cli(db, "run", "gate", "--detach", "--dir", str(folder))).returncode == 0
+        await until(pilot, lambda: "waiting: approve" in header(app) and "run #2" in header(app))
+        await pilot.press("a")
+        await until(pilot, lambda: isinstance(app.screen, ApprovalScreen))
+        assert isinstance(app.screen, ApprovalScreen) and app.screen.run_id == 2
+        await pilot.press("enter")
+        await until(pilot, lambda: run_status(app, 2) == "succeeded")
+        await until(pilot, lambda: "run #2" in header(app) and "succeeded" in header(app))
+
+        # run 1 chosen in History stays shown while run 3 holds; `a` approves run 3
+        await pilot.press("h")
+        await until(pilot, lambda: len(history_rows(app)) == 2)
+        await pilot.press("down", "enter")
+        await until(pilot, lambda: "run #1" in header(app))
+        assert (await cli(db, "run", "gate", "--detach", "--dir", str(folder))).returncode == 0
+        await until(pilot, lambda: notes.matching("approve of run 3 waits for approval"))
+        await pilot.pause()
+        assert "run #1" in header(app)  # looked at on purpose: not taken away
+        await pilot.press("a")
+        await until(pilot, lambda: isinstance(app.screen, ApprovalScreen))
+        assert isinstance(app.screen, ApprovalScreen) and app.screen.run_id == 3
+        await pilot.press("escape")
+        await pilot.press("x")  # #4: the toast says what happened, in words
+        await until(pilot, lambda: isinstance(app.screen, ApprovalScreen))
+        await pilot.press("enter")
+        await until(pilot, lambda: notes.matching("rejected approve of run 3"))
+        assert not notes.matching("rejectd")
+
+
+async def test_history_is_live_while_shown(tmp_path: Path) -> None:
+    """#2: runs started and ended elsewhere, and a run of this dashboard ending, show up in
+    the History tab without leaving it."""
+    folder = gate_folder(tmp_path)
+    db = tmp_path / "h.db"
+    app = FlowApp(folder, db_path=db, watch=False, triggers=False)
+    async with app.run_test(size=WIDE) as pilot:
+        await app.ready.wait()
+        await select(pilot, app, "gate")
+        await pilot.press("r")
+        await until(pilot, lambda: step_status(app, 1, "approve") == "held")
+        await pilot.press("h")
+        await until(pilot, lambda: any("#1" in r and "held" in r for r in history_rows(app)))
+        assert (await cli(db, "run", "gate", "--detach", "--dir", str(folder))).returncode == 0
+        await until(pilot, lambda: any(r.startswith("#2") for r in history_rows(app)))
+        assert (await cli(db, "cancel", "2")).returncode == 0
+        await until(pilot, lambda: any("#2" in r and "cancelled" in r for r in history_rows(app)))
+        done = await cli(db, "approve", "1", "approve")  # this dashboard's run ends
+        assert done.returncode == 0, done.stderr
+        await until(pilot, lambda: any("#1" in r and "succeeded" in r for r in history_rows(app)))
+        assert app.query_one(TabbedContent).active == "history"
+
+
+def test_a_sub_second_time_is_never_shown_as_0s() -> None:
+    """#9"""
+    assert _coarser("0.3s") == "<1s"
+    assert _coarser("0.0s") == "<1s"
+    assert _coarser("10.8s") == "11s"
+
+
+async def test_ctrl_c_quits_as_q_does(tmp_path: Path) -> None:
+    """#5: Textual's ctrl+c hint came out as raw markup; now it asks as `q` does."""
+    folder = gate_folder(tmp_path)
+    notes = Notes()
+    app = FlowApp(folder, db_path=tmp_path / "h.db", watch=False, triggers=False)
+    async with app.run_test(size=WIDE, message_hook=notes) as pilot:
+        await app.ready.wait()
+        await select(pilot, app, "gate")
+        await pilot.press("r")
+        await until(pilot, lambda: step_status(app, 1, "approve") == "held")
+        await pilot.press("ctrl+c")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await pilot.press("ctrl+c")  # one question, not a stack of them
+        await pilot.pause()
+        assert len(app.screen_stack) == 2
+        assert not notes.matching("[b]")
+        await pilot.press("n")
+        await until(pilot, lambda: not isinstance(app.screen, ConfirmScreen))
+        await pilot.press("ctrl+c", "y")
+        await until(pilot, lambda: not app.is_running)
