@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from textual.content import Content
 from textual.widgets import TabbedContent
 
 from flowtui.tui.app import FlowApp
@@ -16,6 +17,7 @@ from flowtui.tui.dag_layout import _coarser
 from flowtui.tui.screens.approval import ApprovalScreen
 from flowtui.tui.screens.dialogs import ConfirmScreen
 from flowtui.tui.widgets.run_history import RunHistory
+from flowtui.tui.widgets.workflow_list import WorkflowList
 from tests.tui.test_app import Notes, header, run_status, select, step_status, until, write
 
 WIDE = (120, 40)
@@ -140,3 +142,29 @@ def test_a_sub_second_time_is_never_shown_as_0s() -> None:
     assert _coarser("0.3s") == "<1s"
     assert _coarser("0.0s") == "<1s"
     assert _coarser("10.8s") == "11s"
+
+
+async def test_a_long_list_at_80_columns_keeps_its_last_column(tmp_path: Path) -> None:
+    """#3: with a vertical scrollbar, the names are cut before the last result is."""
+    folder = tmp_path / "many"
+    folder.mkdir()
+    for i in range(1, 46):
+        write(
+            folder,
+            f"s{i:02}.yaml",
+            f"name: service-number-{i:02}-deploy\nsteps:\n  a: {{run: 'true'}}\n",
+        )
+    app = FlowApp(folder, db_path=tmp_path / "h.db", watch=False, triggers=False)
+    async with app.run_test(size=SMALL) as pilot:
+        await app.ready.wait()
+        await pilot.pause()
+        table = app.query_one(WorkflowList)
+        assert table.show_vertical_scrollbar and not table.show_horizontal_scrollbar
+        assert table.virtual_size.width <= table.size.width - table.styles.scrollbar_size_vertical
+        first = [str(cell) for cell in table.get_row_at(0)]
+        assert first[2] == "never run" and first[1].startswith("service-")
+        # #6: the palette's help texts are not read as markup (`:approve RUN [STEP]`)
+        commands = {c.title: c.help for c in app.get_system_commands(app.screen)}
+        assert Content.from_markup(commands["Command"]).plain.endswith(
+            ":approve RUN [STEP], :rerun RUN, :theme NAME…"
+        )
