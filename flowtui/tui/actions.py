@@ -263,8 +263,24 @@ class ActionsMixin(RefreshMixin):
             await control.decide(self.history, decision, approve=approve, comment=verdict.comment)
             self.notify(f"{'approved' if approve else 'rejected'} {held.name} of run {run.id}")
 
+        async def decided() -> str | None:
+            """How the step was decided elsewhere (a CLI, another dashboard), once it was."""
+            step = next(
+                (s for s in await self.history.get_steps(run.id) if s.name == held.name), None
+            )
+            if step is None or step.status == StepStatus.HELD:
+                return None
+            said = [a for a in await self.history.get_approvals(run.id) if a.step == held.name]
+            if said:
+                last = said[-1]
+                how = f"{'approved' if last.approved else 'rejected'} by {last.by}"
+            else:
+                how = str(step.status)  # its timeout, a cancel
+            return f"{held.name} of run {run.id} was {how}"
+
         gate = await control.describe_gate(store, held)
         screen = ApprovalScreen(
+            decided=decided,
             verb=verb,
             step=held.name,
             run_id=run.id,

@@ -4,13 +4,15 @@
 from __future__ import annotations
 
 import asyncio
+import getpass
 import os
 import subprocess
 import sys
 from pathlib import Path
 
+from textual.containers import Vertical
 from textual.content import Content
-from textual.widgets import TabbedContent
+from textual.widgets import Button, Input, TabbedContent
 
 from flowtui.tui.app import FlowApp
 from flowtui.tui.dag_layout import _coarser
@@ -72,6 +74,10 @@ async def test_a_and_x_act_on_the_run_that_waits_not_an_older_one(tmp_path: Path
         await until(pilot, lambda: step_status(app, 1, "approve") == "held")
         await pilot.press("a")
         await until(pilot, lambda: isinstance(app.screen, ApprovalScreen))
+        # #10: the comment field (no frame) has a shade of its own in the box
+        box = app.screen.query_one(Vertical)
+        prompt = app.screen.query_one("#prompt", Input)
+        assert prompt.styles.background != box.styles.background
         await pilot.press("enter")
         await until(pilot, lambda: run_status(app, 1) == "succeeded")
         await until(pilot, lambda: "succeeded" in header(app))
@@ -131,8 +137,18 @@ async def test_history_is_live_while_shown(tmp_path: Path) -> None:
         await until(pilot, lambda: any(r.startswith("#2") for r in history_rows(app)))
         assert (await cli(db, "cancel", "2")).returncode == 0
         await until(pilot, lambda: any("#2" in r and "cancelled" in r for r in history_rows(app)))
+        # #8: an open dialog sees the step decided from a CLI, and stops offering it
+        await pilot.press("a")
+        await until(pilot, lambda: isinstance(app.screen, ApprovalScreen))
+        dialog = app.screen
+        assert isinstance(dialog, ApprovalScreen)
         done = await cli(db, "approve", "1", "approve")  # this dashboard's run ends
         assert done.returncode == 0, done.stderr
+        await until(pilot, lambda: dialog.decided_text is not None)
+        assert f"approved by {getpass.getuser()}" in str(dialog.decided_text)
+        assert dialog.query_one("#ok", Button).disabled
+        await pilot.press("enter")  # closes; nothing is sent
+        await until(pilot, lambda: not isinstance(app.screen, ApprovalScreen))
         await until(pilot, lambda: any("#1" in r and "succeeded" in r for r in history_rows(app)))
         assert app.query_one(TabbedContent).active == "history"
 
