@@ -295,6 +295,7 @@ class FlowApp(CommandModeMixin, FileActionsMixin, BuilderActionsMixin, Environme
     def compose(self) -> ComposeResult:
         yield Header()
         yield Static("", id="banner", markup=False)  # file errors: user text
+        yield Static("", id="history-down", markup=False)  # while the history is away
         with Horizontal(id="main"):
             with Vertical(id="left"):
                 # disabled while hidden (`/` shows it): a hidden box never takes the keys
@@ -581,4 +582,17 @@ class FlowApp(CommandModeMixin, FileActionsMixin, BuilderActionsMixin, Environme
         self.request_logs()
 
     def on_history_unavailable(self, message: bridge.HistoryUnavailable) -> None:
-        self.notify(f"history unavailable: {message.error}", severity="error")
+        """Said once as a toast, then as a line over the panes while it lasts (the poller
+        tries every second: a toast each time stacked up over the right pane)."""
+        first = str(message.error).strip().splitlines()
+        text = f"history unavailable: {first[0] if first else type(message.error).__name__}"
+        line = self.query_one("#history-down", Static)
+        if not line.has_class("-visible"):
+            self.notify(f"history unavailable: {message.error}", severity="error")
+        line.update(f"{text} — retrying; what is shown may be out of date")
+        line.add_class("-visible")
+
+    def on_history_back(self, message: bridge.HistoryBack) -> None:
+        self.query_one("#history-down", Static).remove_class("-visible")
+        self.notify("the history answers again")
+        self.request_refresh(workflows=None)

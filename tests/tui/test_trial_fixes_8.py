@@ -12,7 +12,7 @@ from pathlib import Path
 
 from textual.containers import Vertical
 from textual.content import Content
-from textual.widgets import Button, Input, TabbedContent
+from textual.widgets import Button, Input, Static, TabbedContent
 
 from flowtui.tui.app import FlowApp
 from flowtui.tui.dag_layout import _coarser
@@ -184,3 +184,28 @@ async def test_a_long_list_at_80_columns_keeps_its_last_column(tmp_path: Path) -
         assert Content.from_markup(commands["Command"]).plain.endswith(
             ":approve RUN [STEP], :rerun RUN, :theme NAME…"
         )
+
+
+async def test_a_history_that_goes_away_is_one_line_not_a_stack_of_toasts(
+    tmp_path: Path,
+) -> None:
+    """#7: one notice, a line that stays while the history is away, one notice when back."""
+    from tests.tui.test_resilience import Broken
+
+    folder = gate_folder(tmp_path)
+    notes = Notes()
+    app = FlowApp(folder, db_path=tmp_path / "h.db", watch=False, triggers=False)
+    async with app.run_test(size=SMALL, message_hook=notes) as pilot:
+        await app.ready.wait()
+        assert app.store is not None
+        error = OSError("cannot connect to server\nline two\nline three")
+        broken = Broken(app.store, "last_event_id", error)
+        line = app.query_one("#history-down", Static)
+        await until(pilot, lambda: broken.calls >= 2)  # the poller tried again
+        await notes.all_in(pilot, app)
+        assert len(notes.matching("history unavailable")) == 1
+        assert line.has_class("-visible") and line.region.height == 1
+        assert "history unavailable: cannot connect to server" in str(line.render())
+        broken.fix()
+        await until(pilot, lambda: not line.has_class("-visible"))
+        await until(pilot, lambda: notes.matching("the history answers again"))
