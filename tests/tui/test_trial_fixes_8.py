@@ -16,8 +16,10 @@ from textual.widgets import Button, Input, Static, TabbedContent
 
 from flowtui.tui.app import FlowApp
 from flowtui.tui.dag_layout import _coarser
+from flowtui.tui.log_pages import LOG_TAIL
 from flowtui.tui.screens.approval import ApprovalScreen
 from flowtui.tui.screens.dialogs import ConfirmScreen
+from flowtui.tui.widgets.log_view import LogView
 from flowtui.tui.widgets.run_history import RunHistory
 from flowtui.tui.widgets.workflow_list import WorkflowList
 from tests.tui.test_app import Notes, header, run_status, select, step_status, until, write
@@ -209,3 +211,24 @@ async def test_a_history_that_goes_away_is_one_line_not_a_stack_of_toasts(
         broken.fix()
         await until(pilot, lambda: not line.has_class("-visible"))
         await until(pilot, lambda: notes.matching("the history answers again"))
+
+
+async def test_a_log_search_says_it_looked_at_the_loaded_lines_only(tmp_path: Path) -> None:
+    """#11: "no matches" for a line stored but not loaded says so, and the search's result
+    and the cap's notice come first in the status line (it is cut at the pane's edge)."""
+    from tests.tui.test_log_paging import PagedApp, status, stored_log
+
+    store, run_id = await stored_log(tmp_path / "h.db", LOG_TAIL + 50)
+    app = PagedApp(store, run_id, "long")
+    try:
+        async with app.run_test(size=(60, 20)) as pilot:
+            view = app.query_one(LogView)
+            await until(pilot, lambda: view.line_count == LOG_TAIL)
+            view.set_dropped(7)
+            await pilot.press("slash")
+            view.query_one("#log-search", Input).value = "line 0"  # stored, not loaded
+            await until(pilot, lambda: "no matches" in status(app))
+            assert status(app).startswith("/line 0  no matches in the loaded lines · log cap")
+            assert "older lines not loaded: ↑ or home" in status(app)
+    finally:
+        await store.close()

@@ -622,7 +622,23 @@ class LogView(Vertical):
     def _update_status(self) -> None:
         if not self.is_mounted:
             return
-        parts = ["● following" if self.follow else "⏸ paused — G to follow"]
+        # most telling first: the line is cut at the pane's edge (a 120-column terminal
+        # lost "no matches" and the cap's notice behind the follow state and position)
+        parts: list[str] = []
+        if self._lines.needle:
+            # the search looks at the loaded lines only: said so when there are others
+            where = " in the loaded lines" if self._older or self._newer else ""
+            if self._matches:
+                position = f"{self._match + 1}/" if self._match >= 0 else ""
+                found = f"{position}{len(self._matches)} matches{where}"
+            else:
+                found = f"no matches{where}"
+            parts.append(f"/{self._lines.needle}  {found}")
+        if self._dropped:
+            parts.append(f"log cap dropped {self._dropped:,}")
+        if self._problem:
+            parts.append(self._problem)
+        parts.append("● following" if self.follow else "⏸ paused — G to follow")
         count = self.line_count
         if self._older or self._newer:
             # a window of a longer log: where it is, most telling part first (it is cut
@@ -631,16 +647,6 @@ class LogView(Vertical):
             parts.append(f"lines {first:,}–{last:,} of {last:,}{'+' if self._newer else ''}")
         else:
             parts.append(f"{count:,} line{'s' if count != 1 else ''}")
-        if self._problem:
-            parts.append(self._problem)
-        if self._lines.needle:
-            if self._matches:
-                position = f"{self._match + 1}/" if self._match >= 0 else ""
-                parts.append(f"/{self._lines.needle}  {position}{len(self._matches)} matches")
-            else:
-                parts.append(f"/{self._lines.needle}  no matches")
-        if self._dropped:
-            parts.append(f"log cap dropped {self._dropped:,}")
         if self._loading:
             parts.append(_READING[self._loading])
         else:
