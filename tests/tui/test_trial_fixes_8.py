@@ -214,7 +214,8 @@ async def test_a_history_that_goes_away_is_one_line_not_a_stack_of_toasts(
 
 
 async def test_a_log_search_says_it_looked_at_the_loaded_lines_only(tmp_path: Path) -> None:
-    """#11: "no matches" for a line stored but not loaded says so, and the search's result
+    """#11: a search the loaded lines do not have says so; enter looks in the stored log and
+    jumps there; the search's result
     and the cap's notice come first in the status line (it is cut at the pane's edge)."""
     from tests.tui.test_log_paging import PagedApp, status, stored_log
 
@@ -228,7 +229,19 @@ async def test_a_log_search_says_it_looked_at_the_loaded_lines_only(tmp_path: Pa
             await pilot.press("slash")
             view.query_one("#log-search", Input).value = "line 0"  # stored, not loaded
             await until(pilot, lambda: "no matches" in status(app))
-            assert status(app).startswith("/line 0  no matches in the loaded lines · log cap")
+            assert status(app).startswith(
+                "/line 0  no matches in the loaded lines — enter searches the whole log · log cap"
+            )
             assert "older lines not loaded: ↑ or home" in status(app)
+            assert "enter searches the whole log" in status(app)
+            await pilot.press("enter")  # the stored line is found, and shown as the match
+            await until(pilot, lambda: view.current_match is not None)
+            assert view.current_match is not None
+            assert view.lines[view.current_match] == "line 0"
+            assert status(app).startswith("/line 0  1/")
+            await pilot.press("slash")
+            view.query_one("#log-search", Input).value = "nowhere"
+            await pilot.press("enter")
+            await until(pilot, lambda: "no matches in the whole log" in status(app))
     finally:
         await store.close()
