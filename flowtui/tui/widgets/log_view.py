@@ -554,7 +554,7 @@ class LogView(Vertical):
         """Open the search box (the app's `/` calls this while the log is shown)."""
         search = self._search_input
         search.add_class("-shown")
-        search.focus()
+        self.app.set_focus(search)  # at once: the keys typed right behind `/` are its own
 
     def action_close_search(self) -> None:
         search = self._search_input
@@ -691,7 +691,7 @@ class LogView(Vertical):
             else:
                 found = f"no matches{where}"
                 if self._unloaded and self._loading != "search":
-                    found += " — enter searches the whole log"
+                    found += " — enter searches all"
             parts.append(f"/{self._lines.needle}  {found}")
         if self._dropped:
             parts.append(f"log cap dropped {self._dropped:,}")
