@@ -168,6 +168,9 @@ class RefreshMixin(App[None]):
         self.set_interval(CLOCK_SECONDS, self._tick_clock)
 
     def _tick_clock(self) -> None:
+        with contextlib.suppress(NoMatches):  # History's live rows (no query: their start)
+            if self.query_one(TabbedContent).active == "history":
+                self.query_one(RunHistory).tick(time.time())
         run = self._shown_run
         if run is None or run.status.is_final or self._closing_down:
             return

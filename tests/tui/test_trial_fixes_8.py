@@ -135,6 +135,9 @@ async def test_history_is_live_while_shown(tmp_path: Path) -> None:
         await until(pilot, lambda: step_status(app, 1, "approve") == "held")
         await pilot.press("h")
         await until(pilot, lambda: any("#1" in r and "held" in r for r in history_rows(app)))
+        table = app.query_one(RunHistory)
+        held_for = str(table.get_cell("1", "duration"))  # the clock moves a live run's time
+        await until(pilot, lambda: str(table.get_cell("1", "duration")) != held_for)
         assert (await cli(db, "run", "gate", "--detach", "--dir", str(folder))).returncode == 0
         await until(pilot, lambda: any(r.startswith("#2") for r in history_rows(app)))
         assert (await cli(db, "cancel", "2")).returncode == 0

@@ -86,6 +86,7 @@ class RunHistory(DataTable[Text]):
         self._cells: list[dict[str, Text]] = []  # per run shown: every column's cell
         self._shown_columns: list[str] = []
         self._short_start = False  # "11-24 08:45" instead of "2026-11-24 08:45:55"
+        self._live: dict[int, float] = {}  # runs that go on: their start, for `tick`
         self.exhausted = False
 
     def on_mount(self) -> None:
@@ -99,6 +100,7 @@ class RunHistory(DataTable[Text]):
         self.clear()
         self._ids = []
         self._cells = []
+        self._live = {}
         self.exhausted = False
 
     def add_runs(self, runs: Sequence[RunRecord], approved_by: dict[int, str]) -> None:
@@ -143,7 +145,21 @@ class RunHistory(DataTable[Text]):
             self._set_columns(*self._fitting())
         return changed
 
+    def tick(self, now: float) -> None:
+        """Move the times of the shown runs that still go on (the clock, every second)."""
+        if "duration" not in self._shown_columns:
+            return
+        for run_id, started in self._live.items():
+            if run_id in self._ids:
+                cells = self._cells[self._ids.index(run_id)]
+                cells["duration"] = Text(fmt_duration(max(now - started, 0.0)))
+                self.update_cell(str(run_id), "duration", cells["duration"])
+
     def _cells_of(self, run: RunRecord, approved_by: dict[int, str]) -> dict[str, Text]:
+        if run.status.is_final or run.started_at is None:
+            self._live.pop(run.id, None)
+        else:
+            self._live[run.id] = run.started_at
         style = status_style(run.status, self.app.current_theme)
         trigger = run.trigger + (f" ({run.triggered_by})" if run.triggered_by else "")
         if run.parent_run_id:
