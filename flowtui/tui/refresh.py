@@ -387,12 +387,17 @@ class RefreshMixin(App[None]):
         workflow = entry.workflow if entry else None
         view = self.view  # the one drawn: another may replace it while the store answers
         drawn = self._shown_run  # as last drawn: no query for it during a flood
-        if view.pinned and not view.chosen and drawn is not None and drawn.id == view.run_id:
-            # started here: once it ended (and was drawn so), a newer run (another
-            # terminal's, a trigger's) is what `a` / `x` and the eye are after, as for any
-            # workflow shown
-            if drawn.status.is_final:
-                view.pinned = False
+        # a run started here, once it ended (and was drawn so): a newer run (another
+        # terminal's, a trigger's) is what `a` / `x` and the eye are after, as for any
+        # workflow shown
+        if (
+            view.pinned
+            and not view.chosen
+            and drawn is not None
+            and drawn.id == view.run_id
+            and drawn.status.is_final
+        ):
+            view.pinned = False
         if not view.pinned:
             latest = await store.latest_run_id(workflow.name) if workflow else None
             if latest != view.run_id:
