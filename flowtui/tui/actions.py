@@ -88,6 +88,9 @@ def writes(
 class ActionsMixin(RefreshMixin):
     """`r`, `a`/`x`, `i` (the inbox), `f`/`F`, `R`, `c` and `p`."""
 
+    _quit_question: ConfirmScreen | None = None  # `q`'s question, while it is open
+    last_held: tuple[int, str] | None = None  # (run, step) the last approval toast named
+
     @property
     def local_runner(self) -> Runner:
         assert self.runtime is not None, "the dashboard's engine is not started yet"
@@ -164,6 +167,7 @@ class ActionsMixin(RefreshMixin):
             return
         self.view.run_id = run_id
         self.view.pinned = True
+        self.view.chosen = False
         self.view.step = None
 
     async def _current_run(self, run_id: int | None = None) -> RunRecord | None:
@@ -216,6 +220,11 @@ class ActionsMixin(RefreshMixin):
         # the step focused in the DAG when it is held, else the run's only held step
         steps = await store.get_steps(run.id)
         held_names = {s.name for s in steps if s.status == StepStatus.HELD}
+        if run_id is None and not held_names and (toast := await self._toast_held()):
+            # nothing of the shown run waits (an older run, looked at on purpose): the
+            # keys act on the step the last "waits for approval (a / x)" toast named
+            run, step = toast
+            held_names = {step}
         wanted = (
             step
             if step is not None
@@ -252,10 +261,26 @@ class ActionsMixin(RefreshMixin):
                     self.notify(str(exc), title="not approved", severity="error")
                     return
             await control.decide(self.history, decision, approve=approve, comment=verdict.comment)
-            self.notify(f"{verb}d {held.name} of run {run.id}")
+            self.notify(f"{'approved' if approve else 'rejected'} {held.name} of run {run.id}")
+
+        async def decided() -> str | None:
+            """How the step was decided elsewhere (a CLI, another dashboard), once it was."""
+            step = next(
+                (s for s in await self.history.get_steps(run.id) if s.name == held.name), None
+            )
+            if step is None or step.status == StepStatus.HELD:
+                return None
+            said = [a for a in await self.history.get_approvals(run.id) if a.step == held.name]
+            if said:
+                last = said[-1]
+                how = f"{'approved' if last.approved else 'rejected'} by {last.by}"
+            else:
+                how = str(step.status)  # its timeout, a cancel
+            return f"{held.name} of run {run.id} was {how}"
 
         gate = await control.describe_gate(store, held)
         screen = ApprovalScreen(
+            decided=decided,
             verb=verb,
             step=held.name,
             run_id=run.id,
@@ -264,6 +289,17 @@ class ActionsMixin(RefreshMixin):
             approvers=held.approvers,
         )
         self.push_screen(screen, functools.partial(send, self))
+
+    async def _toast_held(self) -> tuple[RunRecord, str] | None:
+        """The run and step the last approval toast named, while that step is still held."""
+        if self.last_held is None:
+            return None
+        run_id, step = self.last_held
+        steps = await self.history.get_steps(run_id)
+        if not any(s.name == step and s.status == StepStatus.HELD for s in steps):
+            return None
+        run = await self.history.get_run(run_id)
+        return (run, step) if run is not None else None
 
     @reported
     async def action_inbox(self) -> None:
@@ -440,18 +476,17 @@ class ActionsMixin(RefreshMixin):
             names.append(f"#{run_id} {run.workflow}" if run else f"#{run_id}")
 
         def confirmed(yes: bool | None) -> None:
+            self._quit_question = None
             if yes:
                 self.exit()
 
-        self.push_screen(
-            ConfirmScreen(
-                f"Quit? That cancels the {'run' if len(going) == 1 else 'runs'} this "
-                f"dashboard started: {', '.join(names)}.",
-                confirm_label="Quit and cancel",
-                decline_label="Stay",
-            ),
-            confirmed,
+        self._quit_question = ConfirmScreen(
+            f"Quit? That cancels the {'run' if len(going) == 1 else 'runs'} this "
+            f"dashboard started: {', '.join(names)}.",
+            confirm_label="Quit and cancel",
+            decline_label="Stay",
         )
+        self.push_screen(self._quit_question, confirmed)
 
 
 __all__ = ["ActionsMixin", "reported", "writes"]

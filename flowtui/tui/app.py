@@ -45,6 +45,7 @@ from flowtui.tui.environments import EnvironmentsMixin
 from flowtui.tui.files import FileActionsMixin
 from flowtui.tui.keys import binding_ids, describe, help_sections
 from flowtui.tui.linked import LinkedRun
+from flowtui.tui.markup import escape
 from flowtui.tui.notify import tell
 from flowtui.tui.palette import panel_commands
 from flowtui.tui.refresh import TAB_VIEWS
@@ -295,6 +296,7 @@ class FlowApp(CommandModeMixin, FileActionsMixin, BuilderActionsMixin, Environme
     def compose(self) -> ComposeResult:
         yield Header()
         yield Static("", id="banner", markup=False)  # file errors: user text
+        yield Static("", id="history-down", markup=False)  # while the history is away
         with Horizontal(id="main"):
             with Vertical(id="left"):
                 # disabled while hidden (`/` shows it): a hidden box never takes the keys
@@ -475,7 +477,7 @@ class FlowApp(CommandModeMixin, FileActionsMixin, BuilderActionsMixin, Environme
                 continue
             # the short name to find it by; under it the key and the long description
             more = f" · {key.text}" if key.text != key.title else ""
-            help_text = f"key {key.keys}{more}"
+            help_text = escape(f"key {key.keys}{more}")  # read as markup: `RUN [STEP]`
             yield SystemCommand(key.title, help_text, partial(self.run_action, key.action))
         if isinstance(screen, DashboardScreen):  # each panel's keys (the logs' wrap, …)
             yield from panel_commands(self, PANELS, TAB_VIEWS, self.keymap)
@@ -501,6 +503,15 @@ class FlowApp(CommandModeMixin, FileActionsMixin, BuilderActionsMixin, Environme
             focused.end()
         else:  # the filter: it applies as it is typed; the keys go back to the list
             self.set_focus(self.query_one(WorkflowList))
+
+    def action_help_quit(self) -> None:
+        """ctrl+c: Textual's own hint ("press q") came out as raw markup here (the app's
+        toasts never read markup); it quits as `q` does instead, asking first when runs of
+        this dashboard are going.  Once that question is open, it stays the one question."""
+        if self.builder_has_keys("quit"):  # there `q` leaves the builder (asks if unsaved)
+            self.notify("to quit, leave the builder first (escape), then press q")
+        elif self._quit_question is None:
+            self.call_later(self.action_quit)
 
     def action_help(self) -> None:
         panels = [(title, widget.BINDINGS) for title, widget in PANELS]
@@ -563,6 +574,7 @@ class FlowApp(CommandModeMixin, FileActionsMixin, BuilderActionsMixin, Environme
     # -- bridge messages ---------------------------------------------------------------
     def on_step_held(self, message: bridge.StepHeld) -> None:
         text = f"{message.step} of run {message.run_id} waits for approval (a / x)"
+        self.last_held = (message.run_id, message.step)  # what `a` / `x` then act on
         self.notify(text, title="approval needed", severity="warning", timeout=8)
         tell(self, self.notifier.sequence("flowtui: approval needed", text))
 
@@ -581,4 +593,17 @@ class FlowApp(CommandModeMixin, FileActionsMixin, BuilderActionsMixin, Environme
         self.request_logs()
 
     def on_history_unavailable(self, message: bridge.HistoryUnavailable) -> None:
-        self.notify(f"history unavailable: {message.error}", severity="error")
+        """Said once as a toast, then as a line over the panes while it lasts (the poller
+        tries every second: a toast each time stacked up over the right pane)."""
+        first = str(message.error).strip().splitlines()
+        text = f"history unavailable: {first[0] if first else type(message.error).__name__}"
+        line = self.query_one("#history-down", Static)
+        if not line.has_class("-visible"):
+            self.notify(f"history unavailable: {message.error}", severity="error")
+        line.update(f"{text} — retrying; what is shown may be out of date")
+        line.add_class("-visible")
+
+    def on_history_back(self, message: bridge.HistoryBack) -> None:
+        self.query_one("#history-down", Static).remove_class("-visible")
+        self.notify("the history answers again")
+        self.request_refresh(workflows=None)

@@ -94,6 +94,10 @@ class HistoryUnavailable(Message):
         self.error = error
 
 
+class HistoryBack(Message):
+    """The history answers again after `HistoryUnavailable`."""
+
+
 @dataclass
 class Bridge:
     target: MessagePump  # the App
@@ -163,13 +167,18 @@ class Bridge:
             last = await self.store.last_event_id()
         except Exception:
             last = -1  # the first poll that reads it only redraws
+        down = False  # the last read failed (HistoryUnavailable was posted)
         while True:
             await self.store.wait_for_events(self.interval)  # at once on PostgreSQL
             try:
                 now = await self.store.last_event_id()
             except Exception as exc:  # a locked or vanished db must not stop the dashboard
                 self.target.post_message(HistoryUnavailable(exc))
+                down = True
                 continue
+            if down:
+                down = False
+                self.target.post_message(HistoryBack())
             if now != last:
                 if last >= 0:  # not what was there before the dashboard opened
                     await self._announce_others(last)

@@ -16,6 +16,7 @@ from flowtui.model.templates import TEMPLATES, render
 from flowtui.tui.actions import reported
 from flowtui.tui.builder_state import BuilderState, NotShapedHere
 from flowtui.tui.keys import as_binding, describe
+from flowtui.tui.markup import escape
 from flowtui.tui.refresh import RefreshMixin
 from flowtui.tui.screens.builder import BuilderScreen
 from flowtui.tui.screens.step_form import TemplateScreen
@@ -40,7 +41,8 @@ class BuilderActionsMixin(RefreshMixin):
         if isinstance(screen, BuilderScreen):
             for key in describe(screen.BINDINGS, self.keymap):
                 run = partial(self.run_action, key.action, screen)
-                yield SystemCommand(key.title, f"key {key.keys} · {key.text}", run)
+                help_text = escape(f"key {key.keys} · {key.text}")  # read as markup
+                yield SystemCommand(key.title, help_text, run)
 
     @reported
     async def action_builder(self) -> None:

@@ -195,9 +195,11 @@ def render_compact(
 
 
 def _coarser(duration: str) -> str:
-    """A time in fewer cells for a narrow box: 10.8s → 11s, 12m05s → 12m, 3h05m → 3h."""
+    """A time in fewer cells for a narrow box: 10.8s → 11s, 0.3s → <1s (never `0s`: the
+    step took time), 12m05s → 12m, 3h05m → 3h."""
     if (match := re.fullmatch(r"(\d+)\.\ds", duration)) is not None:
-        return f"{round(float(duration[:-1]))}s"
+        seconds = float(duration[:-1])
+        return "<1s" if seconds < 1 else f"{round(seconds)}s"
     if (match := re.fullmatch(r"(\d+[mhd])\d\d[smh]", duration)) is not None:
         return match.group(1)
     return duration

@@ -14,6 +14,7 @@ from textual.widget import Widget
 from textual.widgets import TabbedContent
 
 from flowtui.tui.keys import describe
+from flowtui.tui.markup import escape
 
 
 def panel_commands(
@@ -36,7 +37,7 @@ def panel_commands(
             more = f" · {key.text}" if key.text != key.title else ""
             yield SystemCommand(
                 f"{key.title} ({panel})",
-                f"key {key.keys} in the {panel}{more}",
+                escape(f"key {key.keys} in the {panel}{more}"),  # read as markup
                 partial(_run_on, app, widget, tab, key.action),
             )
 

@@ -83,6 +83,9 @@ class ViewState:
     path: Path | None = None
     run_id: int | None = None
     pinned: bool = False  # a run chosen in history or started here stays until another is
+    # pinned on purpose (History's enter, a link): stays also once ended and newer runs come;
+    # a run started here stays only while it goes (then its workflow's newest takes the view)
+    chosen: bool = False
     step: str | None = None
     # what the log pane shows; None: not known, so the next redraw of the logs sets it (a
     # new selection without runs must clear the previous workflow's log, not keep it)
@@ -165,6 +168,9 @@ class RefreshMixin(App[None]):
         self.set_interval(CLOCK_SECONDS, self._tick_clock)
 
     def _tick_clock(self) -> None:
+        with contextlib.suppress(NoMatches):  # History's live rows (no query: their start)
+            if self.query_one(TabbedContent).active == "history":
+                self.query_one(RunHistory).tick(time.time())
         run = self._shown_run
         if run is None or run.status.is_final or self._closing_down:
             return
@@ -261,6 +267,7 @@ class RefreshMixin(App[None]):
             if names is None or names:
                 await self.refresh_list(names)
             await self.refresh_view()
+            await self._refresh_history(names)
 
     # -- drawing ---------------------------------------------------------------------
     @property
@@ -379,6 +386,18 @@ class RefreshMixin(App[None]):
         _set_text(error_box, entry.error if entry and entry.error else "")
         workflow = entry.workflow if entry else None
         view = self.view  # the one drawn: another may replace it while the store answers
+        drawn = self._shown_run  # as last drawn: no query for it during a flood
+        # a run started here, once it ended (and was drawn so): a newer run (another
+        # terminal's, a trigger's) is what `a` / `x` and the eye are after, as for any
+        # workflow shown
+        if (
+            view.pinned
+            and not view.chosen
+            and drawn is not None
+            and drawn.id == view.run_id
+            and drawn.status.is_final
+        ):
+            view.pinned = False
         if not view.pinned:
             latest = await store.latest_run_id(workflow.name) if workflow else None
             if latest != view.run_id:
@@ -603,7 +622,9 @@ class RefreshMixin(App[None]):
     # -- reacting to widgets -----------------------------------------------------------
     async def on_workflow_list_highlighted(self, event: WorkflowList.Highlighted) -> None:
         if (link := take_linked(self, event.path)) is not None:  # opened on it (tui/linked.py)
-            self.view = ViewState(path=event.path, run_id=link.run_id, pinned=True, step=link.step)
+            self.view = ViewState(
+                path=event.path, run_id=link.run_id, pinned=True, chosen=True, step=link.step
+            )
         elif event.path == self.view.path:
             return
         else:
@@ -665,7 +686,7 @@ class RefreshMixin(App[None]):
 
     async def on_run_history_run_chosen(self, event: RunHistory.RunChosen) -> None:
         self.view.run_id = event.run_id
-        self.view.pinned = True
+        self.view.pinned = self.view.chosen = True
         self.view.step = None
         await self.refresh_view()
         await self.action_show_tab("dag")
@@ -699,6 +720,26 @@ class RefreshMixin(App[None]):
         if reset:
             table.reset()
         table.add_runs(runs, approved)
+
+    async def _refresh_history(self, workflows: set[str] | None) -> None:
+        """The History tab is live while shown: its newest page is read again when its
+        workflow's runs changed (`workflows`, None: maybe any), within the coalesced redraw
+        that found out — one query for the page and one for its approvers, not per run."""
+        with contextlib.suppress(NoMatches):
+            if self.query_one(TabbedContent).active != "history":
+                return  # showing the tab reads it afresh
+            entry = self.selected_entry
+            if entry is None or entry.workflow is None:
+                return
+            name = entry.workflow.name
+            if workflows is not None and name not in workflows:
+                return
+            store = self.history
+            runs = await store.list_runs(name, limit=PAGE_SIZE)
+            approvers = await store.approvers_by_run([run.id for run in runs])
+            if self.selected_entry is entry:  # not another workflow's table by now
+                approved = {run_id: ", ".join(names) for run_id, names in approvers.items()}
+                self.query_one(RunHistory).merge_newest(runs, approved)
 
     async def on_input_changed(self, event: Input.Changed) -> None:
         if event.input.id == "filter":

@@ -11,7 +11,7 @@ escape cancels.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from textual.app import ComposeResult
@@ -52,6 +52,7 @@ class ApprovalScreen(Dialog[Verdict | None]):
     ApprovalScreen #gate-body { height: auto; }  /* its max-height: _fit_body */
     ApprovalScreen #gate-message { text-style: bold; }
     ApprovalScreen #gate-clock { color: $warning; }
+    ApprovalScreen #gate-clock.-decided { color: $text-error; text-style: bold; }
     ApprovalScreen #gate-upstream { height: auto; max-height: 25vh; margin-top: 1; }
     ApprovalScreen .muted { color: $text-muted; }
     ApprovalScreen #gate-inputs { height: auto; margin-top: 1; }
@@ -72,8 +73,15 @@ class ApprovalScreen(Dialog[Verdict | None]):
         gate: Gate,
         approvers: list[str],
         clock: Callable[[], float] = time.time,
+        decided: Callable[[], Awaitable[str | None]] | None = None,
     ) -> None:
+        """`decided`: asked every second; once the step is no longer held (decided from a
+        CLI, another dashboard, its timeout) it says how, and the dialog stops offering
+        the decision."""
         super().__init__()
+        self._decided = decided
+        self.decided_text: str | None = None  # how it was decided elsewhere, once it was
+        self._asking = False
         self.verb = verb
         self.step = step
         self.run_id = run_id
@@ -173,6 +181,9 @@ class ApprovalScreen(Dialog[Verdict | None]):
         return given
 
     def _send(self) -> None:
+        if self.decided_text is not None:  # nothing left to decide: enter closes
+            self.dismiss(None)
+            return
         given = self.answers() if self.asks_inputs else {}
         if self.asks_inputs:
             try:
@@ -207,7 +218,35 @@ class ApprovalScreen(Dialog[Verdict | None]):
         body.styles.max_height = max(room, 3)
 
     def _tick(self) -> None:
+        if self.decided_text is not None:
+            return
         self.query_one("#gate-clock", Static).update(self._clock_text())
+        if self._decided is not None and not self._asking:
+            self._asking = True
+            self.run_worker(self._ask_decided(), group="decided", exit_on_error=False)
+
+    async def _ask_decided(self) -> None:
+        try:
+            assert self._decided is not None
+            text = await self._decided()
+        finally:
+            self._asking = False
+        if text is not None and self.is_attached:
+            self.show_decided(text)
+
+    def show_decided(self, text: str) -> None:
+        """The step was decided elsewhere: said where the clock was; the fields and the
+        decision's button are disabled, the other button closes."""
+        self.decided_text = text
+        clock = self.query_one("#gate-clock", Static)
+        clock.update(Content(f"{text} — nothing left to decide here"))
+        clock.add_class("-decided")
+        for widget in self.query("Input, Select, Checkbox"):
+            widget.disabled = True
+        self.query_one("#ok", Button).disabled = True
+        close = self.query_one("#cancel", Button)
+        close.label = "Close"
+        close.focus()
 
     def _clock_text(self) -> str:
         now = self._clock()

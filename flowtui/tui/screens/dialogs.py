@@ -53,6 +53,13 @@ Dialog Button {
 Dialog Input {
     margin-bottom: 1;
 }
+/* a compact field has no frame, and its background is the box's ($surface): a shade of
+   its own shows where to type (the approval's comment, the builder's form) */
+Dialog Input.-textual-compact, Dialog TextArea.-textual-compact {
+    background: $panel;
+    &:focus { background: $panel-lighten-1; }
+    &:disabled { background: $surface; }
+}
 """
 
     @property

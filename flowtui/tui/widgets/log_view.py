@@ -35,6 +35,7 @@ _READING = {
     "newer": "reading newer lines…",
     "first": "reading the first lines…",
     "last": "reading the newest lines…",
+    "search": "searching the whole log…",
 }
 
 
@@ -51,6 +52,13 @@ class LogPages(Protocol):
 
     async def count_before(self, before_id: int) -> int:
         """How many lines are older than line `before_id`."""
+        ...
+
+    async def find(
+        self, needle: str, *, before_id: int | None = None, after_id: int | None = None
+    ) -> LogLike | None:
+        """The line nearest the window holding `needle` (any case): the newest older than
+        `before_id`, else the oldest newer than `after_id`; None: no such line."""
         ...
 
 
@@ -220,6 +228,7 @@ class LogView(Vertical):
         self._dropped = 0  # lines the log cap left out of the store
         self._loading = ""  # "older" / "newer" / "first" / "last" while a page is read
         self._problem = ""
+        self._searched_all: str | None = None  # a search the whole stored log did not have
         self._generation = 0  # a page read for an older `show` is dropped
 
     def compose(self) -> ComposeResult:
@@ -264,6 +273,7 @@ class LogView(Vertical):
         self._older = older if pages is not None else 0
         self._newer = False
         self._loading = self._problem = ""
+        self._searched_all = None
         self._lines.reset(with_step)
         self._matches, self._match = [], -1
         self.append(lines)
@@ -544,7 +554,7 @@ class LogView(Vertical):
         """Open the search box (the app's `/` calls this while the log is shown)."""
         search = self._search_input
         search.add_class("-shown")
-        search.focus()
+        self.app.set_focus(search)  # at once: the keys typed right behind `/` are its own
 
     def action_close_search(self) -> None:
         search = self._search_input
@@ -563,6 +573,51 @@ class LogView(Vertical):
         event.stop()
         self._search_input.remove_class("-shown")
         self._lines.focus()
+        if self._lines.needle and not self._matches and self._unloaded:
+            self._loading, self._problem = "search", ""  # the stored lines, then
+            self._update_status()
+            self.run_worker(
+                self._search_stored(self._lines.needle, self._generation),
+                group="log-pages",
+                exclusive=True,
+                exit_on_error=False,
+            )
+
+    @property
+    def _unloaded(self) -> bool:
+        """Stored lines of this log are not in the window."""
+        return self._pages is not None and bool(self._older or self._newer)
+
+    async def _search_stored(self, needle: str, generation: int) -> None:
+        """enter on a search the loaded lines do not have: the nearest stored line that
+        has it (older first), and a window from it, the match current."""
+        pages = self._pages
+        assert pages is not None
+        body = self._lines
+        found = await pages.find(
+            needle,
+            before_id=body.first_id if self._older else None,
+            after_id=body.last_id if self._newer else None,
+        )
+        page: Sequence[LogLike] = []
+        older = 0
+        if found is not None:
+            page = await pages.after(found.id - 1, PAGE_LINES)
+            older = await pages.count_before(found.id)
+        if generation != self._generation or needle != self._lines.needle:
+            return  # another log, or another search, by now
+        self._loading = ""
+        if found is None:
+            self._searched_all = needle
+            self._update_status()
+            return
+        self._replace(page, first=True, older=0)
+        self._older = older
+        self._newer = True  # lines after the page, or not: a read finds out
+        self._reset_matches()
+        if self._matches:
+            self._jump(0)
+        self._moved()
 
     def _set_query(self, query: str) -> None:
         self._lines.set_query(query)
@@ -622,7 +677,27 @@ class LogView(Vertical):
     def _update_status(self) -> None:
         if not self.is_mounted:
             return
-        parts = ["● following" if self.follow else "⏸ paused — G to follow"]
+        # most telling first: the line is cut at the pane's edge (a 120-column terminal
+        # lost "no matches" and the cap's notice behind the follow state and position)
+        parts: list[str] = []
+        if self._lines.needle:
+            # the search looks at the loaded lines only: said so when there are others
+            where = " in the loaded lines" if self._older or self._newer else ""
+            if self._matches:
+                position = f"{self._match + 1}/" if self._match >= 0 else ""
+                found = f"{position}{len(self._matches)} matches{where}"
+            elif self._searched_all == self._lines.needle:
+                found = "no matches in the whole log"
+            else:
+                found = f"no matches{where}"
+                if self._unloaded and self._loading != "search":
+                    found += " — enter searches all"
+            parts.append(f"/{self._lines.needle}  {found}")
+        if self._dropped:
+            parts.append(f"log cap dropped {self._dropped:,}")
+        if self._problem:
+            parts.append(self._problem)
+        parts.append("● following" if self.follow else "⏸ paused — G to follow")
         count = self.line_count
         if self._older or self._newer:
             # a window of a longer log: where it is, most telling part first (it is cut
@@ -631,16 +706,6 @@ class LogView(Vertical):
             parts.append(f"lines {first:,}–{last:,} of {last:,}{'+' if self._newer else ''}")
         else:
             parts.append(f"{count:,} line{'s' if count != 1 else ''}")
-        if self._problem:
-            parts.append(self._problem)
-        if self._lines.needle:
-            if self._matches:
-                position = f"{self._match + 1}/" if self._match >= 0 else ""
-                parts.append(f"/{self._lines.needle}  {position}{len(self._matches)} matches")
-            else:
-                parts.append(f"/{self._lines.needle}  no matches")
-        if self._dropped:
-            parts.append(f"log cap dropped {self._dropped:,}")
         if self._loading:
             parts.append(_READING[self._loading])
         else:

@@ -86,6 +86,7 @@ class RunHistory(DataTable[Text]):
         self._cells: list[dict[str, Text]] = []  # per run shown: every column's cell
         self._shown_columns: list[str] = []
         self._short_start = False  # "11-24 08:45" instead of "2026-11-24 08:45:55"
+        self._live: dict[int, float] = {}  # runs that go on: their start, for `tick`
         self.exhausted = False
 
     def on_mount(self) -> None:
@@ -99,38 +100,16 @@ class RunHistory(DataTable[Text]):
         self.clear()
         self._ids = []
         self._cells = []
+        self._live = {}
         self.exhausted = False
 
     def add_runs(self, runs: Sequence[RunRecord], approved_by: dict[int, str]) -> None:
-        theme = self.app.current_theme
         added: list[dict[str, Text]] = []
         for run in runs:
             if run.id in self._ids:
                 continue
             self._ids.append(run.id)
-            style = status_style(run.status, theme)
-            trigger = run.trigger + (f" ({run.triggered_by})" if run.triggered_by else "")
-            if run.parent_run_id:
-                trigger += f" ← #{run.parent_run_id}"
-            added.append(
-                {
-                    "id": Text(f"#{run.id}"),
-                    "status": Text(f"{glyph(run.status)} {run.status}", style=style),
-                    "started": Text(fmt_clock(run.started_at or run.created_at)),
-                    "started_short": Text(
-                        time.strftime(
-                            "%m-%d %H:%M", time.localtime(run.started_at or run.created_at)
-                        )
-                    ),
-                    "duration": Text(
-                        fmt_duration(run.duration) if run.duration is not None else "-"
-                    ),
-                    "trigger": Text(trigger),
-                    "approved": Text(approved_by.get(run.id, "")),
-                    "branch": Text(run.branch or ""),
-                    "environment": Text(run.environment or ""),
-                }
-            )
+            added.append(self._cells_of(run, approved_by))
         self._cells.extend(added)
         fitting = self._fitting()
         if fitting != (self._shown_columns, self._short_start):
@@ -139,6 +118,65 @@ class RunHistory(DataTable[Text]):
             self._add_rows(added)
         if len(runs) < PAGE_SIZE:
             self.exhausted = True
+
+    def merge_newest(self, runs: Sequence[RunRecord], approved_by: dict[int, str]) -> bool:
+        """The newest page read again (the tab is live): runs newer than the table's go on
+        top, rows whose run changed (ended, cancelled, approved) are redrawn; the cursor
+        stays on its run.  True when anything changed."""
+        newest = self._ids[0] if self._ids else 0
+        index = {run_id: i for i, run_id in enumerate(self._ids)}
+        on_top: list[tuple[int, dict[str, Text]]] = []
+        changed = False
+        for run in runs:
+            cells = self._cells_of(run, approved_by)
+            at = index.get(run.id)
+            if at is not None:
+                if self._cells[at] != cells:
+                    self._cells[at] = cells
+                    changed = True
+            elif run.id > newest:
+                on_top.append((run.id, cells))
+        if on_top:
+            on_top.sort(key=lambda item: -item[0])
+            self._ids[:0] = [run_id for run_id, _ in on_top]
+            self._cells[:0] = [cells for _, cells in on_top]
+            changed = True
+        if changed:  # one rebuild for the lot (the cursor's run kept)
+            self._set_columns(*self._fitting())
+        return changed
+
+    def tick(self, now: float) -> None:
+        """Move the times of the shown runs that still go on (the clock, every second)."""
+        if "duration" not in self._shown_columns:
+            return
+        for run_id, started in self._live.items():
+            if run_id in self._ids:
+                cells = self._cells[self._ids.index(run_id)]
+                cells["duration"] = Text(fmt_duration(max(now - started, 0.0)))
+                self.update_cell(str(run_id), "duration", cells["duration"])
+
+    def _cells_of(self, run: RunRecord, approved_by: dict[int, str]) -> dict[str, Text]:
+        if run.status.is_final or run.started_at is None:
+            self._live.pop(run.id, None)
+        else:
+            self._live[run.id] = run.started_at
+        style = status_style(run.status, self.app.current_theme)
+        trigger = run.trigger + (f" ({run.triggered_by})" if run.triggered_by else "")
+        if run.parent_run_id:
+            trigger += f" ← #{run.parent_run_id}"
+        return {
+            "id": Text(f"#{run.id}"),
+            "status": Text(f"{glyph(run.status)} {run.status}", style=style),
+            "started": Text(fmt_clock(run.started_at or run.created_at)),
+            "started_short": Text(
+                time.strftime("%m-%d %H:%M", time.localtime(run.started_at or run.created_at))
+            ),
+            "duration": Text(fmt_duration(run.duration) if run.duration is not None else "-"),
+            "trigger": Text(trigger),
+            "approved": Text(approved_by.get(run.id, "")),
+            "branch": Text(run.branch or ""),
+            "environment": Text(run.environment or ""),
+        }
 
     def _fitting(self) -> tuple[list[str], bool]:
         """The columns that fit, and whether the start times are shortened for them."""

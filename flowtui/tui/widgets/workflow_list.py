@@ -24,6 +24,7 @@ COLUMNS = ("dot", "name", "last", "recent")
 PANEL_CAP = 64
 DEFAULT_PANEL = 46
 NAME_ROOM = 14  # a name column narrower than this (or its longest name) costs other columns
+NAME_LEAST = 10  # ... down to this, before the last result is cut to its glyph
 NEVER_RUN = "never run"
 PENDING = "…"  # a row whose runs are still being read
 # the last result's column is at least this wide ("never run", "⟳ running", "✓ 12m 05s"): a
@@ -47,20 +48,23 @@ def fit_columns(width: int, name_wants: int, last_wants: int, padding: int = 1) 
     """The widest readable columns within `width` cells (padding on both sides of each).
 
     The name comes first, then the last result, then the spark of recent runs (ten, then
-    five runs, then none), then the last result shrinks to its glyph.
+    five runs, then none), then the name gets shorter (down to NAME_LEAST: a name cut with
+    … still tells rows apart, a last result cut to its first letter tells nothing), and only
+    then the last result shrinks to its glyph.
     """
     pad = 2 * padding
     rest = width - (1 + pad)  # the status dot is always there
     wanted = min(name_wants, NAME_ROOM)
     choices = [
-        (last_wants, SPARK_LENGTH),
-        (last_wants, SHORT_SPARK),
-        (last_wants, 0),
-        (1, 0),
+        (last_wants, SPARK_LENGTH, wanted),
+        (last_wants, SHORT_SPARK, wanted),
+        (last_wants, 0, wanted),
+        (last_wants, 0, min(name_wants, NAME_LEAST)),
+        (1, 0, 1),
     ]
-    for last, recent in choices:
+    for last, recent, least in choices:
         room = rest - (last + pad) - (recent + pad if recent else 0) - pad
-        if room >= wanted or (last, recent) == choices[-1]:
+        if room >= least or least == 1:
             return ListFit(max(min(name_wants, room), 1), last, recent)
     raise AssertionError("unreachable")
 
