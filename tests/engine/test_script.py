@@ -268,3 +268,19 @@ async def test_background_children_with_redirected_output_do_not_outlive_the_ste
     if not gone:
         os.kill(pid, 9)
     assert gone, "a background child survived its step"
+
+
+async def test_a_failure_says_its_last_error_line(make_ctx: MakeCtx) -> None:
+    """`exit code 1: missing /etc/app.conf` — the last non-blank stderr line says why (its
+    last text if a progress bar rewrote it); without one, the exit code alone."""
+    cases = {
+        "echo starting; echo 'missing /etc/app.conf' >&2; echo >&2; exit 1\n": (
+            "exit code 1: missing /etc/app.conf"
+        ),
+        "printf 'try 1\\rtry 2\\rgave up\\n' >&2; exit 2\n": "exit code 2: gave up",
+        "echo only stdout; exit 3\n": "exit code 3",
+    }
+    for script, message in cases.items():
+        result = await ScriptExecutor().execute(make_ctx(spec={"run": script}))
+        assert result.status is StepStatus.FAILED
+        assert result.message == message, script

@@ -124,7 +124,7 @@ async def test_a_failure_selects_its_step_and_says_what_to_do(tmp_path: Path) ->
         assert panel.display
         text = str(panel.render())
         # the first to fail is the one to look at, with its last stderr lines
-        assert "✗ test failed — exit code 1  (also: slow)" in text, text
+        assert "✗ test failed — exit code 1: AssertionError: 2 != 3  (also: slow)" in text, text
         assert "│ AssertionError: 2 != 3" in text and "running tests" not in text, text
         assert app.query_one(DagView).selected == "test" == app.view.step
         assert "f rerun from failed" in text and "l its log" in text and "e edit" in text

@@ -11,7 +11,7 @@ from typing import ClassVar
 
 from flowtui.engine.directexec import direct_command
 from flowtui.engine.executors.base import StepContext, StepResult
-from flowtui.engine.executors.toolrun import MESSAGE_LIMIT, LastLine, exit_message, workflow_dir
+from flowtui.engine.executors.toolrun import MESSAGE_LIMIT, LastLine, workflow_dir
 from flowtui.engine.private import make_private_dir, write_private
 from flowtui.engine.process import run_streaming
 from flowtui.engine.sandbox import STEP_SANDBOX
@@ -136,9 +136,8 @@ class ScriptExecutor:
 
         outputs = self._read_outputs(ctx, output_file)
         if code != 0:
-            return StepResult(
-                StepStatus.FAILED, exit_code=code, outputs=outputs, message=exit_message(code)
-            )
+            message = lines.failure(code)[:MESSAGE_LIMIT]
+            return StepResult(StepStatus.FAILED, exit_code=code, outputs=outputs, message=message)
         message = outputs.get("summary") or lines.stdout.strip()
         return StepResult(
             StepStatus.SUCCEEDED, exit_code=0, outputs=outputs, message=message[:MESSAGE_LIMIT]

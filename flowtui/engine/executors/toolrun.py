@@ -14,6 +14,7 @@ from flowtui.engine.executors.base import StepContext, StepResult
 from flowtui.engine.process import LineFn, run_streaming
 from flowtui.engine.states import StepStatus
 from flowtui.engine.stepenv import inherited_environment
+from flowtui.overprint import last_overprint
 
 MESSAGE_LIMIT = 200
 
@@ -56,16 +57,26 @@ def find_program(name: str, env: Mapping[str, str]) -> str | None:
 
 class LastLine:
     """A step's line sink: passes every line to the step log and keeps the last non-blank
-    stdout line, the default one-line result of a step."""
+    stdout line, the default one-line result of a step, and the last non-blank stderr
+    line, which says why a failed step failed (`exit code 1: missing /etc/app.conf`)."""
 
     def __init__(self, ctx: StepContext) -> None:
         self._log = ctx.log
         self.stdout = ""
+        self.stderr = ""
 
     def __call__(self, stream: str, line: str) -> None:
-        if stream == "stdout" and line.strip():
-            self.stdout = line
+        if line.strip():
+            if stream == "stdout":
+                self.stdout = line
+            elif stream == "stderr":
+                self.stderr = line
         self._log(stream, line)
+
+    def failure(self, code: int) -> str:
+        """`exit code 1: <its last stderr line>` (its last text if a progress bar)."""
+        why = last_overprint(self.stderr).strip()
+        return f"{exit_message(code)}: {why}" if why else exit_message(code)
 
 
 def exit_message(code: int) -> str:
