@@ -572,13 +572,23 @@ class FlowApp(CommandModeMixin, FileActionsMixin, BuilderActionsMixin, Environme
             getattr(self, restart)()
 
     # -- bridge messages ---------------------------------------------------------------
+    def _shows(self, workflow: str | None) -> bool:
+        """Whether another process's run is this dashboard's to tell: a workflow of its
+        folder (a `serve` elsewhere on a shared history runs others; the inbox, `i`, lists
+        every hold)."""
+        return workflow is None or self.catalog.by_name(workflow) is not None
+
     def on_step_held(self, message: bridge.StepHeld) -> None:
+        if not self._shows(message.workflow):
+            return
         text = f"{message.step} of run {message.run_id} waits for approval (a / x)"
         self.last_held = (message.run_id, message.step)  # what `a` / `x` then act on
         self.notify(text, title="approval needed", severity="warning", timeout=8)
         tell(self, self.notifier.sequence("flowtui: approval needed", text))
 
     def on_run_ended(self, message: bridge.RunEnded) -> None:
+        if not message.mine and not self._shows(message.workflow):
+            return
         ok = message.status == RunStatus.SUCCEEDED
         text = f"{message.workflow} run {message.run_id} {message.status}"
         if message.message and not ok:  # which step: "test failed", "cancelled by ann"

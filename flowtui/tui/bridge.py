@@ -41,23 +41,28 @@ LOG_EVENTS = (StepLog, RemoteLogSeen, LogTrimmed)
 
 
 class StepHeld(Message):
-    """A step of a run waits for approval."""
+    """A step of a run waits for approval; `workflow` is given for another process's run
+    (this dashboard's own runs are always told)."""
 
-    def __init__(self, run_id: int, step: str) -> None:
+    def __init__(self, run_id: int, step: str, workflow: str | None = None) -> None:
         super().__init__()
         self.run_id = run_id
         self.step = step
+        self.workflow = workflow
 
 
 class RunEnded(Message):
     """A run reached a final status; `message` says why it did not succeed (which step)."""
 
-    def __init__(self, workflow: str, run_id: int, status: RunStatus, message: str = "") -> None:
+    def __init__(
+        self, workflow: str, run_id: int, status: RunStatus, message: str = "", mine: bool = True
+    ) -> None:
         super().__init__()
         self.workflow = workflow
         self.run_id = run_id
         self.status = status
         self.message = message
+        self.mine = mine  # started by this dashboard's process
 
 
 class HistoryChanged(Message):
@@ -204,8 +209,9 @@ class Bridge:
             if run is None or (run.owner_host, run.owner_pid) == (me.host, me.pid):
                 continue  # gone, or this process's: its bus announces it
             if held and event.step:
-                self.target.post_message(StepHeld(event.run_id, event.step))
+                self.target.post_message(StepHeld(event.run_id, event.step, run.workflow))
             elif ended:
+                status = RunStatus(event.status)
                 self.target.post_message(
-                    RunEnded(run.workflow, event.run_id, RunStatus(event.status), event.message)
+                    RunEnded(run.workflow, event.run_id, status, event.message, mine=False)
                 )

@@ -246,3 +246,28 @@ async def test_a_log_search_says_it_looked_at_the_loaded_lines_only(tmp_path: Pa
             await until(pilot, lambda: "no matches in the whole log" in status(app))
     finally:
         await store.close()
+
+
+async def test_runs_of_workflows_outside_the_folder_are_not_toasted(tmp_path: Path) -> None:
+    """A shared history (a `serve` elsewhere runs other workflows): their ends and holds are
+    not this dashboard's to toast (the inbox lists every hold); its folder's are."""
+    folder = gate_folder(tmp_path)
+    other = tmp_path / "elsewhere"
+    other.mkdir()
+    write(other, "tick.yaml", "name: tick\nsteps:\n  t: {run: 'true'}\n")
+    write(other, "hold.yaml", "name: hold\nsteps:\n  wait: {type: approval}\n")
+    db = tmp_path / "h.db"
+    notes = Notes()
+    app = FlowApp(folder, db_path=db, watch=False, triggers=False)
+    async with app.run_test(size=WIDE, message_hook=notes) as pilot:
+        await app.ready.wait()
+        assert (await cli(db, "run", str(other / "tick.yaml"), "-q")).returncode == 0
+        started = await cli(db, "run", str(other / "hold.yaml"), "--detach", "-q")
+        assert started.returncode == 0, started.stderr
+        assert (await cli(db, "run", str(folder / "gate.yaml"), "--detach", "-q")).returncode == 0
+        await until(pilot, lambda: notes.matching("approve of run 3 waits"))
+        assert (await cli(db, "cancel", "3")).returncode == 0
+        await until(pilot, lambda: notes.matching("gate run 3 cancelled"))
+        await notes.all_in(pilot, app)
+        assert not notes.matching("tick run") and not notes.matching("of run 2 waits")
+        assert (await cli(db, "cancel", "2")).returncode == 0
