@@ -15,6 +15,7 @@ import subprocess
 from pathlib import Path
 
 from textual.app import SuspendNotSupported
+from textual.widgets.data_table import RowDoesNotExist
 
 from flowtui.model.pyrename import CannotRename, renamed_source
 from flowtui.tui.actions import reported, writes
@@ -56,7 +57,14 @@ class FileActionsMixin(RefreshMixin):
         target.write_text(text, encoding="utf-8")
         await self.reload_catalog([target])
         await self.refresh_list()
-        self.notify(f"duplicated as {target.name}")
+        # the copy is what the user works on next (`e` edits it, Delete removes it)
+        table = self.query_one(WorkflowList)
+        if str(target) not in {key.value for key in table.rows}:
+            self.action_clear_filter()  # a filter that leaves the copy out
+        with contextlib.suppress(RowDoesNotExist):
+            table.move_cursor(row=table.get_row_index(str(target)), animate=False)
+            table.post_message(WorkflowList.Highlighted(target))
+        self.notify(f"duplicated as {target.name} ({new_name}), now selected")
 
     def action_edit(self) -> None:
         entry = self.selected_entry

@@ -310,8 +310,9 @@ async def test_filter_pause_duplicate_delete_history_and_help(folder: Path, tmp_
         await until(pilot, lambda: (folder / "other-copy.yaml").exists())
         assert "name: other-copy" in (folder / "other-copy.yaml").read_text()
         await until(pilot, lambda: table.row_count == 3)
-
-        await select(pilot, app, "other-copy")
+        # the copy is selected: Delete next removes the copy, never the original
+        await until(pilot, lambda: app.selected_entry is not None)
+        await until(pilot, lambda: app.selected_entry.name == "other-copy")  # type: ignore[union-attr]
         await pilot.press("delete")
         await pilot.pause()
         await pilot.press("y")
