@@ -95,7 +95,7 @@ async def test_i_opens_the_inbox_and_approves_from_it(tmp_path: Path) -> None:
         ]
         assert rows[0][5] == "no timeout" and rows[0][6] == "anyone"
 
-        await pilot.press("down", "a")  # approve `hold` of run 2: its dialog, then enter
+        await pilot.press("j", "a")  # j as ↓; approve `hold` of run 2: its dialog, then enter
         await until(pilot, lambda: isinstance(app.screen, ApprovalScreen))
         assert "hold of other run #2" in str(app.screen.query_one(".title").render())
         await pilot.press("enter")

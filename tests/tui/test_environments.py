@@ -50,7 +50,7 @@ async def test_the_environments_view_promotes_after_a_preview(
         ]
         assert rows[0][4].endswith(" ago") and rows[0][5] == "#1" and rows[1][7] == "staging"
 
-        await pilot.press("down", "p")
+        await pilot.press("j", "p")  # j: as ↓, like the lists
         await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
         preview = str(app.screen.query_one(Label).render())
         assert "promote deploy: staging → production" in preview

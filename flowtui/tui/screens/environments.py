@@ -20,6 +20,7 @@ from flowtui.store.releases import EnvironmentState
 from flowtui.timefmt import fmt_duration
 from flowtui.tui.markup import cells
 from flowtui.tui.screens.dialogs import Dialog
+from flowtui.tui.widgets.row_table import RowTable
 
 COLUMNS = ("Workflow", "Env", "Status", "Release", "Deployed", "Run", "Approved by", "From")
 
@@ -79,7 +80,7 @@ class EnvironmentsScreen(Dialog[tuple[str, str] | None]):
     def compose(self) -> ComposeResult:
         with Vertical():
             yield Label(f"Environments: {len(self.states)}", id="envs-title", classes="title")
-            yield DataTable(id="envs-table", cursor_type="row", zebra_stripes=True)
+            yield RowTable(id="envs-table", cursor_type="row", zebra_stripes=True)
             yield Static("p promote into the highlighted one · escape close", classes="muted")
 
     def on_mount(self) -> None:

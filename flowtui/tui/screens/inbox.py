@@ -18,6 +18,7 @@ from textual.widgets import DataTable, Label, Static
 from flowtui.control import INBOX_COLUMNS, InboxItem
 from flowtui.tui.markup import cells
 from flowtui.tui.screens.dialogs import Dialog
+from flowtui.tui.widgets.row_table import RowTable
 
 
 class InboxScreen(Dialog[tuple[bool, int, str] | None]):
@@ -56,7 +57,7 @@ class InboxScreen(Dialog[tuple[bool, int, str] | None]):
                 f"Inbox: {count} step{'s' if count != 1 else ''} waiting for approval",
                 classes="title",
             )
-            yield DataTable(id="inbox-table", cursor_type="row", zebra_stripes=True)
+            yield RowTable(id="inbox-table", cursor_type="row", zebra_stripes=True)
             yield Static("a approve · x reject · escape close", classes="muted")
 
     def on_mount(self) -> None:
