@@ -522,6 +522,11 @@ class RefreshMixin(App[None]):
             notes = usual_notes(run, steps, usual, status_style("held", theme) or "bold")
             status = f"[{style}]{glyph(run.status)} {run.status}[/]"
             time_so_far = f" {fmt_duration(duration)}" if duration is not None else ""
+            holds = [t for s in steps if s.status == StepStatus.HELD and (t := s.elapsed())]
+            if run.status == RunStatus.HELD and holds:
+                # `⏸ held 2.2s`: how long it has waited for a person (the hold's own time,
+                # as its box and the approval dialog say), not the run's time so far
+                time_so_far = f" {fmt_duration(max(holds))}"
             if not run.status.is_final:
                 # up front, where a narrow pane shows them: the state and its live time
                 # (never the cut end of the line), what it waits for, ETA and slow steps

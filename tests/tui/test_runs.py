@@ -9,6 +9,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from textual.widgets import Label, Static
@@ -72,7 +73,7 @@ def dag_text(app: FlowApp) -> str:
 
 
 def held_seconds(app: FlowApp) -> float:
-    """The run's time in the header of a held run (`⏸ held 12.3s`)."""
+    """How long a held run has waited, in its header (`⏸ held 12.3s`): the hold's time."""
     found = re.search(r"held\s+(\d+\.\d)s", header(app))
     return float(found.group(1)) if found else -1.0
 
@@ -80,7 +81,8 @@ def held_seconds(app: FlowApp) -> float:
 async def test_a_held_run_keeps_its_clock_and_its_box_shows_the_hold(tmp_path: Path) -> None:
     folder = tmp_path / "workflows"
     folder.mkdir()
-    write(folder, "gate.yaml", GATE)
+    # a plan of a second and more: the run's time and the hold's differ by that much
+    write(folder, "gate.yaml", GATE.replace("plan: {run: '", "plan: {run: 'sleep 1.2; "))
     app = FlowApp(folder, db_path=tmp_path / "h.db", watch=False)
     async with app.run_test(size=SIZE) as pilot:
         await app.ready.wait()
@@ -90,10 +92,17 @@ async def test_a_held_run_keeps_its_clock_and_its_box_shows_the_hold(tmp_path: P
         first = held_seconds(app)
         # nothing is recorded while it waits: only the clock can move the header on
         await until(pilot, lambda: held_seconds(app) >= first + 1.0, timeout=10)
-        # the approval's box shows how long it has been held, beside the plan's time
+        # the approval's box shows how long it has been held, beside the plan's time,
+        # and the header the same hold's time (not the run's, which counts the plan too)
         lines = dag_text(app).splitlines()
         row = next(i for i, line in enumerate(lines) if "⏸ approve" in line)
         assert len(re.findall(r"\d+\.\ds", lines[row + 1])) == 2, "\n".join(lines[:4])
+        run = await app.history.get_run(1)
+        approve = next(s for s in await app.history.get_steps(1) if s.name == "approve")
+        assert run is not None and approve.held_at is not None and run.started_at is not None
+        shown, now = held_seconds(app), time.time()
+        assert shown <= now - approve.held_at + 0.15, (shown, now - approve.held_at)
+        assert now - run.started_at - shown >= 1.0, (shown, now - run.started_at)
 
 
 FAILING = """
