@@ -264,10 +264,14 @@ async def test_runs_of_workflows_outside_the_folder_are_not_toasted(tmp_path: Pa
         assert (await cli(db, "run", str(other / "tick.yaml"), "-q")).returncode == 0
         started = await cli(db, "run", str(other / "hold.yaml"), "--detach", "-q")
         assert started.returncode == 0, started.stderr
-        assert (await cli(db, "run", str(folder / "gate.yaml"), "--detach", "-q")).returncode == 0
-        await until(pilot, lambda: notes.matching("approve of run 3 waits"))
-        assert (await cli(db, "cancel", "3")).returncode == 0
-        await until(pilot, lambda: notes.matching("gate run 3 cancelled"))
-        await notes.all_in(pilot, app)
-        assert not notes.matching("tick run") and not notes.matching("of run 2 waits")
-        assert (await cli(db, "cancel", "2")).returncode == 0
+        try:
+            gate = await cli(db, "run", str(folder / "gate.yaml"), "--detach", "-q")
+            assert gate.returncode == 0, gate.stderr
+            await until(pilot, lambda: notes.matching("approve of run 3 waits"))
+            assert (await cli(db, "cancel", "3")).returncode == 0
+            await until(pilot, lambda: notes.matching("gate run 3 cancelled"))
+            await notes.all_in(pilot, app)
+            assert not notes.matching("tick run") and not notes.matching("of run 2 waits")
+        finally:  # no detached run left behind, whatever failed
+            await cli(db, "cancel", "2")
+            await cli(db, "cancel", "3")
