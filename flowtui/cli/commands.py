@@ -737,10 +737,16 @@ async def _show(args: argparse.Namespace) -> int:
                 logs = await store.tail_logs(run.id, step.name, limit=args.lines)
                 for log in logs:
                     bar = paint("│", "31" if log.stream == "stderr" else "2")
-                    print(f"   {bar} {step_text(log.line)}")
+                    print(f"   {bar} {_shown_line(log)}")
     finally:
         await store.close()
     return 0
+
+
+def _shown_line(log: LogRecord) -> str:
+    """A stored line as `logs`/`show` print it: a step's through `step_text` (a progress
+    bar's last text), flowtui's own system lines whole."""
+    return log.line if log.stream == "system" else step_text(log.line)
 
 
 async def _queued_line(store: RunStore, run: RunRecord, now: float) -> str:
@@ -812,7 +818,7 @@ async def _logs(args: argparse.Namespace) -> int:
                 link = paint.link(name, run.id, log.step) if log.step else name
                 prefix = "" if args.step else link + " " * max(width + 1 - len(name), 1)
                 bar = paint("│", "31" if log.stream == "stderr" else "2")
-                print(f"{prefix}{bar} {step_text(log.line)}")
+                print(f"{prefix}{bar} {_shown_line(log)}")
                 after = log.id
             if batch:
                 sys.stdout.flush()

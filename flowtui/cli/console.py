@@ -138,8 +138,8 @@ class ConsoleReporter:
         if isinstance(event, StepLog | RemoteLogSeen):
             if self.show_logs or event.stream == "system":
                 bar = self.paint("│", "31" if event.stream == "stderr" else "2")
-                text = step_text(event.line, self.out)
-                line = text if event.stream != "system" else self.paint(text, "2")
+                system = event.stream == "system"
+                line = self.paint(event.line, "2") if system else step_text(event.line, self.out)
                 self._line(event.step, f"{bar} {line}", event.run_id)
         elif isinstance(event, StepStatusChanged):
             if event.status == StepStatus.PENDING:

@@ -64,11 +64,24 @@ def visible(text: str) -> str:
 
 
 def step_text(line: str, out: TextIO | None = None) -> str:
-    """A step's log line as `out` (stdout by default) shows it: through `visible`, a line
+    """A step's stdout/stderr line (never flowtui's own system lines, which may end in a
+    step's words) as `out` (stdout by default) shows it: through `visible`, a line
     rewritten by carriage returns (a progress bar) is its last text, as CI logs show it
     (flowtui/overprint.py) — cut here, where flowtui's prefix is not yet before it; with
     `--raw` every byte as printed."""
-    return last_overprint(line) if isinstance(out or sys.stdout, VisibleWriter) else line
+    return last_overprint(line) if _filtered(out or sys.stdout) else line
+
+
+def _filtered(out: object) -> bool:
+    """Whether `out` writes through `visible`, under the streams that wrap it (the inline
+    approval's `AbovePrompt`)."""
+    for _ in range(4):
+        if isinstance(out, VisibleWriter):
+            return True
+        out = getattr(out, "_inner", None)
+        if out is None:
+            return False
+    return False
 
 
 def plain(text: str) -> str:

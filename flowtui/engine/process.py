@@ -37,12 +37,6 @@ DRAIN_TIMEOUT = 1.0  # time readers get to reach EOF once the group is gone
 _POLL = 0.05
 HOLD_BYTES = 1 << 20  # held per pipe while the writer is behind (as asyncio's reader did)
 _POLL_CHUNKS = 16  # read at once after the main process exits, before the loop watches
-# a pipe read again within READ_BURST s of its last read is then left for READ_GATHER s:
-# a step printing line by line is read a few lines at a time (a 20-step flood was ~4,400
-# loop callbacks a second, one per line, in the dashboard's loop beside its keys).  A read
-# that fills READ_CHUNK goes on at once: a fast writer is never held back by it.
-READ_BURST = 0.05
-READ_GATHER = 0.02
 
 # Awaited by output readers after each chunk while the step's main process runs.  The
 # runner sets it to "until the history writer has room", so a step printing faster than
@@ -224,9 +218,6 @@ class _Output:
     __slots__ = (
         "_buf",
         "_fd",
-        "_full",
-        "_gather",
-        "_last_read",
         "_lines",
         "_loop",
         "_on_line",
@@ -249,9 +240,6 @@ class _Output:
         self._lines: deque[bytes] = deque()  # complete lines not yet handed over
         self._waiting: asyncio.Future[None] | None = None  # paused for the history writer
         self._watching = False
-        self._last_read = 0.0  # monotonic time of the loop's last read of the pipe
-        self._full = False  # the last chunk read was READ_CHUNK long: more is waiting
-        self._gather: asyncio.TimerHandle | None = None  # left alone until then (_readable)
         self.done: asyncio.Future[None] = self._loop.create_future()
         os.set_blocking(fd, False)
         if proc.returncode is not None:
@@ -264,24 +252,11 @@ class _Output:
 
     def _watch(self) -> None:
         if not self._watching and self._fd >= 0:
-            self._loop.add_reader(self._fd, self._readable)
+            # read at once, never left to gather: a step's stdout and stderr are two
+            # pipes, and a pipe left alone a while has its lines stored after the other
+            # pipe's later ones (the order of a `set -x` trace and its output)
+            self._loop.add_reader(self._fd, self._read)  # its answer is for poll()
             self._watching = True
-
-    def _readable(self) -> None:
-        """The loop's call: read a chunk; a pipe read twice within READ_BURST is then
-        left alone for READ_GATHER (the lines printed meanwhile come in one read)."""
-        if not self._read() or self._fd < 0 or self._waiting is not None:
-            return
-        now = time.monotonic()
-        recent, self._last_read = now - self._last_read < READ_BURST, now
-        if recent and not self._full and self._gather is None:
-            self._unwatch()
-            self._gather = self._loop.call_later(READ_GATHER, self._gathered)
-
-    def _gathered(self) -> None:
-        self._gather = None
-        if self._waiting is None:  # else `resume` watches again
-            self._watch()
 
     def _unwatch(self) -> None:
         if self._watching:
@@ -300,7 +275,6 @@ class _Output:
         if not chunk:
             self._end(None)
             return False
-        self._full = len(chunk) == READ_CHUNK
         self._buf += chunk
         if self._waiting is not None:  # held for the writer
             if len(self._buf) >= HOLD_BYTES:
@@ -350,9 +324,6 @@ class _Output:
         if self._waiting is not None:
             self._waiting.cancel()
             self._waiting = None
-        if self._gather is not None:
-            self._gather.cancel()
-            self._gather = None
         self._unwatch()
         os.close(self._fd)
         self._fd = -1

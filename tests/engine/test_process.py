@@ -116,9 +116,8 @@ async def test_long_lines_are_chunked(tmp_path: Path) -> None:
 async def test_a_line_by_line_printer_is_read_in_order_and_its_last_line_not_held(
     tmp_path: Path,
 ) -> None:
-    # a pipe read again soon after its last read is left alone for a moment (READ_GATHER,
-    # issue #18): every line still comes, in order, and the one printed last comes while
-    # the step still runs (the pipe is watched again, not left until more comes)
+    # every line comes, in order, and the one printed last comes while the step still runs
+    # (the pipe is watched again after each read, not left until more comes)
     lines = Lines()
     # a line every ms or so: read after read, close together
     code = "import time\nfor i in range(300):\n    print(i, flush=True)\n    time.sleep(0.001)\n"
@@ -207,3 +206,29 @@ async def test_terminate_sequence_sends_sigint_then_sigterm(spawned: list, tmp_p
     assert proc.wait(timeout=2) == -signal.SIGTERM
     assert marker.read_text() == "INT"
     assert 0.4 < time.monotonic() - t0 < 1.5
+
+
+async def test_stdout_and_stderr_lines_keep_the_order_they_were_printed_in(
+    tmp_path: Path,
+) -> None:
+    """Two pipes, one step: a line on stderr a few ms after one on stdout is stored after
+    it (a pipe left to gather lines for a while had its lines stored after the other
+    pipe's later ones: 44 of 80 out of place, found in review; 15 ms apart here, so
+    a busy loop does not see both at once)."""
+    code = (
+        "import sys, time\n"
+        "for i in range(25):\n"
+        "    print(f'out {i}', flush=True)\n"
+        "    time.sleep(0.015)\n"
+        "    print(f'err {i}', file=sys.stderr, flush=True)\n"
+        "    time.sleep(0.015)\n"
+    )
+    got: list[str] = []
+    rc = await run_streaming(
+        [sys.executable, "-c", code],
+        env=os.environ,
+        cwd=tmp_path,
+        on_line=lambda _stream, line: got.append(line),
+    )
+    assert rc == 0
+    assert got == [f"{kind} {i}" for i in range(25) for kind in ("out", "err")]

@@ -413,8 +413,15 @@ async def test_a_progress_bar_shows_its_last_text() -> None:
             LogLine("progress 10%\rprogress 50%\rprogress 100%", "stdout", "s"),
             LogLine("windows line\r", "stdout", "s"),
             LogLine("kept\r\r", "stdout", "s"),
+            # flowtui's own line ending in a step's words: every part kept
+            LogLine("FAILED web1\rok: all hosts", "system", "s"),
         ]
     )
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
-        assert app.query_one(LogView).lines == ["progress 100%", "windows line", "kept"]
+        assert app.query_one(LogView).lines == [
+            "progress 100%",
+            "windows line",
+            "kept",
+            "FAILED web1�ok: all hosts",
+        ]

@@ -59,8 +59,10 @@ class LogLine:
     id: int = 0  # 0: not from the store (never taken for a line already shown)
 
 
-def _clean(line: str) -> str:
-    line = last_overprint(line.rstrip("\r\n"))  # a progress bar: its last text
+def _clean(line: str, system: bool = False) -> str:
+    line = line.rstrip("\r\n")
+    if not system:  # a step's progress bar: its last text (flowtui's own lines, which may
+        line = last_overprint(line)  # end in a step's words, keep every part: shown as �)
     if len(line) > MAX_LINE_CHARS:
         line = line[:MAX_LINE_CHARS] + "…"
     if "\x1b" in line:
@@ -115,7 +117,7 @@ class _Batch:
                 if not after < line_id < before:
                     continue  # already held (a page and the live stream may overlap)
                 after = line_id  # ids only grow: a line never shows twice or out of order
-            text = _clean(item.line)
+            text = _clean(item.line, item.stream == "system")
             texts.append(text)
             streams.append(_STREAMS.get(item.stream, _STDOUT))
             ats.append(item.at)
