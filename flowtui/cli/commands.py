@@ -16,7 +16,7 @@ import sys
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, NoReturn, TypeVar
 
 from flowtui.cli.circleci_args import loader_parameters, orbs_dir, run_ref
 from flowtui.cli.console import (
@@ -439,20 +439,49 @@ async def _execute(
             steps = await store.get_steps(run_id)
             reporter.set_step_names([s.name for s in steps])
         interrupts = 0
+        after_end = 0
 
         def on_signal(sig: signal.Signals) -> None:
             # the run is cancelled, never abandoned: a second signal also stops its
             # `always`/`on_failure` handlers (the runner's second cancel), and the run is
-            # still recorded `cancelled` and the history closed before this process ends
-            nonlocal interrupts
+            # still recorded `cancelled` and the history closed before this process ends.
+            # A third (or a second once the run has ended) is the way out when that waits
+            # on something stuck (a history that does not answer, a step ignoring SIGTERM
+            # for its whole kill grace)
+            nonlocal interrupts, after_end
             if run_id not in runner.active_run_ids:
-                return  # it has ended: its summary is written, then the history closed
+                after_end += 1
+                if after_end == 1:
+                    print(
+                        "\nthe run has ended: closing the history (again to quit at once)",
+                        file=sys.stderr,
+                    )
+                    return
+                quit_soon()
+                return
             interrupts += 1
             if interrupts == 1:
                 print(f"\ncancelling run ({_signal_note(sig)})", file=sys.stderr)
             elif interrupts == 2:
-                print("\ncancelling clean-up steps too", file=sys.stderr)
+                print("\ncancelling clean-up steps too (again to quit at once)", file=sys.stderr)
+            else:
+                quit_soon()
+                return
             runner.cancel(run_id, by=current_user(), reason=_signal_reason(sig))
+
+        def quit_soon() -> None:
+            async def flushed_then_quit() -> None:
+                # what the history was told so far (the steps' process groups among it),
+                # unless it does not answer at once; then the steps still going are killed
+                # (a step ignoring SIGTERM would outlive this process)
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(runtime.sink.flush(), QUIT_FLUSH_SECONDS)
+                    await asyncio.wait_for(_kill_steps(store, run_id), QUIT_FLUSH_SECONDS)
+                _quit_now(run_id)
+
+            quitting.append(loop.create_task(flushed_then_quit()))
+
+        quitting: list[asyncio.Task[None]] = []
 
         for sig in (signal.SIGINT, signal.SIGTERM):
             with contextlib.suppress(NotImplementedError, RuntimeError):
@@ -501,6 +530,35 @@ async def _execute(
         await runtime.close()
         _remove_signal_handlers(loop)
     return 0 if status == RunStatus.SUCCEEDED else 1
+
+
+QUIT_FLUSH_SECONDS = 2.0  # the third Ctrl-C waits this long for the history at most
+
+
+async def _kill_steps(store: RunStore, run_id: int) -> None:
+    """SIGKILL the process groups of run `run_id`'s steps that still live (each checked
+    to be the recorded process: a reused pid is a stranger's)."""
+    from flowtui.engine.owner import kill_orphan_group
+
+    for step in await store.get_steps(run_id):
+        if step.pid is not None:
+            await kill_orphan_group(step.pid, step.pgid, step.proc_started, grace=0.0)
+
+
+def _quit_now(run_id: int) -> NoReturn:
+    """The third Ctrl-C: leave without waiting for the run's end to be recorded.  The
+    history stays whole (SQLite's journal, PostgreSQL's transactions); the run is marked
+    interrupted by the next command that finds its runner gone, and its steps' process
+    groups are stopped then (orphan recovery)."""
+    print(
+        f"\nquitting at once: run {run_id}'s steps are killed; its end may not be recorded "
+        "(the next flowtui command then marks it interrupted)",
+        file=sys.stderr,
+    )
+    with contextlib.suppress(OSError, ValueError):
+        sys.stdout.flush()
+        sys.stderr.flush()
+    os._exit(130)
 
 
 def _remove_signal_handlers(loop: asyncio.AbstractEventLoop) -> None:

@@ -73,7 +73,9 @@ class IdleCollector:
         return True
 
     def stop(self) -> None:
-        """Automatic full collections again, as before `start`."""
+        """Automatic full collections again, as before `start`, and what `start` froze
+        back in their reach (a test process runs many apps, one after another)."""
         if self._thresholds is not None:
             gc.set_threshold(*self._thresholds)
             self._thresholds = None
+            gc.unfreeze()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import signal
+import sqlite3
 import subprocess
 import sys
 import textwrap
@@ -168,3 +169,40 @@ def test_a_promotion_keeps_one_name_column(cli: Cli, tmp_path: Path) -> None:
     build = [line for line in lines if line.startswith("build ")]
     # the column is as wide as smoke_test, the longest step this run runs, from the start
     assert build and all(line[:11] == "build      " and line[11] != " " for line in build), lines
+
+
+def test_a_third_ctrl_c_quits_at_once_when_the_history_is_stuck(cli: Cli, tmp_path: Path) -> None:
+    """The run's end cannot be written (another process holds the history's write lock):
+    two Ctrl-C wait for it, the third leaves at once (130, saying what that means), its
+    step killed; the next command, the lock gone, marks the run interrupted."""
+    wf = tmp_path / "slow.yaml"
+    wf.write_text("name: slow\nsteps:\n  work: {run: 'echo working; sleep 60'}\n")
+    term = Terminal(cli, "run", str(wf))
+    term.wait_for(r"working")
+    cli.wait_for(lambda: cli.query("SELECT pgid FROM steps")[0][0] is not None)
+    pgid = cli.query("SELECT pgid FROM steps")[0][0]
+    assert isinstance(pgid, int)
+    lock = sqlite3.connect(cli.db, timeout=10, isolation_level=None)
+    try:
+        lock.execute("BEGIN IMMEDIATE")  # every write of the runner now waits
+        for said in (r"cancelling run", r"cancelling clean-up steps too"):
+            os.write(term.master, b"\x03")
+            term.wait_for(said)
+        os.write(term.master, b"\x03")
+        term.wait_for(r"quitting at once: run 1's steps are killed")
+        assert term.finish(timeout=20) == 130
+    finally:
+        lock.execute("ROLLBACK")
+        lock.close()
+
+    def group_gone() -> bool:
+        try:
+            os.killpg(pgid, 0)
+        except ProcessLookupError:
+            return True
+        return False
+
+    cli.wait_for(group_gone, timeout=10)
+    later = cli("history")
+    assert "run 1 was left by a runner that died: marked interrupted" in later.stderr
+    assert cli.query("SELECT status FROM runs") == [("interrupted",)]

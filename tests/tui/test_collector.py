@@ -96,6 +96,8 @@ async def test_the_dashboard_holds_full_collections_while_open(tmp_path: Path) -
             quiet_since = app.collector._last_input
             await pilot.press("down")
             assert app.collector._last_input > quiet_since  # a key holds the next one off
+            assert gc.get_freeze_count() > 0
         assert gc.get_threshold() == before
+        assert gc.get_freeze_count() == 0  # what it froze is collectable again
     finally:
         gc.unfreeze()
