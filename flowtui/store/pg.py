@@ -356,8 +356,13 @@ PG_MIGRATIONS: tuple[tuple[str, ...], ...] = (
              delta_id BIGINT := 0;
            BEGIN
              PERFORM pg_advisory_xact_lock({WRITE_LOCK:d});
-             IF (SELECT status FROM procrastinate_jobs WHERE id = p_job FOR UPDATE)
-                IS DISTINCT FROM 'doing' THEN
+             -- the job is the worker's, and it is the job of this attempt (a job's id
+             -- never stands for another step's outputs)
+             PERFORM 1 FROM procrastinate_jobs
+               WHERE id = p_job AND status = 'doing' AND args->>'run_id' = p_run::text
+                 AND args->>'step' = p_step AND args->>'attempt' = p_attempt::text
+               FOR UPDATE;
+             IF NOT FOUND THEN
                RETURN NULL;
              END IF;
              IF p_delta IS NOT NULL THEN

@@ -12,6 +12,7 @@ job is still the worker's.
 from __future__ import annotations
 
 import contextlib
+import json
 import time
 from collections.abc import AsyncIterator
 from typing import Any, cast
@@ -186,10 +187,13 @@ async def test_a_runner_defers_a_job_as_procrastinates_deferrer_does(pg_url: str
         await store.close()
 
 
-async def _job(store: RunStore, status: str) -> int:
+async def _job(store: RunStore, status: str, run_id: int = 0, step: str = "a") -> int:
+    """A procrastinate job in `status` for attempt 1 of `step` of run `run_id`."""
+    args = json.dumps({"run_id": run_id, "step": step, "attempt": 1})
     row = await store.db.fetchone(
         "INSERT INTO procrastinate_jobs (queue_name, task_name, args)"
-        " VALUES ('q', 't', '{}') RETURNING id"
+        " VALUES ('q', 't', CAST(? AS jsonb)) RETURNING id",
+        (args,),
     )
     assert row is not None
     async with store.db.transaction() as conn:
@@ -234,18 +238,24 @@ async def test_an_end_writes_what_the_event_writer_writes_while_the_job_is_the_w
         )
     ended = AttemptEnded(one, "a", 1, StepStatus.FAILED, now, 3, 'exit 3 (it\'s "quoted")')
     outputs = {"k": "v", "ünï": "ç\n'\""}
-    doing = await _job(store, "doing")
+    doing = await _job(store, "doing", one)
     delta_id = await end_attempt(connect, doing, ended, outputs, b"\x00delta")
     assert delta_id and delta_id > 0
     await store.apply([StepOutputs(two, "a", outputs, replace=True), replace(ended, run_id=two)])
     await store.add_workspace_delta(two, "a", 1, b"\x00delta")
     assert await _ended(store, one) == await _ended(store, two)
-    assert await end_attempt(connect, doing, replace(ended, step="b"), {}, None) == 0
+    # a job stands only for its own attempt: another step's end through it writes nothing
+    before = await _ended(store, one)
+    for other in (replace(ended, step="b"), replace(ended, attempt=2), replace(ended, run_id=two)):
+        assert await end_attempt(connect, doing, other, {"forged": "1"}, None) is None
+    assert await _ended(store, one) == before
+    doing_b = await _job(store, "doing", one, "b")
+    assert await end_attempt(connect, doing_b, replace(ended, step="b"), {}, None) == 0
 
     # a job failed meanwhile (its worker counted lost): nothing of its attempt lands
     three = await _run(store, RunStatus.RUNNING, ("pending", 0, ""))
     await store.apply([StepStatusChanged(three, "a", StepStatus.RUNNING, now, 1)])
     before = await _ended(store, three)
-    for gone in (await _job(store, "failed"), 999_999):
+    for gone in (await _job(store, "failed", three), 999_999):
         assert await end_attempt(connect, gone, replace(ended, run_id=three), outputs, b"x") is None
     assert await _ended(store, three) == before
