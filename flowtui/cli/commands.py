@@ -438,38 +438,37 @@ async def _execute(
         if not step_names:
             steps = await store.get_steps(run_id)
             reporter.set_step_names([s.name for s in steps])
-        interrupts = 0
-        after_end = 0
+        interrupts = after_end = 0
 
         def on_signal(sig: signal.Signals) -> None:
             # the run is cancelled, never abandoned: a second signal also stops its
             # `always`/`on_failure` handlers (the runner's second cancel), and the run is
             # still recorded `cancelled` and the history closed before this process ends.
-            # A third (or a second once the run has ended) is the way out when that waits
-            # on something stuck (a history that does not answer, a step ignoring SIGTERM
-            # for its whole kill grace)
+            # The third signal (or the second once the run has ended) is the way out when
+            # that waits on something stuck (a history that does not answer)
             nonlocal interrupts, after_end
-            if run_id not in runner.active_run_ids:
-                after_end += 1
-                if after_end == 1:
-                    print(
-                        "\nthe run has ended: closing the history (again to quit at once)",
-                        file=sys.stderr,
-                    )
-                    return
+            ended = run_id not in runner.active_run_ids
+            if interrupts + after_end >= 2 or (ended and after_end):
                 quit_soon()
+                return
+            if ended:
+                after_end += 1
+                print(
+                    "\nthe run has ended: closing the history (again to quit at once)",
+                    file=sys.stderr,
+                )
                 return
             interrupts += 1
             if interrupts == 1:
                 print(f"\ncancelling run ({_signal_note(sig)})", file=sys.stderr)
-            elif interrupts == 2:
-                print("\ncancelling clean-up steps too (again to quit at once)", file=sys.stderr)
             else:
-                quit_soon()
-                return
+                print("\ncancelling clean-up steps too (again to quit at once)", file=sys.stderr)
             runner.cancel(run_id, by=current_user(), reason=_signal_reason(sig))
 
         def quit_soon() -> None:
+            if quitting:
+                return  # already on its way out
+
             async def flushed_then_quit() -> None:
                 # what the history was told so far (the steps' process groups among it),
                 # unless it does not answer at once; then the steps still going are killed
