@@ -115,7 +115,8 @@ class TriggerRules(CheckerBase):
                 self.error(
                     options.value_pos("events"),
                     f"unknown webhook event {event!r}",
-                    f"use {', '.join(WEBHOOK_EVENTS)}" + _close(event),
+                    f"use {', '.join(WEBHOOK_EVENTS)}"
+                    + (f" ({close})" if (close := suggest(event, WEBHOOK_EVENTS)) else ""),
                 )
             plain["events"] = [e for e in events if e in WEBHOOK_EVENTS]
         return Trigger(kind, self._with_branches(plain, options), pos)
@@ -180,13 +181,6 @@ def _environment(options: YMap) -> dict[str, Any]:
     """`environment: NAME` as given (checked against the environments by the loader)."""
     value = options.get("environment")
     return {} if value is None else {"environment": value}
-
-
-def _close(word: str) -> str:
-    import difflib
-
-    close = difflib.get_close_matches(word, WEBHOOK_EVENTS, n=1, cutoff=0.6)
-    return f" (did you mean `{close[0]}`?)" if close else ""
 
 
 def _known_timezone(name: str) -> bool:

@@ -91,8 +91,9 @@ def _did_you_mean(word: str, known: Collection[str]) -> str:
 
 def unknown_theme(theme: str, names: Collection[str]) -> str:
     """`unknown theme 'nrod'; did you mean `nord`? (themes: …)`."""
-    close = difflib.get_close_matches(theme, sorted(names), n=1, cutoff=0.6)
-    hint = f"; did you mean `{close[0]}`?" if close else ""
+    from flowtui.model.checker import suggest  # only for a wrong name
+
+    hint = f"; {close}" if (close := suggest(theme, sorted(names))) else ""
     return f"unknown theme {theme!r}{hint} (themes: {', '.join(sorted(names))})"
 
 
