@@ -507,7 +507,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return exc.code
     except BrokenPipeError:
         # `flowtui show 3 | head`: the reader left; stop quietly, as other Unix tools do
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        from flowtui.cli.pipegone import stdout_to_devnull
+
+        stdout_to_devnull()
         return 141
 
 

@@ -11,8 +11,10 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-from flowtui.engine.events import Event
+if TYPE_CHECKING:
+    from flowtui.engine.events import Event
 
 
 def quiet_when_gone(listener: Callable[[Event], None]) -> Callable[[Event], None]:
@@ -27,11 +29,17 @@ def quiet_when_gone(listener: Callable[[Event], None]) -> Callable[[Event], None
             listener(event)
         except BrokenPipeError:
             gone = True
-            devnull = os.open(os.devnull, os.O_WRONLY)
-            os.dup2(devnull, sys.stdout.fileno())
-            os.close(devnull)
+            stdout_to_devnull()
 
     return listen
 
 
-__all__ = ["quiet_when_gone"]
+def stdout_to_devnull() -> None:
+    """What is printed from now on goes nowhere (its reader left): no further write, nor
+    the flush at exit, raises BrokenPipeError."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+
+
+__all__ = ["quiet_when_gone", "stdout_to_devnull"]
