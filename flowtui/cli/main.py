@@ -47,6 +47,17 @@ def _add_raw(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_limit(p: argparse.ArgumentParser, what: str) -> None:
+    p.add_argument(
+        "--limit",
+        "-n",
+        type=options.count,
+        default=20,
+        metavar="N",
+        help=f"at most N {what}, N ≥ 1 (default 20)",
+    )
+
+
 def _add_db(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--db",
@@ -226,14 +237,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
 
     p = sub.add_parser("history", help="runs, newest first")
     p.add_argument("workflow", nargs="?", help="only this workflow")
-    p.add_argument(
-        "--limit",
-        "-n",
-        type=options.count,
-        default=20,
-        metavar="N",
-        help="at most N runs, N ≥ 1 (default 20)",
-    )
+    _add_limit(p, "runs")
     p.add_argument("--before", type=int, metavar="RUN", help="runs older than this id (paging)")
     options.add_history_filters(p)
     _add_json(p, "the runs as a JSON array")
@@ -378,14 +382,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
 
     p = sub.add_parser("triggers", help="what triggers did lately (fired, ignored, rejected)")
     p.add_argument("workflow", nargs="?", help="only this workflow")
-    p.add_argument(
-        "--limit",
-        "-n",
-        type=options.count,
-        default=20,
-        metavar="N",
-        help="at most N events, N ≥ 1 (default 20)",
-    )
+    _add_limit(p, "events")
     _add_json(p, "the trigger events as a JSON array")
     _add_db(p)
 
